@@ -1,0 +1,12 @@
+FROM node:20-slim
+WORKDIR /app
+
+COPY package*.json ./
+RUN npm ci
+
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+ENV NODE_ENV=production
+EXPOSE 3000
+CMD ["node", "dist/main.js"]

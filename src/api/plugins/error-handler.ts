@@ -1,0 +1,75 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AppError, badRequest, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../../shared/errors.js';
+
+/** The contract's timestamp form: ISO 8601 UTC to the second. */
+const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Sends the error envelope of API.md §1; `error` and `detail` carry the same sentence. */
+export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.status === 429 || error.status === 503) {
+    const retryAfter = error.extras.retry_after_seconds;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  }
+  return reply.code(error.status).send({
+    error: error.message,
+    detail: error.message,
+    error_code: error.code,
+    timestamp: timestamp(),
+    ...error.extras,
+  });
+}
+
+/** Node and driver error codes that mean PostgreSQL or Redis cannot be reached. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300']);
+
+function isUnavailable(error: Error & { code?: string }): boolean {
+  return (
+    (error.code !== undefined && UNAVAILABLE_CODES.has(error.code)) ||
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/i.test(
+      error.message,
+    )
+  );
+}
+
+/** Maps any error to the envelope: contract errors as they are, framework 4xx by kind, the rest 500/503. */
+export function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
+  if (error instanceof AppError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issue = error.validation[0]!;
+    const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
+    const name = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'body';
+    return badRequest(`Invalid ${where} '${name}': ${issue.message}`);
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return unsupportedMediaType(request.headers['content-type']);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+      return payloadTooLarge(maxUploadBytes);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return badRequest('The request body is not valid JSON.');
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return unsupportedMediaType(request.headers['content-type']);
+  }
+  if (isUnavailable(error)) return serviceUnavailable();
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new AppError(status, 'BAD_REQUEST', error.message);
+  return new AppError(500, 'INTERNAL_ERROR', 'Internal server error.');
+}
+
+/** Installs the one error handler and the 404 handler; 5xx details go to the log, never to the client. */
+export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: number): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error, request, maxUploadBytes);
+    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: appError.code, status: appError.status }, appError.message);
+    return sendError(reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+}

@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import type { Db } from '../../shared/db/pool.js';
+import { notFound } from '../../shared/errors.js';
+import { listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
+import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
+import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
+import { accountIdOf } from '../plugins/auth.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const limitSchema = z.coerce.number().int().min(1).max(500).default(50);
+const jobParams = z.object({ id: z.string() });
+const FAILED_ROWS_BATCH = 2_000;
+
+/** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
+async function ownJob(db: Db, accountId: string, id: string): Promise<JobRow> {
+  const job = UUID.test(id) ? await findJob(db, accountId, id) : null;
+  if (!job) throw notFound('Job not found.');
+  return job;
+}
+
+const isJobPosition = (value: unknown): value is [string, string] =>
+  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+const isErrorPosition = (value: unknown): value is [number, number] =>
+  Array.isArray(value) && value.length === 2 && value.every((part) => Number.isInteger(part));
+
+/** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
+export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const config = { scope: 'jobs:read' as const };
+
+  routes.get(
+    '/v1/jobs',
+    {
+      config,
+      schema: {
+        querystring: z.object({
+          type: z.enum(JOB_TYPES).optional(),
+          status: z.enum(JOB_STATUSES).optional(),
+          limit: limitSchema,
+          cursor: z.string().optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const { type, status, limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isJobPosition) : undefined;
+      const rows = await listJobs(deps.db, accountIdOf(request), {
+        type,
+        status,
+        limit,
+        after: after && { createdAt: after[0], id: after[1] },
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map(toJobResource),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
+      };
+    },
+  );
+
+  routes.get('/v1/jobs/:id', { config, schema: { params: jobParams } }, async (request) =>
+    toJobResource(await ownJob(deps.db, accountIdOf(request), request.params.id)),
+  );
+
+  routes.get(
+    '/v1/jobs/:id/errors',
+    {
+      config,
+      schema: { params: jobParams, querystring: z.object({ limit: limitSchema, cursor: z.string().optional() }) },
+    },
+    async (request) => {
+      const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isErrorPosition) : undefined;
+      const rows = await listJobErrors(deps.db, job.id, { limit, after });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map(({ row, ean, field, code, message }) => ({ row, ean, field, code, message })),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.row, last.ordinal]) : null,
+      };
+    },
+  );
+
+  routes.get('/v1/jobs/:id/errors.csv', { config, schema: { params: jobParams } }, async (request, reply) => {
+    const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
+    const columns = job.input_columns ?? [];
+    const csv = stringify({ header: false });
+    csv.write([...columns, 'error_row', 'error_field', 'error_code', 'error_message']);
+    Readable.from(failedRowRecords(deps.db, job.id, columns.length)).pipe(csv);
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="errors-${job.id}.csv"`)
+      .send(csv);
+  });
+}
+
+/**
+ * The records of errors.csv: each failed row once, its cells as uploaded (padded to the header's
+ * width; empty for a file-level problem), then its row number and problems. Read in batches, so
+ * a report of any size streams in flat memory.
+ */
+async function* failedRowRecords(db: Db, jobId: string, width: number): AsyncGenerator<string[]> {
+  let afterRow = -1;
+  for (;;) {
+    const batch = await listFailedRows(db, jobId, afterRow, FAILED_ROWS_BATCH);
+    for (const failed of batch) {
+      const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
+      const original = Array.from({ length: Math.max(width, cells.length) }, (_, index) => cells[index] ?? '');
+      yield [...original, String(failed.row), failed.fields, failed.codes, failed.messages];
+    }
+    if (batch.length < FAILED_ROWS_BATCH) return;
+    afterRow = batch.at(-1)!.row;
+  }
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { buildApp } from './api/build-app.js';
+import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { ensureDatabase, migrate } from './shared/db/migrate.js';
+import { createPool } from './shared/db/pool.js';
+import { createLogger, type Logger } from './shared/logger.js';
+import { createJobQueues, createProducerConnection, createWorkerConnection, type JobQueues } from './shared/queues.js';
+import { UploadStore } from './shared/upload-store.js';
+import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
+
+/** Warns when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction` to lose nothing. */
+async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+  try {
+    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy && policy !== 'noeviction') {
+      logger.warn({ policy }, `Redis maxmemory-policy is '${policy}': set it to 'noeviction' or queued jobs may be evicted`);
+    }
+  } catch {
+    // CONFIG may be disabled on managed Redis; nothing to check then.
+  }
+}
+
+/** Starts the API, the workers or both (ROLE), after making sure the database is migrated. */
+async function main(config: Config): Promise<void> {
+  const logger = createLogger(config.LOG_LEVEL);
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createPool(config.DATABASE_URL, config.WORKER_CONCURRENCY * 2 + 10);
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  const uploads = new UploadStore(config.DATA_DIR);
+
+  let app: FastifyInstance | undefined;
+  let queues: JobQueues | undefined;
+  let producer: Redis | undefined;
+  let workers: RunningWorkers | undefined;
+  let workerConnection: Redis | undefined;
+
+  if (config.ROLE !== 'worker') {
+    producer = createProducerConnection(config.REDIS_URL);
+    await checkEvictionPolicy(producer, logger);
+    queues = createJobQueues(producer, config);
+    app = await buildApp({ config, db, redis: producer, queues, uploads, logger });
+    await app.listen({ port: config.PORT, host: config.HOST });
+  }
+  if (config.ROLE !== 'api') {
+    workerConnection = createWorkerConnection(config.REDIS_URL);
+    workers = startWorkers({ db, uploads, logger, config, connection: workerConnection });
+    logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new work; active jobs finish or go back to the queue');
+    try {
+      await app?.close();
+      await workers?.close();
+      await queues?.close();
+      producer?.disconnect();
+      workerConnection?.disconnect();
+      await db.end();
+      logger.info('shutdown complete');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+try {
+  await main(loadConfig());
+} catch (error) {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error('Failed to start:', error);
+  process.exit(1);
+}

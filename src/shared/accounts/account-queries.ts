@@ -1,0 +1,61 @@
+import type { Db, DbClient } from '../db/pool.js';
+import type { Scope } from './api-keys.js';
+
+export type Tier = 'FREE' | 'PRO' | 'ENTERPRISE';
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  tier: Tier;
+  email_verified: boolean;
+  suspended: boolean;
+}
+
+/** A stored key with what authentication needs of its account. */
+export interface ApiKeyRecord {
+  id: string;
+  account_id: string;
+  key_hash: Buffer;
+  scopes: Scope[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  email_verified: boolean;
+  suspended: boolean;
+}
+
+/** Creates an account; a taken email (any case) raises PostgreSQL's unique violation (23505). */
+export async function insertAccount(
+  db: Db | DbClient,
+  account: { email: string; tier: Tier; emailVerified: boolean },
+): Promise<AccountRow> {
+  const { rows } = await db.query<AccountRow>(
+    `INSERT INTO accounts (email, tier, email_verified) VALUES ($1, $2, $3)
+     RETURNING id, email, tier, email_verified, suspended`,
+    [account.email, account.tier, account.emailVerified],
+  );
+  return rows[0]!;
+}
+
+/** Stores a key's prefix and hash (never the key). */
+export async function insertApiKey(
+  db: Db | DbClient,
+  key: { accountId: string; prefix: string; hash: Buffer; name: string; scopes: Scope[]; expiresAt?: Date | null },
+): Promise<{ id: string; created_at: Date }> {
+  const { rows } = await db.query<{ id: string; created_at: Date }>(
+    `INSERT INTO api_keys (account_id, prefix, key_hash, name, scopes, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
+    [key.accountId, key.prefix, key.hash, key.name, key.scopes, key.expiresAt ?? null],
+  );
+  return rows[0]!;
+}
+
+/** The key stored under `prefix`, with its account's state, or null. */
+export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKeyRecord | null> {
+  const { rows } = await db.query<ApiKeyRecord>(
+    `SELECT k.id, k.account_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, a.email_verified, a.suspended
+     FROM api_keys k JOIN accounts a ON a.id = k.account_id
+     WHERE k.prefix = $1`,
+    [prefix],
+  );
+  return rows[0] ?? null;
+}

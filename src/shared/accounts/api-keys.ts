@@ -1,0 +1,51 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Every key starts with this, so a leaked key is recognisable in logs and by secret scanners. */
+const KEY_PREFIX = 'ck_';
+/** Characters of the key (after `ck_`) stored in clear to find its row. */
+const LOOKUP_CHARS = 12;
+
+/** Scopes of API.md §2; `admin` implies all. */
+export const SCOPES = [
+  'products:read',
+  'products:write',
+  'imports:write',
+  'exports:write',
+  'enrichments:write',
+  'jobs:read',
+  'keys:manage',
+  'admin',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The scopes of a key created without `scopes`: all but `admin`. */
+export const DEFAULT_SCOPES: Scope[] = SCOPES.filter((scope) => scope !== 'admin');
+
+/** A newly generated key: the secret shown once, and what is stored of it. */
+export interface GeneratedKey {
+  key: string;
+  prefix: string;
+  hash: Buffer;
+}
+
+/** Generates a key `ck_<43 chars>` from 32 random bytes; only its prefix and hash are stored. */
+export function generateApiKey(): GeneratedKey {
+  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+  return { key, prefix: lookupPrefix(key), hash: hashApiKey(key) };
+}
+
+/** The stored lookup prefix of a presented key. */
+export function lookupPrefix(key: string): string {
+  return key.slice(0, KEY_PREFIX.length + LOOKUP_CHARS);
+}
+
+/** SHA-256 of a key: keys are 256-bit random, so a fast hash is enough (no password KDF needed). */
+export function hashApiKey(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** Compares a presented key with a stored hash in constant time. */
+export function keyMatches(key: string, storedHash: Buffer): boolean {
+  const presented = hashApiKey(key);
+  return presented.length === storedHash.length && timingSafeEqual(presented, storedHash);
+}

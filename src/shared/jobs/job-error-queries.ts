@@ -1,0 +1,49 @@
+import type { Db } from '../db/pool.js';
+
+/** One entry of a job's per-row report. */
+export interface JobRowError {
+  row: number;
+  ordinal: number;
+  ean: string | null;
+  field: string | null;
+  code: string;
+  message: string;
+}
+
+/** A page of a job's report in row order, one entry more than `limit` to tell whether there is more. */
+export async function listJobErrors(
+  db: Db,
+  jobId: string,
+  page: { limit: number; after?: [number, number] },
+): Promise<JobRowError[]> {
+  const { rows } = await db.query<JobRowError>(
+    `SELECT row, ordinal, ean, field, code, message FROM job_row_errors
+     WHERE job_id = $1 AND ($2::bigint IS NULL OR (row, ordinal) > ($2, $3))
+     ORDER BY row, ordinal LIMIT $4`,
+    [jobId, page.after?.[0] ?? null, page.after?.[1] ?? null, page.limit + 1],
+  );
+  return rows;
+}
+
+/** A failed row with all its problems, for errors.csv. */
+export interface FailedRow {
+  row: number;
+  raw: string | null;
+  fields: string;
+  codes: string;
+  messages: string;
+}
+
+/** Failed rows after `afterRow`, each once with its problems joined by "; ". */
+export async function listFailedRows(db: Db, jobId: string, afterRow: number, limit: number): Promise<FailedRow[]> {
+  const { rows } = await db.query<FailedRow>(
+    `SELECT row, max(raw) AS raw,
+            string_agg(coalesce(field, ''), '; ' ORDER BY ordinal) AS fields,
+            string_agg(code, '; ' ORDER BY ordinal) AS codes,
+            string_agg(message, ' ' ORDER BY ordinal) AS messages
+     FROM job_row_errors WHERE job_id = $1 AND row > $2
+     GROUP BY row ORDER BY row LIMIT $3`,
+    [jobId, afterRow, limit],
+  );
+  return rows;
+}

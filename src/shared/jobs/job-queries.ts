@@ -1,0 +1,164 @@
+import type { Db, DbClient } from '../db/pool.js';
+import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
+
+const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
+  rows_succeeded, rows_failed, rows_created, rows_updated, rows_unchanged, input_path, input_bytes,
+  input_columns, attempts, created_at, started_at, finished_at`;
+
+/** What the API knows of a job when it accepts it. */
+export interface NewJob {
+  id: string;
+  accountId: string;
+  type: JobType;
+  options: Record<string, unknown>;
+  inputPath?: string | null;
+  inputBytes?: number | null;
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+}
+
+/** Writes the row of an accepted job (status processing, phase queued), before it is queued. */
+export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
+  const { rows } = await db.query<JobRow>(
+    `INSERT INTO jobs (id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${JOB_COLUMNS}`,
+    [job.id, job.accountId, job.type, job.options, job.inputPath ?? null, job.inputBytes ?? null,
+      job.idempotencyKey ?? null, job.requestHash ?? null],
+  );
+  return rows[0]!;
+}
+
+/** Removes a job row that was never queued (queueing failed: nothing half-accepted). */
+export async function deleteJob(db: Db, accountId: string, id: string): Promise<void> {
+  await db.query('DELETE FROM jobs WHERE account_id = $1 AND id = $2', [accountId, id]);
+}
+
+/** One job of the account, or null (also for another account's job). */
+export async function findJob(db: Db, accountId: string, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND id = $2`,
+    [accountId, id],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * A job started with this idempotency key in the last 24 hours, with the hash of the request
+ * that started it; older keys are released so the key can be used again.
+ */
+export async function findJobByIdempotencyKey(
+  db: Db,
+  accountId: string,
+  key: string,
+): Promise<{ job: JobRow; requestHash: string | null } | null> {
+  await db.query(
+    `UPDATE jobs SET idempotency_key = NULL
+     WHERE account_id = $1 AND idempotency_key = $2 AND created_at < now() - interval '24 hours'`,
+    [accountId, key],
+  );
+  const { rows } = await db.query<JobRow & { request_hash: string | null }>(
+    `SELECT ${JOB_COLUMNS}, request_hash FROM jobs WHERE account_id = $1 AND idempotency_key = $2`,
+    [accountId, key],
+  );
+  const row = rows[0];
+  return row ? { job: row, requestHash: row.request_hash } : null;
+}
+
+/** Filters and page of a job listing. */
+export interface JobListQuery {
+  type?: JobType;
+  status?: JobStatus;
+  limit: number;
+  /** The position after which to continue: the `created_at` (as PostgreSQL prints it) and id of the last job seen. */
+  after?: { createdAt: string; id: string };
+}
+
+/** The account's jobs, newest first, one page plus one row to tell whether there is more. */
+export async function listJobs(
+  db: Db,
+  accountId: string,
+  query: JobListQuery,
+): Promise<Array<JobRow & { created_at_key: string }>> {
+  const { rows } = await db.query<JobRow & { created_at_key: string }>(
+    `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+     WHERE account_id = $1
+       AND ($2::text IS NULL OR type = $2)
+       AND ($3::text IS NULL OR status = $3)
+       AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
+     ORDER BY created_at DESC, id DESC
+     LIMIT $6`,
+    [accountId, query.type ?? null, query.status ?? null, query.after?.createdAt ?? null,
+      query.after?.id ?? null, query.limit + 1],
+  );
+  return rows;
+}
+
+/**
+ * Starts an attempt of a job that is still `processing`: phase running, counts reset (a new
+ * attempt counts from zero). Returns null when the job has already ended, so a duplicate run
+ * (BullMQ is at-least-once) does nothing.
+ */
+export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `UPDATE jobs SET phase = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1,
+       rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
+       rows_updated = 0, rows_unchanged = 0, updated_at = now()
+     WHERE id = $1 AND status = 'processing'
+     RETURNING ${JOB_COLUMNS}`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Records the header of the uploaded file, for errors.csv. */
+export async function saveInputColumns(db: Db, id: string, columns: string[]): Promise<void> {
+  await db.query('UPDATE jobs SET input_columns = $2 WHERE id = $1', [id, columns]);
+}
+
+/** Writes running counts (called about once a second, never per row). */
+export async function saveProgress(
+  db: Db,
+  id: string,
+  progress: { phase?: 'running' | 'finalizing'; rowsTotal?: number | null; rowsProcessed: number; rowsFailed: number },
+): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET phase = coalesce($2, phase), rows_total = coalesce($3, rows_total),
+       rows_processed = $4, rows_failed = $5, updated_at = now()
+     WHERE id = $1 AND status = 'processing'`,
+    [id, progress.phase ?? null, progress.rowsTotal ?? null, progress.rowsProcessed, progress.rowsFailed],
+  );
+}
+
+/**
+ * Locks a job row for the final transaction and says whether it is still `processing`; a
+ * concurrent attempt that got there first (or a cancel) makes this one write nothing.
+ */
+export async function lockProcessingJob(client: DbClient, id: string): Promise<boolean> {
+  const { rows } = await client.query<{ status: JobStatus }>('SELECT status FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+  return rows[0]?.status === 'processing';
+}
+
+/** How a job ended. */
+export interface JobOutcome {
+  status: Exclude<JobStatus, 'processing'>;
+  errorCode?: string | null;
+  detail?: string | null;
+  counts?: Partial<JobCounts>;
+}
+
+/** Ends a job that is still `processing`; returns false when it had already ended. */
+export async function finishJob(db: Db | DbClient, id: string, outcome: JobOutcome): Promise<boolean> {
+  const counts = outcome.counts ?? {};
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = $2, phase = 'done', error_code = $3, detail = $4,
+       rows_total = coalesce($5, rows_total), rows_processed = coalesce($6, rows_processed),
+       rows_succeeded = coalesce($7, rows_succeeded), rows_failed = coalesce($8, rows_failed),
+       rows_created = coalesce($9, rows_created), rows_updated = coalesce($10, rows_updated),
+       rows_unchanged = coalesce($11, rows_unchanged), finished_at = now(), updated_at = now()
+     WHERE id = $1 AND status = 'processing'`,
+    [id, outcome.status, outcome.errorCode ?? null, outcome.detail ?? null, counts.rowsTotal ?? null,
+      counts.rowsProcessed ?? null, counts.rowsSucceeded ?? null, counts.rowsFailed ?? null,
+      counts.rowsCreated ?? null, counts.rowsUpdated ?? null, counts.rowsUnchanged ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,0 +1,77 @@
+/** Job types, statuses and phases of the job resource (API.md §4). */
+export const JOB_TYPES = ['import', 'export', 'enrichment'] as const;
+export type JobType = (typeof JOB_TYPES)[number];
+export const JOB_STATUSES = ['processing', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type JobPhase = 'queued' | 'running' | 'finalizing' | 'done';
+
+/** A row of the `jobs` table: PostgreSQL is the truth for a job's status, counts and report. */
+export interface JobRow {
+  id: string;
+  account_id: string;
+  type: JobType;
+  status: JobStatus;
+  phase: JobPhase;
+  error_code: string | null;
+  detail: string | null;
+  options: Record<string, unknown>;
+  rows_total: number | null;
+  rows_processed: number;
+  rows_succeeded: number;
+  rows_failed: number;
+  rows_created: number;
+  rows_updated: number;
+  rows_unchanged: number;
+  input_path: string | null;
+  input_bytes: number | null;
+  input_columns: string[] | null;
+  attempts: number;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** Row counts of a job, as the `progress` object reports them. */
+export interface JobCounts {
+  rowsTotal: number | null;
+  rowsProcessed: number;
+  rowsSucceeded: number;
+  rowsFailed: number;
+  rowsCreated: number;
+  rowsUpdated: number;
+  rowsUnchanged: number;
+}
+
+/** The job resource of the HTTP contract. */
+export function toJobResource(job: JobRow) {
+  const self = `/v1/jobs/${job.id}`;
+  return {
+    id: job.id,
+    type: job.type,
+    status: job.status,
+    phase: job.phase,
+    error_code: job.error_code,
+    detail: job.detail,
+    progress: {
+      rows_total: job.rows_total,
+      rows_processed: job.rows_processed,
+      rows_succeeded: job.rows_succeeded,
+      rows_failed: job.rows_failed,
+      rows_created: job.rows_created,
+      rows_updated: job.rows_updated,
+      rows_unchanged: job.rows_unchanged,
+    },
+    options: job.options,
+    created_at: job.created_at.toISOString(),
+    started_at: job.started_at?.toISOString() ?? null,
+    finished_at: job.finished_at?.toISOString() ?? null,
+    links: {
+      self,
+      errors: `${self}/errors`,
+      errors_csv: `${self}/errors.csv`,
+      result: null,
+    },
+  };
+}
+
+export type JobResource = ReturnType<typeof toJobResource>;

@@ -1,0 +1,24 @@
+/** Lengths of the GTIN family: EAN-8, UPC-A (GTIN-12), EAN-13, GTIN-14. */
+const GTIN_PATTERN = /^(?:\d{8}|\d{12,14})$/;
+
+/** True when `value` is 8, 12, 13 or 14 digits; says nothing of the check digit. */
+export function hasGtinShape(value: string): boolean {
+  return GTIN_PATTERN.test(value);
+}
+
+/**
+ * The GS1 mod-10 check digit for the digits before it: from the right, weights 3, 1, 3, 1 …
+ * https://www.gs1.org/services/how-calculate-check-digit-manually
+ */
+export function gtinCheckDigit(body: string): number {
+  let sum = 0;
+  for (let i = body.length - 1, weight = 3; i >= 0; i -= 1, weight = 4 - weight) {
+    sum += (body.charCodeAt(i) - 48) * weight;
+  }
+  return (10 - (sum % 10)) % 10;
+}
+
+/** True when `value` has a GTIN shape and its last digit is the right GS1 check digit. */
+export function isValidGtin(value: string): boolean {
+  return hasGtinShape(value) && gtinCheckDigit(value.slice(0, -1)) === value.charCodeAt(value.length - 1) - 48;
+}

@@ -1,0 +1,81 @@
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
+import type { JobType } from './jobs/job-row.js';
+
+/** What a queued BullMQ job carries: only our job id; the job row in PostgreSQL holds the rest. */
+export interface QueuedJob {
+  jobId: string;
+}
+
+/** BullMQ queue name of each job type. */
+export const QUEUE_NAMES: Record<JobType, string> = {
+  import: 'imports',
+  export: 'exports',
+  enrichment: 'enrichments',
+};
+
+/** The BullMQ key prefix: the configured prefix in a `{…}` hash tag, so a queue's keys share a Redis Cluster slot. */
+export function queuePrefix(config: Pick<Config, 'QUEUE_PREFIX'>): string {
+  return `{${config.QUEUE_PREFIX}}`;
+}
+
+/** Retry and retention settings of every queued job. */
+export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): DefaultJobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 2_000 },
+    // PostgreSQL keeps the job's history; Redis only keeps recent finished jobs for the dashboard.
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
+  };
+}
+
+/**
+ * A Redis connection for a producer (the API): commands fail fast while Redis is unreachable, so
+ * a request gets 503 at once instead of hanging.
+ */
+export function createProducerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, ...options });
+}
+
+/** A Redis connection for workers: BullMQ's blocking commands need unlimited retries per request. */
+export function createWorkerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, ...options });
+}
+
+/** The producer side of the job queues. */
+export interface JobQueues {
+  /** Queues our job `jobId` of `type`; the BullMQ job id is our job id, so a job is queued once. */
+  enqueue(type: JobType, jobId: string): Promise<void>;
+  /** The queue of one type (for operators' views). */
+  queue(type: JobType): Queue<QueuedJob>;
+  close(): Promise<void>;
+}
+
+/** Creates the queues of every job type on one producer connection. */
+export function createJobQueues(connection: Redis, config: Config): JobQueues {
+  const prefix = queuePrefix(config);
+  const queues = new Map<JobType, Queue<QueuedJob>>();
+  const queue = (type: JobType) => {
+    let existing = queues.get(type);
+    if (!existing) {
+      existing = new Queue<QueuedJob>(QUEUE_NAMES[type], {
+        connection,
+        prefix,
+        defaultJobOptions: defaultJobOptions(config),
+      });
+      queues.set(type, existing);
+    }
+    return existing;
+  };
+  return {
+    queue,
+    async enqueue(type, jobId) {
+      await queue(type).add(type, { jobId }, { jobId });
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((each) => each.close()));
+    },
+  };
+}

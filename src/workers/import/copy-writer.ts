@@ -1,0 +1,64 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { DbClient } from '../../shared/db/pool.js';
+
+/** Bytes gathered before one write to the COPY stream: few large writes, not one per row. */
+const CHUNK_BYTES = 1 << 20;
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** One value in PostgreSQL's COPY text format: `\N` for null, backslash escapes for the rest. */
+export function copyValue(value: string | number | null): string {
+  if (value === null) return '\\N';
+  if (typeof value === 'number') return String(value);
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (char) => COPY_ESCAPES[char]!) : value;
+}
+
+/**
+ * Streams rows into a table with `COPY … FROM STDIN`, batching them into ~1 MiB writes and
+ * waiting for `drain` when PostgreSQL is slower than the producer, so memory stays flat.
+ */
+export class CopyWriter {
+  private readonly stream;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  rows = 0;
+
+  constructor(client: DbClient, table: string, columns: readonly string[]) {
+    this.stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+  }
+
+  /** Adds one row of already-ordered values; resolves once the buffer may take more. */
+  async add(values: ReadonlyArray<string | number | null>): Promise<void> {
+    let line = '';
+    for (let i = 0; i < values.length; i += 1) line += (i === 0 ? '' : '\t') + copyValue(values[i]!);
+    line += '\n';
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    this.rows += 1;
+    if (this.pendingBytes >= CHUNK_BYTES) await this.flush();
+  }
+
+  /** Sends what is buffered and waits for PostgreSQL to confirm the COPY. */
+  async end(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await finished(this.stream);
+  }
+
+  /** Abandons the COPY (the surrounding work failed); the table is dropped by the caller. */
+  destroy(error: Error): void {
+    this.stream.destroy(error);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * A problem with the file as a whole (not one row): it fails the import with IMPORT_FAILED and is
+ * reported at the row where it was found (0 for the header).
+ */
+export class FileProblem extends Error {
+  override name = 'FileProblem';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly row: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The record counts csv-parse attaches to its errors and to each record's `info`. */
+interface ParserPosition {
+  code?: string;
+  lines?: number;
+  records?: number;
+}
+
+/**
+ * Turns a csv-parse error into a {@link FileProblem}. `records` counts the header too, so the
+ * failing data row is `records`; `lastLine` is the last line of the last complete record, so an
+ * unclosed quote is reported where its field began.
+ */
+export function fileProblemFromParser(error: Error & ParserPosition, lastLine: number): FileProblem {
+  const row = error.records ?? 0;
+  const line = error.lines ?? lastLine + 1;
+  switch (error.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new FileProblem(
+        'UNTERMINATED_QUOTE',
+        `Unterminated quoted field: the quote opened on line ${lastLine + 1} (row ${row}) is never closed.`,
+        row,
+      );
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'INVALID_OPENING_QUOTE':
+      return new FileProblem(
+        'INVALID_QUOTE',
+        `Misplaced quote on line ${line} (row ${row}): a field containing quotes must be quoted, with inner quotes doubled ("").`,
+        row,
+      );
+    case 'CSV_MAX_RECORD_SIZE':
+      return new FileProblem('RECORD_TOO_LARGE', `The record on line ${line} (row ${row}) is larger than the limit.`, row);
+    default:
+      return new FileProblem('MALFORMED_CSV', `The file is not valid CSV at line ${line} (row ${row}).`, row);
+  }
+}

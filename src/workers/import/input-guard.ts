@@ -1,0 +1,95 @@
+import { isUtf8 } from 'node:buffer';
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** A problem with the bytes of an upload, found before they reach the CSV parser. */
+export interface InputProblem {
+  kind: 'invalid_utf8' | 'binary';
+  /** 1-based physical line of the file holding the first bad byte. */
+  line: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Passes an upload through unchanged while checking that it is UTF-8 text: it stops at the first
+ * invalid byte sequence or NUL byte, records where it was ({@link InputGuard.problem}) and ends the
+ * stream after the last complete line before it, so the parser still reports every row up to there.
+ * Valid bytes are passed on as they are; only a multi-byte character split across two chunks is
+ * held back until its rest arrives.
+ */
+export class InputGuard extends Transform {
+  problem: InputProblem | null = null;
+  private carry: Buffer = Buffer.alloc(0);
+  private linesBefore = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.problem) return done();
+    const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const complete = data.length - incompleteTail(data);
+    const head = data.subarray(0, complete);
+    this.carry = Buffer.from(data.subarray(complete));
+    const bad = firstBadByte(head);
+    if (bad === -1) {
+      this.linesBefore += countNewlines(head, head.length);
+      this.push(head);
+      return done();
+    }
+    this.stopAt(head, bad, head[bad] === 0 ? 'binary' : 'invalid_utf8');
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    // Bytes still held at the end are a character cut short: invalid UTF-8.
+    if (!this.problem && this.carry.length > 0) this.stopAt(this.carry, 0, 'invalid_utf8');
+    done();
+  }
+
+  private stopAt(data: Buffer, offset: number, kind: InputProblem['kind']): void {
+    this.problem = { kind, line: this.linesBefore + countNewlines(data, offset) + 1 };
+    const lastNewline = data.lastIndexOf(NEWLINE, offset);
+    if (lastNewline >= 0) this.push(data.subarray(0, lastNewline + 1));
+    this.push(null);
+  }
+}
+
+/** How many bytes at the end of `data` begin a UTF-8 character that continues in the next chunk. */
+function incompleteTail(data: Buffer): number {
+  for (let back = 1; back <= Math.min(3, data.length); back += 1) {
+    const byte = data[data.length - back]!;
+    if ((byte & 0xc0) !== 0x80) {
+      const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+      return needed > back ? back : 0;
+    }
+  }
+  return 0;
+}
+
+/** Offset of the first NUL byte or invalid UTF-8 sequence, or -1 when there is none. */
+function firstBadByte(data: Buffer): number {
+  const nul = data.indexOf(0);
+  const valid = isUtf8(nul === -1 ? data : data.subarray(0, nul));
+  if (valid) return nul;
+  // Slow path, taken once per failed import: binary-search the longest prefix without an invalid
+  // sequence (a character cut off at the prefix's end is allowed: stream mode holds it back).
+  let low = 0;
+  let high = nul === -1 ? data.length : nul;
+  while (high - low > 1) {
+    const middle = (low + high) >>> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(0, middle), { stream: true });
+      low = middle;
+    } catch {
+      high = middle;
+    }
+  }
+  // Byte `low` is the first that cannot continue; the bad sequence starts at its character's first byte.
+  let start = low;
+  while (start > 0 && (data[start]! & 0xc0) === 0x80) start -= 1;
+  return start;
+}
+
+function countNewlines(data: Buffer, end: number): number {
+  let count = 0;
+  for (let at = data.indexOf(NEWLINE); at !== -1 && at < end; at = data.indexOf(NEWLINE, at + 1)) count += 1;
+  return count;
+}
