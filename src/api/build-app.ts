@@ -38,8 +38,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
     bodyLimit: 1024 * 1024,
   });
   app.setValidatorCompiler(validatorCompiler);

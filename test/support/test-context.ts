@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/api/build-app.js';
+import { loadConfig, type Config } from '../../src/shared/config.js';
+import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
+import { createPool, type Db } from '../../src/shared/db/pool.js';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { createLogger } from '../../src/shared/logger.js';
+import {
+  createJobQueues,
+  createProducerConnection,
+  createWorkerConnection,
+  queuePrefix,
+  type JobQueues,
+} from '../../src/shared/queues.js';
+import { UploadStore } from '../../src/shared/upload-store.js';
+import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+export interface TestContextOptions {
+  /** Start the workers in this process too (default true). */
+  workers?: boolean;
+  /** Environment-style overrides of the configuration. */
+  env?: Record<string, string>;
+}
+
+/**
+ * One isolated service for one test file: its own database (created and migrated), its own queue
+ * prefix and data folder, against the real PostgreSQL and Redis of the test run.
+ */
+export interface TestContext {
+  app: FastifyInstance;
+  db: Db;
+  config: Config;
+  /** Environment that makes another process (a worker child) join this context. */
+  env: Record<string, string>;
+  queues: JobQueues;
+  redis: Redis;
+  uploads: UploadStore;
+  workers: RunningWorkers | null;
+  /** Starts (or restarts) the in-process workers. */
+  startWorkers(): RunningWorkers;
+  /** Creates an account through the operator API; returns its id and first key. */
+  createAccount(email?: string): Promise<{ id: string; key: string }>;
+  /** POSTs a CSV body to /v1/imports as text/csv. */
+  upload(key: string, csv: string | Buffer, query?: Record<string, string>, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  /** Uploads a CSV and waits for the job to end; returns the job resource. */
+  importCsv(key: string, csv: string | Buffer, query?: Record<string, string>): Promise<JobResource>;
+  /** Polls GET /v1/jobs/{id} until the job has ended. */
+  waitForJob(key: string, id: string, timeoutMs?: number): Promise<JobResource>;
+  /** GET with a key; returns the response. */
+  get(key: string, url: string): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** Creates a {@link TestContext}; call `close()` in `afterAll`. */
+export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
+  const suffix = randomBytes(5).toString('hex');
+  const databaseUrl = new URL(inject('databaseUrl'));
+  const adminUrl = databaseUrl.toString();
+  databaseUrl.pathname = `/catalog_test_${suffix}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'catalog-test-'));
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl.toString(),
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: `test-${suffix}`,
+    DATA_DIR: dataDir,
+    ADMIN_API_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    JOB_ATTEMPTS: '3',
+    SHUTDOWN_GRACE_MS: '2000',
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createPool(config.DATABASE_URL);
+  await migrate(db);
+  const logger = createLogger(config.LOG_LEVEL);
+  const redis = createProducerConnection(config.REDIS_URL);
+  const queues = createJobQueues(redis, config);
+  const uploads = new UploadStore(config.DATA_DIR);
+  const app = await buildApp({ config, db, redis, queues, uploads, logger });
+  const workerConnection = createWorkerConnection(config.REDIS_URL);
+
+  const context: TestContext = {
+    app,
+    db,
+    config,
+    env,
+    queues,
+    redis,
+    uploads,
+    workers: null,
+    startWorkers() {
+      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection });
+      return context.workers;
+    },
+    async createAccount(email = `user-${randomBytes(4).toString('hex')}@example.com`) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/admin/accounts',
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+        payload: { email },
+      });
+      if (response.statusCode !== 201) throw new Error(`createAccount: ${response.statusCode} ${response.body}`);
+      const body = response.json<{ id: string; api_key: string }>();
+      return { id: body.id, key: body.api_key };
+    },
+    upload(key, csv, query = {}, headers = {}) {
+      return app.inject({
+        method: 'POST',
+        url: '/v1/imports',
+        query,
+        headers: { 'x-api-key': key, 'content-type': 'text/csv', ...headers },
+        payload: csv,
+      });
+    },
+    async importCsv(key, csv, query) {
+      const response = await context.upload(key, csv, query);
+      if (response.statusCode !== 202) throw new Error(`upload: ${response.statusCode} ${response.body}`);
+      return context.waitForJob(key, response.json<{ id: string }>().id);
+    },
+    async waitForJob(key, id, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const job = (await context.get(key, `/v1/jobs/${id}`)).json<JobResource>();
+        if (job.status !== 'processing') return job;
+        if (Date.now() > deadline) throw new Error(`job ${id} still processing: ${JSON.stringify(job)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    get(key, url) {
+      return app.inject({ method: 'GET', url, headers: { 'x-api-key': key } });
+    },
+    async close() {
+      await app.close();
+      await context.workers?.close();
+      await queues.close();
+      await removeQueueKeys(redis, queuePrefix(config));
+      redis.disconnect();
+      workerConnection.disconnect();
+      await db.end();
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseUrl.pathname.slice(1))} WITH (FORCE)`);
+      await admin.end();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (options.workers !== false) context.startWorkers();
+  return context;
+}
+
+async function removeQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
