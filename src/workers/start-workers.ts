@@ -6,6 +6,7 @@ import type { Db } from '../shared/db/pool.js';
 import { finishJob } from '../shared/jobs/job-queries.js';
 import { QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
+import { scheduleCleanup } from './cleanup.js';
 import { runImport } from './import/run-import.js';
 
 /** What the workers of one process need. */
@@ -43,9 +44,16 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
     worker.on('failed', (job, error) => void settleFailedJob(deps, job, error));
   }
+  const stopCleanup = scheduleCleanup({
+    db: deps.db,
+    uploads: deps.uploads,
+    uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
+    logger,
+  });
   return {
     workers,
     async close() {
+      stopCleanup();
       const handBack = setTimeout(() => {
         for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
       }, config.SHUTDOWN_GRACE_MS);

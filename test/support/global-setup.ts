@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -7,16 +8,37 @@ declare module 'vitest' {
   }
 }
 
+/** The defaults of API.md §6, used when neither the environment nor Docker provides servers. */
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/catalog';
+const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
+function dockerAvailable(): boolean {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Finds the PostgreSQL and Redis the integration tests run against: DATABASE_URL and REDIS_URL
- * when set (CI and developer machines with local servers), otherwise containers started with
- * testcontainers (machines with a Docker engine). Each test file then creates its own database
- * and queue prefix on them.
+ * when set; otherwise containers started with testcontainers when a Docker engine runs; otherwise
+ * the local servers at the default addresses, which scripts/services.sh starts (or installs) when
+ * needed. Each test file then creates its own database and queue prefix on them.
  */
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
   let databaseUrl = process.env.DATABASE_URL;
   let redisUrl = process.env.REDIS_URL;
+  if ((!databaseUrl || !redisUrl) && !dockerAvailable()) {
+    execFileSync('bash', ['scripts/services.sh'], {
+      stdio: 'inherit',
+      env: { ...process.env, DATABASE_URL: databaseUrl ?? LOCAL_DATABASE_URL, REDIS_URL: redisUrl ?? LOCAL_REDIS_URL },
+    });
+    databaseUrl ??= LOCAL_DATABASE_URL;
+    redisUrl ??= LOCAL_REDIS_URL;
+  }
   if (!databaseUrl) {
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
     const container = await new PostgreSqlContainer('postgres:16-alpine').start();

@@ -74,6 +74,7 @@ export function registerAuth(app: FastifyInstance, deps: { db: Db; adminApiKey?:
       throw new AppError(403, 'PERMISSION_DENIED', "The operator key has no catalog of its own: use an account's API key.");
     }
     request.principal = principal;
+    if (principal.kind === 'account') request.log = request.log.child({ accountId: principal.accountId });
   });
 }
 

@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { Db } from '../shared/db/pool.js';
+import type { UploadStore } from '../shared/upload-store.js';
+
+/** What one cleanup pass removed. */
+export interface CleanupResult {
+  stagingTablesDropped: number;
+  uploadsRemoved: number;
+}
+
+export interface CleanupDeps {
+  db: Db;
+  uploads: UploadStore;
+  /** Uploads of jobs that ended longer ago than this are removed (a retry needs them until then). */
+  uploadRetentionDays: number;
+}
+
+const STAGING_TABLE = /^j([0-9a-f]{32})_[0-9a-f]{8}_(?:rows|errors)$/;
+
+/** The job id (with dashes) in a staging table name, or null for a table that is not ours. */
+function jobIdOfStagingTable(table: string): string | null {
+  const hex = STAGING_TABLE.exec(table)?.[1];
+  return hex ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : null;
+}
+
+/**
+ * One pass of housekeeping, safe to run from several workers at once: drops staging tables that
+ * a crashed attempt left behind (only once their job is no longer processing, since a running
+ * attempt may own them) and removes uploads past their retention, clearing the job's input path.
+ */
+export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
+  const { rows: tables } = await deps.db.query<{ tablename: string }>(
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'import_staging'`,
+  );
+  const byJob = new Map<string, string[]>();
+  for (const { tablename } of tables) {
+    const jobId = jobIdOfStagingTable(tablename);
+    if (jobId) byJob.set(jobId, [...(byJob.get(jobId) ?? []), tablename]);
+  }
+  let stagingTablesDropped = 0;
+  if (byJob.size > 0) {
+    const { rows: active } = await deps.db.query<{ id: string }>(
+      `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'processing'`,
+      [[...byJob.keys()]],
+    );
+    const running = new Set(active.map((job) => job.id));
+    for (const [jobId, names] of byJob) {
+      if (running.has(jobId)) continue;
+      await deps.db.query(`DROP TABLE IF EXISTS ${names.map((name) => `import_staging.${name}`).join(', ')}`);
+      stagingTablesDropped += names.length;
+    }
+  }
+  const { rows: expired } = await deps.db.query<{ id: string; input_path: string }>(
+    `SELECT id, input_path FROM jobs
+     WHERE input_path IS NOT NULL AND status <> 'processing'
+       AND finished_at < now() - make_interval(days => $1)`,
+    [deps.uploadRetentionDays],
+  );
+  for (const job of expired) {
+    await deps.uploads.remove(job.input_path);
+    await deps.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
+  }
+  return { stagingTablesDropped, uploadsRemoved: expired.length };
+}
+
+/** Runs {@link cleanupOnce} now and then every `intervalMs`; returns a function that stops it. */
+export function scheduleCleanup(deps: CleanupDeps & { logger: Logger }, intervalMs = 3_600_000): () => void {
+  const run = () =>
+    cleanupOnce(deps)
+      .then((result) => {
+        if (result.stagingTablesDropped + result.uploadsRemoved > 0) deps.logger.info(result, 'cleanup');
+      })
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'cleanup failed; will retry'));
+  void run();
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
