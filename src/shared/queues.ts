@@ -48,6 +48,8 @@ export function createWorkerConnection(url: string, options: RedisOptions = {}):
 export interface JobQueues {
   /** Queues our job `jobId` of `type`; the BullMQ job id is our job id, so a job is queued once. */
   enqueue(type: JobType, jobId: string): Promise<void>;
+  /** True while the Redis connection is up: the API refuses uploads early (503) when it is not. */
+  ready(): boolean;
   /** The queue of one type (for operators' views). */
   queue(type: JobType): Queue<QueuedJob>;
   close(): Promise<void>;
@@ -71,6 +73,7 @@ export function createJobQueues(connection: Redis, config: Config): JobQueues {
   };
   return {
     queue,
+    ready: () => connection.status === 'ready',
     async enqueue(type, jobId) {
       await queue(type).add(type, { jobId }, { jobId });
     },

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db/pool.js';
-import { finishJob } from '../shared/jobs/job-queries.js';
+import { finishJob, markJobQueued } from '../shared/jobs/job-queries.js';
 import { QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
 import { scheduleCleanup } from './cleanup.js';
@@ -86,6 +86,7 @@ async function processImport(deps: WorkerDeps, job: Job<QueuedJob>, token?: stri
     if (signal?.aborted && signal.reason === SHUTDOWN_REASON && token) {
       deps.logger.warn({ jobId }, 'import interrupted by shutdown; handed back to the queue');
       await job.moveToDelayed(Date.now() + 1_000, token);
+      await markJobQueued(deps.db, jobId);
       throw new DelayedError();
     }
     deps.logger.error({ err: error, jobId, attempt: job.attemptsMade + 1 }, 'import attempt failed');

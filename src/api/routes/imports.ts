@@ -49,6 +49,10 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
+      // Refuse before reading a possibly large body when the job could not be queued anyway.
+      if (!deps.queues.ready()) {
+        throw serviceUnavailable('The job queue is unavailable; the upload was not accepted. Try again shortly.');
+      }
       const query = request.query;
       const options: ImportOptions = {
         mode: query.mode,

@@ -110,6 +110,11 @@ export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null
   return rows[0] ?? null;
 }
 
+/** Puts a job handed back to the queue (shutdown) in phase `queued` again. */
+export async function markJobQueued(db: Db, id: string): Promise<void> {
+  await db.query(`UPDATE jobs SET phase = 'queued', updated_at = now() WHERE id = $1 AND status = 'processing'`, [id]);
+}
+
 /** Records the header of the uploaded file, for errors.csv. */
 export async function saveInputColumns(db: Db, id: string, columns: string[]): Promise<void> {
   await db.query('UPDATE jobs SET input_columns = $2 WHERE id = $1', [id, columns]);

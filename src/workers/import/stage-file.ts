@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { parse, type Info } from 'csv-parse';
-import type { Db, DbClient } from '../../shared/db/pool.js';
+import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { UploadStore } from '../../shared/upload-store.js';
@@ -57,13 +57,9 @@ export async function stageFile(input: StageFileInput): Promise<StagedFile> {
     throw error;
   } finally {
     // A connection whose COPY was abandoned is discarded rather than reused.
-    release(rowsClient, failure);
-    release(errorsClient, failure);
+    rowsClient.release(failure);
+    errorsClient.release(failure);
   }
-}
-
-function release(client: DbClient, failure: Error | undefined): void {
-  client.release(failure);
 }
 
 async function readRows(input: StageFileInput, rows: CopyWriter, errors: CopyWriter): Promise<StagedFile> {
