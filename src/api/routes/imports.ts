@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, badRequest, serviceUnavailable } from '../../shared/errors.js';
+import { AppError, badRequest, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../../shared/errors.js';
 import { deleteJob, findJobByIdempotencyKey, insertJob } from '../../shared/jobs/job-queries.js';
 import type { JobRow } from '../../shared/jobs/job-row.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
@@ -36,6 +36,18 @@ const importQuery = z.object({
 
 const idempotencyKeyHeader = z.string().min(1).max(255).optional();
 
+const CSV_MEDIA_TYPES = new Set(['text/csv', 'application/csv']);
+
+/**
+ * Refuses, before any body is parsed, an import body that is neither CSV nor multipart (API.md §1:
+ * 415): Fastify would otherwise parse JSON or plain text into something that is not an upload.
+ */
+async function requireImportMediaType(request: FastifyRequest): Promise<void> {
+  const contentType = request.headers['content-type'];
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!CSV_MEDIA_TYPES.has(mediaType) && mediaType !== 'multipart/form-data') throw unsupportedMediaType(contentType);
+}
+
 /** POST /v1/imports: store the upload, write the job row, queue it, answer 202 at once. */
 export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void {
   // text/csv bodies are handed to the route as the raw request stream: never buffered by Fastify.
@@ -45,6 +57,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
     '/v1/imports',
     {
       config: { scope: 'imports:write' },
+      onRequest: requireImportMediaType,
       schema: { querystring: importQuery, headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose() },
     },
     async (request, reply) => {
@@ -74,6 +87,12 @@ async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Pr
     for await (const part of request.parts({ limits: { fileSize: deps.maxUploadBytes, files: 1 } })) {
       if (part.type === 'file' && part.fieldname === 'file') {
         stored = await deps.uploads.save(part.file, deps.maxUploadBytes);
+        // Past the limit the multipart parser cuts the file short and only reports it on the next
+        // part, which is never read: a truncated file must not be imported as if it were whole.
+        if (part.file.truncated) {
+          await deps.uploads.remove(stored.path);
+          throw payloadTooLarge(deps.maxUploadBytes);
+        }
         break;
       }
       if (part.type === 'file') part.file.resume();

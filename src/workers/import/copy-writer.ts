@@ -17,6 +17,20 @@ export function copyValue(value: string | number | null): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (char) => COPY_ESCAPES[char]!) : value;
 }
 
+/** One row in COPY text format, values in column order, with its newline. */
+export function copyLine(values: ReadonlyArray<string | number | null>): string {
+  let line = copyValue(values[0] ?? null);
+  for (let i = 1; i < values.length; i += 1) line += '\t' + copyValue(values[i]!);
+  return line + '\n';
+}
+
+/** COPYs a block of rows already in COPY text format into `table` in one go. */
+export async function copyText(client: DbClient, table: string, columns: readonly string[], text: string): Promise<void> {
+  const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+  stream.end(text);
+  await finished(stream);
+}
+
 /**
  * Streams rows into a table with `COPY … FROM STDIN`, batching them into ~1 MiB writes and
  * waiting for `drain` when PostgreSQL is slower than the producer, so memory stays flat.
@@ -33,9 +47,7 @@ export class CopyWriter {
 
   /** Adds one row of already-ordered values; resolves once the buffer may take more. */
   async add(values: ReadonlyArray<string | number | null>): Promise<void> {
-    let line = '';
-    for (let i = 0; i < values.length; i += 1) line += (i === 0 ? '' : '\t') + copyValue(values[i]!);
-    line += '\n';
+    const line = copyLine(values);
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.rows += 1;

@@ -10,12 +10,17 @@ export interface InputProblem {
 
 const NEWLINE = 0x0a;
 
+/** Most bytes of an unfinished line held back; longer lines pass on in pieces. */
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
+
 /**
  * Passes an upload through unchanged while checking that it is UTF-8 text: it stops at the first
  * invalid byte sequence or NUL byte, records where it was ({@link InputGuard.problem}) and ends the
  * stream after the last complete line before it, so the parser still reports every row up to there.
- * Valid bytes are passed on as they are; only a multi-byte character split across two chunks is
- * held back until its rest arrives.
+ * Valid bytes are passed on as they are, but only whole lines: the unfinished last line of a chunk
+ * is held back until its newline arrives, so a bad byte found later in that line never follows half
+ * of it into the parser (a line longer than {@link MAX_HELD_BYTES} is passed on in pieces, to keep
+ * memory flat).
  */
 export class InputGuard extends Transform {
   problem: InputProblem | null = null;
@@ -27,20 +32,27 @@ export class InputGuard extends Transform {
     const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
     const complete = data.length - incompleteTail(data);
     const head = data.subarray(0, complete);
-    this.carry = Buffer.from(data.subarray(complete));
     const bad = firstBadByte(head);
-    if (bad === -1) {
-      this.linesBefore += countNewlines(head, head.length);
-      this.push(head);
+    if (bad !== -1) {
+      this.carry = Buffer.alloc(0);
+      this.stopAt(head, bad, head[bad] === 0 ? 'binary' : 'invalid_utf8');
       return done();
     }
-    this.stopAt(head, bad, head[bad] === 0 ? 'binary' : 'invalid_utf8');
+    let end = head.lastIndexOf(NEWLINE) + 1;
+    if (data.length - end > MAX_HELD_BYTES) end = complete;
+    this.linesBefore += countNewlines(head, end);
+    if (end > 0) this.push(head.subarray(0, end));
+    this.carry = Buffer.from(data.subarray(end));
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    // Bytes still held at the end are a character cut short: invalid UTF-8.
-    if (!this.problem && this.carry.length > 0) this.stopAt(this.carry, 0, 'invalid_utf8');
+    // The last line, held back; a character cut short at the very end is invalid UTF-8.
+    if (!this.problem && this.carry.length > 0) {
+      const bad = firstBadByte(this.carry);
+      if (bad === -1) this.push(this.carry);
+      else this.stopAt(this.carry, bad, this.carry[bad] === 0 ? 'binary' : 'invalid_utf8');
+    }
     done();
   }
 

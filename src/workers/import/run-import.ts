@@ -4,8 +4,9 @@ import { startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import type { UploadStore } from '../../shared/upload-store.js';
 import { finalizeImport } from './finalize.js';
-import { stageFile } from './stage-file.js';
-import { createStaging, dropStaging, stagingTablesFor } from './staging.js';
+import { ImportWriter } from './import-writer.js';
+import { readFile } from './read-file.js';
+import { createReportTable, dropReportTable, reportTableFor } from './report-table.js';
 
 /** What an import attempt needs from the process. */
 export interface ImportDeps {
@@ -16,35 +17,44 @@ export interface ImportDeps {
 }
 
 /**
- * Runs one attempt of import job `jobId`: stage the file, then finalize in one transaction.
- * Returns the outcome, or null when the job had already ended (a duplicate delivery).
- * Throws on I/O failures, leaving the job `processing` for the next attempt, which starts again
- * from the stored upload with fresh staging tables.
+ * Runs one attempt of import job `jobId`: read and merge the file in one transaction, then commit
+ * or roll back with the outcome. Returns the outcome, or null when the job had already ended (a
+ * duplicate delivery). Throws on I/O failures; the transaction is then rolled back by PostgreSQL,
+ * the job stays `processing`, and the next attempt starts again from the stored upload.
  */
 export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortSignal): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
   if (!job) return null;
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
   const options = importOptionsSchema.parse(job.options);
-  const tables = stagingTablesFor(jobId);
+  const reportTable = reportTableFor(jobId);
   const startedAt = Date.now();
-  log.info({ options }, 'import started');
-  await createStaging(deps.db, tables);
+  await createReportTable(deps.db, reportTable);
   try {
-    const staged = await stageFile({
-      db: deps.db,
-      uploads: deps.uploads,
-      jobId,
-      inputPath: job.input_path!,
-      options,
-      tables,
-      maxRecordBytes: deps.maxRecordBytes,
-      signal,
-    });
-    const outcome = await finalizeImport({ db: deps.db, jobId, accountId: job.account_id, options, tables, staged });
-    log.info({ outcome, ms: Date.now() - startedAt }, outcome ? 'import finished' : 'import already finished elsewhere');
-    return outcome;
+    const writer = await ImportWriter.begin({ db: deps.db, jobId, accountId: job.account_id, options, reportTable });
+    if (!writer) return null;
+    log.info({ options }, 'import started');
+    try {
+      const read = await readFile({
+        db: deps.db,
+        uploads: deps.uploads,
+        jobId,
+        inputPath: job.input_path!,
+        options,
+        maxRecordBytes: deps.maxRecordBytes,
+        writer,
+        signal,
+      });
+      await writer.drain();
+      const outcome = await finalizeImport({ db: deps.db, jobId, options, reportTable, writer, read });
+      writer.release();
+      log.info({ outcome, ms: Date.now() - startedAt }, outcome ? 'import finished' : 'import already ended elsewhere');
+      return outcome;
+    } catch (error) {
+      writer.release(error as Error);
+      throw error;
+    }
   } finally {
-    await dropStaging(deps.db, tables);
+    await dropReportTable(deps.db, reportTable);
   }
 }

@@ -1,0 +1,136 @@
+import { pipeline } from 'node:stream/promises';
+import { parse, type Parser } from 'csv-parse';
+import type { Db } from '../../shared/db/pool.js';
+import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import type { UploadStore } from '../../shared/upload-store.js';
+import { FileProblem, fileProblemFromParser } from './file-problem.js';
+import { detectDelimiter, HeaderError, layoutFromHeader } from './header.js';
+import type { ImportWriter } from './import-writer.js';
+import { InputGuard } from './input-guard.js';
+import { RowReader } from './row-reader.js';
+
+/** How often running counts are written to the job row. */
+const PROGRESS_INTERVAL_MS = 1_000;
+
+/** What reading the file found; the rows themselves went to the writer. */
+export interface ReadResult {
+  rowsProcessed: number;
+  problem: FileProblem | null;
+}
+
+export interface ReadFileInput {
+  db: Db;
+  uploads: UploadStore;
+  jobId: string;
+  inputPath: string;
+  options: ImportOptions;
+  maxRecordBytes: number;
+  writer: ImportWriter;
+  signal?: AbortSignal;
+}
+
+function csvParser(delimiter: string, maxRecordBytes: number, info: boolean): Parser {
+  return parse({
+    bom: true,
+    delimiter,
+    relax_quotes: false,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: maxRecordBytes,
+    info,
+  });
+}
+
+/**
+ * Streams the upload through the UTF-8 guard and csv-parse and validates every row with the
+ * shared product schema, handing valid rows and row problems to the writer as it goes. Memory
+ * stays flat whatever the file size. A file-level problem comes back in `problem` (every row
+ * problem found before it is already reported).
+ */
+export async function readFile(input: ReadFileInput): Promise<ReadResult> {
+  const { db, jobId, options, writer } = input;
+  const delimiter =
+    options.delimiter ?? detectDelimiter((await input.uploads.head(input.inputPath, 64 * 1024)).toString('utf8'));
+  const guard = new InputGuard();
+  const result: ReadResult = { rowsProcessed: 0, problem: null };
+  let reader: RowReader | null = null;
+  let lastProgressAt = Date.now();
+  // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
+  let consumeError: unknown;
+
+  const consume = async (records: AsyncIterable<string[]>) => {
+    try {
+      await consumeRecords(records);
+    } catch (error) {
+      consumeError = error;
+      throw error;
+    }
+  };
+  const consumeRecords = async (records: AsyncIterable<string[]>) => {
+    for await (const record of records) {
+      if (!reader) {
+        const layout = layoutFromHeader(record, options.mode);
+        reader = new RowReader(layout, options.mode);
+        writer.setLayout(layout);
+        await saveInputColumns(db, jobId, record);
+        continue;
+      }
+      const row = (result.rowsProcessed += 1);
+      const read = reader.read(record, row);
+      if (read.ok) await writer.addValid(row, read.row, record);
+      else await writer.addInvalid(read.problems, record);
+      if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+        input.signal?.throwIfAborted();
+        lastProgressAt = Date.now();
+        await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
+      }
+    }
+  };
+
+  try {
+    await pipeline(input.uploads.open(input.inputPath), guard, csvParser(delimiter, input.maxRecordBytes, false), consume);
+  } catch (pipelineError) {
+    const error = consumeError ?? pipelineError;
+    if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
+    else if (guard.problem) result.problem = guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
+    else if (isParserError(error)) result.problem = fileProblemFromParser(error, await lastRecordLine(input, delimiter));
+    else throw error;
+    return result;
+  }
+  result.problem = guard.problem
+    ? guardProblem(guard, reader ? result.rowsProcessed + 1 : 0)
+    : !reader
+      ? new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0)
+      : result.rowsProcessed === 0
+        ? new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1)
+        : null;
+  return result;
+}
+
+/**
+ * The last line of the last complete record before a parse error. The main pass runs without
+ * csv-parse's per-record `info` (it costs a third of the parse time); only a failed import pays for
+ * this second pass.
+ */
+async function lastRecordLine(input: ReadFileInput, delimiter: string): Promise<number> {
+  let lastLine = 0;
+  const parser = csvParser(delimiter, input.maxRecordBytes, true);
+  parser.on('data', (entry: { info: { lines: number } }) => {
+    lastLine = entry.info.lines;
+  });
+  await pipeline(input.uploads.open(input.inputPath), new InputGuard(), parser).catch(() => {});
+  return lastLine;
+}
+
+/** The guard's problem, reported at `row`: 0 when it was on the header line (no header was read). */
+function guardProblem(guard: InputGuard, row: number): FileProblem {
+  const { kind, line } = guard.problem!;
+  return kind === 'binary'
+    ? new FileProblem('BINARY_CONTENT', `The file looks binary, not CSV text: a NUL byte on line ${line} (row ${row}).`, row)
+    : new FileProblem('INVALID_UTF8', `The file is not valid UTF-8: an invalid byte sequence on line ${line} (row ${row}).`, row);
+}
+
+function isParserError(error: unknown): error is Error & { code: string; lines?: number; records?: number } {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && /QUOTE|CSV_/.test(error.code);
+}
