@@ -5,7 +5,13 @@ import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { ensureDatabase, migrate } from './shared/db/migrate.js';
 import { createPool } from './shared/db/pool.js';
 import { createLogger, type Logger } from './shared/logger.js';
-import { createJobQueues, createProducerConnection, createWorkerConnection, type JobQueues } from './shared/queues.js';
+import {
+  createJobQueues,
+  createProducerConnection,
+  createWorkerConnection,
+  waitUntilReady,
+  type JobQueues,
+} from './shared/queues.js';
 import { UploadStore } from './shared/upload-store.js';
 import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
 
@@ -39,6 +45,7 @@ async function main(config: Config): Promise<void> {
 
   if (config.ROLE !== 'worker') {
     producer = createProducerConnection(config.REDIS_URL);
+    await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config);
     app = await buildApp({ config, db, redis: producer, queues, uploads, logger });

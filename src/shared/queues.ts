@@ -39,6 +39,22 @@ export function createProducerConnection(url: string, options: RedisOptions = {}
   return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, ...options });
 }
 
+/** Resolves once `connection` is ready, or rejects if it does not get there within `timeoutMs`. */
+export async function waitUntilReady(connection: Redis, timeoutMs = 10_000): Promise<void> {
+  if (connection.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      connection.off('ready', onReady);
+      reject(new Error(`Redis not ready after ${timeoutMs} ms (status ${connection.status})`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    connection.once('ready', onReady);
+  });
+}
+
 /** A Redis connection for workers: BullMQ's blocking commands need unlimited retries per request. */
 export function createWorkerConnection(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, ...options });

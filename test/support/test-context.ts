@@ -17,6 +17,7 @@ import {
   createProducerConnection,
   createWorkerConnection,
   queuePrefix,
+  waitUntilReady,
   type JobQueues,
 } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
@@ -84,6 +85,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await migrate(db);
   const logger = createLogger(config.LOG_LEVEL);
   const redis = createProducerConnection(config.REDIS_URL);
+  await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
   const app = await buildApp({ config, db, redis, queues, uploads, logger });

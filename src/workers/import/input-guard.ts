@@ -35,7 +35,7 @@ export class InputGuard extends Transform {
     const bad = firstBadByte(head);
     if (bad !== -1) {
       this.carry = Buffer.alloc(0);
-      this.stopAt(head, bad, head[bad] === 0 ? 'binary' : 'invalid_utf8');
+      this.stopAt(head, bad, problemKind(head));
       return done();
     }
     let end = head.lastIndexOf(NEWLINE) + 1;
@@ -51,7 +51,7 @@ export class InputGuard extends Transform {
     if (!this.problem && this.carry.length > 0) {
       const bad = firstBadByte(this.carry);
       if (bad === -1) this.push(this.carry);
-      else this.stopAt(this.carry, bad, this.carry[bad] === 0 ? 'binary' : 'invalid_utf8');
+      else this.stopAt(this.carry, bad, problemKind(this.carry));
     }
     done();
   }
@@ -62,6 +62,14 @@ export class InputGuard extends Transform {
     if (lastNewline >= 0) this.push(data.subarray(0, lastNewline + 1));
     this.push(null);
   }
+}
+
+/**
+ * NUL bytes in the failing data mean binary content (an image, an archive) rather than text in
+ * another encoding, even when an invalid sequence comes first (a PNG starts with 0x89).
+ */
+function problemKind(data: Buffer): InputProblem['kind'] {
+  return data.indexOf(0) !== -1 ? 'binary' : 'invalid_utf8';
 }
 
 /** How many bytes at the end of `data` begin a UTF-8 character that continues in the next chunk. */
