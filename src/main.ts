@@ -47,7 +47,7 @@ async function main(config: Config): Promise<void> {
     producer = createProducerConnection(config.REDIS_URL);
     await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
-    queues = createJobQueues(producer, config);
+    queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
     app = await buildApp({ config, db, redis: producer, queues, uploads, logger });
     await app.listen({ port: config.PORT, host: config.HOST });
   }

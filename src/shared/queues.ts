@@ -71,8 +71,15 @@ export interface JobQueues {
   close(): Promise<void>;
 }
 
-/** Creates the queues of every job type on one producer connection. */
-export function createJobQueues(connection: Redis, config: Config): JobQueues {
+/**
+ * Creates the queues of every job type on one producer connection. `onError` receives connection
+ * errors of the queues (a queue without an 'error' listener would print them to the console).
+ */
+export function createJobQueues(
+  connection: Redis,
+  config: Config,
+  onError: (error: Error) => void = () => {},
+): JobQueues {
   const prefix = queuePrefix(config);
   const queues = new Map<JobType, Queue<QueuedJob>>();
   const queue = (type: JobType) => {
@@ -83,6 +90,7 @@ export function createJobQueues(connection: Redis, config: Config): JobQueues {
         prefix,
         defaultJobOptions: defaultJobOptions(config),
       });
+      existing.on('error', onError);
       queues.set(type, existing);
     }
     return existing;

@@ -6,6 +6,9 @@ import { failImport, type ImportWriter } from './import-writer.js';
 import type { ReadResult } from './read-file.js';
 import { addFileProblem } from './report-table.js';
 
+/** "1 row", "2 rows". */
+const rows = (count: number) => `${count} row${count === 1 ? '' : 's'}`;
+
 export interface FinalizeInput {
   db: Db;
   jobId: string;
@@ -33,7 +36,7 @@ export async function finalizeImport(input: FinalizeInput): Promise<JobOutcome |
   const see = `See /v1/jobs/${jobId}/errors.`;
   const base = { rowsTotal: total, rowsProcessed: total, rowsFailed: failed };
   if (failed > 0 && (options.on_error === 'abort' || valid === 0)) {
-    const which = valid === 0 ? `All ${total} rows` : `${failed} of ${total} rows`;
+    const which = valid === 0 ? (total === 1 ? 'The only row' : `All ${total} rows`) : `${failed} of ${rows(total)}`;
     return fail(input, {
       status: 'failed',
       errorCode: 'IMPORT_FAILED',
@@ -41,8 +44,8 @@ export async function finalizeImport(input: FinalizeInput): Promise<JobOutcome |
       counts: { ...base, rowsSucceeded: 0, rowsCreated: 0, rowsUpdated: 0, rowsUnchanged: 0 },
     });
   }
-  const imported = options.dry_run ? `${valid} rows would be imported; nothing was written.` : `${valid} rows imported.`;
-  const skipped = failed > 0 ? ` ${failed} of ${total} rows failed validation and were skipped. ${see}` : '';
+  const imported = options.dry_run ? `${rows(valid)} would be imported; nothing was written.` : `${rows(valid)} imported.`;
+  const skipped = failed > 0 ? ` ${failed} of ${rows(total)} failed validation and were skipped. ${see}` : '';
   const outcome: JobOutcome = {
     status: 'completed',
     detail: `${dryRun}${imported}${skipped}`,
