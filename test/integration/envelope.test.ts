@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filesUnder } from '../support/stored-files.js';
+import { multipartBody } from '../support/multipart.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+let key: string;
+let accountId: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false });
+  ({ id: accountId, key } = await ctx.createAccount());
+});
+afterAll(async () => ctx?.close());
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CSV = 'ean,name\n4006381333931,Pen\n';
+
+/** Asserts the error envelope of API.md §1 and returns the body. */
+function expectEnvelope(response: LightMyRequestResponse, status: number, code: string): Record<string, unknown> {
+  expect(response.statusCode, response.body).toBe(status);
+  expect(response.headers['content-type']).toMatch(/^application\/json/);
+  const body = response.json<Record<string, unknown>>();
+  expect(body.error_code).toBe(code);
+  expect(typeof body.error).toBe('string');
+  expect((body.error as string).length).toBeGreaterThan(0);
+  expect(body.detail).toBe(body.error);
+  expect(body.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+  expect(Math.abs(Date.parse(body.timestamp as string) - Date.now())).toBeLessThan(60_000);
+  expect(response.headers['x-request-id']).toBeTruthy();
+  return body;
+}
+
+async function jobCount(): Promise<number> {
+  const { rows } = await ctx.db.query<{ count: number }>('SELECT count(*)::int AS count FROM jobs WHERE account_id = $1', [accountId]);
+  return rows[0]!.count;
+}
+
+describe('error envelope and request ids', () => {
+  it('gives every error the same envelope: error, detail, error_code and an ISO 8601 UTC timestamp', async () => {
+    expectEnvelope(await ctx.app.inject({ method: 'GET', url: '/v1/jobs' }), 401, 'AUTHENTICATION_REQUIRED');
+    expectEnvelope(await ctx.get('ck_unknown', '/v1/jobs'), 401, 'INVALID_API_KEY');
+    expectEnvelope(await ctx.get(key, `/v1/jobs/${randomUUID()}`), 404, 'NOT_FOUND');
+    expectEnvelope(await ctx.get(key, '/v1/jobs?limit=0'), 400, 'BAD_REQUEST');
+    expectEnvelope(await ctx.get(key, '/v1/products/4006381333931'), 404, 'NOT_FOUND');
+  });
+
+  it('sends an X-Request-Id on successful and failed responses, a new one each time', async () => {
+    const responses = [
+      await ctx.app.inject({ method: 'GET', url: '/healthz' }),
+      await ctx.get(key, '/v1/jobs'),
+      await ctx.app.inject({ method: 'GET', url: '/v1/jobs' }),
+      await ctx.app.inject({ method: 'GET', url: '/nowhere' }),
+    ];
+    const ids = responses.map((response) => response.headers['x-request-id']);
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('echoes a sane incoming X-Request-Id, also on errors', async () => {
+    const id = 'client-42.retry:1_a';
+    const ok = await ctx.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } });
+    expect(ok.headers['x-request-id']).toBe(id);
+    const failed = await ctx.app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-request-id': id } });
+    expect(failed.statusCode).toBe(401);
+    expect(failed.headers['x-request-id']).toBe(id);
+  });
+
+  it('replaces an incoming X-Request-Id that is not a sane token', async () => {
+    for (const id of ['has spaces', 'x'.repeat(129), '<script>', 'a\u00e9b']) {
+      const response = await ctx.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': id } });
+      expect(response.headers['x-request-id'], id).toMatch(UUID);
+    }
+  });
+
+  it('answers 404 NOT_FOUND for an unknown route, with or without a key', async () => {
+    expectEnvelope(await ctx.app.inject({ method: 'GET', url: '/v1/nothing-here' }), 404, 'NOT_FOUND');
+    expectEnvelope(await ctx.get(key, '/v1/nothing-here?x=1'), 404, 'NOT_FOUND');
+    expectEnvelope(await ctx.app.inject({ method: 'DELETE', url: '/healthz' }), 404, 'NOT_FOUND');
+  });
+});
+
+describe('bad requests', () => {
+  it('answers 400 BAD_REQUEST for malformed JSON on the admin route', async () => {
+    for (const payload of ['{"email": ', '{email: "a@b.c"}', 'null x']) {
+      const response = await ctx.app.inject({
+        method: 'POST',
+        url: '/v1/admin/accounts',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        payload,
+      });
+      const body = expectEnvelope(response, 400, 'BAD_REQUEST');
+      expect(body.error).toMatch(/JSON/);
+    }
+  });
+
+  it('answers 400 BAD_REQUEST naming the parameter for bad import query values, and starts no job', async () => {
+    const before = await jobCount();
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ mode: 'bogus' }, 'mode'],
+      [{ on_error: 'x' }, 'on_error'],
+      [{ dry_run: 'maybe' }, 'dry_run'],
+      [{ delimiter: '|' }, 'delimiter'],
+    ];
+    for (const [query, name] of cases) {
+      const body = expectEnvelope(await ctx.upload(key, CSV, query), 400, 'BAD_REQUEST');
+      expect(body.error, JSON.stringify(query)).toContain(name);
+    }
+    expect(await jobCount()).toBe(before);
+    expect(await filesUnder(join(ctx.config.DATA_DIR, 'uploads'))).toEqual([]);
+  });
+
+  it('answers 400 BAD_REQUEST naming the parameter for bad job-list query values', async () => {
+    const cases: Array<[string, string]> = [
+      ['limit=0', 'limit'],
+      ['limit=501', 'limit'],
+      ['limit=abc', 'limit'],
+      ['limit=2.5', 'limit'],
+      ['type=bogus', 'type'],
+      ['status=done', 'status'],
+      ['cursor=not-a-cursor', 'cursor'],
+    ];
+    for (const [query, name] of cases) {
+      const body = expectEnvelope(await ctx.get(key, `/v1/jobs?${query}`), 400, 'BAD_REQUEST');
+      expect(body.error, query).toContain(name);
+    }
+  });
+
+  it('accepts the limits 1 and 500 on /v1/jobs', async () => {
+    expect((await ctx.get(key, '/v1/jobs?limit=1')).statusCode).toBe(200);
+    expect((await ctx.get(key, '/v1/jobs?limit=500')).statusCode).toBe(200);
+  });
+});
+
+describe('unsupported import bodies', () => {
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE for a body that is neither text/csv nor multipart, and starts no job', async () => {
+    const before = await jobCount();
+    const cases: Array<[string, string | Buffer]> = [
+      ['application/json', JSON.stringify({ ean: '4006381333931', name: 'Pen' })],
+      ['application/json; charset=utf-8', '[]'],
+      ['image/png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])],
+      ['text/plain', CSV],
+      ['application/x-www-form-urlencoded', 'file=x'],
+    ];
+    for (const [contentType, payload] of cases) {
+      const response = await ctx.upload(key, payload, {}, { 'content-type': contentType });
+      expectEnvelope(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    const noContentType = await ctx.app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key }, payload: Buffer.from(CSV) });
+    expectEnvelope(noContentType, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(await jobCount()).toBe(before);
+    expect(await filesUnder(join(ctx.config.DATA_DIR, 'uploads'))).toEqual([]);
+  });
+
+  it('checks the key before the media type', async () => {
+    const response = await ctx.app.inject({ method: 'POST', url: '/v1/imports', headers: { 'content-type': 'image/png' }, payload: 'x' });
+    expectEnvelope(response, 401, 'AUTHENTICATION_REQUIRED');
+  });
+});
+
+describe('upload size limit', () => {
+  let small: TestContext;
+  let smallKey: string;
+  let smallAccountId: string;
+
+  beforeAll(async () => {
+    small = await createTestContext({ workers: false, env: { MAX_UPLOAD_BYTES: '1000' } });
+    ({ id: smallAccountId, key: smallKey } = await small.createAccount());
+  });
+  afterAll(async () => small?.close());
+
+  const bigCsv = () => 'ean,name\n' + '4006381333931,A rather long product name\n'.repeat(100);
+
+  const storedUploads = async () => (await filesUnder(join(small.config.DATA_DIR, 'uploads'))).sort();
+
+  async function expectNothingKept(uploadsBefore: string[]): Promise<void> {
+    expect(await storedUploads()).toEqual(uploadsBefore);
+    const { rows } = await small.db.query('SELECT 1 FROM jobs WHERE account_id = $1', [smallAccountId]);
+    expect(rows).toHaveLength(0);
+  }
+
+  it('answers 413 PAYLOAD_TOO_LARGE naming the limit for a raw CSV over MAX_UPLOAD_BYTES and keeps nothing', async () => {
+    const before = await storedUploads();
+    const body = expectEnvelope(await small.upload(smallKey, bigCsv()), 413, 'PAYLOAD_TOO_LARGE');
+    expect(body.error).toContain('1000');
+    await expectNothingKept(before);
+  });
+
+  it('answers 413 PAYLOAD_TOO_LARGE for a multipart file over MAX_UPLOAD_BYTES and keeps nothing', async () => {
+    const before = await storedUploads();
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'big.csv', contentType: 'text/csv', content: bigCsv() }]);
+    const response = await small.app.inject({
+      method: 'POST',
+      url: '/v1/imports',
+      headers: { 'x-api-key': smallKey, 'content-type': contentType },
+      payload: body,
+    });
+    expectEnvelope(response, 413, 'PAYLOAD_TOO_LARGE');
+    await expectNothingKept(before);
+  });
+
+  it('accepts an upload of exactly MAX_UPLOAD_BYTES, raw and as a multipart file', async () => {
+    const { key: exactKey } = await small.createAccount();
+    const header = 'ean,name\n4006381333931,';
+    const csv = header + 'x'.repeat(1000 - header.length - 1) + '\n';
+    expect(Buffer.byteLength(csv)).toBe(1000);
+    const raw = await small.upload(exactKey, csv);
+    expect(raw.statusCode, raw.body).toBe(202);
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'exact.csv', content: csv }]);
+    const multipart = await small.app.inject({
+      method: 'POST',
+      url: '/v1/imports',
+      headers: { 'x-api-key': exactKey, 'content-type': contentType },
+      payload: body,
+    });
+    expect(multipart.statusCode, multipart.body).toBe(202);
+  });
+});
+
+describe('internal errors', () => {
+  it('answers 500 INTERNAL_ERROR "Internal server error." without SQL or internals', async () => {
+    const broken = await createTestContext({ workers: false });
+    try {
+      const account = await broken.createAccount();
+      await broken.db.query('DROP TABLE jobs CASCADE');
+      for (const response of [await broken.get(account.key, '/v1/jobs'), await broken.upload(account.key, CSV)]) {
+        const body = expectEnvelope(response, 500, 'INTERNAL_ERROR');
+        expect(body.error).toBe('Internal server error.');
+        expect(Object.keys(body).sort()).toEqual(['detail', 'error', 'error_code', 'timestamp']);
+        expect(response.body).not.toMatch(/jobs|relation|select|insert|postgres|stack|\.ts|node_modules/i);
+      }
+      expect(await filesUnder(join(broken.config.DATA_DIR, 'uploads'))).toEqual([]);
+    } finally {
+      await broken.close();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
+
+/** The ConfigError message loadConfig raises for `env`, or a failure when it accepts it. */
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe('loadConfig', () => {
+  it('takes the documented defaults when nothing is set', () => {
+    expect(loadConfig({})).toMatchObject({
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/catalog',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'catalog',
+      ROLE: 'all',
+      WORKER_CONCURRENCY: 2,
+      DATA_DIR: './data',
+      MAX_UPLOAD_BYTES: 1_073_741_824,
+      LOG_LEVEL: 'info',
+    });
+    expect(loadConfig({}).ADMIN_API_KEY).toBeUndefined();
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig({ PORT: '', ROLE: '', MAX_UPLOAD_BYTES: '', ADMIN_API_KEY: '' });
+    expect(config.PORT).toBe(3000);
+    expect(config.ROLE).toBe('all');
+    expect(config.MAX_UPLOAD_BYTES).toBe(1_073_741_824);
+    expect(config.ADMIN_API_KEY).toBeUndefined();
+  });
+
+  it('reads numbers as numbers and keeps the other values', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      ROLE: 'worker',
+      WORKER_CONCURRENCY: '8',
+      MAX_UPLOAD_BYTES: '1000',
+      QUEUE_PREFIX: 'shop:eu_1-a',
+      ADMIN_API_KEY: 'a-long-enough-operator-key',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      ROLE: 'worker',
+      WORKER_CONCURRENCY: 8,
+      MAX_UPLOAD_BYTES: 1000,
+      QUEUE_PREFIX: 'shop:eu_1-a',
+      ADMIN_API_KEY: 'a-long-enough-operator-key',
+      LOG_LEVEL: 'warn',
+    });
+  });
+
+  it('ignores variables that are not its own', () => {
+    expect(() => loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'test' })).not.toThrow();
+  });
+
+  it('fails naming PORT when it is not a number', () => {
+    expect(configError({ PORT: 'abc' })).toMatch(/\bPORT\b/);
+  });
+
+  it('fails naming the variable for out-of-range and non-integer numbers', () => {
+    expect(configError({ PORT: '70000' })).toMatch(/\bPORT\b/);
+    expect(configError({ WORKER_CONCURRENCY: '0' })).toMatch(/\bWORKER_CONCURRENCY\b/);
+    expect(configError({ WORKER_CONCURRENCY: '1.5' })).toMatch(/\bWORKER_CONCURRENCY\b/);
+    expect(configError({ MAX_UPLOAD_BYTES: '0' })).toMatch(/\bMAX_UPLOAD_BYTES\b/);
+    expect(configError({ MAX_UPLOAD_BYTES: '1GB' })).toMatch(/\bMAX_UPLOAD_BYTES\b/);
+  });
+
+  it('fails naming the variable for a value outside its choices or format', () => {
+    expect(configError({ ROLE: 'scheduler' })).toMatch(/\bROLE\b/);
+    expect(configError({ LOG_LEVEL: 'verbose' })).toMatch(/\bLOG_LEVEL\b/);
+    expect(configError({ QUEUE_PREFIX: 'has spaces' })).toMatch(/\bQUEUE_PREFIX\b/);
+    expect(configError({ DATABASE_URL: 'not a url' })).toMatch(/\bDATABASE_URL\b/);
+    expect(configError({ REDIS_URL: 'localhost' })).toMatch(/\bREDIS_URL\b/);
+    expect(configError({ ADMIN_API_KEY: 'short' })).toMatch(/\bADMIN_API_KEY\b/);
+  });
+
+  it('names every bad variable at once', () => {
+    const message = configError({ PORT: 'abc', ROLE: 'x', HOST: 'ok' });
+    expect(message).toMatch(/\bPORT\b/);
+    expect(message).toMatch(/\bROLE\b/);
+    expect(message).not.toMatch(/\bHOST\b/);
+  });
+
+  it('does not echo the value of a rejected secret', () => {
+    expect(configError({ ADMIN_API_KEY: 'sekrit' })).not.toContain('sekrit');
+  });
+});

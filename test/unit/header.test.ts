@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { detectDelimiter, HeaderError, layoutFromHeader, type ImportMode } from '../../src/workers/import/header.js';
+
+/** The HeaderError thrown by layoutFromHeader, or a failure when none is thrown. */
+function headerError(header: string[], mode: ImportMode = 'upsert'): HeaderError {
+  try {
+    layoutFromHeader(header, mode);
+  } catch (error) {
+    expect(error).toBeInstanceOf(HeaderError);
+    return error as HeaderError;
+  }
+  throw new Error(`expected a HeaderError for ${JSON.stringify(header)}`);
+}
+
+describe('layoutFromHeader', () => {
+  it('matches product column names case-insensitively after trimming', () => {
+    const layout = layoutFromHeader(['  EAN ', 'Name', 'PRICE\t', ' Currency', 'image_URL', 'Stock'], 'upsert');
+    expect(layout.product).toEqual({ ean: 0, name: 1, price: 2, currency: 3, image_url: 4, stock: 5 });
+    expect(layout.attributes).toEqual([]);
+  });
+
+  it('puts unknown columns into attributes under their trimmed name, keeping its case', () => {
+    const layout = layoutFromHeader(['ean', ' Color ', 'name', 'Weight (g)'], 'upsert');
+    expect(layout.product).toEqual({ ean: 0, name: 2 });
+    expect(layout.attributes).toEqual([
+      { name: 'Color', index: 1 },
+      { name: 'Weight (g)', index: 3 },
+    ]);
+  });
+
+  it('keeps the header as uploaded for errors.csv', () => {
+    const header = [' EAN', 'Name ', 'color'];
+    expect(layoutFromHeader(header, 'upsert').header).toEqual([' EAN', 'Name ', 'color']);
+  });
+
+  it('ignores the report columns that errors.csv appends, in any case', () => {
+    const layout = layoutFromHeader(
+      ['ean', 'name', 'error_row', 'Error_Field', ' ERROR_CODE ', 'error_message'],
+      'upsert',
+    );
+    expect(layout.product).toEqual({ ean: 0, name: 1 });
+    expect(layout.attributes).toEqual([]);
+  });
+
+  it('ignores columns without a name', () => {
+    const layout = layoutFromHeader(['ean', '', 'name', '   '], 'upsert');
+    expect(layout.product).toEqual({ ean: 0, name: 2 });
+    expect(layout.attributes).toEqual([]);
+  });
+
+  it('requires ean and name for upsert and create', () => {
+    for (const mode of ['upsert', 'create'] as const) {
+      const noName = headerError(['ean', 'brand'], mode);
+      expect(noName.code).toBe('MISSING_COLUMN');
+      expect(noName.message).toBe("The header is missing the required column 'name'.");
+      const noEan = headerError(['name', 'brand'], mode);
+      expect(noEan.code).toBe('MISSING_COLUMN');
+      expect(noEan.message).toBe("The header is missing the required column 'ean'.");
+    }
+  });
+
+  it('names both required columns when both are missing', () => {
+    const error = headerError(['brand', 'category']);
+    expect(error.message).toBe("The header is missing the required columns 'ean' and 'name'.");
+  });
+
+  it('requires only ean for update', () => {
+    expect(layoutFromHeader(['ean', 'price'], 'update').product).toEqual({ ean: 0, price: 1 });
+    const error = headerError(['name', 'price'], 'update');
+    expect(error.code).toBe('MISSING_COLUMN');
+    expect(error.message).toContain("'ean'");
+    expect(error.message).not.toContain("'name'");
+  });
+
+  it('does not count a report column or an attribute as a required column', () => {
+    expect(headerError(['error_row', 'name']).message).toContain("'ean'");
+    expect(headerError(['ean', 'names']).message).toContain("'name'");
+  });
+
+  it('rejects a product column named twice, whatever the case and spacing', () => {
+    const error = headerError(['ean', 'name', ' EAN']);
+    expect(error.code).toBe('DUPLICATE_COLUMN');
+    expect(error.message).toBe("The header names the column 'EAN' more than once.");
+  });
+
+  it('rejects an attribute column named twice', () => {
+    const error = headerError(['ean', 'name', 'Color', 'color ']);
+    expect(error.code).toBe('DUPLICATE_COLUMN');
+    expect(error.message).toContain("'color'");
+  });
+
+  it('allows a report column twice, since report columns are ignored', () => {
+    expect(() => layoutFromHeader(['ean', 'name', 'error_code', 'error_code'], 'upsert')).not.toThrow();
+  });
+
+  it('fails with NO_HEADER when every header cell is blank', () => {
+    for (const header of [[''], ['', ' ', '\t']]) {
+      const error = headerError(header);
+      expect(error.code).toBe('NO_HEADER');
+      expect(error.message).toBe('The file has no header row.');
+    }
+  });
+});
+
+describe('detectDelimiter', () => {
+  it('detects a comma, a semicolon and a tab', () => {
+    expect(detectDelimiter('ean,name,price\n1,a,2\n')).toBe(',');
+    expect(detectDelimiter('ean;name;price\n1;a;2\n')).toBe(';');
+    expect(detectDelimiter('ean\tname\tprice\n1\ta\t2\n')).toBe('\t');
+  });
+
+  it('picks the delimiter that occurs most often in the header', () => {
+    expect(detectDelimiter('ean;name;price,currency\n')).toBe(';');
+    expect(detectDelimiter('ean\tname\tdescription;notes\n')).toBe('\t');
+  });
+
+  it('ignores delimiters inside quoted header names', () => {
+    expect(detectDelimiter('"a;b;c;d",name,price\n')).toBe(',');
+    expect(detectDelimiter('ean;"size, width, height";name\n')).toBe(';');
+    expect(detectDelimiter('"x,""y"",z";name;price\n')).toBe(';');
+  });
+
+  it('reads only the first line, also when it ends in CRLF or contains a quoted line break', () => {
+    expect(detectDelimiter('ean;name\r\n1,2,3,4,5\r\n')).toBe(';');
+    expect(detectDelimiter('ean\n1;2;3;4\n')).toBe(',');
+    expect(detectDelimiter('"multi\nline,,,,";name;price\n1,2,3,4,5,6\n')).toBe(';');
+  });
+
+  it('ignores a UTF-8 byte order mark', () => {
+    expect(detectDelimiter('\uFEFFean;name\n')).toBe(';');
+  });
+
+  it('falls back to a comma when the header has no candidate', () => {
+    expect(detectDelimiter('ean\n4006381333931\n')).toBe(',');
+    expect(detectDelimiter('')).toBe(',');
+    expect(detectDelimiter('ean|name|price\n')).toBe(',');
+  });
+});
