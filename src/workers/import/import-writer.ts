@@ -1,4 +1,4 @@
-import type { Db, DbClient } from '../../shared/db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import {
@@ -219,23 +219,12 @@ export async function failImport(
   db: Db,
   input: { jobId: string; reportTable: string; outcome: JobOutcome; addToReport?: (client: DbClient) => Promise<void> },
 ): Promise<boolean> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(db, async (client) => {
     await client.query(jobLockSql, [input.jobId]);
-    if (!(await lockProcessingJob(client, input.jobId))) {
-      await client.query('ROLLBACK');
-      return false;
-    }
+    if (!(await lockProcessingJob(client, input.jobId))) return false;
     await input.addToReport?.(client);
     await publishReport(client, input.reportTable, input.jobId);
     await finishJob(client, input.jobId, input.outcome);
-    await client.query('COMMIT');
     return true;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

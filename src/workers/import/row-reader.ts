@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ProductResource } from '../../shared/product/product-queries.js';
 import { productProblems, productRowSchema } from '../../shared/product/schema.js';
 import type { ColumnLayout, ImportMode, ProductColumn } from './header.js';
 
@@ -11,19 +12,14 @@ export interface RowProblem {
   message: string;
 }
 
-/** A row that passed validation, in the shape the staging table takes. */
-export interface ValidRow {
-  ean: string;
+/**
+ * A row that passed validation, in the shape the merge takes: the product's fields (name may be
+ * left out with mode=update), attributes from the extra columns as strings.
+ */
+export type ValidRow = Omit<ProductResource, 'name' | 'attributes' | 'created_at' | 'updated_at'> & {
   name: string | null;
-  brand: string | null;
-  category: string | null;
-  description: string | null;
-  price: string | null;
-  currency: string | null;
-  stock: number | null;
-  image_url: string | null;
   attributes: Record<string, string>;
-}
+};
 
 export type RowResult = { ok: true; row: ValidRow } | { ok: false; problems: RowProblem[] };
 
