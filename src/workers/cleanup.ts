@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import type { UploadStore } from '../shared/upload-store.js';
+import { dropStagingTables } from './import/report-table.js';
 
 /** What one cleanup pass removed. */
 export interface CleanupResult {
@@ -46,8 +47,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     const running = new Set(active.map((job) => job.id));
     for (const [jobId, names] of byJob) {
       if (running.has(jobId)) continue;
-      await deps.db.query(`DROP TABLE IF EXISTS ${names.map((name) => `import_staging.${name}`).join(', ')}`);
-      stagingTablesDropped += names.length;
+      if (await dropStagingTables(deps.db, names)) stagingTablesDropped += names.length;
     }
   }
   const { rows: expired } = await deps.db.query<{ id: string; input_path: string }>(

@@ -159,7 +159,7 @@ export async function finishJob(db: Db | DbClient, id: string, outcome: JobOutco
        rows_total = coalesce($5, rows_total), rows_processed = coalesce($6, rows_processed),
        rows_succeeded = coalesce($7, rows_succeeded), rows_failed = coalesce($8, rows_failed),
        rows_created = coalesce($9, rows_created), rows_updated = coalesce($10, rows_updated),
-       rows_unchanged = coalesce($11, rows_unchanged), finished_at = now(), updated_at = now()
+       rows_unchanged = coalesce($11, rows_unchanged), finished_at = clock_timestamp(), updated_at = clock_timestamp()
      WHERE id = $1 AND status = 'processing'`,
     [id, outcome.status, outcome.errorCode ?? null, outcome.detail ?? null, counts.rowsTotal ?? null,
       counts.rowsProcessed ?? null, counts.rowsSucceeded ?? null, counts.rowsFailed ?? null,

@@ -49,17 +49,25 @@ export async function createChunkTables(tx: DbClient): Promise<void> {
  * out of the chunk; the first occurrence stays.
  */
 export async function rejectRepeatedEans(tx: DbClient): Promise<RejectedRow[]> {
-  await tx.query(
-    `INSERT INTO import_seen (ean, row) SELECT ean, row FROM import_chunk ORDER BY row ON CONFLICT (ean) DO NOTHING`,
+  // Only this chunk is scanned: the EANs it adds to import_seen are the first occurrences, the
+  // rest of the chunk repeats an EAN seen before (an index lookup each, not a join with all of it).
+  const { rows: repeated } = await tx.query<{ row: number; ean: string }>(
+    `WITH firsts AS (
+       INSERT INTO import_seen (ean, row) SELECT ean, row FROM import_chunk ORDER BY row
+       ON CONFLICT (ean) DO NOTHING RETURNING row)
+     DELETE FROM import_chunk c WHERE NOT EXISTS (SELECT 1 FROM firsts f WHERE f.row = c.row)
+     RETURNING c.row, c.ean`,
   );
-  const { rows } = await tx.query<{ row: number; ean: string; first_row: number }>(
-    `DELETE FROM import_chunk c USING import_seen s WHERE s.ean = c.ean AND s.row <> c.row
-     RETURNING c.row, c.ean, s.row AS first_row`,
+  if (repeated.length === 0) return [];
+  const { rows: firsts } = await tx.query<{ ean: string; row: number }>(
+    'SELECT ean, row FROM import_seen WHERE ean = ANY($1::text[])',
+    [repeated.map((rejected) => rejected.ean)],
   );
-  return rows.map((rejected) => ({
+  const firstRow = new Map(firsts.map((first) => [first.ean, first.row]));
+  return repeated.map((rejected) => ({
     row: rejected.row,
     code: 'DUPLICATE_EAN',
-    message: `The EAN ${rejected.ean} already appears in row ${rejected.first_row} of this file.`,
+    message: `The EAN ${rejected.ean} already appears in row ${firstRow.get(rejected.ean)} of this file.`,
   }));
 }
 

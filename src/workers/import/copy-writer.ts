@@ -17,11 +17,14 @@ export function copyValue(value: string | number | null): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (char) => COPY_ESCAPES[char]!) : value;
 }
 
-/** One row in COPY text format, values in column order, with its newline. */
+/**
+ * One row in COPY text format, values in column order, with its newline. Built with join, which
+ * gives one flat string: `+=` would leave a rope of a dozen heap objects per row while chunks wait.
+ */
 export function copyLine(values: ReadonlyArray<string | number | null>): string {
-  let line = copyValue(values[0] ?? null);
-  for (let i = 1; i < values.length; i += 1) line += '\t' + copyValue(values[i]!);
-  return line + '\n';
+  const cells = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i += 1) cells[i] = copyValue(values[i]!);
+  return cells.join('\t') + '\n';
 }
 
 /** COPYs a block of rows already in COPY text format into `table` in one go. */
@@ -39,14 +42,22 @@ export class CopyWriter {
   private readonly stream;
   private pending: string[] = [];
   private pendingBytes = 0;
+  /** The COPY's error, if it failed while nobody was waiting on it (e.g. its connection was lost). */
+  private failure: Error | null = null;
   rows = 0;
 
   constructor(client: DbClient, table: string, columns: readonly string[]) {
     this.stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+    // Without a listener, an 'error' emitted between two writes would be an uncaught exception
+    // (a crashed worker), and the stream would never settle (a hung end()). Kept for add()/end().
+    this.stream.on('error', (error: Error) => {
+      this.failure ??= error;
+    });
   }
 
   /** Adds one row of already-ordered values; resolves once the buffer may take more. */
   async add(values: ReadonlyArray<string | number | null>): Promise<void> {
+    if (this.failure) throw this.failure;
     const line = copyLine(values);
     this.pending.push(line);
     this.pendingBytes += line.length;
@@ -56,14 +67,18 @@ export class CopyWriter {
 
   /** Sends what is buffered and waits for PostgreSQL to confirm the COPY. */
   async end(): Promise<void> {
+    if (this.failure) throw this.failure;
     await this.flush();
     this.stream.end();
     await finished(this.stream);
   }
 
-  /** Abandons the COPY (the surrounding work failed); the table is dropped by the caller. */
-  destroy(error: Error): void {
-    this.stream.destroy(error);
+  /**
+   * Abandons the COPY (the surrounding work failed); the table is dropped by the caller. `error`
+   * may be an abort reason that is not an Error (pg-copy-streams sends its `message`).
+   */
+  destroy(error: unknown): void {
+    this.stream.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 
   private async flush(): Promise<void> {

@@ -18,8 +18,8 @@ import { publishReport, REPORT_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
 /** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
-const CHUNK_ROWS = 20_000;
-const CHUNK_BYTES = 4 << 20;
+const CHUNK_ROWS = 5_000;
+const CHUNK_BYTES = 1 << 20;
 
 /** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
 const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
@@ -32,7 +32,11 @@ interface Chunk {
   records: Map<number, { ean: string; cells: string[] }>;
 }
 
-const ignore = () => {};
+/** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
+function attributesJson(attributes: Record<string, string>): string {
+  for (const _ in attributes) return JSON.stringify(attributes);
+  return '{}';
+}
 
 const emptyChunk = (): Chunk => ({ lines: [], rows: 0, bytes: 0, records: new Map() });
 
@@ -73,8 +77,6 @@ export class ImportWriter {
    */
   static async begin(input: ImportWriterInput): Promise<ImportWriter | null> {
     const tx = await input.db.connect();
-    // A connection dropped mid-import fails the pending query; the event itself needs no handling.
-    tx.on('error', ignore);
     try {
       await tx.query('BEGIN');
       await tx.query(jobLockSql, [input.jobId]);
@@ -90,7 +92,6 @@ export class ImportWriter {
       throw error;
     }
     const reportClient = await input.db.connect();
-    reportClient.on('error', ignore);
     const report = new CopyWriter(reportClient, input.reportTable, REPORT_COLUMNS);
     return new ImportWriter(input, tx, reportClient, report);
   }
@@ -112,7 +113,7 @@ export class ImportWriter {
   async addValid(row: number, product: ValidRow, cells: string[]): Promise<void> {
     const line = copyLine([
       row, product.ean, product.name, product.brand, product.category, product.description, product.price,
-      product.currency, product.stock, product.image_url, JSON.stringify(product.attributes),
+      product.currency, product.stock, product.image_url, attributesJson(product.attributes),
     ]);
     const chunk = this.chunk;
     chunk.lines.push(line);
@@ -162,16 +163,21 @@ export class ImportWriter {
 
   /**
    * Returns both connections to the pool; after a failure (or before {@link drain}) they are
-   * discarded, so an open transaction or COPY never reaches another user of the pool.
+   * discarded, so an open transaction or COPY never reaches another user of the pool. `failure`
+   * may be an abort reason that is not an Error.
    */
-  release(failure?: Error): void {
-    const broken = failure ?? (this.ended ? undefined : new Error('import writer released before it was drained'));
+  release(failure?: unknown): void {
+    const broken =
+      failure === undefined
+        ? this.ended
+          ? undefined
+          : new Error('import writer released before it was drained')
+        : failure instanceof Error
+          ? failure
+          : new Error(String(failure));
     if (broken) this.report.destroy(broken);
-    for (const client of [this.tx, this.reportClient]) {
-      // A discarded connection may still report its end; a reused one must not keep the listener.
-      if (!broken) client.off('error', ignore);
-      client.release(broken);
-    }
+    this.tx.release(broken);
+    this.reportClient.release(broken);
   }
 
   /** Merges rows only while the import can still succeed (abort mode fails on the first problem). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db, DbClient } from '../../shared/db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 
 /** Columns of an attempt's report table, in COPY order. */
 export const REPORT_COLUMNS = ['row', 'ordinal', 'ean', 'field', 'code', 'message', 'raw'] as const;
@@ -23,9 +23,39 @@ export async function createReportTable(db: Db, table: string): Promise<void> {
     )`);
 }
 
-/** Drops the attempt's report table; failures are ignored (the periodic cleanup retries). */
+/**
+ * Drops tables of the `import_staging` schema, waiting at most a second for a lock: a table still
+ * held by a dying attempt is left for the periodic cleanup. Returns whether they were dropped.
+ */
+export async function dropStagingTables(db: Db, tables: string[]): Promise<boolean> {
+  if (tables.length === 0) return true;
+  const names = tables.map((table) => (table.includes('.') ? table : `import_staging.${table}`));
+  return withTransaction(db, async (client) => {
+    await client.query(`SET LOCAL lock_timeout = '1s'`);
+    await client.query(`DROP TABLE IF EXISTS ${names.join(', ')}`);
+  }).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Drops the attempt's report table; what fails is left to the periodic cleanup. */
 export async function dropReportTable(db: Db, table: string): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
+  await dropStagingTables(db, [table]);
+}
+
+/**
+ * Drops the report tables that earlier attempts of job `jobId` left behind (a killed worker never
+ * reaches its own dropReportTable). Only for a job that has ended: no attempt needs them then.
+ */
+export async function dropLeftoverReportTables(db: Db, jobId: string): Promise<void> {
+  const { rows } = await db
+    .query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'import_staging' AND starts_with(tablename, $1)`,
+      [`j${jobId.replaceAll('-', '')}_`],
+    )
+    .catch(() => ({ rows: [] }));
+  await dropStagingTables(db, rows.map((row) => row.tablename));
 }
 
 /** Adds a file-level problem (no field, no cells) to the report at `row`. */

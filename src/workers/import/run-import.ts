@@ -6,7 +6,7 @@ import type { UploadStore } from '../../shared/upload-store.js';
 import { finalizeImport } from './finalize.js';
 import { ImportWriter } from './import-writer.js';
 import { readFile } from './read-file.js';
-import { createReportTable, dropReportTable, reportTableFor } from './report-table.js';
+import { createReportTable, dropLeftoverReportTables, dropReportTable, reportTableFor } from './report-table.js';
 
 /** What an import attempt needs from the process. */
 export interface ImportDeps {
@@ -30,6 +30,7 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
   const reportTable = reportTableFor(jobId);
   const startedAt = Date.now();
   await createReportTable(deps.db, reportTable);
+  let ended = false;
   try {
     const writer = await ImportWriter.begin({ db: deps.db, jobId, accountId: job.account_id, options, reportTable });
     if (!writer) return null;
@@ -47,14 +48,17 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       });
       await writer.drain();
       const outcome = await finalizeImport({ db: deps.db, jobId, options, reportTable, writer, read });
+      ended = true;
       writer.release();
       log.info({ outcome, ms: Date.now() - startedAt }, outcome ? 'import finished' : 'import already ended elsewhere');
       return outcome;
     } catch (error) {
-      writer.release(error as Error);
+      writer.release(error);
       throw error;
     }
   } finally {
     await dropReportTable(deps.db, reportTable);
+    // The job has ended: report tables of earlier attempts that crashed are garbage now.
+    if (ended) await dropLeftoverReportTables(deps.db, jobId);
   }
 }

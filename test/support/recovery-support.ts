@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Db } from '../../src/shared/db/pool.js';
+import type { JobRow } from '../../src/shared/jobs/job-row.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { gtinCheckDigit } from '../../src/shared/product/gtin.js';
+import type { ImportDeps } from '../../src/workers/import/run-import.js';
+import type { TestContext } from './test-context.js';
+
+/** A valid EAN-13 (correct GS1 check digit) made from `n`, under the 210 in-store prefix. */
+export function recoveryEan(n: number): string {
+  const body = `210${String(n).padStart(9, '0')}`;
+  return body + String(gtinCheckDigit(body));
+}
+
+/**
+ * A CSV of `count` products numbered from `first` (EAN from {@link recoveryEan}), named
+ * `${label(n)} ${n}`; every other column follows from `n`, so two files that give a product the
+ * same label describe it identically. Built as one Buffer: 300k rows are about 15 MB.
+ */
+export function productsCsv(first: number, count: number, label: string | ((n: number) => string)): Buffer {
+  const labelOf = typeof label === 'string' ? () => label : label;
+  const lines = ['ean,name,brand,price,currency,stock'];
+  for (let n = first; n < first + count; n += 1) {
+    lines.push(`${recoveryEan(n)},${labelOf(n)} ${n},Brand ${n % 97},${(n % 1000) + 0.5},EUR,${n % 50}`);
+  }
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
+/** The import runner's dependencies on a test context, logging nothing. */
+export function importDeps(ctx: TestContext): ImportDeps {
+  return { db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), maxRecordBytes: 1 << 20 };
+}
+
+/** The job's row straight from PostgreSQL. */
+export async function jobRow(db: Db, id: string): Promise<JobRow> {
+  const { rows } = await db.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+  if (!rows[0]) throw new Error(`no job ${id}`);
+  return rows[0];
+}
+
+/** What an account's catalog holds, summed up so two states compare with one `toEqual`. */
+export interface CatalogSnapshot {
+  count: number;
+  distinctEans: number;
+  /** md5 over every product's EAN and values, in EAN order (not the timestamps). */
+  digest: string;
+  /** The newest `updated_at`, as text: unchanged when nothing was rewritten. */
+  lastUpdate: string | null;
+}
+
+export async function catalogSnapshot(db: Db, accountId: string): Promise<CatalogSnapshot> {
+  const { rows } = await db.query<CatalogSnapshot>(
+    `SELECT count(*)::int AS count, count(DISTINCT ean)::int AS "distinctEans",
+            coalesce(md5(string_agg(ROW(ean, name, brand, category, description, price::text, currency, stock,
+                                          image_url, attributes)::text, E'\\n' ORDER BY ean)), '') AS digest,
+            max(updated_at)::text AS "lastUpdate"
+     FROM products WHERE account_id = $1`,
+    [accountId],
+  );
+  return rows[0]!;
+}
+
+/** Names of the staging tables of one job still in schema import_staging. */
+export async function stagingTablesOf(db: Db, jobId: string): Promise<string[]> {
+  const { rows } = await db.query<{ tablename: string }>(
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'import_staging' AND starts_with(tablename, $1)`,
+    [`j${jobId.replaceAll('-', '')}_`],
+  );
+  return rows.map((row) => row.tablename);
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined; fails with `what` after
+ * `timeoutMs`. For timing-dependent waits: no fixed sleeps.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A worker child process (`ROLE=worker`) running the service's entry point from source. */
+export interface WorkerChild {
+  process: ChildProcess;
+  /** Everything it wrote to stdout and stderr (for failure messages). */
+  output(): string;
+  /** Resolves with the exit code or signal once it has exited. */
+  exited: Promise<string>;
+}
+
+/** Starts `node --import tsx src/main.ts` in the project root with `env` added to this process's environment. */
+export function spawnWorker(env: Record<string, string>): WorkerChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, ...env, ROLE: 'worker' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
+  });
+  return { process: child, output: () => output.slice(-4000), exited };
+}
