@@ -8,7 +8,14 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
 
 /** Creates a connection pool; the caller owns it and ends it on shutdown. */
 export function createPool(connectionString: string, max = 10): Db {
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    idleTimeoutMillis: 30_000,
+    // Imports keep each file's EANs in a temporary table; the default 8 MB of temp buffers would
+    // spill it to disk. Only a session that uses temporary tables allocates them.
+    options: '-c temp_buffers=256MB',
+  });
   // A client losing its connection must not crash the process: an idle one is replaced by the
   // pool, a checked-out one fails its pending query, which is where the caller handles it.
   pool.on('error', () => {});

@@ -2,12 +2,18 @@ import type { DbClient } from '../../shared/db/pool.js';
 import type { ImportMode, ProductColumn } from './header.js';
 
 /**
- * The SQL of the chunked merge. Everything here runs on the import's one transaction: the
- * chunk and seen-EAN tables are temporary (ON COMMIT DROP), and the products written by earlier
- * chunks stay invisible to readers until the transaction commits.
+ * The SQL of the chunked merge. Everything here runs on the import's one transaction: the chunk
+ * and seen-EAN tables are temporary (ON COMMIT DROP), and the products written by earlier chunks
+ * stay invisible to readers until the transaction commits.
+ *
+ * Every statement is shaped so that its cost follows the chunk, never the catalog: lookups into
+ * products and the seen EANs are scalar subqueries (one index probe per chunk row) and the one
+ * join is bounded by an `= ANY` index condition. The planner has no statistics for rows written
+ * earlier in the same transaction; left to choose, it reads an account's whole catalog once per
+ * chunk, which makes a large import quadratic.
  */
 
-/** Columns of the chunk table, in COPY order. */
+/** Columns of the chunk table filled by COPY, in COPY order. */
 export const CHUNK_COLUMNS = [
   'row', 'ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url', 'attributes',
 ] as const;
@@ -41,35 +47,36 @@ export async function createChunkTables(tx: DbClient): Promise<void> {
       row bigint NOT NULL, ean text NOT NULL, name text, brand text, category text, description text,
       price text, currency text, stock integer, image_url text, attributes jsonb NOT NULL
     ) ON COMMIT DROP;
+    CREATE INDEX ON import_chunk (ean);
     CREATE TEMP TABLE import_seen (ean text PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;`);
 }
 
 /**
  * Takes later occurrences of an EAN already seen in the file (in this chunk or an earlier one)
- * out of the chunk; the first occurrence stays.
+ * out of the chunk; the first occurrence stays. `rows` is the number of rows in the chunk: when
+ * every one of them is a first occurrence (the usual case) this is one statement.
  */
-export async function rejectRepeatedEans(tx: DbClient): Promise<RejectedRow[]> {
-  // Only this chunk is scanned: the EANs it adds to import_seen are the first occurrences, the
-  // rest of the chunk repeats an EAN seen before (an index lookup each, not a join with all of it).
-  const { rows: repeated } = await tx.query<{ row: number; ean: string }>(
+export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<RejectedRow[]> {
+  const { rows: inserted } = await tx.query<{ firsts: number }>(
     `WITH firsts AS (
        INSERT INTO import_seen (ean, row) SELECT ean, row FROM import_chunk ORDER BY row
-       ON CONFLICT (ean) DO NOTHING RETURNING row)
-     DELETE FROM import_chunk c WHERE NOT EXISTS (SELECT 1 FROM firsts f WHERE f.row = c.row)
-     RETURNING c.row, c.ean`,
+       ON CONFLICT (ean) DO NOTHING RETURNING 1)
+     SELECT count(*)::int AS firsts FROM firsts`,
   );
-  if (repeated.length === 0) return [];
-  const { rows: firsts } = await tx.query<{ ean: string; row: number }>(
-    'SELECT ean, row FROM import_seen WHERE ean = ANY($1::text[])',
-    [repeated.map((rejected) => rejected.ean)],
+  if (inserted[0]!.firsts === rows) return [];
+  const { rows: repeated } = await tx.query<{ row: number; ean: string; first_row: number }>(
+    `DELETE FROM import_chunk c WHERE (SELECT s.row FROM import_seen s WHERE s.ean = c.ean) <> c.row
+     RETURNING c.row, c.ean, (SELECT s.row FROM import_seen s WHERE s.ean = c.ean) AS first_row`,
   );
-  const firstRow = new Map(firsts.map((first) => [first.ean, first.row]));
   return repeated.map((rejected) => ({
     row: rejected.row,
     code: 'DUPLICATE_EAN',
-    message: `The EAN ${rejected.ean} already appears in row ${firstRow.get(rejected.ean)} of this file.`,
+    message: `The EAN ${rejected.ean} already appears in row ${rejected.first_row} of this file.`,
   }));
 }
+
+/** "The account's catalog has chunk row `c`'s EAN", as one index probe. */
+const STORED = `(SELECT true FROM products p WHERE p.account_id = $1 AND p.ean = c.ean) IS NOT NULL`;
 
 /**
  * Applies the rule of `mode` against the stored catalog: `create` rejects EANs that exist
@@ -77,9 +84,8 @@ export async function rejectRepeatedEans(tx: DbClient): Promise<RejectedRow[]> {
  */
 export async function rejectByMode(tx: DbClient, accountId: string, mode: ImportMode): Promise<RejectedRow[]> {
   if (mode === 'upsert') return [];
-  const exists = `EXISTS (SELECT 1 FROM products p WHERE p.account_id = $1 AND p.ean = c.ean)`;
   const { rows } = await tx.query<{ row: number }>(
-    `DELETE FROM import_chunk c WHERE ${mode === 'create' ? exists : `NOT ${exists}`} RETURNING c.row`,
+    `DELETE FROM import_chunk c WHERE ${mode === 'create' ? STORED : `NOT ${STORED}`} RETURNING c.row`,
     [accountId],
   );
   return rows.map(({ row }) =>
@@ -89,35 +95,35 @@ export async function rejectByMode(tx: DbClient, accountId: string, mode: Import
   );
 }
 
-/**
- * The new value of a column as the products table holds it: the chunk keeps price as text
- * (cast here, keeping its scale); in an ON CONFLICT clause `EXCLUDED` already holds the cast value.
- */
-const newValue = (column: string, alias: 'c' | 'EXCLUDED') =>
-  column === 'price' && alias === 'c' ? 'c.price::numeric' : `${alias}.${column}`;
+/** The new value of a column as products holds it: the chunk keeps price as text (cast here, keeping its scale). */
+const newValue = (column: string) => (column === 'price' ? 'c.price::numeric' : `c.${column}`);
 
 /**
- * The SQL condition "the new row would change stored product `p`": only columns the file has are
- * compared (absent columns are kept), price by its text so that a new scale counts as a change,
- * attributes after merging the file's attribute columns over the stored ones.
+ * The SQL condition "chunk row `c` would change stored product `p`": only columns the file has
+ * are compared (absent columns are kept), price by its text so that a new scale counts as a
+ * change, attributes after merging the file's attribute columns ($2) over the stored ones.
  */
-function changedCondition(shape: MergeShape, alias: 'c' | 'EXCLUDED'): string {
+function changedCondition(shape: MergeShape): string {
   const compared = VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) =>
     column === 'price'
-      ? `p.price::text IS DISTINCT FROM (${newValue(column, alias)})::text`
-      : `p.${column} IS DISTINCT FROM ${newValue(column, alias)}`,
+      ? `p.price::text IS DISTINCT FROM (${newValue(column)})::text`
+      : `p.${column} IS DISTINCT FROM ${newValue(column)}`,
   );
-  if (shape.attributeNames.length > 0) {
-    compared.push(`p.attributes IS DISTINCT FROM ((p.attributes - $2::text[]) || ${alias}.attributes)`);
-  }
-  return compared.length > 0 ? `(${compared.join(' OR ')})` : 'false';
+  compared.push(`p.attributes IS DISTINCT FROM ((p.attributes - $2::text[]) || c.attributes)`);
+  return `(${compared.join(' OR ')})`;
 }
 
+/** Stored products with a row in the chunk, found through the chunk's own EANs (an `= ANY` index scan). */
+const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
+  WHERE p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM import_chunk))`;
+
 /**
- * Merges the chunk into the account's catalog in one statement: new EANs are inserted, existing
- * ones updated only where something differs (an identical row is not rewritten). Columns the file
- * does not have keep their stored values; attribute columns replace those attribute names (an
- * empty cell removes one) and keep the others. `staged` is the number of rows in the chunk.
+ * Merges the chunk into the account's catalog: existing EANs are updated only where something
+ * differs, so an identical row is not rewritten; new EANs are inserted. Columns the file does not
+ * have keep their stored values; attribute columns replace those attribute names (an empty cell
+ * removes one) and keep the others. `staged` is the number of rows in the chunk. A concurrent
+ * import that inserts one of the new EANs first makes the INSERT fail with a unique violation, and
+ * the attempt is retried.
  */
 export async function mergeChunk(
   tx: DbClient,
@@ -126,45 +132,53 @@ export async function mergeChunk(
   shape: MergeShape,
   staged: number,
 ): Promise<MergeCounts> {
-  const present = VALUE_COLUMNS.filter((column) => shape.columns.has(column));
-  // With no attribute columns $2 is empty and the new attributes are {}: the stored ones stay.
-  const attributes = (alias: 'c' | 'EXCLUDED') => `attributes = (p.attributes - $2::text[]) || ${alias}.attributes`;
-  const sql =
-    mode === 'update'
-      ? // Every row left exists (rejectByMode removed the rest): a plain UPDATE, which unlike
-        // INSERT … ON CONFLICT does not need the columns the file leaves out.
-        `UPDATE products p
-         SET ${[...present.map((column) => `${column} = ${newValue(column, 'c')}`), attributes('c'), 'updated_at = now()'].join(', ')}
-         FROM import_chunk c
-         WHERE p.account_id = $1 AND p.ean = c.ean AND ${changedCondition(shape, 'c')}
-         RETURNING false AS inserted`
-      : `INSERT INTO products AS p (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
-         SELECT $1, c.ean, ${VALUE_COLUMNS.map((column) => newValue(column, 'c')).join(', ')}, c.attributes
-         FROM import_chunk c
-         ON CONFLICT (account_id, ean) DO UPDATE
-           SET ${[...present.map((column) => `${column} = EXCLUDED.${column}`), attributes('EXCLUDED'), 'updated_at = now()'].join(', ')}
-           WHERE ${changedCondition(shape, 'EXCLUDED')}
-         RETURNING (xmax = 0) AS inserted`;
-  const { rows } = await tx.query<{ created: number; updated: number }>(
-    `WITH changed AS (${sql})
-     SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated
-     FROM changed`,
-    [accountId, shape.attributeNames],
-  );
-  const { created, updated } = rows[0]!;
+  let created = 0;
+  if (mode !== 'update') {
+    // mode=update: rejectByMode already took out every EAN the catalog does not have.
+    const result = await tx.query(
+      `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
+       SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c
+       WHERE NOT ${STORED}`,
+      [accountId],
+    );
+    created = result.rowCount ?? 0;
+  }
+  // Every row new (the usual case for a first load): nothing to compare.
+  let updated = 0;
+  if (created < staged) {
+    // With no attribute columns $2 is empty and the chunk's attributes are {}: the stored ones
+    // stay. Rows inserted just above compare equal and are not touched again.
+    const sets = [
+      ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${newValue(column)}`),
+      'attributes = (p.attributes - $2::text[]) || c.attributes',
+      'updated_at = now()',
+    ];
+    const result = await tx.query(
+      `UPDATE products p SET ${sets.join(', ')} FROM import_chunk c
+       WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM import_chunk))
+         AND ${changedCondition(shape)}`,
+      [accountId, shape.attributeNames],
+    );
+    updated = result.rowCount ?? 0;
+  }
   return { created, updated, unchanged: staged - created - updated };
 }
 
 /** What merging the chunk would do, without writing: for `dry_run=true`. */
-export async function previewChunk(tx: DbClient, accountId: string, shape: MergeShape): Promise<MergeCounts> {
-  const { rows } = await tx.query<MergeCounts>(
-    `SELECT count(*) FILTER (WHERE p.ean IS NULL)::int AS created,
-            count(*) FILTER (WHERE p.ean IS NOT NULL AND ${changedCondition(shape, 'c')})::int AS updated,
-            count(*) FILTER (WHERE p.ean IS NOT NULL AND NOT ${changedCondition(shape, 'c')})::int AS unchanged
-     FROM import_chunk c LEFT JOIN products p ON p.account_id = $1 AND p.ean = c.ean`,
-    shape.attributeNames.length > 0 ? [accountId, shape.attributeNames] : [accountId],
+export async function previewChunk(
+  tx: DbClient,
+  accountId: string,
+  shape: MergeShape,
+  staged: number,
+): Promise<MergeCounts> {
+  const { rows } = await tx.query<{ updated: number; unchanged: number }>(
+    `SELECT count(*) FILTER (WHERE ${changedCondition(shape)})::int AS updated,
+            count(*) FILTER (WHERE NOT ${changedCondition(shape)})::int AS unchanged
+     FROM ${STORED_PAIRS}`,
+    [accountId, shape.attributeNames],
   );
-  return rows[0]!;
+  const { updated, unchanged } = rows[0]!;
+  return { created: staged - updated - unchanged, updated, unchanged };
 }
 
 /** Empties the chunk table for the next chunk. */

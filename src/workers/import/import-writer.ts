@@ -198,7 +198,8 @@ export class ImportWriter {
   private async flush(chunk: Chunk): Promise<void> {
     const { tx, input } = this;
     await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.lines.join(''));
-    const rejected = [...(await rejectRepeatedEans(tx)), ...(await rejectByMode(tx, input.accountId, input.options.mode))];
+    const repeated = await rejectRepeatedEans(tx, chunk.rows);
+    const rejected = [...repeated, ...(await rejectByMode(tx, input.accountId, input.options.mode))];
     for (const { row, code, message } of rejected) {
       const record = chunk.records.get(row)!;
       await this.report.add([row, 0, record.ean, 'ean', code, message, JSON.stringify(record.cells)]);
@@ -207,7 +208,7 @@ export class ImportWriter {
     if (this.merging) {
       const staged = chunk.rows - rejected.length;
       const counts = input.options.dry_run
-        ? await previewChunk(tx, input.accountId, this.shape!)
+        ? await previewChunk(tx, input.accountId, this.shape!, staged)
         : await mergeChunk(tx, input.accountId, input.options.mode, this.shape!, staged);
       this.counts.created += counts.created;
       this.counts.updated += counts.updated;

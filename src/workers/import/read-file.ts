@@ -10,6 +10,9 @@ import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
 import { RowReader } from './row-reader.js';
 
+/** Rows parsed between two turns of the event loop. */
+const YIELD_EVERY_ROWS = 500;
+
 /** How often running counts are written to the job row. */
 const PROGRESS_INTERVAL_MS = 1_000;
 
@@ -80,6 +83,10 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
       const read = reader.read(record, row);
       if (read.ok) await writer.addValid(row, read.row, record);
       else await writer.addInvalid(read.problems, record);
+      // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
+      // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
+      // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
+      if (row % YIELD_EVERY_ROWS === 0) await new Promise(setImmediate);
       if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
         input.signal?.throwIfAborted();
         lastProgressAt = Date.now();
