@@ -7,9 +7,12 @@
  *   npm run bench:import                        # 1,000,000 rows
  *   npm run bench:import -- 200000              # N from argv (also 200k, 1m, 1e6, 200_000)
  *   npm run bench:import -- --sizes 100k,1m     # several runs (each on a fresh service), one table
- *   npm run bench:import -- 1m --runtime dist   # run tsc-compiled JS (like `npm start`), not tsx
+ *   npm run bench:import -- 1m --runtime tsx    # run the sources with tsx instead of tsc-compiled JS
  *   npm run bench:import -- 1m --cpu-prof       # also write a V8 CPU profile of the service
- *   npm run bench:import -- 1m --node-arg=--max-old-space-size=128   # node flags for the service only
+ *   npm run bench:import -- 1m --node-arg=--max-old-space-size=256   # node flags for the service only
+ *
+ * By default the service runs as `npm start` runs it: compiled JS with --max-old-space-size=128
+ * (NODE_HEAP_MB).
  *   BENCH_ROWS=50000 npm run bench:import       # or BENCH_SIZES=20k,200k
  *
  * DATABASE_URL (the server to use; default postgres://postgres@127.0.0.1:5432/catalog) and
@@ -67,7 +70,7 @@ function parseCount(text: string): number {
 
 /** Row counts from `--sizes a,b`, positional counts, BENCH_SIZES or BENCH_ROWS; else 1,000,000. */
 function parseOptions(argv: string[]): Options {
-  const options: Options = { sizes: [], runtime: 'tsx', cpuProf: false, nodeArgs: [] };
+  const options: Options = { sizes: [], runtime: 'dist', cpuProf: false, nodeArgs: [] };
   const counts = (list: string) => options.sizes.push(...list.split(',').map(parseCount));
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
@@ -85,6 +88,8 @@ function parseOptions(argv: string[]): Options {
     else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}`);
     else counts(argv[i]!);
   }
+  // Without --node-arg, the service runs with the heap limit that `npm start` gives it.
+  if (options.nodeArgs.length === 0) options.nodeArgs.push(`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 128}`);
   if (options.sizes.length === 0) {
     const fromEnv = process.env.BENCH_SIZES || process.env.BENCH_ROWS;
     options.sizes = fromEnv ? fromEnv.split(',').map(parseCount) : [DEFAULT_ROWS];
