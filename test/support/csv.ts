@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { gtinCheckDigit } from '../../src/shared/product/gtin.js';
 import type { TestContext } from './test-context.js';
+import type { ProductResource } from '../../src/shared/product/product-queries.js';
 
 /** One entry of a job's per-row report, as GET /v1/jobs/{id}/errors returns it. */
 export interface ReportEntry {
@@ -48,20 +49,8 @@ export async function reportOf(ctx: TestContext, key: string, jobId: string, lim
   return entries;
 }
 
-/** A product row as stored, with price as text (its scale kept). */
-export interface StoredProduct {
-  ean: string;
-  name: string;
-  brand: string | null;
-  category: string | null;
-  description: string | null;
-  price: string | null;
-  currency: string | null;
-  stock: number | null;
-  image_url: string | null;
-  attributes: Record<string, unknown>;
-  updated_at: Date;
-}
+/** A product row as stored, with price as text (its scale kept) and updated_at as a Date. */
+export type StoredProduct = Omit<ProductResource, 'created_at' | 'updated_at'> & { updated_at: Date };
 
 /** The account's products straight from the database, by EAN. */
 export async function storedProducts(ctx: TestContext, accountId: string): Promise<StoredProduct[]> {
