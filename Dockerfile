@@ -2,6 +2,8 @@ FROM node:20-slim
 WORKDIR /app
 
 COPY package*.json ./
+# The lock file points msgpackr's optional native add-on at a local stub (see package.json overrides).
+COPY scripts/stubs ./scripts/stubs
 RUN npm ci
 
 COPY . .
