@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { notFound } from '../../shared/errors.js';
-import { listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
+import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -92,7 +92,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
     const columns = job.input_columns ?? [];
     const csv = stringify({ header: false });
-    csv.write([...columns, 'error_row', 'error_field', 'error_code', 'error_message']);
+    csv.write([...columns, ...ERRORS_CSV_COLUMNS]);
     Readable.from(failedRowRecords(deps.db, job.id, columns.length)).pipe(csv);
     return reply
       .header('content-type', 'text/csv; charset=utf-8')

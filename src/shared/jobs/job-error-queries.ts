@@ -1,5 +1,8 @@
 import type { Db } from '../db/pool.js';
 
+/** Columns that errors.csv appends to the uploaded ones. */
+export const ERRORS_CSV_COLUMNS = ['error_row', 'error_field', 'error_code', 'error_message'] as const;
+
 /** One entry of a job's per-row report. */
 export interface JobRowError {
   row: number;

@@ -44,7 +44,6 @@ export class CopyWriter {
   private pendingBytes = 0;
   /** The COPY's error, if it failed while nobody was waiting on it (e.g. its connection was lost). */
   private failure: Error | null = null;
-  rows = 0;
 
   constructor(client: DbClient, table: string, columns: readonly string[]) {
     this.stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
@@ -61,7 +60,6 @@ export class CopyWriter {
     const line = copyLine(values);
     this.pending.push(line);
     this.pendingBytes += line.length;
-    this.rows += 1;
     if (this.pendingBytes >= CHUNK_BYTES) await this.flush();
   }
 

@@ -1,3 +1,5 @@
+import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
+
 /** The product columns an import file can name; any other column goes into `attributes`. */
 export const PRODUCT_COLUMNS = [
   'ean',
@@ -12,8 +14,6 @@ export const PRODUCT_COLUMNS = [
 ] as const;
 export type ProductColumn = (typeof PRODUCT_COLUMNS)[number];
 
-/** Columns that errors.csv appends; ignored on import so a fixed errors.csv re-uploads as is. */
-export const REPORT_COLUMNS = ['error_row', 'error_field', 'error_code', 'error_message'] as const;
 
 export type ImportMode = 'upsert' | 'create' | 'update';
 
@@ -51,7 +51,8 @@ export function layoutFromHeader(header: string[], mode: ImportMode): ColumnLayo
   header.forEach((cell, index) => {
     const name = cell.trim();
     const key = name.toLowerCase();
-    if (name === '' || (REPORT_COLUMNS as readonly string[]).includes(key)) return;
+    // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is.
+    if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
     if (seen.has(key)) {
       throw new HeaderError(`The header names the column '${name}' more than once.`, 'DUPLICATE_COLUMN');
     }

@@ -14,7 +14,7 @@ import {
 } from './chunk-sql.js';
 import { copyLine, copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
-import { publishReport, REPORT_COLUMNS } from './report-table.js';
+import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
 /** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
@@ -92,7 +92,7 @@ export class ImportWriter {
       throw error;
     }
     const reportClient = await input.db.connect();
-    const report = new CopyWriter(reportClient, input.reportTable, REPORT_COLUMNS);
+    const report = new CopyWriter(reportClient, input.reportTable, REPORT_TABLE_COLUMNS);
     return new ImportWriter(input, tx, reportClient, report);
   }
 

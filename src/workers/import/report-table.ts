@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 
 /** Columns of an attempt's report table, in COPY order. */
-export const REPORT_COLUMNS = ['row', 'ordinal', 'ean', 'field', 'code', 'message', 'raw'] as const;
+export const REPORT_TABLE_COLUMNS = ['row', 'ordinal', 'ean', 'field', 'code', 'message', 'raw'] as const;
 
 /**
  * Names the report table of one attempt: `import_staging.j<job id hex>_<token>_errors`. Row
