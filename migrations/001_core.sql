@@ -33,7 +33,9 @@ CREATE INDEX api_keys_account_idx ON api_keys (account_id);
 -- about 40% of their merge time; every product write takes the account id from a credential.
 CREATE TABLE products (
   account_id  uuid NOT NULL,
-  ean         text NOT NULL,
+  -- Digits only: byte order is the right order, and "C" compares bytes instead of calling the
+  -- locale's collation, which makes every index lookup and insert of a bulk import cheaper.
+  ean         text COLLATE "C" NOT NULL,
   name        text NOT NULL,
   brand       text,
   category    text,

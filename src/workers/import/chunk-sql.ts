@@ -44,11 +44,11 @@ export interface RejectedRow {
 export async function createChunkTables(tx: DbClient): Promise<void> {
   await tx.query(`
     CREATE TEMP TABLE import_chunk (
-      row bigint NOT NULL, ean text NOT NULL, name text, brand text, category text, description text,
+      row bigint NOT NULL, ean text COLLATE "C" NOT NULL, name text, brand text, category text, description text,
       price text, currency text, stock integer, image_url text, attributes jsonb NOT NULL
     ) ON COMMIT DROP;
     CREATE INDEX ON import_chunk (ean);
-    CREATE TEMP TABLE import_seen (ean text PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;`);
+    CREATE TEMP TABLE import_seen (ean text COLLATE "C" PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;`);
 }
 
 /**
