@@ -210,4 +210,13 @@ describe('import encoding and quoting', () => {
     const products = await storedProducts(ctx, account.id);
     expect(products.map((product) => product.name)).toEqual(['Pen', 'Ink']);
   });
+
+  it('accepts a file that mixes LF and CRLF line endings, blank CRLF lines included', async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,name\n4006381333931,Pen\r\n\r\n96385074,Ink\n');
+    expect(job.status).toBe('completed');
+    expect(job.progress.rows_total).toBe(2);
+    const products = await storedProducts(ctx, account.id);
+    expect(products.map((product) => product.name)).toEqual(['Pen', 'Ink']);
+  });
 });

@@ -37,6 +37,9 @@ function csvParser(delimiter: string, maxRecordBytes: number, info: boolean): Pa
   return parse({
     bom: true,
     delimiter,
+    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
+    // stray carriage return behind as a cell or a one-cell row.
+    record_delimiter: ['\r\n', '\n'],
     relax_quotes: false,
     relax_column_count: true,
     skip_empty_lines: true,
