@@ -72,6 +72,12 @@ describe('import file problems', () => {
     expect(job.progress.rows_failed).toBeGreaterThanOrEqual(1);
   });
 
+  it('names the line where an unterminated quote opened when blank lines come before it', async () => {
+    const csv = 'ean,name\n4006381333931,Pen\n\n\n96385074,"Ink\n5901234123457,Paper\n';
+    const { job } = await failedImport(csv);
+    expect(job.detail).toContain('the quote opened on line 5 (row 2) is never closed.');
+  });
+
   it('fails a file with a stray quote inside an unquoted field', async () => {
     const { job, fileEntry } = await failedImport('ean,name\n4006381333931,Pen\n96385074,In"k\n');
     expect(job.detail).toContain('Misplaced quote on line 3 (row 2)');

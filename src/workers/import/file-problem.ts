@@ -22,17 +22,17 @@ interface ParserPosition {
 
 /**
  * Turns a csv-parse error into a {@link FileProblem}. `records` counts the header too, so the
- * failing data row is `records`; `lastLine` is the last line of the last complete record, so an
- * unclosed quote is reported where its field began.
+ * failing data row is `records`. `recordLine` is the line where the failing record begins, so an
+ * unclosed quote (which csv-parse only notices at the end of the file) is reported where it began.
  */
-export function fileProblemFromParser(error: Error & ParserPosition, lastLine: number): FileProblem {
+export function fileProblemFromParser(error: Error & ParserPosition, recordLine: number): FileProblem {
   const row = error.records ?? 0;
-  const line = error.lines ?? lastLine + 1;
+  const line = error.lines ?? recordLine;
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return new FileProblem(
         'UNTERMINATED_QUOTE',
-        `Unterminated quoted field: the quote opened on line ${lastLine + 1} (row ${row}) is never closed.`,
+        `Unterminated quoted field: the quote opened on line ${recordLine} (row ${row}) is never closed.`,
         row,
       );
     case 'CSV_INVALID_CLOSING_QUOTE':

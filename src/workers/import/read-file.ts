@@ -104,7 +104,10 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     const error = consumeError ?? pipelineError;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
     else if (guard.problem) result.problem = guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
-    else if (isParserError(error)) result.problem = fileProblemFromParser(error, await lastRecordLine(input, delimiter));
+    else if (isParserError(error)) {
+      const line = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines ? await failedRecordLine(input, delimiter) : error.lines;
+      result.problem = fileProblemFromParser(error, line);
+    }
     else throw error;
     return result;
   }
@@ -119,18 +122,26 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
 }
 
 /**
- * The last line of the last complete record before a parse error. The main pass runs without
- * csv-parse's per-record `info` (it costs a third of the parse time); only a failed import pays for
- * this second pass.
+ * Where the record that failed to parse begins: the first non-blank line after the last complete
+ * record (csv-parse reports an unclosed quote only at the end of the file). The main pass runs
+ * without csv-parse's per-record `info`, which costs a third of the parse time; only a failed
+ * import pays for these two extra passes.
  */
-async function lastRecordLine(input: ReadFileInput, delimiter: string): Promise<number> {
+async function failedRecordLine(input: ReadFileInput, delimiter: string): Promise<number> {
   let lastLine = 0;
   const parser = csvParser(delimiter, input.maxRecordBytes, true);
   parser.on('data', (entry: { info: { lines: number } }) => {
     lastLine = entry.info.lines;
   });
   await pipeline(input.uploads.open(input.inputPath), new InputGuard(), parser).catch(() => {});
-  return lastLine;
+  let line = 1;
+  for await (const chunk of input.uploads.open(input.inputPath) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === 0x0a) line += 1;
+      else if (line > lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
+    }
+  }
+  return lastLine + 1;
 }
 
 /** The guard's problem, reported at `row`: 0 when it was on the header line (no header was read). */
