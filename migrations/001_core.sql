@@ -98,6 +98,6 @@ CREATE TABLE job_row_errors (
   PRIMARY KEY (job_id, row, ordinal)
 );
 
--- Per-attempt staging tables of running imports live here (UNLOGGED, dropped when the attempt
+-- Per-attempt report tables of running imports live here (UNLOGGED, dropped when the attempt
 -- ends; leftovers of crashed attempts are dropped by the periodic cleanup).
 CREATE SCHEMA import_staging;

@@ -16,7 +16,7 @@ export interface CleanupDeps {
   uploadRetentionDays: number;
 }
 
-const STAGING_TABLE = /^j([0-9a-f]{32})_[0-9a-f]{8}_(?:rows|errors)$/;
+const STAGING_TABLE = /^j([0-9a-f]{32})_[0-9a-f]{8}_errors$/;
 
 /** The job id (with dashes) in a staging table name, or null for a table that is not ours. */
 function jobIdOfStagingTable(table: string): string | null {
