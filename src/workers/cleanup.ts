@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import type { UploadStore } from '../shared/upload-store.js';
-import { dropStagingTables } from './import/report-table.js';
+import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
 
 /** What one cleanup pass removed. */
 export interface CleanupResult {
@@ -16,14 +16,6 @@ export interface CleanupDeps {
   uploadRetentionDays: number;
 }
 
-const STAGING_TABLE = /^j([0-9a-f]{32})_[0-9a-f]{8}_errors$/;
-
-/** The job id (with dashes) in a staging table name, or null for a table that is not ours. */
-function jobIdOfStagingTable(table: string): string | null {
-  const hex = STAGING_TABLE.exec(table)?.[1];
-  return hex ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : null;
-}
-
 /**
  * One pass of housekeeping, safe to run from several workers at once: drops staging tables that
  * a crashed attempt left behind (only once their job is no longer processing, since a running
@@ -35,7 +27,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   );
   const byJob = new Map<string, string[]>();
   for (const { tablename } of tables) {
-    const jobId = jobIdOfStagingTable(tablename);
+    const jobId = jobIdOfReportTable(tablename);
     if (jobId) byJob.set(jobId, [...(byJob.get(jobId) ?? []), tablename]);
   }
   let stagingTablesDropped = 0;

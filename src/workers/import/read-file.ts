@@ -98,26 +98,25 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     }
   };
 
+  // The guard stops at a bad byte on the line after the last row read (row 0: the header line).
+  const guardFailure = () => guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
   try {
     await pipeline(input.uploads.open(input.inputPath), guard, csvParser(delimiter, input.maxRecordBytes, false), consume);
   } catch (pipelineError) {
     const error = consumeError ?? pipelineError;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
-    else if (guard.problem) result.problem = guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
-    else if (isParserError(error)) {
-      const line = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines ? await failedRecordLine(input, delimiter) : error.lines;
-      result.problem = fileProblemFromParser(error, line);
+    else if (guard.problem) result.problem = guardFailure();
+    else if (!isParserError(error)) throw error;
+    else {
+      // csv-parse reports an unclosed quote only at the end of the file: find where its record began.
+      const scan = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines;
+      result.problem = fileProblemFromParser(error, scan ? await failedRecordLine(input, delimiter) : error.lines!);
     }
-    else throw error;
     return result;
   }
-  result.problem = guard.problem
-    ? guardProblem(guard, reader ? result.rowsProcessed + 1 : 0)
-    : !reader
-      ? new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0)
-      : result.rowsProcessed === 0
-        ? new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1)
-        : null;
+  if (guard.problem) result.problem = guardFailure();
+  else if (!reader) result.problem = new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0);
+  else if (result.rowsProcessed === 0) result.problem = new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1);
   return result;
 }
 

@@ -14,6 +14,14 @@ export function reportTableFor(jobId: string): string {
   return `import_staging.j${jobId.replaceAll('-', '')}_${randomBytes(4).toString('hex')}_errors`;
 }
 
+const REPORT_TABLE_NAME = /^j([0-9a-f]{32})_[0-9a-f]{8}_errors$/;
+
+/** The job id (with dashes) of a report table name (without schema), or null for another table. */
+export function jobIdOfReportTable(table: string): string | null {
+  const hex = REPORT_TABLE_NAME.exec(table)?.[1];
+  return hex ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : null;
+}
+
 /** Creates the attempt's UNLOGGED report table (no WAL: it is rebuilt from the upload on retry). */
 export async function createReportTable(db: Db, table: string): Promise<void> {
   await db.query(`

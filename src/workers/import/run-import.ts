@@ -57,8 +57,9 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       throw error;
     }
   } finally {
-    await dropReportTable(deps.db, reportTable);
-    // The job has ended: report tables of earlier attempts that crashed are garbage now.
+    // Once the job has ended, this attempt's table and those of earlier attempts that crashed
+    // are all garbage; otherwise only this attempt's own.
     if (ended) await dropLeftoverReportTables(deps.db, jobId);
+    else await dropReportTable(deps.db, reportTable);
   }
 }
