@@ -27,6 +27,40 @@ const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
   SHUTDOWN_GRACE_MS: integer(0).default(20_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
+  /** JSON overrides of the tier limits (API.md §2), merged over the defaults; parsed by the limits module. */
+  TIER_LIMITS: z.string().optional(),
+  /** Requests a minute without a key from one client address before 429 (API.md §1). */
+  UNAUTHENTICATED_RATE_PER_MINUTE: integer(1).default(30),
+  /** Invalid-key attempts a minute from one client address before 429 (API.md §1). */
+  INVALID_KEY_RATE_PER_MINUTE: integer(1).default(10),
+  SMTP_URL: z.string().url().optional(),
+  MAIL_FROM: z.string().min(3).default('Catalog <no-reply@catalog.local>'),
+  /** Where links in mails point (the public base URL of the API). */
+  PUBLIC_URL: z.string().url().default('http://localhost:3000'),
+  ENRICH_PROVIDER_URL: z.string().url().optional(),
+  ENRICH_PROVIDER_KEY: z.string().min(1).optional(),
+  ENRICH_PROVIDER_RATE_PER_MINUTE: integer(1).optional(),
+  /** Longest wait for one lookup answer; a slower one is retried like a 5xx. */
+  ENRICH_PROVIDER_TIMEOUT_MS: integer(100).default(10_000),
+  /** First back-off after a provider 5xx or network error (doubled per attempt, capped at 30 s). */
+  ENRICH_PROVIDER_BACKOFF_MS: integer(1).default(1_000),
+  /** Lookups one enrichment job keeps in flight. */
+  ENRICH_LOOKUP_CONCURRENCY: integer(1).default(8),
+  EXPORT_RETENTION_DAYS: integer(1).default(7),
+  MAX_JOBS_PER_ACCOUNT: integer(1).default(2),
+  /** Bearer token that /metrics requires when set; unset, /metrics is open (bind it privately). */
+  METRICS_TOKEN: z.string().min(8).optional(),
+  /** ROLE=worker only: port of a small listener with /healthz, /readyz and /metrics; unset, none. */
+  WORKER_PORT: integer(0).max(65535).optional(),
+  /** How often workers look for `processing` jobs that the queue lost (Redis flushed) and re-queue them. */
+  RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
+  /** Allows callback_url to point at private and loopback addresses (tests, private networks). */
+  CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  /** Key of the HMAC-SHA256 `X-Signature` of job callbacks; callback_url is refused while unset. */
+  CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
+  CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
+  CALLBACK_MAX_ATTEMPTS: integer(1).default(10),
 });
 
 /** The service configuration, parsed once from the environment at start. */

@@ -7,9 +7,15 @@ export type ErrorCode =
   | 'API_KEY_EXPIRED'
   | 'EMAIL_NOT_VERIFIED'
   | 'ACCOUNT_SUSPENDED'
+  | 'INVALID_CREDENTIALS'
   | 'EMAIL_TAKEN'
   | 'PERMISSION_DENIED'
   | 'NOT_FOUND'
+  | 'DUPLICATE_EAN'
+  | 'JOB_NOT_FINISHED'
+  | 'ACCOUNT_LOCKED'
+  | 'RATE_LIMIT_EXCEEDED'
+  | 'QUOTA_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INTERNAL_ERROR'
@@ -78,3 +84,27 @@ export const unsupportedMediaType = (contentType: string | undefined) =>
 
 export const serviceUnavailable = (message = 'A backing service is unavailable; try again shortly.') =>
   new AppError(503, 'SERVICE_UNAVAILABLE', message, { retry_after_seconds: 5 });
+
+export const invalidCredentials = () => new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password.');
+
+export const emailTaken = () => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists.');
+
+export const duplicateEan = () => new AppError(409, 'DUPLICATE_EAN', 'A product with this EAN already exists.');
+
+export const jobNotFinished = () =>
+  new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');
+
+export const accountLocked = (retryAfterSeconds: number) =>
+  new AppError(
+    423,
+    'ACCOUNT_LOCKED',
+    `Account locked after too many failed logins; try again in ${retryAfterSeconds} seconds.`,
+    { retry_after_seconds: retryAfterSeconds },
+  );
+
+export const rateLimitExceeded = (message: string, retryAfterSeconds: number) =>
+  new AppError(429, 'RATE_LIMIT_EXCEEDED', message, { retry_after_seconds: retryAfterSeconds });
+
+/** The monthly quota is used up: `retry_after_seconds` says when the next month starts; no Retry-After header. */
+export const quotaExceeded = (limit: number, tier: string, retryAfterSeconds: number) =>
+  new AppError(429, 'QUOTA_EXCEEDED', 'Monthly quota exceeded.', { limit, tier, retry_after_seconds: retryAfterSeconds });

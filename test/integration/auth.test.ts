@@ -209,8 +209,13 @@ describe('the operator key on account routes', () => {
     expect(rows).toHaveLength(0);
   });
 
-  it('is refused on /v1/jobs with 403 PERMISSION_DENIED', async () => {
-    const response = await listJobs({ authorization: `Bearer ${ADMIN_KEY}` });
+  // GET /v1/jobs is the exception: operators list every account's jobs there.
+  it('is refused on a catalog route with 403 PERMISSION_DENIED', async () => {
+    const response = await ctx.app.inject({
+      method: 'GET',
+      url: '/v1/products/4006381333931',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
     expect(response.statusCode).toBe(403);
     expect(response.json().error_code).toBe('PERMISSION_DENIED');
   });

@@ -1,8 +1,16 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../shared/db/pool.js';
-import { findApiKeyByPrefix } from '../../shared/accounts/account-queries.js';
-import { keyMatches, lookupPrefix, type Scope } from '../../shared/accounts/api-keys.js';
+import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
+import {
+  DEFAULT_SCOPES,
+  hashApiKey,
+  isSessionToken,
+  keyMatches,
+  lookupPrefix,
+  type Scope,
+} from '../../shared/accounts/api-keys.js';
+import { findSession } from '../../shared/accounts/session-queries.js';
 import {
   accountSuspended,
   AppError,
@@ -12,10 +20,19 @@ import {
   invalidApiKey,
   permissionDenied,
 } from '../../shared/errors.js';
+import type { RequestLimits } from './limits.js';
 
-/** Who is calling: an account's key, or the operator key from ADMIN_API_KEY. */
+/** Who is calling: an account (by API key or login session), or the operator key from ADMIN_API_KEY. */
 export type Principal =
-  | { kind: 'account'; accountId: string; keyId: string; scopes: ReadonlySet<Scope> }
+  | {
+      kind: 'account';
+      accountId: string;
+      tier: Tier;
+      /** The API key's id; null for a login session. */
+      keyId: string | null;
+      credential: 'key' | 'session';
+      scopes: ReadonlySet<Scope>;
+    }
   | { kind: 'admin' };
 
 declare module 'fastify' {
@@ -23,12 +40,18 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** The scope a route needs; routes without one are public. */
+    /** The scope a route needs. Routes with neither `scope` nor `authenticated` are public. */
     scope?: Scope;
+    /** The route needs an account's credential but no particular scope (e.g. GET /v1/usage). */
+    authenticated?: boolean;
+    /** A login session (POST /v1/login) is accepted too; elsewhere only API keys are. */
+    sessionAllowed?: boolean;
+    /** The operator key may call this account route too (e.g. to look across accounts); the principal is then `admin`. */
+    adminAllowed?: boolean;
   }
 }
 
-/** The key of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+/** The credential of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (header) {
@@ -43,39 +66,106 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+export interface AuthDeps {
+  db: Db;
+  adminApiKey?: string;
+  limits: RequestLimits;
+  clock: () => number;
+}
+
+/** Checks the account state every credential shares: suspension first, then verification. */
+function checkAccountState(account: { suspended: boolean; email_verified: boolean }): void {
+  if (account.suspended) throw accountSuspended();
+  if (!account.email_verified) throw emailNotVerified();
+}
+
+/** Refuses a principal the route does not admit: missing scope, session or operator key where not allowed. */
+function authorize(principal: Principal, config: FastifyRequest['routeOptions']['config']): void {
+  const scope = config.scope;
+  if (principal.kind === 'admin') {
+    if (scope !== 'admin' && !config.adminAllowed) {
+      throw new AppError(403, 'PERMISSION_DENIED', "The operator key has no catalog of its own: use an account's API key.");
+    }
+    return;
+  }
+  if (principal.credential === 'session' && !config.sessionAllowed) {
+    throw new AppError(
+      403,
+      'PERMISSION_DENIED',
+      'A login session is valid only for /v1/keys and /v1/usage: create an API key for this route.',
+    );
+  }
+  if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
+}
+
+function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remaining: number; resetSeconds: number }) {
+  reply.header('x-ratelimit-limit', String(state.limit));
+  reply.header('x-ratelimit-remaining', String(state.remaining));
+  reply.header('x-ratelimit-reset', String(state.resetSeconds));
+}
+
 /**
- * Authenticates every request to a route that declares `config.scope`, and checks the scope.
- * Unknown, revoked and mismatched keys all get the same 401 INVALID_API_KEY.
+ * Authenticates every request to a route that declares `config.scope` or `config.authenticated`,
+ * counts it toward the account's limits, and checks the scope. Unknown, revoked and mismatched
+ * keys all get the same 401 INVALID_API_KEY. Requests without a key and invalid keys are also
+ * counted per client address (API.md §1).
  */
-export function registerAuth(app: FastifyInstance, deps: { db: Db; adminApiKey?: string }): void {
+export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
 
-  const authenticate = async (key: string): Promise<Principal> => {
-    if (adminHash && timingSafeEqual(sha256(key), adminHash)) return { kind: 'admin' };
+  const authenticateKey = async (key: string): Promise<Principal> => {
     const record = await findApiKeyByPrefix(deps.db, lookupPrefix(key));
     if (!record || record.revoked_at || !keyMatches(key, record.key_hash)) throw invalidApiKey();
-    if (record.expires_at && record.expires_at.getTime() <= Date.now()) throw apiKeyExpired();
-    if (record.suspended) throw accountSuspended();
-    if (!record.email_verified) throw emailNotVerified();
-    return { kind: 'account', accountId: record.account_id, keyId: record.id, scopes: new Set(record.scopes) };
+    if (record.expires_at && record.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
+    checkAccountState(record);
+    const scopes = new Set(record.scopes);
+    return { kind: 'account', accountId: record.account_id, tier: record.tier, keyId: record.id, credential: 'key', scopes };
   };
 
-  app.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config.scope;
-    if (!scope) return;
-    const key = presentedKey(request);
-    if (!key) throw authenticationRequired();
-    const principal = await authenticate(key);
-    if (principal.kind === 'account' && !principal.scopes.has(scope) && !principal.scopes.has('admin')) {
-      throw permissionDenied(scope);
+  const authenticateSession = async (token: string): Promise<Principal> => {
+    const session = await findSession(deps.db, hashApiKey(token));
+    if (!session) throw invalidApiKey();
+    if (session.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
+    checkAccountState(session);
+    const scopes = new Set(DEFAULT_SCOPES);
+    return { kind: 'account', accountId: session.account_id, tier: session.tier, keyId: null, credential: 'session', scopes };
+  };
+
+  const authenticate = async (credential: string): Promise<Principal> => {
+    if (adminHash && timingSafeEqual(sha256(credential), adminHash)) return { kind: 'admin' };
+    return isSessionToken(credential) ? authenticateSession(credential) : authenticateKey(credential);
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config;
+    const credential = presentedKey(request);
+    if (!config.scope && !config.authenticated) {
+      // Public /v1 routes (signup, login, …) and unknown /v1 paths count as unauthenticated requests.
+      if (request.url.startsWith('/v1/')) await deps.limits.countUnauthenticated(request.ip);
+      return;
     }
-    if (principal.kind === 'admin' && scope !== 'admin') {
-      throw new AppError(403, 'PERMISSION_DENIED', "The operator key has no catalog of its own: use an account's API key.");
+    if (!credential) {
+      await deps.limits.countUnauthenticated(request.ip);
+      throw authenticationRequired();
     }
+    const principal = await authenticate(credential).catch(async (error: unknown) => {
+      if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.limits.countInvalidKey(request.ip);
+      throw error;
+    });
+    if (principal.kind === 'account') {
+      request.log = request.log.child({ accountId: principal.accountId });
+      await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
+    }
+    authorize(principal, config);
     request.principal = principal;
-    if (principal.kind === 'account') request.log = request.log.child({ accountId: principal.accountId });
   });
+}
+
+/** The authenticated principal of a request (routes that declare `scope` or `authenticated` only). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw authenticationRequired();
+  return request.principal;
 }
 
 /** The account id of an authenticated account request (routes with an account scope only). */

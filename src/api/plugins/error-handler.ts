@@ -7,7 +7,9 @@ const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** Sends the error envelope of API.md §1; `error` and `detail` carry the same sentence. */
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
-  if (error.status === 429 || error.status === 503) {
+  // A used-up monthly quota is not worth retrying soon: its body says when the month resets, but
+  // it carries no Retry-After header, so that clients that honour Retry-After do not wait for it.
+  if ((error.status === 429 && error.code !== 'QUOTA_EXCEEDED') || error.status === 503) {
     const retryAfter = error.extras.retry_after_seconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
   }

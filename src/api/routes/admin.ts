@@ -1,50 +1,100 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { insertAccount, insertApiKey } from '../../shared/accounts/account-queries.js';
+import { accountSchema, emailField, tierField } from '../../shared/accounts/account-fields.js';
+import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
-import { AppError, validationError } from '../../shared/errors.js';
+import { emailTaken, notFound } from '../../shared/errors.js';
+import { rejectInvalidRequest } from '../body-validation.js';
+import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 
-const newAccountSchema = z.object({
-  email: z.email({ error: 'The email field must be a valid email address.' }).max(320),
-  tier: z.enum(['FREE', 'PRO', 'ENTERPRISE'], { error: 'The tier must be FREE, PRO or ENTERPRISE.' }).default('FREE'),
-});
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const accountParams = z.object({ id: z.string() });
 
-/** Operator routes of API.md §2 (onboarding; the rest comes with the accounts work). */
+/** Applies `changes` to the account `id`; 404 for an unknown or malformed id. */
+async function changeAccount(db: Db, id: string, changes: Parameters<typeof updateAccount>[2]): Promise<AccountRow> {
+  const account = UUID.test(id) ? await updateAccount(db, id, changes) : null;
+  if (!account) throw notFound('Account not found.');
+  return account;
+}
+
+/** Operator account routes of API.md §2: onboarding, verification, suspension, tier. */
 export function adminRoutes(app: FastifyInstance, deps: { db: Db }): void {
-  app.post('/v1/admin/accounts', { config: { scope: 'admin' } }, async (request, reply) => {
-    const parsed = newAccountSchema.safeParse(request.body ?? {});
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => ({
-        field: issue.path.join('.') || 'body',
-        message: issue.path.length === 0 ? 'The body must be a JSON object.' : issue.message,
-      }));
-      throw validationError(problems);
-    }
-    const { email, tier } = parsed.data;
-    const key = generateApiKey();
-    const account = await withTransaction(deps.db, async (client) => {
-      const created = await insertAccount(client, { email, tier, emailVerified: true });
-      await insertApiKey(client, {
-        accountId: created.id,
-        prefix: key.prefix,
-        hash: key.hash,
-        name: 'first key',
-        scopes: DEFAULT_SCOPES,
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const config = { scope: 'admin' as const };
+
+  routes.post(
+    '/v1/admin/accounts',
+    {
+      config,
+      attachValidation: true,
+      schema: {
+        body: z.object({ email: emailField, tier: tierField.default('FREE') }),
+        response: {
+          201: z.object({
+            id: z.uuid(),
+            email: z.string(),
+            tier: tierField,
+            email_verified: z.boolean(),
+            api_key: z.string().describe('The first key (all non-admin scopes); shown once'),
+          }),
+          ...errorResponses(400, 409, ...AUTH_ERRORS),
+        },
+      },
+    },
+    async (request, reply) => {
+      rejectInvalidRequest(request);
+      const { email, tier } = request.body;
+      const key = generateApiKey();
+      const account = await withTransaction(deps.db, async (client) => {
+        const created = await insertAccount(client, { email, tier, emailVerified: true });
+        await insertApiKey(client, {
+          accountId: created.id,
+          prefix: key.prefix,
+          hash: key.hash,
+          name: 'first key',
+          scopes: DEFAULT_SCOPES,
+        });
+        return created;
+      }).catch((error: unknown) => {
+        if ((error as { code?: string }).code === '23505') throw emailTaken();
+        throw error;
       });
-      return created;
-    }).catch((error: unknown) => {
-      if ((error as { code?: string }).code === '23505') {
-        throw new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists.');
-      }
-      throw error;
-    });
-    return reply.code(201).send({
-      id: account.id,
-      email: account.email,
-      tier: account.tier,
-      email_verified: account.email_verified,
-      api_key: key.key,
-    });
-  });
+      return reply.code(201).send({
+        id: account.id,
+        email: account.email,
+        tier: account.tier,
+        email_verified: account.email_verified,
+        api_key: key.key,
+      });
+    },
+  );
+
+  const accountAction = (path: string, changes: Parameters<typeof updateAccount>[2]) =>
+    routes.post(
+      `/v1/admin/accounts/:id/${path}`,
+      { config, schema: { params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+      async (request) => changeAccount(deps.db, request.params.id, changes),
+    );
+  accountAction('verify', { emailVerified: true });
+  accountAction('suspend', { suspended: true });
+  accountAction('unsuspend', { suspended: false });
+
+  routes.patch(
+    '/v1/admin/accounts/:id',
+    {
+      config,
+      attachValidation: true,
+      schema: {
+        params: accountParams,
+        body: z.object({ tier: tierField }),
+        response: { 200: accountSchema, ...errorResponses(400, 404, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      rejectInvalidRequest(request);
+      return changeAccount(deps.db, request.params.id, { tier: request.body.tier });
+    },
+  );
 }

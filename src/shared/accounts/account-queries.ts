@@ -21,17 +21,26 @@ export interface ApiKeyRecord {
   revoked_at: Date | null;
   email_verified: boolean;
   suspended: boolean;
+  tier: Tier;
 }
+
+/** What a login needs of an account. */
+export interface LoginAccountRow extends AccountRow {
+  password_hash: string | null;
+  locked_until: Date | null;
+}
+
+const ACCOUNT_COLUMNS = 'id, email, tier, email_verified, suspended';
 
 /** Creates an account; a taken email (any case) raises PostgreSQL's unique violation (23505). */
 export async function insertAccount(
   db: Db | DbClient,
-  account: { email: string; tier: Tier; emailVerified: boolean },
+  account: { email: string; tier: Tier; emailVerified: boolean; passwordHash?: string },
 ): Promise<AccountRow> {
   const { rows } = await db.query<AccountRow>(
-    `INSERT INTO accounts (email, tier, email_verified) VALUES ($1, $2, $3)
-     RETURNING id, email, tier, email_verified, suspended`,
-    [account.email, account.tier, account.emailVerified],
+    `INSERT INTO accounts (email, tier, email_verified, password_hash) VALUES ($1, $2, $3, $4)
+     RETURNING ${ACCOUNT_COLUMNS}`,
+    [account.email, account.tier, account.emailVerified, account.passwordHash ?? null],
   );
   return rows[0]!;
 }
@@ -52,10 +61,40 @@ export async function insertApiKey(
 /** The key stored under `prefix`, with its account's state, or null. */
 export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKeyRecord | null> {
   const { rows } = await db.query<ApiKeyRecord>(
-    `SELECT k.id, k.account_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, a.email_verified, a.suspended
+    `SELECT k.id, k.account_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, a.email_verified, a.suspended, a.tier
      FROM api_keys k JOIN accounts a ON a.id = k.account_id
      WHERE k.prefix = $1`,
     [prefix],
+  );
+  return rows[0] ?? null;
+}
+
+/** The account `id`, or null. */
+export async function findAccount(db: Db | DbClient, id: string): Promise<AccountRow | null> {
+  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** The account registered under `email` (any case), with its password hash and lock, or null. */
+export async function findAccountByEmail(db: Db | DbClient, email: string): Promise<LoginAccountRow | null> {
+  const { rows } = await db.query<LoginAccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS}, password_hash, locked_until FROM accounts WHERE lower(email) = lower($1)`,
+    [email],
+  );
+  return rows[0] ?? null;
+}
+
+/** Changes an account's verification, suspension or tier; returns the account, or null when unknown. */
+export async function updateAccount(
+  db: Db | DbClient,
+  id: string,
+  changes: { emailVerified?: boolean; suspended?: boolean; tier?: Tier },
+): Promise<AccountRow | null> {
+  const { rows } = await db.query<AccountRow>(
+    `UPDATE accounts SET email_verified = coalesce($2, email_verified), suspended = coalesce($3, suspended),
+       tier = coalesce($4, tier), updated_at = now()
+     WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
+    [id, changes.emailVerified ?? null, changes.suspended ?? null, changes.tier ?? null],
   );
   return rows[0] ?? null;
 }

@@ -49,3 +49,17 @@ export function keyMatches(key: string, storedHash: Buffer): boolean {
   const presented = hashApiKey(key);
   return presented.length === storedHash.length && timingSafeEqual(presented, storedHash);
 }
+
+/** Session tokens (from POST /v1/login) start with this, so auth tells them from keys at a glance. */
+export const SESSION_PREFIX = 'cs_';
+
+/** True when `credential` has the form of a login session token. */
+export function isSessionToken(credential: string): boolean {
+  return credential.startsWith(SESSION_PREFIX);
+}
+
+/** A random single-use secret (session or verification token) and the SHA-256 that is stored of it. */
+export function generateToken(prefix = ''): { token: string; hash: Buffer } {
+  const token = prefix + randomBytes(32).toString('base64url');
+  return { token, hash: hashApiKey(token) };
+}

@@ -1,0 +1,166 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { emailField, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
+import { findAccountByEmail, insertAccount } from '../../shared/accounts/account-queries.js';
+import { generateToken, hashApiKey, SESSION_PREFIX } from '../../shared/accounts/api-keys.js';
+import { clearLoginFailures, recordLoginFailure } from '../../shared/accounts/login-lockout.js';
+import { decoyHash, hashPassword, verifyPassword } from '../../shared/accounts/passwords.js';
+import { deleteExpiredSessions, insertSession } from '../../shared/accounts/session-queries.js';
+import { consumeVerification, insertVerification } from '../../shared/accounts/verification-queries.js';
+import { withTransaction, type Db } from '../../shared/db/pool.js';
+import {
+  accountLocked,
+  accountSuspended,
+  emailNotVerified,
+  emailTaken,
+  invalidCredentials,
+  validationError,
+} from '../../shared/errors.js';
+import type { Mailer } from '../../shared/mail/mailer.js';
+import { rejectInvalidRequest } from '../body-validation.js';
+import { errorResponses } from '../schemas.js';
+
+const SESSION_MS = 60 * 60 * 1000;
+const VERIFICATION_MS = 24 * 60 * 60 * 1000;
+
+export interface AccountRoutesDeps {
+  db: Db;
+  mailer: Mailer;
+  clock: () => number;
+  /** Base URL of the API, for the link in the verification mail. */
+  publicUrl: string;
+}
+
+const PUBLIC_ERRORS = [429, 500, 503] as const;
+const tokenBody = z.object({ token: z.string({ error: 'The token field is required.' }).min(1).max(200) });
+
+/** The verification mail: a link (GET) and the same token for POST /v1/verify-email. */
+function verificationMail(publicUrl: string, token: string): { subject: string; text: string } {
+  const base = publicUrl.replace(/\/+$/, '');
+  return {
+    subject: 'Confirm your email address',
+    text: [
+      'Confirm your email address within 24 hours by opening this link:',
+      '',
+      `${base}/v1/verify-email?token=${token}`,
+      '',
+      `or with POST ${base}/v1/verify-email and the body {"token":"${token}"}.`,
+    ].join('\n'),
+  };
+}
+
+/** Self-service account routes of API.md §2: signup, email verification, login. */
+export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/v1/signup',
+    {
+      attachValidation: true,
+      schema: {
+        body: z.object({ email: emailField, password: newPasswordField }),
+        response: {
+          201: z.object({ id: z.uuid(), email: z.string(), tier: tierField, email_verified: z.boolean() }),
+          ...errorResponses(400, 409, ...PUBLIC_ERRORS),
+        },
+      },
+    },
+    async (request, reply) => {
+      rejectInvalidRequest(request);
+      const { email, password } = request.body;
+      const passwordHash = await hashPassword(password);
+      const verification = generateToken();
+      const account = await withTransaction(deps.db, async (client) => {
+        const created = await insertAccount(client, { email, tier: 'FREE', emailVerified: false, passwordHash });
+        const expiresAt = new Date(deps.clock() + VERIFICATION_MS);
+        await insertVerification(client, { accountId: created.id, tokenHash: verification.hash, expiresAt });
+        return created;
+      }).catch((error: unknown) => {
+        if ((error as { code?: string }).code === '23505') throw emailTaken();
+        throw error;
+      });
+      // The account exists now: a mail that cannot be sent is logged rather than failing the signup.
+      await deps.mailer
+        .send({ to: account.email, ...verificationMail(deps.publicUrl, verification.token) })
+        .catch((error: unknown) => request.log.error({ err: error }, 'verification mail not sent'));
+      return reply.code(201).send({ id: account.id, email: account.email, tier: account.tier, email_verified: false });
+    },
+  );
+
+  const verify = async (token: string) => {
+    const accountId = await consumeVerification(deps.db, hashApiKey(token), new Date(deps.clock()));
+    if (!accountId) {
+      throw validationError([{ field: 'token', message: 'The verification token is unknown, already used or expired.' }]);
+    }
+    return { email_verified: true as const };
+  };
+  const verifyResponse = { 200: z.object({ email_verified: z.literal(true) }), ...errorResponses(400, ...PUBLIC_ERRORS) };
+
+  routes.post(
+    '/v1/verify-email',
+    { attachValidation: true, schema: { body: tokenBody, response: verifyResponse } },
+    async (request) => {
+      rejectInvalidRequest(request);
+      return verify(request.body.token);
+    },
+  );
+
+  // The link in the verification mail: the same as the POST, for a click in a mail client.
+  routes.get(
+    '/v1/verify-email',
+    {
+      attachValidation: true,
+      schema: { querystring: tokenBody, response: verifyResponse },
+      // The token is in the URL here: keep it out of the request log lines.
+      logSerializers: { req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0] + '?token=[redacted]', remoteAddress: req.ip }) },
+    },
+    async (request) => {
+      rejectInvalidRequest(request);
+      return verify(request.query.token);
+    },
+  );
+
+  routes.post(
+    '/v1/login',
+    {
+      attachValidation: true,
+      schema: {
+        body: z.object({
+          email: z.string({ error: 'The email field is required.' }).max(320),
+          password: z.string({ error: 'The password field is required.' }).max(1024),
+        }),
+        response: {
+          200: z.object({ token: z.string(), expires_at: z.string() }),
+          ...errorResponses(400, 401, 403, 423, ...PUBLIC_ERRORS),
+        },
+      },
+    },
+    async (request) => {
+      rejectInvalidRequest(request);
+      const { email, password } = request.body;
+      const now = deps.clock();
+      const account = await findAccountByEmail(deps.db, email);
+      if (!account?.password_hash) {
+        // Same work and the same answer as a wrong password: the response never tells whether the email exists.
+        await verifyPassword(password, await decoyHash());
+        throw invalidCredentials();
+      }
+      if (account.locked_until && account.locked_until.getTime() > now) {
+        throw accountLocked(Math.ceil((account.locked_until.getTime() - now) / 1000));
+      }
+      if (!(await verifyPassword(password, account.password_hash))) {
+        await recordLoginFailure(deps.db, account.id, new Date(now));
+        throw invalidCredentials();
+      }
+      await clearLoginFailures(deps.db, account.id);
+      if (account.suspended) throw accountSuspended();
+      if (!account.email_verified) throw emailNotVerified();
+      const session = generateToken(SESSION_PREFIX);
+      const expiresAt = new Date(now + SESSION_MS);
+      await deleteExpiredSessions(deps.db, account.id, new Date(now));
+      await insertSession(deps.db, { accountId: account.id, tokenHash: session.hash, expiresAt });
+      return { token: session.token, expires_at: expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    },
+  );
+}

@@ -1,0 +1,145 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { scopeField } from '../../shared/accounts/account-fields.js';
+import { insertApiKey } from '../../shared/accounts/account-queries.js';
+import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
+import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import type { Db } from '../../shared/db/pool.js';
+import { notFound, validationError } from '../../shared/errors.js';
+import { rejectInvalidRequest } from '../body-validation.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** ISO 8601 with a time and an offset (`Z` or `±hh:mm`), as everywhere in the contract. */
+const expiresAtField = z.iso.datetime({
+  offset: true,
+  error: 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.',
+});
+
+const newKeySchema = z.object({
+  name: z
+    .string({ error: (issue) => (issue.input === undefined ? 'The name field is required.' : 'The name field must be a string.') })
+    .trim()
+    .min(1, { error: 'The name field must not be empty.' })
+    .max(100, { error: 'The name field must be at most 100 characters.' }),
+  scopes: z
+    .array(scopeField, { error: 'The scopes field must be an array of scopes.' })
+    .min(1, { error: 'The scopes field must list at least one scope.' })
+    .optional(),
+  expires_at: expiresAtField.nullable().optional(),
+});
+
+const keySchema = z
+  .object({
+    id: z.uuid(),
+    prefix: z.string(),
+    name: z.string(),
+    scopes: z.array(z.string()),
+    expires_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'ApiKey' });
+
+const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const isKeyPosition = (value: unknown): value is [string, string] =>
+  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+
+/** The key routes of API.md §2: create (shown once), list (never the secret), revoke. */
+export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const config = { scope: 'keys:manage' as const, sessionAllowed: true };
+
+  routes.post(
+    '/v1/keys',
+    {
+      config,
+      attachValidation: true,
+      schema: {
+        body: newKeySchema,
+        response: { 201: keySchema.extend({ key: z.string() }), ...errorResponses(400, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      rejectInvalidRequest(request);
+      const { name, scopes, expires_at: expiresAtText } = request.body;
+      const expiresAt = expiresAtText ? new Date(expiresAtText) : null;
+      if (expiresAt && expiresAt.getTime() <= deps.clock()) {
+        throw validationError([{ field: 'expires_at', message: 'The expires_at field must be in the future.' }]);
+      }
+      const granted: Scope[] = scopes ? [...new Set(scopes)] : DEFAULT_SCOPES;
+      if (granted.includes('admin')) {
+        throw validationError([{ field: 'scopes', message: "The 'admin' scope is for operators and cannot be granted to a key." }]);
+      }
+      const key = generateApiKey();
+      const stored = await insertApiKey(deps.db, {
+        accountId: accountIdOf(request),
+        prefix: key.prefix,
+        hash: key.hash,
+        name,
+        scopes: granted,
+        expiresAt,
+      });
+      return reply.code(201).send({
+        id: stored.id,
+        key: key.key,
+        prefix: key.prefix,
+        name,
+        scopes: granted,
+        expires_at: expiresAt && iso(expiresAt),
+        created_at: iso(stored.created_at),
+      });
+    },
+  );
+
+  routes.get(
+    '/v1/keys',
+    {
+      config,
+      schema: {
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().optional() }),
+        response: { 200: pageSchema(keySchema), ...errorResponses(400, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isKeyPosition) : undefined;
+      const rows = await listApiKeys(deps.db, accountIdOf(request), {
+        limit,
+        after: after && { createdAt: after[0], id: after[1] },
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map((row) => ({
+          id: row.id,
+          prefix: row.prefix,
+          name: row.name,
+          scopes: row.scopes,
+          expires_at: row.expires_at && iso(row.expires_at),
+          created_at: iso(row.created_at),
+        })),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
+      };
+    },
+  );
+
+  routes.delete(
+    '/v1/keys/:id',
+    {
+      config,
+      schema: {
+        params: z.object({ id: z.string() }),
+        response: { 204: z.null().describe('The key is revoked'), ...errorResponses(404, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!UUID.test(id) || !(await revokeApiKey(deps.db, accountIdOf(request), id))) throw notFound('API key not found.');
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,54 @@
+import nodemailer from 'nodemailer';
+import type { Logger } from 'pino';
+import type { Db } from '../db/pool.js';
+
+/** One plain-text message. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** Sends the service's messages (email verification links). */
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+}
+
+/** Keeps a message in the `mail_outbox` table and logs it: the mailer of a deployment without SMTP. */
+export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
+  return {
+    async send(message) {
+      await deps.db.query('INSERT INTO mail_outbox (to_address, subject, body) VALUES ($1, $2, $3)', [
+        message.to,
+        message.subject,
+        message.text,
+      ]);
+      deps.logger.info({ mailTo: message.to, subject: message.subject, body: message.text }, 'mail kept in outbox (SMTP_URL unset)');
+    },
+  };
+}
+
+/**
+ * Sends through SMTP (`smtpUrl`, e.g. `smtps://user:pass@smtp.example.com`) from `from`. A message
+ * SMTP refuses is kept in the outbox instead, so a signup never fails on a mail server outage.
+ */
+export function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
+  const transport = nodemailer.createTransport(deps.smtpUrl);
+  const fallback = outboxMailer(deps);
+  return {
+    async send(message) {
+      try {
+        await transport.sendMail({ from: deps.from, to: message.to, subject: message.subject, text: message.text });
+      } catch (error) {
+        deps.logger.error({ err: error, mailTo: message.to }, 'SMTP refused a message; keeping it in the outbox');
+        await fallback.send(message);
+      }
+    },
+  };
+}
+
+/** The mailer the configuration asks for: SMTP when `SMTP_URL` is set, else the database outbox. */
+export function createMailer(deps: { db: Db; logger: Logger; config: { SMTP_URL?: string; MAIL_FROM: string } }): Mailer {
+  const { SMTP_URL, MAIL_FROM } = deps.config;
+  return SMTP_URL ? smtpMailer({ ...deps, smtpUrl: SMTP_URL, from: MAIL_FROM }) : outboxMailer(deps);
+}

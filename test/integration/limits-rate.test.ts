@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+// Mid-minute, so that a test's requests all fall in one window until it moves the clock.
+let now = Date.parse('2026-05-14T10:30:20Z');
+
+beforeAll(async () => {
+  ctx = await createTestContext({
+    workers: false,
+    clock: () => now,
+    env: {
+      TIER_LIMITS: JSON.stringify({ FREE: { per_minute: 60, monthly: 1_000_000 }, PRO: { per_minute: 600, monthly: 5 } }),
+      UNAUTHENTICATED_RATE_PER_MINUTE: '30',
+      INVALID_KEY_RATE_PER_MINUTE: '10',
+    },
+  });
+});
+afterAll(async () => ctx?.close());
+
+/** Moves the clock to the next minute window, 20 s into it. */
+const nextMinute = () => {
+  now = (Math.floor(now / 60_000) + 1) * 60_000 + 20_000;
+};
+
+describe('per-minute rate limit', () => {
+  it('answers the 61st request in a minute on a FREE key with 429, while another account is unaffected', async () => {
+    nextMinute();
+    const busy = await ctx.createAccount();
+    const quiet = await ctx.createAccount();
+    for (let request = 1; request <= 60; request += 1) {
+      const response = await ctx.get(busy.key, '/v1/jobs');
+      expect(response.statusCode, `request ${request}`).toBe(200);
+      expect(response.headers['x-ratelimit-remaining']).toBe(String(60 - request));
+    }
+    const limited = await ctx.get(busy.key, '/v1/jobs');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({
+      error_code: 'RATE_LIMIT_EXCEEDED',
+      error: 'Per-minute rate limit exceeded.',
+      detail: 'Per-minute rate limit exceeded.',
+      retry_after_seconds: 40,
+    });
+    expect(limited.headers['retry-after']).toBe('40');
+    expect(limited.headers['x-ratelimit-limit']).toBe('60');
+    expect(limited.headers['x-ratelimit-remaining']).toBe('0');
+    expect(limited.headers['x-ratelimit-reset']).toBe('40');
+
+    expect((await ctx.get(quiet.key, '/v1/jobs')).statusCode).toBe(200);
+    nextMinute();
+    expect((await ctx.get(busy.key, '/v1/jobs')).statusCode).toBe(200);
+  });
+
+  it('is shared by all keys of an account', async () => {
+    nextMinute();
+    const account = await ctx.createAccount();
+    const second = await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { 'x-api-key': account.key }, payload: { name: 'two' } });
+    const other = second.json().key;
+    for (let request = 1; request < 60; request += 1) await ctx.get(request % 2 ? account.key : other, '/v1/jobs');
+    expect((await ctx.get(other, '/v1/jobs')).statusCode).toBe(429);
+    expect((await ctx.get(account.key, '/v1/jobs')).statusCode).toBe(429);
+  });
+
+  it('sends X-RateLimit-Limit, -Remaining and -Reset on authenticated responses, errors included', async () => {
+    nextMinute();
+    const { key } = await ctx.createAccount();
+    const ok = await ctx.get(key, '/v1/jobs');
+    expect(ok.headers).toMatchObject({ 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '59', 'x-ratelimit-reset': '40' });
+    const missing = await ctx.get(key, '/v1/products/0000');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers).toMatchObject({ 'x-ratelimit-limit': '60', 'x-ratelimit-remaining': '58' });
+  });
+
+  it('does not count the operator key', async () => {
+    nextMinute();
+    for (let request = 0; request < 70; request += 1) {
+      const response = await ctx.app.inject({ method: 'POST', url: '/v1/admin/accounts/00000000-0000-0000-0000-000000000000/verify', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      expect(response.statusCode).toBe(404);
+    }
+  });
+});
+
+describe('per-address limits', () => {
+  it('answers the 31st request without a key in a minute with 429 and Retry-After', async () => {
+    nextMinute();
+    for (let request = 1; request <= 30; request += 1) {
+      expect((await ctx.app.inject({ method: 'GET', url: '/v1/jobs' })).statusCode).toBe(401);
+    }
+    const limited = await ctx.app.inject({ method: 'GET', url: '/v1/jobs' });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error_code).toBe('RATE_LIMIT_EXCEEDED');
+    expect(limited.json().error).toMatch(/^Too many unauthenticated API requests/);
+    expect(limited.json().retry_after_seconds).toBe(40);
+    expect(limited.headers['retry-after']).toBe('40');
+    // Login and signup count as unauthenticated requests too.
+    expect((await ctx.app.inject({ method: 'POST', url: '/v1/login', payload: { email: 'a@example.com', password: 'x' } })).statusCode).toBe(429);
+    // A valid key from the same address is not affected.
+    const { key } = await ctx.createAccount();
+    expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+  });
+
+  it('answers the 11th invalid key in a minute with 429 instead of 401', async () => {
+    nextMinute();
+    for (let request = 1; request <= 10; request += 1) {
+      const response = await ctx.get(`ck_guess${request}`, '/v1/jobs');
+      expect(response.statusCode).toBe(401);
+      expect(response.json().error_code).toBe('INVALID_API_KEY');
+    }
+    const limited = await ctx.get('ck_guess11', '/v1/jobs');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error_code).toBe('RATE_LIMIT_EXCEEDED');
+    expect(limited.json().error).toMatch(/^Too many invalid API key attempts/);
+    expect(limited.headers['retry-after']).toBe('40');
+    const { key } = await ctx.createAccount();
+    expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+  });
+});
+
+describe('monthly quota', () => {
+  const proAccount = async () => {
+    const account = await ctx.createAccount();
+    await ctx.db.query("UPDATE accounts SET tier = 'PRO' WHERE id = $1", [account.id]);
+    return account;
+  };
+
+  it('answers 429 QUOTA_EXCEEDED with limit and tier and no Retry-After once the month is used up', async () => {
+    nextMinute();
+    const { id, key } = await proAccount();
+    for (let request = 0; request < 5; request += 1) expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+    const over = await ctx.get(key, '/v1/jobs');
+    expect(over.statusCode).toBe(429);
+    const secondsToJune = (Date.parse('2026-06-01T00:00:00Z') - now) / 1000;
+    expect(over.json()).toMatchObject({
+      error_code: 'QUOTA_EXCEEDED',
+      error: 'Monthly quota exceeded.',
+      detail: 'Monthly quota exceeded.',
+      limit: 5,
+      tier: 'PRO',
+      retry_after_seconds: Math.ceil(secondsToJune),
+    });
+    expect(over.headers['retry-after']).toBeUndefined();
+    const { rows } = await ctx.db.query('SELECT month, used FROM usage_counters WHERE account_id = $1', [id]);
+    expect(rows).toEqual([{ month: '2026-05', used: 5 }]);
+  });
+
+  it('starts again in the next calendar month (UTC)', async () => {
+    const start = now;
+    try {
+      const { key } = await proAccount();
+      for (let request = 0; request < 5; request += 1) await ctx.get(key, '/v1/jobs');
+      expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(429);
+      now = Date.parse('2026-06-01T00:00:20Z');
+      expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+    } finally {
+      now = start;
+    }
+  });
+
+  it('counts 20 concurrent requests exactly 20 times', async () => {
+    nextMinute();
+    const { id, key } = await ctx.createAccount();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => ctx.get(key, '/v1/jobs')));
+    expect(responses.map((response) => response.statusCode)).toEqual(Array(20).fill(200));
+    const remaining = responses.map((response) => Number(response.headers['x-ratelimit-remaining'])).sort((a, b) => a - b);
+    expect(remaining).toEqual(Array.from({ length: 20 }, (_, index) => 40 + index));
+    const { rows } = await ctx.db.query('SELECT used FROM usage_counters WHERE account_id = $1', [id]);
+    expect(rows[0].used).toBe(20);
+    const usage = await ctx.get(key, '/v1/usage');
+    expect(usage.json().used).toBe(21);
+  });
+
+  it('lets exactly the quota through when concurrent requests race past it', async () => {
+    nextMinute();
+    const { key } = await proAccount();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => ctx.get(key, '/v1/jobs')));
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+  });
+});
