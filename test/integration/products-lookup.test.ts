@@ -48,6 +48,7 @@ describe('GET /v1/products/{ean}', () => {
       attributes: { Color: 'blue', weight_g: '12' },
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
+      derived: null,
     });
   });
 

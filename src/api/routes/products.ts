@@ -1,21 +1,207 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound } from '../../shared/errors.js';
-import { findProduct } from '../../shared/product/product-queries.js';
+import { badRequest, duplicateEan, notFound, validationError, type FieldProblem } from '../../shared/errors.js';
+import { listProducts } from '../../shared/product/list-products.js';
+import { patchProduct } from '../../shared/product/patch-product.js';
+import { deleteProduct, findProduct, insertProduct, replaceProduct } from '../../shared/product/product-queries.js';
+import { productResourceSchema } from '../../shared/product/resource-schema.js';
+import {
+  CURRENCY_REQUIRED_MESSAGE,
+  eanSchema,
+  productCreateBodySchema,
+  productPatchBodySchema,
+  productReplaceBodySchema,
+  type ProductInput,
+} from '../../shared/product/schema.js';
+import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
 import { accountIdOf } from '../plugins/auth.js';
 
-/** Product routes of API.md §3 (the lookup; the rest of the resource comes with the products API). */
+const eanParams = z.object({
+  ean: z.string().meta({ description: 'The EAN, matched exactly as sent (no check-digit validation on lookup)' }),
+});
+
+const listQuery = z.object({
+  brand: z.string().optional().meta({ description: 'Exact brand' }),
+  category: z.string().optional().meta({ description: 'Exact category' }),
+  updated_since: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .meta({ description: 'Only products written at or after this ISO 8601 instant' }),
+  q: z.string().optional().meta({ description: 'Case-insensitive substring of the name' }),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional().meta({ description: 'The next_cursor of the previous page' }),
+});
+
+const isEanPosition = (value: unknown): value is [string] =>
+  Array.isArray(value) && value.length === 1 && typeof value[0] === 'string';
+
+const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
+
+/**
+ * The 422 of a product body that fails field validation (API.md §1): `error` is the first problem,
+ * `errors` all of them. Bodies are validated with `attachValidation`, so that this route answers
+ * 422 rather than the 400 of a malformed request; a body that is not a JSON object is a 400.
+ */
+function bodyProblems(request: FastifyRequest): FieldProblem[] {
+  const failure = request.validationError;
+  if (!failure) return [];
+  if (failure.validationContext !== 'body') throw failure;
+  const body: unknown = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('The request body must be a JSON object.');
+  }
+  return (failure.validation as Array<{ instancePath: string; message?: string }>).map((issue) => ({
+    field: issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'body',
+    message: issue.message ?? 'Invalid value.',
+  }));
+}
+
+/** The EAN of a PUT or PATCH body: absent or equal to the path's; anything else is a problem. */
+function eanMismatch(body: unknown, pathEan: string): FieldProblem[] {
+  const bodyEan = (body as { ean?: unknown } | null)?.ean;
+  return bodyEan !== undefined && bodyEan !== pathEan ? [{ field: 'ean', message: EAN_MISMATCH }] : [];
+}
+
+function throwIfAny(problems: FieldProblem[]): void {
+  if (problems.length > 0) throw validationError(problems, 422);
+}
+
+/** Product routes of API.md §3: the account's own catalog, by EAN. */
 export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
-  app.withTypeProvider<ZodTypeProvider>().get(
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const read = { scope: 'products:read' as const };
+  const write = { scope: 'products:write' as const };
+
+  routes.get(
+    '/v1/products',
+    {
+      config: read,
+      schema: {
+        summary: 'List the catalog in EAN order (cursor-paginated)',
+        querystring: listQuery,
+        response: { 200: pageSchema(productResourceSchema), ...errorResponses(400, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      const { brand, category, updated_since, q, limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isEanPosition) : undefined;
+      const rows = await listProducts(deps.db, accountIdOf(request), {
+        brand,
+        category,
+        updatedSince: updated_since,
+        nameContains: q,
+        afterEan: after?.[0],
+        limit,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.ean]) : null };
+    },
+  );
+
+  routes.get(
     '/v1/products/:ean',
-    { config: { scope: 'products:read' }, schema: { params: z.object({ ean: z.string() }) } },
+    {
+      config: read,
+      schema: {
+        summary: 'One product by EAN',
+        params: eanParams,
+        response: { 200: productResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) },
+      },
+    },
     async (request) => {
       // Matched exactly as sent: no check-digit validation on lookup.
       const product = await findProduct(deps.db, accountIdOf(request), request.params.ean);
       if (!product) throw notFound('Product not found');
       return product;
+    },
+  );
+
+  routes.post(
+    '/v1/products',
+    {
+      config: write,
+      attachValidation: true,
+      schema: {
+        summary: 'Create a product',
+        body: productCreateBodySchema,
+        response: { 201: productResourceSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      throwIfAny(bodyProblems(request));
+      const product = await insertProduct(deps.db, accountIdOf(request), request.body);
+      if (!product) throw duplicateEan();
+      return reply.code(201).header('location', `/v1/products/${encodeURIComponent(product.ean)}`).send(product);
+    },
+  );
+
+  routes.put(
+    '/v1/products/:ean',
+    {
+      config: write,
+      attachValidation: true,
+      schema: {
+        summary: 'Create or replace a product (fields left out are cleared)',
+        params: eanParams,
+        body: productReplaceBodySchema,
+        response: { 200: productResourceSchema, 201: productResourceSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const { ean } = request.params;
+      const problems = [...eanMismatch(request.body, ean), ...bodyProblems(request)];
+      const pathEan = eanSchema.safeParse(ean);
+      if (!pathEan.success && !problems.some((problem) => problem.field === 'ean')) {
+        problems.unshift({ field: 'ean', message: pathEan.error.issues[0]!.message });
+      }
+      throwIfAny(problems);
+      const input: ProductInput = { ...request.body, ean };
+      const { product, created } = await replaceProduct(deps.db, accountIdOf(request), input);
+      return reply.code(created ? 201 : 200).send(product);
+    },
+  );
+
+  routes.patch(
+    '/v1/products/:ean',
+    {
+      config: write,
+      attachValidation: true,
+      schema: {
+        summary: 'Change some fields of a product',
+        params: eanParams,
+        body: productPatchBodySchema,
+        response: { 200: productResourceSchema, ...errorResponses(400, 404, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      const { ean } = request.params;
+      throwIfAny([...eanMismatch(request.body, ean), ...bodyProblems(request)]);
+      const outcome = await patchProduct(deps.db, accountIdOf(request), ean, request.body);
+      if (outcome.kind === 'not_found') throw notFound('Product not found');
+      if (outcome.kind === 'price_without_currency') {
+        throw validationError([{ field: 'currency', message: CURRENCY_REQUIRED_MESSAGE }], 422);
+      }
+      return outcome.product;
+    },
+  );
+
+  routes.delete(
+    '/v1/products/:ean',
+    {
+      config: write,
+      schema: {
+        summary: 'Delete a product',
+        params: eanParams,
+        response: { 204: z.undefined().meta({ description: 'Deleted' }), ...errorResponses(404, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      if (!(await deleteProduct(deps.db, accountIdOf(request), request.params.ean))) throw notFound('Product not found');
+      return reply.code(204).send();
     },
   );
 }

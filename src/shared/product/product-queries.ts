@@ -1,24 +1,36 @@
 import type { Db } from '../db/pool.js';
+import type { ProductResource } from './resource-schema.js';
+import type { ProductInput } from './schema.js';
 
-/** A product as the API returns it: price as text with its stored scale, times in ISO 8601. */
-export interface ProductResource {
-  ean: string;
-  name: string;
-  brand: string | null;
-  category: string | null;
-  description: string | null;
-  price: string | null;
-  currency: string | null;
-  stock: number | null;
-  image_url: string | null;
-  attributes: Record<string, string | number | boolean>;
-  created_at: string;
-  updated_at: string;
-}
+export type { ProductResource } from './resource-schema.js';
 
-const PRODUCT_COLUMNS = `ean, name, brand, category, description, price::text AS price, currency, stock, image_url,
+/** The product columns as the API returns them: price as text with its stored scale, times in ISO 8601. */
+export const PRODUCT_COLUMNS = `ean, name, brand, category, description, price::text AS price, currency, stock, image_url,
   attributes, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at`;
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+  CASE WHEN derived_at IS NULL THEN NULL ELSE json_build_object(
+    'gtin14', gtin14, 'check_digit_valid', ean_check_digit_valid, 'gs1_prefix', gs1_prefix,
+    'gs1_prefix_country', gs1_prefix_country,
+    'derived_at', to_char(derived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) END AS derived`;
+
+/** The columns a client writes, in the order of the insert statements below. */
+const WRITTEN_COLUMNS = `ean, name, brand, category, description, price, currency, stock, image_url, attributes`;
+
+function writtenValues(accountId: string, product: ProductInput): unknown[] {
+  return [
+    accountId,
+    product.ean,
+    product.name,
+    product.brand ?? null,
+    product.category ?? null,
+    product.description ?? null,
+    product.price ?? null,
+    product.currency ?? null,
+    product.stock ?? null,
+    product.image_url ?? null,
+    JSON.stringify(product.attributes ?? {}),
+  ];
+}
 
 /** One product of the account's catalog by exact EAN, or null. */
 export async function findProduct(db: Db, accountId: string, ean: string): Promise<ProductResource | null> {
@@ -27,4 +39,46 @@ export async function findProduct(db: Db, accountId: string, ean: string): Promi
     [accountId, ean],
   );
   return rows[0] ?? null;
+}
+
+/** Inserts a new product; null when the account already has one with this EAN. */
+export async function insertProduct(db: Db, accountId: string, product: ProductInput): Promise<ProductResource | null> {
+  const { rows } = await db.query<ProductResource>(
+    `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
+     ON CONFLICT (account_id, ean) DO NOTHING
+     RETURNING ${PRODUCT_COLUMNS}`,
+    writtenValues(accountId, product),
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Creates the product or replaces every written field of the stored one (created_at stays), in
+ * one statement; `created` tells which happened.
+ */
+export async function replaceProduct(
+  db: Db,
+  accountId: string,
+  product: ProductInput,
+): Promise<{ product: ProductResource; created: boolean }> {
+  const { rows } = await db.query<ProductResource & { created: boolean }>(
+    `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
+     ON CONFLICT (account_id, ean) DO UPDATE SET
+       name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category,
+       description = EXCLUDED.description, price = EXCLUDED.price, currency = EXCLUDED.currency,
+       stock = EXCLUDED.stock, image_url = EXCLUDED.image_url, attributes = EXCLUDED.attributes,
+       updated_at = now()
+     RETURNING ${PRODUCT_COLUMNS}, (xmax = 0) AS created`,
+    writtenValues(accountId, product),
+  );
+  const { created, ...stored } = rows[0]!;
+  return { product: stored, created };
+}
+
+/** Deletes one product; false when the account has none with this EAN. */
+export async function deleteProduct(db: Db, accountId: string, ean: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
+  return rowCount === 1;
 }

@@ -24,44 +24,50 @@ export type FieldErrorCode =
 
 const rule = (code: FieldErrorCode, message: string) => ({ error: message, params: { code } });
 
+/**
+ * The message of a value of the wrong JSON type. A CSV cell is always text (or null for an empty
+ * one), so only API bodies meet these; null and a missing value stay "required".
+ */
+const typeError = (required: string, wrongType: string) => (issue: { input?: unknown }) =>
+  issue.input == null ? required : wrongType;
+
 const requiredText = (label: string, max: number) =>
   z
-    .string({ error: `The ${label} field is required.` })
+    .string({ error: typeError(`The ${label} field is required.`, `The ${label} must be a string.`) })
     .refine((value) => value.trim().length > 0, rule('REQUIRED', `The ${label} field is required.`))
     .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`));
 
 const optionalText = (label: string, max: number) =>
   z
-    .string()
+    .string({ error: `The ${label} must be a string.` })
     .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
     .nullish();
 
 export const eanSchema = z
-  .string({ error: 'The EAN field is required.' })
+  .string({ error: typeError('The EAN field is required.', 'The EAN must be a string of 8, 12, 13 or 14 digits.') })
   .refine((value) => value.length > 0, rule('REQUIRED', 'The EAN field is required.'))
   .refine((value) => value.length === 0 || hasGtinShape(value), rule('INVALID_EAN', 'The EAN must be 8, 12, 13 or 14 digits.'))
   .refine((value) => !hasGtinShape(value) || isValidGtin(value), rule('INVALID_CHECK_DIGIT', 'The EAN check digit is invalid.'));
 
+const PRICE_MESSAGE = 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9.99".';
+
+/** Price as a decimal string (a JSON number would lose the scale: "1.50" must stay "1.50"). */
 export const priceSchema = z
-  .string()
-  .refine(
-    (value) => PRICE_PATTERN.test(value),
-    rule('INVALID_PRICE', 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9.99".'),
-  );
+  .string({ error: `${PRICE_MESSAGE.slice(0, -1)}, sent as a string.` })
+  .refine((value) => PRICE_PATTERN.test(value), rule('INVALID_PRICE', PRICE_MESSAGE));
 
 export const currencySchema = z
-  .string()
+  .string({ error: 'The currency must be an ISO 4217 code such as EUR.' })
   .transform((value) => value.toUpperCase())
   .refine((value) => CURRENCIES.has(value), rule('INVALID_CURRENCY', 'The currency must be an ISO 4217 code such as EUR.'));
 
-export const stockSchema = z
-  .number()
-  .refine(
-    (value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32,
-    rule('INVALID_STOCK', `The stock must be a whole number from 0 to ${MAX_INT32}.`),
-  );
+const STOCK_MESSAGE = `The stock must be a whole number from 0 to ${MAX_INT32}.`;
 
-export const imageUrlSchema = z.string().refine((value) => {
+export const stockSchema = z
+  .number({ error: STOCK_MESSAGE })
+  .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32, rule('INVALID_STOCK', STOCK_MESSAGE));
+
+export const imageUrlSchema = z.string({ error: 'The image URL must be an http or https URL.' }).refine((value) => {
   if (value.length > 2048) return false;
   try {
     const { protocol } = new URL(value);
@@ -71,21 +77,22 @@ export const imageUrlSchema = z.string().refine((value) => {
   }
 }, rule('INVALID_URL', 'The image URL must be an http or https URL.'));
 
-export const attributesSchema = z.record(
-  z.string(),
-  z.union([z.string(), z.number(), z.boolean()], {
-    error: 'The attributes must be a flat object of string, number or boolean values.',
-  }),
-);
+const ATTRIBUTES_MESSAGE = 'The attributes must be a flat object of string, number or boolean values.';
+const attributeValueSchema = z.union([z.string(), z.number(), z.boolean()], { error: ATTRIBUTES_MESSAGE });
+
+export const attributesSchema = z.record(z.string(), attributeValueSchema, { error: ATTRIBUTES_MESSAGE });
 
 /** A stock count written as text in a CSV cell: digits only, then the same range as the API. */
 export const stockTextSchema = z
   .string()
   .refine(
     (value) => /^\d{1,10}$/.test(value) && Number(value) <= MAX_INT32,
-    rule('INVALID_STOCK', `The stock must be a whole number from 0 to ${MAX_INT32}.`),
+    rule('INVALID_STOCK', STOCK_MESSAGE),
   )
   .transform(Number);
+
+/** The message of a price left without a currency (API.md §3: currency is required with price). */
+export const CURRENCY_REQUIRED_MESSAGE = 'The currency field is required when price is set.';
 
 const requireCurrencyWithPrice = (
   product: { price?: string | null; currency?: string | null },
@@ -95,27 +102,33 @@ const requireCurrencyWithPrice = (
     ctx.addIssue({
       code: 'custom',
       path: ['currency'],
-      message: 'The currency field is required when price is set.',
+      message: CURRENCY_REQUIRED_MESSAGE,
       params: { code: 'REQUIRED' },
     });
   }
 };
 
+// Descriptions are for the OpenAPI document (refinements are invisible to JSON Schema); they do
+// not change validation.
 const fields = {
-  ean: eanSchema,
-  name: requiredText('name', 500),
-  brand: optionalText('brand', 500),
-  category: optionalText('category', 500),
-  description: optionalText('description', 10_000),
-  price: priceSchema.nullish(),
-  currency: currencySchema.nullish(),
-  image_url: imageUrlSchema.nullish(),
-  attributes: attributesSchema.optional(),
+  ean: eanSchema.meta({ description: '8, 12, 13 or 14 digits with a valid GS1 check digit', example: '4006381333931' }),
+  name: requiredText('name', 500).meta({ description: '1 to 500 characters' }),
+  brand: optionalText('brand', 500).meta({ description: 'Up to 500 characters' }),
+  category: optionalText('category', 500).meta({ description: 'Up to 500 characters' }),
+  description: optionalText('description', 10_000).meta({ description: 'Up to 10,000 characters' }),
+  price: priceSchema.nullish().meta({
+    description: 'Decimal string of at least 0 with up to 4 decimal places, kept with its scale; needs a currency',
+    example: '1.50',
+  }),
+  currency: currencySchema.nullish().meta({ description: 'ISO 4217 code, stored upper-case', example: 'EUR' }),
+  image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL' }),
+  attributes: attributesSchema.optional().meta({ description: 'Flat object of string, number or boolean values' }),
 };
+const stockDescription = { description: `Whole number from 0 to ${MAX_INT32}` };
 
 /** A product as written by a client; `null` clears an optional field. */
 export const productInputSchema = z
-  .object({ ...fields, stock: stockSchema.nullish() })
+  .object({ ...fields, stock: stockSchema.nullish().meta(stockDescription) })
   .superRefine(requireCurrencyWithPrice);
 
 /**
@@ -133,6 +146,53 @@ export function productRowSchema(options: { nameRequired: boolean }) {
 }
 
 export type ProductInput = z.infer<typeof productInputSchema>;
+
+/** POST /v1/products: a whole product, the EAN included. */
+export const productCreateBodySchema = productInputSchema.meta({
+  id: 'ProductCreate',
+  description: 'A product as written by a client. Unknown fields are ignored; null clears an optional field.',
+});
+
+/** PUT /v1/products/{ean}: a whole product; the EAN comes from the path and may be repeated in the body. */
+export const productReplaceBodySchema = z
+  .object({ ...fields, ean: fields.ean.optional(), stock: stockSchema.nullish().meta(stockDescription) })
+  .superRefine(requireCurrencyWithPrice)
+  .meta({
+    id: 'ProductReplace',
+    description: 'The whole product; fields left out are cleared. The EAN is taken from the path; a different one in the body is a 422.',
+  });
+
+/**
+ * PATCH /v1/products/{ean}: only the fields given change. Attributes are merged key by key (a null
+ * value removes that key). Whether a price ends up with a currency depends on the stored product,
+ * so that rule is checked by the update itself; here only a patch that clears the currency while
+ * setting a price is refused.
+ */
+export const productPatchBodySchema = z
+  .object({
+    ean: fields.ean.optional(),
+    name: fields.name.optional(),
+    brand: fields.brand,
+    category: fields.category,
+    description: fields.description,
+    price: fields.price,
+    currency: fields.currency,
+    stock: stockSchema.nullish().meta(stockDescription),
+    image_url: fields.image_url,
+    attributes: z
+      .record(z.string(), attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
+      .optional()
+      .meta({ description: 'Merged into the stored attributes; a null value removes that key' }),
+  })
+  .superRefine((patch, ctx) => {
+    if (patch.price != null && patch.currency === null) requireCurrencyWithPrice(patch, ctx);
+  })
+  .meta({
+    id: 'ProductPatch',
+    description: 'The fields to change. Attributes are merged key by key; a null attribute value removes that key.',
+  });
+
+export type ProductPatch = z.infer<typeof productPatchBodySchema>;
 
 /** One field problem of a product, with its report code. */
 export interface ProductFieldProblem {

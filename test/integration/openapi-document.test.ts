@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUndocumentedPage } from '../../src/api/plugins/openapi.js';
+import { registeredRoutes, toOpenApiPath } from '../support/registered-routes.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+interface Operation {
+  security?: Array<Record<string, string[]>>;
+  parameters?: Array<{ in: string; name: string }>;
+  requestBody?: unknown;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, { required?: string[] }>; securitySchemes: Record<string, unknown> };
+}
+
+let ctx: TestContext;
+let document: OpenApiDocument;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false });
+  const response = await ctx.app.inject({ method: 'GET', url: '/openapi.json' });
+  expect(response.statusCode).toBe(200);
+  document = response.json<OpenApiDocument>();
+});
+afterAll(async () => ctx?.close());
+
+/** The documented operations as `METHOD /path` with the operation. */
+function operations(): Array<[string, Operation]> {
+  return Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]): [string, Operation] => [`${method.toUpperCase()} ${path}`, operation]),
+  );
+}
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document', () => {
+    expect(document.openapi).toBe('3.1.0');
+  });
+
+  it('documents every registered route except HEAD twins and web pages (/docs, /admin/queues)', () => {
+    const routes = registeredRoutes(ctx.app).filter((route) => route.method !== 'HEAD' && !isUndocumentedPage(route.path));
+    // The walk itself must have found the app's routes, or this test would pass on nothing.
+    expect(routes).toEqual(expect.arrayContaining([{ method: 'GET', path: '/v1/jobs/:id/errors.csv' }, { method: 'PATCH', path: '/v1/products/:ean' }]));
+    const missing = routes
+      .filter((route) => !document.paths[toOpenApiPath(route.path)]?.[route.method.toLowerCase()])
+      .map((route) => `${route.method} ${route.path}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('leaves the web pages out of the document', () => {
+    expect(Object.keys(document.paths).filter((path) => isUndocumentedPage(path))).toEqual([]);
+    expect(isUndocumentedPage('/admin/queues')).toBe(true);
+    expect(isUndocumentedPage('/admin/queues/api/queues')).toBe(true);
+    expect(isUndocumentedPage('/docs/static/index.html')).toBe(true);
+    expect(isUndocumentedPage('/v1/admin/queues')).toBe(false);
+  });
+
+  it('declares both credentials, Bearer and X-API-Key, and requires one on every /v1 route but the public ones', () => {
+    const publicRoutes = ['POST /v1/signup', 'POST /v1/verify-email', 'GET /v1/verify-email', 'POST /v1/login'];
+    expect(document.components.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      apiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+    });
+    for (const [name, operation] of operations()) {
+      if (publicRoutes.includes(name)) expect(operation.security, name).toBeUndefined();
+      else if (name.includes(' /v1/')) expect(operation.security, name).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
+    }
+    expect(document.paths['/healthz']!.get!.security).toBeUndefined();
+  });
+
+  it('describes the error envelope once, as the Error component', () => {
+    expect(document.components.schemas.Error!.required).toEqual(['error', 'detail', 'error_code', 'timestamp']);
+  });
+
+  it('gives every operation a success response and the error responses it can return, each with a schema', () => {
+    const errorRef = { $ref: '#/components/schemas/Error' };
+    for (const [name, operation] of operations()) {
+      const statuses = Object.keys(operation.responses);
+      expect(statuses.some((status) => status.startsWith('2')), name).toBe(true);
+      for (const status of statuses) {
+        if (status === '204') continue;
+        const content = operation.responses[status]!.content ?? {};
+        expect(Object.values(content).map((media) => media.schema !== undefined), `${name} ${status}`).toEqual([true]);
+        if (Number(status) >= 400) expect(content['application/json']?.schema, `${name} ${status}`).toEqual(errorRef);
+      }
+      const expected: string[] = [];
+      // Account credentials (not /metrics, which has its own operator token).
+      if (operation.security && name.includes(' /v1/')) expected.push('401', '403', '429', '500', '503');
+      // A path names an existing resource (404 when it does not exist), except for PUT, which creates it.
+      if (operation.parameters?.some((parameter) => parameter.in === 'path') && !name.startsWith('PUT ')) expected.push('404');
+      if (operation.parameters?.some((parameter) => parameter.in === 'query') || operation.requestBody) expected.push('400');
+      expect(statuses, name).toEqual(expect.arrayContaining(expected));
+    }
+  });
+
+  it('documents the import upload as a raw CSV body or a multipart file field', () => {
+    const upload = document.paths['/v1/imports']!.post! as Operation & { requestBody?: { content: Record<string, unknown> } };
+    expect(Object.keys(upload.requestBody!.content).sort()).toEqual(['multipart/form-data', 'text/csv']);
+    expect(Object.keys(upload.responses)).toEqual(expect.arrayContaining(['202', '400', '413', '415']));
+  });
+
+  it('documents the product routes with their bodies, parameters and contract errors', () => {
+    const product = document.paths['/v1/products/{ean}']!;
+    expect(Object.keys(product).sort()).toEqual(['delete', 'get', 'patch', 'put']);
+    expect(Object.keys(product.put!.responses)).toEqual(expect.arrayContaining(['200', '201', '422']));
+    expect(Object.keys(document.paths['/v1/products']!.post!.responses)).toEqual(expect.arrayContaining(['201', '409', '422']));
+    expect(document.paths['/v1/products']!.post!.requestBody).toBeDefined();
+    const listParameters = document.paths['/v1/products']!.get!.parameters!.map((parameter) => parameter.name);
+    expect(listParameters.sort()).toEqual(['brand', 'category', 'cursor', 'limit', 'q', 'updated_since']);
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves Swagger UI', async () => {
+    const response = await ctx.app.inject({ method: 'GET', url: '/docs' });
+    const page = response.statusCode === 302 ? await ctx.app.inject({ method: 'GET', url: response.headers.location as string }) : response;
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('swagger');
+  });
+});
