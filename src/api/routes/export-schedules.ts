@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Config } from '../../shared/config.js';
+import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import type { Db } from '../../shared/db/pool.js';
+import { notFound, serviceUnavailable, validationError } from '../../shared/errors.js';
+import { exportRequestSchema } from '../../shared/jobs/export-options.js';
+import {
+  deleteExportSchedule,
+  findExportSchedule,
+  insertExportSchedule,
+  listExportSchedules,
+  type ExportScheduleRow,
+} from '../../shared/schedules/export-schedule-queries.js';
+import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
+import { exportOptionsOf } from './exports.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const scheduleBody = z.object({
+  cron: z.string().meta({ description: 'Standard 5-field cron: minute hour day-of-month month day-of-week.' }),
+  timezone: z.string().optional().meta({ description: 'IANA time zone the cron is read in; default UTC.' }),
+  export: exportRequestSchema,
+});
+
+const scheduleSchema = z
+  .object({
+    id: z.uuid(),
+    cron: z.string(),
+    timezone: z.string(),
+    next_run_at: z.string(),
+    export: z.record(z.string(), z.unknown()),
+    created_at: z.string(),
+  })
+  .meta({ id: 'ExportSchedule' });
+
+function toScheduleResource(schedule: ExportScheduleRow, now = new Date()) {
+  return {
+    id: schedule.id,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    next_run_at: nextRunAt(schedule, now).toISOString(),
+    export: { ...schedule.export },
+    created_at: schedule.created_at.toISOString(),
+  };
+}
+
+/** Validates a schedule body: 422 VALIDATION_ERROR for a bad cron, time zone or export. */
+function scheduleOf(body: unknown): { cron: string; timezone: string; exportBody: unknown } {
+  const value = (body ?? {}) as Record<string, unknown>;
+  if (typeof value.cron !== 'string' || value.cron.trim() === '') {
+    throw validationError([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }], 422);
+  }
+  if (value.timezone !== undefined && typeof value.timezone !== 'string') {
+    throw validationError([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }], 422);
+  }
+  const timing = { cron: value.cron.trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };
+  const problems = timingProblems(timing);
+  if (problems.length > 0) throw validationError(problems, 422);
+  if (value.export === undefined) throw validationError([{ field: 'export', message: 'The export field is required.' }], 422);
+  return { ...timing, exportBody: value.export };
+}
+
+const isPosition = (value: unknown): value is [string, string] =>
+  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+
+/**
+ * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
+ * same id; every tick starts a normal export job carrying the schedule's id.
+ */
+export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis: Redis; config: Config }): void {
+  const scheduler = new ExportScheduler(deps.redis, deps.config);
+  app.addHook('onClose', () => scheduler.close());
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const config = { scope: 'exports:write' as const };
+  const scheduleParams = z.object({ id: z.string() });
+
+  routes.post(
+    '/v1/export-schedules',
+    {
+      config,
+      attachValidation: true,
+      schema: { body: scheduleBody, response: { 201: scheduleSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) } },
+    },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      const { cron, timezone, exportBody } = scheduleOf(request.body);
+      const options = exportOptionsOf(exportBody, 'export.');
+      const schedule = await insertExportSchedule(deps.db, accountId, { id: randomUUID(), cron, timezone, export: options });
+      try {
+        await scheduler.upsert(schedule);
+      } catch (error) {
+        request.log.warn({ err: error }, 'could not register the export schedule');
+        await deleteExportSchedule(deps.db, accountId, schedule.id).catch(() => {});
+        throw serviceUnavailable('The job queue is unavailable; the schedule was not created. Try again shortly.');
+      }
+      return reply.code(201).send(toScheduleResource(schedule));
+    },
+  );
+
+  routes.get(
+    '/v1/export-schedules',
+    {
+      config,
+      schema: {
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().optional(),
+        }),
+        response: { 200: pageSchema(scheduleSchema), ...errorResponses(400, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isPosition) : undefined;
+      const rows = await listExportSchedules(deps.db, accountIdOf(request), {
+        limit,
+        after: after && { createdAt: after[0], id: after[1] },
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      const now = new Date();
+      return {
+        data: page.map((row) => toScheduleResource(row, now)),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
+      };
+    },
+  );
+
+  routes.delete(
+    '/v1/export-schedules/:id',
+    {
+      config,
+      schema: { params: scheduleParams, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } },
+    },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      const { id } = request.params;
+      const schedule = UUID.test(id) ? await findExportSchedule(deps.db, accountId, id) : null;
+      if (!schedule) throw notFound('Export schedule not found.');
+      // The scheduler first: if Redis is down the schedule stays whole and the client can retry.
+      try {
+        await scheduler.remove(schedule.id);
+      } catch (error) {
+        request.log.warn({ err: error }, 'could not remove the export schedule');
+        throw serviceUnavailable('The job queue is unavailable; the schedule was not deleted. Try again shortly.');
+      }
+      await deleteExportSchedule(deps.db, accountId, schedule.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

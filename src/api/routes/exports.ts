@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../shared/db/pool.js';
+import { validationError } from '../../shared/errors.js';
+import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
+import type { JobQueues } from '../../shared/queues.js';
+import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+
+/**
+ * Validates an export request body: 422 VALIDATION_ERROR naming the first problem (an unknown
+ * format or field, a filter of the wrong type), all of them in `errors`.
+ */
+export function exportOptionsOf(body: unknown, prefix = ''): ExportOptions {
+  const parsed = parseExportRequest(body, prefix);
+  if (!parsed.ok) throw validationError(parsed.problems, 422);
+  return parsed.options;
+}
+
+/** POST /v1/exports: write the export job row, queue it, answer 202 at once. */
+export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings }): void {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/v1/exports',
+    {
+      config: { scope: 'exports:write' },
+      // The body is checked in the handler, so that its problems answer 422 (not the generic 400).
+      attachValidation: true,
+      schema: {
+        body: exportRequestSchema,
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      const options = exportOptionsOf(request.body);
+      // Valid once the body parsed: exportRequestSchema checks it.
+      const callbackUrl = (request.body as ExportRequest).callback_url;
+      requireQueue(deps.queues);
+      await checkCallbackUrl(callbackUrl, deps.callbacks);
+      const idempotencyKey = request.headers['idempotency-key'];
+      const job = await acceptJob(deps, {
+        accountId,
+        type: 'export',
+        options: { ...options },
+        requestHash: createHash('sha256').update(JSON.stringify(options)).update(callbackUrl ?? '').digest('hex'),
+        callbackUrl,
+        idempotencyKey: typeof idempotencyKey === 'string' && idempotencyKey !== '' ? idempotencyKey : undefined,
+      });
+      return sendAccepted(reply, job);
+    },
+  );
+}

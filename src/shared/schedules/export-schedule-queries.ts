@@ -1,0 +1,83 @@
+import type { Db } from '../db/pool.js';
+import type { ExportOptions } from '../jobs/export-options.js';
+
+/** A row of `export_schedules`. */
+export interface ExportScheduleRow {
+  id: string;
+  account_id: string;
+  cron: string;
+  timezone: string;
+  export: ExportOptions;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, account_id, cron, timezone, export, created_at';
+
+/** Stores a new schedule. */
+export async function insertExportSchedule(
+  db: Db,
+  accountId: string,
+  schedule: { id: string; cron: string; timezone: string; export: ExportOptions },
+): Promise<ExportScheduleRow> {
+  const { rows } = await db.query<ExportScheduleRow>(
+    `INSERT INTO export_schedules (id, account_id, cron, timezone, export) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+    [schedule.id, accountId, schedule.cron, schedule.timezone, schedule.export],
+  );
+  return rows[0]!;
+}
+
+/** One schedule of the account, or null (also for another account's). */
+export async function findExportSchedule(db: Db, accountId: string, id: string): Promise<ExportScheduleRow | null> {
+  const { rows } = await db.query<ExportScheduleRow>(
+    `SELECT ${COLUMNS} FROM export_schedules WHERE account_id = $1 AND id = $2`,
+    [accountId, id],
+  );
+  return rows[0] ?? null;
+}
+
+/** The account's schedules, newest first, one page plus one row to tell whether there is more. */
+export async function listExportSchedules(
+  db: Db,
+  accountId: string,
+  query: { limit: number; after?: { createdAt: string; id: string } },
+): Promise<Array<ExportScheduleRow & { created_at_key: string }>> {
+  const { rows } = await db.query<ExportScheduleRow & { created_at_key: string }>(
+    `SELECT ${COLUMNS}, created_at::text AS created_at_key FROM export_schedules
+     WHERE account_id = $1
+       AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+     ORDER BY created_at DESC, id DESC
+     LIMIT $4`,
+    [accountId, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1],
+  );
+  return rows;
+}
+
+/** Deletes one schedule of the account; false when there was none. */
+export async function deleteExportSchedule(db: Db, accountId: string, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM export_schedules WHERE account_id = $1 AND id = $2', [accountId, id]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Writes the export job of one schedule tick, once: the tick's id is the job's idempotency key,
+ * so a tick delivered twice finds the job of its first delivery. Returns the job id.
+ */
+export async function insertScheduledExportJob(
+  db: Db,
+  accountId: string,
+  tick: { jobId: string; scheduleId: string; tickKey: string; options: ExportOptions },
+): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO jobs (id, account_id, type, options, schedule_id, idempotency_key)
+     VALUES ($1, $2, 'export', $3, $4, $5)
+     ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING id`,
+    [tick.jobId, accountId, tick.options, tick.scheduleId, tick.tickKey],
+  );
+  if (rows[0]) return rows[0].id;
+  const { rows: existing } = await db.query<{ id: string }>(
+    'SELECT id FROM jobs WHERE account_id = $1 AND idempotency_key = $2',
+    [accountId, tick.tickKey],
+  );
+  return existing[0]!.id;
+}

@@ -1,0 +1,104 @@
+import { Queue } from 'bullmq';
+import { CronExpressionParser } from 'cron-parser';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { FieldProblem } from '../errors.js';
+import { queuePrefix } from '../queues.js';
+
+/** The BullMQ queue that carries the ticks of export schedules. */
+export const EXPORT_SCHEDULE_QUEUE = 'export-schedules';
+
+/** What one tick carries: which schedule of which account fired (the rest is in PostgreSQL). */
+export interface ScheduleTick {
+  scheduleId: string;
+  accountId: string;
+}
+
+/** When and where a schedule fires. */
+export interface ScheduleTiming {
+  cron: string;
+  timezone: string;
+}
+
+/**
+ * The job every tick of schedule `scheduleId` adds. Ticks are retried on I/O failures; the
+ * export job a tick creates is keyed by the tick, so a retried tick never starts two exports.
+ */
+export function scheduleTickTemplate(tick: ScheduleTick) {
+  return {
+    name: 'export-schedule-tick',
+    data: tick,
+    opts: {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: { age: 24 * 3600, count: 1_000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 1_000 },
+    },
+  };
+}
+
+/** Problems of a cron expression and time zone, for a 422 (empty when both are fine). */
+export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  let zoneOk = true;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timing.timezone });
+  } catch {
+    zoneOk = false;
+    problems.push({
+      field: 'timezone',
+      message: `Unknown time zone '${timing.timezone}': use an IANA name such as Europe/Berlin or UTC.`,
+    });
+  }
+  const fields = timing.cron.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    problems.unshift({
+      field: 'cron',
+      message: `The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}: '${timing.cron}'.`,
+    });
+  } else {
+    try {
+      CronExpressionParser.parse(timing.cron, zoneOk ? { tz: timing.timezone } : {});
+    } catch (error) {
+      problems.unshift({ field: 'cron', message: `Invalid cron expression '${timing.cron}': ${(error as Error).message}.` });
+    }
+  }
+  return problems;
+}
+
+/** The next time the schedule fires after `from`. */
+export function nextRunAt(timing: ScheduleTiming, from = new Date()): Date {
+  return CronExpressionParser.parse(timing.cron, { tz: timing.timezone, currentDate: from }).next().toDate();
+}
+
+/**
+ * The producer side of export schedules: one BullMQ job scheduler per schedule (id = schedule
+ * id), so each tick adds exactly one job however many worker processes consume the queue.
+ */
+export class ExportScheduler {
+  readonly queue: Queue<ScheduleTick>;
+
+  constructor(connection: Redis, config: Pick<Config, 'QUEUE_PREFIX'>) {
+    this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config) });
+    // Connection errors surface on the calls below; without a listener they would be printed.
+    this.queue.on('error', () => {});
+  }
+
+  /** Creates or replaces the job scheduler of a schedule. */
+  async upsert(schedule: ScheduleTiming & { id: string; account_id: string }): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      schedule.id,
+      { pattern: schedule.cron, tz: schedule.timezone },
+      scheduleTickTemplate({ scheduleId: schedule.id, accountId: schedule.account_id }),
+    );
+  }
+
+  /** Removes the job scheduler of a schedule (no more ticks). */
+  async remove(scheduleId: string): Promise<void> {
+    await this.queue.removeJobScheduler(scheduleId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

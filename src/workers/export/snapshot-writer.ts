@@ -1,0 +1,66 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Db } from '../../shared/db/pool.js';
+import type { ExportOptions } from '../../shared/jobs/export-options.js';
+import { CopyOutStream } from './copy-out-stream.js';
+import { csvColumns, csvCopySql, exportWhere, ndjsonCopySql } from './export-sql.js';
+
+/** The CSV header line: the field names, which need neither quoting nor the injection defence. */
+function headerLine(names: string[]): Buffer {
+  return Buffer.from(`${names.join(',')}\n`);
+}
+
+/** One snapshot to write. */
+export interface SnapshotRequest {
+  accountId: string;
+  options: ExportOptions;
+  /** The absolute path of the file to write (a temporary name; the caller renames it). */
+  path: string;
+  signal: AbortSignal;
+  /** Called once the snapshot is taken, before the rows stream. */
+  onSnapshot(): Promise<void>;
+  /** Receives the counter of rows streamed so far, for progress. */
+  onStream(counter: { readonly rows: number }): void;
+}
+
+/**
+ * Writes the account's catalog as one consistent snapshot to `path`: one REPEATABLE READ, read
+ * only transaction, in which one COPY … TO STDOUT streams the rows (a single pass) in blocks of
+ * about 1 MiB ({@link CopyOutStream}) through an optional gzip into the file, with backpressure all the way, so memory stays flat whatever the
+ * catalog's size. Returns the rows written. On any failure
+ * or abort the connection is discarded (a COPY cannot be stopped half-way and the connection
+ * reused); the caller removes the file.
+ */
+export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<number> {
+  const { accountId, options, path, signal } = request;
+  const client = await db.connect();
+  let failure: Error | undefined;
+  try {
+    // One round trip: the transaction, JIT off (compiling these large scans costs more than it
+    // saves, seconds per million rows) and a first query, which takes the snapshot the COPY reads.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL jit = off; SELECT 1');
+    const where = exportWhere(accountId, options.filter);
+    await request.onSnapshot();
+    signal.throwIfAborted();
+    let copy: CopyOutStream;
+    if (options.format === 'csv') {
+      const columns = csvColumns(options.fields);
+      copy = new CopyOutStream(csvCopySql(columns, where), headerLine(columns.map((column) => column.header)));
+    } else {
+      copy = new CopyOutStream(ndjsonCopySql(options.fields, where));
+    }
+    request.onStream(copy);
+    client.query(copy);
+    const file = createWriteStream(path, { highWaterMark: 1 << 20 });
+    if (options.gzip) await pipeline(copy, createGzip(), file, { signal });
+    else await pipeline(copy, file, { signal });
+    await client.query('COMMIT');
+    return copy.rowCount;
+  } catch (error) {
+    failure = error as Error;
+    throw error;
+  } finally {
+    client.release(failure ?? false);
+  }
+}

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/shared/logger.js';
+import { createWorkerConnection } from '../../src/shared/queues.js';
+import { ExportScheduler, nextRunAt, scheduleTickTemplate } from '../../src/shared/schedules/export-scheduler.js';
+import { runScheduleTick } from '../../src/workers/export/schedule-worker.js';
+import { startWorkers } from '../../src/workers/start-workers.js';
+import { ean13, untilQueueReady } from '../support/csv.js';
+import { seedProducts } from '../support/exports.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// POST/GET/DELETE /v1/export-schedules and the ticks that start exports (API.md §4).
+
+let ctx: TestContext;
+let scheduler: ExportScheduler;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  await untilQueueReady(ctx);
+  scheduler = new ExportScheduler(ctx.redis, ctx.config);
+});
+afterAll(async () => {
+  await scheduler?.close();
+  await ctx?.close();
+});
+
+interface Schedule {
+  id: string;
+  cron: string;
+  timezone: string;
+  next_run_at: string;
+  export: Record<string, unknown>;
+}
+
+function createSchedule(key: string, body: unknown) {
+  return ctx.app.inject({ method: 'POST', url: '/v1/export-schedules', headers: { 'x-api-key': key }, payload: body as object });
+}
+
+/** The local wall-clock hour and minute of `iso` in `timeZone`. */
+function localTime(iso: string, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
+}
+
+describe('creating and listing schedules', () => {
+  it('creates a schedule with 201, its next run in its time zone and the export with defaults filled in', async () => {
+    const account = await ctx.createAccount();
+    const before = new Date();
+    const response = await createSchedule(account.key, { cron: '30 3 * * *', timezone: 'Europe/Berlin', export: { format: 'csv', gzip: true } });
+    expect(response.statusCode).toBe(201);
+    const schedule = response.json<Schedule>();
+    expect(schedule).toMatchObject({
+      cron: '30 3 * * *',
+      timezone: 'Europe/Berlin',
+      export: { format: 'csv', gzip: true, filter: {}, fields: ['ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url', 'attributes'] },
+    });
+    expect(localTime(schedule.next_run_at, 'Europe/Berlin')).toBe('03:30');
+    const next = Date.parse(schedule.next_run_at);
+    expect(next).toBeGreaterThan(before.getTime());
+    expect(next - before.getTime()).toBeLessThanOrEqual(24 * 3600 * 1000);
+    // Backed by a BullMQ job scheduler of the same id.
+    const registered = await scheduler.queue.getJobScheduler(schedule.id);
+    expect(registered).toMatchObject({ pattern: '30 3 * * *', tz: 'Europe/Berlin', next: next });
+  });
+
+  it('defaults the time zone to UTC', async () => {
+    const account = await ctx.createAccount();
+    const schedule = (await createSchedule(account.key, { cron: '0 * * * *', export: { format: 'ndjson' } })).json<Schedule>();
+    expect(schedule.timezone).toBe('UTC');
+    expect(schedule.next_run_at).toMatch(/T\d{2}:00:00\.000Z$/);
+  });
+
+  it.each([
+    [{ cron: '61 * * * *', export: { format: 'csv' } }, 'cron', "Invalid cron expression '61 * * * *': Constraint error, got value 61 expected range 0-59."],
+    [{ cron: '0 0 * * * *', export: { format: 'csv' } }, 'cron', "The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not 6: '0 0 * * * *'."],
+    [{ cron: 'every day', export: { format: 'csv' } }, 'cron', "The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not 2: 'every day'."],
+    [{ export: { format: 'csv' } }, 'cron', 'The cron field is required: a 5-field cron expression such as "0 3 * * *".'],
+    [{ cron: '0 3 * * *', timezone: 'Mars/Olympus_Mons', export: { format: 'csv' } }, 'timezone', "Unknown time zone 'Mars/Olympus_Mons': use an IANA name such as Europe/Berlin or UTC."],
+    [{ cron: '0 3 * * *', export: { format: 'xml' } }, 'export.format', "Unknown format 'xml': expected csv or ndjson."],
+    [{ cron: '0 3 * * *', export: { format: 'csv', fields: ['sku'] } }, 'export.fields', expect.stringContaining("Unknown field 'sku'")],
+    [{ cron: '0 3 * * *' }, 'export', 'The export field is required.'],
+  ])('refuses %j with 422 VALIDATION_ERROR', async (body, field, message) => {
+    const account = await ctx.createAccount();
+    const response = await createSchedule(account.key, body);
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, errors: [{ field, message }] });
+    expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
+  });
+
+  it("lists the account's schedules newest first with cursor pages, and never another account's", async () => {
+    const account = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const ids: string[] = [];
+    for (const minute of [1, 2, 3]) {
+      ids.push((await createSchedule(account.key, { cron: `${minute} 4 * * *`, export: { format: 'csv' } })).json<Schedule>().id);
+    }
+    await createSchedule(other.key, { cron: '0 4 * * *', export: { format: 'csv' } });
+    const first = (await ctx.get(account.key, '/v1/export-schedules?limit=2')).json<{ data: Schedule[]; next_cursor: string | null }>();
+    expect(first.data.map((schedule) => schedule.id)).toEqual([ids[2], ids[1]]);
+    const second = (await ctx.get(account.key, `/v1/export-schedules?limit=2&cursor=${first.next_cursor}`)).json<{
+      data: Schedule[];
+      next_cursor: string | null;
+    }>();
+    expect(second).toEqual({ data: [expect.objectContaining({ id: ids[0], cron: '1 4 * * *' })], next_cursor: null });
+  });
+
+  it('deletes a schedule with 204 and stops its ticks; 404 for an unknown one or another account', async () => {
+    const account = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const { id } = (await createSchedule(account.key, { cron: '0 5 * * *', export: { format: 'csv' } })).json<Schedule>();
+    const remove = (key: string) => ctx.app.inject({ method: 'DELETE', url: `/v1/export-schedules/${id}`, headers: { 'x-api-key': key } });
+
+    expect((await remove(other.key)).statusCode).toBe(404);
+    const deleted = await remove(account.key);
+    expect(deleted.statusCode).toBe(204);
+    expect(deleted.body).toBe('');
+    expect(await scheduler.queue.getJobScheduler(id)).toBeUndefined();
+    expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
+    expect((await remove(account.key)).json()).toMatchObject({ error_code: 'NOT_FOUND' });
+  });
+});
+
+describe('schedule ticks', () => {
+  it('starts one export job per tick, even when a tick is delivered twice', async () => {
+    const account = await ctx.createAccount();
+    const schedule = (await createSchedule(account.key, { cron: '0 6 * * *', export: { format: 'csv' } })).json<Schedule>();
+    const queued: string[] = [];
+    const deps = { db: ctx.db, enqueueExport: async (jobId: string) => void queued.push(jobId), removeScheduler: async () => {} };
+    const tick = { scheduleId: schedule.id, accountId: account.id };
+
+    const first = await runScheduleTick(deps, tick, 'tick-1');
+    const again = await runScheduleTick(deps, tick, 'tick-1');
+    const next = await runScheduleTick(deps, tick, 'tick-2');
+
+    expect(again).toBe(first);
+    expect(next).not.toBe(first);
+    expect(queued).toEqual([first, first, next]);
+    const { rows } = await ctx.db.query('SELECT id, type, schedule_id, options FROM jobs WHERE schedule_id = $1 ORDER BY created_at', [schedule.id]);
+    expect(rows).toEqual([
+      { id: first, type: 'export', schedule_id: schedule.id, options: schedule.export },
+      { id: next, type: 'export', schedule_id: schedule.id, options: schedule.export },
+    ]);
+  });
+
+  it('stops the ticks of a schedule that was deleted meanwhile', async () => {
+    const account = await ctx.createAccount();
+    const removed: string[] = [];
+    const deps = { db: ctx.db, enqueueExport: async () => {}, removeScheduler: async (id: string) => void removed.push(id) };
+    const scheduleId = '00000000-0000-4000-8000-000000000001';
+    expect(await runScheduleTick(deps, { scheduleId, accountId: account.id }, 'tick-1')).toBeNull();
+    expect(removed).toEqual([scheduleId]);
+  });
+
+  it('fires through BullMQ once per tick with two worker processes, each run a normal export job with its schedule_id', async () => {
+    const account = await ctx.createAccount();
+    await seedProducts(ctx, account.id, [{ ean: ean13(1), name: 'Pen' }]);
+    const schedule = (await createSchedule(account.key, { cron: '0 7 * * *', export: { format: 'ndjson' } })).json<Schedule>();
+    // A second worker process on the same queues.
+    const connection = createWorkerConnection(ctx.config.REDIS_URL);
+    const second = startWorkers({ db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), config: ctx.config, connection });
+    try {
+      // Test-only: the same scheduler ticking every 300 ms instead of daily.
+      await scheduler.queue.upsertJobScheduler(schedule.id, { every: 300 }, scheduleTickTemplate({ scheduleId: schedule.id, accountId: account.id }));
+      const deadline = Date.now() + 15_000;
+      let jobs: Array<{ id: string; status: string; schedule_id: string | null; links: { result: string | null } }> = [];
+      while (Date.now() < deadline) {
+        jobs = (await ctx.get(account.key, '/v1/jobs?type=export')).json<{ data: typeof jobs }>().data;
+        if (jobs.filter((job) => job.status === 'completed').length >= 3) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await scheduler.remove(schedule.id);
+      const ticks = await scheduler.queue.getJobs(['completed', 'active', 'waiting', 'delayed']);
+      const ticksRun = ticks.filter((tick) => tick.data.scheduleId === schedule.id && tick.finishedOn).length;
+
+      expect(jobs.filter((job) => job.status === 'completed').length).toBeGreaterThanOrEqual(3);
+      for (const job of jobs.filter((each) => each.status === 'completed')) {
+        expect(job).toMatchObject({ schedule_id: schedule.id, links: { result: `/v1/jobs/${job.id}/result` } });
+      }
+      const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE schedule_id = $1', [schedule.id]);
+      expect(rows[0]!.n).toBe(ticksRun);
+    } finally {
+      await second.close();
+      connection.disconnect();
+    }
+  });
+
+  it('computes next_run_at across a daylight-saving change', () => {
+    const next = nextRunAt({ cron: '30 2 * * *', timezone: 'Europe/Berlin' }, new Date('2026-03-28T12:00:00Z'));
+    // 02:30 does not exist in Berlin on 29 March 2026; the next run is a real instant after it.
+    expect(next.getTime()).toBeGreaterThan(Date.parse('2026-03-28T12:00:00Z'));
+    expect(localTime(nextRunAt({ cron: '0 9 * * 1', timezone: 'America/New_York' }, new Date('2026-07-01T00:00:00Z')).toISOString(), 'America/New_York')).toBe('09:00');
+  });
+});
