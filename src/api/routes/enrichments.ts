@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../shared/db/pool.js';
+import { validationError } from '../../shared/errors.js';
+import { enrichmentFilterSchema, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
+import type { JobQueues } from '../../shared/queues.js';
+import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
+import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+
+/** At most this many EANs per request (a larger list is several jobs). */
+export const MAX_ENRICHMENT_EANS = 50_000;
+
+const enrichmentBody = z
+  .strictObject({
+    eans: z.array(z.string().max(64)).max(MAX_ENRICHMENT_EANS).optional(),
+    filter: enrichmentFilterSchema.optional(),
+    overwrite: z.boolean().default(false),
+    callback_url: callbackUrlSchema.optional(),
+  })
+  .meta({ id: 'EnrichmentRequest' });
+
+/** POST /v1/enrichments: write the job row, queue it, answer 202 at once (API.md §4). */
+export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings }): void {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/v1/enrichments',
+    {
+      config: { scope: 'enrichments:write' },
+      schema: {
+        body: enrichmentBody.nullish(),
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      requireQueue(deps.queues);
+      const body = request.body ?? { overwrite: false };
+      await checkCallbackUrl(body.callback_url, deps.callbacks);
+      if (body.eans && body.filter) {
+        throw validationError([{ field: 'filter', message: 'Send either eans or filter, not both.' }], 422);
+      }
+      if (body.eans?.length === 0) {
+        throw validationError([{ field: 'eans', message: 'The eans list is empty: leave it out to enrich the whole catalog.' }], 422);
+      }
+      const options: EnrichmentOptions & { callback_url?: string } = {
+        eans: body.eans ?? null,
+        filter: body.filter ?? null,
+        overwrite: body.overwrite,
+        ...(body.callback_url ? { callback_url: body.callback_url } : {}),
+      };
+      const requestHash = createHash('sha256').update(JSON.stringify(options)).digest('hex');
+      const job = await acceptJob(deps, {
+        accountId,
+        type: 'enrichment',
+        options,
+        requestHash,
+        idempotencyKey: request.headers['idempotency-key'],
+        callbackUrl: body.callback_url,
+      });
+      return sendAccepted(reply, job);
+    },
+  );
+}

@@ -1,0 +1,192 @@
+import type { Db, DbClient } from '../../shared/db/pool.js';
+import type { EnrichmentFilter } from '../../shared/jobs/enrichment-options.js';
+import type { LocalDerivations } from './derivations.js';
+
+/** The product values an enrichment reads, fills and derives from. */
+export interface StoredProduct {
+  ean: string;
+  name: string;
+  brand: string | null;
+  category: string | null;
+  description: string | null;
+  image_url: string | null;
+  attributes: Record<string, string | number | boolean>;
+  gtin14: string | null;
+  ean_check_digit_valid: boolean | null;
+  gs1_prefix: string | null;
+  gs1_prefix_country: string | null;
+  name_normalized: string | null;
+  brand_normalized: string | null;
+  derived_at: Date | null;
+}
+
+const STORED_COLUMNS = `ean, name, brand, category, description, image_url, attributes, gtin14, ean_check_digit_valid,
+  gs1_prefix, gs1_prefix_country, name_normalized, brand_normalized, derived_at`;
+
+/** Where an attempt of an enrichment job starts: what earlier attempts already settled. */
+export interface Checkpoint {
+  position: number;
+  last_ean: string | null;
+  snapshot_at: Date;
+  rows_total: number;
+  rows_changed: number;
+  rows_unchanged: number;
+  rows_failed: number;
+  quota_detail: string | null;
+}
+
+const FILTER_SQL = `account_id = $1 AND created_at <= $2
+  AND ($3::text IS NULL OR brand = $3) AND ($4::text IS NULL OR category = $4)
+  AND ($5::timestamptz IS NULL OR updated_at >= $5)`;
+
+const filterParams = (accountId: string, snapshotAt: Date, filter: EnrichmentFilter | null) => [
+  accountId, snapshotAt, filter?.brand ?? null, filter?.category ?? null, filter?.updated_since ?? null,
+];
+
+/**
+ * The checkpoint of job `jobId`, created on its first attempt with the number of products it
+ * covers (`countTotal`, given the snapshot time) so that `rows_total` is known up front.
+ */
+export async function loadCheckpoint(
+  db: Db,
+  jobId: string,
+  countTotal: (snapshotAt: Date) => Promise<number>,
+): Promise<Checkpoint> {
+  const existing = await db.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1', [jobId]);
+  if (existing.rows[0]) return existing.rows[0];
+  const { rows } = await db.query<{ now: Date }>('SELECT now() AS now');
+  const total = await countTotal(rows[0]!.now);
+  const created = await db.query<Checkpoint>(
+    `INSERT INTO enrichment_checkpoints (job_id, snapshot_at, rows_total) VALUES ($1, $2, $3)
+     ON CONFLICT (job_id) DO UPDATE SET job_id = excluded.job_id RETURNING *`,
+    [jobId, rows[0]!.now, total],
+  );
+  return created.rows[0]!;
+}
+
+/** Products of the catalog that a whole-catalog or filter enrichment covers. */
+export async function countCatalogTargets(db: Db, accountId: string, snapshotAt: Date, filter: EnrichmentFilter | null): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(*)::bigint AS count FROM products WHERE ${FILTER_SQL}`,
+    filterParams(accountId, snapshotAt, filter),
+  );
+  return rows[0]!.count;
+}
+
+/** The next `limit` covered products after `afterEan`, in EAN order. */
+export async function pageCatalogTargets(
+  db: Db,
+  accountId: string,
+  snapshotAt: Date,
+  filter: EnrichmentFilter | null,
+  afterEan: string | null,
+  limit: number,
+): Promise<StoredProduct[]> {
+  const { rows } = await db.query<StoredProduct>(
+    `SELECT ${STORED_COLUMNS} FROM products
+     WHERE ${FILTER_SQL} AND ($6::text IS NULL OR ean > $6) ORDER BY ean LIMIT $7`,
+    [...filterParams(accountId, snapshotAt, filter), afterEan, limit],
+  );
+  return rows;
+}
+
+/** The products of the account with these EANs (those that exist). */
+export async function findProductsByEan(db: Db | DbClient, accountId: string, eans: string[], lock = false): Promise<StoredProduct[]> {
+  const { rows } = await db.query<StoredProduct>(
+    `SELECT ${STORED_COLUMNS} FROM products WHERE account_id = $1 AND ean = ANY($2::text[])
+     ORDER BY ean ${lock ? 'FOR UPDATE' : ''}`,
+    [accountId, eans],
+  );
+  return rows;
+}
+
+/** The new state of one product: its values and derivations, and whether its data changed. */
+export interface ProductWrite {
+  ean: string;
+  values: Pick<StoredProduct, 'name' | 'brand' | 'category' | 'description' | 'image_url' | 'attributes'>;
+  derivations: LocalDerivations;
+  /** The product's data changed: `updated_at` is bumped. Derivations alone do not bump it. */
+  changed: boolean;
+}
+
+/** Writes the new state of these products in one statement. */
+export async function writeProducts(client: DbClient, accountId: string, writes: ProductWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  const column = <T>(pick: (write: ProductWrite) => T) => writes.map(pick);
+  await client.query(
+    `UPDATE products p SET name = v.name, brand = v.brand, category = v.category, description = v.description,
+       image_url = v.image_url, attributes = v.attributes, gtin14 = v.gtin14,
+       ean_check_digit_valid = v.check_valid, gs1_prefix = v.gs1_prefix, gs1_prefix_country = v.gs1_country,
+       name_normalized = v.name_normalized, brand_normalized = v.brand_normalized, derived_at = now(),
+       updated_at = CASE WHEN v.changed THEN now() ELSE p.updated_at END
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[],
+                 $10::boolean[], $11::text[], $12::text[], $13::text[], $14::text[], $15::boolean[])
+       AS v(ean, name, brand, category, description, image_url, attributes, gtin14, check_valid, gs1_prefix,
+            gs1_country, name_normalized, brand_normalized, changed)
+     WHERE p.account_id = $1 AND p.ean = v.ean`,
+    [
+      accountId,
+      column((w) => w.ean),
+      column((w) => w.values.name),
+      column((w) => w.values.brand),
+      column((w) => w.values.category),
+      column((w) => w.values.description),
+      column((w) => w.values.image_url),
+      column((w) => JSON.stringify(w.values.attributes)),
+      column((w) => w.derivations.gtin14),
+      column((w) => w.derivations.checkDigitValid),
+      column((w) => w.derivations.gs1Prefix),
+      column((w) => w.derivations.gs1PrefixCountry),
+      column((w) => w.derivations.nameNormalized),
+      column((w) => w.derivations.brandNormalized),
+      column((w) => w.changed),
+    ],
+  );
+}
+
+/** One product outcome for the job's report. */
+export interface ProductOutcome {
+  row: number;
+  ean: string;
+  code: string;
+  message: string;
+}
+
+/** Adds products' outcomes to the job's report (`job_row_errors`). */
+export async function insertOutcomes(client: DbClient, jobId: string, outcomes: ProductOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  await client.query(
+    `INSERT INTO job_row_errors (job_id, row, ordinal, ean, field, code, message)
+     SELECT $1, row, 1, ean, NULL, code, message
+     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS o(row, ean, code, message)`,
+    [jobId, outcomes.map((o) => o.row), outcomes.map((o) => o.ean), outcomes.map((o) => o.code), outcomes.map((o) => o.message)],
+  );
+}
+
+/** Drops report rows of products after `position`: an interrupted attempt may have left none, but a retry redoes them. */
+export async function clearOutcomesAfter(db: Db, jobId: string, position: number): Promise<void> {
+  await db.query('DELETE FROM job_row_errors WHERE job_id = $1 AND row > $2', [jobId, position]);
+}
+
+/** Records what is settled, on the checkpoint and in the job's progress, in the page's transaction. */
+export async function saveCheckpoint(client: Db | DbClient, jobId: string, checkpoint: Checkpoint): Promise<void> {
+  await client.query(
+    `UPDATE enrichment_checkpoints SET position = $2, last_ean = $3, rows_changed = $4, rows_unchanged = $5,
+       rows_failed = $6, quota_detail = $7 WHERE job_id = $1`,
+    [jobId, checkpoint.position, checkpoint.last_ean, checkpoint.rows_changed, checkpoint.rows_unchanged,
+      checkpoint.rows_failed, checkpoint.quota_detail],
+  );
+  await client.query(
+    `UPDATE jobs SET rows_total = $2, rows_processed = $3, rows_succeeded = $4, rows_updated = $4,
+       rows_unchanged = $5, rows_failed = $6, updated_at = now()
+     WHERE id = $1 AND status = 'processing'`,
+    [jobId, checkpoint.rows_total, checkpoint.position, checkpoint.rows_changed, checkpoint.rows_unchanged,
+      checkpoint.rows_failed],
+  );
+}
+
+/** The job's status now (null: no such job). */
+export async function jobStatus(db: Db, jobId: string): Promise<string | null> {
+  const { rows } = await db.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
+  return rows[0]?.status ?? null;
+}

@@ -1,0 +1,94 @@
+import { isValidGtin, hasGtinShape } from '../../shared/product/gtin.js';
+import type { TargetEntry } from './enrichment-targets.js';
+import { nothingToFill } from './fill.js';
+import type { LookupOutcome, ProviderClient } from './provider-client.js';
+import type { ProviderFields } from './provider-fields.js';
+
+/** What the job knows about one product after the lookup step: fields to fill, or why there are none. */
+export type EntryResult =
+  | { kind: 'fill'; fields: ProviderFields | null }
+  | { kind: 'outcome'; code: string; message: string };
+
+/** Lookup state shared by the pages of one attempt. */
+export interface LookupState {
+  /** Set by the first 429 quota answer: no more calls for this job. */
+  quotaDetail: string | null;
+  /** Set by a 401/403/other 4xx: the job stops. */
+  refused: { status: number; error: string } | null;
+}
+
+export interface PageLookupDeps {
+  provider: ProviderClient | null;
+  overwrite: boolean;
+  concurrency: number;
+  signal: AbortSignal;
+  state: LookupState;
+}
+
+const QUOTA_MESSAGE = "Not looked up: the lookup provider's monthly quota is used up.";
+
+function localResult(entry: TargetEntry, deps: PageLookupDeps): EntryResult | null {
+  if (!hasGtinShape(entry.ean)) return { kind: 'outcome', code: 'INVALID_EAN', message: 'The EAN must be 8, 12, 13 or 14 digits.' };
+  if (!entry.product) return { kind: 'outcome', code: 'NOT_FOUND', message: 'No product with this EAN in the catalog.' };
+  if (!isValidGtin(entry.ean)) {
+    return { kind: 'outcome', code: 'INVALID_EAN', message: 'The EAN check digit is invalid; it was not looked up.' };
+  }
+  if (!deps.provider || nothingToFill(entry.product, deps.overwrite)) return { kind: 'fill', fields: null };
+  if (deps.state.quotaDetail) return { kind: 'outcome', code: 'PROVIDER_QUOTA_EXCEEDED', message: QUOTA_MESSAGE };
+  return null;
+}
+
+function quotaDetail(outcome: Extract<LookupOutcome, { kind: 'quota' }>): string {
+  const extras = [outcome.limit !== null ? `limit ${outcome.limit}` : null, outcome.tier ? `tier ${outcome.tier}` : null].filter(Boolean);
+  return `"${outcome.error}"${extras.length > 0 ? ` (${extras.join(', ')})` : ''}`;
+}
+
+function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | null {
+  switch (outcome.kind) {
+    case 'found':
+      return { kind: 'fill', fields: outcome.fields };
+    case 'not_found':
+      return { kind: 'outcome', code: 'NOT_FOUND_AT_PROVIDER', message: 'The lookup provider has no product with this EAN.' };
+    case 'quota':
+      state.quotaDetail ??= quotaDetail(outcome);
+      return { kind: 'outcome', code: 'PROVIDER_QUOTA_EXCEEDED', message: QUOTA_MESSAGE };
+    case 'refused':
+      state.refused ??= { status: outcome.status, error: outcome.error };
+      return null;
+    case 'failed':
+      return {
+        kind: 'outcome',
+        code: 'PROVIDER_ERROR',
+        message: `The lookup provider failed ${outcome.attempts} times (last: ${outcome.reason}); not enriched.`,
+      };
+  }
+}
+
+/**
+ * Looks up the products of one page, `concurrency` at a time (each call still waits for its
+ * slot of the shared rate). Returns each entry's result; an entry left null was not settled
+ * because the provider refused the job's calls (`state.refused`). Rejects when `signal` aborts.
+ */
+export async function lookUpPage(entries: TargetEntry[], deps: PageLookupDeps): Promise<Array<EntryResult | null>> {
+  const results = new Array<EntryResult | null>(entries.length).fill(null);
+  let next = 0;
+  const lane = async () => {
+    while (next < entries.length && !deps.state.refused) {
+      const index = next++;
+      const entry = entries[index]!;
+      const local = localResult(entry, deps);
+      if (local) {
+        results[index] = local;
+        continue;
+      }
+      deps.signal.throwIfAborted();
+      const outcome = await deps.provider!.lookup(entry.ean, deps.signal);
+      // A quota answer seen by another lane meanwhile does not undo a product already found.
+      results[index] = resultOf(outcome, deps.state);
+    }
+  };
+  const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency) }, lane));
+  const failure = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results;
+}

@@ -1,0 +1,137 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mapProviderProduct, type ProviderFields } from './provider-fields.js';
+import type { ProviderRateLimiter } from './provider-rate-limiter.js';
+
+/** What one lookup came to, after the retries the provider's contract allows. */
+export type LookupOutcome =
+  | { kind: 'found'; fields: ProviderFields }
+  /** 404: the provider does not know the EAN (not retried). */
+  | { kind: 'not_found' }
+  /** 429 without Retry-After: the monthly quota is used up; no more calls for this job. */
+  | { kind: 'quota'; error: string; limit: number | null; tier: string | null }
+  /** Any other 4xx (invalid or expired key, suspended account): no more calls at all. */
+  | { kind: 'refused'; status: number; error: string }
+  /** 5xx, network errors and timeouts on every attempt. */
+  | { kind: 'failed'; attempts: number; reason: string };
+
+export interface ProviderClientOptions {
+  /** ENRICH_PROVIDER_URL: lookups are `GET {url}/{ean}`. */
+  url: string;
+  /** ENRICH_PROVIDER_KEY, sent as `X-API-Key`. */
+  apiKey: string | undefined;
+  limiter: ProviderRateLimiter;
+  /** Longest wait for one answer; a slower one counts as a failed attempt. */
+  timeoutMs: number;
+  /** First back-off after a 5xx or network error; doubled per attempt (1 s, 2 s, 4 s …). */
+  backoffBaseMs: number;
+  backoffCapMs?: number;
+  maxAttempts?: number;
+  /** Source of the back-off jitter (tests may fix it). */
+  random?: () => number;
+}
+
+/** Retry-After in ms: delta-seconds or an HTTP date; null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+  if (header === null || header.trim() === '') return null;
+  const value = header.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/**
+ * Back-off before attempt `attempt + 1` (attempt ≥ 1): base·2^(attempt−1), capped, times a jitter
+ * factor in [0.75, 1.25) so that workers that failed together do not retry together, capped again.
+ */
+export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  const nominal = Math.min(capMs, baseMs * 2 ** (attempt - 1));
+  return Math.min(capMs, Math.round(nominal * (0.75 + random() * 0.5)));
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+const errorOf = (body: unknown, fallback: string): string => {
+  if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
+    return (body as { error: string }).error;
+  }
+  return typeof body === 'string' && body.trim() !== '' ? body.trim().slice(0, 200) : fallback;
+};
+
+/** Client of the external EAN lookup provider, following its retry guidance (API.md §4). */
+export class ProviderClient {
+  private readonly baseUrl: string;
+  private readonly capMs: number;
+  private readonly maxAttempts: number;
+  private readonly random: () => number;
+
+  constructor(private readonly options: ProviderClientOptions) {
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.capMs = options.backoffCapMs ?? 30_000;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * Looks `ean` up. A 429 with Retry-After pauses every worker process for exactly that long and
+   * the call is made again without using up an attempt; 5xx, network errors and timeouts are
+   * retried with back-off up to `maxAttempts`. Rejects only when `signal` aborts.
+   */
+  async lookup(ean: string, signal: AbortSignal): Promise<LookupOutcome> {
+    let attempts = 0;
+    for (;;) {
+      await this.options.limiter.acquire(signal);
+      let status: number;
+      let body: unknown;
+      let retryAfter: string | null;
+      try {
+        const response = await fetch(`${this.baseUrl}/${encodeURIComponent(ean)}`, {
+          headers: { accept: 'application/json', ...(this.options.apiKey ? { 'x-api-key': this.options.apiKey } : {}) },
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs)]),
+        });
+        status = response.status;
+        retryAfter = response.headers.get('retry-after');
+        body = await readBody(response);
+      } catch (error) {
+        signal.throwIfAborted();
+        attempts += 1;
+        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error);
+        if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
+        await sleep(backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random), undefined, { signal });
+        continue;
+      }
+      if (status >= 200 && status < 300) return { kind: 'found', fields: mapProviderProduct(body) };
+      if (status === 404) return { kind: 'not_found' };
+      if (status === 429) {
+        const waitMs = retryAfterMs(retryAfter);
+        if (waitMs !== null) {
+          await this.options.limiter.pause(waitMs);
+          continue;
+        }
+        const quota = (body ?? {}) as { limit?: unknown; tier?: unknown };
+        return {
+          kind: 'quota',
+          error: errorOf(body, 'Monthly quota exceeded.'),
+          limit: typeof quota.limit === 'number' ? quota.limit : null,
+          tier: typeof quota.tier === 'string' ? quota.tier : null,
+        };
+      }
+      if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
+      attempts += 1;
+      if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason: `HTTP ${status}: ${errorOf(body, 'server error')}` };
+      await sleep(backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random), undefined, { signal });
+    }
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}

@@ -1,0 +1,198 @@
+import type { Logger } from 'pino';
+import { withTransaction, type Db } from '../../shared/db/pool.js';
+import { enrichmentOptionsSchema } from '../../shared/jobs/enrichment-options.js';
+import { finishJob, lockProcessingJob, startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import {
+  clearOutcomesAfter,
+  findProductsByEan,
+  insertOutcomes,
+  jobStatus,
+  loadCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
+  type ProductOutcome,
+  type ProductWrite,
+  writeProducts,
+} from './enrich-queries.js';
+import { enrichmentTargets, type TargetEntry } from './enrichment-targets.js';
+import { enrichProduct } from './fill.js';
+import { lookUpPage, type EntryResult, type LookupState } from './page-lookups.js';
+import type { ProviderClient } from './provider-client.js';
+
+/** What an enrichment attempt needs from the process. */
+export interface EnrichDeps {
+  db: Db;
+  logger: Logger;
+  /** The lookup provider; null when ENRICH_PROVIDER_URL is unset (local derivations only). */
+  provider: ProviderClient | null;
+  /** Lookups one job keeps in flight (each still waits for its slot of the shared rate). */
+  lookupConcurrency: number;
+  /** Products per page: each page is looked up, then settled in one transaction. */
+  pageSize?: number;
+}
+
+const DEFAULT_PAGE_SIZE = 200;
+
+/**
+ * Runs one attempt of enrichment job `jobId`. Page by page: look the products up, then in one
+ * transaction write their new values and derivations, their report entries and the checkpoint,
+ * so a later attempt resumes after the last settled page and never calls the provider twice for
+ * a settled product. Returns the outcome, or null when the job already ended (a duplicate
+ * delivery, or a cancellation seen in the job row). Throws when `signal` aborts.
+ */
+export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal): Promise<JobOutcome | null> {
+  const job = await startJobAttempt(deps.db, jobId);
+  if (!job) return null;
+  const options = enrichmentOptionsSchema.parse(job.options);
+  const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
+  const targets = enrichmentTargets(deps.db, job.account_id, options);
+  const checkpoint = await loadCheckpoint(deps.db, jobId, (snapshotAt) => targets.count(snapshotAt));
+  await clearOutcomesAfter(deps.db, jobId, checkpoint.position);
+  await saveCheckpoint(deps.db, jobId, checkpoint);
+  log.info({ options: { ...options, eans: options.eans?.length }, resumeAt: checkpoint.position }, 'enrichment started');
+
+  const state: LookupState = { quotaDetail: checkpoint.quota_detail, refused: null };
+  const pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+  // Lookups of the next page run while the current one is settled, so the provider's rate is
+  // not left unused at page boundaries; they stop when this attempt ends, however it ends.
+  const attempt = new AbortController();
+  const lookups = AbortSignal.any([signal, attempt.signal]);
+  const startPage = async (after: Checkpoint) => {
+    const entries = await targets.nextPage(after, pageSize);
+    const results = lookUpPage(entries, {
+      provider: deps.provider,
+      overwrite: options.overwrite,
+      concurrency: deps.lookupConcurrency,
+      signal: lookups,
+      state,
+    });
+    results.catch(() => {});
+    return { entries, results };
+  };
+  try {
+    let page = await startPage(checkpoint);
+    while (page.entries.length > 0) {
+      signal.throwIfAborted();
+      const results = await page.results;
+      if (state.refused) return await refuse(deps, jobId, checkpoint, state.refused, log);
+      // A cancel from another process ends the job row: stop calling the provider now.
+      if ((await jobStatus(deps.db, jobId)) !== 'processing') return null;
+      const last = page.entries.at(-1)!;
+      const next = await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
+      const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
+      if (!(await settlePage(deps.db, context, checkpoint, page.entries, results, state))) return null;
+      page = next;
+    }
+  } finally {
+    attempt.abort();
+  }
+  const outcome: JobOutcome = {
+    status: 'completed',
+    detail: completedDetail(jobId, checkpoint, deps.provider !== null),
+    counts: countsOf(checkpoint),
+  };
+  const finished = await finishJob(deps.db, jobId, outcome);
+  log.info({ counts: outcome.counts, quota: checkpoint.quota_detail }, finished ? 'enrichment finished' : 'enrichment already ended elsewhere');
+  return finished ? outcome : null;
+}
+
+interface PageContext {
+  jobId: string;
+  accountId: string;
+  overwrite: boolean;
+  signal: AbortSignal;
+}
+
+/**
+ * Writes one page in one transaction, after checking under the job row's lock that the job is
+ * still running: once a cancel has ended the row, nothing more is written. Advances `checkpoint`.
+ */
+async function settlePage(
+  db: Db,
+  page: PageContext,
+  checkpoint: Checkpoint,
+  entries: TargetEntry[],
+  results: Array<EntryResult | null>,
+  state: LookupState,
+): Promise<boolean> {
+  return withTransaction(db, async (client) => {
+    if (!(await lockProcessingJob(client, page.jobId))) return false;
+    page.signal.throwIfAborted();
+    const eans = entries.filter((entry) => entry.product).map((entry) => entry.ean);
+    const current = new Map((await findProductsByEan(client, page.accountId, eans, true)).map((p) => [p.ean, p]));
+    const writes: ProductWrite[] = [];
+    const outcomes: ProductOutcome[] = [];
+    const next = { ...checkpoint };
+    entries.forEach((entry, index) => {
+      const result = results[index]!;
+      const product = entry.product ? current.get(entry.ean) : undefined;
+      // Derivations are written for every product in the catalog, whatever the provider said.
+      const write = product ? enrichProduct(product, result.kind === 'fill' ? result.fields : null, page.overwrite) : null;
+      if (write) writes.push(write);
+      if (result.kind === 'outcome' || (entry.product && !product)) {
+        const outcome = result.kind === 'outcome' ? result : { code: 'NOT_FOUND', message: 'The product was deleted during the enrichment.' };
+        outcomes.push({ row: entry.row, ean: entry.ean, code: outcome.code, message: outcome.message });
+        next.rows_failed += 1;
+      } else if (write?.changed) next.rows_changed += 1;
+      else next.rows_unchanged += 1;
+    });
+    next.position = entries.at(-1)!.row;
+    next.last_ean = entries.at(-1)!.ean;
+    next.quota_detail = state.quotaDetail;
+    await writeProducts(client, page.accountId, writes);
+    await insertOutcomes(client, page.jobId, outcomes);
+    await saveCheckpoint(client, page.jobId, next);
+    Object.assign(checkpoint, next);
+    return true;
+  });
+}
+
+function countsOf(checkpoint: Checkpoint): JobOutcome['counts'] {
+  return {
+    rowsTotal: checkpoint.rows_total,
+    rowsProcessed: checkpoint.position,
+    rowsSucceeded: checkpoint.rows_changed,
+    rowsUpdated: checkpoint.rows_changed,
+    rowsCreated: 0,
+    rowsUnchanged: checkpoint.rows_unchanged,
+    rowsFailed: checkpoint.rows_failed,
+  };
+}
+
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+function completedDetail(jobId: string, checkpoint: Checkpoint, hasProvider: boolean): string | null {
+  const report = `See /v1/jobs/${jobId}/errors.`;
+  if (!hasProvider) {
+    return 'No lookup provider is configured (ENRICH_PROVIDER_URL): only the local derivations were made.' +
+      (checkpoint.rows_failed > 0 ? ` ${plural(checkpoint.rows_failed, 'product')} could not be enriched. ${report}` : '');
+  }
+  if (checkpoint.quota_detail) {
+    return `The lookup provider's monthly quota is exceeded: ${checkpoint.quota_detail}. The remaining products were not ` +
+      `looked up (PROVIDER_QUOTA_EXCEEDED); the local derivations were made for every product. ` +
+      `${plural(checkpoint.rows_failed, 'product')} not fully enriched. ${report}`;
+  }
+  if (checkpoint.rows_failed > 0) {
+    return `${checkpoint.rows_failed} of ${plural(checkpoint.position, 'product')} were not fully enriched. ${report}`;
+  }
+  return null;
+}
+
+async function refuse(
+  deps: EnrichDeps,
+  jobId: string,
+  checkpoint: Checkpoint,
+  refused: { status: number; error: string },
+  log: Logger,
+): Promise<JobOutcome | null> {
+  const outcome: JobOutcome = {
+    status: 'failed',
+    errorCode: 'ENRICHMENT_FAILED',
+    detail:
+      `The lookup provider refused the request (HTTP ${refused.status}: "${refused.error}"). Enrichment stopped after ` +
+      `${checkpoint.position} of ${plural(checkpoint.rows_total, 'product')}; the products enriched before keep their changes.`,
+    counts: countsOf(checkpoint),
+  };
+  log.warn({ status: refused.status, error: refused.error }, 'lookup provider refused the enrichment');
+  return (await finishJob(deps.db, jobId, outcome)) ? outcome : null;
+}

@@ -1,0 +1,258 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { FakeProvider } from '../support/fake-provider.js';
+import { recoveryEan } from '../support/recovery-support.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+/**
+ * Enrichment against a real HTTP server playing the lookup provider: filling rules, and each
+ * branch of the provider's contract (404, 4xx, 429 with Retry-After, 429 quota, 5xx, slow answers).
+ */
+const PROVIDER_KEY = 'provider-secret';
+let ctx: TestContext;
+let provider: FakeProvider;
+let account: { id: string; key: string };
+let next = 0;
+
+beforeAll(async () => {
+  provider = await FakeProvider.start({ apiKey: PROVIDER_KEY });
+  ctx = await createTestContext({
+    env: {
+      ENRICH_PROVIDER_URL: provider.url,
+      ENRICH_PROVIDER_KEY: PROVIDER_KEY,
+      ENRICH_PROVIDER_BACKOFF_MS: '20',
+      ENRICH_PROVIDER_TIMEOUT_MS: '400',
+      ENRICH_LOOKUP_CONCURRENCY: '2',
+    },
+  });
+  account = await ctx.createAccount();
+});
+afterAll(async () => {
+  await ctx?.close();
+  await provider?.close();
+});
+beforeEach(() => provider.reset());
+
+/** `count` new products (fresh EANs) imported with the given CSV columns after ean. */
+async function seed(count: number, row: (n: number) => string, header = 'name,brand,category'): Promise<[string, ...string[]]> {
+  const eans = Array.from({ length: count }, () => recoveryEan(++next));
+  const csv = [`ean,${header}`, ...eans.map((ean, i) => `${ean},${row(i)}`)].join('\n');
+  const job = await ctx.importCsv(account.key, csv);
+  expect(job.status, JSON.stringify(job)).toBe('completed');
+  return eans as [string, ...string[]];
+}
+
+async function enrich(body: Record<string, unknown>): Promise<JobResource> {
+  const response = await ctx.app.inject({
+    method: 'POST',
+    url: '/v1/enrichments',
+    headers: { 'x-api-key': account.key },
+    payload: body,
+  });
+  expect(response.statusCode, response.body).toBe(202);
+  expect(response.headers.location).toBe(`/v1/jobs/${response.json<{ id: string }>().id}`);
+  return ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000);
+}
+
+async function errorsOf(id: string) {
+  return (await ctx.get(account.key, `/v1/jobs/${id}/errors?limit=500`)).json<{
+    data: Array<{ row: number; ean: string; field: string | null; code: string; message: string }>;
+  }>().data;
+}
+
+async function stored(ean: string) {
+  const { rows } = await ctx.db.query(
+    `SELECT name, brand, category, description, image_url, attributes, gtin14, ean_check_digit_valid, gs1_prefix,
+            gs1_prefix_country, name_normalized, brand_normalized, updated_at
+     FROM products WHERE account_id = $1 AND ean = $2`,
+    [account.id, ean],
+  );
+  return rows[0];
+}
+
+describe('filling the catalog from the provider', () => {
+  it('fills only empty fields, never touches a field the provider does not return, and bumps updated_at of changed products', async () => {
+    const [empty, full] = await seed(2, (i) => (i === 0 ? ' Pen  ,,' : 'Pencil,Stabilo,Office'));
+    const before = await stored(empty);
+    provider.products.set(empty, { title: 'Ballpoint pen', brand: 'Stabilo', category: ['Office', 'Pens'], images: ['https://img.example/p.jpg'] });
+    provider.products.set(full!, { name: 'Other name', brand: 'Other brand', description: 'Grey pencil' });
+
+    const job = await enrich({ eans: [empty, full] });
+
+    expect(job).toMatchObject({ status: 'completed', error_code: null, detail: null });
+    expect(job.progress).toMatchObject({ rows_total: 2, rows_processed: 2, rows_succeeded: 2, rows_unchanged: 0, rows_failed: 0 });
+    const filled = await stored(empty);
+    expect(filled).toMatchObject({
+      name: ' Pen  ', // a name always has a value: kept
+      brand: 'Stabilo',
+      category: 'Office > Pens',
+      description: null, // not returned: untouched
+      image_url: 'https://img.example/p.jpg',
+      gtin14: `0${empty}`,
+      ean_check_digit_valid: true,
+      gs1_prefix: '210',
+      gs1_prefix_country: 'Restricted distribution',
+      name_normalized: 'pen',
+      brand_normalized: 'stabilo',
+    });
+    expect(filled.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
+    expect(await stored(full!)).toMatchObject({ name: 'Pencil', brand: 'Stabilo', category: 'Office', description: 'Grey pencil' });
+    expect(provider.calls.every((call) => call.apiKey === PROVIDER_KEY)).toBe(true);
+  });
+
+  it('overwrite: true replaces filled fields with what the provider returns', async () => {
+    const [ean] = await seed(1, () => 'Old name,Old brand,Old category');
+    provider.products.set(ean!, { name: 'New name', brand: 'New brand', attributes: { color: 'blue' } });
+
+    const job = await enrich({ eans: [ean], overwrite: true });
+
+    expect(job.progress).toMatchObject({ rows_succeeded: 1, rows_failed: 0 });
+    expect(await stored(ean!)).toMatchObject({ name: 'New name', brand: 'New brand', category: 'Old category', attributes: { color: 'blue' } });
+  });
+
+  it('counts a product whose data the provider does not change as unchanged and leaves its updated_at', async () => {
+    const [ean] = await seed(1, () => 'Pen,Stabilo,');
+    provider.products.set(ean!, { name: 'Pen', brand: 'Stabilo' });
+    const first = await enrich({ eans: [ean] });
+    expect(first.progress).toMatchObject({ rows_succeeded: 0, rows_unchanged: 1 });
+    const before = await stored(ean!);
+    const second = await enrich({ eans: [ean] });
+    expect(second.progress).toMatchObject({ rows_succeeded: 0, rows_unchanged: 1 });
+    expect((await stored(ean!)).updated_at).toEqual(before.updated_at);
+  });
+
+  it('reports listed EANs that are malformed or not in the catalog', async () => {
+    const [known] = await seed(1, () => 'Pen,,');
+    provider.products.set(known!, { brand: 'Stabilo' });
+    const job = await enrich({ eans: ['12345', recoveryEan(999_999), known] });
+    expect(job.progress).toMatchObject({ rows_total: 3, rows_processed: 3, rows_succeeded: 1, rows_failed: 2 });
+    expect(await errorsOf(job.id)).toEqual([
+      { row: 1, ean: '12345', field: null, code: 'INVALID_EAN', message: 'The EAN must be 8, 12, 13 or 14 digits.' },
+      { row: 2, ean: recoveryEan(999_999), field: null, code: 'NOT_FOUND', message: 'No product with this EAN in the catalog.' },
+    ]);
+    expect(provider.calls.map((call) => call.ean)).toEqual([known]);
+  });
+});
+
+describe("the provider's contract", () => {
+  it('404: NOT_FOUND_AT_PROVIDER for that product, without a retry', async () => {
+    const [missing, found] = await seed(2, () => 'Pen,,');
+    provider.products.set(found!, { brand: 'Stabilo' });
+    const job = await enrich({ eans: [missing, found] });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_failed: 1 } });
+    expect(job.detail).toBe(`1 of 2 products were not fully enriched. See /v1/jobs/${job.id}/errors.`);
+    expect(await errorsOf(job.id)).toEqual([
+      { row: 1, ean: missing, field: null, code: 'NOT_FOUND_AT_PROVIDER', message: 'The lookup provider has no product with this EAN.' },
+    ]);
+    expect(provider.calls.filter((call) => call.ean === missing)).toHaveLength(1);
+  });
+
+  it('401: stops calling the provider and fails the job with ENRICHMENT_FAILED quoting the provider', async () => {
+    const eans = await seed(20, () => 'Pen,,');
+    for (const ean of eans) provider.products.set(ean, { brand: 'Stabilo' });
+    provider.script(eans[0]!, { status: 401, error: 'API key expired' });
+
+    const job = await enrich({ eans });
+
+    expect(job).toMatchObject({ status: 'failed', error_code: 'ENRICHMENT_FAILED' });
+    expect(job.detail).toBe(
+      'The lookup provider refused the request (HTTP 401: "API key expired"). Enrichment stopped after 0 of 20 products; ' +
+        'the products enriched before keep their changes.',
+    );
+    // Lookups in flight when the refusal came (at most the job's concurrency) end; no more start.
+    expect(provider.count()).toBeLessThanOrEqual(2);
+    expect(await stored(eans[5]!)).toMatchObject({ brand: null });
+  });
+
+  it('403 suspended: the same, with the provider’s own words', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    provider.script(ean!, { status: 403, error: 'Account suspended' });
+    const job = await enrich({ eans: [ean] });
+    expect(job).toMatchObject({ status: 'failed', error_code: 'ENRICHMENT_FAILED' });
+    expect(job.detail).toContain('(HTTP 403: "Account suspended")');
+    expect(provider.count()).toBe(1);
+  });
+
+  it('429 with Retry-After: waits exactly that long, then goes on without using up an attempt', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    provider.products.set(ean!, { brand: 'Stabilo' });
+    provider.script(ean!, { status: 429, retryAfterSeconds: 1 }, { status: 429, retryAfterSeconds: 1 });
+
+    const job = await enrich({ eans: [ean] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_failed: 0 } });
+    const times = provider.calls.map((call) => call.at);
+    expect(provider.calls.map((call) => call.status)).toEqual([429, 429, 200]);
+    for (const gap of [times[1]! - times[0]!, times[2]! - times[1]!]) {
+      expect(gap).toBeGreaterThanOrEqual(990);
+      expect(gap).toBeLessThan(1_500);
+    }
+  });
+
+  it('429 monthly quota: stops calling, derives every product, marks the rest PROVIDER_QUOTA_EXCEEDED and completes', async () => {
+    const eans = await seed(6, () => 'Pen,,');
+    for (const ean of eans) provider.products.set(ean, { brand: 'Stabilo' });
+    provider.script(eans[2]!, { status: 429, quota: { limit: 1000, tier: 'FREE' } });
+
+    const job = await enrich({ eans });
+
+    expect(job).toMatchObject({ status: 'completed', error_code: null, progress: { rows_total: 6, rows_processed: 6 } });
+    expect(job.detail).toContain(`The lookup provider's monthly quota is exceeded: "Monthly quota exceeded." (limit 1000, tier FREE).`);
+    const errors = await errorsOf(job.id);
+    expect(errors.map((error) => error.code)).toEqual(errors.map(() => 'PROVIDER_QUOTA_EXCEEDED'));
+    expect(errors.map((error) => error.row)).toContain(3);
+    expect(job.progress.rows_failed).toBe(errors.length);
+    expect(job.progress.rows_succeeded + job.progress.rows_failed).toBe(6);
+    // Only lookups already in flight when the quota answer came were made after it.
+    const quotaAt = provider.calls.find((call) => call.status === 429)!.at;
+    expect(provider.calls.filter((call) => call.at > quotaAt).length).toBeLessThanOrEqual(1);
+    for (const ean of eans) expect(await stored(ean)).toMatchObject({ gtin14: `0${ean}`, ean_check_digit_valid: true });
+  });
+
+  it('5xx then 200: retried with growing back-off until it answers', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    provider.products.set(ean!, { brand: 'Stabilo' });
+    provider.script(ean!, { status: 500 }, { status: 503 }, { status: 502 });
+
+    const job = await enrich({ eans: [ean] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1 } });
+    expect(provider.calls.map((call) => call.status)).toEqual([500, 503, 502, 200]);
+    const gaps = provider.calls.slice(1).map((call, i) => call.at - provider.calls[i]!.at);
+    // Base 20 ms: 20, 40, 80 ms, each ±25%.
+    expect(gaps[0]).toBeGreaterThanOrEqual(14);
+    expect(gaps[2]).toBeGreaterThanOrEqual(59);
+    expect(gaps[2]! / gaps[0]!).toBeGreaterThan(2);
+  });
+
+  it('5xx on all 5 attempts: PROVIDER_ERROR for that product, the others go on', async () => {
+    const [broken, fine] = await seed(2, () => 'Pen,,');
+    provider.products.set(broken!, { brand: 'Stabilo' });
+    provider.products.set(fine!, { brand: 'Stabilo' });
+    provider.script(broken!, ...Array.from({ length: 6 }, () => ({ status: 500 as const })));
+
+    const job = await enrich({ eans: [broken, fine] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_failed: 1 } });
+    expect(provider.calls.filter((call) => call.ean === broken)).toHaveLength(5);
+    expect(await errorsOf(job.id)).toEqual([
+      expect.objectContaining({ row: 1, ean: broken, code: 'PROVIDER_ERROR' }),
+    ]);
+  });
+
+  it('a slow answer past the timeout is retried; a slow one within it is used', async () => {
+    const [late, slow] = await seed(2, () => 'Pen,,');
+    provider.products.set(late!, { brand: 'Late' });
+    provider.products.set(slow!, { brand: 'Slow' });
+    provider.script(late!, { status: 200, body: { brand: 'Too late' }, delayMs: 1_000 });
+    provider.script(slow!, { status: 200, body: { brand: 'Slow' }, delayMs: 200 });
+
+    const job = await enrich({ eans: [late, slow] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 2, rows_failed: 0 } });
+    expect(await stored(late!)).toMatchObject({ brand: 'Late' });
+    expect(await stored(slow!)).toMatchObject({ brand: 'Slow' });
+    expect(provider.calls.filter((call) => call.ean === late)).toHaveLength(2);
+    expect(provider.calls.filter((call) => call.ean === slow)).toHaveLength(1);
+  });
+});
