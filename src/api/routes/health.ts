@@ -1,19 +1,24 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../../shared/errors.js';
 import { sendError } from '../plugins/error-handler.js';
+import { errorResponses } from '../schemas.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
+type CheckState = 'ok' | 'unavailable';
+
+async function check(probe: () => Promise<unknown>): Promise<CheckState> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
   });
   try {
-    await Promise.race([probe(), timeout]);
-    return 'ok';
+    const result = await Promise.race([probe(), timeout]);
+    return result === false ? 'unavailable' : 'ok';
   } catch {
     return 'unavailable';
   } finally {
@@ -21,24 +26,55 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable
   }
 }
 
-/** GET /healthz (the process runs) and GET /readyz (PostgreSQL and Redis answer), API.md §5. */
-export function healthRoutes(app: FastifyInstance, deps: { db: Db; redis: Redis }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export interface HealthDeps {
+  db: Db;
+  redis: Redis;
+  /** In a process that runs workers: true while their blocking Redis connections are up. */
+  workersAlive?: (() => Promise<boolean>) | undefined;
+}
 
-  app.get('/readyz', async (_request, reply) => {
-    const [postgres, redis] = await Promise.all([
-      check(() => deps.db.query('SELECT 1')),
-      check(() => deps.redis.ping()),
-    ]);
-    const checks = { postgres, redis };
-    if (postgres === 'ok' && redis === 'ok') return { status: 'ready', checks };
-    const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
-    return sendError(
-      reply,
-      new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${down.join(' and ')} unreachable.`, {
-        checks,
-        retry_after_seconds: 5,
-      }),
-    );
-  });
+const checkSchema = z.enum(['ok', 'unavailable']);
+const readySchema = z.object({
+  status: z.literal('ready'),
+  checks: z.object({ postgres: checkSchema, redis: checkSchema, workers: checkSchema.optional() }),
+});
+
+/**
+ * GET /healthz (the process runs) and GET /readyz (API.md §5): PostgreSQL and Redis answer and,
+ * in a process that runs workers, their blocking connections (the ones that wait for jobs) are up.
+ */
+export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  routes.get(
+    '/healthz',
+    { schema: { summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  routes.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness',
+        description: 'PostgreSQL and Redis answer and, where this process runs workers, their blocking Redis connections are up.',
+        response: { 200: readySchema, ...errorResponses(503) },
+      },
+    },
+    async (_request, reply) => {
+      const workersAlive = deps.workersAlive;
+      const [postgres, redis, workers] = await Promise.all([
+        check(() => deps.db.query('SELECT 1')),
+        check(() => deps.redis.ping()),
+        workersAlive ? check(workersAlive) : Promise.resolve(undefined),
+      ]);
+      const checks = { postgres, redis, ...(workers ? { workers } : {}) };
+      const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
+      if (down.length === 0) return { status: 'ready' as const, checks };
+      const what = down.map((name) => (name === 'workers' ? 'the workers’ Redis connection' : name)).join(' and ');
+      return sendError(
+        reply,
+        new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${what} unreachable.`, { checks, retry_after_seconds: 5 }),
+      );
+    },
+  );
 }

@@ -1,0 +1,146 @@
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Scope } from '../../shared/accounts/api-keys.js';
+import type { Db } from '../../shared/db/pool.js';
+import { AppError, notFound, permissionDenied } from '../../shared/errors.js';
+import { cancelJobRow, findJobInScope, resetJobForRetry } from '../../shared/jobs/job-control-queries.js';
+import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
+import type { JobQueues, QueuedJob } from '../../shared/queues.js';
+import { requireQueue, sendAccepted } from '../job-acceptance.js';
+import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The scope that starts (and so controls) a job of each type (API.md §4). */
+const WRITE_SCOPES: Record<JobType, Scope> = {
+  import: 'imports:write',
+  export: 'exports:write',
+  enrichment: 'enrichments:write',
+};
+
+export interface JobControlDeps {
+  db: Db;
+  queues: JobQueues;
+  /** Publishes on the cancel channel (the producer connection). */
+  redis: Redis;
+  /** The channel every worker process listens on for cancelled job ids. */
+  cancelChannel: string;
+}
+
+/**
+ * The job `id` the caller may control: its own account's job with the job type's write scope, or
+ * any account's job for the operator key. 404 for a malformed id or another account's job.
+ */
+async function controlledJob(db: Db, request: FastifyRequest, id: string): Promise<JobRow> {
+  const principal = request.principal;
+  const accountId = principal?.kind === 'account' ? principal.accountId : null;
+  const job = UUID.test(id) ? await findJobInScope(db, accountId, id) : null;
+  if (!job) throw notFound('Job not found.');
+  if (principal?.kind === 'account') {
+    const scope = WRITE_SCOPES[job.type];
+    if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
+  }
+  return job;
+}
+
+/** How long a retry waits for the job's last delivery to let go of its BullMQ job. */
+const DELIVERY_END_WAIT_MS = 3_000;
+
+/**
+ * Removes the BullMQ job of an ended job so the retry can queue it again under the same id. The
+ * job row ends a moment before its delivery does (which holds the BullMQ job's lock until then),
+ * so this waits a little for that. False when the delivery is still running after the wait.
+ */
+async function removeFinishedDelivery(queue: Queue<QueuedJob>, id: string): Promise<boolean> {
+  const deadline = Date.now() + DELIVERY_END_WAIT_MS;
+  for (;;) {
+    await queue.remove(id);
+    if ((await queue.getJobState(id)) === 'unknown') return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** POST /v1/jobs/{id}/cancel and POST /v1/jobs/{id}/retry (API.md §4). */
+export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  // Any key of the account may address the job; the job type's write scope is checked per job.
+  const config = { authenticated: true, adminAllowed: true };
+  const params = z.object({ id: z.string() });
+
+  routes.post(
+    '/v1/jobs/:id/cancel',
+    {
+      config,
+      schema: {
+        summary: 'Cancel a job',
+        description:
+          "Needs the job type's write scope (imports:write, exports:write, enrichments:write) or the operator key. " +
+          'A waiting job never starts; a running one stops at its next chunk and writes nothing more; the job ends ' +
+          '`cancelled` with error_code JOB_CANCELLED. A job that has already ended is returned unchanged.',
+        params,
+        response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) },
+      },
+    },
+    async (request) => {
+      const job = await controlledJob(deps.db, request, request.params.id);
+      if (job.status !== 'processing') return toJobResource(job);
+      // PostgreSQL first: from here on no attempt can commit, whatever Redis does.
+      const cancelled = await cancelJobRow(deps.db, job.id);
+      if (!cancelled) return toJobResource((await findJobInScope(deps.db, null, job.id)) ?? job);
+      request.log.info({ jobId: job.id, type: job.type }, 'job cancelled');
+      // A waiting or delayed job is removed so it never starts; a running one is aborted by the
+      // worker process that runs it. Both are best effort: a delivery of an ended job does nothing.
+      await deps.queues
+        .queue(job.type)
+        .remove(job.id)
+        .catch((error: unknown) => request.log.warn({ err: error, jobId: job.id }, 'could not remove the cancelled job from its queue'));
+      await deps.redis
+        .publish(deps.cancelChannel, job.id)
+        .catch((error: unknown) => request.log.warn({ err: error, jobId: job.id }, 'could not tell the workers about a cancel'));
+      return toJobResource(cancelled);
+    },
+  );
+
+  routes.post(
+    '/v1/jobs/:id/retry',
+    {
+      config,
+      schema: {
+        summary: 'Retry a failed or cancelled job',
+        description:
+          "Needs the job type's write scope or the operator key. The job runs again from its stored input, with its " +
+          'counts and report cleared: 202 like a new job. 409 JOB_NOT_FINISHED while the job is still processing (or ' +
+          'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
+          'is no longer stored.',
+        params,
+        response: { 202: jobAcceptedSchema, ...errorResponses(404, 409, 422, ...AUTH_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const job = await controlledJob(deps.db, request, request.params.id);
+      if (job.status === 'processing') {
+        throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is still processing: cancel it or wait until it ends.');
+      }
+      if (job.status === 'completed') {
+        throw new AppError(422, 'VALIDATION_ERROR', 'Only a failed or cancelled job can be retried; this job completed.');
+      }
+      if (job.type === 'import' && !job.input_path) {
+        throw new AppError(422, 'VALIDATION_ERROR', "The job's upload is no longer stored; upload the file again.");
+      }
+      requireQueue(deps.queues);
+      if (!(await removeFinishedDelivery(deps.queues.queue(job.type), job.id))) {
+        throw new AppError(409, 'JOB_NOT_FINISHED', "The job's last run is still stopping; retry it in a moment.");
+      }
+      const reset = await resetJobForRetry(deps.db, job.id);
+      if (!reset) throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
+      // If queueing fails now, the row stays `processing` and the reconciler queues it again.
+      await deps.queues.enqueue(job.type, job.id);
+      request.log.info({ jobId: job.id, type: job.type }, 'job retried');
+      return sendAccepted(reply, reset);
+    },
+  );
+}

@@ -1,0 +1,69 @@
+import { withTransaction, type Db } from '../db/pool.js';
+import { JOB_COLUMNS, selectJobPage, type JobListQuery } from './job-queries.js';
+import type { JobRow } from './job-row.js';
+
+/** The sentence of a cancelled job's `detail`. */
+export const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
+
+/** A job of the given account, or of any account when `accountId` is null (the operator). */
+export async function findJobInScope(db: Db, accountId: string | null, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)`,
+    [id, accountId],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Ends a job that is still `processing` as `cancelled` with JOB_CANCELLED. The row lock orders it
+ * against an import's final transaction (which locks the row and commits only while it is still
+ * `processing`): whichever comes first wins. Returns the row as it now is.
+ */
+export async function cancelJobRow(db: Db, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', detail = $2,
+       finished_at = clock_timestamp(), updated_at = clock_timestamp()
+     WHERE id = $1 AND status = 'processing'
+     RETURNING ${JOB_COLUMNS}`,
+    [id, CANCELLED_DETAIL],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Puts a failed or cancelled job back to `processing`/`queued` with its counts cleared and its
+ * old report and progress removed, so it runs again from its stored input (and calls its
+ * callback_url again when it ends). Returns null when the job was not
+ * failed or cancelled (any more).
+ */
+export async function resetJobForRetry(db: Db, id: string): Promise<JobRow | null> {
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<JobRow>(
+      `UPDATE jobs SET status = 'processing', phase = 'queued', error_code = NULL, detail = NULL,
+         rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
+         rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
+         callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
+         updated_at = now()
+       WHERE id = $1 AND status IN ('failed', 'cancelled')
+       RETURNING ${JOB_COLUMNS}`,
+      [id],
+    );
+    if (!rows[0]) return null;
+    await client.query('DELETE FROM job_row_errors WHERE job_id = $1', [id]);
+    // A re-run starts over: an enrichment does not resume where the ended run stopped.
+    await client.query('DELETE FROM enrichment_checkpoints WHERE job_id = $1', [id]);
+    return rows[0];
+  });
+}
+
+/**
+ * Jobs of every account, or of one when `accountId` is set: the operator's view of GET /v1/jobs.
+ * Same order, filters and page as the account's own listing.
+ */
+export async function listJobsForOperator(
+  db: Db,
+  accountId: string | null,
+  query: JobListQuery,
+): Promise<Array<JobRow & { created_at_key: string }>> {
+  return selectJobPage(db, accountId, query);
+}

@@ -1,0 +1,83 @@
+import { DelayedError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from '../shared/db/pool.js';
+import type { JobProcessor } from './job-processor.js';
+
+/**
+ * Takes a slot of an account if it has fewer than `cap` live ones (or already holds this one);
+ * slots are members of a sorted set scored by their lease's end, so a crashed worker's slot frees
+ * itself. Time comes from Redis, so worker clocks need not agree.
+ */
+const ACQUIRE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0`;
+
+/** Per-account running-job slots shared by every worker process through Redis. */
+export class AccountSlots {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    readonly cap: number,
+    readonly leaseMs: number,
+  ) {}
+
+  private key(accountId: string): string {
+    return `${this.prefix}:account-slots:${accountId}`;
+  }
+
+  /** Takes a slot for `jobId` of `accountId`; false when the account already runs `cap` jobs. */
+  async acquire(accountId: string, jobId: string): Promise<boolean> {
+    const taken = await this.redis.eval(ACQUIRE_SCRIPT, 1, this.key(accountId), this.cap, jobId, this.leaseMs);
+    return taken === 1;
+  }
+
+  /** Extends the lease of a held slot (a long job keeps its slot). */
+  async renew(accountId: string, jobId: string): Promise<void> {
+    await this.acquire(accountId, jobId);
+  }
+
+  async release(accountId: string, jobId: string): Promise<void> {
+    await this.redis.zrem(this.key(accountId), jobId);
+  }
+}
+
+/** How long a job over its account's cap waits before it is tried again (jittered). */
+const RETRY_DELAY_MS = 500;
+
+/**
+ * Runs `processor` only while the job's account has a free slot (MAX_JOBS_PER_ACCOUNT across all
+ * worker processes). A job over the cap goes back to the queue delayed a little, without using
+ * up an attempt (BullMQ's DelayedError), so other accounts' jobs behind it proceed.
+ */
+export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor: JobProcessor): JobProcessor {
+  return async (context) => {
+    const { rows } = await deps.db.query<{ account_id: string; status: string }>(
+      'SELECT account_id, status FROM jobs WHERE id = $1',
+      [context.jobId],
+    );
+    const accountId = rows[0]?.status === 'processing' ? rows[0].account_id : null;
+    // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
+    if (!accountId) return processor(context);
+    if (!(await deps.slots.acquire(accountId, context.jobId))) {
+      if (!context.token) throw new Error('a delivery without a lock token cannot be delayed');
+      await context.job.moveToDelayed(Date.now() + RETRY_DELAY_MS + Math.floor(Math.random() * RETRY_DELAY_MS), context.token);
+      throw new DelayedError();
+    }
+    const renewal = setInterval(() => {
+      deps.slots.renew(accountId, context.jobId).catch(() => {});
+    }, Math.max(1_000, Math.floor(deps.slots.leaseMs / 3)));
+    try {
+      return await processor(context);
+    } finally {
+      clearInterval(renewal);
+      await deps.slots.release(accountId, context.jobId).catch(() => {});
+    }
+  };
+}

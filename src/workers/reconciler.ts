@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { Db } from '../shared/db/pool.js';
+import type { JobType } from '../shared/jobs/job-row.js';
+import type { JobQueues } from '../shared/queues.js';
+
+export interface ReconcilerDeps {
+  db: Db;
+  queues: JobQueues;
+  logger: Logger;
+}
+
+/**
+ * One pass: every job that PostgreSQL says is `processing` but that its BullMQ queue no longer
+ * has (Redis flushed, or restarted without persistence) is queued again under its own id. Safe
+ * from several processes at once and against a job being accepted right now: adding a job id
+ * that the queue already has is a no-op, and a delivery of a job that has meanwhile ended does
+ * nothing. Returns the ids re-queued.
+ */
+export async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
+  const { rows } = await deps.db.query<{ id: string; type: JobType }>(
+    `SELECT id, type FROM jobs WHERE status = 'processing' ORDER BY created_at`,
+  );
+  const requeued: string[] = [];
+  for (const job of rows) {
+    const state = await deps.queues.queue(job.type).getJobState(job.id);
+    if (state !== 'unknown') continue;
+    await deps.queues.enqueue(job.type, job.id);
+    requeued.push(job.id);
+  }
+  if (requeued.length > 0) deps.logger.warn({ jobIds: requeued }, 'jobs lost by the queue were queued again');
+  return requeued;
+}
+
+/**
+ * Runs {@link reconcileOnce} now and then every `intervalMs` (one pass at a time); returns a
+ * function that stops it.
+ */
+export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): () => void {
+  let running = false;
+  const run = () => {
+    if (running) return;
+    running = true;
+    reconcileOnce(deps)
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'reconciler pass failed'))
+      .finally(() => {
+        running = false;
+      });
+  };
+  run();
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

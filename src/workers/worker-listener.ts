@@ -1,0 +1,48 @@
+import type { Worker } from 'bullmq';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { registerErrorHandling } from '../api/plugins/error-handler.js';
+import { metricsRoute } from '../api/plugins/metrics.js';
+import { healthRoutes } from '../api/routes/health.js';
+import type { Db } from '../shared/db/pool.js';
+import type { ServiceMetrics } from '../shared/metrics.js';
+
+/**
+ * True while every worker runs and its blocking connection (the one that waits for jobs with
+ * BZPOPMIN) is up. ioredis reconnects it by itself after Redis comes back.
+ */
+export async function blockingConnectionsAlive(workers: Worker[]): Promise<boolean> {
+  for (const worker of workers) {
+    if (!worker.isRunning()) return false;
+    const client = await worker.getBackend().blockingClient;
+    if ((client as { status?: string } | undefined)?.status !== 'ready') return false;
+  }
+  return true;
+}
+
+export interface WorkerListenerDeps {
+  db: Db;
+  /** The workers' own Redis connection. */
+  redis: Redis;
+  workers: Worker[];
+  metrics: ServiceMetrics;
+  metricsToken?: string | undefined;
+  logger: Logger;
+}
+
+/**
+ * The small HTTP listener of a ROLE=worker process (WORKER_PORT): /healthz, /readyz (PostgreSQL,
+ * Redis and the workers' blocking connections) and /metrics with this process's job counters.
+ * Not listening yet; the caller listens and closes.
+ */
+export function buildWorkerListener(deps: WorkerListenerDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app, 0);
+  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: () => blockingConnectionsAlive(deps.workers) });
+  metricsRoute(app, { metrics: deps.metrics, token: deps.metricsToken });
+  return app;
+}

@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+import { keyWithScopes } from '../support/operator-support.js';
+import { catalogSnapshot, jobRow, productsCsv, stagingTablesOf, waitFor } from '../support/recovery-support.js';
+
+/** The running service: workers on. */
+let ctx: TestContext;
+/** A service whose workers start only when a test starts them, so jobs stay queued. */
+let idle: TestContext;
+
+beforeAll(async () => {
+  [ctx, idle] = await Promise.all([createTestContext(), createTestContext({ workers: false })]);
+});
+afterAll(async () => {
+  await Promise.all([ctx?.close(), idle?.close()]);
+});
+
+const VALID_CSV = 'ean,name,price,currency\n4006381333931,Pen,1.50,EUR\n96385074,Notebook,3.00,EUR\n';
+
+async function startImport(context: TestContext, key: string, csv: string | Buffer, query: Record<string, string> = {}) {
+  const response = await context.upload(key, csv, query);
+  expect(response.statusCode, response.body).toBe(202);
+  return response.json<{ id: string }>().id;
+}
+
+const post = (context: TestContext, key: string, url: string) =>
+  context.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${key}` } });
+
+describe('POST /v1/jobs/{id}/cancel', () => {
+  it('cancels a waiting import with JOB_CANCELLED, and it never starts', async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+
+    const response = await post(idle, account.key, `/v1/jobs/${id}/cancel`);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<JobResource>()).toMatchObject({
+      id,
+      status: 'cancelled',
+      phase: 'done',
+      error_code: 'JOB_CANCELLED',
+      started_at: null,
+      finished_at: expect.any(String),
+    });
+    expect(await idle.queues.queue('import').getJobState(id)).toBe('unknown');
+
+    const workers = idle.startWorkers();
+    try {
+      await workers.workers[0]!.waitUntilReady();
+      const again = await idle.get(account.key, `/v1/jobs/${id}`);
+      expect(again.json<JobResource>()).toMatchObject({ status: 'cancelled', started_at: null });
+      expect((await jobRow(idle.db, id)).attempts).toBe(0);
+      expect((await catalogSnapshot(idle.db, account.id)).count).toBe(0);
+    } finally {
+      await workers.close();
+      idle.workers = null;
+    }
+  });
+
+  it('stops a running import at its next chunk, writes nothing and does not retry it', async () => {
+    const account = await ctx.createAccount();
+    const id = await startImport(ctx, account.key, productsCsv(1, 300_000, 'Cancelled'));
+    await waitFor('the import to be running', async () => {
+      const row = await jobRow(ctx.db, id);
+      return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
+    });
+
+    const response = await post(ctx, account.key, `/v1/jobs/${id}/cancel`);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json<JobResource>()).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED' });
+
+    // The delivery stops well before the file's end: BullMQ records it failed, not retried.
+    // The job is read once its state is failed: a copy read before could lack the failed reason.
+    const bullJob = await waitFor('the delivery to stop', async () => {
+      const queue = ctx.queues.queue('import');
+      return (await queue.getJobState(id)) === 'failed' ? await queue.getJob(id) : undefined;
+    }, 10_000);
+    expect(bullJob.failedReason).toBe('The job was cancelled.');
+    expect(bullJob.attemptsMade).toBe(1);
+    const row = await jobRow(ctx.db, id);
+    expect(row).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED', attempts: 1 });
+    expect(Number(row.rows_processed)).toBeLessThan(300_000);
+    expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(0);
+    expect(await stagingTablesOf(ctx.db, id)).toEqual([]);
+  });
+
+  it('returns a finished job unchanged', async () => {
+    const account = await ctx.createAccount();
+    const done = await ctx.importCsv(account.key, VALID_CSV);
+    expect(done.status).toBe('completed');
+    const response = await post(ctx, account.key, `/v1/jobs/${done.id}/cancel`);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual(done);
+  });
+
+  it('returns a completed export unchanged, its result link included', async () => {
+    const account = await ctx.createAccount();
+    const started = await ctx.app.inject({ method: 'POST', url: '/v1/exports', headers: { 'x-api-key': account.key }, payload: { format: 'csv' } });
+    const done = await ctx.waitForJob(account.key, started.json<{ id: string }>().id);
+    expect(done.links.result).toBe(`/v1/jobs/${done.id}/result`);
+    const response = await post(ctx, account.key, `/v1/jobs/${done.id}/cancel`);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual(done);
+  });
+
+  it("needs the job type's write scope", async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    const readOnly = await keyWithScopes(idle, account.id, ['jobs:read']);
+    const response = await post(idle, readOnly, `/v1/jobs/${id}/cancel`);
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error_code: 'PERMISSION_DENIED', error: "This key lacks the 'imports:write' scope." });
+    expect((await jobRow(idle.db, id)).status).toBe('processing');
+  });
+
+  it("is enough to hold the job type's write scope, without jobs:read", async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    const writeOnly = await keyWithScopes(idle, account.id, ['imports:write']);
+    const response = await post(idle, writeOnly, `/v1/jobs/${id}/cancel`);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ id, status: 'cancelled', error_code: 'JOB_CANCELLED' });
+  });
+
+  it("answers 404 for another account's job and for an unknown id", async () => {
+    const owner = await idle.createAccount();
+    const other = await idle.createAccount();
+    const id = await startImport(idle, owner.key, VALID_CSV);
+    for (const url of [`/v1/jobs/${id}/cancel`, '/v1/jobs/00000000-0000-4000-8000-000000000000/cancel', '/v1/jobs/nope/cancel']) {
+      const response = await post(idle, other.key, url);
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().error_code).toBe('NOT_FOUND');
+    }
+    expect((await jobRow(idle.db, id)).status).toBe('processing');
+  });
+
+  it("lets the operator key cancel any account's job", async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    const response = await post(idle, ADMIN_KEY, `/v1/jobs/${id}/cancel`);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ id, status: 'cancelled', error_code: 'JOB_CANCELLED' });
+  });
+});
+
+describe('POST /v1/jobs/{id}/retry', () => {
+  it('runs a cancelled import again from its stored upload, with exact counts', async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    expect((await post(idle, account.key, `/v1/jobs/${id}/cancel`)).statusCode).toBe(200);
+
+    const response = await post(idle, account.key, `/v1/jobs/${id}/retry`);
+    expect(response.statusCode, response.body).toBe(202);
+    expect(response.json()).toEqual({ id, status: 'processing' });
+    expect(response.headers.location).toBe(`/v1/jobs/${id}`);
+    expect((await idle.get(account.key, `/v1/jobs/${id}`)).json()).toMatchObject({
+      status: 'processing', phase: 'queued', error_code: null, detail: null, finished_at: null,
+    });
+
+    idle.startWorkers();
+    try {
+      const job = await idle.waitForJob(account.key, id);
+      expect(job).toMatchObject({ status: 'completed', error_code: null });
+      expect(job.progress).toMatchObject({ rows_total: 2, rows_succeeded: 2, rows_created: 2, rows_failed: 0 });
+    } finally {
+      await idle.workers?.close();
+      idle.workers = null;
+    }
+  });
+
+  it('runs a cancelled enrichment again from the start, not from where the cancelled run stopped', async () => {
+    const account = await ctx.createAccount();
+    expect((await ctx.importCsv(account.key, VALID_CSV)).status).toBe('completed');
+    const started = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: {} });
+    const id = started.json<{ id: string }>().id;
+    const first = await ctx.waitForJob(account.key, id);
+    expect(first.progress).toMatchObject({ rows_total: 2, rows_processed: 2 });
+    // As if an earlier run had settled one product and been cancelled before the other.
+    await ctx.db.query(`UPDATE jobs SET status = 'cancelled', error_code = 'JOB_CANCELLED' WHERE id = $1`, [id]);
+    await ctx.db.query(
+      `INSERT INTO enrichment_checkpoints (job_id, position, last_ean, rows_total, rows_changed) VALUES ($1, 1, '4006381333931', 2, 1)
+       ON CONFLICT (job_id) DO UPDATE SET position = 1, last_ean = '4006381333931', rows_changed = 1`,
+      [id],
+    );
+    await ctx.db.query('UPDATE products SET derived_at = NULL WHERE account_id = $1', [account.id]);
+
+    const response = await post(ctx, account.key, `/v1/jobs/${id}/retry`);
+    expect(response.statusCode, response.body).toBe(202);
+    const job = await ctx.waitForJob(account.key, id);
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_total: 2, rows_processed: 2, rows_failed: 0 });
+    expect(job.progress.rows_succeeded + job.progress.rows_unchanged).toBe(2);
+    const { rows } = await ctx.db.query('SELECT ean FROM products WHERE account_id = $1 AND derived_at IS NOT NULL ORDER BY ean', [account.id]);
+    expect(rows.map((row) => row.ean)).toEqual(['4006381333931', '96385074']);
+  });
+
+  it('re-runs a failed import, clearing its old report', async () => {
+    const account = await ctx.createAccount();
+    await ctx.importCsv(account.key, 'ean,name\n4006381333931,Old pen\n');
+    const failed = await ctx.importCsv(account.key, VALID_CSV, { mode: 'create' });
+    expect(failed).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect((await ctx.get(account.key, `/v1/jobs/${failed.id}/errors`)).json().data).toHaveLength(1);
+
+    // The conflict is gone: the retried create succeeds.
+    await ctx.db.query('DELETE FROM products WHERE account_id = $1', [account.id]);
+    const response = await post(ctx, account.key, `/v1/jobs/${failed.id}/retry`);
+    expect(response.statusCode, response.body).toBe(202);
+    const job = await ctx.waitForJob(account.key, failed.id);
+    expect(job).toMatchObject({ status: 'completed', error_code: null });
+    expect(job.progress).toMatchObject({ rows_total: 2, rows_created: 2, rows_failed: 0 });
+    expect((await ctx.get(account.key, `/v1/jobs/${failed.id}/errors`)).json().data).toEqual([]);
+  });
+
+  it('refuses a processing job with 409 JOB_NOT_FINISHED and a completed one with 422', async () => {
+    const account = await idle.createAccount();
+    const waiting = await startImport(idle, account.key, VALID_CSV);
+    const busy = await post(idle, account.key, `/v1/jobs/${waiting}/retry`);
+    expect(busy.statusCode).toBe(409);
+    expect(busy.json()).toMatchObject({ error_code: 'JOB_NOT_FINISHED', error: 'The job is still processing: cancel it or wait until it ends.' });
+
+    const other = await ctx.createAccount();
+    const done = await ctx.importCsv(other.key, VALID_CSV);
+    const completed = await post(ctx, other.key, `/v1/jobs/${done.id}/retry`);
+    expect(completed.statusCode).toBe(422);
+    expect(completed.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      error: 'Only a failed or cancelled job can be retried; this job completed.',
+    });
+  });
+
+  it("answers 404 for another account's job; the operator key may retry it", async () => {
+    const owner = await idle.createAccount();
+    const other = await idle.createAccount();
+    const id = await startImport(idle, owner.key, VALID_CSV);
+    await post(idle, owner.key, `/v1/jobs/${id}/cancel`);
+    expect((await post(idle, other.key, `/v1/jobs/${id}/retry`)).statusCode).toBe(404);
+    const response = await post(idle, ADMIN_KEY, `/v1/jobs/${id}/retry`);
+    expect(response.statusCode, response.body).toBe(202);
+  });
+});
+
+describe('GET /v1/jobs for operators', () => {
+  it('lists the jobs of every account, or of one with account_id', async () => {
+    const first = await idle.createAccount();
+    const second = await idle.createAccount();
+    const a = await startImport(idle, first.key, VALID_CSV);
+    const b = await startImport(idle, second.key, VALID_CSV);
+
+    const all = await idle.get(ADMIN_KEY, '/v1/jobs?limit=500');
+    expect(all.statusCode, all.body).toBe(200);
+    const allIds = all.json<{ data: JobResource[] }>().data.map((job) => job.id);
+    expect(allIds).toEqual(expect.arrayContaining([a, b]));
+
+    const one = await idle.get(ADMIN_KEY, `/v1/jobs?account_id=${second.id}`);
+    expect(one.json<{ data: JobResource[] }>().data.map((job) => job.id)).toEqual([b]);
+  });
+
+  it('refuses account_id from an account key', async () => {
+    const account = await idle.createAccount();
+    const response = await idle.get(account.key, `/v1/jobs?account_id=${account.id}`);
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error_code).toBe('PERMISSION_DENIED');
+  });
+});

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/recovery-support.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false });
+});
+afterAll(async () => ctx?.close());
+
+interface QueueStats {
+  name: string;
+  job_type: string;
+  waiting: number;
+  active: number;
+  completed: number;
+  failed: number;
+  paused: number;
+  is_paused: boolean;
+  workers: number;
+  oldest_waiting_age_seconds: number | null;
+}
+
+const queuesOf = async (key = ADMIN_KEY) => {
+  const response = await ctx.get(key, '/v1/admin/queues');
+  expect(response.statusCode, response.body).toBe(200);
+  return new Map(response.json<{ data: QueueStats[] }>().data.map((queue) => [queue.name, queue]));
+};
+
+describe('GET /v1/admin/queues', () => {
+  it('lists every queue with its counts, workers and the age of its oldest waiting job', async () => {
+    const empty = await queuesOf();
+    expect([...empty.keys()]).toEqual(['imports', 'exports', 'enrichments']);
+    expect(empty.get('imports')).toEqual({
+      name: 'imports', job_type: 'import', waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0,
+      paused: 0, is_paused: false, prioritized: 0, workers: 0, oldest_waiting_age_seconds: null,
+    });
+
+    const account = await ctx.createAccount();
+    for (let n = 0; n < 2; n += 1) {
+      expect((await ctx.upload(account.key, 'ean,name\n4006381333931,Pen\n')).statusCode).toBe(202);
+    }
+    const waiting = (await queuesOf()).get('imports')!;
+    expect(waiting).toMatchObject({ waiting: 2, active: 0, workers: 0 });
+    expect(waiting.oldest_waiting_age_seconds).toBeGreaterThanOrEqual(0);
+
+    await ctx.queues.queue('import').pause();
+    expect((await queuesOf()).get('imports')).toMatchObject({ is_paused: true, paused: 2 });
+    await ctx.queues.queue('import').resume();
+
+    const workers = ctx.startWorkers();
+    try {
+      await workers.workers[0]!.waitUntilReady();
+      const done = await waitFor('both imports to complete', async () => {
+        const queue = (await queuesOf()).get('imports')!;
+        return queue.completed === 2 ? queue : undefined;
+      });
+      expect(done).toMatchObject({ waiting: 0, completed: 2, oldest_waiting_age_seconds: null });
+      expect(done.workers).toBeGreaterThanOrEqual(1);
+    } finally {
+      await workers.close();
+      ctx.workers = null;
+    }
+  });
+
+  it('is for the operator key only', async () => {
+    const account = await ctx.createAccount();
+    const response = await ctx.get(account.key, '/v1/admin/queues');
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error_code).toBe('PERMISSION_DENIED');
+  });
+});

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogSnapshot, jobRow, productsCsv, spawnWorker, waitFor, type WorkerChild } from '../support/recovery-support.js';
+import { freePort } from '../support/operator-support.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+/** The API in this process; the jobs run in a ROLE=worker child process with its own listener. */
+let ctx: TestContext;
+let worker: WorkerChild;
+let workerUrl: string;
+const TOKEN = 'worker-process-metrics';
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN } });
+  const port = await freePort();
+  workerUrl = `http://127.0.0.1:${port}`;
+  worker = spawnWorker({ ...ctx.env, WORKER_PORT: String(port), HOST: '127.0.0.1' });
+  await waitFor('the worker process to be ready', async () => {
+    if (worker.process.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
+    const response = await fetch(`${workerUrl}/readyz`).catch(() => null);
+    return response?.status === 200 ? true : undefined;
+  }, 60_000, 200);
+}, 90_000);
+afterAll(async () => {
+  if (worker && worker.process.exitCode === null) {
+    worker.process.kill('SIGTERM');
+    await worker.exited;
+  }
+  await ctx?.close();
+});
+
+const scrape = async () => {
+  const response = await fetch(`${workerUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(response.status).toBe(200);
+  return response.text();
+};
+
+describe('a ROLE=worker process with WORKER_PORT', () => {
+  it('serves /readyz with its blocking connection, and /metrics with its job counters', async () => {
+    const ready = await fetch(`${workerUrl}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok', workers: 'ok' } });
+    expect((await fetch(`${workerUrl}/metrics`)).status).toBe(401);
+
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,name\n4006381333931,Pen\n96385074,Notebook\n');
+    expect(job.status).toBe('completed');
+    const text = await waitFor('the job to be counted', async () => {
+      const each = await scrape();
+      return each.includes('catalog_jobs_completed_total{type="import"} 1') ? each : undefined;
+    }, 10_000);
+    expect(text).toContain('catalog_rows_imported_total 2');
+  });
+
+  it('aborts a running import when the API, in another process, cancels it', async () => {
+    const account = await ctx.createAccount();
+    const response = await ctx.upload(account.key, productsCsv(1, 300_000, 'Far away'));
+    expect(response.statusCode).toBe(202);
+    const id = response.json<{ id: string }>().id;
+    await waitFor('the import to be running', async () => {
+      const row = await jobRow(ctx.db, id);
+      return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
+    }, 60_000);
+
+    const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+    expect(cancel.statusCode, cancel.body).toBe(200);
+    const failed = await waitFor('the worker process to stop the delivery', async () => {
+      // Read the job once its state is failed: a copy read before could lack the failed reason.
+      const queue = ctx.queues.queue('import');
+      return (await queue.getJobState(id)) === 'failed' ? await queue.getJob(id) : undefined;
+    }, 15_000);
+    expect(failed.failedReason).toBe('The job was cancelled.');
+    expect(await jobRow(ctx.db, id)).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED' });
+    expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(0);
+  }, 90_000);
+});
