@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { callbackTargetProblem } from '../../shared/callbacks/callback-target.js';
+import {
+  claimDueCallbacks,
+  markCallbackDelivered,
+  markCallbackFailed,
+  type DueCallback,
+} from '../../shared/callbacks/callback-queries.js';
+import { signCallback } from '../../shared/callbacks/signature.js';
+import type { Db } from '../../shared/db/pool.js';
+import { findJob } from '../../shared/jobs/job-queries.js';
+import { toJobResource } from '../../shared/jobs/job-row.js';
+
+/** What callback delivery needs. */
+export interface CallbackDeps {
+  db: Db;
+  logger: Logger;
+  secret: string | undefined;
+  allowPrivate: boolean;
+  /** How often due deliveries are looked for. */
+  pollMs?: number;
+  /** First retry delay; each further attempt doubles it (capped at an hour). */
+  retryBaseSeconds?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+}
+
+const LEASE_SECONDS = 60;
+const BATCH = 20;
+
+/** Seconds until attempt `attempt + 1` (1-based `attempt` just failed), or null to give up. */
+export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAttempts: number): number | null {
+  if (attempt >= maxAttempts) return null;
+  return Math.min(baseSeconds * 2 ** (attempt - 1), 3600);
+}
+
+/**
+ * POSTs one job's resource to its callback_url, signed. Answers with the problem, or null when
+ * the receiver answered 2xx; `permanent` problems are not retried.
+ */
+async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
+  const job = await findJob(deps.db, due.accountId, due.jobId);
+  if (!job) return { problem: 'the job no longer exists', permanent: true };
+  const refused = await callbackTargetProblem(due.url, deps.allowPrivate);
+  if (refused) return { problem: `callback_url refused: ${refused}`, permanent: true };
+  const body = JSON.stringify(toJobResource(job));
+  const timestamp = Math.floor(Date.now() / 1000);
+  try {
+    const response = await fetch(due.url, {
+      method: 'POST',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'catalog-jobs-callback/1',
+        'x-job-id': job.id,
+        'x-signature': signCallback(deps.secret ?? '', timestamp, body),
+      },
+      body,
+    });
+    await response.body?.cancel();
+    if (response.ok) return null;
+    return { problem: `the receiver answered ${response.status}`, permanent: false };
+  } catch (error) {
+    return { problem: `the request failed: ${(error as Error).message}`, permanent: false };
+  }
+}
+
+/** Delivers the callbacks that are due now; returns how many were attempted. */
+export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
+  const due = await claimDueCallbacks(deps.db, BATCH, LEASE_SECONDS);
+  await Promise.all(
+    due.map(async (callback) => {
+      const failure = await deliver(deps, callback);
+      const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
+      if (!failure) {
+        await markCallbackDelivered(deps.db, callback.jobId);
+        log.info('job callback delivered');
+        return;
+      }
+      const attempt = callback.attempts + 1;
+      const retryIn = failure.permanent
+        ? null
+        : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
+      await markCallbackFailed(deps.db, callback.jobId, failure.problem, retryIn);
+      log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
+    }),
+  );
+  return due.length;
+}
+
+/** Polls for due callbacks until the returned function is called. */
+export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = async () => {
+    try {
+      // A full batch means more may be waiting: go again at once.
+      while (!stopped && (await deliverDueCallbacks(deps)) === BATCH);
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'callback delivery round failed');
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), deps.pollMs ?? 1_000);
+  };
+  timer = setTimeout(() => void tick(), deps.pollMs ?? 1_000);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

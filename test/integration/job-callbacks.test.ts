@@ -1,0 +1,176 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+const SECRET = 'callback-secret-0123456789';
+const VALID_CSV = 'ean,name\n4006381333931,Pen\n';
+
+interface Delivery {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A client's callback receiver: records deliveries, answers with the scripted statuses, then 200. */
+class Receiver {
+  readonly deliveries: Delivery[] = [];
+  private readonly server: Server;
+  private script: number[] = [];
+
+  constructor() {
+    this.server = createServer((request, response) => {
+      let body = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (body += chunk));
+      request.on('end', () => {
+        this.deliveries.push({ headers: request.headers, body });
+        response.statusCode = this.script.shift() ?? 200;
+        response.end();
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  }
+
+  url(path = '/hook'): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${path}`;
+  }
+
+  answerNext(...statuses: number[]): void {
+    this.script = statuses;
+  }
+
+  async waitFor(count: number, timeoutMs = 15_000): Promise<Delivery[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.deliveries.length < count) {
+      if (Date.now() > deadline) throw new Error(`only ${this.deliveries.length} of ${count} deliveries arrived`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.deliveries;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function verify(delivery: Delivery): boolean {
+  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivery.headers['x-signature']));
+  if (!match) return false;
+  const expected = createHmac('sha256', SECRET).update(`${match[1]}.${delivery.body}`).digest('hex');
+  return expected === match[2];
+}
+
+describe('job callbacks', () => {
+  let ctx: TestContext;
+  let key: string;
+  const receiver = new Receiver();
+
+  beforeAll(async () => {
+    await receiver.start();
+    ctx = await createTestContext({
+      env: { CALLBACK_SECRET: SECRET, CALLBACK_ALLOW_PRIVATE: 'true', CALLBACK_RETRY_BASE_SECONDS: '0.2' },
+    });
+    key = (await ctx.createAccount()).key;
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await receiver.close();
+  });
+
+  it('POSTs the ended job resource, signed, and retries until the receiver accepts it', async () => {
+    receiver.answerNext(500, 503);
+    const before = receiver.deliveries.length;
+    const job = await ctx.importCsv(key, VALID_CSV, { callback_url: receiver.url('/done') });
+    expect(job.status).toBe('completed');
+    const deliveries = (await receiver.waitFor(before + 3)).slice(before);
+    for (const delivery of deliveries) {
+      expect(delivery.headers['content-type']).toMatch(/^application\/json/);
+      expect(delivery.headers['x-job-id']).toBe(job.id);
+      expect(verify(delivery)).toBe(true);
+      expect(JSON.parse(delivery.body)).toEqual(job);
+    }
+    // The worker records the delivery just after the receiver answered.
+    await expect
+      .poll(async () => (await ctx.db.query('SELECT callback_attempts, callback_delivered_at IS NOT NULL AS delivered FROM jobs WHERE id = $1', [job.id])).rows[0], { timeout: 5_000 })
+      .toEqual({ callback_attempts: 3, delivered: true });
+    // Delivered once accepted: no further attempts.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(receiver.deliveries.length).toBe(before + 3);
+  });
+
+  it('calls back for a failed import too, with its error code', async () => {
+    const before = receiver.deliveries.length;
+    const job = await ctx.importCsv(key, 'ean,name\n123,Pen\n', { callback_url: receiver.url() });
+    expect(job.status).toBe('failed');
+    const [delivery] = (await receiver.waitFor(before + 1)).slice(before);
+    expect(JSON.parse(delivery!.body)).toMatchObject({ id: job.id, status: 'failed', error_code: 'IMPORT_FAILED' });
+  });
+
+  it.each([
+    ['/v1/enrichments', {}, 'enrichment'],
+    ['/v1/exports', { format: 'csv' }, 'export'],
+  ])('takes callback_url from the body of POST %s', async (url, body, type) => {
+    const before = receiver.deliveries.length;
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url,
+      headers: { 'x-api-key': key },
+      payload: { ...body, callback_url: receiver.url(`/${type}`) },
+    });
+    expect(response.statusCode).toBe(202);
+    const job = await ctx.waitForJob(key, response.json<{ id: string }>().id);
+    const [delivery] = (await receiver.waitFor(before + 1)).slice(before);
+    expect(verify(delivery!)).toBe(true);
+    expect(JSON.parse(delivery!.body)).toMatchObject({ id: job.id, type, status: 'completed' });
+  });
+
+  it('refuses a callback_url that is not http or https with 400', async () => {
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: 'ftp://example.com/hook' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
+    expect(response.json().error).toContain('callback_url');
+  });
+});
+
+describe('job callbacks toward private addresses', () => {
+  let ctx: TestContext;
+  let key: string;
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ workers: false, env: { CALLBACK_SECRET: SECRET } });
+    key = (await ctx.createAccount()).key;
+  });
+  afterAll(async () => ctx?.close());
+
+  it.each(['http://127.0.0.1:8080/hook', 'http://10.1.2.3/hook', 'http://[::1]/hook', 'http://localhost/hook'])(
+    'refuses %s unless the operator allows private targets, and accepts nothing',
+    async (url) => {
+      const response = await ctx.upload(key, VALID_CSV, { callback_url: url });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
+      expect(response.json().error).toMatch(/^Invalid parameter 'callback_url': it points at the private or loopback address/);
+      const { rows } = await ctx.db.query('SELECT count(*)::int AS jobs FROM jobs');
+      expect(rows[0].jobs).toBe(0);
+    },
+  );
+});
+
+describe('job callbacks when the server has no signing secret', () => {
+  let ctx: TestContext;
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ workers: false });
+  });
+  afterAll(async () => ctx?.close());
+
+  it('refuses callback_url with 400 naming the missing setting', async () => {
+    const { key } = await ctx.createAccount();
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: 'https://example.com/hook' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toContain('CALLBACK_SECRET');
+  });
+});
