@@ -83,6 +83,14 @@ describe('layoutFromHeader', () => {
     expect(error.message).toBe("The header names the column 'EAN' more than once.");
   });
 
+  it('reads a column named attributes (any case) as the JSON object of attributes, not as one attribute', () => {
+    const layout = layoutFromHeader(['ean', 'name', ' Attributes ', 'color'], 'upsert');
+    expect(layout.attributesJson).toBe(2);
+    expect(layout.attributes).toEqual([{ name: 'color', index: 3 }]);
+    expect(layoutFromHeader(['ean', 'name'], 'upsert').attributesJson).toBeUndefined();
+    expect(headerError(['ean', 'name', 'attributes', 'ATTRIBUTES']).code).toBe('DUPLICATE_COLUMN');
+  });
+
   it('rejects an attribute column named twice', () => {
     const error = headerError(['ean', 'name', 'Color', 'color ']);
     expect(error.code).toBe('DUPLICATE_COLUMN');

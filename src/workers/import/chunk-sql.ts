@@ -20,6 +20,9 @@ export const CHUNK_COLUMNS = [
 
 const VALUE_COLUMNS = ['name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'] as const;
 
+/** Columns of products filled by COPY on a first load (see ImportWriter), in COPY order. */
+export const PRODUCT_COPY_COLUMNS = ['account_id', 'ean', ...VALUE_COLUMNS, 'attributes'] as const;
+
 /** The merge's view of the file: which product columns it has and which attribute names. */
 export interface MergeShape {
   columns: ReadonlySet<ProductColumn>;
@@ -40,20 +43,28 @@ export interface RejectedRow {
   message: string;
 }
 
-/** Creates the transaction's temporary tables: the current chunk and every EAN seen so far. */
-export async function createChunkTables(tx: DbClient): Promise<void> {
+/** Columns of the seen-EAN table, in COPY order. */
+export const SEEN_COLUMNS = ['ean', 'row'] as const;
+
+/**
+ * Creates the transaction's temporary tables: the current chunk, and the EANs seen so far (used
+ * only once a file has more EANs than the worker keeps in memory, see SeenEans). The chunk's EAN
+ * index serves the joins with stored products; with an empty catalog they find nothing, and it
+ * would only slow down every COPY.
+ */
+export async function createChunkTables(tx: DbClient, options: { eanIndex: boolean }): Promise<void> {
   await tx.query(`
     CREATE TEMP TABLE import_chunk (
       row bigint NOT NULL, ean text COLLATE "C" NOT NULL, name text, brand text, category text, description text,
       price text, currency text, stock integer, image_url text, attributes jsonb NOT NULL
     ) ON COMMIT DROP;
-    CREATE INDEX ON import_chunk (ean);
+    ${options.eanIndex ? 'CREATE INDEX ON import_chunk (ean);' : ''}
     CREATE TEMP TABLE import_seen (ean text COLLATE "C" PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;`);
 }
 
 /**
  * Takes later occurrences of an EAN already seen in the file (in this chunk or an earlier one)
- * out of the chunk; the first occurrence stays. `rows` is the number of rows in the chunk: when
+ * out of the chunk; the first occurrence stays. For chunks the worker did not check itself. `rows` is the number of rows in the chunk: when
  * every one of them is a first occurrence (the usual case) this is one statement.
  */
 export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<RejectedRow[]> {
@@ -81,9 +92,16 @@ const STORED = `(SELECT true FROM products p WHERE p.account_id = $1 AND p.ean =
 /**
  * Applies the rule of `mode` against the stored catalog: `create` rejects EANs that exist
  * (`DUPLICATE_EAN`), `update` rejects EANs that do not (`NOT_FOUND`); `upsert` takes both.
+ * `allNew` says that no EAN of the chunk can be stored (see {@link mergeChunk}).
  */
-export async function rejectByMode(tx: DbClient, accountId: string, mode: ImportMode): Promise<RejectedRow[]> {
-  if (mode === 'upsert') return [];
+export async function rejectByMode(
+  tx: DbClient,
+  accountId: string,
+  mode: ImportMode,
+  allNew: boolean,
+): Promise<RejectedRow[]> {
+  // With `allNew`, create has nothing to reject (update still rejects every row, as NOT_FOUND).
+  if (mode === 'upsert' || (mode === 'create' && allNew)) return [];
   const { rows } = await tx.query<{ row: number }>(
     `DELETE FROM import_chunk c WHERE ${mode === 'create' ? STORED : `NOT ${STORED}`} RETURNING c.row`,
     [accountId],
@@ -124,6 +142,13 @@ const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
  * removes one) and keep the others. `staged` is the number of rows in the chunk. A concurrent
  * import that inserts one of the new EANs first makes the INSERT fail with a unique violation, and
  * the attempt is retried.
+ *
+ * `allNew` says that none of the chunk's EANs can be stored: the account's catalog was empty when
+ * the import's transaction began (the first load of a catalog) and repeated EANs were taken out,
+ * so the only products are those this import inserted, each from a different EAN. The rows are
+ * then inserted without looking each one up first, which is most of the cost of a first load. If
+ * another import of the account commits one of these EANs meanwhile, the INSERT fails with a
+ * unique violation and the attempt is retried, this time against a catalog that is not empty.
  */
 export async function mergeChunk(
   tx: DbClient,
@@ -131,14 +156,16 @@ export async function mergeChunk(
   mode: ImportMode,
   shape: MergeShape,
   staged: number,
+  allNew: boolean,
 ): Promise<MergeCounts> {
   let created = 0;
   if (mode !== 'update') {
-    // mode=update: rejectByMode already took out every EAN the catalog does not have.
+    // mode=update: rejectByMode already took out every EAN the catalog does not have. With
+    // `allNew` there is nothing to look up: every row is inserted.
     const result = await tx.query(
       `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
        SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c
-       WHERE NOT ${STORED}`,
+       ${allNew ? '' : `WHERE NOT ${STORED}`}`,
       [accountId],
     );
     created = result.rowCount ?? 0;

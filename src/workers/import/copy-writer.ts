@@ -28,7 +28,12 @@ export function copyLine(values: ReadonlyArray<string | number | null>): string 
 }
 
 /** COPYs a block of rows already in COPY text format into `table` in one go. */
-export async function copyText(client: DbClient, table: string, columns: readonly string[], text: string): Promise<void> {
+export async function copyText(
+  client: DbClient,
+  table: string,
+  columns: readonly string[],
+  text: string | Buffer,
+): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
   stream.end(text);
   await finished(stream);

@@ -1,18 +1,13 @@
 import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
+import { restoreFormula } from '../../shared/product/formula-cells.js';
+import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
 
-/** The product columns an import file can name; any other column goes into `attributes`. */
-export const PRODUCT_COLUMNS = [
-  'ean',
-  'name',
-  'brand',
-  'category',
-  'description',
-  'price',
-  'currency',
-  'stock',
-  'image_url',
-] as const;
-export type ProductColumn = (typeof PRODUCT_COLUMNS)[number];
+// The product columns an import file can name; `attributes` is a JSON object of attributes, any
+// other column one attribute.
+export { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
+
+/** The column holding attributes as one JSON object (what a CSV export writes). */
+export const ATTRIBUTES_COLUMN = 'attributes';
 
 
 export type ImportMode = 'upsert' | 'create' | 'update';
@@ -23,6 +18,8 @@ export interface ColumnLayout {
   product: Partial<Record<ProductColumn, number>>;
   /** Attribute name and cell index of each other named column. */
   attributes: Array<{ name: string; index: number }>;
+  /** Cell index of the `attributes` column (a JSON object of attributes), if the file has one. */
+  attributesJson?: number;
   /** The header as uploaded (trimmed of a BOM by the parser). */
   header: string[];
 }
@@ -49,7 +46,8 @@ export function layoutFromHeader(header: string[], mode: ImportMode): ColumnLayo
   const layout: ColumnLayout = { product: {}, attributes: [], header };
   const seen = new Set<string>();
   header.forEach((cell, index) => {
-    const name = cell.trim();
+    // An export prefixes a name that starts like a formula with ' (CSV-injection defence).
+    const name = restoreFormula(cell).trim();
     const key = name.toLowerCase();
     // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is.
     if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
@@ -58,6 +56,7 @@ export function layoutFromHeader(header: string[], mode: ImportMode): ColumnLayo
     }
     seen.add(key);
     if ((PRODUCT_COLUMNS as readonly string[]).includes(key)) layout.product[key as ProductColumn] = index;
+    else if (key === ATTRIBUTES_COLUMN) layout.attributesJson = index;
     else layout.attributes.push({ name, index });
   });
   const required: ProductColumn[] = mode === 'update' ? ['ean'] : ['ean', 'name'];

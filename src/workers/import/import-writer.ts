@@ -7,8 +7,10 @@ import {
   createChunkTables,
   mergeChunk,
   previewChunk,
+  PRODUCT_COPY_COLUMNS,
   rejectByMode,
   rejectRepeatedEans,
+  SEEN_COLUMNS,
   type MergeCounts,
   type MergeShape,
 } from './chunk-sql.js';
@@ -16,29 +18,11 @@ import { copyLine, copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
-
-/** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
-const CHUNK_ROWS = 5_000;
-const CHUNK_BYTES = 1 << 20;
+import { appendLine, attributesJson, CHUNK_BUFFER_BYTES, CHUNK_BYTES, CHUNK_ROWS, emptyChunk, type Chunk } from './import-chunk.js';
+import { SeenEans } from './seen-eans.js';
 
 /** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
 const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
-
-interface Chunk {
-  lines: string[];
-  rows: number;
-  bytes: number;
-  /** Cells of each row as uploaded, for the report of rows a set-based rule rejects. */
-  records: Map<number, { ean: string; cells: string[] }>;
-}
-
-/** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
-function attributesJson(attributes: Record<string, string>): string {
-  for (const _ in attributes) return JSON.stringify(attributes);
-  return '{}';
-}
-
-const emptyChunk = (): Chunk => ({ lines: [], rows: 0, bytes: 0, records: new Map() });
 
 export interface ImportWriterInput {
   db: Db;
@@ -46,6 +30,8 @@ export interface ImportWriterInput {
   accountId: string;
   options: ImportOptions;
   reportTable: string;
+  /** Slot budget of the worker's table of seen EANs; the default suits the worker's memory limit. */
+  seenEanSlots?: number;
 }
 
 /**
@@ -60,7 +46,14 @@ export class ImportWriter {
   rowsInvalid = 0;
   rowsRejected = 0;
   private shape: MergeShape | null = null;
-  private chunk = emptyChunk();
+  /**
+   * EANs of the file's valid rows so far, while they fit in the worker's memory; null once they
+   * were moved to the transaction's seen table (a very large file), which then catches repeats.
+   */
+  private seen: SeenEans | null;
+  private chunk: Chunk;
+  /** The COPY text buffer of the last chunk merged, reused for the next chunk (fewer large allocations). */
+  private spareText: Buffer | null = null;
   private inFlight: Promise<void> = Promise.resolve();
   private ended = false;
 
@@ -69,7 +62,12 @@ export class ImportWriter {
     private readonly tx: DbClient,
     private readonly reportClient: DbClient,
     private readonly report: CopyWriter,
-  ) {}
+    /** The account had no products when the transaction began: merges need not look EANs up. */
+    private readonly catalogWasEmpty: boolean,
+  ) {
+    this.seen = new SeenEans(input.seenEanSlots);
+    this.chunk = this.newChunk();
+  }
 
   /**
    * Opens the attempt's transaction, waiting for any other attempt of the same job to end first.
@@ -77,6 +75,7 @@ export class ImportWriter {
    */
   static async begin(input: ImportWriterInput): Promise<ImportWriter | null> {
     const tx = await input.db.connect();
+    let catalogWasEmpty: boolean;
     try {
       await tx.query('BEGIN');
       await tx.query(jobLockSql, [input.jobId]);
@@ -86,14 +85,19 @@ export class ImportWriter {
         tx.release();
         return null;
       }
-      await createChunkTables(tx);
+      const { rows: empty } = await tx.query<{ empty: boolean }>(
+        'SELECT NOT EXISTS (SELECT 1 FROM products WHERE account_id = $1) AS empty',
+        [input.accountId],
+      );
+      catalogWasEmpty = empty[0]!.empty;
+      await createChunkTables(tx, { eanIndex: !catalogWasEmpty });
     } catch (error) {
       tx.release(error as Error);
       throw error;
     }
     const reportClient = await input.db.connect();
     const report = new CopyWriter(reportClient, input.reportTable, REPORT_TABLE_COLUMNS);
-    return new ImportWriter(input, tx, reportClient, report);
+    return new ImportWriter(input, tx, reportClient, report, catalogWasEmpty);
   }
 
   /** Rows with a problem so far: invalid rows plus rows a set-based rule rejected. */
@@ -111,15 +115,22 @@ export class ImportWriter {
 
   /** Adds a valid row; hands a full chunk to PostgreSQL, waiting only for the chunk before it. */
   async addValid(row: number, product: ValidRow, cells: string[]): Promise<void> {
-    const line = copyLine([
-      row, product.ean, product.name, product.brand, product.category, product.description, product.price,
-      product.currency, product.stock, product.image_url, attributesJson(product.attributes),
-    ]);
+    const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
+    if (firstRow) {
+      this.rowsRejected += 1;
+      const message = `The EAN ${product.ean} already appears in row ${firstRow} of this file.`;
+      await this.report.add([row, 0, product.ean, 'ean', 'DUPLICATE_EAN', message, JSON.stringify(cells)]);
+      return;
+    }
     const chunk = this.chunk;
-    chunk.lines.push(line);
+    const line = copyLine([
+      chunk.direct ? this.input.accountId : row, product.ean, product.name, product.brand, product.category,
+      product.description, product.price, product.currency, product.stock, product.image_url,
+      attributesJson(product.attributes),
+    ]);
+    appendLine(chunk, line);
     chunk.rows += 1;
-    chunk.bytes += line.length;
-    chunk.records.set(row, { ean: product.ean, cells });
+    chunk.records?.set(row, { ean: product.ean, cells });
     if (chunk.rows >= CHUNK_ROWS || chunk.bytes >= CHUNK_BYTES) await this.handOff();
   }
 
@@ -189,19 +200,55 @@ export class ImportWriter {
     await this.inFlight;
     if (this.chunk.rows === 0) return;
     const chunk = this.chunk;
-    this.chunk = emptyChunk();
-    this.inFlight = this.flush(chunk);
+    // Past the memory budget, the EANs seen so far go to the seen table after this chunk.
+    const spill = this.seen?.full ? this.seen : null;
+    if (spill) this.seen = null;
+    this.chunk = this.newChunk();
+    this.inFlight = this.flush(chunk, spill);
     // Awaited at the next hand-off or in drain(); this only keeps Node from calling it unhandled.
     this.inFlight.catch(() => {});
   }
 
-  private async flush(chunk: Chunk): Promise<void> {
+  /**
+   * A chunk for the next rows. Their cells are kept only if a set-based rule may reject one:
+   * repeats not caught in the worker, and mode create (unless nothing is stored) or update.
+   *
+   * On a first load (the catalog was empty when the transaction began, mode create or upsert, not
+   * a dry run) with repeats caught in the worker, no rule can reject a row and every row is a new
+   * product: the chunk is COPYed straight into products, as the merge would have inserted it
+   * (columns the file lacks are null, timestamps are the transaction's). A product of another
+   * import committed meanwhile makes the COPY fail with a unique violation, as the merge's INSERT
+   * would, and the attempt is retried.
+   */
+  private newChunk(): Chunk {
+    const checked = this.seen !== null;
+    const { mode, dry_run: dryRun } = this.input.options;
+    const direct = checked && this.catalogWasEmpty && mode !== 'update' && !dryRun;
+    const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
+    const spare = this.spareText;
+    this.spareText = null;
+    return emptyChunk(checked, direct, !checked || byMode, spare);
+  }
+
+  private async flush(chunk: Chunk, spill: SeenEans | null): Promise<void> {
+    if (chunk.direct) {
+      if (this.merging) {
+        await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
+        this.counts.created += chunk.rows;
+      }
+    } else await this.mergeThroughChunkTable(chunk);
+    // The COPY has ended: the buffer can take the chunk after next (a grown one is let go).
+    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
+    if (spill) await spillSeenEans(this.tx, spill);
+  }
+
+  private async mergeThroughChunkTable(chunk: Chunk): Promise<void> {
     const { tx, input } = this;
-    await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.lines.join(''));
-    const repeated = await rejectRepeatedEans(tx, chunk.rows);
-    const rejected = [...repeated, ...(await rejectByMode(tx, input.accountId, input.options.mode))];
+    await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.text.subarray(0, chunk.bytes));
+    const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
+    const rejected = [...repeated, ...(await rejectByMode(tx, input.accountId, input.options.mode, this.catalogWasEmpty))];
     for (const { row, code, message } of rejected) {
-      const record = chunk.records.get(row)!;
+      const record = chunk.records!.get(row)!;
       await this.report.add([row, 0, record.ean, 'ean', code, message, JSON.stringify(record.cells)]);
     }
     this.rowsRejected += rejected.length;
@@ -209,13 +256,26 @@ export class ImportWriter {
       const staged = chunk.rows - rejected.length;
       const counts = input.options.dry_run
         ? await previewChunk(tx, input.accountId, this.shape!, staged)
-        : await mergeChunk(tx, input.accountId, input.options.mode, this.shape!, staged);
+        : await mergeChunk(tx, input.accountId, input.options.mode, this.shape!, staged, this.catalogWasEmpty);
       this.counts.created += counts.created;
       this.counts.updated += counts.updated;
       this.counts.unchanged += counts.unchanged;
     }
     await clearChunk(tx);
   }
+}
+
+/** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */
+async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
+  const copy = new CopyWriter(tx, 'import_seen', SEEN_COLUMNS);
+  try {
+    for (const [ean, row] of seen.entries()) await copy.add([ean, row]);
+    await copy.end();
+  } catch (error) {
+    copy.destroy(error);
+    throw error;
+  }
+  seen.clear();
 }
 
 /**

@@ -10,6 +10,9 @@ export interface InputProblem {
 
 const NEWLINE = 0x0a;
 
+/** Most bytes passed on in one piece (the upload is read in 1 MiB chunks). */
+const PIECE_BYTES = 32 * 1024;
+
 /** Most bytes of an unfinished line held back; longer lines pass on in pieces. */
 const MAX_HELD_BYTES = 4 * 1024 * 1024;
 
@@ -41,7 +44,7 @@ export class InputGuard extends Transform {
     let end = head.lastIndexOf(NEWLINE) + 1;
     if (data.length - end > MAX_HELD_BYTES) end = complete;
     this.linesBefore += countNewlines(head, end);
-    if (end > 0) this.push(head.subarray(0, end));
+    this.pushInPieces(head.subarray(0, end));
     this.carry = Buffer.from(data.subarray(end));
     done();
   }
@@ -50,16 +53,24 @@ export class InputGuard extends Transform {
     // The last line, held back; a character cut short at the very end is invalid UTF-8.
     if (!this.problem && this.carry.length > 0) {
       const bad = firstBadByte(this.carry);
-      if (bad === -1) this.push(this.carry);
+      if (bad === -1) this.pushInPieces(this.carry);
       else this.stopAt(this.carry, bad, problemKind(this.carry));
     }
     done();
   }
 
+  /**
+   * Passes `data` on in pieces of at most {@link PIECE_BYTES}: the parser turns a whole piece into
+   * records at once, and a megabyte of records waiting to be read outlives the young generation.
+   */
+  private pushInPieces(data: Buffer): void {
+    for (let at = 0; at < data.length; at += PIECE_BYTES) this.push(data.subarray(at, at + PIECE_BYTES));
+  }
+
   private stopAt(data: Buffer, offset: number, kind: InputProblem['kind']): void {
     this.problem = { kind, line: this.linesBefore + countNewlines(data, offset) + 1 };
     const lastNewline = data.lastIndexOf(NEWLINE, offset);
-    if (lastNewline >= 0) this.push(data.subarray(0, lastNewline + 1));
+    if (lastNewline >= 0) this.pushInPieces(data.subarray(0, lastNewline + 1));
     this.push(null);
   }
 }

@@ -89,9 +89,13 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
       // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
       // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
       // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
-      if (row % YIELD_EVERY_ROWS === 0) await new Promise(setImmediate);
-      if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+      if (row % YIELD_EVERY_ROWS === 0) {
+        await new Promise(setImmediate);
+        // A cancel (or shutdown) stops the import here, well within its current chunk; the
+        // caller then discards the transaction, so nothing of this attempt is written.
         input.signal?.throwIfAborted();
+      }
+      if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
         lastProgressAt = Date.now();
         await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
       }

@@ -1,6 +1,14 @@
 import type { z } from 'zod';
 import type { ProductResource } from '../../shared/product/product-queries.js';
-import { productProblems, productRowSchema } from '../../shared/product/schema.js';
+import { restoreFormula } from '../../shared/product/formula-cells.js';
+import { isValidGtin } from '../../shared/product/gtin.js';
+import {
+  currencySchema,
+  imageUrlSchema,
+  productProblems,
+  productRowSchema,
+} from '../../shared/product/schema.js';
+import { readAttributesCell, type AttributeValue } from './attributes-cell.js';
 import type { ColumnLayout, ImportMode, ProductColumn } from './header.js';
 
 /** One problem of one data row, as it goes into the job's report. */
@@ -14,11 +22,12 @@ export interface RowProblem {
 
 /**
  * A row that passed validation, in the shape the merge takes: the product's fields (name may be
- * left out with mode=update), attributes from the extra columns as strings.
+ * left out with mode=update), attributes from the `attributes` JSON column with the extra columns
+ * (strings) over them.
  */
-export type ValidRow = Omit<ProductResource, 'name' | 'attributes' | 'created_at' | 'updated_at'> & {
+export type ValidRow = Omit<ProductResource, 'name' | 'attributes' | 'created_at' | 'updated_at' | 'derived'> & {
   name: string | null;
-  attributes: Record<string, string>;
+  attributes: Record<string, AttributeValue>;
 };
 
 export type RowResult = { ok: true; row: ValidRow } | { ok: false; problems: RowProblem[] };
@@ -34,8 +43,17 @@ export class RowReader {
   private readonly schema: ReturnType<typeof productRowSchema>;
   private readonly columns: Array<[ProductColumn, number]>;
 
-  constructor(private readonly layout: ColumnLayout, mode: ImportMode) {
-    this.schema = productRowSchema({ nameRequired: mode !== 'update' });
+  private readonly nameRequired: boolean;
+  private readonly currencies = new Map<string, string | null>();
+
+  constructor(
+    private readonly layout: ColumnLayout,
+    mode: ImportMode,
+    /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
+    private readonly fastPath = true,
+  ) {
+    this.nameRequired = mode !== 'update';
+    this.schema = productRowSchema({ nameRequired: this.nameRequired });
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
   }
 
@@ -56,20 +74,33 @@ export class RowReader {
         ],
       };
     }
+    const fast = this.fastPath ? this.readValid(record, eanCell) : null;
+    if (fast) return { ok: true, row: fast };
     const input: Record<string, unknown> = {};
+    // Cells an export prefixed with ' against CSV injection get their value back.
     for (const [column, index] of this.columns) {
-      const cell = record[index]!;
+      const cell = restoreFormula(record[index]!);
       const value = TRIMMED.has(column) ? cell.trim() : cell;
       input[column] = value === '' || (column === 'name' && value.trim() === '') ? null : value;
     }
     if (input.ean === null) input.ean = '';
-    const attributes: Record<string, string> = {};
+    let attributes: Record<string, AttributeValue> = {};
     for (const { name, index } of this.layout.attributes) {
-      const cell = record[index]!;
+      const cell = restoreFormula(record[index]!);
       if (cell !== '') attributes[name] = cell;
     }
+    let attributesProblem: RowProblem | null = null;
+    if (this.layout.attributesJson !== undefined) {
+      const cell = readAttributesCell(record[this.layout.attributesJson]!);
+      if (cell.ok) attributes = this.withAttributeColumns(cell.attributes, attributes);
+      else attributesProblem = { row, ean: eanCell, field: 'attributes', code: 'INVALID_ATTRIBUTES', message: cell.message };
+    }
     const parsed = this.schema.safeParse(input);
-    if (!parsed.success) return { ok: false, problems: toRowProblems(parsed.error, row, eanCell) };
+    if (!parsed.success) {
+      const problems = toRowProblems(parsed.error, row, eanCell);
+      return { ok: false, problems: attributesProblem ? [...problems, attributesProblem] : problems };
+    }
+    if (attributesProblem) return { ok: false, problems: [attributesProblem] };
     const product = parsed.data;
     return {
       ok: true,
@@ -87,6 +118,114 @@ export class RowReader {
       },
     };
   }
+
+  /**
+   * The `attributes` object with the attribute columns over it: a column's cell wins, an empty one
+   * takes its name out of the object too (that name is removed from the product).
+   */
+  private withAttributeColumns(
+    object: Record<string, AttributeValue>,
+    columns: Record<string, AttributeValue>,
+  ): Record<string, AttributeValue> {
+    for (const { name } of this.layout.attributes) delete object[name];
+    return Object.assign(object, columns);
+  }
+
+  /** The currency as the schema returns it (upper case), or null when the schema rejects it; memoized. */
+  private currency(cell: string): string | null {
+    let currency = this.currencies.get(cell);
+    if (currency === undefined) {
+      const parsed = currencySchema.safeParse(cell);
+      currency = parsed.success ? parsed.data : null;
+      if (this.currencies.size < CURRENCY_MEMO_SIZE) this.currencies.set(cell, currency);
+    }
+    return currency;
+  }
+
+  /**
+   * The fast path for the common row: when every cell is plainly valid, the row as the schema
+   * would return it; otherwise (any cell the schema might reject, or need to tell about) null, and
+   * the caller runs the full schema, which gives the report its codes and messages. EAN, currency
+   * and image URL are checked by the schema's own rules; text by its length, price and stock by the
+   * rules of API.md §3 restated above (a unit test compares both paths on the edge cases).
+   */
+  private readValid(record: string[], ean: string | null): ValidRow | null {
+    const { product } = this.layout;
+    // A JSON attributes column is parsed and merged by the full path.
+    if (ean === null || !isValidGtin(ean) || this.layout.attributesJson !== undefined) return null;
+    // Text cells an export prefixed with ' against CSV injection get their value back here too.
+    const nameCell = product.name === undefined ? undefined : restoreFormula(record[product.name]!);
+    let name: string | null = null;
+    if (nameCell !== undefined) {
+      if (nameCell.length === 0 || nameCell.length > TEXT_LIMITS.name || nameCell.trim() === '') return null;
+      name = nameCell;
+    } else if (this.nameRequired) return null;
+    const brand = optionalText(textCell(record, product.brand), TEXT_LIMITS.brand);
+    const category = optionalText(textCell(record, product.category), TEXT_LIMITS.category);
+    const description = optionalText(textCell(record, product.description), TEXT_LIMITS.description);
+    if (brand === undefined || category === undefined || description === undefined) return null;
+    const price = trimmedCell(record, product.price);
+    if (price !== null && !PLAIN_PRICE.test(price)) return null;
+    const currencyCell = trimmedCell(record, product.currency);
+    let currency: string | null = null;
+    if (currencyCell !== null) {
+      currency = this.currency(currencyCell);
+      if (currency === null) return null;
+    }
+    if (price !== null && currency === null) return null;
+    const stockCell = trimmedCell(record, product.stock);
+    let stock: number | null = null;
+    if (stockCell !== null) {
+      stock = plainStock(stockCell);
+      if (stock === null) return null;
+    }
+    const imageUrl = trimmedCell(record, product.image_url);
+    if (imageUrl !== null && !imageUrlSchema.safeParse(imageUrl).success) return null;
+    const attributes: Record<string, string> = {};
+    for (const { name: attribute, index } of this.layout.attributes) {
+      const cell = restoreFormula(record[index]!);
+      if (cell !== '') attributes[attribute] = cell;
+    }
+    return { ean, name, brand, category, description, price, currency, stock, image_url: imageUrl, attributes };
+  }
+}
+
+/** The text cell of `index` with an export's injection prefix removed, or undefined when the file has no such column. */
+function textCell(record: string[], index: number | undefined): string | undefined {
+  return index === undefined ? undefined : restoreFormula(record[index]!);
+}
+
+/** The trimmed cell of `index` ('' is no value), or null when the file has no such column. */
+function trimmedCell(record: string[], index: number | undefined): string | null {
+  if (index === undefined) return null;
+  const value = record[index]!.trim();
+  return value === '' ? null : value;
+}
+
+/**
+ * Longest text the product schema accepts in each free-text field (API.md §3). Only the fast path
+ * of {@link RowReader.read} uses them, to accept a row without the full schema; a longer value
+ * goes to the schema, which reports it. A unit test checks them against the schema.
+ */
+export const TEXT_LIMITS = { name: 500, brand: 500, category: 500, description: 10_000 } as const;
+
+/** A price the schema accepts (API.md §3: at least 0, at most 4 decimal places); for the fast path. */
+const PLAIN_PRICE = /^\d{1,15}(?:\.\d{1,4})?$/;
+
+/** The stock of a cell the schema accepts (digits, 0 to 2^31 − 1), else null; for the fast path. */
+function plainStock(cell: string): number | null {
+  if (!/^\d{1,10}$/.test(cell)) return null;
+  const stock = Number(cell);
+  return stock <= 2_147_483_647 ? stock : null;
+}
+
+/** Most distinct currency cells whose result a reader keeps (a file uses a handful). */
+const CURRENCY_MEMO_SIZE = 64;
+
+/** A free-text cell as the schema gets it ('' is no value), or undefined when it is too long. */
+function optionalText(cell: string | undefined, limit: number): string | null | undefined {
+  if (cell === undefined || cell === '') return null;
+  return cell.length <= limit ? cell : undefined;
 }
 
 function toRowProblems(error: z.ZodError, row: number, ean: string | null): RowProblem[] {

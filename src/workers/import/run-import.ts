@@ -14,6 +14,8 @@ export interface ImportDeps {
   uploads: UploadStore;
   logger: Logger;
   maxRecordBytes: number;
+  /** Slot budget of the worker's table of seen EANs (see SeenEans); tests lower it. */
+  seenEanSlots?: number;
 }
 
 /**
@@ -32,7 +34,14 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
   await createReportTable(deps.db, reportTable);
   let ended = false;
   try {
-    const writer = await ImportWriter.begin({ db: deps.db, jobId, accountId: job.account_id, options, reportTable });
+    const writer = await ImportWriter.begin({
+      db: deps.db,
+      jobId,
+      accountId: job.account_id,
+      options,
+      reportTable,
+      seenEanSlots: deps.seenEanSlots,
+    });
     if (!writer) return null;
     log.info({ options }, 'import started');
     try {

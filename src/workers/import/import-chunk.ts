@@ -1,0 +1,52 @@
+import type { ValidRow } from './row-reader.js';
+
+/** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
+export const CHUNK_ROWS = 5_000;
+export const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Rows gathered for one COPY. Their COPY text goes straight into a buffer (off the JavaScript
+ * heap) and the cells of a row are kept only when a set-based rule may reject it, so that little
+ * outlives a row: with the worker's small heap, objects kept for a whole chunk are promoted to the
+ * old generation and collected at a high price.
+ */
+export interface Chunk {
+  /** Whether its rows were checked against the EANs seen before in the worker (else in SQL). */
+  checked: boolean;
+  /** Whether its rows go straight into products (a first load, see the import writer's newChunk). */
+  direct: boolean;
+  text: Buffer;
+  bytes: number;
+  rows: number;
+  /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
+  records: Map<number, { ean: string; cells: string[] }> | null;
+}
+
+/** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
+export function attributesJson(attributes: ValidRow['attributes']): string {
+  for (const _ in attributes) return JSON.stringify(attributes);
+  return '{}';
+}
+
+/** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
+export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
+
+export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, text: Buffer | null): Chunk => ({
+  checked,
+  direct,
+  text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
+  bytes: 0,
+  rows: 0,
+  records: keepRecords ? new Map() : null,
+});
+
+/** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */
+export function appendLine(chunk: Chunk, line: string): void {
+  const most = line.length * 3;
+  if (chunk.bytes + most > chunk.text.length) {
+    const grown = Buffer.allocUnsafeSlow(Math.max(chunk.text.length * 2, chunk.bytes + most));
+    chunk.text.copy(grown, 0, 0, chunk.bytes);
+    chunk.text = grown;
+  }
+  chunk.bytes += chunk.text.write(line, chunk.bytes);
+}

@@ -1,0 +1,104 @@
+/**
+ * The EANs seen so far in one import file, each with the row of its first occurrence, so that a
+ * later row with the same EAN is caught in the worker instead of by a table lookup per row.
+ *
+ * An EAN is 8, 12, 13 or 14 digits; `1` followed by its digits is a whole number below 2^53, so it
+ * is held exactly in a double, and EANs of different lengths ("012345678905" and "12345678905")
+ * stay different. The numbers live in an open-addressing hash table of typed arrays (12 bytes a
+ * slot, off the JavaScript heap, no object per EAN). The table grows up to `maxSlots`; once it
+ * holds {@link SeenEans.full} EANs the caller moves them to the database and stops adding here,
+ * so memory stays bounded whatever the file size.
+ */
+export class SeenEans {
+  private keys: Float64Array;
+  private rows: Uint32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(
+    /** Most slots the table may take (a power of two): 2^21 slots are 24 MiB. */
+    private readonly maxSlots = 1 << 21,
+    initialSlots = 1 << 16,
+  ) {
+    const slots = Math.min(initialSlots, maxSlots);
+    this.keys = new Float64Array(slots);
+    this.rows = new Uint32Array(slots);
+    this.mask = slots - 1;
+  }
+
+  /** True once the table should not take more EANs: the caller moves them to the database. */
+  get full(): boolean {
+    return this.size >= this.maxSlots * 0.7;
+  }
+
+  /**
+   * Records `ean` (digits only, as validated) first seen at `row`; returns 0 when it is new, or the
+   * row of its first occurrence when it was seen before (rows are 1-based).
+   */
+  firstRowOrAdd(ean: string, row: number): number {
+    const key = eanKey(ean);
+    let slot = hash(key) & this.mask;
+    for (;;) {
+      const stored = this.keys[slot]!;
+      if (stored === 0) break;
+      if (stored === key) return this.rows[slot]!;
+      slot = (slot + 1) & this.mask;
+    }
+    this.keys[slot] = key;
+    this.rows[slot] = row;
+    this.size += 1;
+    // Past maxSlots only if the caller kept adding long after `full` (never with real chunk sizes).
+    const slots = this.mask + 1;
+    if (this.size > slots * 0.75 && (slots < this.maxSlots || this.size > slots * 0.9)) this.grow();
+    return 0;
+  }
+
+  /** Every EAN held, with the row of its first occurrence (in no particular order). */
+  *entries(): Generator<[ean: string, row: number]> {
+    for (let slot = 0; slot <= this.mask; slot += 1) {
+      const key = this.keys[slot]!;
+      if (key !== 0) yield [String(key).slice(1), this.rows[slot]!];
+    }
+  }
+
+  /** Lets go of the table (its EANs are in the database now). */
+  clear(): void {
+    this.keys = new Float64Array(1);
+    this.rows = new Uint32Array(1);
+    this.mask = 0;
+    this.size = 0;
+  }
+
+  private grow(): void {
+    const { keys, rows } = this;
+    const slots = (this.mask + 1) * 2;
+    this.keys = new Float64Array(slots);
+    this.rows = new Uint32Array(slots);
+    this.mask = slots - 1;
+    for (let old = 0; old < keys.length; old += 1) {
+      const key = keys[old]!;
+      if (key === 0) continue;
+      let slot = hash(key) & this.mask;
+      while (this.keys[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.keys[slot] = key;
+      this.rows[slot] = rows[old]!;
+    }
+  }
+}
+
+/** `1` followed by the EAN's digits, as a number (exact: at most 15 digits). */
+function eanKey(ean: string): number {
+  let key = 1;
+  for (let i = 0; i < ean.length; i += 1) key = key * 10 + (ean.charCodeAt(i) - 48);
+  return key;
+}
+
+/** Mixes both 32-bit halves of a key into a table index. */
+function hash(key: number): number {
+  const low = key >>> 0;
+  const high = (key / 4_294_967_296) >>> 0;
+  let h = Math.imul(low ^ Math.imul(high, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}

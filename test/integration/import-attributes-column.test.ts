@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ean13, reportOf, storedProducts, toCsv, untilQueueReady } from '../support/csv.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// The `attributes` column of an import file: one JSON object of attributes per row (what a CSV
+// export writes), merged into the product's attributes like attribute columns are.
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  await untilQueueReady(ctx);
+});
+afterAll(async () => ctx?.close());
+
+const PEN = ean13(1);
+const INK = ean13(2);
+
+/** An account whose Pen has the attributes color=blue and size=M. */
+async function accountWithPen() {
+  const account = await ctx.createAccount();
+  const job = await ctx.importCsv(account.key, toCsv([['ean', 'name', 'color', 'size'], [PEN, 'Pen', 'blue', 'M']]));
+  expect(job.status).toBe('completed');
+  return account;
+}
+
+const attributesOf = async (accountId: string, ean: string) =>
+  (await storedProducts(ctx, accountId)).find((product) => product.ean === ean)!.attributes;
+
+describe('import attributes column', () => {
+  it('stores the JSON object of a header named attributes (any case) with its value types', async () => {
+    const account = await ctx.createAccount();
+    const csv = toCsv([
+      ['ean', 'name', ' Attributes '],
+      [PEN, 'Pen', '{"color":"red","weight_g":1.5,"organic":true,"note":"a, \\"b\\"\\nc ✓","formula":"=1+1"}'],
+      [INK, 'Ink', '{}'],
+    ]);
+    const job = await ctx.importCsv(account.key, csv);
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_created: 2, rows_failed: 0 });
+    const expected = { color: 'red', weight_g: 1.5, organic: true, note: 'a, "b"\nc ✓', formula: '=1+1' };
+    expect(await attributesOf(account.id, PEN)).toEqual(expected);
+    expect(await attributesOf(account.id, INK)).toEqual({});
+    const lookup = await ctx.get(account.key, `/v1/products/${PEN}`);
+    expect(lookup.json()).toMatchObject({ attributes: expected });
+  });
+
+  it('merges the object over the stored attributes, and counts the same object again as unchanged', async () => {
+    const account = await accountWithPen();
+    const csv = toCsv([['ean', 'name', 'attributes'], [PEN, 'Pen', '{"color":"red","material":"steel"}']]);
+    expect((await ctx.importCsv(account.key, csv)).progress).toMatchObject({ rows_updated: 1, rows_unchanged: 0 });
+    expect(await attributesOf(account.id, PEN)).toEqual({ color: 'red', size: 'M', material: 'steel' });
+    expect((await ctx.importCsv(account.key, csv)).progress).toMatchObject({ rows_updated: 0, rows_unchanged: 1 });
+  });
+
+  it('changes nothing for an empty attributes cell', async () => {
+    const account = await accountWithPen();
+    const job = await ctx.importCsv(account.key, toCsv([['ean', 'name', 'attributes'], [PEN, 'Pen', '']]));
+    expect(job.progress).toMatchObject({ rows_updated: 0, rows_unchanged: 1 });
+    expect(await attributesOf(account.id, PEN)).toEqual({ color: 'blue', size: 'M' });
+  });
+
+  it('applies attribute columns over the object: a cell wins and an empty cell removes the name', async () => {
+    const account = await accountWithPen();
+    const csv = toCsv([
+      ['ean', 'name', 'attributes', 'size', 'color'],
+      [PEN, 'Pen', '{"size":"S","color":"red","weight_g":2}', 'XL', ''],
+    ]);
+    const job = await ctx.importCsv(account.key, csv);
+    expect(job.progress).toMatchObject({ rows_updated: 1 });
+    expect(await attributesOf(account.id, PEN)).toEqual({ size: 'XL', weight_g: 2 });
+  });
+
+  const NOT_AN_OBJECT = 'The attributes cell must be a JSON object of attributes, such as {"color":"red","size":42}';
+  it.each([
+    ['invalid JSON', '{color: red}', `${NOT_AN_OBJECT}; it is not valid JSON.`],
+    ['an array', '["red"]', `${NOT_AN_OBJECT}.`],
+    ['a string', '"red"', `${NOT_AN_OBJECT}.`],
+    ['null', 'null', `${NOT_AN_OBJECT}.`],
+    ['a nested object', '{"color":"red","dims":{"w":1}}', "The attribute 'dims' must be a string, number or boolean (nested objects, arrays and null are not allowed)."],
+    ['an array value', '{"tags":["a"]}', "The attribute 'tags' must be a string, number or boolean (nested objects, arrays and null are not allowed)."],
+    ['a null value', '{"color":null}', "The attribute 'color' must be a string, number or boolean (nested objects, arrays and null are not allowed)."],
+  ])('reports %s as an INVALID_ATTRIBUTES row error on field attributes', async (_label, cell, message) => {
+    const account = await accountWithPen();
+    const csv = toCsv([['ean', 'name', 'attributes'], [INK, 'Ink', '{"color":"black"}'], [PEN, 'Pen', cell]]);
+    const job = await ctx.importCsv(account.key, csv);
+    expect(job.status).toBe('failed');
+    expect(job.error_code).toBe('IMPORT_FAILED');
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 2, ean: PEN, field: 'attributes', code: 'INVALID_ATTRIBUTES', message }]);
+    expect(await attributesOf(account.id, PEN)).toEqual({ color: 'blue', size: 'M' });
+  });
+
+  it('imports the other rows under on_error=skip and reports the bad cell next to other problems of its row', async () => {
+    const account = await ctx.createAccount();
+    const csv = toCsv([['ean', 'name', 'attributes'], [INK, 'Ink', '{"color":"black"}'], [PEN, '', '[1]']]);
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_created: 1, rows_failed: 1 });
+    expect((await reportOf(ctx, account.key, job.id)).map((entry) => [entry.row, entry.field, entry.code])).toEqual([
+      [2, 'name', 'REQUIRED'],
+      [2, 'attributes', 'INVALID_ATTRIBUTES'],
+    ]);
+    expect(await attributesOf(account.id, INK)).toEqual({ color: 'black' });
+  });
+});

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runImport } from '../../src/workers/import/run-import.js';
+import { importDeps, jobRow, productsCsv, recoveryEan } from '../support/recovery-support.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+/**
+ * The first load of a catalog writes its rows without looking each EAN up (nothing is stored yet).
+ * If another import of the account stores one of the file's EANs meanwhile, the attempt fails and
+ * the next one, against a catalog that is no longer empty, ends with the exact catalog and counts.
+ * No workers run: the test calls `runImport` as the worker would.
+ */
+
+const ROWS = 12_000;
+/** The product the other import stores while the first load runs. */
+const RACED = 7_000;
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false });
+});
+afterAll(async () => ctx?.close());
+
+describe('first load of a catalog', () => {
+  it('when another import stores one of its EANs meanwhile, the attempt fails and the retry imports every row once', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    const response = await ctx.upload(account.key, productsCsv(0, ROWS, 'New'));
+    expect(response.statusCode, response.body).toBe(202);
+    const jobId = response.json<{ id: string }>().id;
+
+    // The other import's product, inserted but not yet committed when the first load begins.
+    const other = await ctx.db.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'Other')`, [account.id, recoveryEan(RACED)]);
+      const attempt = runImport(importDeps(ctx), jobId).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      // The first load waits on the uncommitted product's EAN; then the other import commits.
+      for (let polls = 0; ; polls += 1) {
+        const { rows } = await ctx.db.query<{ waiting: number }>(
+          `SELECT count(*)::int AS waiting FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%products%'`,
+        );
+        if (rows[0]!.waiting > 0) break;
+        if (polls > 400) throw new Error('the first load never waited for the other import');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await other.query('COMMIT');
+      expect(await attempt).toMatchObject({ code: '23505' });
+    } finally {
+      other.release();
+    }
+    expect((await jobRow(ctx.db, jobId)).status).toBe('processing');
+
+    await runImport(importDeps(ctx), jobId);
+    const job = await ctx.waitForJob(account.key, jobId);
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_total: ROWS, rows_failed: 0, rows_created: ROWS - 1, rows_updated: 1, rows_unchanged: 0 });
+    const { rows } = await ctx.db.query<{ n: number; named: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE name = 'New ' || right(left(ean, 12), 9)::int)::int AS named
+       FROM products WHERE account_id = $1`,
+      [account.id],
+    );
+    expect(rows[0]).toEqual({ n: ROWS, named: ROWS });
+  });
+});

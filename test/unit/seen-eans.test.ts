@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { SeenEans } from '../../src/workers/import/seen-eans.js';
+
+describe('SeenEans', () => {
+  it('returns 0 for a new EAN and the row of its first occurrence for a repeat', () => {
+    const seen = new SeenEans();
+    expect(seen.firstRowOrAdd('4006381333931', 1)).toBe(0);
+    expect(seen.firstRowOrAdd('5901234123457', 2)).toBe(0);
+    expect(seen.firstRowOrAdd('4006381333931', 3)).toBe(1);
+    expect(seen.firstRowOrAdd('4006381333931', 4)).toBe(1);
+    expect(seen.size).toBe(2);
+  });
+
+  it('keeps EANs that differ only by leading zeros apart, as the text comparison in SQL does', () => {
+    const seen = new SeenEans();
+    expect(seen.firstRowOrAdd('012345678905', 1)).toBe(0);
+    expect(seen.firstRowOrAdd('0012345678905', 2)).toBe(0);
+    expect(seen.firstRowOrAdd('00012345678905', 3)).toBe(0);
+    expect(seen.firstRowOrAdd('0012345678905', 4)).toBe(2);
+    expect(seen.firstRowOrAdd('99999999999999', 5)).toBe(0);
+    expect(seen.firstRowOrAdd('99999999999999', 6)).toBe(5);
+  });
+
+  it('grows past its first size and still finds every EAN with its first row', () => {
+    const seen = new SeenEans(1 << 12, 16);
+    const ean = (i: number) => String(10_000_000 + i * 7919).padStart(13, '0');
+    for (let i = 0; i < 2_000; i += 1) expect(seen.firstRowOrAdd(ean(i), i + 1)).toBe(0);
+    for (let i = 0; i < 2_000; i += 1) expect(seen.firstRowOrAdd(ean(i), 5_000)).toBe(i + 1);
+    expect(new Map(seen.entries())).toEqual(new Map(Array.from({ length: 2_000 }, (_, i) => [ean(i), i + 1])));
+  });
+
+  it('says it is full near its slot budget, and keeps working when added to beyond it', () => {
+    const seen = new SeenEans(64, 16);
+    let row = 0;
+    while (!seen.full) seen.firstRowOrAdd(String(96_385_074 + row * 10), (row += 1));
+    expect(seen.size).toBeGreaterThanOrEqual(44);
+    expect(seen.size).toBeLessThan(64);
+    for (let extra = 0; extra < 100; extra += 1) seen.firstRowOrAdd(String(50_000_000 + extra), row + extra + 1);
+    expect(seen.firstRowOrAdd('96385074', 999)).toBe(1);
+    expect(seen.firstRowOrAdd(String(50_000_000 + 99), 999)).toBe(row + 100);
+  });
+});
