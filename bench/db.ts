@@ -88,6 +88,8 @@ export type ActivityKind = 'copy rows' | 'dup check' | 'merge' | 'report' | 'com
  */
 const KINDS: Array<[RegExp, ActivityKind | null]> = [
   [/^\s*COPY\s+(import_chunk|import_staging\.\S+_rows)\b/i, 'copy rows'],
+  // A first load COPYs chunks straight into products: that is the merge.
+  [/^\s*COPY\s+products\b/i, 'merge'],
   [/^\s*COPY\b/i, null],
   [/import_seen|WITH firsts AS/i, 'dup check'],
   [/INSERT INTO products|UPDATE products/i, 'merge'],

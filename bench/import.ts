@@ -40,17 +40,14 @@ import {
   type Runtime,
   type ServiceProcess,
 } from './service.js';
+import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, parseCount, redisUrl } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ROWS = 1_000_000;
 const TARGET_RATIO = 2.5;
 const TARGET_RSS_MB = 200;
 const POLL_MS = 100;
-const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
 
-const baseDatabaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/catalog';
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const seed = Number(process.env.BENCH_SEED || 20_240_601);
 
 interface Options {
   sizes: number[];
@@ -60,13 +57,6 @@ interface Options {
   nodeArgs: string[];
 }
 
-/** "200000", "200_000", "200k", "1m", "1e6" → a row count. */
-function parseCount(text: string): number {
-  const match = /^(\d+(?:\.\d+)?(?:e\d+)?)([km]?)$/i.exec(text.trim().replaceAll('_', ''));
-  const value = match ? Number(match[1]) * ({ '': 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase()] ?? 1) : NaN;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`not a row count: '${text}'`);
-  return value;
-}
 
 /** Row counts from `--sizes a,b`, positional counts, BENCH_SIZES or BENCH_ROWS; else 1,000,000. */
 function parseOptions(argv: string[]): Options {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from './api/build-app.js';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { createMetrics } from './shared/metrics.js';
 import { ensureDatabase, migrate } from './shared/db/migrate.js';
 import { createPool } from './shared/db/pool.js';
 import { createLogger, type Logger } from './shared/logger.js';
@@ -14,6 +15,7 @@ import {
 } from './shared/queues.js';
 import { UploadStore } from './shared/upload-store.js';
 import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
+import { blockingConnectionsAlive, buildWorkerListener } from './workers/worker-listener.js';
 
 /** Warns when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction` to lose nothing. */
 async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
@@ -42,19 +44,32 @@ async function main(config: Config): Promise<void> {
   let producer: Redis | undefined;
   let workers: RunningWorkers | undefined;
   let workerConnection: Redis | undefined;
+  let workerListener: FastifyInstance | undefined;
+  // One registry per process: in ROLE=all the API's /metrics shows the workers' counters too.
+  const metrics = createMetrics();
 
   if (config.ROLE !== 'worker') {
     producer = createProducerConnection(config.REDIS_URL);
     await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
-    app = await buildApp({ config, db, redis: producer, queues, uploads, logger });
+    app = await buildApp({
+      config, db, redis: producer, queues, uploads, logger, metrics,
+      ...(config.ROLE === 'all' ? { workersAlive: async () => (workers ? blockingConnectionsAlive(workers.workers) : false) } : {}),
+    });
     await app.listen({ port: config.PORT, host: config.HOST });
   }
   if (config.ROLE !== 'api') {
     workerConnection = createWorkerConnection(config.REDIS_URL);
-    workers = startWorkers({ db, uploads, logger, config, connection: workerConnection });
+    if (config.ROLE === 'worker') void checkEvictionPolicy(workerConnection, logger);
+    workers = startWorkers({ db, uploads, logger, config, connection: workerConnection, metrics });
     logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');
+    if (config.ROLE === 'worker' && config.WORKER_PORT !== undefined) {
+      workerListener = buildWorkerListener({
+        db, redis: workerConnection, workers: workers.workers, metrics, metricsToken: config.METRICS_TOKEN, logger,
+      });
+      await workerListener.listen({ port: config.WORKER_PORT, host: config.HOST });
+    }
   }
 
   let stopping = false;
@@ -67,6 +82,7 @@ async function main(config: Config): Promise<void> {
     logger.info({ signal }, 'shutting down: no new work; active jobs finish or go back to the queue');
     try {
       await app?.close();
+      await workerListener?.close();
       await workers?.close();
       await queues?.close();
       producer?.disconnect();

@@ -6,13 +6,31 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db/pool.js';
+import { cancelChannel } from '../shared/job-control.js';
+import { createMetrics, QUEUE_STATES, type ServiceMetrics } from '../shared/metrics.js';
 import type { JobQueues } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
+import { parseTierLimits } from '../shared/accounts/tier-limits.js';
+import { createMailer, type Mailer } from '../shared/mail/mailer.js';
+import { queuePrefix } from '../shared/queues.js';
+import { createRequestLimits } from './plugins/limits.js';
+import { accountRoutes } from './routes/accounts.js';
+import { keyRoutes } from './routes/keys.js';
+import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { registerDashboard } from './dashboard.js';
+import { registerMetrics } from './plugins/metrics.js';
+import { adminQueueRoutes } from './routes/admin-queues.js';
 import { adminRoutes } from './routes/admin.js';
+import { enrichmentRoutes } from './routes/enrichments.js';
+import { exportScheduleRoutes } from './routes/export-schedules.js';
+import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/imports.js';
+import { jobResultRoutes } from './routes/job-results.js';
+import { jobControlRoutes } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
 import { productRoutes } from './routes/products.js';
 
@@ -25,6 +43,14 @@ export interface AppDeps {
   queues: JobQueues;
   uploads: UploadStore;
   logger: Logger;
+  /** Sends verification mails; default: SMTP when SMTP_URL is set, else the database outbox. */
+  mailer?: Mailer;
+  /** Milliseconds since the epoch; tests pass their own to move time (lockout, expiry, windows). */
+  clock?: () => number;
+  /** This process's metrics registry (shared with its workers in ROLE=all); a fresh one when absent. */
+  metrics?: ServiceMetrics;
+  /** In a process that also runs workers: whether their blocking Redis connections are up (/readyz). */
+  workersAlive?: () => Promise<boolean>;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -47,17 +73,46 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
   await app.register(multipart, { limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1 } });
-  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY });
+  const clock = deps.clock ?? Date.now;
+  const tierLimits = parseTierLimits(deps.config.TIER_LIMITS);
+  const limits = createRequestLimits({
+    redis: deps.redis,
+    db: deps.db,
+    keyPrefix: queuePrefix(deps.config),
+    tierLimits,
+    unauthenticatedPerMinute: deps.config.UNAUTHENTICATED_RATE_PER_MINUTE,
+    invalidKeyPerMinute: deps.config.INVALID_KEY_RATE_PER_MINUTE,
+    clock,
+    logger: app.log,
+  });
+  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, clock });
+  await registerOpenApi(app);
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
+  registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
+  await registerDashboard(app, { queues: deps.queues, adminApiKey: deps.config.ADMIN_API_KEY });
 
-  healthRoutes(app, { db: deps.db, redis: deps.redis });
+  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
   adminRoutes(app, { db: deps.db });
+  const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
+  accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
+  keyRoutes(app, { db: deps.db, clock });
+  usageRoutes(app, { db: deps.db, tierLimits, clock });
+  const callbacks = { secret: deps.config.CALLBACK_SECRET, allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE };
+  adminQueueRoutes(app, { queues: deps.queues });
   importRoutes(app, {
     db: deps.db,
     queues: deps.queues,
     uploads: deps.uploads,
     maxUploadBytes: deps.config.MAX_UPLOAD_BYTES,
+    callbacks,
   });
   jobRoutes(app, { db: deps.db });
+  enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
+  exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
+  exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
+  jobResultRoutes(app, { db: deps.db, files: deps.uploads });
+  jobControlRoutes(app, { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config) });
   productRoutes(app, { db: deps.db });
   return app;
 }

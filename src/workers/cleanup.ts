@@ -7,6 +7,7 @@ import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js'
 export interface CleanupResult {
   stagingTablesDropped: number;
   uploadsRemoved: number;
+  exportFilesRemoved: number;
 }
 
 export interface CleanupDeps {
@@ -14,6 +15,10 @@ export interface CleanupDeps {
   uploads: UploadStore;
   /** Uploads of jobs that ended longer ago than this are removed (a retry needs them until then). */
   uploadRetentionDays: number;
+  /** Export files of jobs that ended longer ago than this are removed (default 7). */
+  exportRetentionDays?: number;
+  /** The clock of the export retention (tests move it forward). */
+  now?: () => Date;
 }
 
 /**
@@ -52,7 +57,29 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     await deps.uploads.remove(job.input_path);
     await deps.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
   }
-  return { stagingTablesDropped, uploadsRemoved: expired.length };
+  const exportFilesRemoved = await removeExpiredExportFiles(deps);
+  return { stagingTablesDropped, uploadsRemoved: expired.length, exportFilesRemoved };
+}
+
+/**
+ * Removes export files past EXPORT_RETENTION_DAYS and clears the job's `result_path`, so the job
+ * shows `links.result: null` and its result download answers 404. The path is cleared first: a
+ * download then never finds a row pointing at a file that is being removed.
+ */
+async function removeExpiredExportFiles(deps: CleanupDeps): Promise<number> {
+  const now = deps.now?.() ?? new Date();
+  const { rows: expired } = await deps.db.query<{ id: string; result_path: string }>(
+    `WITH expired AS (
+       SELECT id, result_path FROM jobs
+       WHERE result_path IS NOT NULL AND finished_at < $1::timestamptz - make_interval(days => $2)
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE jobs SET result_path = NULL FROM expired WHERE jobs.id = expired.id
+     RETURNING jobs.id, expired.result_path`,
+    [now, deps.exportRetentionDays ?? 7],
+  );
+  for (const job of expired) await deps.uploads.remove(job.result_path);
+  return expired.length;
 }
 
 /** Runs {@link cleanupOnce} now and then every `intervalMs`; returns a function that stops it. */
@@ -60,7 +87,7 @@ export function scheduleCleanup(deps: CleanupDeps & { logger: Logger }, interval
   const run = () =>
     cleanupOnce(deps)
       .then((result) => {
-        if (result.stagingTablesDropped + result.uploadsRemoved > 0) deps.logger.info(result, 'cleanup');
+        if (result.stagingTablesDropped + result.uploadsRemoved + result.exportFilesRemoved > 0) deps.logger.info(result, 'cleanup');
       })
       .catch((error: unknown) => deps.logger.warn({ err: error }, 'cleanup failed; will retry'));
   void run();

@@ -1,23 +1,19 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
-import type { Db } from '../shared/db/pool.js';
 import { finishJob, markJobQueued } from '../shared/jobs/job-queries.js';
-import { QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
-import type { UploadStore } from '../shared/upload-store.js';
+import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
+import { scheduleCallbackDelivery } from './callbacks/deliver-callbacks.js';
 import { scheduleCleanup } from './cleanup.js';
-import { runImport } from './import/run-import.js';
+import { startScheduleWorker } from './export/schedule-worker.js';
+import { cancelChannel } from '../shared/job-control.js';
+import { createJobQueues, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
+import { listenForCancels } from './cancel-listener.js';
+import { AccountSlots, withAccountSlot } from './fairness.js';
+import { withJobMetrics } from './job-metrics.js';
+import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } from './job-processor.js';
+import { createProcessors } from './processors.js';
+import { scheduleReconciler } from './reconciler.js';
 
-/** What the workers of one process need. */
-export interface WorkerDeps {
-  db: Db;
-  uploads: UploadStore;
-  logger: Logger;
-  config: Config;
-  /** A connection made with `createWorkerConnection` (BullMQ duplicates it for blocking reads). */
-  connection: Redis;
-}
+export type { WorkerDeps } from './job-processor.js';
 
 /** The running workers of this process. */
 export interface RunningWorkers {
@@ -26,34 +22,56 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-const SHUTDOWN_REASON = 'shutdown';
-
-/** Starts the import worker; more job types add their processors here. */
+/** Starts one BullMQ worker per job type that has a processor, and the periodic cleanup. */
 export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const { config, logger } = deps;
-  const importWorker = new Worker<QueuedJob>(QUEUE_NAMES.import, (job, token, signal) => processImport(deps, job, token, signal), {
-    connection: deps.connection,
-    prefix: queuePrefix(config),
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.WORKER_LOCK_DURATION_MS,
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    maxStalledCount: 2,
-  });
-  const workers = [importWorker];
-  for (const worker of workers) {
+  const processors = createProcessors(deps);
+  const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
+  const workers = (Object.entries(processors) as Array<[JobType, JobProcessor]>).map(([type, typeProcessor]) => {
+    const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
+    const processor = withAccountSlot({ db: deps.db, slots }, measured);
+    const worker = new Worker<QueuedJob>(
+      QUEUE_NAMES[type],
+      (job, token, signal) => runDelivery(deps, type, processor, job, token, signal),
+      {
+        connection: deps.connection,
+        prefix: queuePrefix(config),
+        concurrency: config.WORKER_CONCURRENCY,
+        lockDuration: config.WORKER_LOCK_DURATION_MS,
+        stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+        maxStalledCount: 2,
+      },
+    );
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
-    worker.on('failed', (job, error) => void settleFailedJob(deps, job, error));
-  }
+    worker.on('failed', (job, error) => void settleFailedJob(deps, type, job, error));
+    return worker;
+  });
+  workers.push(startScheduleWorker(deps));
   const stopCleanup = scheduleCleanup({
     db: deps.db,
     uploads: deps.uploads,
     uploadRetentionDays: config.UPLOAD_RETENTION_DAYS,
+    exportRetentionDays: config.EXPORT_RETENTION_DAYS,
     logger,
   });
+  const stopCallbacks = scheduleCallbackDelivery({
+    db: deps.db,
+    logger,
+    secret: config.CALLBACK_SECRET,
+    allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+    retryBaseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
+    maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
+  });
+  const stopCancels = listenForCancels(deps.connection, cancelChannel(config), workers, logger);
+  const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
+  const stopReconciler = scheduleReconciler({ db: deps.db, queues: reconcilerQueues, logger }, config.RECONCILE_INTERVAL_MS);
   return {
     workers,
     async close() {
       stopCleanup();
+      stopCallbacks();
+      stopReconciler();
+      await stopCancels();
       const handBack = setTimeout(() => {
         for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
       }, config.SHUTDOWN_GRACE_MS);
@@ -61,35 +79,42 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         await Promise.all(workers.map((worker) => worker.close()));
       } finally {
         clearTimeout(handBack);
+        await reconcilerQueues.close();
       }
     },
   };
 }
 
 /**
- * The BullMQ processor of import jobs. A data problem (the job's outcome is `failed`) is not
- * retried: UnrecoverableError. An I/O failure is retried with back-off; on the last attempt the
- * job row is failed so the status endpoint never shows `processing` forever. A job interrupted by
- * shutdown goes back to the queue without using up an attempt.
+ * One BullMQ delivery of a job. A data problem (the job's outcome is `failed`) is not retried:
+ * UnrecoverableError. An I/O failure is retried with back-off; on the last attempt the job row is
+ * failed so the status endpoint never shows `processing` forever. A job interrupted by shutdown
+ * goes back to the queue without using up an attempt; a cancelled one is not retried.
  */
-async function processImport(deps: WorkerDeps, job: Job<QueuedJob>, token?: string, signal?: AbortSignal) {
+async function runDelivery(
+  deps: WorkerDeps,
+  type: JobType,
+  processor: JobProcessor,
+  job: Job<QueuedJob>,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+) {
   const { jobId } = job.data;
+  const abort = signal ?? new AbortController().signal;
   try {
-    const outcome = await runImport(
-      { db: deps.db, uploads: deps.uploads, logger: deps.logger, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES },
-      jobId,
-      signal,
-    );
-    if (outcome?.status === 'failed') throw new UnrecoverableError(outcome.detail ?? 'Import failed.');
+    const outcome = await processor({ jobId, job, token, signal: abort });
+    if (outcome?.status === 'failed') throw new UnrecoverableError(outcome.detail ?? `The ${type} failed.`);
   } catch (error) {
-    if (error instanceof UnrecoverableError) throw error;
-    if (signal?.aborted && signal.reason === SHUTDOWN_REASON && token) {
-      deps.logger.warn({ jobId }, 'import interrupted by shutdown; handed back to the queue');
+    if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
+    // A cancelled job's row was already ended by the cancel request; the delivery just stops.
+    if (abort.aborted && abort.reason === CANCEL_REASON) throw new UnrecoverableError('The job was cancelled.');
+    if (abort.aborted && abort.reason === SHUTDOWN_REASON && token) {
+      deps.logger.warn({ jobId, type }, 'job interrupted by shutdown; handed back to the queue');
       await job.moveToDelayed(Date.now() + 1_000, token);
       await markJobQueued(deps.db, jobId);
       throw new DelayedError();
     }
-    deps.logger.error({ err: error, jobId, attempt: job.attemptsMade + 1 }, 'import attempt failed');
+    deps.logger.error({ err: error, jobId, type, attempt: job.attemptsMade + 1 }, 'job attempt failed');
     throw error;
   }
 }
@@ -98,16 +123,17 @@ async function processImport(deps: WorkerDeps, job: Job<QueuedJob>, token?: stri
  * Fails the job row of a BullMQ job that will not run again (attempts used up, or stalled too
  * often) while its row still says `processing`.
  */
-async function settleFailedJob(deps: WorkerDeps, job: Job<QueuedJob> | undefined, error: Error): Promise<void> {
+async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJob> | undefined, error: Error): Promise<void> {
   if (!job) return;
   const attempts = job.opts.attempts ?? 1;
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
+  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
   try {
     await finishJob(deps.db, job.data.jobId, {
       status: 'failed',
-      errorCode: 'IMPORT_FAILED',
-      detail: `The import could not be completed after ${job.attemptsMade} attempts because of an internal error; no rows were imported. Retry it later.`,
+      errorCode: JOB_FAILURE_CODES[type],
+      detail: `The ${type} could not be completed after ${job.attemptsMade} attempts because of an internal error${nothingWritten}. Retry it later.`,
     });
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job');

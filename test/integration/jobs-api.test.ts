@@ -182,7 +182,7 @@ describe('GET /v1/jobs/{id}', () => {
     await ctx.waitForJob(key, id);
     const job = (await ctx.get(key, `/v1/jobs/${id}`)).json<JobResource>();
     expect(Object.keys(job).sort()).toEqual(
-      ['created_at', 'detail', 'error_code', 'finished_at', 'id', 'links', 'options', 'phase', 'progress', 'started_at', 'status', 'type'].sort(),
+      ['created_at', 'detail', 'error_code', 'finished_at', 'id', 'links', 'options', 'phase', 'progress', 'schedule_id', 'started_at', 'status', 'type'].sort(),
     );
     expect(job).toMatchObject({ id, type: 'import', status: 'completed', phase: 'done', error_code: null });
     expect(job.detail === null || typeof job.detail === 'string').toBe(true);

@@ -30,7 +30,23 @@ export interface TestContextOptions {
   workers?: boolean;
   /** Environment-style overrides of the configuration. */
   env?: Record<string, string>;
+  /** The API's clock (ms since the epoch); default Date.now. */
+  clock?: () => number;
 }
+
+/**
+ * Limits so generous that no test is throttled by accident (tests poll jobs every 50 ms);
+ * the limit tests set the real numbers through `env`.
+ */
+const GENEROUS_LIMITS: Record<string, string> = {
+  TIER_LIMITS: JSON.stringify({
+    FREE: { monthly: 1e9, per_minute: 1e6 },
+    PRO: { monthly: 1e9, per_minute: 1e6 },
+    ENTERPRISE: { monthly: null, per_minute: 1e6 },
+  }),
+  UNAUTHENTICATED_RATE_PER_MINUTE: '1000000',
+  INVALID_KEY_RATE_PER_MINUTE: '1000000',
+};
 
 /**
  * One isolated service for one test file: its own database (created and migrated), its own queue
@@ -77,6 +93,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     LOG_LEVEL: 'silent',
     JOB_ATTEMPTS: '3',
     SHUTDOWN_GRACE_MS: '2000',
+    ...GENEROUS_LIMITS,
     ...options.env,
   };
   const config = loadConfig(env);
@@ -88,7 +105,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const app = await buildApp({ config, db, redis, queues, uploads, logger });
+  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock });
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
   const context: TestContext = {

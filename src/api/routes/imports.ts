@@ -1,23 +1,25 @@
 import type {} from '@fastify/multipart';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, badRequest, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../../shared/errors.js';
-import { deleteJob, findJobByIdempotencyKey, insertJob } from '../../shared/jobs/job-queries.js';
-import type { JobRow } from '../../shared/jobs/job-row.js';
+import { badRequest, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { StoredUpload, UploadStore } from '../../shared/upload-store.js';
+import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
+import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
 export interface ImportRouteDeps {
   db: Db;
   queues: JobQueues;
   uploads: UploadStore;
   maxUploadBytes: number;
+  callbacks: CallbackSettings;
 }
 
 const DELIMITERS: Record<string, ImportOptions['delimiter']> = {
@@ -32,6 +34,7 @@ const importQuery = z.object({
     .refine((value) => value in DELIMITERS, { error: 'expected one of ",", ";", "tab"' })
     .optional(),
   dry_run: z.enum(['true', 'false']).default('false'),
+  callback_url: callbackUrlSchema.optional(),
 });
 
 const idempotencyKeyHeader = z.string().min(1).max(255).optional();
@@ -58,14 +61,19 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
     {
       config: { scope: 'imports:write' },
       onRequest: requireImportMediaType,
-      schema: { querystring: importQuery, headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose() },
+      schema: {
+        summary: 'Start an import of a CSV file',
+        description: "Body: the CSV file, raw as `text/csv`, or as `multipart/form-data` with a `file` field.",
+        querystring: importQuery,
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 413, 415, 422, ...AUTH_ERRORS) },
+      },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
       // Refuse before reading a possibly large body when the job could not be queued anyway.
-      if (!deps.queues.ready()) {
-        throw serviceUnavailable('The job queue is unavailable; the upload was not accepted. Try again shortly.');
-      }
+      requireQueue(deps.queues);
+      await checkCallbackUrl(request.query.callback_url, deps.callbacks);
       const query = request.query;
       const options: ImportOptions = {
         mode: query.mode,
@@ -74,8 +82,26 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         dry_run: query.dry_run === 'true',
       };
       const upload = await receiveUpload(request, deps);
-      const job = await acceptJob(deps, accountId, options, upload, request.headers['idempotency-key']);
-      return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify(options))
+        .update(upload.sha256)
+        .update(query.callback_url ?? '')
+        .digest('hex');
+      const job = await acceptJob(
+        deps,
+        {
+          accountId,
+          type: 'import',
+          options: { ...options },
+          requestHash,
+          idempotencyKey: request.headers['idempotency-key'],
+          inputPath: upload.path,
+          inputBytes: upload.bytes,
+          callbackUrl: query.callback_url,
+        },
+        () => deps.uploads.remove(upload.path),
+      );
+      return sendAccepted(reply, job);
     },
   );
 }
@@ -106,63 +132,4 @@ async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Pr
     throw badRequest('The uploaded file is empty.');
   }
   return stored;
-}
-
-/**
- * Writes the job row, then queues the id. With an Idempotency-Key, a repeat of the same request
- * within 24 hours returns the first job; the key with another request is a 422. If queueing
- * fails, the row and the upload are removed and the client gets 503: nothing half-accepted.
- */
-async function acceptJob(
-  deps: ImportRouteDeps,
-  accountId: string,
-  options: ImportOptions,
-  upload: StoredUpload,
-  idempotencyKey: string | undefined,
-): Promise<JobRow> {
-  const requestHash = createHash('sha256').update(JSON.stringify(options)).update(upload.sha256).digest('hex');
-  if (idempotencyKey) {
-    const earlier = await findJobByIdempotencyKey(deps.db, accountId, idempotencyKey);
-    if (earlier) {
-      await deps.uploads.remove(upload.path);
-      return sameRequestOrConflict(earlier, requestHash);
-    }
-  }
-  const id = randomUUID();
-  let job: JobRow;
-  try {
-    job = await insertJob(deps.db, {
-      id,
-      accountId,
-      type: 'import',
-      options,
-      inputPath: upload.path,
-      inputBytes: upload.bytes,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-    });
-  } catch (error) {
-    await deps.uploads.remove(upload.path);
-    // A concurrent request with the same Idempotency-Key won the race: answer with its job.
-    if ((error as { code?: string }).code === '23505' && idempotencyKey) {
-      const winner = await findJobByIdempotencyKey(deps.db, accountId, idempotencyKey);
-      if (winner) return sameRequestOrConflict(winner, requestHash);
-    }
-    throw error;
-  }
-  try {
-    await deps.queues.enqueue('import', id);
-  } catch {
-    await deleteJob(deps.db, accountId, id).catch(() => {});
-    await deps.uploads.remove(upload.path);
-    throw serviceUnavailable('The job queue is unavailable; the upload was not accepted. Try again shortly.');
-  }
-  return job;
-}
-
-function sameRequestOrConflict(earlier: { job: JobRow; requestHash: string | null }, requestHash: string): JobRow {
-  if (earlier.requestHash !== requestHash) {
-    throw new AppError(422, 'VALIDATION_ERROR', 'This Idempotency-Key was already used with a different request.');
-  }
-  return earlier.job;
 }

@@ -5,16 +5,37 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound } from '../../shared/errors.js';
+import { AppError, notFound } from '../../shared/errors.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
+import { listJobsForOperator } from '../../shared/jobs/job-control-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageSchema } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const limitSchema = z.coerce.number().int().min(1).max(500).default(50);
 const jobParams = z.object({ id: z.string() });
 const FAILED_ROWS_BATCH = 2_000;
+const jobErrorSchema = z.object({
+  row: z.number().int(),
+  ean: z.string().nullable(),
+  field: z.string().nullable(),
+  code: z.string(),
+  message: z.string(),
+});
+const jobSchema = { params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
+const errorsCsvSchema = {
+  params: jobParams,
+  response: {
+    200: {
+      description: 'The failed rows as uploaded, then error_row, error_field, error_code, error_message',
+      // Streamed, never serialized: documented as text.
+      content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
+    },
+    ...errorResponses(404, ...AUTH_ERRORS),
+  },
+};
 
 /** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
 async function ownJob(db: Db, accountId: string, id: string): Promise<JobRow> {
@@ -36,25 +57,30 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
   routes.get(
     '/v1/jobs',
     {
-      config,
+      config: { ...config, adminAllowed: true },
       schema: {
         querystring: z.object({
+          account_id: z.uuid().optional().describe('operator key only: the jobs of this account (default: every account)'),
           type: z.enum(JOB_TYPES).optional(),
           status: z.enum(JOB_STATUSES).optional(),
           limit: limitSchema,
           cursor: z.string().optional(),
         }),
+        response: { 200: pageSchema(jobResourceSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
     },
     async (request) => {
       const { type, status, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isJobPosition) : undefined;
-      const rows = await listJobs(deps.db, accountIdOf(request), {
-        type,
-        status,
-        limit,
-        after: after && { createdAt: after[0], id: after[1] },
-      });
+      const query = { type, status, limit, after: after && { createdAt: after[0], id: after[1] } };
+      const accountFilter = request.query.account_id;
+      if (accountFilter && request.principal?.kind !== 'admin') {
+        throw new AppError(403, 'PERMISSION_DENIED', "Only the operator key may list another account's jobs (account_id).");
+      }
+      const rows =
+        request.principal?.kind === 'admin'
+          ? await listJobsForOperator(deps.db, accountFilter ?? null, query)
+          : await listJobs(deps.db, accountIdOf(request), query);
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
@@ -64,7 +90,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   );
 
-  routes.get('/v1/jobs/:id', { config, schema: { params: jobParams } }, async (request) =>
+  routes.get('/v1/jobs/:id', { config, schema: jobSchema }, async (request) =>
     toJobResource(await ownJob(deps.db, accountIdOf(request), request.params.id)),
   );
 
@@ -72,7 +98,11 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     '/v1/jobs/:id/errors',
     {
       config,
-      schema: { params: jobParams, querystring: z.object({ limit: limitSchema, cursor: z.string().optional() }) },
+      schema: {
+        params: jobParams,
+        querystring: z.object({ limit: limitSchema, cursor: z.string().optional() }),
+        response: { 200: pageSchema(jobErrorSchema), ...errorResponses(400, 404, ...AUTH_ERRORS) },
+      },
     },
     async (request) => {
       const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
@@ -88,7 +118,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   );
 
-  routes.get('/v1/jobs/:id/errors.csv', { config, schema: { params: jobParams } }, async (request, reply) => {
+  routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
     const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
     const columns = job.input_columns ?? [];
     const csv = stringify({ header: false });

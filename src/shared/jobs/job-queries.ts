@@ -1,9 +1,10 @@
 import type { Db, DbClient } from '../db/pool.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
 
-const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
+/** The columns of a job row as `JobRow` reads them. */
+export const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
   rows_succeeded, rows_failed, rows_created, rows_updated, rows_unchanged, input_path, input_bytes,
-  input_columns, attempts, created_at, started_at, finished_at`;
+  input_columns, attempts, created_at, started_at, finished_at, result_path, result_bytes, schedule_id`;
 
 /** What the API knows of a job when it accepts it. */
 export interface NewJob {
@@ -15,15 +16,17 @@ export interface NewJob {
   inputBytes?: number | null;
   idempotencyKey?: string | null;
   requestHash?: string | null;
+  /** Where the job resource is POSTed when the job ends. */
+  callbackUrl?: string | null;
 }
 
 /** Writes the row of an accepted job (status processing, phase queued), before it is queued. */
 export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
   const { rows } = await db.query<JobRow>(
-    `INSERT INTO jobs (id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${JOB_COLUMNS}`,
+    `INSERT INTO jobs (id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash, callback_url)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${JOB_COLUMNS}`,
     [job.id, job.accountId, job.type, job.options, job.inputPath ?? null, job.inputBytes ?? null,
-      job.idempotencyKey ?? null, job.requestHash ?? null],
+      job.idempotencyKey ?? null, job.requestHash ?? null, job.callbackUrl ?? null],
   );
   return rows[0]!;
 }
@@ -79,9 +82,21 @@ export async function listJobs(
   accountId: string,
   query: JobListQuery,
 ): Promise<Array<JobRow & { created_at_key: string }>> {
+  return selectJobPage(db, accountId, query);
+}
+
+/**
+ * One page of jobs, newest first: of one account, or of every account when `accountId` is null
+ * (the operator's view only; account routes always pass their credential's account).
+ */
+export async function selectJobPage(
+  db: Db,
+  accountId: string | null,
+  query: JobListQuery,
+): Promise<Array<JobRow & { created_at_key: string }>> {
   const { rows } = await db.query<JobRow & { created_at_key: string }>(
     `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
-     WHERE account_id = $1
+     WHERE ($1::uuid IS NULL OR account_id = $1)
        AND ($2::text IS NULL OR type = $2)
        AND ($3::text IS NULL OR status = $3)
        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))

@@ -29,6 +29,11 @@ export interface JobRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  /** The export schedule that started the job, if any. */
+  schedule_id?: string | null;
+  /** An export's file relative to DATA_DIR; null before completion and after the retention removed it. */
+  result_path?: string | null;
+  result_bytes?: number | null;
 }
 
 /** Row counts of a job, as the `progress` object reports them. */
@@ -62,6 +67,7 @@ export function toJobResource(job: JobRow) {
       rows_unchanged: job.rows_unchanged,
     },
     options: job.options,
+    schedule_id: job.schedule_id ?? null,
     created_at: job.created_at.toISOString(),
     started_at: job.started_at?.toISOString() ?? null,
     finished_at: job.finished_at?.toISOString() ?? null,
@@ -69,9 +75,16 @@ export function toJobResource(job: JobRow) {
       self,
       errors: `${self}/errors`,
       errors_csv: `${self}/errors.csv`,
-      result: null,
+      result: job.type === 'export' && job.status === 'completed' && job.result_path ? `${self}/result` : null,
     },
   };
 }
 
 export type JobResource = ReturnType<typeof toJobResource>;
+
+/** The job-level error code of a failed job of each type (API.md §1). */
+export const JOB_FAILURE_CODES: Record<JobType, string> = {
+  import: 'IMPORT_FAILED',
+  export: 'EXPORT_FAILED',
+  enrichment: 'ENRICHMENT_FAILED',
+};

@@ -1,0 +1,17 @@
+import { randomBytes } from 'node:crypto';
+
+/** Settings every benchmark shares: where PostgreSQL and Redis are, and the operator key it gives its service. */
+export const baseDatabaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/catalog';
+export const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+/** Seed of the generated products, so that runs compare like with like. */
+export const benchSeed = Number(process.env.BENCH_SEED || 20_240_601);
+/** The operator key of the service a benchmark starts (a fresh one per run). */
+export const ADMIN_KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
+
+/** "200000", "200_000", "200k", "1m", "1e6" → a row count. */
+export function parseCount(text: string): number {
+  const match = /^(\d+(?:\.\d+)?(?:e\d+)?)([km]?)$/i.exec(text.trim().replaceAll('_', ''));
+  const value = match ? Number(match[1]) * ({ '': 1, k: 1e3, m: 1e6 }[match[2]!.toLowerCase()] ?? 1) : NaN;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`not a row count: '${text}'`);
+  return value;
+}

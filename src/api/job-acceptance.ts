@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import type { Db } from '../shared/db/pool.js';
+import { callbackTargetProblem } from '../shared/callbacks/callback-target.js';
+import { AppError, badRequest, serviceUnavailable } from '../shared/errors.js';
+import { deleteJob, findJobByIdempotencyKey, insertJob } from '../shared/jobs/job-queries.js';
+import type { JobRow, JobType } from '../shared/jobs/job-row.js';
+import type { JobQueues } from '../shared/queues.js';
+
+/** A job a client asked for, as the API accepts it (API.md §4). */
+export interface JobRequest {
+  accountId: string;
+  type: JobType;
+  options: Record<string, unknown>;
+  /** A hash of everything that makes the request what it is: the same Idempotency-Key with another hash is a 422. */
+  requestHash: string;
+  idempotencyKey?: string | undefined;
+  inputPath?: string | null;
+  inputBytes?: number | null;
+  callbackUrl?: string | undefined;
+}
+
+/** How the API checks a requested callback_url. */
+export interface CallbackSettings {
+  secret: string | undefined;
+  allowPrivate: boolean;
+}
+
+/**
+ * Refuses (400) a callback_url the service will not call: callbacks not configured, or a target
+ * that does not resolve or is private/loopback while the operator has not allowed that.
+ */
+export async function checkCallbackUrl(url: string | undefined, settings: CallbackSettings): Promise<void> {
+  if (url === undefined) return;
+  if (!settings.secret) {
+    throw badRequest("Invalid parameter 'callback_url': job callbacks are not enabled on this server (CALLBACK_SECRET is not set).");
+  }
+  const problem = await callbackTargetProblem(url, settings.allowPrivate);
+  if (problem) throw badRequest(`Invalid parameter 'callback_url': ${problem}.`);
+}
+
+const queueDown = () =>
+  serviceUnavailable('The job queue is unavailable; the request was not accepted. Try again shortly.');
+
+/**
+ * Writes the job row, then queues the id. With an Idempotency-Key, a repeat of the same request
+ * within 24 hours returns the first job; the key with another request is a 422. If queueing
+ * fails, the row is removed, `discardInput` runs and the client gets 503: nothing half-accepted.
+ * `discardInput` also runs when an earlier job answers for this request (its input is not needed).
+ */
+export async function acceptJob(
+  deps: { db: Db; queues: JobQueues },
+  request: JobRequest,
+  discardInput: () => Promise<void> = async () => {},
+): Promise<JobRow> {
+  const { accountId, idempotencyKey, requestHash } = request;
+  if (idempotencyKey) {
+    const earlier = await findJobByIdempotencyKey(deps.db, accountId, idempotencyKey);
+    if (earlier) {
+      await discardInput();
+      return sameRequestOrConflict(earlier, requestHash);
+    }
+  }
+  const id = randomUUID();
+  let job: JobRow;
+  try {
+    job = await insertJob(deps.db, {
+      id,
+      accountId,
+      type: request.type,
+      options: request.options,
+      inputPath: request.inputPath ?? null,
+      inputBytes: request.inputBytes ?? null,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      callbackUrl: request.callbackUrl ?? null,
+    });
+  } catch (error) {
+    await discardInput();
+    // A concurrent request with the same Idempotency-Key won the race: answer with its job.
+    if ((error as { code?: string }).code === '23505' && idempotencyKey) {
+      const winner = await findJobByIdempotencyKey(deps.db, accountId, idempotencyKey);
+      if (winner) return sameRequestOrConflict(winner, requestHash);
+    }
+    throw error;
+  }
+  try {
+    await deps.queues.enqueue(request.type, id);
+  } catch {
+    await deleteJob(deps.db, accountId, id).catch(() => {});
+    await discardInput();
+    throw queueDown();
+  }
+  return job;
+}
+
+/** Refuses a job-starting request early (503) while the queue's Redis connection is down. */
+export function requireQueue(queues: JobQueues): void {
+  if (!queues.ready()) throw queueDown();
+}
+
+/** Answers a job-starting request: 202 with `Location` and `{id, status}` (API.md §4). */
+export function sendAccepted(reply: FastifyReply, job: JobRow): FastifyReply {
+  return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
+}
+
+function sameRequestOrConflict(earlier: { job: JobRow; requestHash: string | null }, requestHash: string): JobRow {
+  if (earlier.requestHash !== requestHash) {
+    throw new AppError(422, 'VALIDATION_ERROR', 'This Idempotency-Key was already used with a different request.');
+  }
+  return earlier.job;
+}

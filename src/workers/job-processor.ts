@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config.js';
+import type { Db } from '../shared/db/pool.js';
+import type { JobOutcome } from '../shared/jobs/job-queries.js';
+import type { ServiceMetrics } from '../shared/metrics.js';
+import type { QueuedJob } from '../shared/queues.js';
+import type { UploadStore } from '../shared/upload-store.js';
+
+/** What the workers of one process need. */
+export interface WorkerDeps {
+  db: Db;
+  uploads: UploadStore;
+  logger: Logger;
+  config: Config;
+  /** A connection made with `createWorkerConnection` (BullMQ duplicates it for blocking reads). */
+  connection: Redis;
+  /** Job counters and durations (exposed by /metrics of this process); none when absent. */
+  metrics?: ServiceMetrics;
+}
+
+/** The abort reason of a delivery whose job an operator or its owner cancelled. */
+export const CANCEL_REASON = 'cancelled';
+/** The abort reason of a delivery interrupted by shutdown (it goes back to the queue). */
+export const SHUTDOWN_REASON = 'shutdown';
+
+/** One delivery of one job to its processor. */
+export interface ProcessorContext {
+  /** Our job id (the row in `jobs`). */
+  jobId: string;
+  /** The BullMQ job that carried it (attempts, rate limiting, moving it back). */
+  job: Job<QueuedJob>;
+  /** The BullMQ lock token of this delivery. */
+  token: string | undefined;
+  /**
+   * Aborted when the job must stop: shutdown (reason `shutdown`) or cancellation (reason
+   * `cancelled`). A processor stops at its next safe point, writes nothing more and throws.
+   */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs one attempt of a job of one type. Returns the job's outcome once the processor has
+ * recorded it in PostgreSQL, or null when the job had already ended (a duplicate delivery). A
+ * `failed` outcome is a data problem and is not retried; a thrown error is an I/O failure and is
+ * retried with back-off.
+ */
+export type JobProcessor = (context: ProcessorContext) => Promise<JobOutcome | null>;

@@ -1,0 +1,19 @@
+import type { JobType } from '../shared/jobs/job-row.js';
+import { createEnrichmentProcessor } from './enrich/enrichment-processor.js';
+import { runExport } from './export/run-export.js';
+import { runImport } from './import/run-import.js';
+import type { JobProcessor, WorkerDeps } from './job-processor.js';
+
+/** The processor of each job type that this process runs; a type without one has no worker. */
+export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobProcessor>> {
+  return {
+    import: ({ jobId, signal }) =>
+      runImport(
+        { db: deps.db, uploads: deps.uploads, logger: deps.logger, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES },
+        jobId,
+        signal,
+      ),
+    enrichment: createEnrichmentProcessor(deps),
+    export: ({ jobId, signal }) => runExport({ db: deps.db, files: deps.uploads, logger: deps.logger }, jobId, signal),
+  };
+}
