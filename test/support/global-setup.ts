@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
+import { ensureDatabase } from '../../src/shared/db/migrate.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -51,6 +52,8 @@ export default async function setup(project: TestProject) {
     stops.push(() => container.stop());
     redisUrl = container.getConnectionUrl();
   }
+  // Each test file creates its database through this one, so it must exist whoever provided it.
+  await ensureDatabase(databaseUrl);
   project.provide('databaseUrl', databaseUrl);
   project.provide('redisUrl', redisUrl);
   return async () => {
