@@ -127,9 +127,9 @@ describe('POST /v1/products', () => {
       'description',
       'price',
       'currency',
+      'stock',
       'image_url',
       'attributes.nested',
-      'stock',
     ]);
     expect(response.json().errors).toContainEqual({ field: 'name', message: 'The name must be at most 500 characters.' });
     expect(response.json().errors).toContainEqual({ field: 'stock', message: 'The stock must be a whole number from 0 to 2147483647.' });
@@ -152,6 +152,15 @@ describe('POST /v1/products', () => {
     const response = await send('POST', '/v1/products', { ean: freshEan(), name: 'Pen', price: '2.00' });
     expectError(response, 422, 'VALIDATION_ERROR', 'The currency field is required when price is set.');
     expect(fieldsOf(response)).toEqual(['currency']);
+  });
+
+  it('lists a missing currency beside the other problems of the same body', async () => {
+    const response = await send('POST', '/v1/products', { name: 'Pen', price: '2.00' });
+    expectError(response, 422, 'VALIDATION_ERROR', 'The EAN field is required.');
+    expect(response.json().errors).toEqual([
+      { field: 'ean', message: 'The EAN field is required.' },
+      { field: 'currency', message: 'The currency field is required when price is set.' },
+    ]);
   });
 
   it('answers 400 BAD_REQUEST for malformed JSON and for a body that is not an object', async () => {

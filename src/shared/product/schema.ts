@@ -94,19 +94,23 @@ export const stockTextSchema = z
 /** The message of a price left without a currency (API.md §3: currency is required with price). */
 export const CURRENCY_REQUIRED_MESSAGE = 'The currency field is required when price is set.';
 
-const requireCurrencyWithPrice = (
-  product: { price?: string | null; currency?: string | null },
-  ctx: z.RefinementCtx,
-) => {
-  if (product.price != null && product.currency == null) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['currency'],
-      message: CURRENCY_REQUIRED_MESSAGE,
-      params: { code: 'REQUIRED' },
-    });
-  }
+const priceWithoutCurrency = (product: unknown) => {
+  if (typeof product !== 'object' || product === null) return false;
+  const { price, currency } = product as { price?: unknown; currency?: unknown };
+  return price != null && currency == null;
 };
+
+const CURRENCY_REQUIRED_ISSUE = { path: ['currency'], message: CURRENCY_REQUIRED_MESSAGE, params: { code: 'REQUIRED' } };
+
+/**
+ * Currency is required with price. `when` runs the check even when other fields failed, so that
+ * the `errors` list of a 422 names every problem of the body at once (zod skips object-level
+ * checks after a field error by default).
+ */
+const requireCurrencyWithPrice = [
+  (product: unknown) => !priceWithoutCurrency(product),
+  { ...CURRENCY_REQUIRED_ISSUE, when: () => true },
+] as const;
 
 // Descriptions are for the OpenAPI document (refinements are invisible to JSON Schema); they do
 // not change validation.
@@ -121,15 +125,15 @@ const fields = {
     example: '1.50',
   }),
   currency: currencySchema.nullish().meta({ description: 'ISO 4217 code, stored upper-case', example: 'EUR' }),
+  stock: stockSchema.nullish().meta({ description: `Whole number from 0 to ${MAX_INT32}` }),
   image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL' }),
   attributes: attributesSchema.optional().meta({ description: 'Flat object of string, number or boolean values' }),
 };
-const stockDescription = { description: `Whole number from 0 to ${MAX_INT32}` };
 
 /** A product as written by a client; `null` clears an optional field. */
 export const productInputSchema = z
-  .object({ ...fields, stock: stockSchema.nullish().meta(stockDescription) })
-  .superRefine(requireCurrencyWithPrice);
+  .object(fields)
+  .refine(...requireCurrencyWithPrice);
 
 /**
  * A product as read from one CSV row: the same rules as {@link productInputSchema}, with the stock
@@ -140,9 +144,10 @@ export function productRowSchema(options: { nameRequired: boolean }) {
     .object({
       ...fields,
       name: options.nameRequired ? fields.name : fields.name.optional(),
+      // Same key as in `fields`, so the stock keeps its place in the field order of the report.
       stock: stockTextSchema.nullish(),
     })
-    .superRefine(requireCurrencyWithPrice);
+    .refine(...requireCurrencyWithPrice);
 }
 
 export type ProductInput = z.infer<typeof productInputSchema>;
@@ -155,8 +160,8 @@ export const productCreateBodySchema = productInputSchema.meta({
 
 /** PUT /v1/products/{ean}: a whole product; the EAN comes from the path and may be repeated in the body. */
 export const productReplaceBodySchema = z
-  .object({ ...fields, ean: fields.ean.optional(), stock: stockSchema.nullish().meta(stockDescription) })
-  .superRefine(requireCurrencyWithPrice)
+  .object({ ...fields, ean: fields.ean.optional() })
+  .refine(...requireCurrencyWithPrice)
   .meta({
     id: 'ProductReplace',
     description: 'The whole product; fields left out are cleared. The EAN is taken from the path; a different one in the body is a 422.',
@@ -177,16 +182,14 @@ export const productPatchBodySchema = z
     description: fields.description,
     price: fields.price,
     currency: fields.currency,
-    stock: stockSchema.nullish().meta(stockDescription),
+    stock: fields.stock,
     image_url: fields.image_url,
     attributes: z
       .record(z.string(), attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
       .optional()
       .meta({ description: 'Merged into the stored attributes; a null value removes that key' }),
   })
-  .superRefine((patch, ctx) => {
-    if (patch.price != null && patch.currency === null) requireCurrencyWithPrice(patch, ctx);
-  })
+  .refine((patch) => !(patch.price != null && patch.currency === null), CURRENCY_REQUIRED_ISSUE)
   .meta({
     id: 'ProductPatch',
     description: 'The fields to change. Attributes are merged key by key; a null attribute value removes that key.',
