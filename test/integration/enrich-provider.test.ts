@@ -176,14 +176,18 @@ describe("the provider's contract", () => {
   it('429 with Retry-After: waits exactly that long, then goes on without using up an attempt', async () => {
     const [ean] = await seed(1, () => 'Pen,,');
     provider.products.set(ean!, { brand: 'Stabilo' });
-    provider.script(ean!, { status: 429, retryAfterSeconds: 1 }, { status: 429, retryAfterSeconds: 1 });
+    // Four 5xx answers use up four of the five attempts: were a 429 to count as one, the lookup
+    // would end PROVIDER_ERROR instead of succeeding.
+    const serverError = { status: 500 } as const;
+    const tooMany = { status: 429, retryAfterSeconds: 1 } as const;
+    provider.script(ean!, serverError, serverError, serverError, serverError, tooMany, tooMany);
 
     const job = await enrich({ eans: [ean] });
 
     expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_failed: 0 } });
     const times = provider.calls.map((call) => call.at);
-    expect(provider.calls.map((call) => call.status)).toEqual([429, 429, 200]);
-    for (const gap of [times[1]! - times[0]!, times[2]! - times[1]!]) {
+    expect(provider.calls.map((call) => call.status)).toEqual([500, 500, 500, 500, 429, 429, 200]);
+    for (const gap of [times[5]! - times[4]!, times[6]! - times[5]!]) {
       expect(gap).toBeGreaterThanOrEqual(990);
       expect(gap).toBeLessThan(1_500);
     }
@@ -223,6 +227,18 @@ describe("the provider's contract", () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(14);
     expect(gaps[2]).toBeGreaterThanOrEqual(59);
     expect(gaps[2]! / gaps[0]!).toBeGreaterThan(2);
+  });
+
+  it('dropped connections: retried like a 5xx until the provider answers', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    provider.products.set(ean!, { brand: 'Stabilo' });
+    provider.script(ean!, { status: 0 }, { status: 0 });
+
+    const job = await enrich({ eans: [ean] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_failed: 0 } });
+    expect(provider.calls.map((call) => call.status)).toEqual([0, 0, 200]);
+    expect(await stored(ean!)).toMatchObject({ brand: 'Stabilo' });
   });
 
   it('5xx on all 5 attempts: PROVIDER_ERROR for that product, the others go on', async () => {

@@ -18,7 +18,9 @@ export type FakeAnswer =
   | { status: 429; retryAfterSeconds: number; delayMs?: number }
   /** Monthly quota: 429 with `{error, limit, tier}` and no Retry-After. */
   | { status: 429; quota: { limit: number; tier: string }; delayMs?: number }
-  | { status: 500 | 502 | 503; delayMs?: number };
+  | { status: 500 | 502 | 503; delayMs?: number }
+  /** A network failure: the connection is dropped without an answer (recorded as status 0). */
+  | { status: 0; delayMs?: number };
 
 /** One call the provider received. */
 export interface FakeCall {
@@ -109,6 +111,10 @@ export class FakeProvider {
     this.calls.push({ ean, at, apiKey, status: answer.status });
     const send = () => {
       if (response.destroyed) return;
+      if (answer.status === 0) {
+        request.socket.destroy();
+        return;
+      }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if ('retryAfterSeconds' in answer) headers['retry-after'] = String(answer.retryAfterSeconds);
       response.writeHead(answer.status, headers).end(JSON.stringify(bodyOf(answer)));
@@ -160,6 +166,8 @@ function bodyOf(answer: FakeAnswer): unknown {
     case 502:
     case 503:
       return { error: 'Internal server error' };
+    case 0:
+      return null;
     default:
       return { error: answer.error };
   }
