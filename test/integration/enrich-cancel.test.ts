@@ -26,16 +26,12 @@ it('cancelled mid-job: no more provider calls and no more writes', { timeout: 60
 
   const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: {} });
   const { id } = response.json<{ id: string }>();
-  // Past the first page (100 products), so some products are already written.
-  await waitFor('the enrichment to be mid-way', async () => ((await jobRow(ctx.db, id)).rows_processed >= 100 ? true : undefined));
+  // Past the first page of products, so some products are already written.
+  await waitFor('the enrichment to be mid-way', async () => ((await jobRow(ctx.db, id)).rows_processed > 0 ? true : undefined));
 
-  // What the cancel route does: end the job row, then abort the delivery in its worker.
-  await ctx.db.query(
-    `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', finished_at = now() WHERE id = $1`,
-    [id],
-  );
-  const worker = ctx.workers!.workers.find((each) => each.name === 'enrichments')!;
-  expect(worker.cancelJob(id, 'cancelled')).toBe(true);
+  const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+  expect(cancel.statusCode).toBe(200);
+  expect(cancel.json()).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED' });
   const callsAtCancel = provider.count();
   const catalogAtCancel = await catalogSnapshot(ctx.db, account.id);
 
@@ -52,6 +48,6 @@ it('cancelled mid-job: no more provider calls and no more writes', { timeout: 60
     `SELECT count(*)::int AS count FROM products WHERE account_id = $1 AND brand = 'Brand'`,
     [account.id],
   );
-  expect(brands.rows[0]!.count).toBeGreaterThanOrEqual(100);
+  expect(brands.rows[0]!.count).toBeGreaterThan(0);
   expect(brands.rows[0]!.count).toBeLessThan(400);
 });
