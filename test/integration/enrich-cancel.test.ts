@@ -26,7 +26,7 @@ it('cancelled mid-job: no more provider calls and no more writes', { timeout: 60
 
   const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: {} });
   const { id } = response.json<{ id: string }>();
-  // Past the first page of products, so some products are already written.
+  // Past the first page of products (200), so some products are already written.
   await waitFor('the enrichment to be mid-way', async () => ((await jobRow(ctx.db, id)).rows_processed > 0 ? true : undefined));
 
   const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
