@@ -21,6 +21,7 @@ import {
   type JobQueues,
 } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
+import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -106,6 +107,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
   const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock });
+  const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
   const context: TestContext = {
@@ -159,6 +161,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       return app.inject({ method: 'GET', url, headers: { 'x-api-key': key } });
     },
     async close() {
+      const undocumented = await responses.problems();
       await app.close();
       await context.workers?.close();
       await queues.close();
@@ -171,6 +174,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseUrl.pathname.slice(1))} WITH (FORCE)`);
       await admin.end();
       await rm(dataDir, { recursive: true, force: true });
+      if (undocumented.length > 0) {
+        throw new Error(`responses that differ from the OpenAPI document:\n${undocumented.join('\n')}`);
+      }
     },
   };
   if (options.workers !== false) context.startWorkers();

@@ -44,7 +44,13 @@ export function metricsRoute(app: FastifyInstance, deps: { metrics: ServiceMetri
           'durations by type, rows imported/failed, queue depths per state, event-loop lag. Needs ' +
           '`Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
         security: tokenHash ? [{ bearerAuth: [] }] : [],
-        response: { 200: z.string().describe('Prometheus text exposition format'), ...errorResponses(401, 500) },
+        response: {
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { 'text/plain': { schema: z.string() } },
+          },
+          ...errorResponses(401, 500),
+        },
       },
     },
     async (request, reply: FastifyReply) => {
