@@ -30,7 +30,7 @@ import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/imports.js';
 import { jobResultRoutes } from './routes/job-results.js';
-import { jobControlRoutes } from './routes/job-control.js';
+import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
 import { productRoutes } from './routes/products.js';
 
@@ -90,7 +90,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
-  await registerDashboard(app, { queues: deps.queues, adminApiKey: deps.config.ADMIN_API_KEY });
+  const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config) };
+  await registerDashboard(app, {
+    queues: deps.queues,
+    adminApiKey: deps.config.ADMIN_API_KEY,
+    retryJob: (id) => retryJobForOperator(jobControl, id),
+  });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
   adminRoutes(app, { db: deps.db });
@@ -112,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
   jobResultRoutes(app, { db: deps.db, files: deps.uploads });
-  jobControlRoutes(app, { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config) });
+  jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });
   return app;
 }

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { Job } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidApiKey } from '../shared/errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
@@ -10,6 +11,67 @@ import { sendError } from './plugins/error-handler.js';
 
 /** Where the queue dashboard is served (API.md §2). */
 export const DASHBOARD_PATH = '/admin/queues';
+
+/** Retries job `id` of any account; null when its row still says `processing`. */
+export type OperatorJobRetry = (id: string) => Promise<unknown>;
+
+/** An error Bull Board answers with its own status (its error handler reads `statusCode`). */
+class DashboardError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The dashboard's retry of one BullMQ job. BullMQ's own retry would only deliver the job again,
+ * and a delivery of a job whose row has ended does nothing (that is what keeps stale and duplicate
+ * deliveries harmless). So an ended row is retried like POST /v1/jobs/{id}/retry: reset, and
+ * queued again as a fresh BullMQ job. Only while the row still says `processing` (its failure
+ * could not be recorded) is BullMQ's retry used, since that delivery runs it.
+ */
+async function retryJobRow(retryRow: OperatorJobRetry, job: Job, nativeRetry: Job['retry'], state?: 'completed' | 'failed'): Promise<void> {
+  const jobId = (job.data as { jobId?: unknown } | undefined)?.jobId;
+  if (typeof jobId !== 'string') return nativeRetry(state);
+  try {
+    if (!(await retryRow(jobId))) await nativeRetry(state);
+  } catch (error) {
+    if (error instanceof AppError) throw new DashboardError(error.status, error.message);
+    throw error;
+  }
+}
+
+/** Bull Board's adapter of one queue whose jobs retry their job rows ({@link retryJobRow}). */
+class JobRowQueueAdapter extends BullMQAdapter {
+  constructor(
+    queue: ConstructorParameters<typeof BullMQAdapter>[0],
+    private readonly retryRow: OperatorJobRetry,
+  ) {
+    super(queue);
+  }
+
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job && this.retryingRow(job);
+  }
+
+  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
+    return (await super.getJobs(...args)).map((job) => this.retryingRow(job));
+  }
+
+  // Bull Board's retry handlers (one job, or all of a state) call `retry` on the jobs they got here.
+  private retryingRow(job: Job): Job {
+    const nativeRetry = job.retry.bind(job);
+    Object.defineProperty(job, 'retry', {
+      value: (state?: 'completed' | 'failed') => retryJobRow(this.retryRow, job, nativeRetry, state),
+      enumerable: false,
+      configurable: true,
+    });
+    return job;
+  }
+}
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -31,14 +93,18 @@ function challenge(reply: FastifyReply, error: AppError): FastifyReply {
  * Bull Board at /admin/queues for every job queue, behind HTTP Basic auth: any user name, the
  * operator key (ADMIN_API_KEY) as password. A 401 carries `WWW-Authenticate`, so a browser asks
  * for the credentials; without ADMIN_API_KEY the dashboard is closed. Its routes stay out of the
- * OpenAPI document.
+ * OpenAPI document. Its retry runs the job row again through `retryJob`, the path of
+ * POST /v1/jobs/{id}/retry.
  */
-export async function registerDashboard(app: FastifyInstance, deps: { queues: JobQueues; adminApiKey?: string | undefined }): Promise<void> {
+export async function registerDashboard(
+  app: FastifyInstance,
+  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry },
+): Promise<void> {
   const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: JOB_TYPES.map((type) => new BullMQAdapter(deps.queues.queue(type))),
+    queues: JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), deps.retryJob)),
     // @bull-board/fastify ships its own copy of @bull-board/api's types; the runtime contract is the same.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'Catalog jobs' } },

@@ -1,14 +1,14 @@
-import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound, permissionDenied } from '../../shared/errors.js';
-import { cancelJobRow, findJobInScope, resetJobForRetry } from '../../shared/jobs/job-control-queries.js';
+import { notFound, permissionDenied } from '../../shared/errors.js';
+import { assertRetryable, requeueEndedJob } from '../../shared/job-control.js';
+import { cancelJobRow, findJobInScope } from '../../shared/jobs/job-control-queries.js';
 import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
-import type { JobQueues, QueuedJob } from '../../shared/queues.js';
+import type { JobQueues } from '../../shared/queues.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
 
@@ -46,22 +46,22 @@ async function controlledJob(db: Db, request: FastifyRequest, id: string): Promi
   return job;
 }
 
-/** How long a retry waits for the job's last delivery to let go of its BullMQ job. */
-const DELIVERY_END_WAIT_MS = 3_000;
+/** Checks and runs a retry: the route's and the dashboard's (refuses early while Redis is down). */
+async function retryJob(deps: JobControlDeps, job: JobRow): Promise<JobRow> {
+  assertRetryable(job);
+  requireQueue(deps.queues);
+  return requeueEndedJob(deps, job);
+}
 
 /**
- * Removes the BullMQ job of an ended job so the retry can queue it again under the same id. The
- * job row ends a moment before its delivery does (which holds the BullMQ job's lock until then),
- * so this waits a little for that. False when the delivery is still running after the wait.
+ * The queue dashboard's retry of job `id` of any account: the same path as POST
+ * /v1/jobs/{id}/retry. Null while the row is still `processing` (BullMQ's own retry runs it then).
  */
-async function removeFinishedDelivery(queue: Queue<QueuedJob>, id: string): Promise<boolean> {
-  const deadline = Date.now() + DELIVERY_END_WAIT_MS;
-  for (;;) {
-    await queue.remove(id);
-    if ((await queue.getJobState(id)) === 'unknown') return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export async function retryJobForOperator(deps: JobControlDeps, id: string): Promise<JobRow | null> {
+  const job = UUID.test(id) ? await findJobInScope(deps.db, null, id) : null;
+  if (!job) throw notFound('Job not found.');
+  if (job.status === 'processing') return null;
+  return retryJob(deps, job);
 }
 
 /** POST /v1/jobs/{id}/cancel and POST /v1/jobs/{id}/retry (API.md §4). */
@@ -122,25 +122,10 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
     },
     async (request, reply) => {
       const job = await controlledJob(deps.db, request, request.params.id);
-      if (job.status === 'processing') {
-        throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is still processing: cancel it or wait until it ends.');
-      }
-      if (job.status === 'completed') {
-        throw new AppError(422, 'VALIDATION_ERROR', 'Only a failed or cancelled job can be retried; this job completed.');
-      }
-      if (job.type === 'import' && !job.input_path) {
-        throw new AppError(422, 'VALIDATION_ERROR', "The job's upload is no longer stored; upload the file again.");
-      }
-      requireQueue(deps.queues);
-      if (!(await removeFinishedDelivery(deps.queues.queue(job.type), job.id))) {
-        throw new AppError(409, 'JOB_NOT_FINISHED', "The job's last run is still stopping; retry it in a moment.");
-      }
-      const reset = await resetJobForRetry(deps.db, job.id);
-      if (!reset) throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
-      // If queueing fails now, the row stays `processing` and the reconciler queues it again.
-      await deps.queues.enqueue(job.type, job.id);
+      const reset = await retryJob(deps, job);
       request.log.info({ jobId: job.id, type: job.type }, 'job retried');
       return sendAccepted(reply, reset);
     },
   );
+
 }
