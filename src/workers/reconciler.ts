@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import type { JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
+import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
 
 export interface ReconcilerDeps {
   db: Db;
   queues: JobQueues;
   logger: Logger;
+  /** The job schedulers of export schedules, registered again when Redis lost them. */
+  scheduler: RestoreSchedulesDeps['scheduler'];
 }
 
 /**
@@ -32,19 +35,22 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
 }
 
 /**
- * Runs {@link reconcileOnce} now and then every `intervalMs` (one pass at a time); returns a
- * function that stops it.
+ * Runs {@link reconcileOnce} and {@link restoreExportSchedules} now and then every `intervalMs`
+ * (one pass at a time); returns a function that stops it. Each step fails on its own: lost jobs
+ * are still re-queued when the schedules cannot be read, and the other way round.
  */
 export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): () => void {
   let running = false;
   const run = () => {
     if (running) return;
     running = true;
-    reconcileOnce(deps)
-      .catch((error: unknown) => deps.logger.warn({ err: error }, 'reconciler pass failed'))
-      .finally(() => {
-        running = false;
-      });
+    const jobs = reconcileOnce(deps).catch((error: unknown) => deps.logger.warn({ err: error }, 'reconciler pass failed'));
+    const schedules = restoreExportSchedules(deps).catch((error: unknown) =>
+      deps.logger.warn({ err: error }, 'export schedule restore pass failed'),
+    );
+    void Promise.all([jobs, schedules]).finally(() => {
+      running = false;
+    });
   };
   run();
   const timer = setInterval(run, intervalMs);

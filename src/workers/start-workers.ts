@@ -6,6 +6,7 @@ import { scheduleCleanup } from './cleanup.js';
 import { startScheduleWorker } from './export/schedule-worker.js';
 import { cancelChannel } from '../shared/job-control.js';
 import { createJobQueues, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
+import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
 import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
 import { withJobMetrics } from './job-metrics.js';
@@ -64,7 +65,8 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   });
   const stopCancels = listenForCancels(deps.connection, cancelChannel(config), workers, logger);
   const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
-  const stopReconciler = scheduleReconciler({ db: deps.db, queues: reconcilerQueues, logger }, config.RECONCILE_INTERVAL_MS);
+  const scheduler = new ExportScheduler(deps.connection, config);
+  const stopReconciler = scheduleReconciler({ db: deps.db, queues: reconcilerQueues, logger, scheduler }, config.RECONCILE_INTERVAL_MS);
   return {
     workers,
     async close() {
@@ -79,7 +81,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         await Promise.all(workers.map((worker) => worker.close()));
       } finally {
         clearTimeout(handBack);
-        await reconcilerQueues.close();
+        await Promise.all([reconcilerQueues.close(), scheduler.close()]);
       }
     },
   };

@@ -8,6 +8,7 @@ import { writeSnapshot } from '../../src/workers/export/snapshot-writer.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { ean13 } from '../support/csv.js';
 import { csvRecords, downloadResult, requestExport, runExportJob, seedProducts } from '../support/exports.js';
+import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // Consistency, cancellation, failure clean-up and retention of exports. The workers of this
@@ -131,6 +132,44 @@ describe('cancellation and failures', () => {
     expect(outcome).toMatchObject({ status: 'completed', counts: { rowsTotal: 1 } });
     expect(await exportFiles(jobId)).toHaveLength(1);
   });
+});
+
+describe('POST /v1/jobs/{id}/cancel of a running export', () => {
+  it('ends it cancelled with JOB_CANCELLED, stops the delivery without a retry and leaves no file', async () => {
+    const account = await ctx.createAccount();
+    await seedMany(account.id, 300_000);
+    const jobId = await acceptedExport(account.key);
+    const workers = ctx.startWorkers();
+    try {
+      // Cancel once the worker is writing the file: the export is really running.
+      await waitFor('the export to be writing its file', async () => {
+        const partial = (await exportFiles(jobId)).find((file) => file.endsWith('.part'));
+        const size = partial ? (await stat(join(ctx.config.DATA_DIR, 'exports', partial)).catch(() => null))?.size : 0;
+        return size ? true : undefined;
+      }, 30_000, 5);
+
+      const response = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${jobId}/cancel`, headers: { 'x-api-key': account.key } });
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json()).toMatchObject({ id: jobId, status: 'cancelled', error_code: 'JOB_CANCELLED', links: { result: null } });
+
+      // The delivery stops: BullMQ records it failed, not retried.
+      const exports = ctx.queues.queue('export');
+      const delivery = await waitFor('the delivery to stop', async () =>
+        (await exports.getJobState(jobId)) === 'failed' ? await exports.getJob(jobId) : undefined,
+      30_000);
+      expect(delivery?.failedReason).toBe('The job was cancelled.');
+      expect(delivery?.attemptsMade).toBe(1);
+    } finally {
+      await workers.close();
+      ctx.workers = null;
+    }
+    expect(await exportFiles(jobId)).toEqual([]);
+    const job = (await ctx.get(account.key, `/v1/jobs/${jobId}`)).json<{ status: string; error_code: string; links: { result: string | null } }>();
+    expect(job).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED', links: { result: null } });
+    const { rows } = await ctx.db.query('SELECT status, result_path, attempts FROM jobs WHERE id = $1', [jobId]);
+    expect(rows[0]).toEqual({ status: 'cancelled', result_path: null, attempts: 1 });
+    expect((await ctx.get(account.key, `/v1/jobs/${jobId}/result`)).statusCode).toBe(404);
+  }, 60_000);
 });
 
 /** The test pool, except that a COPY on a connection taken from it fails as a dropped connection would. */

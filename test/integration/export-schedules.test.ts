@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorkerConnection } from '../../src/shared/queues.js';
 import { ExportScheduler, nextRunAt, scheduleTickTemplate } from '../../src/shared/schedules/export-scheduler.js';
+import { restoreExportSchedules } from '../../src/workers/export/restore-schedules.js';
 import { runScheduleTick } from '../../src/workers/export/schedule-worker.js';
 import { startWorkers } from '../../src/workers/start-workers.js';
 import { ean13, untilQueueReady } from '../support/csv.js';
-import { seedProducts } from '../support/exports.js';
+import { deleteQueueKeys, seedProducts } from '../support/exports.js';
+import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // POST/GET/DELETE /v1/export-schedules and the ticks that start exports (API.md §4).
@@ -77,6 +79,8 @@ describe('creating and listing schedules', () => {
     [{ cron: '0 3 * * *', export: { format: 'xml' } }, 'export.format', "Unknown format 'xml': expected csv or ndjson."],
     [{ cron: '0 3 * * *', export: { format: 'csv', fields: ['sku'] } }, 'export.fields', expect.stringContaining("Unknown field 'sku'")],
     [{ cron: '0 3 * * *' }, 'export', 'The export field is required.'],
+    [{ cron: '0 3 * * *', export: { format: 'csv', colour: 'blue' } }, 'export.colour', "Unknown key 'export.colour': expected one of format, gzip, fields, filter, callback_url."],
+    [{ cron: '0 3 * * *', export: { format: 'csv', filter: { sku: '1' } } }, 'export.filter.sku', "Unknown key 'export.filter.sku': expected one of brand, category, updated_since."],
   ])('refuses %j with 422 VALIDATION_ERROR', async (body, field, message) => {
     const account = await ctx.createAccount();
     const response = await createSchedule(account.key, body);
@@ -187,5 +191,60 @@ describe('schedule ticks', () => {
     // 02:30 does not exist in Berlin on 29 March 2026; the next run is a real instant after it.
     expect(next.getTime()).toBeGreaterThan(Date.parse('2026-03-28T12:00:00Z'));
     expect(localTime(nextRunAt({ cron: '0 9 * * 1', timezone: 'America/New_York' }, new Date('2026-07-01T00:00:00Z')).toISOString(), 'America/New_York')).toBe('09:00');
+  });
+});
+
+describe('after Redis lost the job schedulers', () => {
+  /** Three schedules of two accounts, with different crons and time zones. */
+  async function createThreeSchedules(): Promise<Schedule[]> {
+    const account = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    return [
+      (await createSchedule(account.key, { cron: '15 2 * * *', timezone: 'Europe/Berlin', export: { format: 'csv' } })).json<Schedule>(),
+      (await createSchedule(account.key, { cron: '0 4 * * 1-5', export: { format: 'ndjson' } })).json<Schedule>(),
+      (await createSchedule(other.key, { cron: '45 23 * * 0', timezone: 'America/New_York', export: { format: 'csv' } })).json<Schedule>(),
+    ];
+  }
+
+  /** The job scheduler of `schedule` as BullMQ has it: the same cron and time zone, firing next at next_run_at. */
+  async function expectRegistered(schedule: Schedule): Promise<void> {
+    expect(await scheduler.queue.getJobScheduler(schedule.id)).toMatchObject({
+      pattern: schedule.cron,
+      tz: schedule.timezone,
+      next: nextRunAt(schedule).getTime(),
+    });
+  }
+
+  it("registers every account's stored schedules again in batches, and a second pass changes nothing", async () => {
+    const schedules = await createThreeSchedules();
+    expect(await deleteQueueKeys(ctx)).toBeGreaterThan(0);
+    for (const schedule of schedules) expect(await scheduler.queue.getJobScheduler(schedule.id)).toBeUndefined();
+
+    // Batches of 2: the three schedules (and those of the tests above) span several reads.
+    const deps = { db: ctx.db, scheduler, logger: createLogger('silent') };
+    const restored = await restoreExportSchedules(deps, 2);
+
+    expect(restored).toEqual(expect.arrayContaining(schedules.map((schedule) => schedule.id)));
+    for (const schedule of schedules) await expectRegistered(schedule);
+    const { rows } = await ctx.db.query<{ id: string }>('SELECT id FROM export_schedules');
+    for (const { id } of rows) expect(await scheduler.has(id), id).toBe(true);
+    expect(await restoreExportSchedules(deps, 2)).toEqual([]);
+  });
+
+  it('registers them again when a worker process starts', async () => {
+    const schedules = await createThreeSchedules();
+    await deleteQueueKeys(ctx);
+    const connection = createWorkerConnection(ctx.config.REDIS_URL);
+    const workers = startWorkers({ db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), config: ctx.config, connection });
+    try {
+      await waitFor('the schedules to be registered again', async () => {
+        const present = await Promise.all(schedules.map((schedule) => scheduler.has(schedule.id)));
+        return present.every(Boolean) ? true : undefined;
+      }, 10_000);
+      for (const schedule of schedules) await expectRegistered(schedule);
+    } finally {
+      await workers.close();
+      connection.disconnect();
+    }
   });
 });

@@ -29,8 +29,12 @@ const field = z.enum(EXPORT_FIELDS, {
   error: (issue) => `Unknown field '${String(issue.input)}': expected one of ${EXPORT_FIELDS.join(', ')}.`,
 });
 
-/** The body of POST /v1/exports (also the `export` of a schedule). */
-export const exportRequestSchema = z.object({
+/**
+ * The body of POST /v1/exports (also the `export` of a schedule). Strict, as is `filter`: an
+ * unknown key is a 422 naming it (API.md §4), not silently dropped — a misspelt `filtr` would
+ * otherwise export the whole catalog.
+ */
+export const exportRequestSchema = z.strictObject({
   format: z.enum(EXPORT_FORMATS, {
     error: (issue) =>
       issue.input === undefined ? 'The format field is required.' : `Unknown format '${String(issue.input)}': expected csv or ndjson.`,
@@ -42,7 +46,7 @@ export const exportRequestSchema = z.object({
     .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })
     .optional(),
   filter: z
-    .object(
+    .strictObject(
       {
         brand: z.string({ error: 'filter.brand must be a string.' }).optional(),
         category: z.string({ error: 'filter.category must be a string.' }).optional(),
@@ -93,13 +97,24 @@ export function parseExportRequest(
   }
   const parsed = exportRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, options: toExportOptions(parsed.data) };
-  return {
-    ok: false,
-    problems: parsed.error.issues.map((issue) => ({
-      field: prefix + (issue.path.filter((part) => typeof part !== 'number').map(String).join('.') || 'body'),
-      message: issue.message,
-    })),
-  };
+  return { ok: false, problems: parsed.error.issues.flatMap((issue) => problemsOf(issue, prefix)) };
+}
+
+/** The keys an export request (or its `filter`) may hold, for the message about an unknown one. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(exportRequestSchema.shape),
+  filter: Object.keys(exportRequestSchema.shape.filter.unwrap().shape),
+};
+
+/** One problem per issue; an unknown-keys issue becomes one problem per key, each naming its key. */
+function problemsOf(issue: z.core.$ZodIssue, prefix: string): FieldProblem[] {
+  const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
+  if (issue.code !== 'unrecognized_keys') return [{ field: prefix + (path || 'body'), message: issue.message }];
+  const known = KNOWN_KEYS[path] ?? [];
+  return issue.keys.map((key) => {
+    const field = prefix + (path ? `${path}.` : '') + key;
+    return { field, message: `Unknown key '${field}': expected one of ${known.join(', ')}.` };
+  });
 }
 
 /** Reads the stored options of an export job (written by {@link toExportOptions}). */

@@ -81,3 +81,25 @@ export async function insertScheduledExportJob(
   );
   return existing[0]!.id;
 }
+
+/** What registering a schedule's BullMQ job scheduler needs. */
+export type ScheduleTimingRow = Pick<ExportScheduleRow, 'id' | 'account_id' | 'cron' | 'timezone'>;
+
+/**
+ * One batch of every account's schedules in id order, after `afterId` (null: from the start).
+ * Across accounts on purpose: the workers re-register all schedulers after Redis lost them, so
+ * this is the one schedule query without an account id. Keyset pages keep each read short.
+ */
+export async function listScheduleTimingsBatch(
+  db: Db,
+  query: { afterId: string | null; limit: number },
+): Promise<ScheduleTimingRow[]> {
+  const { rows } = await db.query<ScheduleTimingRow>(
+    `SELECT id, account_id, cron, timezone FROM export_schedules
+     WHERE $1::uuid IS NULL OR id > $1::uuid
+     ORDER BY id
+     LIMIT $2`,
+    [query.afterId, query.limit],
+  );
+  return rows;
+}

@@ -93,6 +93,11 @@ export class ExportScheduler {
     );
   }
 
+  /** Whether the job scheduler of a schedule is registered (false after Redis lost it). */
+  async has(scheduleId: string): Promise<boolean> {
+    return (await this.queue.getJobScheduler(scheduleId)) !== undefined;
+  }
+
   /** Removes the job scheduler of a schedule (no more ticks). */
   async remove(scheduleId: string): Promise<void> {
     await this.queue.removeJobScheduler(scheduleId);
