@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { createMetrics } from './shared/metrics.js';
 import { ensureDatabase, migrate } from './shared/db/migrate.js';
 import { createPool } from './shared/db/pool.js';
-import { createLogger, type Logger } from './shared/logger.js';
+import { createLogger } from './shared/logger.js';
 import {
   createJobQueues,
   createProducerConnection,
@@ -14,21 +14,9 @@ import {
   type JobQueues,
 } from './shared/queues.js';
 import { UploadStore } from './shared/upload-store.js';
+import { checkEvictionPolicy } from './shared/eviction-policy.js';
 import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
 import { blockingConnectionsAlive, buildWorkerListener } from './workers/worker-listener.js';
-
-/** Warns when Redis may evict keys: BullMQ needs `maxmemory-policy noeviction` to lose nothing. */
-async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
-  try {
-    const reply = (await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
-    const policy = reply[1];
-    if (policy && policy !== 'noeviction') {
-      logger.warn({ policy }, `Redis maxmemory-policy is '${policy}': set it to 'noeviction' or queued jobs may be evicted`);
-    }
-  } catch {
-    // CONFIG may be disabled on managed Redis; nothing to check then.
-  }
-}
 
 /** Starts the API, the workers or both (ROLE), after making sure the database is migrated. */
 async function main(config: Config): Promise<void> {
