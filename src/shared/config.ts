@@ -54,6 +54,11 @@ const envSchema = z.object({
   WORKER_PORT: integer(0).max(65535).optional(),
   /** How often workers look for `processing` jobs that the queue lost (Redis flushed) and re-queue them. */
   RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
+  /**
+   * Behind a reverse proxy or load balancer: take the client address from X-Forwarded-For, so the
+   * per-address limits count clients, not the proxy. Only set it when a proxy overwrites that header.
+   */
+  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /** Allows callback_url to point at private and loopback addresses (tests, private networks). */
   CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /** Key of the HMAC-SHA256 `X-Signature` of job callbacks; callback_url is refused while unset. */
