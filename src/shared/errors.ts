@@ -75,12 +75,10 @@ export const payloadTooLarge = (limitBytes: number) =>
     limit_bytes: limitBytes,
   });
 
-export const unsupportedMediaType = (contentType: string | undefined) =>
-  new AppError(
-    415,
-    'UNSUPPORTED_MEDIA_TYPE',
-    `Unsupported Content-Type '${contentType ?? ''}': send the CSV as text/csv or as multipart/form-data with a 'file' field.`,
-  );
+export const unsupportedMediaType = (
+  contentType: string | undefined,
+  expected = "send the CSV as text/csv or as multipart/form-data with a 'file' field",
+) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type '${contentType ?? ''}': ${expected}.`);
 
 export const serviceUnavailable = (message = 'A backing service is unavailable; try again shortly.') =>
   new AppError(503, 'SERVICE_UNAVAILABLE', message, { retry_after_seconds: 5 });

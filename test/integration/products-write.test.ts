@@ -163,6 +163,18 @@ describe('POST /v1/products', () => {
     ]);
   });
 
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE for a product body that is not JSON', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH'] as const) {
+      const response = await ctx.app.inject({
+        method,
+        url: method === 'POST' ? '/v1/products' : `/v1/products/${freshEan()}`,
+        headers: { 'x-api-key': owner.key, 'content-type': 'text/csv' },
+        payload: 'ean,name\n4006381333931,Pen\n',
+      });
+      expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'text/csv': send the product as application/json.");
+    }
+  });
+
   it('answers 400 BAD_REQUEST for malformed JSON and for a body that is not an object', async () => {
     const malformed = await ctx.app.inject({
       method: 'POST',

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, duplicateEan, notFound, validationError, type FieldProblem } from '../../shared/errors.js';
+import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, findProduct, insertProduct, replaceProduct } from '../../shared/product/product-queries.js';
@@ -69,11 +69,23 @@ function throwIfAny(problems: FieldProblem[]): void {
   if (problems.length > 0) throw validationError(problems, 422);
 }
 
+/** Refuses a product body sent as anything but JSON (API.md §1: 415), before it is parsed. */
+async function requireJsonBody(request: FastifyRequest): Promise<void> {
+  const contentType = request.headers['content-type'];
+  if (contentType === undefined) return;
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
+    throw unsupportedMediaType(contentType, 'send the product as application/json');
+  }
+}
+
 /** Product routes of API.md §3: the account's own catalog, by EAN. */
 export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const read = { scope: 'products:read' as const };
   const write = { scope: 'products:write' as const };
+  // The CSV and multipart parsers of the import route are the app's; a product body is JSON only.
+  const jsonBody = { config: write, onRequest: requireJsonBody };
 
   routes.get(
     '/v1/products',
@@ -123,12 +135,12 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   routes.post(
     '/v1/products',
     {
-      config: write,
+      ...jsonBody,
       attachValidation: true,
       schema: {
         summary: 'Create a product',
         body: productCreateBodySchema,
-        response: { 201: productResourceSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+        response: { 201: productResourceSchema, ...errorResponses(400, 409, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -142,13 +154,13 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   routes.put(
     '/v1/products/:ean',
     {
-      config: write,
+      ...jsonBody,
       attachValidation: true,
       schema: {
         summary: 'Create or replace a product (fields left out are cleared)',
         params: eanParams,
         body: productReplaceBodySchema,
-        response: { 200: productResourceSchema, 201: productResourceSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+        response: { 200: productResourceSchema, 201: productResourceSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -168,13 +180,13 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   routes.patch(
     '/v1/products/:ean',
     {
-      config: write,
+      ...jsonBody,
       attachValidation: true,
       schema: {
         summary: 'Change some fields of a product',
         params: eanParams,
         body: productPatchBodySchema,
-        response: { 200: productResourceSchema, ...errorResponses(400, 404, 422, ...AUTH_ERRORS) },
+        response: { 200: productResourceSchema, ...errorResponses(400, 404, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request) => {
