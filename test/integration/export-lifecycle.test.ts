@@ -10,6 +10,7 @@ import { ean13 } from '../support/csv.js';
 import { csvRecords, downloadResult, requestExport, runExportJob, seedProducts } from '../support/exports.js';
 import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
 
 // Consistency, cancellation, failure clean-up and retention of exports. The workers of this
 // context are not started for the tests that drive the processor directly.
@@ -78,6 +79,26 @@ describe('snapshot consistency', () => {
       { ean: ean13(2), name: 'Ink', attributes: '{}' },
       { ean: ean13(3), name: 'Paper', attributes: '{}' },
     ]);
+  });
+});
+
+describe('progress', () => {
+  it('shows rows_processed growing while the export runs, then every row once it completes', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    await seedMany(account.id, 150_000);
+    const jobId = await acceptedExport(account.key);
+    const running = runExport({ db: ctx.db, files: ctx.uploads, logger, progressIntervalMs: 50 }, jobId, new AbortController().signal);
+
+    const midway = await waitFor('progress while the export runs', async () => {
+      const job = (await ctx.get(account.key, `/v1/jobs/${jobId}`)).json<JobResource>();
+      return job.status === 'processing' && job.progress.rows_processed > 0 ? job : undefined;
+    });
+    expect(midway).toMatchObject({ phase: 'running', links: { result: null } });
+    expect(midway.progress.rows_processed).toBeLessThan(150_000);
+
+    await running;
+    const done = (await ctx.get(account.key, `/v1/jobs/${jobId}`)).json<JobResource>();
+    expect(done).toMatchObject({ status: 'completed', progress: { rows_total: 150_000, rows_processed: 150_000 } });
   });
 });
 
