@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -123,9 +123,20 @@ describe('API key authentication', () => {
     expect((await listJobs({ 'x-api-key': key })).statusCode).toBe(200);
   });
 
+  it('still accepts a key issued in the earlier layout (ck_ and 43 characters, no separate lookup id)', async () => {
+    const { id } = await ctx.createAccount();
+    const legacy = `ck_${randomBytes(32).toString('base64url')}`;
+    await ctx.db.query(
+      `INSERT INTO api_keys (account_id, prefix, key_hash, name, scopes) VALUES ($1, $2, $3, 'legacy', $4)`,
+      [id, legacy.slice(0, 15), createHash('sha256').update(legacy).digest(), ['jobs:read']],
+    );
+    expect((await listJobs({ 'x-api-key': legacy })).statusCode).toBe(200);
+    expect((await listJobs({ 'x-api-key': `${legacy.slice(0, -1)}x` })).json().error_code).toBe('INVALID_API_KEY');
+  });
+
   it('stores a key only as a hash: no row of any table contains the key or its secret part', async () => {
     const { key } = await ctx.createAccount();
-    const secret = key.slice(15);
+    const secret = key.slice(16);
     const { rows: tables } = await ctx.db.query<{ name: string }>(
       "SELECT quote_ident(table_name) AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );

@@ -24,7 +24,8 @@ describe('POST /v1/keys', () => {
     const body = response.json();
     expect(body).toEqual({
       id: expect.any(String),
-      key: expect.stringMatching(/^ck_[\w-]{43}$/),
+      // ck_<lookup id>_<secret>: 6 random bytes in hex to find the row, 32 random bytes never stored.
+      key: expect.stringMatching(/^ck_[0-9a-f]{12}_[\w-]{43}$/),
       prefix: body.key.slice(0, 15),
       name: 'deploy',
       scopes: ['products:read', 'products:write', 'imports:write', 'exports:write', 'enrichments:write', 'jobs:read', 'keys:manage'],

@@ -2,8 +2,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every key starts with this, so a leaked key is recognisable in logs and by secret scanners. */
 const KEY_PREFIX = 'ck_';
-/** Characters of the key (after `ck_`) stored in clear to find its row. */
-const LOOKUP_CHARS = 12;
+/** Random bytes of the key's lookup id, written as hex (12 characters: no `_` inside). */
+const LOOKUP_ID_BYTES = 6;
+/** Random bytes of the secret part, which is never stored. */
+const SECRET_BYTES = 32;
+/** Characters of the key (after `ck_`) stored in clear to find its row: the lookup id. */
+const LOOKUP_CHARS = LOOKUP_ID_BYTES * 2;
 
 /** Scopes of API.md §2; `admin` implies all. */
 export const SCOPES = [
@@ -28,13 +32,21 @@ export interface GeneratedKey {
   hash: Buffer;
 }
 
-/** Generates a key `ck_<43 chars>` from 32 random bytes; only its prefix and hash are stored. */
+/**
+ * Generates a key `ck_<lookup id>_<secret>`: the prefix `ck_<lookup id>` (12 hex characters) is
+ * stored in clear to find the key's row and is shown in key lists; the secret, 32 random bytes
+ * (43 base64url characters), is never stored: only a hash of the whole key is.
+ */
 export function generateApiKey(): GeneratedKey {
-  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-  return { key, prefix: lookupPrefix(key), hash: hashApiKey(key) };
+  const prefix = KEY_PREFIX + randomBytes(LOOKUP_ID_BYTES).toString('hex');
+  const key = `${prefix}_${randomBytes(SECRET_BYTES).toString('base64url')}`;
+  return { key, prefix, hash: hashApiKey(key) };
 }
 
-/** The stored lookup prefix of a presented key. */
+/**
+ * The stored lookup prefix of a presented key: its first characters, so keys issued before the
+ * lookup id had its own part (`ck_<43 chars>`, prefix = its first 15 characters) still resolve.
+ */
 export function lookupPrefix(key: string): string {
   return key.slice(0, KEY_PREFIX.length + LOOKUP_CHARS);
 }
