@@ -5,7 +5,7 @@ import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import { countRequest } from '../../shared/accounts/usage-queries.js';
 import type { Db } from '../../shared/db/pool.js';
-import { quotaExceeded, rateLimitExceeded } from '../../shared/errors.js';
+import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../../shared/errors.js';
 
 const MINUTE_MS = 60_000;
 
@@ -43,8 +43,7 @@ export interface RequestLimits {
   /**
    * Counts one request of an account toward its minute (Redis) and its month (PostgreSQL, durable);
    * throws 429 RATE_LIMIT_EXCEEDED or QUOTA_EXCEEDED. `report` gets the minute's state first (also
-   * before a 429). When Redis cannot be reached the per-minute limit is not enforced and nothing is
-   * reported; the monthly quota, in PostgreSQL, still is.
+   * before a 429). When Redis cannot be reached it throws 503 SERVICE_UNAVAILABLE.
    */
   admitAccount(accountId: string, tier: Tier, report: (state: RateLimitState) => void): Promise<void>;
   /** Counts a request without a key from `address`; throws 429 past the per-address limit. */
@@ -55,8 +54,11 @@ export interface RequestLimits {
 
 /** Creates the {@link RequestLimits} of one API process; all processes on one Redis share the counts. */
 export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
-  /** Counts a hit on `name` in the current minute; null when Redis is unreachable (fail open, logged). */
-  const hit = async (name: string): Promise<{ count: number; resetSeconds: number } | null> => {
+  /**
+   * Counts a hit on `name` in the current minute. Without Redis no limit can be counted, so the
+   * request is refused with 503 (API.md §1) rather than let through unlimited.
+   */
+  const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
     const now = deps.clock();
     const window = Math.floor(now / MINUTE_MS);
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * MINUTE_MS - now) / 1000));
@@ -64,14 +66,14 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
       const count = await deps.redis.eval(HIT_SCRIPT, 1, `${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS);
       return { count: Number(count), resetSeconds };
     } catch (error) {
-      deps.logger.warn({ err: error }, 'rate limit not checked: Redis unreachable');
-      return null;
+      deps.logger.warn({ err: error }, 'request refused: Redis unreachable, its limits cannot be counted');
+      throw serviceUnavailable();
     }
   };
 
   const perAddress = async (name: string, limit: number, message: string) => {
     const state = await hit(name);
-    if (state && state.count > limit) {
+    if (state.count > limit) {
       throw rateLimitExceeded(`${message}; try again in ${state.resetSeconds} seconds.`, state.resetSeconds);
     }
   };
@@ -80,14 +82,12 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     async admitAccount(accountId, tier, report) {
       const limits = deps.tierLimits[tier];
       const minute = await hit(`account:${accountId}`);
-      if (minute) {
-        report({
-          limit: limits.per_minute,
-          remaining: Math.max(0, limits.per_minute - minute.count),
-          resetSeconds: minute.resetSeconds,
-        });
-        if (minute.count > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', minute.resetSeconds);
-      }
+      report({
+        limit: limits.per_minute,
+        remaining: Math.max(0, limits.per_minute - minute.count),
+        resetSeconds: minute.resetSeconds,
+      });
+      if (minute.count > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', minute.resetSeconds);
       const now = deps.clock();
       const { month, resetsAt } = calendarMonth(now);
       const used = await countRequest(deps.db, accountId, month, limits.monthly);

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startPrivateRedis, type PrivateRedis } from '../support/operator-support.js';
+import { waitFor } from '../support/recovery-support.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// This file stops Redis, so it runs on a redis-server of its own, never on the shared one.
+let redis: PrivateRedis;
+let ctx: TestContext;
+
+beforeAll(async () => {
+  redis = await startPrivateRedis();
+  ctx = await createTestContext({ workers: false, env: { REDIS_URL: redis.url } });
+});
+afterAll(async () => {
+  await ctx?.close();
+  await redis?.stop();
+});
+
+it('answers 503 SERVICE_UNAVAILABLE while Redis is unreachable (no request goes through unlimited), then serves again', { timeout: 60_000 }, async () => {
+  const { key } = await ctx.createAccount();
+  expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+
+  await redis.stop();
+  for (const headers of [{ 'x-api-key': key }, {}]) {
+    const response = await ctx.app.inject({ method: 'GET', url: '/v1/jobs', headers });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE', retry_after_seconds: expect.any(Number) });
+    expect(response.json().error).toBe(response.json().detail);
+  }
+
+  await redis.start();
+  const back = await waitFor('the API to reach Redis again', async () => {
+    const response = await ctx.get(key, '/v1/jobs');
+    return response.statusCode === 200 ? response : undefined;
+  }, 30_000);
+  expect(back.headers['x-ratelimit-limit']).toBeDefined();
+});
