@@ -90,6 +90,19 @@ describe('GET /v1/keys', () => {
     expect(Object.keys(body.data[0]).sort()).toEqual(['created_at', 'expires_at', 'id', 'name', 'prefix', 'scopes']);
   });
 
+  it('shows only the clear prefix ck_<lookup id> of a key, never its secret part', async () => {
+    const { key } = await ctx.createAccount();
+    const created = (await createKey(key, { name: 'listed' })).json();
+    const secret = created.key.slice(16);
+    const response = await listKeys(key);
+    expect(response.statusCode).toBe(200);
+    const listed = response.json().data.find((item: { id: string }) => item.id === created.id);
+    expect(listed.prefix).toBe(created.prefix);
+    expect(listed.prefix).toMatch(/^ck_[0-9a-f]{12}$/);
+    expect(response.body).not.toContain(secret);
+    expect(response.body).not.toContain(key.slice(16));
+  });
+
   it('pages with limit and next_cursor', async () => {
     const { key } = await ctx.createAccount();
     for (const name of ['a', 'b', 'c']) await createKey(key, { name });
