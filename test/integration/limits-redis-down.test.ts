@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPrivateRedis, type PrivateRedis } from '../support/operator-support.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 

@@ -6,7 +6,7 @@ import { createMetrics } from '../../src/shared/metrics.js';
 import type { RunningWorkers } from '../../src/workers/start-workers.js';
 import { buildWorkerListener } from '../../src/workers/worker-listener.js';
 import { waitFor } from '../support/recovery-support.js';
-import { startPrivateRedis, type PrivateRedis } from '../support/operator-support.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** A Redis of this file alone: the test stops and restarts it. */

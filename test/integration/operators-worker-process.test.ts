@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, jobRow, productsCsv, spawnWorker, waitFor, type WorkerChild } from '../support/recovery-support.js';
-import { freePort } from '../support/operator-support.js';
+import { freePort } from '../support/private-redis.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** The API in this process; the jobs run in a ROLE=worker child process with its own listener. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, productsCsv, waitFor } from '../support/recovery-support.js';
-import { startPrivateRedis, type PrivateRedis } from '../support/operator-support.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** A Redis of this file alone: the test flushes it. */

@@ -1,53 +1,79 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-/** A redis-server child process of one test file, which that file may flush or stop at will. */
+/** A local TCP port that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A redis-server child process of this test alone, on a free port, without persistence: the
+ * test may stop, restart or FLUSHALL it (never the shared Redis other test files use).
+ */
 export interface PrivateRedis {
   url: string;
+  port: number;
+  /** Stops the server (SIGKILL: like a crash) and waits until it has exited. */
   stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  /** FLUSHALL on it. */
+  flushAll(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** Starts `redis-server` on a free port without persistence and waits until it answers PING. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
+async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
       await probe.connect();
       await probe.ping();
-      probe.disconnect();
-      break;
-    } catch (error) {
-      probe.disconnect();
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start`, { cause: error });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
       await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
     }
   }
+}
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+      stdio: 'ignore',
+    });
+    await waitForPing(port);
+  };
+  await start();
   return {
-    url,
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+      const running = child;
+      child = null;
+      if (!running || running.exitCode !== null) return;
+      const exited = once(running, 'exit');
+      running.kill('SIGKILL');
       await exited;
+    },
+    async flushAll() {
+      const client = new Redis({ port, host: '127.0.0.1' });
+      try {
+        await client.flushall();
+      } finally {
+        client.disconnect();
+      }
     },
   };
 }
