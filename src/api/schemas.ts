@@ -64,6 +64,12 @@ export const jobResourceSchema = z
   })
   .meta({ id: 'Job' });
 
+/** The query parameters of every list (API.md: `limit` 1..500, default 50, and `cursor`). */
+export const pageQueryFields = {
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().optional().meta({ description: 'The next_cursor of the previous page' }),
+};
+
 /** A cursor-paginated list of `item`. */
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() });

@@ -18,3 +18,18 @@ export function decodeCursor<T extends unknown[]>(cursor: string, isPosition: (v
   }
   throw badRequest("Invalid query parameter 'cursor': use the next_cursor of a previous page.");
 }
+
+/**
+ * One page of a list query that fetched up to `limit + 1` rows: the first `limit` rows as `data`,
+ * and a `next_cursor` at the last of them when the extra row shows that more follow.
+ */
+export function pageOf<Row, Item>(
+  rows: Row[],
+  limit: number,
+  position: (row: Row) => unknown[],
+  toItem: (row: Row) => Item,
+): { data: Item[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { data: page.map(toItem), next_cursor: rows.length > limit && last ? encodeCursor(position(last)) : null };
+}

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { notFound, serviceUnavailable, validationError } from '../../shared/errors.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
@@ -17,7 +17,7 @@ import {
 } from '../../shared/schedules/export-schedule-queries.js';
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { exportOptionsOf } from './exports.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -108,10 +108,7 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     {
       config,
       schema: {
-        querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(500).default(50),
-          cursor: z.string().optional(),
-        }),
+        querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(scheduleSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
     },
@@ -122,13 +119,13 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
         limit,
         after: after && { createdAt: after[0], id: after[1] },
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
       const now = new Date();
-      return {
-        data: page.map((row) => toScheduleResource(row, now)),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
-      };
+      return pageOf(
+        rows,
+        limit,
+        (row) => [row.created_at_key, row.id],
+        (row) => toScheduleResource(row, now),
+      );
     },
   );
 

@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
@@ -11,10 +11,9 @@ import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
 import { listJobsForOperator } from '../../shared/jobs/job-control-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const limitSchema = z.coerce.number().int().min(1).max(500).default(50);
 const jobParams = z.object({ id: z.string() });
 const FAILED_ROWS_BATCH = 2_000;
 const jobErrorSchema = z.object({
@@ -63,8 +62,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
           account_id: z.uuid().optional().describe('operator key only: the jobs of this account (default: every account)'),
           type: z.enum(JOB_TYPES).optional(),
           status: z.enum(JOB_STATUSES).optional(),
-          limit: limitSchema,
-          cursor: z.string().optional(),
+          ...pageQueryFields,
         }),
         response: { 200: pageSchema(jobResourceSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
@@ -81,12 +79,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
         request.principal?.kind === 'admin'
           ? await listJobsForOperator(deps.db, accountFilter ?? null, query)
           : await listJobs(deps.db, accountIdOf(request), query);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        data: page.map(toJobResource),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
-      };
+      return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toJobResource);
     },
   );
 
@@ -100,7 +93,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
       config,
       schema: {
         params: jobParams,
-        querystring: z.object({ limit: limitSchema, cursor: z.string().optional() }),
+        querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(jobErrorSchema), ...errorResponses(400, 404, ...AUTH_ERRORS) },
       },
     },
@@ -109,12 +102,12 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isErrorPosition) : undefined;
       const rows = await listJobErrors(deps.db, job.id, { limit, after });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        data: page.map(({ row, ean, field, code, message }) => ({ row, ean, field, code, message })),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.row, last.ordinal]) : null,
-      };
+      return pageOf(
+        rows,
+        limit,
+        (row) => [row.row, row.ordinal],
+        ({ row, ean, field, code, message }) => ({ row, ean, field, code, message }),
+      );
     },
   );
 

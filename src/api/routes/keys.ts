@@ -5,12 +5,12 @@ import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { notFound, validationError } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -100,7 +100,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config,
       schema: {
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().optional() }),
+        querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(keySchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
     },
@@ -111,19 +111,19 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
         limit,
         after: after && { createdAt: after[0], id: after[1] },
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        data: page.map((row) => ({
+      return pageOf(
+        rows,
+        limit,
+        (row) => [row.created_at_key, row.id],
+        (row) => ({
           id: row.id,
           prefix: row.prefix,
           name: row.name,
           scopes: row.scopes,
           expires_at: row.expires_at && iso(row.expires_at),
           created_at: iso(row.created_at),
-        })),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.created_at_key, last.id]) : null,
-      };
+        }),
+      );
     },
   );
 

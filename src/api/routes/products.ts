@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, encodeCursor } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
 import { listProducts } from '../../shared/product/list-products.js';
@@ -16,7 +16,7 @@ import {
   productReplaceBodySchema,
   type ProductInput,
 } from '../../shared/product/schema.js';
-import { AUTH_ERRORS, errorResponses, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { accountIdOf } from '../plugins/auth.js';
 
 const eanParams = z.object({
@@ -31,8 +31,7 @@ const listQuery = z.object({
     .optional()
     .meta({ description: 'Only products written at or after this ISO 8601 instant' }),
   q: z.string().optional().meta({ description: 'Case-insensitive substring of the name' }),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().optional().meta({ description: 'The next_cursor of the previous page' }),
+  ...pageQueryFields,
 });
 
 const isEanPosition = (value: unknown): value is [string] =>
@@ -108,9 +107,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
         afterEan: after?.[0],
         limit,
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { data: page, next_cursor: rows.length > limit && last ? encodeCursor([last.ean]) : null };
+      return pageOf(rows, limit, (row) => [row.ean], (row) => row);
     },
   );
 
