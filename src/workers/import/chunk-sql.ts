@@ -43,23 +43,36 @@ export interface RejectedRow {
   message: string;
 }
 
-/** Columns of the seen-EAN table, in COPY order. */
+/** Columns of the seen-EAN table and of the seen log, in COPY order. */
 export const SEEN_COLUMNS = ['ean', 'row'] as const;
+
+/** Columns of the table of repeats whose first row is looked up at the end, in COPY order. */
+export const REPEAT_COLUMNS = ['row', 'ean', 'raw'] as const;
 
 /**
  * Creates the transaction's temporary tables: the current chunk, and the EANs seen so far (used
- * only once a file has more EANs than the worker keeps in memory, see SeenEans). The chunk's EAN
+ * only once a file has more EANs than the worker keeps in memory, see SeenEans; not by a first load). The chunk's EAN
  * index serves the joins with stored products; with an empty catalog they find nothing, and it
  * would only slow down every COPY.
+ *
+ * A first load (`firstLoad`) needs no indexed seen table: products' own unique index finds its
+ * repeats (see the import writer's EAN filter). It keeps a seen log instead, EAN and row of every
+ * row it wrote, appended without an index and read once at the end for the first row of each
+ * repeat (held in import_repeats until then).
  */
-export async function createChunkTables(tx: DbClient, options: { eanIndex: boolean }): Promise<void> {
+export async function createChunkTables(tx: DbClient, options: { eanIndex: boolean; firstLoad: boolean }): Promise<void> {
   await tx.query(`
     CREATE TEMP TABLE import_chunk (
       row bigint NOT NULL, ean text COLLATE "C" NOT NULL, name text, brand text, category text, description text,
       price text, currency text, stock integer, image_url text, attributes jsonb NOT NULL
     ) ON COMMIT DROP;
     ${options.eanIndex ? 'CREATE INDEX ON import_chunk (ean);' : ''}
-    CREATE TEMP TABLE import_seen (ean text COLLATE "C" PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;`);
+    ${
+      options.firstLoad
+        ? `CREATE TEMP TABLE import_seen_log (ean text COLLATE "C" NOT NULL, row bigint NOT NULL) ON COMMIT DROP;
+           CREATE TEMP TABLE import_repeats (row bigint NOT NULL, ean text COLLATE "C" NOT NULL, raw text NOT NULL) ON COMMIT DROP;`
+        : 'CREATE TEMP TABLE import_seen (ean text COLLATE "C" PRIMARY KEY, row bigint NOT NULL) ON COMMIT DROP;'
+    }`);
 }
 
 /**

@@ -20,7 +20,25 @@ export interface Chunk {
   rows: number;
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
+  /**
+   * For a chunk of a first load past the table of seen EANs (see the import writer): `ean\trow`
+   * lines of its rows in COPY text, for the seen log, and the rows held back because the EAN
+   * filter says their EAN may have been seen. Null otherwise.
+   */
+  filtered: { log: Buffer; logBytes: number; candidates: Candidate[] } | null;
 }
+
+/** A row whose EAN may have been seen before in the file: checked against the database. */
+export interface Candidate {
+  row: number;
+  ean: string;
+  /** Its COPY line for products. */
+  line: string;
+  cells: string[];
+}
+
+/** Longest `ean\trow\n` line of the seen log: 14 digits, a row of at most 10. */
+const SEEN_LINE_BYTES = 26;
 
 /** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
 export function attributesJson(attributes: ValidRow['attributes']): string {
@@ -31,14 +49,30 @@ export function attributesJson(attributes: ValidRow['attributes']): string {
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
-export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, text: Buffer | null): Chunk => ({
+export const emptyChunk = (
+  checked: boolean,
+  direct: boolean,
+  keepRecords: boolean,
+  filtered: boolean,
+  text: Buffer | null,
+): Chunk => ({
   checked,
   direct,
   text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   records: keepRecords ? new Map() : null,
+  filtered: filtered ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
 });
+
+/** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */
+export const rowsOf = (chunk: Chunk): number => chunk.rows + (chunk.filtered?.candidates.length ?? 0);
+
+/** Appends row `row` with `ean` to the chunk's seen log (a filtered chunk takes at most CHUNK_ROWS rows). */
+export function appendSeen(chunk: Chunk, ean: string, row: number): void {
+  const filtered = chunk.filtered!;
+  filtered.logBytes += filtered.log.write(`${ean}\t${row}\n`, filtered.logBytes, 'latin1');
+}
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */
 export function appendLine(chunk: Chunk, line: string): void {

@@ -10,6 +10,7 @@ import {
   PRODUCT_COPY_COLUMNS,
   rejectByMode,
   rejectRepeatedEans,
+  REPEAT_COLUMNS,
   SEEN_COLUMNS,
   type MergeCounts,
   type MergeShape,
@@ -18,8 +19,20 @@ import { copyLine, copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
-import { appendLine, attributesJson, CHUNK_BUFFER_BYTES, CHUNK_BYTES, CHUNK_ROWS, emptyChunk, type Chunk } from './import-chunk.js';
-import { SeenEans } from './seen-eans.js';
+import { EanFilter } from './ean-filter.js';
+import {
+  appendLine,
+  appendSeen,
+  attributesJson,
+  CHUNK_BUFFER_BYTES,
+  CHUNK_BYTES,
+  CHUNK_ROWS,
+  emptyChunk,
+  rowsOf,
+  type Candidate,
+  type Chunk,
+} from './import-chunk.js';
+import { eanKey, SeenEans } from './seen-eans.js';
 
 /** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
 const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
@@ -32,6 +45,21 @@ export interface ImportWriterInput {
   reportTable: string;
   /** Slot budget of the worker's table of seen EANs; the default suits the worker's memory limit. */
   seenEanSlots?: number;
+  /** Size of the upload: a first load sizes its EAN filter by it. */
+  fileBytes: number;
+  /** Size in bytes of a first load's EAN filter (see EanFilter), instead of one from the file's size; tests shrink it. */
+  eanFilterBytes?: number;
+}
+
+/** A first load's EAN filter takes 1 byte per 64 bytes of file (about 12 bits an EAN for typical rows), within these bounds. */
+const FILTER_BYTES_MIN = 64 << 10;
+const FILTER_BYTES_MAX = 16 << 20;
+
+/** The EAN filter size for a file of `fileBytes`: a power of two, see FILTER_BYTES_MIN. */
+export function filterBytesFor(fileBytes: number): number {
+  let bytes = FILTER_BYTES_MIN;
+  while (bytes < FILTER_BYTES_MAX && bytes * 64 < fileBytes) bytes *= 2;
+  return bytes;
 }
 
 /**
@@ -47,10 +75,22 @@ export class ImportWriter {
   rowsRejected = 0;
   private shape: MergeShape | null = null;
   /**
-   * EANs of the file's valid rows so far, while they fit in the worker's memory; null once they
-   * were moved to the transaction's seen table (a very large file), which then catches repeats.
+   * Not for a first load: EANs of the file's valid rows so far, while they fit in the worker's
+   * memory; null once they were moved to the transaction's seen table (a very large file).
    */
   private seen: SeenEans | null;
+  /**
+   * A first load's filter of the file's EANs so far: a row whose EAN it may have seen is checked
+   * against products (see checkCandidates). Fixed in size, so memory stays bounded.
+   */
+  private readonly filter: EanFilter | null;
+  /** Repeats found by the filter's checks whose first row is looked up once the file is read. */
+  private repeatsPending = 0;
+  /**
+   * Chunks go straight into products (a first load): the catalog was empty when the transaction
+   * began, the mode may create products, and this is not a dry run.
+   */
+  private readonly firstLoad: boolean;
   private chunk: Chunk;
   /** The COPY text buffer of the last chunk merged, reused for the next chunk (fewer large allocations). */
   private spareText: Buffer | null = null;
@@ -65,7 +105,9 @@ export class ImportWriter {
     /** The account had no products when the transaction began: merges need not look EANs up. */
     private readonly catalogWasEmpty: boolean,
   ) {
-    this.seen = new SeenEans(input.seenEanSlots);
+    this.firstLoad = isFirstLoad(catalogWasEmpty, input.options);
+    this.filter = this.firstLoad ? new EanFilter(input.eanFilterBytes ?? filterBytesFor(input.fileBytes)) : null;
+    this.seen = this.firstLoad ? null : new SeenEans(input.seenEanSlots);
     this.chunk = this.newChunk();
   }
 
@@ -90,7 +132,7 @@ export class ImportWriter {
         [input.accountId],
       );
       catalogWasEmpty = empty[0]!.empty;
-      await createChunkTables(tx, { eanIndex: !catalogWasEmpty });
+      await createChunkTables(tx, { eanIndex: !catalogWasEmpty, firstLoad: isFirstLoad(catalogWasEmpty, input.options) });
     } catch (error) {
       tx.release(error as Error);
       throw error;
@@ -118,8 +160,7 @@ export class ImportWriter {
     const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
     if (firstRow) {
       this.rowsRejected += 1;
-      const message = `The EAN ${product.ean} already appears in row ${firstRow} of this file.`;
-      await this.report.add([row, 0, product.ean, 'ean', 'DUPLICATE_EAN', message, JSON.stringify(cells)]);
+      await this.reportRepeat(row, product.ean, firstRow, JSON.stringify(cells));
       return;
     }
     const chunk = this.chunk;
@@ -128,10 +169,15 @@ export class ImportWriter {
       product.description, product.price, product.currency, product.stock, product.image_url,
       attributesJson(product.attributes),
     ]);
-    appendLine(chunk, line);
-    chunk.rows += 1;
-    chunk.records?.set(row, { ean: product.ean, cells });
-    if (chunk.rows >= CHUNK_ROWS || chunk.bytes >= CHUNK_BYTES) await this.handOff();
+    if (chunk.filtered && this.filter!.add(eanKey(product.ean))) {
+      chunk.filtered.candidates.push({ row, ean: product.ean, line, cells });
+    } else {
+      appendLine(chunk, line);
+      chunk.rows += 1;
+      chunk.records?.set(row, { ean: product.ean, cells });
+      if (chunk.filtered) appendSeen(chunk, product.ean, row);
+    }
+    if (rowsOf(chunk) >= CHUNK_ROWS || chunk.bytes >= CHUNK_BYTES) await this.handOff();
   }
 
   /** Reports an invalid row, one report entry per problem. */
@@ -147,6 +193,7 @@ export class ImportWriter {
   async drain(): Promise<void> {
     await this.handOff();
     await this.inFlight;
+    if (this.repeatsPending > 0) await this.reportPendingRepeats();
     await this.report.end();
     this.ended = true;
   }
@@ -198,7 +245,7 @@ export class ImportWriter {
 
   private async handOff(): Promise<void> {
     await this.inFlight;
-    if (this.chunk.rows === 0) return;
+    if (rowsOf(this.chunk) === 0) return;
     const chunk = this.chunk;
     // Past the memory budget, the EANs seen so far go to the seen table after this chunk.
     const spill = this.seen?.full ? this.seen : null;
@@ -218,28 +265,114 @@ export class ImportWriter {
    * product: the chunk is COPYed straight into products, as the merge would have inserted it
    * (columns the file lacks are null, timestamps are the transaction's). A product of another
    * import committed meanwhile makes the COPY fail with a unique violation, as the merge's INSERT
-   * would, and the attempt is retried.
+   * would, and the attempt is retried. A first load's chunk holds back the rows whose EAN the
+   * filter may have seen, and checks them against products once the rest is in (see
+   * checkCandidates).
    */
   private newChunk(): Chunk {
-    const checked = this.seen !== null;
-    const { mode, dry_run: dryRun } = this.input.options;
-    const direct = checked && this.catalogWasEmpty && mode !== 'update' && !dryRun;
+    const checked = this.seen !== null || this.filter !== null;
+    const direct = checked && this.firstLoad;
+    const { mode } = this.input.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
     const spare = this.spareText;
     this.spareText = null;
-    return emptyChunk(checked, direct, !checked || byMode, spare);
+    return emptyChunk(checked, direct, !checked || byMode, this.filter !== null, spare);
   }
 
+  /**
+   * A first load's chunks are COPYed into products even once the import is bound to fail (they
+   * are rolled back): products' unique index is how the filter's checks find the EANs seen.
+   */
   private async flush(chunk: Chunk, spill: SeenEans | null): Promise<void> {
     if (chunk.direct) {
-      if (this.merging) {
-        await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
-        this.counts.created += chunk.rows;
+      await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
+      this.counts.created += chunk.rows;
+      if (chunk.filtered) {
+        await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, chunk.filtered.log.subarray(0, chunk.filtered.logBytes));
+        await this.checkCandidates(chunk.filtered.candidates);
       }
     } else await this.mergeThroughChunkTable(chunk);
     // The COPY has ended: the buffer can take the chunk after next (a grown one is let go).
     if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
     if (spill) await spillSeenEans(this.tx, spill);
+  }
+
+  /**
+   * Settles the rows of a chunk the filter held back, once the chunk itself is in products. An
+   * EAN products has is a repeat (the catalog was empty when the transaction began): its first row
+   * is looked up in the seen log once the file is read. The others are new (the filter said
+   * "maybe" of an EAN it had not seen), but for a repeat among them; they are COPYed in as well.
+   * An EAN another import committed meanwhile also looks like a repeat; see reportPendingRepeats.
+   */
+  private async checkCandidates(candidates: Candidate[]): Promise<void> {
+    if (candidates.length === 0) return;
+    const { tx, input } = this;
+    const { rows } = await tx.query<{ ean: string }>(
+      'SELECT ean FROM products WHERE account_id = $1 AND ean = ANY ($2::text[])',
+      [input.accountId, [...new Set(candidates.map((candidate) => candidate.ean))]],
+    );
+    const stored = new Set(rows.map((row) => row.ean));
+    const fresh = new Map<string, number>();
+    const lines: string[] = [];
+    const log: string[] = [];
+    const repeats: string[] = [];
+    for (const { row, ean, line, cells } of candidates) {
+      const first = fresh.get(ean);
+      if (stored.has(ean)) repeats.push(copyLine([row, ean, JSON.stringify(cells)]));
+      else if (first !== undefined) {
+        this.rowsRejected += 1;
+        await this.reportRepeat(row, ean, first, JSON.stringify(cells));
+      } else {
+        fresh.set(ean, row);
+        lines.push(line);
+        log.push(`${ean}\t${row}\n`);
+      }
+    }
+    if (lines.length > 0) {
+      await copyText(tx, 'products', PRODUCT_COPY_COLUMNS, lines.join(''));
+      await copyText(tx, 'import_seen_log', SEEN_COLUMNS, log.join(''));
+      this.counts.created += lines.length;
+    }
+    if (repeats.length > 0) {
+      await copyText(tx, 'import_repeats', REPEAT_COLUMNS, repeats.join(''));
+      this.rowsRejected += repeats.length;
+      this.repeatsPending += repeats.length;
+    }
+  }
+
+  /** Reports row `row` as a repeat of row `firstRow` (the caller counts it). */
+  private async reportRepeat(row: number | string, ean: string, firstRow: number | string, raw: string): Promise<void> {
+    const message = `The EAN ${ean} already appears in row ${firstRow} of this file.`;
+    await this.report.add([row, 0, ean, 'ean', 'DUPLICATE_EAN', message, raw]);
+  }
+
+  /**
+   * Reports the repeats the filter's checks found, each with the first row of its EAN from the
+   * seen log: one pass over the log, read through a cursor. An EAN with no first row in the log
+   * was committed by another import during this one; the attempt then fails, to be retried
+   * against a catalog that is no longer empty.
+   */
+  private async reportPendingRepeats(): Promise<void> {
+    const { tx } = this;
+    await tx.query(`
+      DECLARE import_pending_repeats NO SCROLL CURSOR FOR
+      SELECT r.row::text, r.ean, r.raw, f.first::text
+      FROM import_repeats r
+      LEFT JOIN (SELECT ean, min(row) AS first FROM import_seen_log
+                 WHERE ean IN (SELECT ean FROM import_repeats) GROUP BY ean) f ON f.ean = r.ean
+      ORDER BY r.row`);
+    for (;;) {
+      const { rows } = await tx.query<{ row: string; ean: string; raw: string; first: string | null }>(
+        'FETCH 5000 FROM import_pending_repeats',
+      );
+      if (rows.length === 0) break;
+      for (const { row, ean, raw, first } of rows) {
+        if (first === null) throw new Error(`EAN ${ean} was stored by another import while this one ran; it will be retried`);
+        await this.reportRepeat(row, ean, first, raw);
+      }
+    }
+    await tx.query('CLOSE import_pending_repeats');
+    this.repeatsPending = 0;
   }
 
   private async mergeThroughChunkTable(chunk: Chunk): Promise<void> {
@@ -263,6 +396,11 @@ export class ImportWriter {
     }
     await clearChunk(tx);
   }
+}
+
+/** Whether an import's chunks go straight into products (see ImportWriter's newChunk). */
+function isFirstLoad(catalogWasEmpty: boolean, options: ImportOptions): boolean {
+  return catalogWasEmpty && options.mode !== 'update' && !options.dry_run;
 }
 
 /** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */

@@ -16,6 +16,8 @@ export interface ImportDeps {
   maxRecordBytes: number;
   /** Slot budget of the worker's table of seen EANs (see SeenEans); tests lower it. */
   seenEanSlots?: number;
+  /** Size of the EAN filter of a large first load (see EanFilter); tests shrink it. */
+  eanFilterBytes?: number;
 }
 
 /**
@@ -40,7 +42,9 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       accountId: job.account_id,
       options,
       reportTable,
+      fileBytes: job.input_bytes ?? 0,
       seenEanSlots: deps.seenEanSlots,
+      eanFilterBytes: deps.eanFilterBytes,
     });
     if (!writer) return null;
     log.info({ options }, 'import started');

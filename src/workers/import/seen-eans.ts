@@ -16,8 +16,8 @@ export class SeenEans {
   size = 0;
 
   constructor(
-    /** Most slots the table may take (a power of two): 2^21 slots are 24 MiB. */
-    private readonly maxSlots = 1 << 21,
+    /** Most slots the table may take (a power of two): 2^20 slots are 12 MiB, full at about 734k EANs. */
+    private readonly maxSlots = 1 << 20,
     initialSlots = 1 << 16,
   ) {
     const slots = Math.min(initialSlots, maxSlots);
@@ -87,14 +87,14 @@ export class SeenEans {
 }
 
 /** `1` followed by the EAN's digits, as a number (exact: at most 15 digits). */
-function eanKey(ean: string): number {
+export function eanKey(ean: string): number {
   let key = 1;
   for (let i = 0; i < ean.length; i += 1) key = key * 10 + (ean.charCodeAt(i) - 48);
   return key;
 }
 
 /** Mixes both 32-bit halves of a key into a table index. */
-function hash(key: number): number {
+export function hash(key: number): number {
   const low = key >>> 0;
   const high = (key / 4_294_967_296) >>> 0;
   let h = Math.imul(low ^ Math.imul(high, 0x9e3779b1), 0x85ebca6b);
