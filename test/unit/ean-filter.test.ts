@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EanFilter } from '../../src/workers/import/ean-filter.js';
+import { EanFilter, filterBytesFor } from '../../src/workers/import/ean-filter.js';
 import { eanKey } from '../../src/workers/import/seen-eans.js';
 
 const ean = (i: number) => String(4_000_000_000_000 + i * 7_919);
@@ -30,5 +30,13 @@ describe('EanFilter', () => {
   it('takes only a power-of-two size of at least one block', () => {
     expect(() => new EanFilter(100)).toThrow(RangeError);
     expect(() => new EanFilter(32)).toThrow(RangeError);
+  });
+
+  it('is sized by the file: 1 byte per 64 bytes, from 64 KiB up to 16 MiB', () => {
+    expect(filterBytesFor(0)).toBe(64 << 10);
+    expect(filterBytesFor(10_000_000)).toBe(256 << 10);
+    expect(filterBytesFor(95_400_000)).toBe(2 << 20);
+    expect(filterBytesFor(1 << 30)).toBe(16 << 20);
+    expect(filterBytesFor(5 << 30)).toBe(16 << 20);
   });
 });

@@ -1,5 +1,16 @@
 import { hash } from './seen-eans.js';
 
+/** A file's filter takes 1 byte per 64 bytes of file (about 12 bits an EAN for typical rows), within these bounds. */
+const FILTER_BYTES_MIN = 64 << 10;
+const FILTER_BYTES_MAX = 16 << 20;
+
+/** The filter size for a file of `fileBytes`: a power of two from 64 KiB to 16 MiB. */
+export function filterBytesFor(fileBytes: number): number {
+  let bytes = FILTER_BYTES_MIN;
+  while (bytes < FILTER_BYTES_MAX && bytes * 64 < fileBytes) bytes *= 2;
+  return bytes;
+}
+
 /** Bits set per key; with 512-bit blocks and the default size, about 0.3% false "maybe" at 10M keys. */
 const BITS_PER_KEY = 6;
 

@@ -19,7 +19,7 @@ import { copyLine, copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
-import { EanFilter } from './ean-filter.js';
+import { EanFilter, filterBytesFor } from './ean-filter.js';
 import {
   appendLine,
   appendSeen,
@@ -51,16 +51,6 @@ export interface ImportWriterInput {
   eanFilterBytes?: number;
 }
 
-/** A first load's EAN filter takes 1 byte per 64 bytes of file (about 12 bits an EAN for typical rows), within these bounds. */
-const FILTER_BYTES_MIN = 64 << 10;
-const FILTER_BYTES_MAX = 16 << 20;
-
-/** The EAN filter size for a file of `fileBytes`: a power of two, see FILTER_BYTES_MIN. */
-export function filterBytesFor(fileBytes: number): number {
-  let bytes = FILTER_BYTES_MIN;
-  while (bytes < FILTER_BYTES_MAX && bytes * 64 < fileBytes) bytes *= 2;
-  return bytes;
-}
 
 /**
  * Writes one import attempt inside ONE transaction. Valid rows are gathered into chunks; each
