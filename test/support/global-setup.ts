@@ -52,6 +52,8 @@ export default async function setup(project: TestProject) {
     stops.push(() => container.stop());
     redisUrl = container.getConnectionUrl();
   }
+  // The dashboard is tested in a real browser: installed here when missing (fresh machines).
+  execFileSync('bash', ['scripts/chromium.sh'], { stdio: 'inherit' });
   // Each test file creates its database through this one, so it must exist whoever provided it.
   await ensureDatabase(databaseUrl);
   project.provide('databaseUrl', databaseUrl);
