@@ -16,6 +16,29 @@ const RACED = 7_000;
 
 let ctx: TestContext;
 
+/** Waits until a statement on products waits for a lock (an uncommitted product's EAN). */
+async function untilWaitingOnProducts(): Promise<void> {
+  for (let polls = 0; ; polls += 1) {
+    const { rows } = await ctx.db.query<{ waiting: number }>(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%products%'`,
+    );
+    if (rows[0]!.waiting > 0) return;
+    if (polls > 400) throw new Error('the first load never waited for the other import');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Every product of the account, and how many carry the name the file gives them. */
+async function catalogOf(accountId: string): Promise<{ n: number; named: number }> {
+  const { rows } = await ctx.db.query<{ n: number; named: number }>(
+    `SELECT count(*)::int AS n, count(*) FILTER (WHERE name = 'New ' || right(left(ean, 12), 9)::int)::int AS named
+     FROM products WHERE account_id = $1`,
+    [accountId],
+  );
+  return rows[0]!;
+}
+
 beforeAll(async () => {
   ctx = await createTestContext({ workers: false });
 });
@@ -38,15 +61,7 @@ describe('first load of a catalog', () => {
         (error: unknown) => error,
       );
       // The first load waits on the uncommitted product's EAN; then the other import commits.
-      for (let polls = 0; ; polls += 1) {
-        const { rows } = await ctx.db.query<{ waiting: number }>(
-          `SELECT count(*)::int AS waiting FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%products%'`,
-        );
-        if (rows[0]!.waiting > 0) break;
-        if (polls > 400) throw new Error('the first load never waited for the other import');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await untilWaitingOnProducts();
       await other.query('COMMIT');
       expect(await attempt).toMatchObject({ code: '23505' });
     } finally {
@@ -58,11 +73,43 @@ describe('first load of a catalog', () => {
     const job = await ctx.waitForJob(account.key, jobId);
     expect(job.status).toBe('completed');
     expect(job.progress).toMatchObject({ rows_total: ROWS, rows_failed: 0, rows_created: ROWS - 1, rows_updated: 1, rows_unchanged: 0 });
-    const { rows } = await ctx.db.query<{ n: number; named: number }>(
-      `SELECT count(*)::int AS n, count(*) FILTER (WHERE name = 'New ' || right(left(ean, 12), 9)::int)::int AS named
-       FROM products WHERE account_id = $1`,
-      [account.id],
-    );
-    expect(rows[0]).toEqual({ n: ROWS, named: ROWS });
+    expect(await catalogOf(account.id)).toEqual({ n: ROWS, named: ROWS });
+  });
+
+  it('when the EAN filter checks a row whose EAN another import committed meanwhile, the attempt fails instead of reporting a repeat', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    const response = await ctx.upload(account.key, productsCsv(0, ROWS, 'New'));
+    expect(response.statusCode, response.body).toBe(202);
+    const jobId = response.json<{ id: string }>().id;
+
+    // The other import's product (a row of the second chunk), uncommitted when the first load
+    // begins; and a product of the first chunk, held uncommitted so the first load waits there.
+    const other = await ctx.db.connect();
+    const holder = await ctx.db.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'Other')`, [account.id, recoveryEan(RACED)]);
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'Held')`, [account.id, recoveryEan(10)]);
+      // A one-block filter: the second chunk's rows are all checked against products.
+      const attempt = runImport({ ...importDeps(ctx), eanFilterBytes: 64 }, jobId).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      await untilWaitingOnProducts();
+      await other.query('COMMIT');
+      await holder.query('ROLLBACK');
+      expect(await attempt).toMatchObject({ message: expect.stringContaining('was stored by another import') });
+    } finally {
+      other.release();
+      holder.release();
+    }
+    expect((await jobRow(ctx.db, jobId)).status).toBe('processing');
+
+    await runImport(importDeps(ctx), jobId);
+    const job = await ctx.waitForJob(account.key, jobId);
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_total: ROWS, rows_failed: 0, rows_created: ROWS - 1, rows_updated: 1, rows_unchanged: 0 });
+    expect(await catalogOf(account.id)).toEqual({ n: ROWS, named: ROWS });
   });
 });
