@@ -1,10 +1,10 @@
-import type { Db } from '../../shared/db/pool.js';
-import { saveProgress, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
+import { finishJob, lockProcessingJob, saveProgress, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileProblem } from './file-problem.js';
-import { failImport, type ImportWriter } from './import-writer.js';
+import { jobLockSql, type ImportWriter } from './import-writer.js';
 import type { ReadResult } from './read-file.js';
-import { addFileProblem } from './report-table.js';
+import { addFileProblem, publishReport } from './report-table.js';
 
 /** "1 row", "2 rows". */
 const rows = (count: number) => `${count} row${count === 1 ? '' : 's'}`;
@@ -87,4 +87,22 @@ async function fail(input: FinalizeInput, outcome: JobOutcome, problem?: FilePro
     addToReport: problem && ((client) => addFileProblem(client, input.reportTable, problem)),
   });
   return ended ? outcome : null;
+}
+
+/**
+ * Ends a job as failed in a transaction of its own (after the import's transaction was rolled
+ * back): publishes the report, with the file-level problem if there is one.
+ */
+async function failImport(
+  db: Db,
+  input: { jobId: string; reportTable: string; outcome: JobOutcome; addToReport?: (client: DbClient) => Promise<void> },
+): Promise<boolean> {
+  return withTransaction(db, async (client) => {
+    await client.query(jobLockSql, [input.jobId]);
+    if (!(await lockProcessingJob(client, input.jobId))) return false;
+    await input.addToReport?.(client);
+    await publishReport(client, input.reportTable, input.jobId);
+    await finishJob(client, input.jobId, input.outcome);
+    return true;
+  });
 }

@@ -1,4 +1,4 @@
-import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
+import type { Db, DbClient } from '../../shared/db/pool.js';
 import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import {
@@ -10,7 +10,6 @@ import {
   PRODUCT_COPY_COLUMNS,
   rejectByMode,
   rejectRepeatedEans,
-  REPEAT_COLUMNS,
   SEEN_COLUMNS,
   type MergeCounts,
   type MergeShape,
@@ -19,7 +18,8 @@ import { copyLine, copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
-import { EanFilter, filterBytesFor } from './ean-filter.js';
+import { filterBytesFor } from './ean-filter.js';
+import { FirstLoadRepeats } from './first-load-repeats.js';
 import {
   appendLine,
   appendSeen,
@@ -29,13 +29,12 @@ import {
   CHUNK_ROWS,
   emptyChunk,
   rowsOf,
-  type Candidate,
   type Chunk,
 } from './import-chunk.js';
-import { eanKey, SeenEans } from './seen-eans.js';
+import { SeenEans } from './seen-eans.js';
 
 /** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
-const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
+export const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
 
 export interface ImportWriterInput {
   db: Db;
@@ -69,13 +68,8 @@ export class ImportWriter {
    * memory; null once they were moved to the transaction's seen table (a very large file).
    */
   private seen: SeenEans | null;
-  /**
-   * A first load's filter of the file's EANs so far: a row whose EAN it may have seen is checked
-   * against products (see checkCandidates). Fixed in size, so memory stays bounded.
-   */
-  private readonly filter: EanFilter | null;
-  /** Repeats found by the filter's checks whose first row is looked up once the file is read. */
-  private repeatsPending = 0;
+  /** A first load's way of catching repeats: a filter of EANs, checked against products. */
+  private readonly repeats: FirstLoadRepeats | null;
   /**
    * Chunks go straight into products (a first load): the catalog was empty when the transaction
    * began, the mode may create products, and this is not a dry run.
@@ -96,7 +90,11 @@ export class ImportWriter {
     private readonly catalogWasEmpty: boolean,
   ) {
     this.firstLoad = isFirstLoad(catalogWasEmpty, input.options);
-    this.filter = this.firstLoad ? new EanFilter(input.eanFilterBytes ?? filterBytesFor(input.fileBytes)) : null;
+    this.repeats = this.firstLoad
+      ? new FirstLoadRepeats(tx, input.accountId, input.eanFilterBytes ?? filterBytesFor(input.fileBytes), (...repeat) =>
+          this.reportRepeat(...repeat),
+        )
+      : null;
     this.seen = this.firstLoad ? null : new SeenEans(input.seenEanSlots);
     this.chunk = this.newChunk();
   }
@@ -159,7 +157,7 @@ export class ImportWriter {
       product.description, product.price, product.currency, product.stock, product.image_url,
       attributesJson(product.attributes),
     ]);
-    if (chunk.filtered && this.filter!.add(eanKey(product.ean))) {
+    if (chunk.filtered && this.repeats!.maybeSeen(product.ean)) {
       chunk.filtered.candidates.push({ row, ean: product.ean, line, cells });
     } else {
       appendLine(chunk, line);
@@ -183,7 +181,7 @@ export class ImportWriter {
   async drain(): Promise<void> {
     await this.handOff();
     await this.inFlight;
-    if (this.repeatsPending > 0) await this.reportPendingRepeats();
+    await this.repeats?.reportPending();
     await this.report.end();
     this.ended = true;
   }
@@ -257,29 +255,30 @@ export class ImportWriter {
    * import committed meanwhile makes the COPY fail with a unique violation, as the merge's INSERT
    * would, and the attempt is retried. A first load's chunk holds back the rows whose EAN the
    * filter may have seen, and checks them against products once the rest is in (see
-   * checkCandidates).
+   * FirstLoadRepeats).
    */
   private newChunk(): Chunk {
-    const checked = this.seen !== null || this.filter !== null;
+    const checked = this.seen !== null || this.repeats !== null;
     const direct = checked && this.firstLoad;
     const { mode } = this.input.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
     const spare = this.spareText;
     this.spareText = null;
-    return emptyChunk(checked, direct, !checked || byMode, this.filter !== null, spare);
+    return emptyChunk(checked, direct, !checked || byMode, this.repeats !== null, spare);
   }
 
   /**
    * A first load's chunks are COPYed into products even once the import is bound to fail (they
-   * are rolled back): products' unique index is how the filter's checks find the EANs seen.
+   * are rolled back): products' unique index is how its repeats are found.
    */
   private async flush(chunk: Chunk, spill: SeenEans | null): Promise<void> {
     if (chunk.direct) {
       await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
       this.counts.created += chunk.rows;
       if (chunk.filtered) {
-        await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, chunk.filtered.log.subarray(0, chunk.filtered.logBytes));
-        await this.checkCandidates(chunk.filtered.candidates);
+        const settled = await this.repeats!.settle(chunk.filtered);
+        this.counts.created += settled.created;
+        this.rowsRejected += settled.rejected;
       }
     } else await this.mergeThroughChunkTable(chunk);
     // The COPY has ended: the buffer can take the chunk after next (a grown one is let go).
@@ -287,82 +286,10 @@ export class ImportWriter {
     if (spill) await spillSeenEans(this.tx, spill);
   }
 
-  /**
-   * Settles the rows of a chunk the filter held back, once the chunk itself is in products. An
-   * EAN products has is a repeat (the catalog was empty when the transaction began): its first row
-   * is looked up in the seen log once the file is read. The others are new (the filter said
-   * "maybe" of an EAN it had not seen), but for a repeat among them; they are COPYed in as well.
-   * An EAN another import committed meanwhile also looks like a repeat; see reportPendingRepeats.
-   */
-  private async checkCandidates(candidates: Candidate[]): Promise<void> {
-    if (candidates.length === 0) return;
-    const { tx, input } = this;
-    const { rows } = await tx.query<{ ean: string }>(
-      'SELECT ean FROM products WHERE account_id = $1 AND ean = ANY ($2::text[])',
-      [input.accountId, [...new Set(candidates.map((candidate) => candidate.ean))]],
-    );
-    const stored = new Set(rows.map((row) => row.ean));
-    const fresh = new Map<string, number>();
-    const lines: string[] = [];
-    const log: string[] = [];
-    const repeats: string[] = [];
-    for (const { row, ean, line, cells } of candidates) {
-      const first = fresh.get(ean);
-      if (stored.has(ean)) repeats.push(copyLine([row, ean, JSON.stringify(cells)]));
-      else if (first !== undefined) {
-        this.rowsRejected += 1;
-        await this.reportRepeat(row, ean, first, JSON.stringify(cells));
-      } else {
-        fresh.set(ean, row);
-        lines.push(line);
-        log.push(`${ean}\t${row}\n`);
-      }
-    }
-    if (lines.length > 0) {
-      await copyText(tx, 'products', PRODUCT_COPY_COLUMNS, lines.join(''));
-      await copyText(tx, 'import_seen_log', SEEN_COLUMNS, log.join(''));
-      this.counts.created += lines.length;
-    }
-    if (repeats.length > 0) {
-      await copyText(tx, 'import_repeats', REPEAT_COLUMNS, repeats.join(''));
-      this.rowsRejected += repeats.length;
-      this.repeatsPending += repeats.length;
-    }
-  }
-
   /** Reports row `row` as a repeat of row `firstRow` (the caller counts it). */
   private async reportRepeat(row: number | string, ean: string, firstRow: number | string, raw: string): Promise<void> {
     const message = `The EAN ${ean} already appears in row ${firstRow} of this file.`;
     await this.report.add([row, 0, ean, 'ean', 'DUPLICATE_EAN', message, raw]);
-  }
-
-  /**
-   * Reports the repeats the filter's checks found, each with the first row of its EAN from the
-   * seen log: one pass over the log, read through a cursor. An EAN with no first row in the log
-   * was committed by another import during this one; the attempt then fails, to be retried
-   * against a catalog that is no longer empty.
-   */
-  private async reportPendingRepeats(): Promise<void> {
-    const { tx } = this;
-    await tx.query(`
-      DECLARE import_pending_repeats NO SCROLL CURSOR FOR
-      SELECT r.row::text, r.ean, r.raw, f.first::text
-      FROM import_repeats r
-      LEFT JOIN (SELECT ean, min(row) AS first FROM import_seen_log
-                 WHERE ean IN (SELECT ean FROM import_repeats) GROUP BY ean) f ON f.ean = r.ean
-      ORDER BY r.row`);
-    for (;;) {
-      const { rows } = await tx.query<{ row: string; ean: string; raw: string; first: string | null }>(
-        'FETCH 5000 FROM import_pending_repeats',
-      );
-      if (rows.length === 0) break;
-      for (const { row, ean, raw, first } of rows) {
-        if (first === null) throw new Error(`EAN ${ean} was stored by another import while this one ran; it will be retried`);
-        await this.reportRepeat(row, ean, first, raw);
-      }
-    }
-    await tx.query('CLOSE import_pending_repeats');
-    this.repeatsPending = 0;
   }
 
   private async mergeThroughChunkTable(chunk: Chunk): Promise<void> {
@@ -404,22 +331,4 @@ async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
     throw error;
   }
   seen.clear();
-}
-
-/**
- * Ends a job as failed in a transaction of its own (after the import's transaction was rolled
- * back): publishes the report, with the file-level problem if there is one.
- */
-export async function failImport(
-  db: Db,
-  input: { jobId: string; reportTable: string; outcome: JobOutcome; addToReport?: (client: DbClient) => Promise<void> },
-): Promise<boolean> {
-  return withTransaction(db, async (client) => {
-    await client.query(jobLockSql, [input.jobId]);
-    if (!(await lockProcessingJob(client, input.jobId))) return false;
-    await input.addToReport?.(client);
-    await publishReport(client, input.reportTable, input.jobId);
-    await finishJob(client, input.jobId, input.outcome);
-    return true;
-  });
 }
