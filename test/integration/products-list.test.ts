@@ -69,38 +69,36 @@ describe('GET /v1/products pagination', () => {
     expect(seen).not.toContain(eanNumber(1, '900'));
   });
 
-  it('returns every product exactly once while other products are inserted concurrently', async () => {
-    const original = new Set(Array.from({ length: CATALOG_SIZE }, (_, i) => eanNumber(i * 2)));
-    let pagingDone = false;
-    const inserted: string[] = [];
-    const writer = (async () => {
-      // Odd numbers fall between existing EANs: before and after the pages already read.
-      for (let n = 1; !pagingDone && n < CATALOG_SIZE * 2; n += 8) {
-        const ean = eanNumber(n);
-        const response = await sendJson(ctx.app, owner.key, 'POST', '/v1/products', { ean, name: `New ${n}` });
-        expect(response.statusCode).toBe(201);
-        inserted.push(ean);
-      }
-    })();
+  it('returns every product exactly once while other products are inserted between pages', async () => {
+    const original = Array.from({ length: CATALOG_SIZE }, (_, i) => eanNumber(i * 2));
+    const position = new Map(original.map((ean, i) => [ean, i]));
+    const behind: string[] = [];
+    const ahead: string[] = [];
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const page: Page = await list(`?limit=37${cursor ? `&cursor=${cursor}` : ''}`);
       seen.push(...page.data.map((product) => product.ean));
       cursor = page.next_cursor;
+      if (!cursor) break;
+      // Between two pages another client adds products (odd numbers fall between the stored
+      // ones): one just behind the cursor, which this listing has passed, and one just ahead.
+      const last = position.get(seen.at(-1)!)!;
+      for (const [n, inserted] of [[last * 2 - 1, behind], [last * 2 + 1, ahead]] as const) {
+        const ean = eanNumber(n);
+        const response = await sendJson(ctx.app, owner.key, 'POST', '/v1/products', { ean, name: `New ${n}` });
+        expect(response.statusCode, response.body).toBe(201);
+        inserted.push(ean);
+      }
     } while (cursor);
-    pagingDone = true;
-    await writer;
 
-    expect(inserted.length).toBeGreaterThan(0);
+    expect(ahead.length).toBeGreaterThan(30);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toEqual([...seen].sort());
-    const missing = [...original].filter((ean) => !seen.includes(ean));
-    expect(missing).toEqual([]);
-    expect(seen.every((ean) => original.has(ean) || inserted.includes(ean))).toBe(true);
-    // The writer really ran between pages: products it inserted ahead of the cursor were listed.
-    expect(seen.filter((ean) => !original.has(ean)).length).toBeGreaterThan(0);
-    await ctx.db.query('DELETE FROM products WHERE account_id = $1 AND ean = ANY($2)', [owner.id, inserted]);
+    expect(seen.filter((ean) => position.has(ean))).toEqual(original);
+    expect(ahead.filter((ean) => !seen.includes(ean))).toEqual([]);
+    expect(behind.filter((ean) => seen.includes(ean))).toEqual([]);
+    await ctx.db.query('DELETE FROM products WHERE account_id = $1 AND ean = ANY($2)', [owner.id, [...behind, ...ahead]]);
   });
 
   it('refuses a limit outside 1..500 and a cursor it did not make with 400 naming the parameter', async () => {

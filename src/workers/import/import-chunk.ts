@@ -21,9 +21,9 @@ export interface Chunk {
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
-   * For a chunk of a first load past the table of seen EANs (see the import writer): `ean\trow`
-   * lines of its rows in COPY text, for the seen log, and the rows held back because the EAN
-   * filter says their EAN may have been seen. Null otherwise.
+   * For a direct chunk (see FirstLoadRepeats): `ean\trow` lines of its rows in COPY text, for the
+   * seen log, and the rows held back because the EAN filter says their EAN may have been seen.
+   * Null otherwise.
    */
   filtered: { log: Buffer; logBytes: number; candidates: Candidate[] } | null;
 }
@@ -49,20 +49,14 @@ export function attributesJson(attributes: ValidRow['attributes']): string {
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
-export const emptyChunk = (
-  checked: boolean,
-  direct: boolean,
-  keepRecords: boolean,
-  filtered: boolean,
-  text: Buffer | null,
-): Chunk => ({
+export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, text: Buffer | null): Chunk => ({
   checked,
   direct,
   text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   records: keepRecords ? new Map() : null,
-  filtered: filtered ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
+  filtered: direct ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
 });
 
 /** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */

@@ -50,7 +50,6 @@ export interface ImportWriterInput {
   eanFilterBytes?: number;
 }
 
-
 /**
  * Writes one import attempt inside ONE transaction. Valid rows are gathered into chunks; each
  * chunk is COPYed into a temporary table and merged into `products` while the next chunk is being
@@ -258,13 +257,12 @@ export class ImportWriter {
    * FirstLoadRepeats).
    */
   private newChunk(): Chunk {
-    const checked = this.seen !== null || this.repeats !== null;
-    const direct = checked && this.firstLoad;
+    const checked = this.firstLoad || this.seen !== null;
     const { mode } = this.input.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
     const spare = this.spareText;
     this.spareText = null;
-    return emptyChunk(checked, direct, !checked || byMode, this.repeats !== null, spare);
+    return emptyChunk(checked, this.firstLoad, !checked || byMode, spare);
   }
 
   /**
