@@ -51,14 +51,14 @@ export const REPEAT_COLUMNS = ['row', 'ean', 'raw'] as const;
 
 /**
  * Creates the transaction's temporary tables: the current chunk, and the EANs seen so far (used
- * only once a file has more EANs than the worker keeps in memory, see SeenEans; not by a first load). The chunk's EAN
+ * only once a file has more EANs than the worker keeps in memory, see SeenEans). The chunk's EAN
  * index serves the joins with stored products; with an empty catalog they find nothing, and it
  * would only slow down every COPY.
  *
- * A first load (`firstLoad`) needs no indexed seen table: products' own unique index finds its
- * repeats (see the import writer's EAN filter). It keeps a seen log instead, EAN and row of every
- * row it wrote, appended without an index and read once at the end for the first row of each
- * repeat (held in import_repeats until then).
+ * A first load (`firstLoad`) needs no seen table: products' own unique index finds its repeats
+ * (see FirstLoadRepeats). It keeps a seen log instead, EAN and row of every row it wrote,
+ * appended without an index and read once at the end for the first row of each repeat (held in
+ * import_repeats until then).
  */
 export async function createChunkTables(tx: DbClient, options: { eanIndex: boolean; firstLoad: boolean }): Promise<void> {
   await tx.query(`
