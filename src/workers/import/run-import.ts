@@ -16,7 +16,7 @@ export interface ImportDeps {
   maxRecordBytes: number;
   /** Slot budget of the worker's table of seen EANs (see SeenEans); tests lower it. */
   seenEanSlots?: number;
-  /** Size of the EAN filter of a large first load (see EanFilter); tests shrink it. */
+  /** Size of a first load's EAN filter (see EanFilter), instead of one from the file's size; tests shrink it. */
   eanFilterBytes?: number;
 }
 
