@@ -1,5 +1,7 @@
 import type { DbClient } from '../../shared/db/pool.js';
+import { CopyWriter } from './copy-writer.js';
 import type { ImportMode, ProductColumn } from './header.js';
+import type { SeenEans } from './seen-eans.js';
 
 /**
  * The SQL of the chunked merge. Everything here runs on the import's one transaction: the chunk
@@ -97,6 +99,19 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
     code: 'DUPLICATE_EAN',
     message: `The EAN ${rejected.ean} already appears in row ${rejected.first_row} of this file.`,
   }));
+}
+
+/** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */
+export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
+  const copy = new CopyWriter(tx, 'import_seen', SEEN_COLUMNS);
+  try {
+    for (const [ean, row] of seen.entries()) await copy.add([ean, row]);
+    await copy.end();
+  } catch (error) {
+    copy.destroy(error);
+    throw error;
+  }
+  seen.clear();
 }
 
 /** "The account's catalog has chunk row `c`'s EAN", as one index probe. */

@@ -2,7 +2,7 @@ import type { DbClient } from '../../shared/db/pool.js';
 import { PRODUCT_COPY_COLUMNS, REPEAT_COLUMNS, SEEN_COLUMNS } from './chunk-sql.js';
 import { copyLine, copyText } from './copy-writer.js';
 import { EanFilter } from './ean-filter.js';
-import type { Candidate, Chunk } from './import-chunk.js';
+import type { Candidate, DirectRows } from './import-chunk.js';
 import { eanKey } from './seen-eans.js';
 
 /** Puts row `row` in the report as a repeat of row `firstRow` (counting is the caller's). */
@@ -43,10 +43,10 @@ export class FirstLoadRepeats {
     return this.filter.add(eanKey(ean));
   }
 
-  /** Writes a filtered chunk's seen log and settles the rows it held back; its own rows are in products already. */
-  async settle(filtered: NonNullable<Chunk['filtered']>): Promise<Settled> {
-    await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, filtered.log.subarray(0, filtered.logBytes));
-    return filtered.candidates.length > 0 ? this.checkCandidates(filtered.candidates) : { created: 0, rejected: 0 };
+  /** Writes a direct chunk's seen log and settles the rows it held back; its own rows are in products already. */
+  async settle(direct: DirectRows): Promise<Settled> {
+    await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, direct.log.subarray(0, direct.logBytes));
+    return direct.candidates.length > 0 ? this.checkCandidates(direct.candidates) : { created: 0, rejected: 0 };
   }
 
   /**

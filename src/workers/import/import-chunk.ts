@@ -13,19 +13,24 @@ export const CHUNK_BYTES = 1 << 20;
 export interface Chunk {
   /** Whether its rows were checked against the EANs seen before in the worker (else in SQL). */
   checked: boolean;
-  /** Whether its rows go straight into products (a first load, see the import writer's newChunk). */
-  direct: boolean;
   text: Buffer;
   bytes: number;
   rows: number;
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
-   * For a direct chunk (see FirstLoadRepeats): `ean\trow` lines of its rows in COPY text, for the
-   * seen log, and the rows held back because the EAN filter says their EAN may have been seen.
-   * Null otherwise.
+   * Set when its rows go straight into products (a first load, see the import writer's newChunk):
+   * `ean\trow` lines of its rows in COPY text, for the seen log, and the rows held back because the
+   * EAN filter says their EAN may have been seen (see FirstLoadRepeats). Null otherwise.
    */
-  filtered: { log: Buffer; logBytes: number; candidates: Candidate[] } | null;
+  direct: DirectRows | null;
+}
+
+/** What a direct chunk keeps beside its COPY text. */
+export interface DirectRows {
+  log: Buffer;
+  logBytes: number;
+  candidates: Candidate[];
 }
 
 /** A row whose EAN may have been seen before in the file: checked against the database. */
@@ -51,21 +56,19 @@ export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
 export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, text: Buffer | null): Chunk => ({
   checked,
-  direct,
   text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   records: keepRecords ? new Map() : null,
-  filtered: direct ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
+  direct: direct ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
 });
 
 /** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */
-export const rowsOf = (chunk: Chunk): number => chunk.rows + (chunk.filtered?.candidates.length ?? 0);
+export const rowsOf = (chunk: Chunk): number => chunk.rows + (chunk.direct?.candidates.length ?? 0);
 
-/** Appends row `row` with `ean` to the chunk's seen log (a filtered chunk takes at most CHUNK_ROWS rows). */
-export function appendSeen(chunk: Chunk, ean: string, row: number): void {
-  const filtered = chunk.filtered!;
-  filtered.logBytes += filtered.log.write(`${ean}\t${row}\n`, filtered.logBytes, 'latin1');
+/** Appends row `row` with `ean` to a direct chunk's seen log (a chunk takes at most CHUNK_ROWS rows). */
+export function appendSeen(direct: DirectRows, ean: string, row: number): void {
+  direct.logBytes += direct.log.write(`${ean}\t${row}\n`, direct.logBytes, 'latin1');
 }
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */

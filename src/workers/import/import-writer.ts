@@ -10,7 +10,7 @@ import {
   PRODUCT_COPY_COLUMNS,
   rejectByMode,
   rejectRepeatedEans,
-  SEEN_COLUMNS,
+  spillSeenEans,
   type MergeCounts,
   type MergeShape,
 } from './chunk-sql.js';
@@ -67,13 +67,12 @@ export class ImportWriter {
    * memory; null once they were moved to the transaction's seen table (a very large file).
    */
   private seen: SeenEans | null;
-  /** A first load's way of catching repeats: a filter of EANs, checked against products. */
-  private readonly repeats: FirstLoadRepeats | null;
   /**
-   * Chunks go straight into products (a first load): the catalog was empty when the transaction
-   * began, the mode may create products, and this is not a dry run.
+   * Set on a first load (chunks go straight into products: the catalog was empty when the
+   * transaction began, the mode may create products, and this is not a dry run): its way of
+   * catching repeats, a filter of EANs checked against products.
    */
-  private readonly firstLoad: boolean;
+  private readonly repeats: FirstLoadRepeats | null;
   private chunk: Chunk;
   /** The COPY text buffer of the last chunk merged, reused for the next chunk (fewer large allocations). */
   private spareText: Buffer | null = null;
@@ -88,13 +87,13 @@ export class ImportWriter {
     /** The account had no products when the transaction began: merges need not look EANs up. */
     private readonly catalogWasEmpty: boolean,
   ) {
-    this.firstLoad = isFirstLoad(catalogWasEmpty, input.options);
-    this.repeats = this.firstLoad
+    const firstLoad = isFirstLoad(catalogWasEmpty, input.options);
+    this.repeats = firstLoad
       ? new FirstLoadRepeats(tx, input.accountId, input.eanFilterBytes ?? filterBytesFor(input.fileBytes), (...repeat) =>
           this.reportRepeat(...repeat),
         )
       : null;
-    this.seen = this.firstLoad ? null : new SeenEans(input.seenEanSlots);
+    this.seen = firstLoad ? null : new SeenEans(input.seenEanSlots);
     this.chunk = this.newChunk();
   }
 
@@ -156,13 +155,13 @@ export class ImportWriter {
       product.description, product.price, product.currency, product.stock, product.image_url,
       attributesJson(product.attributes),
     ]);
-    if (chunk.filtered && this.repeats!.maybeSeen(product.ean)) {
-      chunk.filtered.candidates.push({ row, ean: product.ean, line, cells });
+    if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
+      chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
     } else {
       appendLine(chunk, line);
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
-      if (chunk.filtered) appendSeen(chunk, product.ean, row);
+      if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
     }
     if (rowsOf(chunk) >= CHUNK_ROWS || chunk.bytes >= CHUNK_BYTES) await this.handOff();
   }
@@ -257,12 +256,13 @@ export class ImportWriter {
    * FirstLoadRepeats).
    */
   private newChunk(): Chunk {
-    const checked = this.firstLoad || this.seen !== null;
+    const direct = this.repeats !== null;
+    const checked = direct || this.seen !== null;
     const { mode } = this.input.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
     const spare = this.spareText;
     this.spareText = null;
-    return emptyChunk(checked, this.firstLoad, !checked || byMode, spare);
+    return emptyChunk(checked, direct, !checked || byMode, spare);
   }
 
   /**
@@ -272,12 +272,9 @@ export class ImportWriter {
   private async flush(chunk: Chunk, spill: SeenEans | null): Promise<void> {
     if (chunk.direct) {
       await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
-      this.counts.created += chunk.rows;
-      if (chunk.filtered) {
-        const settled = await this.repeats!.settle(chunk.filtered);
-        this.counts.created += settled.created;
-        this.rowsRejected += settled.rejected;
-      }
+      const settled = await this.repeats!.settle(chunk.direct);
+      this.counts.created += chunk.rows + settled.created;
+      this.rowsRejected += settled.rejected;
     } else await this.mergeThroughChunkTable(chunk);
     // The COPY has ended: the buffer can take the chunk after next (a grown one is let go).
     if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
@@ -316,17 +313,4 @@ export class ImportWriter {
 /** Whether an import's chunks go straight into products (see ImportWriter's newChunk). */
 function isFirstLoad(catalogWasEmpty: boolean, options: ImportOptions): boolean {
   return catalogWasEmpty && options.mode !== 'update' && !options.dry_run;
-}
-
-/** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */
-async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
-  const copy = new CopyWriter(tx, 'import_seen', SEEN_COLUMNS);
-  try {
-    for (const [ean, row] of seen.entries()) await copy.add([ean, row]);
-    await copy.end();
-  } catch (error) {
-    copy.destroy(error);
-    throw error;
-  }
-  seen.clear();
 }
