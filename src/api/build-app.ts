@@ -12,6 +12,7 @@ import type { JobQueues } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
 import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
+import { systemResolver, type HostResolver } from '../shared/callbacks/host-resolver.js';
 import { queuePrefix } from '../shared/queues.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** In a process that also runs workers: whether their blocking Redis connections are up (/readyz). */
   workersAlive?: () => Promise<boolean>;
+  /** Resolves callback_url hosts; default: the system resolver. */
+  resolveHost?: HostResolver;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -104,7 +107,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
   keyRoutes(app, { db: deps.db, clock });
   usageRoutes(app, { db: deps.db, tierLimits, clock });
-  const callbacks = { secret: deps.config.CALLBACK_SECRET, allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE };
+  const callbacks = {
+    secret: deps.config.CALLBACK_SECRET,
+    allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE,
+    resolveHost: deps.resolveHost ?? systemResolver,
+  };
   adminQueueRoutes(app, { queues: deps.queues });
   importRoutes(app, {
     db: deps.db,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
-import { callbackTargetProblem } from '../shared/callbacks/callback-target.js';
+import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
 import { AppError, badRequest, serviceUnavailable } from '../shared/errors.js';
 import { deleteJob, findJobByIdempotencyKey, insertJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
@@ -21,9 +21,8 @@ export interface JobRequest {
 }
 
 /** How the API checks a requested callback_url. */
-export interface CallbackSettings {
+export interface CallbackSettings extends CallbackTargetPolicy {
   secret: string | undefined;
-  allowPrivate: boolean;
 }
 
 /**
@@ -35,7 +34,7 @@ export async function checkCallbackUrl(url: string | undefined, settings: Callba
   if (!settings.secret) {
     throw badRequest("Invalid parameter 'callback_url': job callbacks are not enabled on this server (CALLBACK_SECRET is not set).");
   }
-  const problem = await callbackTargetProblem(url, settings.allowPrivate);
+  const problem = await callbackTargetProblem(url, settings);
   if (problem) throw badRequest(`Invalid parameter 'callback_url': ${problem}.`);
 }
 

@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
 import { createPool, type Db } from '../../src/shared/db/pool.js';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import type { HostResolver } from '../../src/shared/callbacks/host-resolver.js';
 import { createLogger } from '../../src/shared/logger.js';
 import {
   createJobQueues,
@@ -33,6 +34,8 @@ export interface TestContextOptions {
   env?: Record<string, string>;
   /** The API's clock (ms since the epoch); default Date.now. */
   clock?: () => number;
+  /** Resolves callback_url hosts in the API and the workers; default: the system resolver. */
+  resolveHost?: HostResolver;
 }
 
 /**
@@ -106,7 +109,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock });
+  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock, resolveHost: options.resolveHost });
   const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
@@ -120,7 +123,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     uploads,
     workers: null,
     startWorkers() {
-      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection });
+      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection, resolveHost: options.resolveHost });
       return context.workers;
     },
     async createAccount(email = `user-${randomBytes(4).toString('hex')}@example.com`) {

@@ -7,6 +7,7 @@ import {
   type DueCallback,
 } from '../../shared/callbacks/callback-queries.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
+import type { HostResolver } from '../../shared/callbacks/host-resolver.js';
 import type { Db } from '../../shared/db/pool.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { toJobResource } from '../../shared/jobs/job-row.js';
@@ -17,6 +18,7 @@ export interface CallbackDeps {
   logger: Logger;
   secret: string | undefined;
   allowPrivate: boolean;
+  resolveHost: HostResolver;
   /** How often due deliveries are looked for. */
   pollMs?: number;
   /** First retry delay; each further attempt doubles it (capped at an hour). */
@@ -41,7 +43,7 @@ export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAtte
 async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
   const job = await findJob(deps.db, due.accountId, due.jobId);
   if (!job) return { problem: 'the job no longer exists', permanent: true };
-  const refused = await callbackTargetProblem(due.url, deps.allowPrivate);
+  const refused = await callbackTargetProblem(due.url, deps);
   if (refused) return { problem: `callback_url refused: ${refused}`, permanent: true };
   const body = JSON.stringify(toJobResource(job));
   const timestamp = Math.floor(Date.now() / 1000);
