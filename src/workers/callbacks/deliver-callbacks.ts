@@ -6,11 +6,13 @@ import {
   markCallbackFailed,
   type DueCallback,
 } from '../../shared/callbacks/callback-queries.js';
+import { RefusedCallbackAddressError } from '../../shared/callbacks/pinned-lookup.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
 import type { HostResolver } from '../../shared/callbacks/host-resolver.js';
 import type { Db } from '../../shared/db/pool.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { toJobResource } from '../../shared/jobs/job-row.js';
+import { createCallbackAgents, postCallback, type CallbackAgents } from './post-callback.js';
 
 /** What callback delivery needs. */
 export interface CallbackDeps {
@@ -37,10 +39,12 @@ export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAtte
 }
 
 /**
- * POSTs one job's resource to its callback_url, signed. Answers with the problem, or null when
+ * POSTs one job's resource to its callback_url, signed, through the pinned agents: the pre-check
+ * gives a clear reason early (and covers IP literals); the agents' lookup refuses a name that has
+ * moved to a private address since. Answers with the problem, or null when
  * the receiver answered 2xx; `permanent` problems are not retried.
  */
-async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
+async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
   const job = await findJob(deps.db, due.accountId, due.jobId);
   if (!job) return { problem: 'the job no longer exists', permanent: true };
   const refused = await callbackTargetProblem(due.url, deps);
@@ -48,10 +52,7 @@ async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem:
   const body = JSON.stringify(toJobResource(job));
   const timestamp = Math.floor(Date.now() / 1000);
   try {
-    const response = await fetch(due.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
+    const status = await postCallback(agents, due.url, {
       headers: {
         'content-type': 'application/json; charset=utf-8',
         'user-agent': 'catalog-jobs-callback/1',
@@ -59,11 +60,12 @@ async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem:
         'x-signature': signCallback(deps.secret ?? '', timestamp, body),
       },
       body,
+      timeoutMs: deps.timeoutMs ?? 10_000,
     });
-    await response.body?.cancel();
-    if (response.ok) return null;
-    return { problem: `the receiver answered ${response.status}`, permanent: false };
+    if (status >= 200 && status < 300) return null;
+    return { problem: `the receiver answered ${status}`, permanent: false };
   } catch (error) {
+    if (error instanceof RefusedCallbackAddressError) return { problem: `callback_url refused: ${error.message}`, permanent: true };
     return { problem: `the request failed: ${(error as Error).message}`, permanent: false };
   }
 }
@@ -71,9 +73,10 @@ async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem:
 /** Delivers the callbacks that are due now; returns how many were attempted. */
 export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
   const due = await claimDueCallbacks(deps.db, BATCH, LEASE_SECONDS);
+  const agents = createCallbackAgents(deps);
   await Promise.all(
     due.map(async (callback) => {
-      const failure = await deliver(deps, callback);
+      const failure = await deliver(deps, agents, callback);
       const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
       if (!failure) {
         await markCallbackDelivered(deps.db, callback.jobId);

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostResolver, ResolvedAddress } from '../../src/shared/callbacks/host-resolver.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { deliverDueCallbacks } from '../../src/workers/callbacks/deliver-callbacks.js';
+import { Receiver } from '../support/callback-receiver.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+const SECRET = 'callback-secret-0123456789';
+const VALID_CSV = 'ean,name\n4006381333931,Pen\n';
+const PUBLIC: ResolvedAddress = { address: '93.184.216.34', family: 4 };
+const answer = (address: string): ResolvedAddress => ({ address, family: address.includes(':') ? 6 : 4 });
+
+/** A DNS server under an attacker's control: each call gets the next scripted answer (the last one repeats). */
+function scriptedResolver(...answers: ResolvedAddress[][]): HostResolver & { calls: string[] } {
+  const calls: string[] = [];
+  const resolve = async (hostname: string) => {
+    calls.push(hostname);
+    return answers[Math.min(calls.length, answers.length) - 1]!;
+  };
+  return Object.assign(resolve, { calls });
+}
+
+describe('callback delivery when DNS answers change between the check and the connection', () => {
+  let ctx: TestContext;
+  let key: string;
+  const receiver = new Receiver();
+  const logger = createLogger('silent');
+
+  beforeAll(async () => {
+    await receiver.start();
+    // The API's resolver answers a public address, so the job is accepted; the workers are driven
+    // below with a resolver of the test's choosing.
+    ctx = await createTestContext({
+      workers: false,
+      env: { CALLBACK_SECRET: SECRET, CALLBACK_ALLOW_PRIVATE: 'false' },
+      resolveHost: async () => [PUBLIC],
+    });
+    key = (await ctx.createAccount()).key;
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await receiver.close();
+  });
+
+  /** Accepts an import whose callback_url names `host` on the receiver's port, and runs it. */
+  async function endedJobCallingBack(host: string): Promise<string> {
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: receiver.url('/hook', host) });
+    expect(response.statusCode).toBe(202);
+    const id = response.json<{ id: string }>().id;
+    await ctx.db.query("UPDATE jobs SET status = 'completed', phase = 'done', finished_at = now() WHERE id = $1", [id]);
+    return id;
+  }
+
+  const deliveryOf = async (id: string) =>
+    (
+      await ctx.db.query(
+        `SELECT callback_attempts AS attempts, callback_last_error AS last_error,
+                callback_delivered_at IS NOT NULL AS delivered, callback_next_at = 'infinity' AS given_up
+         FROM jobs WHERE id = $1`,
+        [id],
+      )
+    ).rows[0];
+
+  it.each([
+    ['127.0.0.1', [answer('127.0.0.1')]],
+    ['::ffff:127.0.0.1', [answer('::ffff:127.0.0.1')]],
+    ['0.0.0.0', [answer('0.0.0.0')]],
+    ['127.0.0.1', [PUBLIC, answer('127.0.0.1')]],
+  ])('never reaches %s that the name points at by the time of the connection', async (refused, atConnection) => {
+    const id = await endedJobCallingBack('localhost');
+    // The check sees a public address; the next answer, the one a connection would use, is local.
+    const resolveHost = scriptedResolver([PUBLIC], atConnection);
+    const before = receiver.deliveries.length;
+
+    await deliverDueCallbacks({ db: ctx.db, logger, secret: SECRET, allowPrivate: false, resolveHost });
+
+    expect(receiver.deliveries.length).toBe(before);
+    expect(resolveHost.calls).toEqual(['localhost', 'localhost']);
+    expect(await deliveryOf(id)).toEqual({
+      attempts: 1,
+      last_error: `callback_url refused: it points at the private or loopback address ${refused}`,
+      delivered: false,
+      given_up: true,
+    });
+  });
+
+  it('connects to the address the resolver answered, not to one the system resolves', async () => {
+    // `receiver.test` has no address outside this resolver: the delivery arriving shows the
+    // connection used the resolved (and, without CALLBACK_ALLOW_PRIVATE, checked) address.
+    const id = await endedJobCallingBack('receiver.test');
+    const before = receiver.deliveries.length;
+
+    const resolveHost = scriptedResolver([answer('127.0.0.1')]);
+    await deliverDueCallbacks({ db: ctx.db, logger, secret: SECRET, allowPrivate: true, resolveHost });
+
+    expect(receiver.deliveries.length).toBe(before + 1);
+    expect(receiver.deliveries[before]!.headers['x-job-id']).toBe(id);
+    expect(receiver.deliveries[before]!.headers.host).toBe(`receiver.test:${receiver.port}`);
+    expect(await deliveryOf(id)).toEqual({ attempts: 1, last_error: null, delivered: true, given_up: null });
+  });
+});
