@@ -17,6 +17,7 @@ import { queuePrefix } from '../shared/queues.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
+import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/error-handler.js';
@@ -106,9 +107,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
   accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
   keyRoutes(app, { db: deps.db, clock });
+  callbackSecretRoutes(app, { db: deps.db, graceHours: deps.config.CALLBACK_SECRET_GRACE_HOURS });
   usageRoutes(app, { db: deps.db, tierLimits, clock });
   const callbacks = {
-    secret: deps.config.CALLBACK_SECRET,
+    db: deps.db,
+    fallbackSecret: deps.config.CALLBACK_SECRET,
     allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE,
     resolveHost: deps.resolveHost ?? systemResolver,
   };

@@ -61,8 +61,13 @@ const envSchema = z.object({
   TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /** Allows callback_url to point at private and loopback addresses (tests, private networks). */
   CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-  /** Key of the HMAC-SHA256 `X-Signature` of job callbacks; callback_url is refused while unset. */
+  /**
+   * Operator-wide fallback key of the HMAC-SHA256 `X-Signature` of job callbacks, for accounts
+   * without their own secret (POST /v1/callback-secret); unset, such accounts cannot use callback_url.
+   */
   CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How long an account's replaced callback secret still signs deliveries (beside the new one). */
+  CALLBACK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
   CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
   CALLBACK_MAX_ATTEMPTS: integer(1).default(10),

@@ -59,7 +59,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const stopCallbacks = scheduleCallbackDelivery({
     db: deps.db,
     logger,
-    secret: config.CALLBACK_SECRET,
+    fallbackSecret: config.CALLBACK_SECRET,
     allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
     resolveHost: deps.resolveHost ?? systemResolver,
     retryBaseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,

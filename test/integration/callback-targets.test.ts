@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResolver, ResolvedAddress } from '../../src/shared/callbacks/host-resolver.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { deliverDueCallbacks } from '../../src/workers/callbacks/deliver-callbacks.js';
+import { callbackStateOf, markJobEnded } from '../support/callback-delivery.js';
 import { Receiver } from '../support/callback-receiver.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -47,19 +48,9 @@ describe('callback delivery when DNS answers change between the check and the co
     const response = await ctx.upload(key, VALID_CSV, { callback_url: receiver.url('/hook', host) });
     expect(response.statusCode).toBe(202);
     const id = response.json<{ id: string }>().id;
-    await ctx.db.query("UPDATE jobs SET status = 'completed', phase = 'done', finished_at = now() WHERE id = $1", [id]);
+    await markJobEnded(ctx.db, id);
     return id;
   }
-
-  const deliveryOf = async (id: string) =>
-    (
-      await ctx.db.query(
-        `SELECT callback_attempts AS attempts, callback_last_error AS last_error,
-                callback_delivered_at IS NOT NULL AS delivered, callback_next_at = 'infinity' AS given_up
-         FROM jobs WHERE id = $1`,
-        [id],
-      )
-    ).rows[0];
 
   it.each([
     ['127.0.0.1', [answer('127.0.0.1')]],
@@ -72,11 +63,11 @@ describe('callback delivery when DNS answers change between the check and the co
     const resolveHost = scriptedResolver([PUBLIC], atConnection);
     const before = receiver.deliveries.length;
 
-    await deliverDueCallbacks({ db: ctx.db, logger, secret: SECRET, allowPrivate: false, resolveHost });
+    await deliverDueCallbacks({ db: ctx.db, logger, fallbackSecret: SECRET, allowPrivate: false, resolveHost });
 
     expect(receiver.deliveries.length).toBe(before);
     expect(resolveHost.calls).toEqual(['localhost', 'localhost']);
-    expect(await deliveryOf(id)).toEqual({
+    expect(await callbackStateOf(ctx.db, id)).toEqual({
       attempts: 1,
       last_error: `callback_url refused: it points at the private or loopback address ${refused}`,
       delivered: false,
@@ -91,11 +82,11 @@ describe('callback delivery when DNS answers change between the check and the co
     const before = receiver.deliveries.length;
 
     const resolveHost = scriptedResolver([answer('127.0.0.1')]);
-    await deliverDueCallbacks({ db: ctx.db, logger, secret: SECRET, allowPrivate: true, resolveHost });
+    await deliverDueCallbacks({ db: ctx.db, logger, fallbackSecret: SECRET, allowPrivate: true, resolveHost });
 
     expect(receiver.deliveries.length).toBe(before + 1);
     expect(receiver.deliveries[before]!.headers['x-job-id']).toBe(id);
     expect(receiver.deliveries[before]!.headers.host).toBe(`receiver.test:${receiver.port}`);
-    expect(await deliveryOf(id)).toEqual({ attempts: 1, last_error: null, delivered: true, given_up: null });
+    expect(await callbackStateOf(ctx.db, id)).toEqual({ attempts: 1, last_error: null, delivered: true, given_up: null });
   });
 });

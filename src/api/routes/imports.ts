@@ -73,7 +73,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       const accountId = accountIdOf(request);
       // Refuse before reading a possibly large body when the job could not be queued anyway.
       requireQueue(deps.queues);
-      await checkCallbackUrl(request.query.callback_url, deps.callbacks);
+      await checkCallbackUrl(request.query.callback_url, deps.callbacks, accountId);
       const query = request.query;
       const options: ImportOptions = {
         mode: query.mode,

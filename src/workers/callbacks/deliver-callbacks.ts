@@ -8,6 +8,7 @@ import {
 } from '../../shared/callbacks/callback-queries.js';
 import { RefusedCallbackAddressError } from '../../shared/callbacks/pinned-lookup.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
+import { signingSecretsFor } from '../../shared/callbacks/signing-secrets.js';
 import type { HostResolver } from '../../shared/callbacks/host-resolver.js';
 import type { Db } from '../../shared/db/pool.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
@@ -18,7 +19,8 @@ import { createCallbackAgents, postCallback, type CallbackAgents } from './post-
 export interface CallbackDeps {
   db: Db;
   logger: Logger;
-  secret: string | undefined;
+  /** CALLBACK_SECRET: signs the callbacks of accounts without their own secret. */
+  fallbackSecret: string | undefined;
   allowPrivate: boolean;
   resolveHost: HostResolver;
   /** How often due deliveries are looked for. */
@@ -30,6 +32,8 @@ export interface CallbackDeps {
 }
 
 const LEASE_SECONDS = 60;
+const NO_SECRET =
+  'not sent: no signing secret (the account has no callback secret, see POST /v1/callback-secret, and CALLBACK_SECRET is not set)';
 const BATCH = 20;
 
 /** Seconds until attempt `attempt + 1` (1-based `attempt` just failed), or null to give up. */
@@ -47,6 +51,9 @@ export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAtte
 async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
   const job = await findJob(deps.db, due.accountId, due.jobId);
   if (!job) return { problem: 'the job no longer exists', permanent: true };
+  const secrets = await signingSecretsFor(deps.db, due.accountId, deps.fallbackSecret);
+  // Retried: the account may still create its secret (or the operator set CALLBACK_SECRET).
+  if (secrets.length === 0) return { problem: NO_SECRET, permanent: false };
   const refused = await callbackTargetProblem(due.url, deps);
   if (refused) return { problem: `callback_url refused: ${refused}`, permanent: true };
   const body = JSON.stringify(toJobResource(job));
@@ -57,7 +64,7 @@ async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallb
         'content-type': 'application/json; charset=utf-8',
         'user-agent': 'catalog-jobs-callback/1',
         'x-job-id': job.id,
-        'x-signature': signCallback(deps.secret ?? '', timestamp, body),
+        'x-signature': signCallback(secrets, timestamp, body),
       },
       body,
       timeoutMs: deps.timeoutMs ?? 10_000,
