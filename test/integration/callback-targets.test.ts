@@ -21,7 +21,7 @@ function scriptedResolver(...answers: ResolvedAddress[][]): HostResolver & { cal
   return Object.assign(resolve, { calls });
 }
 
-describe('callback delivery when DNS answers change between the check and the connection', () => {
+describe('callbacks toward addresses inside the network (CALLBACK_ALLOW_PRIVATE=false)', () => {
   let ctx: TestContext;
   let key: string;
   const receiver = new Receiver();
@@ -88,5 +88,27 @@ describe('callback delivery when DNS answers change between the check and the co
     expect(receiver.deliveries[before]!.headers['x-job-id']).toBe(id);
     expect(receiver.deliveries[before]!.headers.host).toBe(`receiver.test:${receiver.port}`);
     expect(await callbackStateOf(ctx.db, id)).toEqual({ attempts: 1, last_error: null, delivered: true, given_up: null });
+  });
+
+  it.each([
+    ['http://169.254.169.254/latest/meta-data/', '169.254.169.254'],
+    ['http://[fd00:ec2::254]/', 'fd00:ec2::254'],
+    ['http://[::ffff:7f00:1]:8080/hook', '::ffff:7f00:1'],
+    ['http://[64:ff9b::a9fe:a9fe]/hook', '64:ff9b::a9fe:a9fe'],
+    ['http://[2002:a00:1::1]/hook', '2002:a00:1::1'],
+    ['http://2130706433:8080/hook', '127.0.0.1'],
+    ['http://0.0.0.0:8080/hook', '0.0.0.0'],
+    ['http://100.64.0.1/hook', '100.64.0.1'],
+    ['http://[ff02::1]/hook', 'ff02::1'],
+  ])('refuses the callback_url %s with 400 and accepts no job', async (url, address) => {
+    const { rows: before } = await ctx.db.query('SELECT count(*)::int AS jobs FROM jobs');
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: url });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      error_code: 'BAD_REQUEST',
+      error: `Invalid parameter 'callback_url': it points at the private or loopback address ${address}.`,
+    });
+    const { rows: after } = await ctx.db.query('SELECT count(*)::int AS jobs FROM jobs');
+    expect(after[0].jobs).toBe(before[0].jobs);
   });
 });

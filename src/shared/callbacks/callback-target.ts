@@ -27,8 +27,7 @@ export function callbackHost(url: string): string {
 }
 
 /** Why a host resolved to `addresses` may not be called (unless private targets are allowed), or null. */
-export function refusedAddressProblem(addresses: readonly ResolvedAddress[]): string | null {
-  if (addresses.length === 0) return 'its host resolves to no address';
+export function privateAddressProblem(addresses: readonly ResolvedAddress[]): string | null {
   const refused = addresses.find((entry) => isPrivateAddress(entry.address));
   return refused ? `it points at the private or loopback address ${refused.address}` : null;
 }
@@ -43,12 +42,13 @@ export async function callbackTargetProblem(url: string, policy: CallbackTargetP
   if (policy.allowPrivate) return null;
   const host = callbackHost(url);
   const family = isIP(host);
-  if (family !== 0) return refusedAddressProblem([{ address: host, family: family === 6 ? 6 : 4 }]);
+  if (family !== 0) return privateAddressProblem([{ address: host, family: family === 6 ? 6 : 4 }]);
   let addresses: ResolvedAddress[];
   try {
     addresses = await policy.resolveHost(host);
   } catch {
     return `its host '${host}' does not resolve`;
   }
-  return refusedAddressProblem(addresses);
+  if (addresses.length === 0) return `its host '${host}' resolves to no address`;
+  return privateAddressProblem(addresses);
 }

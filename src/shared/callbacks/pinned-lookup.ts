@@ -1,6 +1,6 @@
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { refusedAddressProblem, type CallbackTargetPolicy } from './callback-target.js';
+import { privateAddressProblem, type CallbackTargetPolicy } from './callback-target.js';
 
 /** A callback connection refused because its host resolved to an address it may not reach. */
 export class RefusedCallbackAddressError extends Error {
@@ -20,10 +20,15 @@ export function pinnedLookup(policy: CallbackTargetPolicy): LookupFunction {
   return (hostname: string, options: LookupOptions, callback) => {
     policy.resolveHost(hostname).then(
       (resolved) => {
-        const wanted = options.family === 4 || options.family === 6 ? resolved.filter((entry) => entry.family === options.family) : resolved;
-        const problem = policy.allowPrivate ? (wanted.length === 0 ? 'its host resolves to no address' : null) : refusedAddressProblem(wanted);
+        // The whole answer is judged, before any family is picked from it.
+        const problem = policy.allowPrivate ? null : privateAddressProblem(resolved);
         if (problem) {
           callback(new RefusedCallbackAddressError(problem), '', 0);
+          return;
+        }
+        const wanted = options.family === 4 || options.family === 6 ? resolved.filter((entry) => entry.family === options.family) : resolved;
+        if (wanted.length === 0) {
+          callback(Object.assign(new Error(`'${hostname}' resolves to no usable address`), { code: 'ENOTFOUND' }), '', 0);
           return;
         }
         const addresses: LookupAddress[] = wanted.map((entry) => ({ address: entry.address, family: entry.family }));

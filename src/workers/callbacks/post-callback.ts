@@ -38,10 +38,11 @@ export function postCallback(
       signal: AbortSignal.timeout(request.timeoutMs),
     });
     outgoing.on('response', (response: IncomingMessage) => {
-      // Only the status matters: the answer's body is drained and dropped.
+      // Only the status matters: the connection is closed at once, so a receiver that streams an
+      // endless answer holds nothing of ours.
       response.on('error', () => {});
-      response.resume();
       resolve(response.statusCode ?? 0);
+      response.destroy();
     });
     outgoing.on('error', reject);
     outgoing.end(request.body);
