@@ -12,6 +12,7 @@ import type { JobQueues } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
 import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
+import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwords.js';
 import { queuePrefix } from '../shared/queues.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** In a process that also runs workers: whether their blocking Redis connections are up (/readyz). */
   workersAlive?: () => Promise<boolean>;
+  /** The login's password check; default the scrypt check (a test counts the checks through it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -101,7 +104,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
   adminRoutes(app, { db: deps.db });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
-  accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
+  accountRoutes(app, {
+    db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL, verifyPassword: deps.verifyPassword ?? verifyPassword,
+  });
   keyRoutes(app, { db: deps.db, clock });
   usageRoutes(app, { db: deps.db, tierLimits, clock });
   const callbacks = { secret: deps.config.CALLBACK_SECRET, allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE };

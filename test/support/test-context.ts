@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
+import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
 import { createPool, type Db } from '../../src/shared/db/pool.js';
@@ -33,6 +34,8 @@ export interface TestContextOptions {
   env?: Record<string, string>;
   /** The API's clock (ms since the epoch); default Date.now. */
   clock?: () => number;
+  /** The login's password check; default the real one (a test wraps it to count checks). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /**
@@ -106,7 +109,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock });
+  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock, verifyPassword: options.verifyPassword });
   const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
