@@ -14,6 +14,7 @@ import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
 import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwords.js';
 import { queuePrefix } from '../shared/queues.js';
+import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
@@ -68,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
-    trustProxy: deps.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

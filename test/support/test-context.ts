@@ -25,7 +25,7 @@ import { UploadStore } from '../../src/shared/upload-store.js';
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789-0123456789';
 
 export interface TestContextOptions {
   /** Start the workers in this process too (default true). */
