@@ -100,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
+    limits,
   });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
