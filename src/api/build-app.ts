@@ -13,7 +13,9 @@ import type { UploadStore } from '../shared/upload-store.js';
 import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
 import { systemResolver, type HostResolver } from '../shared/callbacks/host-resolver.js';
+import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwords.js';
 import { queuePrefix } from '../shared/queues.js';
+import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
@@ -55,6 +57,8 @@ export interface AppDeps {
   workersAlive?: () => Promise<boolean>;
   /** Resolves callback_url hosts; default: the system resolver. */
   resolveHost?: HostResolver;
+  /** The login's password check; default the scrypt check (a test counts the checks through it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -69,7 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
-    trustProxy: deps.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -100,12 +104,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
+    limits,
   });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
   adminRoutes(app, { db: deps.db });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
-  accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
+  accountRoutes(app, {
+    db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL, verifyPassword: deps.verifyPassword ?? verifyPassword,
+  });
   keyRoutes(app, { db: deps.db, clock });
   callbackSecretRoutes(app, { db: deps.db, graceHours: deps.config.CALLBACK_SECRET_GRACE_HOURS });
   usageRoutes(app, { db: deps.db, tierLimits, clock });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trustProxySetting } from './trust-proxy.js';
 
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
 export const ROLES = ['api', 'worker', 'all'] as const;
@@ -19,7 +20,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: integer(1).default(2),
   DATA_DIR: z.string().min(1).default('./data'),
   MAX_UPLOAD_BYTES: integer(1).default(1024 * 1024 * 1024),
-  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_RETENTION_DAYS: integer(1).default(7),
   JOB_ATTEMPTS: integer(1).default(5),
@@ -56,9 +57,9 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
   /**
    * Behind a reverse proxy or load balancer: take the client address from X-Forwarded-For, so the
-   * per-address limits count clients, not the proxy. Only set it when a proxy overwrites that header.
+   * per-address limits count clients, not the proxy. A hop count or the proxies' CIDR ranges.
    */
-  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  TRUST_PROXY: trustProxySetting,
   /** Allows callback_url to point at private and loopback addresses (tests, private networks). */
   CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /**

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
+import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
 import { createPool, type Db } from '../../src/shared/db/pool.js';
@@ -25,7 +26,7 @@ import { UploadStore } from '../../src/shared/upload-store.js';
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789-0123456789';
 
 export interface TestContextOptions {
   /** Start the workers in this process too (default true). */
@@ -36,6 +37,8 @@ export interface TestContextOptions {
   clock?: () => number;
   /** Resolves callback_url hosts in the API and the workers; default: the system resolver. */
   resolveHost?: HostResolver;
+  /** The login's password check; default the real one (a test wraps it to count checks). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /**
@@ -109,7 +112,10 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock, resolveHost: options.resolveHost });
+  const app = await buildApp({
+    config, db, redis, queues, uploads, logger, clock: options.clock,
+    resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
+  });
   const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 

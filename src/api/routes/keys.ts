@@ -3,13 +3,14 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
-import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
+import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, pageOf } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound, validationError } from '../../shared/errors.js';
+import { authenticationRequired, notFound, validationError } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
-import { accountIdOf } from '../plugins/auth.js';
+import { keyGrant } from '../key-grant.js';
+import { accountIdOf, principalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -66,30 +67,34 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     async (request, reply) => {
       rejectInvalidRequest(request);
       const { name, scopes, expires_at: expiresAtText } = request.body;
-      const expiresAt = expiresAtText ? new Date(expiresAtText) : null;
+      // null (sent as null: never expires) and undefined (left out) differ for a key that expires.
+      const expiresAt = typeof expiresAtText === 'string' ? new Date(expiresAtText) : expiresAtText;
       if (expiresAt && expiresAt.getTime() <= deps.clock()) {
         throw validationError([{ field: 'expires_at', message: 'The expires_at field must be in the future.' }]);
       }
-      const granted: Scope[] = scopes ? [...new Set(scopes)] : DEFAULT_SCOPES;
-      if (granted.includes('admin')) {
+      const requested: Scope[] | undefined = scopes && [...new Set(scopes)];
+      if (requested?.includes('admin')) {
         throw validationError([{ field: 'scopes', message: "The 'admin' scope is for operators and cannot be granted to a key." }]);
       }
+      const principal = principalOf(request);
+      if (principal.kind !== 'account') throw authenticationRequired();
+      const grant = keyGrant(principal, requested, expiresAt);
       const key = generateApiKey();
       const stored = await insertApiKey(deps.db, {
-        accountId: accountIdOf(request),
+        accountId: principal.accountId,
         prefix: key.prefix,
         hash: key.hash,
         name,
-        scopes: granted,
-        expiresAt,
+        scopes: grant.scopes,
+        expiresAt: grant.expiresAt,
       });
       return reply.code(201).send({
         id: stored.id,
         key: key.key,
         prefix: key.prefix,
         name,
-        scopes: granted,
-        expires_at: expiresAt && iso(expiresAt),
+        scopes: grant.scopes,
+        expires_at: grant.expiresAt && iso(grant.expiresAt),
         created_at: iso(stored.created_at),
       });
     },
