@@ -22,9 +22,13 @@ import { exportOptionsOf } from './exports.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A 5-field cron fits easily (even with lists); an IANA zone name is at most about 30 characters. */
+const MAX_CRON_LENGTH = 200;
+const MAX_TIMEZONE_LENGTH = 64;
+
 const scheduleBody = z.object({
-  cron: z.string().meta({ description: 'Standard 5-field cron: minute hour day-of-month month day-of-week.' }),
-  timezone: z.string().optional().meta({ description: 'IANA time zone the cron is read in; default UTC.' }),
+  cron: z.string().max(MAX_CRON_LENGTH).meta({ description: 'Standard 5-field cron: minute hour day-of-month month day-of-week.' }),
+  timezone: z.string().max(MAX_TIMEZONE_LENGTH).optional().meta({ description: 'IANA time zone the cron is read in; default UTC.' }),
   export: exportRequestSchema,
 });
 
@@ -56,7 +60,11 @@ function scheduleOf(body: unknown): { cron: string; timezone: string; exportBody
   if (typeof value.cron !== 'string' || value.cron.trim() === '') {
     throw validationError([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }], 422);
   }
-  if (value.timezone !== undefined && typeof value.timezone !== 'string') {
+  if (value.cron.length > MAX_CRON_LENGTH) {
+    throw validationError([{ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` }], 422);
+  }
+  // No IANA zone name is longer than the bound: a longer one is refused as unknown, unparsed.
+  if (value.timezone !== undefined && (typeof value.timezone !== 'string' || value.timezone.length > MAX_TIMEZONE_LENGTH)) {
     throw validationError([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }], 422);
   }
   const timing = { cron: value.cron.trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };

@@ -31,8 +31,10 @@ const importQuery = z.object({
   on_error: z.enum(['abort', 'skip']).default('abort'),
   delimiter: z
     .string()
-    .refine((value) => value in DELIMITERS, { error: 'expected one of ",", ";", "tab"' })
-    .optional(),
+    .refine((value) => Object.hasOwn(DELIMITERS, value), { error: 'expected one of ",", ";", "tab"' })
+    .optional()
+    // The refinement is invisible to JSON Schema: the document lists the accepted spellings.
+    .meta({ enum: Object.keys(DELIMITERS) }),
   dry_run: z.enum(['true', 'false']).default('false'),
   callback_url: callbackUrlSchema.optional(),
 });

@@ -6,6 +6,7 @@ import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import type { Db } from '../../shared/db/pool.js';
 import { authenticationRequired, notFound, validationError } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
@@ -16,10 +17,13 @@ import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../sch
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** ISO 8601 with a time and an offset (`Z` or `±hh:mm`), as everywhere in the contract. */
-const expiresAtField = z.iso.datetime({
-  offset: true,
-  error: 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.',
-});
+const EXPIRES_AT_MESSAGE = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+const expiresAtField = z.iso
+  .datetime({ offset: true, error: EXPIRES_AT_MESSAGE })
+  .max(MAX_INSTANT_LENGTH, { error: EXPIRES_AT_MESSAGE });
+
+/** Repeated scopes collapse into one, so the bound is generous rather than the number of scopes. */
+const MAX_SCOPES_LISTED = 50;
 
 const newKeySchema = z.object({
   name: z
@@ -30,6 +34,7 @@ const newKeySchema = z.object({
   scopes: z
     .array(scopeField, { error: 'The scopes field must be an array of scopes.' })
     .min(1, { error: 'The scopes field must list at least one scope.' })
+    .max(MAX_SCOPES_LISTED, { error: `The scopes field must list at most ${MAX_SCOPES_LISTED} scopes.` })
     .optional(),
   expires_at: expiresAtField.nullable().optional(),
 });
