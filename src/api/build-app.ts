@@ -22,7 +22,7 @@ import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/error-handler.js';
+import { registerErrorHandling, sendFrameworkError } from './plugins/error-handler.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -74,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
     trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
+    frameworkErrors: sendFrameworkError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -95,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: app.log,
   });
   registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, clock });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });

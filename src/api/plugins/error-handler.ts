@@ -75,3 +75,13 @@ export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: numb
     sendError(reply, new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
   );
 }
+
+/**
+ * Fastify's own refusals before any route is found (a path parameter longer than the router
+ * allows: 414; a URL that cannot be decoded: 400) get the contract's envelope too (API.md §1).
+ * Passed to Fastify as `frameworkErrors`.
+ */
+export function sendFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is not valid.';
+  void sendError(reply, new AppError(error.statusCode ?? 400, 'BAD_REQUEST', message));
+}
