@@ -6,7 +6,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
+import { findInputColumns, findJob, listJobs } from '../../shared/jobs/job-queries.js';
 import { listJobsForOperator } from '../../shared/jobs/job-control-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
@@ -115,7 +115,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
     const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
-    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, job.input_columns ?? []));
+    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, await findInputColumns(deps.db, job.id)));
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="errors-${job.id}.csv"`)
