@@ -22,7 +22,9 @@ import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
-import { registerErrorHandling, sendFrameworkError } from './plugins/error-handler.js';
+import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from './plugins/error-handler.js';
+import { registerRequestGuards } from './plugins/request-guards.js';
+import { multipartLimits } from './multipart-limits.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -75,6 +77,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
     frameworkErrors: sendFrameworkError,
+    connectionTimeout: deps.config.HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: deps.config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -82,7 +88,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
-  await app.register(multipart, { limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1 } });
+  registerRequestGuards(app, { timeoutMs: deps.config.HTTP_BODY_TIMEOUT_MS, minBytesPerSecond: deps.config.HTTP_BODY_MIN_BYTES_PER_SECOND });
+  await app.register(multipart, { limits: multipartLimits(deps.config) });
   const clock = deps.clock ?? Date.now;
   const tierLimits = parseTierLimits(deps.config.TIER_LIMITS);
   const limits = createRequestLimits({
@@ -129,6 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     uploads: deps.uploads,
     maxUploadBytes: deps.config.MAX_UPLOAD_BYTES,
+    multipart: multipartLimits(deps.config),
     callbacks,
   });
   jobRoutes(app, { db: deps.db });

@@ -72,6 +72,27 @@ const envSchema = z.object({
   /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
   CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
   CALLBACK_MAX_ATTEMPTS: integer(1).default(10),
+  /** Multipart uploads: text fields beside `file`, the bytes of each, and parts in all (413 past any). */
+  MULTIPART_MAX_FIELDS: integer(0).default(10),
+  MULTIPART_MAX_FIELD_BYTES: integer(1).default(64 * 1024),
+  MULTIPART_MAX_PARTS: integer(1).default(20),
+  /** A connection that sends and receives nothing this long is closed (Fastify connectionTimeout). */
+  HTTP_CONNECTION_TIMEOUT_MS: integer(1).default(60_000),
+  /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1).default(72_000),
+  /** The whole request, body included, must have arrived within this (Fastify requestTimeout; 408). */
+  HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60 * 60_000),
+  /** A request body gets this long, plus one second per HTTP_BODY_MIN_BYTES_PER_SECOND received (408). */
+  HTTP_BODY_TIMEOUT_MS: integer(1).default(30_000),
+  HTTP_BODY_MIN_BYTES_PER_SECOND: integer(1).default(10 * 1024),
+  /** Longest wait for a new PostgreSQL connection (pg connectionTimeoutMillis), API and workers. */
+  DB_CONNECT_TIMEOUT_MS: integer(1).default(10_000),
+  /** statement_timeout of the API's connections: no request waits longer on one query (503). */
+  API_STATEMENT_TIMEOUT_MS: integer(1).default(30_000),
+  /** idle_in_transaction_session_timeout of the API's connections. */
+  API_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(60_000),
+  /** idle_in_transaction_session_timeout of the workers' connections: an import is one long transaction. */
+  WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
 });
 
 /** The service configuration, parsed once from the environment at start. */

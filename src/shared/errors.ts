@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'RATE_LIMIT_EXCEEDED'
   | 'QUOTA_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'REQUEST_HEADERS_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INTERNAL_ERROR'
   | 'SERVICE_UNAVAILABLE';
@@ -74,6 +76,37 @@ export const payloadTooLarge = (limitBytes: number) =>
   new AppError(413, 'PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${limitBytes} bytes.`, {
     limit_bytes: limitBytes,
   });
+
+/** Multipart limits of an upload: text fields, bytes per text field, parts in all. */
+export interface MultipartLimits {
+  fields: number;
+  fieldBytes: number;
+  parts: number;
+}
+
+export const multipartTooLarge = (limits: MultipartLimits) =>
+  new AppError(
+    413,
+    'PAYLOAD_TOO_LARGE',
+    `The multipart body exceeds its limits: at most ${limits.fields} text fields of at most ${limits.fieldBytes} bytes, ` +
+      `${limits.parts} parts in all, and one file, the 'file' field.`,
+    { limit_fields: limits.fields, limit_field_bytes: limits.fieldBytes, limit_parts: limits.parts },
+  );
+
+/** A body that arrived slower than the configured minimum rate, or a request not received in time. */
+export const requestTimeout = () =>
+  new AppError(408, 'REQUEST_TIMEOUT', 'The request was not received in time: send the body at a steady rate.');
+
+export const requestHeadersTooLarge = () =>
+  new AppError(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large.');
+
+/** A body with a Content-Encoding: the service reads only what it can bound, the bytes as sent. */
+export const unsupportedContentEncoding = (encoding: string) =>
+  new AppError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported Content-Encoding '${encoding}': send the request body uncompressed, without a Content-Encoding.`,
+  );
 
 export const unsupportedMediaType = (
   contentType: string | undefined,

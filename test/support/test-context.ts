@@ -10,7 +10,7 @@ import { buildApp } from '../../src/api/build-app.js';
 import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
-import { createPool, type Db } from '../../src/shared/db/pool.js';
+import { apiSessionLimits, createPool, workerSessionLimits, type Db } from '../../src/shared/db/pool.js';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import type { HostResolver } from '../../src/shared/callbacks/host-resolver.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -105,15 +105,17 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
   const config = loadConfig(env);
   await ensureDatabase(config.DATABASE_URL);
-  const db = createPool(config.DATABASE_URL);
+  const db = createPool(config.DATABASE_URL, 10, workerSessionLimits(config));
   await migrate(db);
+  // The API has its own pool, as in src/main.ts: its statement timeout must not reach the workers.
+  const apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
   const logger = createLogger(config.LOG_LEVEL);
   const redis = createProducerConnection(config.REDIS_URL);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
   const app = await buildApp({
-    config, db, redis, queues, uploads, logger, clock: options.clock,
+    config, db: apiDb, redis, queues, uploads, logger, clock: options.clock,
     resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
   });
   const responses = recordResponses(app);
@@ -177,6 +179,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await removeQueueKeys(redis, queuePrefix(config));
       redis.disconnect();
       workerConnection.disconnect();
+      await apiDb.end();
       await db.end();
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();

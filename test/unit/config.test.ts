@@ -127,3 +127,27 @@ describe('loadConfig', () => {
     expect(configError({ ADMIN_API_KEY: 'sekrit' })).not.toContain('sekrit');
   });
 });
+
+describe('loadConfig: request and database limits', () => {
+  it('takes the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      MULTIPART_MAX_FIELDS: 10,
+      MULTIPART_MAX_FIELD_BYTES: 65_536,
+      MULTIPART_MAX_PARTS: 20,
+      HTTP_CONNECTION_TIMEOUT_MS: 60_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      HTTP_REQUEST_TIMEOUT_MS: 3_600_000,
+      HTTP_BODY_TIMEOUT_MS: 30_000,
+      HTTP_BODY_MIN_BYTES_PER_SECOND: 10_240,
+      DB_CONNECT_TIMEOUT_MS: 10_000,
+      API_STATEMENT_TIMEOUT_MS: 30_000,
+      API_IDLE_IN_TRANSACTION_TIMEOUT_MS: 60_000,
+      WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: 600_000,
+    });
+  });
+
+  it('fails naming the variable for a zero timeout', () => {
+    expect(configError({ API_STATEMENT_TIMEOUT_MS: '0' })).toMatch(/\bAPI_STATEMENT_TIMEOUT_MS\b/);
+    expect(configError({ HTTP_BODY_MIN_BYTES_PER_SECOND: '0' })).toMatch(/\bHTTP_BODY_MIN_BYTES_PER_SECOND\b/);
+  });
+});
