@@ -66,6 +66,8 @@ const envSchema = z.object({
   /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
   CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
   CALLBACK_MAX_ATTEMPTS: integer(1).default(10),
+  /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
+  JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
 });
 
 /** The service configuration, parsed once from the environment at start. */
