@@ -13,15 +13,24 @@ let ctx: TestContext;
 let url: string;
 let folder: string;
 let compiled: CompiledCli;
+/** A service whose FREE tier allows one request a month. */
+let limited: TestContext;
+let limitedUrl: string;
 
 beforeAll(async () => {
-  [ctx, compiled] = await Promise.all([createTestContext(), compileCli()]);
-  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  const quota = { TIER_LIMITS: JSON.stringify({ FREE: { monthly: 1, per_minute: 100 } }) };
+  [ctx, limited, compiled] = await Promise.all([
+    createTestContext(),
+    createTestContext({ workers: false, env: quota }),
+    compileCli(),
+  ]);
+  await Promise.all([ctx.app.listen({ port: 0, host: '127.0.0.1' }), limited.app.listen({ port: 0, host: '127.0.0.1' })]);
   url = baseUrlOf(ctx.app.server.address());
+  limitedUrl = baseUrlOf(limited.app.server.address());
   folder = await mkdtemp(join(tmpdir(), 'catalog-cli-'));
 });
 afterAll(async () => {
-  await Promise.all([ctx?.close(), compiled?.remove()]);
+  await Promise.all([ctx?.close(), limited?.close(), compiled?.remove()]);
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 
@@ -37,7 +46,7 @@ async function productsFile(name: string, first: number, count: number, extra: s
 
 const cli = (key: string, ...args: string[]) => runProcess(compiled.command, args, { CATALOG_URL: url, CATALOG_API_KEY: key });
 
-describe('catalog import', () => {
+describe('catalog import', { timeout: 60_000 }, () => {
   it('uploads, follows the job and prints the summary, with plain progress lines without a TTY', async () => {
     const account = await ctx.createAccount();
     const file = await productsFile('three.csv', 1, 3);
@@ -100,19 +109,21 @@ describe('catalog import', () => {
     }
   });
 
-  it('returns at once with --no-wait, and the jobs commands show, list and retry the job', async () => {
+  it('returns at once with --no-wait; jobs show and jobs errors read the job', async () => {
     const account = await ctx.createAccount();
-    const file = await productsFile('nowait.csv', 40, 1, [['1', 'Broken', 'Acme', '1.00', 'EUR']]);
-    const started = await cli(account.key, '--json', 'import', file, '--no-wait');
-    expect(started.code, started.stderr).toBe(0);
-    const { id } = JSON.parse(started.stdout) as { id: string };
-    await ctx.waitForJob(account.key, id);
+    const id = await failedImportId(account.key, 'nowait.csv');
 
     const shown = await cli(account.key, 'jobs', 'show', id);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(`Import failed (IMPORT_FAILED): 0 created`);
     const errors = await cli(account.key, 'jobs', 'errors', id);
     expect(errors.stdout).toMatch(/^row 2 {2}1 {2}ean {2}\w+ {2}/m);
+  });
+
+  it('lists jobs, retries one and follows it, and shows the usage', async () => {
+    const account = await ctx.createAccount();
+    const id = await failedImportId(account.key, 'retry.csv');
+
     const listed = await cli(account.key, '--json', 'jobs', 'list', '--type', 'import');
     expect((JSON.parse(listed.stdout) as { data: JobResource[] }).data.map((job) => job.id)).toEqual([id]);
     const retried = await cli(account.key, 'jobs', 'retry', id);
@@ -123,7 +134,17 @@ describe('catalog import', () => {
   });
 });
 
-describe('catalog export', () => {
+/** Starts an import of one valid and one invalid row with --no-wait; returns its id once it failed. */
+async function failedImportId(key: string, name: string): Promise<string> {
+  const file = await productsFile(name, 40, 1, [['1', 'Broken', 'Acme', '1.00', 'EUR']]);
+  const started = await cli(key, '--json', 'import', file, '--no-wait');
+  expect(started.code, started.stderr).toBe(0);
+  const { id } = JSON.parse(started.stdout) as { id: string };
+  await ctx.waitForJob(key, id);
+  return id;
+}
+
+describe('catalog export', { timeout: 60_000 }, () => {
   it('starts an export, follows it and downloads the file', async () => {
     const account = await ctx.createAccount();
     expect((await cli(account.key, 'import', await productsFile('for-export.csv', 50, 2))).code).toBe(0);
@@ -138,20 +159,31 @@ describe('catalog export', () => {
   });
 });
 
-describe('exit codes', () => {
-  it('exits 2 on a usage error, 3 without or with a wrong key, 2 for an unknown job', async () => {
+describe('exit codes', { timeout: 60_000 }, () => {
+  it('exits 2 on a usage error and for an unknown job', async () => {
     const account = await ctx.createAccount();
     expect((await cli(account.key, 'import')).code).toBe(2);
     expect((await cli(account.key, 'import', 'x.csv', '--mode', 'merge')).code).toBe(2);
     expect((await cli(account.key, 'import', join(folder, 'missing.csv'))).code).toBe(2);
+    const unknown = await cli(account.key, 'jobs', 'show', '00000000-0000-4000-8000-000000000000');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('NOT_FOUND');
+  });
+
+  it('exits 3 without a key and with a wrong one, and never prints the key', async () => {
     expect((await runProcess(compiled.command, ['usage'], { CATALOG_URL: url })).code).toBe(3);
     const wrongKey = await cli('ck_wrong-key-0000000000000000', 'usage');
     expect(wrongKey.code).toBe(3);
     expect(wrongKey.stderr).toMatch(/\(INVALID_API_KEY, request [\w-]+\)/);
-    expect(wrongKey.stderr).not.toContain('ck_wrong-key');
-    const unknown = await cli(account.key, 'jobs', 'show', '00000000-0000-4000-8000-000000000000');
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('NOT_FOUND');
+    expect(wrongKey.stderr + wrongKey.stdout).not.toContain('ck_wrong-key');
+  });
+
+  it('exits 4 when the monthly quota is used up, with the reason in --json', async () => {
+    const account = await limited.createAccount();
+    await limited.get(account.key, '/v1/usage');
+    const run = await runProcess(compiled.command, ['--json', 'usage'], { CATALOG_URL: limitedUrl, CATALOG_API_KEY: account.key });
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: 'Monthly quota exceeded.', error_code: 'QUOTA_EXCEEDED', exit_code: 4 });
   });
 
   it('exits 5 when the service cannot be reached after the retries', async () => {
@@ -168,7 +200,7 @@ describe('exit codes', () => {
   });
 });
 
-describe('on a terminal', () => {
+describe('on a terminal', { timeout: 60_000 }, () => {
   it('draws progress bars', async () => {
     const account = await ctx.createAccount();
     const file = await productsFile('tty.csv', 60, 2);

@@ -132,6 +132,15 @@ describe('GET /v1/jobs/{id}/events', () => {
     expect(usedAfter - usedBefore).toBe(2);
   });
 
+  it('is documented as text/event-stream in the OpenAPI document', async () => {
+    const document = (await idle.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, { get: { responses: Record<string, { content: Record<string, unknown> }> } }>;
+    }>();
+    const operation = document.paths['/v1/jobs/{id}/events']!.get;
+    expect(Object.keys(operation.responses['200']!.content)).toEqual(['text/event-stream']);
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '429']));
+  });
+
   it("answers 404 for another account's job and 403 without jobs:read", async () => {
     const owner = await idle.createAccount();
     const other = await idle.createAccount();
