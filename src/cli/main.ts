@@ -36,4 +36,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   }
 }
 
+// Ctrl+C: give the terminal its cursor back (a bar hides it) and stop like a shell-interrupted command.
+process.once('SIGINT', () => {
+  if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
+  process.exit(130);
+});
 process.exitCode = await runCli(process.argv, { stdout: process.stdout, stderr: process.stderr });

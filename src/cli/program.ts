@@ -26,33 +26,12 @@ Exit codes:
 
 Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY.`;
 
-/**
- * The `catalog` program. Each action stores its exit code in `result.exitCode`; failures are
- * thrown as CliError (mapped by the caller) or, for bad arguments, as commander's own errors.
- */
-export function buildProgram(io: CliIo, version: string, result: { exitCode: ExitCode }): Command {
-  const program = new Command('catalog')
-    .description('Bulk imports and exports of the catalog-jobs service, with progress instead of poll loops.')
-    .version(version)
-    .option('--url <url>', `service base URL (env CATALOG_URL, default ${DEFAULT_URL})`)
-    .option('--key <key>', 'API key (env CATALOG_API_KEY); never printed')
-    .option('--json', 'print machine-readable JSON results on stdout')
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
-    .addHelpText('after', EXIT_CODES_HELP);
+/** Wraps a command handler into a commander action; the handler gets the context of the global flags. */
+type ActionOf = <A extends unknown[]>(
+  handler: (context: CommandContext, ...args: A) => Promise<ExitCode>,
+) => (...args: unknown[]) => Promise<void>;
 
-  /** Runs a command's handler with the context built from the global flags. */
-  const action =
-    <A extends unknown[]>(handler: (context: CommandContext, ...args: A) => Promise<ExitCode>) =>
-    async (...args: unknown[]) => {
-      const command = args.at(-1) as Command;
-      const flags = command.optsWithGlobals<GlobalFlags>();
-      const progress = createProgressOutput(io.stderr);
-      const client = createApiClient(loadCliConfig(flags), (line) => progress.line(line));
-      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false) };
-      result.exitCode = await handler(context, ...(args.slice(0, -1) as A));
-    };
-
+function addImportCommand(program: Command, action: ActionOf): void {
   program
     .command('import')
     .description('upload a file, follow the import job, print its summary')
@@ -65,7 +44,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: Exi
     .option('--no-wait', 'print the job id once uploaded; do not follow the job')
     .option('--errors-out <path>', 'where the failed rows go (default FILE.errors.csv)')
     .action(action(importCommand));
+}
 
+function addExportCommand(program: Command, action: ActionOf): void {
   program
     .command('export')
     .description('start an export, follow it, download the file')
@@ -75,7 +56,9 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: Exi
     .option('--filter <key=value>', 'brand=…, category=… or updated_since=… (repeatable)', (value, all: string[]) => [...all, value], [])
     .requiredOption('-o, --output <path>', 'where to write the file')
     .action(action(exportCommand));
+}
 
+function addJobsCommands(program: Command, action: ActionOf): void {
   const jobs = program.command('jobs').description('list and manage jobs');
   jobs
     .command('list')
@@ -98,7 +81,38 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: Exi
     .description('run a failed or cancelled job again, and follow it')
     .option('--no-wait', 'do not follow the job')
     .action(action(retryJobCommand));
+}
 
+/**
+ * The `catalog` program. Each action stores its exit code in `result.exitCode`; failures are
+ * thrown as CliError (mapped by the caller) or, for bad arguments, as commander's own errors.
+ */
+export function buildProgram(io: CliIo, version: string, result: { exitCode: ExitCode }): Command {
+  const program = new Command('catalog')
+    .description('Bulk imports and exports of the catalog-jobs service, with progress instead of poll loops.')
+    .version(version)
+    .option('--url <url>', `service base URL (env CATALOG_URL, default ${DEFAULT_URL})`)
+    .option('--key <key>', 'API key (env CATALOG_API_KEY); never printed')
+    .option('--json', 'print machine-readable JSON results on stdout')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const action: ActionOf =
+    <A extends unknown[]>(handler: (context: CommandContext, ...args: A) => Promise<ExitCode>) =>
+    async (...args: unknown[]) => {
+      // commander passes the arguments, the options, then the command itself.
+      const command = args.at(-1) as Command;
+      const flags = command.optsWithGlobals<GlobalFlags>();
+      const progress = createProgressOutput(io.stderr);
+      const client = createApiClient(loadCliConfig(flags), (line) => progress.line(line));
+      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false) };
+      result.exitCode = await handler(context, ...(args.slice(0, -1) as A));
+    };
+
+  addImportCommand(program, action);
+  addExportCommand(program, action);
+  addJobsCommands(program, action);
   program.command('usage').description("this month's requests and the tier's limits").action(action(usageCommand));
   return program;
 }
