@@ -45,7 +45,7 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
         summary: "A job's progress as Server-Sent Events",
         description: EVENTS_DESCRIPTION,
         params: z.object({ id: z.string() }),
-        headers: z.object({ 'last-event-id': z.string().optional().describe('The id of the last event received') }).loose(),
+        headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),
         response: {
           200: {
             description: 'The event stream; it ends after the `end` event',
