@@ -38,6 +38,8 @@ import { importRoutes } from './routes/imports.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
+import { jobEventRoutes } from './routes/job-events.js';
+import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { productRoutes } from './routes/products.js';
 
 /** Everything the API needs; a test passes its own database, Redis and queue prefix. */
@@ -140,6 +142,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     callbacks,
   });
   jobRoutes(app, { db: deps.db });
+  const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
+  app.addHook('onClose', () => jobChanges.close());
+  const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
+  const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
+  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });

@@ -93,6 +93,8 @@ const envSchema = z.object({
   API_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(60_000),
   /** idle_in_transaction_session_timeout of the workers' connections: an import is one long transaction. */
   WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
+  /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
+  JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
 });
 
 /** The service configuration, parsed once from the environment at start. */
