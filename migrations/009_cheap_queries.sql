@@ -1,0 +1,11 @@
+-- Cheap catalog queries: every filter of GET /v1/products is served by an index, so no client
+-- can make one page cost a scan of the whole table.
+
+-- `q` (name contains, ILIKE '%…%'): a btree cannot serve a leading wildcard; trigrams can.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX products_name_trgm_idx ON products USING gin (name gin_trgm_ops);
+
+-- `brand` and `category`: the account, the filter, then the paging order (ean), so a page is one
+-- range scan that starts after the cursor and stops after `limit` rows, with no sort.
+CREATE INDEX products_account_brand_idx ON products (account_id, brand, ean);
+CREATE INDEX products_account_category_idx ON products (account_id, category, ean);
