@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { notFound, serviceUnavailable, validationError } from '../../shared/errors.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
@@ -74,8 +74,7 @@ function scheduleOf(body: unknown): { cron: string; timezone: string; exportBody
   return { ...timing, exportBody: value.export };
 }
 
-const isPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+const isPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /**
  * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
