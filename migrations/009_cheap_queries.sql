@@ -9,3 +9,7 @@ CREATE INDEX products_name_trgm_idx ON products USING gin (name gin_trgm_ops);
 -- range scan that starts after the cursor and stops after `limit` rows, with no sort.
 CREATE INDEX products_account_brand_idx ON products (account_id, brand, ean);
 CREATE INDEX products_account_category_idx ON products (account_id, category, ean);
+
+-- The stored export bytes of an account (EXPORT_STORAGE_BYTES_PER_ACCOUNT), summed before every
+-- export: only jobs whose result file is still kept.
+CREATE INDEX jobs_account_result_idx ON jobs (account_id) INCLUDE (result_bytes) WHERE result_path IS NOT NULL;
