@@ -59,8 +59,8 @@ function toScheduleResource(schedule: ExportScheduleRow, now = new Date()) {
 function intervalProblems(cron: string, minimum: number): FieldProblem[] {
   const shortest = shortestIntervalMinutes(cron);
   if (shortest >= minimum) return [];
-  const every = shortest === 1 ? 'every minute' : `every ${shortest} minutes`;
-  return [{ field: 'cron', message: `The cron expression '${cron}' runs ${every}; export schedules may run at most once every ${minimum} minutes.` }];
+  const apart = shortest === 1 ? '1 minute' : `${shortest} minutes`;
+  return [{ field: 'cron', message: `The cron expression '${cron}' has runs ${apart} apart; export schedules may run at most once every ${minimum} minutes.` }];
 }
 
 /**
