@@ -49,6 +49,12 @@ const envSchema = z.object({
   ENRICH_LOOKUP_CONCURRENCY: integer(1).default(8),
   EXPORT_RETENTION_DAYS: integer(1).default(7),
   MAX_JOBS_PER_ACCOUNT: integer(1).default(2),
+  /** Shortest time between two runs of an export schedule; a cron that fires more often is refused. */
+  EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES: integer(1).max(1440).default(5),
+  /** Export schedules one account may have. */
+  MAX_EXPORT_SCHEDULES_PER_ACCOUNT: integer(1).default(20),
+  /** Bytes of export files one account may have stored; an export past it fails (nothing is removed). */
+  EXPORT_STORAGE_BYTES_PER_ACCOUNT: integer(1).default(10 * 1024 * 1024 * 1024),
   /** Bearer token that /metrics requires when set; unset, /metrics is open (bind it privately). */
   METRICS_TOKEN: z.string().min(8).optional(),
   /** ROLE=worker only: port of a small listener with /healthz, /readyz and /metrics; unset, none. */

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'REQUEST_TIMEOUT'
   | 'REQUEST_HEADERS_TOO_LARGE'
+  | 'LIMIT_EXCEEDED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INTERNAL_ERROR'
   | 'SERVICE_UNAVAILABLE';
@@ -121,6 +122,9 @@ export const invalidCredentials = () => new AppError(401, 'INVALID_CREDENTIALS',
 export const emailTaken = () => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists.');
 
 export const duplicateEan = () => new AppError(409, 'DUPLICATE_EAN', 'A product with this EAN already exists.');
+
+/** A per-account limit of the configuration (not a rate) is reached; `limit` carries its number. */
+export const limitExceeded = (message: string, limit: number) => new AppError(409, 'LIMIT_EXCEEDED', message, { limit });
 
 export const jobNotFinished = () =>
   new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
@@ -46,10 +46,8 @@ async function ownJob(db: Db, accountId: string, id: string): Promise<JobRow> {
   return job;
 }
 
-const isJobPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
-const isErrorPosition = (value: unknown): value is [number, number] =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => Number.isInteger(part));
+const isJobPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
+const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
 export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {

@@ -5,7 +5,7 @@ import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import { MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import type { Db } from '../../shared/db/pool.js';
 import { authenticationRequired, notFound, validationError } from '../../shared/errors.js';
@@ -51,8 +51,7 @@ const keySchema = z
   .meta({ id: 'ApiKey' });
 
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const isKeyPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+const isKeyPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /** The key routes of API.md §2: create (shown once), list (never the secret), revoke. */
 export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number }): void {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, textPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
 import { listProducts } from '../../shared/product/list-products.js';
@@ -36,8 +36,7 @@ const listQuery = z.object({
   ...pageQueryFields,
 });
 
-const isEanPosition = (value: unknown): value is [string] =>
-  Array.isArray(value) && value.length === 1 && typeof value[0] === 'string';
+const isEanPosition = keysetPosition<[string]>(textPart);
 
 const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
 
