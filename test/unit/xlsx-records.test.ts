@@ -103,6 +103,20 @@ describe('xlsx records', () => {
     });
   });
 
+  it('fails a workbook cut short, wherever it is cut, as not readable', async () => {
+    const workbook = await excelWorkbook((book) => book.addWorksheet('S').addRows([['ean', 'name'], [4006381333931, 'Pen']]));
+    for (const cut of [200, 1000, 3000, workbook.length - 10]) {
+      await expect(recordsOf(workbook.subarray(0, cut))).rejects.toMatchObject({ code: 'INVALID_XLSX' });
+    }
+  });
+
+  it('reads a cell without a value as empty, whatever its type', async () => {
+    const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row>' +
+      '<row><c t="s"/><c t="s"><v>0</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>Pen</t></si>'] }));
+    expect(await recordsOf(workbook)).toEqual([['ean', 'name'], ['', 'Pen']]);
+  });
+
   it('writes numbers without exponent and formats with decimals', () => {
     expect(plainNumber(4006381333931)).toBe('4006381333931');
     expect(plainNumber(1e21)).toBe('1000000000000000000000');

@@ -46,11 +46,12 @@ class RowBuilder {
   /** The cell's text, as the CSV path would see it (see numberText for numbers). */
   cellText(): string {
     const { value } = this;
+    if (value === '') return '';
     switch (this.type) {
       case 's':
         return this.parts.sharedStrings.get(Number(value)) ?? '';
       case 'b':
-        return value === '' ? '' : value.trim() === '0' ? 'FALSE' : 'TRUE';
+        return value.trim() === '0' ? 'FALSE' : 'TRUE';
       case 'inlineStr':
       case 'str':
       case 'e':

@@ -51,22 +51,40 @@ class BudgetMeter extends Transform {
  */
 export async function* zipEntries(source: Readable, budget: InflateBudget): AsyncGenerator<ZipEntry> {
   const zip = unzipper.Parse({ forceStream: true }) as unknown as Transform;
+  let content: BudgetMeter | null = null;
+  let zipError: Error | null = null;
   source.on('error', (error) => zip.destroy(error));
+  // An archive cut short ends inside a member: the member's stream never ends, and the caller
+  // reading it would wait forever unless the archive's error reaches it, even when the error
+  // comes before the member is handed out.
+  const stop = (error: Error) => {
+    zipError ??= error;
+    if (content && !content.readableEnded) content.destroy(zipError);
+  };
+  zip.on('error', stop);
+  let memberWhole = true;
+  zip.on('close', () => {
+    if (!memberWhole) stop(new ZipFormatError('the archive ends inside a member'));
+  });
   source.pipe(zip);
   try {
     for await (const entry of zip as AsyncIterable<unzipper.Entry>) {
-      const content = new BudgetMeter(budget);
-      entry.on('error', (error) => content.destroy(error));
-      entry.pipe(content);
-      yield { path: entry.path, content };
-      if (!content.readableEnded) {
-        content.resume();
-        await finished(content);
+      content = new BudgetMeter(budget);
+      const reading = content;
+      memberWhole = false;
+      entry.on('end', () => (memberWhole = true));
+      entry.on('error', (error) => reading.destroy(error));
+      if (zipError) reading.destroy(zipError);
+      entry.pipe(reading);
+      yield { path: entry.path, content: reading };
+      if (!reading.readableEnded) {
+        reading.resume();
+        await finished(reading);
       }
     }
   } catch (error) {
-    if (error instanceof InflateLimitError || !(error instanceof Error)) throw error;
-    if ('code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_')) throw error;
+    // Reading the stored upload failed (I/O: worth a retry), or the archive itself is bad (not).
+    if (error instanceof InflateLimitError || !(error instanceof Error) || 'syscall' in error) throw error;
     throw new ZipFormatError(error.message);
   } finally {
     source.unpipe(zip);
