@@ -18,7 +18,7 @@ export class SharedStrings {
   /** Appends the next string (index `size`). */
   add(text: string): void {
     const bytes = Buffer.byteLength(text);
-    if (this.pageUsed + bytes > this.page.length) this.newPage(bytes);
+    if (this.pages.length === 0 || this.pageUsed + bytes > this.page.length) this.newPage(bytes);
     const start = this.pageUsed;
     this.pageUsed += this.page.write(text, start);
     if (this.size === this.pageOf.length) this.grow();
