@@ -30,21 +30,86 @@ function columnOf(reference: string | undefined): number {
   return at === 0 ? -1 : column - 1;
 }
 
-/** The state of the row and cell being read. */
-class RowBuilder {
-  cells: string[] = [];
-  column = 0;
-  type = 'n';
-  style = 0;
-  value = '';
-  capturing = false;
-  inInline = false;
-  inPhonetic = false;
+/**
+ * Builds records from the elements of a sheet's XML: the cell being read (its column, type,
+ * format and value) and the row it belongs to. Finished records wait in `ready`.
+ */
+class SheetParser implements XmlHandlers {
+  readonly ready: string[][] = [];
+  /** Records handed out before those in `ready`. */
+  recordsBefore = 0;
+  private cells: string[] = [];
+  private recordBytes = 0;
+  private headerWidth = -1;
+  private column = 0;
+  private type = 'n';
+  private style = 0;
+  private value = '';
+  private capturing = false;
+  private inInline = false;
+  private inPhonetic = false;
 
-  constructor(private readonly parts: WorkbookParts) {}
+  constructor(
+    private readonly parts: WorkbookParts,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  open(name: string, attributes: Record<string, string>): void {
+    if (name === 'c') {
+      const column = columnOf(attributes.r);
+      if (column !== -1) this.column = column;
+      if (this.column >= MAX_COLUMNS) {
+        throw this.rowError('TOO_MANY_COLUMNS', `has a cell past column XFD, the last of a worksheet (${MAX_COLUMNS} columns)`);
+      }
+      this.type = attributes.t ?? 'n';
+      this.style = attributes.s === undefined ? 0 : Number(attributes.s);
+      this.value = '';
+    } else if (name === 'v') {
+      this.value = '';
+      this.capturing = true;
+    } else if (name === 'is') this.inInline = true;
+    else if (name === 't') this.capturing = this.inInline && !this.inPhonetic;
+    else if (name === 'rPh') this.inPhonetic = true;
+    else if (name === 'row') {
+      this.cells = [];
+      this.column = 0;
+      this.recordBytes = 0;
+    }
+  }
+
+  text(value: string): void {
+    if (this.capturing) this.value += value;
+  }
+
+  close(name: string): void {
+    if (name === 'v' || name === 't') this.capturing = false;
+    else if (name === 'rPh') this.inPhonetic = false;
+    else if (name === 'is') this.inInline = false;
+    else if (name === 'c') this.endCell();
+    else if (name === 'row' && this.cells.length > 0) {
+      if (this.headerWidth === -1) this.headerWidth = this.cells.length;
+      while (this.cells.length < this.headerWidth) this.cells.push('');
+      this.ready.push(this.cells);
+      this.cells = [];
+    }
+  }
+
+  private endCell(): void {
+    const text = this.cellText();
+    if (text !== '') {
+      while (this.cells.length < this.column) this.cells.push('');
+      this.cells[this.column] = text;
+      // As the CSV record would be: the cells' bytes and a separator between each two.
+      this.recordBytes += Buffer.byteLength(text) + 1;
+      if (this.recordBytes + this.column > this.maxRecordBytes) {
+        throw this.rowError('RECORD_TOO_LARGE', `is larger than the limit of ${this.maxRecordBytes} bytes (IMPORT_MAX_RECORD_BYTES)`);
+      }
+    }
+    this.column += 1;
+  }
 
   /** The cell's text, as the CSV path would see it (see numberText for numbers). */
-  cellText(): string {
+  private cellText(): string {
     const { value } = this;
     if (value === '') return '';
     switch (this.type) {
@@ -61,6 +126,10 @@ class RowBuilder {
         return numberText(value, this.parts.styles[this.style] ?? null, this.parts.date1904);
     }
   }
+
+  private rowError(code: SheetRowError['code'], message: string): SheetRowError {
+    return new SheetRowError(code, message, this.recordsBefore + this.ready.length);
+  }
 }
 
 /**
@@ -74,64 +143,12 @@ export async function* sheetRecords(
   parts: WorkbookParts,
   maxRecordBytes: number,
 ): AsyncGenerator<string[]> {
-  const row = new RowBuilder(parts);
-  const ready: string[][] = [];
-  let headerWidth = -1;
-  let recordBytes = 0;
-  let records = 0;
-  const handlers: XmlHandlers = {
-    open(name, attributes) {
-      if (name === 'c') {
-        const column = columnOf(attributes.r);
-        row.column = column === -1 ? row.column : column;
-        if (row.column >= MAX_COLUMNS) {
-          throw new SheetRowError('TOO_MANY_COLUMNS', `has a cell past column XFD, the last of a worksheet (${MAX_COLUMNS} columns)`, records + ready.length);
-        }
-        row.type = attributes.t ?? 'n';
-        row.style = attributes.s === undefined ? 0 : Number(attributes.s);
-        row.value = '';
-      } else if (name === 'v') {
-        row.value = '';
-        row.capturing = true;
-      } else if (name === 'is') row.inInline = true;
-      else if (name === 't') row.capturing = row.inInline && !row.inPhonetic;
-      else if (name === 'rPh') row.inPhonetic = true;
-      else if (name === 'row') {
-        row.cells = [];
-        row.column = 0;
-        recordBytes = 0;
-      }
-    },
-    text(value) {
-      if (row.capturing) row.value += value;
-    },
-    close(name) {
-      if (name === 'v' || name === 't') row.capturing = false;
-      else if (name === 'rPh') row.inPhonetic = false;
-      else if (name === 'is') row.inInline = false;
-      else if (name === 'c') {
-        const text = row.cellText();
-        if (text !== '') {
-          while (row.cells.length < row.column) row.cells.push('');
-          row.cells[row.column] = text;
-          recordBytes += Buffer.byteLength(text) + 1;
-          if (recordBytes + row.column > maxRecordBytes) {
-            throw new SheetRowError('RECORD_TOO_LARGE', `is larger than the limit of ${maxRecordBytes} bytes (IMPORT_MAX_RECORD_BYTES)`, records + ready.length);
-          }
-        }
-        row.column += 1;
-      } else if (name === 'row' && row.cells.length > 0) {
-        if (headerWidth === -1) headerWidth = row.cells.length;
-        while (row.cells.length < headerWidth) row.cells.push('');
-        ready.push(row.cells);
-        row.cells = [];
-      }
-    },
-  };
-  for await (const _ of feedXml(content, handlers)) {
+  const parser = new SheetParser(parts, maxRecordBytes);
+  const { ready } = parser;
+  for await (const _ of feedXml(content, parser)) {
     for (const record of ready) yield record;
-    records += ready.length;
+    parser.recordsBefore += ready.length;
     ready.length = 0;
   }
-  for (const record of ready) yield record;
+  yield* ready;
 }
