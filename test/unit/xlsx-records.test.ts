@@ -110,6 +110,12 @@ describe('xlsx records', () => {
     }
   });
 
+  it("decodes Excel's _xHHHH_ escapes in shared and inline strings", async () => {
+    const rows = '<row><c t="s"><v>0</v></c><c t="inlineStr"><is><t>a_x000D_\nb</t></is></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>Line_x000D_\nbreak _x005F_x0041_</t></si>'] }));
+    expect(await recordsOf(workbook)).toEqual([['Line\r\nbreak _x0041_', 'a\r\nb']]);
+  });
+
   it('reads a cell without a value as empty, whatever its type', async () => {
     const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row>' +
       '<row><c t="s"/><c t="s"><v>0</v></c></row>';

@@ -54,3 +54,13 @@ function dateText(serial: number, style: { hasDate: boolean; hasTime: boolean },
   if (!style.hasTime) return iso.slice(0, 10);
   return iso.slice(0, 19);
 }
+
+const ESCAPE = /_x([0-9A-Fa-f]{4})_/g;
+
+/**
+ * A string cell's text with Excel's `_xHHHH_` escapes decoded: Excel writes characters XML
+ * cannot hold (a carriage return: `_x000D_`) that way, and a literal `_x` as `_x005F_x`.
+ */
+export function unescapeText(text: string): string {
+  return text.includes('_x') ? text.replace(ESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : text;
+}

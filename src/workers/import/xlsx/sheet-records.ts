@@ -1,4 +1,4 @@
-import { numberText } from './cell-text.js';
+import { numberText, unescapeText } from './cell-text.js';
 import type { WorkbookParts } from './workbook-parts.js';
 import { feedXml, type XmlHandlers } from './xml-stream.js';
 
@@ -119,6 +119,7 @@ class SheetParser implements XmlHandlers {
         return value.trim() === '0' ? 'FALSE' : 'TRUE';
       case 'inlineStr':
       case 'str':
+        return unescapeText(value);
       case 'e':
       case 'd':
         return value;

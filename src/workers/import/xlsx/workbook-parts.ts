@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { unescapeText } from './cell-text.js';
 import { builtInFormat, numberStyleOf, type NumberStyle } from './number-formats.js';
 import { SharedStrings } from './shared-strings.js';
 import { readXml, type XmlHandlers } from './xml-stream.js';
@@ -102,7 +103,7 @@ function sharedStringHandlers(store: SharedStrings): XmlHandlers {
     close(name) {
       if (name === 't') inText = false;
       else if (name === 'rPh') inPhonetic = false;
-      else if (name === 'si') store.add(text);
+      else if (name === 'si') store.add(unescapeText(text));
     },
   };
 }
