@@ -28,6 +28,8 @@ const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
   SHUTDOWN_GRACE_MS: integer(0).default(20_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
+  /** Most bytes an .xlsx workbook may inflate to, all its members together (zip-bomb bound). */
+  IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: integer(1024).default(4 * 1024 * 1024 * 1024),
   /** JSON overrides of the tier limits (API.md §2), merged over the defaults; parsed by the limits module. */
   TIER_LIMITS: z.string().optional(),
   /** Requests a minute without a key from one client address before 429 (API.md §1). */
