@@ -18,7 +18,7 @@ import { queuePrefix } from '../shared/queues.js';
 import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { createCredentialCache } from './plugins/credential-cache.js';
-import { credentialChanges, credentialChannel } from '../shared/accounts/credential-changes.js';
+import { credentialChanges, credentialChannel, type CredentialChanges } from '../shared/accounts/credential-changes.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
@@ -100,8 +100,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const channel = credentialChannel(deps.config);
   const credentials = createCredentialCache({ redis: deps.redis, channel, ttlMs: deps.config.AUTH_CACHE_TTL_MS, logger: app.log });
-  const changes = credentialChanges(deps.redis, channel, (err, accountId) =>
+  const announced = credentialChanges(deps.redis, channel, (err, accountId) =>
     app.log.warn({ err, accountId }, 'credential change not announced; other processes drop it when their cache entry expires'));
+  const changes: CredentialChanges = {
+    // This process drops the entries at once; the others when the announcement reaches them.
+    async announce(accountId) {
+      credentials.forget(accountId);
+      await announced.announce(accountId);
+    },
+  };
   app.addHook('onClose', async () => {
     await credentials.close();
     await limits.close();

@@ -25,6 +25,8 @@ export interface CredentialCache {
   /** A token taken before a lookup: {@link remember} stores the result only if nothing changed since. */
   generation(): number;
   remember(credential: string, principal: AccountPrincipal, generation: number): void;
+  /** Drops the account's entries here at once (the announcement reaches this process a moment later too). */
+  forget(accountId: string): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
       entries.set(digest(credential), { principal, freshUntil: performance.now() + deps.ttlMs });
     },
+    forget: dropAccount,
     async close() {
       dropAll();
       subscriber?.disconnect();
