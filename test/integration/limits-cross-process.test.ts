@@ -114,6 +114,16 @@ describe('credential changes on one API process', () => {
     await withinASecond('B to count the account as PRO', async () => (await get(b.app, key, '/v1/usage')).json().limit === 1_000);
   });
 
+  it('are never missed: B drops its cache when its subscription is cut, so even an unannounced change applies', async () => {
+    const { id, key } = await ctx.createAccount();
+    expect((await get(b.app, key)).statusCode).toBe(200);
+    await ctx.redis.client('KILL', 'TYPE', 'pubsub');
+    // A change made behind the API's back: no process announces it.
+    await ctx.db.query('UPDATE accounts SET suspended = true WHERE id = $1', [id]);
+    await withinASecond('B to read the account again', async () => (await get(b.app, key)).statusCode === 403);
+    await subscribers(2);
+  });
+
   it('refuse a cached key on B from the moment it expires', async () => {
     const { key } = await ctx.createAccount();
     const created = await ctx.app.inject({
