@@ -36,6 +36,10 @@ const envSchema = z.object({
   UNAUTHENTICATED_RATE_PER_MINUTE: integer(1).default(30),
   /** Invalid-key attempts a minute from one client address before 429 (API.md §1). */
   INVALID_KEY_RATE_PER_MINUTE: integer(1).default(10),
+  /** How long an API process reuses a resolved key or session; changes also drop it at once (0: no cache). */
+  AUTH_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
+  /** How often an API process adds its counted requests to the durable monthly count in PostgreSQL. */
+  USAGE_FLUSH_MS: integer(50).max(10_000).default(1_000),
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().min(3).default('Catalog <no-reply@catalog.local>'),
   /** Where links in mails point (the public base URL of the API). */
