@@ -199,6 +199,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
 }
 
 async function removeQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  // A file that stopped and restarted its Redis may close before the client has reconnected.
+  await waitUntilReady(redis);
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
