@@ -8,7 +8,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { badRequest, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import type { StoredUpload, UploadStore } from '../../shared/upload-store.js';
+import type { FileStore, StoredUpload } from '../../shared/storage/file-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -17,7 +17,7 @@ import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 export interface ImportRouteDeps {
   db: Db;
   queues: JobQueues;
-  uploads: UploadStore;
+  uploads: FileStore;
   maxUploadBytes: number;
   callbacks: CallbackSettings;
 }

@@ -3,7 +3,7 @@ import { parse, type Parser } from 'csv-parse';
 import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
-import type { UploadStore } from '../../shared/upload-store.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
 import { detectDelimiter, HeaderError, layoutFromHeader } from './header.js';
 import type { ImportWriter } from './import-writer.js';
@@ -24,7 +24,7 @@ export interface ReadResult {
 
 export interface ReadFileInput {
   db: Db;
-  uploads: UploadStore;
+  uploads: FileStore;
   jobId: string;
   inputPath: string;
   options: ImportOptions;
