@@ -1,5 +1,6 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupOnce } from '../../src/workers/cleanup.js';
 import { ean13, toCsv } from '../support/csv.js';
 import { csvRecords, downloadResult, runExportJob, seedProducts } from '../support/exports.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
@@ -124,5 +125,26 @@ describe('exports on object storage', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="catalog-.*\.csv"$/);
     expect(csvRecords(await download.text())).toEqual(products);
+  });
+});
+
+describe('retention on object storage', () => {
+  it('removes uploads and export files past their retention from the bucket', async () => {
+    const account = await ctx.createAccount();
+    await seedProducts(ctx, account.id, [{ ean: ean13(21), name: 'Old' }]);
+    const exported = await runExportJob(ctx, account.key, { format: 'csv', fields: ['ean', 'name'] });
+    const imported = await ctx.importCsv(account.key, toCsv([['ean', 'name'], [ean13(22), 'Old too']]));
+    const { rows } = await ctx.db.query<{ path: string }>(
+      `UPDATE jobs SET finished_at = now() - interval '8 days' WHERE id = ANY($1::uuid[])
+       RETURNING coalesce(result_path, input_path) AS path`,
+      [[exported.id, imported.id]],
+    );
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(await objectKeys(ctx)).toContain(row.path);
+    const result = await cleanupOnce({ db: ctx.db, uploads: ctx.store, uploadRetentionDays: 7 });
+    expect(result).toMatchObject({ uploadsRemoved: expect.any(Number), exportFilesRemoved: 1 });
+    const remaining = await objectKeys(ctx);
+    for (const row of rows) expect(remaining).not.toContain(row.path);
+    expect((await ctx.get(account.key, `/v1/jobs/${exported.id}/result`)).statusCode).toBe(404);
   });
 });

@@ -8,8 +8,8 @@ export interface TcpProxy {
   url: string;
   /** The request lines and headers that went through, in order (HTTP/1.1 requests). */
   requests: string[];
-  /** Cuts the next response that grows past `bytes` (headers included); once. */
-  cutNextResponseAfter(bytes: number): void;
+  /** Cuts the next response that grows past `bytes` (headers included), once; `thenDown`: and goes down. */
+  cutNextResponseAfter(bytes: number, options?: { thenDown?: boolean }): void;
   /** Down: closes every open connection and resets each new one at once. Up: forwards again. */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -19,6 +19,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let down = false;
   let cutAfter: number | null = null;
+  let downAfterCut = false;
   const requests: string[] = [];
   const server = createServer((client) => {
     if (down) return void client.destroy();
@@ -41,6 +42,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         // The bytes before the cut still arrive, then the connection ends mid-response.
         client.end(chunk.subarray(0, Math.max(keep, 0)));
         upstream.destroy();
+        if (downAfterCut) setDown(true);
         return;
       }
       client.write(chunk);
@@ -53,18 +55,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
   });
+  const setDown = (value: boolean) => {
+    down = value;
+    if (down) for (const socket of open) socket.destroy();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    cutNextResponseAfter(bytes) {
+    cutNextResponseAfter(bytes, options = {}) {
       cutAfter = bytes;
+      downAfterCut = options.thenDown ?? false;
     },
-    setDown(value) {
-      down = value;
-      if (down) for (const socket of open) socket.destroy();
-    },
+    setDown,
     async close() {
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
