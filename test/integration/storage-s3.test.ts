@@ -76,11 +76,17 @@ describe('imports on object storage', () => {
     const before = await objectKeys(ctx);
     const jobsBefore = await jobCount(ctx);
     const csv = bigCsv(5.5 * MiB);
+    // Over a real connection: the client, still sending the body, must get the answer.
+    const baseUrl = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     await s3.refuseWrites(true);
     try {
-      const refused = await ctx.upload(account.key, csv);
-      expect(refused.statusCode).toBe(503);
-      expect(refused.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE' });
+      const refused = await fetch(`${baseUrl}/v1/imports`, {
+        method: 'POST',
+        headers: { 'x-api-key': account.key, 'content-type': 'text/csv' },
+        body: csv,
+      });
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE' });
     } finally {
       await s3.refuseWrites(false);
     }

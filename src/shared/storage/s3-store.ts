@@ -9,7 +9,6 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AppError, serviceUnavailable } from '../errors.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
 import type { DownloadOptions, FileStore, ResultWriter, StoredUpload } from './file-store.js';
@@ -77,19 +76,23 @@ export class S3Store implements FileStore {
   async save(source: Readable, maxBytes: number): Promise<StoredUpload> {
     const path = newUploadPath();
     const meter = uploadMeter(maxBytes);
-    const piping = pipeline(source, meter);
-    // The upload reads the meter; a failure of either side ends the other (see below).
-    piping.catch(() => {});
-    const upload = this.upload(path, meter, partSizeFor(maxBytes));
+    source.once('error', (error) => meter.destroy(error));
+    source.pipe(meter);
     try {
-      await upload.done();
-      await piping;
+      await this.upload(path, meter, partSizeFor(maxBytes)).done();
     } catch (error) {
-      // Over the limit, the meter failed the stream and the upload aborted its multipart upload;
-      // a storage failure stops the request body here, before it is read any further.
-      const reason = meter.errored ?? error;
-      meter.destroy(reason as Error);
-      throw unavailable(reason);
+      // The upload has aborted its multipart upload by now (no parts left behind).
+      if (meter.errored instanceof AppError) {
+        // Over the limit: stop reading the body, as the local store does.
+        source.destroy();
+        throw meter.errored;
+      }
+      // The storage failed: the rest of the body is read and dropped, so that the client, still
+      // sending, gets the 503 answer instead of a reset connection.
+      source.unpipe(meter);
+      source.resume();
+      meter.destroy();
+      throw unavailable(meter.errored ?? error);
     }
     return { path, ...meter.result() };
   }
