@@ -125,7 +125,8 @@ export class S3Store implements FileStore {
       return response.ContentLength ?? 0;
     } catch (error) {
       if (httpStatus(error) === 404) return null;
-      throw error;
+      // A download asked while the storage is down answers 503, not 500.
+      throw unavailable(error);
     }
   }
 
