@@ -2,7 +2,8 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupOnce } from '../../src/workers/cleanup.js';
 import { ean13, toCsv } from '../support/csv.js';
-import { csvRecords, downloadResult, runExportJob, seedProducts } from '../support/exports.js';
+import { csvRecords, downloadResult, requestExport, runExportJob, seedProducts } from '../support/exports.js';
+import { waitFor } from '../support/recovery-support.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 import { filesUnder } from '../support/stored-files.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -116,6 +117,23 @@ describe('exports on object storage', () => {
     expect(csvRecords(text)).toEqual(products);
     const { rows } = await ctx.db.query<{ result_path: string }>('SELECT result_path FROM jobs WHERE id = $1', [job.id]);
     expect(await objectKeys(ctx)).toContain(rows[0]!.result_path);
+  });
+
+  it('aborts the multipart upload of an export cancelled while it writes, leaving no object', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    await ctx.db.query(
+      `INSERT INTO products (account_id, ean, name, description)
+       SELECT $1, lpad(n::text, 13, '0'), 'Product ' || n, repeat('long description ', 20)
+       FROM generate_series(1, 150000) AS n`,
+      [account.id],
+    );
+    const accepted = await requestExport(ctx, account.key, { format: 'csv' });
+    const id = accepted.json<{ id: string }>().id;
+    await waitFor('the export to upload parts', async () => ((await s3.pendingUploads()).some((key) => key.includes(id)) ? true : undefined), 30_000, 10);
+    const cancelled = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled' });
+    await waitFor('the multipart upload to be aborted', async () => ((await s3.pendingUploads()).length === 0 ? true : undefined), 30_000);
+    expect((await objectKeys(ctx)).filter((key) => key.includes(id))).toEqual([]);
   });
 
   it('answers 302 to a short-lived presigned URL of the file with RESULT_REDIRECT=presigned', async () => {
