@@ -9,11 +9,27 @@ export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobP
   return {
     import: ({ jobId, signal }) =>
       runImport(
-        { db: deps.db, uploads: deps.uploads, logger: deps.logger, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES },
+        {
+          db: deps.db,
+          uploads: deps.uploads,
+          logger: deps.logger,
+          maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
+          maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
+        },
         jobId,
         signal,
       ),
     enrichment: createEnrichmentProcessor(deps),
-    export: ({ jobId, signal }) => runExport({ db: deps.db, files: deps.uploads, logger: deps.logger }, jobId, signal),
+    export: ({ jobId, signal }) =>
+      runExport(
+        {
+          db: deps.db,
+          files: deps.uploads,
+          logger: deps.logger,
+          storageLimit: { maxBytes: deps.config.EXPORT_STORAGE_BYTES_PER_ACCOUNT, retentionDays: deps.config.EXPORT_RETENTION_DAYS },
+        },
+        jobId,
+        signal,
+      ),
   };
 }

@@ -7,9 +7,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
+import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
-import { createPool, type Db } from '../../src/shared/db/pool.js';
+import { apiSessionLimits, createPool, workerSessionLimits, type Db } from '../../src/shared/db/pool.js';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import type { HostResolver } from '../../src/shared/callbacks/host-resolver.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -28,7 +29,7 @@ import { S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from './s3-
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789-0123456789';
 
 export interface TestContextOptions {
   /** Start the workers in this process too (default true). */
@@ -39,6 +40,8 @@ export interface TestContextOptions {
   clock?: () => number;
   /** Resolves callback_url hosts in the API and the workers; default: the system resolver. */
   resolveHost?: HostResolver;
+  /** The login's password check; default the real one (a test wraps it to count checks). */
+  verifyPassword?: PasswordVerifier;
   /**
    * Where files live: the local data folder (default); `'s3'`, an S3 test server of this context;
    * or a given S3 test server, reached through `endpoint` (e.g. a fault-injecting proxy).
@@ -119,15 +122,20 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
   const config = loadConfig(env);
   await ensureDatabase(config.DATABASE_URL);
-  const db = createPool(config.DATABASE_URL);
+  const db = createPool(config.DATABASE_URL, 10, workerSessionLimits(config));
   await migrate(db);
+  // The API has its own pool, as in src/main.ts: its statement timeout must not reach the workers.
+  const apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
   const logger = createLogger(config.LOG_LEVEL);
   const redis = createProducerConnection(config.REDIS_URL);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
   const store = s3 ? createFileStore(config, { credentials: S3_TEST_CREDENTIALS }) : uploads;
-  const app = await buildApp({ config, db, redis, queues, uploads: store, logger, clock: options.clock, resolveHost: options.resolveHost });
+  const app = await buildApp({
+    config, db: apiDb, redis, queues, uploads: store, logger, clock: options.clock,
+    resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
+  });
   const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
@@ -191,6 +199,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await removeQueueKeys(redis, queuePrefix(config));
       redis.disconnect();
       workerConnection.disconnect();
+      await apiDb.end();
       await db.end();
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();

@@ -1,6 +1,7 @@
 import { callbackUrlSchema } from '../callbacks/callback-target.js';
 import { z } from 'zod';
 import type { FieldProblem } from '../errors.js';
+import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 
 /** Formats of an export file (API.md §4). */
@@ -29,6 +30,8 @@ const field = z.enum(EXPORT_FIELDS, {
   error: (issue) => `Unknown field '${String(issue.input)}': expected one of ${EXPORT_FIELDS.join(', ')}.`,
 });
 
+const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+
 /**
  * The body of POST /v1/exports (also the `export` of a schedule). Strict, as is `filter`: an
  * unknown key is a 422 naming it (API.md §4), not silently dropped — a misspelt `filtr` would
@@ -43,15 +46,24 @@ export const exportRequestSchema = z.strictObject({
   fields: z
     .array(field, { error: 'fields must be an array of field names.' })
     .min(1, { error: 'fields must name at least one field.' })
+    // Longer than the list of fields means a field twice: the same answer as the check below.
+    .max(EXPORT_FIELDS.length, { error: 'fields names a field more than once.' })
     .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })
     .optional(),
   filter: z
     .strictObject(
       {
-        brand: z.string({ error: 'filter.brand must be a string.' }).optional(),
-        category: z.string({ error: 'filter.category must be a string.' }).optional(),
+        brand: z
+          .string({ error: 'filter.brand must be a string.' })
+          .max(MAX_FILTER_LENGTH, { error: `filter.brand must be at most ${MAX_FILTER_LENGTH} characters.` })
+          .optional(),
+        category: z
+          .string({ error: 'filter.category must be a string.' })
+          .max(MAX_FILTER_LENGTH, { error: `filter.category must be at most ${MAX_FILTER_LENGTH} characters.` })
+          .optional(),
         updated_since: z.iso
-          .datetime({ offset: true, error: 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.' })
+          .datetime({ offset: true, error: UPDATED_SINCE_MESSAGE })
+          .max(MAX_INSTANT_LENGTH, { error: UPDATED_SINCE_MESSAGE })
           .optional(),
       },
       { error: 'filter must be an object.' },

@@ -7,6 +7,9 @@ export const importOptionsSchema = z.object({
   /** null: detected from the header line among `,` `;` and tab. */
   delimiter: z.enum([',', ';', '\t']).nullable(),
   dry_run: z.boolean(),
+  /** What the upload is; absent: CSV (jobs stored before workbooks were accepted). */
+  format: z.enum(['csv', 'xlsx']).optional(),
+  sheet: z.string().min(1).optional(),
 });
 
 export type ImportOptions = z.infer<typeof importOptionsSchema>;

@@ -11,6 +11,7 @@ import {
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
+import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
 import { writeSnapshot } from './snapshot-writer.js';
 
 /** What an export attempt needs from the process. */
@@ -21,14 +22,18 @@ export interface ExportDeps {
   logger: Logger;
   /** How often progress is written to the job row. */
   progressIntervalMs?: number;
+  /** The account's cap of stored export bytes; unset, none. */
+  storageLimit?: ExportStorageLimit;
 }
 
 /**
  * Runs one attempt of export job `jobId`: streams the snapshot into the file store (a `.part`
- * file renamed at the end, or a multipart upload completed at the end), then records the file and `completed` in one transaction. Returns the outcome,
- * or null when the job had already ended (a duplicate delivery, or cancelled just before the
- * end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
- * removed and the error is thrown (an I/O failure is retried by the queue).
+ * file renamed at the end, or a multipart upload completed at the end), then records the file and
+ * `completed` in one transaction. Returns the outcome, or null when the job had already ended (a
+ * duplicate delivery, or cancelled just before the end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
+ * removed and the error is thrown (an I/O failure is retried by the queue). With a storage limit,
+ * an export of an account whose stored files fill it is not run, and one whose file does not fit
+ * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay.
  */
 export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSignal): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
@@ -41,6 +46,12 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
     return outcome;
   }
   const options = parsed.data;
+  const full = deps.storageLimit && (await refuseWhenFull(deps.db, job.account_id, deps.storageLimit));
+  if (full) {
+    await finishJob(deps.db, jobId, full);
+    log.info({ detail: full.detail }, 'export refused: stored export files at the limit');
+    return full;
+  }
   // A name of its own per attempt: two deliveries of one job never write or remove each other's file.
   const resultPath = exportResultPath(`${jobId}-${randomBytes(4).toString('hex')}`, options);
   const writer = deps.files.createWriter(resultPath);
@@ -76,26 +87,43 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
     await progressWrite;
   }
 
-  const outcome: JobOutcome = {
-    status: 'completed',
-    counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows },
-  };
-  let recorded = false;
-  try {
-    recorded = await withTransaction(deps.db, async (client) => {
-      if (!(await lockProcessingJob(client, jobId))) return false;
-      await client.query('UPDATE jobs SET result_path = $2, result_bytes = $3 WHERE id = $1', [jobId, resultPath, size]);
-      return finishJob(client, jobId, outcome);
-    });
-  } finally {
-    if (!recorded) await deps.files.remove(resultPath);
-  }
-  if (!recorded) {
+  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, size, rows });
+  if (outcome === null) {
     // Cancelled (or finished by another delivery) while the file was being written.
     signal.throwIfAborted();
     log.info('export already ended elsewhere; its file was discarded');
     return null;
   }
+  if (outcome.status !== 'completed') {
+    log.info({ detail: outcome.detail }, 'export refused: over the stored export files limit');
+    return outcome;
+  }
   log.info({ rows, ms: Date.now() - startedAt }, 'export finished');
   return outcome;
+}
+
+/**
+ * Records a written export file and `completed` in one transaction, or, past the account's storage
+ * limit, the failure instead. Returns the outcome recorded, or null when the job had already
+ * ended. The file is removed unless it was recorded as the job's result.
+ */
+async function recordResult(
+  deps: ExportDeps,
+  result: { jobId: string; accountId: string; resultPath: string; size: number; rows: number },
+): Promise<JobOutcome | null> {
+  const { jobId, rows, size } = result;
+  const completed: JobOutcome = { status: 'completed', counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows } };
+  let recorded: JobOutcome | null = null;
+  try {
+    recorded = await withTransaction(deps.db, async (client) => {
+      if (!(await lockProcessingJob(client, jobId))) return null;
+      const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
+      if (overLimit) return (await finishJob(client, jobId, overLimit)) ? overLimit : null;
+      await client.query('UPDATE jobs SET result_path = $2, result_bytes = $3 WHERE id = $1', [jobId, result.resultPath, size]);
+      return (await finishJob(client, jobId, completed)) ? completed : null;
+    });
+  } finally {
+    if (recorded !== completed) await deps.files.remove(result.resultPath);
+  }
+  return recorded;
 }

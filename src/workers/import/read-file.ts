@@ -1,20 +1,17 @@
 import { pipeline } from 'node:stream/promises';
 import { parse, type Parser } from 'csv-parse';
 import type { Db } from '../../shared/db/pool.js';
-import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
-import { detectDelimiter, HeaderError, layoutFromHeader } from './header.js';
+import { detectDelimiter, HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
-import { RowReader } from './row-reader.js';
+import { RecordSink } from './record-sink.js';
+import { workbookRecords } from './xlsx/workbook-records.js';
 
-/** Rows parsed between two turns of the event loop. */
-const YIELD_EVERY_ROWS = 500;
-
-/** How often running counts are written to the job row. */
-const PROGRESS_INTERVAL_MS = 1_000;
+/** The first bytes of a zip archive (an .xlsx workbook): a local file header. */
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
 /** What reading the file found; the rows themselves went to the writer. */
 export interface ReadResult {
@@ -29,6 +26,8 @@ export interface ReadFileInput {
   inputPath: string;
   options: ImportOptions;
   maxRecordBytes: number;
+  /** Most bytes an .xlsx workbook may inflate to (zip-bomb bound). */
+  maxXlsxUncompressedBytes: number;
   writer: ImportWriter;
   signal?: AbortSignal;
 }
@@ -49,64 +48,37 @@ function csvParser(delimiter: string, maxRecordBytes: number, info: boolean): Pa
 }
 
 /**
- * Streams the upload through the UTF-8 guard and csv-parse and validates every row with the
- * shared product schema, handing valid rows and row problems to the writer as it goes. Memory
- * stays flat whatever the file size. A file-level problem comes back in `problem` (every row
+ * Streams the upload through the UTF-8 guard and csv-parse (or, for an .xlsx workbook, through
+ * the workbook reader) and validates every row with the shared product schema, handing valid rows
+ * and row problems to the writer as it goes. Memory stays flat whatever the file size. A file-level problem comes back in `problem` (every row
  * problem found before it is already reported).
  */
 export async function readFile(input: ReadFileInput): Promise<ReadResult> {
-  const { db, jobId, options, writer } = input;
-  const delimiter =
-    options.delimiter ?? detectDelimiter((await input.uploads.head(input.inputPath, 64 * 1024)).toString('utf8'));
+  const { options } = input;
+  const sink = new RecordSink(input);
+  const head = await input.uploads.head(input.inputPath, options.delimiter ? ZIP_MAGIC.length : 64 * 1024);
+  if (options.format === 'xlsx' || head.subarray(0, ZIP_MAGIC.length).equals(ZIP_MAGIC)) return readWorkbook(input, sink, head);
+  const delimiter = options.delimiter ?? detectDelimiter(head.toString('utf8'));
   const guard = new InputGuard();
   const result: ReadResult = { rowsProcessed: 0, problem: null };
-  let reader: RowReader | null = null;
-  let lastProgressAt = Date.now();
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
   let consumeError: unknown;
 
   const consume = async (records: AsyncIterable<string[]>) => {
     try {
-      await consumeRecords(records);
+      await sink.consume(records);
     } catch (error) {
       consumeError = error;
       throw error;
     }
   };
-  const consumeRecords = async (records: AsyncIterable<string[]>) => {
-    for await (const record of records) {
-      if (!reader) {
-        const layout = layoutFromHeader(record, options.mode);
-        reader = new RowReader(layout, options.mode);
-        writer.setLayout(layout);
-        await saveInputColumns(db, jobId, record);
-        continue;
-      }
-      const row = (result.rowsProcessed += 1);
-      const read = reader.read(record, row);
-      if (read.ok) await writer.addValid(row, read.row, record);
-      else await writer.addInvalid(read.problems, record);
-      // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
-      // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
-      // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
-      if (row % YIELD_EVERY_ROWS === 0) {
-        await new Promise(setImmediate);
-        // A cancel (or shutdown) stops the import here, well within its current chunk; the
-        // caller then discards the transaction, so nothing of this attempt is written.
-        input.signal?.throwIfAborted();
-      }
-      if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
-        lastProgressAt = Date.now();
-        await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
-      }
-    }
-  };
 
   // The guard stops at a bad byte on the line after the last row read (row 0: the header line).
-  const guardFailure = () => guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
+  const guardFailure = () => guardProblem(guard, sink.hasHeader ? sink.rowsProcessed + 1 : 0);
   try {
     await pipeline(input.uploads.open(input.inputPath), guard, csvParser(delimiter, input.maxRecordBytes, false), consume);
   } catch (pipelineError) {
+    result.rowsProcessed = sink.rowsProcessed;
     const error = consumeError ?? pipelineError;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
     else if (guard.problem) result.problem = guardFailure();
@@ -118,10 +90,34 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     }
     return result;
   }
-  if (guard.problem) result.problem = guardFailure();
-  else if (!reader) result.problem = new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0);
-  else if (result.rowsProcessed === 0) result.problem = new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1);
+  result.rowsProcessed = sink.rowsProcessed;
+  result.problem = guard.problem ? guardFailure() : sink.endProblem();
   return result;
+}
+
+/**
+ * Reads an .xlsx upload: the records of the chosen sheet go to the same sink as a CSV file's.
+ * An upload sent as a workbook that is not a zip archive fails at row 0.
+ */
+async function readWorkbook(input: ReadFileInput, sink: RecordSink, head: Buffer): Promise<ReadResult> {
+  if (!head.subarray(0, ZIP_MAGIC.length).equals(ZIP_MAGIC)) {
+    const problem = new FileProblem('INVALID_XLSX', 'The file was sent as an .xlsx workbook but is not one (no zip archive).', 0);
+    return { rowsProcessed: 0, problem };
+  }
+  const records = workbookRecords({
+    open: () => input.uploads.open(input.inputPath),
+    sheet: input.options.sheet,
+    maxUncompressedBytes: input.maxXlsxUncompressedBytes,
+    maxRecordBytes: input.maxRecordBytes,
+  });
+  try {
+    await sink.consume(records);
+  } catch (error) {
+    if (error instanceof HeaderError) return { rowsProcessed: sink.rowsProcessed, problem: new FileProblem(error.code, error.message, 0) };
+    if (error instanceof FileProblem) return { rowsProcessed: sink.rowsProcessed, problem: error };
+    throw error;
+  }
+  return { rowsProcessed: sink.rowsProcessed, problem: sink.endProblem() };
 }
 
 /**
