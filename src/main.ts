@@ -13,7 +13,7 @@ import {
   waitUntilReady,
   type JobQueues,
 } from './shared/queues.js';
-import { UploadStore } from './shared/upload-store.js';
+import { createFileStore } from './shared/storage/create-file-store.js';
 import { checkEvictionPolicy } from './shared/eviction-policy.js';
 import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
 import { blockingConnectionsAlive, buildWorkerListener } from './workers/worker-listener.js';
@@ -27,7 +27,7 @@ async function main(config: Config): Promise<void> {
   const db = createPool(config.DATABASE_URL, config.ROLE === 'api' ? 2 : config.WORKER_CONCURRENCY * 2 + 10, workerSessionLimits(config));
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const uploads = new UploadStore(config.DATA_DIR);
+  const uploads = createFileStore(config);
 
   let app: FastifyInstance | undefined;
   let queues: JobQueues | undefined;

@@ -9,7 +9,7 @@ import type { Db } from '../shared/db/pool.js';
 import { cancelChannel } from '../shared/job-control.js';
 import { createMetrics, QUEUE_STATES, type ServiceMetrics } from '../shared/metrics.js';
 import type { JobQueues } from '../shared/queues.js';
-import type { UploadStore } from '../shared/upload-store.js';
+import type { FileStore } from '../shared/storage/file-store.js';
 import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
 import { systemResolver, type HostResolver } from '../shared/callbacks/host-resolver.js';
@@ -51,7 +51,7 @@ export interface AppDeps {
   /** The producer connection (also used by /readyz). */
   redis: Redis;
   queues: JobQueues;
-  uploads: UploadStore;
+  uploads: FileStore;
   logger: Logger;
   /** Sends verification mails; default: SMTP when SMTP_URL is set, else the database outbox. */
   mailer?: Mailer;
@@ -168,7 +168,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
-  jobResultRoutes(app, { db: deps.db, files: deps.uploads });
+  jobResultRoutes(app, { db: deps.db, files: deps.uploads, redirect: deps.config.RESULT_REDIRECT });
   jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });
   return app;

@@ -107,6 +107,19 @@ const envSchema = z.object({
   WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
   /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
   JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
+  /** Where uploads and export files live: `file://<dir>` (unset: DATA_DIR) or `s3://<bucket>/<prefix>`. */
+  STORAGE_URL: z
+    .string()
+    .regex(/^(file:\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, 'expected file://<dir> or s3://<bucket>/<prefix>')
+    .optional(),
+  /** The S3 API endpoint of a store other than AWS (MinIO, R2, Ceph RGW); unset: AWS S3. */
+  S3_ENDPOINT: z.string().url().optional(),
+  /** The bucket's region (`auto` on R2); unset: the AWS chain's (AWS_REGION, profile). */
+  S3_REGION: z.string().min(1).optional(),
+  /** Bucket in the path (`endpoint/bucket/key`) instead of the host name: MinIO and Ceph need it. */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  /** `presigned`: result downloads on object storage answer 302 to a short-lived presigned URL. */
+  RESULT_REDIRECT: z.enum(['none', 'presigned']).default('none'),
 });
 
 /** The service configuration, parsed once from the environment at start. */

@@ -1,63 +1,80 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge } from './errors.js';
+import type { FileStore, ResultWriter, StoredUpload } from './storage/file-store.js';
 
-/** A stored upload: where it is (relative to the store), its size and content hash. */
-export interface StoredUpload {
-  path: string;
-  bytes: number;
-  sha256: string;
+export type { StoredUpload } from './storage/file-store.js';
+
+/** The suffix of a file being written; it is renamed to its final name once complete. */
+const PARTIAL = '.part';
+
+/** The folders the store writes into (and the cleanup looks through for abandoned writes). */
+const FOLDERS = ['uploads', 'exports'];
+
+/** A name for a new upload: one folder per day, so the cleanup and operators can find old ones. */
+export function newUploadPath(now = new Date()): string {
+  return join('uploads', now.toISOString().slice(0, 10), `${randomUUID()}.csv`);
 }
 
 /**
- * The upload store: one file per job under `DATA_DIR/uploads/`, written as a stream with
- * backpressure so no upload is ever held in memory.
+ * Counts and hashes the bytes flowing through; past `maxBytes` it fails with PAYLOAD_TOO_LARGE.
+ * `result()` gives the size and hash once the stream has ended.
  */
-export class UploadStore {
+export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: number; sha256: string } } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) return done(payloadTooLarge(maxBytes));
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  return Object.assign(meter, { result: () => ({ bytes, sha256: hash.digest('hex') }) });
+}
+
+/**
+ * The local file store: one file per upload under `DATA_DIR/uploads/`, export files under
+ * `DATA_DIR/exports/`, written as streams with backpressure so no file is ever held in memory.
+ * A file is written under a `.part` name and renamed when complete, so a reader never sees half
+ * of one. Enough for one machine, or several sharing one volume.
+ */
+export class UploadStore implements FileStore {
+  readonly kind = 'file';
   readonly root: string;
 
   constructor(dataDir: string) {
     this.root = resolve(dataDir);
   }
 
-  /**
-   * Streams `source` into a new file, hashing and counting as it goes. Past `maxBytes` it stops
-   * with PAYLOAD_TOO_LARGE and deletes the partial file; any other failure deletes it too.
-   */
   async save(source: Readable, maxBytes: number): Promise<StoredUpload> {
-    const day = new Date().toISOString().slice(0, 10);
-    const path = join('uploads', day, `${randomUUID()}.csv`);
+    const path = newUploadPath();
     const target = this.absolute(path);
     await mkdir(dirname(target), { recursive: true });
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        bytes += chunk.length;
-        if (bytes > maxBytes) return done(payloadTooLarge(maxBytes));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const meter = uploadMeter(maxBytes);
     try {
-      await pipeline(source, meter, createWriteStream(target));
+      await pipeline(source, meter, createWriteStream(target + PARTIAL));
+      await rename(target + PARTIAL, target);
     } catch (error) {
-      await rm(target, { force: true });
+      await rm(target + PARTIAL, { force: true });
       throw error;
     }
-    return { path, bytes, sha256: hash.digest('hex') };
+    return { path, ...meter.result() };
   }
 
-  /** A read stream over a stored upload. */
   open(path: string): Readable {
-    return createReadStream(this.absolute(path), { highWaterMark: 1 << 20 });
+    return this.openRead(path);
   }
 
-  /** The first `bytes` bytes of a stored upload (for delimiter detection). */
+  openRead(path: string, options: { start?: number } = {}): Readable {
+    return createReadStream(this.absolute(path), { highWaterMark: 1 << 20, start: options.start ?? 0 });
+  }
+
   async head(path: string, bytes: number): Promise<Buffer> {
     const file = await open(this.absolute(path), 'r');
     try {
@@ -69,12 +86,60 @@ export class UploadStore {
     }
   }
 
-  /** Deletes a stored upload; a missing file is not an error. */
+  async size(path: string): Promise<number | null> {
+    return stat(this.absolute(path)).then(
+      (file) => (file.isFile() ? file.size : null),
+      () => null,
+    );
+  }
+
   async remove(path: string): Promise<void> {
     await rm(this.absolute(path), { force: true });
   }
 
-  /** The absolute path of a stored upload; refuses paths that would leave the store. */
+  createWriter(path: string): ResultWriter {
+    const target = this.absolute(path);
+    const partial = target + PARTIAL;
+    // Synchronous: the stream opens its file at once, so the folder must exist before it.
+    mkdirSync(dirname(target), { recursive: true });
+    const stream = createWriteStream(partial, { highWaterMark: 1 << 20 });
+    return {
+      stream,
+      finish: async () => {
+        if (!stream.writableFinished) await finished(stream);
+        await rename(partial, target);
+        return (await stat(target)).size;
+      },
+      abort: async () => {
+        // Closed first: a stream still opening its file would otherwise create it after the rm.
+        if (!stream.closed) await finished(stream.destroy()).catch(() => {});
+        await rm(partial, { force: true });
+      },
+    };
+  }
+
+  async downloadUrl(): Promise<string | null> {
+    return null;
+  }
+
+  async removeIncomplete(olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const folder of FOLDERS) {
+      const entries = await readdir(join(this.root, folder), { withFileTypes: true, recursive: true }).catch(() => []);
+      for (const entry of entries) {
+        if (!entry.isFile() || !entry.name.endsWith(PARTIAL)) continue;
+        const file = join(entry.parentPath, entry.name);
+        const modified = await stat(file).then((info) => info.mtime, () => null);
+        if (modified && modified < olderThan) {
+          await rm(file, { force: true });
+          removed += 1;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** The absolute path of a stored file; refuses paths that would leave the store. */
   absolute(path: string): string {
     const target = resolve(this.root, path);
     if (!target.startsWith(this.root + '/')) throw new Error(`Upload path outside the store: ${path}`);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
-import type { UploadStore } from '../shared/upload-store.js';
+import type { FileStore } from '../shared/storage/file-store.js';
 import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
 
 /** What one cleanup pass removed. */
@@ -8,11 +8,16 @@ export interface CleanupResult {
   stagingTablesDropped: number;
   uploadsRemoved: number;
   exportFilesRemoved: number;
+  /** Writes abandoned half-way (a process died mid-upload): partial files, unfinished multipart uploads. */
+  incompleteRemoved: number;
 }
+
+/** An upload or export still being written after this long was abandoned by a process that died. */
+const INCOMPLETE_AFTER_MS = 24 * 3_600_000;
 
 export interface CleanupDeps {
   db: Db;
-  uploads: UploadStore;
+  uploads: FileStore;
   /** Uploads of jobs that ended longer ago than this are removed (a retry needs them until then). */
   uploadRetentionDays: number;
   /** Export files of jobs that ended longer ago than this are removed (default 7). */
@@ -24,7 +29,8 @@ export interface CleanupDeps {
 /**
  * One pass of housekeeping, safe to run from several workers at once: drops staging tables that
  * a crashed attempt left behind (only once their job is no longer processing, since a running
- * attempt may own them) and removes uploads past their retention, clearing the job's input path.
+ * attempt may own them), removes uploads past their retention, clearing the job's input path, and
+ * removes writes that a dead process left unfinished (on either store).
  */
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const { rows: tables } = await deps.db.query<{ tablename: string }>(
@@ -58,7 +64,9 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     await deps.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
   }
   const exportFilesRemoved = await removeExpiredExportFiles(deps);
-  return { stagingTablesDropped, uploadsRemoved: expired.length, exportFilesRemoved };
+  const now = deps.now?.() ?? new Date();
+  const incompleteRemoved = await deps.uploads.removeIncomplete(new Date(now.getTime() - INCOMPLETE_AFTER_MS));
+  return { stagingTablesDropped, uploadsRemoved: expired.length, exportFilesRemoved, incompleteRemoved };
 }
 
 /**
@@ -87,7 +95,7 @@ export function scheduleCleanup(deps: CleanupDeps & { logger: Logger }, interval
   const run = () =>
     cleanupOnce(deps)
       .then((result) => {
-        if (result.stagingTablesDropped + result.uploadsRemoved + result.exportFilesRemoved > 0) deps.logger.info(result, 'cleanup');
+        if (Object.values(result).some((count) => count > 0)) deps.logger.info(result, 'cleanup');
       })
       .catch((error: unknown) => deps.logger.warn({ err: error }, 'cleanup failed; will retry'));
   void run();

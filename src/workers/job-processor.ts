@@ -7,12 +7,12 @@ import type { Db } from '../shared/db/pool.js';
 import type { JobOutcome } from '../shared/jobs/job-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import type { QueuedJob } from '../shared/queues.js';
-import type { UploadStore } from '../shared/upload-store.js';
+import type { FileStore } from '../shared/storage/file-store.js';
 
 /** What the workers of one process need. */
 export interface WorkerDeps {
   db: Db;
-  uploads: UploadStore;
+  uploads: FileStore;
   logger: Logger;
   config: Config;
   /** A connection made with `createWorkerConnection` (BullMQ duplicates it for blocking reads). */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ describe('snapshot consistency', () => {
     const rows = await writeSnapshot(ctx.db, {
       accountId: account.id,
       options: CSV_OPTIONS,
-      path,
+      target: createWriteStream(path),
       signal: new AbortController().signal,
       // Called once the snapshot is taken: change the catalog from another connection before the rows stream.
       onSnapshot: async () => {

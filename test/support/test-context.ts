@@ -23,6 +23,9 @@ import {
   type JobQueues,
 } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
+import type { FileStore } from '../../src/shared/storage/file-store.js';
+import { createFileStore } from '../../src/shared/storage/create-file-store.js';
+import { S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from './s3-test-server.js';
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
@@ -39,6 +42,11 @@ export interface TestContextOptions {
   resolveHost?: HostResolver;
   /** The login's password check; default the real one (a test wraps it to count checks). */
   verifyPassword?: PasswordVerifier;
+  /**
+   * Where files live: the local data folder (default); `'s3'`, an S3 test server of this context;
+   * or a given S3 test server, reached through `endpoint` (e.g. a fault-injecting proxy).
+   */
+  storage?: 's3' | { s3: S3TestServer; endpoint?: string };
 }
 
 /**
@@ -70,7 +78,12 @@ export interface TestContext {
   env: Record<string, string>;
   queues: JobQueues;
   redis: Redis;
+  /** The local store over the data folder (the service's store unless `storage` says otherwise). */
   uploads: UploadStore;
+  /** The store the service runs on. */
+  store: FileStore;
+  /** The S3 test server of an object-storage context. */
+  s3: S3TestServer | null;
   workers: RunningWorkers | null;
   /** Starts (or restarts) the in-process workers. */
   startWorkers(): RunningWorkers;
@@ -94,6 +107,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const adminUrl = databaseUrl.toString();
   databaseUrl.pathname = `/catalog_test_${suffix}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'catalog-test-'));
+  const ownS3 = options.storage === 's3' ? await startS3TestServer() : null;
+  const s3 = ownS3 ?? (typeof options.storage === 'object' ? options.storage.s3 : null);
+  const s3Endpoint = typeof options.storage === 'object' ? options.storage.endpoint : undefined;
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl.toString(),
     REDIS_URL: inject('redisUrl'),
@@ -104,6 +120,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     JOB_ATTEMPTS: '3',
     SHUTDOWN_GRACE_MS: '2000',
     ...GENEROUS_LIMITS,
+    ...s3?.env(`ctx-${suffix}`, s3Endpoint),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -117,8 +134,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
+  const store = s3 ? createFileStore(config, { credentials: S3_TEST_CREDENTIALS }) : uploads;
   const app = await buildApp({
-    config, db: apiDb, redis, queues, uploads, logger, clock: options.clock,
+    config, db: apiDb, redis, queues, uploads: store, logger, clock: options.clock,
     resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
   });
   const responses = recordResponses(app);
@@ -132,9 +150,11 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     queues,
     redis,
     uploads,
+    store,
+    s3,
     workers: null,
     startWorkers() {
-      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection, resolveHost: options.resolveHost });
+      context.workers = startWorkers({ db, uploads: store, logger, config, connection: workerConnection, resolveHost: options.resolveHost });
       return context.workers;
     },
     async createAccount(email = `user-${randomBytes(4).toString('hex')}@example.com`) {
@@ -189,6 +209,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseUrl.pathname.slice(1))} WITH (FORCE)`);
       await admin.end();
       await rm(dataDir, { recursive: true, force: true });
+      await ownS3?.stop();
       if (undocumented.length > 0) {
         throw new Error(`responses that differ from the OpenAPI document:\n${undocumented.join('\n')}`);
       }

@@ -9,7 +9,7 @@ import { badRequest, multipartTooLarge, payloadTooLarge, unsupportedMediaType } 
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
-import type { StoredUpload, UploadStore } from '../../shared/upload-store.js';
+import type { FileStore, StoredUpload } from '../../shared/storage/file-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
 import type { BusboyLimits } from '../multipart-limits.js';
@@ -19,7 +19,7 @@ import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 export interface ImportRouteDeps {
   db: Db;
   queues: JobQueues;
-  uploads: UploadStore;
+  uploads: FileStore;
   maxUploadBytes: number;
   multipart: BusboyLimits;
   callbacks: CallbackSettings;

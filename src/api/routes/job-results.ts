@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,7 +6,7 @@ import { jobNotFinished, notFound } from '../../shared/errors.js';
 import { exportContentType, exportFileName } from '../../shared/jobs/export-file.js';
 import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
-import type { UploadStore } from '../../shared/upload-store.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 
@@ -17,19 +15,36 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The file body of a result download (documented for OpenAPI; streamed, never serialized). */
 const resultFileSchema = z.any().meta({ description: 'The export file: CSV, NDJSON, or either gzipped.' });
 
+/** The answer with RESULT_REDIRECT=presigned on object storage (documented for OpenAPI). */
+const resultRedirectSchema = z.null().meta({
+  description: 'With RESULT_REDIRECT=presigned on object storage: `Location` is a presigned URL of the file, valid for 5 minutes.',
+});
+
+/** How long a presigned result URL stays valid: long enough to start the download, short enough not to be shared. */
+const PRESIGNED_URL_SECONDS = 300;
+
+/** What the result route needs. */
+export interface JobResultDeps {
+  db: Db;
+  files: FileStore;
+  /** `presigned`: redirect to the storage instead of streaming through the API (object storage only). */
+  redirect: 'none' | 'presigned';
+}
+
 /**
  * GET /v1/jobs/{id}/result: streams a completed export's file. 409 JOB_NOT_FINISHED while the
  * export runs; 404 for an unknown id, another account's job, a job that is not an export, an
- * export that failed or was cancelled, and one whose file the retention has removed.
+ * export that failed or was cancelled, and one whose file the retention has removed. Streams from
+ * the file store, or with RESULT_REDIRECT=presigned on object storage answers 302 to the storage.
  */
-export function jobResultRoutes(app: FastifyInstance, deps: { db: Db; files: UploadStore }): void {
+export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/result',
     {
       config: { scope: 'jobs:read' },
       schema: {
         params: z.object({ id: z.string() }),
-        response: { 200: resultFileSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
+        response: { 200: resultFileSchema, 302: resultRedirectSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -41,17 +56,19 @@ export function jobResultRoutes(app: FastifyInstance, deps: { db: Db; files: Upl
       const options = exportOptionsSchema.parse(job.options);
       const expired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
       if (!job.result_path) throw expired();
-      const path = deps.files.absolute(job.result_path);
-      const size = await stat(path).then(
-        (file) => file.size,
-        () => null,
-      );
+      const size = await deps.files.size(job.result_path);
       if (size === null) throw expired();
+      const fileName = exportFileName(job.id, job.finished_at!, options);
+      const contentType = exportContentType(options);
+      if (deps.redirect === 'presigned') {
+        const url = await deps.files.downloadUrl(job.result_path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });
+        if (url) return reply.header('cache-control', 'no-store').redirect(url, 302);
+      }
       return reply
-        .header('content-type', exportContentType(options))
-        .header('content-disposition', `attachment; filename="${exportFileName(job.id, job.finished_at!, options)}"`)
+        .header('content-type', contentType)
+        .header('content-disposition', `attachment; filename="${fileName}"`)
         .header('content-length', String(size))
-        .send(createReadStream(path, { highWaterMark: 1 << 20 }));
+        .send(deps.files.open(job.result_path));
     },
   );
 }

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { exportResultPath } from '../../shared/jobs/export-file.js';
@@ -12,15 +10,15 @@ import {
   startJobAttempt,
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
-import type { UploadStore } from '../../shared/upload-store.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
 import { writeSnapshot } from './snapshot-writer.js';
 
 /** What an export attempt needs from the process. */
 export interface ExportDeps {
   db: Db;
-  /** The store rooted at DATA_DIR: export files are resolved (and confined) under it. */
-  files: UploadStore;
+  /** The file store the result file is written to (local folder or object storage). */
+  files: FileStore;
   logger: Logger;
   /** How often progress is written to the job row. */
   progressIntervalMs?: number;
@@ -29,10 +27,10 @@ export interface ExportDeps {
 }
 
 /**
- * Runs one attempt of export job `jobId`: writes the snapshot to a temporary file, renames it to
- * its final name, then records the file and `completed` in one transaction. Returns the outcome,
- * or null when the job had already ended (a duplicate delivery, or cancelled just before the
- * end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
+ * Runs one attempt of export job `jobId`: streams the snapshot into the file store (a `.part`
+ * file renamed at the end, or a multipart upload completed at the end), then records the file and
+ * `completed` in one transaction. Returns the outcome, or null when the job had already ended (a
+ * duplicate delivery, or cancelled just before the end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
  * removed and the error is thrown (an I/O failure is retried by the queue). With a storage limit,
  * an export of an account whose stored files fill it is not run, and one whose file does not fit
  * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay.
@@ -56,9 +54,7 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
   }
   // A name of its own per attempt: two deliveries of one job never write or remove each other's file.
   const resultPath = exportResultPath(`${jobId}-${randomBytes(4).toString('hex')}`, options);
-  const target = deps.files.absolute(resultPath);
-  const partial = `${target}.part`;
-  await mkdir(dirname(target), { recursive: true });
+  const writer = deps.files.createWriter(resultPath);
   const startedAt = Date.now();
   log.info({ options }, 'export started');
 
@@ -71,26 +67,27 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
       .catch((error: unknown) => log.warn({ err: error }, 'could not save export progress'));
   }, deps.progressIntervalMs ?? 1_000);
   let rows: number;
+  let size: number;
   try {
     rows = await writeSnapshot(deps.db, {
       accountId: job.account_id,
       options,
-      path: partial,
+      target: writer.stream,
       signal,
       onSnapshot: async () => {},
       onStream: (stream) => (counter = stream),
     });
     signal.throwIfAborted();
-    await rename(partial, target);
+    size = await writer.finish();
   } catch (error) {
-    await rm(partial, { force: true });
+    await writer.abort();
     throw error;
   } finally {
     clearInterval(timer);
     await progressWrite;
   }
 
-  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, target, rows });
+  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, size, rows });
   if (outcome === null) {
     // Cancelled (or finished by another delivery) while the file was being written.
     signal.throwIfAborted();
@@ -112,13 +109,12 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
  */
 async function recordResult(
   deps: ExportDeps,
-  result: { jobId: string; accountId: string; resultPath: string; target: string; rows: number },
+  result: { jobId: string; accountId: string; resultPath: string; size: number; rows: number },
 ): Promise<JobOutcome | null> {
-  const { jobId, rows } = result;
+  const { jobId, rows, size } = result;
   const completed: JobOutcome = { status: 'completed', counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows } };
   let recorded: JobOutcome | null = null;
   try {
-    const { size } = await stat(result.target);
     recorded = await withTransaction(deps.db, async (client) => {
       if (!(await lockProcessingJob(client, jobId))) return null;
       const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
@@ -127,7 +123,7 @@ async function recordResult(
       return (await finishJob(client, jobId, completed)) ? completed : null;
     });
   } finally {
-    if (recorded !== completed) await rm(result.target, { force: true });
+    if (recorded !== completed) await deps.files.remove(result.resultPath);
   }
   return recorded;
 }

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Db } from '../../shared/db/pool.js';
@@ -15,8 +15,8 @@ function headerLine(names: string[]): Buffer {
 export interface SnapshotRequest {
   accountId: string;
   options: ExportOptions;
-  /** The absolute path of the file to write (a temporary name; the caller renames it). */
-  path: string;
+  /** Where the file goes: a file store's result writer (the caller finishes or aborts it). */
+  target: Writable;
   signal: AbortSignal;
   /** Called once the snapshot is taken, before the rows stream. */
   onSnapshot(): Promise<void>;
@@ -25,15 +25,15 @@ export interface SnapshotRequest {
 }
 
 /**
- * Writes the account's catalog as one consistent snapshot to `path`: one REPEATABLE READ, read
+ * Writes the account's catalog as one consistent snapshot to `target`: one REPEATABLE READ, read
  * only transaction, in which one COPY … TO STDOUT streams the rows (a single pass) in blocks of
- * about 1 MiB ({@link CopyOutStream}) through an optional gzip into the file, with backpressure all the way, so memory stays flat whatever the
+ * about 1 MiB ({@link CopyOutStream}) through an optional gzip into the target, with backpressure all the way, so memory stays flat whatever the
  * catalog's size. Returns the rows written. On any failure
  * or abort the connection is discarded (a COPY cannot be stopped half-way and the connection
- * reused); the caller removes the file.
+ * reused); the caller aborts the target.
  */
 export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<number> {
-  const { accountId, options, path, signal } = request;
+  const { accountId, options, target, signal } = request;
   const client = await db.connect();
   let failure: Error | undefined;
   try {
@@ -52,9 +52,8 @@ export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<n
     }
     request.onStream(copy);
     client.query(copy);
-    const file = createWriteStream(path, { highWaterMark: 1 << 20 });
-    if (options.gzip) await pipeline(copy, createGzip(), file, { signal });
-    else await pipeline(copy, file, { signal });
+    if (options.gzip) await pipeline(copy, createGzip(), target, { signal });
+    else await pipeline(copy, target, { signal });
     await client.query('COMMIT');
     return copy.rowCount;
   } catch (error) {

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse, type Parser } from 'csv-parse';
 import type { Db } from '../../shared/db/pool.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
-import type { UploadStore } from '../../shared/upload-store.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
 import { detectDelimiter, HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
@@ -21,7 +21,7 @@ export interface ReadResult {
 
 export interface ReadFileInput {
   db: Db;
-  uploads: UploadStore;
+  uploads: FileStore;
   jobId: string;
   inputPath: string;
   options: ImportOptions;

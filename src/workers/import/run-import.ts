@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../shared/db/pool.js';
 import { startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
-import type { UploadStore } from '../../shared/upload-store.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import { finalizeImport } from './finalize.js';
 import { ImportWriter } from './import-writer.js';
 import { readFile } from './read-file.js';
@@ -11,7 +11,7 @@ import { createReportTable, dropLeftoverReportTables, dropReportTable, reportTab
 /** What an import attempt needs from the process. */
 export interface ImportDeps {
   db: Db;
-  uploads: UploadStore;
+  uploads: FileStore;
   logger: Logger;
   maxRecordBytes: number;
   /** Most bytes an .xlsx workbook may inflate to (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES). */

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogSnapshot, jobRow, productsCsv, waitFor } from '../support/recovery-support.js';
+import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// Imports on object storage when the network to the storage breaks: the service reaches the S3
+// test server through a TCP proxy that cuts a response mid-way or refuses every connection.
+
+/** Rows of the file: about 2 MB, read in several chunks, so the cut falls mid-file. */
+const ROWS = 40_000;
+/** Where the proxy cuts the file's download: well past the 64 KiB header probe. */
+const CUT_AFTER_BYTES = 256 * 1024;
+
+let s3: S3TestServer;
+let proxy: TcpProxy;
+let ctx: TestContext;
+
+beforeAll(async () => {
+  s3 = await startS3TestServer();
+  proxy = await startTcpProxy(Number(new URL(s3.endpoint).port));
+  ctx = await createTestContext({ storage: { s3, endpoint: proxy.url } });
+});
+afterAll(async () => {
+  await ctx?.close();
+  await proxy?.close();
+  await s3?.stop();
+});
+
+/** The byte offsets of the ranged GETs that went through the proxy. */
+function rangeStarts(): number[] {
+  return proxy.requests.flatMap((request) => {
+    const match = /^GET [^\n]*\n(?:[^\n]*\n)*?range: bytes=(\d+)-\r?$/im.exec(request);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+const expectedProgress = { rows_total: ROWS, rows_processed: ROWS, rows_succeeded: ROWS, rows_failed: 0, rows_created: ROWS };
+
+describe('imports when the connection to the storage breaks', () => {
+  it('resumes a dropped download with a Range request from the byte reached, in the same attempt', async () => {
+    const account = await ctx.createAccount();
+    proxy.cutNextResponseAfter(CUT_AFTER_BYTES);
+    const job = await ctx.importCsv(account.key, productsCsv(1, ROWS, 'Resumed'));
+    expect(job).toMatchObject({ status: 'completed', progress: expectedProgress });
+    expect((await jobRow(ctx.db, job.id)).attempts).toBe(1);
+    // One resume, from a byte past the cut's start (never from 0: nothing is read twice).
+    expect(rangeStarts().filter((start) => start > 64 * 1024)).toHaveLength(1);
+    expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(ROWS);
+  });
+
+  it('retries the attempt when the storage stays unreachable, and ends with exact counts', { timeout: 90_000 }, async () => {
+    const account = await ctx.createAccount();
+    proxy.cutNextResponseAfter(CUT_AFTER_BYTES, { thenDown: true });
+    const upload = await ctx.upload(account.key, productsCsv(1, ROWS, 'Retried'));
+    expect(upload.statusCode).toBe(202);
+    const id = upload.json<{ id: string }>().id;
+    // The storage comes back once the first attempt has given up and the queue started another.
+    await waitFor('a second attempt', async () => ((await jobRow(ctx.db, id)).attempts >= 2 ? true : undefined), 60_000);
+    proxy.setDown(false);
+    const job = await ctx.waitForJob(account.key, id, 60_000);
+    expect(job).toMatchObject({ status: 'completed', progress: expectedProgress });
+    expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(ROWS);
+  });
+});

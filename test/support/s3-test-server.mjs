@@ -1,0 +1,86 @@
+/* global process, console */
+// An S3-compatible server for the tests, on 127.0.0.1: s3rver (an npm package) with what it lacks
+// and the service relies on — AbortMultipartUpload and ListMultipartUploads — and a switch that
+// makes it refuse writes with 503, for the fault tests.
+//   node test/support/s3-test-server.mjs <directory> <bucket>   → prints {"port": N} when ready
+// POST /_test/refuse-writes?on=true|false flips the switch.
+import { once } from 'node:events';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+
+const [directory, bucket] = process.argv.slice(2);
+const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+let refuseWrites = false;
+
+const xmlText = (value) => String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function sendXml(ctx, status, body) {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+}
+
+/** The unfinished multipart uploads of the bucket: s3rver keeps each in a folder of its own. */
+async function pendingUploads(bucketName) {
+  const root = server.store.getResourcePath(bucketName, undefined, 'uploads');
+  const ids = await readdir(root).catch(() => []);
+  const uploads = [];
+  for (const id of ids) {
+    const key = await readFile(join(root, id, 'key'), 'utf8').catch(() => null);
+    if (key === null) continue;
+    const { mtime } = await stat(join(root, id, 'key'));
+    uploads.push({ id, key, initiated: mtime, dir: join(root, id) });
+  }
+  return uploads;
+}
+
+async function listUploads(ctx, bucketName) {
+  const prefix = ctx.query.prefix ?? '';
+  const uploads = (await pendingUploads(bucketName)).filter((upload) => upload.key.startsWith(prefix));
+  const entries = uploads.map(
+    (upload) =>
+      `<Upload><Key>${xmlText(upload.key)}</Key><UploadId>${upload.id}</UploadId>` +
+      `<Initiated>${upload.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+  );
+  sendXml(
+    ctx,
+    200,
+    `<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${xmlText(bucketName)}</Bucket>` +
+      `<Prefix>${xmlText(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${entries.join('')}` +
+      `</ListMultipartUploadsResult>`,
+  );
+}
+
+async function abortUpload(ctx, bucketName, key) {
+  const upload = (await pendingUploads(bucketName)).find((candidate) => candidate.id === ctx.query.uploadId);
+  if (!upload || upload.key !== key) {
+    return sendXml(ctx, 404, '<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>');
+  }
+  await rm(upload.dir, { recursive: true, force: true });
+  ctx.status = 204;
+}
+
+// Koa composes its middleware when the server starts: this one runs before s3rver's routes.
+server.middleware.unshift(async (ctx, next) => {
+  if (ctx.path === '/_test/refuse-writes') {
+    refuseWrites = ctx.query.on === 'true';
+    ctx.status = 204;
+    return;
+  }
+  if (refuseWrites && ctx.method === 'PUT') {
+    // Read the body first: a client still sending it would see a reset, not the answer.
+    ctx.req.resume();
+    await once(ctx.req, 'end');
+    return sendXml(ctx, 503, '<Error><Code>ServiceUnavailable</Code><Message>Writes are refused.</Message></Error>');
+  }
+  const [bucketName, ...keyParts] = ctx.path.slice(1).split('/').map(decodeURIComponent);
+  const key = keyParts.join('/');
+  if (ctx.method === 'GET' && key === '' && 'uploads' in ctx.query) return listUploads(ctx, bucketName);
+  if (ctx.method === 'DELETE' && key !== '' && 'uploadId' in ctx.query) return abortUpload(ctx, bucketName, key);
+  return next();
+});
+
+const { port } = await server.run();
+console.log(JSON.stringify({ port }));
+process.on('SIGTERM', () => server.close().finally(() => process.exit(0)));
