@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
@@ -21,7 +20,9 @@ import {
   queuePrefix,
   waitUntilReady,
   type JobQueues,
+  type RedisConnection,
 } from '../../src/shared/queues.js';
+import { deleteKeys } from '../../src/shared/redis-connection.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
@@ -66,7 +67,7 @@ export interface TestContext {
   /** Environment that makes another process (a worker child) join this context. */
   env: Record<string, string>;
   queues: JobQueues;
-  redis: Redis;
+  redis: RedisConnection;
   uploads: UploadStore;
   workers: RunningWorkers | null;
   /** Starts (or restarts) the in-process workers. */
@@ -108,7 +109,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const db = createPool(config.DATABASE_URL);
   await migrate(db);
   const logger = createLogger(config.LOG_LEVEL);
-  const redis = createProducerConnection(config.REDIS_URL);
+  const redis = createProducerConnection(config);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
@@ -117,7 +118,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
   });
   const responses = recordResponses(app);
-  const workerConnection = createWorkerConnection(config.REDIS_URL);
+  const workerConnection = createWorkerConnection(config);
 
   const context: TestContext = {
     app,
@@ -174,7 +175,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await app.close();
       await context.workers?.close();
       await queues.close();
-      await removeQueueKeys(redis, queuePrefix(config));
+      await deleteKeys(redis, `${queuePrefix(config)}:*`);
       redis.disconnect();
       workerConnection.disconnect();
       await db.end();
@@ -190,13 +191,4 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
   if (options.workers !== false) context.startWorkers();
   return context;
-}
-
-async function removeQueueKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }

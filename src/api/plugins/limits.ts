@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 import type { Tier } from '../../shared/accounts/account-queries.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
@@ -28,7 +28,7 @@ export interface RateLimitState {
 }
 
 export interface RequestLimitsDeps {
-  redis: Redis;
+  redis: RedisConnection;
   db: Db;
   /** Key prefix of this deployment (the queue prefix), so deployments sharing a Redis do not share counts. */
   keyPrefix: string;
