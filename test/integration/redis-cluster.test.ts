@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { queuePrefix } from '../../src/shared/queues.js';
 import { untilQueueReady } from '../support/csv.js';
+import { FakeProvider } from '../support/fake-provider.js';
 import { maxOverlap } from '../support/job-overlap.js';
-import { jobRow, productsCsv, waitFor } from '../support/recovery-support.js';
+import { jobRow, productsCsv, recoveryEan, waitFor } from '../support/recovery-support.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-cluster.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -14,11 +15,13 @@ import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-
  */
 let cluster: PrivateRedisCluster;
 let ctx: TestContext;
+let provider: FakeProvider;
 /** Set by a test to pin the API's clock inside one minute window; null: the real clock. */
 let frozenNow: number | null = null;
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
+  provider = await FakeProvider.start();
   ctx = await createTestContext({
     clock: () => frozenNow ?? Date.now(),
     env: {
@@ -27,6 +30,8 @@ beforeAll(async () => {
       MAX_JOBS_PER_ACCOUNT: '1',
       TIER_LIMITS: JSON.stringify({ FREE: { per_minute: 1e6, monthly: 1e9 }, PRO: { per_minute: 10, monthly: 1e9 } }),
       UNAUTHENTICATED_RATE_PER_MINUTE: '5',
+      ENRICH_PROVIDER_URL: provider.url,
+      ENRICH_PROVIDER_RATE_PER_MINUTE: '6000',
     },
   });
   await untilQueueReady(ctx);
@@ -34,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     await ctx?.close();
+    await provider?.close();
   } finally {
     await cluster?.stop();
   }
@@ -139,6 +145,20 @@ describe('the service on a Redis Cluster', () => {
     }, 10_000);
     expect(bullJob.failedReason).toBe('The job was cancelled.');
     expect(await productCount(account.id)).toBe(0);
+  });
+
+  it("enriches within the provider's rate and honours its Retry-After pause (two-key script in one slot)", async () => {
+    const account = await ctx.createAccount();
+    const eans = Array.from({ length: 20 }, (_, n) => recoveryEan(500_000 + n));
+    expect((await ctx.importCsv(account.key, ['ean,name', ...eans.map((ean) => `${ean},Product`)].join('\n'))).status).toBe('completed');
+    for (const ean of eans) provider.products.set(ean, { brand: 'Cluster' });
+    provider.reset();
+    provider.scriptNext({ status: 429, retryAfterSeconds: 1 });
+    const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: {} });
+    expect(response.statusCode, response.body).toBe(202);
+    const job = await ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000);
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 20, rows_failed: 0 } });
+    expect(provider.count(429)).toBe(1);
   });
 
   it('finishes every import with exact counts when the queue’s master fails over mid-run', async () => {
