@@ -34,11 +34,14 @@ export function createRedisConnection(settings: RedisSettings, options: RedisOpt
 }
 
 /**
- * The servers that hold data: the connection itself, or every master of a cluster. Server-wide
- * commands (CONFIG GET, SCAN) reach one server only, so they are run on each of these.
+ * The servers that hold data: the connection itself, or every master of a cluster that is
+ * connected. Server-wide commands (CONFIG GET, SCAN) reach one server only, so they are run on
+ * each of these; a master that went down (its slots now served by a promoted replica) is left
+ * out, as a command queued for it would wait for its return.
  */
 export function dataServers(connection: RedisConnection): Redis[] {
-  return connection instanceof Cluster ? connection.nodes('master') : [connection];
+  if (!(connection instanceof Cluster)) return [connection];
+  return connection.nodes('master').filter((node) => node.status === 'ready');
 }
 
 /** Every key matching `pattern` on one server. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { checkEvictionPolicy } from '../../src/shared/eviction-policy.js';
 import { queuePrefix } from '../../src/shared/queues.js';
 import { untilQueueReady } from '../support/csv.js';
 import { FakeProvider } from '../support/fake-provider.js';
@@ -32,6 +33,10 @@ beforeAll(async () => {
       UNAUTHENTICATED_RATE_PER_MINUTE: '5',
       ENRICH_PROVIDER_URL: provider.url,
       ENRICH_PROVIDER_RATE_PER_MINUTE: '6000',
+      // A master killed mid-run may lose its last writes before they reach its replica: the
+      // reconciler queues lost jobs again, and stalled deliveries are found, within seconds here.
+      RECONCILE_INTERVAL_MS: '2000',
+      WORKER_STALLED_INTERVAL_MS: '5000',
     },
   });
   await untilQueueReady(ctx);
@@ -104,6 +109,24 @@ describe('the service on a Redis Cluster', () => {
     expect(perMaster.filter(([, count]) => count > 0).map(([port]) => port)).toEqual([master]);
   }, 120_000);
 
+  it('answers /readyz, and warns about each master whose eviction policy may lose jobs', async () => {
+    expect((await ctx.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    const [first, ...others] = await cluster.masters();
+    const lines: Array<{ fields: unknown; message: string }> = [];
+    const logger = { warn: (fields: unknown, message: string) => lines.push({ fields, message }) };
+    await cluster.configSet(first!, 'maxmemory-policy', 'allkeys-lru');
+    try {
+      await checkEvictionPolicy(ctx.redis, logger as never);
+    } finally {
+      await cluster.configSet(first!, 'maxmemory-policy', 'noeviction');
+    }
+    expect(lines).toEqual([{
+      fields: { policy: 'allkeys-lru', node: `127.0.0.1:${first}` },
+      message: "Redis maxmemory-policy is 'allkeys-lru': set it to 'noeviction' or queued jobs may be evicted",
+    }]);
+    expect(others).toHaveLength(2);
+  });
+
   it('answers the 11th request in a minute on a PRO key, and the 6th without a key, with 429', async () => {
     frozenNow = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 20_000;
     try {
@@ -161,21 +184,23 @@ describe('the service on a Redis Cluster', () => {
     expect(provider.count(429)).toBe(1);
   });
 
-  it('finishes every import with exact counts when the queue’s master fails over mid-run', async () => {
+  it.each([
+    ['is failed over (CLUSTER FAILOVER on its replica)', 'manual'],
+  ] as const)('finishes every import with exact counts when the queue’s master %s mid-run', async (_, how) => {
     const started = await startImports(4, 3, 2_000);
     const all = started.flatMap(({ account, jobs }) => jobs.map((id) => ({ key: account.key, id })));
-    // Mid-run: once the first job has completed, the others are running or queued.
     const completed = async () => {
       const statuses = await Promise.all(all.map(async ({ key, id }) => (await ctx.get(key, `/v1/jobs/${id}`)).json<JobResource>().status));
       return statuses.filter((status) => status === 'completed').length;
     };
+    // Mid-run: once the first job has completed, the others are running or queued.
     await expect.poll(completed, { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
     const oldMaster = await cluster.masterOf(queuePrefix(ctx.config));
-    const newMaster = await cluster.failover(queuePrefix(ctx.config));
+    const newMaster = await cluster.failover(queuePrefix(ctx.config), how);
     expect(newMaster).not.toBe(oldMaster);
+    expect(await cluster.masterOf(queuePrefix(ctx.config))).toBe(newMaster);
     // The failover happened while jobs were still queued or running.
     expect(await completed()).toBeLessThan(all.length);
-    expect(await cluster.masterOf(queuePrefix(ctx.config))).toBe(newMaster);
 
     await expectAllImported(started, 2_000);
     // A job queued after the failover runs too.

@@ -24,13 +24,17 @@ export interface PrivateRedisCluster {
   /** The port of the master that holds `key`'s hash slot now. */
   masterOf(key: string): Promise<number>;
   /**
-   * Fails over the master holding `key`'s slot: CLUSTER FAILOVER on one of its replicas, which
-   * becomes master. Resolves when every node agrees and the cluster is ok; returns the new master.
+   * Fails over the master holding `key`'s slot to one of its replicas: `manual` runs CLUSTER
+   * FAILOVER on the replica, `kill` kills the master (SIGKILL, like a crash) and lets the cluster
+   * elect the replica after the node timeout. Resolves when every live node agrees and the
+   * cluster is ok; returns the new master's port.
    */
-  failover(key: string): Promise<number>;
+  failover(key: string, how?: 'manual' | 'kill'): Promise<number>;
   /** How many keys matching `pattern` the node at `port` holds (asked directly, not through a client of the service). */
   keyCount(port: number, pattern: string): Promise<number>;
-  /** The ports of the nodes that are masters now. */
+  /** CONFIG SET on the node at `port`. */
+  configSet(port: number, name: string, value: string): Promise<void>;
+  /** The ports of the masters that hold slots now. */
   masters(): Promise<number[]>;
   /** Kills every node and removes the folder. */
   stop(): Promise<void>;
@@ -116,10 +120,11 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     await stop();
     throw error;
   }
+  const live = () => ports.filter((_, index) => children[index]!.exitCode === null && !children[index]!.killed);
   const masterOf = async (key: string) => {
-    const slot = Number(await onNode(ports[0]!, (client) => client.call('CLUSTER', 'KEYSLOT', key)));
-    const nodes = await clusterNodes(ports[0]!);
-    const owner = nodes.find((node) => node.master && node.slots.some((range) => inRange(range, slot)));
+    const [port] = live();
+    const slot = Number(await onNode(port!, (client) => client.call('CLUSTER', 'KEYSLOT', key)));
+    const owner = (await clusterNodes(port!)).find((node) => node.master && node.slots.some((range) => inRange(range, slot)));
     if (!owner) throw new Error(`no master holds slot ${slot}`);
     return owner.port;
   };
@@ -127,21 +132,25 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
     ports,
     masterOf,
-    async failover(key) {
+    async failover(key, how = 'manual') {
       const oldMaster = await masterOf(key);
       const nodes = await clusterNodes(oldMaster);
       const masterId = nodes.find((node) => node.port === oldMaster)!.id;
       const replica = nodes.find((node) => !node.master && node.masterId === masterId);
       if (!replica) throw new Error(`master ${oldMaster} has no replica`);
-      await onNode(replica.port, (client) => client.call('CLUSTER', 'FAILOVER'));
+      if (how === 'kill') children[ports.indexOf(oldMaster)]!.kill('SIGKILL');
+      else await onNode(replica.port, (client) => client.call('CLUSTER', 'FAILOVER'));
       await until('the replica to take over', async () => {
-        const views = await Promise.all(ports.map(async (port) => (await clusterNodes(port)).find((node) => node.port === replica.port)?.master));
-        return views.every(Boolean) && (await Promise.all(ports.map(clusterOk))).every(Boolean);
+        const views = await Promise.all(live().map(async (port) => (await clusterNodes(port)).find((node) => node.port === replica.port)?.master));
+        return views.every(Boolean) && (await Promise.all(live().map(clusterOk))).every(Boolean);
       });
       return replica.port;
     },
+    configSet: async (port, name, value) => {
+      await onNode(port, (client) => client.config('SET', name, value));
+    },
     keyCount: (port, pattern) => onNode(port, async (client) => (await client.keys(pattern)).length),
-    masters: async () => (await clusterNodes(ports[0]!)).filter((node) => node.master).map((node) => node.port),
+    masters: async () => (await clusterNodes(live()[0]!)).filter((node) => node.master && node.slots.length > 0).map((node) => node.port),
     stop,
   };
 }
