@@ -27,10 +27,27 @@ export function createRedisConnection(settings: RedisSettings, options: RedisOpt
     redisOptions,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(lazyConnect === undefined ? {} : { lazyConnect }),
-    // A failover takes a few seconds (cluster-node-timeout); keep retrying the moved slots meanwhile.
-    retryDelayOnFailover: 200,
-    retryDelayOnClusterDown: 200,
+    ...failoverRetries(options),
   });
+}
+
+/** How long a worker's command waits out a failover before it fails (a master's cluster-node-timeout and the election). */
+const WORKER_FAILOVER_WAIT_MS = 60_000;
+const FAILOVER_RETRY_DELAY_MS = 200;
+
+/**
+ * How a cluster retries a command whose master is failing over. A worker connection (unlimited
+ * retries per request, as BullMQ needs) waits up to a minute: a job's completion or its account
+ * slot's release must not be lost to a failover of a few seconds. Other connections keep
+ * ioredis's ~3 s, so the API answers 503 soon rather than holding a request.
+ */
+function failoverRetries(options: RedisOptions) {
+  const waits = options.maxRetriesPerRequest === null;
+  return {
+    retryDelayOnFailover: FAILOVER_RETRY_DELAY_MS,
+    retryDelayOnClusterDown: FAILOVER_RETRY_DELAY_MS,
+    ...(waits ? { maxRedirections: WORKER_FAILOVER_WAIT_MS / FAILOVER_RETRY_DELAY_MS } : {}),
+  };
 }
 
 /**

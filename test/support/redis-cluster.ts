@@ -24,12 +24,10 @@ export interface PrivateRedisCluster {
   /** The port of the master that holds `key`'s hash slot now. */
   masterOf(key: string): Promise<number>;
   /**
-   * Fails over the master holding `key`'s slot to one of its replicas: `manual` runs CLUSTER
-   * FAILOVER on the replica, `kill` kills the master (SIGKILL, like a crash) and lets the cluster
-   * elect the replica after the node timeout. Resolves when every live node agrees and the
-   * cluster is ok; returns the new master's port.
+   * Fails over the master holding `key`'s slot: CLUSTER FAILOVER on one of its replicas, which
+   * becomes master. Resolves when every node agrees and the cluster is ok; returns the new master.
    */
-  failover(key: string, how?: 'manual' | 'kill'): Promise<number>;
+  failover(key: string): Promise<number>;
   /** How many keys matching `pattern` the node at `port` holds (asked directly, not through a client of the service). */
   keyCount(port: number, pattern: string): Promise<number>;
   /** CONFIG SET on the node at `port`. */
@@ -105,7 +103,7 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
   process.once('exit', killAll);
   const stop = async () => {
     process.off('exit', killAll);
-    await Promise.all(children.filter((child) => child.exitCode === null).map((child) => {
+    await Promise.all(children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) => {
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       return exited;
@@ -120,7 +118,8 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     await stop();
     throw error;
   }
-  const live = () => ports.filter((_, index) => children[index]!.exitCode === null && !children[index]!.killed);
+  // The nodes still running (a test may have killed one).
+  const live = () => ports.filter((_, index) => children[index]!.exitCode === null && children[index]!.signalCode === null);
   const masterOf = async (key: string) => {
     const [port] = live();
     const slot = Number(await onNode(port!, (client) => client.call('CLUSTER', 'KEYSLOT', key)));
@@ -132,14 +131,13 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
     ports,
     masterOf,
-    async failover(key, how = 'manual') {
+    async failover(key) {
       const oldMaster = await masterOf(key);
       const nodes = await clusterNodes(oldMaster);
       const masterId = nodes.find((node) => node.port === oldMaster)!.id;
       const replica = nodes.find((node) => !node.master && node.masterId === masterId);
       if (!replica) throw new Error(`master ${oldMaster} has no replica`);
-      if (how === 'kill') children[ports.indexOf(oldMaster)]!.kill('SIGKILL');
-      else await onNode(replica.port, (client) => client.call('CLUSTER', 'FAILOVER'));
+      await onNode(replica.port, (client) => client.call('CLUSTER', 'FAILOVER'));
       await until('the replica to take over', async () => {
         const views = await Promise.all(live().map(async (port) => (await clusterNodes(port)).find((node) => node.port === replica.port)?.master));
         return views.every(Boolean) && (await Promise.all(live().map(clusterOk))).every(Boolean);

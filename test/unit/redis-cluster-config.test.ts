@@ -50,6 +50,15 @@ describe('REDIS_CLUSTER_NODES and redis+cluster:// URLs', () => {
     }
   });
 
+  it('lets API commands give up on a failing-over master within seconds', () => {
+    const cluster = createRedisConnection(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' }), { lazyConnect: true, maxRetriesPerRequest: 1 }) as Cluster;
+    try {
+      expect(cluster.options.maxRedirections! * cluster.options.retryDelayOnFailover!).toBeLessThanOrEqual(5_000);
+    } finally {
+      cluster.disconnect();
+    }
+  });
+
   it('gives a cluster the per-server options where BullMQ looks for them', () => {
     const cluster = createRedisConnection(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' }), {
       lazyConnect: true, maxRetriesPerRequest: null, enableOfflineQueue: false,
@@ -57,6 +66,8 @@ describe('REDIS_CLUSTER_NODES and redis+cluster:// URLs', () => {
     try {
       expect(cluster.options.redisOptions).toMatchObject({ maxRetriesPerRequest: null });
       expect(cluster.options.enableOfflineQueue).toBe(false);
+      // A worker's commands wait out a failover (~60 s of retries); the API's fail within seconds.
+      expect(cluster.options.maxRedirections! * cluster.options.retryDelayOnFailover!).toBeGreaterThanOrEqual(60_000);
     } finally {
       cluster.disconnect();
     }
