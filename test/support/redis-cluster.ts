@@ -102,12 +102,13 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.once('exit', killAll);
   const stop = async () => {
-    process.off('exit', killAll);
     await Promise.all(children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) => {
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       return exited;
     }));
+    // Only now: a stop that never ends still leaves the exit handler to kill the nodes.
+    process.off('exit', killAll);
     await rm(dir, { recursive: true, force: true });
   };
   try {
