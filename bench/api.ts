@@ -24,9 +24,9 @@ import autocannon from 'autocannon';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
 import { generateProductCsv } from './generate-csv.js';
 import { getJob, uploadCsv } from './http.js';
-import { deleteRedisKeys, printTable } from './report.js';
+import { printTable } from './report.js';
 import { buildDist, freePort, startService, stopService, type Runtime, type ServiceProcess } from './service.js';
-import { ADMIN_KEY, baseDatabaseUrl, benchSeed, parseCount, redisUrl } from './settings.js';
+import { ADMIN_KEY, baseDatabaseUrl, benchSeed, deleteBenchKeys, parseCount, redisUrl } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EAN = '4006381333931';
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     await mkdir(join(tmp, 'data'));
     await createDatabase(baseDatabaseUrl, database);
     cleanups.push(() => dropDatabase(baseDatabaseUrl, database));
-    cleanups.push(async () => log(`deleted ${await deleteRedisKeys(redisUrl, queuePrefix)} Redis keys of {${queuePrefix}}`));
+    cleanups.push(async () => log(`deleted ${await deleteBenchKeys(queuePrefix)} Redis keys of {${queuePrefix}}`));
     const port = await freePort();
     const env = {
       DATABASE_URL: withDatabase(baseDatabaseUrl, database), REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix, DATA_DIR: join(tmp, 'data'),

@@ -19,13 +19,12 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { gtinCheckDigit } from '../src/shared/product/gtin.js';
 import { FakeProvider } from '../test/support/fake-provider.js';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
 import { createAccount, getJob, uploadCsv, type JobView } from './http.js';
 import { freePort, startService, stopService } from './service.js';
-import { ADMIN_KEY, baseDatabaseUrl, redisUrl } from './settings.js';
+import { ADMIN_KEY, baseDatabaseUrl, deleteBenchKeys, redisEnv } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_SHARE = 0.95;
@@ -66,7 +65,7 @@ async function main(): Promise<void> {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: withDatabase(baseDatabaseUrl, database),
-      REDIS_URL: redisUrl,
+      ...redisEnv,
       QUEUE_PREFIX: queuePrefix,
       DATA_DIR: dataDir,
       ADMIN_API_KEY: ADMIN_KEY,
@@ -123,14 +122,7 @@ async function main(): Promise<void> {
     await stopService(service);
     await provider.close();
     await dropDatabase(baseDatabaseUrl, database).catch(() => {});
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${queuePrefix}}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deleteBenchKeys(queuePrefix);
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -22,13 +22,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { copyBaseline, createDatabase, dropDatabase, query, withDatabase } from './db.js';
 import { codeFingerprint } from './fingerprint.js';
 import { generateProductCsv } from './generate-csv.js';
 import { createAccount, getJob, type JobView } from './http.js';
 import { readProcMemory, RssSampler } from './proc.js';
-import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, parseCount, redisUrl } from './settings.js';
+import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, parseCount, redisEnv } from './settings.js';
 import { buildDist, describeExit, freePort, startService, stopService, type Runtime } from './service.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,20 +71,6 @@ async function copyOutBaseline(url: string, accountId: string, file: string): Pr
     child.on('close', (code) => (code === 0 ? done() : fail(new Error(`psql exited with ${code}`))));
   });
   return { seconds: (performance.now() - started) / 1000, bytes: (await stat(file)).size };
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Loads N generated products (plus color and size attributes) into the account's catalog. */
@@ -138,12 +123,12 @@ async function runBench(rows: number, repeat: number, runtime: Runtime, cleanups
 
   await createDatabase(baseDatabaseUrl, database);
   cleanups.push(() => dropDatabase(baseDatabaseUrl, database));
-  cleanups.push(() => deleteRedisKeys(queuePrefix));
+  cleanups.push(() => deleteBenchKeys(queuePrefix));
   const port = await freePort();
   const service = await startService(
     REPO_ROOT,
     {
-      ROLE: 'all', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl,
+      ROLE: 'all', PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: databaseUrl, ...redisEnv,
       QUEUE_PREFIX: queuePrefix, DATA_DIR: dataDir, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn',
     },
     port,

@@ -26,7 +26,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { ActivityWatcher, copyBaseline, createDatabase, dropDatabase, query, withDatabase } from './db.js';
 import { codeFingerprint } from './fingerprint.js';
 import { generateProductCsv } from './generate-csv.js';
@@ -43,7 +42,7 @@ import {
   type Runtime,
   type ServiceProcess,
 } from './service.js';
-import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, parseCount, redisUrl } from './settings.js';
+import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, parseCount, redisEnv } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ROWS = 1_000_000;
@@ -142,23 +141,6 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-/** Deletes the keys of the bench queue prefix (`{prefix}:*`) with SCAN + DEL. */
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
-
 async function runOnce(rows: number, runtime: Runtime, nodeArgs: string[], format: Options['format']): Promise<RunResult> {
   const tag = randomBytes(4).toString('hex');
   const database = `catalog_bench_${tag}`;
@@ -185,7 +167,7 @@ async function runOnce(rows: number, runtime: Runtime, nodeArgs: string[], forma
 
   await createDatabase(baseDatabaseUrl, database);
   cleanups.push(() => dropDatabase(baseDatabaseUrl, database));
-  cleanups.push(async () => log(`deleted ${await deleteRedisKeys(queuePrefix)} Redis keys of {${queuePrefix}}`));
+  cleanups.push(async () => log(`deleted ${await deleteBenchKeys(queuePrefix)} Redis keys of {${queuePrefix}}`));
 
   const port = await freePort();
   started = performance.now();
@@ -196,7 +178,7 @@ async function runOnce(rows: number, runtime: Runtime, nodeArgs: string[], forma
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
+      ...redisEnv,
       QUEUE_PREFIX: queuePrefix,
       DATA_DIR: dataDir,
       ADMIN_API_KEY: ADMIN_KEY,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './shared/redis-connection.js';
 import { buildApp } from './api/build-app.js';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { createMetrics } from './shared/metrics.js';
@@ -31,16 +31,16 @@ async function main(config: Config): Promise<void> {
 
   let app: FastifyInstance | undefined;
   let queues: JobQueues | undefined;
-  let producer: Redis | undefined;
+  let producer: RedisConnection | undefined;
   let workers: RunningWorkers | undefined;
-  let workerConnection: Redis | undefined;
+  let workerConnection: RedisConnection | undefined;
   let workerListener: FastifyInstance | undefined;
   let apiDb: Db | undefined;
   // One registry per process: in ROLE=all the API's /metrics shows the workers' counters too.
   const metrics = createMetrics();
 
   if (config.ROLE !== 'worker') {
-    producer = createProducerConnection(config.REDIS_URL);
+    producer = createProducerConnection(config);
     await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
@@ -52,7 +52,7 @@ async function main(config: Config): Promise<void> {
     await app.listen({ port: config.PORT, host: config.HOST });
   }
   if (config.ROLE !== 'api') {
-    workerConnection = createWorkerConnection(config.REDIS_URL);
+    workerConnection = createWorkerConnection(config);
     if (config.ROLE === 'worker') void checkEvictionPolicy(workerConnection, logger);
     workers = startWorkers({ db, uploads, logger, config, connection: workerConnection, metrics });
     logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');

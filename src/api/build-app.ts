@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db/pool.js';
@@ -49,7 +49,7 @@ export interface AppDeps {
   config: Config;
   db: Db;
   /** The producer connection (also used by /readyz). */
-  redis: Redis;
+  redis: RedisConnection;
   queues: JobQueues;
   uploads: FileStore;
   logger: Logger;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clusterNodesSetting, redisUrlSetting } from './redis-cluster-nodes.js';
 import { trustProxySetting } from './trust-proxy.js';
 
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
@@ -11,7 +12,9 @@ const envSchema = z.object({
   PORT: integer(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/catalog'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrlSetting.default('redis://127.0.0.1:6379'),
+  /** `host:port,…`: seed nodes of a Redis Cluster that BullMQ and every other Redis use run on. */
+  REDIS_CLUSTER_NODES: clusterNodesSetting.optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only')

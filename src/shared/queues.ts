@@ -1,7 +1,10 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import type { JobType } from './jobs/job-row.js';
+import { createRedisConnection, type RedisConnection, type RedisSettings } from './redis-connection.js';
+
+export type { RedisConnection } from './redis-connection.js';
 
 /** What a queued BullMQ job carries: only our job id; the job row in PostgreSQL holds the rest. */
 export interface QueuedJob {
@@ -35,12 +38,12 @@ export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): Default
  * A Redis connection for a producer (the API): commands fail fast while Redis is unreachable, so
  * a request gets 503 at once instead of hanging.
  */
-export function createProducerConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, ...options });
+export function createProducerConnection(settings: RedisSettings, options: RedisOptions = {}): RedisConnection {
+  return createRedisConnection(settings, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, ...options });
 }
 
 /** Resolves once `connection` is ready, or rejects if it does not get there within `timeoutMs`. */
-export async function waitUntilReady(connection: Redis, timeoutMs = 10_000): Promise<void> {
+export async function waitUntilReady(connection: RedisConnection, timeoutMs = 10_000): Promise<void> {
   if (connection.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -55,9 +58,12 @@ export async function waitUntilReady(connection: Redis, timeoutMs = 10_000): Pro
   });
 }
 
-/** A Redis connection for workers: BullMQ's blocking commands need unlimited retries per request. */
-export function createWorkerConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, ...options });
+/**
+ * A Redis connection for workers: BullMQ's blocking commands need unlimited retries per request
+ * (on a cluster: on each node's connection, where BullMQ looks for it).
+ */
+export function createWorkerConnection(settings: RedisSettings, options: RedisOptions = {}): RedisConnection {
+  return createRedisConnection(settings, { maxRetriesPerRequest: null, ...options });
 }
 
 /** The producer side of the job queues. */
@@ -76,7 +82,7 @@ export interface JobQueues {
  * errors of the queues (a queue without an 'error' listener would print them to the console).
  */
 export function createJobQueues(
-  connection: Redis,
+  connection: RedisConnection,
   config: Config,
   onError: (error: Error) => void = () => {},
 ): JobQueues {

@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import { CANCEL_REASON } from './job-processor.js';
 
@@ -9,7 +9,7 @@ import { CANCEL_REASON } from './job-processor.js';
  * job row; a process that does not run the job ignores the message. Returns a function that stops.
  */
 export function listenForCancels(
-  connection: Redis,
+  connection: RedisConnection,
   channel: string,
   workers: Worker[],
   logger: Logger,

@@ -1,5 +1,5 @@
 import { DelayedError } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Db } from '../shared/db/pool.js';
 import type { JobProcessor } from './job-processor.js';
 
@@ -22,7 +22,7 @@ return 0`;
 /** Per-account running-job slots shared by every worker process through Redis. */
 export class AccountSlots {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     readonly cap: number,
     readonly leaseMs: number,

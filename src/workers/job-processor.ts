@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
 import type { HostResolver } from '../shared/callbacks/host-resolver.js';
@@ -16,7 +16,7 @@ export interface WorkerDeps {
   logger: Logger;
   config: Config;
   /** A connection made with `createWorkerConnection` (BullMQ duplicates it for blocking reads). */
-  connection: Redis;
+  connection: RedisConnection;
   /** Job counters and durations (exposed by /metrics of this process); none when absent. */
   metrics?: ServiceMetrics;
   /** Resolves callback_url hosts; default: the system resolver. */

@@ -1,7 +1,7 @@
 import type { Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import { registerErrorHandling } from '../api/plugins/error-handler.js';
 import { metricsRoute } from '../api/plugins/metrics.js';
@@ -25,7 +25,7 @@ export async function blockingConnectionsAlive(workers: Worker[]): Promise<boole
 export interface WorkerListenerDeps {
   db: Db;
   /** The workers' own Redis connection. */
-  redis: Redis;
+  redis: RedisConnection;
   workers: Worker[];
   metrics: ServiceMetrics;
   metricsToken?: string | undefined;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxOverlap } from '../support/job-overlap.js';
 import { jobRow, productsCsv } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -17,19 +18,6 @@ async function startImport(key: string, csv: Buffer | string): Promise<string> {
   const response = await ctx.upload(key, csv);
   expect(response.statusCode, response.body).toBe(202);
   return response.json<{ id: string }>().id;
-}
-
-/** The largest number of the intervals [start, end) that overlap at one moment. */
-function maxOverlap(intervals: Array<[number, number]>): number {
-  const events = intervals.flatMap(([start, end]) => [[start, 1] as const, [end, -1] as const]);
-  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let running = 0;
-  let most = 0;
-  for (const [, change] of events) {
-    running += change;
-    most = Math.max(most, running);
-  }
-  return most;
 }
 
 describe('per-account fairness (MAX_JOBS_PER_ACCOUNT)', () => {

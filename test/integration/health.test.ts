@@ -4,11 +4,10 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { createJobQueues, createProducerConnection } from '../../src/shared/queues.js';
+import { createJobQueues, createProducerConnection, type RedisConnection } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
 import { filesUnder } from '../support/stored-files.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -56,7 +55,7 @@ async function redisProxy(target: URL): Promise<{ url: string; cut(): Promise<vo
 }
 
 /** An API on the test context's database whose Redis connection is `redis`, with its own upload folder. */
-async function appWithRedis(redis: Redis, redisUrl: string) {
+async function appWithRedis(redis: RedisConnection, redisUrl: string) {
   const config = { ...ctx.config, REDIS_URL: redisUrl };
   const queues = createJobQueues(redis, config);
   // BullMQ re-emits connection errors on the queue (and prints them when nobody listens).

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../src/shared/redis-connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
 import { credentialChannel } from '../../src/shared/accounts/credential-changes.js';
@@ -21,7 +21,7 @@ const clock = () => now;
 
 interface Instance {
   app: FastifyInstance;
-  redis: Redis;
+  redis: RedisConnection;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import type { LightMyRequestResponse } from 'fastify';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { queuePrefix } from '../../src/shared/queues.js';
+import { deleteKeys } from '../../src/shared/redis-connection.js';
 import type { TestContext } from './test-context.js';
 
 /** A product row to seed straight into the catalog. */
@@ -103,13 +104,5 @@ export function csvRecords(text: string): Array<Record<string, string>> {
  * alone (the other files share the Redis, each under its own prefix). Returns how many went.
  */
 export async function deleteQueueKeys(ctx: TestContext): Promise<number> {
-  const pattern = `${queuePrefix(ctx.config)}:*`;
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) deleted += await ctx.redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
+  return deleteKeys(ctx.redis, `${queuePrefix(ctx.config)}:*`);
 }

@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
@@ -21,7 +20,9 @@ import {
   queuePrefix,
   waitUntilReady,
   type JobQueues,
+  type RedisConnection,
 } from '../../src/shared/queues.js';
+import { deleteKeys } from '../../src/shared/redis-connection.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
 import type { FileStore } from '../../src/shared/storage/file-store.js';
 import { createFileStore } from '../../src/shared/storage/create-file-store.js';
@@ -77,8 +78,7 @@ export interface TestContext {
   /** Environment that makes another process (a worker child) join this context. */
   env: Record<string, string>;
   queues: JobQueues;
-  redis: Redis;
-  /** The local store over the data folder (the service's store unless `storage` says otherwise). */
+  redis: RedisConnection;
   uploads: UploadStore;
   /** The store the service runs on. */
   store: FileStore;
@@ -130,7 +130,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   // The API has its own pool, as in src/main.ts: its statement timeout must not reach the workers.
   const apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
   const logger = createLogger(config.LOG_LEVEL);
-  const redis = createProducerConnection(config.REDIS_URL);
+  const redis = createProducerConnection(config);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
@@ -140,7 +140,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
   });
   const responses = recordResponses(app);
-  const workerConnection = createWorkerConnection(config.REDIS_URL);
+  const workerConnection = createWorkerConnection(config);
 
   const context: TestContext = {
     app,
@@ -199,7 +199,9 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await app.close();
       await context.workers?.close();
       await queues.close();
-      await removeQueueKeys(redis, queuePrefix(config));
+      // A file that stopped and restarted its Redis may close before the client has reconnected.
+      await waitUntilReady(redis);
+      await deleteKeys(redis, `${queuePrefix(config)}:*`);
       redis.disconnect();
       workerConnection.disconnect();
       await apiDb.end();
@@ -217,15 +219,4 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
   if (options.workers !== false) context.startWorkers();
   return context;
-}
-
-async function removeQueueKeys(redis: Redis, prefix: string): Promise<void> {
-  // A file that stopped and restarted its Redis may close before the client has reconnected.
-  await waitUntilReady(redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }

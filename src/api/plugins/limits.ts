@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 import type { Tier } from '../../shared/accounts/account-queries.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
@@ -46,7 +46,7 @@ export interface RateLimitState {
 }
 
 export interface RequestLimitsDeps {
-  redis: Redis | Cluster;
+  redis: RedisConnection;
   db: Db;
   /** How often the monthly counts are added to PostgreSQL (USAGE_FLUSH_MS). */
   usageFlushMs: number;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
@@ -93,7 +93,7 @@ const isPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
  * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
  * same id; every tick starts a normal export job carrying the schedule's id.
  */
-export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis: Redis; config: Config }): void {
+export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis: RedisConnection; config: Config }): void {
   const scheduler = new ExportScheduler(deps.redis, deps.config);
   app.addHook('onClose', () => scheduler.close());
   const routes = app.withTypeProvider<ZodTypeProvider>();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../../shared/errors.js';
@@ -28,7 +28,7 @@ async function check(probe: () => Promise<unknown>): Promise<CheckState> {
 
 export interface HealthDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisConnection;
   /** In a process that runs workers: true while their blocking Redis connections are up. */
   workersAlive?: (() => Promise<boolean>) | undefined;
 }

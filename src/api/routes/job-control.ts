@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
@@ -25,7 +25,7 @@ export interface JobControlDeps {
   db: Db;
   queues: JobQueues;
   /** Publishes on the cancel channel (the producer connection). */
-  redis: Redis;
+  redis: RedisConnection;
   /** The channel every worker process listens on for cancelled job ids. */
   cancelChannel: string;
 }

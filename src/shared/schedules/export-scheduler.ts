@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis-connection.js';
 import type { Config } from '../config.js';
 import type { FieldProblem } from '../errors.js';
 import { queuePrefix } from '../queues.js';
@@ -78,7 +78,7 @@ export function nextRunAt(timing: ScheduleTiming, from = new Date()): Date {
 export class ExportScheduler {
   readonly queue: Queue<ScheduleTick>;
 
-  constructor(connection: Redis, config: Pick<Config, 'QUEUE_PREFIX'>) {
+  constructor(connection: RedisConnection, config: Pick<Config, 'QUEUE_PREFIX'>) {
     this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config) });
     // Connection errors surface on the calls below; without a listener they would be printed.
     this.queue.on('error', () => {});

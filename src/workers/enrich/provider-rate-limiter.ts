@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis-connection.js';
 
 /**
  * Reserves the next call slot toward the provider (GCRA, "generic cell rate algorithm", with no
@@ -29,7 +29,7 @@ if left < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) 
 return 0
 `;
 
-type LimiterRedis = Redis & {
+type LimiterRedis = RedisConnection & {
   enrichReserve(tatKey: string, pauseKey: string, intervalMicros: number): Promise<[number, number]>;
   enrichPause(pauseKey: string, ms: number): Promise<number>;
 };
@@ -50,7 +50,7 @@ export class ProviderRateLimiter {
    * @param keyPrefix the queue prefix (`{catalog}`): both keys share its hash tag (one Cluster slot)
    * @param ratePerMinute calls per minute for all processes together; undefined: no steady limit
    */
-  constructor(redis: Redis, keyPrefix: string, ratePerMinute: number | undefined) {
+  constructor(redis: RedisConnection, keyPrefix: string, ratePerMinute: number | undefined) {
     this.redis = redis as LimiterRedis;
     if (!('enrichReserve' in redis)) {
       redis.defineCommand('enrichReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
