@@ -29,6 +29,8 @@ import { exportScheduleRoutes } from './routes/export-schedules.js';
 import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/imports.js';
+import { importProfileRoutes } from './routes/import-profiles.js';
+import { jobRowsCsvRoutes } from './routes/job-rows-csv.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -114,6 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     callbacks,
   });
   jobRoutes(app, { db: deps.db });
+  importProfileRoutes(app, { db: deps.db });
+  jobRowsCsvRoutes(app, { db: deps.db, uploads: deps.uploads, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });

@@ -1,12 +1,45 @@
 import { z } from 'zod';
 
-/** The options of an import job, as stored on the job row and echoed in its `options`. */
+/** Text encodings an import can be read in (API.md §7); a UTF-16 byte-order mark is detected by itself. */
+export const IMPORT_ENCODINGS = ['utf-8', 'windows-1252', 'iso-8859-1', 'utf-16le', 'utf-16be'] as const;
+export type ImportEncoding = (typeof IMPORT_ENCODINGS)[number];
+
+/** How a price cell writes its decimals: `1.50` or `1,50`. */
+export const DECIMAL_SEPARATORS = ['.', ','] as const;
+export type DecimalSeparator = (typeof DECIMAL_SEPARATORS)[number];
+
+/**
+ * Where a column of the file goes: a product field, the `attributes` JSON column, one attribute
+ * (`attributes.<key>`), or nowhere (`ignore`). Keys are headers as in the file.
+ */
+export const columnMappingSchema = z.record(
+  z.string().refine((header) => header.trim() !== '', { error: 'A header in columns must not be empty.' }),
+  z.string().regex(/^(ean|name|brand|category|description|price|currency|stock|image_url|attributes|attributes\..+|ignore)$/, {
+    error: (issue) =>
+      `Unknown target '${String(issue.input)}' in columns: expected a product field (ean, name, brand, category, description, price, currency, stock, image_url), attributes, attributes.<key> or ignore.`,
+  }),
+);
+export type ColumnMapping = z.infer<typeof columnMappingSchema>;
+
+/**
+ * The options of an import job, as stored on the job row and echoed in its `options`. Fields
+ * added after the first release default so that jobs stored before them still read.
+ */
 export const importOptionsSchema = z.object({
   mode: z.enum(['upsert', 'create', 'update']),
   on_error: z.enum(['abort', 'skip']),
-  /** null: detected from the header line among `,` `;` and tab. */
+  /** null: detected from the header line among `,` `;` and tab (or from Excel's `sep=` line). */
   delimiter: z.enum([',', ';', '\t']).nullable(),
   dry_run: z.boolean(),
+  /** null: UTF-8, or UTF-16 when the file starts with its byte-order mark. */
+  encoding: z.enum(IMPORT_ENCODINGS).nullable().default(null),
+  decimal_separator: z.enum(DECIMAL_SEPARATORS).default('.'),
+  /** The worksheet of a workbook upload, by name; null: the first. */
+  sheet: z.string().nullable().default(null),
+  /** The header renaming applied (from the profile); null: headers are read as they are. */
+  columns: columnMappingSchema.nullable().default(null),
+  /** The saved import profile applied, if any. */
+  profile: z.object({ id: z.string(), name: z.string() }).nullable().default(null),
 });
 
 export type ImportOptions = z.infer<typeof importOptionsSchema>;

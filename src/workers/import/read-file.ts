@@ -1,13 +1,14 @@
 import { pipeline } from 'node:stream/promises';
-import { parse, type Parser } from 'csv-parse';
 import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { UploadStore } from '../../shared/upload-store.js';
+import { csvParser, describeCsvUpload, openUtf8, type CsvSource } from './csv-source.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
-import { detectDelimiter, HeaderError, layoutFromHeader } from './header.js';
+import { HeaderError, layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
+import { inputGuardProblem } from './input-problem.js';
 import { RowReader } from './row-reader.js';
 
 /** Rows parsed between two turns of the event loop. */
@@ -33,21 +34,6 @@ export interface ReadFileInput {
   signal?: AbortSignal;
 }
 
-function csvParser(delimiter: string, maxRecordBytes: number, info: boolean): Parser {
-  return parse({
-    bom: true,
-    delimiter,
-    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
-    // stray carriage return behind as a cell or a one-cell row.
-    record_delimiter: ['\r\n', '\n'],
-    relax_quotes: false,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: maxRecordBytes,
-    info,
-  });
-}
-
 /**
  * Streams the upload through the UTF-8 guard and csv-parse and validates every row with the
  * shared product schema, handing valid rows and row problems to the writer as it goes. Memory
@@ -56,11 +42,11 @@ function csvParser(delimiter: string, maxRecordBytes: number, info: boolean): Pa
  */
 export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   const { db, jobId, options, writer } = input;
-  const delimiter =
-    options.delimiter ?? detectDelimiter((await input.uploads.head(input.inputPath, 64 * 1024)).toString('utf8'));
+  const source = await describeCsvUpload(input.uploads, input.inputPath, options);
   const guard = new InputGuard();
   const result: ReadResult = { rowsProcessed: 0, problem: null };
   let reader: RowReader | null = null;
+  let header: string[] | null = null;
   let lastProgressAt = Date.now();
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
   let consumeError: unknown;
@@ -76,8 +62,9 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   const consumeRecords = async (records: AsyncIterable<string[]>) => {
     for await (const record of records) {
       if (!reader) {
-        const layout = layoutFromHeader(record, options.mode);
-        reader = new RowReader(layout, options.mode);
+        const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+        reader = new RowReader(layout, options.mode, { decimalComma: options.decimal_separator === ',' });
+        header = record;
         writer.setLayout(layout);
         await saveInputColumns(db, jobId, record);
         continue;
@@ -103,9 +90,10 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   };
 
   // The guard stops at a bad byte on the line after the last row read (row 0: the header line).
-  const guardFailure = () => guardProblem(guard, reader ? result.rowsProcessed + 1 : 0);
+  const guardFailure = () =>
+    inputGuardProblem(guard.problem!, { row: reader ? result.rowsProcessed + 1 : 0, source, header });
   try {
-    await pipeline(input.uploads.open(input.inputPath), guard, csvParser(delimiter, input.maxRecordBytes, false), consume);
+    await pipeline(openUtf8(source), guard, csvParser(source, input.maxRecordBytes, false), consume);
   } catch (pipelineError) {
     const error = consumeError ?? pipelineError;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
@@ -114,7 +102,8 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     else {
       // csv-parse reports an unclosed quote only at the end of the file: find where its record began.
       const scan = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines;
-      result.problem = fileProblemFromParser(error, scan ? await failedRecordLine(input, delimiter) : error.lines!);
+      const line = scan ? await failedRecordLine(source, input.maxRecordBytes) : error.lines!;
+      result.problem = fileProblemFromParser(error, line, input.maxRecordBytes);
     }
     return result;
   }
@@ -130,16 +119,17 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
  * without csv-parse's per-record `info`, which costs a third of the parse time; only a failed
  * import pays for these two extra passes.
  */
-async function failedRecordLine(input: ReadFileInput, delimiter: string): Promise<number> {
+async function failedRecordLine(source: CsvSource, maxRecordBytes: number): Promise<number> {
   let lastLine = 0;
-  const parser = csvParser(delimiter, input.maxRecordBytes, true);
+  const parser = csvParser(source, maxRecordBytes, true);
   parser.on('data', (entry: { info: { lines: number } }) => {
     lastLine = entry.info.lines;
   });
-  await pipeline(input.uploads.open(input.inputPath), new InputGuard(), parser).catch(() => {});
+  await pipeline(openUtf8(source), new InputGuard(), parser).catch(() => {});
   let line = 1;
-  for await (const chunk of input.uploads.open(input.inputPath) as AsyncIterable<Buffer>) {
-    for (const byte of chunk) {
+  for await (const chunk of openUtf8(source) as AsyncIterable<Buffer | string>) {
+    // A decoded (non-UTF-8) upload arrives as text.
+    for (const byte of typeof chunk === 'string' ? Buffer.from(chunk) : chunk) {
       if (byte === 0x0a) line += 1;
       else if (line > lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
     }
@@ -147,12 +137,11 @@ async function failedRecordLine(input: ReadFileInput, delimiter: string): Promis
   return lastLine + 1;
 }
 
-/** The guard's problem, reported at `row`: 0 when it was on the header line (no header was read). */
-function guardProblem(guard: InputGuard, row: number): FileProblem {
-  const { kind, line } = guard.problem!;
-  return kind === 'binary'
-    ? new FileProblem('BINARY_CONTENT', `The file looks binary, not CSV text: a NUL byte on line ${line} (row ${row}).`, row)
-    : new FileProblem('INVALID_UTF8', `The file is not valid UTF-8: an invalid byte sequence on line ${line} (row ${row}).`, row);
+/** The profile's header renaming, named as messages name it; undefined without one. */
+export function headerMapping(options: ImportOptions): HeaderMapping | undefined {
+  if (!options.columns) return undefined;
+  const label = options.profile ? `the columns of profile '${options.profile.name}'` : 'the columns mapping';
+  return { columns: options.columns, label };
 }
 
 function isParserError(error: unknown): error is Error & { code: string; lines?: number; records?: number } {

@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../shared/db/pool.js';
+import { jobNotFinished, notFound } from '../../shared/errors.js';
+import { importOptionsSchema } from '../../shared/jobs/import-options.js';
+import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared/jobs/job-error-queries.js';
+import { findJob } from '../../shared/jobs/job-queries.js';
+import { defuseFormula } from '../../shared/product/formula-cells.js';
+import type { UploadStore } from '../../shared/upload-store.js';
+import { describeCsvUpload, uploadRecords } from '../../workers/import/csv-source.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Failed rows read from the report per query. */
+const FAILED_ROWS_BATCH = 2_000;
+
+const rowsCsvSchema = {
+  params: z.object({ id: z.string() }),
+  response: {
+    200: {
+      description: 'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows)',
+      // Streamed, never serialized: documented as text.
+      content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
+    },
+    ...errorResponses(404, 409, ...AUTH_ERRORS),
+  },
+};
+
+export interface RowsCsvDeps {
+  db: Db;
+  uploads: UploadStore;
+  maxRecordBytes: number;
+}
+
+/**
+ * GET /v1/jobs/{id}/rows.csv (API.md §7): the whole upload of an ended import with each row's
+ * problems beside it, the file to fix and upload again after an all-or-nothing import failed.
+ * Good rows are not stored anywhere: the stored upload is read again and the report merged in
+ * by row number, both as streams, so the import itself pays nothing for this.
+ */
+export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/jobs/:id/rows.csv',
+    { config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
+    async (request, reply) => {
+      const id = request.params.id;
+      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
+      if (!job || job.type !== 'import') throw notFound('Job not found.');
+      if (job.status === 'processing') throw jobNotFinished();
+      const gone = () =>
+        notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
+      if (!job.input_path) throw gone();
+      const source = await describeCsvUpload(deps.uploads, job.input_path, importOptionsSchema.parse(job.options)).catch(() => {
+        throw gone();
+      });
+      const csv = stringify({ header: false });
+      Readable.from(rowsCsvRecords(deps, job.id, uploadRecords(source, deps.maxRecordBytes))).pipe(csv);
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)
+        .send(csv);
+    },
+  );
+}
+
+/** The report's failed rows in row order, read in batches. */
+async function* failedRows(db: Db, jobId: string): AsyncGenerator<FailedRow> {
+  let afterRow = -1;
+  for (;;) {
+    const batch = await listFailedRows(db, jobId, afterRow, FAILED_ROWS_BATCH);
+    yield* batch;
+    if (batch.length < FAILED_ROWS_BATCH) return;
+    afterRow = batch.at(-1)!.row;
+  }
+}
+
+const errorCells = (failed: FailedRow) => [String(failed.row), failed.fields, failed.codes, failed.messages];
+
+/**
+ * The records of rows.csv: the header with the error columns, then each uploaded row with its
+ * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
+ * the row where a file-level problem stopped the read) follow with the cells the report kept.
+ * Every cell is defused against formula injection; the importer strips that again on re-upload.
+ */
+async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
+  const report = failedRows(deps.db, jobId);
+  let next = (await report.next()).value as FailedRow | undefined;
+  let width = 0;
+  let row = -1;
+  const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
+  for await (const record of records) {
+    row += 1;
+    if (row === 0) {
+      width = record.length;
+      yield [...record, ...ERRORS_CSV_COLUMNS].map(defuseFormula);
+      continue;
+    }
+    const cells = Array.from({ length: Math.max(width, record.length) }, (_, index) => record[index] ?? '');
+    while (next && next.row < row) {
+      yield storedRow(next, width);
+      next = (await report.next()).value as FailedRow | undefined;
+    }
+    if (next?.row === row) {
+      yield [...cells, ...errorCells(next)].map(defuseFormula);
+      next = (await report.next()).value as FailedRow | undefined;
+    } else yield [...cells, ...noErrors].map(defuseFormula);
+  }
+  for (; next; next = (await report.next()).value as FailedRow | undefined) yield storedRow(next, width);
+}
+
+/** A report row as errors.csv gives it: the cells the report kept (padded), then its problems. */
+function storedRow(failed: FailedRow, width: number): string[] {
+  const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
+  const original = Array.from({ length: Math.max(width, cells.length) }, (_, index) => cells[index] ?? '');
+  return [...original, ...errorCells(failed)].map(defuseFormula);
+}
