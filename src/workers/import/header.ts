@@ -38,7 +38,7 @@ export class HeaderError extends Error {
 /** A renaming of the file's headers (a profile's `columns`), and how to name it in messages. */
 export interface HeaderMapping {
   columns: ColumnMapping;
-  /** e.g. "the columns of profile 'akeneo'". */
+  /** e.g. "the column mapping of profile 'akeneo'". */
   label: string;
 }
 

@@ -140,7 +140,7 @@ async function failedRecordLine(source: CsvSource, maxRecordBytes: number): Prom
 /** The profile's header renaming, named as messages name it; undefined without one. */
 export function headerMapping(options: ImportOptions): HeaderMapping | undefined {
   if (!options.columns) return undefined;
-  const label = options.profile ? `the columns of profile '${options.profile.name}'` : 'the columns mapping';
+  const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
   return { columns: options.columns, label };
 }
 
