@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportOf, storedProducts, untilQueueReady } from '../support/csv.js';
+import { downloadResult, requestExport, runExportJob } from '../support/exports.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // Files shaped like the ones merchandisers send, read through saved import profiles.
@@ -39,6 +40,12 @@ const SHOPIFY_COLUMNS = {
   ),
 };
 
+const AKENEO_COLUMNS = {
+  UGC_ean: 'ean', 'name-de_DE': 'name', UGC_brand: 'brand', UGC_price: 'price', UGC_currency: 'currency',
+  UGC_color: 'attributes.color', 'description-de_DE': 'description', categories: 'category', sku: 'attributes.sku',
+  enabled: 'ignore', family: 'ignore',
+};
+
 describe('imports of real-shaped files', () => {
   it("imports a Shopify product template by profile name, Excel's ' removed from Variant Barcode", async () => {
     const account = await ctx.createAccount();
@@ -61,15 +68,7 @@ describe('imports of real-shaped files', () => {
 
   it('imports an Akeneo export (;, decimal commas, UGC_ean) by profile id', async () => {
     const account = await ctx.createAccount();
-    const id = await createProfile(account.key, {
-      name: 'Akeneo',
-      columns: {
-        UGC_ean: 'ean', 'name-de_DE': 'name', UGC_brand: 'brand', UGC_price: 'price', UGC_currency: 'currency',
-        UGC_color: 'attributes.color', 'description-de_DE': 'description', categories: 'category', sku: 'attributes.sku',
-        enabled: 'ignore', family: 'ignore',
-      },
-      decimal_separator: ',',
-    });
+    const id = await createProfile(account.key, { name: 'Akeneo', columns: AKENEO_COLUMNS, decimal_separator: ',' });
     const job = await ctx.importCsv(account.key, await fixture('akeneo-products.csv'), { profile: id });
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 3 } });
     expect(job.options).toMatchObject({ profile: { id, name: 'Akeneo' }, decimal_separator: ',', delimiter: null });
@@ -128,5 +127,35 @@ describe('imports of real-shaped files', () => {
       "but the file has no such header. The file's header: 'Barcode', 'Artikelname'.";
     expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
     expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 0, ean: null, field: null, code: 'MISSING_COLUMN', message }]);
+  });
+
+  it("exports in a partner's format with the profile's columns, and that file imports back unchanged", async () => {
+    const account = await ctx.createAccount();
+    await createProfile(account.key, { name: 'Akeneo', columns: AKENEO_COLUMNS, decimal_separator: ',' });
+    await ctx.importCsv(account.key, await fixture('akeneo-products.csv'), { profile: 'Akeneo' });
+    const exported = await runExportJob(ctx, account.key, {
+      format: 'csv',
+      columns: AKENEO_COLUMNS,
+      fields: ['sku', 'UGC_ean', 'name-de_DE', 'UGC_price', 'UGC_currency', 'UGC_color', 'brand'],
+      decimal_separator: ',',
+    });
+    expect(exported.status).toBe('completed');
+    const { text } = await downloadResult(ctx, account.key, exported.id);
+    const lines = text.trimEnd().split('\n');
+    // `brand` is an export field: headed by the header the mapping gives it.
+    expect(lines[0]).toBe('sku,UGC_ean,name-de_DE,UGC_price,UGC_currency,UGC_color,UGC_brand');
+    expect(lines).toContain('PEN-001,4006381333931,Kugelschreiber blau,"1,50",EUR,blau,Acme');
+    const again = await ctx.importCsv(account.key, text, { profile: 'Akeneo' });
+    expect(again).toMatchObject({ status: 'completed', progress: { rows_unchanged: 3 } });
+  });
+
+  it('refuses columns on an NDJSON export and a field that neither the export nor columns knows', async () => {
+    const account = await ctx.createAccount();
+    const ndjson = await requestExport(ctx, account.key, { format: 'ndjson', columns: { EAN: 'ean' } });
+    expect(ndjson.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'columns', message: 'columns is for CSV: it needs format csv.' }] });
+    const unknown = await requestExport(ctx, account.key, { format: 'csv', columns: { EAN: 'ean' }, fields: ['EAN', 'Titel'] });
+    expect(unknown.json<{ error: string }>().error).toBe(
+      "Unknown field 'Titel': expected one of ean, name, brand, category, description, price, currency, stock, image_url, attributes, created_at, updated_at, or a header named in columns.",
+    );
   });
 });
