@@ -53,7 +53,8 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
   }
   const layout: ColumnLayout = { product: {}, attributes: [], header };
   const targets = mappedTargets(mapping);
-  const seen = new Set<string>();
+  // Each column's key, with the header that took it first.
+  const seen = new Map<string, string>();
   header.forEach((cell, index) => {
     // An export prefixes a name that starts like a formula with ' (CSV-injection defence).
     const name = restoreFormula(cell).trim();
@@ -63,11 +64,15 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     const target = targets.get(key) ?? key;
     if (target === 'ignore') return;
     const seenKey = target.startsWith('attributes.') ? `attributes.${target.slice(11).toLowerCase()}` : target;
-    if (seen.has(seenKey)) {
-      const what = target === key ? `the column '${name}'` : `'${target}' (from '${name}')`;
-      throw new HeaderError(`The header names ${what} more than once.`, 'DUPLICATE_COLUMN');
+    const earlier = seen.get(seenKey);
+    if (earlier !== undefined) {
+      const message =
+        earlier.toLowerCase() === key
+          ? `The header names the column '${name}' more than once.`
+          : `The header gives '${target}' twice, from '${earlier}' and from '${name}' (after ${mapping?.label ?? 'the column mapping'}).`;
+      throw new HeaderError(message, 'DUPLICATE_COLUMN');
     }
-    seen.add(seenKey);
+    seen.set(seenKey, name);
     if ((PRODUCT_COLUMNS as readonly string[]).includes(target)) layout.product[target as ProductColumn] = index;
     else if (target === ATTRIBUTES_COLUMN) layout.attributesJson = index;
     else if (target.startsWith('attributes.')) layout.attributes.push({ name: target.slice(11), index });
