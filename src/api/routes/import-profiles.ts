@@ -129,7 +129,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     '/v1/import-profiles/:id',
     {
       ...write,
-      schema: { params, body: importProfileBodySchema, response: { 200: profileSchema, ...errorResponses(404, 409, 422, ...AUTH_ERRORS) } },
+      schema: { params, body: importProfileBodySchema, response: { 200: profileSchema, ...errorResponses(400, 404, 409, 422, ...AUTH_ERRORS) } },
     },
     async (request) => {
       const accountId = accountIdOf(request);
