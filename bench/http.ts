@@ -41,9 +41,9 @@ export async function getJob(baseUrl: string, apiKey: string, id: string): Promi
  * POSTs `file` to /v1/imports as a text/csv body, streamed from disk (never buffered here), and
  * returns the accepted job's id once the 202 arrives.
  */
-export async function uploadCsv(baseUrl: string, apiKey: string, file: string): Promise<string> {
+export async function uploadCsv(baseUrl: string, apiKey: string, file: string, query = ''): Promise<string> {
   const { size } = await stat(file);
-  const url = new URL('/v1/imports', baseUrl);
+  const url = new URL(`/v1/imports${query ? `?${query}` : ''}`, baseUrl);
   const req = request(url, {
     method: 'POST',
     headers: { 'content-type': 'text/csv', 'content-length': size, 'x-api-key': apiKey },
