@@ -149,3 +149,13 @@ describe('InputGuard on invalid input', () => {
     expect(output.toString('utf8')).toBe('a\n');
   });
 });
+
+describe('InputGuard: where the bad byte is', () => {
+  it('gives the column (in characters) and the byte that starts the bad sequence, even when a chunk splits it', async () => {
+    const file = bytes('ean,name\n96385074,Café Cr', [0xe8], 'me\n');
+    for (const at of [0, 20, 24, 25, 26]) {
+      const { problem } = await guard(at === 0 ? [file] : cut(file, at));
+      expect(problem, `cut at ${at}`).toEqual({ kind: 'invalid_utf8', line: 2, column: 17, byte: 0xe8, before: '96385074,Café Cr' });
+    }
+  });
+});
