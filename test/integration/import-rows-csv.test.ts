@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toCsv } from '../support/csv.js';
+import { storedProducts, toCsv } from '../support/csv.js';
 import { readmeSteps, runReadmeSteps } from '../support/readme-steps.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -39,7 +39,7 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
   });
 
   it('gives every row with its problems, names itself in links.rows_csv, and keeps a windows-1252 upload readable', async () => {
-    const { key } = await ctx.createAccount();
+    const { id: accountId, key } = await ctx.createAccount();
     const csv = iconv.encode(toCsv([
       ['ean', 'name', 'brand'],
       ['4006381333931', 'Crème brûlée', 'Müller'],
@@ -50,12 +50,22 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     const response = await ctx.get(key, job.links.rows_csv!);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
-    const lines = response.body.trimEnd().split('\n');
+    // A BOM: the file is UTF-8 now, which overrides encoding=windows-1252 when it comes back.
+    expect(response.body.startsWith('\uFEFF')).toBe(true);
+    const lines = response.body.slice(1).trimEnd().split('\n');
     expect(lines[0]).toBe('ean,name,brand,error_row,error_field,error_code,error_message');
     expect(lines[1]).toBe('4006381333931,Crème brûlée,Müller,,,,');
     // The formula cell goes out defused (the importer strips the ' again); the EAN keeps its hint.
     expect(lines[2]).toMatch(/^40063813339,Café,"'=HYPERLINK\(""x""\)",2,ean,INVALID_EAN,"The EAN '40063813339' has 11 digits/);
     expect(lines).toHaveLength(3);
+    const fixed = response.body.replace('40063813339,', '040063813339,');
+    const again = await ctx.importCsv(key, fixed, { encoding: 'windows-1252' });
+    expect(again).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ name, brand }) => ({ name, brand }))).toEqual([
+      { name: 'Café', brand: '=HYPERLINK("x")' },
+      { name: 'Crème brûlée', brand: 'Müller' },
+    ]);
   });
 
   it('adds the row where a file-level problem stopped the read after the rows before it', async () => {

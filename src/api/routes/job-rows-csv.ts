@@ -58,7 +58,9 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       const source = await describeCsvUpload(deps.uploads, job.input_path, importOptionsSchema.parse(job.options)).catch(() => {
         throw gone();
       });
-      const csv = stringify({ header: false });
+      // rows.csv is UTF-8. When the upload was decoded from another encoding, a BOM says so, to
+      // Excel and to the import of the fixed file (a BOM wins over the profile's encoding).
+      const csv = stringify({ header: false, bom: source.encoding !== 'utf-8' });
       Readable.from(rowsCsvRecords(deps, job.id, uploadRecords(source, deps.maxRecordBytes))).pipe(csv);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')

@@ -33,7 +33,7 @@ const OLE2_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])
 const SEP_LINE = /^\uFEFF?sep=([^\r\n"])[ \t]*(?:\r?\n|$)/i;
 
 /**
- * Reads the upload's first bytes: a UTF-16 byte-order mark chooses UTF-16 by itself, else the
+ * Reads the upload's first bytes: a byte-order mark (UTF-8 or UTF-16) chooses by itself, else the
  * `encoding` option, else UTF-8; the delimiter is the option, else Excel's `sep=` line, else the
  * one the header line uses most.
  */
@@ -47,7 +47,9 @@ export async function describeCsvUpload(uploads: UploadStore, path: string, opti
   return { uploads, path, encoding, delimiter, fromLine: sepLine ? 2 : 1, workbook };
 }
 
+/** A byte-order mark says the encoding by itself, over the option (rows.csv of a decoded upload has one). */
 function bomEncoding(head: Buffer): ImportEncoding | null {
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8';
   if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
   if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
   return null;
