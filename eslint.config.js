@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/shared/config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
+    files: ['src/shared/config.ts', 'src/cli/cli-config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

@@ -4,7 +4,7 @@ import { buildApp } from './api/build-app.js';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { createMetrics } from './shared/metrics.js';
 import { ensureDatabase, migrate } from './shared/db/migrate.js';
-import { createPool } from './shared/db/pool.js';
+import { apiSessionLimits, createPool, workerSessionLimits, type Db } from './shared/db/pool.js';
 import { createLogger } from './shared/logger.js';
 import {
   createJobQueues,
@@ -22,7 +22,9 @@ import { blockingConnectionsAlive, buildWorkerListener } from './workers/worker-
 async function main(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   await ensureDatabase(config.DATABASE_URL);
-  const db = createPool(config.DATABASE_URL, config.WORKER_CONCURRENCY * 2 + 10);
+  // Two pools with their own session limits: the API's statements time out, the workers' long
+  // import transactions must not. Migrations run on the workers' pool (no statement timeout).
+  const db = createPool(config.DATABASE_URL, config.ROLE === 'api' ? 2 : config.WORKER_CONCURRENCY * 2 + 10, workerSessionLimits(config));
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const uploads = new UploadStore(config.DATA_DIR);
@@ -33,6 +35,7 @@ async function main(config: Config): Promise<void> {
   let workers: RunningWorkers | undefined;
   let workerConnection: Redis | undefined;
   let workerListener: FastifyInstance | undefined;
+  let apiDb: Db | undefined;
   // One registry per process: in ROLE=all the API's /metrics shows the workers' counters too.
   const metrics = createMetrics();
 
@@ -41,8 +44,9 @@ async function main(config: Config): Promise<void> {
     await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
+    apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
     app = await buildApp({
-      config, db, redis: producer, queues, uploads, logger, metrics,
+      config, db: apiDb, redis: producer, queues, uploads, logger, metrics,
       ...(config.ROLE === 'all' ? { workersAlive: async () => (workers ? blockingConnectionsAlive(workers.workers) : false) } : {}),
     });
     await app.listen({ port: config.PORT, host: config.HOST });
@@ -75,6 +79,7 @@ async function main(config: Config): Promise<void> {
       await queues?.close();
       producer?.disconnect();
       workerConnection?.disconnect();
+      await apiDb?.end();
       await db.end();
       logger.info('shutdown complete');
       process.exit(0);

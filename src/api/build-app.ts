@@ -12,13 +12,19 @@ import type { JobQueues } from '../shared/queues.js';
 import type { UploadStore } from '../shared/upload-store.js';
 import { parseTierLimits } from '../shared/accounts/tier-limits.js';
 import { createMailer, type Mailer } from '../shared/mail/mailer.js';
+import { systemResolver, type HostResolver } from '../shared/callbacks/host-resolver.js';
+import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwords.js';
 import { queuePrefix } from '../shared/queues.js';
+import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
+import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/error-handler.js';
+import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from './plugins/error-handler.js';
+import { registerRequestGuards } from './plugins/request-guards.js';
+import { multipartLimits } from './multipart-limits.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -34,6 +40,8 @@ import { jobRowsCsvRoutes } from './routes/job-rows-csv.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
+import { jobEventRoutes } from './routes/job-events.js';
+import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { productRoutes } from './routes/products.js';
 
 /** Everything the API needs; a test passes its own database, Redis and queue prefix. */
@@ -53,6 +61,10 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** In a process that also runs workers: whether their blocking Redis connections are up (/readyz). */
   workersAlive?: () => Promise<boolean>;
+  /** Resolves callback_url hosts; default: the system resolver. */
+  resolveHost?: HostResolver;
+  /** The login's password check; default the scrypt check (a test counts the checks through it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -67,7 +79,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
     bodyLimit: 1024 * 1024,
-    trustProxy: deps.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
+    frameworkErrors: sendFrameworkError,
+    connectionTimeout: deps.config.HTTP_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: deps.config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -75,7 +92,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
-  await app.register(multipart, { limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1 } });
+  registerRequestGuards(app, { timeoutMs: deps.config.HTTP_BODY_TIMEOUT_MS, minBytesPerSecond: deps.config.HTTP_BODY_MIN_BYTES_PER_SECOND });
+  await app.register(multipart, { limits: multipartLimits(deps.config) });
   const clock = deps.clock ?? Date.now;
   const tierLimits = parseTierLimits(deps.config.TIER_LIMITS);
   const limits = createRequestLimits({
@@ -89,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: app.log,
   });
   registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, clock });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
@@ -98,26 +116,41 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
+    limits,
   });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
   adminRoutes(app, { db: deps.db });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
-  accountRoutes(app, { db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL });
+  accountRoutes(app, {
+    db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL, verifyPassword: deps.verifyPassword ?? verifyPassword,
+  });
   keyRoutes(app, { db: deps.db, clock });
+  callbackSecretRoutes(app, { db: deps.db, graceHours: deps.config.CALLBACK_SECRET_GRACE_HOURS });
   usageRoutes(app, { db: deps.db, tierLimits, clock });
-  const callbacks = { secret: deps.config.CALLBACK_SECRET, allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE };
+  const callbacks = {
+    db: deps.db,
+    fallbackSecret: deps.config.CALLBACK_SECRET,
+    allowPrivate: deps.config.CALLBACK_ALLOW_PRIVATE,
+    resolveHost: deps.resolveHost ?? systemResolver,
+  };
   adminQueueRoutes(app, { queues: deps.queues });
   importRoutes(app, {
     db: deps.db,
     queues: deps.queues,
     uploads: deps.uploads,
     maxUploadBytes: deps.config.MAX_UPLOAD_BYTES,
+    multipart: multipartLimits(deps.config),
     callbacks,
   });
   jobRoutes(app, { db: deps.db });
   importProfileRoutes(app, { db: deps.db });
   jobRowsCsvRoutes(app, { db: deps.db, uploads: deps.uploads, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES });
+  const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
+  app.addHook('onClose', () => jobChanges.close());
+  const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
+  const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
+  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });

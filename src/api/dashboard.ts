@@ -8,6 +8,7 @@ import { AppError, invalidApiKey } from '../shared/errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 import { sendError } from './plugins/error-handler.js';
+import type { RequestLimits } from './plugins/limits.js';
 
 /** Where the queue dashboard is served (API.md §2). */
 export const DASHBOARD_PATH = '/admin/queues';
@@ -89,16 +90,35 @@ function challenge(reply: FastifyReply, error: AppError): FastifyReply {
   return sendError(reply, error);
 }
 
+/** The limit a dashboard login counts toward. */
+export type DashboardLimits = Pick<RequestLimits, 'countInvalidKey'>;
+
+/**
+ * A wrong dashboard password counts on the same per-address counter as an invalid API key, so
+ * the operator key cannot be guessed faster here than on the API: past the limit, 429 (without a
+ * challenge, so a browser does not ask again at once). Answered here, since Bull Board's routes
+ * have their own error handler.
+ */
+async function refuseWrongPassword(request: FastifyRequest, reply: FastifyReply, limits: DashboardLimits): Promise<FastifyReply> {
+  try {
+    await limits.countInvalidKey(request.ip);
+  } catch (error) {
+    if (error instanceof AppError) return sendError(reply, error);
+    throw error;
+  }
+  return challenge(reply, invalidApiKey());
+}
+
 /**
  * Bull Board at /admin/queues for every job queue, behind HTTP Basic auth: any user name, the
  * operator key (ADMIN_API_KEY) as password. A 401 carries `WWW-Authenticate`, so a browser asks
- * for the credentials; without ADMIN_API_KEY the dashboard is closed. Its routes stay out of the
- * OpenAPI document. Its retry runs the job row again through `retryJob`, the path of
- * POST /v1/jobs/{id}/retry.
+ * for the credentials; without ADMIN_API_KEY the dashboard is closed. Wrong passwords count toward
+ * `limits` like invalid keys. Its routes stay out of the OpenAPI document. Its retry runs the job
+ * row again through `retryJob`, the path of POST /v1/jobs/{id}/retry.
  */
 export async function registerDashboard(
   app: FastifyInstance,
-  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry },
+  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry; limits: DashboardLimits },
 ): Promise<void> {
   const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
   const serverAdapter = new FastifyAdapter();
@@ -121,7 +141,7 @@ export async function registerDashboard(
       if (password === null) {
         return challenge(reply, new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: sign in with any user name and the operator key as password.'));
       }
-      if (!timingSafeEqual(sha256(password), adminHash)) return challenge(reply, invalidApiKey());
+      if (!timingSafeEqual(sha256(password), adminHash)) return refuseWrongPassword(request, reply, deps.limits);
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   });

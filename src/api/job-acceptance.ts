@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
-import { callbackTargetProblem } from '../shared/callbacks/callback-target.js';
+import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
+import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
 import { AppError, badRequest, serviceUnavailable } from '../shared/errors.js';
 import { deleteJob, findJobByIdempotencyKey, insertJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
@@ -21,21 +22,25 @@ export interface JobRequest {
 }
 
 /** How the API checks a requested callback_url. */
-export interface CallbackSettings {
-  secret: string | undefined;
-  allowPrivate: boolean;
+export interface CallbackSettings extends CallbackTargetPolicy {
+  db: Db;
+  /** CALLBACK_SECRET: signs the callbacks of accounts without their own secret. */
+  fallbackSecret: string | undefined;
 }
 
 /**
- * Refuses (400) a callback_url the service will not call: callbacks not configured, or a target
- * that does not resolve or is private/loopback while the operator has not allowed that.
+ * Refuses (400) a callback_url the service will not call: nothing to sign it with (the account
+ * has no callback secret and the server no CALLBACK_SECRET fallback), or a target that does not
+ * resolve or is private/loopback while the operator has not allowed that.
  */
-export async function checkCallbackUrl(url: string | undefined, settings: CallbackSettings): Promise<void> {
+export async function checkCallbackUrl(url: string | undefined, settings: CallbackSettings, accountId: string): Promise<void> {
   if (url === undefined) return;
-  if (!settings.secret) {
-    throw badRequest("Invalid parameter 'callback_url': job callbacks are not enabled on this server (CALLBACK_SECRET is not set).");
+  if (!settings.fallbackSecret && !(await hasCallbackSecret(settings.db, accountId))) {
+    throw badRequest(
+      "Invalid parameter 'callback_url': this account has no callback signing secret; create one with POST /v1/callback-secret (the server has no CALLBACK_SECRET fallback).",
+    );
   }
-  const problem = await callbackTargetProblem(url, settings.allowPrivate);
+  const problem = await callbackTargetProblem(url, settings);
   if (problem) throw badRequest(`Invalid parameter 'callback_url': ${problem}.`);
 }
 

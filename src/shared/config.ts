@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { trustProxySetting } from './trust-proxy.js';
 
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
 export const ROLES = ['api', 'worker', 'all'] as const;
@@ -19,7 +20,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: integer(1).default(2),
   DATA_DIR: z.string().min(1).default('./data'),
   MAX_UPLOAD_BYTES: integer(1).default(1024 * 1024 * 1024),
-  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   UPLOAD_RETENTION_DAYS: integer(1).default(7),
   JOB_ATTEMPTS: integer(1).default(5),
@@ -48,6 +49,12 @@ const envSchema = z.object({
   ENRICH_LOOKUP_CONCURRENCY: integer(1).default(8),
   EXPORT_RETENTION_DAYS: integer(1).default(7),
   MAX_JOBS_PER_ACCOUNT: integer(1).default(2),
+  /** Shortest time between two runs of an export schedule; a cron that fires more often is refused. */
+  EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES: integer(1).max(1440).default(5),
+  /** Export schedules one account may have. */
+  MAX_EXPORT_SCHEDULES_PER_ACCOUNT: integer(1).default(20),
+  /** Bytes of export files one account may have stored; an export past it fails (nothing is removed). */
+  EXPORT_STORAGE_BYTES_PER_ACCOUNT: integer(1).default(10 * 1024 * 1024 * 1024),
   /** Bearer token that /metrics requires when set; unset, /metrics is open (bind it privately). */
   METRICS_TOKEN: z.string().min(8).optional(),
   /** ROLE=worker only: port of a small listener with /healthz, /readyz and /metrics; unset, none. */
@@ -56,16 +63,44 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
   /**
    * Behind a reverse proxy or load balancer: take the client address from X-Forwarded-For, so the
-   * per-address limits count clients, not the proxy. Only set it when a proxy overwrites that header.
+   * per-address limits count clients, not the proxy. A hop count or the proxies' CIDR ranges.
    */
-  TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  TRUST_PROXY: trustProxySetting,
   /** Allows callback_url to point at private and loopback addresses (tests, private networks). */
   CALLBACK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-  /** Key of the HMAC-SHA256 `X-Signature` of job callbacks; callback_url is refused while unset. */
+  /**
+   * Operator-wide fallback key of the HMAC-SHA256 `X-Signature` of job callbacks, for accounts
+   * without their own secret (POST /v1/callback-secret); unset, such accounts cannot use callback_url.
+   */
   CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How long an account's replaced callback secret still signs deliveries (beside the new one). */
+  CALLBACK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
   CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
   CALLBACK_MAX_ATTEMPTS: integer(1).default(10),
+  /** Multipart uploads: text fields beside `file`, the bytes of each, and parts in all (413 past any). */
+  MULTIPART_MAX_FIELDS: integer(0).default(10),
+  MULTIPART_MAX_FIELD_BYTES: integer(1).default(64 * 1024),
+  MULTIPART_MAX_PARTS: integer(1).default(20),
+  /** A connection that sends and receives nothing this long is closed (Fastify connectionTimeout). */
+  HTTP_CONNECTION_TIMEOUT_MS: integer(1).default(60_000),
+  /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1).default(72_000),
+  /** The whole request, body included, must have arrived within this (Fastify requestTimeout; 408). */
+  HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60 * 60_000),
+  /** A request body gets this long, plus one second per HTTP_BODY_MIN_BYTES_PER_SECOND received (408). */
+  HTTP_BODY_TIMEOUT_MS: integer(1).default(30_000),
+  HTTP_BODY_MIN_BYTES_PER_SECOND: integer(1).default(10 * 1024),
+  /** Longest wait for a new PostgreSQL connection (pg connectionTimeoutMillis), API and workers. */
+  DB_CONNECT_TIMEOUT_MS: integer(1).default(10_000),
+  /** statement_timeout of the API's connections: no request waits longer on one query (503). */
+  API_STATEMENT_TIMEOUT_MS: integer(1).default(30_000),
+  /** idle_in_transaction_session_timeout of the API's connections. */
+  API_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(60_000),
+  /** idle_in_transaction_session_timeout of the workers' connections: an import is one long transaction. */
+  WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
+  /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
+  JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
 });
 
 /** The service configuration, parsed once from the environment at start. */

@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'RATE_LIMIT_EXCEEDED'
   | 'QUOTA_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'REQUEST_HEADERS_TOO_LARGE'
+  | 'LIMIT_EXCEEDED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INTERNAL_ERROR'
   | 'SERVICE_UNAVAILABLE';
@@ -76,6 +79,37 @@ export const payloadTooLarge = (limitBytes: number) =>
     limit_bytes: limitBytes,
   });
 
+/** Multipart limits of an upload: text fields, bytes per text field, parts in all. */
+export interface MultipartLimits {
+  fields: number;
+  fieldBytes: number;
+  parts: number;
+}
+
+export const multipartTooLarge = (limits: MultipartLimits) =>
+  new AppError(
+    413,
+    'PAYLOAD_TOO_LARGE',
+    `The multipart body exceeds its limits: at most ${limits.fields} text fields of at most ${limits.fieldBytes} bytes, ` +
+      `${limits.parts} parts in all, and one file, the 'file' field.`,
+    { limit_fields: limits.fields, limit_field_bytes: limits.fieldBytes, limit_parts: limits.parts },
+  );
+
+/** A body that arrived slower than the configured minimum rate, or a request not received in time. */
+export const requestTimeout = () =>
+  new AppError(408, 'REQUEST_TIMEOUT', 'The request was not received in time: send the body at a steady rate.');
+
+export const requestHeadersTooLarge = () =>
+  new AppError(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large.');
+
+/** A body with a Content-Encoding: the service reads only what it can bound, the bytes as sent. */
+export const unsupportedContentEncoding = (encoding: string) =>
+  new AppError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported Content-Encoding '${encoding}': send the request body uncompressed, without a Content-Encoding.`,
+  );
+
 export const unsupportedMediaType = (
   contentType: string | undefined,
   expected = "send the CSV as text/csv or as multipart/form-data with a 'file' field",
@@ -89,6 +123,9 @@ export const invalidCredentials = () => new AppError(401, 'INVALID_CREDENTIALS',
 export const emailTaken = () => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists.');
 
 export const duplicateEan = () => new AppError(409, 'DUPLICATE_EAN', 'A product with this EAN already exists.');
+
+/** A per-account limit of the configuration (not a rate) is reached; `limit` carries its number. */
+export const limitExceeded = (message: string, limit: number) => new AppError(409, 'LIMIT_EXCEEDED', message, { limit });
 
 export const jobNotFinished = () =>
   new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
+import type { HostResolver } from '../shared/callbacks/host-resolver.js';
 import type { Db } from '../shared/db/pool.js';
 import type { JobOutcome } from '../shared/jobs/job-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   connection: Redis;
   /** Job counters and durations (exposed by /metrics of this process); none when absent. */
   metrics?: ServiceMetrics;
+  /** Resolves callback_url hosts; default: the system resolver. */
+  resolveHost?: HostResolver;
 }
 
 /** The abort reason of a delivery whose job an operator or its owner cancelled. */

@@ -14,6 +14,16 @@ export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobP
         signal,
       ),
     enrichment: createEnrichmentProcessor(deps),
-    export: ({ jobId, signal }) => runExport({ db: deps.db, files: deps.uploads, logger: deps.logger }, jobId, signal),
+    export: ({ jobId, signal }) =>
+      runExport(
+        {
+          db: deps.db,
+          files: deps.uploads,
+          logger: deps.logger,
+          storageLimit: { maxBytes: deps.config.EXPORT_STORAGE_BYTES_PER_ACCOUNT, retentionDays: deps.config.EXPORT_RETENTION_DAYS },
+        },
+        jobId,
+        signal,
+      ),
   };
 }

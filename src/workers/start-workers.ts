@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { finishJob, markJobQueued } from '../shared/jobs/job-queries.js';
 import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
+import { systemResolver } from '../shared/callbacks/host-resolver.js';
 import { scheduleCallbackDelivery } from './callbacks/deliver-callbacks.js';
 import { scheduleCleanup } from './cleanup.js';
 import { startScheduleWorker } from './export/schedule-worker.js';
@@ -58,8 +59,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const stopCallbacks = scheduleCallbackDelivery({
     db: deps.db,
     logger,
-    secret: config.CALLBACK_SECRET,
+    fallbackSecret: config.CALLBACK_SECRET,
     allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+    resolveHost: deps.resolveHost ?? systemResolver,
     retryBaseSeconds: config.CALLBACK_RETRY_BASE_SECONDS,
     maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
   });

@@ -130,9 +130,10 @@ describe('schedule ticks', () => {
     const deps = { db: ctx.db, enqueueExport: async (jobId: string) => void queued.push(jobId), removeScheduler: async () => {} };
     const tick = { scheduleId: schedule.id, accountId: account.id };
 
-    const first = await runScheduleTick(deps, tick, 'tick-1');
-    const again = await runScheduleTick(deps, tick, 'tick-1');
-    const next = await runScheduleTick(deps, tick, 'tick-2');
+    const jobIdOf = async (tickKey: string) => ((await runScheduleTick(deps, tick, tickKey)) as { jobId: string }).jobId;
+    const first = await jobIdOf('tick-1');
+    const again = await jobIdOf('tick-1');
+    const next = await jobIdOf('tick-2');
 
     expect(again).toBe(first);
     expect(next).not.toBe(first);
@@ -149,7 +150,7 @@ describe('schedule ticks', () => {
     const removed: string[] = [];
     const deps = { db: ctx.db, enqueueExport: async () => {}, removeScheduler: async (id: string) => void removed.push(id) };
     const scheduleId = '00000000-0000-4000-8000-000000000001';
-    expect(await runScheduleTick(deps, { scheduleId, accountId: account.id }, 'tick-1')).toBeNull();
+    expect(await runScheduleTick(deps, { scheduleId, accountId: account.id }, 'tick-1')).toEqual({ skipped: 'schedule_deleted' });
     expect(removed).toEqual([scheduleId]);
   });
 
@@ -171,6 +172,11 @@ describe('schedule ticks', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       await scheduler.remove(schedule.id);
+      // A tick may still be running (its job row written, not yet finished): count after it ends.
+      await waitFor('the last tick to finish', async () => {
+        const pending = await scheduler.queue.getJobs(['active', 'waiting']);
+        return pending.some((tick) => tick.data.scheduleId === schedule.id) ? undefined : true;
+      }, 10_000);
       const ticks = await scheduler.queue.getJobs(['completed', 'active', 'waiting', 'delayed']);
       const ticksRun = ticks.filter((tick) => tick.data.scheduleId === schedule.id && tick.finishedOn).length;
 

@@ -1,61 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Receiver, type Delivery } from '../support/callback-receiver.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 const SECRET = 'callback-secret-0123456789';
 const VALID_CSV = 'ean,name\n4006381333931,Pen\n';
-
-interface Delivery {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A client's callback receiver: records deliveries, answers with the scripted statuses, then 200. */
-class Receiver {
-  readonly deliveries: Delivery[] = [];
-  private readonly server: Server;
-  private script: number[] = [];
-
-  constructor() {
-    this.server = createServer((request, response) => {
-      let body = '';
-      request.setEncoding('utf8');
-      request.on('data', (chunk: string) => (body += chunk));
-      request.on('end', () => {
-        this.deliveries.push({ headers: request.headers, body });
-        response.statusCode = this.script.shift() ?? 200;
-        response.end();
-      });
-    });
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-  }
-
-  url(path = '/hook'): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${path}`;
-  }
-
-  answerNext(...statuses: number[]): void {
-    this.script = statuses;
-  }
-
-  async waitFor(count: number, timeoutMs = 15_000): Promise<Delivery[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.deliveries.length < count) {
-      if (Date.now() > deadline) throw new Error(`only ${this.deliveries.length} of ${count} deliveries arrived`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return this.deliveries;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 function verify(delivery: Delivery): boolean {
   const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivery.headers['x-signature']));

@@ -77,6 +77,68 @@ describe('POST /v1/keys', () => {
   });
 });
 
+describe('what a key may grant', () => {
+  const LATER = '2026-05-14T12:30:00Z';
+  /** A key of a new account holding only `scopes` (and keys:manage), created by the account's first key. */
+  const limitedKey = async (scopes: string[], expiresAt?: string) => {
+    const { key } = await ctx.createAccount();
+    const response = await createKey(key, { name: 'limited', scopes: [...scopes, 'keys:manage'], expires_at: expiresAt });
+    expect(response.statusCode).toBe(201);
+    return response.json().key as string;
+  };
+
+  it('refuses a scope the creating key lacks with 403 PERMISSION_DENIED naming it', async () => {
+    const reader = await limitedKey(['products:read']);
+    const response = await createKey(reader, { name: 'escalate', scopes: ['products:read', 'products:write', 'imports:write'] });
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({
+      error_code: 'PERMISSION_DENIED',
+      error: "This key lacks the scopes 'products:write', 'imports:write': a key can create keys only with scopes it holds.",
+    });
+    const other = await createKey(reader, { name: 'jobs', scopes: ['jobs:read'] });
+    expect(other.json().error).toBe("This key lacks the 'jobs:read' scope: a key can create keys only with scopes it holds.");
+    expect((await listKeys(reader)).json().data.map((item: { name: string }) => item.name)).not.toContain('escalate');
+  });
+
+  it('grants scopes the creating key holds, and its own scopes when none are asked for', async () => {
+    const reader = await limitedKey(['products:read']);
+    const narrower = await createKey(reader, { name: 'read only', scopes: ['products:read'] });
+    expect(narrower.statusCode).toBe(201);
+    expect(narrower.json().scopes).toEqual(['products:read']);
+    const unspecified = await createKey(reader, { name: 'same as mine' });
+    expect(unspecified.statusCode).toBe(201);
+    expect(unspecified.json().scopes).toEqual(['products:read', 'keys:manage']);
+    expect((await ctx.get(unspecified.json().key, '/v1/jobs')).statusCode).toBe(403);
+  });
+
+  it('refuses an expires_at later than the creating key\'s own, or none, and gives its own when left out', async () => {
+    const expiring = await limitedKey(['products:read'], LATER);
+    const later = await createKey(expiring, { name: 'later', expires_at: '2026-05-14T12:30:01Z' });
+    expect(later.statusCode).toBe(403);
+    expect(later.json()).toMatchObject({
+      error_code: 'PERMISSION_DENIED',
+      error: `This key expires at ${LATER}: a key can create keys only with an expires_at no later than its own.`,
+    });
+    expect((await createKey(expiring, { name: 'never', expires_at: null })).statusCode).toBe(403);
+    const sooner = await createKey(expiring, { name: 'sooner', expires_at: '2026-05-14T11:00:00Z' });
+    expect(sooner.statusCode).toBe(201);
+    expect(sooner.json().expires_at).toBe('2026-05-14T11:00:00Z');
+    const unspecified = await createKey(expiring, { name: 'inherits' });
+    expect(unspecified.statusCode).toBe(201);
+    expect(unspecified.json().expires_at).toBe(LATER);
+  });
+
+  it('lets a key without expiry and a login session grant any expiry, and a session any non-admin scope', async () => {
+    const reader = await limitedKey(['products:read']);
+    expect((await createKey(reader, { name: 'far', scopes: ['products:read'], expires_at: '2030-01-01T00:00:00Z' })).statusCode).toBe(201);
+    const { session } = await signUpAndLogIn(ctx);
+    const created = await post(ctx, '/v1/keys', { name: 'ops', expires_at: '2030-01-01T00:00:00Z' }, { authorization: `Bearer ${session}` });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ expires_at: '2030-01-01T00:00:00Z', scopes: expect.arrayContaining(['imports:write', 'keys:manage']) });
+    expect(created.json().scopes).toHaveLength(7);
+  });
+});
+
 describe('GET /v1/keys', () => {
   it("lists the account's live keys, newest first, never with the secret", async () => {
     const { key } = await ctx.createAccount();

@@ -5,9 +5,9 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
-  parameters?: Array<{ in: string; name: string }>;
+  parameters?: Array<{ in: string; name: string; schema: Record<string, unknown> }>;
   requestBody?: unknown;
-  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> }>;
 }
 interface OpenApiDocument {
   openapi: string;
@@ -61,9 +61,13 @@ describe('GET /openapi.json', () => {
     expect(document.components.securitySchemes).toEqual({
       bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       apiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+      adminBearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      adminApiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
     });
     for (const [name, operation] of operations()) {
       if (publicRoutes.includes(name)) expect(operation.security, name).toBeUndefined();
+      // The operator routes name their own schemes (the operator key), apart from the account routes'.
+      else if (name.includes(' /v1/admin/')) expect(operation.security, name).toEqual([{ adminBearerAuth: [] }, { adminApiKeyAuth: [] }]);
       else if (name.includes(' /v1/')) expect(operation.security, name).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
     }
     expect(document.paths['/healthz']!.get!.security).toBeUndefined();
@@ -108,6 +112,54 @@ describe('GET /openapi.json', () => {
     expect(document.paths['/v1/products']!.post!.requestBody).toBeDefined();
     const listParameters = document.paths['/v1/products']!.get!.parameters!.map((parameter) => parameter.name);
     expect(listParameters.sort()).toEqual(['brand', 'category', 'cursor', 'limit', 'q', 'updated_since']);
+  });
+});
+
+/** Every schema object in `value` (a whole document or a part of it). */
+function schemaNodes(value: unknown, found: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
+  if (Array.isArray(value)) for (const item of value) schemaNodes(item, found);
+  else if (value && typeof value === 'object') {
+    found.push(value as Record<string, unknown>);
+    for (const child of Object.values(value)) schemaNodes(child, found);
+  }
+  return found;
+}
+
+describe('the limits the document states (OWASP API4, checked in full by npm run lint:openapi)', () => {
+  const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+
+  it('documents X-RateLimit-* on every 2XX and 4XX of an account route, and Retry-After on every 429', () => {
+    for (const [name, operation] of operations()) {
+      const accountRoute = operation.security?.some((requirement) => 'bearerAuth' in requirement) ?? false;
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const headers = Object.keys(response.headers ?? {});
+        const rateLimit = headers.filter((header) => header.startsWith('X-RateLimit-'));
+        expect(rateLimit, `${name} ${status}`).toEqual(accountRoute && /^[24]/.test(status) ? RATE_LIMIT_HEADERS : []);
+        if (status === '429') expect(headers, `${name} ${status}`).toContain('Retry-After');
+      }
+    }
+    expect(document.paths['/v1/products/{ean}']!.get!.responses['200']!.headers).toBeDefined();
+  });
+
+  it('gives every integer a format and every string parameter a maximum length or a list of values', () => {
+    const integers = schemaNodes(document).filter((node) => node.type === 'integer');
+    expect(integers.length).toBeGreaterThan(10);
+    expect(integers.filter((node) => node.format !== 'int32' && node.format !== 'int64')).toEqual([]);
+    for (const [name, operation] of operations()) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.schema.type !== 'string') continue;
+        expect(parameter.schema.maxLength ?? parameter.schema.enum, `${name} ${parameter.name}`).toBeDefined();
+      }
+    }
+  });
+
+  it('refuses a path parameter over its documented maxLength with 414 (the router does, before any route)', async () => {
+    const documented = document.paths['/v1/products/{ean}']!.get!.parameters![0]!.schema.maxLength as number;
+    const longest = await ctx.app.inject({ method: 'GET', url: `/v1/products/${'1'.repeat(documented)}` });
+    expect(longest.statusCode).toBe(401);
+    const over = await ctx.app.inject({ method: 'GET', url: `/v1/products/${'1'.repeat(documented + 1)}` });
+    expect(over.statusCode).toBe(414);
+    expect(over.json()).toMatchObject({ error: 'A path parameter is too long.', error_code: 'BAD_REQUEST' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
-import { createTestContext, type TestContext } from '../support/test-context.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
 // This file flushes Redis, so it runs on a redis-server of its own, never on the shared one.
 let redis: PrivateRedis;
@@ -43,7 +43,7 @@ describe('GET /v1/usage', () => {
   });
 
   it('is refused to the operator key, which has no account', async () => {
-    const response = await ctx.app.inject({ method: 'GET', url: '/v1/usage', headers: { 'x-api-key': 'test-admin-key-0123456789' } });
+    const response = await ctx.app.inject({ method: 'GET', url: '/v1/usage', headers: { 'x-api-key': ADMIN_KEY } });
     expect(response.statusCode).toBe(403);
   });
 });

@@ -94,9 +94,14 @@ export interface WorkerChild {
 
 /** Starts `node --import tsx src/main.ts` in the project root with `env` added to this process's environment. */
 export function spawnWorker(env: Record<string, string>): WorkerChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  return spawnService({ ...env, ROLE: 'worker' });
+}
+
+/** Starts the service's entry point from source with `env` and extra node options (e.g. a heap limit). */
+export function spawnService(env: Record<string, string>, nodeOptions: string[] = []): WorkerChild {
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', 'src/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
-    env: { ...process.env, ...env, ROLE: 'worker' },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -7,10 +7,12 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
+import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { ensureDatabase, migrate } from '../../src/shared/db/migrate.js';
-import { createPool, type Db } from '../../src/shared/db/pool.js';
+import { apiSessionLimits, createPool, workerSessionLimits, type Db } from '../../src/shared/db/pool.js';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import type { HostResolver } from '../../src/shared/callbacks/host-resolver.js';
 import { createLogger } from '../../src/shared/logger.js';
 import {
   createJobQueues,
@@ -24,7 +26,7 @@ import { UploadStore } from '../../src/shared/upload-store.js';
 import { recordResponses } from './response-conformance.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789';
+export const ADMIN_KEY = 'test-admin-key-0123456789-0123456789';
 
 export interface TestContextOptions {
   /** Start the workers in this process too (default true). */
@@ -33,6 +35,10 @@ export interface TestContextOptions {
   env?: Record<string, string>;
   /** The API's clock (ms since the epoch); default Date.now. */
   clock?: () => number;
+  /** Resolves callback_url hosts in the API and the workers; default: the system resolver. */
+  resolveHost?: HostResolver;
+  /** The login's password check; default the real one (a test wraps it to count checks). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /**
@@ -99,14 +105,19 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   };
   const config = loadConfig(env);
   await ensureDatabase(config.DATABASE_URL);
-  const db = createPool(config.DATABASE_URL);
+  const db = createPool(config.DATABASE_URL, 10, workerSessionLimits(config));
   await migrate(db);
+  // The API has its own pool, as in src/main.ts: its statement timeout must not reach the workers.
+  const apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
   const logger = createLogger(config.LOG_LEVEL);
   const redis = createProducerConnection(config.REDIS_URL);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const app = await buildApp({ config, db, redis, queues, uploads, logger, clock: options.clock });
+  const app = await buildApp({
+    config, db: apiDb, redis, queues, uploads, logger, clock: options.clock,
+    resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,
+  });
   const responses = recordResponses(app);
   const workerConnection = createWorkerConnection(config.REDIS_URL);
 
@@ -120,7 +131,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     uploads,
     workers: null,
     startWorkers() {
-      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection });
+      context.workers = startWorkers({ db, uploads, logger, config, connection: workerConnection, resolveHost: options.resolveHost });
       return context.workers;
     },
     async createAccount(email = `user-${randomBytes(4).toString('hex')}@example.com`) {
@@ -168,6 +179,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await removeQueueKeys(redis, queuePrefix(config));
       redis.disconnect();
       workerConnection.disconnect();
+      await apiDb.end();
       await db.end();
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();

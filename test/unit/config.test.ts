@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       WORKER_CONCURRENCY: '8',
       MAX_UPLOAD_BYTES: '1000',
       QUEUE_PREFIX: 'shop:eu_1-a',
-      ADMIN_API_KEY: 'a-long-enough-operator-key',
+      ADMIN_API_KEY: 'a-long-enough-operator-key-0123456789',
       LOG_LEVEL: 'warn',
     });
     expect(config).toMatchObject({
@@ -55,7 +55,7 @@ describe('loadConfig', () => {
       WORKER_CONCURRENCY: 8,
       MAX_UPLOAD_BYTES: 1000,
       QUEUE_PREFIX: 'shop:eu_1-a',
-      ADMIN_API_KEY: 'a-long-enough-operator-key',
+      ADMIN_API_KEY: 'a-long-enough-operator-key-0123456789',
       LOG_LEVEL: 'warn',
     });
   });
@@ -85,6 +85,37 @@ describe('loadConfig', () => {
     expect(configError({ ADMIN_API_KEY: 'short' })).toMatch(/\bADMIN_API_KEY\b/);
   });
 
+  it('wants an ADMIN_API_KEY of at least 32 characters', () => {
+    expect(configError({ ADMIN_API_KEY: 'x'.repeat(31) })).toMatch(/\bADMIN_API_KEY\b.*at least 32 characters/);
+    expect(loadConfig({ ADMIN_API_KEY: 'x'.repeat(32) }).ADMIN_API_KEY).toBe('x'.repeat(32));
+  });
+
+  it('reads TRUST_PROXY as off, a hop count or a list of proxy addresses and CIDR ranges', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.1,2001:db8::/32 , loopback' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.1',
+      '2001:db8::/32',
+      'loopback',
+    ]);
+  });
+
+  it("refuses TRUST_PROXY=true, which would trust any client's X-Forwarded-For, saying what to give instead", () => {
+    const message = configError({ TRUST_PROXY: 'true' });
+    expect(message).toMatch(/\bTRUST_PROXY\b/);
+    expect(message).toContain('hop count');
+    expect(message).toContain('CIDR');
+  });
+
+  it('refuses a TRUST_PROXY that is neither a hop count nor addresses, naming the wrong entries', () => {
+    expect(configError({ TRUST_PROXY: '0' })).toMatch(/\bTRUST_PROXY\b.*hop count/);
+    expect(configError({ TRUST_PROXY: '10.0.0.0/33' })).toMatch(/\bTRUST_PROXY\b.*'10\.0\.0\.0\/33'/);
+    expect(configError({ TRUST_PROXY: '10.0.0.1,proxy.internal' })).toMatch(/'proxy\.internal'/);
+    expect(configError({ TRUST_PROXY: 'yes' })).toMatch(/\bTRUST_PROXY\b/);
+  });
+
   it('names every bad variable at once', () => {
     const message = configError({ PORT: 'abc', ROLE: 'x', HOST: 'ok' });
     expect(message).toMatch(/\bPORT\b/);
@@ -94,5 +125,29 @@ describe('loadConfig', () => {
 
   it('does not echo the value of a rejected secret', () => {
     expect(configError({ ADMIN_API_KEY: 'sekrit' })).not.toContain('sekrit');
+  });
+});
+
+describe('loadConfig: request and database limits', () => {
+  it('takes the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      MULTIPART_MAX_FIELDS: 10,
+      MULTIPART_MAX_FIELD_BYTES: 65_536,
+      MULTIPART_MAX_PARTS: 20,
+      HTTP_CONNECTION_TIMEOUT_MS: 60_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      HTTP_REQUEST_TIMEOUT_MS: 3_600_000,
+      HTTP_BODY_TIMEOUT_MS: 30_000,
+      HTTP_BODY_MIN_BYTES_PER_SECOND: 10_240,
+      DB_CONNECT_TIMEOUT_MS: 10_000,
+      API_STATEMENT_TIMEOUT_MS: 30_000,
+      API_IDLE_IN_TRANSACTION_TIMEOUT_MS: 60_000,
+      WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: 600_000,
+    });
+  });
+
+  it('fails naming the variable for a zero timeout', () => {
+    expect(configError({ API_STATEMENT_TIMEOUT_MS: '0' })).toMatch(/\bAPI_STATEMENT_TIMEOUT_MS\b/);
+    expect(configError({ HTTP_BODY_MIN_BYTES_PER_SECOND: '0' })).toMatch(/\bHTTP_BODY_MIN_BYTES_PER_SECOND\b/);
   });
 });

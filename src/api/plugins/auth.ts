@@ -32,6 +32,8 @@ export type Principal =
       keyId: string | null;
       credential: 'key' | 'session';
       scopes: ReadonlySet<Scope>;
+      /** When the key or session stops working; null for a key without expiry. */
+      expiresAt: Date | null;
     }
   | { kind: 'admin' };
 
@@ -120,7 +122,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (record.expires_at && record.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
     checkAccountState(record);
     const scopes = new Set(record.scopes);
-    return { kind: 'account', accountId: record.account_id, tier: record.tier, keyId: record.id, credential: 'key', scopes };
+    return {
+      kind: 'account', accountId: record.account_id, tier: record.tier, keyId: record.id, credential: 'key', scopes, expiresAt: record.expires_at,
+    };
   };
 
   const authenticateSession = async (token: string): Promise<Principal> => {
@@ -129,7 +133,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (session.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
     checkAccountState(session);
     const scopes = new Set(DEFAULT_SCOPES);
-    return { kind: 'account', accountId: session.account_id, tier: session.tier, keyId: null, credential: 'session', scopes };
+    return {
+      kind: 'account', accountId: session.account_id, tier: session.tier, keyId: null, credential: 'session', scopes, expiresAt: session.expires_at,
+    };
   };
 
   const authenticate = async (credential: string): Promise<Principal> => {

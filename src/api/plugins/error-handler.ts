@@ -1,6 +1,16 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, badRequest, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../../shared/errors.js';
+import {
+  AppError,
+  badRequest,
+  payloadTooLarge,
+  requestHeadersTooLarge,
+  requestTimeout,
+  serviceUnavailable,
+  unsupportedMediaType,
+} from '../../shared/errors.js';
 
 /** The contract's timestamp form: ISO 8601 UTC to the second. */
 const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -13,17 +23,39 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
     const retryAfter = error.extras.retry_after_seconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
   }
-  return reply.code(error.status).send({
-    error: error.message,
-    detail: error.message,
-    error_code: error.code,
-    timestamp: timestamp(),
-    ...error.extras,
-  });
+  return reply.code(error.status).send(envelopeOf(error));
+}
+
+function envelopeOf(error: AppError): Record<string, unknown> {
+  return { error: error.message, detail: error.message, error_code: error.code, timestamp: timestamp(), ...error.extras };
+}
+
+/**
+ * Answers what Node refuses before Fastify sees a request (headers over the size limit, a request
+ * not received within HTTP_REQUEST_TIMEOUT_MS, a malformed request line) with the envelope, then
+ * closes the connection, as Fastify's own handler does with its own body.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? requestHeadersTooLarge()
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? requestTimeout()
+        : badRequest('The request is not valid HTTP.');
+  const body = JSON.stringify(envelopeOf(appError));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Node and driver error codes that mean PostgreSQL or Redis cannot be reached. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300']);
+// 57014: a query cancelled by the API's statement_timeout (API_STATEMENT_TIMEOUT_MS): PostgreSQL is too slow.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300', '57014']);
 
 function isUnavailable(error: Error & { code?: string }): boolean {
   return (
@@ -74,4 +106,14 @@ export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: numb
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
   );
+}
+
+/**
+ * Fastify's own refusals before any route is found (a path parameter longer than the router
+ * allows: 414; a URL that cannot be decoded: 400) get the contract's envelope too (API.md §1).
+ * Passed to Fastify as `frameworkErrors`.
+ */
+export function sendFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is not valid.';
+  void sendError(reply, new AppError(error.statusCode ?? 400, 'BAD_REQUEST', message));
 }

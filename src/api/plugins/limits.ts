@@ -6,6 +6,7 @@ import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import { countRequest } from '../../shared/accounts/usage-queries.js';
 import type { Db } from '../../shared/db/pool.js';
 import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../../shared/errors.js';
+import { addressBucket } from './address-bucket.js';
 
 const MINUTE_MS = 60_000;
 
@@ -46,9 +47,9 @@ export interface RequestLimits {
    * before a 429). When Redis cannot be reached it throws 503 SERVICE_UNAVAILABLE.
    */
   admitAccount(accountId: string, tier: Tier, report: (state: RateLimitState) => void): Promise<void>;
-  /** Counts a request without a key from `address`; throws 429 past the per-address limit. */
+  /** Counts a request without a key from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countUnauthenticated(address: string): Promise<void>;
-  /** Counts an invalid key from `address`; throws 429 past the per-address limit. */
+  /** Counts an invalid key (or dashboard password) from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countInvalidKey(address: string): Promise<void>;
 }
 
@@ -94,8 +95,8 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
       if (used === null) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
     },
     countUnauthenticated: (address) =>
-      perAddress(`anonymous:${address}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
+      perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
     countInvalidKey: (address) =>
-      perAddress(`invalid-key:${address}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address'),
+      perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address'),
   };
 }

@@ -3,6 +3,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { rateLimitHeaders } from '../schemas.js';
+import { addImplicitBounds } from './openapi-bounds.js';
 
 /** Where Swagger UI is served; its own pages and assets are not part of the document. */
 export const DOCS_PREFIX = '/docs';
@@ -12,8 +14,26 @@ export function isUndocumentedPage(url: string): boolean {
   return [DOCS_PREFIX, '/admin/queues'].some((prefix) => url === prefix || url.startsWith(`${prefix}/`));
 }
 
-/** Either credential of API.md §2 is accepted wherever a key is needed. */
-const KEY_SECURITY = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
+/**
+ * Either credential of API.md §2 is accepted wherever a key is needed. The operator routes (scope
+ * `admin`) name their own schemes, the same two headers carrying a key with the `admin` scope, so
+ * that no operator route shares its requirement with an account route.
+ */
+const keySecurity = (scope: string | undefined) =>
+  scope === 'admin' ? [{ adminBearerAuth: [] }, { adminApiKeyAuth: [] }] : [{ bearerAuth: [] }, { apiKeyAuth: [] }];
+
+const ADMIN_KEY = 'the operator key (ADMIN_API_KEY), the only key with the `admin` scope';
+
+/** Adds the documented headers (rate limits, Retry-After) to each response of a transformed route. */
+function withResponseHeaders(response: unknown, rateLimited: boolean): unknown {
+  if (typeof response !== 'object' || response === null) return response;
+  return Object.fromEntries(
+    Object.entries(response as Record<string, Record<string, unknown>>).map(([status, body]) => {
+      const headers = rateLimitHeaders(status, rateLimited);
+      return [status, headers ? { ...body, headers } : body];
+    }),
+  );
+}
 
 /** The tag of a path: its first segment after /v1 (products, jobs, …), else "operations". */
 function tagOf(url: string): string {
@@ -30,15 +50,21 @@ const transform: SwaggerTransform = (document) => {
   if (isUndocumentedPage(url)) return { schema: { hide: true }, url };
   const scope = route.config?.scope;
   const schema: Record<string, unknown> = { tags: [tagOf(url)], ...document.schema };
-  if (scope || route.config?.authenticated) {
-    schema.security = KEY_SECURITY;
+  const authenticated = Boolean(scope || route.config?.authenticated);
+  if (authenticated) {
+    schema.security = keySecurity(scope);
     const who = scope ? `a key with the \`${scope}\` scope` : 'any key of the account';
     const alternatives = [route.config?.sessionAllowed && 'a session token from /v1/login', route.config?.adminAllowed && 'the operator key'];
     const also = alternatives.filter(Boolean).join(' or ');
     const needs = `Needs ${who}${also ? ` (or ${also})` : ''}.`;
     schema.description = [schema.description, needs].filter(Boolean).join('\n\n');
   }
-  return jsonSchemaTransform({ ...document, schema });
+  const transformed = jsonSchemaTransform({ ...document, schema });
+  const response = (transformed.schema as { response?: unknown }).response;
+  if (response === undefined) return transformed;
+  // Only an account's credential is counted (API.md §1); the operator key is not.
+  const rateLimited = authenticated && scope !== 'admin';
+  return { ...transformed, schema: { ...transformed.schema, response: withResponseHeaders(response, rateLimited) } };
 };
 
 /** The `$ref`s used anywhere in `value`. */
@@ -54,19 +80,36 @@ function collectRefs(value: unknown, refs: Set<string>): Set<string> {
 }
 
 /**
+ * Relative, so the document describes whichever deployment serves it; `x-internal: false` says the
+ * API is meant for clients outside the operator's network.
+ */
+const THIS_SERVER = {
+  url: '/',
+  description: 'This deployment (local, staging or production alike): the host serving this document',
+  'x-internal': false,
+};
+
+/** What the document says beyond the routes' schemas. */
+export interface OpenApiOptions {
+  /** The upload limit (MAX_UPLOAD_BYTES): a CSV of that many bytes has at most as many characters. */
+  maxUploadBytes: number;
+}
+
+/**
  * The import upload is read as a stream, not through a body schema (which would buffer it), so
  * its two accepted forms are described here: a raw CSV body, or multipart with a `file` field.
  */
-function describeUploadBody(paths: Record<string, Record<string, Record<string, unknown>>> | undefined): void {
+function describeUploadBody(paths: Record<string, Record<string, Record<string, unknown>>> | undefined, maxLength: number): void {
   const operation = paths?.['/v1/imports']?.post;
   if (!operation) return;
-  const csv = { type: 'string', description: 'The CSV file: a header row, then one product per row (UTF-8, with or without BOM).' };
+  const description = 'The CSV file: a header row, then one product per row (UTF-8, with or without BOM).';
+  const csv = { type: 'string', maxLength, description };
   operation.requestBody = {
     required: true,
     content: {
       'text/csv': { schema: csv },
       'multipart/form-data': {
-        schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', contentMediaType: 'text/csv' } } },
+        schema: { type: 'object', required: ['file'], properties: { file: { ...csv, contentMediaType: 'text/csv' } } },
       },
     },
   };
@@ -74,9 +117,10 @@ function describeUploadBody(paths: Record<string, Record<string, Record<string, 
 
 /**
  * Puts the registered zod schemas (Error, Job, Product, …) under components and drops those no
- * operation uses (every registered schema also gets an unused "…Input" twin).
+ * operation uses (every registered schema also gets an unused "…Input" twin), then adds what the
+ * schemas leave implicit: the upload body, integer formats and path parameter lengths.
  */
-const transformObject: typeof jsonSchemaTransformObject = (document) => {
+const transformObjectWith = (options: OpenApiOptions): typeof jsonSchemaTransformObject => (document) => {
   const openapi = jsonSchemaTransformObject(document) as { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
   const schemas = openapi.components?.schemas ?? {};
   const used = collectRefs(openapi.paths, new Set());
@@ -85,7 +129,8 @@ const transformObject: typeof jsonSchemaTransformObject = (document) => {
     for (const name of [...used]) collectRefs(schemas[name], used);
   }
   for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
-  describeUploadBody(openapi.paths as Record<string, Record<string, Record<string, unknown>>> | undefined);
+  describeUploadBody(openapi.paths as Record<string, Record<string, Record<string, unknown>>> | undefined, options.maxUploadBytes);
+  addImplicitBounds(openapi);
   return openapi as ReturnType<typeof jsonSchemaTransformObject>;
 };
 
@@ -94,7 +139,7 @@ const transformObject: typeof jsonSchemaTransformObject = (document) => {
  * (`GET /docs`), generated from the same zod schemas that validate requests and serialize
  * responses. Register it before any route: the document is built from the routes added after.
  */
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+export async function registerOpenApi(app: FastifyInstance, options: OpenApiOptions): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -105,15 +150,18 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           'Bulk CSV imports, exports and enrichment of product catalogs. Every error has the body of the `Error` schema. ' +
           'Lists are cursor-paginated: pass `next_cursor` as `cursor` until it is null.',
       },
+      servers: [THIS_SERVER],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <key>`' },
           apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          adminBearerAuth: { type: 'http', scheme: 'bearer', description: `\`Authorization: Bearer <key>\` with ${ADMIN_KEY}` },
+          adminApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: `\`X-API-Key: <key>\` with ${ADMIN_KEY}` },
         },
       },
     },
     transform,
-    transformObject,
+    transformObject: transformObjectWith(options),
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { emailField, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
 import { findAccountByEmail, insertAccount } from '../../shared/accounts/account-queries.js';
 import { generateToken, hashApiKey, SESSION_PREFIX } from '../../shared/accounts/api-keys.js';
-import { clearLoginFailures, recordLoginFailure } from '../../shared/accounts/login-lockout.js';
-import { decoyHash, hashPassword, verifyPassword } from '../../shared/accounts/passwords.js';
+import { releaseLoginAttempts, reserveLoginAttempt } from '../../shared/accounts/login-lockout.js';
+import { decoyHash, hashPassword, type PasswordVerifier } from '../../shared/accounts/passwords.js';
 import { deleteExpiredSessions, insertSession } from '../../shared/accounts/session-queries.js';
 import { consumeVerification, insertVerification } from '../../shared/accounts/verification-queries.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
@@ -30,6 +30,8 @@ export interface AccountRoutesDeps {
   clock: () => number;
   /** Base URL of the API, for the link in the verification mail. */
   publicUrl: string;
+  /** The password check of a login (the slow scrypt step that the lockout rations). */
+  verifyPassword: PasswordVerifier;
 }
 
 const PUBLIC_ERRORS = [429, 500, 503] as const;
@@ -111,9 +113,8 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     '/v1/verify-email',
     {
       attachValidation: true,
+      // The token is in the URL here: the logger's request serializer redacts it (shared/logger.ts).
       schema: { querystring: tokenBody, response: verifyResponse },
-      // The token is in the URL here: keep it out of the request log lines.
-      logSerializers: { req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0] + '?token=[redacted]', remoteAddress: req.ip }) },
     },
     async (request) => {
       rejectInvalidRequest(request);
@@ -143,17 +144,15 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       const account = await findAccountByEmail(deps.db, email);
       if (!account?.password_hash) {
         // Same work and the same answer as a wrong password: the response never tells whether the email exists.
-        await verifyPassword(password, await decoyHash());
+        await deps.verifyPassword(password, await decoyHash());
         throw invalidCredentials();
       }
-      if (account.locked_until && account.locked_until.getTime() > now) {
-        throw accountLocked(Math.ceil((account.locked_until.getTime() - now) / 1000));
-      }
-      if (!(await verifyPassword(password, account.password_hash))) {
-        await recordLoginFailure(deps.db, account.id, new Date(now));
-        throw invalidCredentials();
-      }
-      await clearLoginFailures(deps.db, account.id);
+      // The attempt is counted (and the lock set) before the password is checked, so concurrent
+      // logins cannot get more checks than the lockout allows.
+      const lockedUntil = await reserveLoginAttempt(deps.db, account.id, new Date(now));
+      if (lockedUntil) throw accountLocked(Math.ceil((lockedUntil.getTime() - now) / 1000));
+      if (!(await deps.verifyPassword(password, account.password_hash))) throw invalidCredentials();
+      await releaseLoginAttempts(deps.db, account.id);
       if (account.suspended) throw accountSuspended();
       if (!account.email_verified) throw emailNotVerified();
       const session = generateToken(SESSION_PREFIX);

@@ -39,7 +39,7 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
       const accountId = accountIdOf(request);
       requireQueue(deps.queues);
       const body = request.body ?? { overwrite: false };
-      await checkCallbackUrl(body.callback_url, deps.callbacks);
+      await checkCallbackUrl(body.callback_url, deps.callbacks, accountId);
       if (body.eans && body.filter) {
         throw validationError([{ field: 'filter', message: 'Send either eans or filter, not both.' }], 422);
       }

@@ -4,9 +4,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound, serviceUnavailable, validationError } from '../../shared/errors.js';
+import { limitExceeded, notFound, serviceUnavailable, validationError, type FieldProblem } from '../../shared/errors.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
 import {
   deleteExportSchedule,
@@ -15,6 +15,7 @@ import {
   listExportSchedules,
   type ExportScheduleRow,
 } from '../../shared/schedules/export-schedule-queries.js';
+import { shortestIntervalMinutes } from '../../shared/schedules/cron-interval.js';
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
@@ -22,9 +23,13 @@ import { exportOptionsOf } from './exports.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A 5-field cron fits easily (even with lists); an IANA zone name is at most about 30 characters. */
+const MAX_CRON_LENGTH = 200;
+const MAX_TIMEZONE_LENGTH = 64;
+
 const scheduleBody = z.object({
-  cron: z.string().meta({ description: 'Standard 5-field cron: minute hour day-of-month month day-of-week.' }),
-  timezone: z.string().optional().meta({ description: 'IANA time zone the cron is read in; default UTC.' }),
+  cron: z.string().max(MAX_CRON_LENGTH).meta({ description: 'Standard 5-field cron: minute hour day-of-month month day-of-week.' }),
+  timezone: z.string().max(MAX_TIMEZONE_LENGTH).optional().meta({ description: 'IANA time zone the cron is read in; default UTC.' }),
   export: exportRequestSchema,
 });
 
@@ -50,24 +55,39 @@ function toScheduleResource(schedule: ExportScheduleRow, now = new Date()) {
   };
 }
 
-/** Validates a schedule body: 422 VALIDATION_ERROR for a bad cron, time zone or export. */
-function scheduleOf(body: unknown): { cron: string; timezone: string; exportBody: unknown } {
+/** The 422 problem of a cron that fires more often than every `minimum` minutes, if it does. */
+function intervalProblems(cron: string, minimum: number): FieldProblem[] {
+  const shortest = shortestIntervalMinutes(cron);
+  if (shortest >= minimum) return [];
+  const apart = shortest === 1 ? '1 minute' : `${shortest} minutes`;
+  return [{ field: 'cron', message: `The cron expression '${cron}' has runs ${apart} apart; export schedules may run at most once every ${minimum} minutes.` }];
+}
+
+/**
+ * Validates a schedule body: 422 VALIDATION_ERROR for a bad cron, time zone or export, or a cron
+ * that runs more often than every `minInterval` minutes.
+ */
+function scheduleOf(body: unknown, minInterval: number): { cron: string; timezone: string; exportBody: unknown } {
   const value = (body ?? {}) as Record<string, unknown>;
   if (typeof value.cron !== 'string' || value.cron.trim() === '') {
     throw validationError([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }], 422);
   }
-  if (value.timezone !== undefined && typeof value.timezone !== 'string') {
+  if (value.cron.length > MAX_CRON_LENGTH) {
+    throw validationError([{ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` }], 422);
+  }
+  // No IANA zone name is longer than the bound: a longer one is refused as unknown, unparsed.
+  if (value.timezone !== undefined && (typeof value.timezone !== 'string' || value.timezone.length > MAX_TIMEZONE_LENGTH)) {
     throw validationError([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }], 422);
   }
   const timing = { cron: value.cron.trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };
   const problems = timingProblems(timing);
+  if (problems.length === 0) problems.push(...intervalProblems(timing.cron, minInterval));
   if (problems.length > 0) throw validationError(problems, 422);
   if (value.export === undefined) throw validationError([{ field: 'export', message: 'The export field is required.' }], 422);
   return { ...timing, exportBody: value.export };
 }
 
-const isPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+const isPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /**
  * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
@@ -85,13 +105,17 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     {
       config,
       attachValidation: true,
-      schema: { body: scheduleBody, response: { 201: scheduleSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) } },
+      schema: { body: scheduleBody, response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) } },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
-      const { cron, timezone, exportBody } = scheduleOf(request.body);
+      const { cron, timezone, exportBody } = scheduleOf(request.body, deps.config.EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES);
       const options = exportOptionsOf(exportBody, 'export.');
-      const schedule = await insertExportSchedule(deps.db, accountId, { id: randomUUID(), cron, timezone, export: options });
+      const max = deps.config.MAX_EXPORT_SCHEDULES_PER_ACCOUNT;
+      const schedule = await insertExportSchedule(deps.db, accountId, { id: randomUUID(), cron, timezone, export: options }, max);
+      if (!schedule) {
+        throw limitExceeded(`The account has ${max} export schedules, the most it may have: delete one before creating another.`, max);
+      }
       try {
         await scheduler.upsert(schedule);
       } catch (error) {

@@ -40,7 +40,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       // Valid once the body parsed: exportRequestSchema checks it.
       const callbackUrl = (request.body as ExportRequest).callback_url;
       requireQueue(deps.queues);
-      await checkCallbackUrl(callbackUrl, deps.callbacks);
+      await checkCallbackUrl(callbackUrl, deps.callbacks, accountId);
       const idempotencyKey = request.headers['idempotency-key'];
       const job = await acceptJob(deps, {
         accountId,

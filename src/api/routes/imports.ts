@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, notFound, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
+import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
@@ -13,6 +13,7 @@ import type { JobQueues } from '../../shared/queues.js';
 import type { StoredUpload, UploadStore } from '../../shared/upload-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -21,6 +22,7 @@ export interface ImportRouteDeps {
   queues: JobQueues;
   uploads: UploadStore;
   maxUploadBytes: number;
+  multipart: BusboyLimits;
   callbacks: CallbackSettings;
 }
 
@@ -34,9 +36,10 @@ const importQuery = z.object({
   on_error: z.enum(['abort', 'skip']).optional().meta({ description: 'default abort' }),
   delimiter: z
     .string()
-    .refine((value) => value in DELIMITER_NAMES, { error: 'expected one of ",", ";", "tab"' })
+    .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'expected one of ",", ";", "tab"' })
     .optional()
-    .meta({ description: 'default: the `sep=` line, else detected among `,` `;` and tab' }),
+    // The refinement is invisible to JSON Schema: the document lists the accepted spellings.
+    .meta({ enum: Object.keys(DELIMITER_NAMES), description: 'default: the `sep=` line, else detected among `,` `;` and tab' }),
   encoding: z.enum(IMPORT_ENCODINGS).optional().meta({ description: 'default utf-8; a UTF-16 byte-order mark is detected' }),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional().meta({ description: 'how prices write decimals; default "."' }),
   sheet: z.string().min(1).max(255).optional().meta({ description: 'worksheet of a workbook upload, by name' }),
@@ -73,14 +76,14 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         description: "Body: the CSV file, raw as `text/csv`, or as `multipart/form-data` with a `file` field.",
         querystring: importQuery,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
-        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 413, 415, 422, ...AUTH_ERRORS) },
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
       // Refuse before reading a possibly large body when the job could not be queued anyway.
       requireQueue(deps.queues);
-      await checkCallbackUrl(request.query.callback_url, deps.callbacks);
+      await checkCallbackUrl(request.query.callback_url, deps.callbacks, accountId);
       const query = request.query;
       const profile = query.profile === undefined ? null : await profileNamed(deps.db, accountId, query.profile);
       const options = resolveImportOptions(profile, {
@@ -122,28 +125,45 @@ async function profileNamed(db: Db, accountId: string, key: string) {
 
 /** Streams the CSV (raw body or the multipart `file` field) into the upload store. */
 async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Promise<StoredUpload> {
-  let stored: StoredUpload | undefined;
-  if (request.isMultipart()) {
-    for await (const part of request.parts({ limits: { fileSize: deps.maxUploadBytes, files: 1 } })) {
-      if (part.type === 'file' && part.fieldname === 'file') {
-        stored = await deps.uploads.save(part.file, deps.maxUploadBytes);
+  const stored = request.isMultipart()
+    ? await receiveMultipart(request, deps)
+    : await deps.uploads.save(request.body as Readable, deps.maxUploadBytes);
+  if (stored.bytes === 0) {
+    await deps.uploads.remove(stored.path);
+    throw badRequest('The uploaded file is empty.');
+  }
+  return stored;
+}
+
+/** busboy's codes for a multipart body over its limits (parts, text fields, files). */
+const MULTIPART_LIMIT_CODES = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'FST_FILES_LIMIT']);
+
+/**
+ * Stores the `file` part of a multipart upload. Text fields are not used, and are allowed only
+ * within the configured limits: a field over its size, or a body over its field or part count,
+ * is a 413 as soon as it is seen, without buffering the rest.
+ */
+async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps): Promise<StoredUpload> {
+  const limits = deps.multipart;
+  const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
+  try {
+    for await (const part of request.parts({ limits })) {
+      if (part.type === 'field') {
+        if (part.valueTruncated) throw overLimits();
+      } else if (part.fieldname === 'file') {
+        const stored = await deps.uploads.save(part.file, deps.maxUploadBytes);
         // Past the limit the multipart parser cuts the file short and only reports it on the next
         // part, which is never read: a truncated file must not be imported as if it were whole.
         if (part.file.truncated) {
           await deps.uploads.remove(stored.path);
           throw payloadTooLarge(deps.maxUploadBytes);
         }
-        break;
-      }
-      if (part.type === 'file') part.file.resume();
+        return stored;
+      } else part.file.resume();
     }
-    if (!stored) throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
-  } else {
-    stored = await deps.uploads.save(request.body as Readable, deps.maxUploadBytes);
+  } catch (error) {
+    if (MULTIPART_LIMIT_CODES.has((error as { code?: string }).code ?? '')) throw overLimits();
+    throw error;
   }
-  if (stored.bytes === 0) {
-    await deps.uploads.remove(stored.path);
-    throw badRequest('The uploaded file is empty.');
-  }
-  return stored;
+  throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
 }

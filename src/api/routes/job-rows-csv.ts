@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,16 +7,18 @@ import { jobNotFinished, notFound } from '../../shared/errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
-import { defuseFormula } from '../../shared/product/formula-cells.js';
+import { restoreFormula } from '../../shared/product/formula-cells.js';
 import type { UploadStore } from '../../shared/upload-store.js';
 import { describeCsvUpload, uploadRecords } from '../../workers/import/csv-source.js';
+import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Failed rows read from the report per query. */
+/** Failed rows read from the report per query, and most bytes of their raw records. */
 const FAILED_ROWS_BATCH = 2_000;
+const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
 
 const rowsCsvSchema = {
   params: z.object({ id: z.string() }),
@@ -60,38 +61,54 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       });
       // rows.csv is UTF-8. When the upload was decoded from another encoding, a BOM says so, to
       // Excel and to the import of the fixed file (a BOM wins over the profile's encoding).
-      const csv = stringify({ header: false, bom: source.encoding !== 'utf-8' });
-      Readable.from(rowsCsvRecords(deps, job.id, uploadRecords(source, deps.maxRecordBytes))).pipe(csv);
+      const records = rowsCsvRecords(deps, job.id, uploadRecords(source, deps.maxRecordBytes));
+      const csv = csvReportStream(records);
+      const stream = source.encoding === 'utf-8' ? csv : Readable.from(withBom(csv), { objectMode: false });
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)
-        .send(csv);
+        .send(stream);
     },
   );
 }
 
-/** The report's failed rows in row order, read in batches. */
+/** The report's failed rows in row order, read in pages bounded by rows and bytes. */
 async function* failedRows(db: Db, jobId: string): AsyncGenerator<FailedRow> {
   let afterRow = -1;
   for (;;) {
-    const batch = await listFailedRows(db, jobId, afterRow, FAILED_ROWS_BATCH);
-    yield* batch;
-    if (batch.length < FAILED_ROWS_BATCH) return;
-    afterRow = batch.at(-1)!.row;
+    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_BATCH, maxRawBytes: FAILED_ROWS_BATCH_BYTES });
+    if (page.length === 0) return;
+    yield* page;
+    afterRow = page.at(-1)!.row;
   }
+}
+
+/** The CSV text after a UTF-8 BOM. */
+async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
+  yield '\uFEFF';
+  yield* csv as AsyncIterable<Buffer>;
 }
 
 const errorCells = (failed: FailedRow) => [String(failed.row), failed.fields, failed.codes, failed.messages];
 
 /**
+ * Uploaded cells padded to `width`, each as the importer reads it ({@link restoreFormula}); the
+ * report stream defuses them again the way an export would, so a fixed file re-imports to the
+ * same values.
+ */
+function uploadedCells(cells: string[], width: number): string[] {
+  return Array.from({ length: Math.max(width, cells.length) }, (_, index) => restoreFormula(cells[index] ?? ''));
+}
+
+/**
  * The records of rows.csv: the header with the error columns, then each uploaded row with its
  * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
  * the row where a file-level problem stopped the read) follow with the cells the report kept.
- * Every cell is defused against formula injection; the importer strips that again on re-upload.
  */
 async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
   const report = failedRows(deps.db, jobId);
-  let next = (await report.next()).value as FailedRow | undefined;
+  const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
+  let next = await nextFailed();
   let width = 0;
   let row = -1;
   const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
@@ -99,25 +116,20 @@ async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncG
     row += 1;
     if (row === 0) {
       width = record.length;
-      yield [...record, ...ERRORS_CSV_COLUMNS].map(defuseFormula);
+      yield [...uploadedCells(record, width), ...ERRORS_CSV_COLUMNS];
       continue;
     }
-    const cells = Array.from({ length: Math.max(width, record.length) }, (_, index) => record[index] ?? '');
-    while (next && next.row < row) {
-      yield storedRow(next, width);
-      next = (await report.next()).value as FailedRow | undefined;
-    }
+    for (; next && next.row < row; next = await nextFailed()) yield storedRow(next, width);
     if (next?.row === row) {
-      yield [...cells, ...errorCells(next)].map(defuseFormula);
-      next = (await report.next()).value as FailedRow | undefined;
-    } else yield [...cells, ...noErrors].map(defuseFormula);
+      yield [...uploadedCells(record, width), ...errorCells(next)];
+      next = await nextFailed();
+    } else yield [...uploadedCells(record, width), ...noErrors];
   }
-  for (; next; next = (await report.next()).value as FailedRow | undefined) yield storedRow(next, width);
+  for (; next; next = await nextFailed()) yield storedRow(next, width);
 }
 
 /** A report row as errors.csv gives it: the cells the report kept (padded), then its problems. */
 function storedRow(failed: FailedRow, width: number): string[] {
   const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-  const original = Array.from({ length: Math.max(width, cells.length) }, (_, index) => cells[index] ?? '');
-  return [...original, ...errorCells(failed)].map(defuseFormula);
+  return [...uploadedCells(cells, width), ...errorCells(failed)];
 }

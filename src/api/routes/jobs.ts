@@ -1,21 +1,24 @@
-import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../../shared/errors.js';
+import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findJob, listJobs } from '../../shared/jobs/job-queries.js';
+import { findInputColumns, findJob, listJobs } from '../../shared/jobs/job-queries.js';
 import { listJobsForOperator } from '../../shared/jobs/job-control-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
+import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The form of a job id; anything else is an unknown job (404), never a 400. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const jobParams = z.object({ id: z.string() });
 const FAILED_ROWS_BATCH = 2_000;
+/** Raw records read per errors.csv page: a page of million-cell rows stays a few MiB. */
+const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
 const jobErrorSchema = z.object({
   row: z.number().int(),
   ean: z.string().nullable(),
@@ -43,10 +46,8 @@ async function ownJob(db: Db, accountId: string, id: string): Promise<JobRow> {
   return job;
 }
 
-const isJobPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
-const isErrorPosition = (value: unknown): value is [number, number] =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => Number.isInteger(part));
+const isJobPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
+const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
 export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
@@ -113,32 +114,42 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
 
   routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
     const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
-    const columns = job.input_columns ?? [];
-    const csv = stringify({ header: false });
-    csv.write([...columns, ...ERRORS_CSV_COLUMNS]);
-    Readable.from(failedRowRecords(deps.db, job.id, columns.length)).pipe(csv);
+    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, await findInputColumns(deps.db, job.id)));
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="errors-${job.id}.csv"`)
-      .send(csv);
+      .send(stream);
   });
 }
 
 /**
- * The records of errors.csv: each failed row once, its cells as uploaded (padded to the header's
- * width; empty for a file-level problem), then its row number and problems. Read in batches, so
- * a report of any size streams in flat memory.
+ * The records of errors.csv: the header as uploaded plus the error columns, then each failed row
+ * once, its cells as uploaded (padded to the header's width; empty for a file-level problem),
+ * then its row number and problems. Read in pages bounded by rows and bytes and yielded cell by
+ * cell, so a report of any size, or a row of any width, streams in flat memory.
  */
-async function* failedRowRecords(db: Db, jobId: string, width: number): AsyncGenerator<string[]> {
+async function* errorsCsvRecords(db: Db, jobId: string, columns: string[]): AsyncGenerator<Iterable<string>> {
+  yield [...uploadedCells(columns, columns.length), ...ERRORS_CSV_COLUMNS];
   let afterRow = -1;
   for (;;) {
-    const batch = await listFailedRows(db, jobId, afterRow, FAILED_ROWS_BATCH);
-    for (const failed of batch) {
+    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_BATCH, maxRawBytes: FAILED_ROWS_BATCH_BYTES });
+    if (page.length === 0) return;
+    for (const failed of page) {
       const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-      const original = Array.from({ length: Math.max(width, cells.length) }, (_, index) => cells[index] ?? '');
-      yield [...original, String(failed.row), failed.fields, failed.codes, failed.messages];
+      yield (function* () {
+        yield* uploadedCells(cells, columns.length);
+        yield* [String(failed.row), failed.fields, failed.codes, failed.messages];
+      })();
     }
-    if (batch.length < FAILED_ROWS_BATCH) return;
-    afterRow = batch.at(-1)!.row;
+    afterRow = page.at(-1)!.row;
   }
+}
+
+/**
+ * Uploaded cells padded to `width`, each as the importer reads it ({@link restoreFormula}): the
+ * report writes them back the way an export would, so a fixed errors.csv re-imports to the same
+ * values and a formula typed into the upload comes back defused.
+ */
+function* uploadedCells(cells: string[], width: number): Generator<string> {
+  for (let index = 0; index < Math.max(width, cells.length); index += 1) yield restoreFormula(cells[index] ?? '');
 }

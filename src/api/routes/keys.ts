@@ -3,22 +3,27 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
-import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
+import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
+import { MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound, validationError } from '../../shared/errors.js';
+import { authenticationRequired, notFound, validationError } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
-import { accountIdOf } from '../plugins/auth.js';
+import { keyGrant } from '../key-grant.js';
+import { accountIdOf, principalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** ISO 8601 with a time and an offset (`Z` or `±hh:mm`), as everywhere in the contract. */
-const expiresAtField = z.iso.datetime({
-  offset: true,
-  error: 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.',
-});
+const EXPIRES_AT_MESSAGE = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+const expiresAtField = z.iso
+  .datetime({ offset: true, error: EXPIRES_AT_MESSAGE })
+  .max(MAX_INSTANT_LENGTH, { error: EXPIRES_AT_MESSAGE });
+
+/** Repeated scopes collapse into one, so the bound is generous rather than the number of scopes. */
+const MAX_SCOPES_LISTED = 50;
 
 const newKeySchema = z.object({
   name: z
@@ -29,6 +34,7 @@ const newKeySchema = z.object({
   scopes: z
     .array(scopeField, { error: 'The scopes field must be an array of scopes.' })
     .min(1, { error: 'The scopes field must list at least one scope.' })
+    .max(MAX_SCOPES_LISTED, { error: `The scopes field must list at most ${MAX_SCOPES_LISTED} scopes.` })
     .optional(),
   expires_at: expiresAtField.nullable().optional(),
 });
@@ -45,8 +51,7 @@ const keySchema = z
   .meta({ id: 'ApiKey' });
 
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const isKeyPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+const isKeyPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /** The key routes of API.md §2: create (shown once), list (never the secret), revoke. */
 export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number }): void {
@@ -66,30 +71,34 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     async (request, reply) => {
       rejectInvalidRequest(request);
       const { name, scopes, expires_at: expiresAtText } = request.body;
-      const expiresAt = expiresAtText ? new Date(expiresAtText) : null;
+      // null (sent as null: never expires) and undefined (left out) differ for a key that expires.
+      const expiresAt = typeof expiresAtText === 'string' ? new Date(expiresAtText) : expiresAtText;
       if (expiresAt && expiresAt.getTime() <= deps.clock()) {
         throw validationError([{ field: 'expires_at', message: 'The expires_at field must be in the future.' }]);
       }
-      const granted: Scope[] = scopes ? [...new Set(scopes)] : DEFAULT_SCOPES;
-      if (granted.includes('admin')) {
+      const requested: Scope[] | undefined = scopes && [...new Set(scopes)];
+      if (requested?.includes('admin')) {
         throw validationError([{ field: 'scopes', message: "The 'admin' scope is for operators and cannot be granted to a key." }]);
       }
+      const principal = principalOf(request);
+      if (principal.kind !== 'account') throw authenticationRequired();
+      const grant = keyGrant(principal, requested, expiresAt);
       const key = generateApiKey();
       const stored = await insertApiKey(deps.db, {
-        accountId: accountIdOf(request),
+        accountId: principal.accountId,
         prefix: key.prefix,
         hash: key.hash,
         name,
-        scopes: granted,
-        expiresAt,
+        scopes: grant.scopes,
+        expiresAt: grant.expiresAt,
       });
       return reply.code(201).send({
         id: stored.id,
         key: key.key,
         prefix: key.prefix,
         name,
-        scopes: granted,
-        expires_at: expiresAt && iso(expiresAt),
+        scopes: grant.scopes,
+        expires_at: grant.expiresAt && iso(grant.expiresAt),
         created_at: iso(stored.created_at),
       });
     },

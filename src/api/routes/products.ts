@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, textPart } from '../../shared/cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
 import { listProducts } from '../../shared/product/list-products.js';
@@ -16,6 +16,7 @@ import {
   productReplaceBodySchema,
   type ProductInput,
 } from '../../shared/product/schema.js';
+import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { accountIdOf } from '../plugins/auth.js';
 
@@ -24,18 +25,18 @@ const eanParams = z.object({
 });
 
 const listQuery = z.object({
-  brand: z.string().optional().meta({ description: 'Exact brand' }),
-  category: z.string().optional().meta({ description: 'Exact category' }),
+  brand: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Exact brand' }),
+  category: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Exact category' }),
   updated_since: z.iso
     .datetime({ offset: true })
+    .max(MAX_INSTANT_LENGTH)
     .optional()
     .meta({ description: 'Only products written at or after this ISO 8601 instant' }),
-  q: z.string().optional().meta({ description: 'Case-insensitive substring of the name' }),
+  q: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Case-insensitive substring of the name' }),
   ...pageQueryFields,
 });
 
-const isEanPosition = (value: unknown): value is [string] =>
-  Array.isArray(value) && value.length === 1 && typeof value[0] === 'string';
+const isEanPosition = keysetPosition<[string]>(textPart);
 
 const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
 

@@ -27,7 +27,6 @@ export interface ApiKeyRecord {
 /** What a login needs of an account. */
 export interface LoginAccountRow extends AccountRow {
   password_hash: string | null;
-  locked_until: Date | null;
 }
 
 const ACCOUNT_COLUMNS = 'id, email, tier, email_verified, suspended';
@@ -75,10 +74,10 @@ export async function findAccount(db: Db | DbClient, id: string): Promise<Accoun
   return rows[0] ?? null;
 }
 
-/** The account registered under `email` (any case), with its password hash and lock, or null. */
+/** The account registered under `email` (any case), with its password hash, or null (its lock is read under the attempt's row lock). */
 export async function findAccountByEmail(db: Db | DbClient, email: string): Promise<LoginAccountRow | null> {
   const { rows } = await db.query<LoginAccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS}, password_hash, locked_until FROM accounts WHERE lower(email) = lower($1)`,
+    `SELECT ${ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE lower(email) = lower($1)`,
     [email],
   );
   return rows[0] ?? null;

@@ -8,30 +8,48 @@ export const MAX_FAILURES = 5;
 export const LOCK_MS = 15 * 60 * 1000;
 
 /**
- * Records a failed login at `now`. When it is the MAX_FAILURES-th within FAILURE_WINDOW_MS, locks
- * the account until `now + LOCK_MS` and returns that time; otherwise returns null. The account row
- * is locked while counting, so concurrent failures are all counted.
+ * Reserves one login attempt of an account at `now`, before its password is checked. Returns the
+ * end of the account's lock when it is locked (no password may be checked), else null.
+ *
+ * The attempt is recorded as a failure up front (a row of `login_failures`) and the lock is set by
+ * the MAX_FAILURES-th attempt within FAILURE_WINDOW_MS, all under the account's row lock. Counting
+ * before checking is what makes the limit hold under concurrency: however many logins arrive at
+ * once, at most MAX_FAILURES of them get to the (slow) password check; the rest see the lock. An
+ * attempt whose password turns out right undoes this with {@link releaseLoginAttempts}.
  */
-export async function recordLoginFailure(db: Db, accountId: string, now: Date): Promise<Date | null> {
+export async function reserveLoginAttempt(db: Db, accountId: string, now: Date): Promise<Date | null> {
   return withTransaction(db, async (client) => {
-    await client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+    const { rows: accounts } = await client.query<{ locked_until: Date | null }>(
+      'SELECT locked_until FROM accounts WHERE id = $1 FOR UPDATE',
+      [accountId],
+    );
+    const lockedUntil = accounts[0]?.locked_until;
+    if (lockedUntil && lockedUntil.getTime() > now.getTime()) return lockedUntil;
     const windowStart = new Date(now.getTime() - FAILURE_WINDOW_MS);
     await client.query('DELETE FROM login_failures WHERE account_id = $1 AND failed_at <= $2', [accountId, windowStart]);
     await client.query('INSERT INTO login_failures (account_id, failed_at) VALUES ($1, $2)', [accountId, now]);
-    const { rows } = await client.query<{ failures: number }>(
-      'SELECT count(*)::int AS failures FROM login_failures WHERE account_id = $1',
+    const { rows } = await client.query<{ attempts: number }>(
+      'SELECT count(*)::int AS attempts FROM login_failures WHERE account_id = $1',
       [accountId],
     );
-    if (rows[0]!.failures < MAX_FAILURES) return null;
-    const lockedUntil = new Date(now.getTime() + LOCK_MS);
-    await client.query('UPDATE accounts SET locked_until = $2 WHERE id = $1', [accountId, lockedUntil]);
-    // The lock replaces the failures: after it ends, the account starts with a clean count.
+    if (rows[0]!.attempts < MAX_FAILURES) return null;
+    // This attempt may still be checked (it is the last one allowed), but none after it: the lock
+    // replaces the counted attempts, so after it ends the account starts with a clean count.
+    await client.query('UPDATE accounts SET locked_until = $2 WHERE id = $1', [accountId, new Date(now.getTime() + LOCK_MS)]);
     await client.query('DELETE FROM login_failures WHERE account_id = $1', [accountId]);
-    return lockedUntil;
+    return null;
   });
 }
 
-/** Forgets the failed logins of an account after a successful one. */
-export async function clearLoginFailures(db: Db, accountId: string): Promise<void> {
-  await db.query('DELETE FROM login_failures WHERE account_id = $1', [accountId]);
+/**
+ * After a login whose password was right: forgets the account's counted attempts and lifts a lock
+ * that an attempt reserved alongside this one set (this attempt was admitted before the lock, and
+ * the right password resets the count, as a successful login always has).
+ */
+export async function releaseLoginAttempts(db: Db, accountId: string): Promise<void> {
+  await db.query(
+    `WITH forgotten AS (DELETE FROM login_failures WHERE account_id = $1)
+     UPDATE accounts SET locked_until = NULL WHERE id = $1 AND locked_until IS NOT NULL`,
+    [accountId],
+  );
 }

@@ -17,6 +17,9 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
 }
 
+/** Checks a password against a stored hash; {@link verifyPassword}, or a test's counting wrapper of it. */
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
 /** Checks a password against a stored hash in constant time; false for any malformed hash. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [kind, n, r, p, salt, hash] = stored.split('$');

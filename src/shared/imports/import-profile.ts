@@ -13,7 +13,7 @@ export const DELIMITER_NAMES: Record<string, ImportOptions['delimiter']> = {
 
 const delimiterSchema = z
   .string()
-  .refine((value) => value in DELIMITER_NAMES, { error: 'delimiter must be one of ",", ";", "tab".' })
+  .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'delimiter must be one of ",", ";", "tab".' })
   .transform((value) => DELIMITER_NAMES[value]!);
 
 /** How an account's files are read; every setting optional (unset: the import's default). */

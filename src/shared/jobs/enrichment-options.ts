@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_INSTANT_LENGTH } from '../input-bounds.js';
 
 /** Which products an enrichment covers, besides an explicit EAN list (API.md §4). */
 export const enrichmentFilterSchema = z.strictObject({
@@ -7,7 +8,7 @@ export const enrichmentFilterSchema = z.strictObject({
   /** Exact category as stored. */
   category: z.string().min(1).max(500).optional(),
   /** Products updated at or after this time (ISO 8601 with an offset). */
-  updated_since: z.iso.datetime({ offset: true }).optional(),
+  updated_since: z.iso.datetime({ offset: true }).max(MAX_INSTANT_LENGTH).optional(),
 });
 
 /** The options of an enrichment job, as stored on the job row and echoed in its `options`. */

@@ -1,9 +1,10 @@
 import { callbackUrlSchema } from '../callbacks/callback-target.js';
 import { z } from 'zod';
 import type { FieldProblem } from '../errors.js';
+import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';
-import { columnMappingSchema, DECIMAL_SEPARATORS } from './import-options.js';
+import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
 export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
@@ -30,6 +31,8 @@ export const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
 const unknownField = (name: string, withColumns: boolean) =>
   `Unknown field '${name}': expected one of ${EXPORT_FIELDS.join(', ')}${withColumns ? ', or a header named in columns' : ''}.`;
 
+const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+
 /**
  * The body of POST /v1/exports (also the `export` of a schedule). Strict, as is `filter`: an
  * unknown key is a 422 naming it (API.md §4), not silently dropped — a misspelt `filtr` would
@@ -45,16 +48,24 @@ export const exportRequestSchema = z
     fields: z
       .array(z.string({ error: 'fields must be an array of field names.' }), { error: 'fields must be an array of field names.' })
       .min(1, { error: 'fields must name at least one field.' })
+      .max(MAX_MAPPED_COLUMNS, { error: `fields names at most ${MAX_MAPPED_COLUMNS} columns.` })
       .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })
       .optional()
       .meta({ description: `Export fields (${EXPORT_FIELDS.join(', ')}) or headers named in columns, in output order` }),
     filter: z
       .strictObject(
         {
-          brand: z.string({ error: 'filter.brand must be a string.' }).optional(),
-          category: z.string({ error: 'filter.category must be a string.' }).optional(),
+          brand: z
+            .string({ error: 'filter.brand must be a string.' })
+            .max(MAX_FILTER_LENGTH, { error: `filter.brand must be at most ${MAX_FILTER_LENGTH} characters.` })
+            .optional(),
+          category: z
+            .string({ error: 'filter.category must be a string.' })
+            .max(MAX_FILTER_LENGTH, { error: `filter.category must be at most ${MAX_FILTER_LENGTH} characters.` })
+            .optional(),
           updated_since: z.iso
-            .datetime({ offset: true, error: 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.' })
+            .datetime({ offset: true, error: UPDATED_SINCE_MESSAGE })
+            .max(MAX_INSTANT_LENGTH, { error: UPDATED_SINCE_MESSAGE })
             .optional(),
         },
         { error: 'filter must be an object.' },

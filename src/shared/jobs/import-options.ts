@@ -12,13 +12,27 @@ export type DecimalSeparator = (typeof DECIMAL_SEPARATORS)[number];
  * Where a column of the file goes: a product field, the `attributes` JSON column, one attribute
  * (`attributes.<key>`), or nowhere (`ignore`). Keys are headers as in the file.
  */
-export const columnMappingSchema = z.record(
-  z.string().refine((header) => header.trim() !== '', { error: 'A header in columns must not be empty.' }),
-  z.string().regex(/^(ean|name|brand|category|description|price|currency|stock|image_url|attributes|attributes\..+|ignore)$/, {
-    error: (issue) =>
-      `Unknown target '${String(issue.input)}' in columns: expected a product field (ean, name, brand, category, description, price, currency, stock, image_url), attributes, attributes.<key> or ignore.`,
-  }),
-);
+/** Most headers a `columns` mapping (or an export's `fields`) may name; each name is bounded too. */
+export const MAX_MAPPED_COLUMNS = 500;
+const MAX_HEADER_LENGTH = 255;
+
+export const columnMappingSchema = z
+  .record(
+    z
+      .string()
+      .max(MAX_HEADER_LENGTH, { error: `A header in columns must be at most ${MAX_HEADER_LENGTH} characters.` })
+      .refine((header) => header.trim() !== '', { error: 'A header in columns must not be empty.' }),
+    z
+      .string()
+      .max(MAX_HEADER_LENGTH + 11, { error: 'A target in columns is too long.' })
+      .regex(/^(ean|name|brand|category|description|price|currency|stock|image_url|attributes|attributes\..+|ignore)$/, {
+        error: (issue) =>
+          `Unknown target '${String(issue.input)}' in columns: expected a product field (ean, name, brand, category, description, price, currency, stock, image_url), attributes, attributes.<key> or ignore.`,
+      }),
+  )
+  .refine((columns) => Object.keys(columns).length <= MAX_MAPPED_COLUMNS, {
+    error: `columns names at most ${MAX_MAPPED_COLUMNS} headers.`,
+  });
 export type ColumnMapping = z.infer<typeof columnMappingSchema>;
 
 /**

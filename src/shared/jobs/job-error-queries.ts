@@ -37,16 +37,31 @@ export interface FailedRow {
   messages: string;
 }
 
-/** Failed rows after `afterRow`, each once with its problems joined by "; ". */
-export async function listFailedRows(db: Db, jobId: string, afterRow: number, limit: number): Promise<FailedRow[]> {
+/**
+ * Failed rows after `afterRow`, each once with its problems joined by "; ": at most `limit` rows,
+ * and only as many as fit in `maxRawBytes` of raw records (always at least one), so that a page
+ * of very wide rows is as small as a page of narrow ones. An empty page means the end.
+ */
+export async function listFailedRows(
+  db: Db,
+  jobId: string,
+  page: { afterRow: number; limit: number; maxRawBytes: number },
+): Promise<FailedRow[]> {
   const { rows } = await db.query<FailedRow>(
-    `SELECT row, max(raw) AS raw,
-            string_agg(coalesce(field, ''), '; ' ORDER BY ordinal) AS fields,
-            string_agg(code, '; ' ORDER BY ordinal) AS codes,
-            string_agg(message, ' ' ORDER BY ordinal) AS messages
-     FROM job_row_errors WHERE job_id = $1 AND row > $2
-     GROUP BY row ORDER BY row LIMIT $3`,
-    [jobId, afterRow, limit],
+    `WITH failed AS (
+       SELECT row, max(raw) AS raw,
+              string_agg(coalesce(field, ''), '; ' ORDER BY ordinal) AS fields,
+              string_agg(code, '; ' ORDER BY ordinal) AS codes,
+              string_agg(message, ' ' ORDER BY ordinal) AS messages
+       FROM job_row_errors WHERE job_id = $1 AND row > $2
+       GROUP BY row ORDER BY row LIMIT $3
+     ), sized AS (
+       SELECT failed.*, sum(coalesce(octet_length(raw), 0)) OVER (ORDER BY row) AS bytes_through FROM failed
+     )
+     SELECT row, raw, fields, codes, messages FROM sized
+     WHERE bytes_through - coalesce(octet_length(raw), 0) < $4
+     ORDER BY row`,
+    [jobId, page.afterRow, page.limit, page.maxRawBytes],
   );
   return rows;
 }

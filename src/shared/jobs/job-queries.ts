@@ -1,10 +1,14 @@
 import type { Db, DbClient } from '../db/pool.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
 
-/** The columns of a job row as `JobRow` reads them. */
+/**
+ * The columns of a job row as `JobRow` reads them. Not the uploaded header (`input_columns`): it
+ * can hold a million names, and a page of such jobs would exhaust the API's memory; the report
+ * that needs it reads it alone ({@link findInputColumns}).
+ */
 export const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
   rows_succeeded, rows_failed, rows_created, rows_updated, rows_unchanged, input_path, input_bytes,
-  input_columns, attempts, created_at, started_at, finished_at, result_path, result_bytes, schedule_id`;
+  attempts, created_at, started_at, finished_at, result_path, result_bytes, schedule_id`;
 
 /** What the API knows of a job when it accepts it. */
 export interface NewJob {
@@ -128,6 +132,12 @@ export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null
 /** Puts a job handed back to the queue (shutdown) in phase `queued` again. */
 export async function markJobQueued(db: Db, id: string): Promise<void> {
   await db.query(`UPDATE jobs SET phase = 'queued', updated_at = now() WHERE id = $1 AND status = 'processing'`, [id]);
+}
+
+/** The header of a job's uploaded file as it was uploaded (empty when it has none), for errors.csv. */
+export async function findInputColumns(db: Db, id: string): Promise<string[]> {
+  const { rows } = await db.query<{ input_columns: string[] | null }>('SELECT input_columns FROM jobs WHERE id = $1', [id]);
+  return rows[0]?.input_columns ?? [];
 }
 
 /** Records the header of the uploaded file, for errors.csv. */

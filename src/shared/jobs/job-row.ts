@@ -24,7 +24,6 @@ export interface JobRow {
   rows_unchanged: number;
   input_path: string | null;
   input_bytes: number | null;
-  input_columns: string[] | null;
   attempts: number;
   created_at: Date;
   started_at: Date | null;

@@ -14,16 +14,19 @@ export interface Mailer {
   send(message: MailMessage): Promise<void>;
 }
 
-/** Keeps a message in the `mail_outbox` table and logs it: the mailer of a deployment without SMTP. */
+/**
+ * Keeps a message in the `mail_outbox` table: the mailer of a deployment without SMTP. The log
+ * line names the message but never carries its body: a verification mail's body holds the token,
+ * which must not reach logs (operators read the body from the table).
+ */
 export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
   return {
     async send(message) {
-      await deps.db.query('INSERT INTO mail_outbox (to_address, subject, body) VALUES ($1, $2, $3)', [
-        message.to,
-        message.subject,
-        message.text,
-      ]);
-      deps.logger.info({ mailTo: message.to, subject: message.subject, body: message.text }, 'mail kept in outbox (SMTP_URL unset)');
+      const { rows } = await deps.db.query<{ id: string }>(
+        'INSERT INTO mail_outbox (to_address, subject, body) VALUES ($1, $2, $3) RETURNING id',
+        [message.to, message.subject, message.text],
+      );
+      deps.logger.info({ mailTo: message.to, subject: message.subject, outboxId: rows[0]?.id }, 'mail kept in mail_outbox');
     },
   };
 }

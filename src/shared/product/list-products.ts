@@ -20,31 +20,39 @@ export function escapeLike(text: string): string {
 }
 
 /**
+ * The statement of one page: only the filters the client sent become conditions, each written
+ * the way its index can serve it — `brand = $n` / `category = $n` with `ean > $n` for
+ * (account_id, brand|category, ean), and `name ILIKE '%…%'` (escaped) for the trigram index on
+ * name. A catch-all form (`$n IS NULL OR …`) would leave the planner a condition it cannot
+ * always match to an index. Exported so that a test can EXPLAIN exactly what runs.
+ */
+export function productListStatement(accountId: string, query: ProductListQuery): { text: string; values: unknown[] } {
+  const values: unknown[] = [accountId];
+  const conditions = ['account_id = $1'];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    values.push(value);
+    conditions.push(condition(`$${values.length}`));
+  };
+  if (query.afterEan !== undefined) add((p) => `ean > ${p}`, query.afterEan);
+  if (query.brand !== undefined) add((p) => `brand = ${p}`, query.brand);
+  if (query.category !== undefined) add((p) => `category = ${p}`, query.category);
+  if (query.updatedSince !== undefined) add((p) => `updated_at >= ${p}::timestamptz`, query.updatedSince);
+  if (query.nameContains !== undefined) add((p) => `name ILIKE ${p}`, `%${escapeLike(query.nameContains)}%`);
+  values.push(query.limit + 1);
+  return {
+    text: `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${conditions.join(' AND ')} ORDER BY ean LIMIT $${values.length}`,
+    values,
+  };
+}
+
+/**
  * One page of the account's catalog in EAN order, plus one row to tell whether another page
  * follows. Keyset on the primary key (account_id, ean): a page starts strictly after the last EAN
  * seen, so inserts and deletes elsewhere never shift it (no duplicate, no skipped product),
  * unlike OFFSET.
  */
 export async function listProducts(db: Db, accountId: string, query: ProductListQuery): Promise<ProductResource[]> {
-  const { rows } = await db.query<ProductResource>(
-    `SELECT ${PRODUCT_COLUMNS} FROM products
-     WHERE account_id = $1
-       AND ($2::text IS NULL OR ean > $2)
-       AND ($3::text IS NULL OR brand = $3)
-       AND ($4::text IS NULL OR category = $4)
-       AND ($5::timestamptz IS NULL OR updated_at >= $5)
-       AND ($6::text IS NULL OR name ILIKE '%' || $6 || '%')
-     ORDER BY ean
-     LIMIT $7`,
-    [
-      accountId,
-      query.afterEan ?? null,
-      query.brand ?? null,
-      query.category ?? null,
-      query.updatedSince ?? null,
-      query.nameContains === undefined ? null : escapeLike(query.nameContains),
-      query.limit + 1,
-    ],
-  );
+  const { text, values } = productListStatement(accountId, query);
+  const { rows } = await db.query<ProductResource>(text, values);
   return rows;
 }

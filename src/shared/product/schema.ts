@@ -9,6 +9,12 @@ import { hasGtinShape, isValidGtin } from './gtin.js';
 const MAX_INT32 = 2_147_483_647;
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 const PRICE_PATTERN = /^\d{1,15}(?:\.\d{1,4})?$/;
+/** 15 digits, a point and 4 decimals: the longest price {@link PRICE_PATTERN} admits. */
+const MAX_PRICE_LENGTH = 20;
+const MAX_IMAGE_URL_LENGTH = 2048;
+/** Attribute names are short keys such as `color`; values may be as long as a description. */
+export const MAX_ATTRIBUTE_NAME_LENGTH = 200;
+export const MAX_ATTRIBUTE_VALUE_LENGTH = 10_000;
 
 /** The report codes a product field problem can carry. */
 export type FieldErrorCode =
@@ -35,31 +41,36 @@ const requiredText = (label: string, max: number) =>
   z
     .string({ error: typeError(`The ${label} field is required.`, `The ${label} must be a string.`) })
     .refine((value) => value.trim().length > 0, rule('REQUIRED', `The ${label} field is required.`))
-    .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`));
+    .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .meta({ minLength: 1, maxLength: max });
 
 const optionalText = (label: string, max: number) =>
   z
     .string({ error: `The ${label} must be a string.` })
     .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .meta({ maxLength: max })
     .nullish();
 
 export const eanSchema = z
   .string({ error: typeError('The EAN field is required.', 'The EAN must be a string of 8, 12, 13 or 14 digits.') })
   .refine((value) => value.length > 0, rule('REQUIRED', 'The EAN field is required.'))
   .refine((value) => value.length === 0 || hasGtinShape(value), rule('INVALID_EAN', 'The EAN must be 8, 12, 13 or 14 digits.'))
-  .refine((value) => !hasGtinShape(value) || isValidGtin(value), rule('INVALID_CHECK_DIGIT', 'The EAN check digit is invalid.'));
+  .refine((value) => !hasGtinShape(value) || isValidGtin(value), rule('INVALID_CHECK_DIGIT', 'The EAN check digit is invalid.'))
+  .meta({ maxLength: 14, pattern: '^(?:\\d{8}|\\d{12,14})$' });
 
 const PRICE_MESSAGE = 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9.99".';
 
 /** Price as a decimal string (a JSON number would lose the scale: "1.50" must stay "1.50"). */
 export const priceSchema = z
   .string({ error: `${PRICE_MESSAGE.slice(0, -1)}, sent as a string.` })
-  .refine((value) => PRICE_PATTERN.test(value), rule('INVALID_PRICE', PRICE_MESSAGE));
+  .refine((value) => PRICE_PATTERN.test(value), rule('INVALID_PRICE', PRICE_MESSAGE))
+  .meta({ maxLength: MAX_PRICE_LENGTH, pattern: PRICE_PATTERN.source });
 
 export const currencySchema = z
   .string({ error: 'The currency must be an ISO 4217 code such as EUR.' })
   .transform((value) => value.toUpperCase())
-  .refine((value) => CURRENCIES.has(value), rule('INVALID_CURRENCY', 'The currency must be an ISO 4217 code such as EUR.'));
+  .refine((value) => CURRENCIES.has(value), rule('INVALID_CURRENCY', 'The currency must be an ISO 4217 code such as EUR.'))
+  .meta({ maxLength: 3, pattern: '^[A-Za-z]{3}$' });
 
 const STOCK_MESSAGE = `The stock must be a whole number from 0 to ${MAX_INT32}.`;
 
@@ -68,19 +79,30 @@ export const stockSchema = z
   .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32, rule('INVALID_STOCK', STOCK_MESSAGE));
 
 export const imageUrlSchema = z.string({ error: 'The image URL must be an http or https URL.' }).refine((value) => {
-  if (value.length > 2048) return false;
+  if (value.length > MAX_IMAGE_URL_LENGTH) return false;
   try {
     const { protocol } = new URL(value);
     return protocol === 'http:' || protocol === 'https:';
   } catch {
     return false;
   }
-}, rule('INVALID_URL', 'The image URL must be an http or https URL.'));
+}, rule('INVALID_URL', 'The image URL must be an http or https URL.')).meta({ maxLength: MAX_IMAGE_URL_LENGTH });
 
 const ATTRIBUTES_MESSAGE = 'The attributes must be a flat object of string, number or boolean values.';
-const attributeValueSchema = z.union([z.string(), z.number(), z.boolean()], { error: ATTRIBUTES_MESSAGE });
+const ATTRIBUTE_NAME_MESSAGE = `Attribute names must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters.`;
+const attributeValueSchema = z.union(
+  [
+    z.string().max(MAX_ATTRIBUTE_VALUE_LENGTH, { error: `Attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters.` }),
+    z.number(),
+    z.boolean(),
+  ],
+  { error: ATTRIBUTES_MESSAGE },
+);
+const attributeNameSchema = z.string().max(MAX_ATTRIBUTE_NAME_LENGTH);
+/** A name over its bound is named as such; any other problem of the object is a shape problem. */
+const attributesError = (issue: { code?: string }) => (issue.code === 'invalid_key' ? ATTRIBUTE_NAME_MESSAGE : ATTRIBUTES_MESSAGE);
 
-export const attributesSchema = z.record(z.string(), attributeValueSchema, { error: ATTRIBUTES_MESSAGE });
+export const attributesSchema = z.record(attributeNameSchema, attributeValueSchema, { error: attributesError });
 
 /** A stock count written as text in a CSV cell: digits only, then the same range as the API. */
 export const stockTextSchema = z
@@ -185,7 +207,7 @@ export const productPatchBodySchema = z
     stock: fields.stock,
     image_url: fields.image_url,
     attributes: z
-      .record(z.string(), attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
+      .record(attributeNameSchema, attributeValueSchema.nullable(), { error: attributesError })
       .optional()
       .meta({ description: 'Merged into the stored attributes; a null value removes that key' }),
   })

@@ -1,4 +1,4 @@
-import type { Db } from '../db/pool.js';
+import { withTransaction, type Db } from '../db/pool.js';
 import type { ExportOptions } from '../jobs/export-options.js';
 
 /** A row of `export_schedules`. */
@@ -13,17 +13,30 @@ export interface ExportScheduleRow {
 
 const COLUMNS = 'id, account_id, cron, timezone, export, created_at';
 
-/** Stores a new schedule. */
+/**
+ * Stores a new schedule unless the account already has `maxPerAccount`; null then. The account's
+ * row is locked first, so two creations at once cannot both pass the count: the second counts
+ * after the first has committed (the count is a statement of its own, with a fresh snapshot).
+ */
 export async function insertExportSchedule(
   db: Db,
   accountId: string,
   schedule: { id: string; cron: string; timezone: string; export: ExportOptions },
-): Promise<ExportScheduleRow> {
-  const { rows } = await db.query<ExportScheduleRow>(
-    `INSERT INTO export_schedules (id, account_id, cron, timezone, export) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-    [schedule.id, accountId, schedule.cron, schedule.timezone, schedule.export],
-  );
-  return rows[0]!;
+  maxPerAccount: number,
+): Promise<ExportScheduleRow | null> {
+  return withTransaction(db, async (client) => {
+    await client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+    const { rows: counted } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM export_schedules WHERE account_id = $1',
+      [accountId],
+    );
+    if (counted[0]!.n >= maxPerAccount) return null;
+    const { rows } = await client.query<ExportScheduleRow>(
+      `INSERT INTO export_schedules (id, account_id, cron, timezone, export) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [schedule.id, accountId, schedule.cron, schedule.timezone, schedule.export],
+    );
+    return rows[0]!;
+  });
 }
 
 /** One schedule of the account, or null (also for another account's). */

@@ -6,17 +6,23 @@ import {
   markCallbackFailed,
   type DueCallback,
 } from '../../shared/callbacks/callback-queries.js';
+import { RefusedCallbackAddressError } from '../../shared/callbacks/pinned-lookup.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
+import { signingSecretsFor } from '../../shared/callbacks/signing-secrets.js';
+import type { HostResolver } from '../../shared/callbacks/host-resolver.js';
 import type { Db } from '../../shared/db/pool.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { toJobResource } from '../../shared/jobs/job-row.js';
+import { createCallbackAgents, postCallback, type CallbackAgents } from './post-callback.js';
 
 /** What callback delivery needs. */
 export interface CallbackDeps {
   db: Db;
   logger: Logger;
-  secret: string | undefined;
+  /** CALLBACK_SECRET: signs the callbacks of accounts without their own secret. */
+  fallbackSecret: string | undefined;
   allowPrivate: boolean;
+  resolveHost: HostResolver;
   /** How often due deliveries are looked for. */
   pollMs?: number;
   /** First retry delay; each further attempt doubles it (capped at an hour). */
@@ -26,6 +32,8 @@ export interface CallbackDeps {
 }
 
 const LEASE_SECONDS = 60;
+const NO_SECRET =
+  'not sent: no signing secret (the account has no callback secret, see POST /v1/callback-secret, and CALLBACK_SECRET is not set)';
 const BATCH = 20;
 
 /** Seconds until attempt `attempt + 1` (1-based `attempt` just failed), or null to give up. */
@@ -35,33 +43,36 @@ export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAtte
 }
 
 /**
- * POSTs one job's resource to its callback_url, signed. Answers with the problem, or null when
+ * POSTs one job's resource to its callback_url, signed, through the pinned agents: the pre-check
+ * gives a clear reason early (and covers IP literals); the agents' lookup refuses a name that has
+ * moved to a private address since. Answers with the problem, or null when
  * the receiver answered 2xx; `permanent` problems are not retried.
  */
-async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
+async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
   const job = await findJob(deps.db, due.accountId, due.jobId);
   if (!job) return { problem: 'the job no longer exists', permanent: true };
-  const refused = await callbackTargetProblem(due.url, deps.allowPrivate);
+  const secrets = await signingSecretsFor(deps.db, due.accountId, deps.fallbackSecret);
+  // Retried: the account may still create its secret (or the operator set CALLBACK_SECRET).
+  if (secrets.length === 0) return { problem: NO_SECRET, permanent: false };
+  const refused = await callbackTargetProblem(due.url, deps);
   if (refused) return { problem: `callback_url refused: ${refused}`, permanent: true };
   const body = JSON.stringify(toJobResource(job));
   const timestamp = Math.floor(Date.now() / 1000);
   try {
-    const response = await fetch(due.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
+    const status = await postCallback(agents, due.url, {
       headers: {
         'content-type': 'application/json; charset=utf-8',
         'user-agent': 'catalog-jobs-callback/1',
         'x-job-id': job.id,
-        'x-signature': signCallback(deps.secret ?? '', timestamp, body),
+        'x-signature': signCallback(secrets, timestamp, body),
       },
       body,
+      timeoutMs: deps.timeoutMs ?? 10_000,
     });
-    await response.body?.cancel();
-    if (response.ok) return null;
-    return { problem: `the receiver answered ${response.status}`, permanent: false };
+    if (status >= 200 && status < 300) return null;
+    return { problem: `the receiver answered ${status}`, permanent: false };
   } catch (error) {
+    if (error instanceof RefusedCallbackAddressError) return { problem: `callback_url refused: ${error.message}`, permanent: true };
     return { problem: `the request failed: ${(error as Error).message}`, permanent: false };
   }
 }
@@ -69,9 +80,10 @@ async function deliver(deps: CallbackDeps, due: DueCallback): Promise<{ problem:
 /** Delivers the callbacks that are due now; returns how many were attempted. */
 export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
   const due = await claimDueCallbacks(deps.db, BATCH, LEASE_SECONDS);
+  const agents = createCallbackAgents(deps);
   await Promise.all(
     due.map(async (callback) => {
-      const failure = await deliver(deps, callback);
+      const failure = await deliver(deps, agents, callback);
       const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
       if (!failure) {
         await markCallbackDelivered(deps.db, callback.jobId);

@@ -13,6 +13,7 @@ import {
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
 import type { UploadStore } from '../../shared/upload-store.js';
+import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
 import { writeSnapshot } from './snapshot-writer.js';
 
 /** What an export attempt needs from the process. */
@@ -23,6 +24,8 @@ export interface ExportDeps {
   logger: Logger;
   /** How often progress is written to the job row. */
   progressIntervalMs?: number;
+  /** The account's cap of stored export bytes; unset, none. */
+  storageLimit?: ExportStorageLimit;
 }
 
 /**
@@ -30,7 +33,9 @@ export interface ExportDeps {
  * its final name, then records the file and `completed` in one transaction. Returns the outcome,
  * or null when the job had already ended (a duplicate delivery, or cancelled just before the
  * end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
- * removed and the error is thrown (an I/O failure is retried by the queue).
+ * removed and the error is thrown (an I/O failure is retried by the queue). With a storage limit,
+ * an export of an account whose stored files fill it is not run, and one whose file does not fit
+ * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay.
  */
 export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSignal): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
@@ -43,6 +48,12 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
     return outcome;
   }
   const options = parsed.data;
+  const full = deps.storageLimit && (await refuseWhenFull(deps.db, job.account_id, deps.storageLimit));
+  if (full) {
+    await finishJob(deps.db, jobId, full);
+    log.info({ detail: full.detail }, 'export refused: stored export files at the limit');
+    return full;
+  }
   // A name of its own per attempt: two deliveries of one job never write or remove each other's file.
   const resultPath = exportResultPath(`${jobId}-${randomBytes(4).toString('hex')}`, options);
   const target = deps.files.absolute(resultPath);
@@ -79,27 +90,44 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
     await progressWrite;
   }
 
-  const outcome: JobOutcome = {
-    status: 'completed',
-    counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows },
-  };
-  let recorded = false;
-  try {
-    const { size } = await stat(target);
-    recorded = await withTransaction(deps.db, async (client) => {
-      if (!(await lockProcessingJob(client, jobId))) return false;
-      await client.query('UPDATE jobs SET result_path = $2, result_bytes = $3 WHERE id = $1', [jobId, resultPath, size]);
-      return finishJob(client, jobId, outcome);
-    });
-  } finally {
-    if (!recorded) await rm(target, { force: true });
-  }
-  if (!recorded) {
+  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, target, rows });
+  if (outcome === null) {
     // Cancelled (or finished by another delivery) while the file was being written.
     signal.throwIfAborted();
     log.info('export already ended elsewhere; its file was discarded');
     return null;
   }
+  if (outcome.status !== 'completed') {
+    log.info({ detail: outcome.detail }, 'export refused: over the stored export files limit');
+    return outcome;
+  }
   log.info({ rows, ms: Date.now() - startedAt }, 'export finished');
   return outcome;
+}
+
+/**
+ * Records a written export file and `completed` in one transaction, or, past the account's storage
+ * limit, the failure instead. Returns the outcome recorded, or null when the job had already
+ * ended. The file is removed unless it was recorded as the job's result.
+ */
+async function recordResult(
+  deps: ExportDeps,
+  result: { jobId: string; accountId: string; resultPath: string; target: string; rows: number },
+): Promise<JobOutcome | null> {
+  const { jobId, rows } = result;
+  const completed: JobOutcome = { status: 'completed', counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows } };
+  let recorded: JobOutcome | null = null;
+  try {
+    const { size } = await stat(result.target);
+    recorded = await withTransaction(deps.db, async (client) => {
+      if (!(await lockProcessingJob(client, jobId))) return null;
+      const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
+      if (overLimit) return (await finishJob(client, jobId, overLimit)) ? overLimit : null;
+      await client.query('UPDATE jobs SET result_path = $2, result_bytes = $3 WHERE id = $1', [jobId, result.resultPath, size]);
+      return (await finishJob(client, jobId, completed)) ? completed : null;
+    });
+  } finally {
+    if (recorded !== completed) await rm(result.target, { force: true });
+  }
+  return recorded;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
+import { findAccount } from '../../shared/accounts/account-queries.js';
 import type { Db } from '../../shared/db/pool.js';
 import { defaultJobOptions, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../../shared/queues.js';
 import { findExportSchedule, insertScheduledExportJob } from '../../shared/schedules/export-schedule-queries.js';
@@ -15,17 +16,25 @@ export interface ScheduleTickDeps {
 }
 
 /**
+ * What one tick did: started (or found again) an export job, or skipped the run. A skipped run
+ * leaves no job; the reason is the tick's BullMQ return value and a log line.
+ */
+export type TickOutcome = { jobId: string } | { skipped: 'schedule_deleted' | 'account_suspended' };
+
+/**
  * Handles one tick of an export schedule: writes a normal export job row (with `schedule_id`)
  * and queues it. `tickKey` identifies the tick (the BullMQ job id): a tick delivered twice finds
- * the job of its first delivery and queues that same id again, which BullMQ ignores. Returns the
- * export job's id, or null when the schedule has been deleted.
+ * the job of its first delivery and queues that same id again, which BullMQ ignores. A deleted
+ * schedule's ticks stop; a suspended account's runs are skipped (no job, nothing queued) while
+ * its schedule stays, so that runs resume at the first tick after it is unsuspended.
  */
-export async function runScheduleTick(deps: ScheduleTickDeps, tick: ScheduleTick, tickKey: string): Promise<string | null> {
+export async function runScheduleTick(deps: ScheduleTickDeps, tick: ScheduleTick, tickKey: string): Promise<TickOutcome> {
   const schedule = await findExportSchedule(deps.db, tick.accountId, tick.scheduleId);
   if (!schedule) {
     await deps.removeScheduler(tick.scheduleId);
-    return null;
+    return { skipped: 'schedule_deleted' };
   }
+  if ((await findAccount(deps.db, schedule.account_id))?.suspended !== false) return { skipped: 'account_suspended' };
   const jobId = await insertScheduledExportJob(deps.db, schedule.account_id, {
     jobId: randomUUID(),
     scheduleId: schedule.id,
@@ -33,7 +42,7 @@ export async function runScheduleTick(deps: ScheduleTickDeps, tick: ScheduleTick
     options: schedule.export,
   });
   await deps.enqueueExport(jobId);
-  return jobId;
+  return { jobId };
 }
 
 /**
@@ -62,8 +71,10 @@ export function startScheduleWorker(deps: WorkerDeps): Worker {
   const worker = new Worker<ScheduleTick>(
     EXPORT_SCHEDULE_QUEUE,
     async (job: Job<ScheduleTick>) => {
-      const jobId = await runScheduleTick(tickDeps, job.data, job.id ?? `${job.data.scheduleId}:${job.timestamp}`);
-      deps.logger.info({ scheduleId: job.data.scheduleId, accountId: job.data.accountId, jobId }, 'export schedule tick');
+      const outcome = await runScheduleTick(tickDeps, job.data, job.id ?? `${job.data.scheduleId}:${job.timestamp}`);
+      const message = 'jobId' in outcome ? 'export schedule tick' : `export schedule tick skipped: ${outcome.skipped.replace('_', ' ')}`;
+      deps.logger.info({ scheduleId: job.data.scheduleId, accountId: job.data.accountId, ...outcome }, message);
+      return outcome;
     },
     { connection: deps.connection, prefix, concurrency: 1 },
   );

@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import { defuseFormula } from '../shared/product/formula-cells.js';
+
+/** Characters that make a CSV field need quotes (RFC 4180), the delimiter being a comma. */
+const NEEDS_QUOTES = /[",\r\n]/;
+/** Text handed to the response at once: large enough for few writes, small enough to stay flat. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * One CSV field of a report: a formula cell is prefixed with `'` exactly as exports do
+ * ({@link defuseFormula}), then quoted where RFC 4180 needs it.
+ */
+function reportField(value: string): string {
+  const safe = defuseFormula(value);
+  return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/**
+ * CSV text of `records` in chunks of about 64 KiB. A record is walked cell by cell, so one of a
+ * million cells is never held as a whole line, and every cell goes through {@link reportField}:
+ * a report the API serves cannot carry a live formula into a spreadsheet.
+ */
+async function* csvChunks(records: AsyncIterable<Iterable<string>>): AsyncGenerator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for await (const record of records) {
+    let separator = '';
+    for (const value of record) {
+      const field = separator + reportField(value);
+      parts.push(field);
+      size += field.length;
+      separator = ',';
+      if (size >= CHUNK_CHARS) {
+        yield parts.join('');
+        parts = [];
+        size = 0;
+      }
+    }
+    parts.push('\n');
+    size += 1;
+  }
+  if (parts.length > 0) yield parts.join('');
+}
+
+/**
+ * A CSV report as a byte stream with backpressure: records are pulled only as fast as the client
+ * reads, so memory stays flat whatever the size of the report or of one record.
+ */
+export function csvReportStream(records: AsyncIterable<Iterable<string>>): Readable {
+  return Readable.from(csvChunks(records), { objectMode: false });
+}

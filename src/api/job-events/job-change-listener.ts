@@ -1,0 +1,105 @@
+import pg from 'pg';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** The PostgreSQL channel on which the jobs table announces changes (migrations/012_job_events.sql). */
+export const JOB_EVENTS_CHANNEL = 'job_events';
+
+const RECONNECT_MS = 1_000;
+
+/** Tells the event streams of one API process which jobs changed. */
+export interface JobChangeListener {
+  /**
+   * Calls `onChange` after each committed change of job `jobId`, and for every job after the
+   * listener reconnected (notifications sent while it was away are lost). Resolves once listening
+   * (or once the first attempt failed: the stream then reads PostgreSQL on its own). Returns the
+   * unsubscribe function.
+   */
+  subscribe(jobId: string, onChange: () => void): Promise<() => void>;
+  /** Whether notifications are arriving; while not, streams re-read PostgreSQL on a timer. */
+  isListening(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A {@link JobChangeListener} on one dedicated PostgreSQL connection per API process (LISTEN needs
+ * a session of its own; a pooled client would lose it). It connects on the first subscriber, so a
+ * process that serves no stream holds no extra connection, and reconnects after losing it.
+ */
+export function createJobChangeListener(databaseUrl: string, logger: FastifyBaseLogger): JobChangeListener {
+  const subscribers = new Map<string, Set<() => void>>();
+  let client: pg.Client | null = null;
+  let connecting: Promise<void> | null = null;
+  let listening = false;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const notifyAll = () => {
+    for (const callbacks of subscribers.values()) for (const callback of callbacks) callback();
+  };
+
+  const scheduleReconnect = () => {
+    if (closed || retryTimer || subscribers.size === 0) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void connect();
+    }, RECONNECT_MS);
+  };
+
+  const lose = (lost: pg.Client, error?: unknown) => {
+    if (client !== lost) return;
+    if (error) logger.warn({ err: error }, 'job events: lost the PostgreSQL listener; streams read PostgreSQL on a timer');
+    client = null;
+    listening = false;
+    lost.end().catch(() => {});
+    scheduleReconnect();
+  };
+
+  const connect = (): Promise<void> => {
+    if (connecting) return connecting;
+    if (closed || client) return Promise.resolve();
+    connecting = (async () => {
+      const next = new pg.Client({ connectionString: databaseUrl });
+      next.on('error', (error) => lose(next, error));
+      next.on('end', () => lose(next));
+      next.on('notification', (message) => {
+        for (const callback of subscribers.get(message.payload ?? '') ?? []) callback();
+      });
+      client = next;
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
+        listening = true;
+        // Changes made while no listener was up were not announced: every stream re-reads once.
+        notifyAll();
+      } catch (error) {
+        lose(next, error);
+      }
+    })().finally(() => {
+      connecting = null;
+    });
+    return connecting;
+  };
+
+  return {
+    async subscribe(jobId, onChange) {
+      const callbacks = subscribers.get(jobId) ?? new Set();
+      callbacks.add(onChange);
+      subscribers.set(jobId, callbacks);
+      await connect();
+      return () => {
+        callbacks.delete(onChange);
+        if (callbacks.size === 0) subscribers.delete(jobId);
+      };
+    },
+    isListening: () => listening,
+    async close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      await connecting;
+      const last = client;
+      client = null;
+      listening = false;
+      await last?.end().catch(() => {});
+    },
+  };
+}

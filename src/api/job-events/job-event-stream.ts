@@ -1,0 +1,143 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../../shared/db/pool.js';
+import { findVersionedJob, type VersionedJobRow } from '../../shared/jobs/job-event-queries.js';
+import { toJobResource } from '../../shared/jobs/job-row.js';
+import type { JobChangeListener } from './job-change-listener.js';
+
+/** Timings of an event stream. */
+export interface JobEventTimings {
+  /** Comment lines sent while nothing happens, so proxies keep the connection open. */
+  heartbeatMs: number;
+  /** Shortest gap between two events that only move counts (phase and status changes go at once). */
+  countsIntervalMs: number;
+  /** How often PostgreSQL is read while the change listener is down. */
+  fallbackPollMs: number;
+}
+
+export interface JobEventStreamDeps {
+  db: Db;
+  listener: JobChangeListener;
+  logger: FastifyBaseLogger;
+  timings: JobEventTimings;
+}
+
+/** One SSE event: `job` while the job runs, `end` once (its final state), then the stream ends. */
+function formatEvent(name: 'job' | 'end', job: VersionedJobRow): string {
+  return `id: ${job.event_version}\nevent: ${name}\ndata: ${JSON.stringify(toJobResource(job))}\n\n`;
+}
+
+/**
+ * The body of GET /v1/jobs/{id}/events for one job the caller owns. Every event is built from a
+ * fresh read of PostgreSQL, so it never shows a state that PostgreSQL does not hold; a notification
+ * only says "read again". Events up to the client's Last-Event-ID are not sent again, but an ended
+ * job always gets its `end` event so that a resuming client learns that it is over.
+ */
+class JobEventStream {
+  readonly body = new PassThrough();
+  private sentVersion: number;
+  private sentAt = 0;
+  private sentStage = '';
+  private reading = false;
+  private readAgain = false;
+  private throttle: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe = () => {};
+
+  constructor(
+    private readonly deps: JobEventStreamDeps,
+    private readonly accountId: string,
+    private readonly jobId: string,
+    lastEventId: number,
+  ) {
+    this.sentVersion = lastEventId;
+    this.body.on('close', () => this.finish());
+  }
+
+  /** Sends what `first` (just read) calls for, then follows the job until it ends or the client leaves. */
+  start(first: VersionedJobRow): void {
+    const { timings, listener } = this.deps;
+    // Written first so the response headers leave at once, whatever comes next.
+    this.body.write('retry: 2000\n\n');
+    if (first.status !== 'processing') return this.emit(first);
+    this.timers.push(
+      setInterval(() => this.body.write(': keep-alive\n\n'), timings.heartbeatMs),
+      setInterval(() => listener.isListening() || this.refresh(), timings.fallbackPollMs),
+    );
+    void listener.subscribe(this.jobId, () => this.refresh()).then((stop) => {
+      if (this.over()) return stop();
+      this.unsubscribe = stop;
+      // Subscribed before this read: a change committed from here on is not missed.
+      this.refresh();
+    });
+  }
+
+  private over(): boolean {
+    return this.body.writableEnded || this.body.destroyed;
+  }
+
+  private finish(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.throttle);
+    this.unsubscribe();
+    if (!this.over()) this.body.end();
+  }
+
+  /** Sends the job's state unless the client has it; counts-only changes wait out the interval. */
+  private emit(job: VersionedJobRow): void {
+    if (job.status !== 'processing') {
+      this.body.write(formatEvent('end', job));
+      return this.finish();
+    }
+    if (job.event_version <= this.sentVersion) return;
+    const stage = `${job.status}/${job.phase}`;
+    const wait = this.sentAt + this.deps.timings.countsIntervalMs - Date.now();
+    if (stage === this.sentStage && wait > 0) {
+      this.throttle ??= setTimeout(() => {
+        this.throttle = undefined;
+        this.refresh();
+      }, wait);
+      return;
+    }
+    this.body.write(formatEvent('job', job));
+    this.sentVersion = job.event_version;
+    this.sentAt = Date.now();
+    this.sentStage = stage;
+  }
+
+  /** Reads the job and sends what changed; calls that arrive during a read cause one more read. */
+  private refresh(): void {
+    if (this.over()) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    findVersionedJob(this.deps.db, this.accountId, this.jobId)
+      .then((job) => (job ? this.emit(job) : this.finish()))
+      .catch((error: unknown) => {
+        // The client reconnects with Last-Event-ID and resumes where it was.
+        this.deps.logger.warn({ err: error, jobId: this.jobId }, 'job events: could not read the job; stream closed');
+        this.finish();
+      })
+      .finally(() => {
+        this.reading = false;
+        if (this.readAgain) {
+          this.readAgain = false;
+          this.refresh();
+        }
+      });
+  }
+}
+
+/** Opens the event stream of `first` (the caller's job, just read) after the client's `lastEventId`. */
+export function openJobEventStream(
+  deps: JobEventStreamDeps,
+  accountId: string,
+  first: VersionedJobRow,
+  lastEventId: number,
+): PassThrough {
+  const stream = new JobEventStream(deps, accountId, first.id, lastEventId);
+  stream.start(first);
+  return stream.body;
+}

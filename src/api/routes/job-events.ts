@@ -1,0 +1,76 @@
+import type { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../shared/db/pool.js';
+import { notFound } from '../../shared/errors.js';
+import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
+import type { JobChangeListener } from '../job-events/job-change-listener.js';
+import { openJobEventStream, type JobEventTimings } from '../job-events/job-event-stream.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { UUID } from './jobs.js';
+
+const EVENTS_DESCRIPTION = `Server-Sent Events (\`text/event-stream\`) of one job, instead of polling GET /v1/jobs/{id}.
+Each event's \`data\` is the job resource (the \`Job\` schema) and its \`id\` the version of that state.
+An event \`job\` comes at once, then one at each phase or status change and at most about once a second
+while the counts move; the event \`end\` carries the final state, after which the server closes the stream.
+Lines starting with \`:\` are heartbeats. Send \`Last-Event-ID\` to resume: states up to that id are not sent
+again (an ended job still gets its \`end\` event). The whole stream counts as one request toward the limits.`;
+
+export interface JobEventRouteDeps {
+  db: Db;
+  listener: JobChangeListener;
+  timings: JobEventTimings;
+}
+
+/** The version a resuming client saw last (Last-Event-ID), or 0 for a new stream. */
+function lastEventIdOf(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : 0;
+}
+
+/** GET /v1/jobs/{id}/events: a job's changes pushed to the client (API.md §7). */
+export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): void {
+  const openStreams = new Set<PassThrough>();
+  // A closing server waits for its open responses: streams end first (clients resume elsewhere).
+  app.addHook('preClose', async () => {
+    for (const body of openStreams) body.end();
+  });
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/jobs/:id/events',
+    {
+      config: { scope: 'jobs:read' },
+      schema: {
+        summary: "A job's progress as Server-Sent Events",
+        description: EVENTS_DESCRIPTION,
+        params: z.object({ id: z.string() }),
+        headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),
+        response: {
+          200: {
+            description: 'The event stream; it ends after the `end` event',
+            content: { 'text/event-stream': { schema: z.any().meta({ type: 'string' }) } },
+          },
+          ...errorResponses(404, ...AUTH_ERRORS),
+        },
+      },
+    },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      const job = UUID.test(request.params.id) ? await findVersionedJob(deps.db, accountId, request.params.id) : null;
+      if (!job) throw notFound('Job not found.');
+      const lastEventId = lastEventIdOf(request.headers['last-event-id']);
+      const body = openJobEventStream({ ...deps, logger: request.log }, accountId, job, lastEventId);
+      openStreams.add(body);
+      reply.raw.on('close', () => {
+        openStreams.delete(body);
+        body.destroy();
+      });
+      return reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache, no-transform')
+        .header('x-accel-buffering', 'no')
+        .send(body);
+    },
+  );
+}

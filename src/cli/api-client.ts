@@ -1,0 +1,125 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CliConfig } from './cli-config.js';
+import { CliError, EXIT, exitCodeOfStatus } from './exit-codes.js';
+
+/** Longest back-off between two attempts. */
+const MAX_BACKOFF_MS = 30_000;
+/** Times a per-minute 429 is waited out (its Retry-After) before the command gives up with exit 4. */
+const RATE_LIMIT_WAITS = 3;
+
+/** One request; `body` is a function because a retried attempt needs a fresh body stream. */
+export interface ApiRequest {
+  query?: Record<string, string | undefined>;
+  headers?: Record<string, string>;
+  json?: unknown;
+  body?: () => { stream: ReadableStream<Uint8Array>; contentType: string };
+}
+
+/** The service's error envelope (API.md §1), as far as the CLI reads it. */
+interface ErrorEnvelope {
+  error?: string;
+  error_code?: string;
+}
+
+/** Talks to the service: credentials, retries and the mapping of failures to exit codes. */
+export interface ApiClient {
+  readonly baseUrl: string;
+  /** Sends a request until it gets a 2xx answer, which it returns; anything else throws a {@link CliError}. */
+  send(method: string, path: string, request?: ApiRequest): Promise<Response>;
+  /** {@link send}, then the JSON body. */
+  json<T>(method: string, path: string, request?: ApiRequest): Promise<T>;
+}
+
+/** Seconds of a Retry-After header (delta-seconds form), or null. */
+function retryAfterSeconds(response: Response): number | null {
+  const value = Number(response.headers.get('retry-after'));
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** The failure of an error answer, from its envelope when it has one. */
+async function errorOf(response: Response): Promise<CliError> {
+  const text = await response.text().catch(() => '');
+  let envelope: ErrorEnvelope = {};
+  try {
+    envelope = JSON.parse(text) as ErrorEnvelope;
+  } catch {
+    // Not the service's envelope (a proxy's page): the status says enough.
+  }
+  const message = envelope.error ?? `The service answered ${response.status} ${response.statusText}.`;
+  return new CliError(message, exitCodeOfStatus(response.status), envelope.error_code ?? null, response.headers.get('x-request-id'));
+}
+
+/**
+ * An {@link ApiClient} for `config`. Network errors and 5xx answers are retried with exponential
+ * back-off (a job-starting POST carries an Idempotency-Key, so a retry never starts a second job);
+ * a per-minute 429 waits for its Retry-After; other 4xx answers are final. `notify` hears of each wait.
+ */
+export function createApiClient(config: CliConfig, notify: (line: string) => void): ApiClient {
+  const headersOf = (request: ApiRequest, contentType: string | undefined): Record<string, string> => {
+    if (!config.apiKey) throw new CliError('No API key: pass --key or set CATALOG_API_KEY.', EXIT.auth);
+    return {
+      authorization: `Bearer ${config.apiKey}`,
+      ...(contentType ? { 'content-type': contentType } : {}),
+      ...request.headers,
+    };
+  };
+
+  const attempt = (method: string, url: string, request: ApiRequest): Promise<Response> => {
+    const body = request.body?.();
+    const contentType = body?.contentType ?? (request.json !== undefined ? 'application/json' : undefined);
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers: headersOf(request, contentType),
+      body: body?.stream ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined),
+      ...(body ? { duplex: 'half' } : {}),
+    };
+    return fetch(url, init);
+  };
+
+  const send = async (method: string, path: string, request: ApiRequest = {}): Promise<Response> => {
+    const url = new URL(config.baseUrl + path);
+    for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+    let failures = 0;
+    let limitWaits = 0;
+    for (;;) {
+      const backoff = Math.min(MAX_BACKOFF_MS, config.retryBaseMs * 2 ** failures);
+      let response: Response;
+      try {
+        response = await attempt(method, url.toString(), request);
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        failures += 1;
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+        if (failures >= config.retries) throw new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+        notify(`network error (${reason}); retrying in ${backoff / 1000} s`);
+        await sleep(backoff);
+        continue;
+      }
+      if (response.ok) return response;
+      const failure = await errorOf(response);
+      if (response.status >= 500 && (failures += 1) < config.retries) {
+        const wait = Math.max(backoff, Math.min(MAX_BACKOFF_MS, (retryAfterSeconds(response) ?? 0) * 1000));
+        notify(`the service answered ${response.status}; retrying in ${wait / 1000} s`);
+        await sleep(wait);
+        continue;
+      }
+      const retryAfter = retryAfterSeconds(response);
+      if (response.status === 429 && failure.errorCode === 'RATE_LIMIT_EXCEEDED' && retryAfter !== null && limitWaits < RATE_LIMIT_WAITS) {
+        limitWaits += 1;
+        notify(`per-minute limit reached; waiting ${retryAfter} s (Retry-After)`);
+        await sleep(retryAfter * 1000);
+        continue;
+      }
+      throw failure;
+    }
+  };
+
+  return {
+    baseUrl: config.baseUrl,
+    send,
+    async json<T>(method: string, path: string, request?: ApiRequest): Promise<T> {
+      return (await (await send(method, path, request)).json()) as T;
+    },
+  };
+}

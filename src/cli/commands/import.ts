@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { followJob } from '../follow-job.js';
+import type { JobAccepted, JobView } from '../job-view.js';
+import { elapsedSeconds, jobSummary, type CommandContext } from '../output.js';
+import { downloadTo, uploadFile } from '../transfer.js';
+
+/** The options of `catalog import` (commander turns --no-wait into `wait: false`). */
+export interface ImportOptions {
+  mode?: string;
+  onError?: string;
+  dryRun?: boolean;
+  profile?: string;
+  delimiter?: string;
+  wait: boolean;
+  errorsOut?: string;
+}
+
+/** Problems of a failed import shown on the terminal; the rest is in the errors file. */
+const PROBLEMS_SHOWN = 5;
+
+interface RowError {
+  row: number;
+  field: string | null;
+  code: string;
+  message: string;
+}
+
+/** "row 12, ean: The EAN … (INVALID_EAN)" for the first few problems of a job. */
+async function firstProblems(context: CommandContext, job: JobView): Promise<string[]> {
+  const page = await context.client.json<{ data: RowError[] }>('GET', job.links.errors, { query: { limit: String(PROBLEMS_SHOWN) } });
+  return page.data.map((error) => `  row ${error.row}${error.field ? `, ${error.field}` : ''}: ${error.message} (${error.code})`);
+}
+
+/**
+ * Writes the failed rows of a job to `destination`: every uploaded row with its problems where the
+ * service offers it (links.rows_csv), else only the failed rows (errors.csv).
+ */
+async function saveFailedRows(context: CommandContext, job: JobView, destination: string): Promise<void> {
+  await downloadTo(context.client, null, job.links.rows_csv ?? job.links.errors_csv, destination);
+}
+
+/** `catalog import FILE`: uploads, follows the job, prints the summary; on failure saves the failed rows. */
+export async function importCommand(context: CommandContext, file: string, options: ImportOptions): Promise<ExitCode> {
+  const startedAt = Date.now();
+  const query = {
+    mode: options.mode,
+    on_error: options.onError,
+    dry_run: options.dryRun ? 'true' : undefined,
+    delimiter: options.delimiter,
+    profile: options.profile,
+  };
+  // One key for every attempt: a retried upload returns the job the first one started.
+  const headers = { 'idempotency-key': randomUUID() };
+  const response = await uploadFile(context.client, context.progress, file, { path: '/v1/imports', query, headers });
+  const accepted = (await response.json()) as JobAccepted;
+  if (!options.wait) {
+    context.output.result(accepted, [`Import accepted: job ${accepted.id}`]);
+    return EXIT.done;
+  }
+  const job = await followJob(context.client, context.progress, accepted.id, 'import');
+  const seconds = elapsedSeconds(startedAt);
+  const lines = jobSummary(job, seconds);
+  let errorsFile: string | null = null;
+  if (job.progress.rows_failed > 0 || job.error_code === 'IMPORT_FAILED') {
+    errorsFile = options.errorsOut ?? `${file}.errors.csv`;
+    await saveFailedRows(context, job, errorsFile);
+    lines.push(...(await firstProblems(context, job)), `Failed rows written to ${errorsFile}`);
+  }
+  context.output.result({ job, errors_file: errorsFile, elapsed_seconds: seconds }, lines);
+  return job.status === 'completed' ? EXIT.done : EXIT.jobFailed;
+}

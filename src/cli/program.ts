@@ -1,0 +1,118 @@
+import { Command, Option } from 'commander';
+import { createApiClient } from './api-client.js';
+import { loadCliConfig, DEFAULT_URL, type GlobalFlags } from './cli-config.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { cancelJobCommand, jobErrorsCommand, listJobsCommand, retryJobCommand, showJobCommand } from './commands/jobs.js';
+import { usageCommand } from './commands/usage.js';
+import type { ExitCode } from './exit-codes.js';
+import { createResultOutput, type CommandContext } from './output.js';
+import { createProgressOutput } from './progress.js';
+
+/** What a run of the CLI reads and writes; main.ts passes the process's own. */
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  done (a followed job completed)
+  1  the job failed or was cancelled
+  2  usage error (arguments, file, a request the service refused as invalid)
+  3  authentication or permission (no key, invalid key, missing scope)
+  4  per-minute limit (after waiting out Retry-After) or monthly quota
+  5  server or network error after retries
+
+Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY.`;
+
+/** Wraps a command handler into a commander action; the handler gets the context of the global flags. */
+type ActionOf = <A extends unknown[]>(
+  handler: (context: CommandContext, ...args: A) => Promise<ExitCode>,
+) => (...args: unknown[]) => Promise<void>;
+
+function addImportCommand(program: Command, action: ActionOf): void {
+  program
+    .command('import')
+    .description('upload a file, follow the import job, print its summary')
+    .argument('<file>', 'CSV (or .xlsx) file')
+    .addOption(new Option('--mode <mode>', 'upsert, create or update').choices(['upsert', 'create', 'update']))
+    .addOption(new Option('--on-error <policy>', 'abort (nothing written) or skip (valid rows written)').choices(['abort', 'skip']))
+    .option('--dry-run', 'validate and report only; write nothing')
+    .option('--profile <name>', 'saved import profile (id or name)')
+    .option('--delimiter <char>', 'column delimiter (default: detected)')
+    .option('--no-wait', 'print the job id once uploaded; do not follow the job')
+    .option('--errors-out <path>', 'where the failed rows go (default FILE.errors.csv)')
+    .action(action(importCommand));
+}
+
+function addExportCommand(program: Command, action: ActionOf): void {
+  program
+    .command('export')
+    .description('start an export, follow it, download the file')
+    .addOption(new Option('--format <format>').choices(['csv', 'ndjson']).default('csv'))
+    .option('--gzip', 'gzip the file')
+    .option('--fields <list>', 'comma-separated fields, in order')
+    .option('--filter <key=value>', 'brand=…, category=… or updated_since=… (repeatable)', (value, all: string[]) => [...all, value], [])
+    .requiredOption('-o, --output <path>', 'where to write the file')
+    .action(action(exportCommand));
+}
+
+function addJobsCommands(program: Command, action: ActionOf): void {
+  const jobs = program.command('jobs').description('list and manage jobs');
+  jobs
+    .command('list')
+    .description('the newest jobs first')
+    .addOption(new Option('--type <type>').choices(['import', 'export', 'enrichment']))
+    .addOption(new Option('--status <status>').choices(['processing', 'completed', 'failed', 'cancelled']))
+    .option('--limit <n>', 'how many', '20')
+    .action(action(listJobsCommand));
+  jobs.command('show').argument('<id>').description('one job').action(action(showJobCommand));
+  jobs
+    .command('errors')
+    .argument('<id>')
+    .description("a job's row errors")
+    .option('--limit <n>', 'at most this many', '100')
+    .action(action(jobErrorsCommand));
+  jobs.command('cancel').argument('<id>').description('cancel a job').action(action(cancelJobCommand));
+  jobs
+    .command('retry')
+    .argument('<id>')
+    .description('run a failed or cancelled job again, and follow it')
+    .option('--no-wait', 'do not follow the job')
+    .action(action(retryJobCommand));
+}
+
+/**
+ * The `catalog` program. Each action stores its exit code in `result.exitCode`; failures are
+ * thrown as CliError (mapped by the caller) or, for bad arguments, as commander's own errors.
+ */
+export function buildProgram(io: CliIo, version: string, result: { exitCode: ExitCode }): Command {
+  const program = new Command('catalog')
+    .description('Bulk imports and exports of the catalog-jobs service, with progress instead of poll loops.')
+    .version(version)
+    .option('--url <url>', `service base URL (env CATALOG_URL, default ${DEFAULT_URL})`)
+    .option('--key <key>', 'API key (env CATALOG_API_KEY); never printed')
+    .option('--json', 'print machine-readable JSON results on stdout')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const action: ActionOf =
+    <A extends unknown[]>(handler: (context: CommandContext, ...args: A) => Promise<ExitCode>) =>
+    async (...args: unknown[]) => {
+      // commander passes the arguments, the options, then the command itself.
+      const command = args.at(-1) as Command;
+      const flags = command.optsWithGlobals<GlobalFlags>();
+      const progress = createProgressOutput(io.stderr);
+      const client = createApiClient(loadCliConfig(flags), (line) => progress.line(line));
+      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false) };
+      result.exitCode = await handler(context, ...(args.slice(0, -1) as A));
+    };
+
+  addImportCommand(program, action);
+  addExportCommand(program, action);
+  addJobsCommands(program, action);
+  program.command('usage').description("this month's requests and the tier's limits").action(action(usageCommand));
+  return program;
+}

@@ -1,0 +1,84 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ApiClient, ApiRequest } from './api-client.js';
+import { CliError, EXIT } from './exit-codes.js';
+import type { ProgressBar, ProgressOutput } from './progress.js';
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** A pass-through stream that reports the bytes that went through it. */
+function byteCounter(onBytes: (total: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      onBytes(total);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** The size of a readable file; a missing or unreadable one is a usage error. */
+export async function fileSize(path: string): Promise<number> {
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) throw new CliError(`${path}: no such file.`, EXIT.usage);
+  return info.size;
+}
+
+/**
+ * POSTs a file as the raw request body with a bar (bytes, MB/s, ETA). Each attempt reads the file
+ * again from the start; the caller's Idempotency-Key makes a retried upload return the same job.
+ */
+export async function uploadFile(
+  client: ApiClient,
+  progress: ProgressOutput,
+  path: string,
+  request: { path: string; query: Record<string, string | undefined>; headers: Record<string, string> },
+): Promise<Response> {
+  const size = await fileSize(path);
+  const bar = progress.bar('upload', 'bytes');
+  const contentType = extname(path).toLowerCase() === '.xlsx' ? XLSX_TYPE : 'text/csv';
+  const body: ApiRequest['body'] = () => {
+    const counted = createReadStream(path).pipe(byteCounter((sent) => bar.update(sent, size)));
+    return { stream: Readable.toWeb(counted) as ReadableStream<Uint8Array>, contentType };
+  };
+  try {
+    return await client.send('POST', request.path, { query: request.query, headers: request.headers, body });
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * GETs `path` into the file `destination`, with a bar when `progress` is given. The body goes to a
+ * `.part` file renamed at the end, so an interrupted download never leaves a file that looks whole.
+ */
+export async function downloadTo(client: ApiClient, progress: ProgressOutput | null, path: string, destination: string): Promise<number> {
+  const response = await client.send('GET', path);
+  const length = response.headers.get('content-length');
+  const total = length === null ? null : Number(length);
+  const bar: ProgressBar | null = progress?.bar('download', 'bytes') ?? null;
+  const partial = `${destination}.part`;
+  let written = 0;
+  try {
+    if (!response.body) throw new CliError(`The service sent no body for ${path}.`, EXIT.server);
+    const counter = byteCounter((bytes) => {
+      written = bytes;
+      bar?.update(bytes, total);
+    });
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, createWriteStream(partial));
+    await rename(partial, destination);
+    return written;
+  } catch (error) {
+    await rm(partial, { force: true });
+    if (error instanceof CliError) throw error;
+    // A file-system error (no such folder, no permission) is the caller's to fix; anything else is the network.
+    const local = typeof (error as NodeJS.ErrnoException).syscall === 'string';
+    throw new CliError(`Could not download ${path} to ${destination}: ${(error as Error).message}`, local ? EXIT.usage : EXIT.server);
+  } finally {
+    bar?.stop();
+  }
+}

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../src/shared/accounts/passwords.js';
+import { PASSWORD, post, signUpAndLogIn } from '../support/accounts.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+/**
+ * The service's real password check, counted: how many checks a burst of logins got is what the
+ * lockout rations. While `hold()` is on, every check waits (after it started) until `release()`,
+ * so a test can send a login while others are known to be mid-check.
+ */
+class CountedPasswordCheck {
+  started = 0;
+  private gate: Promise<void> | null = null;
+  private open = () => {};
+  private watchers: Array<{ count: number; resolve: () => void }> = [];
+
+  readonly verify = async (password: string, stored: string): Promise<boolean> => {
+    this.started += 1;
+    for (const watcher of this.watchers.filter((entry) => entry.count <= this.started)) watcher.resolve();
+    if (this.gate) await this.gate;
+    return verifyPassword(password, stored);
+  };
+
+  reset(): void {
+    this.started = 0;
+    this.watchers = [];
+  }
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.gate = null;
+    this.open();
+  }
+
+  /** Resolves once `count` checks have started. */
+  startedAtLeast(count: number): Promise<void> {
+    if (this.started >= count) return Promise.resolve();
+    return new Promise((resolve) => this.watchers.push({ count, resolve }));
+  }
+}
+
+const checks = new CountedPasswordCheck();
+let ctx: TestContext;
+const now = Date.parse('2026-05-14T10:30:00Z');
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false, clock: () => now, verifyPassword: checks.verify });
+});
+afterAll(async () => ctx?.close());
+beforeEach(() => {
+  checks.release();
+  checks.reset();
+});
+
+const login = (email: string, password: string) => post(ctx, '/v1/login', { email, password });
+const WRONG = 'wrong password 123';
+
+describe('login lockout under concurrent attempts', () => {
+  it('lets 20 concurrent wrong-password logins check the password only 5 times, then answers 423', async () => {
+    const { email } = await signUpAndLogIn(ctx);
+    checks.reset();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => login(email, WRONG)));
+    expect(checks.started).toBe(5);
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 423)).toHaveLength(15);
+    for (const response of responses) {
+      if (response.statusCode === 401) expect(response.json().error).toBe('Invalid email or password.');
+      else expect(response.json()).toMatchObject({ error_code: 'ACCOUNT_LOCKED', retry_after_seconds: 15 * 60 });
+    }
+
+    const right = await login(email, PASSWORD);
+    expect(right.statusCode).toBe(423);
+    expect(right.json().error).toMatch(/^Account locked/);
+    expect(checks.started).toBe(5);
+  });
+
+  it('refuses the right password that arrives while the fifth wrong one is still being checked', async () => {
+    const { email } = await signUpAndLogIn(ctx);
+    checks.reset();
+    checks.hold();
+    const wrong = Array.from({ length: 5 }, () => login(email, WRONG));
+    await checks.startedAtLeast(5);
+    const right = login(email, PASSWORD);
+    // Either the right password is refused without a check, or a sixth check starts: no clock involved.
+    await Promise.race([right, checks.startedAtLeast(6)]);
+    checks.release();
+    expect((await right).statusCode).toBe(423);
+    expect((await Promise.all(wrong)).map((response) => response.statusCode)).toEqual([401, 401, 401, 401, 401]);
+    expect(checks.started).toBe(5);
+  });
+
+  it('logs in with the right password among the first five attempts, and forgets the others', async () => {
+    const { email } = await signUpAndLogIn(ctx);
+    for (let attempt = 0; attempt < 3; attempt += 1) expect((await login(email, WRONG)).statusCode).toBe(401);
+    const [right, ...wrong] = await Promise.all([login(email, PASSWORD), login(email, WRONG)]);
+    expect(right!.statusCode).toBe(200);
+    expect(wrong.map((response) => response.statusCode)).toEqual([401]);
+    // The count starts again after the successful login (the concurrent failure may or may not be in it).
+    for (let attempt = 0; attempt < 3; attempt += 1) expect((await login(email, WRONG)).statusCode).toBe(401);
+    expect((await login(email, PASSWORD)).statusCode).toBe(200);
+  });
+});

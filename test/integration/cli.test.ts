@@ -1,0 +1,257 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { compileCli, runProcess, type CompiledCli } from '../support/cli-runner.js';
+import { ean13, toCsv, withBadCheckDigit } from '../support/csv.js';
+import { baseUrlOf } from '../support/event-stream.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+let url: string;
+let folder: string;
+let compiled: CompiledCli;
+/** A service whose FREE tier allows one request a month. */
+let limited: TestContext;
+let limitedUrl: string;
+
+beforeAll(async () => {
+  const quota = { TIER_LIMITS: JSON.stringify({ FREE: { monthly: 1, per_minute: 100 } }) };
+  [ctx, limited, compiled] = await Promise.all([
+    createTestContext(),
+    createTestContext({ workers: false, env: quota }),
+    compileCli(),
+  ]);
+  await Promise.all([ctx.app.listen({ port: 0, host: '127.0.0.1' }), limited.app.listen({ port: 0, host: '127.0.0.1' })]);
+  url = baseUrlOf(ctx.app.server.address());
+  limitedUrl = baseUrlOf(limited.app.server.address());
+  folder = await mkdtemp(join(tmpdir(), 'catalog-cli-'));
+});
+afterAll(async () => {
+  await Promise.all([ctx?.close(), limited?.close(), compiled?.remove()]);
+  if (folder) await rm(folder, { recursive: true, force: true });
+});
+
+const HEADER = ['ean', 'name', 'brand', 'price', 'currency'];
+
+/** Writes a CSV file of products `first`..`first+count-1` (brand Acme) into the test folder. */
+async function productsFile(name: string, first: number, count: number, extra: string[][] = []): Promise<string> {
+  const rows = Array.from({ length: count }, (_, index) => [ean13(first + index), `Product ${first + index}`, 'Acme', '1.50', 'EUR']);
+  const path = join(folder, name);
+  await writeFile(path, toCsv([HEADER, ...rows, ...extra]));
+  return path;
+}
+
+const cli = (key: string, ...args: string[]) => runProcess(compiled.command, args, { CATALOG_URL: url, CATALOG_API_KEY: key });
+
+describe('catalog import', { timeout: 60_000 }, () => {
+  it('uploads, follows the job and prints the summary, with plain progress lines without a TTY', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('three.csv', 1, 3);
+    const run = await cli(account.key, 'import', file);
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Import completed in [\d.]+ s: 3 created, 0 updated, 0 unchanged, 0 failed \(job [0-9a-f-]{36}\)$/m);
+    expect(run.stderr).toMatch(/^upload: [\d.]+\/[\d.]+ MB 100%/m);
+    expect(run.stderr).toMatch(/^import: done 3\/3 rows 100%/m);
+    expect(run.stderr).not.toContain('\u001b[');
+    expect(run.stderr + run.stdout).not.toContain(account.key);
+    const products = await ctx.get(account.key, '/v1/products?brand=Acme');
+    expect(products.json<{ data: unknown[] }>().data).toHaveLength(3);
+  });
+
+  it('writes the failed rows to FILE.errors.csv, shows the first problems and exits 1 on IMPORT_FAILED', async () => {
+    const account = await ctx.createAccount();
+    const bad = withBadCheckDigit(ean13(99));
+    const file = await productsFile('bad.csv', 10, 2, [[bad, 'Broken', 'Acme', '1.00', 'EUR']]);
+    const run = await cli(account.key, 'import', file);
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/^Import failed \(IMPORT_FAILED\)/m);
+    expect(run.stdout).toMatch(/^ {2}row 3, ean: .+\(\w+\)$/m);
+    expect(run.stdout).toContain(`Failed rows written to ${file}.errors.csv`);
+    const errors = await readFile(`${file}.errors.csv`, 'utf8');
+    expect(errors.split('\n')[0]).toMatch(/^ean,name,brand,price,currency(,error_\w+)+/);
+    expect(errors).toContain(bad);
+    const products = await ctx.get(account.key, '/v1/products');
+    expect(products.json<{ data: unknown[] }>().data).toHaveLength(0);
+  });
+
+  it('writes the failed rows to --errors-out and prints JSON with --json', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('skip.csv', 20, 1, [['12345', 'Broken', 'Acme', '1.00', 'EUR']]);
+    const errorsOut = join(folder, 'custom-errors.csv');
+    const run = await cli(account.key, '--json', 'import', file, '--on-error', 'skip', '--errors-out', errorsOut);
+
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { job: JobResource; errors_file: string };
+    expect(result.job).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
+    expect(result.errors_file).toBe(errorsOut);
+    expect(await readFile(errorsOut, 'utf8')).toContain('12345');
+  });
+
+  it('retries an upload whose answer was lost with the same Idempotency-Key, so only one job starts', async () => {
+    const account = await ctx.createAccount();
+    const proxy = await answerDroppingProxy(new URL(url).port);
+    try {
+      const file = await productsFile('lost-answer.csv', 30, 2);
+      const run = await runProcess(compiled.command, ['import', file], { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/network error .*retrying/);
+      expect(proxy.dropped()).toBe(1);
+      const jobs = (await ctx.get(account.key, '/v1/jobs')).json<{ data: JobResource[] }>().data;
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    } finally {
+      proxy.server.close();
+    }
+  });
+
+  it('returns at once with --no-wait; jobs show and jobs errors read the job', async () => {
+    const account = await ctx.createAccount();
+    const id = await failedImportId(account.key, 'nowait.csv');
+
+    const shown = await cli(account.key, 'jobs', 'show', id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`Import failed (IMPORT_FAILED): 0 created`);
+    const errors = await cli(account.key, 'jobs', 'errors', id);
+    expect(errors.stdout).toMatch(/^row 2 {2}1 {2}ean {2}\w+ {2}/m);
+  });
+
+  it('lists jobs, retries one and follows it, and shows the usage', async () => {
+    const account = await ctx.createAccount();
+    const id = await failedImportId(account.key, 'retry.csv');
+
+    const listed = await cli(account.key, '--json', 'jobs', 'list', '--type', 'import');
+    expect((JSON.parse(listed.stdout) as { data: JobResource[] }).data.map((job) => job.id)).toEqual([id]);
+    const retried = await cli(account.key, 'jobs', 'retry', id);
+    expect(retried.code).toBe(1);
+    expect(retried.stdout).toContain('Import failed (IMPORT_FAILED)');
+    const usage = await cli(account.key, 'usage');
+    expect(usage.stdout).toMatch(/^FREE tier, \d{4}-\d{2}: \d+ of \d+ requests used$/m);
+  });
+});
+
+/** Starts an import of one valid and one invalid row with --no-wait; returns its id once it failed. */
+async function failedImportId(key: string, name: string): Promise<string> {
+  const file = await productsFile(name, 40, 1, [['1', 'Broken', 'Acme', '1.00', 'EUR']]);
+  const started = await cli(key, '--json', 'import', file, '--no-wait');
+  expect(started.code, started.stderr).toBe(0);
+  const { id } = JSON.parse(started.stdout) as { id: string };
+  await ctx.waitForJob(key, id);
+  return id;
+}
+
+describe('catalog export', { timeout: 60_000 }, () => {
+  it('starts an export, follows it and downloads the file', async () => {
+    const account = await ctx.createAccount();
+    expect((await cli(account.key, 'import', await productsFile('for-export.csv', 50, 2))).code).toBe(0);
+    const output = join(folder, 'export.ndjson');
+    const run = await cli(account.key, 'export', '--format', 'ndjson', '--filter', 'brand=Acme', '-o', output);
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Export completed in [\d.]+ s: 2 rows processed/m);
+    expect(run.stderr).toMatch(/^download: /m);
+    const lines = (await readFile(output, 'utf8')).trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { ean: string }).ean).sort()).toEqual([ean13(50), ean13(51)]);
+  });
+});
+
+describe('exit codes', { timeout: 60_000 }, () => {
+  it('exits 2 on a usage error and for an unknown job', async () => {
+    const account = await ctx.createAccount();
+    expect((await cli(account.key, 'import')).code).toBe(2);
+    expect((await cli(account.key, 'import', 'x.csv', '--mode', 'merge')).code).toBe(2);
+    expect((await cli(account.key, 'import', join(folder, 'missing.csv'))).code).toBe(2);
+    const unknown = await cli(account.key, 'jobs', 'show', '00000000-0000-4000-8000-000000000000');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('NOT_FOUND');
+  });
+
+  it('exits 3 without a key and with a wrong one, and never prints the key', async () => {
+    expect((await runProcess(compiled.command, ['usage'], { CATALOG_URL: url })).code).toBe(3);
+    const wrongKey = await cli('ck_wrong-key-0000000000000000', 'usage');
+    expect(wrongKey.code).toBe(3);
+    expect(wrongKey.stderr).toMatch(/\(INVALID_API_KEY, request [\w-]+\)/);
+    expect(wrongKey.stderr + wrongKey.stdout).not.toContain('ck_wrong-key');
+  });
+
+  it('exits 4 when the monthly quota is used up, with the reason in --json', async () => {
+    const account = await limited.createAccount();
+    await limited.get(account.key, '/v1/usage');
+    const run = await runProcess(compiled.command, ['--json', 'usage'], { CATALOG_URL: limitedUrl, CATALOG_API_KEY: account.key });
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: 'Monthly quota exceeded.', error_code: 'QUOTA_EXCEEDED', exit_code: 4 });
+  });
+
+  it('exits 5 when the service cannot be reached after the retries', async () => {
+    const closed = await closedPort();
+    const run = await runProcess(compiled.command, ['usage'], { CATALOG_URL: `http://127.0.0.1:${closed}`, CATALOG_API_KEY: 'k', CATALOG_RETRIES: '2' });
+    expect(run.code).toBe(5);
+    expect(run.stderr).toMatch(/Could not reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+  });
+
+  it('runs through bin/catalog.js, the package.json bin', async () => {
+    const run = await runProcess([process.execPath, 'bin/catalog.js'], ['--version'], {});
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('on a terminal', { timeout: 60_000 }, () => {
+  it('draws progress bars', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('tty.csv', 60, 2);
+    const command = [...compiled.command, 'import', file].map((part) => `'${part}'`).join(' ');
+    const env = { CATALOG_URL: url, CATALOG_API_KEY: account.key, TERM: 'xterm' };
+    const run = await runProcess(['script'], ['-qfec', command, '/dev/null'], env);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain('\u001b[?25l');
+    expect(run.stdout).toMatch(/upload {2}[█░]{10,} 100%/);
+    expect(run.stdout).toMatch(/import {2}[█░]{10,} 100% \| 2\/2 rows/);
+    expect(run.stdout).toContain('Import completed');
+  });
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A TCP proxy to the service that lets the first import upload reach it and then cuts the
+ * connection as the answer starts: the job exists but the client never hears of it.
+ */
+async function answerDroppingProxy(upstreamPort: string): Promise<{ server: Server; url: string; dropped(): number }> {
+  const { connect } = await import('node:net');
+  let dropped = 0;
+  const server = createServer((client) => {
+    const upstream = connect(Number(upstreamPort), '127.0.0.1');
+    let isUpload = false;
+    client.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').startsWith('POST /v1/imports')) isUpload = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (isUpload && dropped === 0) {
+        dropped += 1;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+    client.on('end', () => upstream.end());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: baseUrlOf(server.address()), dropped: () => dropped };
+}

@@ -1,0 +1,167 @@
+import { readdir } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { untilQueueReady } from '../support/csv.js';
+import { pause, streamRequest, type RawAnswer } from '../support/raw-http.js';
+import { productsCsv, waitFor } from '../support/recovery-support.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// No client, however hostile, can exhaust the API's memory or hold a connection forever: the
+// requests go over a real listening port, as a client sends them.
+
+let ctx: TestContext;
+let url: string;
+let key: string;
+
+beforeAll(async () => {
+  // A body gets 1 s, plus a second per 1,000 bytes received: short, so the drip test is quick.
+  ctx = await createTestContext({ env: { HTTP_BODY_TIMEOUT_MS: '1000', HTTP_BODY_MIN_BYTES_PER_SECOND: '1000' } });
+  await untilQueueReady(ctx);
+  url = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  key = (await ctx.createAccount()).key;
+});
+afterAll(async () => ctx?.close());
+
+/** The parsed error envelope of an answer, after checking its status and code. */
+function envelope(answer: RawAnswer, status: number, code: string): { error: string; detail: string } {
+  expect(answer.status, answer.body).toBe(status);
+  const body = JSON.parse(answer.body) as { error: string; detail: string; error_code: string; timestamp: string };
+  expect(body).toMatchObject({ error_code: code, error: expect.any(String), timestamp: expect.any(String) });
+  expect(body.detail).toBe(body.error);
+  return body;
+}
+
+/** Files left in the upload store. */
+async function storedUploads(): Promise<string[]> {
+  return readdir(ctx.uploads.root, { recursive: true, withFileTypes: true })
+    .then((entries) => entries.filter((entry) => entry.isFile()).map((entry) => entry.name))
+    .catch(() => []);
+}
+
+const jobCount = async () => Number((await ctx.db.query('SELECT count(*) FROM jobs')).rows[0].count);
+
+describe('a multipart upload over its limits', () => {
+  it('answers 413 to 300 text fields of 1 MiB before the file, with memory flat', async () => {
+    const boundary = `----hostile-${randomBytes(6).toString('hex')}`;
+    const megabyte = Buffer.alloc(1024 * 1024, 'x');
+    async function* body() {
+      for (let field = 0; field < 300; field += 1) {
+        yield `--${boundary}\r\nContent-Disposition: form-data; name="note${field}"\r\n\r\n`;
+        yield megabyte;
+        yield '\r\n';
+      }
+      yield `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\nean,name\n96385074,Pen\r\n--${boundary}--\r\n`;
+    }
+    const used = () => {
+      const memory = process.memoryUsage();
+      return memory.heapUsed + memory.external + memory.arrayBuffers;
+    };
+    const before = used();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, used())), 10);
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      chunks: body(),
+    }).finally(() => clearInterval(sampler));
+
+    const { error } = envelope(answer, 413, 'PAYLOAD_TOO_LARGE');
+    expect(error).toBe(
+      "The multipart body exceeds its limits: at most 10 text fields of at most 65536 bytes, 20 parts in all, and one file, the 'file' field.",
+    );
+    // Without limits every field stays in memory until the request ends: 300 MiB.
+    expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await storedUploads()).toEqual([]);
+    expect(await jobCount()).toBe(0);
+  });
+
+  it('answers 413 to one text field over 64 KiB', async () => {
+    const boundary = 'one-big-field';
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      chunks: [
+        `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n${'y'.repeat(65_537)}\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\nean,name\n96385074,Pen\r\n--${boundary}--\r\n`,
+      ],
+    });
+    envelope(answer, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('still takes a file beside a few small fields', async () => {
+    const boundary = 'few-fields';
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      chunks: [
+        `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n${'y'.repeat(65_536)}\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\nean,name\n96385074,Pen\r\n--${boundary}--\r\n`,
+      ],
+    });
+    expect(answer.status, answer.body).toBe(202);
+    const job = await ctx.waitForJob(key, (JSON.parse(answer.body) as { id: string }).id);
+    expect(job.status).toBe('completed');
+  });
+});
+
+describe('bodies and headers the service will not read', () => {
+  it('refuses a gzip-encoded upload with 415 instead of storing compressed bytes', async () => {
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': 'text/csv', 'content-encoding': 'gzip' },
+      chunks: [gzipSync('ean,name\n96385074,Pen\n')],
+    });
+    const { error } = envelope(answer, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(error).toBe("Unsupported Content-Encoding 'gzip': send the request body uncompressed, without a Content-Encoding.");
+  });
+
+  it('answers 431 with the envelope to headers over 16 KiB, and stays up', async () => {
+    const answer = await streamRequest(`${url}/v1/jobs`, {
+      method: 'GET',
+      headers: { 'x-api-key': key, 'x-padding': 'p'.repeat(20 * 1024) },
+      chunks: [],
+    });
+    envelope(answer, 431, 'REQUEST_HEADERS_TOO_LARGE');
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('a slow request body', () => {
+  it('cuts off a client that drips its body one byte every 2 s, keeping nothing', async () => {
+    const jobsBefore = await jobCount();
+    const uploadsBefore = await storedUploads();
+    const csv = 'ean,name\n96385074,Pen\n';
+    async function* drip() {
+      for (const byte of csv) {
+        yield byte;
+        await pause(2_000);
+      }
+    }
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': 'text/csv', 'content-length': String(csv.length) },
+      chunks: drip(),
+    });
+    envelope(answer, 408, 'REQUEST_TIMEOUT');
+    expect(answer.headers.connection).toBe('close');
+    await waitFor('the partial upload to be removed', async () => ((await storedUploads()).length === uploadsBefore.length ? true : undefined), 5_000);
+    expect(await jobCount()).toBe(jobsBefore);
+  });
+
+  it('takes an upload that keeps a sane rate for longer than the initial allowance', async () => {
+    const csv = productsCsv(1, 2_000, 'Steady');
+    const pieces = 8;
+    const size = Math.ceil(csv.length / pieces);
+    async function* steady() {
+      for (let start = 0; start < csv.length; start += size) {
+        yield csv.subarray(start, start + size);
+        await pause(300);
+      }
+    }
+    // About 2.4 s in all, over 1 s: a total deadline of 1 s would cut it, the rate does not.
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': key, 'content-type': 'text/csv', 'content-length': String(csv.length) },
+      chunks: steady(),
+    });
+    expect(answer.status, answer.body).toBe(202);
+    const job = await ctx.waitForJob(key, (JSON.parse(answer.body) as { id: string }).id);
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 2_000 } });
+  });
+});

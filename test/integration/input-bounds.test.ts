@@ -1,0 +1,94 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eanNumber, sendJson } from '../support/products.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// Every string and array a client sends has a documented bound (OWASP API4); past it the request
+// gets the contract's error envelope: 422 VALIDATION_ERROR for product, export and schedule bodies,
+// 400 for query parameters and the other bodies (API.md §1).
+
+let ctx: TestContext;
+let account: { id: string; key: string };
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false });
+  account = await ctx.createAccount();
+});
+afterAll(async () => ctx?.close());
+
+const send = (method: 'GET' | 'POST', url: string, payload?: unknown) => sendJson(ctx.app, account.key, method, url, payload);
+
+function expectError(response: LightMyRequestResponse, status: number, code: string, error: string | RegExp) {
+  expect(response.statusCode, response.body).toBe(status);
+  const body = response.json<{ error: string; detail: string; error_code: string; timestamp: string }>();
+  expect(body.error_code).toBe(code);
+  expect(body.error).toMatch(error);
+  expect(body.detail).toBe(body.error);
+  expect(body.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+}
+
+async function productCount(): Promise<number> {
+  const { rows } = await ctx.db.query<{ count: string }>('SELECT count(*) FROM products WHERE account_id = $1', [account.id]);
+  return Number(rows[0]!.count);
+}
+
+describe('product bodies', () => {
+  it('refuses an attribute value over 10,000 characters with 422, naming the attribute, and writes nothing', async () => {
+    const response = await send('POST', '/v1/products', { ean: eanNumber(1), name: 'Pen', attributes: { note: 'x'.repeat(10_001) } });
+    expectError(response, 422, 'VALIDATION_ERROR', 'Attribute values must be at most 10000 characters.');
+    expect(response.json().errors).toEqual([{ field: 'attributes.note', message: 'Attribute values must be at most 10000 characters.' }]);
+    expect(await productCount()).toBe(0);
+  });
+
+  it('refuses an attribute name over 200 characters with 422, also in a PATCH', async () => {
+    const attributes = { ['n'.repeat(201)]: 'blue' };
+    expectError(await send('POST', '/v1/products', { ean: eanNumber(2), name: 'Pen', attributes }), 422, 'VALIDATION_ERROR', 'Attribute names must be at most 200 characters.');
+    expect((await send('POST', '/v1/products', { ean: eanNumber(2), name: 'Pen', attributes: { color: 'x'.repeat(10_000) } })).statusCode).toBe(201);
+    const patch = await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${eanNumber(2)}`, { attributes });
+    expectError(patch, 422, 'VALIDATION_ERROR', 'Attribute names must be at most 200 characters.');
+  });
+});
+
+describe('query parameters', () => {
+  it('refuses a product filter over 500 characters with 400 naming the parameter', async () => {
+    expectError(await send('GET', `/v1/products?q=${'a'.repeat(501)}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'q'/);
+    expectError(await send('GET', `/v1/products?brand=${'a'.repeat(501)}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'brand'/);
+    expect((await send('GET', `/v1/products?q=${'a'.repeat(500)}`)).statusCode).toBe(200);
+  });
+
+  it('refuses a cursor over 512 characters with 400', async () => {
+    expectError(await send('GET', `/v1/jobs?cursor=${'a'.repeat(513)}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'cursor'/);
+  });
+
+  it('refuses an import delimiter that is only a property of every object (constructor) with 400, starting no job', async () => {
+    const response = await ctx.upload(account.key, 'ean,name\n4006381333931,Pen\n', { delimiter: 'constructor' });
+    expectError(response, 400, 'BAD_REQUEST', /^Invalid query parameter 'delimiter'/);
+    const { rows } = await ctx.db.query('SELECT id FROM jobs WHERE account_id = $1', [account.id]);
+    expect(rows).toEqual([]);
+  });
+});
+
+describe('job and key bodies', () => {
+  it('refuses an export filter over 500 characters with 422 naming the field', async () => {
+    const response = await send('POST', '/v1/exports', { format: 'csv', filter: { brand: 'b'.repeat(501) } });
+    expectError(response, 422, 'VALIDATION_ERROR', 'filter.brand must be at most 500 characters.');
+  });
+
+  it('refuses a schedule whose cron is over 200 characters or whose time zone is over 64 with 422', async () => {
+    const list = (count: number) => Array.from({ length: count }, (_, index) => index).join(',');
+    const cron = `${list(60)} ${list(24)} * * *`;
+    expect(cron.length).toBeGreaterThan(200);
+    expectError(await send('POST', '/v1/export-schedules', { cron, export: { format: 'csv' } }), 422, 'VALIDATION_ERROR', 'The cron field must be at most 200 characters.');
+    const timezone = `Europe/${'B'.repeat(60)}`;
+    const response = await send('POST', '/v1/export-schedules', { cron: '0 3 * * *', timezone, export: { format: 'csv' } });
+    expectError(response, 422, 'VALIDATION_ERROR', 'timezone must be an IANA time zone name such as Europe/Berlin.');
+  });
+
+  it('refuses a key request listing over 50 scopes or an expires_at over 64 characters with 400 VALIDATION_ERROR', async () => {
+    const scopes = Array.from({ length: 51 }, () => 'products:read');
+    expectError(await send('POST', '/v1/keys', { name: 'ci', scopes }), 400, 'VALIDATION_ERROR', 'The scopes field must list at most 50 scopes.');
+    const expiresAt = `2099-01-01T00:00:00.${'1'.repeat(50)}Z`;
+    const response = await send('POST', '/v1/keys', { name: 'ci', expires_at: expiresAt });
+    expectError(response, 400, 'VALIDATION_ERROR', 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.');
+  });
+});

@@ -1,0 +1,100 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApiClient } from '../../src/cli/api-client.js';
+import { CliError, EXIT } from '../../src/cli/exit-codes.js';
+
+/** One scripted answer of the stand-in server: status, headers, JSON body. */
+type Answer = [number, Record<string, string>, unknown];
+
+const envelope = (code: string, error: string, extra: Record<string, unknown> = {}) => ({
+  error,
+  detail: error,
+  error_code: code,
+  timestamp: '2026-05-14T10:30:00Z',
+  ...extra,
+});
+
+let server: Server | null = null;
+afterEach(() => {
+  server?.close();
+  server = null;
+});
+
+/**
+ * A loopback stand-in for a proxy or an overloaded service that gives the scripted answers in
+ * order (the last one repeats); returns its URL and the requests it received.
+ */
+async function standIn(answers: Answer[]): Promise<{ url: string; requests: Array<{ key: string | undefined }> }> {
+  const requests: Array<{ key: string | undefined }> = [];
+  server = createServer((request, response: ServerResponse) => {
+    request.resume();
+    request.on('end', () => {
+      const [status, headers, body] = answers[Math.min(requests.length, answers.length - 1)]!;
+      requests.push({ key: request.headers['idempotency-key'] as string | undefined });
+      response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, requests };
+}
+
+const clientFor = (url: string, notices: string[] = []) =>
+  createApiClient({ baseUrl: url, apiKey: 'secret-key', retries: 4, retryBaseMs: 1 }, (line) => notices.push(line));
+
+async function failureOf(promise: Promise<unknown>): Promise<CliError> {
+  const error = await promise.then(() => null, (caught: unknown) => caught);
+  expect(error).toBeInstanceOf(CliError);
+  return error as CliError;
+}
+
+describe('the CLI HTTP client', () => {
+  it('retries 5xx answers with back-off and keeps the Idempotency-Key', async () => {
+    const unavailable = envelope('SERVICE_UNAVAILABLE', 'Service unavailable.');
+    const stand = await standIn([[503, {}, unavailable], [502, {}, {}], [202, {}, { id: 'job', status: 'processing' }]]);
+    const notices: string[] = [];
+    const body = await clientFor(stand.url, notices).json('POST', '/v1/exports', { json: {}, headers: { 'idempotency-key': 'k-1' } });
+    expect(body).toEqual({ id: 'job', status: 'processing' });
+    expect(stand.requests.map((request) => request.key)).toEqual(['k-1', 'k-1', 'k-1']);
+    expect(notices).toEqual([expect.stringMatching(/answered 503; retrying/), expect.stringMatching(/answered 502; retrying/)]);
+  });
+
+  it('gives up with exit 5 after the last attempt of a 5xx', async () => {
+    const stand = await standIn([[500, {}, envelope('INTERNAL_ERROR', 'Internal server error.')]]);
+    const failure = await failureOf(clientFor(stand.url).send('GET', '/v1/usage'));
+    expect(failure).toMatchObject({ exitCode: EXIT.server, errorCode: 'INTERNAL_ERROR', message: 'Internal server error.' });
+    expect(stand.requests).toHaveLength(4);
+  });
+
+  it('does not retry a 4xx answer', async () => {
+    const stand = await standIn([[400, {}, envelope('BAD_REQUEST', 'mode must be one of upsert, create, update.')]]);
+    const failure = await failureOf(clientFor(stand.url).send('POST', '/v1/imports'));
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, errorCode: 'BAD_REQUEST' });
+    expect(stand.requests).toHaveLength(1);
+  });
+
+  it('waits out Retry-After on a per-minute 429, then goes on', async () => {
+    const limited = envelope('RATE_LIMIT_EXCEEDED', 'Per-minute rate limit exceeded.', { retry_after_seconds: 0 });
+    const stand = await standIn([[429, { 'retry-after': '0' }, limited], [200, {}, { ok: true }]]);
+    const notices: string[] = [];
+    expect(await clientFor(stand.url, notices).json('GET', '/v1/usage')).toEqual({ ok: true });
+    expect(notices).toEqual(['per-minute limit reached; waiting 0 s (Retry-After)']);
+  });
+
+  it('exits 4 when the per-minute limit persists, and at once on the monthly quota', async () => {
+    const limited = envelope('RATE_LIMIT_EXCEEDED', 'Per-minute rate limit exceeded.');
+    const perMinute = await standIn([[429, { 'retry-after': '0' }, limited]]);
+    expect(await failureOf(clientFor(perMinute.url).send('GET', '/v1/usage'))).toMatchObject({ exitCode: EXIT.limit });
+    expect(perMinute.requests).toHaveLength(4);
+    server?.close();
+
+    const quota = await standIn([[429, {}, envelope('QUOTA_EXCEEDED', 'Monthly quota exceeded.', { limit: 1000, tier: 'FREE' })]]);
+    expect(await failureOf(clientFor(quota.url).send('GET', '/v1/usage'))).toMatchObject({ exitCode: EXIT.limit, errorCode: 'QUOTA_EXCEEDED' });
+    expect(quota.requests).toHaveLength(1);
+  });
+
+  it('exits 3 on 401 and 403', async () => {
+    const stand = await standIn([[403, {}, envelope('PERMISSION_DENIED', 'This key lacks the imports:write scope.')]]);
+    expect(await failureOf(clientFor(stand.url).send('POST', '/v1/imports'))).toMatchObject({ exitCode: EXIT.auth });
+  });
+});
