@@ -17,6 +17,8 @@ import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwo
 import { queuePrefix } from '../shared/queues.js';
 import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
+import { createCredentialCache } from './plugins/credential-cache.js';
+import { credentialChanges, credentialChannel, type CredentialChanges } from '../shared/accounts/credential-changes.js';
 import { accountRoutes } from './routes/accounts.js';
 import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
@@ -103,10 +105,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tierLimits,
     unauthenticatedPerMinute: deps.config.UNAUTHENTICATED_RATE_PER_MINUTE,
     invalidKeyPerMinute: deps.config.INVALID_KEY_RATE_PER_MINUTE,
+    usageFlushMs: deps.config.USAGE_FLUSH_MS,
     clock,
     logger: app.log,
   });
-  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, clock });
+  const channel = credentialChannel(deps.config);
+  const credentials = createCredentialCache({ redis: deps.redis, channel, ttlMs: deps.config.AUTH_CACHE_TTL_MS, logger: app.log });
+  const announced = credentialChanges(deps.redis, channel, (err, accountId) =>
+    app.log.warn({ err, accountId }, 'credential change not announced; other processes drop it when their cache entry expires'));
+  const changes: CredentialChanges = {
+    // This process drops the entries at once; the others when the announcement reaches them.
+    async announce(accountId) {
+      credentials.forget(accountId);
+      await announced.announce(accountId);
+    },
+  };
+  app.addHook('onClose', async () => {
+    await credentials.close();
+    await limits.close();
+  });
+  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, credentials, clock });
   await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
@@ -120,14 +138,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
-  adminRoutes(app, { db: deps.db });
+  adminRoutes(app, { db: deps.db, changes });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
   accountRoutes(app, {
     db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL, verifyPassword: deps.verifyPassword ?? verifyPassword,
   });
-  keyRoutes(app, { db: deps.db, clock });
+  keyRoutes(app, { db: deps.db, clock, changes });
   callbackSecretRoutes(app, { db: deps.db, graceHours: deps.config.CALLBACK_SECRET_GRACE_HOURS });
-  usageRoutes(app, { db: deps.db, tierLimits, clock });
+  usageRoutes(app, { usedInMonth: limits.usedInMonth, tierLimits, clock });
   const callbacks = {
     db: deps.db,
     fallbackSecret: deps.config.CALLBACK_SECRET,
@@ -145,7 +163,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   jobRoutes(app, { db: deps.db });
   importProfileRoutes(app, { db: deps.db });
-  jobRowsCsvRoutes(app, { db: deps.db, uploads: deps.uploads, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES });
+  jobRowsCsvRoutes(app, {
+    db: deps.db,
+    uploads: deps.uploads,
+    maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
+    maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
+  });
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;

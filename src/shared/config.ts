@@ -28,12 +28,18 @@ const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
   SHUTDOWN_GRACE_MS: integer(0).default(20_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
+  /** Most bytes an .xlsx workbook may inflate to, all its members together (zip-bomb bound). */
+  IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: integer(1024).default(4 * 1024 * 1024 * 1024),
   /** JSON overrides of the tier limits (API.md §2), merged over the defaults; parsed by the limits module. */
   TIER_LIMITS: z.string().optional(),
   /** Requests a minute without a key from one client address before 429 (API.md §1). */
   UNAUTHENTICATED_RATE_PER_MINUTE: integer(1).default(30),
   /** Invalid-key attempts a minute from one client address before 429 (API.md §1). */
   INVALID_KEY_RATE_PER_MINUTE: integer(1).default(10),
+  /** How long an API process reuses a resolved key or session; changes also drop it at once (0: no cache). */
+  AUTH_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
+  /** How often an API process adds its counted requests to the durable monthly count in PostgreSQL. */
+  USAGE_FLUSH_MS: integer(50).max(10_000).default(1_000),
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().min(3).default('Catalog <no-reply@catalog.local>'),
   /** Where links in mails point (the public base URL of the API). */

@@ -9,7 +9,13 @@ export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobP
   return {
     import: ({ jobId, signal }) =>
       runImport(
-        { db: deps.db, uploads: deps.uploads, logger: deps.logger, maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES },
+        {
+          db: deps.db,
+          uploads: deps.uploads,
+          logger: deps.logger,
+          maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
+          maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
+        },
         jobId,
         signal,
       ),

@@ -113,15 +113,15 @@ describe('Excel and other-tool artefacts', () => {
     ]);
   });
 
-  it('says that an .xlsx body sent as text/csv is an Excel workbook and how to send it', async () => {
+  it('reads a zip archive sent as text/csv as an .xlsx workbook, and says when it is not one', async () => {
     const account = await ctx.createAccount();
     const workbook = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00]), Buffer.from('[Content_Types].xml'), Buffer.alloc(64)]);
     const { report } = await failedWith(account.key, workbook);
     expect(report).toEqual([
       expect.objectContaining({
         row: 0,
-        code: 'BINARY_CONTENT',
-        message: expect.stringMatching(/^The file is an Excel workbook \(\.xlsx\).*application\/vnd\.openxmlformats-officedocument\.spreadsheetml\.sheet/),
+        code: 'INVALID_XLSX',
+        message: expect.stringMatching(/^The file is not a readable \.xlsx workbook/),
       }),
     ]);
   });

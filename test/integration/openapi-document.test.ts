@@ -98,9 +98,13 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('documents the import upload as a raw CSV body or a multipart file field', () => {
+  it('documents the import upload as a raw CSV body, a raw .xlsx workbook or a multipart file field', () => {
     const upload = document.paths['/v1/imports']!.post! as Operation & { requestBody?: { content: Record<string, unknown> } };
-    expect(Object.keys(upload.requestBody!.content).sort()).toEqual(['multipart/form-data', 'text/csv']);
+    expect(Object.keys(upload.requestBody!.content).sort()).toEqual([
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+      'multipart/form-data',
+      'text/csv',
+    ]);
     expect(Object.keys(upload.responses)).toEqual(expect.arrayContaining(['202', '400', '413', '415']));
   });
 

@@ -28,7 +28,7 @@ export function productsCsv(first: number, count: number, label: string | ((n: n
 
 /** The import runner's dependencies on a test context, logging nothing. */
 export function importDeps(ctx: TestContext): ImportDeps {
-  return { db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), maxRecordBytes: 1 << 20 };
+  return { db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), maxRecordBytes: 1 << 20, maxXlsxUncompressedBytes: 1 << 30 };
 }
 
 /** The job's row straight from PostgreSQL. */

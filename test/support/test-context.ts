@@ -53,6 +53,9 @@ const GENEROUS_LIMITS: Record<string, string> = {
   }),
   UNAUTHENTICATED_RATE_PER_MINUTE: '1000000',
   INVALID_KEY_RATE_PER_MINUTE: '1000000',
+  // Tests change keys and accounts in the database directly, which no API process hears of: the
+  // credential cache is off unless a test turns it on.
+  AUTH_CACHE_TTL_MS: '0',
 };
 
 /**

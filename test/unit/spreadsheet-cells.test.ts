@@ -29,4 +29,12 @@ describe('spreadsheet cells', () => {
     }
     expect(commaPrice('abc')).toMatchObject({ ok: false, message: expect.stringContaining('"9,99"') });
   });
+
+  it("reads a workbook's numeric cell (1.50) beside decimal commas, still refusing thousands separators", () => {
+    expect(commaPrice('1.50', true)).toEqual({ ok: true, value: '1.50' });
+    expect(commaPrice('2,50', true)).toEqual({ ok: true, value: '2.50' });
+    for (const cell of ['1.234,50', '1.234.567', '1,234.50']) {
+      expect(commaPrice(cell, true)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
+    }
+  });
 });

@@ -20,6 +20,7 @@ import {
   invalidApiKey,
   permissionDenied,
 } from '../../shared/errors.js';
+import type { CredentialCache } from './credential-cache.js';
 import type { RequestLimits } from './limits.js';
 
 /** Who is calling: an account (by API key or login session), or the operator key from ADMIN_API_KEY. */
@@ -36,6 +37,9 @@ export type Principal =
       expiresAt: Date | null;
     }
   | { kind: 'admin' };
+
+/** The principal of an account's key or session. */
+export type AccountPrincipal = Extract<Principal, { kind: 'account' }>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +76,8 @@ export interface AuthDeps {
   db: Db;
   adminApiKey?: string;
   limits: RequestLimits;
+  /** Resolved keys and sessions of this process, dropped on every change announced by any process. */
+  credentials: CredentialCache;
   clock: () => number;
 }
 
@@ -116,7 +122,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
 
-  const authenticateKey = async (key: string): Promise<Principal> => {
+  const authenticateKey = async (key: string): Promise<AccountPrincipal> => {
     const record = await findApiKeyByPrefix(deps.db, lookupPrefix(key));
     if (!record || record.revoked_at || !keyMatches(key, record.key_hash)) throw invalidApiKey();
     if (record.expires_at && record.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
@@ -127,7 +133,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     };
   };
 
-  const authenticateSession = async (token: string): Promise<Principal> => {
+  const authenticateSession = async (token: string): Promise<AccountPrincipal> => {
     const session = await findSession(deps.db, hashApiKey(token));
     if (!session) throw invalidApiKey();
     if (session.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
@@ -140,7 +146,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
 
   const authenticate = async (credential: string): Promise<Principal> => {
     if (adminHash && timingSafeEqual(sha256(credential), adminHash)) return { kind: 'admin' };
-    return isSessionToken(credential) ? authenticateSession(credential) : authenticateKey(credential);
+    const cached = deps.credentials.get(credential, deps.clock());
+    if (cached) return cached;
+    // Taken before the lookup: a change announced while it runs keeps its result out of the cache.
+    const generation = deps.credentials.generation();
+    const principal = await (isSessionToken(credential) ? authenticateSession(credential) : authenticateKey(credential));
+    deps.credentials.remember(credential, principal, generation);
+    return principal;
   };
 
   app.addHook('onRequest', async (request, reply) => {

@@ -1,12 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Tier } from '../../shared/accounts/account-queries.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
-import { countRequest } from '../../shared/accounts/usage-queries.js';
 import type { Db } from '../../shared/db/pool.js';
 import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../../shared/errors.js';
 import { addressBucket } from './address-bucket.js';
+import { createUsageLedger } from './usage-ledger.js';
 
 const MINUTE_MS = 60_000;
 
@@ -19,6 +19,24 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
+/**
+ * Admits one request of an account in one round trip: counts it in the minute (as {@link HIT_SCRIPT})
+ * and, when the minute allows it, in the month's usage hash unless that would pass the quota
+ * (ARGV[3], -1: unlimited). Redis runs a script alone, so concurrent requests on any number of API
+ * processes never pass the quota together. Returns {minute count, month count or -1 over the minute
+ * or -2 over the quota, epoch}; {-1} when the month's hash must first be seeded from PostgreSQL.
+ * Both keys share the deployment's hash tag, so the script runs on Redis Cluster too.
+ */
+const ADMIT_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, ''} end
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if count > tonumber(ARGV[2]) then return {count, -1, ''} end
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+local limit = tonumber(ARGV[3])
+if limit >= 0 and tonumber(redis.call('HGET', KEYS[2], 'used')) >= limit then return {count, -2, epoch} end
+return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`;
+
 /** The per-minute state sent as X-RateLimit-Limit/Remaining/Reset. */
 export interface RateLimitState {
   limit: number;
@@ -28,8 +46,10 @@ export interface RateLimitState {
 }
 
 export interface RequestLimitsDeps {
-  redis: Redis;
+  redis: Redis | Cluster;
   db: Db;
+  /** How often the monthly counts are added to PostgreSQL (USAGE_FLUSH_MS). */
+  usageFlushMs: number;
   /** Key prefix of this deployment (the queue prefix), so deployments sharing a Redis do not share counts. */
   keyPrefix: string;
   tierLimits: TierLimits;
@@ -42,7 +62,8 @@ export interface RequestLimitsDeps {
 /** The limits of API.md §1-2: per account (minute, month) and per client address (no key, bad keys). */
 export interface RequestLimits {
   /**
-   * Counts one request of an account toward its minute (Redis) and its month (PostgreSQL, durable);
+   * Counts one request of an account toward its minute and its month (both in Redis; the month is
+   * added to PostgreSQL about every USAGE_FLUSH_MS and re-seeded from there when Redis lost it);
    * throws 429 RATE_LIMIT_EXCEEDED or QUOTA_EXCEEDED. `report` gets the minute's state first (also
    * before a 429). When Redis cannot be reached it throws 503 SERVICE_UNAVAILABLE.
    */
@@ -51,25 +72,41 @@ export interface RequestLimits {
   countUnauthenticated(address: string): Promise<void>;
   /** Counts an invalid key (or dashboard password) from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countInvalidKey(address: string): Promise<void>;
+  /** Requests the account made in `month` ('YYYY-MM'), counted ones not yet in PostgreSQL included. */
+  usedInMonth(accountId: string, month: string): Promise<number>;
+  /** Writes the counts not yet in PostgreSQL (on shutdown). */
+  close(): Promise<void>;
+}
+
+/** The minute window of `now` and the seconds until it ends. */
+function minuteWindow(now: number): { window: number; resetSeconds: number } {
+  const window = Math.floor(now / MINUTE_MS);
+  return { window, resetSeconds: Math.max(1, Math.ceil(((window + 1) * MINUTE_MS - now) / 1000)) };
 }
 
 /** Creates the {@link RequestLimits} of one API process; all processes on one Redis share the counts. */
 export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
+  const usageKey = (accountId: string, month: string) => `${deps.keyPrefix}:usage:${accountId}:${month}`;
+  const ledger = createUsageLedger({ redis: deps.redis, db: deps.db, usageKey, flushMs: deps.usageFlushMs, logger: deps.logger });
+
   /**
-   * Counts a hit on `name` in the current minute. Without Redis no limit can be counted, so the
-   * request is refused with 503 (API.md §1) rather than let through unlimited.
+   * Runs `command` on Redis. Without Redis no limit can be counted, so the request is refused with
+   * 503 (API.md §1) rather than let through unlimited.
    */
-  const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
-    const now = deps.clock();
-    const window = Math.floor(now / MINUTE_MS);
-    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * MINUTE_MS - now) / 1000));
+  const counted = async <T>(command: () => Promise<T>): Promise<T> => {
     try {
-      const count = await deps.redis.eval(HIT_SCRIPT, 1, `${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS);
-      return { count: Number(count), resetSeconds };
+      return await command();
     } catch (error) {
       deps.logger.warn({ err: error }, 'request refused: Redis unreachable, its limits cannot be counted');
       throw serviceUnavailable();
     }
+  };
+
+  /** Counts a hit on `name` in the current minute. */
+  const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
+    const { window, resetSeconds } = minuteWindow(deps.clock());
+    const count = await counted(() => deps.redis.eval(HIT_SCRIPT, 1, `${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS));
+    return { count: Number(count), resetSeconds };
   };
 
   const perAddress = async (name: string, limit: number, message: string) => {
@@ -79,24 +116,36 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     }
   };
 
+  /** Runs {@link ADMIT_SCRIPT}, seeding the month's hash first when Redis does not have it. */
+  const admit = async (accountId: string, tier: Tier, month: string, window: number) => {
+    const limits = deps.tierLimits[tier];
+    const keys = [`${deps.keyPrefix}:limits:account:${accountId}:${window}`, usageKey(accountId, month)];
+    const run = () => deps.redis.eval(ADMIT_SCRIPT, 2, ...keys, 2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1);
+    let result = (await counted(run)) as [number, number, string];
+    if (result[0] === -1) {
+      await counted(() => ledger.seed(accountId, month));
+      result = (await counted(run)) as [number, number, string];
+    }
+    const [minuteCount, used, epoch] = result;
+    if (used > 0) ledger.record(accountId, month, epoch);
+    return { minuteCount, used, limits };
+  };
+
   return {
     async admitAccount(accountId, tier, report) {
-      const limits = deps.tierLimits[tier];
-      const minute = await hit(`account:${accountId}`);
-      report({
-        limit: limits.per_minute,
-        remaining: Math.max(0, limits.per_minute - minute.count),
-        resetSeconds: minute.resetSeconds,
-      });
-      if (minute.count > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', minute.resetSeconds);
       const now = deps.clock();
+      const { window, resetSeconds } = minuteWindow(now);
       const { month, resetsAt } = calendarMonth(now);
-      const used = await countRequest(deps.db, accountId, month, limits.monthly);
-      if (used === null) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
+      const { minuteCount, used, limits } = await admit(accountId, tier, month, window);
+      report({ limit: limits.per_minute, remaining: Math.max(0, limits.per_minute - minuteCount), resetSeconds });
+      if (used === -1 || minuteCount > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', resetSeconds);
+      if (used < 0) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
     },
     countUnauthenticated: (address) =>
       perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
     countInvalidKey: (address) =>
       perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address'),
+    usedInMonth: (accountId, month) => counted(() => ledger.used(accountId, month)),
+    close: () => ledger.close(),
   };
 }

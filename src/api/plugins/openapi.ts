@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import { rateLimitHeaders } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
 
@@ -97,19 +98,28 @@ export interface OpenApiOptions {
 
 /**
  * The import upload is read as a stream, not through a body schema (which would buffer it), so
- * its two accepted forms are described here: a raw CSV body, or multipart with a `file` field.
+ * its accepted forms are described here: a raw CSV body, a raw .xlsx workbook, or multipart with a
+ * `file` field.
  */
 function describeUploadBody(paths: Record<string, Record<string, Record<string, unknown>>> | undefined, maxLength: number): void {
   const operation = paths?.['/v1/imports']?.post;
   if (!operation) return;
   const description = 'The CSV file: a header row, then one product per row (UTF-8, with or without BOM).';
   const csv = { type: 'string', maxLength, description };
+  const workbook = { type: 'string', format: 'binary', maxLength, description: 'An .xlsx workbook: its first sheet (or `sheet`) read like a CSV file.' };
   operation.requestBody = {
     required: true,
     content: {
       'text/csv': { schema: csv },
+      [XLSX_MEDIA_TYPE]: { schema: workbook },
       'multipart/form-data': {
-        schema: { type: 'object', required: ['file'], properties: { file: { ...csv, contentMediaType: 'text/csv' } } },
+        schema: {
+          type: 'object',
+          required: ['file'],
+          properties: {
+            file: { ...csv, description: 'The CSV file, or an .xlsx workbook (file name ending in .xlsx or its content type).' },
+          },
+        },
       },
     },
   };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { accountSchema, emailField, tierField } from '../../shared/accounts/account-fields.js';
 import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
+import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { emailTaken, notFound } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
@@ -12,15 +13,21 @@ import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const accountParams = z.object({ id: z.string() });
 
-/** Applies `changes` to the account `id`; 404 for an unknown or malformed id. */
-async function changeAccount(db: Db, id: string, changes: Parameters<typeof updateAccount>[2]): Promise<AccountRow> {
-  const account = UUID.test(id) ? await updateAccount(db, id, changes) : null;
+type AdminDeps = { db: Db; changes: CredentialChanges };
+
+/**
+ * Applies `changes` to the account `id` and tells every API process to drop what it cached of the
+ * account's keys and sessions; 404 for an unknown or malformed id.
+ */
+async function changeAccount(deps: AdminDeps, id: string, changes: Parameters<typeof updateAccount>[2]): Promise<AccountRow> {
+  const account = UUID.test(id) ? await updateAccount(deps.db, id, changes) : null;
   if (!account) throw notFound('Account not found.');
+  await deps.changes.announce(account.id);
   return account;
 }
 
 /** Operator account routes of API.md §2: onboarding, verification, suspension, tier. */
-export function adminRoutes(app: FastifyInstance, deps: { db: Db }): void {
+export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'admin' as const };
 
@@ -75,7 +82,7 @@ export function adminRoutes(app: FastifyInstance, deps: { db: Db }): void {
     routes.post(
       `/v1/admin/accounts/:id/${path}`,
       { config, schema: { params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
-      async (request) => changeAccount(deps.db, request.params.id, changes),
+      async (request) => changeAccount(deps, request.params.id, changes),
     );
   accountAction('verify', { emailVerified: true });
   accountAction('suspend', { suspended: true });
@@ -94,7 +101,7 @@ export function adminRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request) => {
       rejectInvalidRequest(request);
-      return changeAccount(deps.db, request.params.id, { tier: request.body.tier });
+      return changeAccount(deps, request.params.id, { tier: request.body.tier });
     },
   );
 }

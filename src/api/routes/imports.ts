@@ -9,6 +9,7 @@ import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMe
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
+import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { StoredUpload, UploadStore } from '../../shared/upload-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
@@ -40,9 +41,14 @@ const importQuery = z.object({
     .optional()
     // The refinement is invisible to JSON Schema: the document lists the accepted spellings.
     .meta({ enum: Object.keys(DELIMITER_NAMES), description: 'default: the `sep=` line, else detected among `,` `;` and tab' }),
-  encoding: z.enum(IMPORT_ENCODINGS).optional().meta({ description: 'default utf-8; a UTF-16 byte-order mark is detected' }),
+  encoding: z.enum(IMPORT_ENCODINGS).optional().meta({ description: 'CSV only; default utf-8; a UTF-16 byte-order mark is detected' }),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional().meta({ description: 'how prices write decimals; default "."' }),
-  sheet: z.string().min(1).max(255).optional().meta({ description: 'worksheet of a workbook upload, by name' }),
+  sheet: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .meta({ description: "An .xlsx workbook's sheet to import, by name or 1-based position; default the first" }),
   dry_run: z.enum(['true', 'false']).default('false'),
   callback_url: callbackUrlSchema.optional(),
 });
@@ -51,20 +57,27 @@ const idempotencyKeyHeader = z.string().min(1).max(255).optional();
 
 const CSV_MEDIA_TYPES = new Set(['text/csv', 'application/csv']);
 
+const EXPECTED_MEDIA_TYPES = `send the CSV as text/csv, an .xlsx workbook as ${XLSX_MEDIA_TYPE}, or either as multipart/form-data with a 'file' field`;
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+const mediaTypeOf = (contentType: string | undefined): string => (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+
 /**
  * Refuses, before any body is parsed, an import body that is neither CSV nor multipart (API.md §1:
  * 415): Fastify would otherwise parse JSON or plain text into something that is not an upload.
  */
 async function requireImportMediaType(request: FastifyRequest): Promise<void> {
   const contentType = request.headers['content-type'];
-  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!CSV_MEDIA_TYPES.has(mediaType) && mediaType !== 'multipart/form-data') throw unsupportedMediaType(contentType);
+  const mediaType = mediaTypeOf(contentType);
+  if (!CSV_MEDIA_TYPES.has(mediaType) && mediaType !== XLSX_MEDIA_TYPE && mediaType !== 'multipart/form-data') {
+    throw unsupportedMediaType(contentType, EXPECTED_MEDIA_TYPES);
+  }
 }
 
 /** POST /v1/imports: store the upload, write the job row, queue it, answer 202 at once. */
 export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void {
   // text/csv bodies are handed to the route as the raw request stream: never buffered by Fastify.
-  app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser(['text/csv', 'application/csv', XLSX_MEDIA_TYPE], (_request, payload, done) => done(null, payload));
 
   app.withTypeProvider<ZodTypeProvider>().post(
     '/v1/imports',
@@ -72,8 +85,10 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       config: { scope: 'imports:write' },
       onRequest: requireImportMediaType,
       schema: {
-        summary: 'Start an import of a CSV file',
-        description: "Body: the CSV file, raw as `text/csv`, or as `multipart/form-data` with a `file` field.",
+        summary: 'Start an import of a CSV file or an .xlsx workbook',
+        description:
+          'Body: the CSV file raw as `text/csv`, the workbook raw as `' + XLSX_MEDIA_TYPE + '`, or either as ' +
+          '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type).',
         querystring: importQuery,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },
@@ -91,7 +106,8 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         delimiter: query.delimiter === undefined ? undefined : DELIMITER_NAMES[query.delimiter]!,
         dry_run: query.dry_run === 'true',
       });
-      const upload = await receiveUpload(request, deps);
+      const { upload, format } = await receiveUpload(request, deps);
+      if (format === 'xlsx') options.format = 'xlsx';
       const requestHash = createHash('sha256')
         .update(JSON.stringify(options))
         .update(upload.sha256)
@@ -123,16 +139,23 @@ async function profileNamed(db: Db, accountId: string, key: string) {
   return profile;
 }
 
-/** Streams the CSV (raw body or the multipart `file` field) into the upload store. */
-async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Promise<StoredUpload> {
-  const stored = request.isMultipart()
+/** A workbook by its content type or, in a multipart body, its `.xlsx` file name. */
+function uploadFormat(mediaType: string | undefined, filename?: string): UploadFormat {
+  return mediaTypeOf(mediaType) === XLSX_MEDIA_TYPE || /\.xlsx$/i.test(filename?.trim() ?? '') ? 'xlsx' : 'csv';
+}
+
+type UploadFormat = 'csv' | 'xlsx';
+
+/** Streams the upload (raw body or the multipart `file` field) into the upload store. */
+async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Promise<{ upload: StoredUpload; format: UploadFormat }> {
+  const { upload: stored, format } = request.isMultipart()
     ? await receiveMultipart(request, deps)
-    : await deps.uploads.save(request.body as Readable, deps.maxUploadBytes);
+    : { upload: await deps.uploads.save(request.body as Readable, deps.maxUploadBytes), format: uploadFormat(request.headers['content-type']) };
   if (stored.bytes === 0) {
     await deps.uploads.remove(stored.path);
     throw badRequest('The uploaded file is empty.');
   }
-  return stored;
+  return { upload: stored, format };
 }
 
 /** busboy's codes for a multipart body over its limits (parts, text fields, files). */
@@ -143,7 +166,7 @@ const MULTIPART_LIMIT_CODES = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'F
  * within the configured limits: a field over its size, or a body over its field or part count,
  * is a 413 as soon as it is seen, without buffering the rest.
  */
-async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps): Promise<StoredUpload> {
+async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps): Promise<{ upload: StoredUpload; format: UploadFormat }> {
   const limits = deps.multipart;
   const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
   try {
@@ -158,7 +181,7 @@ async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps):
           await deps.uploads.remove(stored.path);
           throw payloadTooLarge(deps.maxUploadBytes);
         }
-        return stored;
+        return { upload: stored, format: uploadFormat(part.mimetype, part.filename) };
       } else part.file.resume();
     }
   } catch (error) {

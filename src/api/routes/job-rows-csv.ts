@@ -9,7 +9,7 @@ import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import type { UploadStore } from '../../shared/upload-store.js';
-import { describeCsvUpload, uploadRecords } from '../../workers/import/csv-source.js';
+import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
@@ -32,10 +32,9 @@ const rowsCsvSchema = {
   },
 };
 
-export interface RowsCsvDeps {
+export interface RowsCsvDeps extends RecordLimits {
   db: Db;
   uploads: UploadStore;
-  maxRecordBytes: number;
 }
 
 /**
@@ -56,14 +55,15 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       const gone = () =>
         notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
       if (!job.input_path) throw gone();
-      const source = await describeCsvUpload(deps.uploads, job.input_path, importOptionsSchema.parse(job.options)).catch(() => {
+      const options = importOptionsSchema.parse(job.options);
+      const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch(() => {
         throw gone();
       });
-      // rows.csv is UTF-8. When the upload was decoded from another encoding, a BOM says so, to
-      // Excel and to the import of the fixed file (a BOM wins over the profile's encoding).
-      const records = rowsCsvRecords(deps, job.id, uploadRecords(source, deps.maxRecordBytes));
-      const csv = csvReportStream(records);
-      const stream = source.encoding === 'utf-8' ? csv : Readable.from(withBom(csv), { objectMode: false });
+      // rows.csv is UTF-8 (a workbook's rows too). When the upload was decoded from another
+      // encoding, a BOM says so, to Excel and to the import of the fixed file (a BOM wins over
+      // the profile's encoding).
+      const csv = csvReportStream(rowsCsvRecords(deps, job.id, upload.records));
+      const stream = upload.decoded ? Readable.from(withBom(csv), { objectMode: false }) : csv;
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)

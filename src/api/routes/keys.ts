@@ -7,6 +7,7 @@ import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
 import { MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
+import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import type { Db } from '../../shared/db/pool.js';
 import { authenticationRequired, notFound, validationError } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
@@ -54,7 +55,7 @@ const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const isKeyPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /** The key routes of API.md §2: create (shown once), list (never the secret), revoke. */
-export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number }): void {
+export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number; changes: CredentialChanges }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'keys:manage' as const, sessionAllowed: true };
 
@@ -147,7 +148,10 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!UUID.test(id) || !(await revokeApiKey(deps.db, accountIdOf(request), id))) throw notFound('API key not found.');
+      const accountId = accountIdOf(request);
+      if (!UUID.test(id) || !(await revokeApiKey(deps.db, accountId, id))) throw notFound('API key not found.');
+      // "Revoked at once" (API.md §2) on every API process, not only when their cached entry expires.
+      await deps.changes.announce(accountId);
       return reply.code(204).send(null);
     },
   );

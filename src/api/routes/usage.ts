@@ -4,8 +4,6 @@ import { z } from 'zod';
 import { tierField } from '../../shared/accounts/account-fields.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
-import { requestsInMonth } from '../../shared/accounts/usage-queries.js';
-import type { Db } from '../../shared/db/pool.js';
 import { principalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 
@@ -21,7 +19,10 @@ const usageSchema = z
   .meta({ id: 'Usage' });
 
 /** GET /v1/usage (API.md §2): the account's tier, this month's count and its limits. */
-export function usageRoutes(app: FastifyInstance, deps: { db: Db; tierLimits: TierLimits; clock: () => number }): void {
+export function usageRoutes(
+  app: FastifyInstance,
+  deps: { usedInMonth: (accountId: string, month: string) => Promise<number>; tierLimits: TierLimits; clock: () => number },
+): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/usage',
     {
@@ -36,7 +37,7 @@ export function usageRoutes(app: FastifyInstance, deps: { db: Db; tierLimits: Ti
       return {
         tier: principal.tier,
         month,
-        used: await requestsInMonth(deps.db, principal.accountId, month),
+        used: await deps.usedInMonth(principal.accountId, month),
         limit: limits.monthly,
         per_minute_limit: limits.per_minute,
         resets_at: resetsAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -1,20 +1,23 @@
 import type { Db } from '../db/pool.js';
 
+/** Requests counted by an API process and not yet added to the durable count. */
+export interface RequestCount {
+  accountId: string;
+  month: string;
+  count: number;
+}
+
 /**
- * Counts one request of the account in `month` ('YYYY-MM') unless that would pass `limit`
- * (null: unlimited). One atomic statement: concurrent requests never lose an increment and never
- * pass the limit together. Returns the new count, or null when the quota is used up.
+ * Adds API processes' counts to the durable monthly counts in one statement (one row per account
+ * and month in `counts`: ON CONFLICT may touch a row once per statement).
  */
-export async function countRequest(db: Db, accountId: string, month: string, limit: number | null): Promise<number | null> {
-  if (limit !== null && limit <= 0) return null;
-  const { rows } = await db.query<{ used: number }>(
-    `INSERT INTO usage_counters AS u (account_id, month, used) VALUES ($1, $2, 1)
-     ON CONFLICT (account_id, month) DO UPDATE SET used = u.used + 1
-     WHERE $3::bigint IS NULL OR u.used < $3::bigint
-     RETURNING used`,
-    [accountId, month, limit],
+export async function addRequestCounts(db: Db, counts: RequestCount[]): Promise<void> {
+  await db.query(
+    `INSERT INTO usage_counters AS u (account_id, month, used)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
+     ON CONFLICT (account_id, month) DO UPDATE SET used = u.used + EXCLUDED.used`,
+    [counts.map((row) => row.accountId), counts.map((row) => row.month), counts.map((row) => row.count)],
   );
-  return rows[0]?.used ?? null;
 }
 
 /** Requests the account made in `month` ('YYYY-MM'). */

@@ -13,6 +13,8 @@ export const DELIMITER_NAMES: Record<string, ImportOptions['delimiter']> = {
 
 const delimiterSchema = z
   .string()
+  // Bounded for the OpenAPI document (the refinement is invisible to it): "semicolon" is the longest.
+  .max(16, { error: 'delimiter must be one of ",", ";", "tab".' })
   .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'delimiter must be one of ",", ";", "tab".' })
   .transform((value) => DELIMITER_NAMES[value]!);
 
@@ -30,7 +32,7 @@ export const importProfileSettingsSchema = z.object({
   delimiter: delimiterSchema.optional().meta({ description: '",", ";" or "tab"' }),
   encoding: z.enum(IMPORT_ENCODINGS).optional(),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
-  sheet: z.string().min(1).max(255).optional().meta({ description: 'Worksheet of a workbook upload, by name' }),
+  sheet: z.string().min(1).max(255).optional().meta({ description: 'Worksheet of a workbook upload, by name or 1-based position' }),
   mode: z.enum(['upsert', 'create', 'update']).optional(),
   on_error: z.enum(['abort', 'skip']).optional(),
 });

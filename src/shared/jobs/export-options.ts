@@ -4,7 +4,7 @@ import type { FieldProblem } from '../errors.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';
-import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_MAPPED_COLUMNS } from './import-options.js';
+import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
 export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
@@ -46,7 +46,12 @@ export const exportRequestSchema = z
     }),
     gzip: z.boolean({ error: 'gzip must be true or false.' }).optional(),
     fields: z
-      .array(z.string({ error: 'fields must be an array of field names.' }), { error: 'fields must be an array of field names.' })
+      .array(
+        z
+          .string({ error: 'fields must be an array of field names.' })
+          .max(MAX_HEADER_LENGTH, { error: `A name in fields must be at most ${MAX_HEADER_LENGTH} characters.` }),
+        { error: 'fields must be an array of field names.' },
+      )
       .min(1, { error: 'fields must name at least one field.' })
       .max(MAX_MAPPED_COLUMNS, { error: `fields names at most ${MAX_MAPPED_COLUMNS} columns.` })
       .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })

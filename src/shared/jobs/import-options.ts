@@ -14,7 +14,8 @@ export type DecimalSeparator = (typeof DECIMAL_SEPARATORS)[number];
  */
 /** Most headers a `columns` mapping (or an export's `fields`) may name; each name is bounded too. */
 export const MAX_MAPPED_COLUMNS = 500;
-const MAX_HEADER_LENGTH = 255;
+/** Longest header a `columns` mapping (or an export's `fields`) may name. */
+export const MAX_HEADER_LENGTH = 255;
 
 export const columnMappingSchema = z
   .record(
@@ -45,15 +46,17 @@ export const importOptionsSchema = z.object({
   /** null: detected from the header line among `,` `;` and tab (or from Excel's `sep=` line). */
   delimiter: z.enum([',', ';', '\t']).nullable(),
   dry_run: z.boolean(),
-  /** null: UTF-8, or UTF-16 when the file starts with its byte-order mark. */
+  /** null: UTF-8, or UTF-16 when the file starts with its byte-order mark (CSV only). */
   encoding: z.enum(IMPORT_ENCODINGS).nullable().default(null),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).default('.'),
-  /** The worksheet of a workbook upload, by name; null: the first. */
-  sheet: z.string().nullable().default(null),
+  /** The worksheet of a workbook upload, by name or 1-based position; null: the first. */
+  sheet: z.string().min(1).nullable().default(null),
   /** The header renaming applied (from the profile); null: headers are read as they are. */
   columns: columnMappingSchema.nullable().default(null),
   /** The saved import profile applied, if any. */
   profile: z.object({ id: z.string(), name: z.string() }).nullable().default(null),
+  /** What the upload is; absent: CSV (jobs stored before workbooks were accepted). */
+  format: z.enum(['csv', 'xlsx']).optional(),
 });
 
 export type ImportOptions = z.infer<typeof importOptionsSchema>;

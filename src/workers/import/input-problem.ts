@@ -2,22 +2,16 @@ import type { CsvSource } from './csv-source.js';
 import { FileProblem } from './file-problem.js';
 import type { InputProblem } from './input-guard.js';
 
-const XLSX_ADVICE =
-  "Send it as multipart/form-data with a file name ending in .xlsx, or with Content-Type " +
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; or save it from Excel as 'CSV UTF-8' and send that as text/csv.";
-
 /**
  * The file-level problem of bytes the input guard refused, reported at `row`, with what to do
- * about it: a workbook is named as one, invalid UTF-8 names line, column, cell and byte.
+ * about it: an .xls workbook is named as one, invalid UTF-8 names line, column, cell and byte.
  */
 export function inputGuardProblem(
   problem: InputProblem,
   at: { row: number; source: CsvSource; header: string[] | null },
 ): FileProblem {
   const { row, source } = at;
-  if (source.workbook === 'zip') {
-    return new FileProblem('BINARY_CONTENT', `The file is an Excel workbook (.xlsx) or another zip archive, not CSV text. ${XLSX_ADVICE}`, row);
-  }
+  // A zip archive never gets here: it is read as an .xlsx workbook (read-file.ts).
   if (source.workbook === 'xls') {
     return new FileProblem(
       'BINARY_CONTENT',

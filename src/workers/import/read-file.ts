@@ -1,21 +1,15 @@
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../../shared/db/pool.js';
-import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { UploadStore } from '../../shared/upload-store.js';
 import { csvParser, describeCsvUpload, openUtf8, type CsvSource } from './csv-source.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
-import { HeaderError, layoutFromHeader, type HeaderMapping } from './header.js';
+import { HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
 import { inputGuardProblem } from './input-problem.js';
-import { RowReader } from './row-reader.js';
-
-/** Rows parsed between two turns of the event loop. */
-const YIELD_EVERY_ROWS = 500;
-
-/** How often running counts are written to the job row. */
-const PROGRESS_INTERVAL_MS = 1_000;
+import { RecordSink } from './record-sink.js';
+import { workbookRecords } from './xlsx/workbook-records.js';
 
 /** What reading the file found; the rows themselves went to the writer. */
 export interface ReadResult {
@@ -30,71 +24,46 @@ export interface ReadFileInput {
   inputPath: string;
   options: ImportOptions;
   maxRecordBytes: number;
+  /** Most bytes an .xlsx workbook may inflate to (zip-bomb bound). */
+  maxXlsxUncompressedBytes: number;
   writer: ImportWriter;
   signal?: AbortSignal;
 }
 
 /**
- * Streams the upload through the UTF-8 guard and csv-parse and validates every row with the
- * shared product schema, handing valid rows and row problems to the writer as it goes. Memory
- * stays flat whatever the file size. A file-level problem comes back in `problem` (every row
- * problem found before it is already reported).
+ * Streams the upload through the UTF-8 guard and csv-parse (or, for an .xlsx workbook, through
+ * the workbook reader) and validates every row with the shared product schema, handing valid rows
+ * and row problems to the writer as it goes. Memory stays flat whatever the file size. A
+ * file-level problem comes back in `problem` (every row problem found before it is already
+ * reported). Decoding and `sep=` apply to CSV only; column mapping and decimal commas to both.
  */
 export async function readFile(input: ReadFileInput): Promise<ReadResult> {
-  const { db, jobId, options, writer } = input;
+  const { options } = input;
   const source = await describeCsvUpload(input.uploads, input.inputPath, options);
+  // A zip archive is read as a workbook whatever it was sent as: Excel's .xlsx is one.
+  if (options.format === 'xlsx' || source.workbook === 'zip') return readWorkbook(input, source.workbook === 'zip');
+  const sink = new RecordSink(input);
   const guard = new InputGuard();
   const result: ReadResult = { rowsProcessed: 0, problem: null };
-  let reader: RowReader | null = null;
-  let header: string[] | null = null;
-  let lastProgressAt = Date.now();
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
   let consumeError: unknown;
 
   const consume = async (records: AsyncIterable<string[]>) => {
     try {
-      await consumeRecords(records);
+      await sink.consume(records);
     } catch (error) {
       consumeError = error;
       throw error;
     }
   };
-  const consumeRecords = async (records: AsyncIterable<string[]>) => {
-    for await (const record of records) {
-      if (!reader) {
-        const layout = layoutFromHeader(record, options.mode, headerMapping(options));
-        reader = new RowReader(layout, options.mode, { decimalComma: options.decimal_separator === ',' });
-        header = record;
-        writer.setLayout(layout);
-        await saveInputColumns(db, jobId, record);
-        continue;
-      }
-      const row = (result.rowsProcessed += 1);
-      const read = reader.read(record, row);
-      if (read.ok) await writer.addValid(row, read.row, record);
-      else await writer.addInvalid(read.problems, record);
-      // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
-      // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
-      // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
-      if (row % YIELD_EVERY_ROWS === 0) {
-        await new Promise(setImmediate);
-        // A cancel (or shutdown) stops the import here, well within its current chunk; the
-        // caller then discards the transaction, so nothing of this attempt is written.
-        input.signal?.throwIfAborted();
-      }
-      if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
-        lastProgressAt = Date.now();
-        await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
-      }
-    }
-  };
 
   // The guard stops at a bad byte on the line after the last row read (row 0: the header line).
   const guardFailure = () =>
-    inputGuardProblem(guard.problem!, { row: reader ? result.rowsProcessed + 1 : 0, source, header });
+    inputGuardProblem(guard.problem!, { row: sink.hasHeader ? sink.rowsProcessed + 1 : 0, source, header: sink.header });
   try {
     await pipeline(openUtf8(source), guard, csvParser(source, input.maxRecordBytes, false), consume);
   } catch (pipelineError) {
+    result.rowsProcessed = sink.rowsProcessed;
     const error = consumeError ?? pipelineError;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
     else if (guard.problem) result.problem = guardFailure();
@@ -107,10 +76,35 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     }
     return result;
   }
-  if (guard.problem) result.problem = guardFailure();
-  else if (!reader) result.problem = new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0);
-  else if (result.rowsProcessed === 0) result.problem = new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1);
+  result.rowsProcessed = sink.rowsProcessed;
+  result.problem = guard.problem ? guardFailure() : sink.endProblem();
   return result;
+}
+
+/**
+ * Reads an .xlsx upload: the records of the chosen sheet go to the same sink as a CSV file's.
+ * An upload sent as a workbook that is not a zip archive fails at row 0.
+ */
+async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadResult> {
+  const sink = new RecordSink({ ...input, workbook: true });
+  if (!isZip) {
+    const problem = new FileProblem('INVALID_XLSX', 'The file was sent as an .xlsx workbook but is not one (no zip archive).', 0);
+    return { rowsProcessed: 0, problem };
+  }
+  const records = workbookRecords({
+    open: () => input.uploads.open(input.inputPath),
+    sheet: input.options.sheet ?? undefined,
+    maxUncompressedBytes: input.maxXlsxUncompressedBytes,
+    maxRecordBytes: input.maxRecordBytes,
+  });
+  try {
+    await sink.consume(records);
+  } catch (error) {
+    if (error instanceof HeaderError) return { rowsProcessed: sink.rowsProcessed, problem: new FileProblem(error.code, error.message, 0) };
+    if (error instanceof FileProblem) return { rowsProcessed: sink.rowsProcessed, problem: error };
+    throw error;
+  }
+  return { rowsProcessed: sink.rowsProcessed, problem: sink.endProblem() };
 }
 
 /**
@@ -135,13 +129,6 @@ async function failedRecordLine(source: CsvSource, maxRecordBytes: number): Prom
     }
   }
   return lastLine + 1;
-}
-
-/** The profile's header renaming, named as messages name it; undefined without one. */
-export function headerMapping(options: ImportOptions): HeaderMapping | undefined {
-  if (!options.columns) return undefined;
-  const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
-  return { columns: options.columns, label };
 }
 
 function isParserError(error: unknown): error is Error & { code: string; lines?: number; records?: number } {

@@ -50,14 +50,17 @@ export class RowReader {
   private readonly fastPath: boolean;
   /** decimal_separator=",": a price cell is written `1,50`. */
   private readonly decimalComma: boolean;
+  /** With decimalComma, `1.50` is read too: a workbook's numeric cells are written so. */
+  private readonly decimalPoint: boolean;
 
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    settings: { fastPath?: boolean; decimalComma?: boolean } = {},
+    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean } = {},
   ) {
     this.fastPath = settings.fastPath ?? true;
     this.decimalComma = settings.decimalComma ?? false;
+    this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
     this.schema = productRowSchema({ nameRequired: this.nameRequired });
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
@@ -92,7 +95,7 @@ export class RowReader {
     input.ean = eanCell ?? '';
     let priceProblem: RowProblem | null = null;
     if (this.decimalComma && typeof input.price === 'string') {
-      const price = commaPrice(input.price);
+      const price = commaPrice(input.price, this.decimalPoint);
       if (price.ok) input.price = price.value;
       else {
         priceProblem = { row, ean: eanCell, field: 'price', code: 'INVALID_PRICE', message: price.message };
@@ -182,7 +185,7 @@ export class RowReader {
     if (brand === undefined || category === undefined || description === undefined) return null;
     let price = trimmedCell(record, product.price);
     if (price !== null && this.decimalComma) {
-      const read = commaPrice(price);
+      const read = commaPrice(price, this.decimalPoint);
       if (!read.ok) return null;
       price = read.value;
     }

@@ -14,6 +14,8 @@ export interface ImportDeps {
   uploads: UploadStore;
   logger: Logger;
   maxRecordBytes: number;
+  /** Most bytes an .xlsx workbook may inflate to (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES). */
+  maxXlsxUncompressedBytes: number;
   /** Slot budget of the worker's table of seen EANs (see SeenEans); tests lower it. */
   seenEanSlots?: number;
   /** Size of a first load's EAN filter (see EanFilter), instead of one from the file's size; tests shrink it. */
@@ -56,6 +58,7 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
         inputPath: job.input_path!,
         options,
         maxRecordBytes: deps.maxRecordBytes,
+        maxXlsxUncompressedBytes: deps.maxXlsxUncompressedBytes,
         writer,
         signal,
       });

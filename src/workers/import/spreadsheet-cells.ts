@@ -48,10 +48,12 @@ export function explainInvalidEan<Problem extends { field: string | null; code: 
 /**
  * A price cell written with a decimal comma (`1,50`), as a decimal-point string. A point or a
  * second comma is a thousands separator: refused rather than guessed, since `1.234` could be
- * either.
+ * either. `pointToo` (workbooks) reads `1.50` as it is: a numeric cell is written with a point
+ * whatever the locale, and never with a thousands separator.
  */
-export function commaPrice(cell: string): { ok: true; value: string } | { ok: false; message: string } {
+export function commaPrice(cell: string, pointToo = false): { ok: true; value: string } | { ok: false; message: string } {
   if (/^\d+(?:,\d+)?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
+  if (pointToo && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
   if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell)) {
     return {
       ok: false,

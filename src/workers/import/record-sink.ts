@@ -1,0 +1,101 @@
+import type { Db } from '../../shared/db/pool.js';
+import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { FileProblem } from './file-problem.js';
+import { layoutFromHeader, type HeaderMapping } from './header.js';
+import type { ImportWriter } from './import-writer.js';
+import { RowReader } from './row-reader.js';
+
+/** Rows parsed between two turns of the event loop. */
+const YIELD_EVERY_ROWS = 500;
+
+/** How often running counts are written to the job row. */
+const PROGRESS_INTERVAL_MS = 1_000;
+
+export interface RecordSinkInput {
+  db: Db;
+  jobId: string;
+  options: ImportOptions;
+  writer: ImportWriter;
+  signal?: AbortSignal;
+  /** The records are a workbook's: its numeric cells write decimals with a point whatever the locale. */
+  workbook?: boolean;
+}
+
+/**
+ * Where the records of an upload go, whatever the file format: the first record is the header,
+ * every later one a data row (1-based) that is validated with the shared product schema and
+ * handed to the writer as a valid row or as row problems. A CSV file and an .xlsx workbook are
+ * both a source of records (string arrays), so everything after this point is the same for both.
+ */
+export class RecordSink {
+  /** Data rows read so far. */
+  rowsProcessed = 0;
+  /** The header record, once read (messages name a cell's column by it). */
+  header: string[] | null = null;
+  private reader: RowReader | null = null;
+
+  constructor(private readonly input: RecordSinkInput) {}
+
+  /** Whether the header has been read. */
+  get hasHeader(): boolean {
+    return this.reader !== null;
+  }
+
+  /** Reads every record of `records`; a HeaderError is thrown as is. */
+  async consume(records: AsyncIterable<string[]>): Promise<void> {
+    const { db, jobId, options, writer, signal } = this.input;
+    // The hot loop keeps its state in locals, written back when it ends (or throws).
+    let reader = this.reader;
+    let rows = this.rowsProcessed;
+    let lastProgressAt = Date.now();
+    try {
+      for await (const record of records) {
+        if (!reader) {
+          const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+          reader = this.reader = new RowReader(layout, options.mode, {
+            decimalComma: options.decimal_separator === ',',
+            decimalPoint: this.input.workbook === true,
+          });
+          this.header = record;
+          writer.setLayout(layout);
+          await saveInputColumns(db, jobId, record);
+          continue;
+        }
+        const row = (rows += 1);
+        const read = reader.read(record, row);
+        if (read.ok) await writer.addValid(row, read.row, record);
+        else await writer.addInvalid(read.problems, record);
+        // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
+        // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
+        // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
+        if (row % YIELD_EVERY_ROWS === 0) {
+          await new Promise(setImmediate);
+          // A cancel (or shutdown) stops the import here, well within its current chunk; the
+          // caller then discards the transaction, so nothing of this attempt is written.
+          signal?.throwIfAborted();
+        }
+        if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+          lastProgressAt = Date.now();
+          await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
+        }
+      }
+    } finally {
+      this.rowsProcessed = rows;
+    }
+  }
+
+  /** The problem of a file that ended without a header or without data rows, else null. */
+  endProblem(): FileProblem | null {
+    if (!this.reader) return new FileProblem('EMPTY_FILE', 'The file is empty: it has no header row.', 0);
+    if (this.rowsProcessed === 0) return new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1);
+    return null;
+  }
+}
+
+/** The profile's header renaming, named as messages name it; undefined without one. */
+export function headerMapping(options: ImportOptions): HeaderMapping | undefined {
+  if (!options.columns) return undefined;
+  const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
+  return { columns: options.columns, label };
+}

@@ -1,0 +1,155 @@
+import { numberText, unescapeText } from './cell-text.js';
+import type { WorkbookParts } from './workbook-parts.js';
+import { feedXml, type XmlHandlers } from './xml-stream.js';
+
+/** Columns of a worksheet (A … XFD): a cell reference past them is not a worksheet. */
+export const MAX_COLUMNS = 16_384;
+
+/** A row that cannot become a record; `record` is its place among the records (0: the header). */
+export class SheetRowError extends Error {
+  override name = 'SheetRowError';
+  constructor(
+    readonly code: 'RECORD_TOO_LARGE' | 'TOO_MANY_COLUMNS',
+    message: string,
+    readonly record: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The 0-based column of a cell reference (`AB12` → 27), or -1 when it has none. */
+function columnOf(reference: string | undefined): number {
+  if (!reference) return -1;
+  let column = 0;
+  let at = 0;
+  for (; at < reference.length; at += 1) {
+    const code = reference.charCodeAt(at) & ~0x20;
+    if (code < 65 || code > 90) break;
+    column = column * 26 + (code - 64);
+  }
+  return at === 0 ? -1 : column - 1;
+}
+
+/**
+ * Builds records from the elements of a sheet's XML: the cell being read (its column, type,
+ * format and value) and the row it belongs to. Finished records wait in `ready`.
+ */
+class SheetParser implements XmlHandlers {
+  readonly ready: string[][] = [];
+  /** Records handed out before those in `ready`. */
+  recordsBefore = 0;
+  private cells: string[] = [];
+  private recordBytes = 0;
+  private headerWidth = -1;
+  private column = 0;
+  private type = 'n';
+  private style = 0;
+  private value = '';
+  private capturing = false;
+  private inInline = false;
+  private inPhonetic = false;
+
+  constructor(
+    private readonly parts: WorkbookParts,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  open(name: string, attributes: Record<string, string>): void {
+    if (name === 'c') {
+      const column = columnOf(attributes.r);
+      if (column !== -1) this.column = column;
+      if (this.column >= MAX_COLUMNS) {
+        throw this.rowError('TOO_MANY_COLUMNS', `has a cell past column XFD, the last of a worksheet (${MAX_COLUMNS} columns)`);
+      }
+      this.type = attributes.t ?? 'n';
+      this.style = attributes.s === undefined ? 0 : Number(attributes.s);
+      this.value = '';
+    } else if (name === 'v') {
+      this.value = '';
+      this.capturing = true;
+    } else if (name === 'is') this.inInline = true;
+    else if (name === 't') this.capturing = this.inInline && !this.inPhonetic;
+    else if (name === 'rPh') this.inPhonetic = true;
+    else if (name === 'row') {
+      this.cells = [];
+      this.column = 0;
+      this.recordBytes = 0;
+    }
+  }
+
+  text(value: string): void {
+    if (this.capturing) this.value += value;
+  }
+
+  close(name: string): void {
+    if (name === 'v' || name === 't') this.capturing = false;
+    else if (name === 'rPh') this.inPhonetic = false;
+    else if (name === 'is') this.inInline = false;
+    else if (name === 'c') this.endCell();
+    else if (name === 'row' && this.cells.length > 0) {
+      if (this.headerWidth === -1) this.headerWidth = this.cells.length;
+      while (this.cells.length < this.headerWidth) this.cells.push('');
+      this.ready.push(this.cells);
+      this.cells = [];
+    }
+  }
+
+  private endCell(): void {
+    const text = this.cellText();
+    if (text !== '') {
+      while (this.cells.length < this.column) this.cells.push('');
+      this.cells[this.column] = text;
+      // As the CSV record would be: the cells' bytes and a separator between each two.
+      this.recordBytes += Buffer.byteLength(text) + 1;
+      if (this.recordBytes + this.column > this.maxRecordBytes) {
+        throw this.rowError('RECORD_TOO_LARGE', `is larger than the limit of ${this.maxRecordBytes} bytes (IMPORT_MAX_RECORD_BYTES)`);
+      }
+    }
+    this.column += 1;
+  }
+
+  /** The cell's text, as the CSV path would see it (see numberText for numbers). */
+  private cellText(): string {
+    const { value } = this;
+    if (value === '') return '';
+    switch (this.type) {
+      case 's':
+        return this.parts.sharedStrings.get(Number(value)) ?? '';
+      case 'b':
+        return value.trim() === '0' ? 'FALSE' : 'TRUE';
+      case 'inlineStr':
+      case 'str':
+        return unescapeText(value);
+      case 'e':
+      case 'd':
+        return value;
+      default:
+        return numberText(value, this.parts.styles[this.style] ?? null, this.parts.date1904);
+    }
+  }
+
+  private rowError(code: SheetRowError['code'], message: string): SheetRowError {
+    return new SheetRowError(code, message, this.recordsBefore + this.ready.length);
+  }
+}
+
+/**
+ * The rows of a worksheet as records of cell texts, read from the sheet's XML as it inflates:
+ * cells a row leaves out are empty, empty rows are skipped (as blank lines of a CSV file), the
+ * first record is the header and every later one is padded with empty cells to its width.
+ * Formulas give their cached value; shared, inline and rich-text strings their text.
+ */
+export async function* sheetRecords(
+  content: AsyncIterable<Buffer>,
+  parts: WorkbookParts,
+  maxRecordBytes: number,
+): AsyncGenerator<string[]> {
+  const parser = new SheetParser(parts, maxRecordBytes);
+  const { ready } = parser;
+  for await (const _ of feedXml(content, parser)) {
+    for (const record of ready) yield record;
+    parser.recordsBefore += ready.length;
+    ready.length = 0;
+  }
+  yield* ready;
+}

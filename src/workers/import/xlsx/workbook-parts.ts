@@ -1,0 +1,109 @@
+import type { Readable } from 'node:stream';
+import { unescapeText } from './cell-text.js';
+import { builtInFormat, numberStyleOf, type NumberStyle } from './number-formats.js';
+import { SharedStrings } from './shared-strings.js';
+import { readXml, type XmlHandlers } from './xml-stream.js';
+import { zipEntries, type InflateBudget } from './zip-entries.js';
+
+/** A worksheet of the workbook, in the workbook's order, and the archive member holding it. */
+export interface SheetEntry {
+  name: string;
+  /** Archive path in lower case (`xl/worksheets/sheet1.xml`); null when the workbook names no part. */
+  path: string | null;
+}
+
+/** What reading a worksheet needs from the rest of the workbook. */
+export interface WorkbookParts {
+  sheets: SheetEntry[];
+  /** Dates count from 1904-01-01 (old Mac workbooks) instead of 1900. */
+  date1904: boolean;
+  /** How numbers are written, per cell format (`s` attribute of a cell). */
+  styles: NumberStyle[];
+  sharedStrings: SharedStrings;
+}
+
+/** An attribute by local name (`r:id` → `id`), whatever prefix the writer used. */
+function attribute(attributes: Record<string, string>, name: string): string | undefined {
+  if (name in attributes) return attributes[name];
+  for (const key in attributes) if (key.endsWith(`:${name}`)) return attributes[key];
+  return undefined;
+}
+
+/** A relationship target as an archive path: relative to `xl/`, or absolute from the root. */
+function partPath(target: string): string {
+  const path = target.startsWith('/') ? target.slice(1) : `xl/${target}`;
+  return path.replace(/[^/]+\/\.\.\//g, '').toLowerCase();
+}
+
+/**
+ * Reads the workbook's sheet list, relationships, cell formats and shared strings in one pass
+ * over the archive, whatever order its members come in (Excel writes the sheets before the
+ * shared strings). Every member is inflated against `budget`, sheets included, so a workbook
+ * too large to read fails here, before any row is imported.
+ */
+export async function readWorkbookParts(source: Readable, budget: InflateBudget): Promise<WorkbookParts> {
+  const sheets: Array<{ name: string; relationId: string }> = [];
+  const targets = new Map<string, string>();
+  const formatCodes = new Map<number, string>();
+  const formatIds: number[] = [];
+  const parts: WorkbookParts = { sheets: [], date1904: false, styles: [], sharedStrings: new SharedStrings() };
+
+  const workbook: XmlHandlers = {
+    open(name, attributes) {
+      if (name === 'sheet') sheets.push({ name: attributes.name ?? '', relationId: attribute(attributes, 'id') ?? '' });
+      else if (name === 'workbookPr') parts.date1904 = ['1', 'true'].includes(attributes.date1904 ?? '');
+    },
+  };
+  const relationships: XmlHandlers = {
+    open(name, attributes) {
+      if (name === 'Relationship' && attributes.Id && attributes.Target) targets.set(attributes.Id, partPath(attributes.Target));
+    },
+  };
+  let inCellFormats = false;
+  const styles: XmlHandlers = {
+    open(name, attributes) {
+      if (name === 'numFmt') formatCodes.set(Number(attributes.numFmtId), attributes.formatCode ?? '');
+      else if (name === 'cellXfs') inCellFormats = true;
+      else if (name === 'xf' && inCellFormats) formatIds.push(Number(attributes.numFmtId ?? 0));
+    },
+    close(name) {
+      if (name === 'cellXfs') inCellFormats = false;
+    },
+  };
+
+  for await (const entry of zipEntries(source, budget)) {
+    const path = entry.path.toLowerCase();
+    if (path === 'xl/workbook.xml') await readXml(entry.content, workbook);
+    else if (path === 'xl/_rels/workbook.xml.rels') await readXml(entry.content, relationships);
+    else if (path === 'xl/styles.xml') await readXml(entry.content, styles);
+    else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings));
+  }
+  parts.sheets = sheets.map(({ name, relationId }) => ({ name, path: targets.get(relationId) ?? null }));
+  parts.styles = formatIds.map((id) => numberStyleOf(formatCodes.get(id) ?? builtInFormat(id)));
+  return parts;
+}
+
+/**
+ * Each `<si>` is one string: the text of its `<t>` elements, plain or in rich-text runs, without
+ * the phonetic guides (`<rPh>`) that East Asian workbooks add.
+ */
+function sharedStringHandlers(store: SharedStrings): XmlHandlers {
+  let text = '';
+  let inText = false;
+  let inPhonetic = false;
+  return {
+    open(name) {
+      if (name === 'si') text = '';
+      else if (name === 't') inText = !inPhonetic;
+      else if (name === 'rPh') inPhonetic = true;
+    },
+    text(value) {
+      if (inText) text += value;
+    },
+    close(name) {
+      if (name === 't') inText = false;
+      else if (name === 'rPh') inPhonetic = false;
+      else if (name === 'si') store.add(unescapeText(text));
+    },
+  };
+}

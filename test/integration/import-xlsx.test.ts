@@ -1,0 +1,147 @@
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportOf, storedProducts, toCsv, untilQueueReady } from '../support/csv.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+import { excelWorkbook, handWrittenWorkbook, importWorkbook, XLSX_MEDIA_TYPE, zipOf } from '../support/xlsx.js';
+
+// .xlsx imports (API.md §7): a workbook's sheet is read like a CSV file, cell by cell as the CSV
+// path would see it typed, with the same row numbers, report and errors.csv.
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ env: { IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: String(2 << 20), IMPORT_MAX_RECORD_BYTES: '4096' } });
+  await untilQueueReady(ctx);
+});
+afterAll(async () => ctx?.close());
+
+/** A workbook as Excel-like writers make it: numbers, dates, shared and rich-text strings, a formula. */
+async function productWorkbook(): Promise<Buffer> {
+  return excelWorkbook((book) => {
+    book.addWorksheet('Notes').addRow(['this sheet is not products']);
+    const sheet = book.addWorksheet('Products');
+    sheet.addRow(['EAN', 'Name', 'Brand', 'Price', 'Currency', 'Stock', 'Released', 'Size']);
+    sheet.addRow([4006381333931, { richText: [{ text: 'Ballpoint ', font: { bold: true } }, { text: 'pen' }] }, 'Stabilo',
+      19.99, 'EUR', 12, new Date(Date.UTC(2026, 4, 14)), null]);
+    sheet.addRow(['0036000291452', 'Tissues', 'Stabilo', 1.5, 'eur', { formula: 'F2*2', result: 24 }, null, 'XL']);
+    sheet.getCell('D3').numFmt = '0.00';
+  });
+}
+
+describe('xlsx import', () => {
+  it('imports the chosen sheet of an Excel-like workbook sent raw, cells read as typed', async () => {
+    const account = await ctx.createAccount();
+    const job = await importWorkbook(ctx, account.key, await productWorkbook(), { sheet: 'Products' });
+    expect(job).toMatchObject({ status: 'completed', options: { format: 'xlsx', sheet: 'Products' } });
+    expect(job.progress).toMatchObject({ rows_processed: 2, rows_created: 2, rows_failed: 0 });
+    const products = await storedProducts(ctx, account.id);
+    expect(products.map(({ updated_at: _, ...product }) => product)).toEqual([
+      {
+        ean: '0036000291452', name: 'Tissues', brand: 'Stabilo', category: null, description: null, price: '1.50',
+        currency: 'EUR', stock: 24, image_url: null, attributes: { Size: 'XL' },
+      },
+      {
+        ean: '4006381333931', name: 'Ballpoint pen', brand: 'Stabilo', category: null, description: null, price: '19.99',
+        currency: 'EUR', stock: 12, image_url: null, attributes: { Released: '2026-05-14' },
+      },
+    ]);
+  });
+
+  it.each([
+    ['a .xlsx file name', { filename: 'catalog.XLSX', contentType: 'application/octet-stream' }],
+    ['the xlsx content type', { filename: 'catalog', contentType: XLSX_MEDIA_TYPE }],
+  ])('imports the first sheet of a workbook sent as multipart with %s', async (_label, as) => {
+    const account = await ctx.createAccount();
+    const workbook = await excelWorkbook((book) => {
+      book.addWorksheet('Sheet1').addRows([['ean', 'name'], [4006381333931, 'Pen']]);
+      book.addWorksheet('Sheet2').addRows([['other'], ['x']]);
+    });
+    const job = await importWorkbook(ctx, account.key, workbook, {}, as);
+    expect(job).toMatchObject({ status: 'completed', options: { format: 'xlsx' } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.ean)).toEqual(['4006381333931']);
+  });
+
+  it('reads a workbook sent as text/csv as a workbook, by its zip signature', async () => {
+    const account = await ctx.createAccount();
+    const workbook = await excelWorkbook((book) => book.addWorksheet('S').addRows([['ean', 'name'], ['4006381333931', 'Pen']]));
+    const job = await ctx.importCsv(account.key, workbook);
+    expect(job.status).toBe('completed');
+    expect(job.progress.rows_created).toBe(1);
+  });
+
+  it('reports bad rows at their data row (header row 0) and gives them back in errors.csv as CSV', async () => {
+    const account = await ctx.createAccount();
+    // Excel's member order (sheet before shared strings), inline strings, a skipped empty row.
+    const rows =
+      '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="inlineStr"><is><t>Weight</t></is></c></row>' +
+      '<row r="2"><c r="A2"><v>4006381333931</v></c><c r="B2" t="s"><v>2</v></c><c r="C2"><v>2.5</v></c></row>' +
+      '<row r="4"><c r="A4"><v>4006381333932</v></c><c r="B4" t="inlineStr"><is><r><t>Bad </t></r><r><t>check digit</t></r></is></c></row>' +
+      '<row r="5"><c r="A5"><v>96385074</v></c><c r="C5" s="1"><v>3</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({
+      sheets: [{ name: 'Export', rows }],
+      sharedStrings: ['<si><t>ean</t></si>', '<si><t xml:space="preserve"> NAME </t></si>', '<si><t>Pen</t></si>'],
+      styles: '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="2"/></cellXfs>',
+    }));
+    const job = await importWorkbook(ctx, account.key, workbook, { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_processed: 3, rows_created: 1, rows_failed: 2 } });
+    const report = await reportOf(ctx, account.key, job.id);
+    expect(report.map((entry) => [entry.row, entry.ean, entry.field, entry.code])).toEqual([
+      [2, '4006381333932', 'ean', 'INVALID_CHECK_DIGIT'],
+      [3, '96385074', 'name', 'REQUIRED'],
+    ]);
+    const csv = (await ctx.get(account.key, `/v1/jobs/${job.id}/errors.csv`)).body;
+    expect((parse(csv) as string[][]).map((record) => record.slice(0, 5))).toEqual([
+      ['ean', ' NAME ', 'Weight', 'error_row', 'error_field'],
+      ['4006381333932', 'Bad check digit', '', '2', 'ean'],
+      ['96385074', '', '3.00', '3', 'name'],
+    ]);
+  });
+
+  it('fails the import naming the sheets when the chosen sheet does not exist', async () => {
+    const account = await ctx.createAccount();
+    const job = await importWorkbook(ctx, account.key, await productWorkbook(), { sheet: 'Prices' });
+    expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect(job.detail).toContain("The workbook has no sheet 'Prices'; its sheets are 'Notes', 'Products'.");
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([
+      { row: 0, ean: null, field: null, code: 'UNKNOWN_SHEET', message: "The workbook has no sheet 'Prices'; its sheets are 'Notes', 'Products'." },
+    ]);
+  });
+
+  it('fails a workbook that inflates past IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES, however small it claims to be', async () => {
+    const account = await ctx.createAccount();
+    const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c></row>' + '<row><c><v>4006381333931</v></c></row>'.repeat(80_000);
+    const parts = handWrittenWorkbook({ sheets: [{ name: 'Bomb', rows }] }).map((part) => ({ ...part, declaredSize: 100 }));
+    const workbook = zipOf(parts);
+    expect(workbook.length).toBeLessThan(64 * 1024);
+    const job = await importWorkbook(ctx, account.key, workbook);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED', progress: { rows_processed: 0 } });
+    expect(job.detail).toContain(`The workbook inflates to more than ${2 << 20} bytes, the limit (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES).`);
+    expect(await storedProducts(ctx, account.id)).toEqual([]);
+  });
+
+  it('fails a row wider than IMPORT_MAX_RECORD_BYTES, as for a CSV record, at its row', async () => {
+    const account = await ctx.createAccount();
+    const workbook = await excelWorkbook((book) =>
+      book.addWorksheet('S').addRows([['ean', 'name', 'description'], [4006381333931, 'Pen', 'ok'], [4006381333948, 'Ink', 'x'.repeat(5000)]]),
+    );
+    const job = await importWorkbook(ctx, account.key, workbook);
+    expect(job.status).toBe('failed');
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([
+      { row: 2, ean: null, field: null, code: 'RECORD_TOO_LARGE', message: 'Row 2 is larger than the limit of 4096 bytes (IMPORT_MAX_RECORD_BYTES).' },
+    ]);
+  });
+
+  it('fails a file sent as a workbook that is not one', async () => {
+    const account = await ctx.createAccount();
+    const job = await importWorkbook(ctx, account.key, Buffer.from(toCsv([['ean', 'name'], ['4006381333931', 'Pen']])));
+    expect(job.status).toBe('failed');
+    expect(job.detail).toContain('The file was sent as an .xlsx workbook but is not one (no zip archive).');
+  });
+
+  it('answers 415 naming the accepted media types for another body type', async () => {
+    const account = await ctx.createAccount();
+    const response = await ctx.upload(account.key, Buffer.from('x'), {}, { 'content-type': 'application/vnd.ms-excel' });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error).toContain(`an .xlsx workbook as ${XLSX_MEDIA_TYPE}`);
+  });
+});

@@ -1,0 +1,138 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FileProblem } from '../../src/workers/import/file-problem.js';
+import { plainNumber } from '../../src/workers/import/xlsx/cell-text.js';
+import { numberStyleOf } from '../../src/workers/import/xlsx/number-formats.js';
+import { workbookRecords } from '../../src/workers/import/xlsx/workbook-records.js';
+import { excelWorkbook, handWrittenWorkbook, zipOf } from '../support/xlsx.js';
+
+/** Every record of `workbook`'s chosen sheet, read as the worker reads an upload. */
+async function recordsOf(workbook: Buffer, options: { sheet?: string; maxUncompressedBytes?: number; maxRecordBytes?: number } = {}) {
+  const records: string[][] = [];
+  const source = workbookRecords({
+    open: () => Readable.from([workbook.subarray(0, 100), workbook.subarray(100)]),
+    sheet: options.sheet,
+    maxUncompressedBytes: options.maxUncompressedBytes ?? 1 << 30,
+    maxRecordBytes: options.maxRecordBytes ?? 1 << 20,
+  });
+  for await (const record of source) records.push(record);
+  return records;
+}
+
+describe('xlsx records', () => {
+  it('gives the cells of an exceljs workbook the text the CSV path would see', async () => {
+    const workbook = await excelWorkbook((book) => {
+      const sheet = book.addWorksheet('Products');
+      sheet.addRow(['ean', 'name', 'price', 'released', 'double', 'flag', 'note']);
+      const row = sheet.addRow([4006381333931, { richText: [{ text: 'Pen ', font: { bold: true } }, { text: 'blue' }] }, 19.99,
+        new Date(Date.UTC(2026, 4, 14)), { formula: 'C2*2', result: 39.98 }, true, null]);
+      row.getCell(3).numFmt = '0.00';
+      sheet.addRow(['0012345678905', 'Plain & <simple>', 1.5, new Date(Date.UTC(2026, 4, 14, 10, 30)), 0.1, false, 'x']);
+      sheet.getCell('C3').numFmt = '#,##0.00';
+      sheet.getCell('D3').numFmt = 'yyyy-mm-dd hh:mm:ss';
+    });
+    expect(await recordsOf(workbook)).toEqual([
+      ['ean', 'name', 'price', 'released', 'double', 'flag', 'note'],
+      ['4006381333931', 'Pen blue', '19.99', '2026-05-14', '39.98', 'TRUE', ''],
+      ['0012345678905', 'Plain & <simple>', '1.50', '2026-05-14T10:30:00', '0.1', 'FALSE', 'x'],
+    ]);
+  });
+
+  it('reads inline strings, gaps, prefixed elements and sheets that come before their shared strings', async () => {
+    const rows =
+      '<x:row r="1"><x:c r="A1" t="s"><x:v>0</x:v></x:c><x:c r="B1" t="inlineStr"><x:is><x:t>name</x:t></x:is></x:c><x:c r="C1" t="s"><x:v>1</x:v></x:c></x:row>' +
+      '<x:row r="3"><x:c r="A3"><x:v>4.006381333931E+12</x:v></x:c><x:c r="B3" t="inlineStr"><x:is><x:r><x:t xml:space="preserve">Tom &amp; </x:t></x:r><x:r><x:t>Jerry</x:t></x:r><x:rPh><x:t>ignored</x:t></x:rPh></x:is></x:c>' +
+      '<x:c r="D3" t="str"><x:f>"a"&amp;"b"</x:f><x:v>ab</x:v></x:c></x:row>' +
+      '<x:row r="4"><x:c r="A4" s="1"><x:v>46156</x:v></x:c><x:c r="C4" t="e"><x:v>#N/A</x:v></x:c></x:row>';
+    const workbook = zipOf(
+      handWrittenWorkbook({
+        prefix: 'x:',
+        sheets: [{ name: 'Data', rows }],
+        styles: '<x:numFmts count="1"><x:numFmt numFmtId="164" formatCode="dd/mm/yyyy;@"/></x:numFmts><x:cellXfs count="2"><x:xf numFmtId="0"/><x:xf numFmtId="164"/></x:cellXfs>',
+        sharedStrings: ['<x:si><x:t>ean</x:t></x:si>', '<x:si><x:r><x:t>bra</x:t></x:r><x:r><x:t>nd</x:t></x:r></x:si>'],
+        date1904: true,
+      }),
+    );
+    expect(await recordsOf(workbook)).toEqual([
+      ['ean', 'name', 'brand'],
+      ['4006381333931', 'Tom & Jerry', '', 'ab'],
+      ['2030-05-15', '', '#N/A'],
+    ]);
+  });
+
+  it('chooses a sheet by name or 1-based position and names the sheets of an unknown one', async () => {
+    const workbook = zipOf(
+      handWrittenWorkbook({
+        sheets: [
+          { name: 'Notes', rows: '<row r="1"><c r="A1" t="inlineStr"><is><t>notes</t></is></c></row>' },
+          { name: 'Products', rows: '<row r="1"><c r="A1" t="inlineStr"><is><t>products</t></is></c></row>' },
+        ],
+      }),
+    );
+    expect(await recordsOf(workbook)).toEqual([['notes']]);
+    expect(await recordsOf(workbook, { sheet: 'Products' })).toEqual([['products']]);
+    expect(await recordsOf(workbook, { sheet: '2' })).toEqual([['products']]);
+    const unknown = recordsOf(workbook, { sheet: 'Prices' });
+    await expect(unknown).rejects.toBeInstanceOf(FileProblem);
+    await expect(unknown).rejects.toMatchObject({
+      code: 'UNKNOWN_SHEET',
+      message: "The workbook has no sheet 'Prices'; its sheets are 'Notes', 'Products'.",
+    });
+  });
+
+  it('stops at the inflated-size bound even when the archive declares small sizes', async () => {
+    const rows = '<row><c t="inlineStr"><is><t>x</t></is></c></row>'.repeat(50_000);
+    const honest = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }));
+    const lying = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }).map((part) => ({ ...part, declaredSize: 10 })));
+    for (const workbook of [honest, lying]) {
+      await expect(recordsOf(workbook, { maxUncompressedBytes: 1 << 20 })).rejects.toMatchObject({
+        code: 'XLSX_TOO_LARGE',
+        message: 'The workbook inflates to more than 1048576 bytes, the limit (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES).',
+      });
+    }
+  });
+
+  it('fails a row larger than the record limit, at its row', async () => {
+    const big = 'y'.repeat(1500);
+    const rows = `<row><c t="inlineStr"><is><t>ean</t></is></c></row><row><c t="inlineStr"><is><t>${big}</t></is></c></row>`;
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }));
+    await expect(recordsOf(workbook, { maxRecordBytes: 1024 })).rejects.toMatchObject({
+      code: 'RECORD_TOO_LARGE',
+      row: 1,
+      message: 'Row 1 is larger than the limit of 1024 bytes (IMPORT_MAX_RECORD_BYTES).',
+    });
+  });
+
+  it('fails a workbook cut short, wherever it is cut, as not readable', async () => {
+    const workbook = await excelWorkbook((book) => book.addWorksheet('S').addRows([['ean', 'name'], [4006381333931, 'Pen']]));
+    for (const cut of [200, 1000, 3000, workbook.length - 10]) {
+      await expect(recordsOf(workbook.subarray(0, cut))).rejects.toMatchObject({ code: 'INVALID_XLSX' });
+    }
+  });
+
+  it("decodes Excel's _xHHHH_ escapes in shared and inline strings", async () => {
+    const rows = '<row><c t="s"><v>0</v></c><c t="inlineStr"><is><t>a_x000D_\nb</t></is></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>Line_x000D_\nbreak _x005F_x0041_</t></si>'] }));
+    expect(await recordsOf(workbook)).toEqual([['Line\r\nbreak _x0041_', 'a\r\nb']]);
+  });
+
+  it('reads a cell without a value as empty, whatever its type', async () => {
+    const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row>' +
+      '<row><c t="s"/><c t="s"><v>0</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>Pen</t></si>'] }));
+    expect(await recordsOf(workbook)).toEqual([['ean', 'name'], ['', 'Pen']]);
+  });
+
+  it('writes numbers without exponent and formats with decimals', () => {
+    expect(plainNumber(4006381333931)).toBe('4006381333931');
+    expect(plainNumber(1e21)).toBe('1000000000000000000000');
+    expect(plainNumber(1.5e-7)).toBe('0.00000015');
+    expect(plainNumber(-2.5e-7)).toBe('-0.00000025');
+    expect(plainNumber(0.30000000000000004)).toBe('0.30000000000000004');
+    expect(numberStyleOf('0.00')).toEqual({ kind: 'fixed', decimals: 2 });
+    expect(numberStyleOf('[$€-407] #,##0.000')).toEqual({ kind: 'fixed', decimals: 3 });
+    expect(numberStyleOf('h:mm')).toEqual({ kind: 'date', hasDate: false, hasTime: true });
+    expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0 });
+    expect(numberStyleOf('[Red]0.0%')).toBeNull();
+  });
+});
