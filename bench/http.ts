@@ -39,11 +39,12 @@ export async function getJob(baseUrl: string, apiKey: string, id: string): Promi
 
 /**
  * POSTs `file` to /v1/imports as a raw body of `contentType` (text/csv, or the .xlsx type), streamed
- * from disk (never buffered here), and returns the accepted job's id once the 202 arrives.
+ * from disk (never buffered here) with `query` added to the URL, and returns the accepted job's id
+ * once the 202 arrives.
  */
-export async function uploadCsv(baseUrl: string, apiKey: string, file: string, contentType = 'text/csv'): Promise<string> {
+export async function uploadCsv(baseUrl: string, apiKey: string, file: string, contentType = 'text/csv', query = ''): Promise<string> {
   const { size } = await stat(file);
-  const url = new URL('/v1/imports', baseUrl);
+  const url = new URL(`/v1/imports${query ? `?${query}` : ''}`, baseUrl);
   const req = request(url, {
     method: 'POST',
     headers: { 'content-type': contentType, 'content-length': size, 'x-api-key': apiKey },

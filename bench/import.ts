@@ -15,6 +15,7 @@
  * By default the service runs as `npm start` runs it: compiled JS with --max-old-space-size=128
  * (NODE_HEAP_MB).
  *   BENCH_ROWS=50000 npm run bench:import       # or BENCH_SIZES=20k,200k
+ *   BENCH_IMPORT_QUERY=encoding=windows-1252 npm run bench:import   # query parameters of the upload
  *
  * DATABASE_URL (the server to use; default postgres://postgres@127.0.0.1:5432/catalog) and
  * REDIS_URL (default redis://127.0.0.1:6379) come from the environment; BENCH_SEED seeds the file.
@@ -42,7 +43,7 @@ import {
   type Runtime,
   type ServiceProcess,
 } from './service.js';
-import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, parseCount, redisEnv } from './settings.js';
+import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, importQuery, parseCount, redisEnv } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_ROWS = 1_000_000;
@@ -209,7 +210,7 @@ async function runOnce(rows: number, runtime: Runtime, nodeArgs: string[], forma
   const nodeCpu0 = readCpuSeconds(service.pid) ?? 0;
 
   const t0 = Date.now();
-  const jobId = await uploadCsv(service.baseUrl, apiKey, upload, format === 'xlsx' ? XLSX_MEDIA_TYPE : 'text/csv');
+  const jobId = await uploadCsv(service.baseUrl, apiKey, upload, format === 'xlsx' ? XLSX_MEDIA_TYPE : 'text/csv', importQuery);
   const accepted = Date.now();
   log(`upload accepted after ${((accepted - t0) / 1000).toFixed(2)} s: job ${jobId}`);
 

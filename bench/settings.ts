@@ -33,3 +33,5 @@ export function parseCount(text: string): number {
   if (!Number.isInteger(value) || value < 1) throw new Error(`not a row count: '${text}'`);
   return value;
 }
+/** Query parameters of the benchmark's upload, e.g. `encoding=windows-1252` to time the decoding path. */
+export const importQuery = process.env.BENCH_IMPORT_QUERY || '';

@@ -37,6 +37,8 @@ import { exportScheduleRoutes } from './routes/export-schedules.js';
 import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/imports.js';
+import { importProfileRoutes } from './routes/import-profiles.js';
+import { jobRowsCsvRoutes } from './routes/job-rows-csv.js';
 import { jobResultRoutes } from './routes/job-results.js';
 import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -160,6 +162,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     callbacks,
   });
   jobRoutes(app, { db: deps.db });
+  importProfileRoutes(app, { db: deps.db });
+  jobRowsCsvRoutes(app, {
+    db: deps.db,
+    uploads: deps.uploads,
+    maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
+    maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
+  });
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;

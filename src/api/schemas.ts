@@ -61,6 +61,7 @@ export const jobResourceSchema = z
       errors: z.string(),
       errors_csv: z.string(),
       result: z.string().nullable(),
+      rows_csv: z.string().nullable(),
     }),
   })
   .meta({ id: 'Job' });

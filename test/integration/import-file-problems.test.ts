@@ -91,7 +91,9 @@ describe('import file problems', () => {
       Buffer.from('er\n036000291452,Tissues\n'),
     ]);
     const { job, report } = await failedImport(csv, { on_error: 'skip' });
-    const message = 'The file is not valid UTF-8: an invalid byte sequence on line 4 (row 3).';
+    const message =
+      "The file is not valid UTF-8: byte 0xFF on line 4, column 18 (row 3, in column 'name'). " +
+      "Save the file as UTF-8 (in Excel: 'CSV UTF-8'), or send encoding=windows-1252 if it was saved by Excel on Windows.";
     expect(job.detail).toBe(`${message} No rows were imported. See /v1/jobs/${job.id}/errors.`);
     expect(report).toEqual([
       { row: 2, ean: '96385075', field: 'ean', code: 'INVALID_CHECK_DIGIT', message: 'The EAN check digit is invalid.' },
@@ -104,7 +106,12 @@ describe('import file problems', () => {
     const { job, fileEntry } = await failedImport(csv);
     expect(job.detail).toContain('not valid UTF-8');
     expect(fileEntry).toEqual(
-      fileProblem(2, 'INVALID_UTF8', 'The file is not valid UTF-8: an invalid byte sequence on line 3 (row 2).'),
+      fileProblem(
+        2,
+        'INVALID_UTF8',
+        "The file is not valid UTF-8: byte 0xE8 on line 3, column 12 (row 2, in column 'name'). " +
+          "Save the file as UTF-8 (in Excel: 'CSV UTF-8'), or send encoding=windows-1252 if it was saved by Excel on Windows.",
+      ),
     );
   });
 

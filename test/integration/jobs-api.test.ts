@@ -195,7 +195,17 @@ describe('GET /v1/jobs/{id}', () => {
       rows_updated: 0,
       rows_unchanged: 0,
     });
-    expect(job.options).toEqual({ mode: 'create', on_error: 'skip', delimiter: ',', dry_run: false });
+    expect(job.options).toEqual({
+      mode: 'create',
+      on_error: 'skip',
+      delimiter: ',',
+      dry_run: false,
+      encoding: null,
+      decimal_separator: '.',
+      sheet: null,
+      columns: null,
+      profile: null,
+    });
     for (const time of [job.created_at, job.started_at, job.finished_at]) expect(time).toMatch(ISO);
     expect(Date.parse(job.created_at)).toBeLessThanOrEqual(Date.parse(job.started_at!));
     expect(Date.parse(job.started_at!)).toBeLessThanOrEqual(Date.parse(job.finished_at!));
@@ -204,6 +214,7 @@ describe('GET /v1/jobs/{id}', () => {
       errors: `/v1/jobs/${id}/errors`,
       errors_csv: `/v1/jobs/${id}/errors.csv`,
       result: null,
+      rows_csv: `/v1/jobs/${id}/rows.csv`,
     });
   });
 

@@ -144,3 +144,45 @@ describe('detectDelimiter', () => {
     expect(detectDelimiter('ean|name|price\n')).toBe(',');
   });
 });
+
+describe('layoutFromHeader with a column mapping', () => {
+  const mapping = (columns: Record<string, string>) => ({ columns, label: "the column mapping of profile 'p'" });
+  const thrown = (read: () => unknown): unknown => {
+    try {
+      read();
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected a HeaderError');
+  };
+
+  it('renames headers matched case-insensitively after trimming; ignore drops a column; attributes.<key> names one', () => {
+    const layout = layoutFromHeader(
+      [' EAN Code ', 'Artikelname', 'Farbe', 'intern', 'Gewicht'],
+      'upsert',
+      mapping({ 'ean code': 'ean', ARTIKELNAME: 'name', Farbe: 'attributes.color', intern: 'ignore' }),
+    );
+    expect(layout.product).toEqual({ ean: 0, name: 1 });
+    expect(layout.attributes).toEqual([
+      { name: 'color', index: 2 },
+      { name: 'Gewicht', index: 4 },
+    ]);
+  });
+
+  it('refuses two headers that end up as the same column', () => {
+    expect(thrown(() => layoutFromHeader(['EAN Code', 'ean', 'name'], 'upsert', mapping({ 'EAN Code': 'ean' })))).toMatchObject({
+      code: 'DUPLICATE_COLUMN',
+      message: "The header gives 'ean' twice, from 'EAN Code' and from 'ean' (after the column mapping of profile 'p').",
+    });
+  });
+
+  it('names the mapping when it leaves a required column unmapped', () => {
+    const error = thrown(() => layoutFromHeader(['Barcode', 'Titel'], 'upsert', mapping({ Titel: 'name' })));
+    expect(error).toMatchObject({
+      code: 'MISSING_COLUMN',
+      message:
+        "The header is missing the required column 'ean': the column mapping of profile 'p' maps no header to 'ean'. " +
+        "The file's header: 'Barcode', 'Titel'.",
+    });
+  });
+});

@@ -85,67 +85,77 @@ describe('InputGuard on valid UTF-8', () => {
 describe('InputGuard on invalid input', () => {
   it('stops at an invalid byte with its 1-based line and emits only the lines before it', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,a\n2,b', [0xff], 'c\n3,d\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 3 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 3 });
     expect(output.toString('utf8')).toBe('ean,name\n1,a\n');
   });
 
   it('reports line 1 and emits nothing when the first line is invalid', async () => {
     const { output, problem } = await guard([bytes('ea', [0xc3, 0x28], 'n,name\n1,a\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 1 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 1 });
     expect(output.length).toBe(0);
   });
 
   it('reports a NUL byte as binary content with its line', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,a', [0x00], 'b\n2,c\n')]);
-    expect(problem).toEqual({ kind: 'binary', line: 2 });
+    expect(problem).toMatchObject({ kind: 'binary', line: 2 });
     expect(output.toString('utf8')).toBe('ean,name\n');
   });
 
   it('calls content binary, at the first bad byte, when NUL bytes follow an invalid sequence (a PNG)', async () => {
     const { problem } = await guard([bytes('ean\n', [0xfe], '\n', [0x00], '\n')]);
-    expect(problem).toEqual({ kind: 'binary', line: 2 });
+    expect(problem).toMatchObject({ kind: 'binary', line: 2 });
   });
 
   it('rejects overlong encodings, surrogates and lone continuation bytes', async () => {
     for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
       const { output, problem } = await guard([bytes('ean,name\n1,', bad, '\n')]);
-      expect(problem, JSON.stringify(bad)).toEqual({ kind: 'invalid_utf8', line: 2 });
+      expect(problem, JSON.stringify(bad)).toMatchObject({ kind: 'invalid_utf8', line: 2 });
       expect(output.toString('utf8')).toBe('ean,name\n');
     }
   });
 
   it('finds the line of a bad byte behind valid multi-byte characters on the same line', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,Café ☕', [0xe2, 0x28, 0xa1], '\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 2 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 2 });
     expect(output.toString('utf8')).toBe('ean,name\n');
   });
 
   it('counts lines across earlier chunks', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,a\n'), bytes('2,b\n3,c\n'), bytes('4,', [0xff], '\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 5 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 5 });
     expect(output.toString('utf8')).toBe('ean,name\n1,a\n2,b\n3,c\n');
   });
 
   it('emits only complete lines when the bad byte is in a later chunk than the start of its line', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,a\n2,be'), bytes('gin', [0xff], '\n3,c\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 3 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 3 });
     expect(output.toString('utf8')).toBe('ean,name\n1,a\n');
   });
 
   it('treats a multi-byte character cut off at the end of the file as invalid', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,a\n2,'), bytes([0xe2, 0x98])]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 3 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 3 });
     expect(output.toString('utf8')).toBe('ean,name\n1,a\n');
   });
 
   it('treats a split character whose rest never comes as invalid at the right line', async () => {
     const { output, problem } = await guard([bytes('ean,name\n1,', [0xe2]), bytes('x\n2,b\n')]);
-    expect(problem).toEqual({ kind: 'invalid_utf8', line: 2 });
+    expect(problem).toMatchObject({ kind: 'invalid_utf8', line: 2 });
     expect(output.toString('utf8')).toBe('ean,name\n');
   });
 
   it('emits nothing after the problem, even when later chunks are valid', async () => {
     const { output } = await guard([bytes('a\n', [0xff], '\n'), bytes('b\nc\n'), bytes('d\n')]);
     expect(output.toString('utf8')).toBe('a\n');
+  });
+});
+
+describe('InputGuard: where the bad byte is', () => {
+  it('gives the column (in characters) and the byte that starts the bad sequence, even when a chunk splits it', async () => {
+    const file = bytes('ean,name\n96385074,Café Cr', [0xe8], 'me\n');
+    for (const at of [0, 20, 24, 25, 26]) {
+      const { problem } = await guard(at === 0 ? [file] : cut(file, at));
+      expect(problem, `cut at ${at}`).toEqual({ kind: 'invalid_utf8', line: 2, column: 17, byte: 0xe8, before: '96385074,Café Cr' });
+    }
   });
 });

@@ -43,7 +43,7 @@ describe('RowReader', () => {
       it(`gives the same result with and without the fast path (mode=${mode}, columns ${header.join(',')})`, () => {
         const layout = layoutFromHeader(header, mode);
         const fast = new RowReader(layout, mode);
-        const full = new RowReader(layout, mode, false);
+        const full = new RowReader(layout, mode, { fastPath: false });
         let accepted = 0;
         rowsToTry().forEach((cells, index) => {
           const record = header.map((column) => cells[HEADER.indexOf(column.toLowerCase())]!);

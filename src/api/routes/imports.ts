@@ -5,8 +5,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, multipartTooLarge, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
-import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
+import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS } from '../../shared/jobs/import-options.js';
+import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
+import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { FileStore, StoredUpload } from '../../shared/storage/file-store.js';
@@ -25,22 +27,30 @@ export interface ImportRouteDeps {
   callbacks: CallbackSettings;
 }
 
-const DELIMITERS: Record<string, ImportOptions['delimiter']> = {
-  ',': ',', comma: ',', ';': ';', semicolon: ';', '\t': '\t', tab: '\t',
-};
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+// No zod defaults on the settings a profile can hold: a parameter left out must not hide the
+// profile's value. The defaults are applied by resolveImportOptions.
 const importQuery = z.object({
-  mode: z.enum(['upsert', 'create', 'update']).default('upsert'),
-  on_error: z.enum(['abort', 'skip']).default('abort'),
+  profile: z.string().min(1).max(255).optional().meta({ description: 'A saved import profile, by id or name; the parameters below win over it' }),
+  mode: z.enum(['upsert', 'create', 'update']).optional().meta({ description: 'default upsert' }),
+  on_error: z.enum(['abort', 'skip']).optional().meta({ description: 'default abort' }),
   delimiter: z
     .string()
-    .refine((value) => Object.hasOwn(DELIMITERS, value), { error: 'expected one of ",", ";", "tab"' })
+    .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'expected one of ",", ";", "tab"' })
     .optional()
     // The refinement is invisible to JSON Schema: the document lists the accepted spellings.
-    .meta({ enum: Object.keys(DELIMITERS) }),
+    .meta({ enum: Object.keys(DELIMITER_NAMES), description: 'default: the `sep=` line, else detected among `,` `;` and tab' }),
+  encoding: z.enum(IMPORT_ENCODINGS).optional().meta({ description: 'CSV only; default utf-8; a UTF-16 byte-order mark is detected' }),
+  decimal_separator: z.enum(DECIMAL_SEPARATORS).optional().meta({ description: 'how prices write decimals; default "."' }),
+  sheet: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .meta({ description: "An .xlsx workbook's sheet to import, by name or 1-based position; default the first" }),
   dry_run: z.enum(['true', 'false']).default('false'),
   callback_url: callbackUrlSchema.optional(),
-  sheet: z.string().min(1).max(255).optional().describe('An .xlsx workbook\'s sheet to import, by name or 1-based position; default the first'),
 });
 
 const idempotencyKeyHeader = z.string().min(1).max(255).optional();
@@ -81,7 +91,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
           '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type).',
         querystring: importQuery,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
-        response: { 202: jobAcceptedSchema, ...errorResponses(400, 408, 413, 415, 422, ...AUTH_ERRORS) },
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -90,13 +100,12 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       requireQueue(deps.queues);
       await checkCallbackUrl(request.query.callback_url, deps.callbacks, accountId);
       const query = request.query;
-      const options: ImportOptions = {
-        mode: query.mode,
-        on_error: query.on_error,
-        delimiter: query.delimiter === undefined ? null : DELIMITERS[query.delimiter]!,
+      const profile = query.profile === undefined ? null : await profileNamed(deps.db, accountId, query.profile);
+      const options = resolveImportOptions(profile, {
+        ...query,
+        delimiter: query.delimiter === undefined ? undefined : DELIMITER_NAMES[query.delimiter]!,
         dry_run: query.dry_run === 'true',
-        ...(query.sheet === undefined ? {} : { sheet: query.sheet }),
-      };
+      });
       const { upload, format } = await receiveUpload(request, deps);
       if (format === 'xlsx') options.format = 'xlsx';
       const requestHash = createHash('sha256')
@@ -121,6 +130,13 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       return sendAccepted(reply, job);
     },
   );
+}
+
+/** The account's import profile `key` (an id or a name); 404 naming the parameter when there is none. */
+async function profileNamed(db: Db, accountId: string, key: string) {
+  const profile = await findImportProfile(db, accountId, { id: UUID.test(key) ? key : null, name: key });
+  if (!profile) throw notFound(`Import profile '${key}' (query parameter 'profile') not found: create it with POST /v1/import-profiles.`);
+  return profile;
 }
 
 /** A workbook by its content type or, in a multipart body, its `.xlsx` file name. */

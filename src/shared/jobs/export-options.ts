@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { FieldProblem } from '../errors.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
+import { exportColumns, type ExportColumn } from './export-columns.js';
+import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
 export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
@@ -26,9 +28,8 @@ export const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
   (field) => field !== 'created_at' && field !== 'updated_at',
 );
 
-const field = z.enum(EXPORT_FIELDS, {
-  error: (issue) => `Unknown field '${String(issue.input)}': expected one of ${EXPORT_FIELDS.join(', ')}.`,
-});
+const unknownField = (name: string, withColumns: boolean) =>
+  `Unknown field '${name}': expected one of ${EXPORT_FIELDS.join(', ')}${withColumns ? ', or a header named in columns' : ''}.`;
 
 const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
 
@@ -37,41 +38,68 @@ const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-tim
  * unknown key is a 422 naming it (API.md §4), not silently dropped — a misspelt `filtr` would
  * otherwise export the whole catalog.
  */
-export const exportRequestSchema = z.strictObject({
-  format: z.enum(EXPORT_FORMATS, {
-    error: (issue) =>
-      issue.input === undefined ? 'The format field is required.' : `Unknown format '${String(issue.input)}': expected csv or ndjson.`,
-  }),
-  gzip: z.boolean({ error: 'gzip must be true or false.' }).optional(),
-  fields: z
-    .array(field, { error: 'fields must be an array of field names.' })
-    .min(1, { error: 'fields must name at least one field.' })
-    // Longer than the list of fields means a field twice: the same answer as the check below.
-    .max(EXPORT_FIELDS.length, { error: 'fields names a field more than once.' })
-    .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })
-    .optional(),
-  filter: z
-    .strictObject(
-      {
-        brand: z
-          .string({ error: 'filter.brand must be a string.' })
-          .max(MAX_FILTER_LENGTH, { error: `filter.brand must be at most ${MAX_FILTER_LENGTH} characters.` })
-          .optional(),
-        category: z
-          .string({ error: 'filter.category must be a string.' })
-          .max(MAX_FILTER_LENGTH, { error: `filter.category must be at most ${MAX_FILTER_LENGTH} characters.` })
-          .optional(),
-        updated_since: z.iso
-          .datetime({ offset: true, error: UPDATED_SINCE_MESSAGE })
-          .max(MAX_INSTANT_LENGTH, { error: UPDATED_SINCE_MESSAGE })
-          .optional(),
-      },
-      { error: 'filter must be an object.' },
-    )
-    .optional(),
-  /** Where the job resource is POSTed when the job ends (POST /v1/exports only; schedules ignore it). */
-  callback_url: callbackUrlSchema.optional(),
-});
+export const exportRequestSchema = z
+  .strictObject({
+    format: z.enum(EXPORT_FORMATS, {
+      error: (issue) =>
+        issue.input === undefined ? 'The format field is required.' : `Unknown format '${String(issue.input)}': expected csv or ndjson.`,
+    }),
+    gzip: z.boolean({ error: 'gzip must be true or false.' }).optional(),
+    fields: z
+      .array(
+        z
+          .string({ error: 'fields must be an array of field names.' })
+          .max(MAX_HEADER_LENGTH, { error: `A name in fields must be at most ${MAX_HEADER_LENGTH} characters.` }),
+        { error: 'fields must be an array of field names.' },
+      )
+      .min(1, { error: 'fields must name at least one field.' })
+      .max(MAX_MAPPED_COLUMNS, { error: `fields names at most ${MAX_MAPPED_COLUMNS} columns.` })
+      .refine((list) => new Set(list).size === list.length, { error: 'fields names a field more than once.' })
+      .optional()
+      .meta({ description: `Export fields (${EXPORT_FIELDS.join(', ')}) or headers named in columns, in output order` }),
+    filter: z
+      .strictObject(
+        {
+          brand: z
+            .string({ error: 'filter.brand must be a string.' })
+            .max(MAX_FILTER_LENGTH, { error: `filter.brand must be at most ${MAX_FILTER_LENGTH} characters.` })
+            .optional(),
+          category: z
+            .string({ error: 'filter.category must be a string.' })
+            .max(MAX_FILTER_LENGTH, { error: `filter.category must be at most ${MAX_FILTER_LENGTH} characters.` })
+            .optional(),
+          updated_since: z.iso
+            .datetime({ offset: true, error: UPDATED_SINCE_MESSAGE })
+            .max(MAX_INSTANT_LENGTH, { error: UPDATED_SINCE_MESSAGE })
+            .optional(),
+        },
+        { error: 'filter must be an object.' },
+      )
+      .optional(),
+    /** Where the job resource is POSTed when the job ends (POST /v1/exports only; schedules ignore it). */
+    callback_url: callbackUrlSchema.optional(),
+    columns: columnMappingSchema.optional().meta({
+      description: "CSV only: output header → field, as an import profile's columns (a partner's format round-trips)",
+      example: { 'EAN Code': 'ean', Artikelname: 'name', Farbe: 'attributes.color' },
+    }),
+    decimal_separator: z
+      .enum(DECIMAL_SEPARATORS, { error: 'decimal_separator must be "." or ",".' })
+      .optional()
+      .meta({ description: 'CSV only: how prices write decimals; default "."' }),
+  })
+  .superRefine((request, context) => {
+    const headers = new Set(Object.keys(request.columns ?? {}));
+    request.fields?.forEach((name, index) => {
+      if (!(EXPORT_FIELDS as readonly string[]).includes(name) && !headers.has(name)) {
+        context.addIssue({ code: 'custom', path: ['fields', index], message: unknownField(name, headers.size > 0) });
+      }
+    });
+    for (const key of ['columns', 'decimal_separator'] as const) {
+      if (request[key] !== undefined && request.format === 'ndjson') {
+        context.addIssue({ code: 'custom', path: [key], message: `${key} is for CSV: it needs format csv.` });
+      }
+    }
+  });
 export type ExportRequest = z.infer<typeof exportRequestSchema>;
 
 /** The options of an export job as stored on the job row: every default filled in. */
@@ -80,6 +108,10 @@ export interface ExportOptions {
   gzip: boolean;
   fields: ExportField[];
   filter: { brand?: string; category?: string; updated_since?: string };
+  /** CSV with a `columns` mapping: the output columns, which `fields` then only summarizes. */
+  columns?: ExportColumn[];
+  /** CSV: "," writes prices with a decimal comma. */
+  decimal_separator?: '.' | ',';
 }
 
 /** Fills in the defaults of a valid request. */
@@ -88,12 +120,14 @@ export function toExportOptions(request: ExportRequest): ExportOptions {
   if (request.filter?.brand !== undefined) filter.brand = request.filter.brand;
   if (request.filter?.category !== undefined) filter.category = request.filter.category;
   if (request.filter?.updated_since !== undefined) filter.updated_since = request.filter.updated_since;
-  return {
-    format: request.format,
-    gzip: request.gzip ?? false,
-    fields: request.fields ?? [...(request.format === 'csv' ? DEFAULT_CSV_FIELDS : EXPORT_FIELDS)],
-    filter,
-  };
+  const base: Omit<ExportOptions, 'fields'> = { format: request.format, gzip: request.gzip ?? false, filter };
+  if (request.decimal_separator) base.decimal_separator = request.decimal_separator;
+  if (!request.columns) {
+    return { ...base, fields: (request.fields as ExportField[] | undefined) ?? [...(request.format === 'csv' ? DEFAULT_CSV_FIELDS : EXPORT_FIELDS)] };
+  }
+  const columns = exportColumns(request.columns, request.fields);
+  const fields = columns.map((column) => column.source).filter((source): source is ExportField => (EXPORT_FIELDS as readonly string[]).includes(source));
+  return { ...base, fields: fields.length > 0 ? [...new Set(fields)] : ['ean'], columns };
 }
 
 /**
@@ -116,6 +150,7 @@ export function parseExportRequest(
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(exportRequestSchema.shape),
   filter: Object.keys(exportRequestSchema.shape.filter.unwrap().shape),
+  columns: [],
 };
 
 /** One problem per issue; an unknown-keys issue becomes one problem per key, each naming its key. */
@@ -135,4 +170,6 @@ export const exportOptionsSchema = z.object({
   gzip: z.boolean(),
   fields: z.array(z.enum(EXPORT_FIELDS)).min(1),
   filter: z.object({ brand: z.string().optional(), category: z.string().optional(), updated_since: z.string().optional() }),
+  columns: z.array(z.object({ header: z.string(), source: z.string() })).optional(),
+  decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
 });

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { ExportColumn } from '../../shared/jobs/export-columns.js';
 import type { ExportField, ExportOptions } from '../../shared/jobs/export-options.js';
 
 /**
@@ -42,9 +43,9 @@ const TEXT_FIELDS: ReadonlySet<ExportField> = new Set(['name', 'brand', 'categor
 const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /** The CSV cell expression of one product field (attributes are written as they are). */
-function csvCell(field: Exclude<ExportField, 'attributes'>): string {
+function csvCell(field: Exclude<ExportField, 'attributes'>, decimalComma: boolean): string {
   if (TEXT_FIELDS.has(field)) return defused(field);
-  if (field === 'price') return 'price::text';
+  if (field === 'price') return decimalComma ? `replace(price::text, '.', ',')` : 'price::text';
   if (field === 'created_at' || field === 'updated_at') return `to_char(${field} AT TIME ZONE 'UTC', ${ISO_UTC})`;
   return field;
 }
@@ -61,8 +62,25 @@ export interface CsvColumn {
  * their stored types), which the importer merges back into the product's attributes. A JSON
  * object starts with `{`, so that cell never needs the injection defence.
  */
-export function csvColumns(fields: readonly ExportField[]): CsvColumn[] {
-  return fields.map((field) => ({ header: field, expression: field === 'attributes' ? 'attributes' : csvCell(field) }));
+export function csvColumns(fields: readonly ExportField[], decimalComma = false): CsvColumn[] {
+  return fields.map((field) => ({ header: field, expression: fieldCell(field, decimalComma) }));
+}
+
+function fieldCell(field: ExportField, decimalComma: boolean): string {
+  return field === 'attributes' ? 'attributes' : csvCell(field, decimalComma);
+}
+
+/**
+ * The CSV columns of an export renamed by a `columns` mapping: each under its own header, an
+ * `attributes.<key>` column holding that attribute's value as text (defused like free text).
+ */
+export function mappedCsvColumns(columns: readonly ExportColumn[], decimalComma: boolean): CsvColumn[] {
+  return columns.map(({ header, source }) => ({
+    header,
+    expression: source.startsWith('attributes.')
+      ? defused(`(attributes ->> ${literal(source.slice(11))})`)
+      : fieldCell(source as ExportField, decimalComma),
+  }));
 }
 
 /** COPY of the CSV rows (no header: the worker writes it, with the defence applied to names too). */

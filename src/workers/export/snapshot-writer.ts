@@ -4,11 +4,19 @@ import { createGzip } from 'node:zlib';
 import type { Db } from '../../shared/db/pool.js';
 import type { ExportOptions } from '../../shared/jobs/export-options.js';
 import { CopyOutStream } from './copy-out-stream.js';
-import { csvColumns, csvCopySql, exportWhere, ndjsonCopySql } from './export-sql.js';
+import { defuseFormula } from '../../shared/product/formula-cells.js';
+import { csvColumns, csvCopySql, exportWhere, mappedCsvColumns, ndjsonCopySql } from './export-sql.js';
 
-/** The CSV header line: the field names, which need neither quoting nor the injection defence. */
+/**
+ * The CSV header line. Field names need neither quoting nor the injection defence; headers of a
+ * `columns` mapping are a partner's text and get both.
+ */
 function headerLine(names: string[]): Buffer {
-  return Buffer.from(`${names.join(',')}\n`);
+  const cell = (name: string) => {
+    const text = defuseFormula(name);
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return Buffer.from(`${names.map(cell).join(',')}\n`);
 }
 
 /** One snapshot to write. */
@@ -45,7 +53,8 @@ export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<n
     signal.throwIfAborted();
     let copy: CopyOutStream;
     if (options.format === 'csv') {
-      const columns = csvColumns(options.fields);
+      const decimalComma = options.decimal_separator === ',';
+      const columns = options.columns ? mappedCsvColumns(options.columns, decimalComma) : csvColumns(options.fields, decimalComma);
       copy = new CopyOutStream(csvCopySql(columns, where), headerLine(columns.map((column) => column.header)));
     } else {
       copy = new CopyOutStream(ndjsonCopySql(options.fields, where));

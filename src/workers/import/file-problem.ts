@@ -25,7 +25,7 @@ interface ParserPosition {
  * failing data row is `records`. `recordLine` is the line where the failing record begins, so an
  * unclosed quote (which csv-parse only notices at the end of the file) is reported where it began.
  */
-export function fileProblemFromParser(error: Error & ParserPosition, recordLine: number): FileProblem {
+export function fileProblemFromParser(error: Error & ParserPosition, recordLine: number, maxRecordBytes: number): FileProblem {
   const row = error.records ?? 0;
   const line = error.lines ?? recordLine;
   switch (error.code) {
@@ -43,7 +43,12 @@ export function fileProblemFromParser(error: Error & ParserPosition, recordLine:
         row,
       );
     case 'CSV_MAX_RECORD_SIZE':
-      return new FileProblem('RECORD_TOO_LARGE', `The record on line ${line} (row ${row}) is larger than the limit.`, row);
+      return new FileProblem(
+        'RECORD_TOO_LARGE',
+        `The record on line ${line} (row ${row}) is larger than the limit of ${maxRecordBytes} bytes (set by IMPORT_MAX_RECORD_BYTES). ` +
+          'If the row is not meant to be that long, a quote is probably left open before it.',
+        row,
+      );
     default:
       return new FileProblem('MALFORMED_CSV', `The file is not valid CSV at line ${line} (row ${row}).`, row);
   }

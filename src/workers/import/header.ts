@@ -1,4 +1,5 @@
 import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
+import type { ColumnMapping } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
 
@@ -8,7 +9,6 @@ export { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/produc
 
 /** The column holding attributes as one JSON object (what a CSV export writes). */
 export const ATTRIBUTES_COLUMN = 'attributes';
-
 
 export type ImportMode = 'upsert' | 'create' | 'update';
 
@@ -35,40 +35,78 @@ export class HeaderError extends Error {
   }
 }
 
+/** A renaming of the file's headers (a profile's `columns`), and how to name it in messages. */
+export interface HeaderMapping {
+  columns: ColumnMapping;
+  /** e.g. "the column mapping of profile 'akeneo'". */
+  label: string;
+}
+
 /**
  * Reads the header row: names are matched case-insensitively after trimming, `ean` (and `name`
  * unless `mode=update`) are required, a name given twice is an error, unnamed columns are ignored.
+ * With a `mapping`, a header it names (matched the same way) goes where the mapping says instead.
  */
-export function layoutFromHeader(header: string[], mode: ImportMode): ColumnLayout {
+export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: HeaderMapping): ColumnLayout {
   if (header.every((cell) => cell.trim() === '')) {
     throw new HeaderError('The file has no header row.', 'NO_HEADER');
   }
   const layout: ColumnLayout = { product: {}, attributes: [], header };
-  const seen = new Set<string>();
+  const targets = mappedTargets(mapping);
+  // Each column's key, with the header that took it first.
+  const seen = new Map<string, string>();
   header.forEach((cell, index) => {
     // An export prefixes a name that starts like a formula with ' (CSV-injection defence).
     const name = restoreFormula(cell).trim();
     const key = name.toLowerCase();
     // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is.
     if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
-    if (seen.has(key)) {
-      throw new HeaderError(`The header names the column '${name}' more than once.`, 'DUPLICATE_COLUMN');
+    const target = targets.get(key) ?? key;
+    if (target === 'ignore') return;
+    const seenKey = target.startsWith('attributes.') ? `attributes.${target.slice(11).toLowerCase()}` : target;
+    const earlier = seen.get(seenKey);
+    if (earlier !== undefined) {
+      const message =
+        earlier.toLowerCase() === key
+          ? `The header names the column '${name}' more than once.`
+          : `The header gives '${target}' twice, from '${earlier}' and from '${name}' (after ${mapping?.label ?? 'the column mapping'}).`;
+      throw new HeaderError(message, 'DUPLICATE_COLUMN');
     }
-    seen.add(key);
-    if ((PRODUCT_COLUMNS as readonly string[]).includes(key)) layout.product[key as ProductColumn] = index;
-    else if (key === ATTRIBUTES_COLUMN) layout.attributesJson = index;
+    seen.set(seenKey, name);
+    if ((PRODUCT_COLUMNS as readonly string[]).includes(target)) layout.product[target as ProductColumn] = index;
+    else if (target === ATTRIBUTES_COLUMN) layout.attributesJson = index;
+    else if (target.startsWith('attributes.')) layout.attributes.push({ name: target.slice(11), index });
     else layout.attributes.push({ name, index });
   });
   const required: ProductColumn[] = mode === 'update' ? ['ean'] : ['ean', 'name'];
   const missing = required.filter((column) => layout.product[column] === undefined);
-  if (missing.length > 0) {
-    const list = missing.map((column) => `'${column}'`).join(' and ');
-    throw new HeaderError(
-      `The header is missing the required column${missing.length > 1 ? 's' : ''} ${list}.`,
-      'MISSING_COLUMN',
-    );
-  }
+  if (missing.length > 0) throw missingColumns(missing, header, mapping);
   return layout;
+}
+
+/** The mapping's targets by lower-cased, trimmed header. */
+function mappedTargets(mapping: HeaderMapping | undefined): Map<string, string> {
+  const targets = new Map<string, string>();
+  for (const [from, to] of Object.entries(mapping?.columns ?? {})) {
+    const target = to.startsWith('attributes.') ? to : to.toLowerCase();
+    targets.set(from.trim().toLowerCase(), target);
+  }
+  return targets;
+}
+
+/** MISSING_COLUMN; with a mapping, the message names it and what it maps, beside the file's header. */
+function missingColumns(missing: ProductColumn[], header: string[], mapping: HeaderMapping | undefined): HeaderError {
+  const list = missing.map((column) => `'${column}'`).join(' and ');
+  let message = `The header is missing the required column${missing.length > 1 ? 's' : ''} ${list}.`;
+  if (mapping) {
+    const mapped = Object.entries(mapping.columns)
+      .filter(([, to]) => (missing as string[]).includes(to))
+      .map(([from, to]) => `'${from}' → ${to}`);
+    const maps = mapped.length > 0 ? `maps ${mapped.join(', ')}, but the file has no such header` : `maps no header to ${list}`;
+    const names = header.map((cell) => `'${cell.trim()}'`).join(', ');
+    message = `${message.slice(0, -1)}: ${mapping.label} ${maps}. The file's header: ${names}.`;
+  }
+  return new HeaderError(message, 'MISSING_COLUMN');
 }
 
 const CANDIDATE_DELIMITERS = [',', ';', '\t'] as const;

@@ -6,6 +6,12 @@ export interface InputProblem {
   kind: 'invalid_utf8' | 'binary';
   /** 1-based physical line of the file holding the first bad byte. */
   line: number;
+  /** 1-based character position of the bad byte in its line. */
+  column: number;
+  /** The bad byte itself. */
+  byte: number;
+  /** The line up to the bad byte (as far as it was still held), to tell which cell it is in. */
+  before: string;
 }
 
 const NEWLINE = 0x0a;
@@ -68,8 +74,15 @@ export class InputGuard extends Transform {
   }
 
   private stopAt(data: Buffer, offset: number, kind: InputProblem['kind']): void {
-    this.problem = { kind, line: this.linesBefore + countNewlines(data, offset) + 1 };
-    const lastNewline = data.lastIndexOf(NEWLINE, offset);
+    const lastNewline = offset === 0 ? -1 : data.lastIndexOf(NEWLINE, offset - 1);
+    const before = data.toString('utf8', lastNewline + 1, offset);
+    this.problem = {
+      kind,
+      line: this.linesBefore + countNewlines(data, offset) + 1,
+      column: [...before].length + 1,
+      byte: data[offset]!,
+      before,
+    };
     if (lastNewline >= 0) this.pushInPieces(data.subarray(0, lastNewline + 1));
     this.push(null);
   }
@@ -88,7 +101,7 @@ function incompleteTail(data: Buffer): number {
   for (let back = 1; back <= Math.min(3, data.length); back += 1) {
     const byte = data[data.length - back]!;
     if ((byte & 0xc0) !== 0x80) {
-      const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+      const needed = byte >= 0xc0 ? sequenceLength(byte) : 1;
       return needed > back ? back : 0;
     }
   }
@@ -116,7 +129,16 @@ function firstBadByte(data: Buffer): number {
   // Byte `low` is the first that cannot continue; the bad sequence starts at its character's first byte.
   let start = low;
   while (start > 0 && (data[start]! & 0xc0) === 0x80) start -= 1;
+  // A lead byte whose character byte `start` cut short (0xE8 then 'm') is where the bad sequence begins.
+  let lead = start - 1;
+  while (lead >= 0 && start - lead <= 3 && (data[lead]! & 0xc0) === 0x80) lead -= 1;
+  if (lead >= 0 && data[lead]! >= 0xc0 && start - lead < sequenceLength(data[lead]!)) start = lead;
   return start;
+}
+
+/** Bytes of the UTF-8 character that lead byte `byte` begins. */
+function sequenceLength(byte: number): number {
+  return byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
 }
 
 function countNewlines(data: Buffer, end: number): number {

@@ -2,7 +2,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { FileProblem } from './file-problem.js';
-import { layoutFromHeader } from './header.js';
+import { layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { RowReader } from './row-reader.js';
 
@@ -18,6 +18,8 @@ export interface RecordSinkInput {
   options: ImportOptions;
   writer: ImportWriter;
   signal?: AbortSignal;
+  /** The records are a workbook's: its numeric cells write decimals with a point whatever the locale. */
+  workbook?: boolean;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface RecordSinkInput {
 export class RecordSink {
   /** Data rows read so far. */
   rowsProcessed = 0;
+  /** The header record, once read (messages name a cell's column by it). */
+  header: string[] | null = null;
   private reader: RowReader | null = null;
 
   constructor(private readonly input: RecordSinkInput) {}
@@ -48,8 +52,12 @@ export class RecordSink {
     try {
       for await (const record of records) {
         if (!reader) {
-          const layout = layoutFromHeader(record, options.mode);
-          reader = this.reader = new RowReader(layout, options.mode);
+          const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+          reader = this.reader = new RowReader(layout, options.mode, {
+            decimalComma: options.decimal_separator === ',',
+            decimalPoint: this.input.workbook === true,
+          });
+          this.header = record;
           writer.setLayout(layout);
           await saveInputColumns(db, jobId, record);
           continue;
@@ -83,4 +91,11 @@ export class RecordSink {
     if (this.rowsProcessed === 0) return new FileProblem('NO_DATA_ROWS', 'The file has a header but no data rows.', 1);
     return null;
   }
+}
+
+/** The profile's header renaming, named as messages name it; undefined without one. */
+export function headerMapping(options: ImportOptions): HeaderMapping | undefined {
+  if (!options.columns) return undefined;
+  const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
+  return { columns: options.columns, label };
 }

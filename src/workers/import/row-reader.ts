@@ -9,6 +9,7 @@ import {
   productRowSchema,
 } from '../../shared/product/schema.js';
 import { readAttributesCell, type AttributeValue } from './attributes-cell.js';
+import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
 import type { ColumnLayout, ImportMode, ProductColumn } from './header.js';
 
 /** One problem of one data row, as it goes into the job's report. */
@@ -45,13 +46,21 @@ export class RowReader {
 
   private readonly nameRequired: boolean;
   private readonly currencies = new Map<string, string | null>();
+  /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
+  private readonly fastPath: boolean;
+  /** decimal_separator=",": a price cell is written `1,50`. */
+  private readonly decimalComma: boolean;
+  /** With decimalComma, `1.50` is read too: a workbook's numeric cells are written so. */
+  private readonly decimalPoint: boolean;
 
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
-    private readonly fastPath = true,
+    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean } = {},
   ) {
+    this.fastPath = settings.fastPath ?? true;
+    this.decimalComma = settings.decimalComma ?? false;
+    this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
     this.schema = productRowSchema({ nameRequired: this.nameRequired });
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
@@ -59,7 +68,7 @@ export class RowReader {
 
   /** Validates `record`, the cells of data row `row` (1-based). */
   read(record: string[], row: number): RowResult {
-    const eanCell = record[this.layout.product.ean!]?.trim() || null;
+    const eanCell = eanCellOf(record[this.layout.product.ean!]);
     if (record.length !== this.layout.header.length) {
       return {
         ok: false,
@@ -83,7 +92,16 @@ export class RowReader {
       const value = TRIMMED.has(column) ? cell.trim() : cell;
       input[column] = value === '' || (column === 'name' && value.trim() === '') ? null : value;
     }
-    if (input.ean === null) input.ean = '';
+    input.ean = eanCell ?? '';
+    let priceProblem: RowProblem | null = null;
+    if (this.decimalComma && typeof input.price === 'string') {
+      const price = commaPrice(input.price, this.decimalPoint);
+      if (price.ok) input.price = price.value;
+      else {
+        priceProblem = { row, ean: eanCell, field: 'price', code: 'INVALID_PRICE', message: price.message };
+        input.price = null;
+      }
+    }
     let attributes: Record<string, AttributeValue> = {};
     for (const { name, index } of this.layout.attributes) {
       const cell = restoreFormula(record[index]!);
@@ -96,11 +114,12 @@ export class RowReader {
       else attributesProblem = { row, ean: eanCell, field: 'attributes', code: 'INVALID_ATTRIBUTES', message: cell.message };
     }
     const parsed = this.schema.safeParse(input);
+    const cellProblems = [priceProblem, attributesProblem].filter((problem) => problem !== null);
     if (!parsed.success) {
-      const problems = toRowProblems(parsed.error, row, eanCell);
-      return { ok: false, problems: attributesProblem ? [...problems, attributesProblem] : problems };
+      const problems = explainInvalidEan(toRowProblems(parsed.error, row, eanCell), eanCell);
+      return { ok: false, problems: [...problems, ...cellProblems] };
     }
-    if (attributesProblem) return { ok: false, problems: [attributesProblem] };
+    if (cellProblems.length > 0) return { ok: false, problems: cellProblems };
     const product = parsed.data;
     return {
       ok: true,
@@ -164,7 +183,12 @@ export class RowReader {
     const category = optionalText(textCell(record, product.category), TEXT_LIMITS.category);
     const description = optionalText(textCell(record, product.description), TEXT_LIMITS.description);
     if (brand === undefined || category === undefined || description === undefined) return null;
-    const price = trimmedCell(record, product.price);
+    let price = trimmedCell(record, product.price);
+    if (price !== null && this.decimalComma) {
+      const read = commaPrice(price, this.decimalPoint);
+      if (!read.ok) return null;
+      price = read.value;
+    }
     if (price !== null && !PLAIN_PRICE.test(price)) return null;
     const currencyCell = trimmedCell(record, product.currency);
     let currency: string | null = null;

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import type { Db } from '../../shared/db/pool.js';
+import { AppError, notFound, validationError } from '../../shared/errors.js';
+import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
+import {
+  deleteImportProfile,
+  findImportProfile,
+  insertImportProfile,
+  isDuplicateName,
+  listImportProfiles,
+  updateImportProfile,
+  type ImportProfileRow,
+} from '../../shared/imports/import-profile-queries.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const profileSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    columns: z.record(z.string(), z.string()).nullable(),
+    delimiter: z.string().nullable(),
+    encoding: z.string().nullable(),
+    decimal_separator: z.string().nullable(),
+    sheet: z.string().nullable(),
+    mode: z.string().nullable(),
+    on_error: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'ImportProfile' });
+
+function toProfileResource(profile: ImportProfileRow) {
+  const { settings } = profile;
+  return {
+    id: profile.id,
+    name: profile.name,
+    columns: settings.columns ?? null,
+    delimiter: settings.delimiter ?? null,
+    encoding: settings.encoding ?? null,
+    decimal_separator: settings.decimal_separator ?? null,
+    sheet: settings.sheet ?? null,
+    mode: settings.mode ?? null,
+    on_error: settings.on_error ?? null,
+    created_at: profile.created_at.toISOString(),
+    updated_at: profile.updated_at.toISOString(),
+  };
+}
+
+/** Validates a profile body: 422 VALIDATION_ERROR naming each problem. */
+function profileOf(body: unknown): { name: string; settings: ImportProfileSettings } {
+  const parsed = importProfileBodySchema.safeParse(body ?? undefined);
+  if (!parsed.success) {
+    throw validationError(
+      parsed.error.issues.map((issue) => ({
+        field: issue.path.map(String).join('.') || 'body',
+        message: issue.code === 'unrecognized_keys' ? `Unknown key '${issue.keys.join("', '")}'.` : issue.message,
+      })),
+      422,
+    );
+  }
+  const { name, ...settings } = parsed.data;
+  return { name, settings };
+}
+
+const nameTaken = (name: string) =>
+  new AppError(409, 'DUPLICATE_NAME', `An import profile named '${name}' already exists in this account.`);
+
+/** Runs a write that may meet the unique name index: 409 DUPLICATE_NAME then. */
+async function uniqueName<T>(name: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isDuplicateName(error)) throw nameTaken(name);
+    throw error;
+  }
+}
+
+const isPosition = (value: unknown): value is [string, string] =>
+  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
+
+/** Saved import profiles (API.md §7): CRUD, scoped to the account; another account's is 404. */
+export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const config = { scope: 'imports:write' as const };
+  const params = z.object({ id: z.string() });
+  const ownProfile = async (accountId: string, id: string) => {
+    const profile = UUID.test(id) ? await findImportProfile(deps.db, accountId, { id, name: '' }) : null;
+    if (!profile) throw notFound('Import profile not found.');
+    return profile;
+  };
+  // The body is checked in the handler, so that its problems answer 422 (not the generic 400).
+  const write = { config, attachValidation: true };
+
+  routes.post(
+    '/v1/import-profiles',
+    { ...write, schema: { body: importProfileBodySchema, response: { 201: profileSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) } } },
+    async (request, reply) => {
+      const profile = profileOf(request.body);
+      const row = await uniqueName(profile.name, () => insertImportProfile(deps.db, accountIdOf(request), { id: randomUUID(), ...profile }));
+      return reply.code(201).send(toProfileResource(row));
+    },
+  );
+
+  routes.get(
+    '/v1/import-profiles',
+    { config, schema: { querystring: z.object(pageQueryFields), response: { 200: pageSchema(profileSchema), ...errorResponses(400, ...AUTH_ERRORS) } } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isPosition) : undefined;
+      const rows = await listImportProfiles(deps.db, accountIdOf(request), { limit, after: after && { createdAt: after[0], id: after[1] } });
+      return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toProfileResource);
+    },
+  );
+
+  routes.get(
+    '/v1/import-profiles/:id',
+    { config, schema: { params, response: { 200: profileSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+    async (request) => toProfileResource(await ownProfile(accountIdOf(request), request.params.id)),
+  );
+
+  routes.put(
+    '/v1/import-profiles/:id',
+    {
+      ...write,
+      schema: { params, body: importProfileBodySchema, response: { 200: profileSchema, ...errorResponses(400, 404, 409, 422, ...AUTH_ERRORS) } },
+    },
+    async (request) => {
+      const accountId = accountIdOf(request);
+      const { id } = await ownProfile(accountId, request.params.id);
+      const profile = profileOf(request.body);
+      const row = await uniqueName(profile.name, () => updateImportProfile(deps.db, accountId, { id, ...profile }));
+      if (!row) throw notFound('Import profile not found.');
+      return toProfileResource(row);
+    },
+  );
+
+  routes.delete(
+    '/v1/import-profiles/:id',
+    { config, schema: { params, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } } },
+    async (request, reply) => {
+      const accountId = accountIdOf(request);
+      const { id } = await ownProfile(accountId, request.params.id);
+      await deleteImportProfile(deps.db, accountId, id);
+      return reply.code(204).send(null);
+    },
+  );
+}

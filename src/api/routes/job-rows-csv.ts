@@ -1,0 +1,135 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../../shared/db/pool.js';
+import { jobNotFinished, notFound } from '../../shared/errors.js';
+import { importOptionsSchema } from '../../shared/jobs/import-options.js';
+import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared/jobs/job-error-queries.js';
+import { findJob } from '../../shared/jobs/job-queries.js';
+import { restoreFormula } from '../../shared/product/formula-cells.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
+import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
+import { csvReportStream } from '../csv-report.js';
+import { accountIdOf } from '../plugins/auth.js';
+import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Failed rows read from the report per query, and most bytes of their raw records. */
+const FAILED_ROWS_BATCH = 2_000;
+const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
+
+const rowsCsvSchema = {
+  params: z.object({ id: z.string() }),
+  response: {
+    200: {
+      description: 'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows)',
+      // Streamed, never serialized: documented as text.
+      content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
+    },
+    ...errorResponses(404, 409, ...AUTH_ERRORS),
+  },
+};
+
+export interface RowsCsvDeps extends RecordLimits {
+  db: Db;
+  uploads: FileStore;
+}
+
+/**
+ * GET /v1/jobs/{id}/rows.csv (API.md §7): the whole upload of an ended import with each row's
+ * problems beside it, the file to fix and upload again after an all-or-nothing import failed.
+ * Good rows are not stored anywhere: the stored upload is read again and the report merged in
+ * by row number, both as streams, so the import itself pays nothing for this.
+ */
+export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/v1/jobs/:id/rows.csv',
+    { config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
+    async (request, reply) => {
+      const id = request.params.id;
+      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
+      if (!job || job.type !== 'import') throw notFound('Job not found.');
+      if (job.status === 'processing') throw jobNotFinished();
+      const gone = () =>
+        notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
+      if (!job.input_path) throw gone();
+      const options = importOptionsSchema.parse(job.options);
+      const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch(() => {
+        throw gone();
+      });
+      // rows.csv is UTF-8 (a workbook's rows too). When the upload was decoded from another
+      // encoding, a BOM says so, to Excel and to the import of the fixed file (a BOM wins over
+      // the profile's encoding).
+      const csv = csvReportStream(rowsCsvRecords(deps, job.id, upload.records));
+      const stream = upload.decoded ? Readable.from(withBom(csv), { objectMode: false }) : csv;
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)
+        .send(stream);
+    },
+  );
+}
+
+/** The report's failed rows in row order, read in pages bounded by rows and bytes. */
+async function* failedRows(db: Db, jobId: string): AsyncGenerator<FailedRow> {
+  let afterRow = -1;
+  for (;;) {
+    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_BATCH, maxRawBytes: FAILED_ROWS_BATCH_BYTES });
+    if (page.length === 0) return;
+    yield* page;
+    afterRow = page.at(-1)!.row;
+  }
+}
+
+/** The CSV text after a UTF-8 BOM. */
+async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
+  yield '\uFEFF';
+  yield* csv as AsyncIterable<Buffer>;
+}
+
+const errorCells = (failed: FailedRow) => [String(failed.row), failed.fields, failed.codes, failed.messages];
+
+/**
+ * Uploaded cells padded to `width`, each as the importer reads it ({@link restoreFormula}); the
+ * report stream defuses them again the way an export would, so a fixed file re-imports to the
+ * same values.
+ */
+function uploadedCells(cells: string[], width: number): string[] {
+  return Array.from({ length: Math.max(width, cells.length) }, (_, index) => restoreFormula(cells[index] ?? ''));
+}
+
+/**
+ * The records of rows.csv: the header with the error columns, then each uploaded row with its
+ * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
+ * the row where a file-level problem stopped the read) follow with the cells the report kept.
+ */
+async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
+  const report = failedRows(deps.db, jobId);
+  const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
+  let next = await nextFailed();
+  let width = 0;
+  let row = -1;
+  const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
+  for await (const record of records) {
+    row += 1;
+    if (row === 0) {
+      width = record.length;
+      yield [...uploadedCells(record, width), ...ERRORS_CSV_COLUMNS];
+      continue;
+    }
+    for (; next && next.row < row; next = await nextFailed()) yield storedRow(next, width);
+    if (next?.row === row) {
+      yield [...uploadedCells(record, width), ...errorCells(next)];
+      next = await nextFailed();
+    } else yield [...uploadedCells(record, width), ...noErrors];
+  }
+  for (; next; next = await nextFailed()) yield storedRow(next, width);
+}
+
+/** A report row as errors.csv gives it: the cells the report kept (padded), then its problems. */
+function storedRow(failed: FailedRow, width: number): string[] {
+  const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
+  return [...uploadedCells(cells, width), ...errorCells(failed)];
+}

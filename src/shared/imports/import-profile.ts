@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import {
+  columnMappingSchema,
+  DECIMAL_SEPARATORS,
+  IMPORT_ENCODINGS,
+  type ImportOptions,
+} from '../jobs/import-options.js';
+
+/** The ways a delimiter can be named, in a query or a profile, and the character each means. */
+export const DELIMITER_NAMES: Record<string, ImportOptions['delimiter']> = {
+  ',': ',', comma: ',', ';': ';', semicolon: ';', '\t': '\t', tab: '\t',
+};
+
+const delimiterSchema = z
+  .string()
+  // Bounded for the OpenAPI document (the refinement is invisible to it): "semicolon" is the longest.
+  .max(16, { error: 'delimiter must be one of ",", ";", "tab".' })
+  .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'delimiter must be one of ",", ";", "tab".' })
+  .transform((value) => DELIMITER_NAMES[value]!);
+
+/** How an account's files are read; every setting optional (unset: the import's default). */
+export const importProfileSettingsSchema = z.object({
+  columns: columnMappingSchema
+    .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().toLowerCase())).size === Object.keys(columns).length, {
+      error: 'columns names a header more than once (headers are matched case-insensitively after trimming).',
+    })
+    .optional()
+    .meta({
+      description: 'Header as in the file → ean, name, brand, category, description, price, currency, stock, image_url, attributes, attributes.<key> or ignore',
+      example: { 'EAN Code': 'ean', Artikelname: 'name', Farbe: 'attributes.color' },
+    }),
+  delimiter: delimiterSchema.optional().meta({ description: '",", ";" or "tab"' }),
+  encoding: z.enum(IMPORT_ENCODINGS).optional(),
+  decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
+  sheet: z.string().min(1).max(255).optional().meta({ description: 'Worksheet of a workbook upload, by name or 1-based position' }),
+  mode: z.enum(['upsert', 'create', 'update']).optional(),
+  on_error: z.enum(['abort', 'skip']).optional(),
+});
+export type ImportProfileSettings = z.output<typeof importProfileSettingsSchema>;
+
+/** POST and PUT /v1/import-profiles body: a name and the settings. Unknown keys are refused. */
+export const importProfileBodySchema = z
+  .strictObject({
+    name: z
+      .string({ error: 'The name field is required.' })
+      .trim()
+      .min(1, { error: 'The name field is required.' })
+      .max(100, { error: 'The name must be at most 100 characters.' }),
+    ...importProfileSettingsSchema.shape,
+  });
+
+/** Import options that a query parameter set, to lay over a profile's. */
+export type ImportOverrides = Partial<Pick<ImportOptions, 'mode' | 'on_error' | 'delimiter' | 'encoding' | 'decimal_separator' | 'sheet'>>;
+
+/**
+ * The options of an import: the defaults, then the profile's settings, then the query parameters
+ * given beside it (they win). The profile is named in the options, so the job shows what applied.
+ */
+export function resolveImportOptions(
+  profile: { id: string; name: string; settings: ImportProfileSettings } | null,
+  query: ImportOverrides & { dry_run: boolean },
+): ImportOptions {
+  const settings = profile?.settings ?? {};
+  return {
+    mode: query.mode ?? settings.mode ?? 'upsert',
+    on_error: query.on_error ?? settings.on_error ?? 'abort',
+    delimiter: query.delimiter ?? settings.delimiter ?? null,
+    dry_run: query.dry_run,
+    encoding: query.encoding ?? settings.encoding ?? null,
+    decimal_separator: query.decimal_separator ?? settings.decimal_separator ?? '.',
+    sheet: query.sheet ?? settings.sheet ?? null,
+    columns: settings.columns ?? null,
+    profile: profile && { id: profile.id, name: profile.name },
+  };
+}

@@ -1,0 +1,64 @@
+import { isValidGtin } from '../../shared/product/gtin.js';
+
+/**
+ * What spreadsheets do to the cells of a product file, and the messages that say how to undo it.
+ * Excel shows a barcode as a number: it writes long ones in scientific notation (`4.00638E+12`,
+ * the last digits lost) and drops leading zeros (`0012345678905` becomes `12345678905`); a cell
+ * kept as text may carry Excel's text marker, a leading `'`.
+ */
+
+const QUOTE = 0x27;
+
+/** The EAN cell trimmed, without Excel's leading `'` text marker; null when it is empty. */
+export function eanCellOf(cell: string | undefined): string | null {
+  let ean = cell?.trim();
+  if (ean?.charCodeAt(0) === QUOTE) ean = ean.slice(1).trim();
+  return ean || null;
+}
+
+const SCIENTIFIC = /^\d+(?:[.,]\d+)?e\+?\d+$/i;
+
+/** The INVALID_EAN message for a cell a spreadsheet mangled, or null for any other invalid EAN. */
+export function spreadsheetEanMessage(ean: string): string | null {
+  if (SCIENTIFIC.test(ean)) {
+    return (
+      `The EAN '${ean}' is in scientific notation: Excel shortened the number and its last digits are lost. ` +
+      'Format the EAN column as Text in Excel (and enter the full EANs again) before exporting the file.'
+    );
+  }
+  if ((ean.length === 7 || ean.length === 11) && /^\d+$/.test(ean) && isValidGtin(`0${ean}`)) {
+    return (
+      `The EAN '${ean}' has ${ean.length} digits: a leading zero was probably lost (Excel drops it from numbers). ` +
+      `The padded EAN '0${ean}' has a valid check digit: write that, and format the EAN column as Text before exporting.`
+    );
+  }
+  return null;
+}
+
+/** The row's problems with a spreadsheet's explanation on its INVALID_EAN, when there is one. */
+export function explainInvalidEan<Problem extends { field: string | null; code: string; message: string }>(
+  problems: Problem[],
+  ean: string | null,
+): Problem[] {
+  const message = ean === null ? null : spreadsheetEanMessage(ean);
+  if (message === null) return problems;
+  return problems.map((problem) => (problem.field === 'ean' && problem.code === 'INVALID_EAN' ? { ...problem, message } : problem));
+}
+
+/**
+ * A price cell written with a decimal comma (`1,50`), as a decimal-point string. A point or a
+ * second comma is a thousands separator: refused rather than guessed, since `1.234` could be
+ * either. `pointToo` (workbooks) reads `1.50` as it is: a numeric cell is written with a point
+ * whatever the locale, and never with a thousands separator.
+ */
+export function commaPrice(cell: string, pointToo = false): { ok: true; value: string } | { ok: false; message: string } {
+  if (/^\d+(?:,\d+)?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
+  if (pointToo && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
+  if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell)) {
+    return {
+      ok: false,
+      message: `The price '${cell}' has a thousands separator, which is not read with decimal_separator=",": write it without one, such as "1234,50".`,
+    };
+  }
+  return { ok: false, message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".' };
+}

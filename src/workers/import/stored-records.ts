@@ -1,0 +1,51 @@
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
+import { describeCsvUpload, uploadRecords } from './csv-source.js';
+import { workbookRecords } from './xlsx/workbook-records.js';
+
+/** The limits the import read the upload under; reading it again uses the same. */
+export interface RecordLimits {
+  maxRecordBytes: number;
+  maxXlsxUncompressedBytes: number;
+}
+
+/** An upload's records read again, and whether they were decoded from another text encoding. */
+export interface StoredRecords {
+  records: AsyncGenerator<string[]>;
+  decoded: boolean;
+}
+
+/**
+ * The records of a stored upload, header first, read again as the import read them: a CSV file
+ * with its decoding, `sep=` line and delimiter, a workbook (sent as one, or a zip archive) through
+ * the workbook reader with the job's sheet, so record n is data row n of the report. Both stop
+ * quietly where the import found a file-level problem: the report says what it was. Rejects when
+ * the upload is no longer stored.
+ */
+export async function storedUploadRecords(
+  uploads: FileStore,
+  path: string,
+  options: ImportOptions,
+  limits: RecordLimits,
+): Promise<StoredRecords> {
+  const source = await describeCsvUpload(uploads, path, options);
+  if (options.format !== 'xlsx' && source.workbook !== 'zip') {
+    return { records: uploadRecords(source, limits.maxRecordBytes), decoded: source.encoding !== 'utf-8' };
+  }
+  const records = workbookRecords({
+    open: () => uploads.open(path),
+    sheet: options.sheet ?? undefined,
+    maxUncompressedBytes: limits.maxXlsxUncompressedBytes,
+    maxRecordBytes: limits.maxRecordBytes,
+  });
+  return { records: untilProblem(records), decoded: false };
+}
+
+/** The records until the first reading error: the import stopped at the same place. */
+async function* untilProblem(records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
+  try {
+    yield* records;
+  } catch {
+    // The report holds the file-level problem; rows.csv ends where the import did.
+  }
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+function send(key: string, method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
+  return ctx.app.inject({ method, url, headers: { 'x-api-key': key }, payload: payload as object });
+}
+
+const AKENEO = {
+  name: 'Akeneo DE',
+  columns: { UGC_ean: 'ean', 'name-de_DE': 'name', UGC_price: 'price', UGC_color: 'attributes.color', enabled: 'ignore' },
+  delimiter: ';',
+  decimal_separator: ',',
+};
+
+describe('import profiles', () => {
+  it('creates, reads, lists page by page, replaces and deletes a profile', async () => {
+    const { key } = await ctx.createAccount();
+    const created = await send(key, 'POST', '/v1/import-profiles', AKENEO);
+    expect(created.statusCode).toBe(201);
+    const profile = created.json<{ id: string }>();
+    expect(profile).toMatchObject({
+      ...AKENEO,
+      encoding: null,
+      sheet: null,
+      mode: null,
+      on_error: null,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    expect((await ctx.get(key, `/v1/import-profiles/${profile.id}`)).json()).toEqual(profile);
+
+    await send(key, 'POST', '/v1/import-profiles', { name: 'Shopify', delimiter: 'tab', encoding: 'utf-16le', on_error: 'skip' });
+    const first = (await ctx.get(key, '/v1/import-profiles?limit=1')).json<{ data: Array<{ name: string }>; next_cursor: string }>();
+    expect(first.data.map((item) => item.name)).toEqual(['Shopify']);
+    const second = (await ctx.get(key, `/v1/import-profiles?limit=1&cursor=${first.next_cursor}`)).json();
+    expect(second).toMatchObject({ data: [{ name: 'Akeneo DE' }], next_cursor: null });
+
+    const replaced = await send(key, 'PUT', `/v1/import-profiles/${profile.id}`, { name: 'Akeneo', sheet: 'Produkte', mode: 'update' });
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.json()).toMatchObject({ id: profile.id, name: 'Akeneo', columns: null, delimiter: null, sheet: 'Produkte', mode: 'update' });
+
+    expect((await send(key, 'DELETE', `/v1/import-profiles/${profile.id}`)).statusCode).toBe(204);
+    expect((await ctx.get(key, `/v1/import-profiles/${profile.id}`)).statusCode).toBe(404);
+  });
+
+  it('keeps names unique per account, whatever their case: 409 DUPLICATE_NAME', async () => {
+    const first = await ctx.createAccount();
+    const second = await ctx.createAccount();
+    expect((await send(first.key, 'POST', '/v1/import-profiles', { name: 'OFF' })).statusCode).toBe(201);
+    const taken = await send(first.key, 'POST', '/v1/import-profiles', { name: 'off' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ error_code: 'DUPLICATE_NAME', error: "An import profile named 'off' already exists in this account." });
+    expect((await send(second.key, 'POST', '/v1/import-profiles', { name: 'OFF' })).statusCode).toBe(201);
+  });
+
+  it("answers 404 for another account's profile, on read, replace, delete and import", async () => {
+    const owner = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const { id } = (await send(owner.key, 'POST', '/v1/import-profiles', { name: 'Mine' })).json<{ id: string }>();
+    expect((await ctx.get(other.key, `/v1/import-profiles/${id}`)).statusCode).toBe(404);
+    expect((await send(other.key, 'PUT', `/v1/import-profiles/${id}`, { name: 'Stolen' })).statusCode).toBe(404);
+    expect((await send(other.key, 'DELETE', `/v1/import-profiles/${id}`)).statusCode).toBe(404);
+    for (const profile of [id, 'Mine']) {
+      const upload = await ctx.upload(other.key, 'ean,name\n4006381333931,Pen\n', { profile });
+      expect(upload.statusCode).toBe(404);
+      expect(upload.json<{ error: string }>().error).toBe(
+        `Import profile '${profile}' (query parameter 'profile') not found: create it with POST /v1/import-profiles.`,
+      );
+    }
+    expect((await ctx.get(owner.key, `/v1/import-profiles/${id}`)).json()).toMatchObject({ name: 'Mine' });
+  });
+
+  it('refuses an invalid profile with 422 VALIDATION_ERROR naming the field', async () => {
+    const { key } = await ctx.createAccount();
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{}, 'name', /The name field is required/],
+      [{ name: 'x', columns: { 'EAN Code': 'barcode' } }, 'columns.EAN Code', /Unknown target 'barcode' in columns/],
+      [{ name: 'x', columns: { ean: 'ean', ' EAN ': 'ean' } }, 'columns', /names a header more than once/],
+      [{ name: 'x', encoding: 'latin-2' }, 'encoding', /./],
+      [{ name: 'x', decimal_separator: ' ' }, 'decimal_separator', /./],
+      [{ name: 'x', delimiter: '|' }, 'delimiter', /delimiter must be one of/],
+      [{ name: 'x', colums: {} }, 'body', /Unknown key 'colums'/],
+    ];
+    for (const [body, field, message] of cases) {
+      const response = await send(key, 'POST', '/v1/import-profiles', body);
+      expect(response.statusCode, JSON.stringify(body)).toBe(422);
+      const error = response.json<{ error_code: string; errors: Array<{ field: string; message: string }> }>();
+      expect(error.error_code).toBe('VALIDATION_ERROR');
+      expect(error.errors[0]).toEqual({ field, message: expect.stringMatching(message) });
+    }
+  });
+
+  it('needs the imports:write scope', async () => {
+    const { key } = await ctx.createAccount();
+    const created = await send(key, 'POST', '/v1/keys', { name: 'reader', scopes: ['jobs:read'] });
+    const reader = created.json<{ key: string }>().key;
+    const response = await ctx.get(reader, '/v1/import-profiles');
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ error_code: 'PERMISSION_DENIED', error: "This key lacks the 'imports:write' scope." });
+  });
+});

@@ -1,0 +1,101 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storedProducts, toCsv } from '../support/csv.js';
+import { readmeSteps, runReadmeSteps } from '../support/readme-steps.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+let baseUrl: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  baseUrl = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+const WALKTHROUGH = new URL('../fixtures/readme/rows-csv-walkthrough.md', import.meta.url);
+
+describe('GET /v1/jobs/{id}/rows.csv', () => {
+  it('runs the README walk-through as printed: the fixed rows.csv of a failed import imports every row', async () => {
+    const markdown = await readFile(WALKTHROUGH, 'utf8');
+    // Once the integrator has pasted the walk-through into README.md, it must stay the tested text.
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    if (readme.includes('### Fix a failed import and upload it again')) expect(readme).toContain(markdown.trim());
+    const steps = readmeSteps(markdown);
+    expect(steps).toHaveLength(3);
+    const { key } = await ctx.createAccount();
+    const dir = await mkdtemp(join(tmpdir(), 'rows-csv-'));
+    try {
+      const outputs = await runReadmeSteps(steps, dir, { CATALOG_URL: baseUrl, CATALOG_API_KEY: key });
+      expect(outputs).toEqual(steps.map((step) => step.output));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives every row with its problems, names itself in links.rows_csv, and keeps a windows-1252 upload readable', async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    const csv = iconv.encode(toCsv([
+      ['ean', 'name', 'brand'],
+      ['4006381333931', 'Crème brûlée', 'Müller'],
+      ['40063813339', 'Café', '=HYPERLINK("x")'],
+    ], ';'), 'windows-1252');
+    const job = await ctx.importCsv(key, csv, { encoding: 'windows-1252' });
+    expect(job).toMatchObject({ status: 'failed', links: { rows_csv: `/v1/jobs/${job.id}/rows.csv` } });
+    const response = await ctx.get(key, job.links.rows_csv!);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
+    // A BOM: the file is UTF-8 now, which overrides encoding=windows-1252 when it comes back.
+    expect(response.body.startsWith('\uFEFF')).toBe(true);
+    const lines = response.body.slice(1).trimEnd().split('\n');
+    expect(lines[0]).toBe('ean,name,brand,error_row,error_field,error_code,error_message');
+    expect(lines[1]).toBe('4006381333931,Crème brûlée,Müller,,,,');
+    // The formula cell goes out defused (the importer strips the ' again); the EAN keeps its hint.
+    expect(lines[2]).toMatch(/^40063813339,Café,"'=HYPERLINK\(""x""\)",2,ean,INVALID_EAN,"The EAN '40063813339' has 11 digits/);
+    expect(lines).toHaveLength(3);
+    const fixed = response.body.replace('40063813339,', '040063813339,');
+    const again = await ctx.importCsv(key, fixed, { encoding: 'windows-1252' });
+    expect(again).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ name, brand }) => ({ name, brand }))).toEqual([
+      { name: 'Café', brand: '=HYPERLINK("x")' },
+      { name: 'Crème brûlée', brand: 'Müller' },
+    ]);
+  });
+
+  it('adds the row where a file-level problem stopped the read after the rows before it', async () => {
+    const { key } = await ctx.createAccount();
+    const csv = Buffer.concat([Buffer.from('ean,name\n4006381333931,Pen\n96385074,Cr'), Buffer.from([0xe8]), Buffer.from('me\n')]);
+    const job = await ctx.importCsv(key, csv);
+    const lines = (await ctx.get(key, `/v1/jobs/${job.id}/rows.csv`)).body.trimEnd().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['ean,name,error_row,error_field,error_code,error_message', '4006381333931,Pen,,,,']);
+    expect(lines[2]).toMatch(/^,,2,,INVALID_UTF8,"The file is not valid UTF-8: byte 0xE8 on line 3/);
+    expect(lines).toHaveLength(3);
+  });
+
+  it("answers 404 for an export job, another account's import, and an upload no longer stored", async () => {
+    const owner = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const job = await ctx.importCsv(owner.key, 'ean,name\n123,Pen\n');
+    expect((await ctx.get(other.key, `/v1/jobs/${job.id}/rows.csv`)).statusCode).toBe(404);
+    const exportJob = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/exports',
+      headers: { 'x-api-key': owner.key },
+      payload: { format: 'csv' },
+    });
+    const exportId = exportJob.json<{ id: string }>().id;
+    await ctx.waitForJob(owner.key, exportId);
+    expect((await ctx.get(owner.key, `/v1/jobs/${exportId}/rows.csv`)).json()).toMatchObject({ error_code: 'NOT_FOUND' });
+    await ctx.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
+    const gone = await ctx.get(owner.key, `/v1/jobs/${job.id}/rows.csv`);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json<{ error: string }>().error).toContain('no longer stored');
+    expect((await ctx.get(owner.key, `/v1/jobs/${job.id}`)).json()).toMatchObject({ links: { rows_csv: null } });
+  });
+});

@@ -1,0 +1,101 @@
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storedProducts, untilQueueReady } from '../support/csv.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+import { excelWorkbook, importWorkbook } from '../support/xlsx.js';
+
+// .xlsx imports meet the CSV import's options: a profile's column mapping, decimal comma and
+// sheet apply to workbook rows, query parameters beside it still win, and rows.csv of a failed
+// workbook import gives every row of the sheet as CSV with its problems.
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  await untilQueueReady(ctx);
+});
+afterAll(async () => ctx?.close());
+
+/** A partner's export: a cover sheet first, then its products under its own headers. */
+async function partnerWorkbook(): Promise<Buffer> {
+  return excelWorkbook((book) => {
+    book.addWorksheet('Cover').addRows([['EAN Code', 'Artikelname'], ['96385074', 'Cover sheet row']]);
+    book.addWorksheet('Artikel').addRows([
+      ['EAN Code', 'Artikelname', 'Preis', 'Währung', 'Farbe', 'Intern'],
+      // A numeric cell (written with a point in the file) and a text cell with a decimal comma.
+      [4006381333931, 'Kugelschreiber', 1.5, 'EUR', 'blau', 'x'],
+      ['0036000291452', 'Taschentücher', '2,50', 'EUR', 'weiß', 'y'],
+    ]);
+  });
+}
+
+async function createProfile(key: string): Promise<{ id: string; name: string }> {
+  const response = await ctx.app.inject({
+    method: 'POST',
+    url: '/v1/import-profiles',
+    headers: { 'x-api-key': key },
+    payload: {
+      name: 'Partner XLSX',
+      columns: { 'EAN Code': 'ean', Artikelname: 'name', Preis: 'price', Währung: 'currency', Farbe: 'attributes.color', Intern: 'ignore' },
+      decimal_separator: ',',
+      sheet: 'Artikel',
+    },
+  });
+  expect(response.statusCode).toBe(201);
+  return response.json<{ id: string; name: string }>();
+}
+
+describe('xlsx import with profiles and rows.csv', () => {
+  it('imports a workbook through a profile: its sheet, column mapping and decimal comma apply', async () => {
+    const account = await ctx.createAccount();
+    const profile = await createProfile(account.key);
+    const job = await importWorkbook(ctx, account.key, await partnerWorkbook(), { profile: 'Partner XLSX' });
+    expect(job).toMatchObject({
+      status: 'completed',
+      progress: { rows_processed: 2, rows_created: 2, rows_failed: 0 },
+      options: { format: 'xlsx', sheet: 'Artikel', decimal_separator: ',', profile: { id: profile.id, name: 'Partner XLSX' } },
+    });
+    const products = await storedProducts(ctx, account.id);
+    expect(products.map(({ ean, name, price, currency, attributes }) => ({ ean, name, price, currency, attributes }))).toEqual([
+      { ean: '0036000291452', name: 'Taschentücher', price: '2.50', currency: 'EUR', attributes: { color: 'weiß' } },
+      { ean: '4006381333931', name: 'Kugelschreiber', price: '1.5', currency: 'EUR', attributes: { color: 'blau' } },
+    ]);
+  });
+
+  it('lets the sheet query parameter win over the profile, by position', async () => {
+    const account = await ctx.createAccount();
+    await createProfile(account.key);
+    const job = await importWorkbook(ctx, account.key, await partnerWorkbook(), { profile: 'Partner XLSX', sheet: '1' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 }, options: { sheet: '1' } });
+    expect((await storedProducts(ctx, account.id)).map(({ ean, name }) => ({ ean, name }))).toEqual([
+      { ean: '96385074', name: 'Cover sheet row' },
+    ]);
+  });
+
+  it('gives rows.csv of a failed workbook import: every row of the sheet as CSV with its problems', async () => {
+    const account = await ctx.createAccount();
+    const workbook = await excelWorkbook((book) => {
+      book.addWorksheet('Products').addRows([
+        ['ean', 'name', 'price', 'currency'],
+        [4006381333931, 'Pen', 1.5, 'EUR'],
+        ['40063813339', 'Pencil', 2, 'EUR'],
+        [96385074, 'Eraser', 0.99, 'EUR'],
+      ]);
+    });
+    const job = await importWorkbook(ctx, account.key, workbook);
+    expect(job).toMatchObject({ status: 'failed', options: { format: 'xlsx' }, links: { rows_csv: `/v1/jobs/${job.id}/rows.csv` } });
+    const response = await ctx.get(account.key, job.links.rows_csv!);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
+    const records = parse(response.body) as string[][];
+    expect(records.map((record) => record.slice(0, 7))).toEqual([
+      ['ean', 'name', 'price', 'currency', 'error_row', 'error_field', 'error_code'],
+      ['4006381333931', 'Pen', '1.5', 'EUR', '', '', ''],
+      ['40063813339', 'Pencil', '2', 'EUR', '2', 'ean', 'INVALID_EAN'],
+      ['96385074', 'Eraser', '0.99', 'EUR', '', '', ''],
+    ]);
+    // The fixed rows, sent back as CSV, import every row.
+    const fixed = response.body.replace('40063813339,', '040063813339,');
+    expect(await ctx.importCsv(account.key, fixed)).toMatchObject({ status: 'completed', progress: { rows_created: 3 } });
+  });
+});

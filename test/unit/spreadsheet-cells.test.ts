@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { commaPrice, eanCellOf, spreadsheetEanMessage } from '../../src/workers/import/spreadsheet-cells.js';
+
+describe('spreadsheet cells', () => {
+  it("removes Excel's leading ' text marker from an EAN, and only one", () => {
+    expect(eanCellOf(" '4006381333931 ")).toBe('4006381333931');
+    expect(eanCellOf("''4006381333931")).toBe("'4006381333931");
+    expect(eanCellOf("'")).toBeNull();
+    expect(eanCellOf('  ')).toBeNull();
+  });
+
+  it.each(['4.00638E+12', '4,00638E+12', '4.00638e12', '40063813E+5'])('explains %s as scientific notation', (ean) => {
+    expect(spreadsheetEanMessage(ean)).toMatch(/scientific notation: Excel shortened the number/);
+  });
+
+  it('names the padded EAN of 7 and 11 digits only when padding gives a valid check digit', () => {
+    expect(spreadsheetEanMessage('1234565')).toContain("'01234565'");
+    expect(spreadsheetEanMessage('12000161155')).toContain("'012000161155'");
+    expect(spreadsheetEanMessage('1234566')).toBeNull();
+    expect(spreadsheetEanMessage('123456')).toBeNull();
+    expect(spreadsheetEanMessage('abc')).toBeNull();
+  });
+
+  it('reads decimal commas and refuses thousands separators', () => {
+    expect(commaPrice('1,50')).toEqual({ ok: true, value: '1.50' });
+    expect(commaPrice('12')).toEqual({ ok: true, value: '12' });
+    for (const cell of ['1.234,50', '1.50', '1,234,50', "1'234,50"]) {
+      expect(commaPrice(cell)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
+    }
+    expect(commaPrice('abc')).toMatchObject({ ok: false, message: expect.stringContaining('"9,99"') });
+  });
+
+  it("reads a workbook's numeric cell (1.50) beside decimal commas, still refusing thousands separators", () => {
+    expect(commaPrice('1.50', true)).toEqual({ ok: true, value: '1.50' });
+    expect(commaPrice('2,50', true)).toEqual({ ok: true, value: '2.50' });
+    for (const cell of ['1.234,50', '1.234.567', '1,234.50']) {
+      expect(commaPrice(cell, true)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
+    }
+  });
+});
