@@ -43,6 +43,7 @@ import {
   type Runtime,
   type ServiceProcess,
 } from './service.js';
+import { printTable } from './report.js';
 import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, importQuery, parseCount, redisEnv } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -286,16 +287,6 @@ async function runOnce(rows: number, runtime: Runtime, nodeArgs: string[], forma
     load,
     problems,
   };
-}
-
-/** Prints rows of cells as an aligned text table (first column left, the rest right-aligned). */
-function printTable(header: string[], body: string[][]): void {
-  const widths = header.map((cell, column) => Math.max(cell.length, ...body.map((row) => row[column]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  for (const row of body) console.log(line(row));
 }
 
 const fixed = (value: number | null, digits = 2) => (value === null || Number.isNaN(value) ? '-' : value.toFixed(digits));

@@ -1,4 +1,5 @@
 import type { Db } from '../db/pool.js';
+import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ImportProfileSettings } from './import-profile.js';
 
 /** A row of `import_profiles`. */
@@ -62,17 +63,9 @@ export async function findImportProfile(
 export async function listImportProfiles(
   db: Db,
   accountId: string,
-  query: { limit: number; after?: { createdAt: string; id: string } },
+  query: { limit: number; after?: NewestFirstAfter },
 ): Promise<Array<ImportProfileRow & { created_at_key: string }>> {
-  const { rows } = await db.query<ImportProfileRow & { created_at_key: string }>(
-    `SELECT ${COLUMNS}, created_at::text AS created_at_key FROM import_profiles
-     WHERE account_id = $1
-       AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-     ORDER BY created_at DESC, id DESC
-     LIMIT $4`,
-    [accountId, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1],
-  );
-  return rows;
+  return newestFirstPage<ImportProfileRow>(db, 'import_profiles', COLUMNS, accountId, query);
 }
 
 /** Deletes one profile of the account; false when there was none. */

@@ -1,4 +1,5 @@
 import { withTransaction, type Db } from '../db/pool.js';
+import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ExportOptions } from '../jobs/export-options.js';
 
 /** A row of `export_schedules`. */
@@ -52,17 +53,9 @@ export async function findExportSchedule(db: Db, accountId: string, id: string):
 export async function listExportSchedules(
   db: Db,
   accountId: string,
-  query: { limit: number; after?: { createdAt: string; id: string } },
+  query: { limit: number; after?: NewestFirstAfter },
 ): Promise<Array<ExportScheduleRow & { created_at_key: string }>> {
-  const { rows } = await db.query<ExportScheduleRow & { created_at_key: string }>(
-    `SELECT ${COLUMNS}, created_at::text AS created_at_key FROM export_schedules
-     WHERE account_id = $1
-       AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-     ORDER BY created_at DESC, id DESC
-     LIMIT $4`,
-    [accountId, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1],
-  );
-  return rows;
+  return newestFirstPage<ExportScheduleRow>(db, 'export_schedules', COLUMNS, accountId, query);
 }
 
 /** Deletes one schedule of the account; false when there was none. */
