@@ -1,4 +1,5 @@
 import { badRequest } from './errors.js';
+import { UUID_PATTERN as UUID } from './uuid.js';
 
 /** Encodes a keyset position as an opaque `next_cursor`. */
 export function encodeCursor(position: unknown[]): string {
@@ -28,7 +29,6 @@ export type PositionPart<T> = (value: unknown) => value is T;
 export const textPart: PositionPart<string> = (value): value is string =>
   typeof value === 'string' && value.length <= 200 && !value.includes('\u0000');
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An id. */
 export const uuidPart: PositionPart<string> = (value): value is string => typeof value === 'string' && UUID.test(value);

@@ -9,8 +9,8 @@ import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { emailTaken, notFound } from '../../shared/errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const accountParams = z.object({ id: z.string() });
 
 type AdminDeps = { db: Db; changes: CredentialChanges };

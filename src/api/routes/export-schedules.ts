@@ -20,8 +20,8 @@ import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedul
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { exportOptionsOf } from './exports.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A 5-field cron fits easily (even with lists); an IANA zone name is at most about 30 characters. */
 const MAX_CRON_LENGTH = 200;

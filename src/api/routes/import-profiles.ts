@@ -17,8 +17,8 @@ import {
 } from '../../shared/imports/import-profile-queries.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const profileSchema = z
   .object({

@@ -17,6 +17,7 @@ import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackS
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 export interface ImportRouteDeps {
   db: Db;
@@ -27,7 +28,6 @@ export interface ImportRouteDeps {
   callbacks: CallbackSettings;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // No zod defaults on the settings a profile can hold: a parameter left out must not hide the
 // profile's value. The defaults are applied by resolveImportOptions.

@@ -11,8 +11,8 @@ import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-
 import type { JobQueues } from '../../shared/queues.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The scope that starts (and so controls) a job of each type (API.md §4). */
 const WRITE_SCOPES: Record<JobType, Scope> = {

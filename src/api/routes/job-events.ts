@@ -9,7 +9,7 @@ import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, type JobEventTimings } from '../job-events/job-event-stream.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
-import { UUID } from './jobs.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const EVENTS_DESCRIPTION = `Server-Sent Events (\`text/event-stream\`) of one job, instead of polling GET /v1/jobs/{id}.
 Each event's \`data\` is the job resource (the \`Job\` schema) and its \`id\` the version of that state.

@@ -9,8 +9,8 @@ import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The file body of a result download (documented for OpenAPI; streamed, never serialized). */
 const resultFileSchema = z.any().meta({ description: 'The export file: CSV, NDJSON, or either gzipped.' });

@@ -13,8 +13,8 @@ import { storedUploadRecords, type RecordLimits } from '../../workers/import/sto
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Failed rows read from the report per query, and most bytes of their raw records. */
 const FAILED_ROWS_BATCH = 2_000;

@@ -12,9 +12,9 @@ import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../share
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const jobParams = z.object({ id: z.string() });
 const FAILED_ROWS_BATCH = 2_000;
 /** Raw records read per errors.csv page: a page of million-cell rows stays a few MiB. */

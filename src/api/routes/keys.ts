@@ -14,8 +14,8 @@ import { rejectInvalidRequest } from '../body-validation.js';
 import { keyGrant } from '../key-grant.js';
 import { accountIdOf, principalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** ISO 8601 with a time and an offset (`Z` or `±hh:mm`), as everywhere in the contract. */
 const EXPIRES_AT_MESSAGE = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
