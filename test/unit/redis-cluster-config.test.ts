@@ -1,17 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/shared/config.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { configError } from '../support/config-error.js';
 import { createRedisConnection } from '../../src/shared/redis-connection.js';
 
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error(`expected ${JSON.stringify(env)} to be rejected`);
-}
 
 describe('REDIS_CLUSTER_NODES and redis+cluster:// URLs', () => {
   it('parses the node list, IPv6 in brackets included', () => {
