@@ -123,7 +123,7 @@ export function apiIndex(document: OpenApiDocument): string {
     document.info.description ?? '',
     '',
     'This page is the index. The full reference, with every parameter, body, response schema and',
-    'header, is [api.html](api.html) (open it in a browser; it loads the Redoc script from its CDN).',
+    'header, is [api.html](api.html): one self-contained page (Redoc) to open in a browser, offline too.',
     'Both are built from [openapi.json](openapi.json), the OpenAPI 3.1 document the service serves at',
     '`GET /openapi.json` (with Swagger UI at `/docs`), taken with the default settings.',
     '',

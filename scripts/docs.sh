@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The HTTP reference in docs/, generated from the service's OpenAPI document:
 #   docs/openapi.json  the document (scripts/openapi-document.ts, default settings)
-#   docs/api.html      the full reference, one page (Redocly CLI's build-docs)
+#   docs/api.html      the full reference, one self-contained page (Redocly CLI's build-docs with
+#                      Redoc inlined, so it opens offline)
 #   docs/api.md        its index that reads on a code host (scripts/api-index.ts)
-# Every file depends on the document alone, so the same code gives byte-identical files.
+# Every file depends on the document alone, so the same code gives byte-identical files. (The page
+# also records REDOCLY_TELEMETRY, so it is fixed here; no redocly.yaml is read from the root.)
 #
 #   bash scripts/docs.sh           write them into docs/            (npm run docs)
 #   bash scripts/docs.sh --check   write them into a temporary folder and compare with docs/;
@@ -23,7 +25,7 @@ generate() {
   mkdir -p "$out"
   tsx scripts/openapi-document.ts "$out/openapi.json"
   log=$(mktemp "${TMPDIR:-/tmp}/docs-sh.XXXXXX")
-  if ! redocly build-docs "$out/openapi.json" --output "$out/api.html" --lint-config=off >"$log" 2>&1; then
+  if ! redocly build-docs "$out/openapi.json" --output "$out/api.html" --inlineBundle --lint-config=off >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "redocly build-docs failed (above: its output)" >&2
@@ -46,7 +48,7 @@ stale=()
 for file in "${FILES[@]}"; do
   cmp -s "$fresh/$file" "docs/$file" && continue
   stale+=("docs/$file")
-  # The page is one long line; the other two show what changed.
+  # The page carries Redoc minified; the other two show what changed.
   [[ $file == api.html ]] || diff -u "docs/$file" "$fresh/$file" | head -n 40 >&2 || true
 done
 if [[ ${#stale[@]} -gt 0 ]]; then
