@@ -5,7 +5,7 @@
 #                      Redoc inlined, so it opens offline)
 #   docs/api.md        its index that reads on a code host (scripts/api-index.ts)
 # Every file depends on the document alone, so the same code gives byte-identical files. (The page
-# also records REDOCLY_TELEMETRY, so it is fixed here; no redocly.yaml is read from the root.)
+# also records REDOCLY_TELEMETRY, so it is fixed here; a redocly.yaml at the root would change it too.)
 #
 #   bash scripts/docs.sh           write them into docs/            (npm run docs)
 #   bash scripts/docs.sh --check   write them into a temporary folder and compare with docs/;
