@@ -1,0 +1,98 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileCli, type CompiledCli } from '../support/cli-runner.js';
+import { expectationProblems } from '../support/readme-expectations.js';
+import { readmeCommands, readmeSection, readmeSteps, runReadmeCommands, type ReadmeCommand } from '../support/readme-steps.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+/*
+ * The README's examples, run as printed: the commands of a section in order, in one shell, against
+ * this file's service; each answer the README shows (`# → …`, or a text block under a shell block)
+ * must be what the service printed. The README says the service is at localhost:3000 and started
+ * with `npm start`: here it listens on a free port, which replaces localhost:3000 in the commands.
+ */
+
+let ctx: TestContext;
+let readme: string;
+let host: string;
+let adminKey: string;
+let cli: CompiledCli;
+
+beforeAll(async () => {
+  readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  // The operator key the walk-through exports before it starts the service.
+  adminKey = /^export ADMIN_API_KEY=(\S+)/m.exec(readmeSection(readme, '## Walk-through: an import with a bad row'))![1]!;
+  ctx = await createTestContext({ env: { ADMIN_API_KEY: adminKey } });
+  host = new URL(await ctx.app.listen({ port: 0, host: '127.0.0.1' })).host;
+  cli = await compileCli();
+}, 60_000);
+afterAll(async () => {
+  await cli?.remove();
+  await ctx?.close();
+});
+
+const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
+/** A command as this test runs it: on this service's address; `npm start &` is this service. */
+function asRun(command: ReadmeCommand): ReadmeCommand {
+  if (/^npm start\b/.test(command.text)) return { ...command, text: ':' };
+  return { ...command, text: command.text.replaceAll('localhost:3000', host) };
+}
+
+/**
+ * Runs every shell block of `markdown` in order, in a fresh folder with `env`, and returns the
+ * problems: a command that failed (unless the next one prints its status), an answer unlike the
+ * one shown after it, a block whose output differs from the text block under it.
+ */
+async function runSection(markdown: string, env: Record<string, string> = {}): Promise<string[]> {
+  const steps = readmeSteps(markdown).map((step) => ({ ...step, commands: readmeCommands(step.commands).map(asRun) }));
+  const commands = steps.flatMap((step) => step.commands);
+  expect(commands.length).toBeGreaterThan(0);
+  const dir = await mkdtemp(join(tmpdir(), 'readme-'));
+  try {
+    // `npx catalog` is the command-line client of this checkout (npx would look it up online).
+    const preamble = `npx() { if [ "$1" = catalog ]; then shift; ${cli.command.map(quote).join(' ')} "$@"; else return 127; fi; }`;
+    const runs = await runReadmeCommands(commands, { cwd: dir, env, preamble });
+    const problems: string[] = [];
+    runs.forEach((run, index) => {
+      const showsStatus = runs[index + 1]?.command.text.startsWith('echo $?') ?? false;
+      if (run.status !== 0 && !showsStatus) problems.push(`${run.command.text}\n  exited with ${run.status}: ${run.stdout}`);
+      const found = run.command.expected === null ? [] : expectationProblems(run.command.expected, run);
+      problems.push(...found.map((problem) => `${run.command.text}\n  ${problem}`));
+    });
+    let at = 0;
+    for (const step of steps) {
+      const printed = runs.slice(at, (at += step.commands.length)).map((run) => run.stdout).join('');
+      if (step.output !== '' && printed !== step.output) problems.push(`${step.commands.at(-1)!.text}\n  printed ${printed}\n  not ${step.output}`);
+    }
+    return problems;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A new account's first key, from the operator API. */
+async function newAccountKey(): Promise<string> {
+  const response = await ctx.app.inject({
+    method: 'POST',
+    url: '/v1/admin/accounts',
+    headers: { authorization: `Bearer ${adminKey}` },
+    payload: { email: `readme-${Date.now()}@example.com` },
+  });
+  return response.json<{ api_key: string }>().api_key;
+}
+
+describe('README examples', () => {
+  it('runs the walk-through as printed: a failed import, its report, the fixed file, the CLI and rows.csv', async () => {
+    const section = readmeSection(readme, '## Walk-through: an import with a bad row');
+    expect(section).toContain('### Fix a failed import and upload it again (rows.csv)');
+    expect(await runSection(section)).toEqual([]);
+  }, 180_000);
+
+  it('runs the Products API and Exports examples as printed, in that order, with one key', async () => {
+    const examples = [readmeSection(readme, '## Products API'), readmeSection(readme, '## Exports')].join('\n');
+    expect(await runSection(examples, { KEY: await newAccountKey() })).toEqual([]);
+  }, 180_000);
+});
