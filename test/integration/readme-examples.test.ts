@@ -24,7 +24,8 @@ beforeAll(async () => {
   readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   // The operator key the walk-through exports before it starts the service.
   adminKey = /^export ADMIN_API_KEY=(\S+)/m.exec(readmeSection(readme, '## Walk-through: an import with a bad row'))![1]!;
-  ctx = await createTestContext({ env: { ADMIN_API_KEY: adminKey } });
+  // The tier table's own limits (not the tests' generous ones): the README shows them in answers.
+  ctx = await createTestContext({ env: { ADMIN_API_KEY: adminKey, TIER_LIMITS: '' } });
   host = new URL(await ctx.app.listen({ port: 0, host: '127.0.0.1' })).host;
   cli = await compileCli();
 }, 60_000);
@@ -91,8 +92,13 @@ describe('README examples', () => {
     expect(await runSection(section)).toEqual([]);
   }, 180_000);
 
-  it('runs the Products API and Exports examples as printed, in that order, with one key', async () => {
-    const examples = [readmeSection(readme, '## Products API'), readmeSection(readme, '## Exports')].join('\n');
-    expect(await runSection(examples, { KEY: await newAccountKey() })).toEqual([]);
+  it('runs the Products API, Exports and Enrichment examples as printed, in that order, with one key', async () => {
+    const examples = ['## Products API', '## Exports', '## Enrichment'].map((heading) => readmeSection(readme, heading));
+    expect(await runSection(examples.join('\n'), { KEY: await newAccountKey() })).toEqual([]);
+  }, 180_000);
+
+  it('runs the accounts example as printed: signup, verification from the outbox, login, a key, usage', async () => {
+    const section = readmeSection(readme, '## Accounts, keys and limits');
+    expect(await runSection(section, { DATABASE_URL: ctx.env.DATABASE_URL! })).toEqual([]);
   }, 180_000);
 });
