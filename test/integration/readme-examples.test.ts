@@ -97,6 +97,11 @@ describe('README examples', () => {
     expect(await runSection(examples.join('\n'), { KEY: await newAccountKey() })).toEqual([]);
   }, 180_000);
 
+  it('runs the import profile example as printed: a partner file imported through its column mapping', async () => {
+    const section = readmeSection(readme, '### Column mapping and import profiles');
+    expect(await runSection(section, { KEY: await newAccountKey() })).toEqual([]);
+  }, 180_000);
+
   it('runs the accounts example as printed: signup, verification from the outbox, login, a key, usage', async () => {
     const section = readmeSection(readme, '## Accounts, keys and limits');
     expect(await runSection(section, { DATABASE_URL: ctx.env.DATABASE_URL! })).toEqual([]);

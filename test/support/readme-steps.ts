@@ -51,6 +51,28 @@ export function readmeSection(markdown: string, heading: string): string {
   return lines.slice(0, end < 0 ? undefined : end).join('\n');
 }
 
+/** Whether shell text ends inside a quoted string (a `-d '{…}'` body over several lines). */
+function quoteOpen(text: string): boolean {
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i]!;
+    if (quote === "'") {
+      if (char === "'") quote = null;
+    } else if (quote === '"') {
+      if (char === '\\') i += 1;
+      else if (char === '"') quote = null;
+    } else if (char === '\\') {
+      i += 1;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+    } else if (char === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      // A comment runs to the end of its line.
+      while (i + 1 < text.length && text[i + 1] !== '\n') i += 1;
+    }
+  }
+  return quote !== null;
+}
+
 /** One command of a shell block, with the answer printed after it as `# → …` (null if none). */
 export interface ReadmeCommand {
   text: string;
@@ -83,7 +105,7 @@ export function readmeCommands(block: string): ReadmeCommand[] {
     if (hereDocument) {
       while (i + 1 < lines.length && lines[i]!.trim() !== hereDocument) text.push(lines[(i += 1)]!);
     } else {
-      while (text.at(-1)!.endsWith('\\') && i + 1 < lines.length) text.push(lines[(i += 1)]!);
+      while ((text.at(-1)!.endsWith('\\') || quoteOpen(text.join('\n'))) && i + 1 < lines.length) text.push(lines[(i += 1)]!);
     }
     const trailing = /\s#\s*→\s?(.*)$/.exec(text.at(-1)!);
     commands.push({ text: text.join('\n'), expected: trailing ? trailing[1]! : null });
