@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { compileCli, type CompiledCli } from '../support/cli-runner.js';
 import { expectationProblems } from '../support/readme-expectations.js';
 import { readmeCommands, readmeSection, readmeSteps, runReadmeCommands, type ReadmeCommand } from '../support/readme-steps.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
+import { excelWorkbook } from '../support/xlsx.js';
 
 /*
  * The README's examples, run as printed: the commands of a section in order, in one shell, against
@@ -52,12 +53,13 @@ function asRun(command: ReadmeCommand): ReadmeCommand {
  * problems: a command that failed (unless the next one prints its status), an answer unlike the
  * one shown after it, a block whose output differs from the text block under it.
  */
-async function runSection(markdown: string, env: Record<string, string> = {}): Promise<string[]> {
+async function runSection(markdown: string, env: Record<string, string> = {}, files: Record<string, Buffer> = {}): Promise<string[]> {
   const steps = readmeSteps(markdown).map((step) => ({ ...step, commands: readmeCommands(step.commands).map(asRun) }));
   const commands = steps.flatMap((step) => step.commands);
   expect(commands.length).toBeGreaterThan(0);
   const dir = await mkdtemp(join(tmpdir(), 'readme-'));
   try {
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
     // `npx catalog` is the command-line client of this checkout (npx would look it up online).
     const preamble = `npx() { if [ "$1" = catalog ]; then shift; ${cli.command.map(quote).join(' ')} "$@"; else return 127; fi; }`;
     const runs = await runReadmeCommands(commands, { cwd: dir, env, preamble });
@@ -98,13 +100,13 @@ const RUN = [
   '## Exports',
   '## Enrichment',
   '### Column mapping and import profiles',
+  '### XLSX import',
   '## Accounts, keys and limits',
 ];
 
 /** The shell blocks that are not run, by their first line, and why. */
 const NOT_RUN: Record<string, string> = {
   'npm ci && npm start     # API + workers in one process, on http://localhost:3000': 'installs and starts a service of its own',
-  "curl -X POST 'localhost:3000/v1/imports?sheet=Products' -H \"X-API-Key: $KEY\" \\": 'uploads a workbook of the reader\'s',
   'ROLE=api    npm start': 'starts long-running processes',
 };
 
@@ -129,6 +131,15 @@ describe('README examples', () => {
   it('runs the import profile example as printed: a partner file imported through its column mapping', async () => {
     const section = readmeSection(readme, '### Column mapping and import profiles');
     expect(await runSection(section, { KEY: await newAccountKey() })).toEqual([]);
+  }, 180_000);
+
+  it("runs the XLSX example as printed, with a workbook of the reader's: a Products sheet", async () => {
+    const workbook = await excelWorkbook((book) => {
+      book.addWorksheet('Notes').addRow(['Exported from the shop']);
+      book.addWorksheet('Products').addRows([['ean', 'name', 'price', 'currency'], [4006381333931, 'Ballpoint pen', 1.5, 'EUR']]);
+    });
+    const section = readmeSection(readme, '### XLSX import');
+    expect(await runSection(section, { KEY: await newAccountKey() }, { 'catalog.xlsx': workbook })).toEqual([]);
   }, 180_000);
 
   it('runs the accounts example as printed: signup, verification from the outbox, login, a key, usage', async () => {
