@@ -19,6 +19,17 @@ export default tseslint.config(
     },
   },
   {
+    // Workers and the shared code never lean on the API: what both sides serve over HTTP (health,
+    // metrics, the error envelope) lives in src/shared/http.
+    files: ['src/workers/**', 'src/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\.?/(\\.\\./)*api(/|$)', message: 'src/workers and src/shared must not import from src/api; move what both need to src/shared.' }] },
+      ],
+    },
+  },
+  {
     files: ['src/shared/config.ts', 'src/cli/cli-config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

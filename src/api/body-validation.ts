@@ -1,5 +1,5 @@
 import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { badRequest, validationError } from '../shared/errors.js';
+import { badRequest, validationError } from './errors.js';
 
 /**
  * For routes declared with `attachValidation: true`: turns a schema failure of the body into

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound, validationError } from '../../shared/errors.js';
+import { AppError, notFound, validationError } from '../errors.js';
 import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
 import {
   deleteImportProfile,

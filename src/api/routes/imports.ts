@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
+import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
+import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound } from '../../shared/errors.js';
+import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findInputColumns, findJob, listJobs } from '../../shared/jobs/job-queries.js';

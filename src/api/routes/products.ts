@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, keysetPosition, pageOf, textPart } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
+import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError } from '../errors.js';
+import type { FieldProblem } from '../../shared/field-problem.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, findProduct, insertProduct, replaceProduct } from '../../shared/product/product-queries.js';

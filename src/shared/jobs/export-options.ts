@@ -1,6 +1,6 @@
 import { callbackUrlSchema } from '../callbacks/callback-target.js';
 import { z } from 'zod';
-import type { FieldProblem } from '../errors.js';
+import type { FieldProblem } from '../field-problem.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';

@@ -1,5 +1,5 @@
 import { badRequest } from './errors.js';
-import { UUID_PATTERN as UUID } from './uuid.js';
+import { UUID_PATTERN as UUID } from '../shared/uuid.js';
 
 /** Encodes a keyset position as an opaque `next_cursor`. */
 export function encodeCursor(position: unknown[]): string {

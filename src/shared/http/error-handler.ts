@@ -10,25 +10,8 @@ import {
   requestTimeout,
   serviceUnavailable,
   unsupportedMediaType,
-} from '../../shared/errors.js';
-
-/** The contract's timestamp form: ISO 8601 UTC to the second. */
-const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-/** Sends the error envelope of API.md §1; `error` and `detail` carry the same sentence. */
-export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
-  // A used-up monthly quota is not worth retrying soon: its body says when the month resets, but
-  // it carries no Retry-After header, so that clients that honour Retry-After do not wait for it.
-  if ((error.status === 429 && error.code !== 'QUOTA_EXCEEDED') || error.status === 503) {
-    const retryAfter = error.extras.retry_after_seconds;
-    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-  }
-  return reply.code(error.status).send(envelopeOf(error));
-}
-
-function envelopeOf(error: AppError): Record<string, unknown> {
-  return { error: error.message, detail: error.message, error_code: error.code, timestamp: timestamp(), ...error.extras };
-}
+} from './app-error.js';
+import { envelopeOf, sendError } from './error-envelope.js';
 
 /**
  * Answers what Node refuses before Fastify sees a request (headers over the size limit, a request
