@@ -125,6 +125,18 @@ export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promi
   return rows;
 }
 
+/** Every job PostgreSQL has as `processing`, oldest first: what the queues should hold. */
+export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; type: JobType }>> {
+  const { rows } = await db.query<{ id: string; type: JobType }>(`SELECT id, type FROM jobs WHERE status = 'processing' ORDER BY created_at`);
+  return rows;
+}
+
+/** The account of a job that is still `processing`; null for an ended or unknown job. */
+export async function accountOfProcessingJob(db: Db, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ account_id: string }>(`SELECT account_id FROM jobs WHERE id = $1 AND status = 'processing'`, [id]);
+  return rows[0]?.account_id ?? null;
+}
+
 /**
  * Starts an attempt of a job that is still `processing`: phase running, counts reset (a new
  * attempt counts from zero). Returns null when the job has already ended, so a duplicate run

@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Db } from '../db/pool.js';
+import { insertOutboxMessage } from './outbox-queries.js';
 
 /** One plain-text message. */
 export interface MailMessage {
@@ -22,11 +23,8 @@ export interface Mailer {
 export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
   return {
     async send(message) {
-      const { rows } = await deps.db.query<{ id: string }>(
-        'INSERT INTO mail_outbox (to_address, subject, body) VALUES ($1, $2, $3) RETURNING id',
-        [message.to, message.subject, message.text],
-      );
-      deps.logger.info({ mailTo: message.to, subject: message.subject, outboxId: rows[0]?.id }, 'mail kept in mail_outbox');
+      const outboxId = await insertOutboxMessage(deps.db, message);
+      deps.logger.info({ mailTo: message.to, subject: message.subject, outboxId }, 'mail kept in mail_outbox');
     },
   };
 }
