@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { importModeSchema, onErrorSchema } from '../shared/jobs/import-options.js';
 import { createApiClient } from './api-client.js';
 import { loadCliConfig, DEFAULT_URL, type GlobalFlags } from './cli-config.js';
 import { exportCommand } from './commands/export.js';
@@ -36,8 +37,8 @@ function addImportCommand(program: Command, action: ActionOf): void {
     .command('import')
     .description('upload a file, follow the import job, print its summary')
     .argument('<file>', 'CSV (or .xlsx) file')
-    .addOption(new Option('--mode <mode>', 'upsert, create or update').choices(['upsert', 'create', 'update']))
-    .addOption(new Option('--on-error <policy>', 'abort (nothing written) or skip (valid rows written)').choices(['abort', 'skip']))
+    .addOption(new Option('--mode <mode>', 'upsert, create or update').choices(importModeSchema.options))
+    .addOption(new Option('--on-error <policy>', 'abort (nothing written) or skip (valid rows written)').choices(onErrorSchema.options))
     .option('--dry-run', 'validate and report only; write nothing')
     .option('--profile <name>', 'saved import profile (id or name)')
     .option('--delimiter <char>', 'column delimiter (default: detected)')
@@ -67,18 +68,12 @@ function addJobsCommands(program: Command, action: ActionOf): void {
     .addOption(new Option('--status <status>').choices(['processing', 'completed', 'failed', 'cancelled']))
     .option('--limit <n>', 'how many', '20')
     .action(action(listJobsCommand));
-  jobs.command('show').argument('<id>').description('one job').action(action(showJobCommand));
-  jobs
-    .command('errors')
-    .argument('<id>')
-    .description("a job's row errors")
-    .option('--limit <n>', 'at most this many', '100')
-    .action(action(jobErrorsCommand));
-  jobs.command('cancel').argument('<id>').description('cancel a job').action(action(cancelJobCommand));
-  jobs
-    .command('retry')
-    .argument('<id>')
-    .description('run a failed or cancelled job again, and follow it')
+  /** A `jobs` subcommand about one job, named by its id. */
+  const aboutJob = (name: string, description: string) => jobs.command(name).argument('<id>').description(description);
+  aboutJob('show', 'one job').action(action(showJobCommand));
+  aboutJob('errors', "a job's row errors").option('--limit <n>', 'at most this many', '100').action(action(jobErrorsCommand));
+  aboutJob('cancel', 'cancel a job').action(action(cancelJobCommand));
+  aboutJob('retry', 'run a failed or cancelled job again, and follow it')
     .option('--no-wait', 'do not follow the job')
     .action(action(retryJobCommand));
 }
