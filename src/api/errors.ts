@@ -1,4 +1,4 @@
-import type { FieldProblem } from '../shared/field-problem.js';
+import type { FieldProblem } from '../shared/field-problems.js';
 import { AppError } from '../shared/http/app-error.js';
 
 // The API's errors: those every HTTP listener answers with (the envelope's own) and the API's

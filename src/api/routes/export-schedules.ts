@@ -7,7 +7,7 @@ import type { Config } from '../../shared/config.js';
 import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { limitExceeded, notFound, serviceUnavailable, validationError } from '../errors.js';
-import type { FieldProblem } from '../../shared/field-problem.js';
+import type { FieldProblem } from '../../shared/field-problems.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
 import {
   deleteExportSchedule,

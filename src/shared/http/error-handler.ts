@@ -11,6 +11,7 @@ import {
   serviceUnavailable,
   unsupportedMediaType,
 } from './app-error.js';
+import { schemaIssueField } from '../field-problems.js';
 import { envelopeOf, sendError } from './error-envelope.js';
 
 /**
@@ -55,7 +56,7 @@ export function toAppError(error: FastifyError, request: FastifyRequest, maxUplo
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
-    const name = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'body';
+    const name = schemaIssueField(issue) || 'body';
     return badRequest(`Invalid ${where} '${name}': ${issue.message}`);
   }
   switch (error.code) {

@@ -1,6 +1,6 @@
 import { callbackUrlSchema } from '../callbacks/callback-target.js';
 import { z } from 'zod';
-import type { FieldProblem } from '../field-problem.js';
+import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';
@@ -143,7 +143,7 @@ export function parseExportRequest(
   }
   const parsed = exportRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, options: toExportOptions(parsed.data) };
-  return { ok: false, problems: parsed.error.issues.flatMap((issue) => problemsOf(issue, prefix)) };
+  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, prefix) }) };
 }
 
 /** The keys an export request (or its `filter`) may hold, for the message about an unknown one. */
@@ -153,12 +153,10 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   columns: [],
 };
 
-/** One problem per issue; an unknown-keys issue becomes one problem per key, each naming its key. */
-function problemsOf(issue: z.core.$ZodIssue, prefix: string): FieldProblem[] {
-  const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
-  if (issue.code !== 'unrecognized_keys') return [{ field: prefix + (path || 'body'), message: issue.message }];
+/** One problem per unknown key, each naming its key and the keys known where it stands. */
+function unknownKeyProblems(keys: string[], path: string, prefix: string): FieldProblem[] {
   const known = KNOWN_KEYS[path] ?? [];
-  return issue.keys.map((key) => {
+  return keys.map((key) => {
     const field = prefix + (path ? `${path}.` : '') + key;
     return { field, message: `Unknown key '${field}': expected one of ${known.join(', ')}.` };
   });
