@@ -11,7 +11,7 @@ import { sendError } from '../shared/http/error-envelope.js';
 import type { RequestLimits } from './plugins/limits.js';
 
 /** Where the queue dashboard is served (API.md §2). */
-export const DASHBOARD_PATH = '/admin/queues';
+const DASHBOARD_PATH = '/admin/queues';
 
 /** Retries job `id` of any account; null when its row still says `processing`. */
 export type OperatorJobRetry = (id: string) => Promise<unknown>;

@@ -92,7 +92,7 @@ export const RATE_LIMIT_HEADERS: Record<string, ResponseHeader> = {
 };
 
 /** Sent with a per-minute 429 (not with QUOTA_EXCEEDED, whose body says when the month resets). */
-export const RETRY_AFTER_HEADER: Record<string, ResponseHeader> = {
+const RETRY_AFTER_HEADER: Record<string, ResponseHeader> = {
   'Retry-After': secondsInWindow('Seconds to wait before trying again; absent when the monthly quota is used up.'),
 };
 

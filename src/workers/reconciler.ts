@@ -19,7 +19,7 @@ export interface ReconcilerDeps {
  * that the queue already has is a no-op, and a delivery of a job that has meanwhile ended does
  * nothing. Returns the ids re-queued.
  */
-export async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
+async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
   const requeued: string[] = [];
   for (const job of await listProcessingJobs(deps.db)) {
     const state = await deps.queues.queue(job.type).getJobState(job.id);

@@ -12,7 +12,7 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
 /** At most this many EANs per request (a larger list is several jobs). */
-export const MAX_ENRICHMENT_EANS = 50_000;
+const MAX_ENRICHMENT_EANS = 50_000;
 
 const enrichmentBody = z
   .strictObject({

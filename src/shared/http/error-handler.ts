@@ -51,7 +51,7 @@ function isUnavailable(error: Error & { code?: string }): boolean {
 }
 
 /** Maps any error to the envelope: contract errors as they are, framework 4xx by kind, the rest 500/503. */
-export function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
+function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;

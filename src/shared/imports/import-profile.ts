@@ -21,7 +21,7 @@ const delimiterSchema = z
   .transform((value) => DELIMITER_NAMES[value]!);
 
 /** How an account's files are read; every setting optional (unset: the import's default). */
-export const importProfileSettingsSchema = z.object({
+const importProfileSettingsSchema = z.object({
   columns: columnMappingSchema
     .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().toLowerCase())).size === Object.keys(columns).length, {
       error: 'columns names a header more than once (headers are matched case-insensitively after trimming).',

@@ -7,7 +7,7 @@ import { exportColumns, type ExportColumn } from './export-columns.js';
 import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
-export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
+const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /**
@@ -15,7 +15,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
  * NDJSON and one column holding the JSON object in CSV; the timestamps are NDJSON-only by default,
  * because the importer would read them back as attributes.
  */
-export const EXPORT_FIELDS = [
+const EXPORT_FIELDS = [
   ...PRODUCT_COLUMNS,
   'attributes',
   'created_at',
@@ -24,7 +24,7 @@ export const EXPORT_FIELDS = [
 export type ExportField = (typeof EXPORT_FIELDS)[number];
 
 /** CSV exports without `fields`: exactly the import's columns, so the file re-imports unchanged. */
-export const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
+const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
   (field) => field !== 'created_at' && field !== 'updated_at',
 );
 
@@ -115,7 +115,7 @@ export interface ExportOptions {
 }
 
 /** Fills in the defaults of a valid request. */
-export function toExportOptions(request: ExportRequest): ExportOptions {
+function toExportOptions(request: ExportRequest): ExportOptions {
   const filter: ExportOptions['filter'] = {};
   if (request.filter?.brand !== undefined) filter.brand = request.filter.brand;
   if (request.filter?.category !== undefined) filter.category = request.filter.category;

@@ -3,7 +3,7 @@ import { JOB_COLUMNS } from './job-queries.js';
 import type { JobRow } from './job-row.js';
 
 /** The sentence of a cancelled job's `detail`. */
-export const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
+const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
 
 /**
  * Ends a job that is still `processing` as `cancelled` with JOB_CANCELLED. The row lock orders it

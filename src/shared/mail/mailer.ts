@@ -20,7 +20,7 @@ export interface Mailer {
  * line names the message but never carries its body: a verification mail's body holds the token,
  * which must not reach logs (operators read the body from the table).
  */
-export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
+function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
   return {
     async send(message) {
       const outboxId = await insertOutboxMessage(deps.db, message);
@@ -33,7 +33,7 @@ export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
  * Sends through SMTP (`smtpUrl`, e.g. `smtps://user:pass@smtp.example.com`) from `from`. A message
  * SMTP refuses is kept in the outbox instead, so a signup never fails on a mail server outage.
  */
-export function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
+function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
   const transport = nodemailer.createTransport(deps.smtpUrl);
   const fallback = outboxMailer(deps);
   return {
