@@ -26,8 +26,9 @@ export type ErrorCode =
   | 'SERVICE_UNAVAILABLE';
 
 /**
- * An error that an HTTP listener (the API's, or a worker process's) turns into the contract's envelope: `status`, `code` and `message`
- * go out as the HTTP status, `error_code` and `error`/`detail`; `extras` are merged into the body.
+ * An error that an HTTP listener (the API's, or a worker process's) turns into the contract's
+ * envelope: `status`, `code` and `message` go out as the HTTP status, `error_code` and
+ * `error`/`detail`; `extras` are merged into the body. The API's own errors are in src/api/errors.ts.
  */
 export class AppError extends Error {
   override name = 'AppError';
