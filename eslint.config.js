@@ -30,6 +30,24 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is built and shipped on its own (dist/cli): it may share the service's types, never its code.
+    files: ['src/cli/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(\\.\\./)*(api|shared|workers)(/|$)',
+              allowTypeImports: true,
+              message: 'The CLI stands alone: import only types from the service.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/shared/config.ts', 'src/cli/cli-config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

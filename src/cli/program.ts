@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { importModeSchema, onErrorSchema } from '../shared/jobs/import-options.js';
 import { createApiClient } from './api-client.js';
 import { loadCliConfig, DEFAULT_URL, type GlobalFlags } from './cli-config.js';
 import { exportCommand } from './commands/export.js';
@@ -37,8 +36,8 @@ function addImportCommand(program: Command, action: ActionOf): void {
     .command('import')
     .description('upload a file, follow the import job, print its summary')
     .argument('<file>', 'CSV (or .xlsx) file')
-    .addOption(new Option('--mode <mode>', 'upsert, create or update').choices(importModeSchema.options))
-    .addOption(new Option('--on-error <policy>', 'abort (nothing written) or skip (valid rows written)').choices(onErrorSchema.options))
+    .addOption(new Option('--mode <mode>', 'upsert, create or update').choices(['upsert', 'create', 'update']))
+    .addOption(new Option('--on-error <policy>', 'abort (nothing written) or skip (valid rows written)').choices(['abort', 'skip']))
     .option('--dry-run', 'validate and report only; write nothing')
     .option('--profile <name>', 'saved import profile (id or name)')
     .option('--delimiter <char>', 'column delimiter (default: detected)')
