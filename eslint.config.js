@@ -19,6 +19,35 @@ export default tseslint.config(
     },
   },
   {
+    // Workers and the shared code never lean on the API: what both sides serve over HTTP (health,
+    // metrics, the error envelope) lives in src/shared/http.
+    files: ['src/workers/**', 'src/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\.?/(\\.\\./)*api(/|$)', message: 'src/workers and src/shared must not import from src/api; move what both need to src/shared.' }] },
+      ],
+    },
+  },
+  {
+    // The CLI is built and shipped on its own (dist/cli): it may share the service's types, never its code.
+    files: ['src/cli/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(\\.\\./)*(api|shared|workers)(/|$)',
+              allowTypeImports: true,
+              message: 'The CLI stands alone: import only types from the service.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/shared/config.ts', 'src/cli/cli-config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -1,5 +1,8 @@
 import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { badRequest, validationError } from '../shared/errors.js';
+import { schemaIssueField, schemaIssueProblems } from '../shared/field-problems.js';
+import { badRequest, validationError } from './errors.js';
+
+const NOT_AN_OBJECT = 'The body must be a JSON object.';
 
 /**
  * For routes declared with `attachValidation: true`: turns a schema failure of the body into
@@ -10,14 +13,11 @@ export function rejectInvalidRequest(request: FastifyRequest): void {
   const error = request.validationError;
   if (!error) return;
   const issues: FastifySchemaValidationError[] = error.validation ?? [];
-  const fieldOf = (path: string) => path.replace(/^\//, '').replaceAll('/', '.');
   if (error.validationContext !== 'body') {
     const first = issues[0];
-    throw badRequest(`Invalid ${error.validationContext === 'params' ? 'path' : 'query'} parameter '${fieldOf(first?.instancePath ?? '')}': ${first?.message ?? 'invalid'}`);
+    const name = first ? schemaIssueField(first) : '';
+    throw badRequest(`Invalid ${error.validationContext === 'params' ? 'path' : 'query'} parameter '${name}': ${first?.message ?? 'invalid'}`);
   }
-  const problems = issues.map((issue) => {
-    const field = fieldOf(issue.instancePath);
-    return field ? { field, message: issue.message ?? 'Invalid value.' } : { field: 'body', message: 'The body must be a JSON object.' };
-  });
-  throw validationError(problems.length > 0 ? problems : [{ field: 'body', message: 'The body must be a JSON object.' }]);
+  const problems = schemaIssueProblems(issues, NOT_AN_OBJECT);
+  throw validationError(problems.length > 0 ? problems : [{ field: 'body', message: NOT_AN_OBJECT }]);
 }

@@ -4,14 +4,14 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Job } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, invalidApiKey } from '../shared/errors.js';
+import { AppError, invalidApiKey } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
-import { sendError } from './plugins/error-handler.js';
+import { sendError } from '../shared/http/error-envelope.js';
 import type { RequestLimits } from './plugins/limits.js';
 
 /** Where the queue dashboard is served (API.md §2). */
-export const DASHBOARD_PATH = '/admin/queues';
+const DASHBOARD_PATH = '/admin/queues';
 
 /** Retries job `id` of any account; null when its row still says `processing`. */
 export type OperatorJobRetry = (id: string) => Promise<unknown>;

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
-import { AppError, badRequest, serviceUnavailable } from '../shared/errors.js';
+import { AppError, badRequest, serviceUnavailable } from './errors.js';
 import { deleteJob, findJobByIdempotencyKey, insertJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';

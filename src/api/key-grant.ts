@@ -1,5 +1,5 @@
 import { DEFAULT_SCOPES, type Scope } from '../shared/accounts/api-keys.js';
-import { AppError } from '../shared/errors.js';
+import { AppError } from './errors.js';
 
 /** Who creates a key: a login session, or an API key with its scopes and expiry. */
 export interface KeyCreator {

@@ -7,23 +7,7 @@ import { JOB_STATUSES, JOB_TYPES } from '../shared/jobs/job-row.js';
  * is generated from them. Every route lists its responses, errors included, with these.
  */
 
-/** The error envelope of API.md §1; extra fields (errors, retry_after_seconds, limit, tier) pass through. */
-export const errorEnvelopeSchema = z
-  .object({
-    error: z.string(),
-    detail: z.string(),
-    error_code: z.string(),
-    timestamp: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-    retry_after_seconds: z.number().int().optional(),
-  })
-  .loose()
-  .meta({ id: 'Error' });
-
-/** The response schemas of the given error statuses, for a route's `schema.response`. */
-export function errorResponses(...statuses: number[]): Record<number, typeof errorEnvelopeSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, errorEnvelopeSchema]));
-}
+export { errorEnvelopeSchema, errorResponses } from '../shared/http/error-envelope.js';
 
 /** Errors any authenticated route can answer with (credentials, limits, backing services). */
 export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
@@ -108,7 +92,7 @@ export const RATE_LIMIT_HEADERS: Record<string, ResponseHeader> = {
 };
 
 /** Sent with a per-minute 429 (not with QUOTA_EXCEEDED, whose body says when the month resets). */
-export const RETRY_AFTER_HEADER: Record<string, ResponseHeader> = {
+const RETRY_AFTER_HEADER: Record<string, ResponseHeader> = {
   'Retry-After': secondsInWindow('Seconds to wait before trying again; absent when the monthly quota is used up.'),
 };
 

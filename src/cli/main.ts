@@ -20,7 +20,7 @@ function report(io: CliIo, json: boolean, error: CliError): void {
 }
 
 /** Runs the CLI on `argv` (process.argv form) and returns its exit code. */
-export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
+async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   const result: { exitCode: ExitCode } = { exitCode: EXIT.done };
   const program = buildProgram(io, packageVersion(), result);
   try {

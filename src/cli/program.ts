@@ -67,18 +67,12 @@ function addJobsCommands(program: Command, action: ActionOf): void {
     .addOption(new Option('--status <status>').choices(['processing', 'completed', 'failed', 'cancelled']))
     .option('--limit <n>', 'how many', '20')
     .action(action(listJobsCommand));
-  jobs.command('show').argument('<id>').description('one job').action(action(showJobCommand));
-  jobs
-    .command('errors')
-    .argument('<id>')
-    .description("a job's row errors")
-    .option('--limit <n>', 'at most this many', '100')
-    .action(action(jobErrorsCommand));
-  jobs.command('cancel').argument('<id>').description('cancel a job').action(action(cancelJobCommand));
-  jobs
-    .command('retry')
-    .argument('<id>')
-    .description('run a failed or cancelled job again, and follow it')
+  /** A `jobs` subcommand about one job, named by its id. */
+  const aboutJob = (name: string, description: string) => jobs.command(name).argument('<id>').description(description);
+  aboutJob('show', 'one job').action(action(showJobCommand));
+  aboutJob('errors', "a job's row errors").option('--limit <n>', 'at most this many', '100').action(action(jobErrorsCommand));
+  aboutJob('cancel', 'cancel a job').action(action(cancelJobCommand));
+  aboutJob('retry', 'run a failed or cancelled job again, and follow it')
     .option('--no-wait', 'do not follow the job')
     .action(action(retryJobCommand));
 }

@@ -3,8 +3,7 @@ import { clusterNodesSetting, redisUrlSetting } from './redis-cluster-nodes.js';
 import { trustProxySetting } from './trust-proxy.js';
 
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
-export const ROLES = ['api', 'worker', 'all'] as const;
-export type Role = (typeof ROLES)[number];
+const ROLES = ['api', 'worker', 'all'] as const;
 
 const integer = (min: number) => z.coerce.number().int().min(min);
 

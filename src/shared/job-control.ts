@@ -1,10 +1,5 @@
-import type { Queue } from 'bullmq';
 import type { Config } from './config.js';
-import type { Db } from './db/pool.js';
-import { AppError } from './errors.js';
-import { resetJobForRetry } from './jobs/job-control-queries.js';
-import type { JobRow } from './jobs/job-row.js';
-import { queuePrefix, type JobQueues, type QueuedJob } from './queues.js';
+import { queuePrefix } from './queues.js';
 
 /**
  * The Redis pub/sub channel on which the API tells every worker process that a job was cancelled
@@ -12,57 +7,4 @@ import { queuePrefix, type JobQueues, type QueuedJob } from './queues.js';
  */
 export function cancelChannel(config: Pick<Config, 'QUEUE_PREFIX'>): string {
   return `${queuePrefix(config)}:job-cancel`;
-}
-
-/** How long a retry waits for the job's last delivery to let go of its BullMQ job. */
-const DELIVERY_END_WAIT_MS = 3_000;
-
-/**
- * Removes the BullMQ job of an ended job so the retry can queue it again under the same id. The
- * job row ends a moment before its delivery does (which holds the BullMQ job's lock until then),
- * so this waits a little for that. False when the delivery is still running after the wait.
- */
-async function removeFinishedDelivery(queue: Queue<QueuedJob>, id: string): Promise<boolean> {
-  const deadline = Date.now() + DELIVERY_END_WAIT_MS;
-  for (;;) {
-    await queue.remove(id);
-    if ((await queue.getJobState(id)) === 'unknown') return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
- * Refuses a retry of a job that cannot run again (API.md §4, POST /v1/jobs/{id}/retry): 409
- * JOB_NOT_FINISHED while it still runs, 422 VALIDATION_ERROR once it completed or when an import's
- * upload is gone.
- */
-export function assertRetryable(job: JobRow): void {
-  if (job.status === 'processing') {
-    throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is still processing: cancel it or wait until it ends.');
-  }
-  if (job.status === 'completed') {
-    throw new AppError(422, 'VALIDATION_ERROR', 'Only a failed or cancelled job can be retried; this job completed.');
-  }
-  if (job.type === 'import' && !job.input_path) {
-    throw new AppError(422, 'VALIDATION_ERROR', "The job's upload is no longer stored; upload the file again.");
-  }
-}
-
-/**
- * Runs a failed or cancelled job (checked with {@link assertRetryable}) again from its stored
- * input, under the same id, with its counts and report cleared. Its old BullMQ job is replaced by
- * a fresh one, so the new run has all its attempts. Workers never revive an ended row on their
- * own (a stale or duplicate delivery does nothing), so every retry, the API's and the queue
- * dashboard's, goes through here. Returns the row, now `processing`.
- */
-export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: JobRow): Promise<JobRow> {
-  if (!(await removeFinishedDelivery(deps.queues.queue(job.type), job.id))) {
-    throw new AppError(409, 'JOB_NOT_FINISHED', "The job's last run is still stopping; retry it in a moment.");
-  }
-  const reset = await resetJobForRetry(deps.db, job.id);
-  if (!reset) throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
-  // If queueing fails now, the row stays `processing` and the reconciler queues it again.
-  await deps.queues.enqueue(job.type, job.id);
-  return reset;
 }

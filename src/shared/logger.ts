@@ -1,7 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 /** Paths that may hold a credential; pino replaces their values before a line is written. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'headers.authorization',
@@ -32,7 +32,7 @@ function decodedName(name: string): string {
 }
 
 /** `url` with the values of its secret query parameters replaced by `[redacted]`. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   const start = url.indexOf('?');
   if (start === -1) return url;
   const pairs = url.slice(start + 1).split('&').map((pair) => {

@@ -7,7 +7,7 @@ export interface ClusterNode {
 }
 
 /** The URL scheme that names a Redis Cluster by its seed nodes: `redis+cluster://host:port,host:port`. */
-export const CLUSTER_URL_SCHEME = 'redis+cluster://';
+const CLUSTER_URL_SCHEME = 'redis+cluster://';
 
 const NODE_FORMAT = 'give a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)';
 

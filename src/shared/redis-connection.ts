@@ -73,12 +73,6 @@ async function scanServer(server: Redis, pattern: string): Promise<string[]> {
   return found;
 }
 
-/** Every key matching `pattern` (on every master of a cluster). */
-export async function scanKeys(connection: RedisConnection, pattern: string): Promise<string[]> {
-  const found = await Promise.all(dataServers(connection).map((server) => scanServer(server, pattern)));
-  return found.flat();
-}
-
 /**
  * Deletes every key matching `pattern` (on every master of a cluster); returns how many went. Each
  * master deletes the keys it holds, one DEL per key in a pipeline: one DEL of several keys of

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { payloadTooLarge } from './errors.js';
+import { payloadTooLarge } from './http/app-error.js';
 import type { FileStore, ResultWriter, StoredUpload } from './storage/file-store.js';
 
 export type { StoredUpload } from './storage/file-store.js';

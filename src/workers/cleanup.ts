@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import type { FileStore } from '../shared/storage/file-store.js';
+import { clearInputPath, importStagingTables, jobsWithExpiredUploads, processingJobIds, takeExpiredExportResults } from './cleanup-queries.js';
 import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
 
 /** What one cleanup pass removed. */
@@ -33,35 +34,23 @@ export interface CleanupDeps {
  * removes writes that a dead process left unfinished (on either store).
  */
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
-  const { rows: tables } = await deps.db.query<{ tablename: string }>(
-    `SELECT tablename FROM pg_tables WHERE schemaname = 'import_staging'`,
-  );
   const byJob = new Map<string, string[]>();
-  for (const { tablename } of tables) {
+  for (const tablename of await importStagingTables(deps.db)) {
     const jobId = jobIdOfReportTable(tablename);
     if (jobId) byJob.set(jobId, [...(byJob.get(jobId) ?? []), tablename]);
   }
   let stagingTablesDropped = 0;
   if (byJob.size > 0) {
-    const { rows: active } = await deps.db.query<{ id: string }>(
-      `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'processing'`,
-      [[...byJob.keys()]],
-    );
-    const running = new Set(active.map((job) => job.id));
+    const running = await processingJobIds(deps.db, [...byJob.keys()]);
     for (const [jobId, names] of byJob) {
       if (running.has(jobId)) continue;
       if (await dropStagingTables(deps.db, names)) stagingTablesDropped += names.length;
     }
   }
-  const { rows: expired } = await deps.db.query<{ id: string; input_path: string }>(
-    `SELECT id, input_path FROM jobs
-     WHERE input_path IS NOT NULL AND status <> 'processing'
-       AND finished_at < now() - make_interval(days => $1)`,
-    [deps.uploadRetentionDays],
-  );
+  const expired = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
   for (const job of expired) {
     await deps.uploads.remove(job.input_path);
-    await deps.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
+    await clearInputPath(deps.db, job.id);
   }
   const exportFilesRemoved = await removeExpiredExportFiles(deps);
   const now = deps.now?.() ?? new Date();
@@ -76,16 +65,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
  */
 async function removeExpiredExportFiles(deps: CleanupDeps): Promise<number> {
   const now = deps.now?.() ?? new Date();
-  const { rows: expired } = await deps.db.query<{ id: string; result_path: string }>(
-    `WITH expired AS (
-       SELECT id, result_path FROM jobs
-       WHERE result_path IS NOT NULL AND finished_at < $1::timestamptz - make_interval(days => $2)
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE jobs SET result_path = NULL FROM expired WHERE jobs.id = expired.id
-     RETURNING jobs.id, expired.result_path`,
-    [now, deps.exportRetentionDays ?? 7],
-  );
+  const expired = await takeExpiredExportResults(deps.db, now, deps.exportRetentionDays ?? 7);
   for (const job of expired) await deps.uploads.remove(job.result_path);
   return expired.length;
 }

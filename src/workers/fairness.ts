@@ -1,6 +1,7 @@
 import { DelayedError } from 'bullmq';
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Db } from '../shared/db/pool.js';
+import { accountOfProcessingJob } from '../shared/jobs/job-queries.js';
 import type { JobProcessor } from './job-processor.js';
 
 /**
@@ -58,11 +59,7 @@ const RETRY_DELAY_MS = 500;
  */
 export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor: JobProcessor): JobProcessor {
   return async (context) => {
-    const { rows } = await deps.db.query<{ account_id: string; status: string }>(
-      'SELECT account_id, status FROM jobs WHERE id = $1',
-      [context.jobId],
-    );
-    const accountId = rows[0]?.status === 'processing' ? rows[0].account_id : null;
+    const accountId = await accountOfProcessingJob(deps.db, context.jobId);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (!accountId) return processor(context);
     if (!(await deps.slots.acquire(accountId, context.jobId))) {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
-import type { JobType } from '../shared/jobs/job-row.js';
+import { listProcessingJobs } from '../shared/jobs/job-queries.js';
 import type { JobQueues } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
 
@@ -19,12 +19,9 @@ export interface ReconcilerDeps {
  * that the queue already has is a no-op, and a delivery of a job that has meanwhile ended does
  * nothing. Returns the ids re-queued.
  */
-export async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
-  const { rows } = await deps.db.query<{ id: string; type: JobType }>(
-    `SELECT id, type FROM jobs WHERE status = 'processing' ORDER BY created_at`,
-  );
+async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
   const requeued: string[] = [];
-  for (const job of rows) {
+  for (const job of await listProcessingJobs(deps.db)) {
     const state = await deps.queues.queue(job.type).getJobState(job.id);
     if (state !== 'unknown') continue;
     await deps.queues.enqueue(job.type, job.id);

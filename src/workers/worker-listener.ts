@@ -3,9 +3,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
-import { registerErrorHandling } from '../api/plugins/error-handler.js';
-import { metricsRoute } from '../api/plugins/metrics.js';
-import { healthRoutes } from '../api/routes/health.js';
+import { registerErrorHandling } from '../shared/http/error-handler.js';
+import { healthRoutes } from '../shared/http/health-routes.js';
+import { metricsRoute } from '../shared/http/metrics-route.js';
 import type { Db } from '../shared/db/pool.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 

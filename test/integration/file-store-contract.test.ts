@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/shared/errors.js';
+import { AppError } from '../../src/shared/http/app-error.js';
 import type { FileStore } from '../../src/shared/storage/file-store.js';
 import { createFileStore } from '../../src/shared/storage/create-file-store.js';
 import { S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';

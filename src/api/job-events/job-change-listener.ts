@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 
 /** The PostgreSQL channel on which the jobs table announces changes (migrations/012_job_events.sql). */
-export const JOB_EVENTS_CHANNEL = 'job_events';
+const JOB_EVENTS_CHANNEL = 'job_events';
 
 const RECONNECT_MS = 1_000;
 

@@ -19,7 +19,7 @@ import {
   emailNotVerified,
   invalidApiKey,
   permissionDenied,
-} from '../../shared/errors.js';
+} from '../errors.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { RequestLimits } from './limits.js';
 

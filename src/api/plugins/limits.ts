@@ -4,7 +4,7 @@ import type { Tier } from '../../shared/accounts/account-queries.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import type { Db } from '../../shared/db/pool.js';
-import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../../shared/errors.js';
+import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../errors.js';
 import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
 

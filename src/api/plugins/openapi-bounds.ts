@@ -8,7 +8,7 @@
  * Fastify refuses a path parameter longer than this (its router's default `maxParamLength`) with
  * 414 URI Too Long, before any route, schema or handler sees it.
  */
-export const MAX_PATH_PARAM_LENGTH = 100;
+const MAX_PATH_PARAM_LENGTH = 100;
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;

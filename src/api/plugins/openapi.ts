@@ -8,7 +8,7 @@ import { rateLimitHeaders } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
 
 /** Where Swagger UI is served; its own pages and assets are not part of the document. */
-export const DOCS_PREFIX = '/docs';
+const DOCS_PREFIX = '/docs';
 
 /** Routes that are web pages, not API operations: Swagger UI and the queue dashboard (HTTP Basic auth). */
 export function isUndocumentedPage(url: string): boolean {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestTimeout, unsupportedContentEncoding } from '../../shared/errors.js';
-import { sendError } from './error-handler.js';
+import { requestTimeout, unsupportedContentEncoding } from '../errors.js';
+import { sendError } from '../../shared/http/error-envelope.js';
 
 /** How slowly a request body may arrive: `timeoutMs`, plus a second per `minBytesPerSecond` received. */
 export interface BodyRate {

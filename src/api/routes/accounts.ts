@@ -16,7 +16,7 @@ import {
   emailTaken,
   invalidCredentials,
   validationError,
-} from '../../shared/errors.js';
+} from '../errors.js';
 import type { Mailer } from '../../shared/mail/mailer.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { errorResponses } from '../schemas.js';

@@ -6,7 +6,7 @@ import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
-import { emailTaken, notFound } from '../../shared/errors.js';
+import { emailTaken, notFound } from '../errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { validationError } from '../../shared/errors.js';
+import { validationError } from '../errors.js';
 import { enrichmentFilterSchema, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
@@ -12,7 +12,7 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
 /** At most this many EANs per request (a larger list is several jobs). */
-export const MAX_ENRICHMENT_EANS = 50_000;
+const MAX_ENRICHMENT_EANS = 50_000;
 
 const enrichmentBody = z
   .strictObject({

@@ -4,9 +4,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { limitExceeded, notFound, serviceUnavailable, validationError, type FieldProblem } from '../../shared/errors.js';
+import { limitExceeded, notFound, serviceUnavailable, validationError } from '../errors.js';
+import type { FieldProblem } from '../../shared/field-problems.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
 import {
   deleteExportSchedule,

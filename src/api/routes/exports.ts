@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { validationError } from '../../shared/errors.js';
+import { validationError } from '../errors.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';

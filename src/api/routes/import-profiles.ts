@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../../shared/cursor.js';
+import { decodeCursor, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound, validationError } from '../../shared/errors.js';
+import { AppError, notFound, validationError } from '../errors.js';
+import { zodIssueProblems } from '../../shared/field-problems.js';
 import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
 import {
   deleteImportProfile,
@@ -57,13 +58,7 @@ function toProfileResource(profile: ImportProfileRow) {
 function profileOf(body: unknown): { name: string; settings: ImportProfileSettings } {
   const parsed = importProfileBodySchema.safeParse(body ?? undefined);
   if (!parsed.success) {
-    throw validationError(
-      parsed.error.issues.map((issue) => ({
-        field: issue.path.map(String).join('.') || 'body',
-        message: issue.code === 'unrecognized_keys' ? `Unknown key '${issue.keys.join("', '")}'.` : issue.message,
-      })),
-      422,
-    );
+    throw validationError(zodIssueProblems(parsed.error.issues), 422);
   }
   const { name, ...settings } = parsed.data;
   return { name, settings };

@@ -5,8 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../../shared/errors.js';
-import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS } from '../../shared/jobs/import-options.js';
+import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
@@ -33,8 +33,8 @@ export interface ImportRouteDeps {
 // profile's value. The defaults are applied by resolveImportOptions.
 const importQuery = z.object({
   profile: z.string().min(1).max(255).optional().meta({ description: 'A saved import profile, by id or name; the parameters below win over it' }),
-  mode: z.enum(['upsert', 'create', 'update']).optional().meta({ description: 'default upsert' }),
-  on_error: z.enum(['abort', 'skip']).optional().meta({ description: 'default abort' }),
+  mode: importModeSchema.optional().meta({ description: 'default upsert' }),
+  on_error: onErrorSchema.optional().meta({ description: 'default abort' }),
   delimiter: z
     .string()
     .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'expected one of ",", ";", "tab"' })

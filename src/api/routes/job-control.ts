@@ -4,9 +4,10 @@ import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound, permissionDenied } from '../../shared/errors.js';
-import { assertRetryable, requeueEndedJob } from '../../shared/job-control.js';
-import { cancelJobRow, findJobInScope } from '../../shared/jobs/job-control-queries.js';
+import { notFound, permissionDenied } from '../errors.js';
+import { assertRetryable, requeueEndedJob } from '../job-retry.js';
+import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
+import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
 import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
@@ -36,8 +37,8 @@ export interface JobControlDeps {
  */
 async function controlledJob(db: Db, request: FastifyRequest, id: string): Promise<JobRow> {
   const principal = request.principal;
-  const accountId = principal?.kind === 'account' ? principal.accountId : null;
-  const job = UUID.test(id) ? await findJobInScope(db, accountId, id) : null;
+  if (!UUID.test(id)) throw notFound('Job not found.');
+  const job = principal?.kind === 'account' ? await findJob(db, principal.accountId, id) : await findJobOfAnyAccount(db, id);
   if (!job) throw notFound('Job not found.');
   if (principal?.kind === 'account') {
     const scope = WRITE_SCOPES[job.type];
@@ -58,7 +59,7 @@ async function retryJob(deps: JobControlDeps, job: JobRow): Promise<JobRow> {
  * /v1/jobs/{id}/retry. Null while the row is still `processing` (BullMQ's own retry runs it then).
  */
 export async function retryJobForOperator(deps: JobControlDeps, id: string): Promise<JobRow | null> {
-  const job = UUID.test(id) ? await findJobInScope(deps.db, null, id) : null;
+  const job = UUID.test(id) ? await findJobOfAnyAccount(deps.db, id) : null;
   if (!job) throw notFound('Job not found.');
   if (job.status === 'processing') return null;
   return retryJob(deps, job);
@@ -90,7 +91,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       if (job.status !== 'processing') return toJobResource(job);
       // PostgreSQL first: from here on no attempt can commit, whatever Redis does.
       const cancelled = await cancelJobRow(deps.db, job.id);
-      if (!cancelled) return toJobResource((await findJobInScope(deps.db, null, job.id)) ?? job);
+      if (!cancelled) return toJobResource((await findJobOfAnyAccount(deps.db, job.id)) ?? job);
       request.log.info({ jobId: job.id, type: job.type }, 'job cancelled');
       // A waiting or delayed job is removed so it never starts; a running one is aborted by the
       // worker process that runs it. Both are best effort: a delivery of an ended job does nothing.

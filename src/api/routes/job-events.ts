@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound } from '../../shared/errors.js';
+import { notFound } from '../errors.js';
 import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, type JobEventTimings } from '../job-events/job-event-stream.js';

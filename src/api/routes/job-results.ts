@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { jobNotFinished, notFound } from '../../shared/errors.js';
+import { jobNotFinished, notFound } from '../errors.js';
 import { exportContentType, exportFileName } from '../../shared/jobs/export-file.js';
 import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';

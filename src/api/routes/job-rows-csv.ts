@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { jobNotFinished, notFound } from '../../shared/errors.js';
+import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';

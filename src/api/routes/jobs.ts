@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../../shared/cursor.js';
+import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound } from '../../shared/errors.js';
+import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findInputColumns, findJob, listJobs } from '../../shared/jobs/job-queries.js';
-import { listJobsForOperator } from '../../shared/jobs/job-control-queries.js';
+import { findInputColumns, findJob, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -77,9 +76,11 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
         throw new AppError(403, 'PERMISSION_DENIED', "Only the operator key may list another account's jobs (account_id).");
       }
       const rows =
-        request.principal?.kind === 'admin'
-          ? await listJobsForOperator(deps.db, accountFilter ?? null, query)
-          : await listJobs(deps.db, accountIdOf(request), query);
+        request.principal?.kind !== 'admin'
+          ? await listJobs(deps.db, accountIdOf(request), query)
+          : accountFilter
+            ? await listJobs(deps.db, accountFilter, query)
+            : await listJobsOfEveryAccount(deps.db, query);
       return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toJobResource);
     },
   );

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, keysetPosition, pageOf, textPart } from '../../shared/cursor.js';
+import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError, type FieldProblem } from '../../shared/errors.js';
+import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError } from '../errors.js';
+import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, findProduct, insertProduct, replaceProduct } from '../../shared/product/product-queries.js';
@@ -53,10 +54,7 @@ function bodyProblems(request: FastifyRequest): FieldProblem[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('The request body must be a JSON object.');
   }
-  return (failure.validation as Array<{ instancePath: string; message?: string }>).map((issue) => ({
-    field: issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'body',
-    message: issue.message ?? 'Invalid value.',
-  }));
+  return schemaIssueProblems(failure.validation);
 }
 
 /** The EAN of a PUT or PATCH body: absent or equal to the path's; anything else is a problem. */

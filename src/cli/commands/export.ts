@@ -17,7 +17,7 @@ export interface ExportOptions {
 const FILTER_KEYS = ['brand', 'category', 'updated_since'];
 
 /** `--filter brand=Acme --filter category=Pens` as the export's `filter` object. */
-export function parseFilters(filters: string[]): Record<string, string> | undefined {
+function parseFilters(filters: string[]): Record<string, string> | undefined {
   if (filters.length === 0) return undefined;
   const entries = filters.map((filter) => {
     const match = /^([a-z_]+)=(.*)$/.exec(filter);

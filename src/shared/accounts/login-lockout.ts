@@ -1,11 +1,12 @@
 import { withTransaction, type Db } from '../db/pool.js';
+import { clearLoginFailures, countLoginFailure, lockAccountForLogin, lockLogins } from './login-failure-queries.js';
 
 /** Failed logins within this window lock the account… */
-export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
+const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 /** …when there are this many of them… */
-export const MAX_FAILURES = 5;
+const MAX_FAILURES = 5;
 /** …for this long. */
-export const LOCK_MS = 15 * 60 * 1000;
+const LOCK_MS = 15 * 60 * 1000;
 
 /**
  * Reserves one login attempt of an account at `now`, before its password is checked. Returns the
@@ -19,24 +20,13 @@ export const LOCK_MS = 15 * 60 * 1000;
  */
 export async function reserveLoginAttempt(db: Db, accountId: string, now: Date): Promise<Date | null> {
   return withTransaction(db, async (client) => {
-    const { rows: accounts } = await client.query<{ locked_until: Date | null }>(
-      'SELECT locked_until FROM accounts WHERE id = $1 FOR UPDATE',
-      [accountId],
-    );
-    const lockedUntil = accounts[0]?.locked_until;
+    const lockedUntil = await lockAccountForLogin(client, accountId);
     if (lockedUntil && lockedUntil.getTime() > now.getTime()) return lockedUntil;
-    const windowStart = new Date(now.getTime() - FAILURE_WINDOW_MS);
-    await client.query('DELETE FROM login_failures WHERE account_id = $1 AND failed_at <= $2', [accountId, windowStart]);
-    await client.query('INSERT INTO login_failures (account_id, failed_at) VALUES ($1, $2)', [accountId, now]);
-    const { rows } = await client.query<{ attempts: number }>(
-      'SELECT count(*)::int AS attempts FROM login_failures WHERE account_id = $1',
-      [accountId],
-    );
-    if (rows[0]!.attempts < MAX_FAILURES) return null;
+    const attempts = await countLoginFailure(client, accountId, now, new Date(now.getTime() - FAILURE_WINDOW_MS));
+    if (attempts < MAX_FAILURES) return null;
     // This attempt may still be checked (it is the last one allowed), but none after it: the lock
     // replaces the counted attempts, so after it ends the account starts with a clean count.
-    await client.query('UPDATE accounts SET locked_until = $2 WHERE id = $1', [accountId, new Date(now.getTime() + LOCK_MS)]);
-    await client.query('DELETE FROM login_failures WHERE account_id = $1', [accountId]);
+    await lockLogins(client, accountId, new Date(now.getTime() + LOCK_MS));
     return null;
   });
 }
@@ -47,9 +37,5 @@ export async function reserveLoginAttempt(db: Db, accountId: string, now: Date):
  * the right password resets the count, as a successful login always has).
  */
 export async function releaseLoginAttempts(db: Db, accountId: string): Promise<void> {
-  await db.query(
-    `WITH forgotten AS (DELETE FROM login_failures WHERE account_id = $1)
-     UPDATE accounts SET locked_until = NULL WHERE id = $1 AND locked_until IS NOT NULL`,
-    [accountId],
-  );
+  await clearLoginFailures(db, accountId);
 }

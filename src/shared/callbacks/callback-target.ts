@@ -22,7 +22,7 @@ export interface CallbackTargetPolicy {
 }
 
 /** The host of a URL as an address or a name: IPv6 literals without their brackets. */
-export function callbackHost(url: string): string {
+function callbackHost(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
 }
 

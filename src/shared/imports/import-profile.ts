@@ -3,6 +3,8 @@ import {
   columnMappingSchema,
   DECIMAL_SEPARATORS,
   IMPORT_ENCODINGS,
+  importModeSchema,
+  onErrorSchema,
   type ImportOptions,
 } from '../jobs/import-options.js';
 
@@ -19,7 +21,7 @@ const delimiterSchema = z
   .transform((value) => DELIMITER_NAMES[value]!);
 
 /** How an account's files are read; every setting optional (unset: the import's default). */
-export const importProfileSettingsSchema = z.object({
+const importProfileSettingsSchema = z.object({
   columns: columnMappingSchema
     .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().toLowerCase())).size === Object.keys(columns).length, {
       error: 'columns names a header more than once (headers are matched case-insensitively after trimming).',
@@ -33,8 +35,8 @@ export const importProfileSettingsSchema = z.object({
   encoding: z.enum(IMPORT_ENCODINGS).optional(),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
   sheet: z.string().min(1).max(255).optional().meta({ description: 'Worksheet of a workbook upload, by name or 1-based position' }),
-  mode: z.enum(['upsert', 'create', 'update']).optional(),
-  on_error: z.enum(['abort', 'skip']).optional(),
+  mode: importModeSchema.optional(),
+  on_error: onErrorSchema.optional(),
 });
 export type ImportProfileSettings = z.output<typeof importProfileSettingsSchema>;
 

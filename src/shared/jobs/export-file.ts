@@ -6,7 +6,7 @@ import type { ExportOptions } from './export-options.js';
  */
 
 /** The extension of an export file: `.csv`, `.ndjson`, plus `.gz` when gzipped. */
-export function exportExtension(options: Pick<ExportOptions, 'format' | 'gzip'>): string {
+function exportExtension(options: Pick<ExportOptions, 'format' | 'gzip'>): string {
   return `.${options.format}${options.gzip ? '.gz' : ''}`;
 }
 

@@ -1,13 +1,13 @@
 import { callbackUrlSchema } from '../callbacks/callback-target.js';
 import { z } from 'zod';
-import type { FieldProblem } from '../errors.js';
+import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';
 import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
-export const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
+const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /**
@@ -15,7 +15,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
  * NDJSON and one column holding the JSON object in CSV; the timestamps are NDJSON-only by default,
  * because the importer would read them back as attributes.
  */
-export const EXPORT_FIELDS = [
+const EXPORT_FIELDS = [
   ...PRODUCT_COLUMNS,
   'attributes',
   'created_at',
@@ -24,7 +24,7 @@ export const EXPORT_FIELDS = [
 export type ExportField = (typeof EXPORT_FIELDS)[number];
 
 /** CSV exports without `fields`: exactly the import's columns, so the file re-imports unchanged. */
-export const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
+const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
   (field) => field !== 'created_at' && field !== 'updated_at',
 );
 
@@ -115,7 +115,7 @@ export interface ExportOptions {
 }
 
 /** Fills in the defaults of a valid request. */
-export function toExportOptions(request: ExportRequest): ExportOptions {
+function toExportOptions(request: ExportRequest): ExportOptions {
   const filter: ExportOptions['filter'] = {};
   if (request.filter?.brand !== undefined) filter.brand = request.filter.brand;
   if (request.filter?.category !== undefined) filter.category = request.filter.category;
@@ -143,7 +143,7 @@ export function parseExportRequest(
   }
   const parsed = exportRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, options: toExportOptions(parsed.data) };
-  return { ok: false, problems: parsed.error.issues.flatMap((issue) => problemsOf(issue, prefix)) };
+  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, prefix) }) };
 }
 
 /** The keys an export request (or its `filter`) may hold, for the message about an unknown one. */
@@ -153,12 +153,10 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   columns: [],
 };
 
-/** One problem per issue; an unknown-keys issue becomes one problem per key, each naming its key. */
-function problemsOf(issue: z.core.$ZodIssue, prefix: string): FieldProblem[] {
-  const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
-  if (issue.code !== 'unrecognized_keys') return [{ field: prefix + (path || 'body'), message: issue.message }];
+/** One problem per unknown key, each naming its key and the keys known where it stands. */
+function unknownKeyProblems(keys: string[], path: string, prefix: string): FieldProblem[] {
   const known = KNOWN_KEYS[path] ?? [];
-  return issue.keys.map((key) => {
+  return keys.map((key) => {
     const field = prefix + (path ? `${path}.` : '') + key;
     return { field, message: `Unknown key '${field}': expected one of ${known.join(', ')}.` };
   });

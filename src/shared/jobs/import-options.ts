@@ -8,6 +8,12 @@ export type ImportEncoding = (typeof IMPORT_ENCODINGS)[number];
 export const DECIMAL_SEPARATORS = ['.', ','] as const;
 export type DecimalSeparator = (typeof DECIMAL_SEPARATORS)[number];
 
+/** How an import writes: insert or update (`upsert`), insert only (`create`), update only (`update`). */
+export const importModeSchema = z.enum(['upsert', 'create', 'update']);
+
+/** What a row error does to an import: fail it, nothing written (`abort`), or skip the row (`skip`). */
+export const onErrorSchema = z.enum(['abort', 'skip']);
+
 /**
  * Where a column of the file goes: a product field, the `attributes` JSON column, one attribute
  * (`attributes.<key>`), or nowhere (`ignore`). Keys are headers as in the file.
@@ -41,8 +47,8 @@ export type ColumnMapping = z.infer<typeof columnMappingSchema>;
  * added after the first release default so that jobs stored before them still read.
  */
 export const importOptionsSchema = z.object({
-  mode: z.enum(['upsert', 'create', 'update']),
-  on_error: z.enum(['abort', 'skip']),
+  mode: importModeSchema,
+  on_error: onErrorSchema,
   /** null: detected from the header line among `,` `;` and tab (or from Excel's `sep=` line). */
   delimiter: z.enum([',', ';', '\t']).nullable(),
   dry_run: z.boolean(),
@@ -60,3 +66,4 @@ export const importOptionsSchema = z.object({
 });
 
 export type ImportOptions = z.infer<typeof importOptionsSchema>;
+export type ImportMode = ImportOptions['mode'];

@@ -1,18 +1,9 @@
 import { withTransaction, type Db } from '../db/pool.js';
-import { JOB_COLUMNS, selectJobPage, type JobListQuery } from './job-queries.js';
+import { JOB_COLUMNS } from './job-queries.js';
 import type { JobRow } from './job-row.js';
 
 /** The sentence of a cancelled job's `detail`. */
-export const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
-
-/** A job of the given account, or of any account when `accountId` is null (the operator). */
-export async function findJobInScope(db: Db, accountId: string | null, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)`,
-    [id, accountId],
-  );
-  return rows[0] ?? null;
-}
+const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
 
 /**
  * Ends a job that is still `processing` as `cancelled` with JOB_CANCELLED. The row lock orders it
@@ -54,16 +45,4 @@ export async function resetJobForRetry(db: Db, id: string): Promise<JobRow | nul
     await client.query('DELETE FROM enrichment_checkpoints WHERE job_id = $1', [id]);
     return rows[0];
   });
-}
-
-/**
- * Jobs of every account, or of one when `accountId` is set: the operator's view of GET /v1/jobs.
- * Same order, filters and page as the account's own listing.
- */
-export async function listJobsForOperator(
-  db: Db,
-  accountId: string | null,
-  query: JobListQuery,
-): Promise<Array<JobRow & { created_at_key: string }>> {
-  return selectJobPage(db, accountId, query);
 }

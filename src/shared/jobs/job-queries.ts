@@ -49,6 +49,12 @@ export async function findJob(db: Db, accountId: string, id: string): Promise<Jo
   return rows[0] ?? null;
 }
 
+/** A job of any account: the operator's, once the caller may see every account's jobs. */
+export async function findJobOfAnyAccount(db: Db, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
 /**
  * A job started with this idempotency key in the last 24 hours, with the hash of the request
  * that started it; older keys are released so the key can be used again.
@@ -80,36 +86,55 @@ export interface JobListQuery {
   after?: { createdAt: string; id: string };
 }
 
+/** A page of jobs, newest first: a listing's filters and position (`$1`–`$4`) and page size (`$5`). */
+const PAGE_FILTERS = `($1::text IS NULL OR type = $1)
+       AND ($2::text IS NULL OR status = $2)
+       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))`;
+const PAGE_ORDER = 'ORDER BY created_at DESC, id DESC LIMIT $5';
+
+function pageValues(query: JobListQuery): unknown[] {
+  return [query.type ?? null, query.status ?? null, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1];
+}
+
 /** The account's jobs, newest first, one page plus one row to tell whether there is more. */
 export async function listJobs(
   db: Db,
   accountId: string,
   query: JobListQuery,
 ): Promise<Array<JobRow & { created_at_key: string }>> {
-  return selectJobPage(db, accountId, query);
+  const { rows } = await db.query<JobRow & { created_at_key: string }>(
+    `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+     WHERE account_id = $6 AND ${PAGE_FILTERS}
+     ${PAGE_ORDER}`,
+    [...pageValues(query), accountId],
+  );
+  return rows;
 }
 
 /**
- * One page of jobs, newest first: of one account, or of every account when `accountId` is null
- * (the operator's view only; account routes always pass their credential's account).
+ * Jobs of every account, newest first: the operator's view of GET /v1/jobs, with the same
+ * filters and page as an account's own listing ({@link listJobs}).
  */
-export async function selectJobPage(
-  db: Db,
-  accountId: string | null,
-  query: JobListQuery,
-): Promise<Array<JobRow & { created_at_key: string }>> {
+export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<Array<JobRow & { created_at_key: string }>> {
   const { rows } = await db.query<JobRow & { created_at_key: string }>(
     `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
-     WHERE ($1::uuid IS NULL OR account_id = $1)
-       AND ($2::text IS NULL OR type = $2)
-       AND ($3::text IS NULL OR status = $3)
-       AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
-     ORDER BY created_at DESC, id DESC
-     LIMIT $6`,
-    [accountId, query.type ?? null, query.status ?? null, query.after?.createdAt ?? null,
-      query.after?.id ?? null, query.limit + 1],
+     WHERE ${PAGE_FILTERS}
+     ${PAGE_ORDER}`,
+    pageValues(query),
   );
   return rows;
+}
+
+/** Every job PostgreSQL has as `processing`, oldest first: what the queues should hold. */
+export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; type: JobType }>> {
+  const { rows } = await db.query<{ id: string; type: JobType }>(`SELECT id, type FROM jobs WHERE status = 'processing' ORDER BY created_at`);
+  return rows;
+}
+
+/** The account of a job that is still `processing`; null for an ended or unknown job. */
+export async function accountOfProcessingJob(db: Db, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ account_id: string }>(`SELECT account_id FROM jobs WHERE id = $1 AND status = 'processing'`, [id]);
+  return rows[0]?.account_id ?? null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Db } from '../db/pool.js';
+import { insertOutboxMessage } from './outbox-queries.js';
 
 /** One plain-text message. */
 export interface MailMessage {
@@ -19,14 +20,11 @@ export interface Mailer {
  * line names the message but never carries its body: a verification mail's body holds the token,
  * which must not reach logs (operators read the body from the table).
  */
-export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
+function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
   return {
     async send(message) {
-      const { rows } = await deps.db.query<{ id: string }>(
-        'INSERT INTO mail_outbox (to_address, subject, body) VALUES ($1, $2, $3) RETURNING id',
-        [message.to, message.subject, message.text],
-      );
-      deps.logger.info({ mailTo: message.to, subject: message.subject, outboxId: rows[0]?.id }, 'mail kept in mail_outbox');
+      const outboxId = await insertOutboxMessage(deps.db, message);
+      deps.logger.info({ mailTo: message.to, subject: message.subject, outboxId }, 'mail kept in mail_outbox');
     },
   };
 }
@@ -35,7 +33,7 @@ export function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
  * Sends through SMTP (`smtpUrl`, e.g. `smtps://user:pass@smtp.example.com`) from `from`. A message
  * SMTP refuses is kept in the outbox instead, so a signup never fails on a mail server outage.
  */
-export function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
+function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
   const transport = nodemailer.createTransport(deps.smtpUrl);
   const fallback = outboxMailer(deps);
   return {

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import type { RedisConnection } from '../redis-connection.js';
 import type { Config } from '../config.js';
-import type { FieldProblem } from '../errors.js';
+import type { FieldProblem } from '../field-problems.js';
 import { queuePrefix } from '../queues.js';
 
 /** The BullMQ queue that carries the ticks of export schedules. */

@@ -36,6 +36,7 @@ export interface FileStore {
   /**
    * Streams `source` into a new file, hashing and counting as it goes. Past `maxBytes` it stops
    * with PAYLOAD_TOO_LARGE and leaves nothing behind; the file is visible only once complete.
+   * Only the API saves (a request body), so its failures are the contract's errors (AppError).
    */
   save(source: Readable, maxBytes: number): Promise<StoredUpload>;
   /** A read stream over a stored file; it fetches lazily, so a missing file errors on read. */

@@ -13,7 +13,7 @@ export interface ObjectLocation {
  * makes progress, so only a storage that stays unreachable for about 8 s fails the read (and the
  * job's attempt, which the queue retries).
  */
-export const RESUME_DELAYS_MS = [100, 300, 800, 2_000, 5_000];
+const RESUME_DELAYS_MS = [100, 300, 800, 2_000, 5_000];
 
 /** An error the storage answered with a 4xx status: resuming cannot help. */
 function isFinal(error: unknown): boolean {

@@ -9,7 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Transform, type Readable } from 'node:stream';
-import { AppError, serviceUnavailable } from '../errors.js';
+import { AppError, serviceUnavailable } from '../http/app-error.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
 import type { DownloadOptions, FileStore, ResultWriter, StoredUpload } from './file-store.js';
 import { S3ObjectReader } from './s3-object-reader.js';

@@ -25,7 +25,7 @@ const WHITESPACE = /[\s\u200B-\u200D\u2060\uFEFF]+/gu;
  * differ only in spacing or casing ("ACME  Foods", "acme foods ") have the same form; the value
  * itself is left as the catalog holds it. Null for a missing or blank value.
  */
-export function normalizeText(value: string | null): string | null {
+function normalizeText(value: string | null): string | null {
   if (value === null) return null;
   const normalized = value.normalize('NFKC').replace(WHITESPACE, ' ').trim().toLowerCase();
   return normalized === '' ? null : normalized;

@@ -90,11 +90,22 @@ export async function pageCatalogTargets(
   return rows;
 }
 
-/** The products of the account with these EANs (those that exist). */
-export async function findProductsByEan(db: Db | DbClient, accountId: string, eans: string[], lock = false): Promise<StoredProduct[]> {
+/** How a read of products treats their rows: `read` only, or `lock` them until the transaction ends. */
+export type RowAccess = 'read' | 'lock';
+
+/**
+ * The products of the account with these EANs (those that exist), in EAN order; with `lock`,
+ * their rows stay locked until the transaction ends.
+ */
+export async function findProductsByEan(
+  db: Db | DbClient,
+  accountId: string,
+  eans: string[],
+  access: RowAccess = 'read',
+): Promise<StoredProduct[]> {
   const { rows } = await db.query<StoredProduct>(
     `SELECT ${STORED_COLUMNS} FROM products WHERE account_id = $1 AND ean = ANY($2::text[])
-     ORDER BY ean ${lock ? 'FOR UPDATE' : ''}`,
+     ORDER BY ean ${access === 'lock' ? 'FOR UPDATE' : ''}`,
     [accountId, eans],
   );
   return rows;

@@ -119,7 +119,7 @@ async function settlePage(
     if (!(await lockProcessingJob(client, page.jobId))) return false;
     page.signal.throwIfAborted();
     const eans = entries.filter((entry) => entry.product).map((entry) => entry.ean);
-    const current = new Map((await findProductsByEan(client, page.accountId, eans, true)).map((p) => [p.ean, p]));
+    const current = new Map((await findProductsByEan(client, page.accountId, eans, 'lock')).map((p) => [p.ean, p]));
     const writes: ProductWrite[] = [];
     const outcomes: ProductOutcome[] = [];
     const next = { ...checkpoint };

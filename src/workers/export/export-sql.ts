@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { ExportColumn } from '../../shared/jobs/export-columns.js';
 import type { ExportField, ExportOptions } from '../../shared/jobs/export-options.js';
+import type { DecimalSeparator } from '../../shared/jobs/import-options.js';
 
 /**
  * The SQL of an export. COPY takes no bind parameters, so every value in these statements is a
@@ -43,9 +44,9 @@ const TEXT_FIELDS: ReadonlySet<ExportField> = new Set(['name', 'brand', 'categor
 const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /** The CSV cell expression of one product field (attributes are written as they are). */
-function csvCell(field: Exclude<ExportField, 'attributes'>, decimalComma: boolean): string {
+function csvCell(field: Exclude<ExportField, 'attributes'>, separator: DecimalSeparator): string {
   if (TEXT_FIELDS.has(field)) return defused(field);
-  if (field === 'price') return decimalComma ? `replace(price::text, '.', ',')` : 'price::text';
+  if (field === 'price') return separator === ',' ? `replace(price::text, '.', ',')` : 'price::text';
   if (field === 'created_at' || field === 'updated_at') return `to_char(${field} AT TIME ZONE 'UTC', ${ISO_UTC})`;
   return field;
 }
@@ -62,24 +63,24 @@ export interface CsvColumn {
  * their stored types), which the importer merges back into the product's attributes. A JSON
  * object starts with `{`, so that cell never needs the injection defence.
  */
-export function csvColumns(fields: readonly ExportField[], decimalComma = false): CsvColumn[] {
-  return fields.map((field) => ({ header: field, expression: fieldCell(field, decimalComma) }));
+export function csvColumns(fields: readonly ExportField[], separator: DecimalSeparator): CsvColumn[] {
+  return fields.map((field) => ({ header: field, expression: fieldCell(field, separator) }));
 }
 
-function fieldCell(field: ExportField, decimalComma: boolean): string {
-  return field === 'attributes' ? 'attributes' : csvCell(field, decimalComma);
+function fieldCell(field: ExportField, separator: DecimalSeparator): string {
+  return field === 'attributes' ? 'attributes' : csvCell(field, separator);
 }
 
 /**
  * The CSV columns of an export renamed by a `columns` mapping: each under its own header, an
  * `attributes.<key>` column holding that attribute's value as text (defused like free text).
  */
-export function mappedCsvColumns(columns: readonly ExportColumn[], decimalComma: boolean): CsvColumn[] {
+export function mappedCsvColumns(columns: readonly ExportColumn[], separator: DecimalSeparator): CsvColumn[] {
   return columns.map(({ header, source }) => ({
     header,
     expression: source.startsWith('attributes.')
       ? defused(`(attributes ->> ${literal(source.slice(11))})`)
-      : fieldCell(source as ExportField, decimalComma),
+      : fieldCell(source as ExportField, separator),
   }));
 }
 

@@ -1,5 +1,6 @@
 import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { JobOutcome } from '../../shared/jobs/job-queries.js';
+import { lockAccountRow, storedExportBytes } from './export-queries.js';
 
 /**
  * The per-account cap of stored export bytes (EXPORT_STORAGE_BYTES_PER_ACCOUNT). Past it a new
@@ -9,15 +10,6 @@ import type { JobOutcome } from '../../shared/jobs/job-queries.js';
 export interface ExportStorageLimit {
   maxBytes: number;
   retentionDays: number;
-}
-
-/** Bytes of the account's export files still stored (results not yet removed by the retention). */
-export async function storedExportBytes(db: Db | DbClient, accountId: string): Promise<number> {
-  const { rows } = await db.query<{ bytes: string }>(
-    'SELECT coalesce(sum(result_bytes), 0)::text AS bytes FROM jobs WHERE account_id = $1 AND result_path IS NOT NULL',
-    [accountId],
-  );
-  return Number(rows[0]!.bytes);
 }
 
 /**
@@ -31,7 +23,7 @@ export async function refuseOverLimit(
   newBytes: number,
   limit: ExportStorageLimit,
 ): Promise<JobOutcome | null> {
-  await client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+  await lockAccountRow(client, accountId);
   const stored = await storedExportBytes(client, accountId);
   if (stored + newBytes <= limit.maxBytes) return null;
   return failure(

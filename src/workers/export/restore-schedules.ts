@@ -8,7 +8,7 @@ import {
 import type { ExportScheduler } from '../../shared/schedules/export-scheduler.js';
 
 /** How many schedules one read takes. */
-export const RESTORE_BATCH_SIZE = 500;
+const RESTORE_BATCH_SIZE = 500;
 
 /** What restoring schedules needs: the database, and the job schedulers in Redis. */
 export interface RestoreSchedulesDeps {

@@ -11,6 +11,7 @@ import {
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
+import { saveExportResult } from './export-queries.js';
 import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
 import { writeSnapshot } from './snapshot-writer.js';
 
@@ -119,7 +120,7 @@ async function recordResult(
       if (!(await lockProcessingJob(client, jobId))) return null;
       const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
       if (overLimit) return (await finishJob(client, jobId, overLimit)) ? overLimit : null;
-      await client.query('UPDATE jobs SET result_path = $2, result_bytes = $3 WHERE id = $1', [jobId, result.resultPath, size]);
+      await saveExportResult(client, jobId, result.resultPath, size);
       return (await finishJob(client, jobId, completed)) ? completed : null;
     });
   } finally {

@@ -53,8 +53,8 @@ export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<n
     signal.throwIfAborted();
     let copy: CopyOutStream;
     if (options.format === 'csv') {
-      const decimalComma = options.decimal_separator === ',';
-      const columns = options.columns ? mappedCsvColumns(options.columns, decimalComma) : csvColumns(options.fields, decimalComma);
+      const separator = options.decimal_separator ?? '.';
+      const columns = options.columns ? mappedCsvColumns(options.columns, separator) : csvColumns(options.fields, separator);
       copy = new CopyOutStream(csvCopySql(columns, where), headerLine(columns.map((column) => column.header)));
     } else {
       copy = new CopyOutStream(ndjsonCopySql(options.fields, where));

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { RedisConnection } from '../../shared/redis-connection.js';
+import type { RedisConnection } from '../redis-connection.js';
 import { z } from 'zod';
-import type { Db } from '../../shared/db/pool.js';
-import { AppError } from '../../shared/errors.js';
-import { sendError } from '../plugins/error-handler.js';
-import { errorResponses } from '../schemas.js';
+import type { Db } from '../db/pool.js';
+import { AppError } from './app-error.js';
+import { errorResponses, sendError } from './error-envelope.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 

@@ -1,8 +1,8 @@
 import { badRequest } from './errors.js';
-import { UUID_PATTERN as UUID } from './uuid.js';
+import { UUID_PATTERN as UUID } from '../shared/uuid.js';
 
 /** Encodes a keyset position as an opaque `next_cursor`. */
-export function encodeCursor(position: unknown[]): string {
+function encodeCursor(position: unknown[]): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 

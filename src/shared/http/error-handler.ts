@@ -10,25 +10,9 @@ import {
   requestTimeout,
   serviceUnavailable,
   unsupportedMediaType,
-} from '../../shared/errors.js';
-
-/** The contract's timestamp form: ISO 8601 UTC to the second. */
-const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-/** Sends the error envelope of API.md §1; `error` and `detail` carry the same sentence. */
-export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
-  // A used-up monthly quota is not worth retrying soon: its body says when the month resets, but
-  // it carries no Retry-After header, so that clients that honour Retry-After do not wait for it.
-  if ((error.status === 429 && error.code !== 'QUOTA_EXCEEDED') || error.status === 503) {
-    const retryAfter = error.extras.retry_after_seconds;
-    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-  }
-  return reply.code(error.status).send(envelopeOf(error));
-}
-
-function envelopeOf(error: AppError): Record<string, unknown> {
-  return { error: error.message, detail: error.message, error_code: error.code, timestamp: timestamp(), ...error.extras };
-}
+} from './app-error.js';
+import { schemaIssueField } from '../field-problems.js';
+import { envelopeOf, sendError } from './error-envelope.js';
 
 /**
  * Answers what Node refuses before Fastify sees a request (headers over the size limit, a request
@@ -67,12 +51,12 @@ function isUnavailable(error: Error & { code?: string }): boolean {
 }
 
 /** Maps any error to the envelope: contract errors as they are, framework 4xx by kind, the rest 500/503. */
-export function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
+function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
-    const name = issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'body';
+    const name = schemaIssueField(issue) || 'body';
     return badRequest(`Invalid ${where} '${name}': ${issue.message}`);
   }
   switch (error.code) {

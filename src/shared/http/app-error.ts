@@ -1,0 +1,78 @@
+/** Error codes of the HTTP contract (API.md §1). */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'VALIDATION_ERROR'
+  | 'AUTHENTICATION_REQUIRED'
+  | 'INVALID_API_KEY'
+  | 'API_KEY_EXPIRED'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'ACCOUNT_SUSPENDED'
+  | 'INVALID_CREDENTIALS'
+  | 'EMAIL_TAKEN'
+  | 'PERMISSION_DENIED'
+  | 'NOT_FOUND'
+  | 'DUPLICATE_EAN'
+  | 'DUPLICATE_NAME'
+  | 'JOB_NOT_FINISHED'
+  | 'ACCOUNT_LOCKED'
+  | 'RATE_LIMIT_EXCEEDED'
+  | 'QUOTA_EXCEEDED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'REQUEST_HEADERS_TOO_LARGE'
+  | 'LIMIT_EXCEEDED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'INTERNAL_ERROR'
+  | 'SERVICE_UNAVAILABLE';
+
+/**
+ * An error that an HTTP listener (the API's, or a worker process's) turns into the contract's
+ * envelope: `status`, `code` and `message` go out as the HTTP status, `error_code` and
+ * `error`/`detail`; `extras` are merged into the body. The API's own errors are in src/api/errors.ts.
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly extras: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, extras?: Record<string, unknown>) =>
+  new AppError(400, 'BAD_REQUEST', message, extras);
+
+export const notFound = (message = 'Not found.') => new AppError(404, 'NOT_FOUND', message);
+
+export const authenticationRequired = () =>
+  new AppError(
+    401,
+    'AUTHENTICATION_REQUIRED',
+    "Missing API key. Send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+  );
+
+export const invalidApiKey = () => new AppError(401, 'INVALID_API_KEY', 'Invalid API key.');
+
+export const payloadTooLarge = (limitBytes: number) =>
+  new AppError(413, 'PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${limitBytes} bytes.`, {
+    limit_bytes: limitBytes,
+  });
+
+/** A body that arrived slower than the configured minimum rate, or a request not received in time. */
+export const requestTimeout = () =>
+  new AppError(408, 'REQUEST_TIMEOUT', 'The request was not received in time: send the body at a steady rate.');
+
+export const requestHeadersTooLarge = () =>
+  new AppError(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large.');
+
+export const unsupportedMediaType = (
+  contentType: string | undefined,
+  expected = "send the CSV as text/csv or as multipart/form-data with a 'file' field",
+) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type '${contentType ?? ''}': ${expected}.`);
+
+export const serviceUnavailable = (message = 'A backing service is unavailable; try again shortly.') =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', message, { retry_after_seconds: 5 });

@@ -1,0 +1,52 @@
+import type { Db } from '../shared/db/pool.js';
+
+/** Every table in the `import_staging` schema: staging and report tables of import attempts. */
+export async function importStagingTables(db: Db): Promise<string[]> {
+  const { rows } = await db.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'import_staging'`);
+  return rows.map((row) => row.tablename);
+}
+
+/** Which of these jobs are still `processing` (a running attempt may own their tables). */
+export async function processingJobIds(db: Db, ids: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'processing'`, [ids]);
+  return new Set(rows.map((job) => job.id));
+}
+
+/** Jobs that ended more than `retentionDays` ago and still point at their upload. */
+export async function jobsWithExpiredUploads(db: Db, retentionDays: number): Promise<Array<{ id: string; input_path: string }>> {
+  const { rows } = await db.query<{ id: string; input_path: string }>(
+    `SELECT id, input_path FROM jobs
+     WHERE input_path IS NOT NULL AND status <> 'processing'
+       AND finished_at < now() - make_interval(days => $1)`,
+    [retentionDays],
+  );
+  return rows;
+}
+
+/** Forgets a job's upload once it is removed: a retry then refuses to run without it. */
+export async function clearInputPath(db: Db, jobId: string): Promise<void> {
+  await db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [jobId]);
+}
+
+/**
+ * Clears `result_path` of the jobs whose export ended more than `retentionDays` before `now`,
+ * and returns the paths it cleared, for their files to be removed. Rows another pass holds are
+ * skipped, so two passes never take the same file.
+ */
+export async function takeExpiredExportResults(
+  db: Db,
+  now: Date,
+  retentionDays: number,
+): Promise<Array<{ id: string; result_path: string }>> {
+  const { rows } = await db.query<{ id: string; result_path: string }>(
+    `WITH expired AS (
+       SELECT id, result_path FROM jobs
+       WHERE result_path IS NOT NULL AND finished_at < $1::timestamptz - make_interval(days => $2)
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE jobs SET result_path = NULL FROM expired WHERE jobs.id = expired.id
+     RETURNING jobs.id, expired.result_path`,
+    [now, retentionDays],
+  );
+  return rows;
+}
