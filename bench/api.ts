@@ -4,8 +4,9 @@
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, POST /v1/imports with a
  * 2-row CSV, and the 429 answers of a key over its per-minute limit; then the authenticated GET at
  * half its measured maximum rate, idle and while a worker process imports a large file (1M rows,
- * uploaded through the same API). Prints req/s, p50/p99 latency and the CPU each request costs the
- * API process and PostgreSQL, per scenario, and the goals.
+ * uploaded through the same API). Each scenario runs 2 s unmeasured first (JIT warm-up). Prints
+ * req/s, p50/p99 latency and the CPU each request costs the API process and PostgreSQL, per
+ * scenario, and the goals.
  *
  *   npm run bench:api                                 # 10 s per scenario, 32 connections, 1M-row import
  *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario
@@ -103,17 +104,23 @@ interface Scenario {
   overallRate?: number;
 }
 
+/** Seconds each scenario runs unmeasured first, so that its code paths are compiled (JIT) before it counts. */
+const WARM_UP_SECONDS = 2;
+
 async function measure(target: Target, options: Options, scenario: Scenario): Promise<Measured> {
+  const load = (duration: number) =>
+    autocannon({
+      url: `${target.baseUrl}${scenario.path}`,
+      method: scenario.method ?? 'GET',
+      headers: scenario.headers,
+      body: scenario.body,
+      connections: options.connections,
+      duration,
+      overallRate: scenario.overallRate,
+    });
+  await load(WARM_UP_SECONDS);
   const stopMeter = await startCpuMeter(target.apiPid, target.databaseUrl, target.database);
-  const result = await autocannon({
-    url: `${target.baseUrl}${scenario.path}`,
-    method: scenario.method ?? 'GET',
-    headers: scenario.headers,
-    body: scenario.body,
-    connections: options.connections,
-    duration: options.duration,
-    overallRate: scenario.overallRate,
-  });
+  const result = await load(options.duration);
   const cpu = await stopMeter();
   const statuses = Object.entries(result.statusCodeStats ?? {})
     .map(([status, stats]) => `${status}×${stats.count ?? 0}`)
