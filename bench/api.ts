@@ -3,17 +3,21 @@
  * it) on a fresh database and queue prefix, and loads it with autocannon from this process:
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, POST /v1/imports with a
  * 2-row CSV, and the 429 answers of a key over its per-minute limit; then the authenticated GET at
- * half its measured maximum rate; optionally (--import-rows) the same while a worker process
- * imports a large file. Prints req/s and p50/p99 latency per scenario, and the goals.
+ * half its measured maximum rate, idle and while a worker process imports a large file (1M rows,
+ * uploaded through the same API). Each scenario runs 2 s unmeasured first (JIT warm-up). Prints
+ * req/s, p50/p99 latency and the CPU each request costs the API process and PostgreSQL, per
+ * scenario, and the goals.
  *
- *   npm run bench:api                                 # 10 s per scenario, 32 connections
- *   npm run bench:api -- --duration 3 --connections 16
- *   npm run bench:api -- --import-rows 1m             # also: the GET while a 1M-row import runs
+ *   npm run bench:api                                 # 10 s per scenario, 32 connections, 1M-row import
+ *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario
+ *   npm run bench:api -- --log-level info             # with the service's default request logging
+ *   npm run bench:api -- --cpu-prof-dir prof          # V8 CPU profile of the API process (node --cpu-prof)
  *   npm run bench:api -- --runtime tsx                # run the sources with tsx instead of compiled JS
  *
  * The accounts are ENTERPRISE with limits raised so that none is hit, except the FREE one whose
  * per-minute limit is 1 (the 429 scenario). DATABASE_URL and REDIS_URL as for bench:import. The
- * load generator shares the machine with the service: on few cores, the figures are lower bounds.
+ * load generator shares the machine with the service: on few cores, the figures are lower bounds,
+ * and the CPU per request is the steadier figure when other work runs on the machine.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,12 +25,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCpuMeter, writeProductCsv } from './api-load.js';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
-import { generateProductCsv } from './generate-csv.js';
 import { getJob, uploadCsv } from './http.js';
 import { printTable } from './report.js';
-import { buildDist, freePort, startService, stopService, type Runtime, type ServiceProcess } from './service.js';
-import { ADMIN_KEY, baseDatabaseUrl, benchSeed, deleteBenchKeys, parseCount, redisUrl } from './settings.js';
+import { buildDist, freePort, startService, stopService, type Runtime } from './service.js';
+import { ADMIN_KEY, baseDatabaseUrl, deleteBenchKeys, parseCount, redisUrl } from './settings.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EAN = '4006381333931';
@@ -38,17 +43,26 @@ interface Options {
   connections: number;
   runtime: 'tsx' | 'dist';
   importRows: number;
+  /** The service's LOG_LEVEL: `fatal` by default (autocannon cuts off uploads in flight when a run ends, each would log an error); `info` is the service's default. */
+  logLevel: string;
+  /** Where the API process writes a V8 CPU profile (node --cpu-prof) when it stops; unset: none. */
+  cpuProfDir: string;
 }
 
+/** A row count, or 0 for none. */
+const rowsOrNone = (text: string) => (/^0+$/.test(text.trim()) ? 0 : parseCount(text));
+
 function parseOptions(argv: string[]): Options {
-  const options: Options = { duration: 10, connections: 32, runtime: 'dist', importRows: 0 };
+  const options: Options = { duration: 10, connections: 32, runtime: 'dist', importRows: 1_000_000, cpuProfDir: '', logLevel: 'fatal' };
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--') continue;
     else if (flag === '--duration') options.duration = Number(value());
     else if (flag === '--connections') options.connections = Number(value());
-    else if (flag === '--import-rows') options.importRows = parseCount(value());
+    else if (flag === '--import-rows') options.importRows = rowsOrNone(value());
+    else if (flag === '--log-level') options.logLevel = value();
+    else if (flag === '--cpu-prof-dir') options.cpuProfDir = resolve(value());
     else if (flag === '--runtime') options.runtime = value() === 'tsx' ? 'tsx' : 'dist';
     else throw new Error(`unknown option ${flag}`);
   }
@@ -67,6 +81,17 @@ interface Measured {
   /** Responses per status code, e.g. "200×5120". */
   statuses: string;
   errors: number;
+  /** CPU microseconds per answered request: the API process, and the PostgreSQL backends of its database. */
+  apiCpuUs: number;
+  pgCpuUs: number;
+}
+
+/** The service under load: where it answers, and what {@link startCpuMeter} needs to find its processes. */
+interface Target {
+  baseUrl: string;
+  apiPid: number;
+  databaseUrl: string;
+  database: string;
 }
 
 interface Scenario {
@@ -79,23 +104,33 @@ interface Scenario {
   overallRate?: number;
 }
 
-async function measure(baseUrl: string, options: Options, scenario: Scenario): Promise<Measured> {
-  const result = await autocannon({
-    url: `${baseUrl}${scenario.path}`,
-    method: scenario.method ?? 'GET',
-    headers: scenario.headers,
-    body: scenario.body,
-    connections: options.connections,
-    duration: options.duration,
-    overallRate: scenario.overallRate,
-  });
+/** Seconds each scenario runs unmeasured first, so that its code paths are compiled (JIT) before it counts. */
+const WARM_UP_SECONDS = 2;
+
+async function measure(target: Target, options: Options, scenario: Scenario): Promise<Measured> {
+  const load = (duration: number) =>
+    autocannon({
+      url: `${target.baseUrl}${scenario.path}`,
+      method: scenario.method ?? 'GET',
+      headers: scenario.headers,
+      body: scenario.body,
+      connections: options.connections,
+      duration,
+      overallRate: scenario.overallRate,
+    });
+  await load(WARM_UP_SECONDS);
+  const stopMeter = await startCpuMeter(target.apiPid, target.databaseUrl, target.database);
+  const result = await load(options.duration);
+  const cpu = await stopMeter();
   const statuses = Object.entries(result.statusCodeStats ?? {})
     .map(([status, stats]) => `${status}×${stats.count ?? 0}`)
     .join(' ');
+  const answered = Math.max(1, result.requests.total);
   const measured = {
     name: scenario.name, rate: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, statuses, errors: result.errors,
+    apiCpuUs: (cpu.api * 1e6) / answered, pgCpuUs: (cpu.postgres * 1e6) / answered,
   };
-  log(`${scenario.name}: ${measured.rate.toFixed(0)} req/s, p99 ${measured.p99} ms (${statuses})`);
+  log(`${scenario.name}: ${measured.rate.toFixed(0)} req/s, p99 ${measured.p99} ms (${statuses}), load ${loadavg()[0]!.toFixed(1)}`);
   return measured;
 }
 
@@ -124,35 +159,68 @@ async function prepare(baseUrl: string, tmp: string, tag: string) {
   return { key, limited, jobId };
 }
 
-/** The authenticated GET at `rate` while a worker process imports `rows` rows. */
-async function duringImport(service: ServiceProcess, env: Record<string, string>, runtime: Runtime, options: Options, get: Scenario, tmp: string) {
+/** Polls the job until the worker is running it (its rows are being read), so the load meets the import itself. */
+async function untilRunning(baseUrl: string, key: string, jobId: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const job = await getJob(baseUrl, key, jobId);
+    if (job.status !== 'processing') throw new Error(`the import ended (${job.status}) before the measurement started`);
+    if (job.phase !== 'queued' && job.progress.rows_processed > 0) return;
+    if (Date.now() > deadline) throw new Error('the import did not start within 120 s');
+    await sleep(100);
+  }
+}
+
+/**
+ * The authenticated GET at `get.overallRate` while a worker process imports a file of
+ * `options.importRows` rows: uploaded through the API under test, measured once the worker reads rows.
+ */
+async function duringImport(target: Target, env: Record<string, string>, runtime: Runtime, options: Options, get: Scenario, tmp: string) {
   const file = join(tmp, 'large.csv');
-  await generateProductCsv(file, options.importRows, benchSeed);
+  log(`writing a ${options.importRows}-row CSV`);
+  await writeProductCsv(file, options.importRows);
   const workerPort = await freePort();
   const worker = await startService(REPO_ROOT, { ...env, ROLE: 'worker', WORKER_PORT: String(workerPort), PORT: '0' }, workerPort, runtime);
   try {
-    const key = await account(service.baseUrl, 'ENTERPRISE', `bench-import-${randomBytes(3).toString('hex')}@example.com`);
-    const jobId = await uploadCsv(service.baseUrl, key, file);
-    const measured = await measure(service.baseUrl, options, { ...get, name: `${get.name} during a ${options.importRows}-row import` });
-    const job = await getJob(service.baseUrl, key, jobId);
-    if (job.status !== 'processing') log(`the import ended (${job.status}) before the measurement did: use a larger --import-rows`);
+    const key = await account(target.baseUrl, 'ENTERPRISE', `bench-import-${randomBytes(3).toString('hex')}@example.com`);
+    const jobId = await uploadCsv(target.baseUrl, key, file);
+    await untilRunning(target.baseUrl, key, jobId);
+    const measured = await measure(target, options, { ...get, name: `${DURING} a ${options.importRows}-row import` });
+    const job = await getJob(target.baseUrl, key, jobId);
+    log(`import after the measurement: ${job.status}, ${job.phase}, ${job.progress.rows_processed} rows read; cancelling it`);
+    if (job.status !== 'processing') log('the import ended before the measurement did: use a larger --import-rows');
+    // The scenarios after this one meet an idle service again.
+    await fetch(`${target.baseUrl}/v1/jobs/${jobId}/cancel`, { method: 'POST', headers: { 'x-api-key': key } });
     return measured;
   } finally {
     await stopService(worker);
   }
 }
 
+/** Names of the two scenarios that the goals compare: the GET at half its maximum rate, idle and during an import. */
+const HALF = 'GET /v1/jobs/{id} at half rate';
+const DURING = 'GET /v1/jobs/{id} at half rate, during';
+
 const ms = (value: number) => value.toFixed(1);
 const percent = (part: number, whole: number) => `${((100 * part) / whole).toFixed(0)}%`;
 
 function report(rows: Measured[], options: Options, runtime: string): void {
-  console.log(`\nAPI benchmark (service: ROLE=api, ${runtime}; autocannon, ${options.connections} connections, ${options.duration} s each;`);
-  console.log(`load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs: well above the CPU count, other work skewed the run)\n`);
+  const load = loadavg()[0]!;
+  const busy = load > cpus().length ? ': above the CPU count, other work skewed the run' : '';
+  console.log(`\nAPI benchmark (service: ROLE=api, ${runtime}, LOG_LEVEL=${options.logLevel}; autocannon, ${options.connections} connections,`);
+  console.log(`${options.duration} s each; load average ${load.toFixed(2)} on ${cpus().length} CPUs${busy})\n`);
   printTable(
-    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'responses', 'errors'],
-    rows.map((row) => [row.name, row.rate.toFixed(0), ms(row.p50), ms(row.p99), row.statuses, String(row.errors)]),
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'API µs/req', 'PG µs/req', 'responses', 'errors'],
+    rows.map((row) => [
+      row.name, row.rate.toFixed(0), ms(row.p50), ms(row.p99), row.apiCpuUs.toFixed(0), row.pgCpuUs.toFixed(0), row.statuses, String(row.errors),
+    ]),
   );
-  const [health, job, , imports, , half, during] = rows as [Measured, Measured, Measured, Measured, Measured, Measured, Measured?];
+  console.log('(µs/req: CPU time of the API process and of the PostgreSQL backends of its database per answered request)');
+  // The first row whose name starts so (the idle GET comes before its half-rate runs).
+  const named = (prefix: string) => rows.find((row) => row.name.startsWith(prefix));
+  const [health, job, imports, half] = ['GET /healthz', 'GET /v1/jobs/{id}', 'POST /v1/imports', HALF].map((prefix) => named(prefix)) as Measured[];
+  const during = named(DURING);
+  if (!health || !job || !imports || !half) return;
   console.log('\nGoals:');
   const goal = (text: string, met: boolean) => console.log(`  ${met ? 'met ' : 'MISS'}  ${text}`);
   goal(`authenticated GET ≥ ${GOALS.getShare * 100}% of /healthz req/s: ${percent(job.rate, health.rate)}`, job.rate >= GOALS.getShare * health.rate);
@@ -161,7 +229,7 @@ function report(rows: Measured[], options: Options, runtime: string): void {
   if (during) {
     const limit = GOALS.duringImportFactor * half.p99;
     goal(`p99 during the import ≤ ${GOALS.duringImportFactor}× idle p99 (${ms(half.p99)} ms): ${ms(during.p99)} ms`, during.p99 <= limit);
-  } else console.log('  (p99 during a large import: run with --import-rows 1m)');
+  } else console.log('  (p99 during a large import: left out by --import-rows 0)');
 }
 
 async function main(): Promise<void> {
@@ -181,12 +249,13 @@ async function main(): Promise<void> {
     const port = await freePort();
     const env = {
       DATABASE_URL: withDatabase(baseDatabaseUrl, database), REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix, DATA_DIR: join(tmp, 'data'),
-      // autocannon cuts off the uploads in flight when a run ends: each would log an error.
-      ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'fatal', HOST: '127.0.0.1',
+      ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: options.logLevel, HOST: '127.0.0.1',
       TIER_LIMITS: JSON.stringify({ FREE: { monthly: null, per_minute: 1 }, ENTERPRISE: { monthly: null, per_minute: 1_000_000_000 } }),
     };
-    const service = await startService(REPO_ROOT, { ...env, ROLE: 'api', PORT: String(port) }, port, runtime);
+    const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+    const service = await startService(REPO_ROOT, { ...env, ROLE: 'api', PORT: String(port) }, port, runtime, profile);
     cleanups.push(() => stopService(service));
+    const target: Target = { baseUrl: service.baseUrl, apiPid: service.pid, databaseUrl: env.DATABASE_URL, database };
     const { key, limited, jobId } = await prepare(service.baseUrl, tmp, tag);
     const auth = { 'x-api-key': key };
     const get: Scenario = { name: 'GET /v1/jobs/{id}', path: `/v1/jobs/${jobId}`, headers: auth };
@@ -195,13 +264,15 @@ async function main(): Promise<void> {
       { name: 'GET /healthz', path: '/healthz' },
       get,
       { name: 'GET /v1/products/{ean}', path: `/v1/products/${EAN}`, headers: auth },
-      { name: 'POST /v1/imports (2 rows)', path: '/v1/imports', method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: SMALL_CSV },
       { name: '429 (over the per-minute limit)', path: '/v1/jobs', headers: { 'x-api-key': limited } },
-    ] satisfies Scenario[]) rows.push(await measure(service.baseUrl, options, scenario));
+    ] satisfies Scenario[]) rows.push(await measure(target, options, scenario));
     const overallRate = Math.max(1, Math.floor(rows[1]!.rate / 2));
-    const half = { ...get, name: `GET /v1/jobs/{id} at ${overallRate} req/s (half)`, overallRate };
-    rows.push(await measure(service.baseUrl, options, half));
-    if (options.importRows > 0) rows.push(await duringImport(service, env, runtime, options, half, tmp));
+    const half = { ...get, name: `${HALF} (${overallRate} req/s)`, overallRate };
+    rows.push(await measure(target, options, half));
+    if (options.importRows > 0) rows.push(await duringImport(target, env, runtime, options, half, tmp));
+    // Last: the accepted imports stay queued (no worker runs beside this API) and must not reach the one above.
+    const upload = { name: 'POST /v1/imports (2 rows)', path: '/v1/imports', method: 'POST', headers: { ...auth, 'content-type': 'text/csv' }, body: SMALL_CSV };
+    rows.push(await measure(target, options, upload as Scenario));
     report(rows, options, runtime.kind === 'tsx' ? 'tsx' : 'compiled JS');
   } finally {
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => log(`cleanup step failed: ${(error as Error).message}`));

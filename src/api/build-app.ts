@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
@@ -45,6 +45,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { productRoutes } from './routes/products.js';
+import { responseSerializerCompiler } from './response-serializer.js';
 
 /** Everything the API needs; a test passes its own database, Redis and queue prefix. */
 export interface AppDeps {
@@ -89,7 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -5,6 +5,7 @@ import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import type { Db } from '../../shared/db/pool.js';
 import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../errors.js';
+import { redisScript } from '../../shared/redis-script.js';
 import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
 
@@ -14,10 +15,10 @@ const MINUTE_MS = 60_000;
  * Counts a hit in a fixed one-minute window and returns the window's count. INCR and the expiry are
  * one script, so concurrent API processes share the count exactly and a key never outlives its window.
  */
-const HIT_SCRIPT = `
+const HIT_SCRIPT = redisScript(`
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count`;
+return count`);
 
 /**
  * Admits one request of an account in one round trip: counts it in the minute (as {@link HIT_SCRIPT})
@@ -27,7 +28,7 @@ return count`;
  * or -2 over the quota, epoch}; {-1} when the month's hash must first be seeded from PostgreSQL.
  * Both keys share the deployment's hash tag, so the script runs on Redis Cluster too.
  */
-const ADMIT_SCRIPT = `
+const ADMIT_SCRIPT = redisScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, ''} end
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -35,7 +36,7 @@ if count > tonumber(ARGV[2]) then return {count, -1, ''} end
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 local limit = tonumber(ARGV[3])
 if limit >= 0 and tonumber(redis.call('HGET', KEYS[2], 'used')) >= limit then return {count, -2, epoch} end
-return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`;
+return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`);
 
 /** The per-minute state sent as X-RateLimit-Limit/Remaining/Reset. */
 export interface RateLimitState {
@@ -105,7 +106,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   /** Counts a hit on `name` in the current minute. */
   const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
     const { window, resetSeconds } = minuteWindow(deps.clock());
-    const count = await counted(() => deps.redis.eval(HIT_SCRIPT, 1, `${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS));
+    const count = await counted(() => HIT_SCRIPT.run(deps.redis, [`${deps.keyPrefix}:limits:${name}:${window}`], [2 * MINUTE_MS]));
     return { count: Number(count), resetSeconds };
   };
 
@@ -120,7 +121,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   const admit = async (accountId: string, tier: Tier, month: string, window: number) => {
     const limits = deps.tierLimits[tier];
     const keys = [`${deps.keyPrefix}:limits:account:${accountId}:${window}`, usageKey(accountId, month)];
-    const run = () => deps.redis.eval(ADMIT_SCRIPT, 2, ...keys, 2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1);
+    const run = () => ADMIT_SCRIPT.run(deps.redis, keys, [2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1]);
     let result = (await counted(run)) as [number, number, string];
     if (result[0] === -1) {
       await counted(() => ledger.seed(accountId, month));

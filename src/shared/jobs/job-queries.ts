@@ -40,12 +40,16 @@ export async function deleteJob(db: Db, accountId: string, id: string): Promise<
   await db.query('DELETE FROM jobs WHERE account_id = $1 AND id = $2', [accountId, id]);
 }
 
-/** One job of the account, or null (also for another account's job). */
+/**
+ * One job of the account, or null (also for another account's job). A named (prepared) statement:
+ * it is what clients poll, and each pooled session parses and plans it once instead of per poll.
+ */
 export async function findJob(db: Db, accountId: string, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    `SELECT ${JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND id = $2`,
-    [accountId, id],
-  );
+  const { rows } = await db.query<JobRow>({
+    name: 'find-job',
+    text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND id = $2`,
+    values: [accountId, id],
+  });
   return rows[0] ?? null;
 }
 

@@ -32,12 +32,13 @@ function writtenValues(accountId: string, product: ProductInput): unknown[] {
   ];
 }
 
-/** One product of the account's catalog by exact EAN, or null. */
+/** One product of the account's catalog by exact EAN, or null. A named statement: parsed and planned once per pooled session. */
 export async function findProduct(db: Db, accountId: string, ean: string): Promise<ProductResource | null> {
-  const { rows } = await db.query<ProductResource>(
-    `SELECT ${PRODUCT_COLUMNS} FROM products WHERE account_id = $1 AND ean = $2`,
-    [accountId, ean],
-  );
+  const { rows } = await db.query<ProductResource>({
+    name: 'find-product',
+    text: `SELECT ${PRODUCT_COLUMNS} FROM products WHERE account_id = $1 AND ean = $2`,
+    values: [accountId, ean],
+  });
   return rows[0] ?? null;
 }
 

@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { query } from './db.js';
+import { gtinCheckDigit } from '../src/shared/product/gtin.js';
+
+/**
+ * What bench:api needs beside its scenarios: the CPU a request costs in the API process and in
+ * the PostgreSQL backends of its database (less sensitive to other load on the machine than
+ * req/s), and the large file of the "during an import" scenario.
+ */
+
+/** CPU seconds (user + system) of `pid`, or 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3; utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pids of the PostgreSQL backends connected to `database` (the service's pools). */
+async function backendPids(databaseUrl: string, database: string): Promise<number[]> {
+  const rows = await query<{ pid: number }>(
+    databaseUrl,
+    `SELECT pid FROM pg_stat_activity WHERE datname = '${database.replaceAll("'", "''")}' AND pid <> pg_backend_pid()`,
+  );
+  return rows.map((row) => row.pid);
+}
+
+/** CPU used between {@link startCpuMeter} and the returned function's call, in seconds. */
+export interface CpuUsed {
+  api: number;
+  postgres: number;
+}
+
+/**
+ * Starts measuring the CPU of the API process `apiPid` and of the backends of `database`; the
+ * returned function stops and reports. Backends that come or go meanwhile count from when seen.
+ */
+export async function startCpuMeter(apiPid: number, databaseUrl: string, database: string): Promise<() => Promise<CpuUsed>> {
+  const apiStart = cpuSeconds(apiPid);
+  const backends = new Map((await backendPids(databaseUrl, database)).map((pid) => [pid, cpuSeconds(pid)]));
+  return async () => {
+    const api = cpuSeconds(apiPid) - apiStart;
+    let postgres = 0;
+    for (const pid of await backendPids(databaseUrl, database)) postgres += cpuSeconds(pid) - (backends.get(pid) ?? 0);
+    return { api, postgres };
+  };
+}
+
+/** The `index`-th EAN-13 of a generated file: prefix 4, 11 digits of the index, GS1 check digit. */
+function ean(index: number): string {
+  const body = `4${String(index).padStart(11, '0')}`;
+  return `${body}${gtinCheckDigit(body)}`;
+}
+
+/** Writes a product CSV of `rows` valid rows (distinct EANs) to `file`, streaming, with backpressure. */
+export async function writeProductCsv(file: string, rows: number): Promise<void> {
+  const out = createWriteStream(file);
+  let chunk = 'ean,name,brand,category,price,currency,stock\n';
+  for (let index = 0; index < rows; index += 1) {
+    chunk += `${ean(index)},Product ${index},Brand ${index % 97},Category ${index % 13},${1 + (index % 100)}.${String(index % 97).padStart(2, '0')},EUR,${index % 500}\n`;
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await finished(out);
+}
