@@ -61,6 +61,8 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       schema: {
+        summary: 'Sign up for an account',
+        description: 'Creates a FREE account with its email not yet verified and mails a verification link; log in once it is verified.',
         body: z.object({ email: emailField, password: newPasswordField }),
         response: {
           201: z.object({ id: z.uuid(), email: z.string(), tier: tierField, email_verified: z.boolean() }),
@@ -101,7 +103,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
 
   routes.post(
     '/v1/verify-email',
-    { attachValidation: true, schema: { body: tokenBody, response: verifyResponse } },
+    { attachValidation: true, schema: { summary: 'Verify an email address with its token', body: tokenBody, response: verifyResponse } },
     async (request) => {
       rejectInvalidRequest(request);
       return verify(request.body.token);
@@ -114,7 +116,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       // The token is in the URL here: the logger's request serializer redacts it (shared/logger.ts).
-      schema: { querystring: tokenBody, response: verifyResponse },
+      schema: { summary: 'Verify an email address (the link in the verification mail)', querystring: tokenBody, response: verifyResponse },
     },
     async (request) => {
       rejectInvalidRequest(request);
@@ -127,6 +129,8 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       schema: {
+        summary: 'Log in for a session token',
+        description: 'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only.',
         body: z.object({
           email: z.string({ error: 'The email field is required.' }).max(320),
           password: z.string({ error: 'The password field is required.' }).max(1024),

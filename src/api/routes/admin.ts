@@ -37,6 +37,8 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       config,
       attachValidation: true,
       schema: {
+        summary: 'Create an account (operators)',
+        description: 'Onboarding: the account starts with its email verified and a first key of all non-admin scopes, shown once.',
         body: z.object({ email: emailField, tier: tierField.default('FREE') }),
         response: {
           201: z.object({
@@ -78,15 +80,15 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
     },
   );
 
-  const accountAction = (path: string, changes: Parameters<typeof updateAccount>[2]) =>
+  const accountAction = (path: string, summary: string, changes: Parameters<typeof updateAccount>[2]) =>
     routes.post(
       `/v1/admin/accounts/:id/${path}`,
-      { config, schema: { params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+      { config, schema: { summary, params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
       async (request) => changeAccount(deps, request.params.id, changes),
     );
-  accountAction('verify', { emailVerified: true });
-  accountAction('suspend', { suspended: true });
-  accountAction('unsuspend', { suspended: false });
+  accountAction('verify', "Mark an account's email verified (operators)", { emailVerified: true });
+  accountAction('suspend', 'Suspend an account (operators)', { suspended: true });
+  accountAction('unsuspend', 'Lift the suspension of an account (operators)', { suspended: false });
 
   routes.patch(
     '/v1/admin/accounts/:id',
@@ -94,6 +96,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       config,
       attachValidation: true,
       schema: {
+        summary: "Change an account's tier (operators)",
         params: accountParams,
         body: z.object({ tier: tierField }),
         response: { 200: accountSchema, ...errorResponses(400, 404, ...AUTH_ERRORS) },

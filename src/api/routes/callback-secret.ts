@@ -26,7 +26,11 @@ export function callbackSecretRoutes(app: FastifyInstance, deps: { db: Db; grace
     '/v1/callback-secret',
     {
       config: { scope: 'keys:manage', sessionAllowed: true },
-      schema: { response: { 201: callbackSecretSchema, ...errorResponses(...AUTH_ERRORS) } },
+      schema: {
+        summary: 'Create or rotate the callback signing secret',
+        description: 'The new secret is in this response only; deliveries are also signed with the one it replaces until `previous_valid_until`.',
+        response: { 201: callbackSecretSchema, ...errorResponses(...AUTH_ERRORS) },
+      },
     },
     async (request, reply) => {
       const secret = generateCallbackSecret();

@@ -30,6 +30,8 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
     {
       config: { scope: 'enrichments:write' },
       schema: {
+        summary: 'Start an enrichment of the catalog',
+        description: 'Enriches the products of `eans`, or those matching `filter`; with neither (or no body), the whole catalog.',
         body: enrichmentBody.nullish(),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },

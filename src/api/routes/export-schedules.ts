@@ -106,7 +106,12 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     {
       config,
       attachValidation: true,
-      schema: { body: scheduleBody, response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) } },
+      schema: {
+        summary: 'Schedule a recurring export',
+        description: 'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`.',
+        body: scheduleBody,
+        response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+      },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
@@ -133,6 +138,7 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     {
       config,
       schema: {
+        summary: "List the account's export schedules (cursor-paginated)",
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(scheduleSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
@@ -158,7 +164,7 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     '/v1/export-schedules/:id',
     {
       config,
-      schema: { params: scheduleParams, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } },
+      schema: { summary: 'Delete an export schedule', params: scheduleParams, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);

@@ -29,6 +29,8 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       // The body is checked in the handler, so that its problems answer 422 (not the generic 400).
       attachValidation: true,
       schema: {
+        summary: 'Start an export of the catalog as CSV or NDJSON',
+        description: 'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed.',
         body: exportRequestSchema,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },

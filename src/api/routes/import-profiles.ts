@@ -95,7 +95,15 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.post(
     '/v1/import-profiles',
-    { ...write, schema: { body: importProfileBodySchema, response: { 201: profileSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) } } },
+    {
+      ...write,
+      schema: {
+        summary: 'Save an import profile',
+        description: 'Import settings that POST /v1/imports?profile= applies, by id or name; names are unique per account.',
+        body: importProfileBodySchema,
+        response: { 201: profileSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+      },
+    },
     async (request, reply) => {
       const profile = profileOf(request.body);
       const row = await uniqueName(profile.name, () => insertImportProfile(deps.db, accountIdOf(request), { id: randomUUID(), ...profile }));
@@ -105,7 +113,14 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.get(
     '/v1/import-profiles',
-    { config, schema: { querystring: z.object(pageQueryFields), response: { 200: pageSchema(profileSchema), ...errorResponses(400, ...AUTH_ERRORS) } } },
+    {
+      config,
+      schema: {
+        summary: "List the account's import profiles (cursor-paginated)",
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(profileSchema), ...errorResponses(400, ...AUTH_ERRORS) },
+      },
+    },
     async (request) => {
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isPosition) : undefined;
@@ -116,7 +131,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.get(
     '/v1/import-profiles/:id',
-    { config, schema: { params, response: { 200: profileSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+    { config, schema: { summary: 'One import profile by id', params, response: { 200: profileSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
     async (request) => toProfileResource(await ownProfile(accountIdOf(request), request.params.id)),
   );
 
@@ -124,7 +139,12 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     '/v1/import-profiles/:id',
     {
       ...write,
-      schema: { params, body: importProfileBodySchema, response: { 200: profileSchema, ...errorResponses(400, 404, 409, 422, ...AUTH_ERRORS) } },
+      schema: {
+        summary: 'Replace an import profile',
+        params,
+        body: importProfileBodySchema,
+        response: { 200: profileSchema, ...errorResponses(400, 404, 409, 422, ...AUTH_ERRORS) },
+      },
     },
     async (request) => {
       const accountId = accountIdOf(request);
@@ -138,7 +158,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.delete(
     '/v1/import-profiles/:id',
-    { config, schema: { params, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } } },
+    { config, schema: { summary: 'Delete an import profile', params, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } } },
     async (request, reply) => {
       const accountId = accountIdOf(request);
       const { id } = await ownProfile(accountId, request.params.id);

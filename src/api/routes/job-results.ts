@@ -43,6 +43,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
     {
       config: { scope: 'jobs:read' },
       schema: {
+        summary: "Download a completed export's file",
+        description: '409 JOB_NOT_FINISHED while the export runs; 404 once the file is no longer kept.',
         params: z.object({ id: z.string() }),
         response: { 200: resultFileSchema, 302: resultRedirectSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
       },

@@ -21,6 +21,8 @@ const FAILED_ROWS_BATCH = 2_000;
 const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
 
 const rowsCsvSchema = {
+  summary: "Every row of an ended import as CSV, with each row's errors",
+  description: 'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs.',
   params: z.object({ id: z.string() }),
   response: {
     200: {

@@ -25,8 +25,9 @@ const jobErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
 });
-const jobSchema = { params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
+const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
 const errorsCsvSchema = {
+  summary: "A job's failed rows as CSV, with their errors",
   params: jobParams,
   response: {
     200: {
@@ -58,6 +59,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config: { ...config, adminAllowed: true },
       schema: {
+        summary: 'List jobs, newest first (cursor-paginated)',
         querystring: z.object({
           account_id: z.uuid().optional().describe('operator key only: the jobs of this account (default: every account)'),
           type: z.enum(JOB_TYPES).optional(),
@@ -94,6 +96,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config,
       schema: {
+        summary: "A job's per-row error report (cursor-paginated)",
         params: jobParams,
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(jobErrorSchema), ...errorResponses(400, 404, ...AUTH_ERRORS) },

@@ -65,6 +65,8 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
       config,
       attachValidation: true,
       schema: {
+        summary: 'Create an API key',
+        description: 'The key itself is in this response only; the service keeps its hash.',
         body: newKeySchema,
         response: { 201: keySchema.extend({ key: z.string() }), ...errorResponses(400, ...AUTH_ERRORS) },
       },
@@ -110,6 +112,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config,
       schema: {
+        summary: "List the account's API keys (never their secret)",
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(keySchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
@@ -142,6 +145,8 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config,
       schema: {
+        summary: 'Revoke an API key',
+        description: 'The key stops working at once, on every API process.',
         params: z.object({ id: z.string() }),
         response: { 204: z.null().describe('The key is revoked'), ...errorResponses(404, ...AUTH_ERRORS) },
       },
