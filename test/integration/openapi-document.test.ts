@@ -4,6 +4,7 @@ import { registeredRoutes, toOpenApiPath } from '../support/registered-routes.js
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 interface Operation {
+  summary?: string;
   security?: Array<Record<string, string[]>>;
   parameters?: Array<{ in: string; name: string; schema: Record<string, unknown> }>;
   requestBody?: unknown;
@@ -46,6 +47,13 @@ describe('GET /openapi.json', () => {
       .filter((route) => !document.paths[toOpenApiPath(route.path)]?.[route.method.toLowerCase()])
       .map((route) => `${route.method} ${route.path}`);
     expect(missing).toEqual([]);
+  });
+
+  it('gives every operation a summary, the one-line name the reference lists it by', () => {
+    const documented = operations();
+    expect(documented.length).toBeGreaterThan(40);
+    const withoutSummary = documented.filter(([, operation]) => !operation.summary?.trim()).map(([name]) => name);
+    expect(withoutSummary).toEqual([]);
   });
 
   it('leaves the web pages out of the document', () => {
