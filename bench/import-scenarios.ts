@@ -62,6 +62,19 @@ async function countProducts(session: Session): Promise<number> {
 }
 
 /**
+ * A catalog is re-imported long after it was filled: by then autovacuum has merged the trigram
+ * index's pending list, set the hint bits and the visibility map, and analyzed products. Right
+ * after a first load all of that is still to do, and doing it during the re-import (autovacuum
+ * beside it, the first reader writing every page's hint bits) would be timed as the re-import's.
+ */
+async function settleCatalog(session: Session): Promise<void> {
+  const started = performance.now();
+  await query(session.databaseUrl, 'VACUUM (ANALYZE) products');
+  await query(session.databaseUrl, 'CHECKPOINT');
+  log(`VACUUM (ANALYZE) products and CHECKPOINT after the first load: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/**
  * On a fresh database and service (ROLE=all, as `npm start`): a first load of `rows` products in
  * EAN `order`, then (as the options ask) a re-import of the same file and one with 10% of its rows
  * changed, into the catalog the first load filled. The service is then stopped and each file's
@@ -85,6 +98,7 @@ export async function runCatalog(context: ScenarioContext, rows: number, order: 
   // Re-imports need the first load (and only go on when it went through).
   await importFile('first', base);
   const reimport = done[0]!.problems.length === 0;
+  if (reimport && (options.scenarios.has('unchanged') || options.scenarios.has('changed'))) await settleCatalog(session);
   if (reimport && options.scenarios.has('unchanged')) await importFile('unchanged', base);
   if (reimport && options.scenarios.has('changed')) {
     const changed = await prepareFile(session.tmp, `products-${order}-${rows}-changed`, rows, { order, changeEvery: CHANGE_EVERY }, options.format);
