@@ -78,6 +78,30 @@ export async function copyBaseline(url: string, file: string): Promise<{ seconds
   return { seconds, rows: row?.n ?? 0 };
 }
 
+/**
+ * The floor of any import that writes products: `psql \copy` of the file into a fresh table made
+ * `LIKE products INCLUDING ALL` (its columns, defaults, checks, primary key and the catalog's
+ * search indexes), every row under one account. Returns the seconds psql took.
+ */
+export async function copyProductsFloor(url: string, file: string): Promise<{ seconds: number; rows: number }> {
+  await query(
+    url,
+    `DROP TABLE IF EXISTS bench_copy_products;
+     CREATE TABLE bench_copy_products (LIKE products INCLUDING ALL);
+     ALTER TABLE bench_copy_products ALTER COLUMN account_id SET DEFAULT '00000000-0000-4000-8000-000000000000';
+     CHECKPOINT;`,
+  );
+  const started = performance.now();
+  await run('psql', [
+    '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url,
+    '-c', `\\copy bench_copy_products (ean, name, brand, category, description, price, currency, stock) FROM '${file.replaceAll("'", "''")}' WITH (FORMAT csv, HEADER true)`,
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  const [row] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM bench_copy_products');
+  await query(url, 'DROP TABLE bench_copy_products');
+  return { seconds, rows: row?.n ?? 0 };
+}
+
 /** What the service's PostgreSQL sessions were doing, by kind of statement. */
 export type ActivityKind = 'copy rows' | 'dup check' | 'merge' | 'report' | 'commit' | 'other' | 'idle in transaction';
 

@@ -32,14 +32,32 @@ const WORDS = ['durable', 'light', 'everyday', 'quality', 'design', 'easy', 'car
 const EAN_STRIDE = 387_420_489;
 const EAN_SPACE = 100_000_000_000;
 
-/** The `index`-th EAN-13 of the file: prefix 4, 11 scrambled digits, GS1 check digit. Unique for index < 10^11. */
-export function eanFor(index: number): string {
-  // index * stride stays below 2^53 for index < 2.3e7; beyond that fall back to BigInt.
-  const scrambled =
-    index < 20_000_000
-      ? (index * EAN_STRIDE) % EAN_SPACE
-      : Number((BigInt(index) * BigInt(EAN_STRIDE)) % BigInt(EAN_SPACE));
-  const body = '4' + String(scrambled).padStart(11, '0');
+/**
+ * In which order the EANs of a file come: `file` ascending, as a catalog sorted by EAN (or by a
+ * SKU that follows it) has them; `scrambled` in no order, which makes every index insert land on
+ * a random page (of the import's products and of the `\copy` baseline's table alike).
+ */
+export type EanOrder = 'file' | 'scrambled';
+export const EAN_ORDERS: readonly EanOrder[] = ['file', 'scrambled'];
+
+/** Gap between two consecutive EANs of a `file`-ordered file (any gap keeps them ascending). */
+const EAN_STEP = 7;
+
+/**
+ * The `index`-th EAN-13 of the file: prefix 4, 11 digits (scrambled or ascending with `order`),
+ * GS1 check digit. `offset` moves the whole file to other EANs (independent files). Unique for
+ * index + offset < 10^10.
+ */
+export function eanFor(index: number, order: EanOrder = 'scrambled', offset = 0): string {
+  const at = index + offset;
+  // at * stride stays below 2^53 for at < 2.3e7; beyond that fall back to BigInt.
+  const digits =
+    order === 'file'
+      ? at * EAN_STEP
+      : at < 20_000_000
+        ? (at * EAN_STRIDE) % EAN_SPACE
+        : Number((BigInt(at) * BigInt(EAN_STRIDE)) % BigInt(EAN_SPACE));
+  const body = '4' + String(digits).padStart(11, '0');
   return body + String(gtinCheckDigit(body));
 }
 
@@ -57,13 +75,25 @@ function description(random: () => number): string {
   return text;
 }
 
+/** How a file is made: the EAN order, where its EANs start, and which rows differ from the base file. */
+export interface FileShape {
+  order?: EanOrder;
+  /** Added to every row's index for its EAN: files with different offsets share no EAN. */
+  eanOffset?: number;
+  /** Every `changeEvery`-th row (from the first) gets another stock than the same seed gives: a changed product. */
+  changeEvery?: number;
+}
+
 /** One CSV line (with its newline) of product `index`. */
-export function productLine(index: number, random: () => number): string {
+export function productLine(index: number, random: () => number, shape: FileShape = {}): string {
   const cents = Math.floor(random() * 100_000);
   const price = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
   const name = `${pick(random, ADJECTIVES)} ${pick(random, NOUNS)} ${100 + Math.floor(random() * 900)}`;
-  const stock = Math.floor(random() * 1000);
-  return `${eanFor(index)},${name},${pick(random, BRANDS)},${pick(random, CATEGORIES)},${description(random)},${price},EUR,${stock}\n`;
+  let stock = Math.floor(random() * 1000);
+  // Changed after every draw, so that the other rows stay those of the base file.
+  const text = `${name},${pick(random, BRANDS)},${pick(random, CATEGORIES)},${description(random)},${price},EUR`;
+  if (shape.changeEvery && index % shape.changeEvery === 0) stock += 1000;
+  return `${eanFor(index, shape.order, shape.eanOffset)},${text},${stock}\n`;
 }
 
 export const CSV_HEADER = 'ean,name,brand,category,description,price,currency,stock\n';
@@ -72,12 +102,12 @@ export const CSV_HEADER = 'ean,name,brand,category,description,price,currency,st
  * Writes a deterministic product CSV of `rows` data rows to `path`, streaming in ~256 KiB writes
  * with backpressure (the file is never held in memory). Returns its size in bytes.
  */
-export async function generateProductCsv(path: string, rows: number, seed = 20_240_601): Promise<number> {
+export async function generateProductCsv(path: string, rows: number, seed = 20_240_601, shape: FileShape = {}): Promise<number> {
   const random = mulberry32(seed);
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
   let chunk = CSV_HEADER;
   for (let index = 0; index < rows; index += 1) {
-    chunk += productLine(index, random);
+    chunk += productLine(index, random, shape);
     if (chunk.length >= 256 * 1024) {
       if (!out.write(chunk)) await once(out, 'drain');
       chunk = '';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { copyValue } from '../../src/workers/import/copy-writer.js';
+import { copyLine, copyValue } from '../../src/workers/import/copy-writer.js';
+import { validRowLine } from '../../src/workers/import/import-chunk.js';
 
 /** Reverses PostgreSQL's COPY text escapes, as the server reads a field (the subset copyValue emits). */
 function readCopyField(field: string): string | null {
@@ -46,5 +47,36 @@ describe('copyValue', () => {
   it('round-trips every string through COPY text unescaping', () => {
     const values = ['plain', '', '\\', '\\\\N', 'tab\there', 'multi\nline\r\ntext', '\\t is not a tab', '{"a":"b\\\\c"}', 'Grüße\\'];
     for (const value of values) expect(readCopyField(copyValue(value)), JSON.stringify(value)).toBe(value);
+  });
+});
+
+describe('validRowLine', () => {
+  const product = {
+    ean: '4006381333931',
+    name: 'Tab\there, new\nline',
+    brand: null,
+    category: 'Back\\slash',
+    description: 'cr\rlf',
+    price: '1.50',
+    currency: 'EUR',
+    stock: 0,
+    image_url: 'http://example.com/a\tb.png',
+    attributes: { color: 'red\\blue', size: 42 },
+  };
+
+  it('writes the same line as copyLine of the same values', () => {
+    for (const first of ['0b8d6f3e-1c1a-4c8e-9d57-2f2b4d6a8e10', 17]) {
+      const values = [
+        first, product.ean, product.name, product.brand, product.category, product.description,
+        product.price, product.currency, product.stock, product.image_url, JSON.stringify(product.attributes),
+      ];
+      expect(validRowLine(first, product)).toBe(copyLine(values));
+    }
+  });
+
+  it('reads back as the row it was built from, nulls and empty attributes included', () => {
+    const empty = { ...product, brand: null, price: null, currency: null, stock: null, image_url: null, attributes: {} };
+    const fields = validRowLine(3, empty).slice(0, -1).split('\t').map(readCopyField);
+    expect(fields).toEqual(['3', empty.ean, empty.name, null, empty.category, empty.description, null, null, null, null, '{}']);
   });
 });

@@ -1,3 +1,4 @@
+import { copyValue } from './copy-writer.js';
 import type { ValidRow } from './row-reader.js';
 
 /** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
@@ -49,6 +50,24 @@ const SEEN_LINE_BYTES = 26;
 export function attributesJson(attributes: ValidRow['attributes']): string {
   for (const _ in attributes) return JSON.stringify(attributes);
   return '{}';
+}
+
+/** An optional text value in COPY text format (`\\N` for null). */
+const optional = (value: string | null): string => (value === null ? '\\N' : copyValue(value));
+
+/**
+ * The COPY line (with its newline) of a valid row, for products or the chunk table: `first` (the
+ * account id, or the row number), then the EAN, the product's values and its attributes as JSON.
+ * One template literal, so a row costs one string and no array; the EAN, price, currency and
+ * stock were validated (digits, a decimal, three letters, a number) and need no escaping.
+ */
+export function validRowLine(first: string | number, product: ValidRow): string {
+  const { price, currency, stock } = product;
+  return `${first}\t${product.ean}\t${optional(product.name)}\t${optional(product.brand)}\t${optional(product.category)}\t${optional(
+    product.description,
+  )}\t${price ?? '\\N'}\t${currency ?? '\\N'}\t${stock ?? '\\N'}\t${optional(product.image_url)}\t${copyValue(
+    attributesJson(product.attributes),
+  )}\n`;
 }
 
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */

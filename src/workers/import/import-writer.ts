@@ -14,7 +14,7 @@ import {
   type MergeCounts,
   type MergeShape,
 } from './chunk-sql.js';
-import { copyLine, copyText, CopyWriter } from './copy-writer.js';
+import { copyText, CopyWriter } from './copy-writer.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
@@ -23,12 +23,12 @@ import { FirstLoadRepeats } from './first-load-repeats.js';
 import {
   appendLine,
   appendSeen,
-  attributesJson,
   CHUNK_BUFFER_BYTES,
   CHUNK_BYTES,
   CHUNK_ROWS,
   emptyChunk,
   rowsOf,
+  validRowLine,
   type Chunk,
 } from './import-chunk.js';
 import { SeenEans } from './seen-eans.js';
@@ -150,11 +150,7 @@ export class ImportWriter {
       return;
     }
     const chunk = this.chunk;
-    const line = copyLine([
-      chunk.direct ? this.input.accountId : row, product.ean, product.name, product.brand, product.category,
-      product.description, product.price, product.currency, product.stock, product.image_url,
-      attributesJson(product.attributes),
-    ]);
+    const line = validRowLine(chunk.direct ? this.input.accountId : row, product);
     if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
       chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
     } else {
