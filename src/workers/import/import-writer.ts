@@ -1,6 +1,7 @@
 import type { Db, DbClient } from '../../shared/db/pool.js';
 import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { markSearchBacklog } from '../../shared/product/product-search.js';
 import {
   CHUNK_COLUMNS,
   clearChunk,
@@ -186,14 +187,18 @@ export class ImportWriter {
 
   /**
    * Publishes the report and ends the job with `outcome` in the import's transaction, then
-   * commits: the catalog changes, the report and the final status become visible together.
-   * Returns false (and rolls back) when the job had already ended meanwhile (e.g. cancelled).
+   * commits: the catalog changes, the report and the final status become visible together, and
+   * so does the account's search backlog mark when products were written (product search catches
+   * up after the job, see migrations/010_name_search.sql). Returns false (and rolls back) when the
+   * job had already ended meanwhile (e.g. cancelled).
    */
   async commit(outcome: JobOutcome): Promise<boolean> {
     if (!(await lockProcessingJob(this.tx, this.input.jobId))) {
       await this.rollback();
       return false;
     }
+    const wrote = !this.input.options.dry_run && this.counts.created + this.counts.updated > 0;
+    if (wrote) await markSearchBacklog(this.tx, this.input.accountId);
     await publishReport(this.tx, this.input.reportTable, this.input.jobId);
     await finishJob(this.tx, this.input.jobId, outcome);
     await this.tx.query('COMMIT');
