@@ -7,6 +7,7 @@
 -- `q` (name contains, ILIKE '%…%'): a btree cannot serve a leading wildcard; trigrams can. New
 -- entries go to the GIN pending list (fastupdate) and are merged into the index by (auto)vacuum,
 -- not row by row inside an import's transaction. The trigram extraction itself is the +7 s above.
+-- (010_name_search.sql drops this index: the trigrams moved to product_search, off the import.)
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX products_name_trgm_idx ON products USING gin (name gin_trgm_ops)
   WITH (fastupdate = on, gin_pending_list_limit = 65536);

@@ -3,9 +3,13 @@ import { createEnrichmentProcessor } from './enrich/enrichment-processor.js';
 import { runExport } from './export/run-export.js';
 import { runImport } from './import/run-import.js';
 import type { JobProcessor, WorkerDeps } from './job-processor.js';
+import type { CatchUpRunner } from './search/catch-up-runner.js';
 
-/** The processor of each job type that this process runs; a type without one has no worker. */
-export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobProcessor>> {
+/**
+ * The processor of each job type that this process runs; a type without one has no worker.
+ * `searchCatchUp` brings product search up to date after an import has ended.
+ */
+export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner): Partial<Record<JobType, JobProcessor>> {
   return {
     import: ({ jobId, signal }) =>
       runImport(
@@ -15,6 +19,7 @@ export function createProcessors(deps: WorkerDeps): Partial<Record<JobType, JobP
           logger: deps.logger,
           maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
           maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
+          searchCatchUp,
         },
         jobId,
         signal,

@@ -3,6 +3,7 @@ import type { Db } from '../shared/db/pool.js';
 import { listProcessingJobs } from '../shared/jobs/job-queries.js';
 import type { JobQueues } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
+import type { CatchUpRunner } from './search/catch-up-runner.js';
 
 export interface ReconcilerDeps {
   db: Db;
@@ -10,6 +11,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** The job schedulers of export schedules, registered again when Redis lost them. */
   scheduler: RestoreSchedulesDeps['scheduler'];
+  /** Catches up product search for the accounts whose catch-up a crash or a failure left undone. */
+  searchCatchUp: CatchUpRunner;
 }
 
 /**
@@ -32,9 +35,10 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
 }
 
 /**
- * Runs {@link reconcileOnce} and {@link restoreExportSchedules} now and then every `intervalMs`
- * (one pass at a time); returns a function that stops it. Each step fails on its own: lost jobs
- * are still re-queued when the schedules cannot be read, and the other way round.
+ * Runs {@link reconcileOnce}, {@link restoreExportSchedules} and the product search catch-ups left
+ * undone now and then every `intervalMs` (one pass at a time); returns a function that stops it.
+ * Each step fails on its own: lost jobs are still re-queued when the schedules cannot be read, and
+ * the other way round.
  */
 export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): () => void {
   let running = false;
@@ -45,7 +49,10 @@ export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): ()
     const schedules = restoreExportSchedules(deps).catch((error: unknown) =>
       deps.logger.warn({ err: error }, 'export schedule restore pass failed'),
     );
-    void Promise.all([jobs, schedules]).finally(() => {
+    const search = deps.searchCatchUp.catchUpBacklog().catch((error: unknown) =>
+      deps.logger.warn({ err: error }, 'product search catch-up pass failed'),
+    );
+    void Promise.all([jobs, schedules, search]).finally(() => {
       running = false;
     });
   };

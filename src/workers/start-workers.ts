@@ -14,6 +14,7 @@ import { withJobMetrics } from './job-metrics.js';
 import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } from './job-processor.js';
 import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
+import { CatchUpRunner } from './search/catch-up-runner.js';
 
 export type { WorkerDeps } from './job-processor.js';
 
@@ -27,7 +28,8 @@ export interface RunningWorkers {
 /** Starts one BullMQ worker per job type that has a processor, and the periodic cleanup. */
 export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const { config, logger } = deps;
-  const processors = createProcessors(deps);
+  const searchCatchUp = new CatchUpRunner({ db: deps.db, logger });
+  const processors = createProcessors(deps, searchCatchUp);
   const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
   const workers = (Object.entries(processors) as Array<[JobType, JobProcessor]>).map(([type, typeProcessor]) => {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
@@ -68,7 +70,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const stopCancels = listenForCancels(deps.connection, cancelChannel(config), workers, logger);
   const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
   const scheduler = new ExportScheduler(deps.connection, config);
-  const stopReconciler = scheduleReconciler({ db: deps.db, queues: reconcilerQueues, logger, scheduler }, config.RECONCILE_INTERVAL_MS);
+  const stopReconciler = scheduleReconciler(
+    { db: deps.db, queues: reconcilerQueues, logger, scheduler, searchCatchUp },
+    config.RECONCILE_INTERVAL_MS,
+  );
   return {
     workers,
     async close() {
@@ -83,7 +88,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         await Promise.all(workers.map((worker) => worker.close()));
       } finally {
         clearTimeout(handBack);
-        await Promise.all([reconcilerQueues.close(), scheduler.close()]);
+        await Promise.all([reconcilerQueues.close(), scheduler.close(), searchCatchUp.close()]);
       }
     },
   };

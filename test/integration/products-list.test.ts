@@ -13,11 +13,17 @@ interface Page {
 
 const CATALOG_SIZE = 1_200;
 
-/** Inserts products straight into the table (the setup, not the behaviour under test). */
+/**
+ * Inserts products straight into the table (the setup, not the behaviour under test), with their
+ * search rows, as the API's writes leave them.
+ */
 async function seed(accountId: string, products: Array<{ ean: string; name: string; brand?: string; category?: string }>) {
   await ctx.db.query(
-    `INSERT INTO products (account_id, ean, name, brand, category)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])`,
+    `WITH written AS (
+       INSERT INTO products (account_id, ean, name, brand, category)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+       RETURNING account_id, ean, name)
+     INSERT INTO product_search (account_id, ean, name) SELECT * FROM written`,
     [
       accountId,
       products.map((product) => product.ean),

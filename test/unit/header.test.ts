@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectDelimiter, HeaderError, layoutFromHeader, type ImportMode } from '../../src/workers/import/header.js';
+import type { ImportMode } from '../../src/shared/jobs/import-options.js';
+import { detectDelimiter, HeaderError, layoutFromHeader } from '../../src/workers/import/header.js';
 
 /** The HeaderError thrown by layoutFromHeader, or a failure when none is thrown. */
 function headerError(header: string[], mode: ImportMode = 'upsert'): HeaderError {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { layoutFromHeader, type ImportMode } from '../../src/workers/import/header.js';
+import type { ImportMode } from '../../src/shared/jobs/import-options.js';
+import { layoutFromHeader } from '../../src/workers/import/header.js';
 import { RowReader, TEXT_LIMITS } from '../../src/workers/import/row-reader.js';
 
 // The row reader accepts plainly valid rows on a fast path and runs the full product schema for

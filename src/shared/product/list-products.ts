@@ -1,5 +1,6 @@
 import type { Db } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
+import { SEARCH_BACKLOG_EXISTS } from './product-search.js';
 
 /** Filters and keyset position of GET /v1/products. */
 export interface ProductListQuery {
@@ -21,26 +22,45 @@ export function escapeLike(text: string): string {
 
 /**
  * The statement of one page: only the filters the client sent become conditions, each written
- * the way its index can serve it — `brand = $n` / `category = $n` with `ean > $n` for
- * (account_id, brand|category, ean), and `name ILIKE '%…%'` (escaped) for the trigram index on
- * name. A catch-all form (`$n IS NULL OR …`) would leave the planner a condition it cannot
- * always match to an index. Exported so that a test can EXPLAIN exactly what runs.
+ * the way its index can serve it — `brand = $n` / `category = $n` for (account_id, brand|category)
+ * and `ean > $n` for the primary key. A catch-all form (`$n IS NULL OR …`) would leave the planner
+ * a condition it cannot always match to an index. Exported so that a test can EXPLAIN exactly what
+ * runs.
+ *
+ * `q` (name contains, ILIKE '%…%' escaped) is served by the trigram index of product_search, which
+ * imports do not write (migrations/010_name_search.sql). The statement has two branches, and the
+ * account's search backlog decides, in the statement's one snapshot, which one runs:
+ * - no backlog: candidates from product_search's trigram index, each checked against the current
+ *   name in products, so a search row that is behind never shows a product that no longer matches;
+ * - backlog (an import committed and product_search has not caught up yet): products itself,
+ *   walked in EAN order, which the API's statement timeout bounds.
+ * Either way the answer is exactly the products whose name contains `q`.
  */
 export function productListStatement(accountId: string, query: ProductListQuery): { text: string; values: unknown[] } {
   const values: unknown[] = [accountId];
   const conditions = ['account_id = $1'];
-  const add = (condition: (placeholder: string) => string, value: unknown) => {
+  const param = (value: unknown) => {
     values.push(value);
-    conditions.push(condition(`$${values.length}`));
+    return `$${values.length}`;
   };
-  if (query.afterEan !== undefined) add((p) => `ean > ${p}`, query.afterEan);
-  if (query.brand !== undefined) add((p) => `brand = ${p}`, query.brand);
-  if (query.category !== undefined) add((p) => `category = ${p}`, query.category);
-  if (query.updatedSince !== undefined) add((p) => `updated_at >= ${p}::timestamptz`, query.updatedSince);
-  if (query.nameContains !== undefined) add((p) => `name ILIKE ${p}`, `%${escapeLike(query.nameContains)}%`);
-  values.push(query.limit + 1);
+  const after = query.afterEan === undefined ? null : param(query.afterEan);
+  if (after) conditions.push(`ean > ${after}`);
+  if (query.brand !== undefined) conditions.push(`brand = ${param(query.brand)}`);
+  if (query.category !== undefined) conditions.push(`category = ${param(query.category)}`);
+  if (query.updatedSince !== undefined) conditions.push(`updated_at >= ${param(query.updatedSince)}::timestamptz`);
+  const pattern = query.nameContains === undefined ? null : param(`%${escapeLike(query.nameContains)}%`);
+  if (pattern) conditions.push(`name ILIKE ${pattern}`);
+  const limit = param(query.limit + 1);
+  const page = (...extra: string[]) =>
+    `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${[...conditions, ...extra].join(' AND ')} ORDER BY ean LIMIT ${limit}`;
+  if (!pattern) return { text: page(), values };
+  const candidates = `SELECT s.ean FROM product_search s
+    WHERE s.account_id = $1 AND s.name ILIKE ${pattern}${after ? ` AND s.ean > ${after}` : ''}`;
   return {
-    text: `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${conditions.join(' AND ')} ORDER BY ean LIMIT $${values.length}`,
+    text: `(${page(SEARCH_BACKLOG_EXISTS)})
+      UNION ALL
+      (${page(`NOT ${SEARCH_BACKLOG_EXISTS} AND ean IN (${candidates})`)})
+      ORDER BY ean LIMIT ${limit}`,
     values,
   };
 }

@@ -1,5 +1,6 @@
-import type { Db } from '../db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
+import { lockSearchShared, putSearchNames } from './product-search.js';
 import type { ProductPatch } from './schema.js';
 
 /** Plain columns a PATCH may set, with the SQL type of their parameter. */
@@ -21,13 +22,27 @@ export type PatchOutcome =
   | { kind: 'price_without_currency' };
 
 /**
+ * Applies a partial update. A new name is written to the product's search row in the same
+ * transaction (see product-search.ts); other fields leave the search row as it is.
+ */
+export async function patchProduct(db: Db, accountId: string, ean: string, patch: ProductPatch): Promise<PatchOutcome> {
+  if (patch.name === undefined) return applyPatch(db, accountId, ean, patch);
+  return withTransaction(db, async (client) => {
+    await lockSearchShared(client, accountId);
+    const outcome = await applyPatch(client, accountId, ean, patch);
+    if (outcome.kind === 'patched') await putSearchNames(client, accountId, [ean], [outcome.product.name]);
+    return outcome;
+  });
+}
+
+/**
  * Applies a partial update in ONE statement, so concurrent PATCHes of different fields (or of
  * different attribute keys) never lose each other's change: each sets only its own columns on the
  * latest row version, and attributes are merged in SQL (`||`, a null value removes its key).
  * The rule "currency is required with price" is checked in the same statement against the
  * resulting row, since it may depend on the stored values.
  */
-export async function patchProduct(db: Db, accountId: string, ean: string, patch: ProductPatch): Promise<PatchOutcome> {
+async function applyPatch(db: Db | DbClient, accountId: string, ean: string, patch: ProductPatch): Promise<PatchOutcome> {
   const values: unknown[] = [accountId, ean];
   const param = (value: unknown, type: string) => {
     values.push(value);

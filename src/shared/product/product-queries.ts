@@ -1,4 +1,5 @@
-import type { Db } from '../db/pool.js';
+import { withTransaction, type Db } from '../db/pool.js';
+import { lockSearchShared, putSearchNames, removeSearchName } from './product-search.js';
 import type { ProductResource } from './resource-schema.js';
 import type { ProductInput } from './schema.js';
 
@@ -42,44 +43,59 @@ export async function findProduct(db: Db, accountId: string, ean: string): Promi
   return rows[0] ?? null;
 }
 
-/** Inserts a new product; null when the account already has one with this EAN. */
+/**
+ * Inserts a new product and its search row in one transaction; null when the account already has
+ * one with this EAN.
+ */
 export async function insertProduct(db: Db, accountId: string, product: ProductInput): Promise<ProductResource | null> {
-  const { rows } = await db.query<ProductResource>(
-    `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
-     ON CONFLICT (account_id, ean) DO NOTHING
-     RETURNING ${PRODUCT_COLUMNS}`,
-    writtenValues(accountId, product),
-  );
-  return rows[0] ?? null;
+  return withTransaction(db, async (client) => {
+    await lockSearchShared(client, accountId);
+    const { rows } = await client.query<ProductResource>(
+      `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
+       ON CONFLICT (account_id, ean) DO NOTHING
+       RETURNING ${PRODUCT_COLUMNS}`,
+      writtenValues(accountId, product),
+    );
+    if (rows[0]) await putSearchNames(client, accountId, [rows[0].ean], [rows[0].name]);
+    return rows[0] ?? null;
+  });
 }
 
 /**
- * Creates the product or replaces every written field of the stored one (created_at stays), in
- * one statement; `created` tells which happened.
+ * Creates the product or replaces every written field of the stored one (created_at stays), with
+ * its search row, in one transaction; `created` tells which happened.
  */
 export async function replaceProduct(
   db: Db,
   accountId: string,
   product: ProductInput,
 ): Promise<{ product: ProductResource; created: boolean }> {
-  const { rows } = await db.query<ProductResource & { created: boolean }>(
-    `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
-     ON CONFLICT (account_id, ean) DO UPDATE SET
-       name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category,
-       description = EXCLUDED.description, price = EXCLUDED.price, currency = EXCLUDED.currency,
-       stock = EXCLUDED.stock, image_url = EXCLUDED.image_url, attributes = EXCLUDED.attributes,
-       updated_at = now()
-     RETURNING ${PRODUCT_COLUMNS}, (xmax = 0) AS created`,
-    writtenValues(accountId, product),
-  );
-  const { created, ...stored } = rows[0]!;
-  return { product: stored, created };
+  return withTransaction(db, async (client) => {
+    await lockSearchShared(client, accountId);
+    const { rows } = await client.query<ProductResource & { created: boolean }>(
+      `INSERT INTO products (account_id, ${WRITTEN_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11::jsonb)
+       ON CONFLICT (account_id, ean) DO UPDATE SET
+         name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category,
+         description = EXCLUDED.description, price = EXCLUDED.price, currency = EXCLUDED.currency,
+         stock = EXCLUDED.stock, image_url = EXCLUDED.image_url, attributes = EXCLUDED.attributes,
+         updated_at = now()
+       RETURNING ${PRODUCT_COLUMNS}, (xmax = 0) AS created`,
+      writtenValues(accountId, product),
+    );
+    const { created, ...stored } = rows[0]!;
+    await putSearchNames(client, accountId, [stored.ean], [stored.name]);
+    return { product: stored, created };
+  });
 }
 
-/** Deletes one product; false when the account has none with this EAN. */
+/** Deletes one product and its search row; false when the account has none with this EAN. */
 export async function deleteProduct(db: Db, accountId: string, ean: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
-  return rowCount === 1;
+  return withTransaction(db, async (client) => {
+    await lockSearchShared(client, accountId);
+    const { rowCount } = await client.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
+    await removeSearchName(client, accountId, ean);
+    return rowCount === 1;
+  });
 }

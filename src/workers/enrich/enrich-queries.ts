@@ -1,5 +1,6 @@
 import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { EnrichmentFilter } from '../../shared/jobs/enrichment-options.js';
+import { lockSearchShared, putSearchNames } from '../../shared/product/product-search.js';
 import type { LocalDerivations } from './derivations.js';
 
 /** The product values an enrichment reads, fills and derives from. */
@@ -120,9 +121,13 @@ export interface ProductWrite {
   changed: boolean;
 }
 
-/** Writes the new state of these products in one statement. */
+/**
+ * Writes the new state of these products in one statement, and the search rows of those whose
+ * data changed (a filled name), in the caller's transaction.
+ */
 export async function writeProducts(client: DbClient, accountId: string, writes: ProductWrite[]): Promise<void> {
   if (writes.length === 0) return;
+  await lockSearchShared(client, accountId);
   const column = <T>(pick: (write: ProductWrite) => T) => writes.map(pick);
   await client.query(
     `UPDATE products p SET name = v.name, brand = v.brand, category = v.category, description = v.description,
@@ -153,6 +158,8 @@ export async function writeProducts(client: DbClient, accountId: string, writes:
       column((w) => w.changed),
     ],
   );
+  const renamed = writes.filter((write) => write.changed);
+  await putSearchNames(client, accountId, renamed.map((write) => write.ean), renamed.map((write) => write.values.name));
 }
 
 /** One product outcome for the job's report. */

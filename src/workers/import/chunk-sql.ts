@@ -1,6 +1,7 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { CopyWriter } from './copy-writer.js';
-import type { ImportMode, ProductColumn } from './header.js';
+import type { ImportMode } from '../../shared/jobs/import-options.js';
+import type { ProductColumn } from './header.js';
 import type { SeenEans } from './seen-eans.js';
 
 /**
@@ -22,7 +23,7 @@ export const CHUNK_COLUMNS = [
 
 const VALUE_COLUMNS = ['name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'] as const;
 
-/** Columns of products filled by COPY on a first load (see ImportWriter), in COPY order. */
+/** Columns of products filled by COPY on a first load (see isFirstLoad), in COPY order. */
 export const PRODUCT_COPY_COLUMNS = ['account_id', 'ean', ...VALUE_COLUMNS, 'attributes'] as const;
 
 /** The merge's view of the file: which product columns it has and which attribute names. */

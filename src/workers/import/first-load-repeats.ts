@@ -17,8 +17,8 @@ export interface Settled {
 }
 
 /**
- * Catches repeated EANs in a first load (the catalog was empty when the transaction began, so
- * every product of the account is one of this file's rows) without an index of its own: a
+ * Catches repeated EANs in a first load (see isFirstLoad: every product of the account is one of
+ * this file's rows) without an index of its own: a
  * fixed-size filter of the file's EANs in the worker, and products' unique index, which the COPY
  * keeps up anyway. A row whose EAN the filter may have seen is held back with its chunk and
  * checked against products once the chunk is in. The first row of such a repeat comes from the

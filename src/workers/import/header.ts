@@ -1,5 +1,5 @@
 import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
-import type { ColumnMapping } from '../../shared/jobs/import-options.js';
+import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
 
@@ -10,7 +10,6 @@ export { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/produc
 /** The column holding attributes as one JSON object (what a CSV export writes). */
 export const ATTRIBUTES_COLUMN = 'attributes';
 
-export type ImportMode = 'upsert' | 'create' | 'update';
 
 /** How each cell of a record is read, worked out once from the header. */
 export interface ColumnLayout {

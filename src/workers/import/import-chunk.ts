@@ -20,7 +20,7 @@ export interface Chunk {
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
-   * Set when its rows go straight into products (a first load, see the import writer's newChunk):
+   * Set when its rows go straight into products (a first load, see isFirstLoad in import-transaction.ts):
    * `ean\trow` lines of its rows in COPY text, for the seen log, and the rows held back because the
    * EAN filter says their EAN may have been seen (see FirstLoadRepeats). Null otherwise.
    */

@@ -1,40 +1,16 @@
-import type { Db, DbClient } from '../../shared/db/pool.js';
-import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import type { Db } from '../../shared/db/pool.js';
+import type { JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
-import {
-  CHUNK_COLUMNS,
-  clearChunk,
-  createChunkTables,
-  mergeChunk,
-  previewChunk,
-  PRODUCT_COPY_COLUMNS,
-  rejectByMode,
-  rejectRepeatedEans,
-  spillSeenEans,
-  type MergeCounts,
-  type MergeShape,
-} from './chunk-sql.js';
-import { copyText, CopyWriter } from './copy-writer.js';
-import type { ColumnLayout, ProductColumn } from './header.js';
-import { publishReport, REPORT_TABLE_COLUMNS } from './report-table.js';
-import type { RowProblem, ValidRow } from './row-reader.js';
+import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
+import { ChunkMerger } from './chunk-merger.js';
+import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
+import { CopyWriter } from './copy-writer.js';
 import { filterBytesFor } from './ean-filter.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
-import {
-  appendLine,
-  appendSeen,
-  CHUNK_BUFFER_BYTES,
-  CHUNK_BYTES,
-  CHUNK_ROWS,
-  emptyChunk,
-  rowsOf,
-  validRowLine,
-  type Chunk,
-} from './import-chunk.js';
-import { SeenEans } from './seen-eans.js';
-
-/** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
-export const jobLockSql = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
+import type { ColumnLayout, ProductColumn } from './header.js';
+import { ImportTransaction, isFirstLoad } from './import-transaction.js';
+import { REPORT_TABLE_COLUMNS } from './report-table.js';
+import type { RowProblem, ValidRow } from './row-reader.js';
 
 export interface ImportWriterInput {
   db: Db;
@@ -51,81 +27,59 @@ export interface ImportWriterInput {
 }
 
 /**
- * Writes one import attempt inside ONE transaction. Valid rows are gathered into chunks; each
- * chunk is COPYed into a temporary table and merged into `products` while the next chunk is being
- * parsed, so PostgreSQL's work overlaps the parser's. Nothing is visible to readers until
- * {@link commit}; {@link rollback} undoes every chunk. Row problems go to the attempt's report
- * table on a second connection, outside the transaction, so they survive a rollback.
+ * Writes one import attempt inside its ONE transaction (ImportTransaction). Valid rows are gathered
+ * into chunks (ChunkBuilder); each chunk is merged into `products` (ChunkMerger) while the next
+ * chunk is being parsed, so PostgreSQL's work overlaps the parser's. Nothing is visible to readers
+ * until {@link commit}; {@link rollback} undoes every chunk. Row problems go to the attempt's
+ * report table on a second connection, outside the transaction, so they survive a rollback.
  */
 export class ImportWriter {
   readonly counts: MergeCounts = { created: 0, updated: 0, unchanged: 0 };
   rowsInvalid = 0;
   rowsRejected = 0;
   private shape: MergeShape | null = null;
-  /**
-   * Not for a first load: EANs of the file's valid rows so far, while they fit in the worker's
-   * memory; null once they were moved to the transaction's seen table (a very large file).
-   */
-  private seen: SeenEans | null;
-  /**
-   * Set on a first load (chunks go straight into products: the catalog was empty when the
-   * transaction began, the mode may create products, and this is not a dry run): its way of
-   * catching repeats, a filter of EANs checked against products.
-   */
+  private readonly chunks: ChunkBuilder;
+  private readonly merger: ChunkMerger;
+  /** Set on a first load (see isFirstLoad): its way of catching repeats, a filter of EANs checked against products. */
   private readonly repeats: FirstLoadRepeats | null;
-  private chunk: Chunk;
-  /** The COPY text buffer of the last chunk merged, reused for the next chunk (fewer large allocations). */
-  private spareText: Buffer | null = null;
   private inFlight: Promise<void> = Promise.resolve();
   private ended = false;
 
   private constructor(
     private readonly input: ImportWriterInput,
-    private readonly tx: DbClient,
-    private readonly reportClient: DbClient,
+    private readonly tx: ImportTransaction,
     private readonly report: CopyWriter,
-    /** The account had no products when the transaction began: merges need not look EANs up. */
-    private readonly catalogWasEmpty: boolean,
+    private readonly reportClient: { release(error?: Error): void },
   ) {
-    const firstLoad = isFirstLoad(catalogWasEmpty, input.options);
-    this.repeats = firstLoad
-      ? new FirstLoadRepeats(tx, input.accountId, input.eanFilterBytes ?? filterBytesFor(input.fileBytes), (...repeat) =>
+    const settings = { accountId: input.accountId, options: input.options, catalogWasEmpty: tx.catalogWasEmpty };
+    this.repeats = isFirstLoad(tx.catalogWasEmpty, input.options)
+      ? new FirstLoadRepeats(tx.client, input.accountId, input.eanFilterBytes ?? filterBytesFor(input.fileBytes), (...repeat) =>
           this.reportRepeat(...repeat),
         )
       : null;
-    this.seen = firstLoad ? null : new SeenEans(input.seenEanSlots);
-    this.chunk = this.newChunk();
+    this.chunks = new ChunkBuilder({ ...settings, seenEanSlots: input.seenEanSlots }, this.repeats);
+    this.merger = new ChunkMerger(tx.client, settings, this.repeats, (entry) => this.report.add(entry));
   }
 
   /**
-   * Opens the attempt's transaction, waiting for any other attempt of the same job to end first.
-   * Returns null (and holds nothing) when the job is no longer `processing`.
+   * Opens the attempt's transaction and its chunk tables. Returns null (and holds nothing) when the
+   * job is no longer `processing`.
    */
   static async begin(input: ImportWriterInput): Promise<ImportWriter | null> {
-    const tx = await input.db.connect();
-    let catalogWasEmpty: boolean;
+    const tx = await ImportTransaction.begin(input.db, input.jobId, input.accountId);
+    if (!tx) return null;
     try {
-      await tx.query('BEGIN');
-      await tx.query(jobLockSql, [input.jobId]);
-      const { rows } = await tx.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [input.jobId]);
-      if (rows[0]?.status !== 'processing') {
-        await tx.query('ROLLBACK');
-        tx.release();
-        return null;
-      }
-      const { rows: empty } = await tx.query<{ empty: boolean }>(
-        'SELECT NOT EXISTS (SELECT 1 FROM products WHERE account_id = $1) AS empty',
-        [input.accountId],
-      );
-      catalogWasEmpty = empty[0]!.empty;
-      await createChunkTables(tx, { eanIndex: !catalogWasEmpty, firstLoad: isFirstLoad(catalogWasEmpty, input.options) });
+      await createChunkTables(tx.client, {
+        eanIndex: !tx.catalogWasEmpty,
+        firstLoad: isFirstLoad(tx.catalogWasEmpty, input.options),
+      });
     } catch (error) {
       tx.release(error as Error);
       throw error;
     }
     const reportClient = await input.db.connect();
     const report = new CopyWriter(reportClient, input.reportTable, REPORT_TABLE_COLUMNS);
-    return new ImportWriter(input, tx, reportClient, report, catalogWasEmpty);
+    return new ImportWriter(input, tx, report, reportClient);
   }
 
   /** Rows with a problem so far: invalid rows plus rows a set-based rule rejected. */
@@ -143,23 +97,13 @@ export class ImportWriter {
 
   /** Adds a valid row; hands a full chunk to PostgreSQL, waiting only for the chunk before it. */
   async addValid(row: number, product: ValidRow, cells: string[]): Promise<void> {
-    const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
+    const firstRow = this.chunks.add(row, product, cells);
     if (firstRow) {
       this.rowsRejected += 1;
       await this.reportRepeat(row, product.ean, firstRow, JSON.stringify(cells));
       return;
     }
-    const chunk = this.chunk;
-    const line = validRowLine(chunk.direct ? this.input.accountId : row, product);
-    if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
-      chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
-    } else {
-      appendLine(chunk, line);
-      chunk.rows += 1;
-      chunk.records?.set(row, { ean: product.ean, cells });
-      if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
-    }
-    if (rowsOf(chunk) >= CHUNK_ROWS || chunk.bytes >= CHUNK_BYTES) await this.handOff();
+    if (this.chunks.full) await this.handOff();
   }
 
   /** Reports an invalid row, one report entry per problem. */
@@ -181,24 +125,17 @@ export class ImportWriter {
   }
 
   /**
-   * Publishes the report and ends the job with `outcome` in the import's transaction, then
-   * commits: the catalog changes, the report and the final status become visible together.
-   * Returns false (and rolls back) when the job had already ended meanwhile (e.g. cancelled).
+   * Ends the job with `outcome` and commits the import's transaction (see ImportTransaction's
+   * commit). Returns false (and rolls back) when the job had already ended meanwhile.
    */
   async commit(outcome: JobOutcome): Promise<boolean> {
-    if (!(await lockProcessingJob(this.tx, this.input.jobId))) {
-      await this.rollback();
-      return false;
-    }
-    await publishReport(this.tx, this.input.reportTable, this.input.jobId);
-    await finishJob(this.tx, this.input.jobId, outcome);
-    await this.tx.query('COMMIT');
-    return true;
+    const productsWritten = !this.input.options.dry_run && this.counts.created + this.counts.updated > 0;
+    return this.tx.commit(outcome, { table: this.input.reportTable, productsWritten });
   }
 
   /** Undoes every merged chunk. */
   async rollback(): Promise<void> {
-    await this.tx.query('ROLLBACK');
+    await this.tx.rollback();
   }
 
   /**
@@ -220,61 +157,24 @@ export class ImportWriter {
     this.reportClient.release(broken);
   }
 
-  /** Merges rows only while the import can still succeed (abort mode fails on the first problem). */
-  private get merging(): boolean {
-    return this.input.options.on_error === 'skip' || this.rowsFailed === 0;
-  }
-
   private async handOff(): Promise<void> {
     await this.inFlight;
-    if (rowsOf(this.chunk) === 0) return;
-    const chunk = this.chunk;
-    // Past the memory budget, the EANs seen so far go to the seen table after this chunk.
-    const spill = this.seen?.full ? this.seen : null;
-    if (spill) this.seen = null;
-    this.chunk = this.newChunk();
-    this.inFlight = this.flush(chunk, spill);
+    const full = this.chunks.take();
+    if (!full) return;
+    this.inFlight = this.merge(full);
     // Awaited at the next hand-off or in drain(); this only keeps Node from calling it unhandled.
     this.inFlight.catch(() => {});
   }
 
-  /**
-   * A chunk for the next rows. Their cells are kept only if a set-based rule may reject one:
-   * repeats not caught in the worker, and mode create (unless nothing is stored) or update.
-   *
-   * On a first load (the catalog was empty when the transaction began, mode create or upsert, not
-   * a dry run) with repeats caught in the worker, no rule can reject a row and every row is a new
-   * product: the chunk is COPYed straight into products, as the merge would have inserted it
-   * (columns the file lacks are null, timestamps are the transaction's). A product of another
-   * import committed meanwhile makes the COPY fail with a unique violation, as the merge's INSERT
-   * would, and the attempt is retried. A first load's chunk holds back the rows whose EAN the
-   * filter may have seen, and checks them against products once the rest is in (see
-   * FirstLoadRepeats).
-   */
-  private newChunk(): Chunk {
-    const direct = this.repeats !== null;
-    const checked = direct || this.seen !== null;
-    const { mode } = this.input.options;
-    const byMode = mode === 'update' || (mode === 'create' && !this.catalogWasEmpty);
-    const spare = this.spareText;
-    this.spareText = null;
-    return emptyChunk(checked, direct, !checked || byMode, spare);
-  }
-
-  /**
-   * A first load's chunks are COPYed into products even once the import is bound to fail (they
-   * are rolled back): products' unique index is how its repeats are found.
-   */
-  private async flush(chunk: Chunk, spill: SeenEans | null): Promise<void> {
-    if (chunk.direct) {
-      await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
-      const settled = await this.repeats!.settle(chunk.direct);
-      this.counts.created += chunk.rows + settled.created;
-      this.rowsRejected += settled.rejected;
-    } else await this.mergeThroughChunkTable(chunk);
-    // The COPY has ended: the buffer can take the chunk after next (a grown one is let go).
-    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
-    if (spill) await spillSeenEans(this.tx, spill);
+  private async merge(full: FullChunk): Promise<void> {
+    // Rows merge only while the import can still succeed (abort mode fails on the first problem).
+    const stillMerging = (rejected: number) => this.input.options.on_error === 'skip' || this.rowsFailed + rejected === 0;
+    const merged = await this.merger.merge(full, this.shape!, stillMerging);
+    this.counts.created += merged.counts.created;
+    this.counts.updated += merged.counts.updated;
+    this.counts.unchanged += merged.counts.unchanged;
+    this.rowsRejected += merged.rejected;
+    this.chunks.recycle(full.chunk);
   }
 
   /** Reports row `row` as a repeat of row `firstRow` (the caller counts it). */
@@ -282,31 +182,4 @@ export class ImportWriter {
     const message = `The EAN ${ean} already appears in row ${firstRow} of this file.`;
     await this.report.add([row, 0, ean, 'ean', 'DUPLICATE_EAN', message, raw]);
   }
-
-  private async mergeThroughChunkTable(chunk: Chunk): Promise<void> {
-    const { tx, input } = this;
-    await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.text.subarray(0, chunk.bytes));
-    const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
-    const rejected = [...repeated, ...(await rejectByMode(tx, input.accountId, input.options.mode, this.catalogWasEmpty))];
-    for (const { row, code, message } of rejected) {
-      const record = chunk.records!.get(row)!;
-      await this.report.add([row, 0, record.ean, 'ean', code, message, JSON.stringify(record.cells)]);
-    }
-    this.rowsRejected += rejected.length;
-    if (this.merging) {
-      const staged = chunk.rows - rejected.length;
-      const counts = input.options.dry_run
-        ? await previewChunk(tx, input.accountId, this.shape!, staged)
-        : await mergeChunk(tx, input.accountId, input.options.mode, this.shape!, staged, this.catalogWasEmpty);
-      this.counts.created += counts.created;
-      this.counts.updated += counts.updated;
-      this.counts.unchanged += counts.unchanged;
-    }
-    await clearChunk(tx);
-  }
-}
-
-/** Whether an import's chunks go straight into products (see ImportWriter's newChunk). */
-function isFirstLoad(catalogWasEmpty: boolean, options: ImportOptions): boolean {
-  return catalogWasEmpty && options.mode !== 'update' && !options.dry_run;
 }

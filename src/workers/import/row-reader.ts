@@ -10,7 +10,8 @@ import {
 } from '../../shared/product/schema.js';
 import { readAttributesCell, type AttributeValue } from './attributes-cell.js';
 import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
-import type { ColumnLayout, ImportMode, ProductColumn } from './header.js';
+import type { ImportMode } from '../../shared/jobs/import-options.js';
+import type { ColumnLayout, ProductColumn } from './header.js';
 
 /** One problem of one data row, as it goes into the job's report. */
 export interface RowProblem {

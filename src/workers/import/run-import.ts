@@ -20,6 +20,8 @@ export interface ImportDeps {
   seenEanSlots?: number;
   /** Size of a first load's EAN filter (see EanFilter), instead of one from the file's size; tests shrink it. */
   eanFilterBytes?: number;
+  /** Brings the account's product search up to date once an import has written its products. */
+  searchCatchUp?: { request(accountId: string): void };
 }
 
 /**
@@ -67,6 +69,8 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       ended = true;
       writer.release();
       log.info({ outcome, ms: Date.now() - startedAt }, outcome ? 'import finished' : 'import already ended elsewhere');
+      // After the job has ended: the catch-up is no part of the import's time.
+      if (outcome?.status === 'completed' && !options.dry_run) deps.searchCatchUp?.request(job.account_id);
       return outcome;
     } catch (error) {
       writer.release(error);

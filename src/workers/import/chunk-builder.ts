@@ -1,0 +1,104 @@
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import type { FirstLoadRepeats } from './first-load-repeats.js';
+import {
+  appendLine,
+  appendSeen,
+  CHUNK_BUFFER_BYTES,
+  CHUNK_BYTES,
+  CHUNK_ROWS,
+  emptyChunk,
+  rowsOf,
+  validRowLine,
+  type Chunk,
+} from './import-chunk.js';
+import type { ValidRow } from './row-reader.js';
+import { SeenEans } from './seen-eans.js';
+
+/** A chunk ready to be merged, with the EANs seen so far when they are to leave the worker's memory. */
+export interface FullChunk {
+  chunk: Chunk;
+  /** The worker's seen EANs, to move to the transaction's seen table after this chunk (a very large file). */
+  spill: SeenEans | null;
+}
+
+/**
+ * Gathers an attempt's valid rows into chunks of COPY text (see Chunk). Repeats of an EAN are
+ * caught here while the worker can: against its table of seen EANs, or, on a first load (see
+ * isFirstLoad), by the filter of FirstLoadRepeats, whose "maybe seen" rows are held back for a
+ * check against products.
+ */
+export class ChunkBuilder {
+  /**
+   * Not for a first load: EANs of the file's valid rows so far, while they fit in the worker's
+   * memory; null once they were moved to the transaction's seen table (a very large file).
+   */
+  private seen: SeenEans | null;
+  private chunk: Chunk;
+  /** The COPY text buffer of a merged chunk, reused for the next chunk (fewer large allocations). */
+  private spareText: Buffer | null = null;
+
+  constructor(
+    private readonly settings: { accountId: string; options: ImportOptions; catalogWasEmpty: boolean; seenEanSlots?: number },
+    /** Set on a first load: its chunks go straight into products. */
+    private readonly repeats: FirstLoadRepeats | null,
+  ) {
+    this.seen = repeats ? null : new SeenEans(settings.seenEanSlots);
+    this.chunk = this.newChunk();
+  }
+
+  /**
+   * Adds a valid row to the current chunk. Returns the row where its EAN first appeared when the
+   * worker has seen it already: the row is a repeat and is not added.
+   */
+  add(row: number, product: ValidRow, cells: string[]): number | undefined {
+    const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
+    if (firstRow) return firstRow;
+    const chunk = this.chunk;
+    const line = validRowLine(chunk.direct ? this.settings.accountId : row, product);
+    if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
+      chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
+    } else {
+      appendLine(chunk, line);
+      chunk.rows += 1;
+      chunk.records?.set(row, { ean: product.ean, cells });
+      if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
+    }
+    return undefined;
+  }
+
+  /** Whether the current chunk has reached CHUNK_ROWS rows or CHUNK_BYTES of COPY text. */
+  get full(): boolean {
+    return rowsOf(this.chunk) >= CHUNK_ROWS || this.chunk.bytes >= CHUNK_BYTES;
+  }
+
+  /** Hands over the current chunk (null when it has no rows) and starts the next one. */
+  take(): FullChunk | null {
+    if (rowsOf(this.chunk) === 0) return null;
+    const chunk = this.chunk;
+    // Past the memory budget, the EANs seen so far go to the seen table after this chunk.
+    const spill = this.seen?.full ? this.seen : null;
+    if (spill) this.seen = null;
+    this.chunk = this.newChunk();
+    return { chunk, spill };
+  }
+
+  /** Takes back a merged chunk's buffer for the chunk after next (a grown one is let go). */
+  recycle(chunk: Chunk): void {
+    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
+  }
+
+  /**
+   * A chunk for the next rows. Their cells are kept only if a set-based rule may reject one:
+   * repeats not caught in the worker, and mode create (unless nothing is stored) or update. On a
+   * first load the chunk is direct: its rows go straight into products.
+   */
+  private newChunk(): Chunk {
+    const direct = this.repeats !== null;
+    const checked = direct || this.seen !== null;
+    const { mode } = this.settings.options;
+    const byMode = mode === 'update' || (mode === 'create' && !this.settings.catalogWasEmpty);
+    const spare = this.spareText;
+    this.spareText = null;
+    return emptyChunk(checked, direct, !checked || byMode, spare);
+  }
+}

@@ -1,0 +1,80 @@
+import type { DbClient } from '../../shared/db/pool.js';
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import {
+  CHUNK_COLUMNS,
+  clearChunk,
+  mergeChunk,
+  previewChunk,
+  PRODUCT_COPY_COLUMNS,
+  rejectByMode,
+  rejectRepeatedEans,
+  spillSeenEans,
+  type MergeCounts,
+  type MergeShape,
+} from './chunk-sql.js';
+import { copyText } from './copy-writer.js';
+import type { FullChunk } from './chunk-builder.js';
+import type { FirstLoadRepeats } from './first-load-repeats.js';
+import type { Chunk } from './import-chunk.js';
+
+/** What merging one chunk did: its effect on products (or, for a dry run, the preview) and the rows it rejected. */
+export interface ChunkMerged {
+  counts: MergeCounts;
+  rejected: number;
+}
+
+/** A report entry: row, ordinal, ean, field, code, message, raw cells. */
+export type ReportEntry = [number, number, string, string, string, string, string];
+
+/**
+ * Writes chunks into products on the import's transaction. A direct chunk (a first load, see
+ * isFirstLoad) is COPYed into products and its held-back rows settled by FirstLoadRepeats; any
+ * other chunk goes through the chunk table: set-based rejections (repeats the worker did not
+ * catch, the mode's rule), then the merge, or its preview for a dry run.
+ */
+export class ChunkMerger {
+  constructor(
+    private readonly tx: DbClient,
+    private readonly settings: { accountId: string; options: ImportOptions; catalogWasEmpty: boolean },
+    private readonly repeats: FirstLoadRepeats | null,
+    private readonly report: (entry: ReportEntry) => Promise<void>,
+  ) {}
+
+  /**
+   * Merges one chunk. `stillMerging(rejected)` says, given the rows this chunk rejected, whether the
+   * import can still succeed (abort mode fails on the first problem); if not, the chunk's rows are
+   * not merged. A first load's chunks are COPYed even once the import is bound to fail (they are
+   * rolled back): products' unique index is how its repeats are found.
+   */
+  async merge({ chunk, spill }: FullChunk, shape: MergeShape, stillMerging: (rejected: number) => boolean): Promise<ChunkMerged> {
+    let merged: ChunkMerged;
+    if (chunk.direct) {
+      await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
+      const settled = await this.repeats!.settle(chunk.direct);
+      merged = { counts: { created: chunk.rows + settled.created, updated: 0, unchanged: 0 }, rejected: settled.rejected };
+    } else merged = await this.mergeThroughChunkTable(chunk, shape, stillMerging);
+    if (spill) await spillSeenEans(this.tx, spill);
+    return merged;
+  }
+
+  private async mergeThroughChunkTable(chunk: Chunk, shape: MergeShape, stillMerging: (rejected: number) => boolean): Promise<ChunkMerged> {
+    const { tx, settings } = this;
+    const { accountId, options, catalogWasEmpty } = settings;
+    await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.text.subarray(0, chunk.bytes));
+    const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
+    const rejected = [...repeated, ...(await rejectByMode(tx, accountId, options.mode, catalogWasEmpty))];
+    for (const { row, code, message } of rejected) {
+      const record = chunk.records!.get(row)!;
+      await this.report([row, 0, record.ean, 'ean', code, message, JSON.stringify(record.cells)]);
+    }
+    let counts: MergeCounts = { created: 0, updated: 0, unchanged: 0 };
+    if (stillMerging(rejected.length)) {
+      const staged = chunk.rows - rejected.length;
+      counts = options.dry_run
+        ? await previewChunk(tx, accountId, shape, staged)
+        : await mergeChunk(tx, accountId, options.mode, shape, staged, catalogWasEmpty);
+    }
+    await clearChunk(tx);
+    return { counts, rejected: rejected.length };
+  }
+}

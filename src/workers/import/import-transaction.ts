@@ -1,0 +1,112 @@
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
+import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { markSearchBacklog } from '../../shared/product/product-search.js';
+import { publishReport } from './report-table.js';
+
+/** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
+const JOB_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
+
+/**
+ * The first-load rule. An import is a first load when the account had no products when its
+ * transaction began, its mode may create products (create or upsert) and it is not a dry run:
+ * then every valid row is a new product, except for EANs repeated within the file. Its chunks are
+ * COPYed straight into products, as the merge would have inserted them (columns the file lacks are
+ * null, timestamps are the transaction's), without a chunk table, a lookup per row or an index on
+ * the chunk; repeats are caught in the worker by a filter of the file's EANs and by products' own
+ * unique index (see FirstLoadRepeats). A product of another import committed meanwhile makes the
+ * COPY fail with a unique violation, as the merge's INSERT would, and the attempt is retried
+ * against a catalog that is no longer empty.
+ */
+export function isFirstLoad(catalogWasEmpty: boolean, options: ImportOptions): boolean {
+  return catalogWasEmpty && options.mode !== 'update' && !options.dry_run;
+}
+
+/**
+ * The ONE transaction of an import attempt: every chunk is written in it, and the catalog changes,
+ * the report and the job's final status become visible together when it commits. Attempts of one
+ * job take turns (an advisory lock on the job id), and only an attempt of a job that is still
+ * `processing` begins or commits.
+ */
+export class ImportTransaction {
+  private constructor(
+    /** The connection that holds the transaction: the chunk SQL runs on it. */
+    readonly client: DbClient,
+    private readonly jobId: string,
+    private readonly accountId: string,
+    /** The account had no products when the transaction began (see {@link isFirstLoad}). */
+    readonly catalogWasEmpty: boolean,
+  ) {}
+
+  /**
+   * Opens the attempt's transaction, waiting for any other attempt of the same job to end first.
+   * Returns null (and holds nothing) when the job is no longer `processing`.
+   */
+  static async begin(db: Db, jobId: string, accountId: string): Promise<ImportTransaction | null> {
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(JOB_LOCK_SQL, [jobId]);
+      const { rows } = await client.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
+      if (rows[0]?.status !== 'processing') {
+        await client.query('ROLLBACK');
+        client.release();
+        return null;
+      }
+      const { rows: empty } = await client.query<{ empty: boolean }>(
+        'SELECT NOT EXISTS (SELECT 1 FROM products WHERE account_id = $1) AS empty',
+        [accountId],
+      );
+      return new ImportTransaction(client, jobId, accountId, empty[0]!.empty);
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+  }
+
+  /**
+   * Publishes the report, marks the account's product search as behind when products were
+   * written (see migrations/010_name_search.sql), ends the job with `outcome` and commits.
+   * Returns false (and rolls back) when the job had already ended meanwhile (e.g. cancelled).
+   */
+  async commit(outcome: JobOutcome, report: { table: string; productsWritten: boolean }): Promise<boolean> {
+    if (!(await lockProcessingJob(this.client, this.jobId))) {
+      await this.rollback();
+      return false;
+    }
+    if (report.productsWritten) await markSearchBacklog(this.client, this.accountId);
+    await publishReport(this.client, report.table, this.jobId);
+    await finishJob(this.client, this.jobId, outcome);
+    await this.client.query('COMMIT');
+    return true;
+  }
+
+  /** Undoes everything the attempt wrote in the transaction. */
+  async rollback(): Promise<void> {
+    await this.client.query('ROLLBACK');
+  }
+
+  /** Returns the connection to the pool; `broken` discards it, open transaction or COPY and all. */
+  release(broken?: Error): void {
+    this.client.release(broken);
+  }
+}
+
+/**
+ * Ends a job as failed in a transaction of its own, after the import's transaction was rolled
+ * back, under the same job lock and status check: `addToReport` adds to the report (a file-level
+ * problem) before it is published. Returns false when the job had already ended.
+ */
+export async function failImport(
+  db: Db,
+  input: { jobId: string; reportTable: string; outcome: JobOutcome; addToReport?: (client: DbClient) => Promise<void> },
+): Promise<boolean> {
+  return withTransaction(db, async (client) => {
+    await client.query(JOB_LOCK_SQL, [input.jobId]);
+    if (!(await lockProcessingJob(client, input.jobId))) return false;
+    await input.addToReport?.(client);
+    await publishReport(client, input.reportTable, input.jobId);
+    await finishJob(client, input.jobId, input.outcome);
+    return true;
+  });
+}

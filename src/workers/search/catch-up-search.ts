@@ -1,0 +1,92 @@
+import { withTransaction, type Db } from '../../shared/db/pool.js';
+import { lockSearchExclusive } from '../../shared/product/product-search.js';
+
+/** Products compared per transaction: a direct write of the account waits for one batch at most. */
+const BATCH_ROWS = 5_000;
+
+/** What one catch-up changed in product_search. */
+export interface CatchUpResult {
+  /** Search rows inserted or renamed. */
+  written: number;
+  /** Search rows whose product no longer exists. */
+  removed: number;
+  /** Whether the account's backlog mark was removed (false: an import marked it again meanwhile). */
+  cleared: boolean;
+}
+
+/**
+ * Brings the account's product_search up to date with its products, then removes its backlog mark
+ * if no import has set it again since the catch-up began (see migrations/010_name_search.sql).
+ * Returns null when the account has no mark. Batches walk the catalog in EAN order, each in a
+ * transaction that holds the account's search lock exclusively (see product-search.ts), and
+ * write only rows that differ, so a catch-up after a small import writes little. `shouldStop` is
+ * asked between batches (shutdown): the mark then stays, for the reconciler.
+ */
+export async function catchUpSearch(db: Db, accountId: string, shouldStop: () => boolean = () => false): Promise<CatchUpResult | null> {
+  const { rows: marks } = await db.query<{ version: string }>(
+    'SELECT version::text FROM product_search_backlog WHERE account_id = $1',
+    [accountId],
+  );
+  if (!marks[0]) return null;
+  const result: CatchUpResult = { written: 0, removed: 0, cleared: false };
+  let after = '';
+  for (let more = true; more; ) {
+    if (shouldStop()) return result;
+    const batch = await withTransaction(db, async (client) => {
+      await lockSearchExclusive(client, accountId);
+      // The batch's last EAN: BATCH_ROWS products on, or none (the batch runs to the end).
+      const { rows: ends } = await client.query<{ ean: string }>(
+        `SELECT ean FROM products WHERE account_id = $1 AND ean > $2 ORDER BY ean OFFSET ${BATCH_ROWS - 1} LIMIT 1`,
+        [accountId, after],
+      );
+      const last = ends[0]?.ean ?? null;
+      const range = (alias: string) => (last === null ? `${alias}.ean > $2` : `${alias}.ean > $2 AND ${alias}.ean <= $3`);
+      const values = last === null ? [accountId, after] : [accountId, after, last];
+      const written = await client.query(writeBatchSql(range), values);
+      const removed = await client.query(removeBatchSql(range), values);
+      return { last, written: written.rowCount ?? 0, removed: removed.rowCount ?? 0 };
+    });
+    result.written += batch.written;
+    result.removed += batch.removed;
+    if (batch.last === null) more = false;
+    else after = batch.last;
+  }
+  // Merge the entries written into the trigram index now rather than at the next (auto)vacuum:
+  // until then every search reads them from the index's unsorted pending list.
+  if (result.written > 0) await db.query(`SELECT gin_clean_pending_list('product_search_name_trgm_idx')`);
+  const { rowCount } = await db.query('DELETE FROM product_search_backlog WHERE account_id = $1 AND version = $2::bigint', [
+    accountId,
+    marks[0].version,
+  ]);
+  result.cleared = rowCount === 1;
+  return result;
+}
+
+/**
+ * The two statements of a batch, over one EAN range (`range(alias)`, on $2 and $3). The other
+ * table is looked up row by row through a scalar subquery (one primary key probe per row, as in the
+ * import's chunk SQL): a catch-up runs right after its rows were written, when the planner's
+ * statistics know little of them, and left to choose it may join a whole range against a whole
+ * range row by row.
+ */
+type Range = (alias: string) => string;
+
+/** Writes the search rows of the range that are missing or hold another name than their product. */
+const writeBatchSql = (range: Range) => `
+  INSERT INTO product_search (account_id, ean, name)
+  SELECT $1, p.ean, p.name FROM products p
+  WHERE p.account_id = $1 AND ${range('p')}
+    AND (SELECT s.name FROM product_search s WHERE s.account_id = $1 AND s.ean = p.ean) IS DISTINCT FROM p.name
+  ON CONFLICT (account_id, ean) DO UPDATE SET name = EXCLUDED.name`;
+
+/** Removes the search rows of the range whose product is gone. */
+const removeBatchSql = (range: Range) => `
+  DELETE FROM product_search s
+  WHERE s.account_id = $1 AND ${range('s')}
+    AND (SELECT true FROM products p WHERE p.account_id = $1 AND p.ean = s.ean) IS NULL`;
+
+/** Accounts whose search is behind their products, oldest mark first. */
+export async function searchBacklogAccounts(db: Db): Promise<string[]> {
+  const { rows } = await db.query<{ account_id: string }>('SELECT account_id FROM product_search_backlog ORDER BY since');
+  return rows.map((row) => row.account_id);
+}
