@@ -22,8 +22,8 @@ async function seed(accountId: string, products: Array<{ ean: string; name: stri
     `WITH written AS (
        INSERT INTO products (account_id, ean, name, brand, category)
        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-       RETURNING account_id, ean, name)
-     INSERT INTO product_search (account_id, ean, name) SELECT * FROM written`,
+       RETURNING account_id, ean, name, brand, category)
+     INSERT INTO product_search (account_id, ean, name, brand, category) SELECT * FROM written`,
     [
       accountId,
       products.map((product) => product.ean),

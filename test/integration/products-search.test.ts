@@ -10,9 +10,9 @@ import {
 } from '../support/search.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
-// GET /v1/products?q= is exact whatever product search's catch-up after an import has done: right
-// after the import's commit (answered from products) and once caught up (through the trigram
-// index of product_search, each candidate checked against its product).
+// GET /v1/products?q= (and brand, category) is exact whatever product search's catch-up after an
+// import has done: right after the import's commit (answered from products) and once caught up
+// (through the indexes of product_search, each candidate checked against its product).
 
 let ctx: TestContext;
 
@@ -33,8 +33,15 @@ async function search(key: string, q: string): Promise<string[]> {
   return response.json<{ data: Array<{ ean: string }> }>().data.map((product) => product.ean);
 }
 
-async function importProducts(key: string, rows: string[][]) {
-  const job = await ctx.importCsv(key, toCsv([['ean', 'name'], ...rows]));
+/** The EANs GET /v1/products returns for these filters (`brand=…&category=…`). */
+async function filtered(key: string, filters: string): Promise<string[]> {
+  const response = await sendJson(ctx.app, key, 'GET', `/v1/products?${filters}&limit=500`);
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json<{ data: Array<{ ean: string }> }>().data.map((product) => product.ean);
+}
+
+async function importProducts(key: string, rows: string[][], header = ['ean', 'name']) {
+  const job = await ctx.importCsv(key, toCsv([header, ...rows]));
   expect(job.status, JSON.stringify(job)).toBe('completed');
   return job;
 }
@@ -82,6 +89,43 @@ describe('GET /v1/products?q= after an import', () => {
     expect(rows).toEqual([{ name: 'Red felt marker' }]);
   });
 
+  it('finds a product whose brand a re-import changed by its new brand only, before and after the catch-up', async () => {
+    const account = await ctx.createAccount();
+    const header = ['ean', 'name', 'brand', 'category'];
+    await importProducts(account.key, [[PEN, 'Blue ballpoint pen', 'Bic', 'Pens'], [INK, 'Blue ink', 'Bic', 'Ink']], header);
+    await untilSearchCaughtUp(ctx, account.id);
+    expect(await filtered(account.key, 'brand=Bic')).toEqual([PEN, INK]);
+    const release = await holdSearchCatchUp(ctx, account.id);
+    try {
+      const job = await importProducts(account.key, [[PEN, 'Blue ballpoint pen', 'Pilot', 'Pens']], header);
+      expect(job.progress.rows_updated).toBe(1);
+      expect(await filtered(account.key, 'brand=Pilot')).toEqual([PEN]);
+      expect(await filtered(account.key, 'brand=Bic')).toEqual([INK]);
+      expect(await filtered(account.key, 'brand=Pilot&category=Pens&q=ballpoint')).toEqual([PEN]);
+      // Answered from products: product_search is not read while it is behind.
+      expect(readsSearchTable(await executedPlanNodes(ctx, account.id, { brand: 'Pilot', limit: 50 }))).toBe(false);
+    } finally {
+      await release();
+    }
+    await untilSearchCaughtUp(ctx, account.id);
+    expect(await filtered(account.key, 'brand=Pilot')).toEqual([PEN]);
+    expect(await filtered(account.key, 'brand=Bic')).toEqual([INK]);
+    expect(await filtered(account.key, 'brand=Pilot&category=Pens&q=ballpoint')).toEqual([PEN]);
+    expect(readsSearchTable(await executedPlanNodes(ctx, account.id, { brand: 'Pilot', limit: 50 }))).toBe(true);
+    const { rows } = await ctx.db.query('SELECT brand, category FROM product_search WHERE account_id = $1 AND ean = $2', [account.id, PEN]);
+    expect(rows).toEqual([{ brand: 'Pilot', category: 'Pens' }]);
+  });
+
+  it('never lists a product under a brand or category its search row holds but it no longer has', async () => {
+    const account = await ctx.createAccount();
+    await importProducts(account.key, [[PEN, 'Blue ballpoint pen', 'Bic', 'Pens']], ['ean', 'name', 'brand', 'category']);
+    await untilSearchCaughtUp(ctx, account.id);
+    // A search row behind its product, as between a write and its catch-up.
+    await ctx.db.query(`UPDATE product_search SET brand = 'Stale', category = 'Stale' WHERE account_id = $1`, [account.id]);
+    expect(await filtered(account.key, 'brand=Stale')).toEqual([]);
+    expect(await filtered(account.key, 'category=Stale')).toEqual([]);
+  });
+
   it('never marks the account for a dry run or an import that changed nothing', async () => {
     const account = await ctx.createAccount();
     await importProducts(account.key, [[PEN, 'Blue ballpoint pen']]);
@@ -113,6 +157,28 @@ describe('GET /v1/products?q= after single-product writes', () => {
     expect(readsSearchTable(await executedPlanNodes(ctx, account.id, { nameContains: 'gel pen', limit: 50 }))).toBe(true);
     const { rows } = await ctx.db.query('SELECT ean FROM product_search WHERE account_id = $1 ORDER BY ean', [account.id]);
     expect(rows.map((row) => row.ean)).toEqual([PEN, PAPER]);
+  });
+
+  it('finds a product by the brand and category a PATCH or PUT gave it, at once', async () => {
+    const account = await ctx.createAccount();
+    await importProducts(account.key, [[PEN, 'Blue ballpoint pen', 'Bic', 'Pens']], ['ean', 'name', 'brand', 'category']);
+    await untilSearchCaughtUp(ctx, account.id);
+
+    expect((await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${PEN}`, { brand: 'Pilot' })).statusCode).toBe(200);
+    expect(await filtered(account.key, 'brand=Pilot')).toEqual([PEN]);
+    expect(await filtered(account.key, 'brand=Bic')).toEqual([]);
+    expect((await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${PEN}`, { category: 'Writing' })).statusCode).toBe(200);
+    expect(await filtered(account.key, 'category=Writing&brand=Pilot')).toEqual([PEN]);
+    expect(
+      (await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${PEN}`, { name: 'Blue ballpoint pen', brand: 'Uni' })).statusCode,
+    ).toBe(200);
+    expect(await filtered(account.key, 'brand=Uni')).toEqual([PEN]);
+    expect(await filtered(account.key, 'category=Writing')).toEqual([]);
+
+    expect(await hasSearchBacklog(ctx, account.id)).toBe(false);
+    expect(readsSearchTable(await executedPlanNodes(ctx, account.id, { brand: 'Uni', limit: 50 }))).toBe(true);
+    const { rows } = await ctx.db.query('SELECT brand, category FROM product_search WHERE account_id = $1 AND ean = $2', [account.id, PEN]);
+    expect(rows).toEqual([{ brand: 'Uni', category: null }]);
   });
 
   it('keeps q with the other filters and the cursor, on either path', async () => {

@@ -22,44 +22,67 @@ export function escapeLike(text: string): string {
 
 /**
  * The statement of one page: only the filters the client sent become conditions, each written
- * the way its index can serve it — `brand = $n` / `category = $n` for (account_id, brand|category)
- * and `ean > $n` for the primary key. A catch-all form (`$n IS NULL OR …`) would leave the planner
- * a condition it cannot always match to an index. Exported so that a test can EXPLAIN exactly what
- * runs.
+ * the way an index can serve it — `ean > $n` for the primary key, `brand = $n` / `category = $n` /
+ * `name ILIKE $n` for product_search's indexes. A catch-all form (`$n IS NULL OR …`) would leave
+ * the planner a condition it cannot always match to an index. Exported so that a test can EXPLAIN
+ * exactly what runs.
  *
- * `q` (name contains, ILIKE '%…%' escaped) is served by the trigram index of product_search, which
- * imports do not write (migrations/010_name_search.sql). The statement has two branches, and the
- * account's search backlog decides, in the statement's one snapshot, which one runs:
- * - no backlog: candidates from product_search's trigram index, each checked against the current
- *   name in products, so a search row that is behind never shows a product that no longer matches;
+ * `brand`, `category` and `q` (name contains, ILIKE '%…%' escaped) are served by the indexes of
+ * product_search, which imports do not write (migrations/010_name_search.sql). With any of them
+ * the statement has two branches, and the account's search backlog decides, in the statement's
+ * one snapshot, which one runs:
+ * - no backlog: candidates from product_search (every filter it holds), each checked against the
+ *   current products row with every filter, so a search row that is behind never shows a product
+ *   that no longer matches;
  * - backlog (an import committed and product_search has not caught up yet): products itself,
  *   walked in EAN order, which the API's statement timeout bounds.
- * Either way the answer is exactly the products whose name contains `q`.
+ * Either way the answer is exactly the products that match.
  */
 export function productListStatement(accountId: string, query: ProductListQuery): { text: string; values: unknown[] } {
   const values: unknown[] = [accountId];
-  const conditions = ['account_id = $1'];
   const param = (value: unknown) => {
     values.push(value);
     return `$${values.length}`;
   };
-  const after = query.afterEan === undefined ? null : param(query.afterEan);
-  if (after) conditions.push(`ean > ${after}`);
-  if (query.brand !== undefined) conditions.push(`brand = ${param(query.brand)}`);
-  if (query.category !== undefined) conditions.push(`category = ${param(query.category)}`);
+  // Each condition on the product, and the same one on its search row where product_search holds it.
+  const conditions: string[] = ['account_id = $1'];
+  const searched: string[] = [];
+  const both = (condition: (alias: string) => string) => {
+    conditions.push(condition(''));
+    searched.push(condition('s.'));
+  };
+  if (query.afterEan !== undefined) {
+    const after = param(query.afterEan);
+    both((alias) => `${alias}ean > ${after}`);
+  }
+  if (query.brand !== undefined) {
+    const brand = param(query.brand);
+    both((alias) => `${alias}brand = ${brand}`);
+  }
+  if (query.category !== undefined) {
+    const category = param(query.category);
+    both((alias) => `${alias}category = ${category}`);
+  }
   if (query.updatedSince !== undefined) conditions.push(`updated_at >= ${param(query.updatedSince)}::timestamptz`);
-  const pattern = query.nameContains === undefined ? null : param(`%${escapeLike(query.nameContains)}%`);
-  if (pattern) conditions.push(`name ILIKE ${pattern}`);
+  if (query.nameContains !== undefined) {
+    const pattern = param(`%${escapeLike(query.nameContains)}%`);
+    both((alias) => `${alias}name ILIKE ${pattern}`);
+  }
   const limit = param(query.limit + 1);
   const page = (...extra: string[]) =>
     `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${[...conditions, ...extra].join(' AND ')} ORDER BY ean LIMIT ${limit}`;
-  if (!pattern) return { text: page(), values };
-  const candidates = `SELECT s.ean FROM product_search s
-    WHERE s.account_id = $1 AND s.name ILIKE ${pattern}${after ? ` AND s.ean > ${after}` : ''}`;
+  const searchFilter = query.brand !== undefined || query.category !== undefined || query.nameContains !== undefined;
+  if (!searchFilter) return { text: page(), values };
+  // Each candidate's product is looked up by primary key (LIMIT 1 keeps the planner from turning
+  // the lookup into a join that reads products on its own), so product_search drives the page.
+  const candidates = `SELECT found.* FROM product_search s
+    CROSS JOIN LATERAL (SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${conditions.join(' AND ')} AND ean = s.ean LIMIT 1) found
+    WHERE NOT ${SEARCH_BACKLOG_EXISTS} AND ${['s.account_id = $1', ...searched].join(' AND ')}
+    ORDER BY s.ean LIMIT ${limit}`;
   return {
     text: `(${page(SEARCH_BACKLOG_EXISTS)})
       UNION ALL
-      (${page(`NOT ${SEARCH_BACKLOG_EXISTS} AND ean IN (${candidates})`)})
+      (${candidates})
       ORDER BY ean LIMIT ${limit}`,
     values,
   };

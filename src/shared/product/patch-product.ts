@@ -1,6 +1,6 @@
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
-import { lockSearchShared, putSearchNames } from './product-search.js';
+import { lockSearchShared, putSearchRows } from './product-search.js';
 import type { ProductPatch } from './schema.js';
 
 /** Plain columns a PATCH may set, with the SQL type of their parameter. */
@@ -22,15 +22,15 @@ export type PatchOutcome =
   | { kind: 'price_without_currency' };
 
 /**
- * Applies a partial update. A new name is written to the product's search row in the same
- * transaction (see product-search.ts); other fields leave the search row as it is.
+ * Applies a partial update. A new name, brand or category is written to the product's search row
+ * in the same transaction (see product-search.ts); other fields leave the search row as it is.
  */
 export async function patchProduct(db: Db, accountId: string, ean: string, patch: ProductPatch): Promise<PatchOutcome> {
-  if (patch.name === undefined) return applyPatch(db, accountId, ean, patch);
+  if (patch.name === undefined && patch.brand === undefined && patch.category === undefined) return applyPatch(db, accountId, ean, patch);
   return withTransaction(db, async (client) => {
     await lockSearchShared(client, accountId);
     const outcome = await applyPatch(client, accountId, ean, patch);
-    if (outcome.kind === 'patched') await putSearchNames(client, accountId, [ean], [outcome.product.name]);
+    if (outcome.kind === 'patched') await putSearchRows(client, accountId, [outcome.product]);
     return outcome;
   });
 }

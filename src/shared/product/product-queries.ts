@@ -1,5 +1,5 @@
 import { withTransaction, type Db } from '../db/pool.js';
-import { lockSearchShared, putSearchNames, removeSearchName } from './product-search.js';
+import { lockSearchShared, putSearchRows, removeSearchRow } from './product-search.js';
 import type { ProductResource } from './resource-schema.js';
 import type { ProductInput } from './schema.js';
 
@@ -57,7 +57,7 @@ export async function insertProduct(db: Db, accountId: string, product: ProductI
        RETURNING ${PRODUCT_COLUMNS}`,
       writtenValues(accountId, product),
     );
-    if (rows[0]) await putSearchNames(client, accountId, [rows[0].ean], [rows[0].name]);
+    if (rows[0]) await putSearchRows(client, accountId, [rows[0]]);
     return rows[0] ?? null;
   });
 }
@@ -85,7 +85,7 @@ export async function replaceProduct(
       writtenValues(accountId, product),
     );
     const { created, ...stored } = rows[0]!;
-    await putSearchNames(client, accountId, [stored.ean], [stored.name]);
+    await putSearchRows(client, accountId, [stored]);
     return { product: stored, created };
   });
 }
@@ -95,7 +95,7 @@ export async function deleteProduct(db: Db, accountId: string, ean: string): Pro
   return withTransaction(db, async (client) => {
     await lockSearchShared(client, accountId);
     const { rowCount } = await client.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
-    await removeSearchName(client, accountId, ean);
+    await removeSearchRow(client, accountId, ean);
     return rowCount === 1;
   });
 }

@@ -1,9 +1,9 @@
 import type { DbClient } from '../db/pool.js';
 
 /**
- * product_search: the (account, EAN, name) rows that GET /v1/products?q= finds through a trigram
- * index, kept apart from products so that an import never extracts trigrams (see
- * migrations/010_name_search.sql).
+ * product_search: the (account, EAN, name, brand, category) rows through whose indexes
+ * GET /v1/products finds its q, brand and category candidates, kept apart from products so that an
+ * import never writes those indexes (see migrations/010_name_search.sql).
  *
  * Two kinds of writers keep it exact:
  * - Single-product writes (the API) and enrichment write their product's row in their own
@@ -12,8 +12,16 @@ import type { DbClient } from '../db/pool.js';
  *   after it (src/workers/search) copies products into product_search in batches, each holding
  *   the lock EXCLUSIVELY. A batch reads products after taking the lock, so a direct writer's
  *   committed row is in what it reads, and no direct writer commits while it writes: a batch
- *   never puts back a name that a direct writer has just replaced.
+ *   never puts back a value that a direct writer has just replaced.
  */
+
+/** What a product's search row holds besides its key. */
+export interface SearchRow {
+  ean: string;
+  name: string;
+  brand: string | null;
+  category: string | null;
+}
 
 /** The advisory lock key of an account's search rows (held until the transaction ends). */
 const SEARCH_LOCK_KEY = `hashtextextended('product_search:' || $1, 0)`;
@@ -29,22 +37,23 @@ export async function lockSearchExclusive(client: DbClient, accountId: string): 
 }
 
 /**
- * Sets the search names of these products (parallel arrays) after a direct write; a row already
- * holding its name is left alone. The caller holds the search lock shared.
+ * Sets the search rows of these products after a direct write; a row already holding their name,
+ * brand and category is left alone. The caller holds the search lock shared.
  */
-export async function putSearchNames(client: DbClient, accountId: string, eans: string[], names: string[]): Promise<void> {
-  if (eans.length === 0) return;
+export async function putSearchRows(client: DbClient, accountId: string, rows: SearchRow[]): Promise<void> {
+  if (rows.length === 0) return;
   await client.query(
-    `INSERT INTO product_search (account_id, ean, name)
-     SELECT $1, ean, name FROM unnest($2::text[], $3::text[]) AS written (ean, name)
-     ON CONFLICT (account_id, ean) DO UPDATE SET name = EXCLUDED.name
-       WHERE product_search.name IS DISTINCT FROM EXCLUDED.name`,
-    [accountId, eans, names],
+    `INSERT INTO product_search AS s (account_id, ean, name, brand, category)
+     SELECT $1, ean, name, brand, category
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS written (ean, name, brand, category)
+     ON CONFLICT (account_id, ean) DO UPDATE SET name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category
+       WHERE (s.name, s.brand, s.category) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.brand, EXCLUDED.category)`,
+    [accountId, rows.map((row) => row.ean), rows.map((row) => row.name), rows.map((row) => row.brand), rows.map((row) => row.category)],
   );
 }
 
 /** Removes a deleted product's search row. The caller holds the search lock shared. */
-export async function removeSearchName(client: DbClient, accountId: string, ean: string): Promise<void> {
+export async function removeSearchRow(client: DbClient, accountId: string, ean: string): Promise<void> {
   await client.query('DELETE FROM product_search WHERE account_id = $1 AND ean = $2', [accountId, ean]);
 }
 

@@ -1,6 +1,6 @@
 import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { EnrichmentFilter } from '../../shared/jobs/enrichment-options.js';
-import { lockSearchShared, putSearchNames } from '../../shared/product/product-search.js';
+import { lockSearchShared, putSearchRows } from '../../shared/product/product-search.js';
 import type { LocalDerivations } from './derivations.js';
 
 /** The product values an enrichment reads, fills and derives from. */
@@ -123,7 +123,7 @@ export interface ProductWrite {
 
 /**
  * Writes the new state of these products in one statement, and the search rows of those whose
- * data changed (a filled name), in the caller's transaction.
+ * data changed (a filled name, brand or category), in the caller's transaction.
  */
 export async function writeProducts(client: DbClient, accountId: string, writes: ProductWrite[]): Promise<void> {
   if (writes.length === 0) return;
@@ -158,8 +158,8 @@ export async function writeProducts(client: DbClient, accountId: string, writes:
       column((w) => w.changed),
     ],
   );
-  const renamed = writes.filter((write) => write.changed);
-  await putSearchNames(client, accountId, renamed.map((write) => write.ean), renamed.map((write) => write.values.name));
+  const changed = writes.filter((write) => write.changed);
+  await putSearchRows(client, accountId, changed.map(({ ean, values }) => ({ ean, name: values.name, brand: values.brand, category: values.category })));
 }
 
 /** One product outcome for the job's report. */

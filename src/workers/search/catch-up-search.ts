@@ -6,7 +6,7 @@ const BATCH_ROWS = 5_000;
 
 /** What one catch-up changed in product_search. */
 export interface CatchUpResult {
-  /** Search rows inserted or renamed. */
+  /** Search rows inserted or rewritten (a new name, brand or category). */
   written: number;
   /** Search rows whose product no longer exists. */
   removed: number;
@@ -71,13 +71,14 @@ export async function catchUpSearch(db: Db, accountId: string, shouldStop: () =>
  */
 type Range = (alias: string) => string;
 
-/** Writes the search rows of the range that are missing or hold another name than their product. */
+/** Writes the search rows of the range that are missing or hold another name, brand or category than their product. */
 const writeBatchSql = (range: Range) => `
-  INSERT INTO product_search (account_id, ean, name)
-  SELECT $1, p.ean, p.name FROM products p
+  INSERT INTO product_search (account_id, ean, name, brand, category)
+  SELECT $1, p.ean, p.name, p.brand, p.category FROM products p
   WHERE p.account_id = $1 AND ${range('p')}
-    AND (SELECT s.name FROM product_search s WHERE s.account_id = $1 AND s.ean = p.ean) IS DISTINCT FROM p.name
-  ON CONFLICT (account_id, ean) DO UPDATE SET name = EXCLUDED.name`;
+    AND (SELECT s.name = p.name AND s.brand IS NOT DISTINCT FROM p.brand AND s.category IS NOT DISTINCT FROM p.category
+         FROM product_search s WHERE s.account_id = $1 AND s.ean = p.ean) IS NOT TRUE
+  ON CONFLICT (account_id, ean) DO UPDATE SET name = EXCLUDED.name, brand = EXCLUDED.brand, category = EXCLUDED.category`;
 
 /** Removes the search rows of the range whose product is gone. */
 const removeBatchSql = (range: Range) => `
