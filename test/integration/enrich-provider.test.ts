@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { FakeProvider } from '../support/fake-provider.js';
 import { recoveryEan } from '../support/recovery-support.js';
+import { untilSearchCaughtUp } from '../support/search.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -108,6 +109,14 @@ describe('filling the catalog from the provider', () => {
 
     expect(job.progress).toMatchObject({ rows_succeeded: 1, rows_failed: 0 });
     expect(await stored(ean!)).toMatchObject({ name: 'New name', brand: 'New brand', category: 'Old category', attributes: { color: 'blue' } });
+    // Listed by its new name and brand through product_search, and never by the old ones.
+    await untilSearchCaughtUp(ctx, account.id);
+    const { rows } = await ctx.db.query('SELECT name, brand, category FROM product_search WHERE account_id = $1 AND ean = $2', [account.id, ean]);
+    expect(rows).toEqual([{ name: 'New name', brand: 'New brand', category: 'Old category' }]);
+    const list = async (query: string) =>
+      (await ctx.get(account.key, `/v1/products?${query}`)).json<{ data: Array<{ ean: string }> }>().data.map((product) => product.ean);
+    expect(await list('brand=New%20brand&q=new%20name')).toEqual([ean]);
+    expect(await list('brand=Old%20brand')).toEqual([]);
   });
 
   it('counts a product whose data the provider does not change as unchanged and leaves its updated_at', async () => {
