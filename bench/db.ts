@@ -80,8 +80,8 @@ export async function copyBaseline(url: string, file: string): Promise<{ seconds
 
 /**
  * The floor of any import that writes products: `psql \copy` of the file into a fresh table made
- * `LIKE products INCLUDING ALL` (its columns, defaults, checks, primary key and the catalog's
- * search indexes), every row under one account. Returns the seconds psql took.
+ * `LIKE products INCLUDING ALL` (its columns, defaults, checks, primary key and any other index
+ * products has), every row under one account. Returns the seconds psql took.
  */
 export async function copyProductsFloor(url: string, file: string): Promise<{ seconds: number; rows: number }> {
   await query(

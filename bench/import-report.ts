@@ -103,8 +103,8 @@ export function report(imports: ImportResult[], scale: ScaleResult[], runtime: s
     console.log('\nupload = request start → 202; queued = 202 → job started_at; stage = started_at → phase "finalizing" first');
     console.log('seen (read, parse, validate, COPY and merge); finalize = "finalizing" → "completed" seen. The job is polled');
     console.log(`every ${POLL_MS} ms. peak RSS = max of sampled VmRSS and VmHWM (the process's lifetime: a re-import's includes its first load).`);
-    console.log('floor = psql \\copy of the same file into a fresh table LIKE products INCLUDING ALL (primary key, the search');
-    console.log("indexes: trigram GIN on name, (account_id, brand), (account_id, category)): PostgreSQL's part of any first load;");
+    console.log('floor = psql \\copy of the same file into a fresh table LIKE products INCLUDING ALL (its primary key; the search');
+    console.log("indexes live in product_search, which imports do not write): PostgreSQL's part of any first load;");
     console.log('floor ratio = floor / \\copy, the lowest ratio an import that writes products can reach.');
     printWhereTimeGoes(imports);
   }

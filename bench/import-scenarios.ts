@@ -62,10 +62,10 @@ async function countProducts(session: Session): Promise<number> {
 }
 
 /**
- * A catalog is re-imported long after it was filled: by then autovacuum has merged the trigram
- * index's pending list, set the hint bits and the visibility map, and analyzed products. Right
- * after a first load all of that is still to do, and doing it during the re-import (autovacuum
- * beside it, the first reader writing every page's hint bits) would be timed as the re-import's.
+ * A catalog is re-imported long after it was filled: by then autovacuum has set the hint bits and
+ * the visibility map, and analyzed products. Right after a first load all of that is still to do,
+ * and doing it during the re-import (autovacuum beside it, the first reader writing every page's
+ * hint bits) would be timed as the re-import's.
  */
 async function settleCatalog(session: Session): Promise<void> {
   const started = performance.now();
