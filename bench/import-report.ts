@@ -96,7 +96,7 @@ export function report(imports: ImportResult[], scale: ScaleResult[], runtime: s
   console.log('total = start of upload → job status "completed" seen; \\copy = psql \\copy of the same CSV file into a fresh logged');
   console.log('table of the same shape with a primary key, timed in the same run; ratio = total / \\copy. EAN order "file" =');
   console.log('ascending EANs (a catalog sorted by EAN or SKU); "scrambled" = no order. Re-imports go into the catalog the');
-  console.log('first load filled, once settled (VACUUM (ANALYZE) products, CHECKPOINT), as a catalog filled earlier is.');
+  console.log('first load filled, once settled (product search caught up, VACUUM (ANALYZE), CHECKPOINT), as a catalog filled earlier is.');
   console.log(`load = 1-minute load average at completion (${cpus().length} CPUs): well above 1, other work skewed the run.\n`);
   if (imports.length > 0) {
     printImports(imports);
