@@ -153,7 +153,7 @@ describe('the service on a Redis Cluster', () => {
 
   it('stops a running import that is cancelled: the cancel reaches the workers over the cluster', async () => {
     const account = await ctx.createAccount();
-    const id = await startImport(account.key, 1, 100_000);
+    const id = await startImport(account.key, 1, 300_000);
     await waitFor('the import to be running', async () => {
       const row = await jobRow(ctx.db, id);
       return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
