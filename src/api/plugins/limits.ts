@@ -5,7 +5,6 @@ import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import type { Db } from '../../shared/db/pool.js';
 import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../errors.js';
-import { redisScript } from '../../shared/redis-script.js';
 import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
 
@@ -15,10 +14,10 @@ const MINUTE_MS = 60_000;
  * Counts a hit in a fixed one-minute window and returns the window's count. INCR and the expiry are
  * one script, so concurrent API processes share the count exactly and a key never outlives its window.
  */
-const HIT_SCRIPT = redisScript(`
+const HIT_SCRIPT = `
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count`);
+return count`;
 
 /**
  * Admits one request of an account in one round trip: counts it in the minute (as {@link HIT_SCRIPT})
@@ -28,7 +27,7 @@ return count`);
  * or -2 over the quota, epoch}; {-1} when the month's hash must first be seeded from PostgreSQL.
  * Both keys share the deployment's hash tag, so the script runs on Redis Cluster too.
  */
-const ADMIT_SCRIPT = redisScript(`
+const ADMIT_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, ''} end
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -36,7 +35,16 @@ if count > tonumber(ARGV[2]) then return {count, -1, ''} end
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 local limit = tonumber(ARGV[3])
 if limit >= 0 and tonumber(redis.call('HGET', KEYS[2], 'used')) >= limit then return {count, -2, epoch} end
-return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`);
+return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`;
+
+/**
+ * The connection with both scripts defined as commands: ioredis runs them by SHA1 (EVALSHA) and
+ * sends the source once more where Redis answers NOSCRIPT (a restart, a failover, SCRIPT FLUSH).
+ */
+type LimitsRedis = RedisConnection & {
+  limitsHit(key: string, windowMs: number): Promise<number>;
+  limitsAdmit(minuteKey: string, usageKey: string, windowMs: number, perMinute: number, monthly: number): Promise<[number, number, string]>;
+};
 
 /** The per-minute state sent as X-RateLimit-Limit/Remaining/Reset. */
 export interface RateLimitState {
@@ -87,6 +95,11 @@ function minuteWindow(now: number): { window: number; resetSeconds: number } {
 
 /** Creates the {@link RequestLimits} of one API process; all processes on one Redis share the counts. */
 export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
+  if (!('limitsHit' in deps.redis)) {
+    deps.redis.defineCommand('limitsHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+    deps.redis.defineCommand('limitsAdmit', { numberOfKeys: 2, lua: ADMIT_SCRIPT });
+  }
+  const redis = deps.redis as LimitsRedis;
   const usageKey = (accountId: string, month: string) => `${deps.keyPrefix}:usage:${accountId}:${month}`;
   const ledger = createUsageLedger({ redis: deps.redis, db: deps.db, usageKey, flushMs: deps.usageFlushMs, logger: deps.logger });
 
@@ -106,7 +119,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   /** Counts a hit on `name` in the current minute. */
   const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
     const { window, resetSeconds } = minuteWindow(deps.clock());
-    const count = await counted(() => HIT_SCRIPT.run(deps.redis, [`${deps.keyPrefix}:limits:${name}:${window}`], [2 * MINUTE_MS]));
+    const count = await counted(() => redis.limitsHit(`${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS));
     return { count: Number(count), resetSeconds };
   };
 
@@ -120,12 +133,12 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   /** Runs {@link ADMIT_SCRIPT}, seeding the month's hash first when Redis does not have it. */
   const admit = async (accountId: string, tier: Tier, month: string, window: number) => {
     const limits = deps.tierLimits[tier];
-    const keys = [`${deps.keyPrefix}:limits:account:${accountId}:${window}`, usageKey(accountId, month)];
-    const run = () => ADMIT_SCRIPT.run(deps.redis, keys, [2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1]);
-    let result = (await counted(run)) as [number, number, string];
+    const minuteKey = `${deps.keyPrefix}:limits:account:${accountId}:${window}`;
+    const run = () => redis.limitsAdmit(minuteKey, usageKey(accountId, month), 2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1);
+    let result = await counted(run);
     if (result[0] === -1) {
       await counted(() => ledger.seed(accountId, month));
-      result = (await counted(run)) as [number, number, string];
+      result = await counted(run);
     }
     const [minuteCount, used, epoch] = result;
     if (used > 0) ledger.record(accountId, month, epoch);
