@@ -35,8 +35,9 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
 }
 
 /**
- * Runs {@link reconcileOnce}, {@link restoreExportSchedules} and the product search catch-ups left
- * undone now and then every `intervalMs` (one pass at a time); returns a function that stops it.
+ * Runs {@link reconcileOnce} and {@link restoreExportSchedules}, and starts the product search
+ * catch-ups left undone (in the background, see CatchUpRunner.catchUpBacklog), now and then every
+ * `intervalMs` (one pass at a time); returns a function that stops it.
  * Each step fails on its own: lost jobs are still re-queued when the schedules cannot be read, and
  * the other way round.
  */
@@ -49,10 +50,8 @@ export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): ()
     const schedules = restoreExportSchedules(deps).catch((error: unknown) =>
       deps.logger.warn({ err: error }, 'export schedule restore pass failed'),
     );
-    const search = deps.searchCatchUp.catchUpBacklog().catch((error: unknown) =>
-      deps.logger.warn({ err: error }, 'product search catch-up pass failed'),
-    );
-    void Promise.all([jobs, schedules, search]).finally(() => {
+    deps.searchCatchUp.catchUpBacklog();
+    void Promise.all([jobs, schedules]).finally(() => {
       running = false;
     });
   };

@@ -12,6 +12,8 @@ import { catchUpSearch, searchBacklogAccounts } from './catch-up-search.js';
 export class CatchUpRunner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** The pass over the marked accounts that is going, if one is. */
+  private backlogPass: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly deps: { db: Db; logger: Logger }) {}
@@ -21,18 +23,32 @@ export class CatchUpRunner {
     void this.run(accountId);
   }
 
-  /** Catches up every account with a mark (a crash, or a failed catch-up, left it); one pass of the reconciler. */
-  async catchUpBacklog(): Promise<void> {
-    for (const accountId of await searchBacklogAccounts(this.deps.db)) {
-      if (this.closed) return;
-      await this.run(accountId);
-    }
+  /**
+   * Starts a pass over every account with a mark (a crash, or a failed catch-up, left it), one
+   * account after another, unless a pass is still going; returns at once, so a long catch-up never
+   * holds up the reconciler's other work. An account already catching up here is waited for, not
+   * caught up once more.
+   */
+  catchUpBacklog(): void {
+    if (this.backlogPass || this.closed) return;
+    this.backlogPass = this.passOverBacklog()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'product search catch-up pass failed'))
+      .finally(() => {
+        this.backlogPass = null;
+      });
   }
 
   /** Stops after the current batches and waits for them; the marks left are the reconciler's. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.running.values());
+    await Promise.all([...this.running.values(), this.backlogPass]);
+  }
+
+  private async passOverBacklog(): Promise<void> {
+    for (const accountId of await searchBacklogAccounts(this.deps.db)) {
+      if (this.closed) return;
+      await (this.running.get(accountId) ?? this.run(accountId));
+    }
   }
 
   /** Runs the account's catch-up, or joins the running one (and has it run once more). */
