@@ -5,7 +5,7 @@
 //   node test/support/s3-test-server.mjs <directory> <bucket>   → prints {"port": N} when ready
 // POST /_test/refuse-writes?on=true|false flips the switch.
 import { once } from 'node:events';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 
@@ -27,10 +27,11 @@ async function pendingUploads(bucketName) {
   const ids = await readdir(root).catch(() => []);
   const uploads = [];
   for (const id of ids) {
+    if (id.includes('.aborted-')) continue;
     const key = await readFile(join(root, id, 'key'), 'utf8').catch(() => null);
-    if (key === null) continue;
-    const { mtime } = await stat(join(root, id, 'key'));
-    uploads.push({ id, key, initiated: mtime, dir: join(root, id) });
+    const stats = await stat(join(root, id, 'key')).catch(() => null);
+    if (key === null || stats === null) continue;
+    uploads.push({ id, key, initiated: stats.mtime, dir: join(root, id) });
   }
   return uploads;
 }
@@ -57,7 +58,11 @@ async function abortUpload(ctx, bucketName, key) {
   if (!upload || upload.key !== key) {
     return sendXml(ctx, 404, '<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>');
   }
-  await rm(upload.dir, { recursive: true, force: true });
+  // Move the folder away first: a part still being written must not land in a folder being
+  // removed (rm would fail, and the client's retry would find no upload).
+  const doomed = `${upload.dir}.aborted-${process.hrtime.bigint()}`;
+  await rename(upload.dir, doomed);
+  await rm(doomed, { recursive: true, force: true, maxRetries: 5 });
   ctx.status = 204;
 }
 

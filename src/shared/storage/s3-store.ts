@@ -183,7 +183,12 @@ export class S3Store implements FileStore {
       );
       for (const upload of page.Uploads ?? []) {
         if (!upload.Initiated || upload.Initiated >= olderThan) continue;
-        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+        try {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+        } catch (error) {
+          // Gone already: the SDK's retry of an abort whose answer was lost, or another process.
+          if (httpStatus(error) !== 404) throw error;
+        }
         removed += 1;
       }
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
