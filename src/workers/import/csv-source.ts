@@ -4,6 +4,7 @@ import { parse, type Parser } from 'csv-parse';
 import iconv from 'iconv-lite';
 import type { ImportEncoding, ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
+import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from './csv-records.js';
 import { detectDelimiter } from './header.js';
 import { InputGuard } from './input-guard.js';
 
@@ -73,21 +74,14 @@ export function openUtf8(source: CsvSource): Readable {
   return raw.pipe(decoder as unknown as NodeJS.WritableStream) as unknown as Readable;
 }
 
-/** The CSV parser of an upload; `info` adds each record's line numbers (costly: failure paths only). */
+/** How the records of `source` are read: its delimiter and `sep=` line, and the record size limit. */
+export function readSettings(source: CsvSource, maxRecordBytes: number): CsvReadSettings {
+  return { delimiter: source.delimiter, fromLine: source.fromLine, maxRecordBytes };
+}
+
+/** csv-parse for an upload; `info` adds each record's line numbers (costly: failure paths only). */
 export function csvParser(source: CsvSource, maxRecordBytes: number, info: boolean): Parser {
-  return parse({
-    bom: true,
-    delimiter: source.delimiter,
-    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
-    // stray carriage return behind as a cell or a one-cell row.
-    record_delimiter: ['\r\n', '\n'],
-    relax_quotes: false,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: maxRecordBytes,
-    from_line: source.fromLine,
-    info,
-  });
+  return parse(csvParseOptions(readSettings(source, maxRecordBytes), info));
 }
 
 /**
@@ -97,11 +91,12 @@ export function csvParser(source: CsvSource, maxRecordBytes: number, info: boole
  * leaving the loop early closes the file.
  */
 export async function* uploadRecords(source: CsvSource, maxRecordBytes: number): AsyncGenerator<string[]> {
-  const parser = csvParser(source, maxRecordBytes, false);
-  const done = pipeline(openUtf8(source), new InputGuard(), parser);
-  done.catch(() => {});
+  const reader = new CsvRecordReader(readSettings(source, maxRecordBytes));
+  const guard = new InputGuard();
+  // Leaving the loop early destroys the guard, and pipeline() closes the file with it.
+  pipeline(openUtf8(source), guard).catch(() => {});
   try {
-    for await (const record of parser as AsyncIterable<string[]>) yield record;
+    for await (const batch of reader.batches(guard)) yield* batch;
   } catch {
     // A parse error ends the records: the import stopped at the same place.
   }

@@ -97,7 +97,7 @@ function problemKind(data: Buffer): InputProblem['kind'] {
 }
 
 /** How many bytes at the end of `data` begin a UTF-8 character that continues in the next chunk. */
-function incompleteTail(data: Buffer): number {
+export function incompleteTail(data: Buffer): number {
   for (let back = 1; back <= Math.min(3, data.length); back += 1) {
     const byte = data[data.length - back]!;
     if ((byte & 0xc0) !== 0x80) {

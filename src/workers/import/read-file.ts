@@ -2,7 +2,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../../shared/db/pool.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
-import { csvParser, describeCsvUpload, openUtf8, type CsvSource } from './csv-source.js';
+import { CsvRecordReader } from './csv-records.js';
+import { csvParser, describeCsvUpload, openUtf8, readSettings, type CsvSource } from './csv-source.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
 import { HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
@@ -44,13 +45,14 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   if (options.format === 'xlsx' || source.workbook === 'zip') return readWorkbook(input, source.workbook === 'zip');
   const sink = new RecordSink(input);
   const guard = new InputGuard();
+  const reader = new CsvRecordReader(readSettings(source, input.maxRecordBytes));
   const result: ReadResult = { rowsProcessed: 0, problem: null };
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
   let consumeError: unknown;
 
-  const consume = async (records: AsyncIterable<string[]>) => {
+  const consume = async (batches: AsyncIterable<string[][]>) => {
     try {
-      await sink.consume(records);
+      await sink.consume(batches);
     } catch (error) {
       consumeError = error;
       throw error;
@@ -61,10 +63,13 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   const guardFailure = () =>
     inputGuardProblem(guard.problem!, { row: sink.hasHeader ? sink.rowsProcessed + 1 : 0, source, header: sink.header });
   try {
-    await pipeline(openUtf8(source), guard, csvParser(source, input.maxRecordBytes, false), consume);
+    await pipeline(openUtf8(source), guard, (chunks: AsyncIterable<Buffer>) => reader.batches(chunks), consume);
   } catch (pipelineError) {
     result.rowsProcessed = sink.rowsProcessed;
-    const error = consumeError ?? pipelineError;
+    let error = consumeError ?? pipelineError;
+    // csv-parse read the file from a record on: its error counts from there. Read the file
+    // with it from the start for the error as the file's (a failed import's extra pass).
+    if (reader.handedOver && isParserError(error)) error = (await wholeFileParserError(source, input.maxRecordBytes)) ?? error;
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
     else if (guard.problem) result.problem = guardFailure();
     else if (!isParserError(error)) throw error;
@@ -98,7 +103,7 @@ async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadR
     maxRecordBytes: input.maxRecordBytes,
   });
   try {
-    await sink.consume(records);
+    await sink.consume(oneByOne(records));
   } catch (error) {
     if (error instanceof HeaderError) return { rowsProcessed: sink.rowsProcessed, problem: new FileProblem(error.code, error.message, 0) };
     if (error instanceof FileProblem) return { rowsProcessed: sink.rowsProcessed, problem: error };
@@ -131,6 +136,26 @@ async function failedRecordLine(source: CsvSource, maxRecordBytes: number): Prom
   return lastLine + 1;
 }
 
-function isParserError(error: unknown): error is Error & { code: string; lines?: number; records?: number } {
+/** The error csv-parse stops at when it reads the whole upload (null when it reads it all). */
+async function wholeFileParserError(source: CsvSource, maxRecordBytes: number): Promise<ParserError | null> {
+  const parser = csvParser(source, maxRecordBytes, false);
+  try {
+    await pipeline(openUtf8(source), new InputGuard(), parser, async (records: AsyncIterable<unknown>) => {
+      for await (const _ of records);
+    });
+    return null;
+  } catch (error) {
+    return isParserError(error) ? error : null;
+  }
+}
+
+type ParserError = Error & { code: string; lines?: number; records?: number };
+
+function isParserError(error: unknown): error is ParserError {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' && /QUOTE|CSV_/.test(error.code);
+}
+
+/** Records as batches of one, for the sink: a workbook's reader gives them one at a time. */
+async function* oneByOne(records: AsyncIterable<string[]>): AsyncGenerator<string[][]> {
+  for await (const record of records) yield [record];
 }

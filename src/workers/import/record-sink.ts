@@ -42,42 +42,44 @@ export class RecordSink {
     return this.reader !== null;
   }
 
-  /** Reads every record of `records`; a HeaderError is thrown as is. */
-  async consume(records: AsyncIterable<string[]>): Promise<void> {
+  /** Reads every record of `batches` (records in batches); a HeaderError is thrown as is. */
+  async consume(batches: AsyncIterable<string[][]>): Promise<void> {
     const { db, jobId, options, writer, signal } = this.input;
     // The hot loop keeps its state in locals, written back when it ends (or throws).
     let reader = this.reader;
     let rows = this.rowsProcessed;
     let lastProgressAt = Date.now();
     try {
-      for await (const record of records) {
-        if (!reader) {
-          const layout = layoutFromHeader(record, options.mode, headerMapping(options));
-          reader = this.reader = new RowReader(layout, options.mode, {
-            decimalComma: options.decimal_separator === ',',
-            decimalPoint: this.input.workbook === true,
-          });
-          this.header = record;
-          writer.setLayout(layout);
-          await saveInputColumns(db, jobId, record);
-          continue;
-        }
-        const row = (rows += 1);
-        const read = reader.read(record, row);
-        if (read.ok) await writer.addValid(row, read.row, record);
-        else await writer.addInvalid(read.problems, record);
-        // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
-        // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
-        // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
-        if (row % YIELD_EVERY_ROWS === 0) {
-          await new Promise(setImmediate);
-          // A cancel (or shutdown) stops the import here, well within its current chunk; the
-          // caller then discards the transaction, so nothing of this attempt is written.
-          signal?.throwIfAborted();
-        }
-        if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
-          lastProgressAt = Date.now();
-          await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
+      for await (const batch of batches) {
+        for (const record of batch) {
+          if (!reader) {
+            const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+            reader = this.reader = new RowReader(layout, options.mode, {
+              decimalComma: options.decimal_separator === ',',
+              decimalPoint: this.input.workbook === true,
+            });
+            this.header = record;
+            writer.setLayout(layout);
+            await saveInputColumns(db, jobId, record);
+            continue;
+          }
+          const row = (rows += 1);
+          const read = reader.read(record, row);
+          if (read.ok) await writer.addValid(row, read.row, record);
+          else await writer.addInvalid(read.problems, record);
+          // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
+          // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
+          // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
+          if (row % YIELD_EVERY_ROWS === 0) {
+            await new Promise(setImmediate);
+            // A cancel (or shutdown) stops the import here, well within its current chunk; the
+            // caller then discards the transaction, so nothing of this attempt is written.
+            signal?.throwIfAborted();
+          }
+          if (Date.now() - lastProgressAt >= PROGRESS_INTERVAL_MS) {
+            lastProgressAt = Date.now();
+            await saveProgress(db, jobId, { rowsProcessed: row, rowsFailed: writer.rowsFailed });
+          }
         }
       }
     } finally {

@@ -1,0 +1,258 @@
+import { parse, type Options } from 'csv-parse';
+import { incompleteTail } from './input-guard.js';
+
+/** How an upload's CSV text is split into records: the same settings for both readers below. */
+export interface CsvReadSettings {
+  delimiter: string;
+  /** 2 when the first line is Excel's `sep=` hint, which is not a record. */
+  fromLine: number;
+  maxRecordBytes: number;
+}
+
+/** csv-parse's options for {@link CsvReadSettings}; `info` adds each record's line numbers. */
+export function csvParseOptions(settings: CsvReadSettings, info: boolean): Options {
+  return {
+    bom: true,
+    delimiter: settings.delimiter,
+    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
+    // stray carriage return behind as a cell or a one-cell row.
+    record_delimiter: ['\r\n', '\n'],
+    relax_quotes: false,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: settings.maxRecordBytes,
+    from_line: settings.fromLine,
+    info,
+  };
+}
+
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** A record the scanner cannot settle with what it holds: wait for more text. */
+const MORE = 1;
+/** Something csv-parse might reject or read otherwise: it reads the rest of the file. */
+const HAND_OVER = 2;
+
+type Scanned = { fields: string[]; next: number } | typeof MORE | typeof HAND_OVER;
+
+/**
+ * The import's CSV reader: the records csv-parse gives with {@link csvParseOptions}, record for
+ * record, at a fraction of its cost. csv-parse appends every byte of a field to a buffer of its
+ * own; this reader splits whole lines of decoded text instead (a line without a quote is one
+ * `split`), and reads quoted fields only where a line has a quote. Whatever it is not sure to
+ * read exactly as csv-parse does (a misplaced or unclosed quote, a record over the size limit)
+ * happens at the start of a record: from there csv-parse itself reads the rest of the file, so
+ * the records are the same and every error is csv-parse's own. Such an error counts lines and
+ * records from where csv-parse took over ({@link handedOver} says so).
+ *
+ * Records come in batches (one per piece of the upload), to keep the per-record cost of async
+ * iteration out of the hot loop.
+ */
+export class CsvRecordReader {
+  /** Set once csv-parse reads the rest of the file: its errors count from there, not from the file's start. */
+  handedOver = false;
+  private readonly delimiter: string;
+  private readonly delimiterCode: number;
+
+  constructor(private readonly settings: CsvReadSettings) {
+    this.delimiter = settings.delimiter;
+    this.delimiterCode = settings.delimiter.length === 1 ? settings.delimiter.charCodeAt(0) : -1;
+  }
+
+  /** The records of `input` (UTF-8 bytes), as a stage of `stream.pipeline`. */
+  async *batches(input: AsyncIterable<Buffer | string>): AsyncGenerator<string[][]> {
+    const iterator = input[Symbol.asyncIterator]();
+    const { delimiterCode } = this;
+    // A delimiter the line scanner does not handle (never one the service accepts): csv-parse reads all.
+    if (delimiterCode === -1 || delimiterCode === QUOTE || delimiterCode === LF || delimiterCode === CR) {
+      yield* this.handOver(Buffer.alloc(0), iterator, true);
+      return;
+    }
+    let text = '';
+    let tail: Buffer = Buffer.alloc(0);
+    let started = false;
+    let final = false;
+    while (!final) {
+      const next = await iterator.next();
+      if (next.done) {
+        final = true;
+        text += tail.toString('utf8');
+        tail = Buffer.alloc(0);
+      } else {
+        const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+        const data = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+        const cut = data.length - incompleteTail(data);
+        text += data.toString('utf8', 0, cut);
+        tail = Buffer.from(data.subarray(cut));
+      }
+      if (!started) {
+        // csv-parse's `bom` and `from_line`: both apply to the very start of the file.
+        const firstLineEnd = text.indexOf('\n');
+        if (!final && (text.length < 1 || (this.settings.fromLine === 2 && firstLineEnd === -1))) continue;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        if (this.settings.fromLine === 2) text = firstLineEnd === -1 ? '' : text.slice(text.indexOf('\n') + 1);
+        started = true;
+      }
+      const batch: string[][] = [];
+      const at = this.scanText(text, final, batch);
+      if (batch.length > 0) yield batch;
+      if (at.handOver) {
+        yield* this.handOver(Buffer.concat([Buffer.from(text.slice(at.pos)), tail]), iterator, false);
+        return;
+      }
+      text = at.pos === 0 ? text : text.slice(at.pos);
+      // A record longer than the limit is csv-parse's to refuse (or to read, if the count allows it).
+      if (text.length > this.settings.maxRecordBytes) {
+        yield* this.handOver(Buffer.concat([Buffer.from(text), tail]), iterator, false);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Reads the complete records of `text` into `batch`: returns where the unread text begins (the
+   * start of a record), and whether csv-parse is to read from there.
+   */
+  private scanText(text: string, final: boolean, batch: string[][]): { pos: number; handOver: boolean } {
+    const { delimiter } = this;
+    const length = text.length;
+    const sizeCheckFrom = this.settings.maxRecordBytes / 3;
+    let pos = 0;
+    let quoteAt = text.indexOf('"');
+    while (pos < length) {
+      let lineEnd = text.indexOf('\n', pos);
+      if (lineEnd === -1) {
+        if (!final) break;
+        lineEnd = length;
+      }
+      if (quoteAt === -1 || quoteAt > lineEnd) {
+        // A line without a quote: its fields are what lies between delimiters. CRLF ends it too;
+        // a carriage return anywhere else is text, as is one at the very end of the file.
+        let end = lineEnd;
+        if (lineEnd < length && end > pos && text.charCodeAt(end - 1) === CR) end -= 1;
+        if (end > pos) {
+          if (end - pos > sizeCheckFrom && Buffer.byteLength(text.slice(pos, end)) > this.settings.maxRecordBytes) {
+            return { pos, handOver: true };
+          }
+          batch.push(text.slice(pos, end).split(delimiter));
+        }
+        pos = lineEnd + 1;
+        continue;
+      }
+      const scanned = this.scanQuotedRecord(text, pos, final);
+      if (scanned === MORE) break;
+      if (scanned === HAND_OVER) return { pos, handOver: true };
+      if (scanned.next - pos > sizeCheckFrom && Buffer.byteLength(text.slice(pos, scanned.next)) > this.settings.maxRecordBytes) {
+        return { pos, handOver: true };
+      }
+      batch.push(scanned.fields);
+      pos = scanned.next;
+      if (quoteAt < pos) quoteAt = text.indexOf('"', pos);
+    }
+    return { pos: Math.min(pos, length), handOver: false };
+  }
+
+  /**
+   * Reads the record at `start`, which has a quote: quoted fields (`""` inside is one quote) and
+   * plain ones. A quote inside a plain field, or anything but a delimiter or a line end after a
+   * closing quote, is csv-parse's to judge (relax_quotes is off: it fails the file).
+   */
+  private scanQuotedRecord(text: string, start: number, final: boolean): Scanned {
+    const { delimiter, delimiterCode } = this;
+    const length = text.length;
+    const fields: string[] = [];
+    let at = start;
+    for (;;) {
+      if (text.charCodeAt(at) === QUOTE) {
+        let value = '';
+        let from = at + 1;
+        for (;;) {
+          const quote = text.indexOf('"', from);
+          if (quote === -1) return final ? HAND_OVER : MORE;
+          if (quote + 1 === length && !final) return MORE;
+          if (text.charCodeAt(quote + 1) === QUOTE) {
+            value += text.slice(from, quote + 1);
+            from = quote + 2;
+            continue;
+          }
+          value += text.slice(from, quote);
+          at = quote + 1;
+          break;
+        }
+        fields.push(value);
+        if (at === length) return { fields, next: at };
+        const after = text.charCodeAt(at);
+        if (after === delimiterCode) {
+          at += 1;
+          continue;
+        }
+        if (after === LF) return { fields, next: at + 1 };
+        if (after !== CR) return HAND_OVER;
+        if (at + 1 === length) return final ? HAND_OVER : MORE;
+        return text.charCodeAt(at + 1) === LF ? { fields, next: at + 2 } : HAND_OVER;
+      }
+      const nextDelimiter = text.indexOf(delimiter, at);
+      const lineEnd = text.indexOf('\n', at);
+      let end = nextDelimiter === -1 ? lineEnd : lineEnd === -1 ? nextDelimiter : Math.min(nextDelimiter, lineEnd);
+      if (end === -1) {
+        if (!final) return MORE;
+        end = length;
+      }
+      const quote = text.indexOf('"', at);
+      if (quote !== -1 && quote < end) return HAND_OVER;
+      if (end === nextDelimiter) {
+        fields.push(text.slice(at, end));
+        at = end + 1;
+        continue;
+      }
+      let fieldEnd = end;
+      if (end === lineEnd && fieldEnd > at && text.charCodeAt(fieldEnd - 1) === CR) fieldEnd -= 1;
+      fields.push(text.slice(at, fieldEnd));
+      return { fields, next: end === length ? end : end + 1 };
+    }
+  }
+
+  /**
+   * csv-parse reads `head` and the rest of `iterator` (`fromStart`: the whole file, BOM and `sep=`
+   * line included). Its records are taken as it reads them (`on_record`), so every record before
+   * an error is given before the error is thrown.
+   */
+  private async *handOver(
+    head: Buffer,
+    iterator: AsyncIterator<Buffer | string>,
+    fromStart: boolean,
+  ): AsyncGenerator<string[][]> {
+    this.handedOver = !fromStart;
+    let batch: string[][] = [];
+    const options = csvParseOptions(this.settings, false);
+    const parser = parse({
+      ...(fromStart ? options : { ...options, bom: false, from_line: 1 }),
+      on_record: (record: string[]) => {
+        batch.push(record);
+        return null;
+      },
+    });
+    let failure: unknown = null;
+    parser.on('error', (error) => {
+      failure ??= error;
+    });
+    parser.resume();
+    const settled = (start: (done: () => void) => void) => new Promise<void>((resolve) => start(() => resolve()));
+    let next: IteratorResult<Buffer | string> = head.length > 0 ? { done: false, value: head } : await iterator.next();
+    for (;;) {
+      const chunk = next.done ? null : next.value;
+      if (chunk === null) await settled((done) => parser.end(done));
+      else await settled((done) => parser.write(chunk, done));
+      if (batch.length > 0) {
+        const records = batch;
+        batch = [];
+        yield records;
+      }
+      if (failure) throw failure;
+      if (chunk === null) return;
+      next = await iterator.next();
+    }
+  }
+}
