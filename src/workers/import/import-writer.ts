@@ -95,15 +95,17 @@ export class ImportWriter {
     };
   }
 
-  /** Adds a valid row; hands a full chunk to PostgreSQL, waiting only for the chunk before it. */
-  async addValid(row: number, product: ValidRow, cells: string[]): Promise<void> {
+  /**
+   * Adds a valid row; hands a full chunk to PostgreSQL, waiting only for the chunk before it.
+   * Returns a promise only when there is something to wait for: most rows cost no promise.
+   */
+  addValid(row: number, product: ValidRow, cells: string[]): Promise<void> | undefined {
     const firstRow = this.chunks.add(row, product, cells);
     if (firstRow) {
       this.rowsRejected += 1;
-      await this.reportRepeat(row, product.ean, firstRow, JSON.stringify(cells));
-      return;
+      return this.reportRepeat(row, product.ean, firstRow, JSON.stringify(cells));
     }
-    if (this.chunks.full) await this.handOff();
+    return this.chunks.full ? this.handOff() : undefined;
   }
 
   /** Reports an invalid row, one report entry per problem. */

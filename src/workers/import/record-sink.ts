@@ -65,8 +65,11 @@ export class RecordSink {
           }
           const row = (rows += 1);
           const read = reader.read(record, row);
-          if (read.ok) await writer.addValid(row, read.row, record);
-          else await writer.addInvalid(read.problems, record);
+          if (!read.ok) await writer.addInvalid(read.problems, record);
+          else {
+            const added = writer.addValid(row, read.row, record);
+            if (added) await added;
+          }
           // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
           // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
           // for the whole read buffer to be parsed, and the merge would no longer overlap the parse.
