@@ -187,36 +187,39 @@ export async function mergeChunk(
   staged: number,
   allNew: boolean,
 ): Promise<MergeCounts> {
-  let created = 0;
-  if (mode !== 'update') {
-    // mode=update: rejectByMode already took out every EAN the catalog does not have. With
-    // `allNew` there is nothing to look up: every row is inserted.
-    const result = await tx.query(
-      `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
-       SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c
-       ${allNew ? '' : `WHERE NOT ${STORED}`}`,
-      [accountId],
-    );
-    created = result.rowCount ?? 0;
+  const insert = (where: string) =>
+    `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
+     SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c ${where}`;
+  if (allNew) {
+    // Nothing to look up: every row is inserted (mode=update: rejectByMode took every row out).
+    if (mode === 'update') return { created: 0, updated: 0, unchanged: staged };
+    const result = await tx.query(insert(''), [accountId]);
+    const created = result.rowCount ?? 0;
+    return { created, updated: 0, unchanged: staged - created };
   }
-  // Every row new (the usual case for a first load): nothing to compare.
-  let updated = 0;
-  if (created < staged) {
-    // With no attribute columns $2 is empty and the chunk's attributes are {}: the stored ones
-    // stay. Rows inserted just above compare equal and are not touched again.
-    const sets = [
-      ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${newValue(column)}`),
-      'attributes = (p.attributes - $2::text[]) || c.attributes',
-      'updated_at = now()',
-    ];
-    const result = await tx.query(
-      `UPDATE products p SET ${sets.join(', ')} FROM import_chunk c
-       WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM import_chunk))
-         AND ${changedCondition(shape)}`,
-      [accountId, shape.attributeNames],
-    );
-    updated = result.rowCount ?? 0;
-  }
+  // One index probe per row: `matched` pairs each chunk row with its stored product and tells
+  // whether it would change; rows without a pair are inserted (mode=update has none left), and
+  // only changed ones are looked up again, to be updated. With no attribute columns $2 is empty
+  // and the chunk's attributes are {}: the stored ones stay.
+  const sets = [
+    ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${newValue(column)}`),
+    'attributes = (p.attributes - $2::text[]) || c.attributes',
+    'updated_at = now()',
+  ];
+  const { rows } = await tx.query<{ created: number; updated: number }>(
+    `WITH matched AS MATERIALIZED (
+       SELECT c.row, ${changedCondition(shape)} AS changed FROM ${STORED_PAIRS}),
+     changed AS MATERIALIZED (
+       SELECT c.* FROM import_chunk c JOIN matched m ON m.row = c.row WHERE m.changed),
+     inserted AS (${mode === 'update' ? 'SELECT 1 WHERE false' : `${insert('WHERE c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`}),
+     updated AS (
+       UPDATE products p SET ${sets.join(', ')} FROM changed c
+       WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM changed))
+       RETURNING 1)
+     SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated`,
+    [accountId, shape.attributeNames],
+  );
+  const { created, updated } = rows[0]!;
   return { created, updated, unchanged: staged - created - updated };
 }
 
