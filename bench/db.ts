@@ -116,7 +116,8 @@ const KINDS: Array<[RegExp, ActivityKind | null]> = [
   [/^\s*COPY\s+products\b/i, 'merge'],
   [/^\s*COPY\b/i, null],
   [/import_seen|WITH firsts AS/i, 'dup check'],
-  [/INSERT INTO products|UPDATE products/i, 'merge'],
+  // The re-import merge is one long statement: pg_stat_activity keeps only its first 1 KiB.
+  [/INSERT INTO products|UPDATE products|^\s*WITH matched AS/i, 'merge'],
   [/job_row_errors|count\(DISTINCT row\)/i, 'report'],
   [/^\s*COMMIT/i, 'commit'],
 ];
