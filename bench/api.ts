@@ -3,12 +3,12 @@
  * it) on a fresh database and queue prefix, and loads it with autocannon from this process:
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, POST /v1/imports with a
  * 2-row CSV, and the 429 answers of a key over its per-minute limit; then the authenticated GET at
- * half its measured maximum rate, idle and while a worker process imports a large file (1M rows,
- * uploaded through the same API). Each scenario runs 2 s unmeasured first (JIT warm-up). Prints
+ * half its measured maximum rate, idle and while a worker process imports a large file (3M rows,
+ * uploaded through the same API: it outlasts the measured window). Each scenario runs 2 s unmeasured first (JIT warm-up). Prints
  * req/s, p50/p99 latency and the CPU each request costs the API process and PostgreSQL, per
  * scenario, and the goals.
  *
- *   npm run bench:api                                 # 10 s per scenario, 32 connections, 1M-row import
+ *   npm run bench:api                                 # 10 s per scenario, 32 connections, 3M-row import
  *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario
  *   npm run bench:api -- --log-level info             # with the service's default request logging
  *   npm run bench:api -- --cpu-prof-dir prof          # V8 CPU profile of the API process (node --cpu-prof)
@@ -53,7 +53,7 @@ interface Options {
 const rowsOrNone = (text: string) => (/^0+$/.test(text.trim()) ? 0 : parseCount(text));
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { duration: 10, connections: 32, runtime: 'dist', importRows: 1_000_000, cpuProfDir: '', logLevel: 'fatal' };
+  const options: Options = { duration: 10, connections: 32, runtime: 'dist', importRows: 3_000_000, cpuProfDir: '', logLevel: 'fatal' };
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
