@@ -104,6 +104,8 @@ export async function runCatalog(context: ScenarioContext, rows: number, order: 
     if (count !== rows) problems.push(`products has ${count} rows, not ${rows}`);
     done.push({ kind, file, measured, problems });
     log(`${order} order, ${kind}: ${measured.jobs[0]!.total.toFixed(2)} s (load ${measured.load.toFixed(1)})`);
+    const rss = (value: number) => value.toFixed(0);
+    log(`RSS: ${rss(measured.idleRssMb)} MB before the upload, ${rss(measured.peakRssMb)} MB at most while sampled, ${rss(measured.hwmMb)} MB lifetime high-water mark`);
   };
   // Re-imports need the first load (and only go on when it went through).
   await importFile('first', base);

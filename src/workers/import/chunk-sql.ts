@@ -1,5 +1,6 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { CopyWriter } from './copy-writer.js';
+import { copyText } from './copy-writer.js';
+import { SEEN_LINE_BYTES } from './import-chunk.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ProductColumn } from './header.js';
 import type { SeenEans } from './seen-eans.js';
@@ -102,16 +103,25 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
   }));
 }
 
-/** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */
+/** COPY text of the seen EANs sent at once when they move to the seen table. */
+const SPILL_BLOCK_BYTES = 1 << 20;
+
+/**
+ * Moves the EANs seen so far into the transaction's seen table and frees the worker's table. Their
+ * COPY text goes through one buffer, a block at a time: hundreds of thousands of lines waiting as
+ * strings would be promoted to the old generation, and the heap would grow by tens of megabytes.
+ */
 export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
-  const copy = new CopyWriter(tx, 'import_seen', SEEN_COLUMNS);
-  try {
-    for (const [ean, row] of seen.entries()) await copy.add([ean, row]);
-    await copy.end();
-  } catch (error) {
-    copy.destroy(error);
-    throw error;
+  const block = Buffer.allocUnsafeSlow(SPILL_BLOCK_BYTES);
+  let bytes = 0;
+  for (const [ean, row] of seen.entries()) {
+    if (bytes + SEEN_LINE_BYTES > block.length) {
+      await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
+      bytes = 0;
+    }
+    bytes += block.write(`${ean}\t${row}\n`, bytes, 'latin1');
   }
+  if (bytes > 0) await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
   seen.clear();
 }
 

@@ -44,7 +44,7 @@ export interface Candidate {
 }
 
 /** Longest `ean\trow\n` line of the seen log: 14 digits, a row of at most 10. */
-const SEEN_LINE_BYTES = 26;
+export const SEEN_LINE_BYTES = 26;
 
 /** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
 export function attributesJson(attributes: ValidRow['attributes']): string {
