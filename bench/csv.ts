@@ -8,17 +8,16 @@
  *   npm run bench:csv                 # 1,000,000 rows, 3 runs of each reader, best run shown
  *   npm run bench:csv -- 200k 5       # rows, runs
  */
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from '../src/workers/import/csv-records.js';
 import { InputGuard } from '../src/workers/import/input-guard.js';
-import { CSV_HEADER, mulberry32, productLine } from './generate-csv.js';
+import { generateProductCsv } from './generate-csv.js';
 import { log } from './import-session.js';
 import { printTable } from './report.js';
 
@@ -65,24 +64,6 @@ async function read(path: string, reader: Reader): Promise<Run> {
   return { seconds: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6, gcMs: gcMs - gcBefore, records, checksum };
 }
 
-/** The benchmark file, plain or with every name quoted around a delimiter and doubled quotes. */
-async function writeFile(path: string, rows: number, quoted: boolean): Promise<number> {
-  const random = mulberry32(20_240_601);
-  const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  let chunk = CSV_HEADER;
-  for (let index = 0; index < rows; index += 1) {
-    const line = productLine(index, random, { order: 'file' });
-    chunk += quoted ? line.replace(/^(\d+),([^,]+),/, '$1,"$2, ""boxed""",') : line;
-    if (chunk.length >= 256 * 1024) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await finished(out);
-  return (await stat(path)).size;
-}
-
 const parseCount = (text: string) => Math.round(Number(text.replace(/k$/i, '')) * (/k$/i.test(text) ? 1_000 : 1));
 
 async function main(): Promise<void> {
@@ -94,7 +75,7 @@ async function main(): Promise<void> {
     for (const quoted of [false, true]) {
       const name = quoted ? 'quoted names' : 'plain';
       const path = join(dir, `${quoted ? 'quoted' : 'plain'}.csv`);
-      const bytes = await writeFile(path, rows, quoted);
+      const bytes = await generateProductCsv(path, rows, 20_240_601, { order: 'file', quoteNames: quoted });
       log(`${name}: ${rows} rows, ${(bytes / 1e6).toFixed(1)} MB`);
       const best = new Map<Reader, Run>();
       for (let run = 0; run < runs; run += 1) {

@@ -82,6 +82,8 @@ export interface FileShape {
   eanOffset?: number;
   /** Every `changeEvery`-th row (from the first) gets another stock than the same seed gives: a changed product. */
   changeEvery?: number;
+  /** Every name quoted around a delimiter and doubled quotes: `"Eco Toaster 123, ""boxed"""`. */
+  quoteNames?: boolean;
 }
 
 /** One CSV line (with its newline) of product `index`. */
@@ -91,7 +93,8 @@ export function productLine(index: number, random: () => number, shape: FileShap
   const name = `${pick(random, ADJECTIVES)} ${pick(random, NOUNS)} ${100 + Math.floor(random() * 900)}`;
   let stock = Math.floor(random() * 1000);
   // Changed after every draw, so that the other rows stay those of the base file.
-  const text = `${name},${pick(random, BRANDS)},${pick(random, CATEGORIES)},${description(random)},${price},EUR`;
+  const nameCell = shape.quoteNames ? `"${name}, ""boxed"""` : name;
+  const text = `${nameCell},${pick(random, BRANDS)},${pick(random, CATEGORIES)},${description(random)},${price},EUR`;
   if (shape.changeEvery && index % shape.changeEvery === 0) stock += 1000;
   return `${eanFor(index, shape.order, shape.eanOffset)},${text},${stock}\n`;
 }
