@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { copyLine, copyValue } from '../../src/workers/import/copy-writer.js';
-import { validRowLine } from '../../src/workers/import/import-chunk.js';
+import { appendSeen, emptyChunk, validRowLine } from '../../src/workers/import/import-chunk.js';
 
 /** Reverses PostgreSQL's COPY text escapes, as the server reads a field (the subset copyValue emits). */
 function readCopyField(field: string): string | null {
@@ -78,5 +78,17 @@ describe('validRowLine', () => {
     const empty = { ...product, brand: null, price: null, currency: null, stock: null, image_url: null, attributes: {} };
     const fields = validRowLine(3, empty).slice(0, -1).split('\t').map(readCopyField);
     expect(fields).toEqual(['3', empty.ean, empty.name, null, empty.category, empty.description, null, null, null, null, '{}']);
+  });
+});
+
+describe('appendSeen', () => {
+  it('writes each row of a first load to the seen log as `ean<TAB>row`, a line each', () => {
+    const { direct } = emptyChunk(true, true, false, null);
+    for (const [ean, row] of [['4006381333931', 1], ['12345670', 9], ['00012345678905', 10], ['4006381333931', 2_147_483_647]] as const) {
+      appendSeen(direct!, ean, row);
+    }
+    expect(direct!.log.toString('latin1', 0, direct!.logBytes)).toBe(
+      '4006381333931\t1\n12345670\t9\n00012345678905\t10\n4006381333931\t2147483647\n',
+    );
   });
 });
