@@ -70,7 +70,6 @@ export class ImportWriter {
     if (!tx) return null;
     try {
       await createChunkTables(tx.client, {
-        eanIndex: !tx.catalogWasEmpty,
         firstLoad: isFirstLoad(tx.catalogWasEmpty, input.options),
       });
     } catch (error) {
