@@ -6,6 +6,7 @@ import {
   importDeps,
   jobRow,
   productsCsv,
+  recoveryEan,
   stagingTablesOf,
   waitFor,
 } from '../support/recovery-support.js';
@@ -108,17 +109,28 @@ describe('import re-runs', () => {
   it('an attempt that loses its database connections while reading and merging writes nothing; the re-run imports every row once', { timeout: 90_000 }, async () => {
     const account = await accountWithFile();
     const before = await catalogSnapshot(ctx.db, account.id);
-
-    const attempt = runImport(importDeps(ctx), account.jobId);
-    const failure = expect(attempt).rejects.toThrow();
-    await waitFor('the attempt to stage rows', async () => {
-      const job = await jobRow(ctx.db, account.jobId);
-      if (job.status !== 'processing') throw new Error(`the attempt ended before it could be interrupted: ${job.status}`);
-      return job.phase === 'running' && job.rows_processed > 0 ? job : undefined;
-    });
-    // Both connections of the attempt: its transaction (chunks, merges) and its report COPY.
-    expect(await terminateSessions('%import\\_%')).toBe(2);
-    await failure;
+    // An uncommitted product with the EAN of row 100,000 stops the attempt half-way through the
+    // file: the merge of that row's chunk waits on the primary key, every chunk before it merged.
+    const blocker = await ctx.db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'held')`, [account.id, recoveryEan(100_000)]);
+      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const attempt = runImport(importDeps(ctx), account.jobId);
+      const failure = expect(attempt).rejects.toThrow();
+      await waitFor('the attempt to wait half-way through the file', async () => {
+        const job = await jobRow(ctx.db, account.jobId);
+        if (job.status !== 'processing') throw new Error(`the attempt ended before it could be interrupted: ${job.status}`);
+        const waiting = await ctx.db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [rows[0]!.pid]);
+        return waiting.rows.length > 0 ? true : undefined;
+      });
+      // Both connections of the attempt: its transaction (chunks, merges) and its report COPY.
+      expect(await terminateSessions('%import\\_%')).toBe(2);
+      await failure;
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
 
     expect(await jobRow(ctx.db, account.jobId)).toMatchObject({ status: 'processing', attempts: 1 });
     expect(await catalogSnapshot(ctx.db, account.id)).toEqual(before);

@@ -153,7 +153,8 @@ describe('the service on a Redis Cluster', () => {
 
   it('stops a running import that is cancelled: the cancel reaches the workers over the cluster', async () => {
     const account = await ctx.createAccount();
-    const id = await startImport(account.key, 1, 300_000);
+    // A first load of 1M rows reads for several seconds: the cancel comes mid-way.
+    const id = await startImport(account.key, 1, 1_000_000);
     await waitFor('the import to be running', async () => {
       const row = await jobRow(ctx.db, id);
       return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
