@@ -4,10 +4,10 @@ import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-
 import { keyWithScopes } from '../support/operator-support.js';
 import { catalogSnapshot, jobRow, productsCsv, stagingTablesOf, waitFor } from '../support/recovery-support.js';
 
-/** The running service: workers on. */
-
 /** Rows of the cancelled import: a first load reads them for several seconds, so the cancel comes mid-way. */
 const CANCELLED_ROWS = 1_000_000;
+
+/** The running service: workers on. */
 let ctx: TestContext;
 /** A service whose workers start only when a test starts them, so jobs stay queued. */
 let idle: TestContext;
