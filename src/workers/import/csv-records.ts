@@ -56,20 +56,18 @@ export class CsvRecordReader {
   private readonly delimiter: string;
   private readonly delimiterCode: number;
 
+  /** `settings.delimiter` is one character other than a quote or a line end, as every upload's is. */
   constructor(private readonly settings: CsvReadSettings) {
     this.delimiter = settings.delimiter;
-    this.delimiterCode = settings.delimiter.length === 1 ? settings.delimiter.charCodeAt(0) : -1;
+    this.delimiterCode = settings.delimiter.charCodeAt(0);
+    if (settings.delimiter.length !== 1 || [QUOTE, LF, CR].includes(this.delimiterCode)) {
+      throw new RangeError(`unsupported CSV delimiter ${JSON.stringify(settings.delimiter)}`);
+    }
   }
 
   /** The records of `input` (UTF-8 bytes), as a stage of `stream.pipeline`. */
   async *batches(input: AsyncIterable<Buffer | string>): AsyncGenerator<string[][]> {
     const iterator = input[Symbol.asyncIterator]();
-    const { delimiterCode } = this;
-    // A delimiter the line scanner does not handle (never one the service accepts): csv-parse reads all.
-    if (delimiterCode === -1 || delimiterCode === QUOTE || delimiterCode === LF || delimiterCode === CR) {
-      yield* this.handOver(Buffer.alloc(0), iterator, true);
-      return;
-    }
     let text = '';
     let tail: Buffer = Buffer.alloc(0);
     let started = false;
@@ -88,24 +86,21 @@ export class CsvRecordReader {
         tail = Buffer.from(data.subarray(cut));
       }
       if (!started) {
-        // csv-parse's `bom` and `from_line`: both apply to the very start of the file.
         const firstLineEnd = text.indexOf('\n');
-        if (!final && (text.length < 1 || (this.settings.fromLine === 2 && firstLineEnd === -1))) continue;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        if (this.settings.fromLine === 2) text = firstLineEnd === -1 ? '' : text.slice(text.indexOf('\n') + 1);
+        if (!final && (text.length === 0 || (this.settings.fromLine === 2 && firstLineEnd === -1))) continue;
+        // csv-parse's `bom` and `from_line` apply to the very start of the file (the `sep=` line
+        // holds the byte-order mark, if any).
+        if (this.settings.fromLine === 2) text = firstLineEnd === -1 ? '' : text.slice(firstLineEnd + 1);
+        else if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         started = true;
       }
       const batch: string[][] = [];
       const at = this.scanText(text, final, batch);
       if (batch.length > 0) yield batch;
-      if (at.handOver) {
-        yield* this.handOver(Buffer.concat([Buffer.from(text.slice(at.pos)), tail]), iterator, false);
-        return;
-      }
       text = at.pos === 0 ? text : text.slice(at.pos);
       // A record longer than the limit is csv-parse's to refuse (or to read, if the count allows it).
-      if (text.length > this.settings.maxRecordBytes) {
-        yield* this.handOver(Buffer.concat([Buffer.from(text), tail]), iterator, false);
+      if (at.handOver || text.length > this.settings.maxRecordBytes) {
+        yield* this.handOver(Buffer.concat([Buffer.from(text), tail]), iterator);
         return;
       }
     }
@@ -118,7 +113,6 @@ export class CsvRecordReader {
   private scanText(text: string, final: boolean, batch: string[][]): { pos: number; handOver: boolean } {
     const { delimiter } = this;
     const length = text.length;
-    const sizeCheckFrom = this.settings.maxRecordBytes / 3;
     let pos = 0;
     let quoteAt = text.indexOf('"');
     while (pos < length) {
@@ -133,7 +127,7 @@ export class CsvRecordReader {
         let end = lineEnd;
         if (lineEnd < length && end > pos && text.charCodeAt(end - 1) === CR) end -= 1;
         if (end > pos) {
-          if (end - pos > sizeCheckFrom && Buffer.byteLength(text.slice(pos, end)) > this.settings.maxRecordBytes) {
+          if (this.tooLarge(text, pos, end)) {
             return { pos, handOver: true };
           }
           batch.push(text.slice(pos, end).split(delimiter));
@@ -144,7 +138,7 @@ export class CsvRecordReader {
       const scanned = this.scanQuotedRecord(text, pos, final);
       if (scanned === MORE) break;
       if (scanned === HAND_OVER) return { pos, handOver: true };
-      if (scanned.next - pos > sizeCheckFrom && Buffer.byteLength(text.slice(pos, scanned.next)) > this.settings.maxRecordBytes) {
+      if (this.tooLarge(text, pos, scanned.next)) {
         return { pos, handOver: true };
       }
       batch.push(scanned.fields);
@@ -214,21 +208,25 @@ export class CsvRecordReader {
     }
   }
 
+  /** Whether `text` from `start` to `end` is over the record size limit, in UTF-8 bytes (each unit is at most 3). */
+  private tooLarge(text: string, start: number, end: number): boolean {
+    const { maxRecordBytes } = this.settings;
+    return (end - start) * 3 > maxRecordBytes && Buffer.byteLength(text.slice(start, end)) > maxRecordBytes;
+  }
+
   /**
-   * csv-parse reads `head` and the rest of `iterator` (`fromStart`: the whole file, BOM and `sep=`
-   * line included). Its records are taken as it reads them (`on_record`), so every record before
-   * an error is given before the error is thrown.
+   * csv-parse reads `head` (the text from the start of a record) and the rest of `iterator`. Its
+   * records are taken as it reads them (`on_record`), so every record before an error is given
+   * before the error is thrown.
    */
-  private async *handOver(
-    head: Buffer,
-    iterator: AsyncIterator<Buffer | string>,
-    fromStart: boolean,
-  ): AsyncGenerator<string[][]> {
-    this.handedOver = !fromStart;
+  private async *handOver(head: Buffer, iterator: AsyncIterator<Buffer | string>): AsyncGenerator<string[][]> {
+    this.handedOver = true;
     let batch: string[][] = [];
     const options = csvParseOptions(this.settings, false);
     const parser = parse({
-      ...(fromStart ? options : { ...options, bom: false, from_line: 1 }),
+      ...options,
+      bom: false,
+      from_line: 1,
       on_record: (record: string[]) => {
         batch.push(record);
         return null;
