@@ -1,6 +1,6 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { copyText } from './copy-writer.js';
-import { SEEN_LINE_BYTES } from './import-chunk.js';
+import { SEEN_LINE_BYTES, writeSeenLine } from './import-chunk.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ProductColumn } from './header.js';
 import type { SeenEans } from './seen-eans.js';
@@ -119,7 +119,7 @@ export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void>
       await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
       bytes = 0;
     }
-    bytes += block.write(`${ean}\t${row}\n`, bytes, 'latin1');
+    bytes = writeSeenLine(block, bytes, ean, row);
   }
   if (bytes > 0) await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
   seen.clear();

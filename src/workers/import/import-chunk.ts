@@ -97,16 +97,23 @@ export const rowsOf = (chunk: Chunk): number => chunk.rows + (chunk.direct?.cand
 
 /** Appends row `row` with `ean` to a direct chunk's seen log (a chunk takes at most CHUNK_ROWS rows). */
 export function appendSeen(direct: DirectRows, ean: string, row: number): void {
-  const { log } = direct;
-  let at = direct.logBytes + log.write(ean, direct.logBytes, 'latin1');
-  log[at++] = 0x09;
-  // The row's digits, written from the last: no string per row.
+  direct.logBytes = writeSeenLine(direct.log, direct.logBytes, ean, row);
+}
+
+/**
+ * Writes `ean\trow\n` (COPY text of the seen log and of the seen table) into `buffer` at `at`,
+ * with room for {@link SEEN_LINE_BYTES}; returns the offset after it. The row's digits are written
+ * from the last: no string per row.
+ */
+export function writeSeenLine(buffer: Buffer, at: number, ean: string, row: number): number {
+  let end = at + buffer.write(ean, at, 'latin1');
+  buffer[end++] = 0x09;
   let digits = 1;
   for (let rest = row; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  for (let i = digits - 1, rest = row; i >= 0; i -= 1, rest = Math.floor(rest / 10)) log[at + i] = 0x30 + (rest % 10);
-  at += digits;
-  log[at++] = 0x0a;
-  direct.logBytes = at;
+  for (let i = digits - 1, rest = row; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[end + i] = 0x30 + (rest % 10);
+  end += digits;
+  buffer[end] = 0x0a;
+  return end + 1;
 }
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */
