@@ -15,12 +15,17 @@ import {
 } from './shared/queues.js';
 import { createFileStore } from './shared/storage/create-file-store.js';
 import { checkEvictionPolicy } from './shared/eviction-policy.js';
+import { lowerProcessPriority } from './workers/process-priority.js';
 import { startWorkers, type RunningWorkers } from './workers/start-workers.js';
 import { blockingConnectionsAlive, buildWorkerListener } from './workers/worker-listener.js';
 
 /** Starts the API, the workers or both (ROLE), after making sure the database is migrated. */
 async function main(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
+  // A worker process yields the CPU to an API process on the same machine (WORKER_NICE).
+  if (config.ROLE === 'worker' && config.WORKER_NICE > 0) {
+    logger.info({ nice: config.WORKER_NICE, threads: lowerProcessPriority(config.WORKER_NICE) }, 'worker priority lowered');
+  }
   await ensureDatabase(config.DATABASE_URL);
   // Two pools with their own session limits: the API's statements time out, the workers' long
   // import transactions must not. Migrations run on the workers' pool (no statement timeout).

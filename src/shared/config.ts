@@ -20,6 +20,11 @@ const envSchema = z.object({
     .default('catalog'),
   ROLE: z.enum(ROLES).default('all'),
   WORKER_CONCURRENCY: integer(1).default(2),
+  /**
+   * ROLE=worker only: the process's scheduling niceness (0: as the API; 19: lowest). On a machine
+   * it shares with an API process, imports then take the CPU the API leaves, and API latency holds.
+   */
+  WORKER_NICE: integer(0).max(19).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
   MAX_UPLOAD_BYTES: integer(1).default(1024 * 1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

@@ -1,3 +1,4 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, jobRow, productsCsv, spawnWorker, waitFor, type WorkerChild } from '../support/recovery-support.js';
 import { freePort } from '../support/private-redis.js';
@@ -8,12 +9,25 @@ let ctx: TestContext;
 let worker: WorkerChild;
 let workerUrl: string;
 const TOKEN = 'worker-process-metrics';
+const NICE = 7;
+
+/** The nice value of each thread of process `pid` (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+async function threadNiceValues(pid: number): Promise<number[]> {
+  const threads = await readdir(`/proc/${pid}/task`);
+  const values = await Promise.all(
+    threads.map(async (thread) => {
+      const stat = await readFile(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    }),
+  );
+  return values;
+}
 
 beforeAll(async () => {
   ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN } });
   const port = await freePort();
   workerUrl = `http://127.0.0.1:${port}`;
-  worker = spawnWorker({ ...ctx.env, WORKER_PORT: String(port), HOST: '127.0.0.1' });
+  worker = spawnWorker({ ...ctx.env, WORKER_PORT: String(port), HOST: '127.0.0.1', WORKER_NICE: String(NICE) });
   await waitFor('the worker process to be ready', async () => {
     if (worker.process.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
     const response = await fetch(`${workerUrl}/readyz`).catch(() => null);
@@ -35,6 +49,14 @@ const scrape = async () => {
 };
 
 describe('a ROLE=worker process with WORKER_PORT', () => {
+  it('runs every thread at WORKER_NICE, so an API process on the same machine gets the CPU first', async () => {
+    const values = await threadNiceValues(worker.process.pid!);
+    // The main thread, V8's helper threads and the libuv pool that serves file reads.
+    expect(values.length).toBeGreaterThan(4);
+    expect(new Set(values)).toEqual(new Set([NICE]));
+    expect(await threadNiceValues(process.pid)).not.toContain(NICE);
+  });
+
   it('serves /readyz with its blocking connection, and /metrics with its job counters', async () => {
     const ready = await fetch(`${workerUrl}/readyz`);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok', workers: 'ok' } });

@@ -94,7 +94,8 @@ export interface WorkerChild {
 
 /** Starts `node --import tsx src/main.ts` in the project root with `env` added to this process's environment. */
 export function spawnWorker(env: Record<string, string>): WorkerChild {
-  return spawnService({ ...env, ROLE: 'worker' });
+  // Test files run side by side on few cores: their workers keep the runner's priority unless a test sets one.
+  return spawnService({ WORKER_NICE: '0', ...env, ROLE: 'worker' });
 }
 
 /** Starts the service's entry point from source with `env` and extra node options (e.g. a heap limit). */
