@@ -50,7 +50,7 @@ describe('RowReader', () => {
           const record = header.map((column) => cells[HEADER.indexOf(column.toLowerCase())]!);
           const result = fast.read(record, index + 1);
           expect(result, JSON.stringify(record)).toEqual(full.read(record, index + 1));
-          if (result.ok) accepted += 1;
+          if (!Array.isArray(result)) accepted += 1;
         });
         expect(accepted).toBeGreaterThan(0);
       });

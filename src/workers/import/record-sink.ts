@@ -65,9 +65,9 @@ export class RecordSink {
           }
           const row = (rows += 1);
           const read = reader.read(record, row);
-          if (!read.ok) await writer.addInvalid(read.problems, record);
+          if (Array.isArray(read)) await writer.addInvalid(read, record);
           else {
-            const added = writer.addValid(row, read.row, record);
+            const added = writer.addValid(row, read, record);
             if (added) await added;
           }
           // The loop only awaits settled promises, which never lets socket I/O in: without a turn of

@@ -32,7 +32,11 @@ export type ValidRow = Omit<ProductResource, 'name' | 'attributes' | 'created_at
   attributes: Record<string, AttributeValue>;
 };
 
-export type RowResult = { ok: true; row: ValidRow } | { ok: false; problems: RowProblem[] };
+/** A valid row, or the problems of an invalid one (never empty). No wrapper: one object less per row. */
+export type RowResult = ValidRow | RowProblem[];
+
+/** The attributes of every row of a file without attribute columns: one frozen object, not one per row. */
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Cells trimmed of surrounding spaces before validation; free text is kept as written. */
 const TRIMMED: ReadonlySet<ProductColumn> = new Set(['ean', 'price', 'currency', 'stock', 'image_url']);
@@ -71,21 +75,18 @@ export class RowReader {
   read(record: string[], row: number): RowResult {
     const eanCell = eanCellOf(record[this.layout.product.ean!]);
     if (record.length !== this.layout.header.length) {
-      return {
-        ok: false,
-        problems: [
-          {
-            row,
-            ean: eanCell,
-            field: null,
-            code: 'COLUMN_COUNT',
-            message: `The row has ${record.length} fields; the header has ${this.layout.header.length}.`,
-          },
-        ],
-      };
+      return [
+        {
+          row,
+          ean: eanCell,
+          field: null,
+          code: 'COLUMN_COUNT',
+          message: `The row has ${record.length} fields; the header has ${this.layout.header.length}.`,
+        },
+      ];
     }
     const fast = this.fastPath ? this.readValid(record, eanCell) : null;
-    if (fast) return { ok: true, row: fast };
+    if (fast) return fast;
     const input: Record<string, unknown> = {};
     // Cells an export prefixed with ' against CSV injection get their value back.
     for (const [column, index] of this.columns) {
@@ -118,24 +119,21 @@ export class RowReader {
     const cellProblems = [priceProblem, attributesProblem].filter((problem) => problem !== null);
     if (!parsed.success) {
       const problems = explainInvalidEan(toRowProblems(parsed.error, row, eanCell), eanCell);
-      return { ok: false, problems: [...problems, ...cellProblems] };
+      return [...problems, ...cellProblems];
     }
-    if (cellProblems.length > 0) return { ok: false, problems: cellProblems };
+    if (cellProblems.length > 0) return cellProblems;
     const product = parsed.data;
     return {
-      ok: true,
-      row: {
-        ean: product.ean,
-        name: product.name ?? null,
-        brand: product.brand ?? null,
-        category: product.category ?? null,
-        description: product.description ?? null,
-        price: product.price ?? null,
-        currency: product.currency ?? null,
-        stock: product.stock ?? null,
-        image_url: product.image_url ?? null,
-        attributes,
-      },
+      ean: product.ean,
+      name: product.name ?? null,
+      brand: product.brand ?? null,
+      category: product.category ?? null,
+      description: product.description ?? null,
+      price: product.price ?? null,
+      currency: product.currency ?? null,
+      stock: product.stock ?? null,
+      image_url: product.image_url ?? null,
+      attributes,
     };
   }
 
@@ -206,10 +204,14 @@ export class RowReader {
     }
     const imageUrl = trimmedCell(record, product.image_url);
     if (imageUrl !== null && !imageUrlSchema.safeParse(imageUrl).success) return null;
-    const attributes: Record<string, string> = {};
-    for (const { name: attribute, index } of this.layout.attributes) {
-      const cell = restoreFormula(record[index]!);
-      if (cell !== '') attributes[attribute] = cell;
+    let attributes = NO_ATTRIBUTES;
+    if (this.layout.attributes.length > 0) {
+      const cells: Record<string, string> = {};
+      for (const { name: attribute, index } of this.layout.attributes) {
+        const cell = restoreFormula(record[index]!);
+        if (cell !== '') cells[attribute] = cell;
+      }
+      attributes = cells;
     }
     return { ean, name, brand, category, description, price, currency, stock, image_url: imageUrl, attributes };
   }
