@@ -131,4 +131,18 @@ describe('the CSV record reader', () => {
     expect(actual.records).toEqual((await withCsvParse(bytes, settings)).records);
     expect(actual.records).toHaveLength(100_001);
   });
+
+  it('reads a file given as one piece of over 1 MiB, with characters of 2 to 4 bytes throughout, as csv-parse does', async () => {
+    // The reader decodes at most 32 KiB at a time: its cuts fall inside characters and quoted fields.
+    const lines = ['ean;name;brand'];
+    for (let i = 0; i < 40_000; i += 1) lines.push(i % 13 === 0 ? `${i};"Café ""€${i}""\n😀";Brand é${i % 7}` : `${i};Ürün €${i} 😀;Marke ${i % 7}`);
+    const bytes = Buffer.from(lines.join('\n'));
+    expect(bytes.length).toBeGreaterThan(1 << 20);
+    const settings = { delimiter: ';', fromLine: 1, maxRecordBytes: 1 << 20 };
+    const actual = await withReader([bytes], settings);
+    expect(actual.handedOver).toBe(false);
+    expect(actual.records).toEqual((await withCsvParse(bytes, settings)).records);
+    expect(actual.records).toHaveLength(40_001);
+    expect(actual.records[13]).toEqual(['12', 'Ürün €12 😀', 'Marke 5']);
+  });
 });
