@@ -3,6 +3,7 @@ import type { JobOutcome } from '../../src/shared/jobs/job-queries.js';
 import { runImport } from '../../src/workers/import/run-import.js';
 import {
   catalogSnapshot,
+  holdProduct,
   importDeps,
   jobRow,
   productsCsv,
@@ -111,25 +112,20 @@ describe('import re-runs', () => {
     const before = await catalogSnapshot(ctx.db, account.id);
     // An uncommitted product with the EAN of row 100,000 stops the attempt half-way through the
     // file: the merge of that row's chunk waits on the primary key, every chunk before it merged.
-    const blocker = await ctx.db.connect();
+    const held = await holdProduct(ctx.db, account.id, recoveryEan(100_000));
     try {
-      await blocker.query('BEGIN');
-      await blocker.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'held')`, [account.id, recoveryEan(100_000)]);
-      const { rows } = await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const attempt = runImport(importDeps(ctx), account.jobId);
       const failure = expect(attempt).rejects.toThrow();
       await waitFor('the attempt to wait half-way through the file', async () => {
         const job = await jobRow(ctx.db, account.jobId);
         if (job.status !== 'processing') throw new Error(`the attempt ended before it could be interrupted: ${job.status}`);
-        const waiting = await ctx.db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [rows[0]!.pid]);
-        return waiting.rows.length > 0 ? true : undefined;
+        return (await held.someoneWaits()) ? true : undefined;
       });
       // Both connections of the attempt: its transaction (chunks, merges) and its report COPY.
       expect(await terminateSessions('%import\\_%')).toBe(2);
       await failure;
     } finally {
-      await blocker.query('ROLLBACK');
-      blocker.release();
+      await held.release();
     }
 
     expect(await jobRow(ctx.db, account.jobId)).toMatchObject({ status: 'processing', attempts: 1 });

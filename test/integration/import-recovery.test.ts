@@ -3,8 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import {
   catalogSnapshot,
+  holdProduct,
   jobRow,
   productsCsv,
+  recoveryEan,
   spawnWorker,
   stagingTablesOf,
   waitFor,
@@ -19,7 +21,7 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
  */
 const ENV = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', SHUTDOWN_GRACE_MS: '200' };
 
-/** Rows of the big files: enough for several seconds of reading, so an attempt can be caught mid-way. */
+/** Rows of the file a killed worker was importing. */
 const BIG = 300_000;
 /**
  * Rows of the file a graceful shutdown interrupts: a first load of a catalog reads far faster
@@ -69,13 +71,10 @@ function bullJobIn(id: string, state: 'completed' | 'failed') {
 }
 
 /** Waits until an attempt of the job is reading rows: phase running, progress already written. */
-function untilReading(key: string, id: string, child?: WorkerChild) {
+function untilReading(key: string, id: string) {
   return waitFor(
     `job ${id} to be reading rows`,
     async () => {
-      if (child && (child.process.exitCode !== null || child.process.signalCode !== null)) {
-        throw new Error(`the worker child exited early: ${child.output()}`);
-      }
       const current = await job(key, id);
       if (current.status !== 'processing') throw new Error(`job ended before it could be interrupted: ${JSON.stringify(current)}`);
       return current.phase === 'running' && current.progress.rows_processed > 0 ? current : undefined;
@@ -96,11 +95,23 @@ describe('import recovery', () => {
 
     // Products 0–499 unchanged, 500–1,999 renamed, 2,000 and up new.
     const id = await upload(account.key, productsCsv(0, BIG, (n) => (n < 500 ? 'Old' : 'New')));
-    const child = spawnWorker({ ...ctx.env, ...ENV, LOG_LEVEL: 'warn' });
-    children.push(child);
-    await untilReading(account.key, id, child);
-    child.process.kill('SIGKILL');
-    expect(await child.exited).toBe('SIGKILL');
+    // The attempt stops half-way through the file, at an uncommitted product with row 150,001's
+    // EAN, every chunk before it merged; the worker is killed there.
+    const held = await holdProduct(ctx.db, account.id, recoveryEan(BIG / 2));
+    try {
+      const child = spawnWorker({ ...ctx.env, ...ENV, LOG_LEVEL: 'warn' });
+      children.push(child);
+      await waitFor('the attempt to wait half-way through the file', async () => {
+        if (child.process.exitCode !== null) throw new Error(`the worker child exited early: ${child.output()}`);
+        const current = await job(account.key, id);
+        if (current.status !== 'processing') throw new Error(`job ended before it could be interrupted: ${JSON.stringify(current)}`);
+        return (await held.someoneWaits()) ? true : undefined;
+      }, 45_000);
+      child.process.kill('SIGKILL');
+      expect(await child.exited).toBe('SIGKILL');
+    } finally {
+      await held.release();
+    }
 
     // All-or-nothing: whatever the killed attempt merged was never committed.
     const interrupted = await jobRow(ctx.db, id);

@@ -26,6 +26,34 @@ export function productsCsv(first: number, count: number, label: string | ((n: n
   return Buffer.from(lines.join('\n') + '\n');
 }
 
+/** An uncommitted product that an import reaching its EAN waits for (see {@link holdProduct}). */
+export interface HeldProduct {
+  /** Whether a session waits on it: an import that got that far and stopped there. */
+  someoneWaits(): Promise<boolean>;
+  /** Rolls the product back (the waiting import goes on) and returns the connection. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds an uncommitted product of the account with `ean`. An import of a file with that EAN stops
+ * at its chunk, on the products' unique key, with every chunk before it written: a test can
+ * interrupt it there, half-way through the file, however fast the machine reads.
+ */
+export async function holdProduct(db: Db, accountId: string, ean: string): Promise<HeldProduct> {
+  const holder = await db.connect();
+  await holder.query('BEGIN');
+  await holder.query(`INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'held')`, [accountId, ean]);
+  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const pid = rows[0]!.pid;
+  return {
+    someoneWaits: async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).rows.length > 0,
+    release: async () => {
+      await holder.query('ROLLBACK');
+      holder.release();
+    },
+  };
+}
+
 /** The import runner's dependencies on a test context, logging nothing. */
 export function importDeps(ctx: TestContext): ImportDeps {
   return { db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), maxRecordBytes: 1 << 20, maxXlsxUncompressedBytes: 1 << 30 };
