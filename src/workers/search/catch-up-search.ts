@@ -1,4 +1,5 @@
-import { withTransaction, type Db } from '../../shared/db/pool.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 import { lockSearchExclusive } from '../../shared/product/product-search.js';
 
 /** Products compared per transaction: a direct write of the account waits for one batch at most. */
@@ -17,12 +18,50 @@ export interface CatchUpResult {
 /**
  * Brings the account's product_search up to date with its products, then removes its backlog mark
  * if no import has set it again since the catch-up began (see migrations/010_name_search.sql).
- * Returns null when the account has no mark. Batches walk the catalog in EAN order, each in a
+ * Returns null when the account has no mark (or `shouldStop` ended a wait for the lock). Batches
+ * walk the catalog in EAN order, each in a
  * transaction that holds the account's search lock exclusively (see product-search.ts), and
  * write only rows that differ, so a catch-up after a small import writes little. `shouldStop` is
- * asked between batches (shutdown): the mark then stays, for the reconciler.
+ * asked between batches (shutdown): the mark then stays, for the reconciler. One catch-up of an
+ * account runs at a time across worker processes (a session advisory lock): every process's
+ * reconciler finds the same marks, and a catch-up of a large catalog reads all of it.
  */
 export async function catchUpSearch(db: Db, accountId: string, shouldStop: () => boolean = () => false): Promise<CatchUpResult | null> {
+  const holder = await db.connect();
+  let broken = false;
+  try {
+    if (!(await takeCatchUpLock(holder, accountId, shouldStop))) return null;
+    return await catchUpHoldingLock(db, accountId, shouldStop);
+  } finally {
+    await holder.query(`SELECT pg_advisory_unlock(${CATCH_UP_LOCK_KEY})`, [accountId]).catch(() => {
+      broken = true;
+    });
+    // A connection that could not unlock is dropped: its session, and the lock with it, end.
+    holder.release(broken);
+  }
+}
+
+/** The session advisory lock key of an account's catch-up: one at a time, across worker processes. */
+const CATCH_UP_LOCK_KEY = `hashtextextended('product_search_catch_up:' || $1, 0)`;
+/** How often a catch-up waiting for another process's looks whether it may start. */
+const LOCK_POLL_MS = 250;
+
+/**
+ * Takes the account's catch-up lock on `holder`, waiting while another worker process holds it
+ * (its reconciler found the same mark). Once it is free, that catch-up has ended: this one then
+ * finds the mark gone and does nothing, or set again by an import that committed meanwhile, and
+ * runs. False when `shouldStop` said so while waiting.
+ */
+async function takeCatchUpLock(holder: DbClient, accountId: string, shouldStop: () => boolean): Promise<boolean> {
+  for (;;) {
+    const { rows } = await holder.query<{ taken: boolean }>(`SELECT pg_try_advisory_lock(${CATCH_UP_LOCK_KEY}) AS taken`, [accountId]);
+    if (rows[0]!.taken) return true;
+    if (shouldStop()) return false;
+    await sleep(LOCK_POLL_MS);
+  }
+}
+
+async function catchUpHoldingLock(db: Db, accountId: string, shouldStop: () => boolean): Promise<CatchUpResult | null> {
   const { rows: marks } = await db.query<{ version: string }>(
     'SELECT version::text FROM product_search_backlog WHERE account_id = $1',
     [accountId],
