@@ -69,14 +69,18 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     let error = consumeError ?? pipelineError;
     // csv-parse read the file from a record on: its error counts from there. Read the file
     // with it from the start for the error as the file's (a failed import's extra pass).
-    if (reader.handedOver && isParserError(error)) error = (await wholeFileParserError(source, input.maxRecordBytes)) ?? error;
+    let whole: WholeFileParse | null = null;
+    if (reader.handedOver && isParserError(error)) {
+      whole = await parseWholeFile(source, input.maxRecordBytes);
+      error = whole.error ?? error;
+    }
     if (error instanceof HeaderError) result.problem = new FileProblem(error.code, error.message, 0);
     else if (guard.problem) result.problem = guardFailure();
     else if (!isParserError(error)) throw error;
     else {
       // csv-parse reports an unclosed quote only at the end of the file: find where its record began.
       const scan = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines;
-      const line = scan ? await failedRecordLine(source, input.maxRecordBytes) : error.lines!;
+      const line = scan ? await failedRecordLine(source, whole ?? (await parseWholeFile(source, input.maxRecordBytes))) : error.lines!;
       result.problem = fileProblemFromParser(error, line, input.maxRecordBytes);
     }
     return result;
@@ -112,41 +116,46 @@ async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadR
   return { rowsProcessed: sink.rowsProcessed, problem: sink.endProblem() };
 }
 
+/** What csv-parse makes of the whole upload, with line numbers (only a failed import pays for it). */
+interface WholeFileParse {
+  /** The error it stops at; null when it reads the whole file. */
+  error: ParserError | null;
+  /** The last line of the last complete record. */
+  lastLine: number;
+}
+
 /**
- * Where the record that failed to parse begins: the first non-blank line after the last complete
- * record (csv-parse reports an unclosed quote only at the end of the file). The main pass runs
- * without csv-parse's per-record `info`, which costs a third of the parse time; only a failed
- * import pays for these two extra passes.
+ * Reads the whole upload with csv-parse and its per-record `info`, which the main pass leaves out
+ * (it costs a third of the parse time).
  */
-async function failedRecordLine(source: CsvSource, maxRecordBytes: number): Promise<number> {
+async function parseWholeFile(source: CsvSource, maxRecordBytes: number): Promise<WholeFileParse> {
   let lastLine = 0;
   const parser = csvParser(source, maxRecordBytes, true);
   parser.on('data', (entry: { info: { lines: number } }) => {
     lastLine = entry.info.lines;
   });
-  await pipeline(openUtf8(source), new InputGuard(), parser).catch(() => {});
+  try {
+    await pipeline(openUtf8(source), new InputGuard(), parser);
+    return { error: null, lastLine };
+  } catch (error) {
+    return { error: isParserError(error) ? error : null, lastLine };
+  }
+}
+
+/**
+ * Where the record that failed to parse begins: the first non-blank line after the last complete
+ * record (csv-parse reports an unclosed quote only at the end of the file).
+ */
+async function failedRecordLine(source: CsvSource, parsed: WholeFileParse): Promise<number> {
   let line = 1;
   for await (const chunk of openUtf8(source) as AsyncIterable<Buffer | string>) {
     // A decoded (non-UTF-8) upload arrives as text.
     for (const byte of typeof chunk === 'string' ? Buffer.from(chunk) : chunk) {
       if (byte === 0x0a) line += 1;
-      else if (line > lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
+      else if (line > parsed.lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
     }
   }
-  return lastLine + 1;
-}
-
-/** The error csv-parse stops at when it reads the whole upload (null when it reads it all). */
-async function wholeFileParserError(source: CsvSource, maxRecordBytes: number): Promise<ParserError | null> {
-  const parser = csvParser(source, maxRecordBytes, false);
-  try {
-    await pipeline(openUtf8(source), new InputGuard(), parser, async (records: AsyncIterable<unknown>) => {
-      for await (const _ of records);
-    });
-    return null;
-  } catch (error) {
-    return isParserError(error) ? error : null;
-  }
+  return parsed.lastLine + 1;
 }
 
 type ParserError = Error & { code: string; lines?: number; records?: number };
