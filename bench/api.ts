@@ -4,9 +4,9 @@
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, POST /v1/imports with a
  * 2-row CSV, and the 429 answers of a key over its per-minute limit; then the authenticated GET at
  * half its measured maximum rate, idle and while a worker process imports a large file (3M rows,
- * uploaded through the same API: it outlasts the measured window). Each scenario runs 2 s unmeasured first (JIT warm-up). Prints
- * req/s, p50/p99 latency and the CPU each request costs the API process and PostgreSQL, per
- * scenario, and the goals.
+ * uploaded through the same API: it outlasts the measured window). Each scenario runs 2 s
+ * unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request costs the
+ * API process and PostgreSQL, per scenario, and the goals.
  *
  *   npm run bench:api                                 # 10 s per scenario, 32 connections, 3M-row import
  *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario

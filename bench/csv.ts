@@ -20,6 +20,7 @@ import { InputGuard } from '../src/workers/import/input-guard.js';
 import { generateProductCsv } from './generate-csv.js';
 import { log } from './import-session.js';
 import { printTable } from './report.js';
+import { parseCount } from './settings.js';
 
 const SETTINGS: CsvReadSettings = { delimiter: ',', fromLine: 1, maxRecordBytes: 1 << 20 };
 
@@ -63,8 +64,6 @@ async function read(path: string, reader: Reader): Promise<Run> {
   const cpu = process.cpuUsage(cpu0);
   return { seconds: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6, gcMs: gcMs - gcBefore, records, checksum };
 }
-
-const parseCount = (text: string) => Math.round(Number(text.replace(/k$/i, '')) * (/k$/i.test(text) ? 1_000 : 1));
 
 async function main(): Promise<void> {
   const rows = parseCount(process.argv[2] ?? '1000000');
