@@ -56,8 +56,8 @@ const BATCH_RECORDS = 1_000;
 /**
  * The import's CSV reader: the records csv-parse gives with {@link csvParseOptions}, record for
  * record, at a fraction of its cost. csv-parse appends every byte of a field to a buffer of its
- * own; this reader splits whole lines of decoded text instead (a line without a quote is one
- * `split`), and reads quoted fields only where a line has a quote. Whatever it is not sure to
+ * own; this reader cuts fields out of decoded text instead (a line without a quote field by field,
+ * see splitLine), and reads quoted fields only where a line has a quote. Whatever it is not sure to
  * read exactly as csv-parse does (a misplaced or unclosed quote, a record over the size limit)
  * happens at the start of a record: from there csv-parse itself reads the rest of the file, so
  * the records are the same and every error is csv-parse's own. Such an error counts lines and

@@ -19,9 +19,9 @@ export interface CatchUpResult {
  * Brings the account's product_search up to date with its products, then removes its backlog mark
  * if no import has set it again since the catch-up began (see migrations/010_name_search.sql).
  * Returns null when the account has no mark (or `shouldStop` ended a wait for the lock). Batches
- * walk the catalog in EAN order, each in a
- * transaction that holds the account's search lock exclusively (see product-search.ts), and
- * write only rows that differ, so a catch-up after a small import writes little. `shouldStop` is
+ * walk the catalog in EAN order, each in a transaction that holds the account's search lock
+ * exclusively (see product-search.ts), and write only rows that differ, so a catch-up after a
+ * small import writes little. `shouldStop` is
  * asked between batches (shutdown): the mark then stays, for the reconciler. One catch-up of an
  * account runs at a time across worker processes (a session advisory lock): every process's
  * reconciler finds the same marks, and a catch-up of a large catalog reads all of it.
@@ -43,7 +43,7 @@ export async function catchUpSearch(db: Db, accountId: string, shouldStop: () =>
 
 /** The session advisory lock key of an account's catch-up: one at a time, across worker processes. */
 const CATCH_UP_LOCK_KEY = `hashtextextended('product_search_catch_up:' || $1, 0)`;
-/** How often a catch-up waiting for another process's looks whether it may start. */
+/** How often a catch-up that waits for another process's tries the lock again. */
 const LOCK_POLL_MS = 250;
 
 /**
