@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeenEans } from '../../src/workers/import/seen-eans.js';
+import { SeenEans, seenSlotsFor } from '../../src/workers/import/seen-eans.js';
 
 describe('SeenEans', () => {
   it('returns 0 for a new EAN and the row of its first occurrence for a repeat', () => {
@@ -38,5 +38,24 @@ describe('SeenEans', () => {
     for (let extra = 0; extra < 100; extra += 1) seen.firstRowOrAdd(String(50_000_000 + extra), row + extra + 1);
     expect(seen.firstRowOrAdd('96385074', 999)).toBe(1);
     expect(seen.firstRowOrAdd(String(50_000_000 + 99), 999)).toBe(row + 100);
+  });
+
+  it('starts at a size for the file: room for an EAN per 64 bytes, within its bounds', () => {
+    expect(seenSlotsFor(0)).toBe(1 << 16);
+    expect(seenSlotsFor(2_000_000)).toBe(1 << 16);
+    // 10 MB: 10e6 / 64 = 156k EANs, past 0.7 of 2^17 slots.
+    expect(seenSlotsFor(10_000_000)).toBe(1 << 18);
+    // The benchmark's 1M-row file (95 MB) gets the whole budget: 1.47M EANs before it is full.
+    expect(seenSlotsFor(95_400_000)).toBe(1 << 21);
+    expect(seenSlotsFor(1 << 30)).toBe(1 << 21);
+    expect(seenSlotsFor(1 << 30, 1 << 18)).toBe(1 << 18);
+  });
+
+  it('holds 1.4M EANs at the default budget before it is full', () => {
+    const seen = new SeenEans(undefined, seenSlotsFor(95_400_000));
+    for (let i = 0; i < 1_400_000; i += 1) seen.firstRowOrAdd(String(4_000_000_000_000 + i * 7), i + 1);
+    expect(seen.full).toBe(false);
+    expect(seen.firstRowOrAdd('4000000000000', 2_000_000)).toBe(1);
+    expect(seen.firstRowOrAdd(String(4_000_000_000_000 + 1_399_999 * 7), 2_000_000)).toBe(1_400_000);
   });
 });

@@ -12,7 +12,7 @@ import {
   type Chunk,
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
-import { SeenEans } from './seen-eans.js';
+import { SeenEans, seenSlotsFor } from './seen-eans.js';
 
 /** A chunk ready to be merged, with the EANs seen so far when they are to leave the worker's memory. */
 export interface FullChunk {
@@ -38,11 +38,19 @@ export class ChunkBuilder {
   private spareText: Buffer | null = null;
 
   constructor(
-    private readonly settings: { accountId: string; options: ImportOptions; catalogWasEmpty: boolean; seenEanSlots?: number },
+    private readonly settings: {
+      accountId: string;
+      options: ImportOptions;
+      catalogWasEmpty: boolean;
+      /** Size of the upload: the table of seen EANs starts at the size it will need. */
+      fileBytes: number;
+      seenEanSlots?: number;
+    },
     /** Set on a first load: its chunks go straight into products. */
     private readonly repeats: FirstLoadRepeats | null,
   ) {
-    this.seen = repeats ? null : new SeenEans(settings.seenEanSlots);
+    const { seenEanSlots, fileBytes } = settings;
+    this.seen = repeats ? null : new SeenEans(seenEanSlots, seenSlotsFor(fileBytes, seenEanSlots));
     this.chunk = this.newChunk();
   }
 

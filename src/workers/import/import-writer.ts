@@ -57,7 +57,7 @@ export class ImportWriter {
           this.reportRepeat(...repeat),
         )
       : null;
-    this.chunks = new ChunkBuilder({ ...settings, seenEanSlots: input.seenEanSlots }, this.repeats);
+    this.chunks = new ChunkBuilder({ ...settings, fileBytes: input.fileBytes, seenEanSlots: input.seenEanSlots }, this.repeats);
     this.merger = new ChunkMerger(tx.client, settings, this.repeats, (entry) => this.report.add(entry));
   }
 

@@ -1,3 +1,6 @@
+/** The default slot budget of {@link SeenEans}: 24 MiB. */
+const SEEN_SLOTS_MAX = 1 << 21;
+
 /**
  * The EANs seen so far in one import file, each with the row of its first occurrence, so that a
  * later row with the same EAN is caught in the worker instead of by a table lookup per row.
@@ -16,8 +19,8 @@ export class SeenEans {
   size = 0;
 
   constructor(
-    /** Most slots the table may take (a power of two): 2^20 slots are 12 MiB, full at about 734k EANs. */
-    private readonly maxSlots = 1 << 20,
+    /** Most slots the table may take (a power of two): 2^21 slots are 24 MiB, full at about 1.47M EANs. */
+    private readonly maxSlots = SEEN_SLOTS_MAX,
     initialSlots = 1 << 16,
   ) {
     const slots = Math.min(initialSlots, maxSlots);
@@ -84,6 +87,18 @@ export class SeenEans {
       this.rows[slot] = rows[old]!;
     }
   }
+}
+
+/**
+ * The first size of a file's table of seen EANs, from the file's size: room for one EAN per 64
+ * bytes of file (a row is seldom shorter), from 2^16 slots up to `maxSlots`. A table that starts
+ * at its final size is never grown: growing briefly holds the old table and one twice its size,
+ * which for a large file would be the import's peak of memory.
+ */
+export function seenSlotsFor(fileBytes: number, maxSlots = SEEN_SLOTS_MAX): number {
+  let slots = 1 << 16;
+  while (slots < maxSlots && slots * 0.7 * 64 < fileBytes) slots *= 2;
+  return slots;
 }
 
 /** `1` followed by the EAN's digits, as a number (exact: at most 15 digits). */
