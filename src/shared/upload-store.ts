@@ -58,7 +58,7 @@ export class UploadStore implements FileStore {
     await mkdir(dirname(target), { recursive: true });
     const meter = uploadMeter(maxBytes);
     try {
-      await pipeline(source, meter, createWriteStream(target + PARTIAL));
+      await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
       await rename(target + PARTIAL, target);
     } catch (error) {
       await rm(target + PARTIAL, { force: true });
