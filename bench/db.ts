@@ -117,7 +117,7 @@ const KINDS: Array<[RegExp, ActivityKind | null]> = [
   [/^\s*COPY\b/i, null],
   [/import_seen|WITH firsts AS/i, 'dup check'],
   // The re-import merge is one long statement: pg_stat_activity keeps only its first 1 KiB.
-  [/INSERT INTO products|UPDATE products|^\s*WITH matched AS/i, 'merge'],
+  [/INSERT INTO products|UPDATE products|^\s*WITH (fits|matched) AS/i, 'merge'],
   [/job_row_errors|count\(DISTINCT row\)/i, 'report'],
   [/^\s*COMMIT/i, 'commit'],
 ];

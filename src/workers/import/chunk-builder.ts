@@ -6,6 +6,7 @@ import {
   CHUNK_BUFFER_BYTES,
   CHUNK_BYTES,
   CHUNK_ROWS,
+  coverEan,
   emptyChunk,
   rowsOf,
   validRowLine,
@@ -70,6 +71,7 @@ export class ChunkBuilder {
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
       if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
+      else coverEan(chunk, product.ean);
     }
     return undefined;
   }

@@ -33,6 +33,9 @@ export type ReportEntry = [number, number, string, string, string, string, strin
  * catch, the mode's rule), then the merge, or its preview for a dry run.
  */
 export class ChunkMerger {
+  /** Whether chunks' stored products are still read by their range of EANs: until one range holds too many. */
+  private byRange = true;
+
   constructor(
     private readonly tx: DbClient,
     private readonly settings: { accountId: string; options: ImportOptions; catalogWasEmpty: boolean },
@@ -72,9 +75,26 @@ export class ChunkMerger {
       const staged = chunk.rows - rejected.length;
       counts = options.dry_run
         ? await previewChunk(tx, accountId, shape, staged)
-        : await mergeChunk(tx, accountId, options.mode, shape, staged, catalogWasEmpty);
+        : await this.mergeStaged(chunk, shape, staged);
     }
     await clearChunk(tx);
     return { counts, rejected: rejected.length };
+  }
+
+  /**
+   * Merges the chunk table's `staged` rows, reading their stored products by the chunk's range of
+   * EANs while ranges stay dense (a file in EAN order); the first range that is not turns it off
+   * for the rest of the attempt, and that chunk is merged by its EANs.
+   */
+  private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number): Promise<MergeCounts> {
+    const { tx, settings } = this;
+    const merge = (range: Chunk['eans']) =>
+      mergeChunk(tx, settings.accountId, settings.options.mode, shape, staged, settings.catalogWasEmpty, range);
+    if (this.byRange && chunk.eans) {
+      const merged = await merge(chunk.eans);
+      if (merged) return merged;
+      this.byRange = false;
+    }
+    return (await merge(null))!;
   }
 }

@@ -174,6 +174,35 @@ function changedCondition(shape: MergeShape): string {
 const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
   WHERE p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM import_chunk))`;
 
+/** The lowest and highest EAN of a chunk's rows. */
+export interface EanRange {
+  low: string;
+  high: string;
+}
+
+/**
+ * A chunk's stored products are read as one stretch of products' key while that stretch holds at
+ * most this many products per chunk row. Reading a stretch costs about a third of looking each EAN
+ * up; a stretch with many products the file does not have would cost more.
+ */
+const RANGE_DENSITY = 2;
+
+/**
+ * How {@link mergeChunk} finds a chunk's stored products: `fits` is a one-row CTE saying whether
+ * the way can be used, `pairs` joins the stored products with the chunk's rows. Through the range
+ * ($3, $4), `fits` counts its products up to a cap ($5, an index-only scan that stops there); past
+ * the cap nothing is read or written, and the merge says so.
+ */
+function storedProducts(range: EanRange | null): { fits: string; pairs: string } {
+  if (!range) return { fits: 'SELECT true AS yes', pairs: STORED_PAIRS };
+  return {
+    fits: `SELECT count(*) < $5 AS yes FROM (
+             SELECT 1 FROM products WHERE account_id = $1 AND ean BETWEEN $3 AND $4 LIMIT $5) stretch`,
+    pairs: `products p JOIN import_chunk c ON c.ean = p.ean
+      WHERE p.account_id = $1 AND p.ean BETWEEN $3 AND $4 AND (SELECT yes FROM fits)`,
+  };
+}
+
 /**
  * Merges the chunk into the account's catalog: existing EANs are updated only where something
  * differs, so an identical row is not rewritten; new EANs are inserted. Columns the file does not
@@ -188,6 +217,11 @@ const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
  * then inserted without looking each one up first, which is most of the cost of a first load. If
  * another import of the account commits one of these EANs meanwhile, the INSERT fails with a
  * unique violation and the attempt is retried, this time against a catalog that is not empty.
+ *
+ * With `range` (the chunk's lowest and highest EAN) the stored products are read as that stretch
+ * of the key, which is cheaper when the file is in EAN order. When the stretch holds more than
+ * {@link RANGE_DENSITY} products per row, nothing is written and the result is null: the caller
+ * merges the chunk again without a range.
  */
 export async function mergeChunk(
   tx: DbClient,
@@ -196,7 +230,8 @@ export async function mergeChunk(
   shape: MergeShape,
   staged: number,
   allNew: boolean,
-): Promise<MergeCounts> {
+  range: EanRange | null = null,
+): Promise<MergeCounts | null> {
   const insert = (where: string) =>
     `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
      SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c ${where}`;
@@ -207,30 +242,39 @@ export async function mergeChunk(
     const created = result.rowCount ?? 0;
     return { created, updated: 0, unchanged: staged - created };
   }
-  // One index probe per row: `matched` pairs each chunk row with its stored product and tells
-  // whether it would change; rows without a pair are inserted (mode=update has none left), and
-  // only changed ones are looked up again, to be updated. With no attribute columns $2 is empty
-  // and the chunk's attributes are {}: the stored ones stay.
+  // One index probe per row (or one stretch of the key): `matched` pairs each chunk row with its
+  // stored product and tells whether it would change; rows without a pair are inserted
+  // (mode=update has none left), and only changed ones are looked up again, to be updated. With no
+  // attribute columns $2 is empty and the chunk's attributes are {}: the stored ones stay.
   const sets = [
     ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${newValue(column)}`),
     'attributes = (p.attributes - $2::text[]) || c.attributes',
     'updated_at = now()',
   ];
-  const { rows } = await tx.query<{ created: number; updated: number }>(
-    `WITH matched AS MATERIALIZED (
-       SELECT c.row, ${changedCondition(shape)} AS changed FROM ${STORED_PAIRS}),
+  const stored = storedProducts(range);
+  const inserted =
+    mode === 'update'
+      ? 'SELECT 1 WHERE false'
+      : `${insert('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`;
+  const { rows } = await tx.query<{ created: number; updated: number; fits: boolean }>(
+    `WITH fits AS MATERIALIZED (${stored.fits}),
+     matched AS MATERIALIZED (
+       SELECT c.row, ${changedCondition(shape)} AS changed FROM ${stored.pairs}),
      changed AS MATERIALIZED (
        SELECT c.* FROM import_chunk c JOIN matched m ON m.row = c.row WHERE m.changed),
-     inserted AS (${mode === 'update' ? 'SELECT 1 WHERE false' : `${insert('WHERE c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`}),
+     inserted AS (${inserted}),
      updated AS (
        UPDATE products p SET ${sets.join(', ')} FROM changed c
        WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM changed))
        RETURNING 1)
-     SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated`,
-    [accountId, shape.attributeNames],
+     SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated,
+            (SELECT yes FROM fits) AS fits`,
+    range
+      ? [accountId, shape.attributeNames, range.low, range.high, RANGE_DENSITY * staged + 1]
+      : [accountId, shape.attributeNames],
   );
-  const { created, updated } = rows[0]!;
-  return { created, updated, unchanged: staged - created - updated };
+  const { created, updated, fits } = rows[0]!;
+  return fits ? { created, updated, unchanged: staged - created - updated } : null;
 }
 
 /** What merging the chunk would do, without writing: for `dry_run=true`. */

@@ -17,6 +17,8 @@ export interface Chunk {
   text: Buffer;
   bytes: number;
   rows: number;
+  /** The lowest and highest EAN of its rows (text order, as products' key), when it has rows; not kept for a direct chunk. */
+  eans: { low: string; high: string } | null;
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
@@ -88,12 +90,21 @@ export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boole
   text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
+  eans: null,
   records: keepRecords ? new Map() : null,
   direct: direct ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
 });
 
 /** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */
 export const rowsOf = (chunk: Chunk): number => chunk.rows + (chunk.direct?.candidates.length ?? 0);
+
+/** Widens the chunk's range of EANs by `ean` (digits only, so string order is products' byte order). */
+export function coverEan(chunk: Chunk, ean: string): void {
+  const { eans } = chunk;
+  if (eans === null) chunk.eans = { low: ean, high: ean };
+  else if (ean > eans.high) eans.high = ean;
+  else if (ean < eans.low) eans.low = ean;
+}
 
 /** Appends row `row` with `ean` to a direct chunk's seen log (a chunk takes at most CHUNK_ROWS rows). */
 export function appendSeen(direct: DirectRows, ean: string, row: number): void {
