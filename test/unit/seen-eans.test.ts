@@ -58,4 +58,15 @@ describe('SeenEans', () => {
     expect(seen.firstRowOrAdd('4000000000000', 2_000_000)).toBe(1);
     expect(seen.firstRowOrAdd(String(4_000_000_000_000 + 1_399_999 * 7), 2_000_000)).toBe(1_400_000);
   });
+
+  it('starts empty when it takes over the memory of a table let go before it', () => {
+    const ean = (i: number) => String(4_000_000_000_000 + i * 7);
+    const before = new SeenEans(undefined, 1 << 18);
+    for (let i = 0; i < 100_000; i += 1) before.firstRowOrAdd(ean(i), i + 1);
+    before.clear();
+    const after = new SeenEans(undefined, 1 << 18);
+    for (let i = 0; i < 100_000; i += 1) expect(after.firstRowOrAdd(ean(i), i + 1)).toBe(0);
+    expect(after.size).toBe(100_000);
+    expect(after.firstRowOrAdd(ean(99_999), 200_000)).toBe(100_000);
+  });
 });

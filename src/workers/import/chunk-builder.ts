@@ -99,6 +99,12 @@ export class ChunkBuilder {
     return { chunk, spill };
   }
 
+  /** Lets go of the table of seen EANs: the attempt has ended. */
+  release(): void {
+    this.seen?.clear();
+    this.seen = null;
+  }
+
   /** Takes back a merged chunk's buffer for the chunk after next (a grown one is let go). */
   recycle(chunk: Chunk): void {
     if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;

@@ -154,6 +154,7 @@ export class ImportWriter {
           ? failure
           : new Error(String(failure));
     if (broken) this.report.destroy(broken);
+    this.chunks.release();
     this.tx.release(broken);
     this.reportClient.release(broken);
   }

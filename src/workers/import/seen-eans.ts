@@ -1,6 +1,12 @@
 /** The default slot budget of {@link SeenEans}: 24 MiB. */
 const SEEN_SLOTS_MAX = 1 << 21;
 
+/** A table this large or larger is kept for reuse when let go (see {@link SeenEans.clear}). */
+const SPARE_SLOTS_MIN = 1 << 18;
+
+/** The arrays of the largest table let go, for the process's next table. */
+let spare: { keys: Float64Array; rows: Uint32Array } | null = null;
+
 /**
  * The EANs seen so far in one import file, each with the row of its first occurrence, so that a
  * later row with the same EAN is caught in the worker instead of by a table lookup per row.
@@ -24,9 +30,14 @@ export class SeenEans {
     initialSlots = 1 << 16,
   ) {
     const slots = Math.min(initialSlots, maxSlots);
-    this.keys = new Float64Array(slots);
-    this.rows = new Uint32Array(slots);
-    this.mask = slots - 1;
+    const reused = spare !== null && spare.keys.length >= slots && spare.keys.length <= maxSlots ? spare : null;
+    if (reused) {
+      spare = null;
+      reused.keys.fill(0);
+    }
+    this.keys = reused?.keys ?? new Float64Array(slots);
+    this.rows = reused?.rows ?? new Uint32Array(slots);
+    this.mask = this.keys.length - 1;
   }
 
   /** True once the table should not take more EANs: the caller moves them to the database. */
@@ -72,8 +83,15 @@ export class SeenEans {
     }
   }
 
-  /** Lets go of the table (its EANs are in the database now). */
+  /**
+   * Lets go of the table (its EANs are in the database now, or the import ended). A large table
+   * is kept for the process's next one: its memory is off the JavaScript heap and is given back
+   * only by a full garbage collection, so back-to-back imports would otherwise hold two at once.
+   */
   clear(): void {
+    if (this.keys.length >= SPARE_SLOTS_MIN && (spare === null || spare.keys.length < this.keys.length)) {
+      spare = { keys: this.keys, rows: this.rows };
+    }
     this.keys = new Float64Array(1);
     this.rows = new Uint32Array(1);
     this.mask = 0;
