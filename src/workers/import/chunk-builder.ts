@@ -24,15 +24,14 @@ export interface FullChunk {
 
 /**
  * Gathers an attempt's valid rows into chunks of COPY text (see Chunk). Repeats of an EAN are
- * caught here while the worker can, against its table of seen EANs. Past that table's budget (a
- * very large file), a first load (see isFirstLoad) goes on with the filter of FirstLoadRepeats,
- * whose "maybe seen" rows are held back for a check against products; any other import with the
- * transaction's seen table.
+ * caught here while the worker can: against its table of seen EANs, or, on a first load (see
+ * isFirstLoad), by the filter of FirstLoadRepeats, whose "maybe seen" rows are held back for a
+ * check against products.
  */
 export class ChunkBuilder {
   /**
-   * EANs of the file's valid rows so far, while they fit in the worker's memory; null once they
-   * were moved to the transaction's seen table or seen log (a very large file).
+   * Not for a first load: EANs of the file's valid rows so far, while they fit in the worker's
+   * memory; null once they were moved to the transaction's seen table (a very large file).
    */
   private seen: SeenEans | null;
   private chunk: Chunk;
@@ -52,7 +51,7 @@ export class ChunkBuilder {
     private readonly repeats: FirstLoadRepeats | null,
   ) {
     const { seenEanSlots, fileBytes } = settings;
-    this.seen = new SeenEans(seenEanSlots, seenSlotsFor(fileBytes, seenEanSlots));
+    this.seen = repeats ? null : new SeenEans(seenEanSlots, seenSlotsFor(fileBytes, seenEanSlots));
     this.chunk = this.newChunk();
   }
 
@@ -65,16 +64,14 @@ export class ChunkBuilder {
     if (firstRow) return firstRow;
     const chunk = this.chunk;
     const line = validRowLine(chunk.direct ? this.settings.accountId : row, product);
-    // A first load past the seen table's budget: the filter, and the seen log for every row written.
-    const filtered = chunk.direct !== null && this.seen === null;
-    if (filtered && this.repeats!.maybeSeen(product.ean)) {
-      chunk.direct!.candidates.push({ row, ean: product.ean, line, cells });
+    if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
+      chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
     } else {
       appendLine(chunk, line);
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
-      if (filtered) appendSeen(chunk.direct!, product.ean, row);
-      else if (!chunk.direct) coverEan(chunk, product.ean);
+      if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
+      else coverEan(chunk, product.ean);
     }
     return undefined;
   }
@@ -88,13 +85,9 @@ export class ChunkBuilder {
   take(): FullChunk | null {
     if (rowsOf(this.chunk) === 0) return null;
     const chunk = this.chunk;
-    // Past the memory budget, the EANs seen so far go to the seen table (a first load: into its
-    // filter now, and to the seen log) after this chunk.
+    // Past the memory budget, the EANs seen so far go to the seen table after this chunk.
     const spill = this.seen?.full ? this.seen : null;
-    if (spill) {
-      this.seen = null;
-      this.repeats?.takeOver(spill);
-    }
+    if (spill) this.seen = null;
     this.chunk = this.newChunk();
     return { chunk, spill };
   }

@@ -56,7 +56,7 @@ export class ChunkMerger {
       const settled = await this.repeats!.settle(chunk.direct);
       merged = { counts: { created: chunk.rows + settled.created, updated: 0, unchanged: 0 }, rejected: settled.rejected };
     } else merged = await this.mergeThroughChunkTable(chunk, shape, stillMerging);
-    if (spill) await spillSeenEans(this.tx, spill, this.repeats ? 'import_seen_log' : 'import_seen');
+    if (spill) await spillSeenEans(this.tx, spill);
     return merged;
   }
 

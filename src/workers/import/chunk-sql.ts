@@ -60,10 +60,10 @@ export const REPEAT_COLUMNS = ['row', 'ean', 'raw'] as const;
  * `= ANY` index scan of products), and an index would only slow down every COPY (by about half:
  * 7.1 ms against 4.6 ms per chunk of 5,000 rows, with its TRUNCATE).
  *
- * A first load (`firstLoad`) needs no seen table: past the worker's memory, products' own unique
- * index finds its repeats (see FirstLoadRepeats). It keeps a seen log instead, EAN and row of
- * every row it wrote (from then on, and those the worker had seen), appended without an index and
- * read once at the end for the first row of each repeat (held in import_repeats until then).
+ * A first load (`firstLoad`) needs no seen table: products' own unique index finds its repeats
+ * (see FirstLoadRepeats). It keeps a seen log instead, EAN and row of every row it wrote,
+ * appended without an index and read once at the end for the first row of each repeat (held in
+ * import_repeats until then).
  */
 export async function createChunkTables(tx: DbClient, options: { firstLoad: boolean }): Promise<void> {
   await tx.query(`
@@ -107,22 +107,21 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
 const SPILL_BLOCK_BYTES = 1 << 20;
 
 /**
- * Moves the EANs seen so far into the transaction's seen table (a first load: its seen log) and
- * frees the worker's table. Their COPY text goes through one buffer, a block at a time: hundreds
- * of thousands of lines waiting as strings would be promoted to the old generation, and the heap
- * would grow by tens of megabytes.
+ * Moves the EANs seen so far into the transaction's seen table and frees the worker's table. Their
+ * COPY text goes through one buffer, a block at a time: hundreds of thousands of lines waiting as
+ * strings would be promoted to the old generation, and the heap would grow by tens of megabytes.
  */
-export async function spillSeenEans(tx: DbClient, seen: SeenEans, table: 'import_seen' | 'import_seen_log'): Promise<void> {
+export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
   const block = Buffer.allocUnsafeSlow(SPILL_BLOCK_BYTES);
   let bytes = 0;
   for (const [ean, row] of seen.entries()) {
     if (bytes + SEEN_LINE_BYTES > block.length) {
-      await copyText(tx, table, SEEN_COLUMNS, block.subarray(0, bytes));
+      await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
       bytes = 0;
     }
     bytes = writeSeenLine(block, bytes, ean, row);
   }
-  if (bytes > 0) await copyText(tx, table, SEEN_COLUMNS, block.subarray(0, bytes));
+  if (bytes > 0) await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
   seen.clear();
 }
 

@@ -3,7 +3,7 @@ import { PRODUCT_COPY_COLUMNS, REPEAT_COLUMNS, SEEN_COLUMNS } from './chunk-sql.
 import { copyLine, copyText } from './copy-writer.js';
 import { EanFilter } from './ean-filter.js';
 import type { Candidate, DirectRows } from './import-chunk.js';
-import { eanKey, type SeenEans } from './seen-eans.js';
+import { eanKey } from './seen-eans.js';
 
 /** Puts row `row` in the report as a repeat of row `firstRow` (counting is the caller's). */
 export type ReportRepeat = (row: number | string, ean: string, firstRow: number | string, raw: string) => Promise<void>;
@@ -18,44 +18,34 @@ export interface Settled {
 
 /**
  * Catches repeated EANs in a first load (see isFirstLoad: every product of the account is one of
- * this file's rows) once the file has more EANs than the worker's table of seen EANs holds (see
- * ChunkBuilder; until then that table catches them), without an index of its own: a fixed-size
- * filter of the file's EANs in the worker, and products' unique index, which the COPY keeps up
- * anyway. A row whose EAN the filter may have seen is held back with its chunk and checked
- * against products once the chunk is in. The first row of such a repeat comes from the seen log
- * (EAN and row of every row written, unindexed) in one pass once the file is read.
+ * this file's rows) without an index of its own: a
+ * fixed-size filter of the file's EANs in the worker, and products' unique index, which the COPY
+ * keeps up anyway. A row whose EAN the filter may have seen is held back with its chunk and
+ * checked against products once the chunk is in. The first row of such a repeat comes from the
+ * seen log (EAN and row of every row written, unindexed) in one pass once the file is read.
  */
 export class FirstLoadRepeats {
-  /** Set once the worker's table of seen EANs is full (see {@link takeOver}). */
-  private filter: EanFilter | null = null;
+  private readonly filter: EanFilter;
   /** Repeats whose first row is looked up at the end, in import_repeats. */
   private pending = 0;
 
   constructor(
     private readonly tx: DbClient,
     private readonly accountId: string,
-    private readonly filterBytes: number,
+    filterBytes: number,
     private readonly reportRepeat: ReportRepeat,
-  ) {}
-
-  /**
-   * Takes over from the worker's full table of seen EANs: they go into the filter now, and with
-   * their rows into the seen log as the table is moved there (see spillSeenEans).
-   */
-  takeOver(seen: SeenEans): void {
-    const filter = new EanFilter(this.filterBytes);
-    seen.forEachKey((key) => filter.add(key));
-    this.filter = filter;
+  ) {
+    this.filter = new EanFilter(filterBytes);
   }
 
-  /** Adds `ean` to the filter; true when it may have been seen before (hold its row back). Only after {@link takeOver}. */
+  /** Adds `ean` to the filter; true when it may have been seen before (hold its row back). */
   maybeSeen(ean: string): boolean {
-    return this.filter!.add(eanKey(ean));
+    return this.filter.add(eanKey(ean));
   }
 
   /** Writes a direct chunk's seen log and settles the rows it held back; its own rows are in products already. */
   async settle(direct: DirectRows): Promise<Settled> {
-    if (direct.logBytes > 0) await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, direct.log.subarray(0, direct.logBytes));
+    await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, direct.log.subarray(0, direct.logBytes));
     return direct.candidates.length > 0 ? this.checkCandidates(direct.candidates) : { created: 0, rejected: 0 };
   }
 

@@ -40,7 +40,7 @@ export class ImportWriter {
   private shape: MergeShape | null = null;
   private readonly chunks: ChunkBuilder;
   private readonly merger: ChunkMerger;
-  /** Set on a first load (see isFirstLoad): how it catches repeats past the worker's table of seen EANs. */
+  /** Set on a first load (see isFirstLoad): its way of catching repeats, a filter of EANs checked against products. */
   private readonly repeats: FirstLoadRepeats | null;
   private inFlight: Promise<void> = Promise.resolve();
   private ended = false;

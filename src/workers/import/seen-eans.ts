@@ -67,14 +67,6 @@ export class SeenEans {
     return 0;
   }
 
-  /** Calls `visit` with the key (see {@link eanKey}) of every EAN held, in no particular order. */
-  forEachKey(visit: (key: number) => void): void {
-    for (let slot = 0; slot <= this.mask; slot += 1) {
-      const key = this.keys[slot]!;
-      if (key !== 0) visit(key);
-    }
-  }
-
   /** Every EAN held, with the row of its first occurrence (in no particular order). */
   *entries(): Generator<[ean: string, row: number]> {
     for (let slot = 0; slot <= this.mask; slot += 1) {
