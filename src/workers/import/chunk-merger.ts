@@ -15,7 +15,7 @@ import {
 import { copyText } from './copy-writer.js';
 import type { FullChunk } from './chunk-builder.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
-import type { Chunk } from './import-chunk.js';
+import type { Chunk, EanRange } from './import-chunk.js';
 
 /** What merging one chunk did: its effect on products (or, for a dry run, the preview) and the rows it rejected. */
 export interface ChunkMerged {
@@ -88,7 +88,7 @@ export class ChunkMerger {
    */
   private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number): Promise<MergeCounts> {
     const { tx, settings } = this;
-    const merge = (range: Chunk['eans']) =>
+    const merge = (range: EanRange | null) =>
       mergeChunk(tx, settings.accountId, settings.options.mode, shape, staged, settings.catalogWasEmpty, range);
     if (this.byRange && chunk.eans) {
       const merged = await merge(chunk.eans);

@@ -1,6 +1,6 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { copyText } from './copy-writer.js';
-import { SEEN_LINE_BYTES, writeSeenLine } from './import-chunk.js';
+import { SEEN_LINE_BYTES, writeSeenLine, type EanRange } from './import-chunk.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ProductColumn } from './header.js';
 import type { SeenEans } from './seen-eans.js';
@@ -173,12 +173,6 @@ function changedCondition(shape: MergeShape): string {
 /** Stored products with a row in the chunk, found through the chunk's own EANs (an `= ANY` index scan). */
 const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
   WHERE p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM import_chunk))`;
-
-/** The lowest and highest EAN of a chunk's rows. */
-export interface EanRange {
-  low: string;
-  high: string;
-}
 
 /**
  * A chunk's stored products are read as one stretch of products' key while that stretch holds at

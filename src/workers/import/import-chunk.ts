@@ -17,8 +17,8 @@ export interface Chunk {
   text: Buffer;
   bytes: number;
   rows: number;
-  /** The lowest and highest EAN of its rows (text order, as products' key), when it has rows; not kept for a direct chunk. */
-  eans: { low: string; high: string } | null;
+  /** The lowest and highest EAN of its rows, when it has rows; not kept for a direct chunk. */
+  eans: EanRange | null;
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
@@ -27,6 +27,12 @@ export interface Chunk {
    * EAN filter says their EAN may have been seen (see FirstLoadRepeats). Null otherwise.
    */
   direct: DirectRows | null;
+}
+
+/** The lowest and highest EAN of a chunk's rows (text order, as products' key). */
+export interface EanRange {
+  low: string;
+  high: string;
 }
 
 /** What a direct chunk keeps beside its COPY text. */
