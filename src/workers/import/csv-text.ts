@@ -32,4 +32,3 @@ export function splitLine(text: string, start: number, end: number, delimiter: s
     at = next + 1;
   }
 }
-

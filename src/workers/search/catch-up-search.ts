@@ -21,21 +21,24 @@ export interface CatchUpResult {
  * Returns null when the account has no mark (or `shouldStop` ended a wait for the lock). Batches
  * walk the catalog in EAN order, each in a transaction that holds the account's search lock
  * exclusively (see product-search.ts), and write only rows that differ, so a catch-up after a
- * small import writes little. `shouldStop` is
- * asked between batches (shutdown): the mark then stays, for the reconciler. One catch-up of an
- * account runs at a time across worker processes (a session advisory lock): every process's
- * reconciler finds the same marks, and a catch-up of a large catalog reads all of it.
+ * small import writes little. `shouldStop` is asked between batches (shutdown): the mark then
+ * stays, for the reconciler. One catch-up of an account runs at a time across worker processes (a
+ * session advisory lock): every process's reconciler finds the same marks, and a catch-up of a
+ * large catalog reads all of it.
  */
 export async function catchUpSearch(db: Db, accountId: string, shouldStop: () => boolean = () => false): Promise<CatchUpResult | null> {
   const holder = await db.connect();
+  let locked = false;
   let broken = false;
   try {
-    if (!(await takeCatchUpLock(holder, accountId, shouldStop))) return null;
-    return await catchUpHoldingLock(db, accountId, shouldStop);
+    locked = await takeCatchUpLock(holder, accountId, shouldStop);
+    return locked ? await catchUpHoldingLock(db, accountId, shouldStop) : null;
   } finally {
-    await holder.query(`SELECT pg_advisory_unlock(${CATCH_UP_LOCK_KEY})`, [accountId]).catch(() => {
-      broken = true;
-    });
+    if (locked) {
+      await holder.query(`SELECT pg_advisory_unlock(${CATCH_UP_LOCK_KEY})`, [accountId]).catch(() => {
+        broken = true;
+      });
+    }
     // A connection that could not unlock is dropped: its session, and the lock with it, end.
     holder.release(broken);
   }
