@@ -16,7 +16,7 @@ export interface InputProblem {
 
 const NEWLINE = 0x0a;
 
-/** Most bytes passed on in one piece (the upload is read in 1 MiB chunks). */
+/** Most bytes passed on in one piece (an upload may be read in chunks of up to 1 MiB). */
 const PIECE_BYTES = 32 * 1024;
 
 /** Most bytes of an unfinished line held back; longer lines pass on in pieces. */
@@ -38,21 +38,36 @@ export class InputGuard extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (this.problem) return done();
-    const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    let data = chunk;
+    if (this.carry.length > 0) {
+      // The held line is finished by the chunk's first line: only those bytes are copied, not the
+      // whole chunk. A copy is memory outside the JavaScript heap, and V8 counts every byte of it
+      // towards its next full collection.
+      const newline = chunk.indexOf(NEWLINE);
+      data = newline === -1 ? Buffer.concat([this.carry, chunk]) : chunk.subarray(newline + 1);
+      const held = newline === -1 ? null : Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]);
+      this.carry = Buffer.alloc(0);
+      if (held && !this.pass(held)) return done();
+    }
+    this.pass(data);
+    done();
+  }
+
+  /** Checks `data` and passes on its whole lines, holding back the unfinished last one; false at a problem. */
+  private pass(data: Buffer): boolean {
     const complete = data.length - incompleteTail(data);
     const head = data.subarray(0, complete);
     const bad = firstBadByte(head);
     if (bad !== -1) {
-      this.carry = Buffer.alloc(0);
       this.stopAt(head, bad, problemKind(head));
-      return done();
+      return false;
     }
     let end = head.lastIndexOf(NEWLINE) + 1;
     if (data.length - end > MAX_HELD_BYTES) end = complete;
     this.linesBefore += countNewlines(head, end);
     this.pushInPieces(head.subarray(0, end));
     this.carry = Buffer.from(data.subarray(end));
-    done();
+    return true;
   }
 
   override _flush(done: TransformCallback): void {
