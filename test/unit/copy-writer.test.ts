@@ -83,7 +83,7 @@ describe('validRowLine', () => {
 
 describe('appendSeen', () => {
   it('writes each row of a first load to the seen log as `ean<TAB>row`, a line each', () => {
-    const { direct } = emptyChunk(true, true, false, null);
+    const { direct } = emptyChunk(true, true, false, { text: null, log: null });
     for (const [ean, row] of [['4006381333931', 1], ['12345670', 9], ['00012345678905', 10], ['4006381333931', 2_147_483_647]] as const) {
       appendSeen(direct!, ean, row);
     }

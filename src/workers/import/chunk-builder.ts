@@ -35,8 +35,12 @@ export class ChunkBuilder {
    */
   private seen: SeenEans | null;
   private chunk: Chunk;
-  /** The COPY text buffer of a merged chunk, reused for the next chunk (fewer large allocations). */
-  private spareText: Buffer | null = null;
+  /**
+   * The buffers of a merged chunk (its COPY text, a direct chunk's seen log), reused for the chunk
+   * after next. A buffer that lives as long as a chunk outlasts young-generation collections, and
+   * V8 counts every such byte outside the heap towards its next full collection.
+   */
+  private spare: { text: Buffer | null; log: Buffer | null } = { text: null, log: null };
 
   constructor(
     private readonly settings: {
@@ -98,9 +102,10 @@ export class ChunkBuilder {
     this.seen = null;
   }
 
-  /** Takes back a merged chunk's buffer for the chunk after next (a grown one is let go). */
+  /** Takes back a merged chunk's buffers for the chunk after next (a grown one is let go). */
   recycle(chunk: Chunk): void {
-    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
+    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spare.text = chunk.text;
+    if (chunk.direct) this.spare.log = chunk.direct.log;
   }
 
   /**
@@ -113,8 +118,8 @@ export class ChunkBuilder {
     const checked = direct || this.seen !== null;
     const { mode } = this.settings.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.settings.catalogWasEmpty);
-    const spare = this.spareText;
-    this.spareText = null;
+    const spare = this.spare;
+    this.spare = { text: null, log: null };
     return emptyChunk(checked, direct, !checked || byMode, spare);
   }
 }

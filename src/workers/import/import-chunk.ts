@@ -91,14 +91,22 @@ export function validRowLine(first: string | number, product: ValidRow): string 
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
-export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, text: Buffer | null): Chunk => ({
+/** A new chunk's buffers are those of `spare`, where it has them (see ChunkBuilder.recycle). */
+export const emptyChunk = (
+  checked: boolean,
+  direct: boolean,
+  keepRecords: boolean,
+  spare: { text: Buffer | null; log: Buffer | null },
+): Chunk => ({
   checked,
-  text: text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
+  text: spare.text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   eans: null,
   records: keepRecords ? new Map() : null,
-  direct: direct ? { log: Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] } : null,
+  direct: direct
+    ? { log: spare.log ?? Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] }
+    : null,
 });
 
 /** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */
