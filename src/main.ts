@@ -32,7 +32,7 @@ async function main(config: Config): Promise<void> {
   const db = createPool(config.DATABASE_URL, config.ROLE === 'api' ? 2 : config.WORKER_CONCURRENCY * 2 + 10, workerSessionLimits(config));
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const uploads = createFileStore(config);
+  const uploads = await createFileStore(config);
 
   let app: FastifyInstance | undefined;
   let queues: JobQueues | undefined;

@@ -134,7 +134,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);
   const uploads = new UploadStore(config.DATA_DIR);
-  const store = s3 ? createFileStore(config, { credentials: S3_TEST_CREDENTIALS }) : uploads;
+  const store = s3 ? await createFileStore(config, { credentials: S3_TEST_CREDENTIALS }) : uploads;
   const app = await buildApp({
     config, db: apiDb, redis, queues, uploads: store, logger, clock: options.clock,
     resolveHost: options.resolveHost, verifyPassword: options.verifyPassword,

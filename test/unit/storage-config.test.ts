@@ -5,18 +5,18 @@ import { UploadStore } from '../../src/shared/upload-store.js';
 import { partSizeFor, S3Store } from '../../src/shared/storage/s3-store.js';
 
 describe('storage configuration', () => {
-  it('keeps files in DATA_DIR when STORAGE_URL is unset, and in the named folder with file://', () => {
-    const unset = createFileStore(loadConfig({ DATA_DIR: '/tmp/catalog-data' }));
+  it('keeps files in DATA_DIR when STORAGE_URL is unset, and in the named folder with file://', async () => {
+    const unset = await createFileStore(loadConfig({ DATA_DIR: '/tmp/catalog-data' }));
     expect(unset).toBeInstanceOf(UploadStore);
     expect((unset as UploadStore).root).toBe('/tmp/catalog-data');
-    const named = createFileStore(loadConfig({ STORAGE_URL: 'file:///srv/catalog' }));
+    const named = await createFileStore(loadConfig({ STORAGE_URL: 'file:///srv/catalog' }));
     expect((named as UploadStore).root).toBe('/srv/catalog');
   });
 
-  it('uses object storage with s3://bucket/prefix and the S3 settings', () => {
+  it('uses object storage with s3://bucket/prefix and the S3 settings', async () => {
     const config = loadConfig({ STORAGE_URL: 's3://catalog-files/prod', S3_ENDPOINT: 'http://127.0.0.1:9000', S3_FORCE_PATH_STYLE: 'true', S3_REGION: 'auto' });
     expect(config).toMatchObject({ S3_FORCE_PATH_STYLE: true, S3_REGION: 'auto', RESULT_REDIRECT: 'none' });
-    expect(createFileStore(config)).toBeInstanceOf(S3Store);
+    expect(await createFileStore(config)).toBeInstanceOf(S3Store);
   });
 
   it('refuses a STORAGE_URL it cannot use, naming the variable', () => {

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Db } from '../db/pool.js';
 import { insertOutboxMessage } from './outbox-queries.js';
@@ -32,14 +32,16 @@ function outboxMailer(deps: { db: Db; logger: Logger }): Mailer {
 /**
  * Sends through SMTP (`smtpUrl`, e.g. `smtps://user:pass@smtp.example.com`) from `from`. A message
  * SMTP refuses is kept in the outbox instead, so a signup never fails on a mail server outage.
+ * nodemailer is loaded with the first message: most processes never send one.
  */
 function smtpMailer(deps: { db: Db; logger: Logger; smtpUrl: string; from: string }): Mailer {
-  const transport = nodemailer.createTransport(deps.smtpUrl);
+  let transport: Promise<Transporter> | null = null;
   const fallback = outboxMailer(deps);
   return {
     async send(message) {
       try {
-        await transport.sendMail({ from: deps.from, to: message.to, subject: message.subject, text: message.text });
+        transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(deps.smtpUrl));
+        await (await transport).sendMail({ from: deps.from, to: message.to, subject: message.subject, text: message.text });
       } catch (error) {
         deps.logger.error({ err: error, mailTo: message.to }, 'SMTP refused a message; keeping it in the outbox');
         await fallback.send(message);

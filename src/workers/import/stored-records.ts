@@ -1,7 +1,6 @@
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { describeCsvUpload, uploadRecords } from './csv-source.js';
-import { workbookRecords } from './xlsx/workbook-records.js';
 
 /** The limits the import read the upload under; reading it again uses the same. */
 export interface RecordLimits {
@@ -32,6 +31,8 @@ export async function storedUploadRecords(
   if (options.format !== 'xlsx' && source.workbook !== 'zip') {
     return { records: uploadRecords(source, limits.maxRecordBytes), decoded: source.encoding !== 'utf-8' };
   }
+  // The workbook reader (and its zip and XML libraries) is loaded by the first .xlsx import.
+  const { workbookRecords } = await import('./xlsx/workbook-records.js');
   const records = workbookRecords({
     open: () => uploads.open(path),
     sheet: options.sheet ?? undefined,
