@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { copyBaseline, createDatabase, dropDatabase, query, withDatabase } from './db.js';
 import { codeFingerprint } from './fingerprint.js';
 import { generateProductCsv } from './generate-csv.js';
+import { serviceNodeFlags } from '../src/shared/node-flags.js';
 import { createAccount, getJob, type JobView } from './http.js';
 import { readProcMemory, RssSampler } from './proc.js';
 import { ADMIN_KEY, baseDatabaseUrl, benchSeed as seed, deleteBenchKeys, parseCount, redisEnv } from './settings.js';
@@ -133,7 +134,7 @@ async function runBench(rows: number, repeat: number, runtime: Runtime, cleanups
     },
     port,
     runtime,
-    [`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 128}`],
+    serviceNodeFlags(process.env.NODE_HEAP_MB ?? 128),
   );
   cleanups.push(() => stopService(service));
   const apiKey = await createAccount(service.baseUrl, ADMIN_KEY, `bench-${tag}@example.com`);

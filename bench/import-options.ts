@@ -1,4 +1,5 @@
 import { EAN_ORDERS, type EanOrder } from './generate-csv.js';
+import { serviceNodeFlags } from '../src/shared/node-flags.js';
 import { parseCount } from './settings.js';
 
 const DEFAULT_ROWS = 1_000_000;
@@ -64,8 +65,8 @@ export function parseOptions(argv: string[]): Options {
     else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}`);
     else counts(argv[i]!);
   }
-  // Without --node-arg, the service runs with the heap limit that `npm start` gives it.
-  if (options.nodeArgs.length === 0) options.nodeArgs.push(`--max-old-space-size=${process.env.NODE_HEAP_MB ?? 128}`);
+  // Without --node-arg, the service runs with the node flags that `npm start` gives it.
+  if (options.nodeArgs.length === 0) options.nodeArgs.push(...serviceNodeFlags(process.env.NODE_HEAP_MB ?? 128));
   if (options.sizes.length === 0) {
     const fromEnv = process.env.BENCH_SIZES || process.env.BENCH_ROWS;
     options.sizes = fromEnv ? fromEnv.split(',').map(parseCount) : [DEFAULT_ROWS];

@@ -1,3 +1,4 @@
+import { serviceNodeFlags } from '../../src/shared/node-flags.js';
 import { freePort } from './private-redis.js';
 import { spawnService, waitFor, type WorkerChild } from './recovery-support.js';
 
@@ -18,7 +19,7 @@ export interface ApiChild {
 export async function spawnApi(env: Record<string, string>, heapMb: number): Promise<ApiChild> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnService({ ...env, ROLE: 'api', PORT: String(port), HOST: '127.0.0.1' }, [`--max-old-space-size=${heapMb}`]);
+  const child = spawnService({ ...env, ROLE: 'api', PORT: String(port), HOST: '127.0.0.1' }, serviceNodeFlags(heapMb));
   const alive = async () => child.process.exitCode === null && child.process.signalCode === null && (await fetch(`${url}/healthz`).catch(() => null))?.status === 200;
   await waitFor('the API process to listen', async () => {
     if (child.process.exitCode !== null) throw new Error(`API process exited: ${child.output()}`);
