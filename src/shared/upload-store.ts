@@ -77,8 +77,8 @@ export class UploadStore implements FileStore {
   /**
    * Reads in 64 KiB chunks. Each chunk is a new buffer outside the JavaScript heap; one of 1 MiB
    * outlived the young-generation collections while an import parsed it, was promoted, and V8
-   * counts promoted outside bytes towards its next full collection: a 95 MB import ran one every
-   * ~30 MB read. A 64 KiB chunk is parsed before the next young collection (no full one ran).
+   * counts promoted outside bytes towards its next full collection, which then came every 10–30 MB
+   * read. A 64 KiB chunk is parsed before the next young collection.
    */
   openRead(path: string, options: { start?: number } = {}): Readable {
     return createReadStream(this.absolute(path), { highWaterMark: READ_CHUNK_BYTES, start: options.start ?? 0 });
