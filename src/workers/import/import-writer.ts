@@ -12,6 +12,13 @@ import { ImportTransaction, isFirstLoad } from './import-transaction.js';
 import { REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
+/**
+ * Chunks handed to PostgreSQL before the parser waits for the oldest to be merged. With one, the
+ * parser and PostgreSQL wait for each other whenever one chunk is slower on either side; a second
+ * one evens that out, for one more chunk buffer (1 MiB).
+ */
+const MERGES_AHEAD = 2;
+
 export interface ImportWriterInput {
   db: Db;
   jobId: string;
@@ -42,7 +49,8 @@ export class ImportWriter {
   private readonly merger: ChunkMerger;
   /** Set on a first load (see isFirstLoad): its way of catching repeats, a filter of EANs checked against products. */
   private readonly repeats: FirstLoadRepeats | null;
-  private inFlight: Promise<void> = Promise.resolve();
+  /** Merges of chunks handed off and not finished yet, oldest first: at most {@link MERGES_AHEAD}. */
+  private merging: Promise<void>[] = [];
   private ended = false;
 
   private constructor(
@@ -119,7 +127,7 @@ export class ImportWriter {
   /** Merges the last chunk and completes the report; the transaction stays open. */
   async drain(): Promise<void> {
     await this.handOff();
-    await this.inFlight;
+    for (const merged of this.merging) await merged;
     await this.repeats?.reportPending();
     await this.report.end();
     this.ended = true;
@@ -160,12 +168,14 @@ export class ImportWriter {
   }
 
   private async handOff(): Promise<void> {
-    await this.inFlight;
+    while (this.merging.length >= MERGES_AHEAD) await this.merging.shift();
     const full = this.chunks.take();
     if (!full) return;
-    this.inFlight = this.merge(full);
-    // Awaited at the next hand-off or in drain(); this only keeps Node from calling it unhandled.
-    this.inFlight.catch(() => {});
+    // Chunks merge one after another on the transaction, in file order.
+    const merged = (this.merging.at(-1) ?? Promise.resolve()).then(() => this.merge(full));
+    // Awaited at a later hand-off or in drain(); this only keeps Node from calling it unhandled.
+    merged.catch(() => {});
+    this.merging.push(merged);
   }
 
   private async merge(full: FullChunk): Promise<void> {
