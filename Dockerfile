@@ -11,4 +11,4 @@ RUN npm run build && npm prune --omit=dev
 
 ENV NODE_ENV=production
 EXPOSE 3000
-CMD ["sh", "-c", "exec node --max-old-space-size=${NODE_HEAP_MB:-128} --heap-growing-percent=100 --max-semi-space-size=8 dist/main.js"]
+CMD ["sh", "-c", "exec node --max-old-space-size=${NODE_HEAP_MB:-128} --max-semi-space-size=8 dist/main.js"]
