@@ -9,8 +9,8 @@
  * heap grow only 1.3× past what a full collection kept, which for the service's ~35 MB of live
  * objects is about a 16 MB young generation's worth: it marked again and again, and objects
  * surviving a young collection while it marks are promoted, which brings the next one sooner.
- * A 1M-row import measured 13–45 full collections and 2.8–6.3 s of the worker's CPU with 16 MB
- * semi-spaces; with 8 MB, about one (and four or five while its upload is received) and 2.9 s.
+ * The upload and import of a 1M-row file measured 10–42 full collections and 2.8–6.3 s of the
+ * worker's CPU with 16 MB semi-spaces; with 8 MB, 8–10 and 2.9–3.6 s.
  * Young collections come more often but stay cheap: an import keeps little alive for long.
  *
  * Measured and not taken: `--heap-growing-percent=100` (room to double after a full collection)

@@ -41,8 +41,8 @@ export class InputGuard extends Transform {
     let data = chunk;
     if (this.carry.length > 0) {
       // The held line is finished by the chunk's first line: only those bytes are copied, not the
-      // whole chunk. A copy is memory outside the JavaScript heap, and V8 counts every byte of it
-      // towards its next full collection.
+      // whole chunk. A copy is memory outside the JavaScript heap, which V8 counts towards its
+      // next full collection once it outlives a young one.
       const newline = chunk.indexOf(NEWLINE);
       data = newline === -1 ? Buffer.concat([this.carry, chunk]) : chunk.subarray(newline + 1);
       const held = newline === -1 ? null : Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]);
