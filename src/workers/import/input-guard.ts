@@ -43,11 +43,11 @@ export class InputGuard extends Transform {
       // The held line is finished by the chunk's first line: only those bytes are copied, not the
       // whole chunk. A copy is memory outside the JavaScript heap, which V8 counts towards its
       // next full collection once it outlives a young one.
+      // The finished line ends at a newline, so passing it leaves nothing held.
       const newline = chunk.indexOf(NEWLINE);
-      data = newline === -1 ? Buffer.concat([this.carry, chunk]) : chunk.subarray(newline + 1);
-      const held = newline === -1 ? null : Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]);
-      this.carry = Buffer.alloc(0);
-      if (held && !this.pass(held)) return done();
+      if (newline === -1) data = Buffer.concat([this.carry, chunk]);
+      else if (!this.pass(Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]))) return done();
+      else data = chunk.subarray(newline + 1);
     }
     this.pass(data);
     done();
