@@ -19,6 +19,6 @@ export async function createFileStore(
   const url = config.STORAGE_URL;
   if (url === undefined) return new UploadStore(config.DATA_DIR);
   if (url.startsWith('file://')) return new UploadStore(url.slice('file://'.length));
-  const { s3StoreFor } = await import('./s3-config.js');
+  const { s3StoreFor } = await import('./s3-store.js');
   return s3StoreFor(url, config, options.credentials);
 }
