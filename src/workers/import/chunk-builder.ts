@@ -11,6 +11,7 @@ import {
   rowsOf,
   validRowLine,
   type Chunk,
+  type SpareBuffers,
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
 import { SeenEans, seenSlotsFor } from './seen-eans.js';
@@ -40,7 +41,7 @@ export class ChunkBuilder {
    * after next. A buffer that lives as long as a chunk outlasts young-generation collections, and
    * V8 counts every such byte outside the heap towards its next full collection.
    */
-  private spare: { text: Buffer | null; log: Buffer | null } = { text: null, log: null };
+  private spare: SpareBuffers = { text: null, log: null };
 
   constructor(
     private readonly settings: {

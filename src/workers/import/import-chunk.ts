@@ -91,13 +91,14 @@ export function validRowLine(first: string | number, product: ValidRow): string 
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
+/** Buffers of a merged chunk kept for a new one: its COPY text and a direct chunk's seen log. */
+export interface SpareBuffers {
+  text: Buffer | null;
+  log: Buffer | null;
+}
+
 /** A new chunk's buffers are those of `spare`, where it has them (see ChunkBuilder.recycle). */
-export const emptyChunk = (
-  checked: boolean,
-  direct: boolean,
-  keepRecords: boolean,
-  spare: { text: Buffer | null; log: Buffer | null },
-): Chunk => ({
+export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, spare: SpareBuffers): Chunk => ({
   checked,
   text: spare.text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
