@@ -87,6 +87,8 @@ describe('import of a file that repeats EANs across chunks', () => {
   const budgets: Array<[string, Budget]> = [
     ['a first load, with the EAN filter', {}],
     ['a first load, with a filter that says "maybe seen" of nearly every row', { eanFilterBytes: 64 }],
+    ['a first load, its seen log past the memory budget and moved to the database', { seenEanSlots: 64 }],
+    ['a first load, the log moved and the filter saying "maybe seen" of nearly every row', { seenEanSlots: 64, eanFilterBytes: 64 }],
     ['a catalog that is not empty, caught in memory', { storedBefore: true }],
     ['a catalog that is not empty, past the memory budget, with the seen table', { seenEanSlots: 64, storedBefore: true }],
   ];

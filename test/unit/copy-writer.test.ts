@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { copyLine, copyValue } from '../../src/workers/import/copy-writer.js';
-import { appendSeen, emptyChunk, validRowLine } from '../../src/workers/import/import-chunk.js';
+import { validRowLine } from '../../src/workers/import/import-chunk.js';
+import { writeSeenLine } from '../../src/workers/import/seen-log.js';
 
 /** Reverses PostgreSQL's COPY text escapes, as the server reads a field (the subset copyValue emits). */
 function readCopyField(field: string): string | null {
@@ -81,14 +82,13 @@ describe('validRowLine', () => {
   });
 });
 
-describe('appendSeen', () => {
-  it('writes each row of a first load to the seen log as `ean<TAB>row`, a line each', () => {
-    const { direct } = emptyChunk(true, true, false, { text: null, log: null });
+describe('writeSeenLine', () => {
+  it('writes each row of the seen log as `ean<TAB>row`, a line each', () => {
+    const buffer = Buffer.alloc(200);
+    let bytes = 0;
     for (const [ean, row] of [['4006381333931', 1], ['12345670', 9], ['00012345678905', 10], ['4006381333931', 2_147_483_647]] as const) {
-      appendSeen(direct!, ean, row);
+      bytes = writeSeenLine(buffer, bytes, ean, row);
     }
-    expect(direct!.log.toString('latin1', 0, direct!.logBytes)).toBe(
-      '4006381333931\t1\n12345670\t9\n00012345678905\t10\n4006381333931\t2147483647\n',
-    );
+    expect(buffer.toString('latin1', 0, bytes)).toBe('4006381333931\t1\n12345670\t9\n00012345678905\t10\n4006381333931\t2147483647\n');
   });
 });

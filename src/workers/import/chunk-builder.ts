@@ -2,7 +2,6 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
 import {
   appendLine,
-  appendSeen,
   CHUNK_BUFFER_BYTES,
   CHUNK_BYTES,
   CHUNK_ROWS,
@@ -11,7 +10,6 @@ import {
   rowsOf,
   validRowLine,
   type Chunk,
-  type SpareBuffers,
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
 import { SeenEans, seenSlotsFor } from './seen-eans.js';
@@ -37,11 +35,11 @@ export class ChunkBuilder {
   private seen: SeenEans | null;
   private chunk: Chunk;
   /**
-   * The buffers of a merged chunk (its COPY text, a direct chunk's seen log), reused for the chunk
-   * after next. A buffer that lives as long as a chunk outlasts young-generation collections, and
-   * V8 counts every such byte outside the heap towards its next full collection.
+   * The COPY text buffer of a merged chunk, reused for the chunk after next. A buffer that lives as
+   * long as a chunk outlasts young-generation collections, and V8 counts every such byte outside
+   * the heap towards its next full collection.
    */
-  private spare: SpareBuffers = { text: null, log: null };
+  private spareText: Buffer | null = null;
 
   constructor(
     private readonly settings: {
@@ -69,14 +67,13 @@ export class ChunkBuilder {
     if (firstRow) return firstRow;
     const chunk = this.chunk;
     const line = validRowLine(chunk.direct ? this.settings.accountId : row, product);
-    if (chunk.direct && this.repeats!.maybeSeen(product.ean)) {
+    if (chunk.direct && this.repeats!.maybeSeen(product.ean, row)) {
       chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
     } else {
       appendLine(chunk, line);
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
-      if (chunk.direct) appendSeen(chunk.direct, product.ean, row);
-      else coverEan(chunk, product.ean);
+      if (!chunk.direct) coverEan(chunk, product.ean);
     }
     return undefined;
   }
@@ -103,10 +100,9 @@ export class ChunkBuilder {
     this.seen = null;
   }
 
-  /** Takes back a merged chunk's buffers for the chunk after next (a grown one is let go). */
+  /** Takes back a merged chunk's COPY text buffer for the chunk after next (a grown one is let go). */
   recycle(chunk: Chunk): void {
-    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spare.text = chunk.text;
-    if (chunk.direct) this.spare.log = chunk.direct.log;
+    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
   }
 
   /**
@@ -119,8 +115,8 @@ export class ChunkBuilder {
     const checked = direct || this.seen !== null;
     const { mode } = this.settings.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.settings.catalogWasEmpty);
-    const spare = this.spare;
-    this.spare = { text: null, log: null };
-    return emptyChunk(checked, direct, !checked || byMode, spare);
+    const spareText = this.spareText;
+    this.spareText = null;
+    return emptyChunk(checked, direct, !checked || byMode, spareText);
   }
 }

@@ -1,9 +1,9 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { copyText } from './copy-writer.js';
-import { SEEN_LINE_BYTES, writeSeenLine, type EanRange } from './import-chunk.js';
+import type { EanRange } from './import-chunk.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ProductColumn } from './header.js';
 import type { SeenEans } from './seen-eans.js';
+import { copySeenLines } from './seen-log.js';
 
 /**
  * The SQL of the chunked merge. Everything here runs on the import's one transaction: the chunk
@@ -47,9 +47,6 @@ export interface RejectedRow {
   message: string;
 }
 
-/** Columns of the seen-EAN table and of the seen log, in COPY order. */
-export const SEEN_COLUMNS = ['ean', 'row'] as const;
-
 /** Columns of the table of repeats whose first row is looked up at the end, in COPY order. */
 export const REPEAT_COLUMNS = ['row', 'ean', 'raw'] as const;
 
@@ -61,9 +58,10 @@ export const REPEAT_COLUMNS = ['row', 'ean', 'raw'] as const;
  * 7.1 ms against 4.6 ms per chunk of 5,000 rows, with its TRUNCATE).
  *
  * A first load (`firstLoad`) needs no seen table: products' own unique index finds its repeats
- * (see FirstLoadRepeats). It keeps a seen log instead, EAN and row of every row it wrote,
- * appended without an index and read once at the end for the first row of each repeat (held in
- * import_repeats until then).
+ * (see FirstLoadRepeats). Its seen log (EAN and row of every row it wrote, see SeenLog) is kept in
+ * the worker and written to import_seen_log, without an index, only when it is read (the file
+ * repeats an EAN) or grows past its memory budget; it is read once at the end for the first row
+ * of each repeat (held in import_repeats until then).
  */
 export async function createChunkTables(tx: DbClient, options: { firstLoad: boolean }): Promise<void> {
   await tx.query(`
@@ -103,25 +101,9 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
   }));
 }
 
-/** COPY text of the seen EANs sent at once when they move to the seen table. */
-const SPILL_BLOCK_BYTES = 1 << 20;
-
-/**
- * Moves the EANs seen so far into the transaction's seen table and frees the worker's table. Their
- * COPY text goes through one buffer, a block at a time: hundreds of thousands of lines waiting as
- * strings would be promoted to the old generation, and the heap would grow by tens of megabytes.
- */
+/** Moves the EANs seen so far into the transaction's seen table and frees the worker's table. */
 export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
-  const block = Buffer.allocUnsafeSlow(SPILL_BLOCK_BYTES);
-  let bytes = 0;
-  for (const [ean, row] of seen.entries()) {
-    if (bytes + SEEN_LINE_BYTES > block.length) {
-      await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
-      bytes = 0;
-    }
-    bytes = writeSeenLine(block, bytes, ean, row);
-  }
-  if (bytes > 0) await copyText(tx, 'import_seen', SEEN_COLUMNS, block.subarray(0, bytes));
+  await copySeenLines(tx, 'import_seen', seen.entries());
   seen.clear();
 }
 

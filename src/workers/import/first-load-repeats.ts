@@ -1,9 +1,10 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { PRODUCT_COPY_COLUMNS, REPEAT_COLUMNS, SEEN_COLUMNS } from './chunk-sql.js';
+import { PRODUCT_COPY_COLUMNS, REPEAT_COLUMNS } from './chunk-sql.js';
 import { copyLine, copyText } from './copy-writer.js';
 import { EanFilter } from './ean-filter.js';
 import type { Candidate, DirectRows } from './import-chunk.js';
 import { eanKey } from './seen-eans.js';
+import { SeenLog } from './seen-log.js';
 
 /** Puts row `row` in the report as a repeat of row `firstRow` (counting is the caller's). */
 export type ReportRepeat = (row: number | string, ean: string, firstRow: number | string, raw: string) => Promise<void>;
@@ -22,42 +23,59 @@ export interface Settled {
  * fixed-size filter of the file's EANs in the worker, and products' unique index, which the COPY
  * keeps up anyway. A row whose EAN the filter may have seen is held back with its chunk and
  * checked against products once the chunk is in. The first row of such a repeat comes from the
- * seen log (EAN and row of every row written, unindexed) in one pass once the file is read.
+ * seen log (EAN and row of every row written, see SeenLog) in one pass once the file is read.
  */
 export class FirstLoadRepeats {
   private readonly filter: EanFilter;
+  private readonly log: SeenLog;
   /** Repeats whose first row is looked up at the end, in import_repeats. */
   private pending = 0;
 
   constructor(
     private readonly tx: DbClient,
     private readonly accountId: string,
-    filterBytes: number,
+    sizes: { filterBytes: number; logEntries: number; logMaxEntries?: number },
     private readonly reportRepeat: ReportRepeat,
   ) {
-    this.filter = new EanFilter(filterBytes);
+    this.filter = new EanFilter(sizes.filterBytes);
+    this.log = new SeenLog(sizes.logMaxEntries, sizes.logEntries);
   }
 
-  /** Adds `ean` to the filter; true when it may have been seen before (hold its row back). */
-  maybeSeen(ean: string): boolean {
-    return this.filter.add(eanKey(ean));
+  /**
+   * Adds row `row` with `ean` to the filter. True when its EAN may have been seen before: hold the
+   * row back. Otherwise it is new, and logged as written.
+   */
+  maybeSeen(ean: string, row: number): boolean {
+    const key = eanKey(ean);
+    if (this.filter.add(key)) return true;
+    this.log.add(key, row);
+    return false;
   }
 
-  /** Writes a direct chunk's seen log and settles the rows it held back; its own rows are in products already. */
+  /**
+   * Settles the rows a direct chunk held back (its own rows are in products already), and moves
+   * the seen log to the database if it is past its memory budget.
+   */
   async settle(direct: DirectRows): Promise<Settled> {
-    await copyText(this.tx, 'import_seen_log', SEEN_COLUMNS, direct.log.subarray(0, direct.logBytes));
+    if (this.log.full) await this.log.flush(this.tx);
     return direct.candidates.length > 0 ? this.checkCandidates(direct.candidates) : { created: 0, rejected: 0 };
+  }
+
+  /** Lets go of the seen log: the attempt has ended. */
+  release(): void {
+    this.log.clear();
   }
 
   /**
    * Reports the repeats found by the checks, each with the first row of its EAN from the seen log:
-   * one pass over the log, read through a cursor. An EAN with no first row in the log was
+   * the log is written to import_seen_log, then read in one pass, through a cursor. An EAN with no first row in the log was
    * committed by another import during this one; the attempt then fails, to be retried against a
    * catalog that is no longer empty.
    */
   async reportPending(): Promise<void> {
     if (this.pending === 0) return;
     const { tx } = this;
+    await this.log.flush(tx);
     await tx.query(`
       DECLARE import_pending_repeats NO SCROLL CURSOR FOR
       SELECT r.row::text, r.ean, r.raw, f.first::text
@@ -93,7 +111,6 @@ export class FirstLoadRepeats {
     const stored = new Set(rows.map((row) => row.ean));
     const fresh = new Map<string, number>();
     const lines: string[] = [];
-    const log: string[] = [];
     const repeats: string[] = [];
     let rejected = 0;
     for (const { row, ean, line, cells } of candidates) {
@@ -105,13 +122,10 @@ export class FirstLoadRepeats {
       } else {
         fresh.set(ean, row);
         lines.push(line);
-        log.push(`${ean}\t${row}\n`);
+        this.log.add(eanKey(ean), row);
       }
     }
-    if (lines.length > 0) {
-      await copyText(tx, 'products', PRODUCT_COPY_COLUMNS, lines.join(''));
-      await copyText(tx, 'import_seen_log', SEEN_COLUMNS, log.join(''));
-    }
+    if (lines.length > 0) await copyText(tx, 'products', PRODUCT_COPY_COLUMNS, lines.join(''));
     if (repeats.length > 0) {
       await copyText(tx, 'import_repeats', REPEAT_COLUMNS, repeats.join(''));
       this.pending += repeats.length;

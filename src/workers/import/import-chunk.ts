@@ -23,8 +23,8 @@ export interface Chunk {
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
    * Set when its rows go straight into products (a first load, see isFirstLoad in import-transaction.ts):
-   * `ean\trow` lines of its rows in COPY text, for the seen log, and the rows held back because the
-   * EAN filter says their EAN may have been seen (see FirstLoadRepeats). Null otherwise.
+   * the rows held back because the EAN filter says their EAN may have been seen (see
+   * FirstLoadRepeats). Null otherwise.
    */
   direct: DirectRows | null;
 }
@@ -37,8 +37,6 @@ export interface EanRange {
 
 /** What a direct chunk keeps beside its COPY text. */
 export interface DirectRows {
-  log: Buffer;
-  logBytes: number;
   candidates: Candidate[];
 }
 
@@ -50,9 +48,6 @@ export interface Candidate {
   line: string;
   cells: string[];
 }
-
-/** Longest `ean\trow\n` line of the seen log: 14 digits, a row of at most 10. */
-export const SEEN_LINE_BYTES = 26;
 
 /** The attributes as JSON; most files have no attribute columns, so skip stringify for `{}`. */
 export function attributesJson(attributes: ValidRow['attributes']): string {
@@ -91,23 +86,15 @@ export function validRowLine(first: string | number, product: ValidRow): string 
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
-/** Buffers of a merged chunk kept for a new one: its COPY text and a direct chunk's seen log. */
-export interface SpareBuffers {
-  text: Buffer | null;
-  log: Buffer | null;
-}
-
-/** A new chunk's buffers are those of `spare`, where it has them (see ChunkBuilder.recycle). */
-export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, spare: SpareBuffers): Chunk => ({
+/** A new chunk, whose COPY text goes into `spareText` if given (a merged chunk's, see ChunkBuilder.recycle). */
+export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, spareText: Buffer | null): Chunk => ({
   checked,
-  text: spare.text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
+  text: spareText ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   eans: null,
   records: keepRecords ? new Map() : null,
-  direct: direct
-    ? { log: spare.log ?? Buffer.allocUnsafeSlow(CHUNK_ROWS * SEEN_LINE_BYTES), logBytes: 0, candidates: [] }
-    : null,
+  direct: direct ? { candidates: [] } : null,
 });
 
 /** Rows of the chunk, counting those held back as candidates: a chunk is handed off at CHUNK_ROWS. */
@@ -119,27 +106,6 @@ export function coverEan(chunk: Chunk, ean: string): void {
   if (eans === null) chunk.eans = { low: ean, high: ean };
   else if (ean > eans.high) eans.high = ean;
   else if (ean < eans.low) eans.low = ean;
-}
-
-/** Appends row `row` with `ean` to a direct chunk's seen log (a chunk takes at most CHUNK_ROWS rows). */
-export function appendSeen(direct: DirectRows, ean: string, row: number): void {
-  direct.logBytes = writeSeenLine(direct.log, direct.logBytes, ean, row);
-}
-
-/**
- * Writes `ean\trow\n` (COPY text of the seen log and of the seen table) into `buffer` at `at`,
- * with room for {@link SEEN_LINE_BYTES}; returns the offset after it. The row's digits are written
- * from the last: no string per row.
- */
-export function writeSeenLine(buffer: Buffer, at: number, ean: string, row: number): number {
-  let end = at + buffer.write(ean, at, 'latin1');
-  buffer[end++] = 0x09;
-  let digits = 1;
-  for (let rest = row; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  for (let i = digits - 1, rest = row; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[end + i] = 0x30 + (rest % 10);
-  end += digits;
-  buffer[end] = 0x0a;
-  return end + 1;
 }
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */

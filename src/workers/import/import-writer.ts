@@ -10,6 +10,7 @@ import { FirstLoadRepeats } from './first-load-repeats.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { ImportTransaction, isFirstLoad } from './import-transaction.js';
 import { REPORT_TABLE_COLUMNS } from './report-table.js';
+import { seenLogEntriesFor } from './seen-log.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
 /**
@@ -25,7 +26,10 @@ export interface ImportWriterInput {
   accountId: string;
   options: ImportOptions;
   reportTable: string;
-  /** Slot budget of the worker's table of seen EANs; the default suits the worker's memory limit. */
+  /**
+   * Slot budget of the worker's table of seen EANs, and of a first load's seen log; the default
+   * suits the worker's memory limit.
+   */
   seenEanSlots?: number;
   /** Size of the upload: a first load sizes its EAN filter by it. */
   fileBytes: number;
@@ -61,8 +65,15 @@ export class ImportWriter {
   ) {
     const settings = { accountId: input.accountId, options: input.options, catalogWasEmpty: tx.catalogWasEmpty };
     this.repeats = isFirstLoad(tx.catalogWasEmpty, input.options)
-      ? new FirstLoadRepeats(tx.client, input.accountId, input.eanFilterBytes ?? filterBytesFor(input.fileBytes), (...repeat) =>
-          this.reportRepeat(...repeat),
+      ? new FirstLoadRepeats(
+          tx.client,
+          input.accountId,
+          {
+            filterBytes: input.eanFilterBytes ?? filterBytesFor(input.fileBytes),
+            logEntries: seenLogEntriesFor(input.fileBytes, input.seenEanSlots),
+            logMaxEntries: input.seenEanSlots,
+          },
+          (...repeat) => this.reportRepeat(...repeat),
         )
       : null;
     this.chunks = new ChunkBuilder({ ...settings, fileBytes: input.fileBytes, seenEanSlots: input.seenEanSlots }, this.repeats);
@@ -163,6 +174,7 @@ export class ImportWriter {
           : new Error(String(failure));
     if (broken) this.report.destroy(broken);
     this.chunks.release();
+    this.repeats?.release();
     this.tx.release(broken);
     this.reportClient.release(broken);
   }

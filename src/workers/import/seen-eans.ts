@@ -1,11 +1,39 @@
 /** The default slot budget of {@link SeenEans}: 24 MiB. */
-const SEEN_SLOTS_MAX = 1 << 21;
+export const SEEN_SLOTS_MAX = 1 << 21;
 
-/** A table this large or larger is kept for reuse when let go (see {@link SeenEans.clear}). */
+/** Arrays this long or longer are kept for reuse when let go (see {@link keepSpareArrays}). */
 const SPARE_SLOTS_MIN = 1 << 18;
 
-/** The arrays of the largest table let go, for the process's next table. */
-let spare: { keys: Float64Array; rows: Uint32Array } | null = null;
+/** An EAN key array and its row array, as SeenEans and SeenLog hold them. */
+export interface KeyRowArrays {
+  keys: Float64Array;
+  rows: Uint32Array;
+}
+
+/** The arrays of the largest table or log let go, for the process's next one. */
+let spare: KeyRowArrays | null = null;
+
+/**
+ * The arrays let go last (see {@link keepSpareArrays}) when their length is from `min` to `max`;
+ * else new ones of length `min`. Reused arrays hold what was in them.
+ */
+export function takeSpareArrays(min: number, max: number): KeyRowArrays {
+  if (spare !== null && spare.keys.length >= min && spare.keys.length <= max) {
+    const reused = spare;
+    spare = null;
+    return reused;
+  }
+  return { keys: new Float64Array(min), rows: new Uint32Array(min) };
+}
+
+/**
+ * Keeps large arrays let go for the process's next table or log. Their memory is off the
+ * JavaScript heap and is given back only by a full garbage collection, so back-to-back imports
+ * would otherwise hold two sets at once.
+ */
+export function keepSpareArrays(arrays: KeyRowArrays): void {
+  if (arrays.keys.length >= SPARE_SLOTS_MIN && (spare === null || spare.keys.length < arrays.keys.length)) spare = arrays;
+}
 
 /**
  * The EANs seen so far in one import file, each with the row of its first occurrence, so that a
@@ -29,14 +57,10 @@ export class SeenEans {
     private readonly maxSlots = SEEN_SLOTS_MAX,
     initialSlots = 1 << 16,
   ) {
-    const slots = Math.min(initialSlots, maxSlots);
-    const reused = spare !== null && spare.keys.length >= slots && spare.keys.length <= maxSlots ? spare : null;
-    if (reused) {
-      spare = null;
-      reused.keys.fill(0);
-    }
-    this.keys = reused?.keys ?? new Float64Array(slots);
-    this.rows = reused?.rows ?? new Uint32Array(slots);
+    const arrays = takeSpareArrays(Math.min(initialSlots, maxSlots), maxSlots);
+    arrays.keys.fill(0);
+    this.keys = arrays.keys;
+    this.rows = arrays.rows;
     this.mask = this.keys.length - 1;
   }
 
@@ -71,19 +95,13 @@ export class SeenEans {
   *entries(): Generator<[ean: string, row: number]> {
     for (let slot = 0; slot <= this.mask; slot += 1) {
       const key = this.keys[slot]!;
-      if (key !== 0) yield [String(key).slice(1), this.rows[slot]!];
+      if (key !== 0) yield [eanOfKey(key), this.rows[slot]!];
     }
   }
 
-  /**
-   * Lets go of the table (its EANs are in the database now, or the import ended). A large table
-   * is kept for the process's next one: its memory is off the JavaScript heap and is given back
-   * only by a full garbage collection, so back-to-back imports would otherwise hold two at once.
-   */
+  /** Lets go of the table (its EANs are in the database now, or the import ended); see {@link keepSpareArrays}. */
   clear(): void {
-    if (this.keys.length >= SPARE_SLOTS_MIN && (spare === null || spare.keys.length < this.keys.length)) {
-      spare = { keys: this.keys, rows: this.rows };
-    }
+    keepSpareArrays({ keys: this.keys, rows: this.rows });
     this.keys = new Float64Array(1);
     this.rows = new Uint32Array(1);
     this.mask = 0;
@@ -125,6 +143,9 @@ export function eanKey(ean: string): number {
   for (let i = 0; i < ean.length; i += 1) key = key * 10 + (ean.charCodeAt(i) - 48);
   return key;
 }
+
+/** The EAN of a key made by {@link eanKey}. */
+export const eanOfKey = (key: number): string => String(key).slice(1);
 
 /** Mixes both 32-bit halves of a key into a table index. */
 export function hash(key: number): number {

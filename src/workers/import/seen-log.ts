@@ -1,0 +1,131 @@
+import type { DbClient } from '../../shared/db/pool.js';
+import { copyText } from './copy-writer.js';
+import { eanOfKey, keepSpareArrays, SEEN_SLOTS_MAX, takeSpareArrays } from './seen-eans.js';
+
+/** Columns of the seen-EAN table and of the seen log, in COPY order. */
+const SEEN_COLUMNS = ['ean', 'row'] as const;
+
+/** Longest `ean\trow\n` line of the seen log: 14 digits, a row of at most 10. */
+const SEEN_LINE_BYTES = 26;
+
+/**
+ * Writes `ean\trow\n` (COPY text of the seen log and of the seen table) into `buffer` at `at`,
+ * with room for {@link SEEN_LINE_BYTES}; returns the offset after it. The row's digits are written
+ * from the last: no string per row.
+ */
+export function writeSeenLine(buffer: Buffer, at: number, ean: string, row: number): number {
+  let end = at + buffer.write(ean, at, 'latin1');
+  buffer[end++] = 0x09;
+  let digits = 1;
+  for (let rest = row; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  for (let i = digits - 1, rest = row; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[end + i] = 0x30 + (rest % 10);
+  end += digits;
+  buffer[end] = 0x0a;
+  return end + 1;
+}
+
+/** COPY text of seen EANs sent at once when they move to the database. */
+const SEEN_BLOCK_BYTES = 1 << 20;
+
+/**
+ * COPYs `ean\trow` lines into `table` (import_seen, or a first load's import_seen_log) through one
+ * buffer, a block at a time: hundreds of thousands of lines waiting as strings would be promoted to
+ * the old generation, and the heap would grow by tens of megabytes.
+ */
+export async function copySeenLines(tx: DbClient, table: string, lines: Iterable<[ean: string, row: number]>): Promise<void> {
+  const block = Buffer.allocUnsafeSlow(SEEN_BLOCK_BYTES);
+  let bytes = 0;
+  for (const [ean, row] of lines) {
+    if (bytes + SEEN_LINE_BYTES > block.length) {
+      await copyText(tx, table, SEEN_COLUMNS, block.subarray(0, bytes));
+      bytes = 0;
+    }
+    bytes = writeSeenLine(block, bytes, ean, row);
+  }
+  if (bytes > 0) await copyText(tx, table, SEEN_COLUMNS, block.subarray(0, bytes));
+}
+
+/** Smallest log: 2^16 rows, 768 KiB. */
+const LOG_ENTRIES_MIN = 1 << 16;
+
+/**
+ * The first size of a first load's seen log, from the file's size: room for one row per 64 bytes
+ * of file (a row is seldom shorter), a power of two from 2^16 up to `maxEntries`.
+ */
+export function seenLogEntriesFor(fileBytes: number, maxEntries = SEEN_SLOTS_MAX): number {
+  let entries = LOG_ENTRIES_MIN;
+  while (entries < maxEntries && entries * 64 < fileBytes) entries *= 2;
+  return entries;
+}
+
+/**
+ * The seen log of a first load (see FirstLoadRepeats): the EAN key (see eanKey) and row of every
+ * row written to products, in memory (12 bytes a row, off the JavaScript heap, as SeenEans holds
+ * them). It is read only when the file repeats an EAN, to name the row of its first occurrence;
+ * that is done in SQL, so only then is the log written to the transaction's import_seen_log. A
+ * log past `maxEntries` rows is moved there at the next chunk, so memory stays bounded whatever
+ * the file's size.
+ */
+export class SeenLog {
+  private keys: Float64Array;
+  private rows: Uint32Array;
+  size = 0;
+
+  constructor(
+    /** Rows held before the log is moved to the database (a power of two). */
+    private readonly maxEntries = SEEN_SLOTS_MAX,
+    initialEntries = LOG_ENTRIES_MIN,
+  ) {
+    const arrays = takeSpareArrays(Math.min(initialEntries, maxEntries), maxEntries);
+    this.keys = arrays.keys;
+    this.rows = arrays.rows;
+  }
+
+  /** Whether the log holds `maxEntries` rows or more: {@link flush} it. */
+  get full(): boolean {
+    return this.size >= this.maxEntries;
+  }
+
+  /** Logs row `row` with the EAN of `key`. Past `maxEntries` the log grows until it is flushed. */
+  add(key: number, row: number): void {
+    if (this.size === this.keys.length) this.grow();
+    this.keys[this.size] = key;
+    this.rows[this.size] = row;
+    this.size += 1;
+  }
+
+  /**
+   * Moves the rows logged so far to import_seen_log. Rows logged while it writes (the next
+   * chunk is built meanwhile) stay for the next flush.
+   */
+  async flush(tx: DbClient): Promise<void> {
+    const moved = this.size;
+    if (moved === 0) return;
+    await copySeenLines(tx, 'import_seen_log', this.lines(moved));
+    this.keys.copyWithin(0, moved, this.size);
+    this.rows.copyWithin(0, moved, this.size);
+    this.size -= moved;
+  }
+
+  /** Lets go of the log: the attempt has ended (see keepSpareArrays). */
+  clear(): void {
+    keepSpareArrays({ keys: this.keys, rows: this.rows });
+    this.keys = new Float64Array(1);
+    this.rows = new Uint32Array(1);
+    this.size = 0;
+  }
+
+  /** The first `count` rows as [EAN, row]; read as they are written (the arrays may grow meanwhile). */
+  private *lines(count: number): Generator<[ean: string, row: number]> {
+    for (let i = 0; i < count; i += 1) yield [eanOfKey(this.keys[i]!), this.rows[i]!];
+  }
+
+  private grow(): void {
+    const keys = new Float64Array(this.keys.length * 2);
+    const rows = new Uint32Array(this.rows.length * 2);
+    keys.set(this.keys);
+    rows.set(this.rows);
+    this.keys = keys;
+    this.rows = rows;
+  }
+}
