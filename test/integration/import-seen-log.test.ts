@@ -19,7 +19,7 @@ describe("a first load's seen log", () => {
     try {
       await client.query('BEGIN');
       await createChunkTables(client, { firstLoad: true });
-      const log = new SeenLog(64, 64);
+      const log = new SeenLog(64);
       for (let row = 1; row <= 100; row += 1) log.add(eanKey(ean(row)), row);
       expect(log.full).toBe(true);
       const moving = log.flush(client);

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SeenEans } from '../../src/workers/import/seen-eans.js';
-import { SeenLog, seenLogEntriesFor } from '../../src/workers/import/seen-log.js';
-
-describe('seenLogEntriesFor', () => {
-  it('sizes the log for one row per 64 bytes of file, as a power of two within its budget', () => {
-    expect(seenLogEntriesFor(1_000)).toBe(1 << 16);
-    expect(seenLogEntriesFor(95_400_000)).toBe(1 << 21);
-    expect(seenLogEntriesFor(1 << 30)).toBe(1 << 21);
-    expect(seenLogEntriesFor(1 << 30, 1 << 18)).toBe(1 << 18);
-  });
-});
+import { SeenLog } from '../../src/workers/import/seen-log.js';
 
 describe('SeenLog', () => {
   it('takes rows past its first size and says it is full at its budget', () => {
-    const log = new SeenLog(1 << 17, 1 << 16);
+    const log = new SeenLog(1 << 17);
     for (let row = 1; row < 1 << 17; row += 1) log.add(14_006_381_333_931 + row, row);
     expect(log.size).toBe((1 << 17) - 1);
     expect(log.full).toBe(false);
@@ -27,7 +18,7 @@ describe('SeenLog', () => {
     const seen = new SeenEans(undefined, 1 << 18);
     for (let i = 0; i < 1_000; i += 1) seen.firstRowOrAdd(String(4_000_000_000_000 + i), i + 1);
     seen.clear();
-    const log = new SeenLog(undefined, 1 << 18);
+    const log = new SeenLog();
     expect(log.size).toBe(0);
     for (let row = 1; row <= 1_000; row += 1) log.add(15_000_000_000_000 + row, row);
     log.clear();

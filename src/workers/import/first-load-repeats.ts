@@ -34,11 +34,11 @@ export class FirstLoadRepeats {
   constructor(
     private readonly tx: DbClient,
     private readonly accountId: string,
-    sizes: { filterBytes: number; logEntries: number; logMaxEntries?: number },
+    sizes: { filterBytes: number; logMaxEntries?: number },
     private readonly reportRepeat: ReportRepeat,
   ) {
     this.filter = new EanFilter(sizes.filterBytes);
-    this.log = new SeenLog(sizes.logMaxEntries, sizes.logEntries);
+    this.log = new SeenLog(sizes.logMaxEntries);
   }
 
   /**

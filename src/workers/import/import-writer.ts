@@ -10,7 +10,6 @@ import { FirstLoadRepeats } from './first-load-repeats.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { ImportTransaction, isFirstLoad } from './import-transaction.js';
 import { REPORT_TABLE_COLUMNS } from './report-table.js';
-import { seenLogEntriesFor } from './seen-log.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
 /**
@@ -70,7 +69,6 @@ export class ImportWriter {
           input.accountId,
           {
             filterBytes: input.eanFilterBytes ?? filterBytesFor(input.fileBytes),
-            logEntries: seenLogEntriesFor(input.fileBytes, input.seenEanSlots),
             logMaxEntries: input.seenEanSlots,
           },
           (...repeat) => this.reportRepeat(...repeat),
