@@ -13,9 +13,17 @@
  * worker's CPU with 16 MB semi-spaces; with 8 MB, 8–10 and 2.9–3.6 s.
  * Young collections come more often but stay cheap: an import keeps little alive for long.
  *
- * Measured and not taken: `--heap-growing-percent=100` (room to double after a full collection)
- * saved the worker another 0.1–0.4 s per 1M-row import but took a re-import's peak RSS to
- * 187–207 MB, against 151–176 MB without it.
+ * Measured and not taken:
+ * - `--heap-growing-percent=100` (room to double after a full collection) saved the worker another
+ *   0.1–0.4 s per 1M-row import but took a re-import's peak RSS to 187–207 MB, against 151–176 MB
+ *   without it.
+ * - `--no-incremental-marking` (in the worker's process only, set at run time). A marking cycle
+ *   begun during a large import can still leave V8 marking all through it: `bench:import` has
+ *   such runs, with 44–56 full collections, 363 MB promoted instead of 26–30 MB, and 6.6–8.9 s
+ *   of the worker's CPU for a 1M-row first load instead of 3.2–3.7 s; once in it, the process
+ *   stays in it for the next imports. Without incremental marking every run had 4–5 full
+ *   collections (25–40 ms pauses) and 3.3–4.4 s, but a 10%-changed re-import's peak RSS reached
+ *   214–229 MB, over the 200 MB the service keeps to.
  */
 export const SERVICE_V8_FLAGS = ['--max-semi-space-size=8'] as const;
 

@@ -15,14 +15,13 @@ let spare: KeyRowArrays | null = null;
 
 /**
  * The arrays let go last (see {@link keepSpareArrays}) when their length is from `min` to `max`;
- * else new ones of length `min`. Reused arrays hold what was in them.
+ * else new ones of length `min`, and spare arrays of another length are let go for good (the
+ * process would otherwise keep them beside the new ones). Reused arrays hold what was in them.
  */
 export function takeSpareArrays(min: number, max: number): KeyRowArrays {
-  if (spare !== null && spare.keys.length >= min && spare.keys.length <= max) {
-    const reused = spare;
-    spare = null;
-    return reused;
-  }
+  const kept = spare;
+  spare = null;
+  if (kept !== null && kept.keys.length >= min && kept.keys.length <= max) return kept;
   return { keys: new Float64Array(min), rows: new Uint32Array(min) };
 }
 
