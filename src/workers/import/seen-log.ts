@@ -53,8 +53,8 @@ const LOG_ENTRIES_MIN = 1 << 16;
  * row written to products, in memory (12 bytes a row, off the JavaScript heap, as SeenEans holds
  * them). It is read only when the file repeats an EAN, to name the row of its first occurrence;
  * that is done in SQL, so only then is the log written to the transaction's import_seen_log. A
- * log past `maxEntries` rows is moved there at the next chunk, so memory stays bounded whatever
- * the file's size.
+ * {@link full} log is moved there at the next chunk, so memory stays bounded whatever the file's
+ * size.
  *
  * It starts small and doubles as rows come, rather than at a size from the file's: in
  * `bench:import`, taking 24 MiB at once at the start of a 1M-row first load left V8 marking the
@@ -66,7 +66,10 @@ export class SeenLog {
   size = 0;
 
   constructor(
-    /** Rows held before the log is moved to the database (a power of two). */
+    /**
+     * Most rows the log takes (a power of two). It is {@link full} at three quarters of them: the
+     * rows of the chunks built before it is moved fit in the rest, so it does not double past it.
+     */
     private readonly maxEntries = SEEN_SLOTS_MAX,
   ) {
     const arrays = takeSpareArrays(Math.min(LOG_ENTRIES_MIN, maxEntries), maxEntries);
@@ -74,12 +77,12 @@ export class SeenLog {
     this.rows = arrays.rows;
   }
 
-  /** Whether the log holds `maxEntries` rows or more: {@link flush} it. */
+  /** Whether the log holds three quarters of `maxEntries` rows or more: {@link flush} it. */
   get full(): boolean {
-    return this.size >= this.maxEntries;
+    return this.size >= this.maxEntries * 0.75;
   }
 
-  /** Logs row `row` with the EAN of `key`. Past `maxEntries` the log grows until it is flushed. */
+  /** Logs row `row` with the EAN of `key`, growing the log when it has no room. */
   add(key: number, row: number): void {
     if (this.size === this.keys.length) this.grow();
     this.keys[this.size] = key;
