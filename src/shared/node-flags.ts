@@ -19,8 +19,8 @@
  *   without it.
  * - `--no-incremental-marking` (in the worker's process only, set at run time). A marking cycle
  *   begun during a large import can still leave V8 marking all through it: `bench:import` has
- *   such runs, with 44–56 full collections, 363 MB promoted instead of 26–30 MB, and 6.6–8.9 s
- *   of the worker's CPU for a 1M-row first load instead of 3.2–3.7 s; once in it, the process
+ *   such runs, with 44–56 full collections, 363 MB promoted instead of 26–30 MB, and 6.5–10 s
+ *   of the worker's CPU for a 1M-row first load instead of 3.3–4.5 s; once in it, the process
  *   stays in it for the next imports. Without incremental marking every run had 4–5 full
  *   collections (25–40 ms pauses) and 3.3–4.4 s, but a 10%-changed re-import's peak RSS reached
  *   214–229 MB, over the 200 MB the service keeps to.
