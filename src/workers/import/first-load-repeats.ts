@@ -68,9 +68,9 @@ export class FirstLoadRepeats {
 
   /**
    * Reports the repeats found by the checks, each with the first row of its EAN from the seen log:
-   * the log is written to import_seen_log, then read in one pass, through a cursor. An EAN with no first row in the log was
-   * committed by another import during this one; the attempt then fails, to be retried against a
-   * catalog that is no longer empty.
+   * the log is written to import_seen_log, then read in one pass, through a cursor. An EAN with no
+   * first row in the log was committed by another import during this one; the attempt then fails,
+   * to be retried against a catalog that is no longer empty.
    */
   async reportPending(): Promise<void> {
     if (this.pending === 0) return;
