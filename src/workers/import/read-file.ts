@@ -10,6 +10,7 @@ import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
 import { inputGuardProblem } from './input-problem.js';
 import { RecordSink } from './record-sink.js';
+import { storedWorkbookRecords } from './stored-records.js';
 
 /** What reading the file found; the rows themselves went to the writer. */
 export interface ReadResult {
@@ -99,14 +100,7 @@ async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadR
     const problem = new FileProblem('INVALID_XLSX', 'The file was sent as an .xlsx workbook but is not one (no zip archive).', 0);
     return { rowsProcessed: 0, problem };
   }
-  // The workbook reader (and its zip and XML libraries) is loaded by the first .xlsx import.
-  const { workbookRecords } = await import('./xlsx/workbook-records.js');
-  const records = workbookRecords({
-    open: () => input.uploads.open(input.inputPath),
-    sheet: input.options.sheet ?? undefined,
-    maxUncompressedBytes: input.maxXlsxUncompressedBytes,
-    maxRecordBytes: input.maxRecordBytes,
-  });
+  const records = await storedWorkbookRecords(input.uploads, input.inputPath, input.options, input);
   try {
     await sink.consume(oneByOne(records));
   } catch (error) {

@@ -31,15 +31,26 @@ export async function storedUploadRecords(
   if (options.format !== 'xlsx' && source.workbook !== 'zip') {
     return { records: uploadRecords(source, limits.maxRecordBytes), decoded: source.encoding !== 'utf-8' };
   }
-  // The workbook reader (and its zip and XML libraries) is loaded by the first .xlsx import.
+  return { records: untilProblem(await storedWorkbookRecords(uploads, path, options, limits)), decoded: false };
+}
+
+/**
+ * The records of the job's sheet of a stored workbook, for the import and for reading it again.
+ * The workbook reader (and its zip and XML libraries) is loaded by the first .xlsx import.
+ */
+export async function storedWorkbookRecords(
+  uploads: FileStore,
+  path: string,
+  options: ImportOptions,
+  limits: RecordLimits,
+): Promise<AsyncGenerator<string[]>> {
   const { workbookRecords } = await import('./xlsx/workbook-records.js');
-  const records = workbookRecords({
+  return workbookRecords({
     open: () => uploads.open(path),
     sheet: options.sheet ?? undefined,
     maxUncompressedBytes: limits.maxXlsxUncompressedBytes,
     maxRecordBytes: limits.maxRecordBytes,
   });
-  return { records: untilProblem(records), decoded: false };
 }
 
 /** The records until the first reading error: the import stopped at the same place. */
