@@ -16,13 +16,17 @@ let spare: KeyRowArrays | null = null;
 /**
  * The arrays let go last (see {@link keepSpareArrays}) when their length is from `min` to `max`;
  * else new ones of length `min`, and spare arrays of another length are let go for good (the
- * process would otherwise keep them beside the new ones). Reused arrays hold what was in them.
+ * process would otherwise keep them beside the new ones). Reused keys are zeroed when `zeroKeys`
+ * (new ones are); otherwise reused arrays hold what was in them.
  */
-export function takeSpareArrays(min: number, max: number): KeyRowArrays {
+export function takeSpareArrays(min: number, max: number, zeroKeys = false): KeyRowArrays {
   const kept = spare;
   spare = null;
-  if (kept !== null && kept.keys.length >= min && kept.keys.length <= max) return kept;
-  return { keys: new Float64Array(min), rows: new Uint32Array(min) };
+  if (kept === null || kept.keys.length < min || kept.keys.length > max) {
+    return { keys: new Float64Array(min), rows: new Uint32Array(min) };
+  }
+  if (zeroKeys) kept.keys.fill(0);
+  return kept;
 }
 
 /**
@@ -56,8 +60,7 @@ export class SeenEans {
     private readonly maxSlots = SEEN_SLOTS_MAX,
     initialSlots = 1 << 16,
   ) {
-    const arrays = takeSpareArrays(Math.min(initialSlots, maxSlots), maxSlots);
-    arrays.keys.fill(0);
+    const arrays = takeSpareArrays(Math.min(initialSlots, maxSlots), maxSlots, true);
     this.keys = arrays.keys;
     this.rows = arrays.rows;
     this.mask = this.keys.length - 1;
