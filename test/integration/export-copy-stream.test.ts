@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyOutStream } from '../../src/workers/export/copy-out-stream.js';
+import { CopyOutStream } from '../../src/workers/copy-out-stream.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // The COPY … TO STDOUT reader under the exports: blocks, row counts, notices, errors, and the

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Db } from '../../shared/db/pool.js';
 import type { ExportOptions } from '../../shared/jobs/export-options.js';
-import { CopyOutStream } from './copy-out-stream.js';
+import { CopyOutStream } from '../copy-out-stream.js';
 import { defuseFormula } from '../../shared/product/formula-cells.js';
 import { csvColumns, csvCopySql, exportWhere, mappedCsvColumns, ndjsonCopySql } from './export-sql.js';
 

@@ -20,6 +20,11 @@ import { Readable } from 'node:stream';
  */
 
 const BLOCK_BYTES = 1 << 20;
+
+/** Where a stream's blocks come from: by default a new one for each block. */
+export type BlockSource = () => Buffer;
+
+const newBlock: BlockSource = () => Buffer.allocUnsafe(BLOCK_BYTES);
 const COPY_DATA = 0x64;
 const ERROR_RESPONSE = 0x45;
 /** Messages that may come between CopyData messages; any other one ends the copy-out. */
@@ -50,13 +55,19 @@ export class CopyOutStream extends Readable {
   private code = 0;
   /** Content bytes of the current message still to come; -1 between messages. */
   private unread = -1;
-  private block = Buffer.allocUnsafe(BLOCK_BYTES);
+  /** The block being filled; taken from `blocks` when the first byte for it comes. */
+  private block: Buffer | null = null;
   private filled = 0;
 
-  /** `prefix` (e.g. a CSV header line) goes out before the COPY's output. */
+  /**
+   * `prefix` (e.g. a CSV header line) goes out before the COPY's output. `blocks` gives the
+   * buffers to fill: a reader that is done with a block before it reads the next may hand the same
+   * one back.
+   */
   constructor(
     private readonly text: string,
     prefix?: Buffer,
+    private readonly blocks: BlockSource = newBlock,
   ) {
     super({ highWaterMark: BLOCK_BYTES });
     if (prefix) this.append(prefix, 0, prefix.length);
@@ -137,17 +148,18 @@ export class CopyOutStream extends Readable {
 
   private append(data: Buffer, start: number, end: number): void {
     while (start < end) {
-      const n = Math.min(end - start, BLOCK_BYTES - this.filled);
-      data.copy(this.block, this.filled, start, start + n);
+      const block = (this.block ??= this.blocks());
+      const n = Math.min(end - start, block.length - this.filled);
+      data.copy(block, this.filled, start, start + n);
       this.filled += n;
       start += n;
-      if (this.filled === BLOCK_BYTES) this.pushBlock();
+      if (this.filled === block.length) this.pushBlock();
     }
   }
 
   private pushBlock(): void {
-    const block = this.block.subarray(0, this.filled);
-    this.block = Buffer.allocUnsafe(BLOCK_BYTES);
+    const block = this.block!.subarray(0, this.filled);
+    this.block = null;
     this.filled = 0;
     this.wanted = this.push(block);
   }
