@@ -10,6 +10,7 @@ import {
   rowsOf,
   validRowLine,
   type Chunk,
+  type SpareChunkBuffers,
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
 import { SeenEans, seenSlotsFor } from './seen-eans.js';
@@ -35,11 +36,11 @@ export class ChunkBuilder {
   private seen: SeenEans | null;
   private chunk: Chunk;
   /**
-   * The COPY text buffer of a merged chunk, reused for the chunk after next. A buffer that lives as
-   * long as a chunk outlasts young-generation collections, and V8 counts every such byte outside
-   * the heap towards its next full collection.
+   * The COPY text buffer and line starts of a merged chunk, reused for the chunk after next. A
+   * buffer that lives as long as a chunk outlasts young-generation collections, and V8 counts every
+   * such byte outside the heap towards its next full collection.
    */
-  private spareText: Buffer | null = null;
+  private spare: SpareChunkBuffers = { text: null, starts: null };
 
   constructor(
     private readonly settings: {
@@ -70,6 +71,7 @@ export class ChunkBuilder {
     if (chunk.direct && this.repeats!.maybeSeen(product.ean, row)) {
       chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
     } else {
+      if (chunk.starts) chunk.starts[chunk.rows] = chunk.bytes;
       appendLine(chunk, line);
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
@@ -100,9 +102,10 @@ export class ChunkBuilder {
     this.seen = null;
   }
 
-  /** Takes back a merged chunk's COPY text buffer for the chunk after next (a grown one is let go). */
+  /** Takes back a merged chunk's buffers for the chunk after next (a grown text buffer is let go). */
   recycle(chunk: Chunk): void {
-    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spareText = chunk.text;
+    if (chunk.text.length === CHUNK_BUFFER_BYTES) this.spare.text = chunk.text;
+    if (chunk.starts) this.spare.starts = chunk.starts;
   }
 
   /**
@@ -115,8 +118,8 @@ export class ChunkBuilder {
     const checked = direct || this.seen !== null;
     const { mode } = this.settings.options;
     const byMode = mode === 'update' || (mode === 'create' && !this.settings.catalogWasEmpty);
-    const spareText = this.spareText;
-    this.spareText = null;
-    return emptyChunk(checked, direct, !checked || byMode, spareText);
+    const spare = this.spare;
+    this.spare = { text: null, starts: null };
+    return emptyChunk(checked, direct, !checked || byMode, spare);
   }
 }

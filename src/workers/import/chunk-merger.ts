@@ -16,6 +16,7 @@ import { copyText } from './copy-writer.js';
 import type { FullChunk } from './chunk-builder.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
 import type { Chunk, EanRange } from './import-chunk.js';
+import { UnchangedRows } from './unchanged-rows.js';
 
 /** What merging one chunk did: its effect on products (or, for a dry run, the preview) and the rows it rejected. */
 export interface ChunkMerged {
@@ -35,13 +36,16 @@ export type ReportEntry = [number, number, string, string, string, string, strin
 export class ChunkMerger {
   /** Whether chunks' stored products are still read by their range of EANs: until one range holds too many. */
   private byRange = true;
+  private readonly unchangedRows: UnchangedRows;
 
   constructor(
     private readonly tx: DbClient,
     private readonly settings: { accountId: string; options: ImportOptions; catalogWasEmpty: boolean },
     private readonly repeats: FirstLoadRepeats | null,
     private readonly report: (entry: ReportEntry) => Promise<void>,
-  ) {}
+  ) {
+    this.unchangedRows = new UnchangedRows(tx, settings.accountId);
+  }
 
   /**
    * Merges one chunk. `stillMerging(rejected)` says, given the rows this chunk rejected, whether the
@@ -63,6 +67,14 @@ export class ChunkMerger {
   private async mergeThroughChunkTable(chunk: Chunk, shape: MergeShape, stillMerging: (rejected: number) => boolean): Promise<ChunkMerged> {
     const { tx, settings } = this;
     const { accountId, options, catalogWasEmpty } = settings;
+    // Rows that would change nothing stay in the worker (see UnchangedRows), unless the import is bound to fail.
+    let unchanged = 0;
+    if (stillMerging(0) && UnchangedRows.suits(options, catalogWasEmpty, shape)) {
+      const taken = await this.unchangedRows.drop(chunk, shape, this.byRange);
+      this.byRange = taken.rangeFits;
+      unchanged = taken.dropped;
+      if (chunk.rows === 0) return { counts: { created: 0, updated: 0, unchanged }, rejected: 0 };
+    }
     await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.text.subarray(0, chunk.bytes));
     const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
     const rejected = [...repeated, ...(await rejectByMode(tx, accountId, options.mode, catalogWasEmpty))];
@@ -75,7 +87,8 @@ export class ChunkMerger {
       const staged = chunk.rows - rejected.length;
       counts = options.dry_run
         ? await previewChunk(tx, accountId, shape, staged)
-        : await this.mergeStaged(chunk, shape, staged);
+        : await this.mergeStaged(chunk, shape, staged, unchanged === 0);
+      counts.unchanged += unchanged;
     }
     await clearChunk(tx);
     return { counts, rejected: rejected.length };
@@ -84,13 +97,14 @@ export class ChunkMerger {
   /**
    * Merges the chunk table's `staged` rows, reading their stored products by the chunk's range of
    * EANs while ranges stay dense (a file in EAN order); the first range that is not turns it off
-   * for the rest of the attempt, and that chunk is merged by its EANs.
+   * for the rest of the attempt, and that chunk is merged by its EANs. A chunk that lost its
+   * unchanged rows (not `whole`) is merged by its EANs: its range holds the rows taken out too.
    */
-  private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number): Promise<MergeCounts> {
+  private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number, whole: boolean): Promise<MergeCounts> {
     const { tx, settings } = this;
     const merge = (range: EanRange | null) =>
       mergeChunk(tx, settings.accountId, settings.options.mode, shape, staged, settings.catalogWasEmpty, range);
-    if (this.byRange && chunk.eans) {
+    if (whole && this.byRange && chunk.eans) {
       const merged = await merge(chunk.eans);
       if (merged) return merged;
       this.byRange = false;

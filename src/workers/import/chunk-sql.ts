@@ -22,7 +22,8 @@ export const CHUNK_COLUMNS = [
   'row', 'ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url', 'attributes',
 ] as const;
 
-const VALUE_COLUMNS = ['name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'] as const;
+/** Product columns an import writes besides the EAN and attributes, in COPY order. */
+export const VALUE_COLUMNS = ['name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'] as const;
 
 /** Columns of products filled by COPY on a first load (see isFirstLoad), in COPY order. */
 export const PRODUCT_COPY_COLUMNS = ['account_id', 'ean', ...VALUE_COLUMNS, 'attributes'] as const;

@@ -19,6 +19,13 @@ export interface Chunk {
   rows: number;
   /** The lowest and highest EAN of its rows, when it has rows; not kept for a direct chunk. */
   eans: EanRange | null;
+  /** Whether each row's EAN sorts after the row before's (a file in EAN order); not kept for a direct chunk. */
+  ascending: boolean;
+  /**
+   * Where each row's line starts in `text`, in row order; null for a direct chunk. Lets rows be
+   * taken out of the text again (see UnchangedRows).
+   */
+  starts: Int32Array | null;
   /** Cells of each row as uploaded, for the report of rows a set-based rule rejects; null when no rule can. */
   records: Map<number, { ean: string; cells: string[] }> | null;
   /**
@@ -86,13 +93,21 @@ export function validRowLine(first: string | number, product: ValidRow): string 
 /** Size of a chunk's COPY text buffer: a chunk is handed off once it holds CHUNK_BYTES. */
 export const CHUNK_BUFFER_BYTES = CHUNK_BYTES + (64 << 10);
 
-/** A new chunk, whose COPY text goes into `spareText` if given (a merged chunk's, see ChunkBuilder.recycle). */
-export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, spareText: Buffer | null): Chunk => ({
+/** The buffers of a merged chunk, for a new one (see ChunkBuilder.recycle). */
+export interface SpareChunkBuffers {
+  text: Buffer | null;
+  starts: Int32Array | null;
+}
+
+/** A new chunk, whose COPY text and line starts go into `spare` buffers where there are some. */
+export const emptyChunk = (checked: boolean, direct: boolean, keepRecords: boolean, spare: SpareChunkBuffers): Chunk => ({
   checked,
-  text: spareText ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
+  text: spare.text ?? Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES),
   bytes: 0,
   rows: 0,
   eans: null,
+  ascending: true,
+  starts: direct ? null : (spare.starts ?? new Int32Array(CHUNK_ROWS)),
   records: keepRecords ? new Map() : null,
   direct: direct ? { candidates: [] } : null,
 });
@@ -105,7 +120,10 @@ export function coverEan(chunk: Chunk, ean: string): void {
   const { eans } = chunk;
   if (eans === null) chunk.eans = { low: ean, high: ean };
   else if (ean > eans.high) eans.high = ean;
-  else if (ean < eans.low) eans.low = ean;
+  else {
+    chunk.ascending = false;
+    if (ean < eans.low) eans.low = ean;
+  }
 }
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */

@@ -1,0 +1,210 @@
+import type { DbClient } from '../../shared/db/pool.js';
+import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { CopyOutStream } from '../copy-out-stream.js';
+import { VALUE_COLUMNS, type MergeShape } from './chunk-sql.js';
+import type { Chunk } from './import-chunk.js';
+
+/**
+ * A chunk's stored products are read as one stretch of products' key while that stretch holds at
+ * most this many products per chunk row (as the merge does, see RANGE_DENSITY in chunk-sql.ts).
+ */
+const RANGE_DENSITY = 2;
+
+/** After a chunk in which fewer than this share of rows were unchanged, chunks go to the merge whole… */
+const WORTH_IT = 0.25;
+/** …for this many chunks; then one is tried again. */
+const REST_CHUNKS = 16;
+
+/** Size of the buffer the stored lines of a chunk are read into (more blocks for a larger chunk). */
+const STORED_BLOCK_BYTES = 1 << 20;
+
+/** The end of a chunk line whose file has no attribute columns: an empty attributes object. */
+const EMPTY_ATTRIBUTES_TAIL = [0x09, 0x7b, 0x7d, 0x0a]; // "\t{}\n"
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+/** Only an account id and EANs (digits) go into the SQL text of a COPY, which takes no parameters. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * Takes the rows of a re-import that would change nothing out of their chunk in the worker,
+ * before anything is written to PostgreSQL: most rows of a catalog sent again each day are
+ * unchanged, and COPYing them into the chunk table only for the merge to find them equal is
+ * most of PostgreSQL's work on such a file.
+ *
+ * The stored products of a chunk's EANs are read with `COPY … TO STDOUT` in the same text format
+ * the chunk is written in, with the file's columns and NULL for the others (which the merge keeps).
+ * A row is unchanged when its line, from the EAN to the last value, is byte for byte the stored
+ * product's line. Equal text is an equal value for every column (COPY reads back what it writes),
+ * so this never hides a change; a row written in another form of the same value (`1.5` for a
+ * stored `1.50`, `007` for `7`) goes to the merge, which decides as before.
+ *
+ * Not used for files with attribute columns (jsonb prints its objects in another form than the
+ * worker), for mode `create` (an existing EAN is an error there), on an empty catalog (nothing to
+ * read), or once rows of the file are checked for repeats in SQL (the seen table needs every EAN).
+ */
+export class UnchangedRows {
+  private resting = 0;
+  /** The block stored lines were read into, kept for the next chunk. */
+  private spare: Buffer | null = null;
+
+  constructor(
+    private readonly tx: DbClient,
+    private readonly accountId: string,
+  ) {}
+
+  /** Whether an import with these settings can take unchanged rows out of its chunks. */
+  static suits(options: ImportOptions, catalogWasEmpty: boolean, shape: MergeShape): boolean {
+    return options.mode !== 'create' && !catalogWasEmpty && shape.attributeNames.length === 0;
+  }
+
+  /**
+   * Takes the chunk's unchanged rows out of its text and returns how many there were. Reads the
+   * stored products as the chunk's stretch of EANs when `byRange`; `rangeFits` is false when that
+   * stretch held too many products, and they were read again by the chunk's EANs.
+   */
+  async drop(chunk: Chunk, shape: MergeShape, byRange: boolean): Promise<{ dropped: number; rangeFits: boolean }> {
+    let rangeFits = byRange;
+    if (!chunk.checked || !chunk.starts || chunk.rows === 0 || !UUID.test(this.accountId)) return { dropped: 0, rangeFits };
+    if (this.resting > 0) {
+      this.resting -= 1;
+      return { dropped: 0, rangeFits };
+    }
+    const blocks: Buffer[] = [];
+    const takeBlock = () => {
+      const block = this.spare ?? Buffer.allocUnsafeSlow(STORED_BLOCK_BYTES);
+      this.spare = null;
+      blocks.push(block);
+      return block;
+    };
+    let stored: { text: Buffer; lines: number } | null = null;
+    if (rangeFits && chunk.eans && DIGITS.test(chunk.eans.low) && DIGITS.test(chunk.eans.high)) {
+      const cap = RANGE_DENSITY * chunk.rows + 1;
+      const { low, high } = chunk.eans;
+      stored = await this.read(storedLinesSql(this.accountId, shape, `ean BETWEEN '${low}' AND '${high}' ORDER BY ean LIMIT ${cap}`), takeBlock);
+      if (stored.lines >= cap) {
+        rangeFits = false;
+        stored = null;
+      }
+    }
+    const ascending = stored !== null && chunk.ascending;
+    if (!stored) {
+      const eans = chunkEans(chunk);
+      if (!eans.every((ean) => DIGITS.test(ean))) return { dropped: 0, rangeFits };
+      stored = await this.read(storedLinesSql(this.accountId, shape, `ean = ANY ('{${eans.join(',')}}')`), takeBlock);
+    }
+    const rows = chunk.rows;
+    const dropped = dropStoredRows(chunk, stored.text, ascending);
+    this.spare = blocks[0] ?? null;
+    if (dropped < rows * WORTH_IT) this.resting = REST_CHUNKS;
+    return { dropped, rangeFits };
+  }
+
+  private async read(sql: string, takeBlock: () => Buffer): Promise<{ text: Buffer; lines: number }> {
+    const stream = new CopyOutStream(sql, undefined, takeBlock);
+    this.tx.query(stream);
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(part as Buffer);
+    const text = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return { text, lines: stream.rows };
+  }
+}
+
+/** `COPY … TO STDOUT` of the account's products matching `where`: the EAN, then the file's columns in chunk order. */
+function storedLinesSql(accountId: string, shape: MergeShape, where: string): string {
+  const values = VALUE_COLUMNS.map((column) => (shape.columns.has(column) ? column : 'NULL'));
+  return `COPY (SELECT ean, ${values.join(', ')} FROM products WHERE account_id = '${accountId}' AND ${where}) TO STDOUT`;
+}
+
+/** Where row `i`'s EAN starts: after the row number that begins its line. */
+function eanStartOf(text: Buffer, lineStart: number): number {
+  let at = lineStart;
+  while (text[at] !== TAB) at += 1;
+  return at + 1;
+}
+
+/** Where the EAN starting at `at` ends (at the tab after it). */
+function eanEndOf(text: Buffer, at: number): number {
+  while (text[at] !== TAB) at += 1;
+  return at;
+}
+
+/** The EANs of the chunk's rows (digits only, as validated). */
+function chunkEans(chunk: Chunk): string[] {
+  const { text, starts } = chunk;
+  const eans = new Array<string>(chunk.rows);
+  for (let i = 0; i < chunk.rows; i += 1) {
+    const start = eanStartOf(text, starts![i]!);
+    eans[i] = text.toString('latin1', start, eanEndOf(text, start));
+  }
+  return eans;
+}
+
+/**
+ * Byte order of the stored EAN at `at` (ending at a tab) against the chunk's EAN in
+ * [`start`, `end`): the tab sorts before every digit, so a prefix comes first, as in products' key.
+ */
+function compareEan(stored: Buffer, at: number, text: Buffer, start: number, end: number): number {
+  for (let k = 0; ; k += 1) {
+    const a = stored[at + k]!;
+    const b = start + k < end ? text[start + k]! : TAB;
+    if (a !== b) return a - b;
+    if (a === TAB) return 0;
+  }
+}
+
+/** Map from EAN to the start of its stored line. */
+function storedIndex(stored: Buffer): Map<string, number> {
+  const index = new Map<string, number>();
+  for (let at = 0; at < stored.length; at = stored.indexOf(NEWLINE, at) + 1) {
+    index.set(stored.toString('latin1', at, eanEndOf(stored, at)), at);
+  }
+  return index;
+}
+
+/**
+ * Takes out of the chunk every row whose line (from its EAN to its last value) equals a stored
+ * line, moving the others together in its text, and returns how many were taken out. `stored` is
+ * COPY output (see storedLinesSql); when it and the chunk are both in EAN order they are walked
+ * side by side, otherwise stored lines are looked up by EAN.
+ */
+export function dropStoredRows(chunk: Chunk, stored: Buffer, ascending: boolean): number {
+  const { text, starts } = chunk;
+  const rows = chunk.rows;
+  const index = ascending ? null : storedIndex(stored);
+  let cursor = 0;
+  let kept = 0;
+  let written = 0;
+  for (let i = 0; i < rows; i += 1) {
+    const start = starts![i]!;
+    const end = i + 1 < rows ? starts![i + 1]! : chunk.bytes;
+    const eanStart = eanStartOf(text, start);
+    const valuesEnd = end - EMPTY_ATTRIBUTES_TAIL.length;
+    let line = -1;
+    if (index) line = index.get(text.toString('latin1', eanStart, eanEndOf(text, eanStart))) ?? -1;
+    else {
+      const eanEnd = eanEndOf(text, eanStart);
+      let order = -1;
+      while (cursor < stored.length && (order = compareEan(stored, cursor, text, eanStart, eanEnd)) < 0) {
+        cursor = stored.indexOf(NEWLINE, cursor) + 1;
+      }
+      if (cursor < stored.length && order === 0) line = cursor;
+    }
+    if (line >= 0 && sameValues(text, eanStart, valuesEnd, stored, line)) continue;
+    if (written !== start) text.copy(text, written, start, end);
+    starts![kept] = written;
+    kept += 1;
+    written += end - start;
+  }
+  chunk.rows = kept;
+  chunk.bytes = written;
+  return rows - kept;
+}
+
+/** Whether the chunk line's values [`from`, `to`), followed by empty attributes, equal the stored line at `line`. */
+function sameValues(text: Buffer, from: number, to: number, stored: Buffer, line: number): boolean {
+  for (let k = 0; k < EMPTY_ATTRIBUTES_TAIL.length; k += 1) if (text[to + k] !== EMPTY_ATTRIBUTES_TAIL[k]) return false;
+  const lineEnd = stored.indexOf(NEWLINE, line);
+  return lineEnd - line === to - from && stored.compare(text, from, to, line, lineEnd) === 0;
+}
