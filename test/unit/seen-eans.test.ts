@@ -21,12 +21,35 @@ describe('SeenEans', () => {
     expect(seen.firstRowOrAdd('99999999999999', 6)).toBe(5);
   });
 
-  it('grows past its first size and still finds every EAN with its first row', () => {
+  it('grows past its first size and still finds every EAN with its first row, in no order', () => {
     const seen = new SeenEans(1 << 12, 16);
-    const ean = (i: number) => String(10_000_000 + i * 7919).padStart(13, '0');
+    // 7919 is prime: i * 7919 mod 2003 visits every number below 2003 once, in no order.
+    const ean = (i: number) => String(10_000_000 + ((i * 7919) % 2_003)).padStart(13, '0');
     for (let i = 0; i < 2_000; i += 1) expect(seen.firstRowOrAdd(ean(i), i + 1)).toBe(0);
     for (let i = 0; i < 2_000; i += 1) expect(seen.firstRowOrAdd(ean(i), 5_000)).toBe(i + 1);
     expect(new Map(seen.entries())).toEqual(new Map(Array.from({ length: 2_000 }, (_, i) => [ean(i), i + 1])));
+  });
+
+  it('finds EANs of a file in EAN order, of rows out of order in it, and of the run after them', () => {
+    const seen = new SeenEans();
+    const ean = (i: number) => String(4_000_000_000_000 + i * 10);
+    let row = 0;
+    for (let i = 0; i < 200_000; i += 2) expect(seen.firstRowOrAdd(ean(i), (row += 1))).toBe(0);
+    // Out of order: between EANs already seen, and repeats of them.
+    expect(seen.firstRowOrAdd(ean(1), (row += 1))).toBe(0);
+    expect(seen.firstRowOrAdd(ean(99_999), (row += 1))).toBe(0);
+    expect(seen.firstRowOrAdd(ean(0), 900_000)).toBe(1);
+    expect(seen.firstRowOrAdd(ean(199_998), 900_000)).toBe(100_000);
+    expect(seen.firstRowOrAdd(ean(1), 900_000)).toBe(100_001);
+    // In order again, past the last EAN seen.
+    for (let i = 200_000; i < 200_010; i += 1) expect(seen.firstRowOrAdd(ean(i), (row += 1))).toBe(0);
+    expect(seen.firstRowOrAdd(ean(99_999), 900_000)).toBe(100_002);
+    expect(seen.firstRowOrAdd(ean(200_009), 900_000)).toBe(row);
+    expect(seen.size).toBe(100_012);
+    const entries = new Map(seen.entries());
+    expect(entries.size).toBe(100_012);
+    expect(entries.get(ean(99_999))).toBe(100_002);
+    expect(entries.get(ean(2))).toBe(2);
   });
 
   it('says it is full near its slot budget, and keeps working when added to beyond it', () => {
@@ -60,7 +83,8 @@ describe('SeenEans', () => {
   });
 
   it('starts empty when it takes over the memory of a table let go before it', () => {
-    const ean = (i: number) => String(4_000_000_000_000 + i * 7);
+    // In no order (100,003 is prime), so that the EANs go to the hash table.
+    const ean = (i: number) => String(4_000_000_000_000 + ((i * 7919) % 100_003) * 7);
     const before = new SeenEans(undefined, 1 << 18);
     for (let i = 0; i < 100_000; i += 1) before.firstRowOrAdd(ean(i), i + 1);
     before.clear();

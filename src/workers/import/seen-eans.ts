@@ -38,35 +38,55 @@ export function keepSpareArrays(arrays: KeyRowArrays): void {
   if (arrays.keys.length >= SPARE_SLOTS_MIN && (spare === null || spare.keys.length < arrays.keys.length)) spare = arrays;
 }
 
+/** The ascending run's first size (see SeenEans): 2^16 EANs, 768 KiB; it doubles as EANs come. */
+const RUN_ENTRIES_MIN = 1 << 16;
+
+/** Arrays twice as long holding the first `count` entries of `arrays`. */
+export function doubledArrays(arrays: KeyRowArrays, count: number): KeyRowArrays {
+  const keys = new Float64Array(arrays.keys.length * 2);
+  const rows = new Uint32Array(arrays.rows.length * 2);
+  keys.set(arrays.keys.subarray(0, count));
+  rows.set(arrays.rows.subarray(0, count));
+  return { keys, rows };
+}
+
 /**
  * The EANs seen so far in one import file, each with the row of its first occurrence, so that a
  * later row with the same EAN is caught in the worker instead of by a table lookup per row.
  *
  * An EAN is 8, 12, 13 or 14 digits; `1` followed by its digits is a whole number below 2^53, so it
  * is held exactly in a double, and EANs of different lengths ("012345678905" and "12345678905")
- * stay different. The numbers live in an open-addressing hash table of typed arrays (12 bytes a
- * slot, off the JavaScript heap, no object per EAN). The table grows up to `maxSlots`; once it
- * holds {@link SeenEans.full} EANs the caller moves them to the database and stops adding here,
- * so memory stays bounded whatever the file size.
+ * stay different. The numbers live in typed arrays (12 bytes an EAN, off the JavaScript heap, no
+ * object per EAN), in two places:
+ * - the ascending run: every EAN greater than all before it, appended in order (a file sorted by
+ *   EAN is all run). An EAN above the run's last cannot have been seen, so it costs one write; an
+ *   EAN below it is looked up by bisection. Appending touches memory in order, where a hash table
+ *   misses the processor's cache on nearly every EAN of a large file.
+ * - an open-addressing hash table for the others, taken at the first EAN that is not above the
+ *   run's last (at once for a file in no order).
+ * Once it holds {@link SeenEans.full} EANs the caller moves them to the database and stops adding
+ * here, so memory stays bounded whatever the file size.
  */
 export class SeenEans {
-  private keys: Float64Array;
-  private rows: Uint32Array;
-  private mask: number;
+  private run: KeyRowArrays;
+  private runSize = 0;
+  /** The hash table; empty (one slot) until an EAN comes out of order. */
+  private keys: Float64Array = new Float64Array(1);
+  private rows: Uint32Array = new Uint32Array(1);
+  private mask = 0;
+  /** EANs held, in the run and the table. */
   size = 0;
 
   constructor(
     /** Most slots the table may take (a power of two): 2^21 slots are 24 MiB, full at about 1.47M EANs. */
     private readonly maxSlots = SEEN_SLOTS_MAX,
-    initialSlots = 1 << 16,
+    /** The table's first size, when it is taken early in the file (a file in no order). */
+    private readonly initialSlots = 1 << 16,
   ) {
-    const arrays = takeSpareArrays(Math.min(initialSlots, maxSlots), maxSlots, true);
-    this.keys = arrays.keys;
-    this.rows = arrays.rows;
-    this.mask = this.keys.length - 1;
+    this.run = takeSpareArrays(Math.min(RUN_ENTRIES_MIN, maxSlots), maxSlots);
   }
 
-  /** True once the table should not take more EANs: the caller moves them to the database. */
+  /** True once no more EANs should be added: the caller moves them to the database. */
   get full(): boolean {
     return this.size >= this.maxSlots * 0.7;
   }
@@ -77,6 +97,57 @@ export class SeenEans {
    */
   firstRowOrAdd(ean: string, row: number): number {
     const key = eanKey(ean);
+    const runSize = this.runSize;
+    if (runSize === 0 || key > this.run.keys[runSize - 1]!) {
+      if (runSize === this.run.keys.length) this.run = doubledArrays(this.run, runSize);
+      this.run.keys[runSize] = key;
+      this.run.rows[runSize] = row;
+      this.runSize = runSize + 1;
+      this.size += 1;
+      return 0;
+    }
+    return this.runRow(key) || this.tableRowOrAdd(key, row);
+  }
+
+  /** Every EAN held, with the row of its first occurrence (in no particular order). */
+  *entries(): Generator<[ean: string, row: number]> {
+    for (let i = 0; i < this.runSize; i += 1) yield [eanOfKey(this.run.keys[i]!), this.run.rows[i]!];
+    for (let slot = 0; slot <= this.mask; slot += 1) {
+      const key = this.keys[slot]!;
+      if (key !== 0) yield [eanOfKey(key), this.rows[slot]!];
+    }
+  }
+
+  /** Lets go of the run and the table (their EANs are in the database now, or the import ended); see {@link keepSpareArrays}. */
+  clear(): void {
+    keepSpareArrays(this.run);
+    keepSpareArrays({ keys: this.keys, rows: this.rows });
+    this.run = { keys: new Float64Array(1), rows: new Uint32Array(1) };
+    this.runSize = 0;
+    this.keys = new Float64Array(1);
+    this.rows = new Uint32Array(1);
+    this.mask = 0;
+    this.size = 0;
+  }
+
+  /** The row of `key` in the run (found by bisection), or 0. */
+  private runRow(key: number): number {
+    const keys = this.run.keys;
+    let low = 0;
+    let high = this.runSize - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = keys[middle]!;
+      if (found === key) return this.run.rows[middle]!;
+      if (found < key) low = middle + 1;
+      else high = middle - 1;
+    }
+    return 0;
+  }
+
+  private tableRowOrAdd(key: number, row: number): number {
+    // The table's first size: the file's when the run is short (a file in no order), else small.
+    if (this.mask === 0) this.takeTable(this.runSize < RUN_ENTRIES_MIN ? this.initialSlots : 1 << 16);
     let slot = hash(key) & this.mask;
     for (;;) {
       const stored = this.keys[slot]!;
@@ -89,25 +160,23 @@ export class SeenEans {
     this.size += 1;
     // Past maxSlots only if the caller kept adding long after `full` (never with real chunk sizes).
     const slots = this.mask + 1;
-    if (this.size > slots * 0.75 && (slots < this.maxSlots || this.size > slots * 0.9)) this.grow();
+    const held = this.size - this.runSize;
+    if (held > slots * 0.75 && (slots < this.maxSlots || held > slots * 0.9)) this.grow();
     return 0;
   }
 
-  /** Every EAN held, with the row of its first occurrence (in no particular order). */
-  *entries(): Generator<[ean: string, row: number]> {
-    for (let slot = 0; slot <= this.mask; slot += 1) {
-      const key = this.keys[slot]!;
-      if (key !== 0) yield [eanOfKey(key), this.rows[slot]!];
+  private takeTable(slots: number): void {
+    const run = this.run;
+    if (run.keys.length > RUN_ENTRIES_MIN && this.runSize <= RUN_ENTRIES_MIN) {
+      // The run took over the arrays of a table let go before (see takeSpareArrays), and stays
+      // short: the table takes them instead, rather than new ones beside them.
+      this.run = { keys: run.keys.slice(0, RUN_ENTRIES_MIN), rows: run.rows.slice(0, RUN_ENTRIES_MIN) };
+      keepSpareArrays(run);
     }
-  }
-
-  /** Lets go of the table (its EANs are in the database now, or the import ended); see {@link keepSpareArrays}. */
-  clear(): void {
-    keepSpareArrays({ keys: this.keys, rows: this.rows });
-    this.keys = new Float64Array(1);
-    this.rows = new Uint32Array(1);
-    this.mask = 0;
-    this.size = 0;
+    const arrays = takeSpareArrays(Math.min(slots, this.maxSlots), this.maxSlots, true);
+    this.keys = arrays.keys;
+    this.rows = arrays.rows;
+    this.mask = this.keys.length - 1;
   }
 
   private grow(): void {

@@ -1,6 +1,6 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { copyText } from './copy-writer.js';
-import { eanOfKey, keepSpareArrays, SEEN_SLOTS_MAX, takeSpareArrays } from './seen-eans.js';
+import { doubledArrays, eanOfKey, keepSpareArrays, SEEN_SLOTS_MAX, takeSpareArrays } from './seen-eans.js';
 
 /** Columns of the seen-EAN table and of the seen log, in COPY order. */
 const SEEN_COLUMNS = ['ean', 'row'] as const;
@@ -117,11 +117,6 @@ export class SeenLog {
   }
 
   private grow(): void {
-    const keys = new Float64Array(this.keys.length * 2);
-    const rows = new Uint32Array(this.rows.length * 2);
-    keys.set(this.keys);
-    rows.set(this.rows);
-    this.keys = keys;
-    this.rows = rows;
+    ({ keys: this.keys, rows: this.rows } = doubledArrays({ keys: this.keys, rows: this.rows }, this.size));
   }
 }
