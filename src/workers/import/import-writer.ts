@@ -14,10 +14,12 @@ import type { RowProblem, ValidRow } from './row-reader.js';
 
 /**
  * Chunks handed to PostgreSQL before the parser waits for the oldest to be merged. With one, the
- * parser and PostgreSQL wait for each other whenever one chunk is slower on either side; a second
- * one evens that out, for one more chunk buffer (1 MiB).
+ * parser and PostgreSQL wait for each other whenever one chunk is slower on either side. A
+ * re-import's chunk takes several round trips (its stored products read back, the COPY of the rows
+ * that change something, the merge), each waiting for the parser's next turn of the event loop;
+ * four chunks ahead even that out, for at most three more chunk buffers (1 MiB each).
  */
-const MERGES_AHEAD = 2;
+const MERGES_AHEAD = 4;
 
 export interface ImportWriterInput {
   db: Db;

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { DbClient } from '../../shared/db/pool.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { CopyOutStream } from '../copy-out-stream.js';
@@ -23,9 +24,8 @@ const EMPTY_ATTRIBUTES_TAIL = [0x09, 0x7b, 0x7d, 0x0a]; // "\t{}\n"
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
-/** Only an account id and EANs (digits) go into the SQL text of a COPY, which takes no parameters. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DIGITS = /^[0-9]+$/;
+/** COPY takes no parameters: values go into its SQL text as quoted literals (EANs are digits, as validated). */
+const literal = (value: string) => pg.escapeLiteral(value);
 
 /**
  * Takes the rows of a re-import that would change nothing out of their chunk in the worker,
@@ -66,7 +66,7 @@ export class UnchangedRows {
    */
   async drop(chunk: Chunk, shape: MergeShape, byRange: boolean): Promise<{ dropped: number; rangeFits: boolean }> {
     let rangeFits = byRange;
-    if (!chunk.checked || !chunk.starts || chunk.rows === 0 || !UUID.test(this.accountId)) return { dropped: 0, rangeFits };
+    if (!chunk.checked || !chunk.starts || chunk.rows === 0) return { dropped: 0, rangeFits };
     if (this.resting > 0) {
       this.resting -= 1;
       return { dropped: 0, rangeFits };
@@ -79,21 +79,18 @@ export class UnchangedRows {
       return block;
     };
     let stored: { text: Buffer; lines: number } | null = null;
-    if (rangeFits && chunk.eans && DIGITS.test(chunk.eans.low) && DIGITS.test(chunk.eans.high)) {
+    if (rangeFits && chunk.eans) {
       const cap = RANGE_DENSITY * chunk.rows + 1;
       const { low, high } = chunk.eans;
-      stored = await this.read(storedLinesSql(this.accountId, shape, `ean BETWEEN '${low}' AND '${high}' ORDER BY ean LIMIT ${cap}`), takeBlock);
+      const where = `ean BETWEEN ${literal(low)} AND ${literal(high)} ORDER BY ean LIMIT ${cap}`;
+      stored = await this.read(storedLinesSql(this.accountId, shape, where), takeBlock);
       if (stored.lines >= cap) {
         rangeFits = false;
         stored = null;
       }
     }
     const ascending = stored !== null && chunk.ascending;
-    if (!stored) {
-      const eans = chunkEans(chunk);
-      if (!eans.every((ean) => DIGITS.test(ean))) return { dropped: 0, rangeFits };
-      stored = await this.read(storedLinesSql(this.accountId, shape, `ean = ANY ('{${eans.join(',')}}')`), takeBlock);
-    }
+    stored ??= await this.read(storedLinesSql(this.accountId, shape, `ean = ANY (${literal(`{${chunkEans(chunk).join(',')}}`)})`), takeBlock);
     const rows = chunk.rows;
     const dropped = dropStoredRows(chunk, stored.text, ascending);
     this.spare = blocks[0] ?? null;
@@ -114,7 +111,7 @@ export class UnchangedRows {
 /** `COPY … TO STDOUT` of the account's products matching `where`: the EAN, then the file's columns in chunk order. */
 function storedLinesSql(accountId: string, shape: MergeShape, where: string): string {
   const values = VALUE_COLUMNS.map((column) => (shape.columns.has(column) ? column : 'NULL'));
-  return `COPY (SELECT ean, ${values.join(', ')} FROM products WHERE account_id = '${accountId}' AND ${where}) TO STDOUT`;
+  return `COPY (SELECT ean, ${values.join(', ')} FROM products WHERE account_id = ${literal(accountId)}::uuid AND ${where}) TO STDOUT`;
 }
 
 /** Where row `i`'s EAN starts: after the row number that begins its line. */
