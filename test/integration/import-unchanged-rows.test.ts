@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImportOptions } from '../../src/shared/jobs/import-options.js';
 import { ChunkBuilder } from '../../src/workers/import/chunk-builder.js';
 import type { MergeShape } from '../../src/workers/import/chunk-sql.js';
+import type { Chunk } from '../../src/workers/import/import-chunk.js';
 import type { ProductColumn } from '../../src/workers/import/header.js';
 import type { ValidRow } from '../../src/workers/import/row-reader.js';
 import { UnchangedRows } from '../../src/workers/import/unchanged-rows.js';
@@ -52,14 +53,18 @@ async function storeProducts(accountId: string, products: ValidRow[]): Promise<v
   }
 }
 
-/** Builds a chunk of `rows` as a re-import does and returns how many rows UnchangedRows takes out of it. */
-async function dropped(accountId: string, rows: ValidRow[], shape: MergeShape, byRange: boolean): Promise<number> {
+/** A chunk of `rows`, built as a re-import builds it. */
+function chunkOf(accountId: string, rows: ValidRow[]): Chunk {
   const builder = new ChunkBuilder({ accountId, options, catalogWasEmpty: false, fileBytes: 0 }, null);
   rows.forEach((row, i) => builder.add(i + 2, row, []));
-  const { chunk } = builder.take()!;
+  return builder.take()!.chunk;
+}
+
+/** How many rows UnchangedRows takes out of a chunk of `rows`. */
+async function dropped(accountId: string, rows: ValidRow[], shape: MergeShape, byRange: boolean): Promise<number> {
   const client = await ctx.db.connect();
   try {
-    return (await new UnchangedRows(client, accountId).drop(chunk, shape, byRange)).dropped;
+    return (await new UnchangedRows(client, accountId).drop(chunkOf(accountId, rows), shape, byRange)).dropped;
   } finally {
     client.release();
   }
@@ -83,6 +88,25 @@ describe('UnchangedRows', () => {
     expect(await dropped(account.id, priceOnly, shapeOf(['ean', 'price']), true)).toBe(3);
     // The same rows compared on every column differ from their stored products (no name, among others).
     expect(await dropped(account.id, priceOnly, shapeOf(ALL_COLUMNS), true)).toBe(0);
+  });
+});
+
+describe('UnchangedRows after a chunk of new products', () => {
+  it('lets the next 16 chunks through whole, then takes unchanged rows out again', async () => {
+    const account = await ctx.createAccount();
+    await storeProducts(account.id, awkward);
+    const shape = shapeOf(ALL_COLUMNS);
+    const fresh: ValidRow = { ...awkward[2]!, ean: '4000000000048' };
+    const client = await ctx.db.connect();
+    try {
+      const unchangedRows = new UnchangedRows(client, account.id);
+      const drop = async (rows: ValidRow[]) => (await unchangedRows.drop(chunkOf(account.id, rows), shape, true)).dropped;
+      expect(await drop([fresh])).toBe(0);
+      for (let chunk = 0; chunk < 16; chunk += 1) expect(await drop(awkward)).toBe(0);
+      expect(await drop(awkward)).toBe(3);
+    } finally {
+      client.release();
+    }
   });
 });
 

@@ -93,7 +93,7 @@ export class UnchangedRows {
     stored ??= await this.read(storedLinesSql(this.accountId, shape, `ean = ANY (${literal(`{${chunkEans(chunk).join(',')}}`)})`), takeBlock);
     const rows = chunk.rows;
     const dropped = dropStoredRows(chunk, stored.text, ascending);
-    this.spare = blocks[0] ?? null;
+    this.spare = blocks[0] ?? this.spare;
     if (dropped < rows * WORTH_IT) this.resting = REST_CHUNKS;
     return { dropped, rangeFits };
   }
