@@ -162,7 +162,7 @@ const STORED_PAIRS = `products p JOIN import_chunk c ON c.ean = p.ean
  * most this many products per chunk row. Reading a stretch costs about a third of looking each EAN
  * up; a stretch with many products the file does not have would cost more.
  */
-const RANGE_DENSITY = 2;
+export const RANGE_DENSITY = 2;
 
 /**
  * How {@link mergeChunk} finds a chunk's stored products: `fits` is a one-row CTE saying whether

@@ -2,14 +2,8 @@ import pg from 'pg';
 import type { DbClient } from '../../shared/db/pool.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { CopyOutStream } from '../copy-out-stream.js';
-import { VALUE_COLUMNS, type MergeShape } from './chunk-sql.js';
+import { RANGE_DENSITY, VALUE_COLUMNS, type MergeShape } from './chunk-sql.js';
 import type { Chunk } from './import-chunk.js';
-
-/**
- * A chunk's stored products are read as one stretch of products' key while that stretch holds at
- * most this many products per chunk row (as the merge does, see RANGE_DENSITY in chunk-sql.ts).
- */
-const RANGE_DENSITY = 2;
 
 /** After a chunk in which fewer than this share of rows were unchanged, chunks go to the merge whole… */
 const WORTH_IT = 0.25;
@@ -114,15 +108,11 @@ function storedLinesSql(accountId: string, shape: MergeShape, where: string): st
   return `COPY (SELECT ean, ${values.join(', ')} FROM products WHERE account_id = ${literal(accountId)}::uuid AND ${where}) TO STDOUT`;
 }
 
-/** Where row `i`'s EAN starts: after the row number that begins its line. */
-function eanStartOf(text: Buffer, lineStart: number): number {
-  let at = lineStart;
-  while (text[at] !== TAB) at += 1;
-  return at + 1;
-}
-
-/** Where the EAN starting at `at` ends (at the tab after it). */
-function eanEndOf(text: Buffer, at: number): number {
+/**
+ * The first tab at or after `at`: where a line's first field ends. A chunk line's EAN starts after
+ * the tab that ends its row number.
+ */
+function tabFrom(text: Buffer, at: number): number {
   while (text[at] !== TAB) at += 1;
   return at;
 }
@@ -132,8 +122,8 @@ function chunkEans(chunk: Chunk): string[] {
   const { text, starts } = chunk;
   const eans = new Array<string>(chunk.rows);
   for (let i = 0; i < chunk.rows; i += 1) {
-    const start = eanStartOf(text, starts![i]!);
-    eans[i] = text.toString('latin1', start, eanEndOf(text, start));
+    const start = tabFrom(text, starts![i]!) + 1;
+    eans[i] = text.toString('latin1', start, tabFrom(text, start));
   }
   return eans;
 }
@@ -155,7 +145,7 @@ function compareEan(stored: Buffer, at: number, text: Buffer, start: number, end
 function storedIndex(stored: Buffer): Map<string, number> {
   const index = new Map<string, number>();
   for (let at = 0; at < stored.length; at = stored.indexOf(NEWLINE, at) + 1) {
-    index.set(stored.toString('latin1', at, eanEndOf(stored, at)), at);
+    index.set(stored.toString('latin1', at, tabFrom(stored, at)), at);
   }
   return index;
 }
@@ -176,12 +166,12 @@ export function dropStoredRows(chunk: Chunk, stored: Buffer, ascending: boolean)
   for (let i = 0; i < rows; i += 1) {
     const start = starts![i]!;
     const end = i + 1 < rows ? starts![i + 1]! : chunk.bytes;
-    const eanStart = eanStartOf(text, start);
+    const eanStart = tabFrom(text, start) + 1;
+    const eanEnd = tabFrom(text, eanStart);
     const valuesEnd = end - EMPTY_ATTRIBUTES_TAIL.length;
     let line = -1;
-    if (index) line = index.get(text.toString('latin1', eanStart, eanEndOf(text, eanStart))) ?? -1;
+    if (index) line = index.get(text.toString('latin1', eanStart, eanEnd)) ?? -1;
     else {
-      const eanEnd = eanEndOf(text, eanStart);
       let order = -1;
       while (cursor < stored.length && (order = compareEan(stored, cursor, text, eanStart, eanEnd)) < 0) {
         cursor = stored.indexOf(NEWLINE, cursor) + 1;
