@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImportOptions } from '../../src/shared/jobs/import-options.js';
-import { ChunkBuilder } from '../../src/workers/import/chunk-builder.js';
 import type { MergeShape } from '../../src/workers/import/chunk-sql.js';
-import type { Chunk } from '../../src/workers/import/import-chunk.js';
 import type { ProductColumn } from '../../src/workers/import/header.js';
 import type { ValidRow } from '../../src/workers/import/row-reader.js';
 import { UnchangedRows } from '../../src/workers/import/unchanged-rows.js';
 import { untilQueueReady } from '../support/csv.js';
+import { reimportChunk } from '../support/import-chunks.js';
 import { recoveryEan } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -24,11 +22,6 @@ beforeAll(async () => {
   await untilQueueReady(ctx);
 });
 afterAll(async () => ctx?.close());
-
-const options: ImportOptions = {
-  mode: 'upsert', on_error: 'skip', delimiter: null, dry_run: false, encoding: null,
-  decimal_separator: '.', sheet: null, columns: null, profile: null,
-};
 
 const ALL_COLUMNS: ProductColumn[] = ['ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'];
 const shapeOf = (columns: ProductColumn[]): MergeShape => ({ columns: new Set(columns), attributeNames: [] });
@@ -53,18 +46,11 @@ async function storeProducts(accountId: string, products: ValidRow[]): Promise<v
   }
 }
 
-/** A chunk of `rows`, built as a re-import builds it. */
-function chunkOf(accountId: string, rows: ValidRow[]): Chunk {
-  const builder = new ChunkBuilder({ accountId, options, catalogWasEmpty: false, fileBytes: 0 }, null);
-  rows.forEach((row, i) => builder.add(i + 2, row, []));
-  return builder.take()!.chunk;
-}
-
 /** How many rows UnchangedRows takes out of a chunk of `rows`. */
 async function dropped(accountId: string, rows: ValidRow[], shape: MergeShape, byRange: boolean): Promise<number> {
   const client = await ctx.db.connect();
   try {
-    return (await new UnchangedRows(client, accountId).drop(chunkOf(accountId, rows), shape, byRange)).dropped;
+    return (await new UnchangedRows(client, accountId).drop(reimportChunk(accountId, rows), shape, byRange)).dropped;
   } finally {
     client.release();
   }
@@ -100,7 +86,7 @@ describe('UnchangedRows after a chunk of new products', () => {
     const client = await ctx.db.connect();
     try {
       const unchangedRows = new UnchangedRows(client, account.id);
-      const drop = async (rows: ValidRow[]) => (await unchangedRows.drop(chunkOf(account.id, rows), shape, true)).dropped;
+      const drop = async (rows: ValidRow[]) => (await unchangedRows.drop(reimportChunk(account.id, rows), shape, true)).dropped;
       expect(await drop([fresh])).toBe(0);
       for (let chunk = 0; chunk < 16; chunk += 1) expect(await drop(awkward)).toBe(0);
       expect(await drop(awkward)).toBe(3);

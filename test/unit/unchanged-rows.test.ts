@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { ImportOptions } from '../../src/shared/jobs/import-options.js';
-import { ChunkBuilder } from '../../src/workers/import/chunk-builder.js';
 import type { Chunk } from '../../src/workers/import/import-chunk.js';
 import type { ValidRow } from '../../src/workers/import/row-reader.js';
 import { dropStoredRows } from '../../src/workers/import/unchanged-rows.js';
-
-const options: ImportOptions = {
-  mode: 'upsert', on_error: 'skip', delimiter: null, dry_run: false, encoding: null,
-  decimal_separator: '.', sheet: null, columns: null, profile: null,
-};
+import { reimportChunk } from '../support/import-chunks.js';
 
 const product = (ean: string, name: string, price: string | null = '1.50'): ValidRow => ({
   ean, name, brand: null, category: null, description: null, price, currency: price ? 'EUR' : null,
   stock: 3, image_url: null, attributes: {},
 });
 
-/** A chunk of the rows, built as an import builds it (row numbers from 2). */
-function chunkOf(rows: ValidRow[]): Chunk {
-  const builder = new ChunkBuilder({ accountId: 'a', options, catalogWasEmpty: false, fileBytes: 0 }, null);
-  rows.forEach((row, i) => builder.add(i + 2, row, []));
-  return builder.take()!.chunk;
-}
+const chunkOf = (rows: ValidRow[]): Chunk => reimportChunk('a', rows);
 
 /** COPY output of stored products in the chunk's form: EAN, then the values, NULL as \N. */
 const storedText = (rows: ValidRow[]): Buffer =>
