@@ -24,12 +24,22 @@ export interface Settled {
  * keeps up anyway. A row whose EAN the filter may have seen is held back with its chunk and
  * checked against products once the chunk is in. The first row of such a repeat comes from the
  * seen log (EAN and row of every row written, see SeenLog) in one pass once the file is read.
+ * While the file's EANs ascend (a catalog sorted by EAN), each is above all before it and skips
+ * the filter: a filter of a large file misses the processor's cache on nearly every EAN.
  */
 export class FirstLoadRepeats {
   private readonly filter: EanFilter;
   private readonly log: SeenLog;
   /** Repeats whose first row is looked up at the end, in import_repeats. */
   private pending = 0;
+  /**
+   * Whether every EAN so far was greater than all before it (a file sorted by EAN): such an EAN
+   * cannot have been seen, and skips the filter. The filter is caught up with the logged EANs at
+   * the first EAN out of order, or when the log moves to the database before that.
+   */
+  private ascending = true;
+  /** The greatest EAN key so far, while {@link ascending}. */
+  private highest = -1;
 
   constructor(
     private readonly tx: DbClient,
@@ -47,6 +57,15 @@ export class FirstLoadRepeats {
    */
   maybeSeen(ean: string, row: number): boolean {
     const key = eanKey(ean);
+    if (this.ascending) {
+      if (key > this.highest) {
+        this.highest = key;
+        this.log.add(key, row);
+        return false;
+      }
+      this.ascending = false;
+      this.filterLogged();
+    }
     if (this.filter.add(key)) return true;
     this.log.add(key, row);
     return false;
@@ -57,8 +76,17 @@ export class FirstLoadRepeats {
    * the seen log to the database if it is past its memory budget.
    */
   async settle(direct: DirectRows): Promise<Settled> {
-    if (this.log.full) await this.log.flush(this.tx);
+    if (this.log.full) {
+      // The flush moves every EAN logged so far out of memory: the filter must have them first.
+      if (this.ascending) this.filterLogged();
+      await this.log.flush(this.tx);
+    }
     return direct.candidates.length > 0 ? this.checkCandidates(direct.candidates) : { created: 0, rejected: 0 };
+  }
+
+  /** Adds the EANs in the log to the filter (an EAN added twice changes nothing). */
+  private filterLogged(): void {
+    this.log.forEachKey((key) => this.filter.add(key));
   }
 
   /** Lets go of the seen log: the attempt has ended. */

@@ -103,6 +103,11 @@ export class SeenLog {
     this.size -= moved;
   }
 
+  /** Calls `visit` with the EAN key of every row in the log. */
+  forEachKey(visit: (key: number) => void): void {
+    for (let i = 0; i < this.size; i += 1) visit(this.keys[i]!);
+  }
+
   /** Lets go of the log: the attempt has ended (see keepSpareArrays). */
   clear(): void {
     keepSpareArrays({ keys: this.keys, rows: this.rows });
