@@ -2,6 +2,7 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
 import {
   appendLine,
+  appendVerbatim,
   CHUNK_BUFFER_BYTES,
   CHUNK_BYTES,
   CHUNK_ROWS,
@@ -14,6 +15,7 @@ import {
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
 import { SeenEans, seenSlotsFor } from './seen-eans.js';
+import type { VerbatimLines } from './verbatim-lines.js';
 
 /** A chunk ready to be merged, with the EANs seen so far when they are to leave the worker's memory. */
 export interface FullChunk {
@@ -41,6 +43,10 @@ export class ChunkBuilder {
    * such byte outside the heap towards its next full collection.
    */
   private spare: SpareChunkBuffers = { text: null, starts: null };
+  /** How rows read with their line (ValidRow.line) are copied into chunks; null until the layout is known, or when they cannot be. */
+  private verbatim: VerbatimLines | null = null;
+  /** The account id and a tab: how a direct chunk's lines begin. */
+  private readonly accountPrefix: Buffer;
 
   constructor(
     private readonly settings: {
@@ -57,6 +63,12 @@ export class ChunkBuilder {
     const { seenEanSlots, fileBytes } = settings;
     this.seen = repeats ? null : new SeenEans(seenEanSlots, seenSlotsFor(fileBytes, seenEanSlots));
     this.chunk = this.newChunk();
+    this.accountPrefix = Buffer.from(`${settings.accountId}\t`);
+  }
+
+  /** Sets how rows read with their line are copied into chunks (see VerbatimLines), once the header is read. */
+  setVerbatim(verbatim: VerbatimLines | null): void {
+    this.verbatim = verbatim;
   }
 
   /**
@@ -67,12 +79,13 @@ export class ChunkBuilder {
     const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
     if (firstRow) return firstRow;
     const chunk = this.chunk;
-    const line = validRowLine(chunk.direct ? this.settings.accountId : row, product);
     if (chunk.direct && this.repeats!.maybeSeen(product.ean, row)) {
-      chunk.direct.candidates.push({ row, ean: product.ean, line, cells });
+      chunk.direct.candidates.push({ row, ean: product.ean, line: validRowLine(this.settings.accountId, product), cells });
     } else {
       if (chunk.starts) chunk.starts[chunk.rows] = chunk.bytes;
-      appendLine(chunk, line);
+      const { verbatim } = this;
+      if (verbatim && product.line) appendVerbatim(chunk, chunk.direct ? this.accountPrefix : row, product.line, verbatim);
+      else appendLine(chunk, validRowLine(chunk.direct ? this.settings.accountId : row, product));
       chunk.rows += 1;
       chunk.records?.set(row, { ean: product.ean, cells });
       if (!chunk.direct) coverEan(chunk, product.ean);

@@ -36,6 +36,13 @@ const MORE = 1;
 /** Something csv-parse might reject or read otherwise: it reads the rest of the file. */
 const HAND_OVER = 2;
 
+/**
+ * Records of an upload in file order. `lines` (the CSV reader's own batches) holds the text of
+ * each record read from one line without a quote, its delimiters and all (undefined for the
+ * others): such a line may go into a chunk as it is (see VerbatimLines).
+ */
+export type RecordBatch = string[][] & { lines?: Array<string | undefined> };
+
 type Scanned = { fields: string[]; next: number } | typeof MORE | typeof HAND_OVER;
 
 /** Where a scan of decoded text stopped: the next record, the next quote (-1: none), and why. */
@@ -82,7 +89,7 @@ export class CsvRecordReader {
   }
 
   /** The records of `input` (UTF-8 bytes), as a stage of `stream.pipeline`. */
-  async *batches(input: AsyncIterable<Buffer | string>): AsyncGenerator<string[][]> {
+  async *batches(input: AsyncIterable<Buffer | string>): AsyncGenerator<RecordBatch> {
     const iterator = pieces(input)[Symbol.asyncIterator]();
     let text = '';
     let tail: Buffer = Buffer.alloc(0);
@@ -112,8 +119,9 @@ export class CsvRecordReader {
       }
       let at: Scan = { pos: 0, quoteAt: text.indexOf('"'), handOver: false, full: true };
       while (at.full) {
-        const batch: string[][] = [];
-        at = this.scanText(text, at, final, batch);
+        const lines: Array<string | undefined> = [];
+        const batch: RecordBatch = Object.assign([], { lines });
+        at = this.scanText(text, at, final, batch, lines);
         if (batch.length > 0) yield batch;
       }
       text = at.pos === 0 ? text : text.slice(at.pos);
@@ -130,7 +138,7 @@ export class CsvRecordReader {
    * returns where the unread text begins (the start of a record), whether the batch is full (there
    * may be more records), and whether csv-parse is to read from there.
    */
-  private scanText(text: string, from: Scan, final: boolean, batch: string[][]): Scan {
+  private scanText(text: string, from: Scan, final: boolean, batch: string[][], lines: Array<string | undefined>): Scan {
     const { delimiter } = this;
     const length = text.length;
     let { pos, quoteAt } = from;
@@ -151,6 +159,7 @@ export class CsvRecordReader {
             return { pos, quoteAt, handOver: true, full: false };
           }
           batch.push(splitLine(text, pos, end, delimiter));
+          lines.push(text.slice(pos, end));
         }
         pos = lineEnd + 1;
         continue;
@@ -159,6 +168,7 @@ export class CsvRecordReader {
       if (scanned === MORE) break;
       if (scanned === HAND_OVER || this.tooLarge(text, pos, scanned.next)) return { pos, quoteAt, handOver: true, full: false };
       batch.push(scanned.fields);
+      lines.push(undefined);
       pos = scanned.next;
       if (quoteAt < pos) quoteAt = text.indexOf('"', pos);
     }

@@ -1,5 +1,6 @@
 import { copyValue } from './copy-writer.js';
 import type { ValidRow } from './row-reader.js';
+import { writeVerbatimLine, type VerbatimLines } from './verbatim-lines.js';
 
 /** A chunk goes to PostgreSQL at this many rows or bytes of COPY text, whichever comes first. */
 export const CHUNK_ROWS = 5_000;
@@ -128,11 +129,21 @@ export function coverEan(chunk: Chunk, ean: string): void {
 
 /** Appends `line` to the chunk's COPY text, growing the buffer for a very long row. */
 export function appendLine(chunk: Chunk, line: string): void {
-  const most = line.length * 3;
+  makeRoom(chunk, line.length * 3);
+  chunk.bytes += chunk.text.write(line, chunk.bytes);
+}
+
+/** Appends the COPY line of a row copied as uploaded (see VerbatimLines and writeVerbatimLine). */
+export function appendVerbatim(chunk: Chunk, first: Buffer | number, line: string, verbatim: VerbatimLines): void {
+  makeRoom(chunk, line.length * 3 + 64 + verbatim.suffix.length);
+  chunk.bytes = writeVerbatimLine(chunk.text, chunk.bytes, first, line, verbatim);
+}
+
+/** Grows the chunk's text buffer when `most` more bytes might not fit (a very long row). */
+function makeRoom(chunk: Chunk, most: number): void {
   if (chunk.bytes + most > chunk.text.length) {
     const grown = Buffer.allocUnsafeSlow(Math.max(chunk.text.length * 2, chunk.bytes + most));
     chunk.text.copy(grown, 0, 0, chunk.bytes);
     chunk.text = grown;
   }
-  chunk.bytes += chunk.text.write(line, chunk.bytes);
 }

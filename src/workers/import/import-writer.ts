@@ -6,6 +6,7 @@ import { ChunkMerger } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
 import { CopyWriter } from './copy-writer.js';
 import { filterBytesFor } from './ean-filter.js';
+import type { VerbatimLines } from './verbatim-lines.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { ImportTransaction, isFirstLoad } from './import-transaction.js';
@@ -105,8 +106,9 @@ export class ImportWriter {
     return this.rowsInvalid + this.rowsRejected;
   }
 
-  /** Sets the columns the merge writes, from the file's header. */
-  setLayout(layout: ColumnLayout): void {
+  /** Sets the columns the merge writes, from the file's header, and how rows read with their line are copied (see VerbatimLines). */
+  setLayout(layout: ColumnLayout, verbatim: VerbatimLines | null = null): void {
+    this.chunks.setVerbatim(verbatim);
     this.shape = {
       columns: new Set(Object.keys(layout.product) as ProductColumn[]),
       attributeNames: layout.attributes.map((attribute) => attribute.name),

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../../shared/db/pool.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
-import { CsvRecordReader } from './csv-records.js';
+import { CsvRecordReader, type RecordBatch } from './csv-records.js';
 import { csvParser, describeCsvUpload, openUtf8, readSettings, type CsvSource } from './csv-source.js';
 import { FileProblem, fileProblemFromParser } from './file-problem.js';
 import { HeaderError } from './header.js';
@@ -43,14 +43,14 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   const source = await describeCsvUpload(input.uploads, input.inputPath, options);
   // A zip archive is read as a workbook whatever it was sent as: Excel's .xlsx is one.
   if (options.format === 'xlsx' || source.workbook === 'zip') return readWorkbook(input, source.workbook === 'zip');
-  const sink = new RecordSink(input);
+  const sink = new RecordSink({ ...input, delimiter: source.delimiter });
   const guard = new InputGuard();
   const reader = new CsvRecordReader(readSettings(source, input.maxRecordBytes));
   const result: ReadResult = { rowsProcessed: 0, problem: null };
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.
   let consumeError: unknown;
 
-  const consume = async (batches: AsyncIterable<string[][]>) => {
+  const consume = async (batches: AsyncIterable<RecordBatch>) => {
     try {
       await sink.consume(batches);
     } catch (error) {

@@ -4,7 +4,9 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { FileProblem } from './file-problem.js';
 import { layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
+import type { RecordBatch } from './csv-records.js';
 import { RowReader } from './row-reader.js';
+import { verbatimLines } from './verbatim-lines.js';
 
 /**
  * Rows parsed between two turns of the event loop (about 0.7 ms): each reply of PostgreSQL for a
@@ -23,6 +25,8 @@ export interface RecordSinkInput {
   signal?: AbortSignal;
   /** The records are a workbook's: its numeric cells write decimals with a point whatever the locale. */
   workbook?: boolean;
+  /** The CSV file's delimiter (not for a workbook): its lines may go into chunks as uploaded (see VerbatimLines). */
+  delimiter?: string;
 }
 
 /**
@@ -46,7 +50,7 @@ export class RecordSink {
   }
 
   /** Reads every record of `batches` (records in batches); a HeaderError is thrown as is. */
-  async consume(batches: AsyncIterable<string[][]>): Promise<void> {
+  async consume(batches: AsyncIterable<RecordBatch>): Promise<void> {
     const { db, jobId, options, writer, signal } = this.input;
     // The hot loop keeps its state in locals, written back when it ends (or throws).
     let reader = this.reader;
@@ -54,20 +58,25 @@ export class RecordSink {
     let lastProgressAt = Date.now();
     try {
       for await (const batch of batches) {
-        for (const record of batch) {
+        const { lines } = batch;
+        for (let index = 0; index < batch.length; index += 1) {
+          const record = batch[index]!;
           if (!reader) {
             const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+            const { delimiter } = this.input;
+            const verbatim = delimiter === undefined ? null : verbatimLines(layout, delimiter);
             reader = this.reader = new RowReader(layout, options.mode, {
               decimalComma: options.decimal_separator === ',',
               decimalPoint: this.input.workbook === true,
+              verbatim,
             });
             this.header = record;
-            writer.setLayout(layout);
+            writer.setLayout(layout, verbatim);
             await saveInputColumns(db, jobId, record);
             continue;
           }
           const row = (rows += 1);
-          const read = reader.read(record, row);
+          const read = reader.read(record, row, lines?.[index]);
           if (Array.isArray(read)) await writer.addInvalid(read, record);
           else {
             const added = writer.addValid(row, read, record);

@@ -12,6 +12,7 @@ import { readAttributesCell, type AttributeValue } from './attributes-cell.js';
 import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
+import type { VerbatimLines } from './verbatim-lines.js';
 
 /** One problem of one data row, as it goes into the job's report. */
 export interface RowProblem {
@@ -30,6 +31,11 @@ export interface RowProblem {
 export type ValidRow = Omit<ProductResource, 'name' | 'attributes' | 'created_at' | 'updated_at' | 'derived'> & {
   name: string | null;
   attributes: Record<string, AttributeValue>;
+  /**
+   * The row's line as uploaded, when its cells are its values as they stand and it may be copied
+   * into a chunk as it is (see VerbatimLines); else null or absent.
+   */
+  line?: string | null;
 };
 
 /** A valid row, or the problems of an invalid one (never empty). No wrapper: one object less per row. */
@@ -57,13 +63,16 @@ export class RowReader {
   private readonly decimalComma: boolean;
   /** With decimalComma, `1.50` is read too: a workbook's numeric cells are written so. */
   private readonly decimalPoint: boolean;
+  /** Set when lines of the file may be copied into chunks as uploaded (see VerbatimLines). */
+  private readonly verbatim: VerbatimLines | null;
 
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean } = {},
+    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean; verbatim?: VerbatimLines | null } = {},
   ) {
     this.fastPath = settings.fastPath ?? true;
+    this.verbatim = settings.verbatim ?? null;
     this.decimalComma = settings.decimalComma ?? false;
     this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
@@ -71,8 +80,11 @@ export class RowReader {
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
   }
 
-  /** Validates `record`, the cells of data row `row` (1-based). */
-  read(record: string[], row: number): RowResult {
+  /**
+   * Validates `record`, the cells of data row `row` (1-based); `line` is the record's line as
+   * uploaded, when it was read from one line without quotes.
+   */
+  read(record: string[], row: number, line?: string): RowResult {
     const eanCell = eanCellOf(record[this.layout.product.ean!]);
     if (record.length !== this.layout.header.length) {
       return [
@@ -85,7 +97,7 @@ export class RowReader {
         },
       ];
     }
-    const fast = this.fastPath ? this.readValid(record, eanCell) : null;
+    const fast = this.fastPath ? this.readValid(record, eanCell, line) : null;
     if (fast) return fast;
     const input: Record<string, unknown> = {};
     // Cells an export prefixed with ' against CSV injection get their value back.
@@ -134,6 +146,7 @@ export class RowReader {
       stock: product.stock ?? null,
       image_url: product.image_url ?? null,
       attributes,
+      line: null,
     };
   }
 
@@ -167,7 +180,7 @@ export class RowReader {
    * and image URL are checked by the schema's own rules; text by its length, price and stock by the
    * rules of API.md §3 restated above (a unit test compares both paths on the edge cases).
    */
-  private readValid(record: string[], ean: string | null): ValidRow | null {
+  private readValid(record: string[], ean: string | null, line: string | undefined): ValidRow | null {
     const { product } = this.layout;
     // A JSON attributes column is parsed and merged by the full path.
     if (ean === null || !isValidGtin(ean) || this.layout.attributesJson !== undefined) return null;
@@ -213,8 +226,33 @@ export class RowReader {
       }
       attributes = cells;
     }
-    return { ean, name, brand, category, description, price, currency, stock, image_url: imageUrl, attributes };
+    const values: ValidRow = { ean, name, brand, category, description, price, currency, stock, image_url: imageUrl, attributes, line: null };
+    if (line !== undefined && this.verbatim !== null && asUploaded(record, values, product) && !this.verbatim.special.test(line)) {
+      values.line = line;
+    }
+    return values;
   }
+}
+
+/**
+ * Whether every value of a valid row is its cell as uploaded (its COPY value as it stands): no cell
+ * empty, trimmed, changed by the injection prefix or by normalization, and a stock without leading
+ * zeros. `values` are readValid's, `product` the layout's cell index of each product column.
+ */
+function asUploaded(record: string[], values: ValidRow, product: ColumnLayout['product']): boolean {
+  const same = (value: string | null, index: number | undefined) => index === undefined || value === record[index];
+  const stock = product.stock === undefined ? null : record[product.stock]!;
+  return (
+    same(values.ean, product.ean) &&
+    same(values.name, product.name) &&
+    same(values.brand, product.brand) &&
+    same(values.category, product.category) &&
+    same(values.description, product.description) &&
+    same(values.price, product.price) &&
+    same(values.currency, product.currency) &&
+    same(values.image_url, product.image_url) &&
+    (stock === null || (values.stock !== null && stock === String(values.stock)))
+  );
 }
 
 /** The text cell of `index` with an export's injection prefix removed, or undefined when the file has no such column. */

@@ -1,5 +1,6 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { copyText } from './copy-writer.js';
+import { writeDigits } from './verbatim-lines.js';
 import { doubledArrays, eanOfKey, keepSpareArrays, SEEN_SLOTS_MAX, takeSpareArrays } from './seen-eans.js';
 
 /** Columns of the seen-EAN table and of the seen log, in COPY order. */
@@ -16,10 +17,7 @@ const SEEN_LINE_BYTES = 26;
 export function writeSeenLine(buffer: Buffer, at: number, ean: string, row: number): number {
   let end = at + buffer.write(ean, at, 'latin1');
   buffer[end++] = 0x09;
-  let digits = 1;
-  for (let rest = row; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  for (let i = digits - 1, rest = row; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[end + i] = 0x30 + (rest % 10);
-  end += digits;
+  end = writeDigits(buffer, end, row);
   buffer[end] = 0x0a;
   return end + 1;
 }
