@@ -40,13 +40,19 @@ export function verbatimLines(layout: ColumnLayout, delimiter: string): Verbatim
  * offset after it.
  */
 export function writeVerbatimLine(buffer: Buffer, at: number, first: Buffer | number, line: string, verbatim: VerbatimLines): number {
-  let end = typeof first === 'number' ? writeDigits(buffer, at, first) : at + first.copy(buffer, at);
+  let end = typeof first === 'number' ? writeDigits(buffer, at, first) : writeShort(buffer, at, first);
   if (typeof first === 'number') buffer[end++] = TAB;
   const from = end;
   end += buffer.write(line, end);
   const { delimiter } = verbatim;
   if (delimiter !== TAB) for (let i = from; i < end; i += 1) if (buffer[i] === delimiter) buffer[i] = TAB;
-  return end + verbatim.suffix.copy(buffer, end);
+  return writeShort(buffer, end, verbatim.suffix);
+}
+
+/** Copies the few bytes of `bytes` into `buffer` at `at` (a loop: `Buffer.copy` costs more for a handful); returns the offset after them. */
+function writeShort(buffer: Buffer, at: number, bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; i += 1) buffer[at + i] = bytes[i]!;
+  return at + bytes.length;
 }
 
 /** Writes the decimal digits of `value` (a whole number ≥ 0) at `at`, from the last: no string. Returns the offset after them. */
