@@ -52,7 +52,7 @@ describe('isValidGtin', () => {
   });
 
   it('rejects non-digit characters, signs, spaces and empty strings', () => {
-    for (const value of ['', '400638133393X', '4006381 333931', ' 4006381333931', '4006381333931 ', '+4006381333931', '4006381333931\n', '４００６３８１３３３９３１']) {
+    for (const value of ['', '400638133393X', '400638133393:', '4006381/33931', '/0063813339:1', '4006381 333931', ' 4006381333931', '4006381333931 ', '+4006381333931', '4006381333931\n', '４００６３８１３３３９３１']) {
       expect(isValidGtin(value), JSON.stringify(value)).toBe(false);
     }
   });
