@@ -23,14 +23,19 @@ export function gtinCheckDigit(body: string): number {
  * the characters, with no string cut out: every row of an import checks its EAN here.
  */
 export function isValidGtin(value: string): boolean {
-  const { length } = value;
+  return isValidGtinAt(value, 0, value.length);
+}
+
+/** {@link isValidGtin} of the characters of `text` from `start` to `end`, read where they are. */
+export function isValidGtinAt(text: string, start: number, end: number): boolean {
+  const length = end - start;
   if (length !== 8 && (length < 12 || length > 14)) return false;
   let sum = 0;
-  for (let i = length - 2, weight = 3; i >= 0; i -= 1, weight = 4 - weight) {
-    const digit = value.charCodeAt(i) - 48;
+  for (let i = end - 2, weight = 3; i >= start; i -= 1, weight = 4 - weight) {
+    const digit = text.charCodeAt(i) - 48;
     if (digit < 0 || digit > 9) return false;
     sum += digit * weight;
   }
-  const last = value.charCodeAt(length - 1) - 48;
+  const last = text.charCodeAt(end - 1) - 48;
   return last >= 0 && last <= 9 && (10 - (sum % 10)) % 10 === last;
 }
