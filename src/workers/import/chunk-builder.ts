@@ -15,7 +15,7 @@ import {
 } from './import-chunk.js';
 import type { ValidRow } from './row-reader.js';
 import { SeenEans, seenSlotsFor } from './seen-eans.js';
-import type { VerbatimLines } from './verbatim-lines.js';
+import { cellsOfLine, verbatimLineText, type VerbatimLines } from './verbatim-lines.js';
 
 /** A chunk ready to be merged, with the EANs seen so far when they are to leave the worker's memory. */
 export interface FullChunk {
@@ -76,19 +76,34 @@ export class ChunkBuilder {
    * worker has seen it already: the row is a repeat and is not added.
    */
   add(row: number, product: ValidRow, cells: string[]): number | undefined {
-    const firstRow = this.seen?.firstRowOrAdd(product.ean, row);
+    return this.addRow(row, product.ean, product, product.line ?? null, cells);
+  }
+
+  /**
+   * Adds a row the fast lane took (see PlainRows): its line goes into the chunk as uploaded, and its
+   * cells are cut out only if a repeat check or a set-based rule needs them. Returns as {@link add}.
+   */
+  addPlain(row: number, ean: string, line: string): number | undefined {
+    return this.addRow(row, ean, null, line, null);
+  }
+
+  /** {@link add} of a row with its values (`product`), or with its line only (fast lane); `cells` null: cut from the line. */
+  private addRow(row: number, ean: string, product: ValidRow | null, line: string | null, cells: string[] | null): number | undefined {
+    const firstRow = this.seen?.firstRowOrAdd(ean, row);
     if (firstRow) return firstRow;
     const chunk = this.chunk;
-    if (chunk.direct && this.repeats!.maybeSeen(product.ean, row)) {
-      chunk.direct.candidates.push({ row, ean: product.ean, line: validRowLine(this.settings.accountId, product), cells });
+    const { verbatim } = this;
+    const copied = verbatim !== null && line !== null ? line : null;
+    if (chunk.direct && this.repeats!.maybeSeen(ean, row)) {
+      const text = copied !== null ? verbatimLineText(this.accountPrefix, copied, verbatim!) : validRowLine(this.settings.accountId, product!);
+      chunk.direct.candidates.push({ row, ean, line: text, cells: cells ?? cellsOfLine(line!, verbatim!) });
     } else {
       if (chunk.starts) chunk.starts[chunk.rows] = chunk.bytes;
-      const { verbatim } = this;
-      if (verbatim && product.line) appendVerbatim(chunk, chunk.direct ? this.accountPrefix : row, product.line, verbatim);
-      else appendLine(chunk, validRowLine(chunk.direct ? this.settings.accountId : row, product));
+      if (copied !== null) appendVerbatim(chunk, chunk.direct ? this.accountPrefix : row, copied, verbatim!);
+      else appendLine(chunk, validRowLine(chunk.direct ? this.settings.accountId : row, product!));
       chunk.rows += 1;
-      chunk.records?.set(row, { ean: product.ean, cells });
-      if (!chunk.direct) coverEan(chunk, product.ean);
+      chunk.records?.set(row, { ean, cells: cells ?? cellsOfLine(line!, verbatim!) });
+      if (!chunk.direct) coverEan(chunk, ean);
     }
     return undefined;
   }

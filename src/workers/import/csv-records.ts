@@ -43,6 +43,12 @@ const HAND_OVER = 2;
  */
 export type RecordBatch = string[][] & { lines?: Array<string | undefined> };
 
+/**
+ * The record of a quote-free line the reader did not cut into cells (see
+ * {@link CsvRecordReader.cutPlainLines}): its text is in the batch's `lines`.
+ */
+export const UNCUT: readonly string[] = Object.freeze([]);
+
 type Scanned = { fields: string[]; next: number } | typeof MORE | typeof HAND_OVER;
 
 /** Where a scan of decoded text stopped: the next record, the next quote (-1: none), and why. */
@@ -76,6 +82,12 @@ const BATCH_RECORDS = 1_000;
 export class CsvRecordReader {
   /** Set once csv-parse reads the rest of the file: its errors count from there, not from the file's start. */
   handedOver = false;
+  /**
+   * Whether quote-free lines are cut into cells. When the reader's caller checks such lines where
+   * they lie (see PlainRows), it turns this off: those records are then {@link UNCUT}, their text
+   * in the batch's `lines`, from the next batch on.
+   */
+  cutPlainLines = true;
   private readonly delimiter: string;
   private readonly delimiterCode: number;
 
@@ -139,7 +151,7 @@ export class CsvRecordReader {
    * may be more records), and whether csv-parse is to read from there.
    */
   private scanText(text: string, from: Scan, final: boolean, batch: string[][], lines: Array<string | undefined>): Scan {
-    const { delimiter } = this;
+    const { delimiter, cutPlainLines } = this;
     const length = text.length;
     let { pos, quoteAt } = from;
     while (pos < length) {
@@ -158,7 +170,7 @@ export class CsvRecordReader {
           if (this.tooLarge(text, pos, end)) {
             return { pos, quoteAt, handOver: true, full: false };
           }
-          batch.push(splitLine(text, pos, end, delimiter));
+          batch.push(cutPlainLines ? splitLine(text, pos, end, delimiter) : (UNCUT as string[]));
           lines.push(text.slice(pos, end));
         }
         pos = lineEnd + 1;

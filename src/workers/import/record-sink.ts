@@ -4,9 +4,10 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { FileProblem } from './file-problem.js';
 import { layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
-import type { RecordBatch } from './csv-records.js';
+import { UNCUT, type RecordBatch } from './csv-records.js';
+import { PlainRows } from './plain-rows.js';
 import { RowReader } from './row-reader.js';
-import { verbatimLines } from './verbatim-lines.js';
+import { cellsOfLine, verbatimLines, type VerbatimLines } from './verbatim-lines.js';
 
 /**
  * Rows parsed between two turns of the event loop (about 0.7 ms): each reply of PostgreSQL for a
@@ -27,6 +28,8 @@ export interface RecordSinkInput {
   workbook?: boolean;
   /** The CSV file's delimiter (not for a workbook): its lines may go into chunks as uploaded (see VerbatimLines). */
   delimiter?: string;
+  /** The CSV reader of the batches: told to leave quote-free lines uncut when the fast lane (PlainRows) reads them. */
+  csvReader?: { cutPlainLines: boolean };
 }
 
 /**
@@ -41,6 +44,10 @@ export class RecordSink {
   /** The header record, once read (messages name a cell's column by it). */
   header: string[] | null = null;
   private reader: RowReader | null = null;
+  /** How the file's lines are copied into chunks, when they may be (see VerbatimLines). */
+  private verbatim: VerbatimLines | null = null;
+  /** The fast lane for quote-free lines (see PlainRows), when the file has one. */
+  private plain: PlainRows | null = null;
 
   constructor(private readonly input: RecordSinkInput) {}
 
@@ -51,7 +58,7 @@ export class RecordSink {
 
   /** Reads every record of `batches` (records in batches); a HeaderError is thrown as is. */
   async consume(batches: AsyncIterable<RecordBatch>): Promise<void> {
-    const { db, jobId, options, writer, signal } = this.input;
+    const { db, jobId, writer, signal } = this.input;
     // The hot loop keeps its state in locals, written back when it ends (or throws).
     let reader = this.reader;
     let rows = this.rowsProcessed;
@@ -60,27 +67,26 @@ export class RecordSink {
       for await (const batch of batches) {
         const { lines } = batch;
         for (let index = 0; index < batch.length; index += 1) {
-          const record = batch[index]!;
+          let record = batch[index]!;
           if (!reader) {
-            const layout = layoutFromHeader(record, options.mode, headerMapping(options));
-            const { delimiter } = this.input;
-            const verbatim = delimiter === undefined ? null : verbatimLines(layout, delimiter);
-            reader = this.reader = new RowReader(layout, options.mode, {
-              decimalComma: options.decimal_separator === ',',
-              decimalPoint: this.input.workbook === true,
-              verbatim,
-            });
-            this.header = record;
-            writer.setLayout(layout, verbatim);
+            reader = this.reader = this.readHeader(record);
             await saveInputColumns(db, jobId, record);
             continue;
           }
           const row = (rows += 1);
-          const read = reader.read(record, row, lines?.[index]);
-          if (Array.isArray(read)) await writer.addInvalid(read, record);
-          else {
-            const added = writer.addValid(row, read, record);
+          const line = lines?.[index];
+          const ean = record === UNCUT ? this.plain!.ean(line!) : null;
+          if (ean !== null) {
+            const added = writer.addPlain(row, ean, line!);
             if (added) await added;
+          } else {
+            if (record === UNCUT) record = cellsOfLine(line!, this.verbatim!);
+            const read = reader.read(record, row, line);
+            if (Array.isArray(read)) await writer.addInvalid(read, record);
+            else {
+              const added = writer.addValid(row, read, record);
+              if (added) await added;
+            }
           }
           // The loop only awaits settled promises, which never lets socket I/O in: without a turn of
           // the event loop now and then, PostgreSQL's replies for the chunk being merged would wait
@@ -100,6 +106,28 @@ export class RecordSink {
     } finally {
       this.rowsProcessed = rows;
     }
+  }
+
+  /**
+   * Reads the header: the row reader, how lines are copied into chunks (see VerbatimLines) and,
+   * where they may be, the fast lane for them (PlainRows), which then reads quote-free lines uncut.
+   */
+  private readHeader(record: string[]): RowReader {
+    const { options, writer, delimiter, csvReader } = this.input;
+    const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+    const decimalComma = options.decimal_separator === ',';
+    this.verbatim = delimiter === undefined ? null : verbatimLines(layout, delimiter);
+    if (this.verbatim && csvReader && !decimalComma) {
+      this.plain = new PlainRows(layout, options.mode, this.verbatim);
+      csvReader.cutPlainLines = false;
+    }
+    this.header = record;
+    writer.setLayout(layout, this.verbatim);
+    return new RowReader(layout, options.mode, {
+      decimalComma,
+      decimalPoint: this.input.workbook === true,
+      verbatim: this.verbatim,
+    });
   }
 
   /** The problem of a file that ended without a header or without data rows, else null. */

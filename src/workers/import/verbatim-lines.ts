@@ -1,3 +1,4 @@
+import { splitLine } from './csv-text.js';
 import { PRODUCT_COLUMNS, type ColumnLayout } from './header.js';
 
 const TAB = 0x09;
@@ -13,6 +14,8 @@ const TAB = 0x09;
 export interface VerbatimLines {
   /** The file's delimiter (one ASCII byte), replaced by tabs. */
   delimiter: number;
+  /** The same delimiter as text. */
+  delimiterText: string;
   /** What follows the file's last column in a COPY line: `\N` for each product column it lacks, `{}` for attributes, the newline. */
   suffix: Buffer;
   /** A line with one of these characters is not copied: COPY text escapes them. */
@@ -28,6 +31,7 @@ export function verbatimLines(layout: ColumnLayout, delimiter: string): Verbatim
   for (let index = 0; index < count; index += 1) if (layout.product[PRODUCT_COLUMNS[index]!] !== index) return null;
   return {
     delimiter: code,
+    delimiterText: delimiter,
     suffix: Buffer.from(`${'\t\\N'.repeat(PRODUCT_COLUMNS.length - count)}\t{}\n`),
     special: code === TAB ? /[\\\r]/ : /[\\\t\r]/,
   };
@@ -53,6 +57,17 @@ export function writeVerbatimLine(buffer: Buffer, at: number, first: Buffer | nu
 function writeShort(buffer: Buffer, at: number, bytes: Buffer): number {
   for (let i = 0; i < bytes.length; i += 1) buffer[at + i] = bytes[i]!;
   return at + bytes.length;
+}
+
+/** The COPY line of a row copied as uploaded, as a string (a row held back for a check keeps it so). */
+export function verbatimLineText(first: Buffer | number, line: string, verbatim: VerbatimLines): string {
+  const buffer = Buffer.allocUnsafe(line.length * 3 + 64 + verbatim.suffix.length);
+  return buffer.toString('utf8', 0, writeVerbatimLine(buffer, 0, first, line, verbatim));
+}
+
+/** The cells of a quote-free line, as the CSV reader cuts them. */
+export function cellsOfLine(line: string, verbatim: VerbatimLines): string[] {
+  return splitLine(line, 0, line.length, verbatim.delimiterText);
 }
 
 /** Writes the decimal digits of `value` (a whole number ≥ 0) at `at`, from the last: no string. Returns the offset after them. */
