@@ -7,15 +7,12 @@ export function hasGtinShape(value: string): boolean {
 }
 
 /**
- * The GS1 mod-10 check digit for the digits before it: from the right, weights 3, 1, 3, 1 …
+ * The GS1 mod-10 check digit for the digits before it (-1 when one is not a digit): from the right,
+ * weights 3, 1, 3, 1 …
  * https://www.gs1.org/services/how-calculate-check-digit-manually
  */
 export function gtinCheckDigit(body: string): number {
-  let sum = 0;
-  for (let i = body.length - 1, weight = 3; i >= 0; i -= 1, weight = 4 - weight) {
-    sum += (body.charCodeAt(i) - 48) * weight;
-  }
-  return (10 - (sum % 10)) % 10;
+  return checkDigitAt(body, 0, body.length);
 }
 
 /**
@@ -30,12 +27,16 @@ export function isValidGtin(value: string): boolean {
 export function isValidGtinAt(text: string, start: number, end: number): boolean {
   const length = end - start;
   if (length !== 8 && (length < 12 || length > 14)) return false;
+  return checkDigitAt(text, start, end - 1) === text.charCodeAt(end - 1) - 48;
+}
+
+/** {@link gtinCheckDigit} of the characters of `text` from `start` to `end`; -1 when one is not a digit. */
+function checkDigitAt(text: string, start: number, end: number): number {
   let sum = 0;
-  for (let i = end - 2, weight = 3; i >= start; i -= 1, weight = 4 - weight) {
+  for (let i = end - 1, weight = 3; i >= start; i -= 1, weight = 4 - weight) {
     const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return false;
+    if (digit < 0 || digit > 9) return -1;
     sum += digit * weight;
   }
-  const last = text.charCodeAt(end - 1) - 48;
-  return last >= 0 && last <= 9 && (10 - (sum % 10)) % 10 === last;
+  return (10 - (sum % 10)) % 10;
 }
