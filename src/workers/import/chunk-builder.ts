@@ -96,16 +96,21 @@ export class ChunkBuilder {
     const copied = verbatim !== null && line !== null ? line : null;
     if (chunk.direct && this.repeats!.maybeSeen(ean, row)) {
       const text = copied !== null ? verbatimLineText(this.accountPrefix, copied, verbatim!) : validRowLine(this.settings.accountId, product!);
-      chunk.direct.candidates.push({ row, ean, line: text, cells: cells ?? cellsOfLine(line!, verbatim!) });
+      chunk.direct.candidates.push({ row, ean, line: text, cells: cells ?? this.cellsOf(line!) });
     } else {
       if (chunk.starts) chunk.starts[chunk.rows] = chunk.bytes;
       if (copied !== null) appendVerbatim(chunk, chunk.direct ? this.accountPrefix : row, copied, verbatim!);
       else appendLine(chunk, validRowLine(chunk.direct ? this.settings.accountId : row, product!));
       chunk.rows += 1;
-      chunk.records?.set(row, { ean, cells: cells ?? cellsOfLine(line!, verbatim!) });
+      chunk.records?.set(row, { ean, cells: cells ?? this.cellsOf(line!) });
       if (!chunk.direct) coverEan(chunk, ean);
     }
     return undefined;
+  }
+
+  /** The cells of a line the fast lane took, for a report or a set-based rule (see cellsOfLine). */
+  cellsOf(line: string): string[] {
+    return cellsOfLine(line, this.verbatim!);
   }
 
   /** Whether the current chunk has reached CHUNK_ROWS rows or CHUNK_BYTES of COPY text. */

@@ -6,7 +6,7 @@ import { ChunkMerger } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
 import { CopyWriter } from './copy-writer.js';
 import { filterBytesFor } from './ean-filter.js';
-import { cellsOfLine, type VerbatimLines } from './verbatim-lines.js';
+import type { VerbatimLines } from './verbatim-lines.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import { ImportTransaction, isFirstLoad } from './import-transaction.js';
@@ -51,8 +51,6 @@ export class ImportWriter {
   rowsInvalid = 0;
   rowsRejected = 0;
   private shape: MergeShape | null = null;
-  /** How the file's lines are copied into chunks (see VerbatimLines); set with the layout. */
-  private verbatim: VerbatimLines | null = null;
   private readonly chunks: ChunkBuilder;
   private readonly merger: ChunkMerger;
   /** Set on a first load (see isFirstLoad): its way of catching repeats, a filter of EANs checked against products. */
@@ -110,7 +108,6 @@ export class ImportWriter {
 
   /** Sets the columns the merge writes, from the file's header, and how rows read with their line are copied (see VerbatimLines). */
   setLayout(layout: ColumnLayout, verbatim: VerbatimLines | null = null): void {
-    this.verbatim = verbatim;
     this.chunks.setVerbatim(verbatim);
     this.shape = {
       columns: new Set(Object.keys(layout.product) as ProductColumn[]),
@@ -136,7 +133,7 @@ export class ImportWriter {
     const firstRow = this.chunks.addPlain(row, ean, line);
     if (firstRow) {
       this.rowsRejected += 1;
-      return this.reportRepeat(row, ean, firstRow, JSON.stringify(cellsOfLine(line, this.verbatim!)));
+      return this.reportRepeat(row, ean, firstRow, JSON.stringify(this.chunks.cellsOf(line)));
     }
     return this.chunks.full ? this.handOff() : undefined;
   }
