@@ -17,6 +17,14 @@ export function copyValue(value: string | number | null): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (char) => COPY_ESCAPES[char]!) : value;
 }
 
+/** Writes the decimal digits of `value` (a whole number ≥ 0) at `at`, from the last: no string. Returns the offset after them. */
+export function writeDigits(buffer: Buffer, at: number, value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+  for (let i = digits - 1, rest = value; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[at + i] = 0x30 + (rest % 10);
+  return at + digits;
+}
+
 /**
  * One row in COPY text format, values in column order, with its newline. Built with join, which
  * gives one flat string: `+=` would leave a rope of a dozen heap objects per row while chunks wait.

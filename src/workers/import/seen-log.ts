@@ -1,6 +1,5 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { copyText } from './copy-writer.js';
-import { writeDigits } from './verbatim-lines.js';
+import { copyText, writeDigits } from './copy-writer.js';
 import { doubledArrays, eanOfKey, keepSpareArrays, SEEN_SLOTS_MAX, takeSpareArrays } from './seen-eans.js';
 
 /** Columns of the seen-EAN table and of the seen log, in COPY order. */

@@ -1,3 +1,4 @@
+import { writeDigits } from './copy-writer.js';
 import { splitLine } from './csv-text.js';
 import { PRODUCT_COLUMNS, type ColumnLayout } from './header.js';
 
@@ -68,12 +69,4 @@ export function verbatimLineText(first: Buffer | number, line: string, verbatim:
 /** The cells of a quote-free line, as the CSV reader cuts them. */
 export function cellsOfLine(line: string, verbatim: VerbatimLines): string[] {
   return splitLine(line, 0, line.length, verbatim.delimiterText);
-}
-
-/** Writes the decimal digits of `value` (a whole number ≥ 0) at `at`, from the last: no string. Returns the offset after them. */
-export function writeDigits(buffer: Buffer, at: number, value: number): number {
-  let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
-  for (let i = digits - 1, rest = value; i >= 0; i -= 1, rest = Math.floor(rest / 10)) buffer[at + i] = 0x30 + (rest % 10);
-  return at + digits;
 }
