@@ -65,3 +65,17 @@ describe('re-importing a file in EAN order', () => {
     expect(await namesOf(account.id)).toEqual({ Same: 29_400, Changed: 600, New: 100 });
   });
 });
+
+describe('re-importing a file in scrambled order', () => {
+  it('is exact over several chunks, each compared while the next one\'s products are read', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    const scrambled = (numbers: number[]) => numbers.map((n, i) => numbers[(i * 7_919) % numbers.length]!);
+    await ctx.importCsv(account.key, csvOf(scrambled(range(0, 16_000, (n) => n % 20 !== 0)), () => 'Same'));
+
+    const label = (n: number) => (n % 20 === 0 ? 'New' : n % 10 === 5 ? 'Changed' : 'Same');
+    const second = await ctx.importCsv(account.key, csvOf(scrambled(range(0, 16_000)), label));
+    expect(second.status).toBe('completed');
+    expect(second.progress).toMatchObject({ rows_total: 16_000, rows_failed: 0, rows_created: 800, rows_updated: 1_600, rows_unchanged: 13_600 });
+    expect(await namesOf(account.id)).toEqual({ Same: 13_600, Changed: 1_600, New: 800 });
+  });
+});

@@ -96,6 +96,62 @@ describe('UnchangedRows after a chunk of new products', () => {
   });
 });
 
+describe('UnchangedRows reading ahead', () => {
+  const shape = shapeOf(ALL_COLUMNS);
+  const moreAwkward = awkward.map((p, i) => ({ ...p, ean: ['4000000000055', '4000000000062', '4000000000079'][i]! }));
+
+  it('reads the next chunk\'s stored products before anything sent after this chunk\'s comparison', async () => {
+    const account = await ctx.createAccount();
+    await storeProducts(account.id, [...awkward, ...moreAwkward]);
+    const client = await ctx.db.connect();
+    try {
+      const unchangedRows = new UnchangedRows(client, account.id);
+      const next = reimportChunk(account.id, moreAwkward);
+      expect((await unchangedRows.drop(reimportChunk(account.id, awkward), shape, false, next)).dropped).toBe(3);
+      // Sent after the read of the next chunk's products: what the next chunk is compared with predates it.
+      await client.query(`UPDATE products SET name = 'Renamed' WHERE account_id = $1 AND ean = $2`, [account.id, moreAwkward[0]!.ean]);
+      expect((await unchangedRows.drop(next, shape, false)).dropped).toBe(3);
+      // Without a read ahead, the change is seen.
+      expect((await unchangedRows.drop(reimportChunk(account.id, moreAwkward), shape, false)).dropped).toBe(2);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('compares a chunk other than the one read ahead with its own stored products', async () => {
+    const account = await ctx.createAccount();
+    await storeProducts(account.id, [...awkward, ...moreAwkward]);
+    const client = await ctx.db.connect();
+    try {
+      const unchangedRows = new UnchangedRows(client, account.id);
+      const renamed = awkward.map((p, i) => ({ ...p, name: i === 0 ? 'Renamed' : p.name }));
+      for (const byRange of [true, false]) {
+        await unchangedRows.drop(reimportChunk(account.id, moreAwkward), shape, byRange, reimportChunk(account.id, moreAwkward));
+        // Not the chunk read ahead, nor its EANs.
+        expect((await unchangedRows.drop(reimportChunk(account.id, renamed), shape, byRange)).dropped).toBe(2);
+      }
+    } finally {
+      client.release();
+    }
+  });
+
+  it('rests 16 chunks after one of new products while reading ahead, then compares again', async () => {
+    const account = await ctx.createAccount();
+    await storeProducts(account.id, awkward);
+    const client = await ctx.db.connect();
+    try {
+      const unchangedRows = new UnchangedRows(client, account.id);
+      const fresh: ValidRow = { ...awkward[2]!, ean: '4000000000048' };
+      const chunks = [[fresh], ...Array.from({ length: 17 }, () => awkward)].map((rows) => reimportChunk(account.id, rows));
+      const dropped: number[] = [];
+      for (const [i, chunk] of chunks.entries()) dropped.push((await unchangedRows.drop(chunk, shape, true, chunks[i + 1] ?? null)).dropped);
+      expect(dropped).toEqual([...Array<number>(17).fill(0), 3]);
+    } finally {
+      client.release();
+    }
+  });
+});
+
 describe('re-importing a catalog', () => {
   const ean = recoveryEan;
   const header = 'ean,name,brand,category,description,price,currency,stock,image_url';

@@ -53,24 +53,43 @@ export class ChunkMerger {
    * not merged. A first load's chunks are COPYed even once the import is bound to fail (they are
    * rolled back): products' unique index is how its repeats are found.
    */
-  async merge({ chunk, spill }: FullChunk, shape: MergeShape, stillMerging: (rejected: number) => boolean): Promise<ChunkMerged> {
+  async merge(
+    { chunk, spill }: FullChunk,
+    shape: MergeShape,
+    stillMerging: (rejected: number) => boolean,
+    next: Chunk | null = null,
+  ): Promise<ChunkMerged> {
     let merged: ChunkMerged;
     if (chunk.direct) {
       await copyText(this.tx, 'products', PRODUCT_COPY_COLUMNS, chunk.text.subarray(0, chunk.bytes));
       const settled = await this.repeats!.settle(chunk.direct);
       merged = { counts: { created: chunk.rows + settled.created, updated: 0, unchanged: 0 }, rejected: settled.rejected };
-    } else merged = await this.mergeThroughChunkTable(chunk, shape, stillMerging);
+    } else merged = await this.mergeThroughChunkTable(chunk, shape, stillMerging, next);
     if (spill) await spillSeenEans(this.tx, spill);
     return merged;
   }
 
-  private async mergeThroughChunkTable(chunk: Chunk, shape: MergeShape, stillMerging: (rejected: number) => boolean): Promise<ChunkMerged> {
+  /**
+   * Starts reading the stored products of `chunk`, due next, while the chunk before is merged (see
+   * UnchangedRows.readAhead).
+   */
+  readAhead(chunk: Chunk, shape: MergeShape): void {
+    const { options, catalogWasEmpty } = this.settings;
+    if (!chunk.direct && UnchangedRows.suits(options, catalogWasEmpty, shape)) this.unchangedRows.readAhead(chunk, shape, this.byRange);
+  }
+
+  private async mergeThroughChunkTable(
+    chunk: Chunk,
+    shape: MergeShape,
+    stillMerging: (rejected: number) => boolean,
+    next: Chunk | null,
+  ): Promise<ChunkMerged> {
     const { tx, settings } = this;
     const { accountId, options, catalogWasEmpty } = settings;
     // Rows that would change nothing stay in the worker (see UnchangedRows), unless the import is bound to fail.
     let unchanged = 0;
     if (stillMerging(0) && UnchangedRows.suits(options, catalogWasEmpty, shape)) {
-      const taken = await this.unchangedRows.drop(chunk, shape, this.byRange);
+      const taken = await this.unchangedRows.drop(chunk, shape, this.byRange, next);
       this.byRange = taken.rangeFits;
       unchanged = taken.dropped;
       if (chunk.rows === 0) return { counts: { created: 0, updated: 0, unchanged }, rejected: 0 };

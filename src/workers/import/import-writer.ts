@@ -2,7 +2,7 @@ import type { Db } from '../../shared/db/pool.js';
 import type { JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
-import { ChunkMerger } from './chunk-merger.js';
+import { ChunkMerger, type ChunkMerged } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
 import { CopyWriter } from './copy-writer.js';
 import { filterBytesFor } from './ean-filter.js';
@@ -57,6 +57,10 @@ export class ImportWriter {
   private readonly repeats: FirstLoadRepeats | null;
   /** Merges of chunks handed off and not finished yet, oldest first: at most {@link MERGES_AHEAD}. */
   private merging: Promise<void>[] = [];
+  /** Chunks handed off whose merge has not started, oldest first. */
+  private readonly queued: FullChunk[] = [];
+  /** Whether a chunk's merge is under way. */
+  private mergeRunning = false;
   private ended = false;
 
   private constructor(
@@ -195,6 +199,9 @@ export class ImportWriter {
     while (this.merging.length >= MERGES_AHEAD) await this.merging.shift();
     const full = this.chunks.take();
     if (!full) return;
+    this.queued.push(full);
+    // The chunk due next has its stored products read while the one before it is merged.
+    if (this.mergeRunning && this.queued.length === 1) this.merger.readAhead(full.chunk, this.shape!);
     // Chunks merge one after another on the transaction, in file order.
     const merged = (this.merging.at(-1) ?? Promise.resolve()).then(() => this.merge(full));
     // Awaited at a later hand-off or in drain(); this only keeps Node from calling it unhandled.
@@ -205,7 +212,14 @@ export class ImportWriter {
   private async merge(full: FullChunk): Promise<void> {
     // Rows merge only while the import can still succeed (abort mode fails on the first problem).
     const stillMerging = (rejected: number) => this.input.options.on_error === 'skip' || this.rowsFailed + rejected === 0;
-    const merged = await this.merger.merge(full, this.shape!, stillMerging);
+    this.queued.shift();
+    this.mergeRunning = true;
+    let merged: ChunkMerged;
+    try {
+      merged = await this.merger.merge(full, this.shape!, stillMerging, this.queued[0]?.chunk ?? null);
+    } finally {
+      this.mergeRunning = false;
+    }
     this.counts.created += merged.counts.created;
     this.counts.updated += merged.counts.updated;
     this.counts.unchanged += merged.counts.unchanged;

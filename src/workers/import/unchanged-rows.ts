@@ -40,8 +40,10 @@ const literal = (value: string) => pg.escapeLiteral(value);
  */
 export class UnchangedRows {
   private resting = 0;
-  /** The block stored lines were read into, kept for the next chunk. */
-  private spare: Buffer | null = null;
+  /** Blocks stored lines were read into, kept for the chunks after. */
+  private readonly spares: Buffer[] = [];
+  /** The stored lines of the chunk due next, read while the chunk before is compared (see {@link readAhead}). */
+  private ahead: { chunk: Chunk; read: Promise<StoredLines | null> } | null = null;
 
   constructor(
     private readonly tx: DbClient,
@@ -56,51 +58,85 @@ export class UnchangedRows {
   /**
    * Takes the chunk's unchanged rows out of its text and returns how many there were. Reads the
    * stored products as the chunk's stretch of EANs when `byRange`; `rangeFits` is false when that
-   * stretch held too many products, and they were read again by the chunk's EANs.
+   * stretch held too many products, and they were read again by the chunk's EANs. `next`, the
+   * chunk due after this one, has its stored products read while this one is compared.
    */
-  async drop(chunk: Chunk, shape: MergeShape, byRange: boolean): Promise<{ dropped: number; rangeFits: boolean }> {
-    let rangeFits = byRange;
-    if (!chunk.checked || !chunk.starts || chunk.rows === 0) return { dropped: 0, rangeFits };
+  async drop(chunk: Chunk, shape: MergeShape, byRange: boolean, next: Chunk | null = null): Promise<{ dropped: number; rangeFits: boolean }> {
+    const ahead = this.ahead?.chunk === chunk ? this.ahead.read : null;
+    if (this.ahead?.chunk !== next) this.ahead = null;
+    if (!comparable(chunk)) return { dropped: 0, rangeFits: byRange };
     if (this.resting > 0) {
       this.resting -= 1;
-      return { dropped: 0, rangeFits };
+      return { dropped: 0, rangeFits: byRange };
     }
-    const blocks: Buffer[] = [];
-    const takeBlock = () => {
-      const block = this.spare ?? Buffer.allocUnsafeSlow(STORED_BLOCK_BYTES);
-      this.spare = null;
-      blocks.push(block);
-      return block;
-    };
-    let stored: { text: Buffer; lines: number } | null = null;
-    if (rangeFits && chunk.eans) {
-      const cap = RANGE_DENSITY * chunk.rows + 1;
-      const { low, high } = chunk.eans;
-      const where = `ean BETWEEN ${literal(low)} AND ${literal(high)} ORDER BY ean LIMIT ${cap}`;
-      stored = await this.read(storedLinesSql(this.accountId, shape, where), takeBlock);
-      if (stored.lines >= cap) {
-        rangeFits = false;
-        stored = null;
-      }
-    }
-    const ascending = stored !== null && chunk.ascending;
-    stored ??= await this.read(storedLinesSql(this.accountId, shape, `ean = ANY (${literal(`{${chunkEans(chunk).join(',')}}`)})`), takeBlock);
+    const reading = ahead ?? this.read(chunk, shape, byRange);
+    if (next) this.readAhead(next, shape, byRange);
+    const inRange = await reading;
+    const rangeFits = byRange && inRange !== null;
+    const stored = inRange ?? (await this.read(chunk, shape, false))!;
     const rows = chunk.rows;
-    const dropped = dropStoredRows(chunk, stored.text, ascending);
-    this.spare = blocks[0] ?? this.spare;
+    const dropped = dropStoredRows(chunk, stored.text, stored.byRange && chunk.ascending);
+    const block = stored.blocks[0];
+    if (block && this.spares.length < 2) this.spares.push(block);
     if (dropped < rows * WORTH_IT) this.resting = REST_CHUNKS;
     return { dropped, rangeFits };
   }
 
-  private async read(sql: string, takeBlock: () => Buffer): Promise<{ text: Buffer; lines: number }> {
-    const stream = new CopyOutStream(sql, undefined, takeBlock);
+  /**
+   * Starts reading the stored products of `chunk`, due after the one being merged, so that
+   * PostgreSQL reads them while the worker compares the chunk before. Its EANs are none of the
+   * chunks' before it (rows were checked for repeats in the worker), so merging those first does
+   * not change what it reads. Nothing is read when the chunk will not be compared.
+   */
+  readAhead(chunk: Chunk, shape: MergeShape, byRange: boolean): void {
+    if (this.ahead || !comparable(chunk) || this.resting > 0) return;
+    const read = this.read(chunk, shape, byRange);
+    // Awaited by drop(); a read of a chunk never compared (the import failed) must not go unhandled.
+    read.catch(() => {});
+    this.ahead = { chunk, read };
+  }
+
+  /**
+   * The stored lines of the chunk's EANs: by its stretch of EANs when `byRange` (null when that
+   * stretch holds too many products), else by its EANs.
+   */
+  private async read(chunk: Chunk, shape: MergeShape, byRange: boolean): Promise<StoredLines | null> {
+    if (byRange && chunk.eans) {
+      const cap = RANGE_DENSITY * chunk.rows + 1;
+      const { low, high } = chunk.eans;
+      const where = `ean BETWEEN ${literal(low)} AND ${literal(high)} ORDER BY ean LIMIT ${cap}`;
+      const stored = await this.copyOut(storedLinesSql(this.accountId, shape, where), true);
+      return stored.lines < cap ? stored : null;
+    }
+    return this.copyOut(storedLinesSql(this.accountId, shape, `ean = ANY (${literal(`{${chunkEans(chunk).join(',')}}`)})`), false);
+  }
+
+  private async copyOut(sql: string, byRange: boolean): Promise<StoredLines> {
+    const blocks: Buffer[] = [];
+    const stream = new CopyOutStream(sql, undefined, () => {
+      const block = this.spares.pop() ?? Buffer.allocUnsafeSlow(STORED_BLOCK_BYTES);
+      blocks.push(block);
+      return block;
+    });
     this.tx.query(stream);
     const parts: Buffer[] = [];
     for await (const part of stream) parts.push(part as Buffer);
     const text = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    return { text, lines: stream.rows };
+    return { text, lines: stream.rows, byRange, blocks };
   }
 }
+
+/** Stored products read back as COPY text, and the blocks that hold it. */
+interface StoredLines {
+  text: Buffer;
+  lines: number;
+  /** Whether they were read by the chunk's stretch of EANs, in EAN order. */
+  byRange: boolean;
+  blocks: Buffer[];
+}
+
+/** Whether a chunk's rows can be compared with their stored products: checked for repeats in the worker, with their line starts kept. */
+const comparable = (chunk: Chunk): boolean => chunk.checked && chunk.starts !== null && chunk.rows > 0;
 
 /** `COPY … TO STDOUT` of the account's products matching `where`: the EAN, then the file's columns in chunk order. */
 function storedLinesSql(accountId: string, shape: MergeShape, where: string): string {
