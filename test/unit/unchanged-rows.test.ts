@@ -48,30 +48,38 @@ describe('dropStoredRows', () => {
   it('walks a chunk in EAN order beside its stored lines and keeps only rows that differ or are new', () => {
     const chunk = chunkOf(file);
     expect(chunk.ascending).toBe(true);
-    expect(dropStoredRows(chunk, storedText(stored), true)).toBe(2);
+    expect(dropStoredRows(chunk, storedText(stored), 'ean')).toBe(2);
     expect(rowsLeft(chunk)).toEqual([['3', '4000000000024'], ['4', '4000000000031'], ['5', '4000000000048']]);
   });
 
   it('looks stored lines up by EAN when the chunk is not in EAN order', () => {
     const chunk = chunkOf([...file].reverse());
     expect(chunk.ascending).toBe(false);
-    expect(dropStoredRows(chunk, storedText(stored), false)).toBe(2);
+    expect(dropStoredRows(chunk, storedText(stored), 'any')).toBe(2);
+    expect(rowsLeft(chunk)).toEqual([['3', '4000000000048'], ['4', '4000000000031'], ['5', '4000000000024']]);
+  });
+
+  it('compares each row with the stored line in its place when they come one per row, NULLs for a new EAN', () => {
+    const chunk = chunkOf([...file].reverse());
+    const inRowOrder = [...file].reverse().map((row) => stored.find((p) => p.ean === row.ean) ?? null);
+    const lines = inRowOrder.map((p) => (p ? storedText([p]).toString() : '\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n'));
+    expect(dropStoredRows(chunk, Buffer.from(lines.join('')), 'rows')).toBe(2);
     expect(rowsLeft(chunk)).toEqual([['3', '4000000000048'], ['4', '4000000000031'], ['5', '4000000000024']]);
   });
 
   it('keeps every row when nothing is stored, and a row with attributes even when its values match', () => {
     const withAttributes = { ...product('4000000000017', 'Same'), attributes: { color: 'red' } };
     const chunk = chunkOf([withAttributes, product('4000000000024', 'Renamed')]);
-    expect(dropStoredRows(chunk, storedText(stored), true)).toBe(0);
+    expect(dropStoredRows(chunk, storedText(stored), 'ean')).toBe(0);
     expect(rowsLeft(chunk)).toEqual([['2', '4000000000017'], ['3', '4000000000024']]);
-    expect(dropStoredRows(chunk, Buffer.alloc(0), true)).toBe(0);
+    expect(dropStoredRows(chunk, Buffer.alloc(0), 'ean')).toBe(0);
     expect(chunk.rows).toBe(2);
   });
 
   it('tells a stored EAN from one that only begins with it', () => {
     const chunk = chunkOf([product('12345670', 'Short'), product('1234567000000', 'Long')]);
     const text = storedText([product('12345670', 'Short'), product('1234567000000', 'Other')]);
-    expect(dropStoredRows(chunk, text, true)).toBe(1);
+    expect(dropStoredRows(chunk, text, 'ean')).toBe(1);
     expect(rowsLeft(chunk)).toEqual([['3', '1234567000000']]);
   });
 });

@@ -75,7 +75,7 @@ export class UnchangedRows {
     const rangeFits = byRange && inRange !== null;
     const stored = inRange ?? (await this.read(chunk, shape, false))!;
     const rows = chunk.rows;
-    const dropped = dropStoredRows(chunk, stored.text, stored.byRange && chunk.ascending);
+    const dropped = dropStoredRows(chunk, stored.text, stored.byRange ? (chunk.ascending ? 'ean' : 'any') : 'rows');
     const block = stored.blocks[0];
     if (block && this.spares.length < 2) this.spares.push(block);
     if (dropped < rows * WORTH_IT) this.resting = REST_CHUNKS;
@@ -105,10 +105,10 @@ export class UnchangedRows {
       const cap = RANGE_DENSITY * chunk.rows + 1;
       const { low, high } = chunk.eans;
       const where = `ean BETWEEN ${literal(low)} AND ${literal(high)} ORDER BY ean LIMIT ${cap}`;
-      const stored = await this.copyOut(storedLinesSql(this.accountId, shape, where), true);
+      const stored = await this.copyOut(storedRangeSql(this.accountId, shape, where), true);
       return stored.lines < cap ? stored : null;
     }
-    return this.copyOut(storedLinesSql(this.accountId, shape, `ean = ANY (${literal(`{${chunkEans(chunk).join(',')}}`)})`), false);
+    return this.copyOut(storedRowsSql(this.accountId, shape, chunkEans(chunk)), false);
   }
 
   private async copyOut(sql: string, byRange: boolean): Promise<StoredLines> {
@@ -130,7 +130,7 @@ export class UnchangedRows {
 interface StoredLines {
   text: Buffer;
   lines: number;
-  /** Whether they were read by the chunk's stretch of EANs, in EAN order. */
+  /** Whether they were read by the chunk's stretch of EANs, in EAN order; else one line per chunk row, in row order. */
   byRange: boolean;
   blocks: Buffer[];
 }
@@ -138,10 +138,24 @@ interface StoredLines {
 /** Whether a chunk's rows can be compared with their stored products: checked for repeats in the worker, with their line starts kept. */
 const comparable = (chunk: Chunk): boolean => chunk.checked && chunk.starts !== null && chunk.rows > 0;
 
-/** `COPY … TO STDOUT` of the account's products matching `where`: the EAN, then the file's columns in chunk order. */
-function storedLinesSql(accountId: string, shape: MergeShape, where: string): string {
-  const values = VALUE_COLUMNS.map((column) => (shape.columns.has(column) ? column : 'NULL'));
-  return `COPY (SELECT ean, ${values.join(', ')} FROM products WHERE account_id = ${literal(accountId)}::uuid AND ${where}) TO STDOUT`;
+/** The chunk's columns of products: the EAN, then the file's columns in chunk order, NULL for the others. */
+function storedColumns(shape: MergeShape): string {
+  return ['p.ean', ...VALUE_COLUMNS.map((column) => (shape.columns.has(column) ? `p.${column}` : 'NULL'))].join(', ');
+}
+
+/** `COPY … TO STDOUT` of the account's products matching `where`, in the chunk's columns (see storedColumns). */
+function storedRangeSql(accountId: string, shape: MergeShape, where: string): string {
+  return `COPY (SELECT ${storedColumns(shape)} FROM products p WHERE account_id = ${literal(accountId)}::uuid AND ${where}) TO STDOUT`;
+}
+
+/**
+ * `COPY … TO STDOUT` of one line per EAN, in the order given: its stored product in the chunk's
+ * columns, or a line of NULLs (`\N…`, which equals no chunk line) when it has none. Compared line
+ * by line with the chunk's rows, nothing is looked up in the worker.
+ */
+function storedRowsSql(accountId: string, shape: MergeShape, eans: string[]): string {
+  return `COPY (SELECT ${storedColumns(shape)} FROM unnest(${literal(`{${eans.join(',')}}`)}::text[]) WITH ORDINALITY AS u(ean, n)
+    LEFT JOIN products p ON p.account_id = ${literal(accountId)}::uuid AND p.ean = u.ean ORDER BY u.n) TO STDOUT`;
 }
 
 /**
@@ -187,15 +201,21 @@ function storedIndex(stored: Buffer): Map<string, number> {
 }
 
 /**
+ * How stored lines line up with a chunk's rows: `ean`, both in EAN order (walked side by side);
+ * `any`, stored lines in EAN order and rows in any (looked up by EAN); `rows`, one stored line per
+ * row, in row order (see storedRowsSql).
+ */
+export type StoredOrder = 'ean' | 'any' | 'rows';
+
+/**
  * Takes out of the chunk every row whose line (from its EAN to its last value) equals a stored
  * line, moving the others together in its text, and returns how many were taken out. `stored` is
- * COPY output (see storedLinesSql); when it and the chunk are both in EAN order they are walked
- * side by side, otherwise stored lines are looked up by EAN.
+ * COPY output (see storedRangeSql and storedRowsSql), lined up with the rows as `order` says.
  */
-export function dropStoredRows(chunk: Chunk, stored: Buffer, ascending: boolean): number {
+export function dropStoredRows(chunk: Chunk, stored: Buffer, order: StoredOrder): number {
   const { text, starts } = chunk;
   const rows = chunk.rows;
-  const index = ascending ? null : storedIndex(stored);
+  const index = order === 'any' ? storedIndex(stored) : null;
   let cursor = 0;
   let kept = 0;
   let written = 0;
@@ -203,16 +223,19 @@ export function dropStoredRows(chunk: Chunk, stored: Buffer, ascending: boolean)
     const start = starts![i]!;
     const end = i + 1 < rows ? starts![i + 1]! : chunk.bytes;
     const eanStart = tabFrom(text, start) + 1;
-    const eanEnd = tabFrom(text, eanStart);
     const valuesEnd = end - EMPTY_ATTRIBUTES_TAIL.length;
     let line = -1;
-    if (index) line = index.get(text.toString('latin1', eanStart, eanEnd)) ?? -1;
+    if (order === 'rows') {
+      if (cursor < stored.length) line = cursor;
+      cursor = stored.indexOf(NEWLINE, cursor) + 1;
+    } else if (index) line = index.get(text.toString('latin1', eanStart, tabFrom(text, eanStart))) ?? -1;
     else {
-      let order = -1;
-      while (cursor < stored.length && (order = compareEan(stored, cursor, text, eanStart, eanEnd)) < 0) {
+      const eanEnd = tabFrom(text, eanStart);
+      let sign = -1;
+      while (cursor < stored.length && (sign = compareEan(stored, cursor, text, eanStart, eanEnd)) < 0) {
         cursor = stored.indexOf(NEWLINE, cursor) + 1;
       }
-      if (cursor < stored.length && order === 0) line = cursor;
+      if (cursor < stored.length && sign === 0) line = cursor;
     }
     if (line >= 0 && sameValues(text, eanStart, valuesEnd, stored, line)) continue;
     if (written !== start) text.copy(text, written, start, end);
