@@ -12,6 +12,7 @@ import {
   type MergeCounts,
   type MergeShape,
 } from './chunk-sql.js';
+import { upsertChunk } from './chunk-upsert.js';
 import { copyText } from './copy-writer.js';
 import type { FullChunk } from './chunk-builder.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
@@ -117,10 +118,13 @@ export class ChunkMerger {
    * Merges the chunk table's `staged` rows, reading their stored products by the chunk's range of
    * EANs while ranges stay dense (a file in EAN order); the first range that is not turns it off
    * for the rest of the attempt, and that chunk is merged by its EANs. A chunk that lost its
-   * unchanged rows (not `whole`) is merged by its EANs: its range holds the rows taken out too.
+   * unchanged rows (not `whole`) holds mostly new and changed rows: an upsert's is merged with one
+   * probe per row (see upsertChunk), another mode's by its EANs (its range holds the rows taken
+   * out too).
    */
   private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number, whole: boolean): Promise<MergeCounts> {
     const { tx, settings } = this;
+    if (!whole && settings.options.mode === 'upsert') return upsertChunk(tx, settings.accountId, shape, staged);
     const merge = (range: EanRange | null) =>
       mergeChunk(tx, settings.accountId, settings.options.mode, shape, staged, settings.catalogWasEmpty, range);
     if (whole && this.byRange && chunk.eans) {

@@ -136,20 +136,20 @@ export async function rejectByMode(
 }
 
 /** The new value of a column as products holds it: the chunk keeps price as text (cast here, keeping its scale). */
-const newValue = (column: string) => (column === 'price' ? 'c.price::numeric' : `c.${column}`);
+export const newValue = (column: string) => (column === 'price' ? 'c.price::numeric' : `c.${column}`);
 
 /**
  * The SQL condition "chunk row `c` would change stored product `p`": only columns the file has
  * are compared (absent columns are kept), price by its text so that a new scale counts as a
  * change, attributes after merging the file's attribute columns ($2) over the stored ones.
  */
-function changedCondition(shape: MergeShape): string {
+export function changedCondition(shape: MergeShape, value: (column: string) => string = newValue): string {
   const compared = VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) =>
     column === 'price'
-      ? `p.price::text IS DISTINCT FROM (${newValue(column)})::text`
-      : `p.${column} IS DISTINCT FROM ${newValue(column)}`,
+      ? `p.price::text IS DISTINCT FROM (${value(column)})::text`
+      : `p.${column} IS DISTINCT FROM ${value(column)}`,
   );
-  compared.push(`p.attributes IS DISTINCT FROM ((p.attributes - $2::text[]) || c.attributes)`);
+  compared.push(`p.attributes IS DISTINCT FROM ((p.attributes - $2::text[]) || ${value('attributes')})`);
   return `(${compared.join(' OR ')})`;
 }
 
@@ -178,6 +178,23 @@ function storedProducts(range: EanRange | null): { fits: string; pairs: string }
     pairs: `products p JOIN import_chunk c ON c.ean = p.ean
       WHERE p.account_id = $1 AND p.ean BETWEEN $3 AND $4 AND (SELECT yes FROM fits)`,
   };
+}
+
+/** `INSERT` into products (as `p`) of the chunk rows (as `c`) that `where` keeps, every column set ($1: the account). */
+export const insertChunkRows = (where: string) =>
+  `INSERT INTO products AS p (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
+   SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c ${where}`;
+
+/**
+ * The `SET` list of an update of stored product `p` by a row of the file, whose values `value`
+ * names: the file's columns, its attribute columns ($2) over the stored attributes, the time.
+ */
+export function updatedValues(shape: MergeShape, value: (column: string) => string = newValue): string {
+  return [
+    ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${value(column)}`),
+    `attributes = (p.attributes - $2::text[]) || ${value('attributes')}`,
+    'updated_at = now()',
+  ].join(', ');
 }
 
 /**
@@ -209,13 +226,10 @@ export async function mergeChunk(
   allNew: boolean,
   range: EanRange | null = null,
 ): Promise<MergeCounts | null> {
-  const insert = (where: string) =>
-    `INSERT INTO products (account_id, ean, ${VALUE_COLUMNS.join(', ')}, attributes)
-     SELECT $1, c.ean, ${VALUE_COLUMNS.map(newValue).join(', ')}, c.attributes FROM import_chunk c ${where}`;
   if (allNew) {
     // Nothing to look up: every row is inserted (mode=update: rejectByMode took every row out).
     if (mode === 'update') return { created: 0, updated: 0, unchanged: staged };
-    const result = await tx.query(insert(''), [accountId]);
+    const result = await tx.query(insertChunkRows(''), [accountId]);
     const created = result.rowCount ?? 0;
     return { created, updated: 0, unchanged: staged - created };
   }
@@ -223,16 +237,12 @@ export async function mergeChunk(
   // stored product and tells whether it would change; rows without a pair are inserted
   // (mode=update has none left), and only changed ones are looked up again, to be updated. With no
   // attribute columns $2 is empty and the chunk's attributes are {}: the stored ones stay.
-  const sets = [
-    ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${newValue(column)}`),
-    'attributes = (p.attributes - $2::text[]) || c.attributes',
-    'updated_at = now()',
-  ];
+  const sets = updatedValues(shape);
   const stored = storedProducts(range);
   const inserted =
     mode === 'update'
       ? 'SELECT 1 WHERE false'
-      : `${insert('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`;
+      : `${insertChunkRows('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`;
   const { rows } = await tx.query<{ created: number; updated: number; fits: boolean }>(
     `WITH fits AS MATERIALIZED (${stored.fits}),
      matched AS MATERIALIZED (
@@ -241,7 +251,7 @@ export async function mergeChunk(
        SELECT c.* FROM import_chunk c JOIN matched m ON m.row = c.row WHERE m.changed),
      inserted AS (${inserted}),
      updated AS (
-       UPDATE products p SET ${sets.join(', ')} FROM changed c
+       UPDATE products p SET ${sets} FROM changed c
        WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM changed))
        RETURNING 1)
      SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated,
