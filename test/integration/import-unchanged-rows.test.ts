@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DbClient } from '../../src/shared/db/pool.js';
 import type { MergeShape } from '../../src/workers/import/chunk-sql.js';
 import type { ProductColumn } from '../../src/workers/import/header.js';
 import type { ValidRow } from '../../src/workers/import/row-reader.js';
@@ -77,22 +78,34 @@ describe('UnchangedRows', () => {
   });
 });
 
+/**
+ * Runs `use` with an UnchangedRows on a connection of its own, for a new account holding `products`;
+ * the connection is `use`'s too.
+ */
+async function withStored(
+  products: ValidRow[],
+  use: (unchangedRows: UnchangedRows, accountId: string, client: DbClient) => Promise<void>,
+): Promise<void> {
+  const account = await ctx.createAccount();
+  await storeProducts(account.id, products);
+  const client = await ctx.db.connect();
+  try {
+    await use(new UnchangedRows(client, account.id), account.id, client);
+  } finally {
+    client.release();
+  }
+}
+
 describe('UnchangedRows after a chunk of new products', () => {
   it('lets the next 16 chunks through whole, then takes unchanged rows out again', async () => {
-    const account = await ctx.createAccount();
-    await storeProducts(account.id, awkward);
     const shape = shapeOf(ALL_COLUMNS);
     const fresh: ValidRow = { ...awkward[2]!, ean: '4000000000048' };
-    const client = await ctx.db.connect();
-    try {
-      const unchangedRows = new UnchangedRows(client, account.id);
-      const drop = async (rows: ValidRow[]) => (await unchangedRows.drop(reimportChunk(account.id, rows), shape, true)).dropped;
+    await withStored(awkward, async (unchangedRows, accountId) => {
+      const drop = async (rows: ValidRow[]) => (await unchangedRows.drop(reimportChunk(accountId, rows), shape, true)).dropped;
       expect(await drop([fresh])).toBe(0);
       for (let chunk = 0; chunk < 16; chunk += 1) expect(await drop(awkward)).toBe(0);
       expect(await drop(awkward)).toBe(3);
-    } finally {
-      client.release();
-    }
+    });
   });
 });
 
@@ -101,54 +114,36 @@ describe('UnchangedRows reading ahead', () => {
   const moreAwkward = awkward.map((p, i) => ({ ...p, ean: ['4000000000055', '4000000000062', '4000000000079'][i]! }));
 
   it('reads the next chunk\'s stored products before anything sent after this chunk\'s comparison', async () => {
-    const account = await ctx.createAccount();
-    await storeProducts(account.id, [...awkward, ...moreAwkward]);
-    const client = await ctx.db.connect();
-    try {
-      const unchangedRows = new UnchangedRows(client, account.id);
-      const next = reimportChunk(account.id, moreAwkward);
-      expect((await unchangedRows.drop(reimportChunk(account.id, awkward), shape, false, next)).dropped).toBe(3);
+    await withStored([...awkward, ...moreAwkward], async (unchangedRows, accountId, client) => {
+      const next = reimportChunk(accountId, moreAwkward);
+      expect((await unchangedRows.drop(reimportChunk(accountId, awkward), shape, false, next)).dropped).toBe(3);
       // Sent after the read of the next chunk's products: what the next chunk is compared with predates it.
-      await client.query(`UPDATE products SET name = 'Renamed' WHERE account_id = $1 AND ean = $2`, [account.id, moreAwkward[0]!.ean]);
+      await client.query(`UPDATE products SET name = 'Renamed' WHERE account_id = $1 AND ean = $2`, [accountId, moreAwkward[0]!.ean]);
       expect((await unchangedRows.drop(next, shape, false)).dropped).toBe(3);
       // Without a read ahead, the change is seen.
-      expect((await unchangedRows.drop(reimportChunk(account.id, moreAwkward), shape, false)).dropped).toBe(2);
-    } finally {
-      client.release();
-    }
+      expect((await unchangedRows.drop(reimportChunk(accountId, moreAwkward), shape, false)).dropped).toBe(2);
+    });
   });
 
   it('compares a chunk other than the one read ahead with its own stored products', async () => {
-    const account = await ctx.createAccount();
-    await storeProducts(account.id, [...awkward, ...moreAwkward]);
-    const client = await ctx.db.connect();
-    try {
-      const unchangedRows = new UnchangedRows(client, account.id);
+    await withStored([...awkward, ...moreAwkward], async (unchangedRows, accountId) => {
       const renamed = awkward.map((p, i) => ({ ...p, name: i === 0 ? 'Renamed' : p.name }));
       for (const byRange of [true, false]) {
-        await unchangedRows.drop(reimportChunk(account.id, moreAwkward), shape, byRange, reimportChunk(account.id, moreAwkward));
+        await unchangedRows.drop(reimportChunk(accountId, moreAwkward), shape, byRange, reimportChunk(accountId, moreAwkward));
         // Not the chunk read ahead, nor its EANs.
-        expect((await unchangedRows.drop(reimportChunk(account.id, renamed), shape, byRange)).dropped).toBe(2);
+        expect((await unchangedRows.drop(reimportChunk(accountId, renamed), shape, byRange)).dropped).toBe(2);
       }
-    } finally {
-      client.release();
-    }
+    });
   });
 
   it('rests 16 chunks after one of new products while reading ahead, then compares again', async () => {
-    const account = await ctx.createAccount();
-    await storeProducts(account.id, awkward);
-    const client = await ctx.db.connect();
-    try {
-      const unchangedRows = new UnchangedRows(client, account.id);
+    await withStored(awkward, async (unchangedRows, accountId) => {
       const fresh: ValidRow = { ...awkward[2]!, ean: '4000000000048' };
-      const chunks = [[fresh], ...Array.from({ length: 17 }, () => awkward)].map((rows) => reimportChunk(account.id, rows));
+      const chunks = [[fresh], ...Array.from({ length: 17 }, () => awkward)].map((rows) => reimportChunk(accountId, rows));
       const dropped: number[] = [];
       for (const [i, chunk] of chunks.entries()) dropped.push((await unchangedRows.drop(chunk, shape, true, chunks[i + 1] ?? null)).dropped);
       expect(dropped).toEqual([...Array<number>(17).fill(0), 3]);
-    } finally {
-      client.release();
-    }
+    });
   });
 });
 
