@@ -4,6 +4,7 @@ import { access, mkdir, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_ENV } from '../src/shared/node-flags.js';
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
 export async function freePort(): Promise<number> {
@@ -69,7 +70,7 @@ export async function startService(
   const entry = runtime.kind === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [runtime.mainJs];
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd,
-    env: { ...process.env, TIER_LIMITS: UNLIMITED_TIERS, ...env },
+    env: { ...SERVICE_ENV, ...process.env, TIER_LIMITS: UNLIMITED_TIERS, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (child.pid === undefined) throw new Error('could not start the service');

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SERVICE_V8_FLAGS, serviceNodeFlags } from '../../src/shared/node-flags.js';
+import { SERVICE_ENV, SERVICE_V8_FLAGS, serviceNodeFlags } from '../../src/shared/node-flags.js';
 
 const root = new URL('../../', import.meta.url);
 const startScript = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
-const dockerCommand = readFileSync(new URL('Dockerfile', root), 'utf8').split('\n').find((line) => line.startsWith('CMD '))!;
+const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8').split('\n');
+const dockerCommand = dockerfile.find((line) => line.startsWith('CMD '))!;
 
 describe('the node flags the service runs with', () => {
   it('are the same in npm start, the Dockerfile and for benchmarks and tests', () => {
@@ -14,6 +15,13 @@ describe('the node flags the service runs with', () => {
       for (const flag of SERVICE_V8_FLAGS) expect(command).toContain(flag);
     }
     expect(serviceNodeFlags(256)).toEqual(['--max-old-space-size=256', ...SERVICE_V8_FLAGS]);
+  });
+
+  it('come with the same malloc settings from npm start and the Dockerfile, which an operator may override', () => {
+    for (const [name, value] of Object.entries(SERVICE_ENV)) {
+      expect(startScript).toContain(`${name}=\${${name}:-${value}} node `);
+      expect(dockerfile).toContain(`ENV ${name}=${value}`);
+    }
   });
 
   it('are accepted by this node, and the young generation is the smaller one', () => {
