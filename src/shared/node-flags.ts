@@ -33,9 +33,10 @@ export const SERVICE_V8_FLAGS = ['--max-semi-space-size=8'] as const;
  * freed. Node's buffers (64 KiB socket reads, 256 KiB file reads, 1 MiB chunks) are freed only when
  * V8 collects their objects, often long after a 95 MB upload or a re-import's read-back has gone
  * through them, by which time glibc's default (a threshold that rises to the largest block freed,
- * 32 MiB at most) had put them in its heap, which keeps the pages. Three runs of the scrambled 1M-row
- * first load, unchanged and 10%-changed re-imports in one process: peak RSS 140, 152 and 163 MB
- * with it, 156–157, 175–186 and 186–199 MB without, in the same time. An operator's own value wins.
+ * 32 MiB at most) had put them in its heap, which keeps the pages. The scrambled 1M-row first load,
+ * unchanged and 10%-changed re-imports, one after another in one process (two runs each way):
+ * peak RSS 137–140, 152–156 and 163–179 MB with it; 155–156, 175–186 and 186–199 MB without, in
+ * the same time. An operator's own value wins.
  */
 export const SERVICE_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' } as const;
 
