@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 import { keyWithScopes } from '../support/operator-support.js';
-import { catalogSnapshot, jobRow, productsCsv, stagingTablesOf, waitFor } from '../support/recovery-support.js';
+import { catalogSnapshot, importHeldHalfWay, jobRow, stagingTablesOf, waitFor } from '../support/recovery-support.js';
 
-/** Rows of the cancelled import: a first load reads them for several seconds, so the cancel comes mid-way. */
-const CANCELLED_ROWS = 1_000_000;
+/** Rows of the cancelled import, held half-way until the cancel is sent (see importHeldHalfWay). */
+const CANCELLED_ROWS = 300_000;
 
 /** The running service: workers on. */
 let ctx: TestContext;
@@ -62,15 +62,11 @@ describe('POST /v1/jobs/{id}/cancel', () => {
 
   it('stops a running import at its next chunk, writes nothing and does not retry it', async () => {
     const account = await ctx.createAccount();
-    const id = await startImport(ctx, account.key, productsCsv(1, CANCELLED_ROWS, 'Cancelled'));
-    await waitFor('the import to be running', async () => {
-      const row = await jobRow(ctx.db, id);
-      return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
+    const id = await importHeldHalfWay(ctx, account, CANCELLED_ROWS, async (id) => {
+      const response = await post(ctx, account.key, `/v1/jobs/${id}/cancel`);
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.json<JobResource>()).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED' });
     });
-
-    const response = await post(ctx, account.key, `/v1/jobs/${id}/cancel`);
-    expect(response.statusCode, response.body).toBe(200);
-    expect(response.json<JobResource>()).toMatchObject({ status: 'cancelled', error_code: 'JOB_CANCELLED' });
 
     // The delivery stops well before the file's end: BullMQ records it failed, not retried.
     // The job is read once its state is failed: a copy read before could lack the failed reason.

@@ -1,15 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  catalogSnapshot,
-  holdProduct,
-  jobRow,
-  productsCsv,
-  recoveryEan,
-  spawnWorker,
-  waitFor,
-  type WorkerChild,
-} from '../support/recovery-support.js';
+import { catalogSnapshot, importHeldHalfWay, jobRow, spawnWorker, waitFor, type WorkerChild } from '../support/recovery-support.js';
 import { freePort } from '../support/private-redis.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -83,20 +74,11 @@ describe('a ROLE=worker process with WORKER_PORT', () => {
 
   it('aborts a running import when the API, in another process, cancels it', async () => {
     const account = await ctx.createAccount();
-    // The import stops at a held product's EAN half-way through the file, however fast the machine
-    // reads: the cancel reaches it while it still has rows to read. Released, it goes on and stops.
-    const held = await holdProduct(ctx.db, account.id, recoveryEan(150_000));
-    let id: string;
-    try {
-      const response = await ctx.upload(account.key, productsCsv(1, 300_000, 'Far away'));
-      expect(response.statusCode).toBe(202);
-      id = response.json<{ id: string }>().id;
-      await waitFor('the import to reach the held product', async () => ((await held.someoneWaits()) ? true : undefined), 60_000);
+    // Released after the cancel, the import goes on to its next chunk and stops there.
+    const id = await importHeldHalfWay(ctx, account, 300_000, async (id) => {
       const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
       expect(cancel.statusCode, cancel.body).toBe(200);
-    } finally {
-      await held.release();
-    }
+    });
     const failed = await waitFor('the worker process to stop the delivery', async () => {
       // Read the job once its state is failed: a copy read before could lack the failed reason.
       const queue = ctx.queues.queue('import');

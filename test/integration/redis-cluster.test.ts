@@ -5,7 +5,7 @@ import { queuePrefix } from '../../src/shared/queues.js';
 import { untilQueueReady } from '../support/csv.js';
 import { FakeProvider } from '../support/fake-provider.js';
 import { maxOverlap } from '../support/job-overlap.js';
-import { jobRow, productsCsv, recoveryEan, waitFor } from '../support/recovery-support.js';
+import { importHeldHalfWay, productsCsv, recoveryEan, waitFor } from '../support/recovery-support.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-cluster.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -153,14 +153,11 @@ describe('the service on a Redis Cluster', () => {
 
   it('stops a running import that is cancelled: the cancel reaches the workers over the cluster', async () => {
     const account = await ctx.createAccount();
-    // A first load of 1M rows reads for several seconds: the cancel comes mid-way.
-    const id = await startImport(account.key, 1, 1_000_000);
-    await waitFor('the import to be running', async () => {
-      const row = await jobRow(ctx.db, id);
-      return row.phase === 'running' && Number(row.rows_processed) > 0 ? row : undefined;
+    // The cancel is sent while the import waits half-way through the file.
+    const id = await importHeldHalfWay(ctx, account, 300_000, async (id) => {
+      const response = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+      expect(response.statusCode, response.body).toBe(200);
     });
-    const response = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
-    expect(response.statusCode, response.body).toBe(200);
     // Only the cancel message aborts a running delivery with this reason.
     const bullJob = await waitFor('the delivery to stop', async () => {
       const queue = ctx.queues.queue('import');

@@ -54,6 +54,31 @@ export async function holdProduct(db: Db, accountId: string, ean: string): Promi
   };
 }
 
+/**
+ * Uploads a first load of `rows` products (see {@link productsCsv}) for `account` and runs `whileHeld`
+ * with its job id once the import waits at a held product half-way through the file, then lets the
+ * product go (see {@link holdProduct}). A cancel sent from `whileHeld` reaches the import while it
+ * still has rows to read, however fast the machine reads. Returns the job id.
+ */
+export async function importHeldHalfWay(
+  ctx: TestContext,
+  account: { id: string; key: string },
+  rows: number,
+  whileHeld: (id: string) => Promise<void>,
+): Promise<string> {
+  const held = await holdProduct(ctx.db, account.id, recoveryEan(Math.floor(rows / 2)));
+  try {
+    const response = await ctx.upload(account.key, productsCsv(1, rows, 'Held'));
+    if (response.statusCode !== 202) throw new Error(`upload: ${response.statusCode} ${response.body}`);
+    const id = response.json<{ id: string }>().id;
+    await waitFor('the import to reach the held product', async () => ((await held.someoneWaits()) ? true : undefined), 60_000);
+    await whileHeld(id);
+    return id;
+  } finally {
+    await held.release();
+  }
+}
+
 /** The import runner's dependencies on a test context, logging nothing. */
 export function importDeps(ctx: TestContext): ImportDeps {
   return { db: ctx.db, uploads: ctx.uploads, logger: createLogger('silent'), maxRecordBytes: 1 << 20, maxXlsxUncompressedBytes: 1 << 30 };
