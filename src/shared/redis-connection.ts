@@ -52,13 +52,16 @@ function failoverRetries(options: RedisOptions) {
 
 /**
  * The servers that hold data: the connection itself, or every master of a cluster that is
- * connected. Server-wide commands (CONFIG GET, SCAN) reach one server only, so they are run on
- * each of these; a master that went down (its slots now served by a promoted replica) is left
- * out, as a command queued for it would wait for its return.
+ * connected or not connected yet. Server-wide commands (CONFIG GET, SCAN) reach one server only,
+ * so they are run on each of these. A cluster connects to a master when a command first goes
+ * there (`wait`, as most are just after start): such a master is connected by the command, or
+ * fails it at once, as a cluster's node connections do not retry. A master that went down (its
+ * slots now served by a promoted replica) is left out, as a command queued for it would wait for
+ * its return.
  */
 export function dataServers(connection: RedisConnection): Redis[] {
   if (!(connection instanceof Cluster)) return [connection];
-  return connection.nodes('master').filter((node) => node.status === 'ready');
+  return connection.nodes('master').filter((node) => node.status === 'ready' || node.status === 'wait');
 }
 
 /** Every key matching `pattern` on one server. */
