@@ -76,7 +76,8 @@ export class ChunkMerger {
    */
   readAhead(chunk: Chunk, shape: MergeShape): void {
     const { options, catalogWasEmpty } = this.settings;
-    if (!chunk.direct && UnchangedRows.suits(options, catalogWasEmpty, shape)) this.unchangedRows.readAhead(chunk, shape, this.byRange);
+    // A first load's direct chunks never suit (an empty catalog) and keep no line starts.
+    if (UnchangedRows.suits(options, catalogWasEmpty, shape)) this.unchangedRows.readAhead(chunk, shape, this.byRange);
   }
 
   private async mergeThroughChunkTable(
