@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../support/recovery-support.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -182,5 +182,34 @@ describe('monthly quota', () => {
     const statuses = responses.map((response) => response.statusCode);
     expect(statuses.filter((status) => status === 200)).toHaveLength(5);
     expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+  });
+
+  it('admits requests of several accounts arriving together each against its own limits, in shared Redis calls', async () => {
+    nextMinute();
+    const busy = await ctx.createAccount();
+    const capped = await proAccount();
+    const calm = await ctx.createAccount();
+    for (const account of [busy, capped, calm]) await ctx.get(account.key, '/v1/usage');
+    const admissions = vi.spyOn(ctx.redis as unknown as { limitsAdmit: (...args: unknown[]) => Promise<unknown> }, 'limitsAdmit');
+    try {
+      const requests = [
+        ...Array.from({ length: 70 }, () => busy.key),
+        ...Array.from({ length: 8 }, () => capped.key),
+        ...Array.from({ length: 3 }, () => calm.key),
+      ];
+      const responses = await Promise.all(requests.map((key) => ctx.get(key, '/v1/jobs')));
+      const outcomes = (key: string) => {
+        const codes = responses.filter((_, index) => requests[index] === key).map((response) => response.json().error_code ?? 'ok');
+        return Object.fromEntries([...new Set(codes)].map((code) => [code, codes.filter((other) => other === code).length]));
+      };
+      // The usage call above took one of each account's minute and, for the PRO account, one of its 5.
+      expect(outcomes(busy.key)).toEqual({ ok: 59, RATE_LIMIT_EXCEEDED: 11 });
+      expect(outcomes(capped.key)).toEqual({ ok: 4, QUOTA_EXCEEDED: 4 });
+      expect(outcomes(calm.key)).toEqual({ ok: 3 });
+      expect(admissions.mock.calls.length).toBeGreaterThan(0);
+      expect(admissions.mock.calls.length).toBeLessThan(requests.length / 4);
+    } finally {
+      admissions.mockRestore();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import type { Tier } from '../../shared/accounts/account-queries.js';
@@ -9,6 +10,8 @@ import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
 
 const MINUTE_MS = 60_000;
+/** The most requests one admission script run counts, so one run never holds Redis long. */
+const ADMIT_BATCH = 64;
 
 /**
  * Counts a hit in a fixed one-minute window and returns the window's count. INCR and the expiry are
@@ -20,22 +23,41 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
 /**
- * Admits one request of an account in one round trip: counts it in the minute (as {@link HIT_SCRIPT})
- * and, when the minute allows it, in the month's usage hash unless that would pass the quota
- * (ARGV[3], -1: unlimited). Redis runs a script alone, so concurrent requests on any number of API
- * processes never pass the quota together. Returns {minute count, month count or -1 over the minute
- * or -2 over the quota, epoch}; {-1} when the month's hash must first be seeded from PostgreSQL.
- * Both keys share the deployment's hash tag, so the script runs on Redis Cluster too.
+ * Admits a batch of requests in one round trip. For each request i it takes the keys KEYS[2i-1]
+ * (the account's minute) and KEYS[2i] (its month's usage hash) and the arguments ARGV[3i-2] (the
+ * minute key's lifetime), ARGV[3i-1] (the per-minute limit) and ARGV[3i] (the monthly quota, -1:
+ * unlimited). It counts the request in the minute and, when the minute allows it, in the month
+ * unless that would pass the quota. Redis runs a script alone and the batch in order, so concurrent
+ * requests on any number of API processes never pass the quota together. Each request gets {minute
+ * count, month count or -1 over the minute or -2 over the quota, epoch}; {-1} when the month's hash
+ * must first be seeded from PostgreSQL. All keys share the deployment's hash tag, so the script runs
+ * on Redis Cluster too.
  */
 const ADMIT_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0, ''} end
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if count > tonumber(ARGV[2]) then return {count, -1, ''} end
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-local limit = tonumber(ARGV[3])
-if limit >= 0 and tonumber(redis.call('HGET', KEYS[2], 'used')) >= limit then return {count, -2, epoch} end
-return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`;
+local results = {}
+for i = 1, #KEYS / 2 do
+  local minuteKey, usageKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local result
+  if redis.call('EXISTS', usageKey) == 0 then
+    result = {-1, 0, ''}
+  else
+    local count = redis.call('INCR', minuteKey)
+    if count == 1 then redis.call('PEXPIRE', minuteKey, ARGV[3 * i - 2]) end
+    if count > tonumber(ARGV[3 * i - 1]) then
+      result = {count, -1, ''}
+    else
+      local epoch = redis.call('HGET', usageKey, 'epoch')
+      local limit = tonumber(ARGV[3 * i])
+      if limit >= 0 and tonumber(redis.call('HGET', usageKey, 'used')) >= limit then
+        result = {count, -2, epoch}
+      else
+        result = {count, redis.call('HINCRBY', usageKey, 'used', 1), epoch}
+      end
+    end
+  end
+  results[i] = result
+end
+return results`;
 
 /**
  * The connection with both scripts defined as commands: ioredis runs them by SHA1 (EVALSHA) and
@@ -43,8 +65,21 @@ return {count, redis.call('HINCRBY', KEYS[2], 'used', 1), epoch}`;
  */
 type LimitsRedis = RedisConnection & {
   limitsHit(key: string, windowMs: number): Promise<number>;
-  limitsAdmit(minuteKey: string, usageKey: string, windowMs: number, perMinute: number, monthly: number): Promise<[number, number, string]>;
+  /** {@link ADMIT_SCRIPT}: the number of keys, the keys, then the arguments. */
+  limitsAdmit(...args: (string | number)[]): Promise<AdmitResult[]>;
 };
+
+/** What {@link ADMIT_SCRIPT} answers for one request: minute count, month count (or -1, -2), epoch. */
+type AdmitResult = [number, number, string];
+
+/** One request to admit: its keys and limits. */
+interface Admission {
+  minuteKey: string;
+  usageKey: string;
+  perMinute: number;
+  /** -1: unlimited. */
+  monthly: number;
+}
 
 /** The per-minute state sent as X-RateLimit-Limit/Remaining/Reset. */
 export interface RateLimitState {
@@ -97,7 +132,7 @@ function minuteWindow(now: number): { window: number; resetSeconds: number } {
 export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   if (!('limitsHit' in deps.redis)) {
     deps.redis.defineCommand('limitsHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
-    deps.redis.defineCommand('limitsAdmit', { numberOfKeys: 2, lua: ADMIT_SCRIPT });
+    deps.redis.defineCommand('limitsAdmit', { lua: ADMIT_SCRIPT });
   }
   const redis = deps.redis as LimitsRedis;
   const usageKey = (accountId: string, month: string) => `${deps.keyPrefix}:usage:${accountId}:${month}`;
@@ -130,15 +165,32 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     }
   };
 
+  /**
+   * Admits every request asked for in one turn of the event loop with one script run, so a busy
+   * process makes one round trip to Redis for many requests instead of one each.
+   */
+  const admissions = new DataLoader<Admission, AdmitResult>(
+    async (batch) => {
+      const keys = batch.flatMap((admission) => [admission.minuteKey, admission.usageKey]);
+      const args = batch.flatMap((admission) => [2 * MINUTE_MS, admission.perMinute, admission.monthly]);
+      return redis.limitsAdmit(keys.length, ...keys, ...args);
+    },
+    { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: ADMIT_BATCH },
+  );
+
   /** Runs {@link ADMIT_SCRIPT}, seeding the month's hash first when Redis does not have it. */
   const admit = async (accountId: string, tier: Tier, month: string, window: number) => {
     const limits = deps.tierLimits[tier];
-    const minuteKey = `${deps.keyPrefix}:limits:account:${accountId}:${window}`;
-    const run = () => redis.limitsAdmit(minuteKey, usageKey(accountId, month), 2 * MINUTE_MS, limits.per_minute, limits.monthly ?? -1);
-    let result = await counted(run);
+    const admission: Admission = {
+      minuteKey: `${deps.keyPrefix}:limits:account:${accountId}:${window}`,
+      usageKey: usageKey(accountId, month),
+      perMinute: limits.per_minute,
+      monthly: limits.monthly ?? -1,
+    };
+    let result = await counted(() => admissions.load(admission));
     if (result[0] === -1) {
       await counted(() => ledger.seed(accountId, month));
-      result = await counted(run);
+      result = await counted(() => admissions.load(admission));
     }
     const [minuteCount, used, epoch] = result;
     if (used > 0) ledger.record(accountId, month, epoch);
