@@ -6,7 +6,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findInputColumns, findJob, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
+import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -39,9 +39,11 @@ const errorsCsvSchema = {
   },
 };
 
+type JobFinder = ReturnType<typeof jobFinder>;
+
 /** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
-async function ownJob(db: Db, accountId: string, id: string): Promise<JobRow> {
-  const job = UUID.test(id) ? await findJob(db, accountId, id) : null;
+async function ownJob(findJob: JobFinder, accountId: string, id: string): Promise<JobRow> {
+  const job = UUID.test(id) ? await findJob(accountId, id) : null;
   if (!job) throw notFound('Job not found.');
   return job;
 }
@@ -53,6 +55,7 @@ const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'jobs:read' as const };
+  const findJob = jobFinder(deps.db);
 
   routes.get(
     '/v1/jobs',
@@ -88,7 +91,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
   );
 
   routes.get('/v1/jobs/:id', { config, schema: jobSchema }, async (request) =>
-    toJobResource(await ownJob(deps.db, accountIdOf(request), request.params.id)),
+    toJobResource(await ownJob(findJob, accountIdOf(request), request.params.id)),
   );
 
   routes.get(
@@ -103,7 +106,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
       },
     },
     async (request) => {
-      const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
+      const job = await ownJob(findJob, accountIdOf(request), request.params.id);
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isErrorPosition) : undefined;
       const rows = await listJobErrors(deps.db, job.id, { limit, after });
@@ -117,7 +120,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
   );
 
   routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
-    const job = await ownJob(deps.db, accountIdOf(request), request.params.id);
+    const job = await ownJob(findJob, accountIdOf(request), request.params.id);
     const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, await findInputColumns(deps.db, job.id)));
     return reply
       .header('content-type', 'text/csv; charset=utf-8')

@@ -7,7 +7,7 @@ import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationErr
 import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
-import { deleteProduct, findProduct, insertProduct, replaceProduct } from '../../shared/product/product-queries.js';
+import { deleteProduct, insertProduct, productFinder, replaceProduct } from '../../shared/product/product-queries.js';
 import { productResourceSchema } from '../../shared/product/resource-schema.js';
 import {
   CURRENCY_REQUIRED_MESSAGE,
@@ -82,6 +82,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const read = { scope: 'products:read' as const };
   const write = { scope: 'products:write' as const };
+  const findProduct = productFinder(deps.db);
   // The CSV and multipart parsers of the import route are the app's; a product body is JSON only.
   const jsonBody = { config: write, onRequest: requireJsonBody };
 
@@ -122,7 +123,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request) => {
       // Matched exactly as sent: no check-digit validation on lookup.
-      const product = await findProduct(deps.db, accountIdOf(request), request.params.ean);
+      const product = await findProduct(accountIdOf(request), request.params.ean);
       if (!product) throw notFound('Product not found');
       return product;
     },

@@ -1,3 +1,4 @@
+import { batchedLookup } from '../db/batched-lookup.js';
 import type { Db, DbClient } from '../db/pool.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
 
@@ -51,6 +52,19 @@ export async function findJob(db: Db, accountId: string, id: string): Promise<Jo
     values: [accountId, id],
   });
   return rows[0] ?? null;
+}
+
+/**
+ * {@link findJob} for many requests at once: the lookups of one turn of the event loop share one
+ * query (see {@link batchedLookup}).
+ */
+export function jobFinder(db: Db): (accountId: string, id: string) => Promise<JobRow | null> {
+  return batchedLookup<JobRow>(
+    db,
+    'find-jobs',
+    `SELECT k.n, ${JOB_COLUMNS}
+     FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(account_id, id, n) JOIN jobs USING (account_id, id)`,
+  );
 }
 
 /** A job of any account: the operator's, once the caller may see every account's jobs. */

@@ -1,3 +1,4 @@
+import { batchedLookup } from '../db/batched-lookup.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { lockSearchShared, putSearchRows, removeSearchRow } from './product-search.js';
 import type { ProductResource } from './resource-schema.js';
@@ -33,14 +34,18 @@ function writtenValues(accountId: string, product: ProductInput): unknown[] {
   ];
 }
 
-/** One product of the account's catalog by exact EAN, or null. A named statement: parsed and planned once per pooled session. */
-export async function findProduct(db: Db, accountId: string, ean: string): Promise<ProductResource | null> {
-  const { rows } = await db.query<ProductResource>({
-    name: 'find-product',
-    text: `SELECT ${PRODUCT_COLUMNS} FROM products WHERE account_id = $1 AND ean = $2`,
-    values: [accountId, ean],
-  });
-  return rows[0] ?? null;
+/**
+ * Finds a product of the account's catalog by exact EAN (null when there is none). The lookups of
+ * one turn of the event loop share one named statement (see {@link batchedLookup}).
+ */
+export function productFinder(db: Db): (accountId: string, ean: string) => Promise<ProductResource | null> {
+  return batchedLookup<ProductResource>(
+    db,
+    'find-products',
+    `SELECT k.n, ${PRODUCT_COLUMNS}
+     FROM (SELECT a AS account_id, e COLLATE "C" AS ean, n FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(a, e, n)) k
+     JOIN products USING (account_id, ean)`,
+  );
 }
 
 /**

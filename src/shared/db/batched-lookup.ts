@@ -1,0 +1,36 @@
+import DataLoader from 'dataloader';
+import type { Db } from './pool.js';
+
+/** One lookup: an account and the key of one of its rows. */
+interface Lookup {
+  accountId: string;
+  key: string;
+}
+
+/**
+ * Looks an account's rows up by key, with one query for all the lookups asked for in one turn of
+ * the event loop: a busy API process makes one round trip to PostgreSQL for the requests that
+ * arrived together instead of one each. `text` gets the accounts as `$1` (uuid[]) and the keys as
+ * `$2` (text[]) and answers each row found with its lookup's 1-based position as `n`; a lookup
+ * without a row gets null.
+ */
+export function batchedLookup<Row extends object>(
+  db: Db,
+  name: string,
+  text: string,
+): (accountId: string, key: string) => Promise<Row | null> {
+  const loader = new DataLoader<Lookup, Row | null>(
+    async (lookups) => {
+      const { rows } = await db.query<Row & { n: number }>({
+        name,
+        text,
+        values: [lookups.map((lookup) => lookup.accountId), lookups.map((lookup) => lookup.key)],
+      });
+      const found: (Row | null)[] = lookups.map(() => null);
+      for (const { n, ...row } of rows) found[n - 1] = row as Row;
+      return found;
+    },
+    { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: 64 },
+  );
+  return (accountId, key) => loader.load({ accountId, key });
+}

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { jobFinder } from '../../src/shared/jobs/job-queries.js';
+import { productFinder } from '../../src/shared/product/product-queries.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+let ctx: TestContext;
+let owner: { id: string; key: string };
+let other: { id: string; key: string };
+let ownerJob: string;
+let otherJob: string;
+
+const csv = (...rows: string[]) => ['ean,name,price,currency', ...rows.map((row) => `${row},EUR`), ''].join('\n');
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  owner = await ctx.createAccount();
+  other = await ctx.createAccount();
+  // One EAN in both catalogs under different names, one in each catalog only.
+  ownerJob = (await ctx.importCsv(owner.key, csv('4006381333931,Owner pen,1.50', '96385074,Owner notebook,2.50'))).id;
+  otherJob = (await ctx.importCsv(other.key, csv('4006381333931,Other pen,9.90', '036000291452,Other stapler,3'))).id;
+});
+afterAll(async () => ctx?.close());
+
+describe('lookups that arrive together', () => {
+  it('answers each of many concurrent product requests of two accounts from its own catalog', async () => {
+    const asked = [
+      { key: owner.key, ean: '4006381333931', name: 'Owner pen' },
+      { key: other.key, ean: '4006381333931', name: 'Other pen' },
+      { key: owner.key, ean: '96385074', name: 'Owner notebook' },
+      { key: other.key, ean: '96385074', name: null },
+      { key: owner.key, ean: '036000291452', name: null },
+      { key: other.key, ean: '036000291452', name: 'Other stapler' },
+      { key: owner.key, ean: 'not-an-ean', name: null },
+    ];
+    const requests = Array.from({ length: 5 }, () => asked).flat();
+    const responses = await Promise.all(requests.map(({ key, ean }) => ctx.get(key, `/v1/products/${ean}`)));
+    responses.forEach((response, index) => {
+      const { ean, name } = requests[index]!;
+      if (name === null) {
+        expect(response.statusCode, `${index}: ${ean}`).toBe(404);
+      } else {
+        expect(response.statusCode, `${index}: ${ean}`).toBe(200);
+        expect(response.json()).toMatchObject({ ean, name });
+      }
+    });
+  });
+
+  it("answers concurrent job requests with the account's own jobs and 404 for another's", async () => {
+    const requests = Array.from({ length: 10 }, (_, index) => ({ key: index % 2 ? owner.key : other.key, id: index % 3 ? ownerJob : otherJob }));
+    const responses = await Promise.all(requests.map(({ key, id }) => ctx.get(key, `/v1/jobs/${id}`)));
+    responses.forEach((response, index) => {
+      const { key, id } = requests[index]!;
+      const own = (key === owner.key) === (id === ownerJob);
+      expect(response.statusCode, `request ${index}`).toBe(own ? 200 : 404);
+      if (own) expect(response.json()).toMatchObject({ id, status: 'completed' });
+    });
+  });
+
+  it('sends one query for the lookups of one turn and a new one for later lookups', async () => {
+    const findProduct = productFinder(ctx.db);
+    const findJob = jobFinder(ctx.db);
+    const queries = vi.spyOn(ctx.db, 'query');
+    try {
+      const products = await Promise.all([
+        findProduct(owner.id, '4006381333931'),
+        findProduct(other.id, '4006381333931'),
+        findProduct(owner.id, '4006381333931'),
+        findProduct(other.id, '96385074'),
+      ]);
+      expect(products.map((product) => product?.name ?? null)).toEqual(['Owner pen', 'Other pen', 'Owner pen', null]);
+      expect(products[0]).not.toHaveProperty('n');
+      expect(queries).toHaveBeenCalledTimes(1);
+      expect((await findJob(other.id, ownerJob))).toBeNull();
+      expect((await findJob(owner.id, ownerJob))?.id).toBe(ownerJob);
+      expect(queries).toHaveBeenCalledTimes(3);
+    } finally {
+      queries.mockRestore();
+    }
+  });
+});
