@@ -43,6 +43,17 @@ async function closedPort(): Promise<number> {
 }
 
 describe('request logs', () => {
+  it("name the account on every line of its requests, and only there", async () => {
+    const { id, key } = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const mine = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': key } });
+    const theirs = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': other.key } });
+    const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const completed = (reqId: string) => lines.find((line) => line.reqId === reqId && line.msg === 'request completed');
+    expect(completed(mine.headers['x-request-id'] as string)).toMatchObject({ accountId: id, res: { statusCode: 200 } });
+    expect(completed(theirs.headers['x-request-id'] as string)).toMatchObject({ accountId: other.id });
+  });
+
   it('never contain keys, passwords, session or verification tokens', async () => {
     const { key } = await ctx.createAccount();
     const email = uniqueEmail('logs');

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../shared/db/pool.js';
 import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
@@ -106,6 +106,18 @@ function authorize(principal: Principal, config: FastifyRequest['routeOptions'][
   if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
 }
 
+/**
+ * The request's logger with the account on its lines. A pino logger takes the binding itself
+ * (setBindings): a child of the request's child would be a second logger per request with the
+ * first as its prototype, which costs V8 several times a request's own logger.
+ */
+function withAccount(log: FastifyBaseLogger, accountId: string): FastifyBaseLogger {
+  const pinoLog = log as FastifyBaseLogger & { setBindings?: (bindings: Record<string, unknown>) => void };
+  if (!pinoLog.setBindings) return log.child({ accountId });
+  pinoLog.setBindings({ accountId });
+  return log;
+}
+
 function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remaining: number; resetSeconds: number }) {
   reply.header('x-ratelimit-limit', String(state.limit));
   reply.header('x-ratelimit-remaining', String(state.remaining));
@@ -172,7 +184,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       throw error;
     });
     if (principal.kind === 'account') {
-      request.log = request.log.child({ accountId: principal.accountId });
+      request.log = withAccount(request.log, principal.accountId);
       await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
     }
     authorize(principal, config);
