@@ -157,13 +157,14 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   };
 
   const authenticate = async (credential: string): Promise<Principal> => {
-    if (adminHash && timingSafeEqual(sha256(credential), adminHash)) return { kind: 'admin' };
-    const cached = deps.credentials.get(credential, deps.clock());
+    const digest = sha256(credential);
+    if (adminHash && timingSafeEqual(digest, adminHash)) return { kind: 'admin' };
+    const cached = deps.credentials.get(digest, deps.clock());
     if (cached) return cached;
     // Taken before the lookup: a change announced while it runs keeps its result out of the cache.
     const generation = deps.credentials.generation();
     const principal = await (isSessionToken(credential) ? authenticateSession(credential) : authenticateKey(credential));
-    deps.credentials.remember(credential, principal, generation);
+    deps.credentials.remember(digest, principal, generation);
     return principal;
   };
 

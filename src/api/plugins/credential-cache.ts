@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { AccountPrincipal } from './auth.js';
@@ -20,11 +19,14 @@ interface Entry {
  * announcement can never leave a revoked key or a suspended account working here.
  */
 export interface CredentialCache {
-  /** The cached principal of `credential`, unless stale, expired (by `now`) or the cache is off. */
-  get(credential: string, now: number): AccountPrincipal | undefined;
+  /**
+   * The cached principal of a credential by its SHA-256 `digest` (the cache keeps no credential),
+   * unless stale, expired (by `now`) or the cache is off.
+   */
+  get(digest: Buffer, now: number): AccountPrincipal | undefined;
   /** A token taken before a lookup: {@link remember} stores the result only if nothing changed since. */
   generation(): number;
-  remember(credential: string, principal: AccountPrincipal, generation: number): void;
+  remember(digest: Buffer, principal: AccountPrincipal, generation: number): void;
   /** Drops the account's entries here at once (the announcement reaches this process a moment later too). */
   forget(accountId: string): void;
   close(): Promise<void>;
@@ -38,7 +40,8 @@ export interface CredentialCacheDeps {
   logger: FastifyBaseLogger;
 }
 
-const digest = (credential: string) => createHash('sha256').update(credential).digest('base64');
+/** A Map key of a digest. */
+const entryKey = (digest: Buffer) => digest.toString('base64');
 
 /** Creates the cache and subscribes to the credential channel; with `ttlMs` 0 it caches nothing. */
 export function createCredentialCache(deps: CredentialCacheDeps): CredentialCache {
@@ -72,9 +75,9 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
   }
 
   return {
-    get(credential, now) {
+    get(digest, now) {
       if (!subscribed) return undefined;
-      const key = digest(credential);
+      const key = entryKey(digest);
       const entry = entries.get(key);
       if (!entry) return undefined;
       const expiresAt = entry.principal.expiresAt;
@@ -85,10 +88,10 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
       return entry.principal;
     },
     generation: () => generation,
-    remember(credential, principal, since) {
+    remember(digest, principal, since) {
       if (!subscribed || since !== generation) return;
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-      entries.set(digest(credential), { principal, freshUntil: performance.now() + deps.ttlMs });
+      entries.set(entryKey(digest), { principal, freshUntil: performance.now() + deps.ttlMs });
     },
     forget: dropAccount,
     async close() {
