@@ -45,6 +45,15 @@ describe('lookups that arrive together', () => {
     });
   });
 
+  it('refuses a URL with an encoded NUL with 400, and the lookups that arrive with it are answered', async () => {
+    const urls = ['/v1/products/%00', '/v1/products/4006381333931', '/v1/products/40063%0081333931', '/v1/products?q=pen%00', '/v1/products/96385074'];
+    const responses = await Promise.all(urls.map((url) => ctx.get(owner.key, url)));
+    expect(responses.map((response) => response.statusCode)).toEqual([400, 200, 400, 400, 200]);
+    expect(responses[0]!.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: 'The URL is not valid: it holds a NUL character (%00).' });
+    const deleted = await ctx.app.inject({ method: 'DELETE', url: '/v1/products/%00', headers: { 'x-api-key': owner.key } });
+    expect(deleted.statusCode).toBe(400);
+  });
+
   it("answers concurrent job requests with the account's own jobs and 404 for another's", async () => {
     const requests = Array.from({ length: 10 }, (_, index) => ({ key: index % 2 ? owner.key : other.key, id: index % 3 ? ownerJob : otherJob }));
     const responses = await Promise.all(requests.map(({ key, id }) => ctx.get(key, `/v1/jobs/${id}`)));

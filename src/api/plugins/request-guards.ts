@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requestTimeout, unsupportedContentEncoding } from '../errors.js';
+import { badRequest, requestTimeout, unsupportedContentEncoding } from '../errors.js';
 import { sendError } from '../../shared/http/error-envelope.js';
 
 /** How slowly a request body may arrive: `timeoutMs`, plus a second per `minBytesPerSecond` received. */
@@ -14,12 +14,15 @@ function hasBody(request: FastifyRequest): boolean {
 }
 
 /**
- * Guards every request body before any parser reads it: a Content-Encoding is refused with 415
- * (the service reads bodies as sent and never inflates one, whose size it could not bound), and a
- * body that arrives slower than {@link BodyRate} is cut off with 408.
+ * Guards every request before any parser reads it: a URL with an encoded NUL (`%00`, which no path
+ * or query parameter can hold: PostgreSQL refuses it in text) is refused with 400; a
+ * Content-Encoding is refused with 415 (the service reads bodies as sent and never inflates one,
+ * whose size it could not bound), and a body that arrives slower than {@link BodyRate} is cut off
+ * with 408.
  */
 export function registerRequestGuards(app: FastifyInstance, rate: BodyRate): void {
   app.addHook('onRequest', async (request, reply) => {
+    if (request.url.includes('%00')) throw badRequest('The URL is not valid: it holds a NUL character (%00).');
     if (!hasBody(request)) return;
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') throw unsupportedContentEncoding(encoding);
