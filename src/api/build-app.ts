@@ -26,6 +26,7 @@ import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
 import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from '../shared/http/error-handler.js';
 import { registerRequestGuards } from './plugins/request-guards.js';
+import { registerJsonBody } from './json-body.js';
 import { multipartLimits } from './multipart-limits.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
@@ -95,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
+  registerJsonBody(app);
   registerRequestGuards(app, { timeoutMs: deps.config.HTTP_BODY_TIMEOUT_MS, minBytesPerSecond: deps.config.HTTP_BODY_MIN_BYTES_PER_SECOND });
   await app.register(multipart, { limits: multipartLimits(deps.config) });
   const clock = deps.clock ?? Date.now;

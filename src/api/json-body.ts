@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import { badRequest } from './errors.js';
+
+/**
+ * Where `value` (a parsed JSON body) holds a NUL character, in a string or a key, as a path such
+ * as `attributes.color` or `items[2]`; null when nowhere. Walks with its own stack, so a deeply
+ * nested body cannot exhaust the call stack.
+ */
+export function nulPath(value: unknown): string | null {
+  const pending: { value: unknown; path: string }[] = [{ value, path: '' }];
+  while (pending.length > 0) {
+    const { value: next, path } = pending.pop()!;
+    if (typeof next === 'string') {
+      if (next.includes('\u0000')) return path || 'the body';
+    } else if (Array.isArray(next)) {
+      next.forEach((item, index) => pending.push({ value: item, path: `${path}[${index}]` }));
+    } else if (next !== null && typeof next === 'object') {
+      for (const [key, item] of Object.entries(next)) {
+        // A key with a NUL is named as JSON writes it, so the message shows where the NUL is.
+        const keyPath = `${path ? `${path}.` : ''}${key.includes('\u0000') ? JSON.stringify(key) : key}`;
+        if (key.includes('\u0000')) return keyPath;
+        pending.push({ value: item, path: keyPath });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Parses JSON bodies as Fastify does (empty and malformed bodies, prototype poisoning), and
+ * refuses a body with a NUL character anywhere with 400 BAD_REQUEST naming where: PostgreSQL
+ * cannot store one in text or JSON, so it would otherwise fail deep inside a route.
+ */
+export function registerJsonBody(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (error, value) => {
+      if (error) return done(error, undefined);
+      const path = nulPath(value);
+      if (path === null) return done(null, value);
+      done(badRequest(`The JSON body holds a NUL character (\\u0000) in ${path}; no field may hold one.`), undefined);
+    });
+  });
+}
