@@ -45,13 +45,19 @@ describe('lookups that arrive together', () => {
     });
   });
 
-  it('refuses a URL with an encoded NUL with 400, and the lookups that arrive with it are answered', async () => {
+  it('answers a NUL in a path EAN with 404 and in a read query with 400, and answers the lookups that arrive with it', async () => {
     const urls = ['/v1/products/%00', '/v1/products/4006381333931', '/v1/products/40063%0081333931', '/v1/products?q=pen%00', '/v1/products/96385074'];
     const responses = await Promise.all(urls.map((url) => ctx.get(owner.key, url)));
-    expect(responses.map((response) => response.statusCode)).toEqual([400, 200, 400, 400, 200]);
-    expect(responses[0]!.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: 'The URL is not valid: it holds a NUL character (%00).' });
-    const deleted = await ctx.app.inject({ method: 'DELETE', url: '/v1/products/%00', headers: { 'x-api-key': owner.key } });
-    expect(deleted.statusCode).toBe(400);
+    expect(responses.map((response) => response.statusCode)).toEqual([404, 200, 404, 400, 200]);
+    expect(responses[0]!.json()).toMatchObject({ error_code: 'NOT_FOUND', error: 'Product not found' });
+    expect(responses[3]!.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: 'A query parameter holds a NUL character (%00), which no parameter may hold.' });
+    const send = (method: 'PATCH' | 'DELETE', url: string) =>
+      ctx.app.inject({ method, url, headers: { 'x-api-key': owner.key, ...(method === 'PATCH' && { 'content-type': 'application/json' }) }, payload: method === 'PATCH' ? '{"name":"x"}' : undefined });
+    expect((await send('PATCH', '/v1/products/%00')).statusCode).toBe(404);
+    expect((await send('DELETE', '/v1/products/9638%005074')).statusCode).toBe(404);
+    // A route that reads no query string ignores it, NUL or not.
+    expect((await ctx.get(owner.key, `/v1/jobs/${ownerJob}?x=%00`)).statusCode).toBe(200);
+    expect((await ctx.get(owner.key, '/v1/products/96385074')).statusCode).toBe(200);
   });
 
   it("answers concurrent job requests with the account's own jobs and 404 for another's", async () => {

@@ -14,21 +14,31 @@ function hasBody(request: FastifyRequest): boolean {
 }
 
 /**
- * Guards every request before any parser reads it: a URL with an encoded NUL (`%00`, which no path
- * or query parameter can hold: PostgreSQL refuses it in text) is refused with 400; a
+ * Guards every request before any parser reads it: a query string with an encoded NUL (`%00`,
+ * which PostgreSQL refuses in text) is refused with 400 ({@link holdsNulQuery}); a
  * Content-Encoding is refused with 415 (the service reads bodies as sent and never inflates one,
  * whose size it could not bound), and a body that arrives slower than {@link BodyRate} is cut off
  * with 408.
  */
 export function registerRequestGuards(app: FastifyInstance, rate: BodyRate): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.includes('%00')) throw badRequest('The URL is not valid: it holds a NUL character (%00).');
+    if (holdsNulQuery(request)) throw badRequest('A query parameter holds a NUL character (%00), which no parameter may hold.');
     if (!hasBody(request)) return;
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') throw unsupportedContentEncoding(encoding);
     // An injected request (tests, light-my-request) has no network socket to guard.
     if (typeof request.raw.socket?.bytesRead === 'number') watchBodyRate(request, reply, rate);
   });
+}
+
+/**
+ * Whether a route that reads its query string was sent an encoded NUL (`%00`) in it. Routes that
+ * read none ignore their query string, NUL or not; a NUL in the path names nothing that exists
+ * (no id or EAN holds one), which the routes answer with 404.
+ */
+function holdsNulQuery(request: FastifyRequest): boolean {
+  const query = request.url.indexOf('?');
+  return query !== -1 && request.routeOptions.schema?.querystring !== undefined && request.url.includes('%00', query);
 }
 
 /**

@@ -63,6 +63,9 @@ function eanMismatch(body: unknown, pathEan: string): FieldProblem[] {
   return bodyEan !== undefined && bodyEan !== pathEan ? [{ field: 'ean', message: EAN_MISMATCH }] : [];
 }
 
+/** Whether a path EAN can name a product: one with a NUL character cannot (PostgreSQL stores none). */
+const storable = (ean: string) => !ean.includes('\u0000');
+
 function throwIfAny(problems: FieldProblem[]): void {
   if (problems.length > 0) throw validationError(problems, 422);
 }
@@ -189,6 +192,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     async (request) => {
       const { ean } = request.params;
       throwIfAny([...eanMismatch(request.body, ean), ...bodyProblems(request)]);
+      if (!storable(ean)) throw notFound('Product not found');
       const outcome = await patchProduct(deps.db, accountIdOf(request), ean, request.body);
       if (outcome.kind === 'not_found') throw notFound('Product not found');
       if (outcome.kind === 'price_without_currency') {
@@ -209,7 +213,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       },
     },
     async (request, reply) => {
-      if (!(await deleteProduct(deps.db, accountIdOf(request), request.params.ean))) throw notFound('Product not found');
+      const { ean } = request.params;
+      if (!storable(ean) || !(await deleteProduct(deps.db, accountIdOf(request), ean))) throw notFound('Product not found');
       return reply.code(204).send();
     },
   );

@@ -12,7 +12,7 @@ interface Lookup {
  * the event loop: a busy API process makes one round trip to PostgreSQL for the requests that
  * arrived together instead of one each. `text` gets the accounts as `$1` (uuid[]) and the keys as
  * `$2` (text[]) and answers each row found with its lookup's 1-based position as `n`; a lookup
- * without a row gets null.
+ * without a row (or with a key holding a NUL character) gets null.
  */
 export function batchedLookup<Row extends object>(
   db: Db,
@@ -32,5 +32,7 @@ export function batchedLookup<Row extends object>(
     },
     { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: 64 },
   );
-  return (accountId, key) => loader.load({ accountId, key });
+  // PostgreSQL refuses a NUL in text: no row has such a key, and sent along it would fail the
+  // query of every lookup in its batch.
+  return (accountId, key) => (key.includes('\u0000') ? Promise.resolve(null) : loader.load({ accountId, key }));
 }
