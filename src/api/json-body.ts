@@ -27,14 +27,18 @@ export function nulPath(value: unknown): string | null {
 }
 
 /**
- * Parses JSON bodies as Fastify does (empty and malformed bodies, prototype poisoning), and
- * refuses a body with a NUL character anywhere with 400 BAD_REQUEST naming where: PostgreSQL
- * cannot store one in text or JSON, so it would otherwise fail deep inside a route.
+ * Parses JSON bodies as Fastify does (empty and malformed bodies, prototype poisoning), except
+ * that an empty body is no error where the route takes none, and refuses a body with a NUL
+ * character anywhere with 400 BAD_REQUEST naming where: PostgreSQL cannot store one in text or
+ * JSON, so it would otherwise fail deep inside a route.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // A route that takes no body (a DELETE, a cancel) answers as usual when a client labels its
+    // empty body JSON, as many HTTP clients do by default.
+    if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
     parseJson(request, body as string, (error, value) => {
       if (error) return done(error, undefined);
       const path = nulPath(value);

@@ -39,4 +39,15 @@ describe('JSON bodies', () => {
       expect(response.json().error_code, payload).toBe('BAD_REQUEST');
     }
   });
+
+  it('lets a route that takes no body be called with an empty body labelled JSON', async () => {
+    const empty = (method: 'POST' | 'DELETE', url: string) =>
+      ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' } });
+    expect((await empty('POST', '/v1/jobs/00000000-0000-0000-0000-000000000000/cancel')).statusCode).toBe(404);
+    await ctx.app.inject({ method: 'PUT', url: '/v1/products/4006381333931', headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload: '{"name":"Pen"}' });
+    expect((await empty('DELETE', '/v1/products/4006381333931')).statusCode).toBe(204);
+    const needsBody = await empty('POST', '/v1/keys');
+    expect(needsBody.statusCode).toBe(400);
+    expect(needsBody.json().error_code).toBe('BAD_REQUEST');
+  });
 });
