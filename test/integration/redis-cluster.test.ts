@@ -137,7 +137,7 @@ describe('the service on a Redis Cluster', () => {
     );
   });
 
-  it('answers the 11th request in a minute on a PRO key, and the 6th without a key, with 429', async () => {
+  it('answers the 11th request in a minute on a PRO key, also among concurrent ones, and the 6th without a key, with 429', async () => {
     frozenNow = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 20_000;
     try {
       const created = await ctx.app.inject({
@@ -151,6 +151,21 @@ describe('the service on a Redis Cluster', () => {
       const limited = await ctx.get(key, '/v1/jobs');
       expect(limited.statusCode).toBe(429);
       expect(limited.json()).toMatchObject({ error_code: 'RATE_LIMIT_EXCEEDED', retry_after_seconds: 40 });
+
+      // Requests of several accounts that arrive together are admitted by one script run, on one slot.
+      const keys = await Promise.all(
+        ['pro-2@example.com', 'pro-3@example.com'].map(async (email) => {
+          const account = await ctx.app.inject({
+            method: 'POST', url: '/v1/admin/accounts', headers: { authorization: `Bearer ${ADMIN_KEY}` }, payload: { email, tier: 'PRO' },
+          });
+          return account.json<{ api_key: string }>().api_key;
+        }),
+      );
+      const together = await Promise.all(keys.flatMap((other) => Array.from({ length: 14 }, () => ctx.get(other, '/v1/jobs'))));
+      for (let index = 0; index < keys.length; index += 1) {
+        const statuses = together.slice(index * 14, (index + 1) * 14).map((response) => response.statusCode);
+        expect(statuses.sort()).toEqual([...Array<number>(10).fill(200), ...Array<number>(4).fill(429)]);
+      }
 
       const anonymous = () => ctx.app.inject({ method: 'GET', url: '/v1/jobs' });
       for (let request = 1; request <= 5; request += 1) expect((await anonymous()).statusCode).toBe(401);
