@@ -92,3 +92,44 @@ describe('job and key bodies', () => {
     expectError(response, 400, 'VALIDATION_ERROR', 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.');
   });
 });
+
+describe('JSON bodies', () => {
+  it('refuses a JSON body with a NUL character with 400 naming where it is, and stores nothing', async () => {
+    const put = (url: string, payload: unknown) => sendJson(ctx.app, account.key, 'PUT', url, payload);
+    const refused = [
+      [await put('/v1/products/5901234123457', { name: 'Pen\u0000' }), 'name'],
+      [await put('/v1/products/5901234123457', { name: 'Pen', attributes: { 'col\u0000or': 'blue' } }), 'attributes."col\\u0000or"'],
+      [await send('POST', '/v1/keys', { name: 'ci\u0000' }), 'name'],
+    ] as const;
+    for (const [response, where] of refused) {
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({
+        error_code: 'BAD_REQUEST',
+        error: `The JSON body holds a NUL character (\\u0000) in ${where}; no field may hold one.`,
+      });
+    }
+    expect((await ctx.get(account.key, '/v1/products/5901234123457')).statusCode).toBe(404);
+    expect((await put('/v1/products/5901234123457', { name: 'Pen' })).statusCode).toBe(201);
+  });
+
+  it('still refuses malformed and empty JSON and prototype poisoning as before', async () => {
+    const raw = (payload: string) =>
+      ctx.app.inject({ method: 'PUT', url: '/v1/products/5901234123457', headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload });
+    for (const payload of ['{"name": ', '', '{"name": "Pen", "__proto__": {"x": 1}}']) {
+      const response = await raw(payload);
+      expect(response.statusCode, payload).toBe(400);
+      expect(response.json().error_code, payload).toBe('BAD_REQUEST');
+    }
+  });
+
+  it('lets a route that takes no body be called with an empty body labelled JSON', async () => {
+    const empty = (method: 'POST' | 'DELETE', url: string) =>
+      ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' } });
+    expect((await empty('POST', '/v1/jobs/00000000-0000-0000-0000-000000000000/cancel')).statusCode).toBe(404);
+    await sendJson(ctx.app, account.key, 'PUT', '/v1/products/4006381333931', { name: 'Pen' });
+    expect((await empty('DELETE', '/v1/products/4006381333931')).statusCode).toBe(204);
+    const needsBody = await empty('POST', '/v1/keys');
+    expect(needsBody.statusCode).toBe(400);
+    expect(needsBody.json().error_code).toBe('BAD_REQUEST');
+  });
+});
