@@ -5,7 +5,8 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
 
 // Every string and array a client sends has a documented bound (OWASP API4); past it the request
 // gets the contract's error envelope: 422 VALIDATION_ERROR for product, export and schedule bodies,
-// 400 for query parameters and the other bodies (API.md §1).
+// 400 for query parameters and the other bodies (API.md §1). A JSON body is also refused with 400
+// when any string in it holds a NUL character, which PostgreSQL cannot store.
 
 let ctx: TestContext;
 let account: { id: string; key: string };
