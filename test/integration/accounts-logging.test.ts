@@ -43,7 +43,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('request logs', () => {
-  it("name the account on every line of its requests, and only there", async () => {
+  it("name each request's account on its 'request completed' line", async () => {
     const { id, key } = await ctx.createAccount();
     const other = await ctx.createAccount();
     const mine = await app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': key } });
