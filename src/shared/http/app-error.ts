@@ -31,17 +31,23 @@ export type ErrorCode =
  * `error`/`detail`; `extras` are merged into the body. The API's own errors are in src/api/errors.ts.
  */
 export class AppError extends Error {
-  override name = 'AppError';
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly extras: Record<string, unknown>;
 
-  constructor(
-    readonly status: number,
-    readonly code: ErrorCode,
-    message: string,
-    readonly extras: Record<string, unknown> = {},
-  ) {
+  constructor(status: number, code: ErrorCode, message: string, extras: Record<string, unknown> = {}) {
+    // A 4xx answers the client and is logged without a stack; capturing one cost more than the
+    // rest of building a 429, which a client over its limit may be sent thousands of times a second.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (status < 500) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.status = status;
+    this.code = code;
+    this.extras = extras;
   }
 }
+AppError.prototype.name = 'AppError';
 
 export const badRequest = (message: string, extras?: Record<string, unknown>) =>
   new AppError(400, 'BAD_REQUEST', message, extras);
