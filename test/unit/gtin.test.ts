@@ -51,6 +51,10 @@ describe('isValidGtin', () => {
     }
   });
 
+  it('rejects a code with a non-digit in its body and a last character just below 0', () => {
+    for (const value of ['4006381a3393/', '9638507/', '03600029145a/']) expect(isValidGtin(value), value).toBe(false);
+  });
+
   it('rejects non-digit characters, signs, spaces and empty strings', () => {
     for (const value of ['', '400638133393X', '400638133393:', '4006381/33931', '/0063813339:1', '4006381 333931', ' 4006381333931', '4006381333931 ', '+4006381333931', '4006381333931\n', '４００６３８１３３３９３１']) {
       expect(isValidGtin(value), JSON.stringify(value)).toBe(false);

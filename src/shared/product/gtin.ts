@@ -27,7 +27,9 @@ export function isValidGtin(value: string): boolean {
 export function isValidGtinAt(text: string, start: number, end: number): boolean {
   const length = end - start;
   if (length !== 8 && (length < 12 || length > 14)) return false;
-  return checkDigitAt(text, start, end - 1) === text.charCodeAt(end - 1) - 48;
+  const last = text.charCodeAt(end - 1) - 48;
+  // A last character below '0' would otherwise equal the -1 of a body with a non-digit.
+  return last >= 0 && last <= 9 && checkDigitAt(text, start, end - 1) === last;
 }
 
 /** {@link gtinCheckDigit} of the characters of `text` from `start` to `end`; -1 when one is not a digit. */
