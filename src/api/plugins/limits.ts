@@ -1,4 +1,3 @@
-import DataLoader from 'dataloader';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import type { Tier } from '../../shared/accounts/account-queries.js';
@@ -8,6 +7,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../errors.js';
 import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
+import { turnBatch } from '../../shared/turn-batch.js';
 
 const MINUTE_MS = 60_000;
 /** The most requests one admission script run counts, so one run never holds Redis long. */
@@ -169,14 +169,11 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
    * Admits every request asked for in one turn of the event loop with one script run, so a busy
    * process makes one round trip to Redis for many requests instead of one each.
    */
-  const admissions = new DataLoader<Admission, AdmitResult>(
-    async (batch) => {
-      const keys = batch.flatMap((admission) => [admission.minuteKey, admission.usageKey]);
-      const args = batch.flatMap((admission) => [2 * MINUTE_MS, admission.perMinute, admission.monthly]);
-      return redis.limitsAdmit(keys.length, ...keys, ...args);
-    },
-    { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: ADMIT_BATCH },
-  );
+  const admissions = turnBatch<Admission, AdmitResult>(async (batch) => {
+    const keys = batch.flatMap((admission) => [admission.minuteKey, admission.usageKey]);
+    const args = batch.flatMap((admission) => [2 * MINUTE_MS, admission.perMinute, admission.monthly]);
+    return redis.limitsAdmit(keys.length, ...keys, ...args);
+  }, ADMIT_BATCH);
 
   /** Runs {@link ADMIT_SCRIPT}, seeding the month's hash first when Redis does not have it. */
   const admit = async (accountId: string, tier: Tier, month: string, window: number) => {

@@ -1,4 +1,4 @@
-import DataLoader from 'dataloader';
+import { turnBatch } from '../turn-batch.js';
 import type { Db } from './pool.js';
 
 /** One lookup: an account and the key of one of its rows. */
@@ -19,19 +19,16 @@ export function batchedLookup<Row extends object>(
   name: string,
   text: string,
 ): (accountId: string, key: string) => Promise<Row | null> {
-  const loader = new DataLoader<Lookup, Row | null>(
-    async (lookups) => {
-      const { rows } = await db.query<Row & { n: number }>({
-        name,
-        text,
-        values: [lookups.map((lookup) => lookup.accountId), lookups.map((lookup) => lookup.key)],
-      });
-      const found: (Row | null)[] = lookups.map(() => null);
-      for (const { n, ...row } of rows) found[n - 1] = row as Row;
-      return found;
-    },
-    { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: 64 },
-  );
+  const loader = turnBatch<Lookup, Row | null>(async (lookups) => {
+    const { rows } = await db.query<Row & { n: number }>({
+      name,
+      text,
+      values: [lookups.map((lookup) => lookup.accountId), lookups.map((lookup) => lookup.key)],
+    });
+    const found: (Row | null)[] = lookups.map(() => null);
+    for (const { n, ...row } of rows) found[n - 1] = row as Row;
+    return found;
+  });
   // PostgreSQL refuses a NUL in text: no row has such a key, and sent along it would fail the
   // query of every lookup in its batch.
   return (accountId, key) => (key.includes('\u0000') ? Promise.resolve(null) : loader.load({ accountId, key }));
