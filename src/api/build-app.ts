@@ -38,6 +38,7 @@ import { exportScheduleRoutes } from './routes/export-schedules.js';
 import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from '../shared/http/health-routes.js';
 import { importRoutes } from './routes/imports.js';
+import { createJobAcceptor } from './job-acceptance.js';
 import { importProfileRoutes } from './routes/import-profiles.js';
 import { jobRowsCsvRoutes } from './routes/job-rows-csv.js';
 import { jobResultRoutes } from './routes/job-results.js';
@@ -156,9 +157,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     resolveHost: deps.resolveHost ?? systemResolver,
   };
   adminQueueRoutes(app, { queues: deps.queues });
+  const acceptJob = createJobAcceptor({ db: deps.db, queues: deps.queues });
   importRoutes(app, {
     db: deps.db,
     queues: deps.queues,
+    acceptJob,
     uploads: deps.uploads,
     maxUploadBytes: deps.config.MAX_UPLOAD_BYTES,
     multipart: multipartLimits(deps.config),
@@ -177,8 +180,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
   jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings });
-  enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
-  exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks });
+  enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
+  exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
   jobResultRoutes(app, { db: deps.db, files: deps.uploads, redirect: deps.config.RESULT_REDIRECT });
   jobControlRoutes(app, jobControl);

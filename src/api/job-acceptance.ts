@@ -4,7 +4,7 @@ import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
 import { AppError, badRequest, serviceUnavailable } from './errors.js';
-import { deleteJob, findJobByIdempotencyKey, insertJob } from '../shared/jobs/job-queries.js';
+import { deleteJob, findJobByIdempotencyKey, jobInserter } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 
@@ -48,15 +48,27 @@ const queueDown = () =>
   serviceUnavailable('The job queue is unavailable; the request was not accepted. Try again shortly.');
 
 /**
- * Writes the job row, then queues the id. With an Idempotency-Key, a repeat of the same request
- * within 24 hours returns the first job; the key with another request is a 422. If queueing
- * fails, the row is removed, `discardInput` runs and the client gets 503: nothing half-accepted.
- * `discardInput` also runs when an earlier job answers for this request (its input is not needed).
+ * Accepts a job: writes the job row, then queues the id. With an Idempotency-Key, a repeat of the
+ * same request within 24 hours returns the first job; the key with another request is a 422. If
+ * queueing fails, the row is removed, `discardInput` runs and the client gets 503: nothing
+ * half-accepted. `discardInput` also runs when an earlier job answers for this request (its input
+ * is not needed).
  */
-export async function acceptJob(
-  deps: { db: Db; queues: JobQueues },
+export type JobAcceptor = (request: JobRequest, discardInput?: () => Promise<void>) => Promise<JobRow>;
+
+/**
+ * The API's {@link JobAcceptor}. The rows of the jobs accepted in one turn of the event loop are
+ * written with one statement, and their ids queued with one round trip to Redis.
+ */
+export function createJobAcceptor(deps: { db: Db; queues: JobQueues }): JobAcceptor {
+  const insertJob = jobInserter(deps.db);
+  return (request, discardInput = async () => {}) => acceptJob({ ...deps, insertJob }, request, discardInput);
+}
+
+async function acceptJob(
+  deps: { db: Db; queues: JobQueues; insertJob: ReturnType<typeof jobInserter> },
   request: JobRequest,
-  discardInput: () => Promise<void> = async () => {},
+  discardInput: () => Promise<void>,
 ): Promise<JobRow> {
   const { accountId, idempotencyKey, requestHash } = request;
   if (idempotencyKey) {
@@ -69,7 +81,7 @@ export async function acceptJob(
   const id = randomUUID();
   let job: JobRow;
   try {
-    job = await insertJob(deps.db, {
+    job = await deps.insertJob({
       id,
       accountId,
       type: request.type,

@@ -3,6 +3,7 @@ import type { RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import type { JobType } from './jobs/job-row.js';
 import { createRedisConnection, type RedisConnection, type RedisSettings } from './redis-connection.js';
+import { turnBatch } from './turn-batch.js';
 
 export type { RedisConnection } from './redis-connection.js';
 
@@ -101,12 +102,24 @@ export function createJobQueues(
     }
     return existing;
   };
+  // The jobs queued in one turn of the event loop go to Redis in one round trip (one pipeline).
+  const enqueues = new Map<JobType, (jobId: string) => Promise<void>>();
+  const enqueuer = (type: JobType) => {
+    let existing = enqueues.get(type);
+    if (!existing) {
+      const batch = turnBatch<string, void>(async (jobIds) => {
+        await queue(type).addBulk(jobIds.map((jobId) => ({ name: type, data: { jobId }, opts: { jobId } })));
+        return jobIds.map(() => undefined);
+      });
+      existing = (jobId) => batch.load(jobId);
+      enqueues.set(type, existing);
+    }
+    return existing;
+  };
   return {
     queue,
     ready: () => connection.status === 'ready',
-    async enqueue(type, jobId) {
-      await queue(type).add(type, { jobId }, { jobId });
-    },
+    enqueue: (type, jobId) => enqueuer(type)(jobId),
     async close() {
       await Promise.all([...queues.values()].map((each) => each.close()));
     },

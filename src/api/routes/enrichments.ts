@@ -7,7 +7,7 @@ import { validationError } from '../errors.js';
 import { enrichmentFilterSchema, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
-import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -24,7 +24,7 @@ const enrichmentBody = z
   .meta({ id: 'EnrichmentRequest' });
 
 /** POST /v1/enrichments: write the job row, queue it, answer 202 at once (API.md §4). */
-export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings }): void {
+export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings; acceptJob: JobAcceptor }): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     '/v1/enrichments',
     {
@@ -55,7 +55,7 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
         ...(body.callback_url ? { callback_url: body.callback_url } : {}),
       };
       const requestHash = createHash('sha256').update(JSON.stringify(options)).digest('hex');
-      const job = await acceptJob(deps, {
+      const job = await deps.acceptJob({
         accountId,
         type: 'enrichment',
         options,

@@ -6,7 +6,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { validationError } from '../errors.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -21,7 +21,7 @@ export function exportOptionsOf(body: unknown, prefix = ''): ExportOptions {
 }
 
 /** POST /v1/exports: write the export job row, queue it, answer 202 at once. */
-export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings }): void {
+export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings; acceptJob: JobAcceptor }): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     '/v1/exports',
     {
@@ -44,7 +44,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       requireQueue(deps.queues);
       await checkCallbackUrl(callbackUrl, deps.callbacks, accountId);
       const idempotencyKey = request.headers['idempotency-key'];
-      const job = await acceptJob(deps, {
+      const job = await deps.acceptJob({
         accountId,
         type: 'export',
         options: { ...options },

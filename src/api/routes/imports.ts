@@ -13,7 +13,7 @@ import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { FileStore, StoredUpload } from '../../shared/storage/file-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
-import { acceptJob, checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings } from '../job-acceptance.js';
+import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
@@ -26,6 +26,7 @@ export interface ImportRouteDeps {
   maxUploadBytes: number;
   multipart: BusboyLimits;
   callbacks: CallbackSettings;
+  acceptJob: JobAcceptor;
 }
 
 
@@ -113,8 +114,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         .update(upload.sha256)
         .update(query.callback_url ?? '')
         .digest('hex');
-      const job = await acceptJob(
-        deps,
+      const job = await deps.acceptJob(
         {
           accountId,
           type: 'import',

@@ -1,4 +1,5 @@
 import { batchedLookup } from '../db/batched-lookup.js';
+import { turnBatch } from '../turn-batch.js';
 import type { Db, DbClient } from '../db/pool.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
 
@@ -25,15 +26,41 @@ export interface NewJob {
   callbackUrl?: string | null;
 }
 
-/** Writes the row of an accepted job (status processing, phase queued), before it is queued. */
-export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
-  const { rows } = await db.query<JobRow>(
-    `INSERT INTO jobs (id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash, callback_url)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${JOB_COLUMNS}`,
-    [job.id, job.accountId, job.type, job.options, job.inputPath ?? null, job.inputBytes ?? null,
-      job.idempotencyKey ?? null, job.requestHash ?? null, job.callbackUrl ?? null],
-  );
-  return rows[0]!;
+const INSERT_COLUMNS = 'id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash, callback_url';
+
+/** A job another job of the account already holds the Idempotency-Key of (PostgreSQL's unique_violation code). */
+const duplicateKey = () => Object.assign(new Error('A job of the account already holds this Idempotency-Key.'), { code: '23505' });
+
+/**
+ * Writes the rows of accepted jobs (status processing, phase queued), before they are queued: the
+ * jobs accepted in one turn of the event loop share one statement and one commit. A job whose
+ * Idempotency-Key is taken fails with code 23505, as a lone INSERT would. If the statement fails,
+ * each job is written alone, so that one job's value PostgreSQL refuses fails only its request.
+ */
+export function jobInserter(db: Db): (job: NewJob) => Promise<JobRow> {
+  const insertAll = async (jobs: readonly NewJob[]) => {
+    const { rows } = await db.query<JobRow>({
+      name: 'insert-jobs',
+      text: `INSERT INTO jobs (${INSERT_COLUMNS})
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])
+       ON CONFLICT DO NOTHING RETURNING ${JOB_COLUMNS}`,
+      values: [
+        jobs.map((job) => job.id), jobs.map((job) => job.accountId), jobs.map((job) => job.type),
+        jobs.map((job) => JSON.stringify(job.options)), jobs.map((job) => job.inputPath ?? null),
+        jobs.map((job) => job.inputBytes ?? null), jobs.map((job) => job.idempotencyKey ?? null),
+        jobs.map((job) => job.requestHash ?? null), jobs.map((job) => job.callbackUrl ?? null),
+      ],
+    });
+    const written = new Map(rows.map((row) => [row.id, row]));
+    return jobs.map((job) => written.get(job.id) ?? duplicateKey());
+  };
+  const inserts = turnBatch<NewJob, JobRow>(async (jobs) => {
+    if (jobs.length === 1) return insertAll(jobs);
+    return insertAll(jobs).catch(() =>
+      Promise.all(jobs.map((job) => insertAll([job]).then(([row]) => row!, (error: unknown) => error as Error))),
+    );
+  });
+  return (job) => inserts.load(job);
 }
 
 /** Removes a job row that was never queued (queueing failed: nothing half-accepted). */
