@@ -47,9 +47,13 @@ export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: 
   return Object.assign(meter, { result: () => ({ bytes, sha256: hash.digest('hex') }) });
 }
 
+const prematureClose = () => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+
 /**
  * Reads `source` until it ends or has given more than `limit` bytes. `ended` says which: either
  * the whole body, or its first chunks with the stream paused after them (its end may follow).
+ * In the second case an 'error' listener stays on the stream: a failure before the caller reads
+ * on is kept in `source.errored` instead of being an uncaught 'error' event.
  */
 export function readUpTo(source: Readable, limit: number): Promise<{ chunks: Buffer[]; bytes: number; ended: boolean }> {
   return new Promise((resolvePromise, reject) => {
@@ -63,6 +67,7 @@ export function readUpTo(source: Readable, limit: number): Promise<{ chunks: Buf
       bytes += chunk.length;
       if (bytes <= limit) return;
       stop();
+      source.on('error', () => {});
       source.pause();
       resolvePromise({ chunks, bytes, ended: false });
     };
@@ -75,14 +80,19 @@ export function readUpTo(source: Readable, limit: number): Promise<{ chunks: Buf
       reject(error);
     };
     // Closed without an end or an error: the client went away mid-body.
-    const onClose = () => onError(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const onClose = () => onError(prematureClose());
     source.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
   });
 }
 
-/** The chunks `first`, then the rest of `source` (which may have ended in the meantime). */
+/**
+ * The chunks `first`, then the rest of `source`, which may have ended, failed or closed since
+ * (a failure is in `source.errored`: {@link readUpTo} left a listener that keeps it there).
+ */
 async function* followedBy(first: Buffer[], source: Readable): AsyncGenerator<Buffer> {
   yield* first;
+  if (source.errored) throw source.errored;
+  if (source.destroyed && !source.readableEnded) throw prematureClose();
   yield* source;
 }
 

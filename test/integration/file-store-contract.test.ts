@@ -60,6 +60,11 @@ const source = (bytes: Buffer) => Readable.from((function* () {
   for (let offset = 0; offset < bytes.length; offset += 65_536) yield bytes.subarray(offset, offset + 65_536);
 })());
 
+/** A source that yields `bytes` in chunks of `size`. */
+const chunks = (bytes: Buffer, size: number) => Readable.from((function* () {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+})());
+
 describe.each([
   ['local folder', localStore],
   ['object storage', s3Store],
@@ -94,6 +99,40 @@ describe.each([
     expect(failure).toBeInstanceOf(AppError);
     expect(failure).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     expect(await subject.leftovers()).toEqual([]);
+  });
+
+  it('saves bodies just under, at and over 64 KiB exactly, whether they come in one chunk or many', async () => {
+    // The local store writes a body that ends within 64 KiB at once and streams a larger one.
+    for (const size of [1, 65_535, 65_536, 65_537, 300_000]) {
+      const body = randomBytes(size);
+      for (const chunked of [Readable.from([body]), chunks(body, 1_000)]) {
+        const saved = await store.save(chunked, MiB);
+        expect({ bytes: saved.bytes, sha256: saved.sha256 }, `${size} bytes`).toEqual({ bytes: size, sha256: sha256(body) });
+        expect((await buffer(store.open(saved.path))).equals(body), `${size} bytes`).toBe(true);
+        await store.remove(saved.path);
+      }
+    }
+    expect(await subject.leftovers()).toEqual([]);
+  });
+
+  it('refuses a small body past a smaller limit, and leaves nothing behind', async () => {
+    const failure = await store.save(Readable.from([randomBytes(150)]), 100).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect(await store.save(Readable.from([randomBytes(100)]), 100)).toMatchObject({ bytes: 100 });
+    const [kept] = await subject.leftovers();
+    await store.remove(kept!.replace(/^contract\//, ''));
+    expect(await subject.leftovers()).toEqual([]);
+  });
+
+  it('leaves nothing behind when the body fails part-way, small or large', async () => {
+    for (const size of [1_000, 300_000]) {
+      const failing = Readable.from((async function* () {
+        yield randomBytes(size);
+        throw new Error('the client went away');
+      })());
+      await expect(store.save(failing, MiB)).rejects.toThrow();
+      expect(await subject.leftovers(), `${size} bytes`).toEqual([]);
+    }
   });
 
   it('removes a file, and a missing one is not an error', async () => {
