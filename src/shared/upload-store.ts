@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge } from './http/app-error.js';
 import type { FileStore, ResultWriter, StoredUpload } from './storage/file-store.js';
+import { readWhole } from './storage/read-whole.js';
 
 export type { StoredUpload } from './storage/file-store.js';
 
@@ -47,55 +48,6 @@ export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: 
   return Object.assign(meter, { result: () => ({ bytes, sha256: hash.digest('hex') }) });
 }
 
-const prematureClose = () => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-
-/**
- * Reads `source` until it ends or has given more than `limit` bytes. `ended` says which: either
- * the whole body, or its first chunks with the stream paused after them (its end may follow).
- * In the second case an 'error' listener stays on the stream: a failure before the caller reads
- * on is kept in `source.errored` instead of being an uncaught 'error' event.
- */
-export function readUpTo(source: Readable, limit: number): Promise<{ chunks: Buffer[]; bytes: number; ended: boolean }> {
-  return new Promise((resolvePromise, reject) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const stop = () => {
-      source.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      bytes += chunk.length;
-      if (bytes <= limit) return;
-      stop();
-      source.on('error', () => {});
-      source.pause();
-      resolvePromise({ chunks, bytes, ended: false });
-    };
-    const onEnd = () => {
-      stop();
-      resolvePromise({ chunks, bytes, ended: true });
-    };
-    const onError = (error: Error) => {
-      stop();
-      reject(error);
-    };
-    // Closed without an end or an error: the client went away mid-body.
-    const onClose = () => onError(prematureClose());
-    source.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
-  });
-}
-
-/**
- * The chunks `first`, then the rest of `source`, which may have ended, failed or closed since
- * (a failure is in `source.errored`: {@link readUpTo} left a listener that keeps it there).
- */
-async function* followedBy(first: Buffer[], source: Readable): AsyncGenerator<Buffer> {
-  yield* first;
-  if (source.errored) throw source.errored;
-  if (source.destroyed && !source.readableEnded) throw prematureClose();
-  yield* source;
-}
-
 /**
  * The local file store: one file per upload under `DATA_DIR/uploads/`, export files under
  * `DATA_DIR/exports/`, written as streams with backpressure so no file is ever held in memory.
@@ -115,13 +67,13 @@ export class UploadStore implements FileStore {
   async save(source: Readable, maxBytes: number): Promise<StoredUpload> {
     const path = newUploadPath();
     const target = this.absolute(path);
-    const head = await readUpTo(source, Math.min(SMALL_UPLOAD_BYTES, maxBytes));
-    if (head.ended) return this.saveSmall(path, target, Buffer.concat(head.chunks, head.bytes));
+    const whole = await readWhole(source, Math.min(SMALL_UPLOAD_BYTES, maxBytes));
+    if (whole) return this.saveSmall(path, target, whole);
     await mkdir(dirname(target), { recursive: true });
     const meter = uploadMeter(maxBytes);
     try {
-      // Larger: streamed with backpressure, the chunks read so far first.
-      await pipeline(followedBy(head.chunks, source), meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
+      // Larger: streamed with backpressure, from its first byte (readWhole put back what it read).
+      await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
       await rename(target + PARTIAL, target);
     } catch (error) {
       await rm(target + PARTIAL, { force: true });
@@ -131,22 +83,20 @@ export class UploadStore implements FileStore {
   }
 
   /**
-   * Writes a body read whole with one write instead of a stream's open, write and close: a small
-   * import's upload costs the API a third of the CPU it cost as a stream. The day's folder is made
-   * once per process (again if it has gone).
+   * Writes a body read whole with one write, instead of a stream's open, writes and close. The
+   * day's folder is made once per process, and again if it has gone since.
    */
   private async saveSmall(path: string, target: string, data: Buffer): Promise<StoredUpload> {
     const folder = dirname(target);
-    const write = () => writeFile(target + PARTIAL, data);
-    try {
-      if (this.knownFolder !== folder) throw Object.assign(new Error('folder not made yet'), { code: 'ENOENT' });
-      await write();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (this.knownFolder !== folder) {
       await mkdir(folder, { recursive: true });
       this.knownFolder = folder;
-      await write();
     }
+    await writeFile(target + PARTIAL, data).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(folder, { recursive: true });
+      await writeFile(target + PARTIAL, data);
+    });
     try {
       await rename(target + PARTIAL, target);
     } catch (error) {

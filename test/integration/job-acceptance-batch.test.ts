@@ -96,7 +96,7 @@ describe('the queue', () => {
     const queue = ctx.queues.queue('export');
     const bulk = vi.spyOn(queue, 'addBulk');
     try {
-      const ids = [randomUUID(), randomUUID(), randomUUID()];
+      const ids: string[] = [randomUUID(), randomUUID(), randomUUID()];
       await Promise.all([...ids, ids[0]!].map((id) => ctx.queues.enqueue('export', id)));
       expect(bulk).toHaveBeenCalledTimes(1);
       for (const id of ids) expect((await queue.getJob(id))?.data).toEqual({ jobId: id });
