@@ -10,7 +10,7 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 ENV NODE_ENV=production
-# Buffers of 32 KiB or more get their own mapping, returned to the system when freed (src/shared/node-flags.ts).
-ENV MALLOC_MMAP_THRESHOLD_=32768
+# Buffers of 128 KiB or more get their own mapping, returned to the system when freed (src/shared/node-flags.ts).
+ENV MALLOC_MMAP_THRESHOLD_=131072
 EXPOSE 3000
 CMD ["sh", "-c", "exec node --max-old-space-size=${NODE_HEAP_MB:-128} --max-semi-space-size=8 dist/main.js"]

@@ -29,16 +29,24 @@ export const SERVICE_V8_FLAGS = ['--max-semi-space-size=8'] as const;
 
 /**
  * The environment `npm start` and the Dockerfile give the service (benchmarks too): glibc's malloc
- * gives every allocation of 32 KiB or more its own mapping, returned to the system when it is
- * freed. Node's buffers (64 KiB socket reads, 256 KiB file reads, 1 MiB chunks) are freed only when
- * V8 collects their objects, often long after a 95 MB upload or a re-import's read-back has gone
- * through them, by which time glibc's default (a threshold that rises to the largest block freed,
- * 32 MiB at most) had put them in its heap, which keeps the pages. The scrambled 1M-row first load,
- * unchanged and 10%-changed re-imports, one after another in one process (two runs each way):
- * peak RSS 137–140, 152–156 and 163–179 MB with it; 155–156, 175–186 and 186–199 MB without, in
- * the same time. An operator's own value wins.
+ * keeps its threshold for giving an allocation its own mapping at its starting value, 128 KiB.
+ * By default it raises the threshold to the largest block freed (up to 32 MiB), so Node's 256 KiB
+ * file reads and 1 MiB chunks, freed only when V8 collects their objects, soon came from its heap,
+ * which keeps the pages long after a 95 MB upload or a re-import's read-back has gone through them.
+ * Held at 128 KiB, those get their own mapping, returned to the system when freed.
+ *
+ * The threshold was 32 KiB in an earlier round, which also mapped each 64 KiB socket read. On
+ * this 2-core virtual machine an unmapping cost 120 µs (strace), and a 95 MB upload made about a
+ * thousand: the 1M-row first load's upload took 1.08–1.41 s in `bench:import` (four runs), against
+ * 0.74–0.87 s with the threshold just over 64 KiB (four) and 0.80 s at 128 KiB (one), and most of
+ * that round's lower peak RSS is kept (below).
+ *
+ * Peak RSS of the scrambled 1M-row first load, unchanged and 10%-changed re-imports, one after
+ * another in one process: 141, 165 and 175 MB at 128 KiB; 146–148, 160–163 and 175–189 MB at
+ * 64 KiB + 48 (two runs); 137–140, 152–156 and 163–179 MB at 32 KiB and 155–156, 175–186 and
+ * 186–199 MB with glibc's default, an earlier round's runs. An operator's own value wins.
  */
-export const SERVICE_ENV = { MALLOC_MMAP_THRESHOLD_: '32768' } as const;
+export const SERVICE_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
 
 /** The node flags the service runs with: a heap limit of `heapMb` (NODE_HEAP_MB, default 128) and {@link SERVICE_V8_FLAGS}. */
 export function serviceNodeFlags(heapMb: string | number): string[] {
