@@ -7,7 +7,12 @@ import { readWhole } from '../../src/shared/storage/read-whole.js';
 /** Everything `source` still gives, collected through a pipeline as the upload store does. */
 async function rest(source: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await pipeline(source, new Writable({ write: (chunk: Buffer, _encoding, done) => done(null, void chunks.push(chunk)) }));
+  await pipeline(source, new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk);
+      done();
+    },
+  }));
   return Buffer.concat(chunks);
 }
 
