@@ -31,6 +31,25 @@ async function backendPids(databaseUrl: string, database: string): Promise<numbe
   return rows.map((row) => row.pid);
 }
 
+/**
+ * Waits (at most `timeoutMs`) until no backend of `database` is at work: the statements a cancelled
+ * import leaves running, and the autovacuum its rows set off, would otherwise share the machine
+ * with the next scenario. Returns the seconds waited.
+ */
+export async function untilDatabaseQuiet(databaseUrl: string, database: string, timeoutMs = 120_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const [busy] = await query<{ count: number }>(
+      databaseUrl,
+      `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = '${database.replaceAll("'", "''")}'
+       AND pid <> pg_backend_pid() AND (state = 'active' OR backend_type = 'autovacuum worker')`,
+    );
+    const waited = (performance.now() - started) / 1000;
+    if (busy!.count === 0 || waited * 1000 > timeoutMs) return waited;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** CPU used between {@link startCpuMeter} and the returned function's call, in seconds. */
 export interface CpuUsed {
   api: number;

@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCpuMeter, writeProductCsv } from './api-load.js';
+import { startCpuMeter, untilDatabaseQuiet, writeProductCsv } from './api-load.js';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
 import { getJob, uploadCsv } from './http.js';
 import { printTable } from './report.js';
@@ -194,6 +194,7 @@ async function duringImport(target: Target, env: Record<string, string>, runtime
     return measured;
   } finally {
     await stopService(worker);
+    log(`waited ${(await untilDatabaseQuiet(target.databaseUrl, target.database)).toFixed(1)} s for the database to be quiet`);
   }
 }
 
