@@ -38,13 +38,14 @@ export const SERVICE_V8_FLAGS = ['--max-semi-space-size=8'] as const;
  * The threshold was 32 KiB in an earlier round, which also mapped each 64 KiB socket read. On
  * this 2-core virtual machine an unmapping cost 120 µs (strace), and a 95 MB upload made about a
  * thousand: the 1M-row first load's upload took 1.08–1.41 s in `bench:import` (four runs), against
- * 0.74–0.87 s with the threshold just over 64 KiB (four) and 0.80 s at 128 KiB (one), and most of
- * that round's lower peak RSS is kept (below).
+ * 0.74–0.87 s with the threshold just over 64 KiB (four) and 0.53–0.89 s at 128 KiB (three), and
+ * most of that round's lower peak RSS is kept (below).
  *
  * Peak RSS of the scrambled 1M-row first load, unchanged and 10%-changed re-imports, one after
- * another in one process: 141, 165 and 175 MB at 128 KiB; 146–148, 160–163 and 175–189 MB at
- * 64 KiB + 48 (two runs); 137–140, 152–156 and 163–179 MB at 32 KiB and 155–156, 175–186 and
- * 186–199 MB with glibc's default, an earlier round's runs. An operator's own value wins.
+ * another in one process: 141–154, 157–166 and 175–186 MB at 128 KiB (three runs); 146–148,
+ * 160–163 and 175–189 MB at 64 KiB + 48 (two runs); 137–140, 152–156 and 163–179 MB at 32 KiB and
+ * 155–156, 175–186 and 186–199 MB with glibc's default, an earlier round's runs. An operator's own
+ * value wins.
  */
 export const SERVICE_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' } as const;
 
