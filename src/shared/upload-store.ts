@@ -92,14 +92,15 @@ export class UploadStore implements FileStore {
       await mkdir(folder, { recursive: true });
       this.knownFolder = folder;
     }
-    await writeFile(target + PARTIAL, data).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-      await mkdir(folder, { recursive: true });
-      await writeFile(target + PARTIAL, data);
-    });
     try {
+      await writeFile(target + PARTIAL, data).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(folder, { recursive: true });
+        await writeFile(target + PARTIAL, data);
+      });
       await rename(target + PARTIAL, target);
     } catch (error) {
+      // A write cut short (a full disk) leaves nothing behind, as a streamed one.
       await rm(target + PARTIAL, { force: true });
       throw error;
     }

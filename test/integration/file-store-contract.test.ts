@@ -22,6 +22,8 @@ const BIG = randomBytes(11 * MiB);
 
 interface StoreUnderTest {
   store: FileStore;
+  /** The local folder's directory (the local store only). */
+  root?: string;
   /** Everything the store holds: files (or objects) and unfinished writes. */
   leftovers(): Promise<string[]>;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ async function localStore(): Promise<StoreUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'catalog-store-'));
   return {
     store: await createFileStore({ DATA_DIR: dir, STORAGE_URL: `file://${dir}`, S3_FORCE_PATH_STYLE: false }),
+    root: dir,
     leftovers: async () => (await filesUnder(dir)).map((file) => relative(dir, file)),
     close: () => rm(dir, { recursive: true, force: true }),
   };
@@ -172,5 +175,21 @@ describe.each([
     expect(await store.removeIncomplete(new Date(Date.now() + 60_000))).toBe(1);
     expect(await subject.leftovers()).toEqual([]);
     await writer.abort();
+  });
+});
+
+describe('the local folder', () => {
+  it('saves a small upload after the day’s folder was removed under it', async () => {
+    const subject = await localStore();
+    try {
+      const first = await subject.store.save(Readable.from([Buffer.from('ean,name\n')]), MiB);
+      const folder = join(subject.root!, first.path, '..');
+      await rm(folder, { recursive: true, force: true });
+      const second = await subject.store.save(Readable.from([Buffer.from('ean,name\n1,a\n')]), MiB);
+      expect((await buffer(subject.store.open(second.path))).toString()).toBe('ean,name\n1,a\n');
+      expect(await subject.leftovers()).toEqual([second.path]);
+    } finally {
+      await subject.close();
+    }
   });
 });
