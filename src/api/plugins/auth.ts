@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../shared/db/pool.js';
 import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
 import {
@@ -68,11 +68,6 @@ function presentedKey(request: FastifyRequest): string | null {
   return (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim() || null;
 }
 
-/** SHA-256 in one call (crypto.hash): a third cheaper than a Hash object, and it runs on every request. */
-function sha256(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
-}
-
 export interface AuthDeps {
   db: Db;
   adminApiKey?: string;
@@ -132,7 +127,7 @@ function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remai
  * counted per client address (API.md §1).
  */
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
-  const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
+  const adminHash = deps.adminApiKey ? hashApiKey(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
 
   const authenticateKey = async (key: string): Promise<AccountPrincipal> => {
@@ -146,8 +141,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     };
   };
 
-  const authenticateSession = async (token: string): Promise<AccountPrincipal> => {
-    const session = await findSession(deps.db, hashApiKey(token));
+  /** The session of a token by its hash (sessions are stored by the hash of their token). */
+  const authenticateSession = async (tokenHash: Buffer): Promise<AccountPrincipal> => {
+    const session = await findSession(deps.db, tokenHash);
     if (!session) throw invalidApiKey();
     if (session.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
     checkAccountState(session);
@@ -158,13 +154,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   };
 
   const authenticate = async (credential: string): Promise<Principal> => {
-    const digest = sha256(credential);
+    const digest = hashApiKey(credential);
     if (adminHash && timingSafeEqual(digest, adminHash)) return { kind: 'admin' };
     const cached = deps.credentials.get(digest, deps.clock());
     if (cached) return cached;
     // Taken before the lookup: a change announced while it runs keeps its result out of the cache.
     const generation = deps.credentials.generation();
-    const principal = await (isSessionToken(credential) ? authenticateSession(credential) : authenticateKey(credential));
+    const principal = await (isSessionToken(credential) ? authenticateSession(digest) : authenticateKey(credential));
     deps.credentials.remember(digest, principal, generation);
     return principal;
   };
