@@ -88,40 +88,31 @@ export function createJobQueues(
   onError: (error: Error) => void = () => {},
 ): JobQueues {
   const prefix = queuePrefix(config);
-  const queues = new Map<JobType, Queue<QueuedJob>>();
-  const queue = (type: JobType) => {
-    let existing = queues.get(type);
+  /**
+   * Each type's queue, made when first used, with its `enqueue`: the jobs queued in one turn of
+   * the event loop go to Redis in one round trip (one pipeline).
+   */
+  const types = new Map<JobType, { queue: Queue<QueuedJob>; enqueue: (jobId: string) => Promise<void> }>();
+  const ofType = (type: JobType) => {
+    let existing = types.get(type);
     if (!existing) {
-      existing = new Queue<QueuedJob>(QUEUE_NAMES[type], {
-        connection,
-        prefix,
-        defaultJobOptions: defaultJobOptions(config),
-      });
-      existing.on('error', onError);
-      queues.set(type, existing);
-    }
-    return existing;
-  };
-  // The jobs queued in one turn of the event loop go to Redis in one round trip (one pipeline).
-  const enqueues = new Map<JobType, (jobId: string) => Promise<void>>();
-  const enqueuer = (type: JobType) => {
-    let existing = enqueues.get(type);
-    if (!existing) {
+      const queue = new Queue<QueuedJob>(QUEUE_NAMES[type], { connection, prefix, defaultJobOptions: defaultJobOptions(config) });
+      queue.on('error', onError);
       const batch = turnBatch<string, void>(async (jobIds) => {
-        await queue(type).addBulk(jobIds.map((jobId) => ({ name: type, data: { jobId }, opts: { jobId } })));
+        await queue.addBulk(jobIds.map((jobId) => ({ name: type, data: { jobId }, opts: { jobId } })));
         return jobIds.map(() => undefined);
       });
-      existing = (jobId) => batch.load(jobId);
-      enqueues.set(type, existing);
+      existing = { queue, enqueue: (jobId) => batch.load(jobId) };
+      types.set(type, existing);
     }
     return existing;
   };
   return {
-    queue,
+    queue: (type) => ofType(type).queue,
     ready: () => connection.status === 'ready',
-    enqueue: (type, jobId) => enqueuer(type)(jobId),
+    enqueue: (type, jobId) => ofType(type).enqueue(jobId),
     async close() {
-      await Promise.all([...queues.values()].map((each) => each.close()));
+      await Promise.all([...types.values()].map((each) => each.queue.close()));
     },
   };
 }
