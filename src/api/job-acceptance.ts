@@ -61,8 +61,8 @@ export type JobAcceptor = (request: JobRequest, discardInput?: () => Promise<voi
  * written with one statement, and their ids queued with one round trip to Redis.
  */
 export function createJobAcceptor(deps: { db: Db; queues: JobQueues }): JobAcceptor {
-  const insertJob = jobInserter(deps.db);
-  return (request, discardInput = async () => {}) => acceptJob({ ...deps, insertJob }, request, discardInput);
+  const acceptDeps = { ...deps, insertJob: jobInserter(deps.db) };
+  return (request, discardInput = async () => {}) => acceptJob(acceptDeps, request, discardInput);
 }
 
 async function acceptJob(
