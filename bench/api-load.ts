@@ -22,11 +22,14 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** pg_stat_activity's condition for the backends of `database` other than the asking one. */
+const ofDatabase = (database: string) => `datname = '${database.replaceAll("'", "''")}' AND pid <> pg_backend_pid()`;
+
 /** The pids of the PostgreSQL backends connected to `database` (the service's pools). */
 async function backendPids(databaseUrl: string, database: string): Promise<number[]> {
   const rows = await query<{ pid: number }>(
     databaseUrl,
-    `SELECT pid FROM pg_stat_activity WHERE datname = '${database.replaceAll("'", "''")}' AND pid <> pg_backend_pid()`,
+    `SELECT pid FROM pg_stat_activity WHERE ${ofDatabase(database)}`,
   );
   return rows.map((row) => row.pid);
 }
@@ -41,8 +44,8 @@ export async function untilDatabaseQuiet(databaseUrl: string, database: string, 
   for (;;) {
     const [busy] = await query<{ count: number }>(
       databaseUrl,
-      `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = '${database.replaceAll("'", "''")}'
-       AND pid <> pg_backend_pid() AND (state = 'active' OR backend_type = 'autovacuum worker')`,
+      `SELECT count(*)::int AS count FROM pg_stat_activity
+       WHERE ${ofDatabase(database)} AND (state = 'active' OR backend_type = 'autovacuum worker')`,
     );
     const waited = (performance.now() - started) / 1000;
     if (busy!.count === 0 || waited * 1000 > timeoutMs) return waited;
