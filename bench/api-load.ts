@@ -1,13 +1,15 @@
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
+import { Redis } from 'ioredis';
 import { query } from './db.js';
 import { gtinCheckDigit } from '../src/shared/product/gtin.js';
 
 /**
- * What bench:api needs beside its scenarios: the CPU a request costs in the API process and in
- * the PostgreSQL backends of its database (less sensitive to other load on the machine than
- * req/s), and the large file of the "during an import" scenario.
+ * What bench:api needs beside its scenarios: the CPU a request costs in the API process, in the
+ * PostgreSQL backends of its database, in Redis and in the load generator (less sensitive to other
+ * load on the machine than req/s, and where the machine's cores go), and the large file of the
+ * "during an import" scenario.
  */
 
 /** CPU seconds (user + system) of `pid`, or 0 once it is gone. */
@@ -57,20 +59,50 @@ export async function untilDatabaseQuiet(databaseUrl: string, database: string, 
 export interface CpuUsed {
   api: number;
   postgres: number;
+  /** The whole Redis server (INFO cpu), whoever else uses it. */
+  redis: number;
+  /** This process: autocannon runs in it. */
+  loadGenerator: number;
+}
+
+/** CPU seconds the Redis server has used, user and system, main and background threads (INFO cpu). */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+/** Where {@link startCpuMeter} finds the processes it measures. */
+export interface MeteredServices {
+  apiPid: number;
+  databaseUrl: string;
+  database: string;
+  redisUrl: string;
 }
 
 /**
- * Starts measuring the CPU of the API process `apiPid` and of the backends of `database`; the
- * returned function stops and reports. Backends that come or go meanwhile count from when seen.
+ * Starts measuring the CPU of the API process, of the backends of the database, of Redis and of
+ * this process; the returned function stops and reports. Backends that come or go meanwhile count
+ * from when seen.
  */
-export async function startCpuMeter(apiPid: number, databaseUrl: string, database: string): Promise<() => Promise<CpuUsed>> {
+export async function startCpuMeter(services: MeteredServices): Promise<() => Promise<CpuUsed>> {
+  const { apiPid, databaseUrl, database } = services;
+  const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 1 });
+  const redisStart = await redisCpuSeconds(redis);
+  const ownStart = process.cpuUsage();
   const apiStart = cpuSeconds(apiPid);
   const backends = new Map((await backendPids(databaseUrl, database)).map((pid) => [pid, cpuSeconds(pid)]));
   return async () => {
     const api = cpuSeconds(apiPid) - apiStart;
-    let postgres = 0;
-    for (const pid of await backendPids(databaseUrl, database)) postgres += cpuSeconds(pid) - (backends.get(pid) ?? 0);
-    return { api, postgres };
+    const own = process.cpuUsage(ownStart);
+    try {
+      const redisUsed = (await redisCpuSeconds(redis)) - redisStart;
+      let postgres = 0;
+      for (const pid of await backendPids(databaseUrl, database)) postgres += cpuSeconds(pid) - (backends.get(pid) ?? 0);
+      return { api, postgres, redis: redisUsed, loadGenerator: (own.user + own.system) / 1e6 };
+    } finally {
+      redis.disconnect();
+    }
   };
 }
 

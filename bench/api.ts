@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCpuMeter, untilDatabaseQuiet, writeProductCsv } from './api-load.js';
+import { startCpuMeter, untilDatabaseQuiet, writeProductCsv, type MeteredServices } from './api-load.js';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
 import { getJob, uploadCsv } from './http.js';
 import { printTable } from './report.js';
@@ -81,17 +81,16 @@ interface Measured {
   /** Responses per status code, e.g. "200×5120". */
   statuses: string;
   errors: number;
-  /** CPU microseconds per answered request: the API process, and the PostgreSQL backends of its database. */
+  /** CPU microseconds per answered request: the API process, the PostgreSQL backends of its database, Redis, autocannon. */
   apiCpuUs: number;
   pgCpuUs: number;
+  redisCpuUs: number;
+  loadCpuUs: number;
 }
 
 /** The service under load: where it answers, and what {@link startCpuMeter} needs to find its processes. */
-interface Target {
+interface Target extends MeteredServices {
   baseUrl: string;
-  apiPid: number;
-  databaseUrl: string;
-  database: string;
 }
 
 interface Scenario {
@@ -119,7 +118,7 @@ async function measure(target: Target, options: Options, scenario: Scenario): Pr
       overallRate: scenario.overallRate,
     });
   await load(WARM_UP_SECONDS);
-  const stopMeter = await startCpuMeter(target.apiPid, target.databaseUrl, target.database);
+  const stopMeter = await startCpuMeter(target);
   const result = await load(options.duration);
   const cpu = await stopMeter();
   const statuses = Object.entries(result.statusCodeStats ?? {})
@@ -129,6 +128,7 @@ async function measure(target: Target, options: Options, scenario: Scenario): Pr
   const measured = {
     name: scenario.name, rate: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, statuses, errors: result.errors,
     apiCpuUs: (cpu.api * 1e6) / answered, pgCpuUs: (cpu.postgres * 1e6) / answered,
+    redisCpuUs: (cpu.redis * 1e6) / answered, loadCpuUs: (cpu.loadGenerator * 1e6) / answered,
   };
   log(`${scenario.name}: ${measured.rate.toFixed(0)} req/s, p99 ${measured.p99} ms (${statuses}), load ${loadavg()[0]!.toFixed(1)}`);
   return measured;
@@ -211,12 +211,14 @@ function report(rows: Measured[], options: Options, runtime: string): void {
   console.log(`\nAPI benchmark (service: ROLE=api, ${runtime}, LOG_LEVEL=${options.logLevel}; autocannon, ${options.connections} connections,`);
   console.log(`${options.duration} s each; load average ${load.toFixed(2)} on ${cpus().length} CPUs${busy})\n`);
   printTable(
-    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'API µs/req', 'PG µs/req', 'responses', 'errors'],
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'API µs/req', 'PG µs/req', 'Redis µs/req', 'load µs/req', 'responses', 'errors'],
     rows.map((row) => [
-      row.name, row.rate.toFixed(0), ms(row.p50), ms(row.p99), row.apiCpuUs.toFixed(0), row.pgCpuUs.toFixed(0), row.statuses, String(row.errors),
+      row.name, row.rate.toFixed(0), ms(row.p50), ms(row.p99), row.apiCpuUs.toFixed(0), row.pgCpuUs.toFixed(0),
+      row.redisCpuUs.toFixed(0), row.loadCpuUs.toFixed(0), row.statuses, String(row.errors),
     ]),
   );
-  console.log('(µs/req: CPU time of the API process and of the PostgreSQL backends of its database per answered request)');
+  console.log('(µs/req: CPU time per answered request of the API process, of the PostgreSQL backends of its database,');
+  console.log(' of the whole Redis server, and of autocannon in this process)');
   // The first row whose name starts so (the idle GET comes before its half-rate runs).
   const named = (prefix: string) => rows.find((row) => row.name.startsWith(prefix));
   const [health, job, imports, half] = ['GET /healthz', 'GET /v1/jobs/{id}', 'POST /v1/imports', HALF].map((prefix) => named(prefix)) as Measured[];
@@ -256,7 +258,7 @@ async function main(): Promise<void> {
     const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
     const service = await startService(REPO_ROOT, { ...env, ROLE: 'api', PORT: String(port) }, port, runtime, profile);
     cleanups.push(() => stopService(service));
-    const target: Target = { baseUrl: service.baseUrl, apiPid: service.pid, databaseUrl: env.DATABASE_URL, database };
+    const target: Target = { baseUrl: service.baseUrl, apiPid: service.pid, databaseUrl: env.DATABASE_URL, database, redisUrl };
     const { key, limited, jobId } = await prepare(service.baseUrl, tmp, tag);
     const auth = { 'x-api-key': key };
     const get: Scenario = { name: 'GET /v1/jobs/{id}', path: `/v1/jobs/${jobId}`, headers: auth };
