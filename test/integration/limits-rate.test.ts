@@ -11,7 +11,11 @@ beforeAll(async () => {
     workers: false,
     clock: () => now,
     env: {
-      TIER_LIMITS: JSON.stringify({ FREE: { per_minute: 60, monthly: 1_000_000 }, PRO: { per_minute: 600, monthly: 5 } }),
+      TIER_LIMITS: JSON.stringify({
+        FREE: { per_minute: 60, monthly: 1_000_000 },
+        PRO: { per_minute: 600, monthly: 5 },
+        ENTERPRISE: { per_minute: 4, monthly: 2 },
+      }),
       UNAUTHENTICATED_RATE_PER_MINUTE: '30',
       INVALID_KEY_RATE_PER_MINUTE: '10',
     },
@@ -208,8 +212,25 @@ describe('monthly quota', () => {
       expect(outcomes(calm.key)).toEqual({ ok: 3 });
       expect(admissions.mock.calls.length).toBeGreaterThan(0);
       expect(admissions.mock.calls.length).toBeLessThan(requests.length / 4);
+      // Each run counts an account's requests together: two keys per account, never per request.
+      for (const [keys] of admissions.mock.calls) expect(keys).toBeLessThanOrEqual(6);
     } finally {
       admissions.mockRestore();
     }
+  });
+
+  it('answers the requests of one account arriving together in order: within both limits, over the quota, over the minute', async () => {
+    nextMinute();
+    const { id, key } = await ctx.createAccount();
+    await ctx.db.query("UPDATE accounts SET tier = 'ENTERPRISE' WHERE id = $1", [id]);
+    const responses = await Promise.all(Array.from({ length: 7 }, () => ctx.get(key, '/v1/jobs')));
+    const codes = responses.map((response) => response.json().error_code ?? 'ok').sort();
+    expect(codes).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED', 'RATE_LIMIT_EXCEEDED', 'ok', 'ok']);
+    const remaining = responses.map((response) => Number(response.headers['x-ratelimit-remaining'])).sort((a, b) => a - b);
+    expect(remaining).toEqual([0, 0, 0, 0, 1, 2, 3]);
+    // The per-minute 429s are the last four of the minute (counts 4 to 7), the month has the two admitted.
+    const byCode = (code: string) => responses.filter((response) => (response.json().error_code ?? 'ok') === code);
+    expect(byCode('ok').map((response) => Number(response.headers['x-ratelimit-remaining'])).sort()).toEqual([2, 3]);
+    expect(await durableCounts(id, 2)).toEqual([{ month: '2026-05', used: 2 }]);
   });
 });

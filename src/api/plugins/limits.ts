@@ -23,39 +23,35 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
 /**
- * Admits a batch of requests in one round trip. For each request i it takes the keys KEYS[2i-1]
- * (the account's minute) and KEYS[2i] (its month's usage hash) and the arguments ARGV[3i-2] (the
- * minute key's lifetime), ARGV[3i-1] (the per-minute limit) and ARGV[3i] (the monthly quota, -1:
- * unlimited). It counts the request in the minute and, when the minute allows it, in the month
- * unless that would pass the quota. Redis runs a script alone and the batch in order, so concurrent
- * requests on any number of API processes never pass the quota together. Each request gets {minute
- * count, month count or -1 over the minute or -2 over the quota, epoch}; {-1} when the month's hash
- * must first be seeded from PostgreSQL. All keys share the deployment's hash tag, so the script runs
- * on Redis Cluster too.
+ * Admits a batch of requests in one round trip. Its entries are the accounts (and minutes) of the
+ * batch: entry i takes the keys KEYS[2i-1] (the account's minute) and KEYS[2i] (its month's usage
+ * hash) and the arguments ARGV[4i-3] (the minute key's lifetime), ARGV[4i-2] (the per-minute
+ * limit), ARGV[4i-1] (the monthly quota, -1: unlimited) and ARGV[4i] (how many of the batch's
+ * requests are the account's). It counts them all in the minute, and in the month those the minute
+ * allows, as far as the quota does. Redis runs a script alone, so concurrent requests on any number
+ * of API processes never pass a limit together. Each entry gets {minute count after it, month
+ * count after it, epoch, requests counted in the month}; {-1} when the month's hash must first be
+ * seeded from PostgreSQL. All keys share the deployment's hash tag, so the script runs on Redis
+ * Cluster too.
  */
 const ADMIT_SCRIPT = `
 local results = {}
 for i = 1, #KEYS / 2 do
   local minuteKey, usageKey = KEYS[2 * i - 1], KEYS[2 * i]
-  local result
-  if redis.call('EXISTS', usageKey) == 0 then
-    result = {-1, 0, ''}
+  local usage = redis.call('HMGET', usageKey, 'used', 'epoch')
+  if not usage[1] then
+    results[i] = {-1, 0, '', 0}
   else
-    local count = redis.call('INCR', minuteKey)
-    if count == 1 then redis.call('PEXPIRE', minuteKey, ARGV[3 * i - 2]) end
-    if count > tonumber(ARGV[3 * i - 1]) then
-      result = {count, -1, ''}
-    else
-      local epoch = redis.call('HGET', usageKey, 'epoch')
-      local limit = tonumber(ARGV[3 * i])
-      if limit >= 0 and tonumber(redis.call('HGET', usageKey, 'used')) >= limit then
-        result = {count, -2, epoch}
-      else
-        result = {count, redis.call('HINCRBY', usageKey, 'used', 1), epoch}
-      end
-    end
+    local requests = tonumber(ARGV[4 * i])
+    local count = redis.call('INCRBY', minuteKey, requests)
+    if count == requests then redis.call('PEXPIRE', minuteKey, ARGV[4 * i - 3]) end
+    local admitted = math.min(requests, tonumber(ARGV[4 * i - 2]) - (count - requests))
+    local used = tonumber(usage[1])
+    local quota = tonumber(ARGV[4 * i - 1])
+    if quota >= 0 then admitted = math.min(admitted, quota - used) end
+    if admitted > 0 then used = redis.call('HINCRBY', usageKey, 'used', admitted) else admitted = 0 end
+    results[i] = {count, used, usage[2], admitted}
   end
-  results[i] = result
 end
 return results`;
 
@@ -66,10 +62,13 @@ return results`;
 type LimitsRedis = RedisConnection & {
   limitsHit(key: string, windowMs: number): Promise<number>;
   /** {@link ADMIT_SCRIPT}: the number of keys, the keys, then the arguments. */
-  limitsAdmit(...args: (string | number)[]): Promise<AdmitResult[]>;
+  limitsAdmit(...args: (string | number)[]): Promise<EntryResult[]>;
 };
 
-/** What {@link ADMIT_SCRIPT} answers for one request: minute count, month count (or -1, -2), epoch. */
+/** What {@link ADMIT_SCRIPT} answers for one entry: minute count, month count, epoch, requests counted in the month. */
+type EntryResult = [number, number, string, number];
+
+/** What one request's admission comes to: minute count, month count (or -1 over the minute, -2 over the quota), epoch. */
 type AdmitResult = [number, number, string];
 
 /** One request to admit: its keys and limits. */
@@ -128,6 +127,41 @@ function minuteWindow(now: number): { window: number; resetSeconds: number } {
   return { window, resetSeconds: Math.max(1, Math.ceil(((window + 1) * MINUTE_MS - now) / 1000)) };
 }
 
+/** The requests of one account, minute and limits in an admission batch. */
+interface Entry {
+  admission: Admission;
+  requests: number;
+}
+
+/** The batch's requests grouped into entries; `places` holds each request's entry and its position in it. */
+function byAccount(batch: readonly Admission[]): { entries: Entry[]; places: Array<[number, number]> } {
+  const entries: Entry[] = [];
+  const indexes = new Map<string, number>();
+  const places = batch.map((admission): [number, number] => {
+    const key = `${admission.minuteKey} ${admission.usageKey} ${admission.perMinute} ${admission.monthly}`;
+    let index = indexes.get(key);
+    if (index === undefined) {
+      index = entries.push({ admission, requests: 0 }) - 1;
+      indexes.set(key, index);
+    }
+    return [index, entries[index]!.requests++];
+  });
+  return { entries, places };
+}
+
+/**
+ * The admission of the request at `position` (from 0) of its entry: the requests of an entry are
+ * counted in order, so it is over the minute or the quota exactly when a lone request in its
+ * place would have been.
+ */
+function requestResult([count, used, epoch, admitted]: EntryResult, { admission, requests }: Entry, position: number): AdmitResult {
+  if (count === -1) return [-1, 0, ''];
+  const minuteCount = count - requests + 1 + position;
+  if (minuteCount > admission.perMinute) return [minuteCount, -1, epoch];
+  if (position >= admitted) return [minuteCount, -2, epoch];
+  return [minuteCount, used - admitted + 1 + position, epoch];
+}
+
 /** Creates the {@link RequestLimits} of one API process; all processes on one Redis share the counts. */
 export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   if (!('limitsHit' in deps.redis)) {
@@ -167,12 +201,15 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
 
   /**
    * Admits every request asked for in one turn of the event loop with one script run, so a busy
-   * process makes one round trip to Redis for many requests instead of one each.
+   * process makes one round trip to Redis for many requests instead of one each; the requests of
+   * one account are one entry of the script, counted together.
    */
   const admissions = turnBatch<Admission, AdmitResult>(async (batch) => {
-    const keys = batch.flatMap((admission) => [admission.minuteKey, admission.usageKey]);
-    const args = batch.flatMap((admission) => [2 * MINUTE_MS, admission.perMinute, admission.monthly]);
-    return redis.limitsAdmit(keys.length, ...keys, ...args);
+    const { entries, places } = byAccount(batch);
+    const keys = entries.flatMap(({ admission }) => [admission.minuteKey, admission.usageKey]);
+    const args = entries.flatMap(({ admission, requests }) => [2 * MINUTE_MS, admission.perMinute, admission.monthly, requests]);
+    const results = await redis.limitsAdmit(keys.length, ...keys, ...args);
+    return places.map(([entry, position]) => requestResult(results[entry]!, entries[entry]!, position));
   }, ADMIT_BATCH);
 
   /** Runs {@link ADMIT_SCRIPT}, seeding the month's hash first when Redis does not have it. */
