@@ -74,6 +74,8 @@ const GENEROUS_LIMITS: Record<string, string> = {
 export interface TestContext {
   app: FastifyInstance;
   db: Db;
+  /** The API's own pool (as in src/main.ts): the statements of HTTP requests run on it. */
+  apiDb: Db;
   config: Config;
   /** Environment that makes another process (a worker child) join this context. */
   env: Record<string, string>;
@@ -145,6 +147,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const context: TestContext = {
     app,
     db,
+    apiDb,
     config,
     env,
     queues,

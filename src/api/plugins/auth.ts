@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { RequestLimits } from './limits.js';
+import { startPrefetch } from '../prefetch.js';
 
 /** Who is calling: an account (by API key or login session), or the operator key from ADMIN_API_KEY. */
 export type Principal =
@@ -102,6 +103,16 @@ function authorize(principal: Principal, config: FastifyRequest['routeOptions'][
   if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
 }
 
+/** Whether the route admits the principal (no error built when it does not). */
+function permits(principal: Principal, config: FastifyRequest['routeOptions']['config']): boolean {
+  try {
+    authorize(principal, config);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The request's logger with the account on its lines. A pino logger takes the binding itself
  * (setBindings): a child of the request's child would be a second logger per request with the
@@ -129,6 +140,7 @@ function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remai
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminHash = deps.adminApiKey ? hashApiKey(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
+  app.decorateRequest('prefetch', null);
 
   const authenticateKey = async (key: string): Promise<AccountPrincipal> => {
     const record = await findApiKeyByPrefix(deps.db, lookupPrefix(key));
@@ -183,6 +195,10 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     });
     if (principal.kind === 'account') {
       request.log = withAccount(request.log, principal.accountId);
+      // An account that was refused at its last admission (over a limit) costs PostgreSQL no lookup.
+      if (config.prefetch && deps.limits.hadRoom(principal.accountId) && permits(principal, config)) {
+        startPrefetch(request, config.prefetch, principal.accountId);
+      }
       await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
     }
     authorize(principal, config);

@@ -12,6 +12,8 @@ import { turnBatch } from '../../shared/turn-batch.js';
 const MINUTE_MS = 60_000;
 /** The most requests one admission script run counts, so one run never holds Redis long. */
 const ADMIT_BATCH = 64;
+/** Accounts whose last admission {@link RequestLimits.hadRoom} remembers. */
+const ROOM_ENTRIES = 10_000;
 
 /**
  * Counts a hit in a fixed one-minute window and returns the window's count. INCR and the expiry are
@@ -115,6 +117,8 @@ export interface RequestLimits {
   countUnauthenticated(address: string): Promise<void>;
   /** Counts an invalid key (or dashboard password) from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countInvalidKey(address: string): Promise<void>;
+  /** Whether the account's last admission on this process let its request through (false before its first). */
+  hadRoom(accountId: string): boolean;
   /** Requests the account made in `month` ('YYYY-MM'), counted ones not yet in PostgreSQL included. */
   usedInMonth(accountId: string, month: string): Promise<number>;
   /** Writes the counts not yet in PostgreSQL (on shutdown). */
@@ -231,12 +235,20 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     return { minuteCount, used, limits };
   };
 
+  /** Whether each account's last admission let its request through; dropped whole past {@link ROOM_ENTRIES}. */
+  const room = new Map<string, boolean>();
+  const noteRoom = (accountId: string, admitted: boolean) => {
+    if (room.size >= ROOM_ENTRIES && !room.has(accountId)) room.clear();
+    room.set(accountId, admitted);
+  };
+
   return {
     async admitAccount(accountId, tier, report) {
       const now = deps.clock();
       const { window, resetSeconds } = minuteWindow(now);
       const { month, resetsAt } = calendarMonth(now);
       const { minuteCount, used, limits } = await admit(accountId, tier, month, window);
+      noteRoom(accountId, used > 0);
       report({ limit: limits.per_minute, remaining: Math.max(0, limits.per_minute - minuteCount), resetSeconds });
       if (used === -1 || minuteCount > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', resetSeconds);
       if (used < 0) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
@@ -245,6 +257,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
       perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
     countInvalidKey: (address) =>
       perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address'),
+    hadRoom: (accountId) => room.get(accountId) === true,
     usedInMonth: (accountId, month) => counted(() => ledger.used(accountId, month)),
     close: () => ledger.close(),
   };

@@ -10,6 +10,7 @@ import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '.
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
+import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -90,8 +91,10 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   );
 
-  routes.get('/v1/jobs/:id', { config, schema: jobSchema }, async (request) =>
-    toJobResource(await ownJob(findJob, accountIdOf(request), request.params.id)),
+  // Polled by every client waiting for its job: looked up while the request is being admitted.
+  const lookupJob: Lookup<JobRow> = (request, accountId) => ownJob(findJob, accountId, (request.params as { id: string }).id);
+  routes.get('/v1/jobs/:id', { config: { ...config, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
+    toJobResource(await prefetched(request, lookupJob, accountIdOf(request))),
   );
 
   routes.get(

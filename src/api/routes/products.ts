@@ -7,7 +7,7 @@ import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationErr
 import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
-import { deleteProduct, insertProduct, productFinder, replaceProduct } from '../../shared/product/product-queries.js';
+import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
 import { productResourceSchema } from '../../shared/product/resource-schema.js';
 import {
   CURRENCY_REQUIRED_MESSAGE,
@@ -20,6 +20,7 @@ import {
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { accountIdOf } from '../plugins/auth.js';
+import { prefetched, type Lookup } from '../prefetch.js';
 
 const eanParams = z.object({
   ean: z.string().meta({ description: 'The EAN, matched exactly as sent (no check-digit validation on lookup)' }),
@@ -86,6 +87,12 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const read = { scope: 'products:read' as const };
   const write = { scope: 'products:write' as const };
   const findProduct = productFinder(deps.db);
+  /** One product of the account; matched exactly as sent: no check-digit validation on lookup. */
+  const lookupProduct: Lookup<ProductResource> = async (request, accountId) => {
+    const product = await findProduct(accountId, (request.params as { ean: string }).ean);
+    if (!product) throw notFound('Product not found');
+    return product;
+  };
   // The CSV and multipart parsers of the import route are the app's; a product body is JSON only.
   const jsonBody = { config: write, onRequest: requireJsonBody };
 
@@ -117,19 +124,14 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   routes.get(
     '/v1/products/:ean',
     {
-      config: read,
+      config: { ...read, prefetch: lookupProduct },
       schema: {
         summary: 'One product by EAN',
         params: eanParams,
         response: { 200: productResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) },
       },
     },
-    async (request) => {
-      // Matched exactly as sent: no check-digit validation on lookup.
-      const product = await findProduct(accountIdOf(request), request.params.ean);
-      if (!product) throw notFound('Product not found');
-      return product;
-    },
+    async (request) => prefetched(request, lookupProduct, accountIdOf(request)),
   );
 
   routes.post(
