@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey, keyMatches, lookupPrefix } from '../../src/shared/accounts/api-keys.js';
+import { credentialDigest, generateApiKey, hashApiKey, keyMatches, lookupPrefix, sameDigest } from '../../src/shared/accounts/api-keys.js';
 
 describe('generateApiKey', () => {
   it('makes a key ck_<lookup id>_<secret> whose secret is at least 32 random bytes, apart from the prefix', () => {
@@ -38,5 +38,23 @@ describe('lookupPrefix and keyMatches', () => {
     const legacy = `ck_${randomBytes(32).toString('base64url')}`;
     expect(lookupPrefix(legacy)).toBe(legacy.slice(0, 15));
     expect(keyMatches(legacy, hashApiKey(legacy))).toBe(true);
+  });
+});
+
+describe('credentialDigest', () => {
+  it('is the SHA-256 that is stored of a key, in base64', () => {
+    const { key, hash } = generateApiKey();
+    expect(credentialDigest(key)).toBe(createHash('sha256').update(key).digest('base64'));
+    expect(Buffer.from(credentialDigest(key), 'base64')).toEqual(hash);
+  });
+
+  it('tells equal digests from digests that differ anywhere, or in length', () => {
+    const digest = credentialDigest('ck_one');
+    expect(sameDigest(digest, credentialDigest('ck_one'))).toBe(true);
+    expect(sameDigest(digest, credentialDigest('ck_two'))).toBe(false);
+    const changed = (at: number) => digest.slice(0, at) + (digest[at] === 'A' ? 'B' : 'A') + digest.slice(at + 1);
+    expect(sameDigest(digest, changed(0))).toBe(false);
+    expect(sameDigest(digest, changed(digest.length - 2))).toBe(false);
+    expect(sameDigest(digest, digest.slice(0, -1))).toBe(false);
   });
 });

@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../shared/db/pool.js';
 import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
 import {
+  credentialDigest,
   DEFAULT_SCOPES,
-  hashApiKey,
   isSessionToken,
   keyMatches,
   lookupPrefix,
+  sameDigest,
   type Scope,
 } from '../../shared/accounts/api-keys.js';
 import { findSession } from '../../shared/accounts/session-queries.js';
@@ -138,7 +138,7 @@ function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remai
  * counted per client address (API.md §1).
  */
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
-  const adminHash = deps.adminApiKey ? hashApiKey(deps.adminApiKey) : null;
+  const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
   app.decorateRequest('prefetch', null);
 
@@ -166,13 +166,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   };
 
   const authenticate = async (credential: string): Promise<Principal> => {
-    const digest = hashApiKey(credential);
-    if (adminHash && timingSafeEqual(digest, adminHash)) return { kind: 'admin' };
+    const digest = credentialDigest(credential);
+    if (adminDigest && sameDigest(digest, adminDigest)) return { kind: 'admin' };
     const cached = deps.credentials.get(digest, deps.clock());
     if (cached) return cached;
     // Taken before the lookup: a change announced while it runs keeps its result out of the cache.
     const generation = deps.credentials.generation();
-    const principal = await (isSessionToken(credential) ? authenticateSession(digest) : authenticateKey(credential));
+    const principal = await (isSessionToken(credential) ? authenticateSession(Buffer.from(digest, 'base64')) : authenticateKey(credential));
     deps.credentials.remember(digest, principal, generation);
     return principal;
   };

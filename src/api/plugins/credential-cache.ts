@@ -20,13 +20,13 @@ interface Entry {
  */
 export interface CredentialCache {
   /**
-   * The cached principal of a credential by its SHA-256 `digest` (the cache keeps no credential),
-   * unless stale, expired (by `now`) or the cache is off.
+   * The cached principal of a credential by its SHA-256 `digest` (credentialDigest: the cache
+   * keeps no credential), unless stale, expired (by `now`) or the cache is off.
    */
-  get(digest: Buffer, now: number): AccountPrincipal | undefined;
+  get(digest: string, now: number): AccountPrincipal | undefined;
   /** A token taken before a lookup: {@link remember} stores the result only if nothing changed since. */
   generation(): number;
-  remember(digest: Buffer, principal: AccountPrincipal, generation: number): void;
+  remember(digest: string, principal: AccountPrincipal, generation: number): void;
   /** Drops the account's entries here at once (the announcement reaches this process a moment later too). */
   forget(accountId: string): void;
   close(): Promise<void>;
@@ -39,9 +39,6 @@ export interface CredentialCacheDeps {
   ttlMs: number;
   logger: FastifyBaseLogger;
 }
-
-/** A Map key of a digest. */
-const entryKey = (digest: Buffer) => digest.toString('base64');
 
 /** Creates the cache and subscribes to the credential channel; with `ttlMs` 0 it caches nothing. */
 export function createCredentialCache(deps: CredentialCacheDeps): CredentialCache {
@@ -77,12 +74,11 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
   return {
     get(digest, now) {
       if (!subscribed) return undefined;
-      const key = entryKey(digest);
-      const entry = entries.get(key);
+      const entry = entries.get(digest);
       if (!entry) return undefined;
       const expiresAt = entry.principal.expiresAt;
       if (entry.freshUntil <= performance.now() || (expiresAt && expiresAt.getTime() <= now)) {
-        entries.delete(key);
+        entries.delete(digest);
         return undefined;
       }
       return entry.principal;
@@ -91,7 +87,7 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
     remember(digest, principal, since) {
       if (!subscribed || since !== generation) return;
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-      entries.set(entryKey(digest), { principal, freshUntil: performance.now() + deps.ttlMs });
+      entries.set(digest, { principal, freshUntil: performance.now() + deps.ttlMs });
     },
     forget: dropAccount,
     async close() {
