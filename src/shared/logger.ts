@@ -52,10 +52,28 @@ interface LoggedRequest {
   socket?: { remotePort?: number };
 }
 
+/** Where {@link bindAccount} puts the account on a logger. */
+const ACCOUNT_ID = Symbol('accountId');
+
+/**
+ * Puts `accountId` on every line `log` and its children write (as `accountId`). A property the
+ * mixin reads when a line is written: pino's own bindings (`setBindings`) would be serialized and
+ * redacted at once, on every request, whether it logs or not. `log` must be a request's own
+ * logger (a child), never the process logger.
+ */
+export function bindAccount<L extends object>(log: L, accountId: string): L {
+  (log as Record<symbol, unknown>)[ACCOUNT_ID] = accountId;
+  return log;
+}
+
 /** pino options shared by the API's request logger and the workers' logger. */
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
+    mixin: (_fields, _level, logger) => {
+      const accountId = (logger as unknown as Record<symbol, unknown>)[ACCOUNT_ID];
+      return accountId === undefined ? {} : { accountId };
+    },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     // Replaces Fastify's request serializer in every request's log lines, matched or not (404s).
     serializers: {

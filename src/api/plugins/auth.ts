@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../shared/db/pool.js';
 import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
 import {
@@ -23,6 +23,7 @@ import {
 import type { CredentialCache } from './credential-cache.js';
 import type { RequestLimits } from './limits.js';
 import { startPrefetch } from '../prefetch.js';
+import { bindAccount } from '../../shared/logger.js';
 
 /** Who is calling: an account (by API key or login session), or the operator key from ADMIN_API_KEY. */
 export type Principal =
@@ -113,18 +114,6 @@ function permits(principal: Principal, config: FastifyRequest['routeOptions']['c
   }
 }
 
-/**
- * The request's logger with the account on its lines. A pino logger takes the binding itself
- * (setBindings): a child of the request's child would be a second logger per request with the
- * first as its prototype, which costs V8 several times a request's own logger.
- */
-function withAccount(log: FastifyBaseLogger, accountId: string): FastifyBaseLogger {
-  const pinoLog = log as FastifyBaseLogger & { setBindings?: (bindings: Record<string, unknown>) => void };
-  if (!pinoLog.setBindings) return log.child({ accountId });
-  pinoLog.setBindings({ accountId });
-  return log;
-}
-
 function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remaining: number; resetSeconds: number }) {
   reply.header('x-ratelimit-limit', String(state.limit));
   reply.header('x-ratelimit-remaining', String(state.remaining));
@@ -194,7 +183,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       throw error;
     });
     if (principal.kind === 'account') {
-      request.log = withAccount(request.log, principal.accountId);
+      bindAccount(request.log, principal.accountId);
       // An account that was refused at its last admission (over a limit) costs PostgreSQL no lookup.
       if (config.prefetch && deps.limits.hadRoom(principal.accountId) && permits(principal, config)) {
         startPrefetch(request, config.prefetch, principal.accountId);
