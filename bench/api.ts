@@ -3,9 +3,9 @@
  * it) on a fresh database and queue prefix, and loads it with autocannon from this process:
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429 answers of a key
  * over its per-minute limit and GET /healthz again (the goals compare with the faster of the two
- * health checks), POST /v1/imports with a 2-row CSV; and the authenticated GET at
- * half its measured maximum rate, idle and while a worker process imports a large file (3M rows,
- * uploaded through the same API: it outlasts the measured window). Each scenario runs 2 s
+ * health checks); then the authenticated GET at half its measured maximum rate, idle and while a
+ * worker process imports a large file (3M rows, uploaded through the same API: it outlasts the
+ * measured window); last, POST /v1/imports with a 2-row CSV. Each scenario runs 2 s
  * unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request costs the
  * API process, PostgreSQL, Redis and the load generator, per scenario, and the goals.
  *
