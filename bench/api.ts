@@ -2,10 +2,10 @@
  * API benchmark: starts the service as a child process (ROLE=api, compiled JS as `npm start` runs
  * it) on a fresh database and queue prefix, and loads it with autocannon from this process:
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429 answers of a key
- * over its per-minute limit and GET /healthz again (the goals compare with the faster of the two
- * health checks); then the authenticated GET at half its measured maximum rate, idle and while a
- * worker process imports a large file (3M rows, uploaded through the same API: it outlasts the
- * measured window); last, POST /v1/imports with a 2-row CSV. Each scenario runs 2 s
+ * over its per-minute limit, and the three GETs again (the goals compare the faster of each
+ * scenario's two runs); then the authenticated GET at half its measured maximum rate, idle and
+ * while a worker process imports a large file (3M rows, uploaded through the same API: it
+ * outlasts the measured window); last, POST /v1/imports with a 2-row CSV. Each scenario runs 2 s
  * unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request costs the
  * API process, PostgreSQL, Redis and the load generator, per scenario, and the goals.
  *
@@ -199,6 +199,21 @@ async function duringImport(target: Target, env: Record<string, string>, runtime
   }
 }
 
+/** The scenarios run twice, the second time named with {@link AGAIN}. */
+const HEALTH = 'GET /healthz';
+const JOB = 'GET /v1/jobs/{id}';
+const PRODUCT = 'GET /v1/products/{ean}';
+const AGAIN = ' (again)';
+
+/**
+ * The faster of a scenario's two runs. The machine's speed changes from one moment to the next
+ * (here, `/healthz` from 14k to 25k req/s within one run), and the goals' ratios compare the
+ * faster run of each side, so a slow moment during either does not decide them.
+ */
+function fastest(rows: Measured[], name: string): Measured | undefined {
+  return rows.filter((row) => row.name === name || row.name === `${name}${AGAIN}`).sort((a, b) => b.rate - a.rate)[0];
+}
+
 /** Names of the two scenarios that the goals compare: the GET at half its maximum rate, idle and during an import. */
 const HALF = 'GET /v1/jobs/{id} at half rate';
 const DURING = 'GET /v1/jobs/{id} at half rate, during';
@@ -220,16 +235,17 @@ function report(rows: Measured[], options: Options, runtime: string): void {
   );
   console.log('(µs/req: CPU time per answered request of the API process, of the PostgreSQL backends of its database,');
   console.log(' of the whole Redis server, and of autocannon in this process)');
-  // The first row whose name starts so (the idle GET comes before its half-rate runs).
   const named = (prefix: string) => rows.find((row) => row.name.startsWith(prefix));
-  const [job, imports, half] = ['GET /v1/jobs/{id}', 'POST /v1/imports', HALF].map((prefix) => named(prefix)) as Measured[];
-  // The faster of the two health checks: a slow moment of the machine during one must not flatter the ratios.
-  const health = rows.filter((row) => row.name.startsWith('GET /healthz')).sort((a, b) => b.rate - a.rate)[0];
+  const [imports, half] = ['POST /v1/imports', HALF].map((prefix) => named(prefix)) as Measured[];
+  const [health, job, product] = [HEALTH, JOB, PRODUCT].map((name) => fastest(rows, name));
   const during = named(DURING);
-  if (!health || !job || !imports || !half) return;
+  if (!health || !job || !product || !imports || !half) return;
   console.log('\nGoals:');
   const goal = (text: string, met: boolean) => console.log(`  ${met ? 'met ' : 'MISS'}  ${text}`);
-  goal(`authenticated GET ≥ ${GOALS.getShare * 100}% of /healthz req/s: ${percent(job.rate, health.rate)}`, job.rate >= GOALS.getShare * health.rate);
+  for (const read of [job, product]) {
+    const share = `${read.name.replace(AGAIN, '')} ≥ ${GOALS.getShare * 100}% of /healthz req/s: ${percent(read.rate, health.rate)}`;
+    goal(`authenticated ${share}`, read.rate >= GOALS.getShare * health.rate);
+  }
   goal(`small-import POST ≥ ${GOALS.importShare * 100}% of /healthz req/s: ${percent(imports.rate, health.rate)}`, imports.rate >= GOALS.importShare * health.rate);
   goal(`p99 at half the maximum rate ≤ ${GOALS.halfRateP99Ms} ms: ${ms(half.p99)} ms`, half.p99 <= GOALS.halfRateP99Ms);
   if (during) {
@@ -264,16 +280,19 @@ async function main(): Promise<void> {
     const target: Target = { baseUrl: service.baseUrl, apiPid: service.pid, databaseUrl: env.DATABASE_URL, database, redisUrl };
     const { key, limited, jobId } = await prepare(service.baseUrl, tmp, tag);
     const auth = { 'x-api-key': key };
-    const get: Scenario = { name: 'GET /v1/jobs/{id}', path: `/v1/jobs/${jobId}`, headers: auth };
+    const get: Scenario = { name: JOB, path: `/v1/jobs/${jobId}`, headers: auth };
+    const reads: Scenario[] = [
+      { name: HEALTH, path: '/healthz' },
+      get,
+      { name: PRODUCT, path: `/v1/products/${EAN}`, headers: auth },
+    ];
     const rows: Measured[] = [];
     for (const scenario of [
-      { name: 'GET /healthz', path: '/healthz' },
-      get,
-      { name: 'GET /v1/products/{ean}', path: `/v1/products/${EAN}`, headers: auth },
+      ...reads,
       { name: '429 (over the per-minute limit)', path: '/v1/jobs', headers: { 'x-api-key': limited } },
-      { name: 'GET /healthz (again)', path: '/healthz' },
-    ] satisfies Scenario[]) rows.push(await measure(target, options, scenario));
-    const overallRate = Math.max(1, Math.floor(rows[1]!.rate / 2));
+      ...reads.map((read) => ({ ...read, name: `${read.name}${AGAIN}` })),
+    ]) rows.push(await measure(target, options, scenario));
+    const overallRate = Math.max(1, Math.floor(fastest(rows, JOB)!.rate / 2));
     const half = { ...get, name: `${HALF} (${overallRate} req/s)`, overallRate };
     rows.push(await measure(target, options, half));
     if (options.importRows > 0) rows.push(await duringImport(target, env, runtime, options, half, tmp));
