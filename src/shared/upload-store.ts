@@ -1,12 +1,13 @@
 import { createHash, hash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge } from './http/app-error.js';
 import type { FileStore, ResultWriter, StoredUpload } from './storage/file-store.js';
 import { readWhole } from './storage/read-whole.js';
+import { SmallFileWriter } from './storage/small-file-writer.js';
 
 export type { StoredUpload } from './storage/file-store.js';
 
@@ -21,6 +22,9 @@ const READ_CHUNK_BYTES = 256 << 10;
  * imports and every update of a few rows); a larger one is streamed with backpressure.
  */
 const SMALL_UPLOAD_BYTES = 64 << 10;
+
+/** Writes small uploads for every local store of the process, on one thread of its own. */
+const smallFiles = new SmallFileWriter();
 
 /** The folders the store writes into (and the cleanup looks through for abandoned writes). */
 const FOLDERS = ['uploads', 'exports'];
@@ -57,9 +61,6 @@ export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: 
 export class UploadStore implements FileStore {
   readonly kind = 'file';
   readonly root: string;
-  /** The folder {@link saveSmall} last made sure of. */
-  private knownFolder: string | null = null;
-
   constructor(dataDir: string) {
     this.root = resolve(dataDir);
   }
@@ -83,27 +84,12 @@ export class UploadStore implements FileStore {
   }
 
   /**
-   * Writes a body read whole with one write, instead of a stream's open, writes and close. The
-   * day's folder is made once per process, and again if it has gone since.
+   * Writes a body read whole with one write, on the small-file writer's thread instead of a
+   * stream's open, writes and close through libuv's pool. A write cut short (a full disk) leaves
+   * no `.part` file behind, as a streamed one.
    */
   private async saveSmall(path: string, target: string, data: Buffer): Promise<StoredUpload> {
-    const folder = dirname(target);
-    if (this.knownFolder !== folder) {
-      await mkdir(folder, { recursive: true });
-      this.knownFolder = folder;
-    }
-    try {
-      await writeFile(target + PARTIAL, data).catch(async (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-        await mkdir(folder, { recursive: true });
-        await writeFile(target + PARTIAL, data);
-      });
-      await rename(target + PARTIAL, target);
-    } catch (error) {
-      // A write cut short (a full disk) leaves nothing behind, as a streamed one.
-      await rm(target + PARTIAL, { force: true });
-      throw error;
-    }
+    await smallFiles.write(target, data);
     return { path, bytes: data.length, sha256: hash('sha256', data) };
   }
 
