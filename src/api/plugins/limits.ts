@@ -52,7 +52,8 @@ for i = 1, #KEYS / 2 do
     local quota = tonumber(ARGV[4 * i - 1])
     if quota >= 0 then admitted = math.min(admitted, quota - used) end
     if admitted > 0 then used = redis.call('HINCRBY', usageKey, 'used', admitted) else admitted = 0 end
-    results[i] = {count, used, usage[2], admitted}
+    -- A nil would end the reply's array there: an epoch is always set with the count, but be safe.
+    results[i] = {count, used, usage[2] or '', admitted}
   end
 end
 return results`;
