@@ -24,7 +24,7 @@ const READ_CHUNK_BYTES = 256 << 10;
 const SMALL_UPLOAD_BYTES = 64 << 10;
 
 /** Writes small uploads for every local store of the process, on one thread of its own. */
-const smallFiles = new SmallFileWriter();
+const smallFiles = new SmallFileWriter(PARTIAL);
 
 /** The folders the store writes into (and the cleanup looks through for abandoned writes). */
 const FOLDERS = ['uploads', 'exports'];
@@ -61,6 +61,7 @@ export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: 
 export class UploadStore implements FileStore {
   readonly kind = 'file';
   readonly root: string;
+
   constructor(dataDir: string) {
     this.root = resolve(dataDir);
   }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SmallFileWriter } from '../../src/shared/storage/small-file-writer.js';
 
 let dir: string;
-const writer = new SmallFileWriter();
+const writer = new SmallFileWriter('.part');
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'small-file-writer-'));

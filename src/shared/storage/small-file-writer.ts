@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { turnBatch } from '../turn-batch.js';
 
-/** A file to write whole: under `path` + `.part`, then renamed to `path`. */
+/** A file to write whole: under `path` + the writer's partial suffix, then renamed to `path`. */
 interface SmallFile {
   path: string;
   data: Uint8Array;
@@ -15,14 +15,15 @@ interface Failure {
 
 /**
  * The writer thread: writes each file of a batch in turn with synchronous calls (a folder gone
- * since is made again), renames it from its `.part` name, and removes the `.part` file of a
- * write that failed. CommonJS source, so it runs the same from compiled JS and from TypeScript.
+ * since is made again), renames it from its partial name (`workerData.partial`), and removes the
+ * partial file of a write that failed. CommonJS source, so it runs the same from compiled JS and
+ * from TypeScript.
  */
 const WRITER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { mkdirSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
-const PARTIAL = '.part';
+const PARTIAL = workerData.partial;
 function writeOne({ path, data }) {
   try {
     try {
@@ -60,6 +61,9 @@ interface WriterThread {
  * alive; if it stops, its batches fail and the next file starts another.
  */
 export class SmallFileWriter {
+  /** @param partial The suffix a file is written under until it is complete (the store's, which its cleanup looks for). */
+  constructor(private readonly partial: string) {}
+
   private thread: WriterThread | null = null;
   private nextId = 0;
   private readonly batches = turnBatch<SmallFile, void>(async (files) => {
@@ -67,7 +71,7 @@ export class SmallFileWriter {
     return failures.map((failure) => (failure ? Object.assign(new Error(failure.message), { code: failure.code }) : undefined));
   });
 
-  /** Writes `data` to `path` (via `path.part`, renamed when written); the folder is made if missing. */
+  /** Writes `data` to `path` (under the partial name, renamed when written); the folder is made if missing. */
   write(path: string, data: Uint8Array): Promise<void> {
     return this.batches.load({ path, data });
   }
@@ -85,7 +89,7 @@ export class SmallFileWriter {
   }
 
   private start(): WriterThread {
-    const thread: WriterThread = { worker: new Worker(WRITER_SOURCE, { eval: true }), waiting: new Map() };
+    const thread: WriterThread = { worker: new Worker(WRITER_SOURCE, { eval: true, workerData: { partial: this.partial } }), waiting: new Map() };
     thread.worker.unref();
     thread.worker.on('message', ({ id, failures }: { id: number; failures: (Failure | null)[] }) => {
       thread.waiting.get(id)?.resolve(failures);
