@@ -85,33 +85,23 @@ function checkAccountState(account: { suspended: boolean; email_verified: boolea
   if (!account.email_verified) throw emailNotVerified();
 }
 
-/** Refuses a principal the route does not admit: missing scope, session or operator key where not allowed. */
-function authorize(principal: Principal, config: FastifyRequest['routeOptions']['config']): void {
+/** Why the route does not admit the principal (missing scope, session or operator key where not allowed), or null. */
+function refusal(principal: Principal, config: FastifyRequest['routeOptions']['config']): AppError | null {
   const scope = config.scope;
   if (principal.kind === 'admin') {
-    if (scope !== 'admin' && !config.adminAllowed) {
-      throw new AppError(403, 'PERMISSION_DENIED', "The operator key has no catalog of its own: use an account's API key.");
-    }
-    return;
+    return scope !== 'admin' && !config.adminAllowed
+      ? new AppError(403, 'PERMISSION_DENIED', "The operator key has no catalog of its own: use an account's API key.")
+      : null;
   }
   if (principal.credential === 'session' && !config.sessionAllowed) {
-    throw new AppError(
+    return new AppError(
       403,
       'PERMISSION_DENIED',
       'A login session is valid only for /v1/keys and /v1/usage: create an API key for this route.',
     );
   }
-  if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
-}
-
-/** Whether the route admits the principal (no error built when it does not). */
-function permits(principal: Principal, config: FastifyRequest['routeOptions']['config']): boolean {
-  try {
-    authorize(principal, config);
-    return true;
-  } catch {
-    return false;
-  }
+  if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) return permissionDenied(scope);
+  return null;
 }
 
 function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remaining: number; resetSeconds: number }) {
@@ -185,12 +175,13 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     if (principal.kind === 'account') {
       bindAccount(request.log, principal.accountId);
       // An account that was refused at its last admission (over a limit) costs PostgreSQL no lookup.
-      if (config.prefetch && deps.limits.hadRoom(principal.accountId) && permits(principal, config)) {
+      if (config.prefetch && deps.limits.hadRoom(principal.accountId) && !refusal(principal, config)) {
         startPrefetch(request, config.prefetch, principal.accountId);
       }
       await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
     }
-    authorize(principal, config);
+    const refused = refusal(principal, config);
+    if (refused) throw refused;
     request.principal = principal;
   });
 }
