@@ -143,7 +143,8 @@ function byAccount(batch: readonly Admission[]): { entries: Entry[]; places: Arr
   const entries: Entry[] = [];
   const indexes = new Map<string, number>();
   const places = batch.map((admission): [number, number] => {
-    const key = `${admission.minuteKey} ${admission.usageKey} ${admission.perMinute} ${admission.monthly}`;
+    // The minute key names the account and its minute, and so its month's usage key too.
+    const key = `${admission.minuteKey} ${admission.perMinute} ${admission.monthly}`;
     let index = indexes.get(key);
     if (index === undefined) {
       index = entries.push({ admission, requests: 0 }) - 1;
