@@ -76,10 +76,12 @@ describe('GET /metrics', () => {
     await importThrough(account.key, 'ean,name\n4006381333931,Pen\n12345,Bad\n');
     await app.inject({ method: 'GET', url: '/v1/jobs/00000000-0000-4000-8000-000000000000', headers: { 'x-api-key': account.key } });
 
-    // The job row ends a moment before its delivery returns and is counted.
+    // The job row ends a moment before its delivery returns and is counted, and BullMQ moves the
+    // failed job to its failed set only after that.
     const response = await waitFor('both jobs counted', async () => {
       const each = await scrape();
-      return sample(each.body, 'catalog_jobs_failed_total', { type: 'import' }) === 1 ? each : undefined;
+      const counted = sample(each.body, 'catalog_jobs_failed_total', { type: 'import' }) === 1;
+      return counted && sample(each.body, 'catalog_queue_jobs', { queue: 'imports', state: 'failed' }) === 1 ? each : undefined;
     }, 10_000);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
