@@ -1,6 +1,6 @@
 /**
- * API benchmark: starts the service as a child process (ROLE=api, compiled JS as `npm start` runs
- * it) on a fresh database and queue prefix, and loads it with autocannon from this process:
+ * API benchmark: starts the service as a child process (ROLE=api, compiled JS with the node flags
+ * `npm start` gives it) on a fresh database and queue prefix, and loads it with autocannon from this process:
  * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429 answers of a key
  * over its per-minute limit, and the three GETs again (the goals compare the faster of each
  * scenario's two runs); then the authenticated GET at half its measured maximum rate, idle and
@@ -33,8 +33,11 @@ import { getJob, uploadCsv } from './http.js';
 import { AGAIN, DURING, fastest, HALF, HEALTH, JOB, PRODUCT, report, type Measured } from './api-report.js';
 import { buildDist, freePort, startService, stopService, type Runtime } from './service.js';
 import { ADMIN_KEY, baseDatabaseUrl, deleteBenchKeys, parseCount, redisUrl } from './settings.js';
+import { serviceNodeFlags } from '../src/shared/node-flags.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The service's processes run with the node flags `npm start` gives them (heap limit, young generation). */
+const NODE_FLAGS = serviceNodeFlags(process.env.NODE_HEAP_MB ?? 128);
 const EAN = '4006381333931';
 const SMALL_CSV = `ean,name,price,currency\n${EAN},Bench product,1.50,EUR\n4012345678901,Second product,2.00,EUR\n`;
 
@@ -164,7 +167,7 @@ async function duringImport(target: Target, env: Record<string, string>, runtime
   log(`writing a ${options.importRows}-row CSV`);
   await writeProductCsv(file, options.importRows);
   const workerPort = await freePort();
-  const worker = await startService(REPO_ROOT, { ...env, ROLE: 'worker', WORKER_PORT: String(workerPort), PORT: '0' }, workerPort, runtime);
+  const worker = await startService(REPO_ROOT, { ...env, ROLE: 'worker', WORKER_PORT: String(workerPort), PORT: '0' }, workerPort, runtime, NODE_FLAGS);
   try {
     const key = await account(target.baseUrl, 'ENTERPRISE', `bench-import-${randomBytes(3).toString('hex')}@example.com`);
     const jobId = await uploadCsv(target.baseUrl, key, file);
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
       TIER_LIMITS: JSON.stringify({ FREE: { monthly: null, per_minute: 1 }, ENTERPRISE: { monthly: null, per_minute: 1_000_000_000 } }),
     };
     const profile = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
-    const service = await startService(REPO_ROOT, { ...env, ROLE: 'api', PORT: String(port) }, port, runtime, profile);
+    const service = await startService(REPO_ROOT, { ...env, ROLE: 'api', PORT: String(port) }, port, runtime, [...NODE_FLAGS, ...profile]);
     cleanups.push(() => stopService(service));
     const target: Target = { baseUrl: service.baseUrl, apiPid: service.pid, databaseUrl: env.DATABASE_URL, database, redisUrl };
     const { key, limited, jobId } = await prepare(service.baseUrl, tmp, tag);
