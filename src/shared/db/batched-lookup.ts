@@ -11,8 +11,8 @@ interface Lookup {
  * Looks an account's rows up by key, with one query for all the lookups asked for in one turn of
  * the event loop: a busy API process makes one round trip to PostgreSQL for the requests that
  * arrived together instead of one each. `text` gets the accounts as `$1` (uuid[]) and the keys as
- * `$2` (text[]) and answers each row found with its lookup's 1-based position as `n`; a lookup
- * without a row (or with a key holding a NUL character) gets null.
+ * `$2` (text[]) and answers each row found with its lookup's 1-based position as `n` (left on the
+ * row it resolves); a lookup without a row (or with a key holding a NUL character) gets null.
  */
 export function batchedLookup<Row extends object>(
   db: Db,
@@ -26,7 +26,8 @@ export function batchedLookup<Row extends object>(
       values: [lookups.map((lookup) => lookup.accountId), lookups.map((lookup) => lookup.key)],
     });
     const found: (Row | null)[] = lookups.map(() => null);
-    for (const { n, ...row } of rows) found[n - 1] = row as Row;
+    // A row keeps its `n`: copying every other column out of it cost more than the extra property.
+    for (const row of rows) found[row.n - 1] = row;
     return found;
   });
   // PostgreSQL refuses a NUL in text: no row has such a key, and sent along it would fail the
