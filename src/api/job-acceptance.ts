@@ -4,7 +4,7 @@ import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
 import { AppError, badRequest, serviceUnavailable } from './errors.js';
-import { deleteJob, findJobByIdempotencyKey, jobInserter } from '../shared/jobs/job-queries.js';
+import { deleteJob, findJobByIdempotencyKey, jobInserter, type AcceptedJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 
@@ -54,7 +54,7 @@ const queueDown = () =>
  * half-accepted. `discardInput` also runs when an earlier job answers for this request (its input
  * is not needed).
  */
-export type JobAcceptor = (request: JobRequest, discardInput?: () => Promise<void>) => Promise<JobRow>;
+export type JobAcceptor = (request: JobRequest, discardInput?: () => Promise<void>) => Promise<AcceptedJob>;
 
 /**
  * The API's {@link JobAcceptor}. The rows of the jobs accepted in one turn of the event loop are
@@ -69,7 +69,7 @@ async function acceptJob(
   deps: { db: Db; queues: JobQueues; insertJob: ReturnType<typeof jobInserter> },
   request: JobRequest,
   discardInput: () => Promise<void>,
-): Promise<JobRow> {
+): Promise<AcceptedJob> {
   const { accountId, idempotencyKey, requestHash } = request;
   if (idempotencyKey) {
     const earlier = await findJobByIdempotencyKey(deps.db, accountId, idempotencyKey);
@@ -79,7 +79,7 @@ async function acceptJob(
     }
   }
   const id = randomUUID();
-  let job: JobRow;
+  let job: AcceptedJob;
   try {
     job = await deps.insertJob({
       id,
@@ -117,7 +117,7 @@ export function requireQueue(queues: JobQueues): void {
 }
 
 /** Answers a job-starting request: 202 with `Location` and `{id, status}` (API.md §4). */
-export function sendAccepted(reply: FastifyReply, job: JobRow): FastifyReply {
+export function sendAccepted(reply: FastifyReply, job: AcceptedJob): FastifyReply {
   return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
 }
 

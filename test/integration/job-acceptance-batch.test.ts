@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { jobInserter, type NewJob } from '../../src/shared/jobs/job-queries.js';
+import { findJob, jobInserter, type NewJob } from '../../src/shared/jobs/job-queries.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // The API writes the rows of the jobs accepted in one turn with one statement and queues them with
@@ -66,9 +66,11 @@ describe('the job inserter', () => {
     const queries = vi.spyOn(ctx.db, 'query');
     try {
       const asked = [job(a.id), job(b.id, { type: 'import', inputPath: 'uploads/x.csv', inputBytes: 12, callbackUrl: 'https://example.com/hook' }), job(a.id, { idempotencyKey: 'k1' })];
-      const written = await Promise.all(asked.map((each) => insert(each)));
+      const accepted = await Promise.all(asked.map((each) => insert(each)));
       expect(queries).toHaveBeenCalledTimes(1);
-      expect(written.map((row) => [row.id, row.account_id, row.type, row.input_path, row.options])).toEqual(
+      expect(accepted).toEqual(asked.map((each) => ({ id: each.id, status: 'processing' })));
+      const written = await Promise.all(asked.map((each) => findJob(ctx.db, each.accountId, each.id)));
+      expect(written.map((row) => [row?.id, row?.account_id, row?.type, row?.input_path, row?.options])).toEqual(
         asked.map((each) => [each.id, each.accountId, each.type, each.inputPath ?? null, each.options]),
       );
       expect(written[1]).toMatchObject({ status: 'processing', phase: 'queued', input_bytes: 12 });

@@ -26,6 +26,9 @@ export interface NewJob {
   callbackUrl?: string | null;
 }
 
+/** A job as the API answers its acceptance (202): its id and status. */
+export type AcceptedJob = Pick<JobRow, 'id' | 'status'>;
+
 const INSERT_COLUMNS = 'id, account_id, type, options, input_path, input_bytes, idempotency_key, request_hash, callback_url';
 
 /** A job another job of the account already holds the Idempotency-Key of (PostgreSQL's unique_violation code). */
@@ -33,17 +36,18 @@ const duplicateKey = () => Object.assign(new Error('A job of the account already
 
 /**
  * Writes the rows of accepted jobs (status processing, phase queued), before they are queued: the
- * jobs accepted in one turn of the event loop share one statement and one commit. A job whose
+ * jobs accepted in one turn of the event loop share one statement and one commit. Each answers
+ * what the 202 tells the client, its id and status, not the whole row. A job whose
  * Idempotency-Key is taken fails with code 23505, as a lone INSERT would. If the statement fails,
  * each job is written alone, so that one job's value PostgreSQL refuses fails only its request.
  */
-export function jobInserter(db: Db): (job: NewJob) => Promise<JobRow> {
+export function jobInserter(db: Db): (job: NewJob) => Promise<AcceptedJob> {
   const insertAll = async (jobs: readonly NewJob[]) => {
-    const { rows } = await db.query<JobRow>({
+    const { rows } = await db.query<AcceptedJob>({
       name: 'insert-jobs',
       text: `INSERT INTO jobs (${INSERT_COLUMNS})
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])
-       ON CONFLICT DO NOTHING RETURNING ${JOB_COLUMNS}`,
+       ON CONFLICT DO NOTHING RETURNING id, status`,
       values: [
         jobs.map((job) => job.id), jobs.map((job) => job.accountId), jobs.map((job) => job.type),
         jobs.map((job) => JSON.stringify(job.options)), jobs.map((job) => job.inputPath ?? null),
@@ -54,7 +58,7 @@ export function jobInserter(db: Db): (job: NewJob) => Promise<JobRow> {
     const written = new Map(rows.map((row) => [row.id, row]));
     return jobs.map((job) => written.get(job.id) ?? duplicateKey());
   };
-  const inserts = turnBatch<NewJob, JobRow>(async (jobs) => {
+  const inserts = turnBatch<NewJob, AcceptedJob>(async (jobs) => {
     if (jobs.length === 1) return insertAll(jobs);
     return insertAll(jobs).catch(() =>
       Promise.all(jobs.map((job) => insertAll([job]).then(([row]) => row!, (error: unknown) => error as Error))),
