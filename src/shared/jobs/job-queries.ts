@@ -36,23 +36,29 @@ const duplicateKey = () => Object.assign(new Error('A job of the account already
 
 /**
  * Writes the rows of accepted jobs (status processing, phase queued), before they are queued: the
- * jobs accepted in one turn of the event loop share one statement and one commit. Each answers
- * what the 202 tells the client, its id and status, not the whole row. A job whose
- * Idempotency-Key is taken fails with code 23505, as a lone INSERT would. If the statement fails,
- * each job is written alone, so that one job's value PostgreSQL refuses fails only its request.
+ * jobs accepted in one turn of the event loop share one statement and one commit. Each gets back
+ * what the 202 tells the client, its id and status, not the whole row. A job whose Idempotency-Key
+ * is taken fails with code 23505, as a lone INSERT would. If the statement fails, each job is
+ * written alone, so that one job's value PostgreSQL refuses fails only its request.
  */
 export function jobInserter(db: Db): (job: NewJob) => Promise<AcceptedJob> {
   const insertAll = async (jobs: readonly NewJob[]) => {
     const { rows } = await db.query<AcceptedJob>({
       name: 'insert-jobs',
+      // The batch as one JSON document: JSON.stringify is native, where nine array parameters
+      // were escaped element by element.
       text: `INSERT INTO jobs (${INSERT_COLUMNS})
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[])
+       SELECT ${INSERT_COLUMNS} FROM json_to_recordset($1::json) AS j(id uuid, account_id uuid, type text, options jsonb,
+         input_path text, input_bytes bigint, idempotency_key text, request_hash text, callback_url text)
        ON CONFLICT DO NOTHING RETURNING id, status`,
       values: [
-        jobs.map((job) => job.id), jobs.map((job) => job.accountId), jobs.map((job) => job.type),
-        jobs.map((job) => JSON.stringify(job.options)), jobs.map((job) => job.inputPath ?? null),
-        jobs.map((job) => job.inputBytes ?? null), jobs.map((job) => job.idempotencyKey ?? null),
-        jobs.map((job) => job.requestHash ?? null), jobs.map((job) => job.callbackUrl ?? null),
+        JSON.stringify(
+          jobs.map((job) => ({
+            id: job.id, account_id: job.accountId, type: job.type, options: job.options, input_path: job.inputPath ?? null,
+            input_bytes: job.inputBytes ?? null, idempotency_key: job.idempotencyKey ?? null, request_hash: job.requestHash ?? null,
+            callback_url: job.callbackUrl ?? null,
+          })),
+        ),
       ],
     });
     const written = new Map(rows.map((row) => [row.id, row]));
