@@ -107,4 +107,23 @@ describe('the queue', () => {
       bulk.mockRestore();
     }
   });
+
+  it('queues a lone job with one add, with the options of a job queued with others', async () => {
+    const queue = ctx.queues.queue('export');
+    const bulk = vi.spyOn(queue, 'addBulk');
+    try {
+      const lone = randomUUID();
+      await ctx.queues.enqueue('export', lone);
+      expect(bulk).not.toHaveBeenCalled();
+      const pair = [randomUUID(), randomUUID()];
+      await Promise.all(pair.map((id) => ctx.queues.enqueue('export', id)));
+      expect(bulk).toHaveBeenCalledTimes(1);
+      const [loneJob, pairJob] = await Promise.all([queue.getJob(lone), queue.getJob(pair[0]!)]);
+      expect(loneJob?.data).toEqual({ jobId: lone });
+      expect({ ...loneJob?.opts, jobId: undefined }).toEqual({ ...pairJob?.opts, jobId: undefined });
+      expect(loneJob?.opts.attempts).toBeGreaterThan(1);
+    } finally {
+      bulk.mockRestore();
+    }
+  });
 });
