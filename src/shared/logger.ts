@@ -61,9 +61,8 @@ const ACCOUNT_ID = Symbol('accountId');
  * redacted at once, on every request, whether it logs or not. `log` must be a request's own
  * logger (a child), never the process logger.
  */
-export function bindAccount<L extends object>(log: L, accountId: string): L {
+export function bindAccount(log: object, accountId: string): void {
   (log as Record<symbol, unknown>)[ACCOUNT_ID] = accountId;
-  return log;
 }
 
 /** pino options shared by the API's request logger and the workers' logger. */

@@ -172,15 +172,16 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.limits.countInvalidKey(request.ip);
       throw error;
     });
+    // Answered after admission: a refused request counts toward the limits all the same.
+    const refused = refusal(principal, config);
     if (principal.kind === 'account') {
       bindAccount(request.log, principal.accountId);
       // An account that was refused at its last admission (over a limit) costs PostgreSQL no lookup.
-      if (config.prefetch && deps.limits.hadRoom(principal.accountId) && !refusal(principal, config)) {
+      if (config.prefetch && !refused && deps.limits.hadRoom(principal.accountId)) {
         startPrefetch(request, config.prefetch, principal.accountId);
       }
       await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
     }
-    const refused = refusal(principal, config);
     if (refused) throw refused;
     request.principal = principal;
   });
