@@ -1,8 +1,9 @@
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { Redis } from 'ioredis';
 import { query } from './db.js';
+import { readCpuSeconds } from './proc.js';
 import { gtinCheckDigit } from '../src/shared/product/gtin.js';
 
 /**
@@ -13,16 +14,7 @@ import { gtinCheckDigit } from '../src/shared/product/gtin.js';
  */
 
 /** CPU seconds (user + system) of `pid`, or 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at field 3; utime is 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
+const cpuSeconds = (pid: number) => readCpuSeconds(pid) ?? 0;
 
 /** pg_stat_activity's condition for the backends of `database` other than the asking one. */
 const ofDatabase = (database: string) => `datname = '${database.replaceAll("'", "''")}' AND pid <> pg_backend_pid()`;
