@@ -1,13 +1,13 @@
 /**
  * API benchmark: starts the service as a child process (ROLE=api, compiled JS with the node flags
- * `npm start` gives it) on a fresh database and queue prefix, and loads it with autocannon from this process:
- * GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429 answers of a key
- * over its per-minute limit, and the three GETs again (the goals compare the faster of each
- * scenario's two runs); then the authenticated GET at half its measured maximum rate, idle and
- * while a worker process imports a large file (3M rows, uploaded through the same API: it
- * outlasts the measured window); last, POST /v1/imports with a 2-row CSV. Each scenario runs 2 s
- * unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request costs the
- * API process, PostgreSQL, Redis and the load generator, per scenario, and the goals.
+ * `npm start` gives it) on a fresh database and queue prefix, and loads it with autocannon from
+ * this process: GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429
+ * answers of a key over its per-minute limit, and the three GETs again (the goals compare the
+ * faster of each scenario's two runs); then the authenticated GET at half its measured maximum
+ * rate, idle and while a worker process imports a large file (3M rows, uploaded through the same
+ * API: it outlasts the measured window); last, POST /v1/imports with a 2-row CSV. Each scenario
+ * runs 2 s unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request
+ * costs the API process, PostgreSQL, Redis and the load generator, per scenario, and the goals.
  *
  *   npm run bench:api                                 # 10 s per scenario, 32 connections, 3M-row import
  *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario
@@ -184,7 +184,6 @@ async function duringImport(target: Target, env: Record<string, string>, runtime
     log(`waited ${(await untilDatabaseQuiet(target.databaseUrl, target.database)).toFixed(1)} s for the database to be quiet`);
   }
 }
-
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
