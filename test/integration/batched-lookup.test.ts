@@ -1,5 +1,7 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jobFinder } from '../../src/shared/jobs/job-queries.js';
+import { toJobResource } from '../../src/shared/jobs/job-row.js';
 import { productFinder } from '../../src/shared/product/product-queries.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -93,6 +95,26 @@ describe('lookups that arrive together', () => {
       expect(queries).toHaveBeenCalledTimes(3);
     } finally {
       queries.mockRestore();
+    }
+  });
+
+  it("answers a job's timestamps to the millisecond in UTC, whatever the session's time zone", async () => {
+    await ctx.db.query(
+      `UPDATE jobs SET created_at = '2026-12-05 22:09:47.123456+00', started_at = '2026-12-05 22:09:48+00',
+         finished_at = '2026-12-05 22:09:49.5+00' WHERE id = $1`,
+      [ownerJob],
+    );
+    const times = { created_at: '2026-12-05T22:09:47.123Z', started_at: '2026-12-05T22:09:48.000Z', finished_at: '2026-12-05T22:09:49.500Z' };
+    expect((await ctx.get(owner.key, `/v1/jobs/${ownerJob}`)).json()).toMatchObject(times);
+    expect((await ctx.db.query('SHOW TimeZone')).rows[0]).toEqual({ TimeZone: 'UTC' });
+    // A session that prints timestamps in another zone (a pool behind a proxy that drops the options).
+    const elsewhere = new pg.Pool({ connectionString: ctx.config.DATABASE_URL, max: 1, options: '-c TimeZone=Asia/Kolkata' });
+    try {
+      const job = await jobFinder(elsewhere)(owner.id, ownerJob);
+      expect(job?.created_at).toBe('2026-12-06 03:39:47.123456+05:30');
+      expect(toJobResource(job!)).toMatchObject(times);
+    } finally {
+      await elsewhere.end();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Db } from '../../src/shared/db/pool.js';
+import { jobRowQuery } from '../../src/shared/jobs/job-queries.js';
 import type { JobRow } from '../../src/shared/jobs/job-row.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { gtinCheckDigit } from '../../src/shared/product/gtin.js';
@@ -86,7 +87,7 @@ export function importDeps(ctx: TestContext): ImportDeps {
 
 /** The job's row straight from PostgreSQL. */
 export async function jobRow(db: Db, id: string): Promise<JobRow> {
-  const { rows } = await db.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+  const { rows } = await db.query<JobRow>(jobRowQuery('SELECT * FROM jobs WHERE id = $1', [id]));
   if (!rows[0]) throw new Error(`no job ${id}`);
   return rows[0];
 }

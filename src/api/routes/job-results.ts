@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
+import { isoTimestamp } from '../../shared/db/timestamps.js';
 import { jobNotFinished, notFound } from '../errors.js';
 import { exportContentType, exportFileName } from '../../shared/jobs/export-file.js';
 import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
@@ -60,7 +61,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       if (!job.result_path) throw expired();
       const size = await deps.files.size(job.result_path);
       if (size === null) throw expired();
-      const fileName = exportFileName(job.id, job.finished_at!, options);
+      const fileName = exportFileName(job.id, isoTimestamp(job.finished_at!), options);
       const contentType = exportContentType(options);
       if (deps.redirect === 'presigned') {
         const url = await deps.files.downloadUrl(job.result_path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });

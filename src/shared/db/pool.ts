@@ -49,8 +49,9 @@ export function createPool(connectionString: string, max = 10, limits?: SessionL
     max,
     idleTimeoutMillis: 30_000,
     // Imports keep each file's EANs in a temporary table; the default 8 MB of temp buffers would
-    // spill it to disk. Only a session that uses temporary tables allocates them.
-    options: '-c temp_buffers=256MB',
+    // spill it to disk. Only a session that uses temporary tables allocates them. Sessions in UTC:
+    // timestamps read as text print in the form isoTimestamp slices.
+    options: '-c temp_buffers=256MB -c TimeZone=UTC',
     ...(limits && {
       connectionTimeoutMillis: limits.connectTimeoutMs,
       statement_timeout: limits.statementTimeoutMs,

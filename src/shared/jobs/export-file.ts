@@ -21,7 +21,7 @@ export function exportContentType(options: Pick<ExportOptions, 'format' | 'gzip'
   return options.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
 }
 
-/** The download name: `catalog-<date the export finished>-<job id>.csv[.gz]`. */
-export function exportFileName(jobId: string, finishedAt: Date, options: Pick<ExportOptions, 'format' | 'gzip'>): string {
-  return `catalog-${finishedAt.toISOString().slice(0, 10)}-${jobId}${exportExtension(options)}`;
+/** The download name: `catalog-<date the export finished>-<job id>.csv[.gz]`; `finishedAt` in ISO 8601, UTC. */
+export function exportFileName(jobId: string, finishedAt: string, options: Pick<ExportOptions, 'format' | 'gzip'>): string {
+  return `catalog-${finishedAt.slice(0, 10)}-${jobId}${exportExtension(options)}`;
 }

@@ -1,5 +1,5 @@
 import { withTransaction, type Db } from '../db/pool.js';
-import { JOB_COLUMNS } from './job-queries.js';
+import { JOB_COLUMNS, jobRowQuery } from './job-queries.js';
 import type { JobRow } from './job-row.js';
 
 /** The sentence of a cancelled job's `detail`. */
@@ -12,11 +12,13 @@ const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
  */
 export async function cancelJobRow(db: Db, id: string): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
-    `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', detail = $2,
-       finished_at = clock_timestamp(), updated_at = clock_timestamp()
-     WHERE id = $1 AND status = 'processing'
-     RETURNING ${JOB_COLUMNS}`,
-    [id, CANCELLED_DETAIL],
+    jobRowQuery(
+      `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', detail = $2,
+         finished_at = clock_timestamp(), updated_at = clock_timestamp()
+       WHERE id = $1 AND status = 'processing'
+       RETURNING ${JOB_COLUMNS}`,
+      [id, CANCELLED_DETAIL],
+    ),
   );
   return rows[0] ?? null;
 }
@@ -30,14 +32,16 @@ export async function cancelJobRow(db: Db, id: string): Promise<JobRow | null> {
 export async function resetJobForRetry(db: Db, id: string): Promise<JobRow | null> {
   return withTransaction(db, async (client) => {
     const { rows } = await client.query<JobRow>(
-      `UPDATE jobs SET status = 'processing', phase = 'queued', error_code = NULL, detail = NULL,
-         rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
-         rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
-         callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
-         updated_at = now()
-       WHERE id = $1 AND status IN ('failed', 'cancelled')
-       RETURNING ${JOB_COLUMNS}`,
-      [id],
+      jobRowQuery(
+        `UPDATE jobs SET status = 'processing', phase = 'queued', error_code = NULL, detail = NULL,
+           rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
+           rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
+           callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
+           updated_at = now()
+         WHERE id = $1 AND status IN ('failed', 'cancelled')
+         RETURNING ${JOB_COLUMNS}`,
+        [id],
+      ),
     );
     if (!rows[0]) return null;
     await client.query('DELETE FROM job_row_errors WHERE job_id = $1', [id]);

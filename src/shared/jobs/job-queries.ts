@@ -1,16 +1,26 @@
 import { batchedLookup } from '../db/batched-lookup.js';
+import { TIMESTAMPS_AS_TEXT } from '../db/timestamps.js';
 import { turnBatch } from '../turn-batch.js';
+import type pg from 'pg';
 import type { Db, DbClient } from '../db/pool.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
 
 /**
- * The columns of a job row as `JobRow` reads them. Not the uploaded header (`input_columns`): it
- * can hold a million names, and a page of such jobs would exhaust the API's memory; the report
- * that needs it reads it alone ({@link findInputColumns}).
+ * The columns of a job row as `JobRow` reads them, with {@link jobRowQuery}. Not the uploaded header
+ * (`input_columns`): it can hold a million names, and a page of such jobs would exhaust the API's
+ * memory; the report that needs it reads it alone ({@link findInputColumns}).
  */
 export const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
   rows_succeeded, rows_failed, rows_created, rows_updated, rows_unchanged, input_path, input_bytes,
   attempts, created_at, started_at, finished_at, result_path, result_bytes, schedule_id`;
+
+/**
+ * A query of job rows ({@link JOB_COLUMNS}): their timestamps stay the text PostgreSQL printed
+ * (`JobRow`), so a job answered as JSON skips a Date parsed only to be formatted again.
+ */
+export function jobRowQuery(text: string, values: unknown[], name?: string): pg.QueryConfig {
+  return { ...(name && { name }), text, values, types: TIMESTAMPS_AS_TEXT };
+}
 
 /** What the API knows of a job when it accepts it. */
 export interface NewJob {
@@ -83,11 +93,9 @@ export async function deleteJob(db: Db, accountId: string, id: string): Promise<
  * it is what clients poll, and each pooled session parses and plans it once instead of per poll.
  */
 export async function findJob(db: Db, accountId: string, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>({
-    name: 'find-job',
-    text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND id = $2`,
-    values: [accountId, id],
-  });
+  const { rows } = await db.query<JobRow>(
+    jobRowQuery(`SELECT ${JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND id = $2`, [accountId, id], 'find-job'),
+  );
   return rows[0] ?? null;
 }
 
@@ -101,12 +109,13 @@ export function jobFinder(db: Db): (accountId: string, id: string) => Promise<Jo
     'find-jobs',
     `SELECT k.n, ${JOB_COLUMNS}
      FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(account_id, id, n) JOIN jobs USING (account_id, id)`,
+    TIMESTAMPS_AS_TEXT,
   );
 }
 
 /** A job of any account: the operator's, once the caller may see every account's jobs. */
 export async function findJobOfAnyAccount(db: Db, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  const { rows } = await db.query<JobRow>(jobRowQuery(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]));
   return rows[0] ?? null;
 }
 
@@ -125,8 +134,7 @@ export async function findJobByIdempotencyKey(
     [accountId, key],
   );
   const { rows } = await db.query<JobRow & { request_hash: string | null }>(
-    `SELECT ${JOB_COLUMNS}, request_hash FROM jobs WHERE account_id = $1 AND idempotency_key = $2`,
-    [accountId, key],
+    jobRowQuery(`SELECT ${JOB_COLUMNS}, request_hash FROM jobs WHERE account_id = $1 AND idempotency_key = $2`, [accountId, key]),
   );
   const row = rows[0];
   return row ? { job: row, requestHash: row.request_hash } : null;
@@ -158,10 +166,12 @@ export async function listJobs(
   query: JobListQuery,
 ): Promise<Array<JobRow & { created_at_key: string }>> {
   const { rows } = await db.query<JobRow & { created_at_key: string }>(
-    `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
-     WHERE account_id = $6 AND ${PAGE_FILTERS}
-     ${PAGE_ORDER}`,
-    [...pageValues(query), accountId],
+    jobRowQuery(
+      `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+       WHERE account_id = $6 AND ${PAGE_FILTERS}
+       ${PAGE_ORDER}`,
+      [...pageValues(query), accountId],
+    ),
   );
   return rows;
 }
@@ -172,10 +182,12 @@ export async function listJobs(
  */
 export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<Array<JobRow & { created_at_key: string }>> {
   const { rows } = await db.query<JobRow & { created_at_key: string }>(
-    `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
-     WHERE ${PAGE_FILTERS}
-     ${PAGE_ORDER}`,
-    pageValues(query),
+    jobRowQuery(
+      `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+       WHERE ${PAGE_FILTERS}
+       ${PAGE_ORDER}`,
+      pageValues(query),
+    ),
   );
   return rows;
 }
@@ -199,12 +211,14 @@ export async function accountOfProcessingJob(db: Db, id: string): Promise<string
  */
 export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
-    `UPDATE jobs SET phase = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1,
-       rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
-       rows_updated = 0, rows_unchanged = 0, updated_at = now()
-     WHERE id = $1 AND status = 'processing'
-     RETURNING ${JOB_COLUMNS}`,
-    [id],
+    jobRowQuery(
+      `UPDATE jobs SET phase = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1,
+         rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
+         rows_updated = 0, rows_unchanged = 0, updated_at = now()
+       WHERE id = $1 AND status = 'processing'
+       RETURNING ${JOB_COLUMNS}`,
+      [id],
+    ),
   );
   return rows[0] ?? null;
 }

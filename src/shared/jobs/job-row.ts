@@ -1,3 +1,5 @@
+import { isoTimestamp } from '../db/timestamps.js';
+
 /** Job types, statuses and phases of the job resource (API.md §4). */
 export const JOB_TYPES = ['import', 'export', 'enrichment'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -5,7 +7,11 @@ export const JOB_STATUSES = ['processing', 'completed', 'failed', 'cancelled'] a
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type JobPhase = 'queued' | 'running' | 'finalizing' | 'done';
 
-/** A row of the `jobs` table: PostgreSQL is the truth for a job's status, counts and report. */
+/**
+ * A row of the `jobs` table: PostgreSQL is the truth for a job's status, counts and report. Its
+ * timestamps are the text PostgreSQL prints (`jobRowQuery`); {@link isoTimestamp} gives their
+ * contract form.
+ */
 export interface JobRow {
   id: string;
   account_id: string;
@@ -25,9 +31,9 @@ export interface JobRow {
   input_path: string | null;
   input_bytes: number | null;
   attempts: number;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
   /** The export schedule that started the job, if any. */
   schedule_id?: string | null;
   /** An export's file relative to DATA_DIR; null before completion and after the retention removed it. */
@@ -67,9 +73,9 @@ export function toJobResource(job: JobRow) {
     },
     options: job.options,
     schedule_id: job.schedule_id ?? null,
-    created_at: job.created_at.toISOString(),
-    started_at: job.started_at?.toISOString() ?? null,
-    finished_at: job.finished_at?.toISOString() ?? null,
+    created_at: isoTimestamp(job.created_at),
+    started_at: job.started_at === null ? null : isoTimestamp(job.started_at),
+    finished_at: job.finished_at === null ? null : isoTimestamp(job.finished_at),
     links: {
       self,
       errors: `${self}/errors`,
