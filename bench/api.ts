@@ -1,16 +1,19 @@
 /**
  * API benchmark: starts the service as a child process (ROLE=api, compiled JS with the node flags
  * `npm start` gives it) on a fresh database and queue prefix, and loads it with autocannon from
- * this process: GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean}, the 429
- * answers of a key over its per-minute limit, and the three GETs again (the goals compare the
- * faster of each scenario's two runs); then the authenticated GET at half its measured maximum
- * rate, idle and while a worker process imports a large file (3M rows, uploaded through the same
- * API: it outlasts the measured window); last, POST /v1/imports with a 2-row CSV. Each scenario
- * runs 2 s unmeasured first (JIT warm-up). Prints req/s, p50/p99 latency and the CPU each request
- * costs the API process, PostgreSQL, Redis and the load generator, per scenario, and the goals.
+ * this process: GET /healthz, authenticated GET /v1/jobs/{id} and GET /v1/products/{ean} in turns
+ * (--turns rounds of the three, together as long as two runs of --duration each: the machine's
+ * speed changes from one moment to the next, and each goal's share compares scenarios that met
+ * the same moments), the 429 answers of a key over its per-minute limit; then the authenticated
+ * GET at half its measured maximum rate, idle and while a worker process imports a large file (3M
+ * rows, uploaded through the same API: it outlasts the measured window); last, POST /v1/imports
+ * with a 2-row CSV. Each scenario runs 2 s unmeasured first (JIT warm-up). Prints req/s, p50/p99
+ * latency and the CPU each request costs the API process, PostgreSQL, Redis and the load
+ * generator, per scenario, the rates of each turn, and the goals.
  *
  *   npm run bench:api                                 # 10 s per scenario, 32 connections, 3M-row import
  *   npm run bench:api -- --duration 3 --connections 16 --import-rows 0   # quick: no import scenario
+ *   npm run bench:api -- --turns 4                    # the three reads in 4 turns (default 8)
  *   npm run bench:api -- --log-level info             # with the service's default request logging
  *   npm run bench:api -- --cpu-prof-dir prof          # V8 CPU profile of the API process (node --cpu-prof)
  *   npm run bench:api -- --runtime tsx                # run the sources with tsx instead of compiled JS
@@ -30,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startCpuMeter, untilDatabaseQuiet, writeProductCsv, type MeteredServices } from './api-load.js';
 import { createDatabase, dropDatabase, withDatabase } from './db.js';
 import { getJob, uploadCsv } from './http.js';
-import { AGAIN, DURING, fastest, HALF, HEALTH, JOB, PRODUCT, report, type Measured } from './api-report.js';
+import { combineRuns, DURING, HALF, HEALTH, JOB, PRODUCT, report, turnSeconds, type Measured, type Run } from './api-report.js';
 import { buildDist, freePort, startService, stopService, type Runtime } from './service.js';
 import { ADMIN_KEY, baseDatabaseUrl, deleteBenchKeys, parseCount, redisUrl } from './settings.js';
 import { serviceNodeFlags } from '../src/shared/node-flags.js';
@@ -44,6 +47,8 @@ const SMALL_CSV = `ean,name,price,currency\n${EAN},Bench product,1.50,EUR\n40123
 interface Options {
   duration: number;
   connections: number;
+  /** Rounds of the three reads run in turns. */
+  turns: number;
   runtime: 'tsx' | 'dist';
   importRows: number;
   /** The service's LOG_LEVEL: `fatal` by default (autocannon cuts off uploads in flight when a run ends, each would log an error); `info` is the service's default. */
@@ -56,20 +61,23 @@ interface Options {
 const rowsOrNone = (text: string) => (/^0+$/.test(text.trim()) ? 0 : parseCount(text));
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { duration: 10, connections: 32, runtime: 'dist', importRows: 3_000_000, cpuProfDir: '', logLevel: 'fatal' };
+  const options: Options = { duration: 10, connections: 32, turns: 8, runtime: 'dist', importRows: 3_000_000, cpuProfDir: '', logLevel: 'fatal' };
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--') continue;
     else if (flag === '--duration') options.duration = Number(value());
     else if (flag === '--connections') options.connections = Number(value());
+    else if (flag === '--turns') options.turns = Number(value());
     else if (flag === '--import-rows') options.importRows = rowsOrNone(value());
     else if (flag === '--log-level') options.logLevel = value();
     else if (flag === '--cpu-prof-dir') options.cpuProfDir = resolve(value());
     else if (flag === '--runtime') options.runtime = value() === 'tsx' ? 'tsx' : 'dist';
     else throw new Error(`unknown option ${flag}`);
   }
-  if (!(options.duration > 0) || !(options.connections > 0)) throw new Error('--duration and --connections must be positive');
+  if (!(options.duration > 0) || !(options.connections > 0) || !Number.isInteger(options.turns) || options.turns < 1) {
+    throw new Error('--duration, --connections and --turns must be positive (--turns a whole number)');
+  }
   return options;
 }
 
@@ -93,32 +101,52 @@ interface Scenario {
 /** Seconds each scenario runs unmeasured first, so that its code paths are compiled (JIT) before it counts. */
 const WARM_UP_SECONDS = 2;
 
-async function measure(target: Target, options: Options, scenario: Scenario): Promise<Measured> {
-  const load = (duration: number) =>
-    autocannon({
-      url: `${target.baseUrl}${scenario.path}`,
-      method: scenario.method ?? 'GET',
-      headers: scenario.headers,
-      body: scenario.body,
-      connections: options.connections,
-      duration,
-      overallRate: scenario.overallRate,
-    });
-  await load(WARM_UP_SECONDS);
+/** One measured autocannon run of `scenario` for `seconds`. */
+async function run(target: Target, options: Options, scenario: Scenario, seconds: number): Promise<Run> {
   const stopMeter = await startCpuMeter(target);
-  const result = await load(options.duration);
+  const result = await load(target, options, scenario, seconds);
   const cpu = await stopMeter();
-  const statuses = Object.entries(result.statusCodeStats ?? {})
-    .map(([status, stats]) => `${status}×${stats.count ?? 0}`)
-    .join(' ');
-  const answered = Math.max(1, result.requests.total);
-  const measured = {
-    name: scenario.name, rate: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, statuses, errors: result.errors,
-    apiCpuUs: (cpu.api * 1e6) / answered, pgCpuUs: (cpu.postgres * 1e6) / answered,
-    redisCpuUs: (cpu.redis * 1e6) / answered, loadCpuUs: (cpu.loadGenerator * 1e6) / answered,
-  };
-  log(`${scenario.name}: ${measured.rate.toFixed(0)} req/s, p99 ${measured.p99} ms (${statuses}), load ${loadavg()[0]!.toFixed(1)}`);
+  const statuses = new Map(Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => [status, stats.count ?? 0]));
+  const { p50, p99 } = result.latency;
+  return { requests: result.requests.total, seconds: result.duration, p50, p99, statuses, errors: result.errors, cpu };
+}
+
+function load(target: Target, options: Options, scenario: Scenario, seconds: number) {
+  return autocannon({
+    url: `${target.baseUrl}${scenario.path}`,
+    method: scenario.method ?? 'GET',
+    headers: scenario.headers,
+    body: scenario.body,
+    connections: options.connections,
+    duration: seconds,
+    overallRate: scenario.overallRate,
+  });
+}
+
+function logged(measured: Measured): Measured {
+  log(`${measured.name}: ${measured.rate.toFixed(0)} req/s, p99 ${measured.p99} ms (${measured.statuses}), load ${loadavg()[0]!.toFixed(1)}`);
   return measured;
+}
+
+async function measure(target: Target, options: Options, scenario: Scenario): Promise<Measured> {
+  await load(target, options, scenario, WARM_UP_SECONDS);
+  return logged(combineRuns(scenario.name, [await run(target, options, scenario, options.duration)]));
+}
+
+/**
+ * The scenarios in `options.turns` rounds, each scenario's turn {@link turnSeconds} long, after a
+ * warm-up of each; every other round in reverse order, so that no scenario always follows the same one.
+ */
+async function measureInTurns(target: Target, options: Options, scenarios: Scenario[]): Promise<Measured[]> {
+  for (const scenario of scenarios) await load(target, options, scenario, WARM_UP_SECONDS);
+  const runs: Run[][] = scenarios.map(() => []);
+  for (let turn = 0; turn < options.turns; turn += 1) {
+    const round = [...scenarios.keys()];
+    for (const index of turn % 2 ? round.reverse() : round) {
+      runs[index]!.push(await run(target, options, scenarios[index]!, turnSeconds(options)));
+    }
+  }
+  return scenarios.map((scenario, index) => logged(combineRuns(scenario.name, runs[index]!)));
 }
 
 /** Creates an account of `tier` through the operator API; returns its first key. */
@@ -217,13 +245,9 @@ async function main(): Promise<void> {
       get,
       { name: PRODUCT, path: `/v1/products/${EAN}`, headers: auth },
     ];
-    const rows: Measured[] = [];
-    for (const scenario of [
-      ...reads,
-      { name: '429 (over the per-minute limit)', path: '/v1/jobs', headers: { 'x-api-key': limited } },
-      ...reads.map((read) => ({ ...read, name: `${read.name}${AGAIN}` })),
-    ]) rows.push(await measure(target, options, scenario));
-    const overallRate = Math.max(1, Math.floor(fastest(rows, JOB)!.rate / 2));
+    const rows = await measureInTurns(target, options, reads);
+    rows.push(await measure(target, options, { name: '429 (over the per-minute limit)', path: '/v1/jobs', headers: { 'x-api-key': limited } }));
+    const overallRate = Math.max(1, Math.floor(rows.find((row) => row.name === JOB)!.rate / 2));
     const half = { ...get, name: `${HALF} (${overallRate} req/s)`, overallRate };
     rows.push(await measure(target, options, half));
     if (options.importRows > 0) rows.push(await duringImport(target, env, runtime, options, half, tmp));
