@@ -56,7 +56,8 @@ function run(command: string, args: string[]): Promise<string> {
 
 /**
  * The baseline: `psql \copy` of the file into a fresh logged table with a primary key, shaped like
- * the product columns. Returns the seconds psql took (process start to exit) and the rows loaded.
+ * the product columns, dropped once counted. Returns the seconds psql took (process start to exit)
+ * and the rows loaded.
  */
 export async function copyBaseline(url: string, file: string): Promise<{ seconds: number; rows: number }> {
   await query(
@@ -75,6 +76,7 @@ export async function copyBaseline(url: string, file: string): Promise<{ seconds
   ]);
   const seconds = (performance.now() - started) / 1000;
   const [row] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM bench_copy_target');
+  await query(url, 'DROP TABLE bench_copy_target');
   return { seconds, rows: row?.n ?? 0 };
 }
 

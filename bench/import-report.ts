@@ -20,7 +20,7 @@ export interface ImportResult {
   format: 'csv' | 'xlsx';
   bytes: number;
   measured: Measurement;
-  /** Seconds of `psql \copy` of the same CSV file into a fresh table, in the same run. */
+  /** Seconds of `psql \copy` of the same CSV file into a fresh table, timed right before the import. */
   copy: number;
   /** First load only: seconds of `\copy` into a table like products (its indexes too): what any import pays PostgreSQL. */
   floor: number | null;
@@ -94,7 +94,7 @@ function printScale(results: ScaleResult[]): void {
 export function report(imports: ImportResult[], scale: ScaleResult[], runtime: string, fingerprint: string): void {
   console.log(`\nImport benchmark (service: ${runtime}; ${fingerprint})`);
   console.log('total = start of upload → job status "completed" seen; \\copy = psql \\copy of the same CSV file into a fresh logged');
-  console.log('table of the same shape with a primary key, timed in the same run; ratio = total / \\copy. EAN order "file" =');
+  console.log('table of the same shape with a primary key, timed right before the import; ratio = total / \\copy. EAN order "file" =');
   console.log('ascending EANs (a catalog sorted by EAN or SKU); "scrambled" = no order. Re-imports go into the catalog the');
   console.log('first load filled, once settled (product search caught up, VACUUM (ANALYZE), CHECKPOINT), as a catalog filled earlier is.');
   console.log(`load = 1-minute load average at completion (${cpus().length} CPUs): well above 1, other work skewed the run.\n`);

@@ -87,22 +87,29 @@ async function settleCatalog(session: Session): Promise<void> {
 /**
  * On a fresh database and service (ROLE=all, as `npm start`): a first load of `rows` products in
  * EAN `order`, then (as the options ask) a re-import of the same file and one with 10% of its rows
- * changed, into the catalog the first load filled. The service is then stopped and each file's
- * `\copy` baseline timed, into a fresh table each time.
+ * changed, into the catalog the first load filled. Each import's `\copy` baseline (and a first
+ * load's floor) is timed right before it, into a fresh table dropped at once, while the service
+ * is idle: the machine's speed changes from one minute to the next, and a ratio compares the two
+ * at the same moment.
  */
 export async function runCatalog(context: ScenarioContext, rows: number, order: EanOrder): Promise<ImportResult[]> {
   const { options, cleanups } = context;
   const session = await startSession({ ...context, layout: { kind: 'all' } });
   const base = await prepareFile(session.tmp, `products-${order}-${rows}`, rows, { order }, options.format);
   const apiKey = await newAccount(session);
-  const done: Array<{ kind: ImportKind; file: typeof base; measured: Measurement; problems: string[] }> = [];
+  const done: ImportResult[] = [];
   const importFile = async (kind: ImportKind, file: typeof base) => {
+    log(`timing psql \\copy of ${file.csv}`);
+    const copy = await copyBaseline(session.databaseUrl, file.csv);
+    // The floor of a first load: the same file into a table shaped like products, indexes and all.
+    const floor = kind === 'first' ? (await copyProductsFloor(session.databaseUrl, file.csv)).seconds : null;
     log(`${order} order, ${kind}: importing ${rows} rows`);
     const measured = await measureImports(session, [{ apiKey, file: file.upload, rows, contentType: file.contentType }]);
     const problems = verify(measured.jobs[0]!.job, kind, rows);
     const count = await countProducts(session);
     if (count !== rows) problems.push(`products has ${count} rows, not ${rows}`);
-    done.push({ kind, file, measured, problems });
+    if (copy.rows !== rows) problems.push(`\\copy loaded ${copy.rows} rows, not ${rows}`);
+    done.push({ kind, order, rows, format: options.format, bytes: file.bytes, measured, copy: copy.seconds, floor, problems });
     log(`${order} order, ${kind}: ${measured.jobs[0]!.total.toFixed(2)} s (load ${measured.load.toFixed(1)})`);
     const rss = (value: number) => value.toFixed(0);
     log(`RSS: ${rss(measured.idleRssMb)} MB before the upload, ${rss(measured.peakRssMb)} MB at most while sampled, ${rss(measured.hwmMb)} MB lifetime high-water mark`);
@@ -117,18 +124,8 @@ export async function runCatalog(context: ScenarioContext, rows: number, order: 
     await importFile('changed', changed);
   }
   await stopSession(session);
-  const results: ImportResult[] = [];
-  for (const { kind, file, measured, problems } of done) {
-    log(`timing psql \\copy of ${file.csv}`);
-    const copy = await copyBaseline(session.databaseUrl, file.csv);
-    if (copy.rows !== rows) problems.push(`\\copy loaded ${copy.rows} rows, not ${rows}`);
-    // The floor of a first load: the same file into a table shaped like products, indexes and all.
-    const floor = kind === 'first' ? (await copyProductsFloor(session.databaseUrl, file.csv)).seconds : null;
-    const bytes = file.bytes;
-    results.push({ kind, order, rows, format: options.format, bytes, measured, copy: copy.seconds, floor, problems });
-  }
   await cleanups.run();
-  return results;
+  return done;
 }
 
 /**

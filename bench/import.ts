@@ -1,9 +1,9 @@
 /**
  * Import benchmark: generates product CSV files of N rows, starts the service as child processes
  * on a fresh database and queue prefix, uploads the files over HTTP and times them until their
- * jobs are completed, sampling the worker's RSS and CPU; then times `psql \copy` of the same file
- * into a fresh logged table with a primary key as the baseline, and prints tables with the ratios
- * and whether the goals are met.
+ * jobs are completed, sampling the worker's RSS and CPU. Right before each import it times `psql
+ * \copy` of the same file into a fresh logged table with a primary key as the baseline, and it
+ * prints tables with the ratios and whether the goals are met.
  *
  * For each size and EAN order (`file`: ascending, as a catalog sorted by EAN or SKU; `scrambled`)
  * it runs a first load into an empty catalog, then re-imports into the catalog it filled: the same
