@@ -13,8 +13,11 @@ export interface JobRequest {
   accountId: string;
   type: JobType;
   options: Record<string, unknown>;
-  /** A hash of everything that makes the request what it is: the same Idempotency-Key with another hash is a 422. */
-  requestHash: string;
+  /**
+   * A hash of everything that makes the request what it is: the same Idempotency-Key with another
+   * hash is a 422. Null for a request without an Idempotency-Key, which nothing compares.
+   */
+  requestHash: string | null;
   idempotencyKey?: string | undefined;
   inputPath?: string | null;
   inputBytes?: number | null;
@@ -121,7 +124,7 @@ export function sendAccepted(reply: FastifyReply, job: AcceptedJob): FastifyRepl
   return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
 }
 
-function sameRequestOrConflict(earlier: { job: JobRow; requestHash: string | null }, requestHash: string): JobRow {
+function sameRequestOrConflict(earlier: { job: JobRow; requestHash: string | null }, requestHash: string | null): JobRow {
   if (earlier.requestHash !== requestHash) {
     throw new AppError(422, 'VALIDATION_ERROR', 'This Idempotency-Key was already used with a different request.');
   }

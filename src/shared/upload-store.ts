@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge } from './http/app-error.js';
-import type { FileStore, ResultWriter, StoredUpload } from './storage/file-store.js';
+import type { FileStore, ResultWriter, SaveOptions, StoredUpload } from './storage/file-store.js';
 import { readWhole } from './storage/read-whole.js';
 import { SmallFileWriter } from './storage/small-file-writer.js';
 
@@ -35,21 +35,21 @@ export function newUploadPath(now = new Date()): string {
 }
 
 /**
- * Counts and hashes the bytes flowing through; past `maxBytes` it fails with PAYLOAD_TOO_LARGE.
- * `result()` gives the size and hash once the stream has ended.
+ * Counts the bytes flowing through (and hashes them with `options.sha256`); past `maxBytes` it
+ * fails with PAYLOAD_TOO_LARGE. `result()` gives the size and hash once the stream has ended.
  */
-export function uploadMeter(maxBytes: number): Transform & { result(): { bytes: number; sha256: string } } {
-  const hash = createHash('sha256');
+export function uploadMeter(maxBytes: number, options: SaveOptions = {}): Transform & { result(): Omit<StoredUpload, 'path'> } {
+  const hash = options.sha256 ? createHash('sha256') : null;
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       if (bytes > maxBytes) return done(payloadTooLarge(maxBytes));
-      hash.update(chunk);
+      hash?.update(chunk);
       done(null, chunk);
     },
   });
-  return Object.assign(meter, { result: () => ({ bytes, sha256: hash.digest('hex') }) });
+  return Object.assign(meter, { result: () => ({ bytes, sha256: hash ? hash.digest('hex') : null }) });
 }
 
 /**
@@ -66,13 +66,13 @@ export class UploadStore implements FileStore {
     this.root = resolve(dataDir);
   }
 
-  async save(source: Readable, maxBytes: number): Promise<StoredUpload> {
+  async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const target = this.absolute(path);
     const whole = await readWhole(source, Math.min(SMALL_UPLOAD_BYTES, maxBytes));
-    if (whole) return this.saveSmall(path, target, whole);
+    if (whole) return this.saveSmall(path, target, whole, options);
     await mkdir(dirname(target), { recursive: true });
-    const meter = uploadMeter(maxBytes);
+    const meter = uploadMeter(maxBytes, options);
     try {
       // Larger: streamed with backpressure, from its first byte (readWhole put back what it read).
       await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
@@ -89,9 +89,9 @@ export class UploadStore implements FileStore {
    * stream's open, writes and close through libuv's pool. A write cut short (a full disk) leaves
    * no `.part` file behind, as a streamed one.
    */
-  private async saveSmall(path: string, target: string, data: Buffer): Promise<StoredUpload> {
+  private async saveSmall(path: string, target: string, data: Buffer, options: SaveOptions): Promise<StoredUpload> {
     await smallFiles.write(target, data);
-    return { path, bytes: data.length, sha256: hash('sha256', data) };
+    return { path, bytes: data.length, sha256: options.sha256 ? hash('sha256', data) : null };
   }
 
   open(path: string): Readable {

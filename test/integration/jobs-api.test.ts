@@ -291,11 +291,15 @@ describe('Idempotency-Key', () => {
     expect(second.json().id).not.toBe(first.json().id);
   });
 
-  it('starts a new job for each request without a key', async () => {
+  it('starts a new job for each request without a key, and hashes only an upload with one', async () => {
     const { key } = await idle.createAccount();
     const first = await idle.upload(key, VALID_CSV);
     const second = await idle.upload(key, VALID_CSV);
     expect(second.json().id).not.toBe(first.json().id);
+    const keyed = await idle.upload(key, VALID_CSV, {}, { 'idempotency-key': randomUUID() });
+    const hashes = async (id: string) => (await idle.db.query('SELECT request_hash FROM jobs WHERE id = $1', [id])).rows[0].request_hash;
+    expect(await hashes(first.json().id)).toBeNull();
+    expect(await hashes(keyed.json().id)).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

@@ -11,7 +11,7 @@ import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/impo
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
-import type { FileStore, StoredUpload } from '../../shared/storage/file-store.js';
+import type { FileStore, SaveOptions, StoredUpload } from '../../shared/storage/file-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import type { BusboyLimits } from '../multipart-limits.js';
@@ -107,20 +107,21 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         delimiter: query.delimiter === undefined ? undefined : DELIMITER_NAMES[query.delimiter]!,
         dry_run: query.dry_run === 'true',
       });
-      const { upload, format } = await receiveUpload(request, deps);
+      const idempotencyKey = request.headers['idempotency-key'];
+      // Only a repeat of an Idempotency-Key compares requests: without one, the upload is not hashed.
+      const { upload, format } = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined });
       if (format === 'xlsx') options.format = 'xlsx';
-      const requestHash = createHash('sha256')
-        .update(JSON.stringify(options))
-        .update(upload.sha256)
-        .update(query.callback_url ?? '')
-        .digest('hex');
+      const requestHash =
+        upload.sha256 === null
+          ? null
+          : createHash('sha256').update(JSON.stringify(options)).update(upload.sha256).update(query.callback_url ?? '').digest('hex');
       const job = await deps.acceptJob(
         {
           accountId,
           type: 'import',
           options: { ...options },
           requestHash,
-          idempotencyKey: request.headers['idempotency-key'],
+          idempotencyKey,
           inputPath: upload.path,
           inputBytes: upload.bytes,
           callbackUrl: query.callback_url,
@@ -147,10 +148,14 @@ function uploadFormat(mediaType: string | undefined, filename?: string): UploadF
 type UploadFormat = 'csv' | 'xlsx';
 
 /** Streams the upload (raw body or the multipart `file` field) into the upload store. */
-async function receiveUpload(request: FastifyRequest, deps: ImportRouteDeps): Promise<{ upload: StoredUpload; format: UploadFormat }> {
+async function receiveUpload(
+  request: FastifyRequest,
+  deps: ImportRouteDeps,
+  save: SaveOptions,
+): Promise<{ upload: StoredUpload; format: UploadFormat }> {
   const { upload: stored, format } = request.isMultipart()
-    ? await receiveMultipart(request, deps)
-    : { upload: await deps.uploads.save(request.body as Readable, deps.maxUploadBytes), format: uploadFormat(request.headers['content-type']) };
+    ? await receiveMultipart(request, deps, save)
+    : { upload: await deps.uploads.save(request.body as Readable, deps.maxUploadBytes, save), format: uploadFormat(request.headers['content-type']) };
   if (stored.bytes === 0) {
     await deps.uploads.remove(stored.path);
     throw badRequest('The uploaded file is empty.');
@@ -166,7 +171,11 @@ const MULTIPART_LIMIT_CODES = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'F
  * within the configured limits: a field over its size, or a body over its field or part count,
  * is a 413 as soon as it is seen, without buffering the rest.
  */
-async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps): Promise<{ upload: StoredUpload; format: UploadFormat }> {
+async function receiveMultipart(
+  request: FastifyRequest,
+  deps: ImportRouteDeps,
+  save: SaveOptions,
+): Promise<{ upload: StoredUpload; format: UploadFormat }> {
   const limits = deps.multipart;
   const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
   try {
@@ -174,7 +183,7 @@ async function receiveMultipart(request: FastifyRequest, deps: ImportRouteDeps):
       if (part.type === 'field') {
         if (part.valueTruncated) throw overLimits();
       } else if (part.fieldname === 'file') {
-        const stored = await deps.uploads.save(part.file, deps.maxUploadBytes);
+        const stored = await deps.uploads.save(part.file, deps.maxUploadBytes, save);
         // Past the limit the multipart parser cuts the file short and only reports it on the next
         // part, which is never read: a truncated file must not be imported as if it were whole.
         if (part.file.truncated) {

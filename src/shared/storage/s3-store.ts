@@ -13,7 +13,7 @@ import { Transform, type Readable } from 'node:stream';
 import { AppError, serviceUnavailable } from '../http/app-error.js';
 import type { StorageConfig } from './create-file-store.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
-import type { DownloadOptions, FileStore, ResultWriter, StoredUpload } from './file-store.js';
+import type { DownloadOptions, FileStore, ResultWriter, SaveOptions, StoredUpload } from './file-store.js';
 import { S3ObjectReader } from './s3-object-reader.js';
 
 /** S3's smallest part (all but the last) and its most parts per upload. */
@@ -75,9 +75,9 @@ export class S3Store implements FileStore {
     });
   }
 
-  async save(source: Readable, maxBytes: number): Promise<StoredUpload> {
+  async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
-    const meter = uploadMeter(maxBytes);
+    const meter = uploadMeter(maxBytes, options);
     source.once('error', (error) => meter.destroy(error));
     source.pipe(meter);
     try {
