@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { JOB_COLUMNS, jobRowQuery } from '../../src/shared/jobs/job-columns.js';
 import { jobFinder } from '../../src/shared/jobs/job-queries.js';
-import { toJobResource } from '../../src/shared/jobs/job-row.js';
-import { productFinder } from '../../src/shared/product/product-queries.js';
+import { toJobResource, type JobRow } from '../../src/shared/jobs/job-row.js';
+import { PRODUCT_COLUMNS, productFinder, type ProductResource } from '../../src/shared/product/product-queries.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -116,5 +118,47 @@ describe('lookups that arrive together', () => {
     } finally {
       await elsewhere.end();
     }
+  });
+
+  it('reads a polled job with every value the row holds, as a query of its columns does', async () => {
+    await ctx.db.query(
+      `UPDATE jobs SET status = 'failed', phase = 'done', error_code = 'IMPORT_FAILED',
+         detail = $2, options = options || $3::jsonb, rows_total = 9007199254740991, rows_processed = 2, rows_succeeded = 1,
+         rows_failed = 1, rows_created = 1, rows_updated = 0, rows_unchanged = 0, input_bytes = 4294967296, attempts = 3,
+         started_at = '2026-12-05 22:09:48.000001+00', finished_at = '2026-12-05 22:09:49.999999+00',
+         result_path = 'exports/2026-12-05/x.csv', result_bytes = 123456789012, schedule_id = $4
+       WHERE id = $1`,
+      [ownerJob, 'Row 2: "quoted", a back\\slash,\na new line, a tab\t, Größe ✓ and 💡', JSON.stringify({ columns: { 'Größe "eu"': 'attributes.size' }, nested: [1, 2.5, null, { deep: true }] }), randomUUID()],
+    );
+    const { rows } = await ctx.db.query<JobRow>(jobRowQuery(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1)`, [[ownerJob, otherJob]]));
+    const findJob = jobFinder(ctx.db);
+    for (const [account, id] of [[owner.id, ownerJob], [other.id, otherJob]] as const) {
+      const byColumns = rows.find((row) => row.id === id)!;
+      const polled = await findJob(account, id);
+      expect(polled).toEqual(byColumns);
+      expect(Object.keys(polled!)).toEqual(Object.keys(byColumns));
+    }
+    expect(await findJob(owner.id, otherJob)).toBeNull();
+  });
+
+  it('reads a product with every value the row holds, as a query of its columns does', async () => {
+    await ctx.db.query(
+      `UPDATE products SET brand = 'Stabilo', category = 'Pens', description = $2, price = 1234567.50, stock = 2147483647,
+         image_url = 'https://example.com/pen.png', attributes = $3::jsonb, derived_at = '2026-12-05 22:09:47.123456+00',
+         gtin14 = '04006381333931', ean_check_digit_valid = true, gs1_prefix = '400', gs1_prefix_country = 'Germany'
+       WHERE account_id = $1 AND ean = '4006381333931'`,
+      [owner.id, 'A "pen",\nwith a back\\slash, Größe ✓ and 💡', JSON.stringify({ color: 'blue', weight: 1.5, count: 3, refill: false, 'Größe': 'M' })],
+    );
+    const findProduct = productFinder(ctx.db);
+    for (const [account, ean] of [[owner.id, '4006381333931'], [owner.id, '96385074'], [other.id, '036000291452']] as const) {
+      const { rows } = await ctx.db.query<ProductResource>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE account_id = $1 AND ean = $2`, [account, ean]);
+      const found = await findProduct(account, ean);
+      expect(found).toEqual(rows[0]);
+      expect(Object.keys(found!)).toEqual(Object.keys(rows[0]!));
+    }
+    expect((await findProduct(owner.id, '4006381333931'))?.derived).toEqual({
+      gtin14: '04006381333931', check_digit_valid: true, gs1_prefix: '400', gs1_prefix_country: 'Germany', derived_at: '2026-12-05T22:09:47.123Z',
+    });
+    expect(await findProduct(owner.id, '036000291452')).toBeNull();
   });
 });

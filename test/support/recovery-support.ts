@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Db } from '../../src/shared/db/pool.js';
-import { jobRowQuery } from '../../src/shared/jobs/job-queries.js';
+import { jobRowQuery } from '../../src/shared/jobs/job-columns.js';
 import type { JobRow } from '../../src/shared/jobs/job-row.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { gtinCheckDigit } from '../../src/shared/product/gtin.js';

@@ -1,5 +1,4 @@
 import { turnBatch } from '../turn-batch.js';
-import type pg from 'pg';
 import type { Db } from './pool.js';
 
 /** One lookup: an account and the key of one of its rows. */
@@ -14,20 +13,17 @@ interface Lookup {
  * arrived together instead of one each. `text` gets the accounts as `$1` (uuid[]) and the keys as
  * `$2` (text[]) and answers each row found with its lookup's 1-based position as `n` (left on the
  * row it resolves); a lookup without a row (or with a key holding a NUL character) gets null.
- * `types`: the query's own type parsers, if any.
  */
 export function batchedLookup<Row extends object>(
   db: Db,
   name: string,
   text: string,
-  types?: pg.CustomTypesConfig,
 ): (accountId: string, key: string) => Promise<Row | null> {
   const loader = turnBatch<Lookup, Row | null>(async (lookups) => {
     const { rows } = await db.query<Row & { n: number }>({
       name,
       text,
       values: [lookups.map((lookup) => lookup.accountId), lookups.map((lookup) => lookup.key)],
-      ...(types && { types }),
     });
     const found: (Row | null)[] = lookups.map(() => null);
     // A row keeps its `n`: copying every other column out of it cost more than the extra property.

@@ -1,5 +1,5 @@
 import { withTransaction, type Db } from '../db/pool.js';
-import { JOB_COLUMNS, jobRowQuery } from './job-queries.js';
+import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
 
 /** The sentence of a cancelled job's `detail`. */

@@ -1,5 +1,5 @@
 import type { Db } from '../db/pool.js';
-import { JOB_COLUMNS, jobRowQuery } from './job-queries.js';
+import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
 
 /** A job row with the version of its visible state (bumped by the jobs table's trigger on each change). */

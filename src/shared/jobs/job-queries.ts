@@ -1,26 +1,8 @@
 import { batchedLookup } from '../db/batched-lookup.js';
-import { TIMESTAMPS_AS_TEXT } from '../db/timestamps.js';
 import { turnBatch } from '../turn-batch.js';
-import type pg from 'pg';
 import type { Db, DbClient } from '../db/pool.js';
+import { JOB_ARRAY, JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
-
-/**
- * The columns of a job row as `JobRow` reads them, with {@link jobRowQuery}. Not the uploaded header
- * (`input_columns`): it can hold a million names, and a page of such jobs would exhaust the API's
- * memory; the report that needs it reads it alone ({@link findInputColumns}).
- */
-export const JOB_COLUMNS = `id, account_id, type, status, phase, error_code, detail, options, rows_total, rows_processed,
-  rows_succeeded, rows_failed, rows_created, rows_updated, rows_unchanged, input_path, input_bytes,
-  attempts, created_at, started_at, finished_at, result_path, result_bytes, schedule_id`;
-
-/**
- * A query of job rows ({@link JOB_COLUMNS}): their timestamps stay the text PostgreSQL printed
- * (`JobRow`), so a job answered as JSON skips a Date parsed only to be formatted again.
- */
-export function jobRowQuery(text: string, values: unknown[], name?: string): pg.QueryConfig {
-  return { ...(name && { name }), text, values, types: TIMESTAMPS_AS_TEXT };
-}
 
 /** What the API knows of a job when it accepts it. */
 export interface NewJob {
@@ -104,13 +86,16 @@ export async function findJob(db: Db, accountId: string, id: string): Promise<Jo
  * query (see {@link batchedLookup}).
  */
 export function jobFinder(db: Db): (accountId: string, id: string) => Promise<JobRow | null> {
-  return batchedLookup<JobRow>(
+  const find = batchedLookup<{ job: string }>(
     db,
     'find-jobs',
-    `SELECT k.n, ${JOB_COLUMNS}
+    `SELECT k.n, ${JOB_ARRAY.array} AS job
      FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(account_id, id, n) JOIN jobs USING (account_id, id)`,
-    TIMESTAMPS_AS_TEXT,
   );
+  return async (accountId, id) => {
+    const found = await find(accountId, id);
+    return found && JOB_ARRAY.read(found.job);
+  };
 }
 
 /** A job of any account: the operator's, once the caller may see every account's jobs. */

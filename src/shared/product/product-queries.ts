@@ -1,4 +1,5 @@
 import { batchedLookup } from '../db/batched-lookup.js';
+import { jsonRow } from '../db/json-row.js';
 import { withTransaction, type Db } from '../db/pool.js';
 import { lockSearchShared, putSearchRows, removeSearchRow } from './product-search.js';
 import type { ProductResource } from './resource-schema.js';
@@ -6,14 +7,22 @@ import type { ProductInput } from './schema.js';
 
 export type { ProductResource } from './resource-schema.js';
 
-/** The product columns as the API returns them: price as text with its stored scale, times in ISO 8601. */
-export const PRODUCT_COLUMNS = `ean, name, brand, category, description, price::text AS price, currency, stock, image_url,
-  attributes, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
-  CASE WHEN derived_at IS NULL THEN NULL ELSE json_build_object(
-    'gtin14', gtin14, 'check_digit_valid', ean_check_digit_valid, 'gs1_prefix', gs1_prefix,
-    'gs1_prefix_country', gs1_prefix_country,
-    'derived_at', to_char(derived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) END AS derived`;
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The product resource as PostgreSQL gives it: price as text with its stored scale, times in ISO 8601. */
+const PRODUCT_RESOURCE = jsonRow<ProductResource>([
+  'ean', 'name', 'brand', 'category', 'description', ['price', 'price::text'], 'currency', 'stock', 'image_url', 'attributes',
+  ['created_at', iso('created_at')],
+  ['updated_at', iso('updated_at')],
+  [
+    'derived',
+    `CASE WHEN derived_at IS NULL THEN NULL ELSE json_build_object('gtin14', gtin14, 'check_digit_valid', ean_check_digit_valid,
+      'gs1_prefix', gs1_prefix, 'gs1_prefix_country', gs1_prefix_country, 'derived_at', ${iso('derived_at')}) END`,
+  ],
+]);
+
+/** The product columns as the API returns them ({@link PRODUCT_RESOURCE}). */
+export const PRODUCT_COLUMNS = PRODUCT_RESOURCE.columns;
 
 /** The columns a client writes, in the order of the insert statements below. */
 const WRITTEN_COLUMNS = `ean, name, brand, category, description, price, currency, stock, image_url, attributes`;
@@ -39,13 +48,17 @@ function writtenValues(accountId: string, product: ProductInput): unknown[] {
  * one turn of the event loop share one named statement (see {@link batchedLookup}).
  */
 export function productFinder(db: Db): (accountId: string, ean: string) => Promise<ProductResource | null> {
-  return batchedLookup<ProductResource>(
+  const find = batchedLookup<{ product: string }>(
     db,
     'find-products',
-    `SELECT k.n, ${PRODUCT_COLUMNS}
+    `SELECT k.n, ${PRODUCT_RESOURCE.array} AS product
      FROM (SELECT a AS account_id, e COLLATE "C" AS ean, n FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(a, e, n)) k
      JOIN products USING (account_id, ean)`,
   );
+  return async (accountId, ean) => {
+    const found = await find(accountId, ean);
+    return found && PRODUCT_RESOURCE.read(found.product);
+  };
 }
 
 /**
