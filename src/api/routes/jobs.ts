@@ -87,7 +87,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
           : accountFilter
             ? await listJobs(deps.db, accountFilter, query)
             : await listJobsOfEveryAccount(deps.db, query);
-      return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toJobResource);
+      return pageOf(rows, limit, (row) => [row.created_at, row.id], toJobResource);
     },
   );
 

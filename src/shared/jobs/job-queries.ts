@@ -144,15 +144,14 @@ function pageValues(query: JobListQuery): unknown[] {
   return [query.type ?? null, query.status ?? null, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1];
 }
 
-/** The account's jobs, newest first, one page plus one row to tell whether there is more. */
-export async function listJobs(
-  db: Db,
-  accountId: string,
-  query: JobListQuery,
-): Promise<Array<JobRow & { created_at_key: string }>> {
-  const { rows } = await db.query<JobRow & { created_at_key: string }>(
+/**
+ * The account's jobs, newest first, one page plus one row to tell whether there is more. A row's
+ * `created_at` is PostgreSQL's full-precision text ({@link jobRowQuery}), the cursor's key as it is.
+ */
+export async function listJobs(db: Db, accountId: string, query: JobListQuery): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
     jobRowQuery(
-      `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+      `SELECT ${JOB_COLUMNS} FROM jobs
        WHERE account_id = $6 AND ${PAGE_FILTERS}
        ${PAGE_ORDER}`,
       [...pageValues(query), accountId],
@@ -165,10 +164,10 @@ export async function listJobs(
  * Jobs of every account, newest first: the operator's view of GET /v1/jobs, with the same
  * filters and page as an account's own listing ({@link listJobs}).
  */
-export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<Array<JobRow & { created_at_key: string }>> {
-  const { rows } = await db.query<JobRow & { created_at_key: string }>(
+export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
     jobRowQuery(
-      `SELECT ${JOB_COLUMNS}, created_at::text AS created_at_key FROM jobs
+      `SELECT ${JOB_COLUMNS} FROM jobs
        WHERE ${PAGE_FILTERS}
        ${PAGE_ORDER}`,
       pageValues(query),
