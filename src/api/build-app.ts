@@ -46,6 +46,7 @@ import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { createJobChangeListener } from './job-events/job-change-listener.js';
+import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
 import { responseSerializerCompiler } from './response-serializer.js';
 
@@ -133,7 +134,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
-  const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config) };
+  const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
+  app.addHook('onClose', () => jobChanges.close());
+  const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS);
+  const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache };
   await registerDashboard(app, {
     queues: deps.queues,
     adminApiKey: deps.config.ADMIN_API_KEY,
@@ -167,7 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     multipart: multipartLimits(deps.config),
     callbacks,
   });
-  jobRoutes(app, { db: deps.db });
+  jobRoutes(app, { db: deps.db, jobCache });
   importProfileRoutes(app, { db: deps.db });
   jobRowsCsvRoutes(app, {
     db: deps.db,
@@ -175,8 +179,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
     maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
   });
-  const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
-  app.addHook('onClose', () => jobChanges.close());
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
   jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings });

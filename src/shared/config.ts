@@ -45,6 +45,8 @@ const envSchema = z.object({
   INVALID_KEY_RATE_PER_MINUTE: integer(1).default(10),
   /** How long an API process reuses a resolved key or session; changes also drop it at once (0: no cache). */
   AUTH_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
+  /** How long an API process reuses a polled job's row; every change of the job also drops it at once (0: no cache). */
+  JOB_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
   /** How often an API process adds its counted requests to the durable monthly count in PostgreSQL. */
   USAGE_FLUSH_MS: integer(50).max(10_000).default(1_000),
   SMTP_URL: z.string().url().optional(),

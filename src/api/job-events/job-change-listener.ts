@@ -6,7 +6,15 @@ const JOB_EVENTS_CHANNEL = 'job_events';
 
 const RECONNECT_MS = 1_000;
 
-/** Tells the event streams of one API process which jobs changed. */
+/** Told of every job's changes: the job cache of an API process. */
+export interface JobChangeWatcher {
+  /** After each committed change of job `jobId` (or its removal). */
+  changed(jobId: string): void;
+  /** When notifications stop or start arriving: whatever was read before may have changed unannounced. */
+  reset(): void;
+}
+
+/** Tells the event streams and the job cache of one API process which jobs changed. */
 export interface JobChangeListener {
   /**
    * Calls `onChange` after each committed change of job `jobId`, and for every job after the
@@ -15,6 +23,8 @@ export interface JobChangeListener {
    * unsubscribe function.
    */
   subscribe(jobId: string, onChange: () => void): Promise<() => void>;
+  /** Tells `watcher` of every job's changes from now on, connecting now if not yet connected. */
+  watch(watcher: JobChangeWatcher): Promise<void>;
   /** Whether notifications are arriving; while not, streams re-read PostgreSQL on a timer. */
   isListening(): boolean;
   close(): Promise<void>;
@@ -22,11 +32,13 @@ export interface JobChangeListener {
 
 /**
  * A {@link JobChangeListener} on one dedicated PostgreSQL connection per API process (LISTEN needs
- * a session of its own; a pooled client would lose it). It connects on the first subscriber, so a
- * process that serves no stream holds no extra connection, and reconnects after losing it.
+ * a session of its own; a pooled client would lose it). It connects on the first subscriber or
+ * watcher, so a process that serves no stream and no job holds no extra connection, and reconnects
+ * after losing it.
  */
 export function createJobChangeListener(databaseUrl: string, logger: FastifyBaseLogger): JobChangeListener {
   const subscribers = new Map<string, Set<() => void>>();
+  const watchers = new Set<JobChangeWatcher>();
   let client: pg.Client | null = null;
   let connecting: Promise<void> | null = null;
   let listening = false;
@@ -34,11 +46,12 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
   let retryTimer: NodeJS.Timeout | undefined;
 
   const notifyAll = () => {
+    for (const watcher of watchers) watcher.reset();
     for (const callbacks of subscribers.values()) for (const callback of callbacks) callback();
   };
 
   const scheduleReconnect = () => {
-    if (closed || retryTimer || subscribers.size === 0) return;
+    if (closed || retryTimer || (subscribers.size === 0 && watchers.size === 0)) return;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       void connect();
@@ -50,6 +63,7 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
     if (error) logger.warn({ err: error }, 'job events: lost the PostgreSQL listener; streams read PostgreSQL on a timer');
     client = null;
     listening = false;
+    for (const watcher of watchers) watcher.reset();
     lost.end().catch(() => {});
     scheduleReconnect();
   };
@@ -62,7 +76,9 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
       next.on('error', (error) => lose(next, error));
       next.on('end', () => lose(next));
       next.on('notification', (message) => {
-        for (const callback of subscribers.get(message.payload ?? '') ?? []) callback();
+        const jobId = message.payload ?? '';
+        for (const watcher of watchers) watcher.changed(jobId);
+        for (const callback of subscribers.get(jobId) ?? []) callback();
       });
       client = next;
       try {
@@ -91,6 +107,10 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
         if (callbacks.size === 0) subscribers.delete(jobId);
       };
     },
+    async watch(watcher) {
+      watchers.add(watcher);
+      await connect();
+    },
     isListening: () => listening,
     async close() {
       closed = true;
@@ -99,6 +119,7 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
       const last = client;
       client = null;
       listening = false;
+      for (const watcher of watchers) watcher.reset();
       await last?.end().catch(() => {});
     },
   };

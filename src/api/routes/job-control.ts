@@ -10,6 +10,7 @@ import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
 import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
 import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
 import type { JobQueues } from '../../shared/queues.js';
+import type { JobCache } from '../job-cache.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -29,6 +30,8 @@ export interface JobControlDeps {
   redis: RedisConnection;
   /** The channel every worker process listens on for cancelled job ids. */
   cancelChannel: string;
+  /** This process's polled jobs: a job changed here is dropped from it at once. */
+  jobCache: JobCache;
 }
 
 /**
@@ -51,7 +54,11 @@ async function controlledJob(db: Db, request: FastifyRequest, id: string): Promi
 async function retryJob(deps: JobControlDeps, job: JobRow): Promise<JobRow> {
   assertRetryable(job);
   requireQueue(deps.queues);
-  return requeueEndedJob(deps, job);
+  try {
+    return await requeueEndedJob(deps, job);
+  } finally {
+    deps.jobCache.forget(job.id);
+  }
 }
 
 /**
@@ -91,6 +98,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       if (job.status !== 'processing') return toJobResource(job);
       // PostgreSQL first: from here on no attempt can commit, whatever Redis does.
       const cancelled = await cancelJobRow(deps.db, job.id);
+      deps.jobCache.forget(job.id);
       if (!cancelled) return toJobResource((await findJobOfAnyAccount(deps.db, job.id)) ?? job);
       request.log.info({ jobId: job.id, type: job.type }, 'job cancelled');
       // A waiting or delayed job is removed so it never starts; a running one is aborted by the

@@ -10,6 +10,7 @@ import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '.
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
+import type { JobCache } from '../job-cache.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -53,7 +54,7 @@ const isJobPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
-export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
+export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCache }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'jobs:read' as const };
   const findJob = jobFinder(deps.db);
@@ -91,8 +92,10 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
   );
 
-  // Polled by every client waiting for its job: looked up while the request is being admitted.
-  const lookupJob: Lookup<JobRow> = (request, accountId) => ownJob(findJob, accountId, (request.params as { id: string }).id);
+  // Polled by every client waiting for its job: looked up while the request is being admitted, and
+  // kept by this process until the job changes.
+  const findPolledJob = deps.jobCache.finder(findJob);
+  const lookupJob: Lookup<JobRow> = (request, accountId) => ownJob(findPolledJob, accountId, (request.params as { id: string }).id);
   routes.get('/v1/jobs/:id', { config: { ...config, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
     toJobResource(await prefetched(request, lookupJob, accountIdOf(request))),
   );
