@@ -60,7 +60,7 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
 
   const lose = (lost: pg.Client, error?: unknown) => {
     if (client !== lost) return;
-    if (error) logger.warn({ err: error }, 'job events: lost the PostgreSQL listener; streams read PostgreSQL on a timer');
+    if (error) logger.warn({ err: error }, 'job events: lost the PostgreSQL listener; streams read PostgreSQL on a timer, polled jobs are not cached');
     client = null;
     listening = false;
     for (const watcher of watchers) watcher.reset();
