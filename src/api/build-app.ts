@@ -136,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());
-  const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS);
+  const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS, metrics.jobCacheReads);
   const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache };
   await registerDashboard(app, {
     queues: deps.queues,

@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { JobRow } from '../shared/jobs/job-row.js';
 import type { JobChangeListener, JobChangeWatcher } from './job-events/job-change-listener.js';
 
@@ -34,16 +35,21 @@ export interface JobCache {
   forget(jobId: string): void;
 }
 
-/** A cache on `listener`'s announcements; with `ttlMs` 0 it caches nothing and never connects. */
-export function createJobCache(listener: JobChangeListener, ttlMs: number): JobCache {
+/**
+ * A cache on `listener`'s announcements; with `ttlMs` 0 it caches nothing and never connects.
+ * `reads` counts the finder's answers by `result`: `hit` from the cache, `miss` from PostgreSQL.
+ */
+export function createJobCache(listener: JobChangeListener, ttlMs: number, reads?: Counter<'result'>): JobCache {
+  const hits = reads?.labels('hit');
+  const misses = reads?.labels('miss');
   const entries = new Map<string, Entry>();
-  const reads = new Map<string, Set<Read>>();
+  const underWay = new Map<string, Set<Read>>();
   let epoch = 0;
   let watching = false;
 
   const forget = (jobId: string) => {
     entries.delete(jobId);
-    for (const read of reads.get(jobId) ?? []) read.changed = true;
+    for (const read of underWay.get(jobId) ?? []) read.changed = true;
   };
   const watcher: JobChangeWatcher = {
     changed: forget,
@@ -61,27 +67,34 @@ export function createJobCache(listener: JobChangeListener, ttlMs: number): JobC
   const finder =
     (find: JobFind): JobFind =>
     async (accountId, id) => {
-      if (ttlMs === 0) return find(accountId, id);
+      if (ttlMs === 0) {
+        misses?.inc();
+        return find(accountId, id);
+      }
       if (!watching) {
         watching = true;
         void listener.watch(watcher);
       }
       const entry = entries.get(id);
       if (entry) {
-        if (entry.freshUntil > performance.now() && listener.isListening()) return entry.row.account_id === accountId ? entry.row : null;
+        if (entry.freshUntil > performance.now() && listener.isListening()) {
+          hits?.inc();
+          return entry.row.account_id === accountId ? entry.row : null;
+        }
         entries.delete(id);
       }
+      misses?.inc();
       const read: Read = { changed: false, epoch };
-      let underWay = reads.get(id);
-      if (!underWay) reads.set(id, (underWay = new Set()));
-      underWay.add(read);
+      let reads = underWay.get(id);
+      if (!reads) underWay.set(id, (reads = new Set()));
+      reads.add(read);
       try {
         const row = await find(accountId, id);
         if (row && !read.changed && read.epoch === epoch && listener.isListening()) remember(row);
         return row;
       } finally {
-        underWay.delete(read);
-        if (underWay.size === 0 && reads.get(id) === underWay) reads.delete(id);
+        reads.delete(read);
+        if (reads.size === 0 && underWay.get(id) === reads) underWay.delete(id);
       }
     };
 

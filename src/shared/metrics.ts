@@ -22,6 +22,8 @@ export interface ServiceMetrics {
   jobDuration: Histogram<'type' | 'status'>;
   rowsImported: Counter;
   rowsFailed: Counter;
+  /** Polls of one job (GET /v1/jobs/{id}) by where they were answered from: the process's job cache (`hit`) or PostgreSQL (`miss`). */
+  jobCacheReads: Counter<'result'>;
   /** Makes the queue depth gauge read its counts from these queues on each scrape. */
   watchQueues(read: QueueCountsReader): void;
 }
@@ -68,6 +70,12 @@ export function createMetrics(): ServiceMetrics {
     }),
     rowsImported: new Counter({ name: 'catalog_rows_imported_total', help: 'Rows written by completed imports.', registers }),
     rowsFailed: new Counter({ name: 'catalog_rows_failed_total', help: 'Rows of imports that failed validation.', registers }),
+    jobCacheReads: new Counter({
+      name: 'catalog_job_cache_reads_total',
+      help: "Polls of one job (GET /v1/jobs/{id}) by where they were answered from: this process's job cache (hit) or PostgreSQL (miss).",
+      labelNames: ['result'],
+      registers,
+    }),
     watchQueues(read) {
       readCounts = read;
     },
@@ -76,5 +84,6 @@ export function createMetrics(): ServiceMetrics {
   for (const type of JOB_TYPES) {
     for (const counter of [metrics.jobsStarted, metrics.jobsCompleted, metrics.jobsFailed]) counter.inc({ type }, 0);
   }
+  for (const result of ['hit', 'miss']) metrics.jobCacheReads.inc({ result }, 0);
   return metrics;
 }

@@ -1,3 +1,4 @@
+import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobCache, type JobFind } from '../../src/api/job-cache.js';
 import { createJobChangeListener, type JobChangeListener } from '../../src/api/job-events/job-change-listener.js';
@@ -27,17 +28,22 @@ async function queuedJob(): Promise<{ accountId: string; jobId: string; key: str
   return { accountId: account.id, jobId: response.json<{ id: string }>().id, key: account.key };
 }
 
-/** A cache on a listener of its own, and the reads of PostgreSQL its finder makes. */
+/** A cache on a listener of its own, the reads of PostgreSQL its finder makes, and its hit and miss counter. */
 function cachedFinder(ttlMs: number, read: JobFind = jobFinder(ctx.db)) {
   const listener = createJobChangeListener(ctx.config.DATABASE_URL, ctx.app.log);
   listeners.push(listener);
   const counted = { reads: 0 };
-  const cache = createJobCache(listener, ttlMs);
+  const answers = new Counter({ name: 'job_cache_reads', help: 'hits and misses', labelNames: ['result'], registers: [new Registry()] });
+  const cache = createJobCache(listener, ttlMs, answers);
   const find = cache.finder((accountId, id) => {
     counted.reads += 1;
     return read(accountId, id);
   });
-  return { listener, cache, find, counted };
+  const answered = async () => {
+    const { values } = await answers.get();
+    return Object.fromEntries(values.map(({ labels, value }) => [labels.result, value]));
+  };
+  return { listener, cache, find, counted, answered };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -72,7 +78,8 @@ async function listening(ttlMs: number, read?: JobFind) {
 describe('the job cache of an API process', () => {
   it('answers a polled job from one read of PostgreSQL while nothing changes, and only to its account', async () => {
     const { accountId, jobId } = await queuedJob();
-    const { find, counted } = await listening(60_000);
+    const { find, counted, answered } = await listening(60_000);
+    const before = await answered();
     const first = await find(accountId, jobId);
     expect(first).toMatchObject({ id: jobId, account_id: accountId, status: 'processing', phase: 'queued' });
     for (let i = 0; i < 5; i += 1) expect(await find(accountId, jobId)).toEqual(first);
@@ -81,6 +88,8 @@ describe('the job cache of an API process', () => {
     const other = await ctx.createAccount();
     expect(await find(other.id, jobId)).toBeNull();
     expect(counted.reads).toBe(1);
+    const after = await answered();
+    expect({ hit: after.hit! - (before.hit ?? 0), miss: after.miss! - (before.miss ?? 0) }).toEqual({ hit: 6, miss: 1 });
   });
 
   it('serves a committed change as soon as it is announced, long before the entry would expire', async () => {
@@ -174,12 +183,24 @@ describe('the job cache of an API process', () => {
   });
 });
 
-/** PostgreSQL sessions of the test database listening for job changes. */
-async function listenerSessions(): Promise<number> {
-  const { rows } = await ctx.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN job_events'`,
-  );
-  return rows[0]!.n;
+/** Waits until a session of the test database listens for job changes: the API process's, once the tests' own are closed. */
+async function untilApiListens(): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const { rows } = await ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN job_events'`,
+    );
+    if (rows[0]!.n > 0) return;
+    if (Date.now() > deadline) throw new Error('the API process did not start listening');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** This process's count of polls answered with `result` (hit or miss), from GET /metrics. */
+async function cacheReads(result: 'hit' | 'miss'): Promise<number> {
+  const text = (await ctx.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = text.split('\n').find((each) => each.startsWith(`catalog_job_cache_reads_total{result="${result}"}`));
+  return Number(line?.split(' ').pop());
 }
 
 describe('GET /v1/jobs/{id} with the cache', () => {
@@ -188,15 +209,26 @@ describe('GET /v1/jobs/{id} with the cache', () => {
     const { jobId, key } = await queuedJob();
     expect((await ctx.get(key, `/v1/jobs/${jobId}`)).statusCode).toBe(200);
     // The API process listens from its first polled job on; from then on it keeps them.
-    const deadline = Date.now() + 5_000;
-    while ((await listenerSessions()) === 0) {
-      if (Date.now() > deadline) throw new Error('the API process did not start listening');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await untilApiListens();
     for (let i = 0; i < 3; i += 1) expect((await ctx.get(key, `/v1/jobs/${jobId}`)).json()).toMatchObject({ status: 'processing' });
     const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${jobId}/cancel`, headers: { 'x-api-key': key } });
     expect(cancel.statusCode, cancel.body).toBe(200);
     const polled = await ctx.get(key, `/v1/jobs/${jobId}`);
     expect(polled.json()).toMatchObject({ id: jobId, status: 'cancelled', error_code: 'JOB_CANCELLED' });
+  });
+
+  it('counts the polls answered from the cache and from PostgreSQL in /metrics', async () => {
+    const { jobId, key } = await queuedJob();
+    expect((await ctx.get(key, `/v1/jobs/${jobId}`)).statusCode).toBe(200);
+    await untilApiListens();
+    // Read (again) while the process listens: kept from now on.
+    expect((await ctx.get(key, `/v1/jobs/${jobId}`)).statusCode).toBe(200);
+    const next = await queuedJob();
+    const before = { hit: await cacheReads('hit'), miss: await cacheReads('miss') };
+    for (let i = 0; i < 3; i += 1) expect((await ctx.get(key, `/v1/jobs/${jobId}`)).statusCode).toBe(200);
+    // A job not polled before is read from PostgreSQL.
+    expect((await ctx.get(next.key, `/v1/jobs/${next.jobId}`)).statusCode).toBe(200);
+    const after = { hit: await cacheReads('hit'), miss: await cacheReads('miss') };
+    expect({ hit: after.hit - before.hit, miss: after.miss - before.miss }).toEqual({ hit: 3, miss: 1 });
   });
 });
