@@ -10,7 +10,7 @@ import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '.
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
-import type { JobCache } from '../job-cache.js';
+import type { JobCache, JobFind } from '../job-cache.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -41,10 +41,8 @@ const errorsCsvSchema = {
   },
 };
 
-type JobFinder = ReturnType<typeof jobFinder>;
-
 /** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
-async function ownJob(findJob: JobFinder, accountId: string, id: string): Promise<JobRow> {
+async function ownJob(findJob: JobFind, accountId: string, id: string): Promise<JobRow> {
   const job = UUID.test(id) ? await findJob(accountId, id) : null;
   if (!job) throw notFound('Job not found.');
   return job;
