@@ -4,6 +4,7 @@ import { createJobCache, type JobFind } from '../../src/api/job-cache.js';
 import { createJobChangeListener, type JobChangeListener } from '../../src/api/job-events/job-change-listener.js';
 import { deleteJob, jobFinder, startJobAttempt } from '../../src/shared/jobs/job-queries.js';
 import { clearInputPath } from '../../src/workers/cleanup-queries.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** No workers: the tests change jobs through the queries the workers and the retention use. */
@@ -28,9 +29,12 @@ async function queuedJob(): Promise<{ accountId: string; jobId: string; key: str
   return { accountId: account.id, jobId: response.json<{ id: string }>().id, key: account.key };
 }
 
-/** A cache on a listener of its own, the reads of PostgreSQL its finder makes, and its hit and miss counter. */
-function cachedFinder(ttlMs: number, read: JobFind = jobFinder(ctx.db)) {
-  const listener = createJobChangeListener(ctx.config.DATABASE_URL, ctx.app.log);
+/**
+ * A cache on a listener of its own (to `databaseUrl`, probed every `probeMs`), the reads of
+ * PostgreSQL its finder makes, and its hit and miss counter.
+ */
+function cachedFinder(ttlMs: number, read: JobFind = jobFinder(ctx.db), databaseUrl = ctx.config.DATABASE_URL, probeMs?: number) {
+  const listener = createJobChangeListener(databaseUrl, ctx.app.log, probeMs);
   listeners.push(listener);
   const counted = { reads: 0 };
   const answers = new Counter({ name: 'job_cache_reads', help: 'hits and misses', labelNames: ['result'], registers: [new Registry()] });
@@ -67,8 +71,8 @@ async function nextAnnouncement(listener: JobChangeListener, jobId: string): Pro
 }
 
 /** The finder after its first read, once its listener listens: the next read of a job is kept. */
-async function listening(ttlMs: number, read?: JobFind) {
-  const cached = cachedFinder(ttlMs, read);
+async function listening(ttlMs: number, read?: JobFind, databaseUrl?: string, probeMs?: number) {
+  const cached = cachedFinder(ttlMs, read, databaseUrl, probeMs);
   await cached.find('00000000-0000-4000-8000-000000000000', '00000000-0000-4000-8000-000000000000');
   await until(() => cached.listener.isListening(), 'the listener');
   cached.counted.reads = 0;
@@ -164,6 +168,33 @@ describe('the job cache of an API process', () => {
     await find(accountId, jobId);
     await find(accountId, jobId);
     expect(counted.reads).toBe(3);
+  });
+
+  it('gives up a listening connection that went silent, reads PostgreSQL meanwhile, and listens again', async () => {
+    const { accountId, jobId } = await queuedJob();
+    const database = new URL(ctx.config.DATABASE_URL);
+    const proxy = await startTcpProxy(Number(database.port || 5432));
+    try {
+      database.host = new URL(proxy.url).host;
+      const { find, listener, counted } = await listening(60_000, undefined, database.toString(), 200);
+      await find(accountId, jobId);
+      await find(accountId, jobId);
+      expect(counted.reads).toBe(1);
+
+      // The network drops the listener's packets without a word: the change's announcement is lost.
+      proxy.setSilent(true);
+      await startJobAttempt(ctx.db, jobId);
+      await until(() => !listener.isListening(), 'the probe to give the silent connection up', 3_000);
+      expect(await find(accountId, jobId)).toMatchObject({ phase: 'running' });
+
+      proxy.setSilent(false);
+      await until(() => listener.isListening(), 'the listener to connect again', 5_000);
+      await find(accountId, jobId);
+      await find(accountId, jobId);
+      expect(counted.reads).toBe(3);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reads again once an entry expired, and caches nothing with a TTL of 0 (no listener either)', async () => {

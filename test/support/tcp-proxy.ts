@@ -12,12 +12,19 @@ export interface TcpProxy {
   cutNextResponseAfter(bytes: number, options?: { thenDown?: boolean }): void;
   /** Down: closes every open connection and resets each new one at once. Up: forwards again. */
   setDown(down: boolean): void;
+  /**
+   * Silent: keeps every connection open but forwards nothing, as a host gone from the network or a
+   * NAT that forgot the connection would. A connection that lost bytes so stays silent; new ones
+   * forward again once the proxy is no longer silent.
+   */
+  setSilent(silent: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let down = false;
+  let silent = false;
   let cutAfter: number | null = null;
   let downAfterCut = false;
   const requests: string[] = [];
@@ -26,7 +33,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     const upstream = connect(targetPort, '127.0.0.1');
     open.add(client);
     let responseBytes = 0;
+    let lostBytes = false;
+    const dropped = () => (lostBytes ||= silent);
     client.on('data', (chunk: Buffer) => {
+      if (dropped()) return;
       const text = chunk.toString('latin1');
       if (/^[A-Z]+ \//.test(text)) {
         requests.push(text.slice(0, text.indexOf('\r\n\r\n') + 1 || 2_000));
@@ -35,6 +45,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (dropped()) return;
       responseBytes += chunk.length;
       if (cutAfter !== null && responseBytes > cutAfter) {
         const keep = chunk.length - (responseBytes - cutAfter);
@@ -69,6 +80,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       downAfterCut = options.thenDown ?? false;
     },
     setDown,
+    setSilent(value) {
+      silent = value;
+    },
     async close() {
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -6,6 +6,16 @@ const JOB_EVENTS_CHANNEL = 'job_events';
 
 const RECONNECT_MS = 1_000;
 
+/**
+ * How often the listening connection is asked a query, and how long it may take to answer (or to
+ * connect) before the connection is given up as lost. An idle connection can die without a word:
+ * a NAT or load balancer between the service and PostgreSQL forgets it after minutes of silence,
+ * and a host gone from the network sends no reset. Its streams would then wait for announcements
+ * that never come, and its cache would keep jobs past their changes. The query also keeps such a
+ * middlebox from forgetting it.
+ */
+const PROBE_MS = 5_000;
+
 /** Told of every job's changes: the job cache of an API process. */
 export interface JobChangeWatcher {
   /** After each committed change of job `jobId` (or its removal). */
@@ -36,7 +46,7 @@ export interface JobChangeListener {
  * watcher, so a process that serves no stream and no job holds no extra connection, and reconnects
  * after losing it.
  */
-export function createJobChangeListener(databaseUrl: string, logger: FastifyBaseLogger): JobChangeListener {
+export function createJobChangeListener(databaseUrl: string, logger: FastifyBaseLogger, probeMs = PROBE_MS): JobChangeListener {
   const subscribers = new Map<string, Set<() => void>>();
   const watchers = new Set<JobChangeWatcher>();
   let client: pg.Client | null = null;
@@ -44,6 +54,7 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
   let listening = false;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  let probeTimer: NodeJS.Timeout | undefined;
 
   const notifyAll = () => {
     for (const watcher of watchers) watcher.reset();
@@ -63,9 +74,26 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
     if (error) logger.warn({ err: error }, 'job events: lost the PostgreSQL listener; streams read PostgreSQL on a timer, polled jobs are not cached');
     client = null;
     listening = false;
+    clearInterval(probeTimer);
     for (const watcher of watchers) watcher.reset();
     lost.end().catch(() => {});
     scheduleReconnect();
+  };
+
+  /** Asks `listener` a query every `probeMs`; one unanswered (or failed) within `probeMs` loses it. */
+  const probe = (listener: pg.Client) => {
+    let waiting = false;
+    probeTimer = setInterval(() => {
+      if (waiting) return lose(listener, new Error(`the listening connection did not answer within ${probeMs} ms`));
+      waiting = true;
+      listener.query('SELECT 1').then(
+        () => {
+          waiting = false;
+        },
+        (error: unknown) => lose(listener, error),
+      );
+    }, probeMs);
+    probeTimer.unref();
   };
 
   const connect = (): Promise<void> => {
@@ -81,14 +109,21 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
         for (const callback of subscribers.get(jobId) ?? []) callback();
       });
       client = next;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await next.connect();
-        await next.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
+        const late = new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`could not listen within ${probeMs} ms`)), probeMs);
+        });
+        await Promise.race([next.connect().then(() => next.query(`LISTEN ${JOB_EVENTS_CHANNEL}`)), late]);
+        if (client !== next) return;
         listening = true;
+        probe(next);
         // Changes made while no listener was up were not announced: every stream re-reads once.
         notifyAll();
       } catch (error) {
         lose(next, error);
+      } finally {
+        clearTimeout(timer);
       }
     })().finally(() => {
       connecting = null;
@@ -119,6 +154,7 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
       const last = client;
       client = null;
       listening = false;
+      clearInterval(probeTimer);
       for (const watcher of watchers) watcher.reset();
       await last?.end().catch(() => {});
     },
