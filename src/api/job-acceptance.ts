@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
@@ -15,7 +15,7 @@ export interface JobRequest {
   options: Record<string, unknown>;
   /**
    * A hash of everything that makes the request what it is: the same Idempotency-Key with another
-   * hash is a 422. Null for a request without an Idempotency-Key, which nothing compares.
+   * hash is a 422 ({@link requestHashOf}); null without an Idempotency-Key, when nothing compares it.
    */
   requestHash: string | null;
   idempotencyKey?: string | undefined;
@@ -112,6 +112,18 @@ async function acceptJob(
     throw queueDown();
   }
   return job;
+}
+
+/**
+ * The hash of a job-starting request that a repeat of its Idempotency-Key is compared by (the same
+ * key with another hash is a 422): SHA-256 over `parts`, in order. Null without a key: nothing
+ * compares the request then, so nothing is hashed (an upload's own hash included).
+ */
+export function requestHashOf(idempotencyKey: string | undefined, ...parts: string[]): string | null {
+  if (idempotencyKey === undefined) return null;
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
 }
 
 /** Refuses a job-starting request early (503) while the queue's Redis connection is down. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -7,7 +6,7 @@ import { validationError } from '../errors.js';
 import { enrichmentFilterSchema, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
-import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -54,13 +53,13 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
         overwrite: body.overwrite,
         ...(body.callback_url ? { callback_url: body.callback_url } : {}),
       };
-      const requestHash = createHash('sha256').update(JSON.stringify(options)).digest('hex');
+      const idempotencyKey = request.headers['idempotency-key'];
       const job = await deps.acceptJob({
         accountId,
         type: 'enrichment',
         options,
-        requestHash,
-        idempotencyKey: request.headers['idempotency-key'],
+        requestHash: requestHashOf(idempotencyKey, JSON.stringify(options)),
+        idempotencyKey,
         callbackUrl: body.callback_url,
       });
       return sendAccepted(reply, job);

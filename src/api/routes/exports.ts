@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,7 +5,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { validationError } from '../errors.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -43,14 +42,15 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       const callbackUrl = (request.body as ExportRequest).callback_url;
       requireQueue(deps.queues);
       await checkCallbackUrl(callbackUrl, deps.callbacks, accountId);
-      const idempotencyKey = request.headers['idempotency-key'];
+      const header = request.headers['idempotency-key'];
+      const idempotencyKey = typeof header === 'string' && header !== '' ? header : undefined;
       const job = await deps.acceptJob({
         accountId,
         type: 'export',
         options: { ...options },
-        requestHash: createHash('sha256').update(JSON.stringify(options)).update(callbackUrl ?? '').digest('hex'),
+        requestHash: requestHashOf(idempotencyKey, JSON.stringify(options), callbackUrl ?? ''),
         callbackUrl,
-        idempotencyKey: typeof idempotencyKey === 'string' && idempotencyKey !== '' ? idempotencyKey : undefined,
+        idempotencyKey,
       });
       return sendAccepted(reply, job);
     },

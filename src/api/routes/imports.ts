@@ -1,5 +1,4 @@
 import type {} from '@fastify/multipart';
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -13,7 +12,7 @@ import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { FileStore, SaveOptions, StoredUpload } from '../../shared/storage/file-store.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
-import { checkCallbackUrl, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
@@ -111,10 +110,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       // Only a repeat of an Idempotency-Key compares requests: without one, the upload is not hashed.
       const { upload, format } = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined });
       if (format === 'xlsx') options.format = 'xlsx';
-      const requestHash =
-        upload.sha256 === null
-          ? null
-          : createHash('sha256').update(JSON.stringify(options)).update(upload.sha256).update(query.callback_url ?? '').digest('hex');
+      const requestHash = requestHashOf(idempotencyKey, JSON.stringify(options), upload.sha256 ?? '', query.callback_url ?? '');
       const job = await deps.acceptJob(
         {
           accountId,
