@@ -49,6 +49,7 @@ import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
 import { responseSerializerCompiler } from './response-serializer.js';
+import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
 /** Everything the API needs; a test passes its own database, Redis and queue prefix. */
 export interface AppDeps {
@@ -162,11 +163,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   adminQueueRoutes(app, { queues: deps.queues });
   const acceptJob = createJobAcceptor({ db: deps.db, queues: deps.queues });
+  // Small uploads are kept in PostgreSQL with their job rows (the rows.csv download reads them too).
+  const uploads = withInlineUploads(deps.db, deps.uploads);
   importRoutes(app, {
     db: deps.db,
     queues: deps.queues,
     acceptJob,
-    uploads: deps.uploads,
+    uploads,
     maxUploadBytes: deps.config.MAX_UPLOAD_BYTES,
     multipart: multipartLimits(deps.config),
     callbacks,
@@ -175,7 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   importProfileRoutes(app, { db: deps.db });
   jobRowsCsvRoutes(app, {
     db: deps.db,
-    uploads: deps.uploads,
+    uploads,
     maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
     maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
   });
@@ -185,7 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
-  jobResultRoutes(app, { db: deps.db, files: deps.uploads, redirect: deps.config.RESULT_REDIRECT });
+  jobResultRoutes(app, { db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT });
   jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });
   return app;

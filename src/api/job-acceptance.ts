@@ -7,6 +7,7 @@ import { AppError, badRequest, serviceUnavailable } from './errors.js';
 import { deleteJob, findJobByIdempotencyKey, jobInserter, type AcceptedJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
+import { inlinePath } from '../shared/storage/inline-uploads.js';
 
 /** A job a client asked for, as the API accepts it (API.md §4). */
 export interface JobRequest {
@@ -21,6 +22,8 @@ export interface JobRequest {
   idempotencyKey?: string | undefined;
   inputPath?: string | null;
   inputBytes?: number | null;
+  /** A small upload to keep with the job row instead of `inputPath` (see inline-uploads.ts). */
+  inputData?: Buffer | null;
   callbackUrl?: string | undefined;
 }
 
@@ -89,8 +92,9 @@ async function acceptJob(
       accountId,
       type: request.type,
       options: request.options,
-      inputPath: request.inputPath ?? null,
+      inputPath: request.inputData ? inlinePath(id) : (request.inputPath ?? null),
       inputBytes: request.inputBytes ?? null,
+      inputData: request.inputData ?? null,
       idempotencyKey: idempotencyKey ?? null,
       requestHash,
       callbackUrl: request.callbackUrl ?? null,

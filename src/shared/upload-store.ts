@@ -1,4 +1,4 @@
-import { createHash, hash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -6,8 +6,6 @@ import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge } from './http/app-error.js';
 import type { FileStore, ResultWriter, SaveOptions, StoredUpload } from './storage/file-store.js';
-import { readWhole } from './storage/read-whole.js';
-import { SmallFileWriter } from './storage/small-file-writer.js';
 
 export type { StoredUpload } from './storage/file-store.js';
 
@@ -16,15 +14,6 @@ const PARTIAL = '.part';
 
 /** Bytes read from a stored file at a time (see {@link UploadStore.openRead}). */
 const READ_CHUNK_BYTES = 256 << 10;
-
-/**
- * An upload that ends within this many bytes is read whole and written at once (most small
- * imports and every update of a few rows); a larger one is streamed with backpressure.
- */
-const SMALL_UPLOAD_BYTES = 64 << 10;
-
-/** Writes small uploads for every local store of the process, on one thread of its own. */
-const smallFiles = new SmallFileWriter(PARTIAL);
 
 /** The folders the store writes into (and the cleanup looks through for abandoned writes). */
 const FOLDERS = ['uploads', 'exports'];
@@ -69,12 +58,9 @@ export class UploadStore implements FileStore {
   async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const target = this.absolute(path);
-    const whole = await readWhole(source, Math.min(SMALL_UPLOAD_BYTES, maxBytes));
-    if (whole) return this.saveSmall(path, target, whole, options);
     await mkdir(dirname(target), { recursive: true });
     const meter = uploadMeter(maxBytes, options);
     try {
-      // Larger: streamed with backpressure, from its first byte (readWhole put back what it read).
       await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
       await rename(target + PARTIAL, target);
     } catch (error) {
@@ -82,16 +68,6 @@ export class UploadStore implements FileStore {
       throw error;
     }
     return { path, ...meter.result() };
-  }
-
-  /**
-   * Writes a body read whole with one write, on the small-file writer's thread instead of a
-   * stream's open, writes and close through libuv's pool. A write cut short (a full disk) leaves
-   * no `.part` file behind, as a streamed one.
-   */
-  private async saveSmall(path: string, target: string, data: Buffer, options: SaveOptions): Promise<StoredUpload> {
-    await smallFiles.write(target, data);
-    return { path, bytes: data.length, sha256: options.sha256 ? hash('sha256', data) : null };
   }
 
   open(path: string): Readable {

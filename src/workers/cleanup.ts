@@ -3,6 +3,7 @@ import type { Db } from '../shared/db/pool.js';
 import type { FileStore } from '../shared/storage/file-store.js';
 import { clearInputPath, importStagingTables, jobsWithExpiredUploads, processingJobIds, takeExpiredExportResults } from './cleanup-queries.js';
 import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
+import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
 /** What one cleanup pass removed. */
 export interface CleanupResult {
@@ -31,7 +32,8 @@ export interface CleanupDeps {
  * One pass of housekeeping, safe to run from several workers at once: drops staging tables that
  * a crashed attempt left behind (only once their job is no longer processing, since a running
  * attempt may own them), removes uploads past their retention, clearing the job's input path, and
- * removes writes that a dead process left unfinished (on either store).
+ * removes writes that a dead process left unfinished (on either store). An upload kept in
+ * PostgreSQL (a small one) goes as a stored file does.
  */
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const byJob = new Map<string, string[]>();
@@ -48,8 +50,9 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     }
   }
   const expired = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
+  const uploads = withInlineUploads(deps.db, deps.uploads);
   for (const job of expired) {
-    await deps.uploads.remove(job.input_path);
+    await uploads.remove(job.input_path);
     await clearInputPath(deps.db, job.id);
   }
   const exportFilesRemoved = await removeExpiredExportFiles(deps);

@@ -8,6 +8,7 @@ import { startScheduleWorker } from './export/schedule-worker.js';
 import { cancelChannel } from '../shared/job-control.js';
 import { createJobQueues, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
+import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
 import { withJobMetrics } from './job-metrics.js';
@@ -26,7 +27,9 @@ export interface RunningWorkers {
 }
 
 /** Starts one BullMQ worker per job type that has a processor, and the periodic cleanup. */
-export function startWorkers(deps: WorkerDeps): RunningWorkers {
+export function startWorkers(given: WorkerDeps): RunningWorkers {
+  // The imports read, and the cleanup removes, the small uploads kept in PostgreSQL too.
+  const deps = { ...given, uploads: withInlineUploads(given.db, given.uploads) };
   const { config, logger } = deps;
   const searchCatchUp = new CatchUpRunner({ db: deps.db, logger });
   const processors = createProcessors(deps, searchCatchUp);

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withInlineUploads } from '../../src/shared/storage/inline-uploads.js';
 import { cleanupOnce } from '../../src/workers/cleanup.js';
 import { createReportTable, reportTableFor } from '../../src/workers/import/report-table.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -12,8 +13,8 @@ beforeAll(async () => {
 afterAll(async () => ctx?.close());
 
 /** Uploads a file without running it: the job stays `processing` with its upload stored. */
-async function queuedJob(key: string): Promise<{ id: string; inputPath: string }> {
-  const response = await ctx.upload(key, 'ean,name\n4006381333931,Pen\n');
+async function queuedJob(key: string, csv = 'ean,name\n4006381333931,Pen\n'): Promise<{ id: string; inputPath: string }> {
+  const response = await ctx.upload(key, csv);
   const id = response.json<{ id: string }>().id;
   const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [id]);
   return { id, inputPath: rows[0]!.input_path };
@@ -27,6 +28,8 @@ async function reportTables(): Promise<string[]> {
 }
 
 const cleanup = () => cleanupOnce({ db: ctx.db, uploads: ctx.uploads, uploadRetentionDays: 7 });
+/** Whether the upload at `path` is still stored, in PostgreSQL (a small one) or in the data folder. */
+const stored = async (path: string) => (await withInlineUploads(ctx.db, ctx.uploads).size(path)) !== null;
 
 describe('periodic cleanup', () => {
   it('drops report tables left by crashed attempts once their job has ended, not while it runs', async () => {
@@ -47,18 +50,23 @@ describe('periodic cleanup', () => {
   it('removes uploads of jobs that ended longer ago than the retention, and only those', async () => {
     const { key } = await ctx.createAccount();
     const old = await queuedJob(key);
+    // Over 64 KiB: a file in the data folder, where a small upload is kept in PostgreSQL.
+    const oldLarge = await queuedJob(key, `ean,name\n${'4006381333931,Pen\n'.repeat(5_000)}`);
     const recent = await queuedJob(key);
     const active = await queuedJob(key);
-    await ctx.db.query(`UPDATE jobs SET status = 'completed', finished_at = now() - interval '8 days' WHERE id = $1`, [old.id]);
+    expect(existsSync(ctx.uploads.absolute(oldLarge.inputPath))).toBe(true);
+    expect(old.inputPath).toBe(`inline/${old.id}`);
+    await ctx.db.query(`UPDATE jobs SET status = 'completed', finished_at = now() - interval '8 days' WHERE id = ANY($1)`, [[old.id, oldLarge.id]]);
     await ctx.db.query(`UPDATE jobs SET status = 'completed', finished_at = now() - interval '6 days' WHERE id = $1`, [recent.id]);
 
     const result = await cleanup();
 
-    expect(result.uploadsRemoved).toBe(1);
-    expect(existsSync(ctx.uploads.absolute(old.inputPath))).toBe(false);
-    expect(existsSync(ctx.uploads.absolute(recent.inputPath))).toBe(true);
-    expect(existsSync(ctx.uploads.absolute(active.inputPath))).toBe(true);
-    const { rows } = await ctx.db.query('SELECT input_path FROM jobs WHERE id = $1', [old.id]);
-    expect(rows[0]).toEqual({ input_path: null });
+    expect(result.uploadsRemoved).toBe(2);
+    expect(await stored(old.inputPath)).toBe(false);
+    expect(existsSync(ctx.uploads.absolute(oldLarge.inputPath))).toBe(false);
+    expect(await stored(recent.inputPath)).toBe(true);
+    expect(await stored(active.inputPath)).toBe(true);
+    const { rows } = await ctx.db.query('SELECT id, input_path FROM jobs WHERE id = ANY($1) ORDER BY id', [[old.id, oldLarge.id]]);
+    expect(rows).toEqual([old.id, oldLarge.id].sort().map((id) => ({ id, input_path: null })));
   });
 });

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filesUnder } from '../support/stored-files.js';
+import { storedUploads as uploadsOf } from '../support/stored-files.js';
 import { multipartBody } from '../support/multipart.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -110,7 +109,7 @@ describe('bad requests', () => {
       expect(body.error, JSON.stringify(query)).toContain(name);
     }
     expect(await jobCount()).toBe(before);
-    expect(await filesUnder(join(ctx.config.DATA_DIR, 'uploads'))).toEqual([]);
+    expect(await uploadsOf(ctx.db, ctx.config.DATA_DIR)).toEqual([]);
   });
 
   it('answers 400 BAD_REQUEST naming the parameter for bad job-list query values', async () => {
@@ -152,7 +151,7 @@ describe('unsupported import bodies', () => {
     const noContentType = await ctx.app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key }, payload: Buffer.from(CSV) });
     expectEnvelope(noContentType, 415, 'UNSUPPORTED_MEDIA_TYPE');
     expect(await jobCount()).toBe(before);
-    expect(await filesUnder(join(ctx.config.DATA_DIR, 'uploads'))).toEqual([]);
+    expect(await uploadsOf(ctx.db, ctx.config.DATA_DIR)).toEqual([]);
   });
 
   it('checks the key before the media type', async () => {
@@ -174,7 +173,7 @@ describe('upload size limit', () => {
 
   const bigCsv = () => 'ean,name\n' + '4006381333931,A rather long product name\n'.repeat(100);
 
-  const storedUploads = async () => (await filesUnder(join(small.config.DATA_DIR, 'uploads'))).sort();
+  const storedUploads = () => uploadsOf(small.db, small.config.DATA_DIR);
 
   async function expectNothingKept(uploadsBefore: string[]): Promise<void> {
     expect(await storedUploads()).toEqual(uploadsBefore);
@@ -232,7 +231,7 @@ describe('internal errors', () => {
         expect(Object.keys(body).sort()).toEqual(['detail', 'error', 'error_code', 'timestamp']);
         expect(response.body).not.toMatch(/jobs|relation|select|insert|postgres|stack|\.ts|node_modules/i);
       }
-      expect(await filesUnder(join(broken.config.DATA_DIR, 'uploads'))).toEqual([]);
+      expect(await uploadsOf(broken.db, broken.config.DATA_DIR)).toEqual([]);
     } finally {
       await broken.close();
     }

@@ -9,7 +9,7 @@ import { buildApp } from '../../src/api/build-app.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createJobQueues, createProducerConnection, type RedisConnection } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
-import { filesUnder } from '../support/stored-files.js';
+import { storedUploads } from '../support/stored-files.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -65,7 +65,8 @@ async function appWithRedis(redis: RedisConnection, redisUrl: string) {
   const app = await buildApp({ config, db: ctx.db, redis, queues, uploads, logger: createLogger('silent') });
   return {
     app,
-    uploadsDir: join(dataDir, 'uploads'),
+    /** The uploads this API keeps: files in its folder, and small ones in the test database. */
+    storedUploads: () => storedUploads(ctx.db, dataDir),
     async close() {
       await app.close();
       redis.disconnect();
@@ -139,7 +140,7 @@ describe('with Redis unreachable from the start', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     const { rows } = await ctx.db.query('SELECT 1 FROM jobs WHERE account_id = $1', [account.id]);
     expect(rows).toHaveLength(0);
-    expect(await filesUnder(service.uploadsDir)).toEqual([]);
+    expect(await service.storedUploads()).toEqual([]);
   });
 
   it('still serves /healthz', async () => {
@@ -158,7 +159,7 @@ describe('with Redis going away while the API runs', () => {
       const account = await ctx.createAccount();
       expect((await service.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       expect((await importPen(service.app, account.key)).statusCode).toBe(202);
-      const filesBefore = await filesUnder(service.uploadsDir);
+      const uploadsBefore = await service.storedUploads();
 
       await proxy.cut();
       const ready = await service.app.inject({ method: 'GET', url: '/readyz' });
@@ -169,7 +170,7 @@ describe('with Redis going away while the API runs', () => {
       expect(refused.json().error_code).toBe('SERVICE_UNAVAILABLE');
       const { rows } = await ctx.db.query('SELECT 1 FROM jobs WHERE account_id = $1', [account.id]);
       expect(rows).toHaveLength(1);
-      expect(await filesUnder(service.uploadsDir)).toEqual(filesBefore);
+      expect(await service.storedUploads()).toEqual(uploadsBefore);
     } finally {
       await service.close();
     }

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { storedUploads as uploadsKept } from '../support/stored-files.js';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,12 +32,8 @@ function envelope(answer: RawAnswer, status: number, code: string): { error: str
   return body;
 }
 
-/** Files left in the upload store. */
-async function storedUploads(): Promise<string[]> {
-  return readdir(ctx.uploads.root, { recursive: true, withFileTypes: true })
-    .then((entries) => entries.filter((entry) => entry.isFile()).map((entry) => entry.name))
-    .catch(() => []);
-}
+/** Uploads left in the upload store (partial files included) and in PostgreSQL. */
+const storedUploads = () => uploadsKept(ctx.db, ctx.uploads.root);
 
 const jobCount = async () => Number((await ctx.db.query('SELECT count(*) FROM jobs')).rows[0].count);
 

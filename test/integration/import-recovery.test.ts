@@ -191,8 +191,8 @@ describe('import recovery', () => {
 
   it('an I/O error is retried after a back-off, and the retry imports every row once', { timeout: 60_000 }, async () => {
     const account = await ctx.createAccount();
-    const id = await upload(account.key, productsCsv(0, 1_000, 'Retried'));
-    // The stored upload is unreadable for the first attempt (ENOENT), then back.
+    const id = await upload(account.key, productsCsv(0, 3_000, 'Retried'));
+    // Over 64 KiB, so a file in the data folder. The stored upload is unreadable for the first attempt (ENOENT), then back.
     const stored = ctx.uploads.absolute((await jobRow(ctx.db, id)).input_path!);
     await rename(stored, `${stored}.away`);
     ctx.startWorkers();
@@ -207,8 +207,8 @@ describe('import recovery', () => {
 
     const done = await ctx.waitForJob(account.key, id, 30_000);
     expect(done.status, JSON.stringify(done)).toBe('completed');
-    expect(done.progress).toMatchObject({ rows_total: 1_000, rows_created: 1_000, rows_updated: 0, rows_unchanged: 0 });
-    expect(await catalogSnapshot(ctx.db, account.id)).toMatchObject({ count: 1_000, distinctEans: 1_000 });
+    expect(done.progress).toMatchObject({ rows_total: 3_000, rows_created: 3_000, rows_updated: 0, rows_unchanged: 0 });
+    expect(await catalogSnapshot(ctx.db, account.id)).toMatchObject({ count: 3_000, distinctEans: 3_000 });
     expect((await jobRow(ctx.db, id)).attempts).toBe(2);
     const second = await bullJobIn(id, 'completed');
     expect(second.attemptsMade).toBe(2);

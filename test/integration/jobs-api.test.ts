@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { gtinCheckDigit } from '../../src/shared/product/gtin.js';
 import { multipartBody, type FormPart } from '../support/multipart.js';
-import { filesUnder } from '../support/stored-files.js';
+import { storedUploads } from '../support/stored-files.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** The running service: workers on. */
@@ -93,9 +92,8 @@ describe('POST /v1/imports', () => {
     }
     const { rows } = await idle.db.query('SELECT 1 FROM jobs WHERE account_id = $1', [id]);
     expect(rows).toHaveLength(0);
-    const stored = await filesUnder(join(idle.config.DATA_DIR, 'uploads'));
-    const { rows: inputs } = await idle.db.query<{ input_path: string }>('SELECT input_path FROM jobs');
-    expect(stored.sort()).toEqual(inputs.map((row) => idle.uploads.absolute(row.input_path)).sort());
+    const { rows: inputs } = await idle.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE input_path IS NOT NULL');
+    expect(await storedUploads(idle.db, idle.config.DATA_DIR)).toEqual(inputs.map((row) => row.input_path).sort());
   });
 
   it('answers 400 BAD_REQUEST for an empty file', async () => {
@@ -257,14 +255,14 @@ describe('Idempotency-Key', () => {
     const headers = { 'idempotency-key': `nightly-${randomUUID()}` };
     const first = await idle.upload(key, VALID_CSV, {}, headers);
     expect(first.statusCode).toBe(202);
-    const filesAfterFirst = await filesUnder(join(idle.config.DATA_DIR, 'uploads'));
+    const uploadsAfterFirst = await storedUploads(idle.db, idle.config.DATA_DIR);
     const second = await idle.upload(key, VALID_CSV, {}, headers);
     expect(second.statusCode).toBe(202);
     expect(second.json()).toEqual(first.json());
     expect(second.headers.location).toBe(first.headers.location);
     const { rows } = await idle.db.query('SELECT id FROM jobs WHERE account_id = $1', [accountId]);
     expect(rows).toEqual([{ id: first.json().id }]);
-    expect((await filesUnder(join(idle.config.DATA_DIR, 'uploads'))).sort()).toEqual(filesAfterFirst.sort());
+    expect(await storedUploads(idle.db, idle.config.DATA_DIR)).toEqual(uploadsAfterFirst);
   });
 
   it('answers 422 VALIDATION_ERROR for the same key with a different body or different options', async () => {

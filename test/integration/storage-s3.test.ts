@@ -40,6 +40,9 @@ async function jobCount(context: TestContext): Promise<number> {
   return (await context.db.query<{ count: number }>('SELECT count(*)::int AS count FROM jobs')).rows[0]!.count;
 }
 
+/** `count` rows of products with EANs from `ean13(first)` on. */
+const manyRows = (first: number, count: number) => Array.from({ length: count }, (_, i) => [ean13(first + i), `Product ${first + i}`]);
+
 /** A CSV body of about `bytes` bytes of valid rows. */
 function bigCsv(bytes: number): Buffer {
   const lines = ['ean,name'];
@@ -53,23 +56,40 @@ function bigCsv(bytes: number): Buffer {
 describe('imports on object storage', () => {
   it('stores the upload as an object and imports it, with nothing in the local data folder', async () => {
     const account = await ctx.createAccount();
+    // Over 64 KiB: a smaller upload is kept in PostgreSQL (next case).
+    const csv = toCsv([['ean', 'name'], ...manyRows(1, 3_000), ['123', 'Bad EAN']]);
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_total: 3_001, rows_succeeded: 3_000, rows_failed: 1, rows_created: 3_000 } });
+    const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [job.id]);
+    expect(await objectKeys(ctx)).toContain(rows[0]!.input_path);
+    expect(await filesUnder(ctx.config.DATA_DIR)).toEqual([]);
+  });
+
+  it('keeps a small upload with its job row in PostgreSQL, not in the bucket, and imports it', async () => {
+    const account = await ctx.createAccount();
+    const before = await objectKeys(ctx);
     const csv = toCsv([['ean', 'name'], [ean13(1), 'Pen'], [ean13(2), 'Ink'], ['123', 'Bad EAN']]);
     const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
     expect(job).toMatchObject({ status: 'completed', progress: { rows_total: 3, rows_succeeded: 2, rows_failed: 1, rows_created: 2 } });
-    const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [job.id]);
-    expect(await objectKeys(ctx)).toContain(rows[0]!.input_path);
+    const { rows } = await ctx.db.query<{ input_path: string; data: Buffer }>(
+      'SELECT input_path, data FROM jobs JOIN inline_uploads ON job_id = id WHERE id = $1',
+      [job.id],
+    );
+    expect(rows).toEqual([{ input_path: `inline/${job.id}`, data: Buffer.from(csv) }]);
+    expect(await objectKeys(ctx)).toEqual(before);
     expect(await filesUnder(ctx.config.DATA_DIR)).toEqual([]);
   });
 
   it('answers 413 past MAX_UPLOAD_BYTES, aborts the multipart upload and writes no job', async () => {
     const account = await ctx.createAccount();
     const before = await objectKeys(ctx);
+    const jobsBefore = await jobCount(ctx);
     const response = await ctx.upload(account.key, bigCsv(11 * MiB));
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ error_code: 'PAYLOAD_TOO_LARGE' });
     expect(await s3.pendingUploads()).toEqual([]);
     expect(await objectKeys(ctx)).toEqual(before);
-    expect(await jobCount(ctx)).toBe(1);
+    expect(await jobCount(ctx)).toBe(jobsBefore);
   });
 
   it('answers 503 when the storage refuses writes, keeps nothing, and accepts the upload once it is back', async () => {
@@ -157,7 +177,7 @@ describe('retention on object storage', () => {
     const account = await ctx.createAccount();
     await seedProducts(ctx, account.id, [{ ean: ean13(21), name: 'Old' }]);
     const exported = await runExportJob(ctx, account.key, { format: 'csv', fields: ['ean', 'name'] });
-    const imported = await ctx.importCsv(account.key, toCsv([['ean', 'name'], [ean13(22), 'Old too']]));
+    const imported = await ctx.importCsv(account.key, toCsv([['ean', 'name'], ...manyRows(22, 3_000)]));
     const { rows } = await ctx.db.query<{ path: string }>(
       `UPDATE jobs SET finished_at = now() - interval '8 days' WHERE id = ANY($1::uuid[])
        RETURNING coalesce(result_path, input_path) AS path`,

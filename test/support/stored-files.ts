@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import type pg from 'pg';
 
 /** Every regular file under `dir`, recursively (empty when `dir` does not exist). */
 export async function filesUnder(dir: string): Promise<string[]> {
@@ -8,4 +9,14 @@ export async function filesUnder(dir: string): Promise<string[]> {
     throw error;
   });
   return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+/**
+ * Every upload the service keeps, as the input paths jobs name them: the files under
+ * `<dataDir>/uploads` and the small uploads kept in PostgreSQL (`inline/<job id>`), sorted.
+ */
+export async function storedUploads(db: pg.Pool, dataDir: string): Promise<string[]> {
+  const files = (await filesUnder(join(dataDir, 'uploads'))).map((file) => relative(dataDir, file));
+  const { rows } = await db.query<{ path: string }>(`SELECT 'inline/' || job_id AS path FROM inline_uploads`);
+  return [...files, ...rows.map((row) => row.path)].sort();
 }

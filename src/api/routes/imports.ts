@@ -1,4 +1,5 @@
 import type {} from '@fastify/multipart';
+import { hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -10,7 +11,9 @@ import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/impo
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
-import type { FileStore, SaveOptions, StoredUpload } from '../../shared/storage/file-store.js';
+import type { FileStore, SaveOptions } from '../../shared/storage/file-store.js';
+import { INLINE_UPLOAD_BYTES } from '../../shared/storage/inline-uploads.js';
+import { readWhole } from '../../shared/storage/read-whole.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import type { BusboyLimits } from '../multipart-limits.js';
@@ -119,10 +122,11 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
           requestHash,
           idempotencyKey,
           inputPath: upload.path,
+          inputData: upload.data,
           inputBytes: upload.bytes,
           callbackUrl: query.callback_url,
         },
-        () => deps.uploads.remove(upload.path),
+        () => discard(deps, upload),
       );
       return sendAccepted(reply, job);
     },
@@ -143,20 +147,38 @@ function uploadFormat(mediaType: string | undefined, filename?: string): UploadF
 
 type UploadFormat = 'csv' | 'xlsx';
 
-/** Streams the upload (raw body or the multipart `file` field) into the upload store. */
+/**
+ * An upload as received: a small one read whole (`data`), to be kept with its job row; a larger one
+ * streamed into the upload store (`path`).
+ */
+type ReceivedUpload = { path: string; data: null; bytes: number; sha256: string | null } | { path: null; data: Buffer; bytes: number; sha256: string | null };
+
+/** Removes a stored upload whose job was not written (an upload kept with the row goes with it). */
+async function discard(deps: ImportRouteDeps, upload: ReceivedUpload): Promise<void> {
+  if (upload.path !== null) await deps.uploads.remove(upload.path);
+}
+
+/** Receives the upload (raw body or the multipart `file` field): see {@link ReceivedUpload}. */
 async function receiveUpload(
   request: FastifyRequest,
   deps: ImportRouteDeps,
   save: SaveOptions,
-): Promise<{ upload: StoredUpload; format: UploadFormat }> {
-  const { upload: stored, format } = request.isMultipart()
+): Promise<{ upload: ReceivedUpload; format: UploadFormat }> {
+  const { upload, format } = request.isMultipart()
     ? await receiveMultipart(request, deps, save)
-    : { upload: await deps.uploads.save(request.body as Readable, deps.maxUploadBytes, save), format: uploadFormat(request.headers['content-type']) };
-  if (stored.bytes === 0) {
-    await deps.uploads.remove(stored.path);
+    : { upload: await receiveBody(request.body as Readable, deps, save), format: uploadFormat(request.headers['content-type']) };
+  if (upload.bytes === 0) {
+    await discard(deps, upload);
     throw badRequest('The uploaded file is empty.');
   }
-  return { upload: stored, format };
+  return { upload, format };
+}
+
+/** Reads `source` whole if it ends within INLINE_UPLOAD_BYTES (and the upload limit), else stores it. */
+async function receiveBody(source: Readable, deps: ImportRouteDeps, save: SaveOptions): Promise<ReceivedUpload> {
+  const data = await readWhole(source, Math.min(INLINE_UPLOAD_BYTES, deps.maxUploadBytes));
+  if (data) return { path: null, data, bytes: data.length, sha256: save.sha256 ? hash('sha256', data) : null };
+  return { ...(await deps.uploads.save(source, deps.maxUploadBytes, save)), data: null };
 }
 
 /** busboy's codes for a multipart body over its limits (parts, text fields, files). */
@@ -171,7 +193,7 @@ async function receiveMultipart(
   request: FastifyRequest,
   deps: ImportRouteDeps,
   save: SaveOptions,
-): Promise<{ upload: StoredUpload; format: UploadFormat }> {
+): Promise<{ upload: ReceivedUpload; format: UploadFormat }> {
   const limits = deps.multipart;
   const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
   try {
@@ -179,11 +201,11 @@ async function receiveMultipart(
       if (part.type === 'field') {
         if (part.valueTruncated) throw overLimits();
       } else if (part.fieldname === 'file') {
-        const stored = await deps.uploads.save(part.file, deps.maxUploadBytes, save);
+        const stored = await receiveBody(part.file, deps, save);
         // Past the limit the multipart parser cuts the file short and only reports it on the next
         // part, which is never read: a truncated file must not be imported as if it were whole.
         if (part.file.truncated) {
-          await deps.uploads.remove(stored.path);
+          await discard(deps, stored);
           throw payloadTooLarge(deps.maxUploadBytes);
         }
         return { upload: stored, format: uploadFormat(part.mimetype, part.filename) };

@@ -12,6 +12,8 @@ export interface NewJob {
   options: Record<string, unknown>;
   inputPath?: string | null;
   inputBytes?: number | null;
+  /** A small upload kept with the row (table inline_uploads); `inputPath` is then its inlinePath. */
+  inputData?: Buffer | null;
   idempotencyKey?: string | null;
   requestHash?: string | null;
   /** Where the job resource is POSTed when the job ends. */
@@ -28,27 +30,35 @@ const duplicateKey = () => Object.assign(new Error('A job of the account already
 
 /**
  * Writes the rows of accepted jobs (status processing, phase queued), before they are queued: the
- * jobs accepted in one turn of the event loop share one statement and one commit. Each gets back
- * what the 202 tells the client, its id and status, not the whole row. A job whose Idempotency-Key
- * is taken fails with code 23505, as a lone INSERT would. If the statement fails, each job is
- * written alone, so that one job's value PostgreSQL refuses fails only its request.
+ * jobs accepted in one turn of the event loop share one statement and one commit, and so do the
+ * small uploads kept with them (`inputData`). Each gets back what the 202 tells the client, its id
+ * and status, not the whole row. A job whose Idempotency-Key is taken fails with code 23505, as a
+ * lone INSERT would, and its upload is not kept. If the statement fails, each job is written
+ * alone, so that one job's value PostgreSQL refuses fails only its request.
  */
 export function jobInserter(db: Db): (job: NewJob) => Promise<AcceptedJob> {
   const insertAll = async (jobs: readonly NewJob[]) => {
     const { rows } = await db.query<AcceptedJob>({
       name: 'insert-jobs',
       // The batch as one JSON document: JSON.stringify is native, where nine array parameters
-      // were escaped element by element.
-      text: `INSERT INTO jobs (${INSERT_COLUMNS})
-       SELECT ${INSERT_COLUMNS} FROM json_to_recordset($1::json) AS j(id uuid, account_id uuid, type text, options jsonb,
-         input_path text, input_bytes bigint, idempotency_key text, request_hash text, callback_url text)
-       ON CONFLICT DO NOTHING RETURNING id, status`,
+      // were escaped element by element. An upload travels as base64.
+      text: `WITH j AS (
+         SELECT * FROM json_to_recordset($1::json) AS j(id uuid, account_id uuid, type text, options jsonb,
+           input_path text, input_bytes bigint, idempotency_key text, request_hash text, callback_url text, input_data text)
+       ), written AS (
+         INSERT INTO jobs (${INSERT_COLUMNS}) SELECT ${INSERT_COLUMNS} FROM j
+         ON CONFLICT DO NOTHING RETURNING id, status
+       ), kept AS (
+         INSERT INTO inline_uploads (job_id, data)
+         SELECT j.id, decode(j.input_data, 'base64') FROM j JOIN written USING (id) WHERE j.input_data IS NOT NULL
+       )
+       SELECT id, status FROM written`,
       values: [
         JSON.stringify(
           jobs.map((job) => ({
             id: job.id, account_id: job.accountId, type: job.type, options: job.options, input_path: job.inputPath ?? null,
             input_bytes: job.inputBytes ?? null, idempotency_key: job.idempotencyKey ?? null, request_hash: job.requestHash ?? null,
-            callback_url: job.callbackUrl ?? null,
+            callback_url: job.callbackUrl ?? null, input_data: job.inputData ? job.inputData.toString('base64') : null,
           })),
         ),
       ],
