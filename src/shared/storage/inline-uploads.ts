@@ -26,7 +26,7 @@ const jobOf = (path: string): string | null => (UUID.test(path.slice(INLINE_PREF
 const WRAPPED = Symbol('inline uploads');
 
 /**
- * `store`, with the uploads kept in PostgreSQL (the paths {@link newInlinePath} makes) read and
+ * `store`, with the uploads kept in PostgreSQL (the paths {@link inlinePath} makes) read and
  * removed as if they were its files: the import, the rows.csv download and the retention cleanup
  * need not know where an upload is. Everything else is the store's.
  */
