@@ -42,6 +42,26 @@ export function uploadMeter(maxBytes: number, options: SaveOptions = {}): Transf
 }
 
 /**
+ * Makes the name of the renamed file `target` durable (its folder's entry), and those of the
+ * folders made for it (`made`: the first folder `mkdir` created, if any; each made folder's entry
+ * is in its parent). The file's content was flushed to disk before it was closed (`flush`): a
+ * file the store reports complete (an upload answered 202, an export marked completed) survives a
+ * crash of the machine, as the job row PostgreSQL committed does.
+ */
+async function syncFolders(target: string, made: string | undefined): Promise<void> {
+  const folders = [dirname(target)];
+  while (made && folders.at(-1) !== dirname(made) && folders.at(-1) !== dirname(folders.at(-1)!)) folders.push(dirname(folders.at(-1)!));
+  for (const folder of folders) {
+    const handle = await open(folder, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
  * The local file store: one file per upload under `DATA_DIR/uploads/`, export files under
  * `DATA_DIR/exports/`, written as streams with backpressure so no file is ever held in memory.
  * A file is written under a `.part` name and renamed when complete, so a reader never sees half
@@ -58,11 +78,12 @@ export class UploadStore implements FileStore {
   async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const target = this.absolute(path);
-    await mkdir(dirname(target), { recursive: true });
+    const made = await mkdir(dirname(target), { recursive: true });
     const meter = uploadMeter(maxBytes, options);
     try {
-      await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20 }));
+      await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20, flush: true }));
       await rename(target + PARTIAL, target);
+      await syncFolders(target, made);
     } catch (error) {
       await rm(target + PARTIAL, { force: true });
       throw error;
@@ -111,13 +132,14 @@ export class UploadStore implements FileStore {
     const target = this.absolute(path);
     const partial = target + PARTIAL;
     // Synchronous: the stream opens its file at once, so the folder must exist before it.
-    mkdirSync(dirname(target), { recursive: true });
-    const stream = createWriteStream(partial, { highWaterMark: 1 << 20 });
+    const made = mkdirSync(dirname(target), { recursive: true });
+    const stream = createWriteStream(partial, { highWaterMark: 1 << 20, flush: true });
     return {
       stream,
       finish: async () => {
         if (!stream.writableFinished) await finished(stream);
         await rename(partial, target);
+        await syncFolders(target, made);
         return (await stat(target)).size;
       },
       abort: async () => {
