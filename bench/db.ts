@@ -56,10 +56,10 @@ function run(command: string, args: string[]): Promise<string> {
 
 /**
  * The baseline: `psql \copy` of the file into a fresh logged table with a primary key, shaped like
- * the product columns, dropped once counted. Returns the seconds psql took (process start to exit)
- * and the rows loaded.
+ * the product columns, dropped once counted unless `keep` (a caller that loads its rows from it
+ * drops it). Returns the seconds psql took (process start to exit) and the rows loaded.
  */
-export async function copyBaseline(url: string, file: string): Promise<{ seconds: number; rows: number }> {
+export async function copyBaseline(url: string, file: string, { keep = false } = {}): Promise<{ seconds: number; rows: number }> {
   await query(
     url,
     `DROP TABLE IF EXISTS bench_copy_target;
@@ -76,7 +76,7 @@ export async function copyBaseline(url: string, file: string): Promise<{ seconds
   ]);
   const seconds = (performance.now() - started) / 1000;
   const [row] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM bench_copy_target');
-  await query(url, 'DROP TABLE bench_copy_target');
+  if (!keep) await query(url, 'DROP TABLE bench_copy_target');
   return { seconds, rows: row?.n ?? 0 };
 }
 

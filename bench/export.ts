@@ -76,7 +76,7 @@ async function copyOutBaseline(url: string, accountId: string, file: string): Pr
 
 /** Loads N generated products (plus color and size attributes) into the account's catalog. */
 async function loadCatalog(databaseUrl: string, accountId: string, file: string): Promise<void> {
-  const loaded = await copyBaseline(databaseUrl, file);
+  const loaded = await copyBaseline(databaseUrl, file, { keep: true });
   await query(
     databaseUrl,
     `INSERT INTO products (account_id, ean, name, brand, category, description, price, currency, stock, attributes)
