@@ -43,21 +43,30 @@ export function uploadMeter(maxBytes: number, options: SaveOptions = {}): Transf
 
 /**
  * Makes the name of the renamed file `target` durable (its folder's entry), and those of the
- * folders made for it (`made`: the first folder `mkdir` created, if any; each made folder's entry
- * is in its parent). The file's content was flushed to disk before it was closed (`flush`): a
- * file the store reports complete (an upload answered 202, an export marked completed) survives a
- * crash of the machine, as the job row PostgreSQL committed does.
+ * folders made for it: its day folder's (which another write may have made a moment before), and
+ * any made above it (`made`: the first folder `mkdir` created, if any; each folder's entry is in
+ * its parent). The file's content was flushed to disk before it was closed (`flush`): a file the
+ * store reports complete (an upload answered 202, an export marked completed) survives a crash of
+ * the machine, as the job row PostgreSQL committed does. If this fails, the file is removed.
  */
 async function syncFolders(target: string, made: string | undefined): Promise<void> {
-  const folders = [dirname(target)];
+  const folders = [dirname(target), dirname(dirname(target))];
   while (made && folders.at(-1) !== dirname(made) && folders.at(-1) !== dirname(folders.at(-1)!)) folders.push(dirname(folders.at(-1)!));
-  for (const folder of folders) {
-    const handle = await open(folder, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  try {
+    for (const folder of folders) await syncFolder(folder);
+  } catch (error) {
+    await rm(target, { force: true });
+    throw error;
+  }
+}
+
+/** Flushes a folder's entries (the names in it) to disk. */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
