@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Db } from '../db/pool.js';
 import { UUID_PATTERN as UUID } from '../uuid.js';
 import type { FileStore } from './file-store.js';
+import { inlineUpload, inlineUploadSize, removeInlineUpload } from './inline-upload-queries.js';
 
 /**
  * An upload that ends within this many bytes (most small imports and every update of a few rows)
@@ -32,10 +33,7 @@ const WRAPPED = Symbol('inline uploads');
  */
 export function withInlineUploads(db: Db, store: FileStore): FileStore {
   if (WRAPPED in store) return store;
-  const content = async (path: string): Promise<Buffer | null> => {
-    const { rows } = await db.query<{ data: Buffer }>('SELECT data FROM inline_uploads WHERE job_id = $1', [jobOf(path)]);
-    return rows[0]?.data ?? null;
-  };
+  const content = (path: string) => inlineUpload(db, jobOf(path));
   const missing = (path: string) => Object.assign(new Error(`ENOENT: no such upload, open '${path}'`), { code: 'ENOENT' });
   const readFrom = (path: string, start = 0): Readable =>
     Readable.from(
@@ -58,15 +56,8 @@ export function withInlineUploads(db: Db, store: FileStore): FileStore {
       if (!data) throw missing(path);
       return data.subarray(0, bytes);
     },
-    size: async (path) => {
-      if (!isInline(path)) return store.size(path);
-      const { rows } = await db.query<{ bytes: number }>('SELECT octet_length(data) AS bytes FROM inline_uploads WHERE job_id = $1', [jobOf(path)]);
-      return rows[0]?.bytes ?? null;
-    },
-    remove: async (path) => {
-      if (isInline(path)) await db.query('DELETE FROM inline_uploads WHERE job_id = $1', [jobOf(path)]);
-      else await store.remove(path);
-    },
+    size: (path) => (isInline(path) ? inlineUploadSize(db, jobOf(path)) : store.size(path)),
+    remove: (path) => (isInline(path) ? removeInlineUpload(db, jobOf(path)) : store.remove(path)),
     createWriter: (path) => store.createWriter(path),
     downloadUrl: (path, options) => store.downloadUrl(path, options),
     removeIncomplete: (olderThan) => store.removeIncomplete(olderThan),
