@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type pg from 'pg';
+import { inlinePath } from '../../src/shared/storage/inline-uploads.js';
 
 /** Every regular file under `dir`, recursively (empty when `dir` does not exist). */
 export async function filesUnder(dir: string): Promise<string[]> {
@@ -17,6 +18,6 @@ export async function filesUnder(dir: string): Promise<string[]> {
  */
 export async function storedUploads(db: pg.Pool, dataDir: string): Promise<string[]> {
   const files = (await filesUnder(join(dataDir, 'uploads'))).map((file) => relative(dataDir, file));
-  const { rows } = await db.query<{ path: string }>(`SELECT 'inline/' || job_id AS path FROM inline_uploads`);
-  return [...files, ...rows.map((row) => row.path)].sort();
+  const { rows } = await db.query<{ job_id: string }>('SELECT job_id FROM inline_uploads');
+  return [...files, ...rows.map((row) => inlinePath(row.job_id))].sort();
 }
