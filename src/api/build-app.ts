@@ -162,7 +162,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     resolveHost: deps.resolveHost ?? systemResolver,
   };
   adminQueueRoutes(app, { queues: deps.queues });
-  const acceptJob = createJobAcceptor({ db: deps.db, queues: deps.queues });
+  const { acceptJob, drain } = createJobAcceptor({ db: deps.db, queues: deps.queues, logger: app.log });
+  // Before the owner closes the queues: the jobs accepted last are queued, or left to the reconciler.
+  app.addHook('onClose', drain);
   // Small uploads are kept in PostgreSQL with their job rows (the rows.csv download reads them too).
   const uploads = withInlineUploads(deps.db, deps.uploads);
   importRoutes(app, {

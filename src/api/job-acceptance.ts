@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
 import { AppError, badRequest, serviceUnavailable } from './errors.js';
-import { deleteJob, findJobByIdempotencyKey, jobInserter, type AcceptedJob } from '../shared/jobs/job-queries.js';
+import { findJobByIdempotencyKey, jobInserter, type AcceptedJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 import { inlinePath } from '../shared/storage/inline-uploads.js';
+import { createAcceptedJobsQueue, type AcceptedJobsQueue } from './accepted-jobs-queue.js';
 
 /** A job a client asked for, as the API accepts it (API.md §4). */
 export interface JobRequest {
@@ -54,25 +55,33 @@ const queueDown = () =>
   serviceUnavailable('The job queue is unavailable; the request was not accepted. Try again shortly.');
 
 /**
- * Accepts a job: writes the job row, then queues the id. With an Idempotency-Key, a repeat of the
- * same request within 24 hours returns the first job; the key with another request is a 422. If
- * queueing fails, the row is removed, `discardInput` runs and the client gets 503: nothing
- * half-accepted. `discardInput` also runs when an earlier job answers for this request (its input
- * is not needed).
+ * Accepts a job: writes the job row, then starts queueing the id (see {@link AcceptedJobsQueue}).
+ * With an Idempotency-Key, a repeat of the same request within 24 hours returns the first job; the
+ * key with another request is a 422. If the row cannot be written, `discardInput` runs and the
+ * request fails: nothing half-accepted. `discardInput` also runs when an earlier job answers for
+ * this request (its input is not needed).
  */
 export type JobAcceptor = (request: JobRequest, discardInput?: () => Promise<void>) => Promise<AcceptedJob>;
 
 /**
- * The API's {@link JobAcceptor}. The rows of the jobs accepted in one turn of the event loop are
- * written with one statement, and their ids queued with one round trip to Redis.
+ * The API's {@link JobAcceptor}, and `drain` for its shutdown. The rows of the jobs accepted in one
+ * turn of the event loop are written with one statement, and their ids queued with one round trip
+ * to Redis after the rows are committed.
  */
-export function createJobAcceptor(deps: { db: Db; queues: JobQueues }): JobAcceptor {
-  const acceptDeps = { ...deps, insertJob: jobInserter(deps.db) };
-  return (request, discardInput = async () => {}) => acceptJob(acceptDeps, request, discardInput);
+export function createJobAcceptor(deps: { db: Db; queues: JobQueues; logger: FastifyBaseLogger }): {
+  acceptJob: JobAcceptor;
+  drain: () => Promise<void>;
+} {
+  const accepted = createAcceptedJobsQueue(deps.queues, deps.logger);
+  const acceptDeps = { db: deps.db, accepted, insertJob: jobInserter(deps.db) };
+  return {
+    acceptJob: (request, discardInput = async () => {}) => acceptJob(acceptDeps, request, discardInput),
+    drain: () => accepted.drain(),
+  };
 }
 
 async function acceptJob(
-  deps: { db: Db; queues: JobQueues; insertJob: ReturnType<typeof jobInserter> },
+  deps: { db: Db; accepted: AcceptedJobsQueue; insertJob: ReturnType<typeof jobInserter> },
   request: JobRequest,
   discardInput: () => Promise<void>,
 ): Promise<AcceptedJob> {
@@ -108,13 +117,7 @@ async function acceptJob(
     }
     throw error;
   }
-  try {
-    await deps.queues.enqueue(request.type, id);
-  } catch {
-    await deleteJob(deps.db, accountId, id).catch(() => {});
-    await discardInput();
-    throw queueDown();
-  }
+  await deps.accepted.queue(request.type, id);
   return job;
 }
 

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteJob } from '../../src/shared/jobs/job-queries.js';
 import { INLINE_UPLOAD_BYTES } from '../../src/shared/storage/inline-uploads.js';
 import { ean13, storedProducts } from '../support/csv.js';
 import { storedUploads } from '../support/stored-files.js';
+import { deleteJobRow } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -77,7 +77,7 @@ describe('small uploads kept with their job row', () => {
     expect(rows.body).toContain('96385074');
   });
 
-  it('keeps nothing for a request an earlier job answers, and removes the upload with a job that was not queued', async () => {
+  it('keeps nothing for a request an earlier job answers, and removes the upload with its job', async () => {
     const { id: accountId, key } = await ctx.createAccount();
     const headers = { 'idempotency-key': `inline-${accountId}` };
     const csv = 'ean,name\n4006381333931,Pen\n';
@@ -88,8 +88,8 @@ describe('small uploads kept with their job row', () => {
     const { rows } = await ctx.db.query('SELECT job_id FROM inline_uploads JOIN jobs ON jobs.id = job_id WHERE account_id = $1', [accountId]);
     expect(rows).toEqual([{ job_id: id }]);
     await ctx.waitForJob(key, id);
-    // What the API does when queueing fails: the row goes, and its upload with it.
-    await deleteJob(ctx.db, accountId, id);
+    // A removed job takes its upload along.
+    await deleteJobRow(ctx.db, id);
     expect(await keptData(id)).toBeNull();
   });
 });

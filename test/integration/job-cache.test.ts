@@ -2,9 +2,10 @@ import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobCache, type JobFind } from '../../src/api/job-cache.js';
 import { createJobChangeListener, type JobChangeListener } from '../../src/api/job-events/job-change-listener.js';
-import { deleteJob, jobFinder, startJobAttempt } from '../../src/shared/jobs/job-queries.js';
+import { jobFinder, startJobAttempt } from '../../src/shared/jobs/job-queries.js';
 import { clearInputPath } from '../../src/workers/cleanup-queries.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
+import { deleteJobRow } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** No workers: the tests change jobs through the queries the workers and the retention use. */
@@ -121,7 +122,7 @@ describe('the job cache of an API process', () => {
     expect((await find(accountId, jobId))?.input_path).toBeNull();
 
     const removed = await nextAnnouncement(listener, jobId);
-    await deleteJob(ctx.db, accountId, jobId);
+    await deleteJobRow(ctx.db, jobId);
     await removed();
     expect(await find(accountId, jobId)).toBeNull();
   });

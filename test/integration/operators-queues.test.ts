@@ -41,7 +41,11 @@ describe('GET /v1/admin/queues', () => {
     for (let n = 0; n < 2; n += 1) {
       expect((await ctx.upload(account.key, 'ean,name\n4006381333931,Pen\n')).statusCode).toBe(202);
     }
-    const waiting = (await queuesOf()).get('imports')!;
+    // A job is queued a moment after its 202 (its row is what accepts it).
+    const waiting = await waitFor('both imports to be queued', async () => {
+      const queue = (await queuesOf()).get('imports')!;
+      return queue.waiting === 2 ? queue : undefined;
+    });
     expect(waiting).toMatchObject({ waiting: 2, active: 0, workers: 0 });
     expect(waiting.oldest_waiting_age_seconds).toBeGreaterThanOrEqual(0);
 

@@ -86,6 +86,11 @@ export function importDeps(ctx: TestContext): ImportDeps {
 }
 
 /** The job's row straight from PostgreSQL. */
+/** Removes a job row, as an operator would in SQL (its upload and report go with it: ON DELETE CASCADE). */
+export async function deleteJobRow(db: Db, id: string): Promise<void> {
+  await db.query('DELETE FROM jobs WHERE id = $1', [id]);
+}
+
 export async function jobRow(db: Db, id: string): Promise<JobRow> {
   const { rows } = await db.query<JobRow>(jobRowQuery('SELECT * FROM jobs WHERE id = $1', [id]));
   if (!rows[0]) throw new Error(`no job ${id}`);

@@ -75,11 +75,6 @@ export function jobInserter(db: Db): (job: NewJob) => Promise<AcceptedJob> {
   return (job) => inserts.load(job);
 }
 
-/** Removes a job row that was never queued (queueing failed: nothing half-accepted). */
-export async function deleteJob(db: Db, accountId: string, id: string): Promise<void> {
-  await db.query('DELETE FROM jobs WHERE account_id = $1 AND id = $2', [accountId, id]);
-}
-
 /**
  * One job of the account, or null (also for another account's job). A named (prepared) statement:
  * it is what clients poll, and each pooled session parses and plans it once instead of per poll.
