@@ -21,7 +21,7 @@ export interface AcceptedJobsQueue {
 }
 
 /** The waits before each new try of a failed queueing: about half a minute in all. */
-export const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000, 16_000] as const;
+const RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000, 16_000] as const;
 
 export function createAcceptedJobsQueue(
   queues: Pick<JobQueues, 'enqueue'>,

@@ -16,8 +16,9 @@ export interface ReconcilerDeps {
 }
 
 /**
- * One pass: every job that PostgreSQL says is `processing` but that its BullMQ queue no longer
- * has (Redis flushed, or restarted without persistence) is queued again under its own id. Safe
+ * One pass: every job that PostgreSQL says is `processing` but that its BullMQ queue does not
+ * have (Redis flushed, or restarted without persistence; or accepted by an API process that
+ * stopped, or gave up, before queueing it) is queued under its own id. Safe
  * from several processes at once and against a job being accepted right now: adding a job id
  * that the queue already has is a no-op, and a delivery of a job that has meanwhile ended does
  * nothing. Returns the ids re-queued.
