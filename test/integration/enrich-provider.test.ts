@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { FakeProvider } from '../support/fake-provider.js';
@@ -279,5 +281,25 @@ describe("the provider's contract", () => {
     expect(await stored(slow!)).toMatchObject({ brand: 'Slow' });
     expect(provider.calls.filter((call) => call.ean === late)).toHaveLength(2);
     expect(provider.calls.filter((call) => call.ean === slow)).toHaveLength(1);
+  });
+
+  it('times a slow answer out while the garbage collector runs', async () => {
+    const [late] = await seed(1, () => 'Pen,,');
+    provider.products.set(late, { brand: 'Late' });
+    provider.script(late, { status: 200, body: { brand: 'Too late' }, delayMs: 3_000 });
+    // Full collections every 20 ms, as a busy worker has them: the call's timeout must still fire.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collecting = setInterval(gc, 20);
+    try {
+      const job = await enrich({ eans: [late] });
+      expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1 } });
+    } finally {
+      clearInterval(collecting);
+    }
+    expect(await stored(late)).toMatchObject({ brand: 'Late' });
+    const calls = provider.calls.filter((call) => call.ean === late);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(2_000);
   });
 });

@@ -65,6 +65,18 @@ const errorOf = (body: unknown, fallback: string): string => {
   return typeof body === 'string' && body.trim() !== '' ? body.trim().slice(0, 200) : fallback;
 };
 
+/**
+ * A signal that aborts with a `TimeoutError` after `ms`, held by its own timer until `clear`.
+ * Not `AbortSignal.timeout`: inside `AbortSignal.any` nothing holds that signal strongly, and
+ * Node 20 may collect it, and cancel its timer, before it fires (nodejs/node#57736), so a
+ * call would wait for the provider past its timeout.
+ */
+function timeoutSignal(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
 /** Client of the external EAN lookup provider, following its retry guidance (API.md §4). */
 export class ProviderClient {
   private readonly baseUrl: string;
@@ -91,10 +103,11 @@ export class ProviderClient {
       let status: number;
       let body: unknown;
       let retryAfter: string | null;
+      const deadline = timeoutSignal(this.options.timeoutMs);
       try {
         const response = await fetch(`${this.baseUrl}/${encodeURIComponent(ean)}`, {
           headers: { accept: 'application/json', ...(this.options.apiKey ? { 'x-api-key': this.options.apiKey } : {}) },
-          signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs)]),
+          signal: AbortSignal.any([signal, deadline.signal]),
         });
         status = response.status;
         retryAfter = response.headers.get('retry-after');
@@ -106,6 +119,8 @@ export class ProviderClient {
         if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
         await sleep(backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random), undefined, { signal });
         continue;
+      } finally {
+        deadline.clear();
       }
       if (status >= 200 && status < 300) return { kind: 'found', fields: mapProviderProduct(body) };
       if (status === 404) return { kind: 'not_found' };
