@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db/pool.js';
+import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
@@ -92,17 +92,20 @@ export class ImportWriter {
   static async begin(input: ImportWriterInput): Promise<ImportWriter | null> {
     const tx = await ImportTransaction.begin(input.db, input.jobId, input.accountId);
     if (!tx) return null;
+    let reportClient: DbClient | undefined;
+    // Past this point the transaction holds the job's lock: whatever fails must give it back, or
+    // the attempt's retry waits for it and the pool loses the connection for good.
     try {
       await createChunkTables(tx.client, {
         firstLoad: isFirstLoad(tx.catalogWasEmpty, input.options),
       });
+      reportClient = await input.db.connect();
+      return new ImportWriter(input, tx, new CopyWriter(reportClient, input.reportTable, REPORT_TABLE_COLUMNS), reportClient);
     } catch (error) {
+      reportClient?.release(error as Error);
       tx.release(error as Error);
       throw error;
     }
-    const reportClient = await input.db.connect();
-    const report = new CopyWriter(reportClient, input.reportTable, REPORT_TABLE_COLUMNS);
-    return new ImportWriter(input, tx, report, reportClient);
   }
 
   /** Rows with a problem so far: invalid rows plus rows a set-based rule rejected. */
