@@ -74,7 +74,7 @@ const envSchema = z.object({
   METRICS_TOKEN: z.string().min(8).optional(),
   /** ROLE=worker only: port of a small listener with /healthz, /readyz and /metrics; unset, none. */
   WORKER_PORT: integer(0).max(65535).optional(),
-  /** How often workers look for `processing` jobs their queue does not have (lost by Redis, or never queued) and queue them. */
+  /** How often workers look for `processing` jobs their queue does not have (lost by Redis, or never queued) and queue them, and for those whose attempts ran out while PostgreSQL was unreachable, to fail them. */
   RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
   /**
    * Behind a reverse proxy or load balancer: take the client address from X-Forwarded-For, so the

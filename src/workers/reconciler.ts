@@ -3,6 +3,7 @@ import type { Db } from '../shared/db/pool.js';
 import { listProcessingJobs } from '../shared/jobs/job-queries.js';
 import type { JobQueues } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
+import { failAfterAttempts } from './failed-job.js';
 import type { CatchUpRunner } from './search/catch-up-runner.js';
 
 export interface ReconcilerDeps {
@@ -16,23 +17,34 @@ export interface ReconcilerDeps {
 }
 
 /**
- * One pass: every job that PostgreSQL says is `processing` but that its BullMQ queue does not
- * have (Redis flushed, or restarted without persistence; or accepted by an API process that
- * stopped, or gave up, before queueing it) is queued under its own id. Safe
- * from several processes at once and against a job being accepted right now: adding a job id
- * that the queue already has is a no-op, and a delivery of a job that has meanwhile ended does
- * nothing. Returns the ids re-queued.
+ * One pass over the jobs that PostgreSQL says are `processing`:
+ * - one that its BullMQ queue does not have (Redis flushed, or restarted without persistence; or
+ *   accepted by an API process that stopped, or gave up, before queueing it) is queued under its
+ *   own id. Safe from several processes at once and against a job being accepted right now:
+ *   adding a job id that the queue already has is a no-op, and a delivery of a job that has
+ *   meanwhile ended does nothing;
+ * - one whose BullMQ job failed for good is failed as the worker would have failed it: its
+ *   attempts ran out while PostgreSQL could not take the worker's write (an outage longer than
+ *   the attempts' back-off), and nothing else would ever end the row. A retry removes the BullMQ
+ *   job before it resets the row, so a retried job is never taken for one.
  */
-async function reconcileOnce(deps: ReconcilerDeps): Promise<string[]> {
+async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
   const requeued: string[] = [];
+  const failed: string[] = [];
   for (const job of await listProcessingJobs(deps.db)) {
-    const state = await deps.queues.queue(job.type).getJobState(job.id);
+    const queue = deps.queues.queue(job.type);
+    const state = await queue.getJobState(job.id);
+    if (state === 'failed') {
+      const attemptsMade = (await queue.getJob(job.id))?.attemptsMade ?? 0;
+      if (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade)) failed.push(job.id);
+      continue;
+    }
     if (state !== 'unknown') continue;
     await deps.queues.enqueue(job.type, job.id);
     requeued.push(job.id);
   }
   if (requeued.length > 0) deps.logger.warn({ jobIds: requeued }, 'jobs lost by the queue were queued again');
-  return requeued;
+  if (failed.length > 0) deps.logger.warn({ jobIds: failed }, 'jobs whose attempts ran out while their failure could not be recorded were failed');
 }
 
 /**

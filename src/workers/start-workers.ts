@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { finishJob, markJobQueued } from '../shared/jobs/job-queries.js';
-import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
+import { markJobQueued } from '../shared/jobs/job-queries.js';
+import type { JobType } from '../shared/jobs/job-row.js';
 import { systemResolver } from '../shared/callbacks/host-resolver.js';
 import { scheduleCallbackDelivery } from './callbacks/deliver-callbacks.js';
 import { scheduleCleanup } from './cleanup.js';
@@ -16,6 +16,7 @@ import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } fr
 import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
+import { failAfterAttempts } from './failed-job.js';
 
 export type { WorkerDeps } from './job-processor.js';
 
@@ -133,21 +134,17 @@ async function runDelivery(
 
 /**
  * Fails the job row of a BullMQ job that will not run again (attempts used up, or stalled too
- * often) while its row still says `processing`.
+ * often) while its row still says `processing`. When PostgreSQL cannot take the write (the
+ * failures were its outage), the reconciler fails the row once it can.
  */
 async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJob> | undefined, error: Error): Promise<void> {
   if (!job) return;
   const attempts = job.opts.attempts ?? 1;
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
-  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
   try {
-    await finishJob(deps.db, job.data.jobId, {
-      status: 'failed',
-      errorCode: JOB_FAILURE_CODES[type],
-      detail: `The ${type} could not be completed after ${job.attemptsMade} attempts because of an internal error${nothingWritten}. Retry it later.`,
-    });
+    await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade);
   } catch (settleError) {
-    deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job');
+    deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }
 }

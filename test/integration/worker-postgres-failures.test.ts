@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../../src/shared/db/pool.js';
+import { createPool, workerSessionLimits } from '../../src/shared/db/pool.js';
 import { importOptionsSchema } from '../../src/shared/jobs/import-options.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createWorkerConnection } from '../../src/shared/queues.js';
 import { ImportWriter } from '../../src/workers/import/import-writer.js';
+import { startWorkers } from '../../src/workers/start-workers.js';
+import { waitFor } from '../support/recovery-support.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -24,6 +29,40 @@ async function queuedImport(key: string): Promise<string> {
 }
 
 describe('a worker and a PostgreSQL outage', () => {
+  it('fails a job whose attempts ran out while PostgreSQL was down once it is back, and a retry imports it', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    const id = await queuedImport(account.key);
+    const database = new URL(ctx.config.DATABASE_URL);
+    const proxy = await startTcpProxy(Number(database.port || 5432));
+    database.host = new URL(proxy.url).host;
+    const workerDb = createPool(database.toString(), 6, workerSessionLimits(ctx.config));
+    const connection = createWorkerConnection(ctx.config);
+    proxy.setDown(true);
+    const workers = startWorkers({ db: workerDb, uploads: ctx.store, logger: createLogger('silent'), config: ctx.config, connection });
+    try {
+      // The attempt fails, and so does the worker's write of the failure.
+      await waitFor('the attempt to fail', async () => ((await ctx.queues.queue('import').getJobState(id)) === 'failed' ? true : undefined), 20_000, 50);
+      expect((await ctx.get(account.key, `/v1/jobs/${id}`)).json()).toMatchObject({ status: 'processing' });
+
+      proxy.setDown(false);
+      const failed = await ctx.waitForJob(account.key, id, 20_000);
+      expect(failed).toMatchObject({
+        status: 'failed',
+        error_code: 'IMPORT_FAILED',
+        detail: 'The import could not be completed after 1 attempt because of an internal error; no rows were imported. Retry it later.',
+      });
+
+      const retry = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/retry`, headers: { 'x-api-key': account.key } });
+      expect(retry.statusCode, retry.body).toBe(202);
+      expect(await ctx.waitForJob(account.key, id, 20_000)).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    } finally {
+      await workers.close();
+      connection.disconnect();
+      await workerDb.end();
+      await proxy.close();
+    }
+  });
+
   it('an import attempt that cannot get its second connection gives its transaction and the job lock back', async () => {
     const account = await ctx.createAccount();
     const id = await queuedImport(account.key);
