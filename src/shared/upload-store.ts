@@ -143,6 +143,10 @@ export class UploadStore implements FileStore {
     // Synchronous: the stream opens its file at once, so the folder must exist before it.
     const made = mkdirSync(dirname(target), { recursive: true });
     const stream = createWriteStream(partial, { highWaterMark: 1 << 20, flush: true });
+    // The file opens later, while the export still waits for its snapshot: an open that fails
+    // (disk full, out of inodes or descriptors) must not be an 'error' with no listener, which
+    // would end the process. The error stays on the stream: the pipeline and finish() reject with it.
+    stream.on('error', () => {});
     return {
       stream,
       finish: async () => {
