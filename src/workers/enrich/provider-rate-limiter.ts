@@ -29,6 +29,9 @@ if left < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) 
 return 0
 `;
 
+/** The longest pause a provider's Retry-After sets (see {@link ProviderRateLimiter.pause}). */
+export const MAX_PAUSE_MS = 3_600_000;
+
 type LimiterRedis = RedisConnection & {
   enrichReserve(tatKey: string, pauseKey: string, intervalMicros: number): Promise<[number, number]>;
   enrichPause(pauseKey: string, ms: number): Promise<number>;
@@ -78,8 +81,13 @@ export class ProviderRateLimiter {
     }
   }
 
-  /** Makes every process wait `ms` from now before its next call (a 429's Retry-After). */
+  /**
+   * Makes every process wait `ms` from now before its next call (a 429's Retry-After), an hour at
+   * most: a Retry-After of weeks would hold the job that long (and past Node's longest timer,
+   * about 24.8 days, every waiting call would spin on Redis); after an hour the call is made
+   * again, and a provider still refusing answers with its next Retry-After.
+   */
   async pause(ms: number): Promise<void> {
-    await this.redis.enrichPause(this.pauseKey, Math.max(1, Math.round(ms)));
+    await this.redis.enrichPause(this.pauseKey, Math.min(MAX_PAUSE_MS, Math.max(1, Math.round(ms))));
   }
 }
