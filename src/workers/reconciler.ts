@@ -35,8 +35,9 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
     const queue = deps.queues.queue(job.type);
     const state = await queue.getJobState(job.id);
     if (state === 'failed') {
-      const attemptsMade = (await queue.getJob(job.id))?.attemptsMade ?? 0;
-      if (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade)) failed.push(job.id);
+      // Removed since (aged out of the failed set): the next pass queues it again.
+      const attemptsMade = (await queue.getJob(job.id))?.attemptsMade;
+      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade))) failed.push(job.id);
       continue;
     }
     if (state !== 'unknown') continue;
