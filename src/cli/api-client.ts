@@ -88,9 +88,12 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         response = await attempt(method, url.toString(), request);
       } catch (error) {
         if (error instanceof CliError) throw error;
+        const cause = (error as { cause?: unknown }).cause;
+        // The request body's own failure (the upload's file could not be read): not the network's.
+        if (cause instanceof CliError) throw cause;
         failures += 1;
-        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+        const { code, message } = (cause ?? {}) as { code?: string; message?: string };
+        const reason = code ?? message ?? (error as Error).message;
         if (failures >= config.retries) throw new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
         notify(`network error (${reason}); retrying in ${backoff / 1000} s`);
         await sleep(backoff);

@@ -42,8 +42,12 @@ export async function uploadFile(
   const bar = progress.bar('upload', 'bytes');
   const contentType = extname(path).toLowerCase() === '.xlsx' ? XLSX_TYPE : 'text/csv';
   const body: ApiRequest['body'] = () => {
-    const counted = createReadStream(path).pipe(byteCounter((sent) => bar.update(sent, size)));
-    return { stream: Readable.toWeb(counted) as ReadableStream<Uint8Array>, contentType };
+    const source = createReadStream(path);
+    const counted = byteCounter((sent) => bar.update(sent, size));
+    // `pipe` passes no error on: a file that cannot be read (gone since the stat, or between two
+    // attempts) fails the request with a usage error instead of ending the CLI with a stack trace.
+    source.on('error', (error) => counted.destroy(new CliError(`Could not read ${path}: ${error.message}`, EXIT.usage)));
+    return { stream: Readable.toWeb(source.pipe(counted)) as ReadableStream<Uint8Array>, contentType };
   };
   try {
     return await client.send('POST', request.path, { query: request.query, headers: request.headers, body });

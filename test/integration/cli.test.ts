@@ -170,6 +170,15 @@ describe('exit codes', { timeout: 60_000 }, () => {
     expect(unknown.stderr).toContain('NOT_FOUND');
   });
 
+  it('exits 2 with the reason when the file cannot be read after its check, without retrying it', async () => {
+    const account = await ctx.createAccount();
+    // A regular file to stat() whose read fails (EIO): as a file removed between two attempts.
+    const run = await cli(account.key, 'import', '--no-wait', '/proc/self/mem');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Could not read /proc/self/mem: EIO');
+    expect(run.stderr).not.toMatch(/retrying|Unhandled 'error' event/);
+  });
+
   it('exits 3 without a key and with a wrong one, and never prints the key', async () => {
     expect((await runProcess(compiled.command, ['usage'], { CATALOG_URL: url })).code).toBe(3);
     const wrongKey = await cli('ck_wrong-key-0000000000000000', 'usage');
