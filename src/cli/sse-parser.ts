@@ -17,10 +17,11 @@ export async function* parseEventStream(chunks: AsyncIterable<Uint8Array>): Asyn
   let buffer = '';
   let pending: ServerSentEvent = { id: null, event: 'message', data: '' };
   let hasData = false;
-  for await (const chunk of chunks) {
-    buffer += decoder.decode(chunk, { stream: true });
+  /** The complete lines of `buffer`; before the stream's end, a CR that ends it may be half a CRLF and waits. */
+  function* lines(ended: boolean): Generator<StreamItem> {
     let newline: number;
     while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+      if (!ended && newline === buffer.length - 1 && buffer.endsWith('\r')) return;
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
       if (line === '') {
@@ -41,4 +42,9 @@ export async function* parseEventStream(chunks: AsyncIterable<Uint8Array>): Asyn
       }
     }
   }
+  for await (const chunk of chunks) {
+    buffer += decoder.decode(chunk, { stream: true });
+    yield* lines(false);
+  }
+  yield* lines(true);
 }
