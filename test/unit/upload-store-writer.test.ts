@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { UploadStore } from '../../src/shared/upload-store.js';
 
 /**
@@ -25,9 +25,9 @@ it('a result file that cannot be created fails the writer, not the process', asy
   const blocker = join(dir, 'exports', 'result.csv.part');
   await mkdir(blocker, { recursive: true });
   const writer = store.createWriter('exports/result.csv');
-  // The open fails on a later turn; let it.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(writer.stream.errored).toMatchObject({ code: 'EISDIR' });
+  // The open fails on a later turn. Polled, not awaited with a listener: the writer's own listener
+  // (or its absence) is what this checks.
+  await vi.waitFor(() => expect(writer.stream.errored).toMatchObject({ code: 'EISDIR' }));
   await expect(pipeline(Readable.from(['ean\n']), writer.stream)).rejects.toMatchObject({ code: 'EISDIR' });
   await expect(writer.finish()).rejects.toMatchObject({ code: 'EISDIR' });
   await rm(blocker, { recursive: true });
