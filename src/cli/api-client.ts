@@ -114,6 +114,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         await sleep(retryAfter * 1000);
         continue;
       }
+      failure.afterLostAnswer = failures > 0;
       throw failure;
     }
   };

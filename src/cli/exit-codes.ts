@@ -19,6 +19,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** A failure that ends the command with `exitCode`; `errorCode` is the service's error_code when it answered. */
 export class CliError extends Error {
   override name = 'CliError';
+  /**
+   * The service's answer to a request sent again after a network error or a 5xx: the earlier
+   * send may have reached the service and done its work, its answer lost on the way back.
+   */
+  afterLostAnswer = false;
 
   constructor(
     message: string,

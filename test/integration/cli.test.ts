@@ -94,7 +94,7 @@ describe('catalog import', { timeout: 60_000 }, () => {
 
   it('retries an upload whose answer was lost with the same Idempotency-Key, so only one job starts', async () => {
     const account = await ctx.createAccount();
-    const proxy = await answerDroppingProxy(new URL(url).port);
+    const proxy = await answerDroppingProxy(new URL(url).port, 'POST /v1/imports');
     try {
       const file = await productsFile('lost-answer.csv', 30, 2);
       const run = await runProcess(compiled.command, ['import', file], { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key });
@@ -131,6 +131,28 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(retried.stdout).toContain('Import failed (IMPORT_FAILED)');
     const usage = await cli(account.key, 'usage');
     expect(usage.stdout).toMatch(/^FREE tier, \d{4}-\d{2}: \d+ of \d+ requests used$/m);
+  });
+
+  it('takes a retry whose answer was lost as accepted, although the repeated request finds the job running', async () => {
+    const account = await ctx.createAccount();
+    const id = await failedImportId(account.key, 'retry-lost.csv');
+    const proxy = await answerDroppingProxy(new URL(url).port, `POST /v1/jobs/${id}/retry`);
+    // The retried job waits in the paused queue, so it still runs when the request is repeated.
+    const imports = ctx.queues.queue('import');
+    await imports.pause();
+    try {
+      const args = ['--json', 'jobs', 'retry', id, '--no-wait'];
+      const run = await runProcess(compiled.command, args, { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key });
+      expect(proxy.dropped()).toBe(1);
+      expect(run.stderr).toMatch(/network error .*retrying/);
+      expect(run.stderr).toContain('the retry sent before the failure was accepted: the job runs again');
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({ id, status: 'processing' });
+    } finally {
+      await imports.resume();
+      proxy.server.close();
+    }
+    expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
   });
 });
 
@@ -234,21 +256,22 @@ async function closedPort(): Promise<number> {
 }
 
 /**
- * A TCP proxy to the service that lets the first import upload reach it and then cuts the
- * connection as the answer starts: the job exists but the client never hears of it.
+ * A TCP proxy to the service that lets the first request starting with `requestLine` (method and
+ * path) reach it and then cuts the connection as the answer starts: the request did its work but
+ * the client never hears of it.
  */
-async function answerDroppingProxy(upstreamPort: string): Promise<{ server: Server; url: string; dropped(): number }> {
+async function answerDroppingProxy(upstreamPort: string, requestLine: string): Promise<{ server: Server; url: string; dropped(): number }> {
   const { connect } = await import('node:net');
   let dropped = 0;
   const server = createServer((client) => {
     const upstream = connect(Number(upstreamPort), '127.0.0.1');
-    let isUpload = false;
+    let isDropped = false;
     client.on('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').startsWith('POST /v1/imports')) isUpload = true;
+      if (chunk.toString('latin1').startsWith(requestLine)) isDropped = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (isUpload && dropped === 0) {
+      if (isDropped && dropped === 0) {
         dropped += 1;
         client.destroy();
         upstream.destroy();

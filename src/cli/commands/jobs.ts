@@ -1,4 +1,4 @@
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followJob } from '../follow-job.js';
 import type { JobAccepted, JobView } from '../job-view.js';
 import { jobSummary, type CommandContext } from '../output.js';
@@ -68,9 +68,26 @@ export async function cancelJobCommand(context: CommandContext, id: string): Pro
   return EXIT.done;
 }
 
+/**
+ * Asks for a retry. The POST is not idempotent: when its answer was lost and the client sent it
+ * again, the second gets 409 JOB_NOT_FINISHED because the first reset the job. A job that runs
+ * after such an answer had its retry accepted.
+ */
+async function requestRetry(context: CommandContext, id: string): Promise<JobAccepted> {
+  try {
+    return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`);
+  } catch (error) {
+    if (!(error instanceof CliError && error.afterLostAnswer && error.errorCode === 'JOB_NOT_FINISHED')) throw error;
+    const job = await context.client.json<JobView>('GET', jobPath(id));
+    if (job.status !== 'processing') throw error;
+    context.progress.line('the retry sent before the failure was accepted: the job runs again');
+    return { id: job.id, status: job.status };
+  }
+}
+
 /** `catalog jobs retry ID`: runs a failed or cancelled job again and, unless --no-wait, follows it. */
 export async function retryJobCommand(context: CommandContext, id: string, options: { wait: boolean }): Promise<ExitCode> {
-  const accepted = await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`);
+  const accepted = await requestRetry(context, id);
   if (!options.wait) {
     context.output.result(accepted, [`Retry accepted: job ${accepted.id}`]);
     return EXIT.done;
