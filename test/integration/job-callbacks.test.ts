@@ -77,11 +77,20 @@ describe('job callbacks', () => {
     expect(JSON.parse(delivery!.body)).toMatchObject({ id: job.id, type, status: 'completed' });
   });
 
-  it('refuses a callback_url that is not http or https with 400', async () => {
-    const response = await ctx.upload(key, VALID_CSV, { callback_url: 'ftp://example.com/hook' });
+  it.each(['ftp://example.com/hook', 'notaurl', 'http://'])('refuses the callback_url %s, which is no http or https URL, with 400', async (callbackUrl) => {
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: callbackUrl });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
     expect(response.json().error).toContain('callback_url');
+  });
+
+  it.each([
+    ['/v1/enrichments', {}],
+    ['/v1/exports', { format: 'csv' }],
+  ])('refuses a callback_url that is no URL in the body of POST %s', async (url, body) => {
+    const response = await ctx.app.inject({ method: 'POST', url, headers: { 'x-api-key': key }, payload: { ...body, callback_url: 'notaurl' } });
+    expect([400, 422]).toContain(response.statusCode);
+    expect(response.json().error).toMatch(/callback_url.*must be an absolute http or https URL/);
   });
 });
 

@@ -5,14 +5,23 @@ import type { HostResolver, ResolvedAddress } from './host-resolver.js';
 
 export { isPrivateAddress } from './address-ranges.js';
 
-/** `callback_url` as a client sends it: an absolute http(s) URL without credentials. */
-export const callbackUrlSchema = z
-  .url({ protocol: /^https?$/, error: 'must be an absolute http or https URL' })
-  .max(2048)
-  .refine((value) => {
-    const url = new URL(value);
-    return url.username === '' && url.password === '';
-  }, 'must not carry a user name or password');
+/**
+ * `callback_url` as a client sends it: an absolute http(s) URL without credentials. Each message
+ * starts with `subject`: a query parameter's is named by its 400, a body's field names itself.
+ */
+export function callbackUrlSchemaOf(subject = '') {
+  return z
+    .url({ protocol: /^https?$/, error: `${subject}must be an absolute http or https URL` })
+    .max(2048, { error: `${subject}must be at most 2048 characters` })
+    .refine((value) => {
+      // Zod runs this check after a failed format check too: a value that is no URL has its problem already.
+      if (!URL.canParse(value)) return true;
+      const url = new URL(value);
+      return url.username === '' && url.password === '';
+    }, `${subject}must not carry a user name or password`);
+}
+
+export const callbackUrlSchema = callbackUrlSchemaOf();
 
 /** Which callback targets may be reached, and how their names are resolved. */
 export interface CallbackTargetPolicy {

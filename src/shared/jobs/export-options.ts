@@ -1,4 +1,4 @@
-import { callbackUrlSchema } from '../callbacks/callback-target.js';
+import { callbackUrlSchemaOf } from '../callbacks/callback-target.js';
 import { z } from 'zod';
 import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
@@ -77,7 +77,7 @@ export const exportRequestSchema = z
       )
       .optional(),
     /** Where the job resource is POSTed when the job ends (POST /v1/exports only; schedules ignore it). */
-    callback_url: callbackUrlSchema.optional(),
+    callback_url: callbackUrlSchemaOf('callback_url ').optional(),
     columns: columnMappingSchema.optional().meta({
       description: "CSV only: output header → field, as an import profile's columns (a partner's format round-trips)",
       example: { 'EAN Code': 'ean', Artikelname: 'name', Farbe: 'attributes.color' },
