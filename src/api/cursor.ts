@@ -63,6 +63,9 @@ export function keysetPosition<T extends unknown[]>(...parts: { [K in keyof T]: 
     Array.isArray(value) && value.length === parts.length && parts.every((isPart, index) => isPart(value[index]));
 }
 
+/** The position of a newest-first list (jobs, keys, schedules, import profiles): `created_at` key and id. */
+export const isNewestFirstPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
+
 /**
  * One page of a list query that fetched up to `limit + 1` rows: the first `limit` rows as `data`,
  * and a `next_cursor` at the last of them when the extra row shows that more follow.

@@ -46,6 +46,7 @@ const routes = (): Array<[string, string, string]> => [
   ['GET /v1/jobs/{id}/errors', `/v1/jobs/${jobId}/errors`, account.key],
   ['GET /v1/keys', '/v1/keys', account.key],
   ['GET /v1/export-schedules', '/v1/export-schedules', account.key],
+  ['GET /v1/import-profiles', '/v1/import-profiles', account.key],
 ];
 
 beforeAll(async () => {

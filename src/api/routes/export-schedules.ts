@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
-import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
+import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { limitExceeded, notFound, serviceUnavailable, validationError } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
@@ -88,7 +88,6 @@ function scheduleOf(body: unknown, minInterval: number): { cron: string; timezon
   return { ...timing, exportBody: value.export };
 }
 
-const isPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /**
  * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
@@ -145,7 +144,7 @@ export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis
     },
     async (request) => {
       const { limit, cursor } = request.query;
-      const after = cursor ? decodeCursor(cursor, isPosition) : undefined;
+      const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
       const rows = await listExportSchedules(deps.db, accountIdOf(request), {
         limit,
         after: after && { createdAt: after[0], id: after[1] },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, pageOf } from '../cursor.js';
+import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound, validationError } from '../errors.js';
 import { zodIssueProblems } from '../../shared/field-problems.js';
@@ -77,9 +77,6 @@ async function uniqueName<T>(name: string, write: () => Promise<T>): Promise<T> 
   }
 }
 
-const isPosition = (value: unknown): value is [string, string] =>
-  Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && UUID.test(String(value[1]));
-
 /** Saved import profiles (API.md §7): CRUD, scoped to the account; another account's is 404. */
 export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -123,7 +120,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     },
     async (request) => {
       const { limit, cursor } = request.query;
-      const after = cursor ? decodeCursor(cursor, isPosition) : undefined;
+      const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
       const rows = await listImportProfiles(deps.db, accountIdOf(request), { limit, after: after && { createdAt: after[0], id: after[1] } });
       return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toProfileResource);
     },

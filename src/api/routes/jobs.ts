@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { countPart, decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
+import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
@@ -48,7 +48,6 @@ async function ownJob(findJob: JobFind, accountId: string, id: string): Promise<
   return job;
 }
 
-const isJobPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
@@ -74,7 +73,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
     },
     async (request) => {
       const { type, status, limit, cursor } = request.query;
-      const after = cursor ? decodeCursor(cursor, isJobPosition) : undefined;
+      const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
       const query = { type, status, limit, after: after && { createdAt: after[0], id: after[1] } };
       const accountFilter = request.query.account_id;
       if (accountFilter && request.principal?.kind !== 'admin') {

@@ -5,7 +5,7 @@ import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
-import { decodeCursor, keysetPosition, pageOf, timestampPart, uuidPart } from '../cursor.js';
+import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import { MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import type { Db } from '../../shared/db/pool.js';
@@ -52,7 +52,6 @@ const keySchema = z
   .meta({ id: 'ApiKey' });
 
 const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const isKeyPosition = keysetPosition<[string, string]>(timestampPart, uuidPart);
 
 /** The key routes of API.md §2: create (shown once), list (never the secret), revoke. */
 export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number; changes: CredentialChanges }): void {
@@ -119,7 +118,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     },
     async (request) => {
       const { limit, cursor } = request.query;
-      const after = cursor ? decodeCursor(cursor, isKeyPosition) : undefined;
+      const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
       const rows = await listApiKeys(deps.db, accountIdOf(request), {
         limit,
         after: after && { createdAt: after[0], id: after[1] },
