@@ -94,6 +94,29 @@ describe('job and key bodies', () => {
   });
 });
 
+describe('instants PostgreSQL cannot store', () => {
+  // Well-formed ISO 8601 that timestamptz refuses: the year 0000, an offset past 15:59.
+  it.each(['0000-01-01T00:00:00Z', '2026-01-01T00:00:00+16:00', '2099-01-01T00:00:00-23:59'])('refuses %s everywhere an instant is taken, and starts nothing', async (instant) => {
+    const search = encodeURIComponent(instant);
+    expectError(await send('GET', `/v1/products?updated_since=${search}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'updated_since': Invalid ISO datetime/);
+    const filter = { updated_since: instant };
+    const since = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+    expectError(await send('POST', '/v1/exports', { format: 'csv', filter }), 422, 'VALIDATION_ERROR', since);
+    expectError(await send('POST', '/v1/export-schedules', { cron: '0 3 * * *', export: { format: 'csv', filter } }), 422, 'VALIDATION_ERROR', since);
+    expectError(await send('POST', '/v1/enrichments', { filter }), 400, 'BAD_REQUEST', /updated_since/);
+    const expires = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
+    expectError(await send('POST', '/v1/keys', { name: 'ci', expires_at: instant }), 400, 'VALIDATION_ERROR', expires);
+    const { rows } = await ctx.db.query('SELECT 1 FROM jobs WHERE account_id = $1 UNION ALL SELECT 1 FROM export_schedules WHERE account_id = $1', [account.id]);
+    expect(rows).toEqual([]);
+  });
+
+  it('takes the extremes PostgreSQL stores', async () => {
+    for (const instant of ['0001-01-01T00:00:00Z', '2026-01-01T00:00:00+15:59', '2026-01-01T00:00:00-15:59']) {
+      expect((await send('GET', `/v1/products?updated_since=${encodeURIComponent(instant)}`)).statusCode).toBe(200);
+    }
+  });
+});
+
 describe('JSON bodies', () => {
   it('refuses a JSON body with a NUL character with 400 naming where it is, and stores nothing', async () => {
     const put = (url: string, payload: unknown) => sendJson(ctx.app, account.key, 'PUT', url, payload);

@@ -17,7 +17,8 @@ import {
   productReplaceBodySchema,
   type ProductInput,
 } from '../../shared/product/schema.js';
-import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../../shared/input-bounds.js';
+import { MAX_FILTER_LENGTH } from '../../shared/input-bounds.js';
+import { instantSchema } from '../../shared/instant.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { prefetched, type Lookup } from '../prefetch.js';
@@ -29,9 +30,7 @@ const eanParams = z.object({
 const listQuery = z.object({
   brand: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Exact brand' }),
   category: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Exact category' }),
-  updated_since: z.iso
-    .datetime({ offset: true })
-    .max(MAX_INSTANT_LENGTH)
+  updated_since: instantSchema()
     .optional()
     .meta({ description: 'Only products written at or after this ISO 8601 instant' }),
   q: z.string().max(MAX_FILTER_LENGTH).optional().meta({ description: 'Case-insensitive substring of the name' }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_INSTANT_LENGTH } from '../input-bounds.js';
+import { instantSchema } from '../instant.js';
 
 /** Which products an enrichment covers, besides an explicit EAN list (API.md §4). */
 export const enrichmentFilterSchema = z.strictObject({
@@ -8,7 +8,7 @@ export const enrichmentFilterSchema = z.strictObject({
   /** Exact category as stored. */
   category: z.string().min(1).max(500).optional(),
   /** Products updated at or after this time (ISO 8601 with an offset). */
-  updated_since: z.iso.datetime({ offset: true }).max(MAX_INSTANT_LENGTH).optional(),
+  updated_since: instantSchema().optional(),
 });
 
 /** The options of an enrichment job, as stored on the job row and echoed in its `options`. */

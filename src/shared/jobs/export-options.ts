@@ -1,7 +1,8 @@
 import { callbackUrlSchemaOf } from '../callbacks/callback-target.js';
 import { z } from 'zod';
 import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
-import { MAX_FILTER_LENGTH, MAX_INSTANT_LENGTH } from '../input-bounds.js';
+import { MAX_FILTER_LENGTH } from '../input-bounds.js';
+import { instantSchema } from '../instant.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
 import { exportColumns, type ExportColumn } from './export-columns.js';
 import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
@@ -68,10 +69,7 @@ export const exportRequestSchema = z
             .string({ error: 'filter.category must be a string.' })
             .max(MAX_FILTER_LENGTH, { error: `filter.category must be at most ${MAX_FILTER_LENGTH} characters.` })
             .optional(),
-          updated_since: z.iso
-            .datetime({ offset: true, error: UPDATED_SINCE_MESSAGE })
-            .max(MAX_INSTANT_LENGTH, { error: UPDATED_SINCE_MESSAGE })
-            .optional(),
+          updated_since: instantSchema(UPDATED_SINCE_MESSAGE).optional(),
         },
         { error: 'filter must be an object.' },
       )

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { MAX_INSTANT_LENGTH } from './input-bounds.js';
+
+/** The offset that ends an ISO 8601 date-time (`+05:30`, `-0800`, `+05`); `Z` has none. */
+const OFFSET = /[+-](\d{2})(?::?\d{2})?$/;
+
+/**
+ * Whether PostgreSQL's timestamptz takes an ISO 8601 date-time that is well formed: it refuses
+ * the year 0000 and offsets past ±15:59, which the format allows.
+ */
+export function isStorableInstant(value: string): boolean {
+  if (value.startsWith('0000')) return false;
+  const offset = OFFSET.exec(value);
+  return !offset || Number(offset[1]) <= 15;
+}
+
+const OUT_OF_RANGE = 'Invalid ISO datetime: the year must be 0001 or later, an offset at most 15:59';
+
+/**
+ * An ISO 8601 date-time with a time and an offset (`Z` or `±hh:mm`), as everywhere in the
+ * contract, that PostgreSQL can store; `message` replaces each of its problems' messages.
+ */
+export function instantSchema(message?: string) {
+  return z.iso
+    .datetime({ offset: true, ...(message ? { error: message } : {}) })
+    .max(MAX_INSTANT_LENGTH, message ? { error: message } : undefined)
+    .refine(isStorableInstant, { error: message ?? OUT_OF_RANGE });
+}
