@@ -69,4 +69,16 @@ describe('readWhole', () => {
     closing.destroy();
     await expect(closed).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
   });
+
+  it('fails at once with a stream that failed or closed before it was read', async () => {
+    // A multipart file part whose body ended inside it has failed by the time the route reads it.
+    const failed = new PassThrough();
+    failed.destroy(new Error('Unexpected end of multipart data'));
+    await nextTurn();
+    await expect(readWhole(failed, 500)).rejects.toThrow('Unexpected end of multipart data');
+    const closed = new PassThrough();
+    closed.destroy();
+    await nextTurn();
+    await expect(readWhole(closed, 500)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
 });

@@ -8,10 +8,16 @@ const prematureClose = () => Object.assign(new Error('Premature close'), { code:
  * are put back in the same tick as the last one was read, before an end that came with it is
  * emitted (the end then waits until they have been read again).
  *
+ * A stream that has already failed or closed rejects at once.
+ *
  * Past the limit an 'error' listener stays on the stream: a failure before the caller pipes it
  * is kept in `source.errored`, where a pipeline finds it, instead of being an uncaught 'error'.
  */
 export function readWhole(source: Readable, limit: number): Promise<Buffer | null> {
+  // A stream that failed or closed before it is read emits nothing more (a multipart file part
+  // whose body ended inside it fails as the parser reaches the end, before the route reads it).
+  if (source.errored) return Promise.reject(source.errored);
+  if (source.destroyed) return Promise.reject(prematureClose());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
