@@ -100,6 +100,22 @@ describe('a multipart upload over its limits', () => {
 });
 
 describe('bodies and headers the service will not read', () => {
+  it.each([
+    ['without a boundary', 'multipart/form-data', 'ean,name\n96385074,Pen\n', "The multipart body has no boundary: send Content-Type 'multipart/form-data; boundary=…'."],
+    ['that is no multipart body', 'multipart/form-data; boundary=xyz', 'ean,name\n96385074,Pen\n', 'The multipart body ends before its closing boundary.'],
+    [
+      'cut off inside its file',
+      'multipart/form-data; boundary=xyz',
+      '--xyz\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\nean,name\n96385074,Pen\n',
+      'The multipart body ends before its closing boundary.',
+    ],
+  ])('refuses a multipart upload %s with 400, keeping nothing', async (_name, contentType, body, message) => {
+    const [jobsBefore, uploadsBefore] = [await jobCount(), await storedUploads()];
+    const answer = await streamRequest(`${url}/v1/imports`, { headers: { 'x-api-key': key, 'content-type': contentType }, chunks: [body] });
+    expect(envelope(answer, 400, 'BAD_REQUEST').error).toBe(message);
+    expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
+  });
+
   it('refuses a gzip-encoded upload with 415 instead of storing compressed bytes', async () => {
     const answer = await streamRequest(`${url}/v1/imports`, {
       headers: { 'x-api-key': key, 'content-type': 'text/csv', 'content-encoding': 'gzip' },

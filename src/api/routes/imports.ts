@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import type { AppError } from '../../shared/http/app-error.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
@@ -181,6 +182,16 @@ async function receiveBody(source: Readable, deps: ImportRouteDeps, save: SaveOp
   return { ...(await deps.uploads.save(source, deps.maxUploadBytes, save)), data: null };
 }
 
+/** The 400 of a multipart body that busboy could not parse (its errors carry no code), or null. */
+function malformedMultipart(error: unknown): AppError | null {
+  const message = error instanceof Error ? error.message : '';
+  if (message === 'Multipart: Boundary not found') {
+    return badRequest("The multipart body has no boundary: send Content-Type 'multipart/form-data; boundary=…'.");
+  }
+  if (/unexpected end of multipart data$/i.test(message)) return badRequest('The multipart body ends before its closing boundary.');
+  return null;
+}
+
 /** busboy's codes for a multipart body over its limits (parts, text fields, files). */
 const MULTIPART_LIMIT_CODES = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'FST_FILES_LIMIT']);
 
@@ -213,7 +224,7 @@ async function receiveMultipart(
     }
   } catch (error) {
     if (MULTIPART_LIMIT_CODES.has((error as { code?: string }).code ?? '')) throw overLimits();
-    throw error;
+    throw malformedMultipart(error) ?? error;
   }
   throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
 }
