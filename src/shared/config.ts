@@ -127,6 +127,8 @@ const envSchema = z.object({
   S3_REGION: z.string().min(1).optional(),
   /** Bucket in the path (`endpoint/bucket/key`) instead of the host name: MinIO and Ceph need it. */
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  /** How long a storage request waits for its answer, and a transfer may stall, before it fails. */
+  S3_TIMEOUT_MS: integer(100).default(60_000),
   /** `presigned`: result downloads on object storage answer 302 to a short-lived presigned URL. */
   RESULT_REDIRECT: z.enum(['none', 'presigned']).default('none'),
 });

@@ -32,7 +32,7 @@ interface StoreUnderTest {
 async function localStore(): Promise<StoreUnderTest> {
   const dir = await mkdtemp(join(tmpdir(), 'catalog-store-'));
   return {
-    store: await createFileStore({ DATA_DIR: dir, STORAGE_URL: `file://${dir}`, S3_FORCE_PATH_STYLE: false }),
+    store: await createFileStore({ DATA_DIR: dir, STORAGE_URL: `file://${dir}`, S3_FORCE_PATH_STYLE: false, S3_TIMEOUT_MS: 60_000 }),
     root: dir,
     leftovers: async () => (await filesUnder(dir)).map((file) => relative(dir, file)),
     close: () => rm(dir, { recursive: true, force: true }),
@@ -42,7 +42,7 @@ async function localStore(): Promise<StoreUnderTest> {
 async function s3Store(): Promise<StoreUnderTest> {
   const server: S3TestServer = await startS3TestServer();
   const store = await createFileStore(
-    { DATA_DIR: 'unused', STORAGE_URL: `s3://${server.bucket}/contract`, S3_ENDPOINT: server.endpoint, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true },
+    { DATA_DIR: 'unused', STORAGE_URL: `s3://${server.bucket}/contract`, S3_ENDPOINT: server.endpoint, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: true, S3_TIMEOUT_MS: 60_000 },
     { credentials: S3_TEST_CREDENTIALS },
   );
   return {

@@ -63,3 +63,42 @@ describe('imports when the connection to the storage breaks', () => {
     expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(ROWS);
   });
 });
+
+describe('a storage that accepts connections but stops answering', () => {
+  let silentProxy: TcpProxy;
+  let quick: TestContext;
+
+  beforeAll(async () => {
+    silentProxy = await startTcpProxy(Number(new URL(s3.endpoint).port));
+    quick = await createTestContext({ storage: { s3, endpoint: silentProxy.url }, env: { S3_TIMEOUT_MS: '1500' } });
+  });
+  afterAll(async () => {
+    await quick?.close();
+    await silentProxy?.close();
+  });
+
+  it('resumes a download that stalls mid-file once S3_TIMEOUT_MS passes without a byte, in the same attempt', async () => {
+    const account = await quick.createAccount();
+    silentProxy.cutNextResponseAfter(CUT_AFTER_BYTES, { stall: true });
+    const job = await quick.importCsv(account.key, productsCsv(1, ROWS, 'Stalled'));
+    expect(job).toMatchObject({ status: 'completed', progress: expectedProgress });
+    expect((await jobRow(quick.db, job.id)).attempts).toBe(1);
+    expect((await catalogSnapshot(quick.db, account.id)).count).toBe(ROWS);
+  });
+
+  it('answers 503 to an upload the storage never answers, within S3_TIMEOUT_MS, and starts no job', async () => {
+    const account = await quick.createAccount();
+    silentProxy.setSilent(true);
+    try {
+      const started = Date.now();
+      const upload = await quick.upload(account.key, productsCsv(1, 5_000, 'Unanswered'));
+      expect(upload.statusCode, upload.body).toBe(503);
+      expect(upload.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      silentProxy.setSilent(false);
+    }
+    const { rows } = await quick.db.query('SELECT id FROM jobs WHERE account_id = $1', [account.id]);
+    expect(rows).toEqual([]);
+  });
+});

@@ -8,8 +8,11 @@ export interface TcpProxy {
   url: string;
   /** The request lines and headers that went through, in order (HTTP/1.1 requests). */
   requests: string[];
-  /** Cuts the next response that grows past `bytes` (headers included), once; `thenDown`: and goes down. */
-  cutNextResponseAfter(bytes: number, options?: { thenDown?: boolean }): void;
+  /**
+   * Cuts the next response that grows past `bytes` (headers included), once; `thenDown`: and goes
+   * down; `stall`: keeps that connection open instead, forwarding nothing more either way.
+   */
+  cutNextResponseAfter(bytes: number, options?: { thenDown?: boolean; stall?: boolean }): void;
   /** Down: closes every open connection and resets each new one at once. Up: forwards again. */
   setDown(down: boolean): void;
   /**
@@ -27,6 +30,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let silent = false;
   let cutAfter: number | null = null;
   let downAfterCut = false;
+  let stallAtCut = false;
   const requests: string[] = [];
   const server = createServer((client) => {
     if (down) return void client.destroy();
@@ -50,6 +54,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       if (cutAfter !== null && responseBytes > cutAfter) {
         const keep = chunk.length - (responseBytes - cutAfter);
         cutAfter = null;
+        if (stallAtCut) {
+          client.write(chunk.subarray(0, Math.max(keep, 0)));
+          lostBytes = true;
+          return;
+        }
         // The bytes before the cut still arrive, then the connection ends mid-response.
         client.end(chunk.subarray(0, Math.max(keep, 0)));
         upstream.destroy();
@@ -78,6 +87,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     cutNextResponseAfter(bytes, options = {}) {
       cutAfter = bytes;
       downAfterCut = options.thenDown ?? false;
+      stallAtCut = options.stall ?? false;
     },
     setDown,
     setSilent(value) {

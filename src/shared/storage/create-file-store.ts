@@ -4,7 +4,7 @@ import { UploadStore } from '../upload-store.js';
 import type { FileStore } from './file-store.js';
 
 /** What the store needs from the configuration. */
-export type StorageConfig = Pick<Config, 'DATA_DIR' | 'STORAGE_URL' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_FORCE_PATH_STYLE'>;
+export type StorageConfig = Pick<Config, 'DATA_DIR' | 'STORAGE_URL' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_FORCE_PATH_STYLE' | 'S3_TIMEOUT_MS'>;
 
 /**
  * The store STORAGE_URL names: `file://<dir>` (or unset: DATA_DIR) for a local folder,

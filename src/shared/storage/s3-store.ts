@@ -213,8 +213,15 @@ export function s3StoreFor(url: string, config: StorageConfig, credentials?: S3C
     // body) is not understood by every S3-compatible store (older Ceph RGW and MinIO, emulators).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // A storage that does not answer fails the request instead of holding a job or an upload.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    // A storage that does not answer, or stops sending, fails the request instead of holding a job
+    // or an upload for ever: no answer within S3_TIMEOUT_MS (the SDK only warns of it unless told
+    // to throw), or no byte either way for as long. Failed reads resume, failed writes are retried.
+    requestHandler: {
+      connectionTimeout: Math.min(5_000, config.S3_TIMEOUT_MS),
+      requestTimeout: config.S3_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+      socketTimeout: config.S3_TIMEOUT_MS,
+    },
   });
   return new S3Store({ client, bucket, prefix: folder === '' ? '' : `${folder}/` });
 }
