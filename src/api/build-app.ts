@@ -24,6 +24,7 @@ import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
+import { MAX_JSON_BODY_BYTES } from '../shared/http/app-error.js';
 import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from '../shared/http/error-handler.js';
 import { registerRequestGuards } from './plugins/request-guards.js';
 import { registerJsonBody } from './json-body.js';
@@ -85,7 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: (request) => requestId(request.headers['x-request-id']),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: MAX_JSON_BODY_BYTES,
     trustProxy: trustProxyOption(deps.config.TRUST_PROXY),
     frameworkErrors: sendFrameworkError,
     connectionTimeout: deps.config.HTTP_CONNECTION_TIMEOUT_MS,

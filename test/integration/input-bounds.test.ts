@@ -146,6 +146,14 @@ describe('JSON bodies', () => {
     }
   });
 
+  it('refuses a JSON body over 1 MiB with 413 naming that limit, and one that is not JSON with 415 asking for JSON', async () => {
+    const large = await send('POST', '/v1/keys', { name: 'ci', padding: 'x'.repeat(1024 * 1024) });
+    expectError(large, 413, 'PAYLOAD_TOO_LARGE', 'The request body exceeds the limit of 1048576 bytes.');
+    expect(large.json().limit_bytes).toBe(1048576);
+    const xml = await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { 'x-api-key': account.key, 'content-type': 'application/xml' }, payload: '<key/>' });
+    expectError(xml, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'application/xml': send the body as application/json.");
+  });
+
   it('lets a route that takes no body be called with an empty body labelled JSON', async () => {
     const empty = (method: 'POST' | 'DELETE', url: string) =>
       ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' } });

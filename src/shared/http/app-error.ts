@@ -63,10 +63,14 @@ export const authenticationRequired = () =>
 
 export const invalidApiKey = () => new AppError(401, 'INVALID_API_KEY', 'Invalid API key.');
 
-export const payloadTooLarge = (limitBytes: number) =>
-  new AppError(413, 'PAYLOAD_TOO_LARGE', `The upload exceeds the limit of ${limitBytes} bytes.`, {
+/** `what` is too large: an upload (MAX_UPLOAD_BYTES), or a JSON body ({@link MAX_JSON_BODY_BYTES}). */
+export const payloadTooLarge = (limitBytes: number, what = 'The upload') =>
+  new AppError(413, 'PAYLOAD_TOO_LARGE', `${what} exceeds the limit of ${limitBytes} bytes.`, {
     limit_bytes: limitBytes,
   });
+
+/** The largest JSON request body the API parses. */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 /** A body that arrived slower than the configured minimum rate, or a request not received in time. */
 export const requestTimeout = () =>

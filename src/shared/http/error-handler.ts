@@ -5,6 +5,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
   AppError,
   badRequest,
+  MAX_JSON_BODY_BYTES,
   payloadTooLarge,
   requestHeadersTooLarge,
   requestTimeout,
@@ -61,8 +62,11 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return unsupportedMediaType(request.headers['content-type']);
+      // The import route checks its media types itself: this is a body of a JSON route.
+      return unsupportedMediaType(request.headers['content-type'], 'send the body as application/json');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      // Only a JSON body is parsed whole; an upload is streamed and has its own limit.
+      return payloadTooLarge(MAX_JSON_BODY_BYTES, 'The request body');
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_PARTS_LIMIT':
     case 'FST_FILES_LIMIT':
