@@ -73,6 +73,7 @@ describe('readWhole', () => {
   it('fails at once with a stream that failed or closed before it was read', async () => {
     // A multipart file part whose body ended inside it has failed by the time the route reads it.
     const failed = new PassThrough();
+    failed.on('error', () => {}); // the multipart parser's own listener
     failed.destroy(new Error('Unexpected end of multipart data'));
     await nextTurn();
     await expect(readWhole(failed, 500)).rejects.toThrow('Unexpected end of multipart data');
