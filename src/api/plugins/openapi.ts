@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
-import { rateLimitHeaders } from '../schemas.js';
+import { errorResponses, rateLimitHeaders } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
 
 /** Where Swagger UI is served; its own pages and assets are not part of the document. */
@@ -60,12 +60,15 @@ const transform: SwaggerTransform = (document) => {
     const needs = `Needs ${who}${also ? ` (or ${also})` : ''}.`;
     schema.description = [schema.description, needs].filter(Boolean).join('\n\n');
   }
+  // Every JSON body may be too large or not JSON at all (the import route states its own).
+  const response = schema.response as Record<number, unknown> | undefined;
+  if (schema.body && response && url !== '/v1/imports') schema.response = { ...errorResponses(413, 415), ...response };
   const transformed = jsonSchemaTransform({ ...document, schema });
-  const response = (transformed.schema as { response?: unknown }).response;
-  if (response === undefined) return transformed;
+  const responses = (transformed.schema as { response?: unknown }).response;
+  if (responses === undefined) return transformed;
   // Only an account's credential is counted (API.md §1); the operator key is not.
   const rateLimited = authenticated && scope !== 'admin';
-  return { ...transformed, schema: { ...transformed.schema, response: withResponseHeaders(response, rateLimited) } };
+  return { ...transformed, schema: { ...transformed.schema, response: withResponseHeaders(responses, rateLimited) } };
 };
 
 /** The `$ref`s used anywhere in `value`. */
