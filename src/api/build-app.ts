@@ -46,6 +46,7 @@ import { jobResultRoutes } from './routes/job-results.js';
 import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/job-events.js';
+import { OpenStreams } from './open-streams.js';
 import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
@@ -177,21 +178,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     multipart: multipartLimits(deps.config),
     callbacks,
   });
-  jobRoutes(app, { db: deps.db, jobCache });
+  const downloads = new OpenStreams('downloads', { perAccount: deps.config.DOWNLOADS_MAX_OPEN_PER_ACCOUNT, perProcess: deps.config.DOWNLOADS_MAX_OPEN });
+  jobRoutes(app, { db: deps.db, jobCache, downloads });
   importProfileRoutes(app, { db: deps.db });
   jobRowsCsvRoutes(app, {
     db: deps.db,
     uploads,
+    downloads,
     maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
     maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
   });
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
-  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings });
+  const streams = new OpenStreams('event streams', { perAccount: deps.config.JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT, perProcess: deps.config.JOB_EVENTS_MAX_STREAMS });
+  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings, streams });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
-  jobResultRoutes(app, { db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT });
+  jobResultRoutes(app, { db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads });
   jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });
   return app;

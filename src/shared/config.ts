@@ -116,6 +116,12 @@ const envSchema = z.object({
   WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
   /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
   JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
+  /** Event streams (GET /v1/jobs/{id}/events) open at a time on one API process: per account, and in all. */
+  JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT: integer(1).default(100),
+  JOB_EVENTS_MAX_STREAMS: integer(1).default(2_000),
+  /** Streamed downloads (errors.csv, rows.csv, an export's result) open at a time on one API process: per account, and in all. */
+  DOWNLOADS_MAX_OPEN_PER_ACCOUNT: integer(1).default(10),
+  DOWNLOADS_MAX_OPEN: integer(1).default(100),
   /** Where uploads and export files live: `file://<dir>` (unset: DATA_DIR) or `s3://<bucket>/<prefix>`. */
   STORAGE_URL: z
     .string()

@@ -15,8 +15,40 @@ export interface JobEventTimings {
   fallbackPollMs: number;
 }
 
+/** Reads a job of an account with its event version (null: gone). */
+export type JobRead = (accountId: string, jobId: string) => Promise<VersionedJobRow | null>;
+
+/**
+ * Reads of PostgreSQL shared by the streams of one job: a notification reaches every stream of
+ * the job at once, and they all take the result of one read that starts after the last of them
+ * asked (so none is older than the change it was told of), instead of a read each.
+ */
+export function sharedJobReads(db: Db): JobRead {
+  const queued = new Map<string, Promise<VersionedJobRow | null>>();
+  const running = new Map<string, Promise<unknown>>();
+  return (accountId, jobId) => {
+    const key = `${accountId}/${jobId}`;
+    const waiting = queued.get(key);
+    if (waiting) return waiting;
+    // Starts when the read under way has ended (it may predate this caller's change), and at the
+    // earliest after the callers of this turn of the event loop have joined.
+    const read = (running.get(key) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        queued.delete(key);
+        running.set(key, read);
+        return findVersionedJob(db, accountId, jobId);
+      })
+      .finally(() => {
+        if (running.get(key) === read) running.delete(key);
+      });
+    queued.set(key, read);
+    return read;
+  };
+}
+
 export interface JobEventStreamDeps {
-  db: Db;
+  readJob: JobRead;
   listener: JobChangeListener;
   logger: FastifyBaseLogger;
   timings: JobEventTimings;
@@ -113,7 +145,8 @@ class JobEventStream {
       return;
     }
     this.reading = true;
-    findVersionedJob(this.deps.db, this.accountId, this.jobId)
+    this.deps
+      .readJob(this.accountId, this.jobId)
       .then((job) => (job ? this.emit(job) : this.finish()))
       .catch((error: unknown) => {
         // The client reconnects with Last-Event-ID and resumes where it was.

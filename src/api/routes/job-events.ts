@@ -6,7 +6,8 @@ import type { Db } from '../../shared/db/pool.js';
 import { notFound } from '../errors.js';
 import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
-import { openJobEventStream, type JobEventTimings } from '../job-events/job-event-stream.js';
+import { openJobEventStream, sharedJobReads, type JobEventTimings } from '../job-events/job-event-stream.js';
+import type { OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -22,6 +23,8 @@ export interface JobEventRouteDeps {
   db: Db;
   listener: JobChangeListener;
   timings: JobEventTimings;
+  /** The event streams open on this process, bounded per account and in all. */
+  streams: OpenStreams;
 }
 
 /** The version a resuming client saw last (Last-Event-ID), or 0 for a new stream. */
@@ -33,6 +36,7 @@ function lastEventIdOf(header: string | string[] | undefined): number {
 /** GET /v1/jobs/{id}/events: a job's changes pushed to the client (API.md §7). */
 export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): void {
   const openStreams = new Set<PassThrough>();
+  const readJob = sharedJobReads(deps.db);
   // A closing server waits for its open responses: streams end first (clients resume elsewhere).
   app.addHook('preClose', async () => {
     for (const body of openStreams) body.end();
@@ -59,8 +63,10 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
       const accountId = accountIdOf(request);
       const job = UUID.test(request.params.id) ? await findVersionedJob(deps.db, accountId, request.params.id) : null;
       if (!job) throw notFound('Job not found.');
+      deps.streams.open(accountId, reply);
       const lastEventId = lastEventIdOf(request.headers['last-event-id']);
-      const body = openJobEventStream({ ...deps, logger: request.log }, accountId, job, lastEventId);
+      const streamDeps = { readJob, listener: deps.listener, timings: deps.timings, logger: request.log };
+      const body = openJobEventStream(streamDeps, accountId, job, lastEventId);
       openStreams.add(body);
       reply.raw.on('close', () => {
         openStreams.delete(body);

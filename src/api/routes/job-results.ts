@@ -9,6 +9,7 @@ import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
+import type { OpenStreams } from '../open-streams.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -30,6 +31,8 @@ export interface JobResultDeps {
   files: FileStore;
   /** `presigned`: redirect to the storage instead of streaming through the API (object storage only). */
   redirect: 'none' | 'presigned';
+  /** The downloads open on this process, bounded per account and in all. */
+  downloads: OpenStreams;
 }
 
 /**
@@ -52,7 +55,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
     },
     async (request, reply) => {
       const id = request.params.id;
-      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
+      const accountId = accountIdOf(request);
+      const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
       if (!job || job.type !== 'export') throw notFound('Job not found.');
       if (job.status === 'processing') throw jobNotFinished();
       if (job.status !== 'completed') throw notFound(`This export ended ${job.status} and has no result file.`);
@@ -67,6 +71,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
         const url = await deps.files.downloadUrl(job.result_path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });
         if (url) return reply.header('cache-control', 'no-store').redirect(url, 302);
       }
+      deps.downloads.open(accountId, reply);
       return reply
         .header('content-type', contentType)
         .header('content-disposition', `attachment; filename="${fileName}"`)

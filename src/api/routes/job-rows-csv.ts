@@ -5,20 +5,16 @@ import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
-import { ERRORS_CSV_COLUMNS, listFailedRows, type FailedRow } from '../../shared/jobs/job-error-queries.js';
+import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream } from '../csv-report.js';
+import type { OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
-
-
-/** Failed rows read from the report per query, and most bytes of their raw records. */
-const FAILED_ROWS_BATCH = 2_000;
-const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
 
 const rowsCsvSchema = {
   summary: "Every row of an ended import as CSV, with each row's errors",
@@ -37,6 +33,8 @@ const rowsCsvSchema = {
 export interface RowsCsvDeps extends RecordLimits {
   db: Db;
   uploads: FileStore;
+  /** The downloads open on this process, bounded per account and in all. */
+  downloads: OpenStreams;
 }
 
 /**
@@ -51,12 +49,14 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
     { config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
     async (request, reply) => {
       const id = request.params.id;
-      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
+      const accountId = accountIdOf(request);
+      const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
       if (!job || job.type !== 'import') throw notFound('Job not found.');
       if (job.status === 'processing') throw jobNotFinished();
       const gone = () =>
         notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
       if (!job.input_path) throw gone();
+      deps.downloads.open(accountId, reply);
       const options = importOptionsSchema.parse(job.options);
       const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch(() => {
         throw gone();
@@ -72,17 +72,6 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
         .send(stream);
     },
   );
-}
-
-/** The report's failed rows in row order, read in pages bounded by rows and bytes. */
-async function* failedRows(db: Db, jobId: string): AsyncGenerator<FailedRow> {
-  let afterRow = -1;
-  for (;;) {
-    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_BATCH, maxRawBytes: FAILED_ROWS_BATCH_BYTES });
-    if (page.length === 0) return;
-    yield* page;
-    afterRow = page.at(-1)!.row;
-  }
 }
 
 /** The CSV text after a UTF-8 BOM. */
@@ -108,7 +97,7 @@ function uploadedCells(cells: string[], width: number): string[] {
  * the row where a file-level problem stopped the read) follow with the cells the report kept.
  */
 async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
-  const report = failedRows(deps.db, jobId);
+  const report = allFailedRows(deps.db, jobId);
   const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
   let next = await nextFailed();
   let width = 0;

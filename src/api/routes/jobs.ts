@@ -5,21 +5,19 @@ import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf 
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
-import { ERRORS_CSV_COLUMNS, listFailedRows, listJobErrors } from '../../shared/jobs/job-error-queries.js';
+import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
+import type { OpenStreams } from '../open-streams.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
 const jobParams = z.object({ id: z.string() });
-const FAILED_ROWS_BATCH = 2_000;
-/** Raw records read per errors.csv page: a page of million-cell rows stays a few MiB. */
-const FAILED_ROWS_BATCH_BYTES = 4 * 1024 * 1024;
 const jobErrorSchema = z.object({
   row: z.number().int(),
   ean: z.string().nullable(),
@@ -51,7 +49,7 @@ async function ownJob(findJob: JobFind, accountId: string, id: string): Promise<
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
-export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCache }): void {
+export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCache; downloads: OpenStreams }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'jobs:read' as const };
   const findJob = jobFinder(deps.db);
@@ -123,7 +121,9 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
   );
 
   routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
-    const job = await ownJob(findJob, accountIdOf(request), request.params.id);
+    const accountId = accountIdOf(request);
+    const job = await ownJob(findJob, accountId, request.params.id);
+    deps.downloads.open(accountId, reply);
     const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, await findInputColumns(deps.db, job.id)));
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
@@ -140,18 +140,12 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
  */
 async function* errorsCsvRecords(db: Db, jobId: string, columns: string[]): AsyncGenerator<Iterable<string>> {
   yield [...uploadedCells(columns, columns.length), ...ERRORS_CSV_COLUMNS];
-  let afterRow = -1;
-  for (;;) {
-    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_BATCH, maxRawBytes: FAILED_ROWS_BATCH_BYTES });
-    if (page.length === 0) return;
-    for (const failed of page) {
-      const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-      yield (function* () {
-        yield* uploadedCells(cells, columns.length);
-        yield* [String(failed.row), failed.fields, failed.codes, failed.messages];
-      })();
-    }
-    afterRow = page.at(-1)!.row;
+  for await (const failed of allFailedRows(db, jobId)) {
+    const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
+    yield (function* () {
+      yield* uploadedCells(cells, columns.length);
+      yield* [String(failed.row), failed.fields, failed.codes, failed.messages];
+    })();
   }
 }
 

@@ -65,3 +65,21 @@ export async function listFailedRows(
   );
   return rows;
 }
+
+/** Failed rows read per page, and most bytes of their raw records per page. */
+const FAILED_ROWS_PAGE = 500;
+const FAILED_ROWS_PAGE_BYTES = 256 * 1024;
+
+/**
+ * Every failed row of the job's report in row order ({@link listFailedRows}), read a page at a
+ * time: a download whose client stops reading holds one small page, however wide the rows.
+ */
+export async function* allFailedRows(db: Db, jobId: string): AsyncGenerator<FailedRow> {
+  let afterRow = -1;
+  for (;;) {
+    const page = await listFailedRows(db, jobId, { afterRow, limit: FAILED_ROWS_PAGE, maxRawBytes: FAILED_ROWS_PAGE_BYTES });
+    if (page.length === 0) return;
+    yield* page;
+    afterRow = page.at(-1)!.row;
+  }
+}
