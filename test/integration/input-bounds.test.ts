@@ -50,6 +50,22 @@ describe('product bodies', () => {
   });
 });
 
+describe('product attributes', () => {
+  it('refuses a body with more than 1,000 attribute names with 422, in POST, PUT and PATCH, and takes 1,000', async () => {
+    const attributes = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`a${index}`, 'v']));
+    const message = 'The attributes must have at most 1000 names.';
+    const ean = eanNumber(3);
+    const before = await productCount();
+    expectError(await send('POST', '/v1/products', { ean, name: 'Pen', attributes: attributes(60_000) }), 422, 'VALIDATION_ERROR', message);
+    expectError(await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: attributes(1_001) }), 422, 'VALIDATION_ERROR', message);
+    expect(await productCount()).toBe(before);
+    expect((await send('POST', '/v1/products', { ean, name: 'Pen', attributes: attributes(1_000) })).statusCode).toBe(201);
+    const patch = await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: attributes(1_001) });
+    expectError(patch, 422, 'VALIDATION_ERROR', message);
+    expect(patch.json().errors).toEqual([{ field: 'attributes', message }]);
+  });
+});
+
 describe('query parameters', () => {
   it('refuses a product filter over 500 characters with 400 naming the parameter', async () => {
     expectError(await send('GET', `/v1/products?q=${'a'.repeat(501)}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'q'/);

@@ -15,6 +15,17 @@ const MAX_IMAGE_URL_LENGTH = 2048;
 /** Attribute names are short keys such as `color`; values may be as long as a description. */
 export const MAX_ATTRIBUTE_NAME_LENGTH = 200;
 export const MAX_ATTRIBUTE_VALUE_LENGTH = 10_000;
+/** Names one product's attributes may have: a body of more is refused before it is validated name by name. */
+export const MAX_ATTRIBUTES = 1_000;
+export const ATTRIBUTE_COUNT_MESSAGE = `The attributes must have at most ${MAX_ATTRIBUTES} names.`;
+
+/** Whether `attributes` (as sent, unvalidated) has more names than {@link MAX_ATTRIBUTES}. */
+export function tooManyAttributes(attributes: unknown): boolean {
+  if (typeof attributes !== 'object' || attributes === null) return false;
+  let names = 0;
+  for (const name in attributes) if (Object.hasOwn(attributes, name) && ++names > MAX_ATTRIBUTES) return true;
+  return false;
+}
 
 /** The report codes a product field problem can carry. */
 export type FieldErrorCode =
@@ -102,7 +113,10 @@ const attributeNameSchema = z.string().max(MAX_ATTRIBUTE_NAME_LENGTH);
 /** A name over its bound is named as such; any other problem of the object is a shape problem. */
 const attributesError = (issue: { code?: string }) => (issue.code === 'invalid_key' ? ATTRIBUTE_NAME_MESSAGE : ATTRIBUTES_MESSAGE);
 
-export const attributesSchema = z.record(attributeNameSchema, attributeValueSchema, { error: attributesError });
+export const attributesSchema = z
+  .record(attributeNameSchema, attributeValueSchema, { error: attributesError })
+  .refine((attributes) => !tooManyAttributes(attributes), { error: ATTRIBUTE_COUNT_MESSAGE })
+  .meta({ maxProperties: MAX_ATTRIBUTES });
 
 /** A stock count written as text in a CSV cell: digits only, then the same range as the API. */
 export const stockTextSchema = z
