@@ -254,6 +254,20 @@ describe('GET /v1/jobs for operators', () => {
     expect(one.json<{ data: JobResource[] }>().data.map((job) => job.id)).toEqual([b]);
   });
 
+  it("opens any account's job and its report with the operator key, as the list links them", async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    const listed = (await idle.get(ADMIN_KEY, `/v1/jobs?account_id=${account.id}`)).json<{ data: JobResource[] }>().data[0]!;
+    const job = await idle.get(ADMIN_KEY, listed.links.self);
+    expect(job.statusCode, job.body).toBe(200);
+    expect(job.json()).toEqual(listed);
+    const errors = await idle.get(ADMIN_KEY, `/v1/jobs/${id}/errors`);
+    expect([errors.statusCode, errors.json()]).toEqual([200, { data: [], next_cursor: null }]);
+    for (const unknown of ['00000000-0000-4000-8000-000000000000', 'not-a-job']) {
+      expect((await idle.get(ADMIN_KEY, `/v1/jobs/${unknown}`)).json()).toMatchObject({ error_code: 'NOT_FOUND', error: 'Job not found.' });
+    }
+  });
+
   it('refuses account_id from an account key', async () => {
     const account = await idle.createAccount();
     const response = await idle.get(account.key, `/v1/jobs?account_id=${account.id}`);

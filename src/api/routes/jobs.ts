@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
@@ -6,7 +6,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { AppError, notFound } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findInputColumns, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
+import { findInputColumns, findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -91,14 +91,20 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
   // kept by this process until the job changes.
   const findPolledJob = deps.jobCache.finder(findJob);
   const lookupJob: Lookup<JobRow> = (request, accountId) => ownJob(findPolledJob, accountId, (request.params as { id: string }).id);
-  routes.get('/v1/jobs/:id', { config: { ...config, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
-    toJobResource(await prefetched(request, lookupJob, accountIdOf(request))),
+  /** The job the caller may read: its account's own, or, for the operator key, any account's. */
+  const readableJob = (request: FastifyRequest<{ Params: { id: string } }>): Promise<JobRow> =>
+    request.principal?.kind === 'admin'
+      ? ownJob((_accountId, id) => findJobOfAnyAccount(deps.db, id), '', request.params.id)
+      : prefetched(request, lookupJob, accountIdOf(request));
+  const readConfig = { ...config, adminAllowed: true };
+  routes.get('/v1/jobs/:id', { config: { ...readConfig, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
+    toJobResource(await readableJob(request)),
   );
 
   routes.get(
     '/v1/jobs/:id/errors',
     {
-      config,
+      config: readConfig,
       schema: {
         summary: "A job's per-row error report (cursor-paginated)",
         params: jobParams,
@@ -107,7 +113,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
       },
     },
     async (request) => {
-      const job = await ownJob(findJob, accountIdOf(request), request.params.id);
+      const job = request.principal?.kind === 'admin' ? await readableJob(request) : await ownJob(findJob, accountIdOf(request), request.params.id);
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isErrorPosition) : undefined;
       const rows = await listJobErrors(deps.db, job.id, { limit, after });
