@@ -31,6 +31,8 @@ export class OpenStreams {
 
   /** Counts the response of `reply` for the account until it closes; throws past a bound. */
   open(accountId: string, reply: FastifyReply): void {
+    // The client left while the route was reading: its 'close' has come already, nothing to count.
+    if (reply.raw.destroyed) return;
     const count = this.ofAccount.get(accountId) ?? 0;
     if (count >= this.bounds.perAccount) {
       throw rateLimitExceeded(

@@ -1,5 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { OpenStreams } from '../../src/api/open-streams.js';
 import { spawnApi, type ApiChild } from '../support/api-process.js';
 import { baseUrlOf } from '../support/event-stream.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -79,6 +81,48 @@ describe('event streams', () => {
       return answer;
     }, { timeout: 5_000, interval: 100 });
     for (const answer of [...open, overAccount, overProcess, again]) answer.close();
+  });
+});
+
+describe('OpenStreams', () => {
+  it('counts nothing for a client that left before the route opened its response', async () => {
+    const streams = new OpenStreams('downloads', { perAccount: 1, perProcess: 1 });
+    const app = Fastify();
+    let release = () => {};
+    const lookup = new Promise<void>((resolve) => (release = resolve));
+    let opened = () => {};
+    const routeDone = new Promise<void>((resolve) => (opened = resolve));
+    app.get('/slow', async (_request, reply) => {
+      await lookup;
+      streams.open('account', reply);
+      opened();
+      return 'file';
+    });
+    try {
+      const base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const request = httpRequest(`${base}/slow`, { agent: false });
+      request.on('error', () => {});
+      request.end();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      request.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      await routeDone;
+      expect(streams.size).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('HEAD on a streaming route', () => {
+  it('is not answered, so it reads nothing and holds nothing', async () => {
+    const account = await ctx.createAccount();
+    const id = await runningJob(account.key);
+    for (const path of ['events', 'errors.csv', 'rows.csv', 'result']) {
+      const response = await ctx.app.inject({ method: 'HEAD', url: `/v1/jobs/${id}/${path}`, headers: { 'x-api-key': account.key } });
+      expect([response.statusCode, response.json().error], path).toEqual([404, `No route for HEAD /v1/jobs/${id}/${path}.`]);
+    }
   });
 });
 

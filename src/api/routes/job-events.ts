@@ -44,6 +44,8 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/events',
     {
+      // No HEAD twin: it would open a stream and hold it, outside the stream bound.
+      exposeHeadRoute: false,
       config: { scope: 'jobs:read' },
       schema: {
         summary: "A job's progress as Server-Sent Events",

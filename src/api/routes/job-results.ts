@@ -45,6 +45,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/result',
     {
+      // No HEAD twin: Fastify's would read the whole file to throw it away, outside the download bound.
+      exposeHeadRoute: false,
       config: { scope: 'jobs:read' },
       schema: {
         summary: "Download a completed export's file",

@@ -46,7 +46,8 @@ export interface RowsCsvDeps extends RecordLimits {
 export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/rows.csv',
-    { config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
+    // No HEAD twin: Fastify's would read the whole upload to throw it away, outside the download bound.
+    { config: { scope: 'jobs:read' }, schema: rowsCsvSchema, exposeHeadRoute: false },
     async (request, reply) => {
       const id = request.params.id;
       const accountId = accountIdOf(request);
