@@ -113,7 +113,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
       },
     },
     async (request) => {
-      const job = request.principal?.kind === 'admin' ? await readableJob(request) : await ownJob(findJob, accountIdOf(request), request.params.id);
+      const job = await readableJob(request);
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isErrorPosition) : undefined;
       const rows = await listJobErrors(deps.db, job.id, { limit, after });
@@ -126,7 +126,8 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
     },
   );
 
-  routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema }, async (request, reply) => {
+  // No HEAD twin: Fastify's would build the whole report to throw it away, outside the download bound.
+  routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema, exposeHeadRoute: false }, async (request, reply) => {
     const accountId = accountIdOf(request);
     const job = await ownJob(findJob, accountId, request.params.id);
     deps.downloads.open(accountId, reply);
