@@ -65,7 +65,10 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
     subscribed = false;
     clear();
   };
-  /** Whether the subscription is known to deliver; when its echo is overdue, what was cached goes. */
+  /**
+   * Whether the subscription is known to deliver. Once its echo is overdue, what was cached goes:
+   * announcements may have been lost meanwhile, also when the subscription delivers again.
+   */
   const live = () => {
     if (!subscribed) return false;
     if (performance.now() - echoedAt < ECHO_VALID_MS) return true;
@@ -83,6 +86,7 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
   const echo = () => deps.redis.publish(echoChannel, '').catch(() => undefined);
   if (subscriber) {
     subscriber.on('message', (channel: string, message: string) => {
+      live();
       if (channel === echoChannel) echoedAt = performance.now();
       else dropAccount(message);
     });
@@ -98,7 +102,10 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
         (error: unknown) => deps.logger.warn({ err: error }, 'could not subscribe to credential changes'),
       );
     });
-    echoTimer = setInterval(() => void echo(), ECHO_INTERVAL_MS).unref();
+    echoTimer = setInterval(() => {
+      live();
+      void echo();
+    }, ECHO_INTERVAL_MS).unref();
     void echo();
   }
 
