@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogSnapshot, jobRow, productsCsv, waitFor } from '../support/recovery-support.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
+import { streamRequest } from '../support/raw-http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -84,6 +85,21 @@ describe('a storage that accepts connections but stops answering', () => {
     expect(job).toMatchObject({ status: 'completed', progress: expectedProgress });
     expect((await jobRow(quick.db, job.id)).attempts).toBe(1);
     expect((await catalogSnapshot(quick.db, account.id)).count).toBe(ROWS);
+  });
+
+  it('answers 400 to a multipart upload cut off inside a file too large to keep in memory, keeping nothing', async () => {
+    const account = await quick.createAccount();
+    const url = await quick.app.listen({ port: 0, host: '127.0.0.1' });
+    const head = '--xyz\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\n';
+    const answer = await streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': account.key, 'content-type': 'multipart/form-data; boundary=xyz' },
+      chunks: [head, productsCsv(1, 3_000, 'Cut off')],
+    });
+    expect(answer.status, answer.body).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ error_code: 'BAD_REQUEST', error: 'The multipart body ends before its closing boundary.' });
+    expect(await s3.pendingUploads()).toEqual([]);
+    const { rows } = await quick.db.query('SELECT id FROM jobs WHERE account_id = $1', [account.id]);
+    expect(rows).toEqual([]);
   });
 
   it('answers 503 to an upload the storage never answers, within S3_TIMEOUT_MS, and starts no job', async () => {

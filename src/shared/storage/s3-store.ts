@@ -78,12 +78,18 @@ export class S3Store implements FileStore {
   async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const meter = uploadMeter(maxBytes, options);
-    source.once('error', (error) => meter.destroy(error));
+    let sourceFailure: Error | undefined;
+    source.once('error', (error) => {
+      sourceFailure = error;
+      meter.destroy(error);
+    });
     source.pipe(meter);
     try {
       await this.upload(path, meter, partSizeFor(maxBytes)).done();
     } catch (error) {
       // The upload has aborted its multipart upload by now (no parts left behind).
+      // The body itself failed (a malformed multipart body, a client gone): not the storage.
+      if (sourceFailure) throw sourceFailure;
       if (meter.errored instanceof AppError) {
         // Over the limit: stop reading the body, as the local store does.
         source.destroy();
@@ -214,14 +220,10 @@ export function s3StoreFor(url: string, config: StorageConfig, credentials?: S3C
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     // A storage that does not answer, or stops sending, fails the request instead of holding a job
-    // or an upload for ever: no answer within S3_TIMEOUT_MS (the SDK only warns of it unless told
-    // to throw), or no byte either way for as long. Failed reads resume, failed writes are retried.
-    requestHandler: {
-      connectionTimeout: Math.min(5_000, config.S3_TIMEOUT_MS),
-      requestTimeout: config.S3_TIMEOUT_MS,
-      throwOnRequestTimeout: true,
-      socketTimeout: config.S3_TIMEOUT_MS,
-    },
+    // or an upload for ever: no byte either way on its connection for S3_TIMEOUT_MS. (A limit on
+    // the whole request would also cut a slow upload of a part that is still moving.) Failed
+    // reads resume, failed writes are retried.
+    requestHandler: { connectionTimeout: Math.min(5_000, config.S3_TIMEOUT_MS), socketTimeout: config.S3_TIMEOUT_MS },
   });
   return new S3Store({ client, bucket, prefix: folder === '' ? '' : `${folder}/` });
 }
