@@ -20,14 +20,15 @@ beforeAll(async () => {
 });
 afterAll(async () => ctx?.close());
 
-/** The real pool, counting the statements sent through it. */
-function countingDb(): { db: Db; statements: () => number } {
+/** The real pool, counting the statements sent through it; each waits for `gate` first. */
+function countingDb(gate: Promise<void> = Promise.resolve()): { db: Db; statements: () => number } {
   let statements = 0;
   const db = new Proxy(ctx.db, {
     get(target, property, receiver) {
       if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
-      return (...args: Parameters<Db['query']>) => {
+      return async (...args: Parameters<Db['query']>) => {
         statements += 1;
+        await gate;
         return (target.query as (...query: unknown[]) => unknown)(...args);
       };
     },
@@ -45,15 +46,20 @@ describe('sharedJobReads', () => {
     expect(rows[0]).toMatchObject({ id: jobId, status: 'processing' });
   });
 
-  it('gives the streams told of a later change one read that shows it', async () => {
-    const { db, statements } = countingDb();
+  it('gives the streams told of a change during a read one more read, which starts after it', async () => {
+    let open = () => {};
+    const { db, statements } = countingDb(new Promise((resolve) => (open = resolve)));
     const read = sharedJobReads(db);
     const before = read(account.id, jobId);
     await nextTurn();
-    // The first read is under way; a change commits and its streams are told of it.
+    expect(statements()).toBe(1);
+    // The first read is under way (held); a change commits and its streams are told of it.
     await saveProgress(ctx.db, jobId, { phase: 'running', rowsTotal: 1, rowsProcessed: 1, rowsFailed: 0 });
-    const after = await Promise.all(Array.from({ length: 50 }, () => read(account.id, jobId)));
-    await before;
+    const told = Promise.all(Array.from({ length: 50 }, () => read(account.id, jobId)));
+    await nextTurn();
+    expect(statements()).toBe(1);
+    open();
+    const [after] = await Promise.all([told, before]);
     expect(statements()).toBe(2);
     expect(after.every((row) => row?.rows_processed === 1)).toBe(true);
     await read(account.id, jobId);
