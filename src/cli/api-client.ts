@@ -80,6 +80,8 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
     const url = new URL(config.baseUrl + path);
     for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
     let failures = 0;
+    /** Attempts that failed on the network: the service may have done the work, its answer lost. */
+    let lostAnswers = 0;
     let limitWaits = 0;
     for (;;) {
       const backoff = Math.min(MAX_BACKOFF_MS, config.retryBaseMs * 2 ** failures);
@@ -92,6 +94,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;
         failures += 1;
+        lostAnswers += 1;
         const { code, message } = (cause ?? {}) as { code?: string; message?: string };
         const reason = code ?? message ?? (error as Error).message;
         if (failures >= config.retries) throw new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
@@ -114,7 +117,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         await sleep(retryAfter * 1000);
         continue;
       }
-      failure.afterLostAnswer = failures > 0;
+      failure.afterLostAnswer = lostAnswers > 0;
       throw failure;
     }
   };

@@ -20,8 +20,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export class CliError extends Error {
   override name = 'CliError';
   /**
-   * The service's answer to a request sent again after a network error or a 5xx: the earlier
-   * send may have reached the service and done its work, its answer lost on the way back.
+   * The service's answer to a request sent again after a network error: the earlier send may
+   * have reached the service and done its work, its answer lost on the way back.
    */
   afterLostAnswer = false;
 

@@ -145,7 +145,7 @@ describe('catalog import', { timeout: 60_000 }, () => {
       const run = await runProcess(compiled.command, args, { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key });
       expect(proxy.dropped()).toBe(1);
       expect(run.stderr).toMatch(/network error .*retrying/);
-      expect(run.stderr).toContain('the retry sent before the failure was accepted: the job runs again');
+      expect(run.stderr).toContain('the retry sent before the network error was accepted: the job runs again');
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toEqual({ id, status: 'processing' });
     } finally {

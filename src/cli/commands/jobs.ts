@@ -80,7 +80,7 @@ async function requestRetry(context: CommandContext, id: string): Promise<JobAcc
     if (!(error instanceof CliError && error.afterLostAnswer && error.errorCode === 'JOB_NOT_FINISHED')) throw error;
     const job = await context.client.json<JobView>('GET', jobPath(id));
     if (job.status !== 'processing') throw error;
-    context.progress.line('the retry sent before the failure was accepted: the job runs again');
+    context.progress.line('the retry sent before the network error was accepted: the job runs again');
     return { id: job.id, status: job.status };
   }
 }
