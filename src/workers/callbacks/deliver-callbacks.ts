@@ -86,7 +86,7 @@ export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
       const failure = await deliver(deps, agents, callback);
       const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
       if (!failure) {
-        await markCallbackDelivered(deps.db, callback.jobId);
+        await markCallbackDelivered(deps.db, callback);
         log.info('job callback delivered');
         return;
       }
@@ -94,7 +94,7 @@ export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
       const retryIn = failure.permanent
         ? null
         : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
-      await markCallbackFailed(deps.db, callback.jobId, failure.problem, retryIn);
+      await markCallbackFailed(deps.db, callback, failure.problem, retryIn);
       log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
     }),
   );

@@ -44,7 +44,14 @@ export function postCallback(
       resolve(response.statusCode ?? 0);
       response.destroy();
     });
+    // A 101 answer comes as 'upgrade', not 'response': a failed delivery like any other non-2xx.
+    outgoing.on('upgrade', (response: IncomingMessage, socket: { destroy(): void }) => {
+      socket.destroy();
+      resolve(response.statusCode ?? 0);
+    });
     outgoing.on('error', reject);
+    // Whatever else ends the request without an answer or an error: never a delivery left waiting.
+    outgoing.on('close', () => reject(new Error('the connection closed without an answer')));
     outgoing.end(request.body);
   });
 }
