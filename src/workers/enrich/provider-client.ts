@@ -48,8 +48,33 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number, random
   return Math.min(capMs, Math.round(nominal * (0.75 + random() * 0.5)));
 }
 
+/** The longest answer read from the provider (a product is a few KiB): a longer one fails the attempt. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * A 429's pause when its Retry-After asks for less (0, a past date): the call is not made again
+ * at once. And how many 429s in a row one lookup takes before it fails (a provider that never
+ * lets it through).
+ */
+const MIN_RATE_LIMIT_PAUSE_MS = 1_000;
+const MAX_RATE_LIMITED_ANSWERS = 100;
+
+/** The answer's body as JSON (or text), read up to {@link MAX_ANSWER_BYTES}. */
 async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
+  const tooLarge = () => new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`);
+  if (Number(response.headers.get('content-length')) > MAX_ANSWER_BYTES) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of response.body ?? []) {
+    bytes += chunk.length;
+    // Leaving the loop cancels the body: nothing more is read.
+    if (bytes > MAX_ANSWER_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
   if (text === '') return null;
   try {
     return JSON.parse(text) as unknown;
@@ -92,12 +117,16 @@ export class ProviderClient {
   }
 
   /**
-   * Looks `ean` up. A 429 with Retry-After pauses every worker process for exactly that long and
-   * the call is made again without using up an attempt; 5xx, network errors and timeouts are
-   * retried with back-off up to `maxAttempts`. Rejects only when `signal` aborts.
+   * Looks `ean` up. A 429 with Retry-After pauses every worker process for that long (a second at
+   * least) and the call is made again without using up an attempt, up to
+   * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts and answers over
+   * {@link MAX_ANSWER_BYTES} are retried with back-off up to `maxAttempts`. A redirect is not
+   * followed (it would take the key elsewhere): it refuses like a 4xx. Rejects only when `signal`
+   * aborts.
    */
   async lookup(ean: string, signal: AbortSignal): Promise<LookupOutcome> {
     let attempts = 0;
+    let rateLimited = 0;
     for (;;) {
       await this.options.limiter.acquire(signal);
       let status: number;
@@ -108,6 +137,7 @@ export class ProviderClient {
         const response = await fetch(`${this.baseUrl}/${encodeURIComponent(ean)}`, {
           headers: { accept: 'application/json', ...(this.options.apiKey ? { 'x-api-key': this.options.apiKey } : {}) },
           signal: AbortSignal.any([signal, deadline.signal]),
+          redirect: 'manual',
         });
         status = response.status;
         retryAfter = response.headers.get('retry-after');
@@ -127,7 +157,9 @@ export class ProviderClient {
       if (status === 429) {
         const waitMs = retryAfterMs(retryAfter);
         if (waitMs !== null) {
-          await this.options.limiter.pause(waitMs);
+          rateLimited += 1;
+          if (rateLimited >= MAX_RATE_LIMITED_ANSWERS) return { kind: 'failed', attempts: rateLimited, reason: `HTTP 429 ${rateLimited} times in a row` };
+          await this.options.limiter.pause(Math.max(MIN_RATE_LIMIT_PAUSE_MS, waitMs));
           continue;
         }
         const quota = (body ?? {}) as { limit?: unknown; tier?: unknown };
@@ -138,6 +170,7 @@ export class ProviderClient {
           tier: typeof quota.tier === 'string' ? quota.tier : null,
         };
       }
+      if (status >= 300 && status < 400) return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
       if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
       attempts += 1;
       if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason: `HTTP ${status}: ${errorOf(body, 'server error')}` };

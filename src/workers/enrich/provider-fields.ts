@@ -45,6 +45,12 @@ function productObject(body: unknown): Json | null {
   return body;
 }
 
+/** A lone UTF-16 surrogate: text PostgreSQL cannot store (nor can a NUL). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether PostgreSQL can store `text`: no NUL character, no lone surrogate. */
+const storable = (text: string) => !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+
 /** A text value of the provider: a string, or a list (first image; categories joined as a path). */
 function textOf(field: FillableField, value: unknown): string | undefined {
   let text: unknown = value;
@@ -54,15 +60,16 @@ function textOf(field: FillableField, value: unknown): string | undefined {
   }
   if (typeof text !== 'string') return undefined;
   const trimmed = text.trim();
-  if (trimmed === '' || trimmed.length > MAX_LENGTH[field]) return undefined;
+  if (trimmed === '' || trimmed.length > MAX_LENGTH[field] || !storable(trimmed)) return undefined;
   if (field === 'image_url' && !imageUrlSchema.safeParse(trimmed).success) return undefined;
   return trimmed;
 }
 
 /**
  * Maps the provider's product JSON onto our fields. A field the provider did not return, or
- * returned empty or invalid for our schema (too long, not an http(s) URL), is left out, so it
- * is never touched. `attributes` is taken when it is a flat object of string, number or boolean.
+ * returned empty or invalid for our schema (too long, not an http(s) URL, text PostgreSQL cannot
+ * store), is left out, so it is never touched. `attributes` is taken when it is a flat object of
+ * string, number or boolean, without the names or values PostgreSQL cannot store.
  */
 export function mapProviderProduct(body: unknown): ProviderFields {
   const product = productObject(body);
@@ -78,6 +85,9 @@ export function mapProviderProduct(body: unknown): ProviderFields {
     }
   }
   const attributes = attributesSchema.safeParse(product.attributes);
-  if (attributes.success && Object.keys(attributes.data).length > 0) fields.attributes = attributes.data;
+  if (attributes.success) {
+    const kept = Object.entries(attributes.data).filter(([name, value]) => storable(name) && (typeof value !== 'string' || storable(value)));
+    if (kept.length > 0) fields.attributes = Object.fromEntries(kept);
+  }
   return fields;
 }
