@@ -45,11 +45,8 @@ function productObject(body: unknown): Json | null {
   return body;
 }
 
-/** A lone UTF-16 surrogate: text PostgreSQL cannot store (nor can a NUL). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Whether PostgreSQL can store `text`: no NUL character, no lone surrogate. */
-const storable = (text: string) => !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+/** Whether PostgreSQL can store `text`: no NUL character, no lone UTF-16 surrogate. */
+const storable = (text: string) => !text.includes('\u0000') && text.isWellFormed();
 
 /** A text value of the provider: a string, or a list (first image; categories joined as a path). */
 function textOf(field: FillableField, value: unknown): string | undefined {
