@@ -106,7 +106,6 @@ export function createCredentialCache(deps: CredentialCacheDeps): CredentialCach
       live();
       void echo();
     }, ECHO_INTERVAL_MS).unref();
-    void echo();
   }
 
   return {
