@@ -60,9 +60,9 @@ const transform: SwaggerTransform = (document) => {
     const needs = `Needs ${who}${also ? ` (or ${also})` : ''}.`;
     schema.description = [schema.description, needs].filter(Boolean).join('\n\n');
   }
-  // Every JSON body may be too large or not JSON at all (the import route states its own).
+  // Every body may be too large or of a type the route does not take.
   const response = schema.response as Record<number, unknown> | undefined;
-  if (schema.body && response && url !== '/v1/imports') schema.response = { ...errorResponses(413, 415), ...response };
+  if (schema.body && response) schema.response = { ...errorResponses(413, 415), ...response };
   const transformed = jsonSchemaTransform({ ...document, schema });
   const responses = (transformed.schema as { response?: unknown }).response;
   if (responses === undefined) return transformed;
