@@ -4,7 +4,8 @@ import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound, permissionDenied } from '../errors.js';
+import { permissionDenied } from '../errors.js';
+import { jobOr404 } from '../job-lookup.js';
 import { assertRetryable, requeueEndedJob } from '../job-retry.js';
 import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
 import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
@@ -13,7 +14,6 @@ import type { JobQueues } from '../../shared/queues.js';
 import type { JobCache } from '../job-cache.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
-import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
 /** The scope that starts (and so controls) a job of each type (API.md §4). */
@@ -40,9 +40,9 @@ export interface JobControlDeps {
  */
 async function controlledJob(db: Db, request: FastifyRequest, id: string): Promise<JobRow> {
   const principal = request.principal;
-  if (!UUID.test(id)) throw notFound('Job not found.');
-  const job = principal?.kind === 'account' ? await findJob(db, principal.accountId, id) : await findJobOfAnyAccount(db, id);
-  if (!job) throw notFound('Job not found.');
+  const job = await jobOr404(id, (jobId) =>
+    principal?.kind === 'account' ? findJob(db, principal.accountId, jobId) : findJobOfAnyAccount(db, jobId),
+  );
   if (principal?.kind === 'account') {
     const scope = WRITE_SCOPES[job.type];
     if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) throw permissionDenied(scope);
@@ -66,8 +66,7 @@ async function retryJob(deps: JobControlDeps, job: JobRow): Promise<JobRow> {
  * /v1/jobs/{id}/retry. Null while the row is still `processing` (BullMQ's own retry runs it then).
  */
 export async function retryJobForOperator(deps: JobControlDeps, id: string): Promise<JobRow | null> {
-  const job = UUID.test(id) ? await findJobOfAnyAccount(deps.db, id) : null;
-  if (!job) throw notFound('Job not found.');
+  const job = await jobOr404(id, (jobId) => findJobOfAnyAccount(deps.db, jobId));
   if (job.status === 'processing') return null;
   return retryJob(deps, job);
 }

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findInputColumns, findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
@@ -11,10 +11,10 @@ import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../share
 import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
+import { jobOr404 } from '../job-lookup.js';
 import type { OpenStreams } from '../open-streams.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
-import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
 const jobParams = z.object({ id: z.string() });
@@ -40,11 +40,7 @@ const errorsCsvSchema = {
 };
 
 /** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
-async function ownJob(findJob: JobFind, accountId: string, id: string): Promise<JobRow> {
-  const job = UUID.test(id) ? await findJob(accountId, id) : null;
-  if (!job) throw notFound('Job not found.');
-  return job;
-}
+const ownJob = (findJob: JobFind, accountId: string, id: string): Promise<JobRow> => jobOr404(id, (jobId) => findJob(accountId, jobId));
 
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
@@ -94,7 +90,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
   /** The job the caller may read: its account's own, or, for the operator key, any account's. */
   const readableJob = (request: FastifyRequest<{ Params: { id: string } }>): Promise<JobRow> =>
     request.principal?.kind === 'admin'
-      ? ownJob((_accountId, id) => findJobOfAnyAccount(deps.db, id), '', request.params.id)
+      ? jobOr404(request.params.id, (id) => findJobOfAnyAccount(deps.db, id))
       : prefetched(request, lookupJob, accountIdOf(request));
   const readConfig = { ...config, adminAllowed: true };
   routes.get('/v1/jobs/:id', { config: { ...readConfig, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
