@@ -78,18 +78,14 @@ export class S3Store implements FileStore {
   async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const meter = uploadMeter(maxBytes, options);
-    let sourceFailure: Error | undefined;
-    source.once('error', (error) => {
-      sourceFailure = error;
-      meter.destroy(error);
-    });
+    source.once('error', (error) => meter.destroy(error));
     source.pipe(meter);
     try {
       await this.upload(path, meter, partSizeFor(maxBytes)).done();
     } catch (error) {
       // The upload has aborted its multipart upload by now (no parts left behind).
       // The body itself failed (a malformed multipart body, a client gone): not the storage.
-      if (sourceFailure) throw sourceFailure;
+      if (source.errored) throw source.errored;
       if (meter.errored instanceof AppError) {
         // Over the limit: stop reading the body, as the local store does.
         source.destroy();
