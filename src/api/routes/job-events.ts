@@ -7,7 +7,7 @@ import { notFound } from '../errors.js';
 import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, sharedJobReads, type JobEventTimings } from '../job-events/job-event-stream.js';
-import type { OpenStreams } from '../open-streams.js';
+import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -44,8 +44,7 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/events',
     {
-      // No HEAD twin: it would open a stream and hold it, outside the stream bound.
-      exposeHeadRoute: false,
+      ...STREAMED_ROUTE,
       config: { scope: 'jobs:read' },
       schema: {
         summary: "A job's progress as Server-Sent Events",

@@ -9,7 +9,7 @@ import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
-import type { OpenStreams } from '../open-streams.js';
+import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -45,8 +45,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/result',
     {
-      // No HEAD twin: Fastify's would read the whole file to throw it away, outside the download bound.
-      exposeHeadRoute: false,
+      ...STREAMED_ROUTE,
       config: { scope: 'jobs:read' },
       schema: {
         summary: "Download a completed export's file",

@@ -11,7 +11,7 @@ import { restoreFormula } from '../../shared/product/formula-cells.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream } from '../csv-report.js';
-import type { OpenStreams } from '../open-streams.js';
+import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -46,8 +46,7 @@ export interface RowsCsvDeps extends RecordLimits {
 export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/jobs/:id/rows.csv',
-    // No HEAD twin: Fastify's would read the whole upload to throw it away, outside the download bound.
-    { config: { scope: 'jobs:read' }, schema: rowsCsvSchema, exposeHeadRoute: false },
+    { ...STREAMED_ROUTE, config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
     async (request, reply) => {
       const id = request.params.id;
       const accountId = accountIdOf(request);

@@ -12,7 +12,7 @@ import { csvReportStream } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
-import type { OpenStreams } from '../open-streams.js';
+import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 
@@ -122,8 +122,7 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
     },
   );
 
-  // No HEAD twin: Fastify's would build the whole report to throw it away, outside the download bound.
-  routes.get('/v1/jobs/:id/errors.csv', { config, schema: errorsCsvSchema, exposeHeadRoute: false }, async (request, reply) => {
+  routes.get('/v1/jobs/:id/errors.csv', { ...STREAMED_ROUTE, config, schema: errorsCsvSchema }, async (request, reply) => {
     const accountId = accountIdOf(request);
     const job = await ownJob(findJob, accountId, request.params.id);
     deps.downloads.open(accountId, reply);
