@@ -22,22 +22,23 @@ export interface ZipPart {
 }
 
 /**
- * A zip archive of `parts`, deflated, in the order given: for workbooks exceljs cannot write
- * (inline strings, members in Excel's order, archives that lie about their sizes).
+ * A zip archive of `parts`, deflated (or stored, as JSZip and SheetJS write by default), in the
+ * order given: for workbooks exceljs cannot write (inline strings, members in Excel's order,
+ * archives that lie about their sizes).
  */
-export function zipOf(parts: ZipPart[]): Buffer {
+export function zipOf(parts: ZipPart[], { stored = false } = {}): Buffer {
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
   for (const part of parts) {
     const data = Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content);
-    const packed = deflateRawSync(data);
+    const packed = stored ? data : deflateRawSync(data);
     const name = Buffer.from(part.path);
     const size = part.declaredSize ?? data.length;
     const fields = Buffer.alloc(26);
     fields.writeUInt16LE(20, 0); // version needed
     fields.writeUInt16LE(0, 2); // flags
-    fields.writeUInt16LE(8, 4); // deflate
+    fields.writeUInt16LE(stored ? 0 : 8, 4); // stored or deflated
     fields.writeUInt32LE(0x00210000, 6); // 1980-01-01 00:00
     fields.writeUInt32LE(crc32(data), 10);
     fields.writeUInt32LE(packed.length, 14);

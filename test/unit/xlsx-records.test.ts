@@ -110,6 +110,16 @@ describe('xlsx records', () => {
     }
   });
 
+  it('reads a small workbook whose members are stored, not deflated, as JSZip and SheetJS write them', async () => {
+    const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row>' +
+      '<row><c><v>4006381333931</v></c><c t="inlineStr"><is><t>Pen</t></is></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }), { stored: true });
+    expect(await recordsOf(workbook)).toEqual([['ean', 'name'], ['4006381333931', 'Pen']]);
+    for (const cut of [200, 1000, workbook.length - 10]) {
+      await expect(recordsOf(workbook.subarray(0, cut))).rejects.toMatchObject({ code: 'INVALID_XLSX' });
+    }
+  });
+
   it("decodes Excel's _xHHHH_ escapes in shared and inline strings", async () => {
     const rows = '<row><c t="s"><v>0</v></c><c t="inlineStr"><is><t>a_x000D_\nb</t></is></c></row>';
     const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>Line_x000D_\nbreak _x005F_x0041_</t></si>'] }));

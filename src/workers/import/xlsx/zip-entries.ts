@@ -44,6 +44,10 @@ class BudgetMeter extends Transform {
   }
 }
 
+/** unzipper's error for an archive that needs bytes past its last, as the reader reports it. */
+const endedEarly = (error: Error): ZipFormatError | null =>
+  error.message === 'FILE_ENDED' ? new ZipFormatError('the archive ends early') : null;
+
 /**
  * The members of the zip archive read from `source`, in archive order, each inflated as a
  * stream: nothing is held in memory or written to disk. A member the caller does not read is
@@ -56,23 +60,19 @@ export async function* zipEntries(source: Readable, budget: InflateBudget): Asyn
   source.on('error', (error) => zip.destroy(error));
   // An archive cut short ends inside a member: the member's stream never ends, and the caller
   // reading it would wait forever unless the archive's error reaches it, even when the error
-  // comes before the member is handed out.
+  // comes before the member is handed out. unzipper tells the early end by FILE_ENDED, when it
+  // needs bytes past the last; its 'close' comes when the input ends, which for a small upload
+  // read in one chunk is before its members are parsed, so it says nothing about the archive.
   const stop = (error: Error) => {
-    zipError ??= error;
+    zipError ??= endedEarly(error) ?? error;
     if (content && !content.readableEnded) content.destroy(zipError);
   };
   zip.on('error', stop);
-  let memberWhole = true;
-  zip.on('close', () => {
-    if (!memberWhole) stop(new ZipFormatError('the archive ends inside a member'));
-  });
   source.pipe(zip);
   try {
     for await (const entry of zip as AsyncIterable<unzipper.Entry>) {
       content = new BudgetMeter(budget);
       const reading = content;
-      memberWhole = false;
-      entry.on('end', () => (memberWhole = true));
       entry.on('error', (error) => reading.destroy(error));
       if (zipError) reading.destroy(zipError);
       entry.pipe(reading);
@@ -84,8 +84,8 @@ export async function* zipEntries(source: Readable, budget: InflateBudget): Asyn
     }
   } catch (error) {
     // Reading the stored upload failed (I/O: worth a retry), or the archive itself is bad (not).
-    if (error instanceof InflateLimitError || !(error instanceof Error) || 'syscall' in error) throw error;
-    throw new ZipFormatError(error.message);
+    if (error instanceof InflateLimitError || error instanceof ZipFormatError || !(error instanceof Error) || 'syscall' in error) throw error;
+    throw endedEarly(error) ?? new ZipFormatError(error.message);
   } finally {
     source.unpipe(zip);
     source.destroy();
