@@ -98,6 +98,13 @@ describe('layoutFromHeader', () => {
     expect(error.message).toContain("'color'");
   });
 
+  it('rejects a plain column and an attributes. column that name the same attribute, which one row would lose', () => {
+    expect(headerError(['ean', 'name', 'color', 'Attributes.Color'])).toMatchObject({
+      code: 'DUPLICATE_COLUMN',
+      message: "The header gives the attribute 'color' twice, from 'color' and from 'Attributes.Color'.",
+    });
+  });
+
   it('allows a report column twice, since report columns are ignored', () => {
     expect(() => layoutFromHeader(['ean', 'name', 'error_code', 'error_code'], 'upsert')).not.toThrow();
   });
@@ -168,6 +175,13 @@ describe('layoutFromHeader with a column mapping', () => {
       { name: 'color', index: 2 },
       { name: 'Gewicht', index: 4 },
     ]);
+  });
+
+  it('refuses a header mapped to an attribute that another header names plainly', () => {
+    expect(thrown(() => layoutFromHeader(['ean', 'name', 'Farbe', 'color'], 'upsert', mapping({ Farbe: 'attributes.color' })))).toMatchObject({
+      code: 'DUPLICATE_COLUMN',
+      message: "The header gives the attribute 'color' twice, from 'Farbe' and from 'color' (after the column mapping of profile 'p').",
+    });
   });
 
   it('refuses two headers that end up as the same column', () => {

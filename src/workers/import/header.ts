@@ -62,15 +62,9 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
     const target = targets.get(key) ?? key;
     if (target === 'ignore') return;
-    const seenKey = target.startsWith('attributes.') ? `attributes.${target.slice(11).toLowerCase()}` : target;
+    const seenKey = columnKey(target);
     const earlier = seen.get(seenKey);
-    if (earlier !== undefined) {
-      const message =
-        earlier.toLowerCase() === key
-          ? `The header names the column '${name}' more than once.`
-          : `The header gives '${target}' twice, from '${earlier}' and from '${name}' (after ${mapping?.label ?? 'the column mapping'}).`;
-      throw new HeaderError(message, 'DUPLICATE_COLUMN');
-    }
+    if (earlier !== undefined) throw duplicateColumn(earlier, name, seenKey, mapping);
     seen.set(seenKey, name);
     if ((PRODUCT_COLUMNS as readonly string[]).includes(target)) layout.product[target as ProductColumn] = index;
     else if (target === ATTRIBUTES_COLUMN) layout.attributesJson = index;
@@ -81,6 +75,26 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
   const missing = required.filter((column) => layout.product[column] === undefined);
   if (missing.length > 0) throw missingColumns(missing, header, mapping);
   return layout;
+}
+
+/**
+ * What two headers must not both be: a product column, the `attributes` column, or one attribute
+ * (`attributes.<name>`, lower case), whether a plain header names the attribute, the file spells
+ * it `attributes.<name>` or a mapping does: two of them would write the same attribute of a row.
+ */
+function columnKey(target: string): string {
+  if ((PRODUCT_COLUMNS as readonly string[]).includes(target) || target === ATTRIBUTES_COLUMN) return target;
+  return `attributes.${(target.startsWith('attributes.') ? target.slice(11) : target).toLowerCase()}`;
+}
+
+/** DUPLICATE_COLUMN for the header `name`, whose column `earlier` already took. */
+function duplicateColumn(earlier: string, name: string, columnKey: string, mapping: HeaderMapping | undefined): HeaderError {
+  const column = columnKey.startsWith('attributes.') ? `the attribute '${columnKey.slice(11)}'` : `'${columnKey}'`;
+  let message: string;
+  if (earlier.toLowerCase() === name.toLowerCase()) message = `The header names the column '${name}' more than once.`;
+  else if (mapping) message = `The header gives ${column} twice, from '${earlier}' and from '${name}' (after ${mapping.label}).`;
+  else message = `The header gives ${column} twice, from '${earlier}' and from '${name}'.`;
+  return new HeaderError(message, 'DUPLICATE_COLUMN');
 }
 
 /** The mapping's targets by lower-cased, trimmed header. */
