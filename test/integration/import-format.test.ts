@@ -211,6 +211,15 @@ describe('import encoding and quoting', () => {
     expect(products.map((product) => product.name)).toEqual(['Pen', 'Ink']);
   });
 
+  it("skips rows of empty cells, as Excel writes a sheet's empty rows, like blank lines", async () => {
+    const account = await ctx.createAccount();
+    const csv = 'ean;name;stock\r\n4006381333931;Pen;5\r\n;;\r\n"";"";\r\n ; ;\t\r\n96385074;Ink;x\r\n;;\r\n';
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_total: 2, rows_created: 1, rows_failed: 1 } });
+    expect((await reportOf(ctx, account.key, job.id)).map((problem) => [problem.row, problem.code])).toEqual([[2, 'INVALID_STOCK']]);
+    expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Pen']);
+  });
+
   it('accepts a file that mixes LF and CRLF line endings, blank CRLF lines included', async () => {
     const account = await ctx.createAccount();
     const job = await ctx.importCsv(account.key, 'ean,name\n4006381333931,Pen\r\n\r\n96385074,Ink\n');

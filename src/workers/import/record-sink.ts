@@ -73,8 +73,9 @@ export class RecordSink {
             await saveInputColumns(db, jobId, record);
             continue;
           }
-          const row = (rows += 1);
           const line = lines?.[index];
+          if (isBlankRecord(record, line, this.input.delimiter)) continue;
+          const row = (rows += 1);
           const ean = record === UNCUT ? this.plain!.ean(line!) : null;
           if (ean !== null) {
             const added = writer.addPlain(row, ean, line!);
@@ -143,4 +144,20 @@ export function headerMapping(options: ImportOptions): HeaderMapping | undefined
   if (!options.columns) return undefined;
   const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
   return { columns: options.columns, label };
+}
+
+/** A cell of nothing but white space. */
+const isBlankCell = (cell: string): boolean => cell.length === 0 || cell.trim().length === 0;
+
+/**
+ * Whether a data record has no cell with anything in it, as Excel writes an empty row of a sheet
+ * (`;;;`): skipped like a blank line. An uncut record is judged by its line (no quote in it).
+ */
+function isBlankRecord(record: string[], line: string | undefined, delimiter: string | undefined): boolean {
+  if (record !== UNCUT) return record.every(isBlankCell);
+  // Stops at the first character that is neither a delimiter nor white space: at once for a row.
+  for (let at = 0; at < line!.length; at += 1) {
+    if (!line!.startsWith(delimiter!, at) && !isBlankCell(line![at]!)) return false;
+  }
+  return true;
 }
