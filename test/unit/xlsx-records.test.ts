@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FileProblem } from '../../src/workers/import/file-problem.js';
-import { plainNumber } from '../../src/workers/import/xlsx/cell-text.js';
+import { numberText, plainNumber } from '../../src/workers/import/xlsx/cell-text.js';
 import { numberStyleOf } from '../../src/workers/import/xlsx/number-formats.js';
 import { workbookRecords } from '../../src/workers/import/xlsx/workbook-records.js';
 import { excelWorkbook, handWrittenWorkbook, zipOf } from '../support/xlsx.js';
@@ -133,16 +133,27 @@ describe('xlsx records', () => {
     expect(await recordsOf(workbook)).toEqual([['ean', 'name'], ['', 'Pen']]);
   });
 
+  it('writes numbers as the sheet shows them: an EAN format\'s leading zeros, a formula\'s binary noise left out', () => {
+    const ean = numberStyleOf('0000000000000');
+    expect(numberText('12000161155', ean, false)).toBe('0012000161155');
+    expect(numberText('4006381333931', ean, false)).toBe('4006381333931');
+    expect(numberText('16.799999999999997', numberStyleOf('0.00'), false)).toBe('16.80');
+    expect(numberText('0.30000000000000004', null, false)).toBe('0.3');
+    expect(numberText('1.23456', numberStyleOf('0.00'), false)).toBe('1.23456');
+    expect(numberText('-5.5', numberStyleOf('000.00'), false)).toBe('-005.50');
+  });
+
   it('writes numbers without exponent and formats with decimals', () => {
     expect(plainNumber(4006381333931)).toBe('4006381333931');
     expect(plainNumber(1e21)).toBe('1000000000000000000000');
     expect(plainNumber(1.5e-7)).toBe('0.00000015');
     expect(plainNumber(-2.5e-7)).toBe('-0.00000025');
     expect(plainNumber(0.30000000000000004)).toBe('0.30000000000000004');
-    expect(numberStyleOf('0.00')).toEqual({ kind: 'fixed', decimals: 2 });
-    expect(numberStyleOf('[$€-407] #,##0.000')).toEqual({ kind: 'fixed', decimals: 3 });
+    expect(numberStyleOf('0.00')).toEqual({ kind: 'fixed', decimals: 2, integerDigits: 1 });
+    expect(numberStyleOf('[$€-407] #,##0.000')).toEqual({ kind: 'fixed', decimals: 3, integerDigits: 1 });
+    expect(numberStyleOf('0000000000000')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 13 });
     expect(numberStyleOf('h:mm')).toEqual({ kind: 'date', hasDate: false, hasTime: true });
-    expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0 });
+    expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 1 });
     expect(numberStyleOf('[Red]0.0%')).toBeNull();
   });
 });

@@ -6,21 +6,38 @@ const EPOCH_1900_MS = Date.UTC(1899, 11, 30);
 /** 1904-01-01, day 0 of the 1904 date system (old Mac workbooks, `date1904`). */
 const EPOCH_1904_MS = Date.UTC(1904, 0, 1);
 
+/** Excel keeps and shows 15 significant digits: more are a binary fraction's noise. */
+const EXCEL_DIGITS = 15;
+
 /**
  * The text of a numeric cell, as the CSV path would see it typed: integers with all their digits
- * (an EAN of 13 digits is exact in a double) and never an exponent; decimals in their shortest
- * form that reads back as the same number, or with the fixed decimals of the cell's number
- * format (`1.50` with format `0.00`) when that is exact; dates in ISO 8601.
+ * (an EAN of 13 digits is exact in a double) and never an exponent, padded with the leading zeros
+ * of a format such as `0000000000000`; decimals to Excel's 15 significant digits (a formula's
+ * 16.799999999999997 is the 16.8 the sheet shows), in their shortest form or with the fixed
+ * decimals of the cell's number format (`1.50` with format `0.00`) when that is exact; dates in
+ * ISO 8601.
  */
 export function numberText(raw: string, style: NumberStyle, date1904: boolean): string {
-  const value = Number(raw);
+  let value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) return raw;
   if (style?.kind === 'date') return dateText(value, style, date1904);
-  if (style?.kind === 'fixed' && style.decimals > 0 && style.decimals <= 20) {
+  if (!Number.isInteger(value)) value = Number(value.toPrecision(EXCEL_DIGITS));
+  if (style?.kind !== 'fixed') return plainNumber(value);
+  let text = plainNumber(value);
+  if (style.decimals > 0 && style.decimals <= 20) {
     const fixed = value.toFixed(style.decimals);
-    if (Number(fixed) === value) return fixed;
+    if (Number(fixed) === value) text = fixed;
   }
-  return plainNumber(value);
+  return padInteger(text, style.integerDigits);
+}
+
+/** `text` (a plain number) with its integer part padded with zeros to `digits`. */
+function padInteger(text: string, digits: number): string {
+  const sign = text.startsWith('-') ? '-' : '';
+  const point = text.indexOf('.');
+  const integer = text.slice(sign.length, point === -1 ? text.length : point);
+  if (integer.length >= digits) return text;
+  return sign + integer.padStart(digits, '0') + (point === -1 ? '' : text.slice(point));
 }
 
 /** A number without exponent: integers through BigInt, others from their shortest round-trip form. */

@@ -2,7 +2,11 @@
  * How a numeric cell is written as text, from its number format: as a date, with a fixed number
  * of decimals, or in its shortest exact form.
  */
-export type NumberStyle = { kind: 'date'; hasDate: boolean; hasTime: boolean } | { kind: 'fixed'; decimals: number } | null;
+export type NumberStyle =
+  | { kind: 'date'; hasDate: boolean; hasTime: boolean }
+  /** `integerDigits`: the zeros before the point, which pad the integer part (`0000000000000`: an EAN's leading zeros). */
+  | { kind: 'fixed'; decimals: number; integerDigits: number }
+  | null;
 
 /**
  * Built-in formats (ECMA-376 Part 1, 18.8.30) that matter here: the date and time ones (14–22,
@@ -24,7 +28,8 @@ export function builtInFormat(id: number): string | undefined {
 /**
  * The {@link NumberStyle} of a format code: a date when, outside quoted text, escapes and
  * bracketed colours or locales, it has day, month, year, hour or second letters; fixed decimals
- * for a plain number format (`0.00`, `#,##0.00`); otherwise none (General, percent, exponent…).
+ * for a plain number format (`0.00`, `#,##0.00`), with the integer digits its zeros ask for;
+ * otherwise none (General, percent, exponent…).
  */
 export function numberStyleOf(code: string | undefined): NumberStyle {
   if (code === undefined) return null;
@@ -38,7 +43,8 @@ export function numberStyleOf(code: string | undefined): NumberStyle {
     return { kind: 'date', hasDate: /[dy]/i.test(bare) || /(^|[^hms:])m+(?![:\]])/i.test(bare), hasTime: /[hs]/i.test(bare) };
   }
   if (/[%eE@]/.test(bare)) return null;
+  const integerDigits = bare.split('.')[0]!.replaceAll(/[^0]/g, '').length;
   const decimals = /\.([0#?]+)/.exec(bare)?.[1]?.length;
-  if (decimals !== undefined) return { kind: 'fixed', decimals };
-  return /[0#?]/.test(bare) ? { kind: 'fixed', decimals: 0 } : null;
+  if (decimals !== undefined) return { kind: 'fixed', decimals, integerDigits };
+  return /[0#?]/.test(bare) ? { kind: 'fixed', decimals: 0, integerDigits } : null;
 }
