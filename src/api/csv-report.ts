@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { defuseFormula } from '../shared/product/formula-cells.js';
+import { defuseFormula, restoreFormula } from '../shared/product/formula-cells.js';
 
 /** Characters that make a CSV field need quotes (RFC 4180), the delimiter being a comma. */
 const NEEDS_QUOTES = /[",\r\n]/;
@@ -48,4 +48,18 @@ async function* csvChunks(records: AsyncIterable<Iterable<string>>): AsyncGenera
  */
 export function csvReportStream(records: AsyncIterable<Iterable<string>>): Readable {
   return Readable.from(csvChunks(records), { objectMode: false });
+}
+
+/**
+ * A row of errors.csv or rows.csv: its uploaded cells as the importer read them
+ * ({@link restoreFormula}; the report defuses them again the way an export would, so a fixed file
+ * re-imports to the same values), padded to the header's `width`, then `errorCells` under the
+ * error columns, then the cells past the header's width of a row that has more (`COLUMN_COUNT`):
+ * the error columns stay under their names and nothing uploaded is left out. Yielded cell by
+ * cell, so a row of any width streams in flat memory.
+ */
+export function* reportRowCells(cells: readonly string[], width: number, errorCells: readonly string[]): Generator<string> {
+  for (let index = 0; index < width; index += 1) yield restoreFormula(cells[index] ?? '');
+  yield* errorCells;
+  for (let index = width; index < cells.length; index += 1) yield restoreFormula(cells[index]!);
 }

@@ -63,6 +63,22 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     ]);
   });
 
+  it('keeps the error columns under their names for a row with extra cells, and skips rows of empty cells as the import did', async () => {
+    const { key } = await ctx.createAccount();
+    const csv = 'ean,name\n4006381333931,Pen\n,\n5901234123457,Pen, blue\n96385074,Ink\n';
+    const job = await ctx.importCsv(key, csv);
+    expect(job).toMatchObject({ status: 'failed', progress: { rows_total: 3 } });
+    const rows = (await ctx.get(key, `/v1/jobs/${job.id}/rows.csv`)).body.trimEnd().split('\n');
+    expect(rows).toEqual([
+      'ean,name,error_row,error_field,error_code,error_message',
+      '4006381333931,Pen,,,,',
+      '5901234123457,Pen,2,,COLUMN_COUNT,The row has 3 fields; the header has 2., blue',
+      '96385074,Ink,,,,',
+    ]);
+    const errors = (await ctx.get(key, `/v1/jobs/${job.id}/errors.csv`)).body.trimEnd().split('\n');
+    expect(errors).toEqual([rows[0], rows[2]]);
+  });
+
   it('adds the row where a file-level problem stopped the read after the rows before it', async () => {
     const { key } = await ctx.createAccount();
     const csv = Buffer.concat([Buffer.from('ean,name\n4006381333931,Pen\n96385074,Cr'), Buffer.from([0xe8]), Buffer.from('me\n')]);

@@ -7,10 +7,10 @@ import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
-import { restoreFormula } from '../../shared/product/formula-cells.js';
+import { isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
-import { csvReportStream } from '../csv-report.js';
+import { csvReportStream, reportRowCells } from '../csv-report.js';
 import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
@@ -83,20 +83,11 @@ async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
 const errorCells = (failed: FailedRow) => [String(failed.row), failed.fields, failed.codes, failed.messages];
 
 /**
- * Uploaded cells padded to `width`, each as the importer reads it ({@link restoreFormula}); the
- * report stream defuses them again the way an export would, so a fixed file re-imports to the
- * same values.
- */
-function uploadedCells(cells: string[], width: number): string[] {
-  return Array.from({ length: Math.max(width, cells.length) }, (_, index) => restoreFormula(cells[index] ?? ''));
-}
-
-/**
  * The records of rows.csv: the header with the error columns, then each uploaded row with its
  * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
  * the row where a file-level problem stopped the read) follow with the cells the report kept.
  */
-async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
+async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<Iterable<string>> {
   const report = allFailedRows(deps.db, jobId);
   const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
   let next = await nextFailed();
@@ -104,23 +95,25 @@ async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncG
   let row = -1;
   const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
   for await (const record of records) {
+    // A row of empty cells was skipped by the import, and is left out here so the numbers agree.
+    if (row >= 0 && isBlankRecord(record)) continue;
     row += 1;
     if (row === 0) {
       width = record.length;
-      yield [...uploadedCells(record, width), ...ERRORS_CSV_COLUMNS];
+      yield reportRowCells(record, width, ERRORS_CSV_COLUMNS);
       continue;
     }
     for (; next && next.row < row; next = await nextFailed()) yield storedRow(next, width);
     if (next?.row === row) {
-      yield [...uploadedCells(record, width), ...errorCells(next)];
+      yield reportRowCells(record, width, errorCells(next));
       next = await nextFailed();
-    } else yield [...uploadedCells(record, width), ...noErrors];
+    } else yield reportRowCells(record, width, noErrors);
   }
   for (; next; next = await nextFailed()) yield storedRow(next, width);
 }
 
 /** A report row as errors.csv gives it: the cells the report kept (padded), then its problems. */
-function storedRow(failed: FailedRow, width: number): string[] {
+function storedRow(failed: FailedRow, width: number): Iterable<string> {
   const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-  return [...uploadedCells(cells, width), ...errorCells(failed)];
+  return reportRowCells(cells, width, errorCells(failed));
 }

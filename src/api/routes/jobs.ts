@@ -4,11 +4,10 @@ import { z } from 'zod';
 import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../errors.js';
-import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findInputColumns, findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
-import { csvReportStream } from '../csv-report.js';
+import { csvReportStream, reportRowCells } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
@@ -136,26 +135,15 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
 
 /**
  * The records of errors.csv: the header as uploaded plus the error columns, then each failed row
- * once, its cells as uploaded (padded to the header's width; empty for a file-level problem),
- * then its row number and problems. Read in pages bounded by rows and bytes and yielded cell by
+ * once, its cells as uploaded (empty for a file-level problem) with its row number and problems
+ * ({@link reportRowCells}). Read in pages bounded by rows and bytes and yielded cell by
  * cell, so a report of any size, or a row of any width, streams in flat memory.
  */
 async function* errorsCsvRecords(db: Db, jobId: string, columns: string[]): AsyncGenerator<Iterable<string>> {
-  yield [...uploadedCells(columns, columns.length), ...ERRORS_CSV_COLUMNS];
+  yield reportRowCells(columns, columns.length, ERRORS_CSV_COLUMNS);
   for await (const failed of allFailedRows(db, jobId)) {
     const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-    yield (function* () {
-      yield* uploadedCells(cells, columns.length);
-      yield* [String(failed.row), failed.fields, failed.codes, failed.messages];
-    })();
+    yield reportRowCells(cells, columns.length, [String(failed.row), failed.fields, failed.codes, failed.messages]);
   }
 }
 
-/**
- * Uploaded cells padded to `width`, each as the importer reads it ({@link restoreFormula}): the
- * report writes them back the way an export would, so a fixed errors.csv re-imports to the same
- * values and a formula typed into the upload comes back defused.
- */
-function* uploadedCells(cells: string[], width: number): Generator<string> {
-  for (let index = 0; index < Math.max(width, cells.length); index += 1) yield restoreFormula(cells[index] ?? '');
-}

@@ -1,6 +1,7 @@
 import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { isBlankLine, isBlankRecord } from './blank-record.js';
 import { FileProblem } from './file-problem.js';
 import { layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
@@ -74,7 +75,8 @@ export class RecordSink {
             continue;
           }
           const line = lines?.[index];
-          if (isBlankRecord(record, line, this.input.delimiter)) continue;
+          // A row of empty cells is skipped like a blank line (see blank-record.ts).
+          if (record === UNCUT ? isBlankLine(line!, this.input.delimiter!) : isBlankRecord(record)) continue;
           const row = (rows += 1);
           const ean = record === UNCUT ? this.plain!.ean(line!) : null;
           if (ean !== null) {
@@ -144,20 +146,4 @@ export function headerMapping(options: ImportOptions): HeaderMapping | undefined
   if (!options.columns) return undefined;
   const label = options.profile ? `the column mapping of profile '${options.profile.name}'` : 'the column mapping';
   return { columns: options.columns, label };
-}
-
-/** A cell of nothing but white space. */
-const isBlankCell = (cell: string): boolean => cell.length === 0 || cell.trim().length === 0;
-
-/**
- * Whether a data record has no cell with anything in it, as Excel writes an empty row of a sheet
- * (`;;;`): skipped like a blank line. An uncut record is judged by its line (no quote in it).
- */
-function isBlankRecord(record: string[], line: string | undefined, delimiter: string | undefined): boolean {
-  if (record !== UNCUT) return record.every(isBlankCell);
-  // Stops at the first character that is neither a delimiter nor white space: at once for a row.
-  for (let at = 0; at < line!.length; at += 1) {
-    if (!line!.startsWith(delimiter!, at) && !isBlankCell(line![at]!)) return false;
-  }
-  return true;
 }
