@@ -36,6 +36,11 @@ describe('import file problems', () => {
     expect(report).toEqual([fileProblem(1, 'NO_DATA_ROWS', 'The file has a header but no data rows.')]);
   });
 
+  it('tells a file whose lines end with a carriage return alone (classic Mac OS) how to save it', async () => {
+    const { report } = await failedImport('ean,name\r4006381333931,Pen\r96385074,Ink\r');
+    expect(report).toEqual([fileProblem(0, 'MALFORMED_CSV', expect.stringContaining('end with a carriage return alone (classic Mac OS)'))]);
+  });
+
   it('fails a file of blank lines after a header as having no data rows', async () => {
     const { report } = await failedImport('ean,name\r\n\r\n\r\n');
     expect(report).toEqual([fileProblem(1, 'NO_DATA_ROWS', 'The file has a header but no data rows.')]);

@@ -27,7 +27,9 @@ describe('spreadsheet cells', () => {
     for (const cell of ['1.234,50', '1.50', '1,234,50', "1'234,50"]) {
       expect(commaPrice(cell)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
     }
-    expect(commaPrice('abc')).toMatchObject({ ok: false, message: expect.stringContaining('"9,99"') });
+    for (const cell of ['abc', '1,', ',5', '0,00001']) {
+      expect(commaPrice(cell)).toEqual({ ok: false, message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".' });
+    }
   });
 
   it("reads a workbook's numeric cell (1.50) beside decimal commas, still refusing thousands separators", () => {

@@ -28,7 +28,7 @@ export class HeaderError extends Error {
   override name = 'HeaderError';
   constructor(
     message: string,
-    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN',
+    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN' | 'MALFORMED_CSV',
   ) {
     super(message);
   }

@@ -3,7 +3,7 @@ import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { isBlankLine, isBlankRecord } from './blank-record.js';
 import { FileProblem } from './file-problem.js';
-import { layoutFromHeader, type HeaderMapping } from './header.js';
+import { HeaderError, layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { UNCUT, type RecordBatch } from './csv-records.js';
 import { PlainRows } from './plain-rows.js';
@@ -117,6 +117,15 @@ export class RecordSink {
    */
   private readHeader(record: string[]): RowReader {
     const { options, writer, delimiter, csvReader } = this.input;
+    // Lines that end with a carriage return alone (classic Mac OS) are one line here: its header
+    // runs into the rows, which would otherwise be reported as a missing column.
+    if (delimiter !== undefined && record.some((cell) => /\r(?!\n)/.test(cell))) {
+      throw new HeaderError(
+        'The lines of the file end with a carriage return alone (classic Mac OS), which ends no line here. ' +
+          'Save it with CRLF or LF line ends, such as Excel\'s "CSV UTF-8".',
+        'MALFORMED_CSV',
+      );
+    }
     const layout = layoutFromHeader(record, options.mode, headerMapping(options));
     const decimalComma = options.decimal_separator === ',';
     this.verbatim = delimiter === undefined ? null : verbatimLines(layout, delimiter);

@@ -52,9 +52,10 @@ export function explainInvalidEan<Problem extends { field: string | null; code: 
  * whatever the locale, and never with a thousands separator.
  */
 export function commaPrice(cell: string, pointToo = false): { ok: true; value: string } | { ok: false; message: string } {
-  if (/^\d+(?:,\d+)?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
+  if (/^\d+(?:,\d{1,4})?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
   if (pointToo && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
-  if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell)) {
+  // Only a point, a space, an apostrophe or a second comma can be a thousands separator.
+  if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell) && /[.\s']|,.*,/.test(cell)) {
     return {
       ok: false,
       message: `The price '${cell}' has a thousands separator, which is not read with decimal_separator=",": write it without one, such as "1234,50".`,
