@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { signUpAndLogIn } from '../support/accounts.js';
 import { waitFor } from '../support/recovery-support.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -85,6 +86,32 @@ describe('per-minute rate limit', () => {
   });
 });
 
+describe("a key that uses up the account's limits", () => {
+  it("does not keep the owner's login session from listing and revoking it, over the minute and over the month", async () => {
+    nextMinute();
+    const { id, session } = await signUpAndLogIn(ctx);
+    const created = await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${session}` }, payload: { name: 'leaked' } });
+    const leaked = created.json<{ id: string; key: string }>();
+    for (let request = 0; request < 60; request += 1) await ctx.get(leaked.key, '/v1/jobs');
+    expect((await ctx.get(leaked.key, '/v1/jobs')).statusCode).toBe(429);
+    const asOwner = (method: 'GET' | 'DELETE', url: string) => ctx.app.inject({ method, url, headers: { authorization: `Bearer ${session}` } });
+    expect((await asOwner('GET', '/v1/keys')).statusCode).toBe(200);
+    expect((await asOwner('DELETE', `/v1/keys/${leaked.id}`)).statusCode).toBe(204);
+    expect((await ctx.get(leaked.key, '/v1/jobs')).json().error_code).toBe('INVALID_API_KEY');
+
+    // PRO's quota here is 5, which the requests above have used up.
+    nextMinute();
+    await ctx.db.query("UPDATE accounts SET tier = 'PRO' WHERE id = $1", [id]);
+    const second = (await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${session}` }, payload: { name: 'second' } })).json<{ id: string; key: string }>();
+    expect((await ctx.get(second.key, '/v1/jobs')).json().error_code).toBe('QUOTA_EXCEEDED');
+    const usage = (await asOwner('GET', '/v1/usage')).json<{ used: number; limit: number }>();
+    expect(usage.used).toBeGreaterThan(usage.limit);
+    expect((await asOwner('DELETE', `/v1/keys/${second.id}`)).statusCode).toBe(204);
+    // Over the quota, the session's requests go through without being counted in the month.
+    expect((await asOwner('GET', '/v1/usage')).json()).toMatchObject({ used: usage.used });
+  });
+});
+
 describe('per-address limits', () => {
   it('answers the 31st request without a key in a minute with 429 and Retry-After', async () => {
     nextMinute();
@@ -102,6 +129,21 @@ describe('per-address limits', () => {
     // A valid key from the same address is not affected.
     const { key } = await ctx.createAccount();
     expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+  });
+
+  it("counts expired keys and suspended accounts' keys with invalid ones: the 11th refused credential gets 429", async () => {
+    nextMinute();
+    const expired = await ctx.createAccount();
+    await ctx.db.query('UPDATE api_keys SET expires_at = $2 WHERE account_id = $1', [expired.id, new Date(now - 3_600_000)]);
+    const suspended = await ctx.createAccount();
+    await ctx.db.query('UPDATE accounts SET suspended = true WHERE id = $1', [suspended.id]);
+    for (let request = 1; request <= 5; request += 1) {
+      expect((await ctx.get(expired.key, '/v1/jobs')).json().error_code).toBe('API_KEY_EXPIRED');
+      expect((await ctx.get(suspended.key, '/v1/jobs')).json().error_code).toBe('ACCOUNT_SUSPENDED');
+    }
+    const limited = await ctx.get(expired.key, '/v1/jobs');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error).toMatch(/^Too many invalid API key attempts/);
   });
 
   it('answers the 11th invalid key in a minute with 429 instead of 401', async () => {

@@ -169,7 +169,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       throw authenticationRequired();
     }
     const principal = await authenticate(credential).catch(async (error: unknown) => {
-      if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.limits.countInvalidKey(request.ip);
+      // Every refused credential counts against its address (invalid, expired, or of a suspended or
+      // unverified account): none is cached, so each costs a lookup in PostgreSQL.
+      if (error instanceof AppError && error.status < 500) await deps.limits.countInvalidKey(request.ip);
       throw error;
     });
     // Answered after admission: a refused request counts toward the limits all the same.
@@ -180,11 +182,21 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       if (config.prefetch && !refused && deps.limits.hadRoom(principal.accountId)) {
         startPrefetch(request, config.prefetch, principal.accountId);
       }
-      await deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
+      const admitted = deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
+      await (principal.credential === 'session' ? admitted.catch(overLimitsAllowed) : admitted);
     }
     if (refused) throw refused;
     request.principal = principal;
   });
+}
+
+/**
+ * A login session (the owner's password, on /v1/keys and /v1/usage only) goes through an account's
+ * used-up minute or month, counted while there is room: a leaked key that uses up the limits must
+ * not keep its owner from revoking it. Anything but a 429 (Redis down: 503) still refuses it.
+ */
+function overLimitsAllowed(error: unknown): void {
+  if (!(error instanceof AppError) || error.status !== 429) throw error;
 }
 
 /** The authenticated principal of a request (routes that declare `scope` or `authenticated` only). */
