@@ -60,6 +60,14 @@ describe('POST /v1/keys', () => {
     expect(expired.json()).toMatchObject({ error_code: 'API_KEY_EXPIRED', error: 'API key expired.' });
   });
 
+  it('keeps an expires_at with milliseconds to the whole second it shows, which the key stops working at', async () => {
+    const { key } = await ctx.createAccount();
+    const response = await createKey(key, { name: 'precise', expires_at: '2026-05-14T11:30:08.251+00:00' });
+    expect(response.json().expires_at).toBe('2026-05-14T11:30:08Z');
+    const { rows } = await ctx.db.query<{ expires_at: Date }>('SELECT expires_at FROM api_keys WHERE id = $1', [response.json().id]);
+    expect(rows[0]!.expires_at.toISOString()).toBe('2026-05-14T11:30:08.000Z');
+  });
+
   it.each([
     ['no name', {}, 'name', 'The name field is required.'],
     ['an empty name', { name: '  ' }, 'name', 'The name field must not be empty.'],

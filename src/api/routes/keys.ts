@@ -72,7 +72,8 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
       rejectInvalidRequest(request);
       const { name, scopes, expires_at: expiresAtText } = request.body;
       // null (sent as null: never expires) and undefined (left out) differ for a key that expires.
-      const expiresAt = typeof expiresAtText === 'string' ? new Date(expiresAtText) : expiresAtText;
+      // Kept to the whole second, as key resources show it: the key stops when its expires_at says.
+      const expiresAt = typeof expiresAtText === 'string' ? new Date(Math.floor(Date.parse(expiresAtText) / 1000) * 1000) : expiresAtText;
       if (expiresAt && expiresAt.getTime() <= deps.clock()) {
         throw validationError([{ field: 'expires_at', message: 'The expires_at field must be in the future.' }]);
       }
