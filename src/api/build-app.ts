@@ -20,6 +20,7 @@ import { createRequestLimits } from './plugins/limits.js';
 import { createCredentialCache } from './plugins/credential-cache.js';
 import { credentialChanges, credentialChannel, type CredentialChanges } from '../shared/accounts/credential-changes.js';
 import { accountRoutes } from './routes/accounts.js';
+import { createUnknownEmailLogins } from './unknown-email-logins.js';
 import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
@@ -153,6 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
   accountRoutes(app, {
     db: deps.db, mailer, clock, publicUrl: deps.config.PUBLIC_URL, verifyPassword: deps.verifyPassword ?? verifyPassword,
+    unknownEmailLogins: createUnknownEmailLogins(deps.redis, queuePrefix(deps.config)),
   });
   keyRoutes(app, { db: deps.db, clock, changes });
   callbackSecretRoutes(app, { db: deps.db, graceHours: deps.config.CALLBACK_SECRET_GRACE_HOURS });

@@ -78,6 +78,18 @@ describe('login lockout under concurrent attempts', () => {
     expect(checks.started).toBe(5);
   });
 
+  it('answers an email without an account exactly as an account: 5 checks, then 423, so the lock tells nothing', async () => {
+    const email = `nobody-${Date.now()}@example.com`;
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, index) => login(index % 2 ? email : email.toUpperCase(), WRONG)));
+    expect(checks.started).toBe(5);
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 423)).toHaveLength(15);
+    expect(responses.find((response) => response.statusCode === 423)!.json()).toMatchObject({
+      error_code: 'ACCOUNT_LOCKED', retry_after_seconds: 15 * 60,
+    });
+  });
+
   it('refuses the right password that arrives while the fifth wrong one is still being checked', async () => {
     const { email } = await signUpAndLogIn(ctx);
     checks.reset();

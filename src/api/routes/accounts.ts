@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { UnknownEmailLogins } from '../unknown-email-logins.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { emailField, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
@@ -32,6 +33,8 @@ export interface AccountRoutesDeps {
   publicUrl: string;
   /** The password check of a login (the slow scrypt step that the lockout rations). */
   verifyPassword: PasswordVerifier;
+  /** The lockout of logins to emails without an account, which must look like an account's. */
+  unknownEmailLogins: UnknownEmailLogins;
 }
 
 const PUBLIC_ERRORS = [429, 500, 503] as const;
@@ -147,7 +150,10 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       const now = deps.clock();
       const account = await findAccountByEmail(deps.db, email);
       if (!account?.password_hash) {
-        // Same work and the same answer as a wrong password: the response never tells whether the email exists.
+        // Same work and the same answers as a wrong password, the lock after five included: the
+        // response never tells whether the email exists.
+        const lockedSeconds = await deps.unknownEmailLogins.reserve(email, now);
+        if (lockedSeconds > 0) throw accountLocked(lockedSeconds);
         await deps.verifyPassword(password, await decoyHash());
         throw invalidCredentials();
       }

@@ -2,11 +2,11 @@ import { withTransaction, type Db } from '../db/pool.js';
 import { clearLoginFailures, countLoginFailure, lockAccountForLogin, lockLogins } from './login-failure-queries.js';
 
 /** Failed logins within this window lock the account… */
-const FAILURE_WINDOW_MS = 15 * 60 * 1000;
+export const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 /** …when there are this many of them… */
-const MAX_FAILURES = 5;
+export const MAX_FAILURES = 5;
 /** …for this long. */
-const LOCK_MS = 15 * 60 * 1000;
+export const LOCK_MS = 15 * 60 * 1000;
 
 /**
  * Reserves one login attempt of an account at `now`, before its password is checked. Returns the
