@@ -11,6 +11,7 @@ import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
+import { withRunClaim } from './run-claim.js';
 import { withJobMetrics } from './job-metrics.js';
 import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } from './job-processor.js';
 import { createProcessors } from './processors.js';
@@ -37,7 +38,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
   const workers = (Object.entries(processors) as Array<[JobType, JobProcessor]>).map(([type, typeProcessor]) => {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
-    const processor = withAccountSlot({ db: deps.db, slots }, measured);
+    const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));
     const worker = new Worker<QueuedJob>(
       QUEUE_NAMES[type],
       (job, token, signal) => runDelivery(deps, type, processor, job, token, signal),
@@ -75,7 +76,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
   const scheduler = new ExportScheduler(deps.connection, config);
   const stopReconciler = scheduleReconciler(
-    { db: deps.db, queues: reconcilerQueues, logger, scheduler, searchCatchUp },
+    { db: deps.db, queues: reconcilerQueues, logger, scheduler, searchCatchUp, metrics: deps.metrics },
     config.RECONCILE_INTERVAL_MS,
   );
   return {
@@ -143,7 +144,8 @@ async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJ
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
   try {
-    await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade);
+    // The processor's own metrics never see this end: counted here, as the failure it is.
+    if (await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade)) deps.metrics?.jobsFailed.inc({ type });
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }
