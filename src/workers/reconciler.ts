@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import { listProcessingJobs } from '../shared/jobs/job-queries.js';
+import type { ServiceMetrics } from '../shared/metrics.js';
 import type { JobQueues } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
 import { failAfterAttempts } from './failed-job.js';
@@ -14,6 +15,8 @@ export interface ReconcilerDeps {
   scheduler: RestoreSchedulesDeps['scheduler'];
   /** Catches up product search for the accounts whose catch-up a crash or a failure left undone. */
   searchCatchUp: CatchUpRunner;
+  /** Counts the jobs it fails (catalog_jobs_failed_total). */
+  metrics?: Pick<ServiceMetrics, 'jobsFailed'> | undefined;
 }
 
 /**
@@ -37,7 +40,10 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
     if (state === 'failed') {
       // Removed since (aged out of the failed set): the next pass queues it again.
       const attemptsMade = (await queue.getJob(job.id))?.attemptsMade;
-      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade))) failed.push(job.id);
+      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade))) {
+        failed.push(job.id);
+        deps.metrics?.jobsFailed.inc({ type: job.type });
+      }
       continue;
     }
     if (state !== 'unknown') continue;

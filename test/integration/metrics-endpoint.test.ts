@@ -19,13 +19,15 @@ let ctx: TestContext;
 let app: FastifyInstance;
 let workers: RunningWorkers;
 let dataDir: string;
+let uploads: UploadStore;
 const workerConnection = () => createWorkerConnection(ctx.config.REDIS_URL);
 
 beforeAll(async () => {
-  ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN } });
+  // Two attempts: a job whose attempts run out fails after one back-off of 2 s.
+  ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN, JOB_ATTEMPTS: '2' } });
   const metrics = createMetrics();
   dataDir = await mkdtemp(join(tmpdir(), 'catalog-metrics-'));
-  const uploads = new UploadStore(dataDir);
+  uploads = new UploadStore(dataDir);
   const logger = createLogger('silent');
   const deps = { config: ctx.config, db: ctx.db, redis: ctx.redis, queues: ctx.queues, uploads, logger, metrics };
   app = await buildApp(deps);
@@ -102,6 +104,25 @@ describe('GET /metrics', () => {
     expect(sample(text, 'catalog_queue_jobs', { queue: 'exports', state: 'waiting' })).toBe(0);
     expect(sample(text, 'catalog_jobs_started_total', { type: 'export' })).toBe(0);
     expect(sample(text, 'catalog_nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts a job whose attempts ran out as failed, with the ones the processor failed', async () => {
+    const account = await ctx.createAccount();
+    const before = sample((await scrape()).body, 'catalog_jobs_failed_total', { type: 'import' }) ?? 0;
+    const queue = ctx.queues.queue('import');
+    await queue.pause();
+    // Over 64 KiB, so a file in the store; gone before the worker reads it, on both attempts.
+    const csv = `ean,name\n${Array.from({ length: 3_000 }, (_, row) => `4006381333931,${'x'.repeat(30)}${row}`).join('\n')}\n`;
+    const response = await app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': account.key, 'content-type': 'text/csv' }, payload: csv });
+    const id = response.json<{ id: string }>().id;
+    const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [id]);
+    await rm(join(dataDir, rows[0]!.input_path));
+    await queue.resume();
+    expect(await ctx.waitForJob(account.key, id, 30_000)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    await waitFor('the failure counted', async () => {
+      const failed = sample((await scrape()).body, 'catalog_jobs_failed_total', { type: 'import' });
+      return failed === before + 1 ? true : undefined;
+    }, 10_000);
   });
 
   it('is open without METRICS_TOKEN', async () => {
