@@ -12,6 +12,8 @@ export const EXIT = {
   limit: 4,
   /** The service answered 5xx, or could not be reached, after the retries. */
   server: 5,
+  /** Stopped by Ctrl+C (SIGINT), as a shell reports an interrupted command. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

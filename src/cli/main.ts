@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { buildProgram, type CliIo } from './program.js';
+import { startedJobNotice, type RunState } from './run-state.js';
 
 /** The package version (package.json sits two levels up from both src/cli and dist/cli). */
 function packageVersion(): string {
@@ -9,36 +10,50 @@ function packageVersion(): string {
   return manifest.version;
 }
 
-/** Says why the command stopped: on stderr, and as JSON on stdout with --json. */
-function report(io: CliIo, json: boolean, error: CliError): void {
+/**
+ * Says why the command stopped: on stderr, and as JSON on stdout with --json. A job the run
+ * started is named, with how to check it: it goes on without the CLI.
+ */
+function report(io: CliIo, json: boolean, error: CliError, run: RunState): void {
   const extras = [error.errorCode, error.requestId && `request ${error.requestId}`].filter(Boolean).join(', ');
   io.stderr.write(`catalog: ${error.message}${extras ? ` (${extras})` : ''}\n`);
+  if (run.job) io.stderr.write(`catalog: ${startedJobNotice(run.job)}\n`);
   if (json) {
-    const body = { error: error.message, error_code: error.errorCode, request_id: error.requestId, exit_code: error.exitCode };
+    const body = {
+      error: error.message,
+      error_code: error.errorCode,
+      request_id: error.requestId,
+      job_id: run.job?.id ?? null,
+      exit_code: error.exitCode,
+    };
     io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   }
 }
 
-/** Runs the CLI on `argv` (process.argv form) and returns its exit code. */
-async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
-  const result: { exitCode: ExitCode } = { exitCode: EXIT.done };
-  const program = buildProgram(io, packageVersion(), result);
+/** Runs the CLI on `argv` (process.argv form), keeping its state in `run`, and returns its exit code. */
+async function runCli(argv: string[], io: CliIo, run: RunState): Promise<ExitCode> {
+  const program = buildProgram(io, packageVersion(), run);
   try {
     await program.parseAsync(argv);
-    return result.exitCode;
+    return run.exitCode;
   } catch (error) {
     // Help and --version end through exitOverride with exit code 0; every other parse error is a usage error.
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.done : EXIT.usage;
     const failure =
       error instanceof CliError ? error : new CliError(`Unexpected error: ${(error as Error).message}`, EXIT.server);
-    report(io, argv.includes('--json'), failure);
+    report(io, argv.includes('--json'), failure, run);
     return failure.exitCode;
   }
 }
 
-// Ctrl+C: give the terminal its cursor back (a bar hides it) and stop like a shell-interrupted command.
+const io: CliIo = { stdout: process.stdout, stderr: process.stderr };
+const run: RunState = { exitCode: EXIT.done, job: null };
+
+// Ctrl+C: give the terminal its cursor back (a bar hides it), name a job that goes on without the
+// CLI, and stop like a shell-interrupted command.
 process.once('SIGINT', () => {
   if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
-  process.exit(130);
+  report(io, process.argv.includes('--json'), new CliError('Interrupted.', EXIT.interrupted), run);
+  process.exit(EXIT.interrupted);
 });
-process.exitCode = await runCli(process.argv, { stdout: process.stdout, stderr: process.stderr });
+process.exitCode = await runCli(process.argv, io, run);

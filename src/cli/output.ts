@@ -1,12 +1,15 @@
 import type { ApiClient } from './api-client.js';
 import type { JobView } from './job-view.js';
 import type { ProgressOutput } from './progress.js';
+import type { RunState } from './run-state.js';
 
 /** What a command needs: the service, progress (stderr) and results (stdout). */
 export interface CommandContext {
   client: ApiClient;
   progress: ProgressOutput;
   output: ResultOutput;
+  /** The run's state: a command that starts a job records it here (see follow-accepted-job.ts). */
+  run: RunState;
 }
 
 /** Results on stdout: human lines, or with --json one JSON document. */

@@ -8,6 +8,7 @@ import { usageCommand } from './commands/usage.js';
 import type { ExitCode } from './exit-codes.js';
 import { createResultOutput, type CommandContext } from './output.js';
 import { createProgressOutput } from './progress.js';
+import type { RunState } from './run-state.js';
 
 /** What a run of the CLI reads and writes; main.ts passes the process's own. */
 export interface CliIo {
@@ -78,10 +79,11 @@ function addJobsCommands(program: Command, action: ActionOf): void {
 }
 
 /**
- * The `catalog` program. Each action stores its exit code in `result.exitCode`; failures are
- * thrown as CliError (mapped by the caller) or, for bad arguments, as commander's own errors.
+ * The `catalog` program. Each action stores its exit code in `run.exitCode` (and a job it starts in
+ * `run.job`); failures are thrown as CliError (mapped by the caller) or, for bad arguments, as
+ * commander's own errors.
  */
-export function buildProgram(io: CliIo, version: string, result: { exitCode: ExitCode }): Command {
+export function buildProgram(io: CliIo, version: string, run: RunState): Command {
   const program = new Command('catalog')
     .description('Bulk imports and exports of the catalog-jobs service, with progress instead of poll loops.')
     .version(version)
@@ -100,8 +102,8 @@ export function buildProgram(io: CliIo, version: string, result: { exitCode: Exi
       const flags = command.optsWithGlobals<GlobalFlags>();
       const progress = createProgressOutput(io.stderr);
       const client = createApiClient(loadCliConfig(flags), (line) => progress.line(line));
-      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false) };
-      result.exitCode = await handler(context, ...(args.slice(0, -1) as A));
+      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false), run };
+      run.exitCode = await handler(context, ...(args.slice(0, -1) as A));
     };
 
   addImportCommand(program, action);

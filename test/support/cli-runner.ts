@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -57,15 +57,43 @@ export function cliEnvironment(env: Record<string, string>): Record<string, stri
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CATALOG_RETRY_BASE_MS: '20', ...env };
 }
 
+/** A child process of the test that is still running: watch its stderr, signal it, wait for its end. */
+export interface RunningProcess {
+  child: ChildProcessWithoutNullStreams;
+  /** Resolves with the first match of `pattern` in stderr; rejects after `timeoutMs` or when the child ends first. */
+  stderrMatch(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves when the child has ended and its pipes are closed. */
+  done: Promise<CliRun>;
+}
+
+/** Starts `command` with `args` as a child process with pipes (no TTY). */
+export function startProcess(command: string[], args: string[], env: Record<string, string>): RunningProcess {
+  const child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: REPO_ROOT, env: cliEnvironment(env) });
+  let stdout = '';
+  let stderr = '';
+  let ended = false;
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      ended = true;
+      resolve({ code, stdout, stderr });
+    });
+  });
+  const stderrMatch = async (pattern: RegExp, timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(stderr);
+      if (match) return match;
+      if (ended || Date.now() > deadline) throw new Error(`stderr never matched ${pattern}: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  return { child, stderrMatch, done };
+}
+
 /** Runs `command` with `args` as a child process with pipes (no TTY) and waits for it. */
 export function runProcess(command: string[], args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: REPO_ROOT, env: cliEnvironment(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return startProcess(command, args, env).done;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
-import { followJob } from '../follow-job.js';
+import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted } from '../job-view.js';
 import { elapsedSeconds, jobSummary, type CommandContext } from '../output.js';
 import { downloadTo } from '../transfer.js';
@@ -37,7 +37,7 @@ export async function exportCommand(context: CommandContext, options: ExportOpti
   // One key for every attempt: a retried request returns the job the first one started.
   const headers = { 'idempotency-key': randomUUID() };
   const accepted = await context.client.json<JobAccepted>('POST', '/v1/exports', { json: body, headers });
-  const job = await followJob(context.client, context.progress, accepted.id, 'export');
+  const job = await followAcceptedJob(context, accepted.id, { kind: 'Export', label: 'export' });
   if (job.status !== 'completed' || !job.links.result) {
     context.output.result({ job, elapsed_seconds: elapsedSeconds(startedAt) }, jobSummary(job, elapsedSeconds(startedAt)));
     return EXIT.jobFailed;

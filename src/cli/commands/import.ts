@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { followJob } from '../follow-job.js';
+import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted, JobView } from '../job-view.js';
 import { elapsedSeconds, jobSummary, type CommandContext } from '../output.js';
 import { downloadTo, uploadFile } from '../transfer.js';
@@ -58,7 +58,7 @@ export async function importCommand(context: CommandContext, file: string, optio
     context.output.result(accepted, [`Import accepted: job ${accepted.id}`]);
     return EXIT.done;
   }
-  const job = await followJob(context.client, context.progress, accepted.id, 'import');
+  const job = await followAcceptedJob(context, accepted.id, { kind: 'Import', label: 'import' });
   const seconds = elapsedSeconds(startedAt);
   const lines = jobSummary(job, seconds);
   let errorsFile: string | null = null;

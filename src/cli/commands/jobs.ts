@@ -1,5 +1,5 @@
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
-import { followJob } from '../follow-job.js';
+import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted, JobView } from '../job-view.js';
 import { jobSummary, type CommandContext } from '../output.js';
 
@@ -92,7 +92,7 @@ export async function retryJobCommand(context: CommandContext, id: string, optio
     context.output.result(accepted, [`Retry accepted: job ${accepted.id}`]);
     return EXIT.done;
   }
-  const job = await followJob(context.client, context.progress, accepted.id, 'job');
+  const job = await followAcceptedJob(context, accepted.id, { kind: 'Retry', label: 'job' });
   context.output.result(job, jobSummary(job));
   return job.status === 'completed' ? EXIT.done : EXIT.jobFailed;
 }

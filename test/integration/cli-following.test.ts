@@ -1,0 +1,130 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
+import { compileCli, startProcess, type CompiledCli } from '../support/cli-runner.js';
+import { ean13, toCsv } from '../support/csv.js';
+import { baseUrlOf } from '../support/event-stream.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import { createTestContext, type TestContext } from '../support/test-context.js';
+
+// What the CLI does while it follows a job the service accepted: the job goes on without it, so
+// every way of stopping early names the job, and a stream gone silent is noticed.
+
+let ctx: TestContext;
+let url: string;
+let folder: string;
+let compiled: CompiledCli;
+
+beforeAll(async () => {
+  // A heartbeat a second, so that a CLI with a short idle limit hears one on a healthy stream.
+  [ctx, compiled] = await Promise.all([createTestContext({ env: { JOB_EVENTS_HEARTBEAT_SECONDS: '1' } }), compileCli()]);
+  await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  url = baseUrlOf(ctx.app.server.address());
+  folder = await mkdtemp(join(tmpdir(), 'catalog-cli-following-'));
+});
+afterAll(async () => {
+  await Promise.all([ctx?.close(), compiled?.remove()]);
+  if (folder) await rm(folder, { recursive: true, force: true });
+});
+
+/** A CSV file of `count` valid products in the test folder. */
+async function productsFile(name: string, first: number, count: number): Promise<string> {
+  const rows = Array.from({ length: count }, (_, index) => [ean13(first + index), `Product ${first + index}`, '1.50', 'EUR']);
+  const path = join(folder, name);
+  await writeFile(path, toCsv([['ean', 'name', 'price', 'currency'], ...rows]));
+  return path;
+}
+
+/** A second key of the account `key` belongs to, with only `scopes`. */
+async function keyWithScopes(key: string, scopes: string[]): Promise<string> {
+  const response = await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { 'x-api-key': key }, payload: { name: 'narrow', scopes } });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json<{ key: string }>().key;
+}
+
+/** The jobs of the account of `key`. */
+async function jobsOf(key: string): Promise<JobResource[]> {
+  return (await ctx.get(key, '/v1/jobs')).json<{ data: JobResource[] }>().data;
+}
+
+/** Runs `work` with the import queue paused, so that an accepted import stays processing meanwhile. */
+async function withImportsPaused<T>(work: () => Promise<T>): Promise<T> {
+  const imports = ctx.queues.queue('import');
+  await imports.pause();
+  try {
+    return await work();
+  } finally {
+    await imports.resume();
+  }
+}
+
+const JOB_ID = /Import accepted: job ([0-9a-f-]{36})/;
+
+describe('catalog import, after the upload was accepted', { timeout: 60_000 }, () => {
+  it('names the job and how to check it when the key may upload but not read jobs, also in --json', async () => {
+    const account = await ctx.createAccount();
+    const uploadOnly = await keyWithScopes(account.key, ['imports:write']);
+    const file = await productsFile('no-jobs-read.csv', 1, 2);
+    const run = await startProcess(compiled.command, ['--json', 'import', file], { CATALOG_URL: url, CATALOG_API_KEY: uploadOnly }).done;
+
+    expect(run.code, run.stderr).toBe(3);
+    const id = JOB_ID.exec(run.stderr)?.[1];
+    expect(id, run.stderr).toBeDefined();
+    expect(run.stderr).toContain("This key lacks the 'jobs:read' scope.");
+    expect(run.stderr).toContain(`Job ${id} was accepted and goes on on the service (do not start it again); check it with: catalog jobs show ${id}`);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error_code: 'PERMISSION_DENIED', job_id: id, exit_code: 3 });
+    expect(await ctx.waitForJob(account.key, id!)).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+  });
+
+  it('names the job that goes on when Ctrl+C stops the CLI while it follows the job', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('interrupted.csv', 10, 2);
+    await withImportsPaused(async () => {
+      const cli = startProcess(compiled.command, ['--json', 'import', file], { CATALOG_URL: url, CATALOG_API_KEY: account.key });
+      const id = (await cli.stderrMatch(JOB_ID))[1];
+      cli.child.kill('SIGINT');
+      const run = await cli.done;
+
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain(`Job ${id} was accepted and goes on on the service (do not start it again); check it with: catalog jobs show ${id}`);
+      expect(JSON.parse(run.stdout)).toMatchObject({ error: 'Interrupted.', job_id: id, exit_code: 130 });
+    });
+    expect(await jobsOf(account.key)).toHaveLength(1);
+  });
+
+  it('names the job that goes on when the service cannot be reached while the CLI follows it', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('unreachable.csv', 20, 2);
+    const proxy = await startTcpProxy(Number(new URL(url).port));
+    try {
+      await withImportsPaused(async () => {
+        const env = { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key, CATALOG_RETRIES: '2' };
+        const cli = startProcess(compiled.command, ['import', file], env);
+        const id = (await cli.stderrMatch(JOB_ID))[1];
+        proxy.setDown(true);
+        const run = await cli.done;
+
+        expect(run.code, run.stderr).toBe(5);
+        expect(run.stderr).toMatch(/Could not reach http:\/\/127\.0\.0\.1:\d+/);
+        expect(run.stderr).toContain(`Job ${id} was accepted and goes on on the service (do not start it again); check it with: catalog jobs show ${id}`);
+      });
+    } finally {
+      await proxy.close();
+    }
+    expect(await jobsOf(account.key)).toHaveLength(1);
+  });
+
+  it('names the export job when the key may start exports but not read jobs', async () => {
+    const account = await ctx.createAccount();
+    const exportOnly = await keyWithScopes(account.key, ['exports:write']);
+    const output = join(folder, 'export.csv');
+    const run = await startProcess(compiled.command, ['export', '-o', output], { CATALOG_URL: url, CATALOG_API_KEY: exportOnly }).done;
+
+    expect(run.code, run.stderr).toBe(3);
+    const id = /Export accepted: job ([0-9a-f-]{36})/.exec(run.stderr)?.[1];
+    expect(id, run.stderr).toBeDefined();
+    expect(run.stderr).toContain(`check it with: catalog jobs show ${id}`);
+  });
+});
