@@ -43,7 +43,7 @@ function addImportCommand(program: Command, action: ActionOf): void {
     .option('--profile <name>', 'saved import profile (id or name)')
     .option('--delimiter <char>', 'column delimiter (default: detected)')
     .option('--no-wait', 'print the job id once uploaded; do not follow the job')
-    .option('--errors-out <path>', 'where the failed rows go (default FILE.errors.csv)')
+    .option('--errors-out <path>', 'where the failed rows go (default FILE.errors.csv); its folder must be writable')
     .action(action(importCommand));
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,32 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(result.job).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
     expect(result.errors_file).toBe(errorsOut);
     expect(await readFile(errorsOut, 'utf8')).toContain('12345');
+  });
+
+  it('prints the summary and exits 1 on IMPORT_FAILED when the failed rows cannot be written, warning where they are', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('unwritable.csv', 70, 1, [[withBadCheckDigit(ean13(79)), 'Broken', 'Acme', '1.00', 'EUR']]);
+    // A folder where FILE.errors.csv would go: the file cannot be written there.
+    await mkdir(`${file}.errors.csv`);
+    const run = await cli(account.key, 'import', file);
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toMatch(/^Import failed \(IMPORT_FAILED\)/m);
+    expect(run.stdout).toMatch(/^ {2}row 2, ean: .+\(\w+\)$/m);
+    expect(run.stdout).not.toContain('Failed rows written');
+    const id = /\(job ([0-9a-f-]{36})\)/.exec(run.stdout)?.[1];
+    expect(run.stderr).toMatch(/^catalog: warning: Could not download \S+ to \S+unwritable\.csv\.errors\.csv: /m);
+    expect(run.stderr).toContain(`The failed rows can be downloaded from ${url}/v1/jobs/${id}/rows.csv`);
+  });
+
+  it('refuses an --errors-out in a folder that does not exist before it uploads anything', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('errors-out-missing.csv', 80, 1);
+    const run = await cli(account.key, 'import', file, '--errors-out', join(folder, 'no-such-folder', 'errors.csv'));
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('cannot write into its folder (ENOENT)');
+    expect((await ctx.get(account.key, '/v1/jobs')).json<{ data: unknown[] }>().data).toHaveLength(0);
   });
 
   it('retries an upload whose answer was lost with the same Idempotency-Key, so only one job starts', async () => {

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted, JobView } from '../job-view.js';
 import { elapsedSeconds, jobSummary, type CommandContext } from '../output.js';
@@ -40,6 +43,45 @@ async function saveFailedRows(context: CommandContext, job: JobView, destination
   await downloadTo(context.client, null, job.links.rows_csv ?? job.links.errors_csv, destination);
 }
 
+/**
+ * The first problems and the failed rows saved to `destination`, as lines of the result. The job
+ * has ended whatever happens here, so a failure is a warning on stderr (with where the rows can be
+ * had) and never replaces the job's summary and exit code.
+ */
+async function reportFailedRows(context: CommandContext, job: JobView, destination: string): Promise<{ lines: string[]; errorsFile: string | null }> {
+  const lines: string[] = [];
+  const warn = (error: unknown, then: string) => {
+    if (!(error instanceof CliError)) throw error;
+    context.progress.line(`catalog: warning: ${error.message.replace(/\.$/, '')}. ${then}`);
+  };
+  try {
+    lines.push(...(await firstProblems(context, job)));
+  } catch (error) {
+    warn(error, `See: catalog jobs errors ${job.id}`);
+  }
+  try {
+    await saveFailedRows(context, job, destination);
+    lines.push(`Failed rows written to ${destination}`);
+    return { lines, errorsFile: destination };
+  } catch (error) {
+    const link = job.links.rows_csv ?? job.links.errors_csv;
+    warn(error, `The failed rows can be downloaded from ${context.client.baseUrl}${link}`);
+    return { lines, errorsFile: null };
+  }
+}
+
+/**
+ * A destination named by --errors-out must be writable before anything is uploaded: a folder that
+ * is missing or read-only is the user's to fix, and is found out now rather than after the job.
+ */
+async function checkErrorsOut(path: string): Promise<void> {
+  const isFolder = await stat(path).then((info) => info.isDirectory(), () => false);
+  if (isFolder) throw new CliError(`--errors-out ${path}: is a folder; name a file.`, EXIT.usage);
+  await access(dirname(resolve(path)), constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+    throw new CliError(`--errors-out ${path}: cannot write into its folder (${error.code ?? error.message}).`, EXIT.usage);
+  });
+}
+
 /** `catalog import FILE`: uploads, follows the job, prints the summary; on failure saves the failed rows. */
 export async function importCommand(context: CommandContext, file: string, options: ImportOptions): Promise<ExitCode> {
   const startedAt = Date.now();
@@ -50,6 +92,7 @@ export async function importCommand(context: CommandContext, file: string, optio
     delimiter: options.delimiter,
     profile: options.profile,
   };
+  if (options.wait && options.errorsOut !== undefined) await checkErrorsOut(options.errorsOut);
   // One key for every attempt: a retried upload returns the job the first one started.
   const headers = { 'idempotency-key': randomUUID() };
   const response = await uploadFile(context.client, context.progress, file, { path: '/v1/imports', query, headers });
@@ -63,9 +106,9 @@ export async function importCommand(context: CommandContext, file: string, optio
   const lines = jobSummary(job, seconds);
   let errorsFile: string | null = null;
   if (job.progress.rows_failed > 0 || job.error_code === 'IMPORT_FAILED') {
-    errorsFile = options.errorsOut ?? `${file}.errors.csv`;
-    await saveFailedRows(context, job, errorsFile);
-    lines.push(...(await firstProblems(context, job)), `Failed rows written to ${errorsFile}`);
+    const failed = await reportFailedRows(context, job, options.errorsOut ?? `${file}.errors.csv`);
+    lines.push(...failed.lines);
+    errorsFile = failed.errorsFile;
   }
   context.output.result({ job, errors_file: errorsFile, elapsed_seconds: seconds }, lines);
   return job.status === 'completed' ? EXIT.done : EXIT.jobFailed;
