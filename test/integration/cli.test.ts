@@ -71,8 +71,11 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/^Import failed \(IMPORT_FAILED\)/m);
     expect(run.stdout).toMatch(/^ {2}row 3, ean: .+\(\w+\)$/m);
-    expect(run.stdout).toContain(`Failed rows written to ${file}.errors.csv`);
+    expect(run.stdout).toContain(
+      `Failed rows written to ${file}.errors.csv: every row of the file, the failed ones with their problems (no row was imported)`,
+    );
     const errors = await readFile(`${file}.errors.csv`, 'utf8');
+    expect(errors.trim().split('\n')).toHaveLength(4);
     expect(errors.split('\n')[0]).toMatch(/^ean,name,brand,price,currency(,error_\w+)+/);
     expect(errors).toContain(bad);
     const products = await ctx.get(account.key, '/v1/products');
@@ -90,6 +93,21 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(result.job).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
     expect(result.errors_file).toBe(errorsOut);
     expect(await readFile(errorsOut, 'utf8')).toContain('12345');
+  });
+
+  it('with --on-error skip writes only the failed rows, as the good ones were imported', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('skip-only-failed.csv', 25, 2, [['12345', 'Broken', 'Acme', '1.00', 'EUR']]);
+    const run = await cli(account.key, 'import', file, '--on-error', 'skip');
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Import completed in [\d.]+ s: 2 created, 0 updated, 0 unchanged, 1 failed/m);
+    expect(run.stdout).toContain(
+      `Failed rows written to ${file}.errors.csv: only the 1 failed row, with their problems (the other rows were imported); fix them and import that file again.`,
+    );
+    const lines = (await readFile(`${file}.errors.csv`, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^12345,Broken,Acme,1\.00,EUR,3,ean,/);
   });
 
   it('prints the summary and exits 1 on IMPORT_FAILED when the failed rows cannot be written, warning where they are', async () => {

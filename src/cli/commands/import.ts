@@ -36,11 +36,19 @@ async function firstProblems(context: CommandContext, job: JobView): Promise<str
 }
 
 /**
- * Writes the failed rows of a job to `destination`: every uploaded row with its problems where the
- * service offers it (links.rows_csv), else only the failed rows (errors.csv).
+ * Which report holds the rows to fix and import again, and what to say of it. When nothing was
+ * written (the job failed, or a dry run), every row of the file is to be imported again: rows.csv,
+ * where the service offers it. When the good rows were written (on_error=skip), only the failed
+ * rows are: errors.csv, so that importing the fixed file does not write the good rows once more.
  */
-async function saveFailedRows(context: CommandContext, job: JobView, destination: string): Promise<void> {
-  await downloadTo(context.client, null, job.links.rows_csv ?? job.links.errors_csv, destination);
+function failedRowsReport(job: JobView): { link: string; holds: string } {
+  const goodRowsWritten = job.status === 'completed' && job.options.dry_run !== true;
+  if (!goodRowsWritten && job.links.rows_csv) {
+    return { link: job.links.rows_csv, holds: 'every row of the file, the failed ones with their problems (no row was imported)' };
+  }
+  const others = goodRowsWritten ? ' (the other rows were imported)' : '';
+  const failed = job.progress.rows_failed === 1 ? '1 failed row' : `${job.progress.rows_failed} failed rows`;
+  return { link: job.links.errors_csv, holds: `only the ${failed}, with their problems${others}` };
 }
 
 /**
@@ -59,13 +67,13 @@ async function reportFailedRows(context: CommandContext, job: JobView, destinati
   } catch (error) {
     warn(error, `See: catalog jobs errors ${job.id}`);
   }
+  const report = failedRowsReport(job);
   try {
-    await saveFailedRows(context, job, destination);
-    lines.push(`Failed rows written to ${destination}`);
+    await downloadTo(context.client, null, report.link, destination);
+    lines.push(`Failed rows written to ${destination}: ${report.holds}; fix them and import that file again.`);
     return { lines, errorsFile: destination };
   } catch (error) {
-    const link = job.links.rows_csv ?? job.links.errors_csv;
-    warn(error, `The failed rows can be downloaded from ${context.client.baseUrl}${link}`);
+    warn(error, `The failed rows can be downloaded from ${context.client.baseUrl}${report.link}`);
     return { lines, errorsFile: null };
   }
 }
