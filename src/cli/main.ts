@@ -56,4 +56,10 @@ process.once('SIGINT', () => {
   report(io, process.argv.includes('--json'), new CliError('Interrupted.', EXIT.interrupted), run);
   process.exit(EXIT.interrupted);
 });
+// A reader that stopped early (`catalog jobs errors ID | head`) closes the pipe: the rest of the
+// output is not wanted, which is an ordinary end, not a failure with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.done);
+});
 process.exitCode = await runCli(process.argv, io, run);

@@ -164,6 +164,20 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(errors.stdout).toMatch(/^row 2 {2}1 {2}ean {2}\w+ {2}/m);
   });
 
+  it('ends quietly with exit 0 when the reader of its output stops early (| head)', async () => {
+    const account = await ctx.createAccount();
+    const rows = Array.from({ length: 3000 }, (_, index) => [String(index), 'Broken', 'Acme', '1.00', 'EUR']);
+    const job = await ctx.importCsv(account.key, toCsv([HEADER, ...rows]), { on_error: 'skip' });
+    // Far more lines than a pipe buffers, so that the CLI still writes when head has gone.
+    const script = '"$@" | head -3; exit "${PIPESTATUS[0]}"';
+    const args = [...compiled.command, 'jobs', 'errors', job.id, '--limit', '3000'];
+    const run = await runProcess(['bash', '-c', script, 'bash'], args, { CATALOG_URL: url, CATALOG_API_KEY: account.key });
+
+    expect(run.stdout.trim().split('\n')).toHaveLength(3);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+
   it('lists jobs, retries one and follows it, and shows the usage', async () => {
     const account = await ctx.createAccount();
     const id = await failedImportId(account.key, 'retry.csv');
