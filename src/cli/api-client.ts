@@ -13,6 +13,8 @@ export interface ApiRequest {
   headers?: Record<string, string>;
   json?: unknown;
   body?: () => { stream: ReadableStream<Uint8Array>; contentType: string };
+  /** Aborts the request (and reading its body); an aborted request is not retried. */
+  signal?: AbortSignal;
 }
 
 /** The service's error envelope (API.md §1), as far as the CLI reads it. */
@@ -72,6 +74,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       headers: headersOf(request, contentType),
       body: body?.stream ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined),
       ...(body ? { duplex: 'half' } : {}),
+      signal: request.signal,
     };
     return fetch(url, init);
   };
@@ -89,7 +92,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       try {
         response = await attempt(method, url.toString(), request);
       } catch (error) {
-        if (error instanceof CliError) throw error;
+        if (error instanceof CliError || request.signal?.aborted) throw error;
         const cause = (error as { cause?: unknown }).cause;
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;

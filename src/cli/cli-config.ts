@@ -8,6 +8,11 @@ const envSchema = z.object({
   CATALOG_RETRIES: z.coerce.number().int().min(1).max(20).default(5),
   /** First back-off after a network error or a 5xx; doubled per attempt, capped at 30 s. */
   CATALOG_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
+  /**
+   * A job's event stream silent this long (not even a heartbeat, which the service sends every
+   * JOB_EVENTS_HEARTBEAT_SECONDS, 15 s by default) is taken for dead and reconnected.
+   */
+  CATALOG_EVENTS_IDLE_MS: z.coerce.number().int().min(100).default(45_000),
 });
 
 /** How the CLI reaches the service, from flags over the environment. */
@@ -17,6 +22,8 @@ export interface CliConfig {
   apiKey: string | undefined;
   retries: number;
   retryBaseMs: number;
+  /** Silence after which a job's event stream is given up and resumed on a new connection. */
+  eventsIdleMs: number;
 }
 
 /** The flags every command takes (commander's global options). */
@@ -49,5 +56,6 @@ export function loadCliConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv = proce
     apiKey: flags.key ?? parsed.data.CATALOG_API_KEY,
     retries: parsed.data.CATALOG_RETRIES,
     retryBaseMs: parsed.data.CATALOG_RETRY_BASE_MS,
+    eventsIdleMs: parsed.data.CATALOG_EVENTS_IDLE_MS,
   };
 }

@@ -11,7 +11,7 @@ export async function followAcceptedJob(context: CommandContext, jobId: string, 
   context.progress.line(`${what.kind} accepted: job ${jobId}`);
   const started = { id: jobId, ended: false };
   context.run.job = started;
-  const job = await followJob(context.client, context.progress, jobId, what.label);
+  const job = await followJob(context.client, context.progress, jobId, { label: what.label, idleMs: context.eventsIdleMs });
   started.ended = true;
   return job;
 }

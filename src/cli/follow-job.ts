@@ -7,22 +7,47 @@ import { parseEventStream } from './sse-parser.js';
 /** Streams in a row that may end without an event before the CLI stops reconnecting. */
 const MAX_EMPTY_STREAMS = 5;
 
+/** Where the follower is in a job's stream, kept across connections. */
+interface StreamPosition {
+  lastEventId: string | null;
+  events: number;
+}
+
+/** Aborts its signal when `touch` has not been called for `idleMs`. */
+function idleWatchdog(idleMs: number): { signal: AbortSignal; touch(): void; stop(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`silent for ${idleMs} ms`)), idleMs);
+  return { signal: controller.signal, touch: () => timer.refresh(), stop: () => clearTimeout(timer) };
+}
+
+/** The chunks of `body`, touching `watchdog` at each: any byte, a heartbeat comment too, is a sign of life. */
+async function* watched(body: AsyncIterable<Uint8Array>, watchdog: { touch(): void }): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    watchdog.touch();
+    yield chunk;
+  }
+}
+
 /**
  * Reads one connection of GET /v1/jobs/{id}/events; returns the final job when the `end` event
- * came, null when the stream broke off first (the caller resumes with Last-Event-ID).
+ * came, null when the stream broke off first or went silent for `idleMs` (the caller resumes with
+ * Last-Event-ID). A connection that dies without FIN or RST would otherwise hold the CLI until
+ * the HTTP client's own body timeout, minutes later; the service's heartbeats keep a live one busy.
  */
 async function readStream(
   client: ApiClient,
   jobId: string,
-  position: { lastEventId: string | null; events: number },
+  position: StreamPosition,
+  idleMs: number,
   onJob: (job: JobView) => void,
 ): Promise<JobView | null> {
   const headers: Record<string, string> = { accept: 'text/event-stream' };
   if (position.lastEventId) headers['last-event-id'] = position.lastEventId;
-  const response = await client.send('GET', `/v1/jobs/${jobId}/events`, { headers });
-  if (!response.body) return null;
+  const watchdog = idleWatchdog(idleMs);
   try {
-    for await (const item of parseEventStream(response.body)) {
+    const response = await client.send('GET', `/v1/jobs/${jobId}/events`, { headers, signal: watchdog.signal });
+    if (!response.body) return null;
+    for await (const item of parseEventStream(watched(response.body, watchdog))) {
       if (item.kind !== 'event') continue;
       const job = JSON.parse(item.event.data) as JobView;
       position.lastEventId = item.event.id;
@@ -30,8 +55,12 @@ async function readStream(
       if (item.event.event === 'end') return job;
       onJob(job);
     }
-  } catch {
-    // The connection broke mid-stream: resumed by the caller.
+  } catch (error) {
+    // The service's refusal (or no service after the retries) ends the command; a connection
+    // that broke or went silent mid-stream is resumed by the caller.
+    if (error instanceof CliError) throw error;
+  } finally {
+    watchdog.stop();
   }
   return null;
 }
@@ -39,16 +68,21 @@ async function readStream(
 /**
  * Follows a job through its event stream (no polling: the whole stream is one request toward the
  * limits) with a bar of rows processed, until it ends; returns its final state. A stream that
- * breaks off is resumed with Last-Event-ID.
+ * breaks off, or is silent for `idleMs`, is resumed with Last-Event-ID.
  */
-export async function followJob(client: ApiClient, progress: ProgressOutput, jobId: string, label: string): Promise<JobView> {
-  const bar = progress.bar(label, 'rows');
-  const position = { lastEventId: null as string | null, events: 0 };
+export async function followJob(
+  client: ApiClient,
+  progress: ProgressOutput,
+  jobId: string,
+  options: { label: string; idleMs: number },
+): Promise<JobView> {
+  const bar = progress.bar(options.label, 'rows');
+  const position: StreamPosition = { lastEventId: null, events: 0 };
   const show = (job: JobView) => bar.update(job.progress.rows_processed, job.progress.rows_total, job.phase);
   try {
     for (let emptyStreams = 0; emptyStreams < MAX_EMPTY_STREAMS; ) {
       const seen = position.events;
-      const final = await readStream(client, jobId, position, show);
+      const final = await readStream(client, jobId, position, options.idleMs, show);
       if (final) {
         show(final);
         return final;

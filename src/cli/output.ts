@@ -10,6 +10,8 @@ export interface CommandContext {
   output: ResultOutput;
   /** The run's state: a command that starts a job records it here (see follow-accepted-job.ts). */
   run: RunState;
+  /** Silence after which a job's event stream is reconnected (CATALOG_EVENTS_IDLE_MS). */
+  eventsIdleMs: number;
 }
 
 /** Results on stdout: human lines, or with --json one JSON document. */

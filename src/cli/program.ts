@@ -25,7 +25,8 @@ Exit codes:
   4  per-minute limit (after waiting out Retry-After) or monthly quota
   5  server or network error after retries
 
-Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY.`;
+Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY, CATALOG_RETRIES,
+CATALOG_RETRY_BASE_MS, CATALOG_EVENTS_IDLE_MS (see the README).`;
 
 /** Wraps a command handler into a commander action; the handler gets the context of the global flags. */
 type ActionOf = <A extends unknown[]>(
@@ -101,8 +102,10 @@ export function buildProgram(io: CliIo, version: string, run: RunState): Command
       const command = args.at(-1) as Command;
       const flags = command.optsWithGlobals<GlobalFlags>();
       const progress = createProgressOutput(io.stderr);
-      const client = createApiClient(loadCliConfig(flags), (line) => progress.line(line));
-      const context = { client, progress, output: createResultOutput(io.stdout, flags.json ?? false), run };
+      const config = loadCliConfig(flags);
+      const client = createApiClient(config, (line) => progress.line(line));
+      const output = createResultOutput(io.stdout, flags.json ?? false);
+      const context = { client, progress, output, run, eventsIdleMs: config.eventsIdleMs };
       run.exitCode = await handler(context, ...(args.slice(0, -1) as A));
     };
 

@@ -128,3 +128,33 @@ describe('catalog import, after the upload was accepted', { timeout: 60_000 }, (
     expect(run.stderr).toContain(`check it with: catalog jobs show ${id}`);
   });
 });
+
+describe('catalog import, on an event stream gone silent', { timeout: 60_000 }, () => {
+  it('reconnects with Last-Event-ID when the stream is silent, heartbeats included, for CATALOG_EVENTS_IDLE_MS', async () => {
+    const account = await ctx.createAccount();
+    const file = await productsFile('silent-stream.csv', 30, 2);
+    const proxy = await startTcpProxy(Number(new URL(url).port));
+    try {
+      const env = { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key, CATALOG_EVENTS_IDLE_MS: '3000' };
+      const cli = await withImportsPaused(async () => {
+        const started = startProcess(compiled.command, ['import', file], env);
+        // The first event has come: from its next bytes on (a heartbeat at the latest), the
+        // connection stays open but silent, as one whose peer left without FIN or RST.
+        await started.stderrMatch(/^import: /m);
+        proxy.cutNextResponseAfter(0, { stall: true });
+        return started;
+      });
+      // Without the watchdog the CLI waits for minutes: give up on it well before.
+      const timeout = setTimeout(() => cli.child.kill('SIGKILL'), 20_000);
+      const run = await cli.done.finally(() => clearTimeout(timeout));
+
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^Import completed in [\d.]+ s: 2 created/m);
+      const streams = proxy.requests.filter((request) => /^GET \/v1\/jobs\/[\w-]+\/events /.test(request));
+      expect(streams.length).toBeGreaterThanOrEqual(2);
+      expect(streams[1]).toMatch(/^last-event-id: \S+/im);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -40,7 +40,7 @@ async function standIn(answers: Answer[]): Promise<{ url: string; requests: Arra
 }
 
 const clientFor = (url: string, notices: string[] = []) =>
-  createApiClient({ baseUrl: url, apiKey: 'secret-key', retries: 4, retryBaseMs: 1 }, (line) => notices.push(line));
+  createApiClient({ baseUrl: url, apiKey: 'secret-key', retries: 4, retryBaseMs: 1, eventsIdleMs: 45_000 }, (line) => notices.push(line));
 
 async function failureOf(promise: Promise<unknown>): Promise<CliError> {
   const error = await promise.then(() => null, (caught: unknown) => caught);
