@@ -15,6 +15,11 @@ export interface ApiRequest {
   body?: () => { stream: ReadableStream<Uint8Array>; contentType: string };
   /** Aborts the request (and reading its body); an aborted request is not retried. */
   signal?: AbortSignal;
+  /**
+   * False for a request that is not idempotent: a network error is thrown at once (with
+   * `afterLostAnswer` set) instead of sending it again; the caller finds out whether it took effect.
+   */
+  resend?: boolean;
 }
 
 /** The service's error envelope (API.md §1), as far as the CLI reads it. */
@@ -100,7 +105,11 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         lostAnswers += 1;
         const { code, message } = (cause ?? {}) as { code?: string; message?: string };
         const reason = code ?? message ?? (error as Error).message;
-        if (failures >= config.retries) throw new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+        if (failures >= config.retries || request.resend === false) {
+          const failure = new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+          failure.afterLostAnswer = true;
+          throw failure;
+        }
         notify(`network error (${reason}); retrying in ${backoff / 1000} s`);
         await sleep(backoff);
         continue;

@@ -22,8 +22,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export class CliError extends Error {
   override name = 'CliError';
   /**
-   * The service's answer to a request sent again after a network error: the earlier send may
-   * have reached the service and done its work, its answer lost on the way back.
+   * A send of the request failed on the network (this failure, or one before the service's final
+   * answer): that send may have reached the service and done its work, its answer lost on the way.
    */
   afterLostAnswer = false;
 

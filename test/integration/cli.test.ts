@@ -191,26 +191,52 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(usage.stdout).toMatch(/^FREE tier, \d{4}-\d{2}: \d+ of \d+ requests used$/m);
   });
 
-  it('takes a retry whose answer was lost as accepted, although the repeated request finds the job running', async () => {
+  it('takes a retry whose answer was lost as accepted when the job reads as running again', async () => {
     const account = await ctx.createAccount();
     const id = await failedImportId(account.key, 'retry-lost.csv');
     const proxy = await answerDroppingProxy(new URL(url).port, `POST /v1/jobs/${id}/retry`);
-    // The retried job waits in the paused queue, so it still runs when the request is repeated.
+    // The retried job waits in the paused queue, so it still runs when the CLI reads it.
     const imports = ctx.queues.queue('import');
     await imports.pause();
     try {
       const args = ['--json', 'jobs', 'retry', id, '--no-wait'];
       const run = await runProcess(compiled.command, args, { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key });
       expect(proxy.dropped()).toBe(1);
-      expect(run.stderr).toMatch(/network error .*retrying/);
+      expect(run.stderr).toMatch(/Could not reach .*; reading the job to see whether the retry reached the service/);
       expect(run.stderr).toContain('the retry sent before the network error was accepted: the job runs again');
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toEqual({ id, status: 'processing' });
+      expect(proxy.requests().filter((line) => line.startsWith(`POST /v1/jobs/${id}/retry`))).toHaveLength(1);
     } finally {
       await imports.resume();
       proxy.server.close();
     }
     expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+  });
+
+  it('takes a retry whose answer was lost as accepted when the job ran again and completed meanwhile, without sending it twice', async () => {
+    const account = await ctx.createAccount();
+    // A cancelled import: its retry completes, and fast.
+    const imports = ctx.queues.queue('import');
+    await imports.pause();
+    const upload = await ctx.upload(account.key, toCsv([HEADER, [ean13(90), 'Product 90', 'Acme', '1.50', 'EUR']]));
+    const id = upload.json<{ id: string }>().id;
+    const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+    await imports.resume();
+    expect(cancel.json()).toMatchObject({ status: 'cancelled' });
+    const proxy = await answerDroppingProxy(new URL(url).port, `POST /v1/jobs/${id}/retry`);
+    try {
+      // A back-off long enough for the retried job to complete before the CLI would send again.
+      const env = { CATALOG_URL: proxy.url, CATALOG_API_KEY: account.key, CATALOG_RETRY_BASE_MS: '1500' };
+      const run = await runProcess(compiled.command, ['jobs', 'retry', id], env);
+      expect(proxy.dropped()).toBe(1);
+      expect(run.stderr).toContain('the retry sent before the network error was accepted: the job runs again');
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^Import completed: 1 created/m);
+    } finally {
+      proxy.server.close();
+    }
+    expect(proxy.requests().filter((line) => line.startsWith(`POST /v1/jobs/${id}/retry`))).toHaveLength(1);
   });
 });
 
@@ -318,14 +344,20 @@ async function closedPort(): Promise<number> {
  * path) reach it and then cuts the connection as the answer starts: the request did its work but
  * the client never hears of it.
  */
-async function answerDroppingProxy(upstreamPort: string, requestLine: string): Promise<{ server: Server; url: string; dropped(): number }> {
+async function answerDroppingProxy(
+  upstreamPort: string,
+  requestLine: string,
+): Promise<{ server: Server; url: string; dropped(): number; requests(): string[] }> {
   const { connect } = await import('node:net');
   let dropped = 0;
+  const requests: string[] = [];
   const server = createServer((client) => {
     const upstream = connect(Number(upstreamPort), '127.0.0.1');
     let isDropped = false;
     client.on('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').startsWith(requestLine)) isDropped = true;
+      const text = chunk.toString('latin1');
+      if (/^[A-Z]+ \//.test(text)) requests.push(text.slice(0, text.indexOf('\r\n')));
+      if (text.startsWith(requestLine)) isDropped = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
@@ -343,5 +375,5 @@ async function answerDroppingProxy(upstreamPort: string, requestLine: string): P
     upstream.on('error', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: baseUrlOf(server.address()), dropped: () => dropped };
+  return { server, url: baseUrlOf(server.address()), dropped: () => dropped, requests: () => requests };
 }

@@ -68,20 +68,29 @@ export async function cancelJobCommand(context: CommandContext, id: string): Pro
   return EXIT.done;
 }
 
+/** Times the retry is sent when each send's answer is lost and the job shows no new run. */
+const RETRY_SENDS = 5;
+
 /**
- * Asks for a retry. The POST is not idempotent: when its answer was lost and the client sent it
- * again, the second gets 409 JOB_NOT_FINISHED because the first reset the job. A job that runs
- * after such an answer had its retry accepted.
+ * Asks for a retry. The POST is not idempotent (a second one reruns a job that failed again
+ * meanwhile, or is refused because the first one's run completed), so it is never sent again
+ * blindly: after a lost answer the job is read, and a job running again or ended at another time
+ * than before had the retry accepted. Only a job that did not move gets the POST once more.
  */
 async function requestRetry(context: CommandContext, id: string): Promise<JobAccepted> {
-  try {
-    return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`);
-  } catch (error) {
-    if (!(error instanceof CliError && error.afterLostAnswer && error.errorCode === 'JOB_NOT_FINISHED')) throw error;
-    const job = await context.client.json<JobView>('GET', jobPath(id));
-    if (job.status !== 'processing') throw error;
-    context.progress.line('the retry sent before the network error was accepted: the job runs again');
-    return { id: job.id, status: job.status };
+  const before = await context.client.json<JobView>('GET', jobPath(id));
+  for (let sends = 1; ; sends += 1) {
+    try {
+      return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { resend: false });
+    } catch (error) {
+      if (!(error instanceof CliError && error.afterLostAnswer) || sends >= RETRY_SENDS) throw error;
+      context.progress.line(`${error.message.replace(/\.$/, '')}; reading the job to see whether the retry reached the service`);
+      const job = await context.client.json<JobView>('GET', jobPath(id));
+      if (job.status === 'processing' || job.finished_at !== before.finished_at) {
+        context.progress.line('the retry sent before the network error was accepted: the job runs again');
+        return { id: job.id, status: job.status };
+      }
+    }
   }
 }
 
