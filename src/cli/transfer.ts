@@ -21,10 +21,17 @@ function byteCounter(onBytes: (total: number) => void): Transform {
   });
 }
 
-/** The size of a readable file; a missing or unreadable one is a usage error. */
+/**
+ * The size of a readable file; a missing one, a folder, or a pipe or device (such as /dev/stdin:
+ * an upload is read again from the start on each attempt, which only a file allows) is a usage error.
+ */
 export async function fileSize(path: string): Promise<number> {
   const info = await stat(path).catch(() => null);
-  if (!info?.isFile()) throw new CliError(`${path}: no such file.`, EXIT.usage);
+  if (!info) throw new CliError(`${path}: no such file.`, EXIT.usage);
+  if (info.isDirectory()) throw new CliError(`${path}: is a folder; name a file.`, EXIT.usage);
+  if (!info.isFile()) {
+    throw new CliError(`${path}: not a regular file; stdin and pipes cannot be uploaded, save the data to a file first.`, EXIT.usage);
+  }
   return info.size;
 }
 

@@ -276,6 +276,17 @@ describe('exit codes', { timeout: 60_000 }, () => {
     expect(unknown.stderr).toContain('NOT_FOUND');
   });
 
+  it('says a folder or stdin cannot be imported, rather than that it does not exist', async () => {
+    const account = await ctx.createAccount();
+    const ofFolder = await cli(account.key, 'import', folder);
+    expect(ofFolder.code).toBe(2);
+    expect(ofFolder.stderr).toContain(`catalog: ${folder}: is a folder; name a file.`);
+    // stdin of the child is a pipe.
+    const ofStdin = await cli(account.key, 'import', '/dev/stdin');
+    expect(ofStdin.code).toBe(2);
+    expect(ofStdin.stderr).toContain('catalog: /dev/stdin: not a regular file; stdin and pipes cannot be uploaded');
+  });
+
   it('exits 2 with the reason when the file cannot be read after its check, without retrying it', async () => {
     const account = await ctx.createAccount();
     // A regular file to stat() whose read fails (EIO): as a file removed between two attempts.
