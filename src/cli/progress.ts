@@ -41,12 +41,25 @@ function describe(unit: BarUnit, done: number, total: number | null, rate: numbe
   return { amount: `${done}/${total ?? '?'} rows`, speed: `${Math.round(rate)} rows/s` };
 }
 
-/** A bar drawn by cli-progress (a terminal): bar, percentage, amount, speed, ETA. */
+/** "45s", "3m07s", "1h05m": the time left at `rate`; "?" while the total or the rate is unknown. */
+function timeLeft(done: number, total: number | null, rate: number): string {
+  if (total === null || rate <= 0) return '?';
+  const seconds = Math.max(0, Math.round((total - done) / rate));
+  const pad = (value: number) => String(value).padStart(2, '0');
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${pad(seconds % 60)}s`;
+  return `${Math.floor(seconds / 3600)}h${pad(Math.floor(seconds / 60) % 60)}m`;
+}
+
+/**
+ * A bar drawn by cli-progress (a terminal): bar, percentage, amount, speed, ETA. The ETA is ours:
+ * cli-progress's own shows garbage ("LLs") while a job's row total is not known yet.
+ */
 function drawnBar(stream: NodeJS.WriteStream, label: string, unit: BarUnit): ProgressBar {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label.padEnd(7)} {bar} {percentage}% | {amount} | {speed} | ETA {eta_formatted} {stage}`,
+      format: `${label.padEnd(7)} {bar} {percentage}% | {amount} | {speed} | ETA {time_left} {stage}`,
       hideCursor: true,
       emptyOnZero: true,
       etaBuffer: 50,
@@ -54,11 +67,12 @@ function drawnBar(stream: NodeJS.WriteStream, label: string, unit: BarUnit): Pro
     cliProgress.Presets.shades_classic,
   );
   const rate = rateMeter();
-  bar.start(0, 0, { amount: '', speed: '', stage: '' });
+  bar.start(0, 0, { amount: '', speed: '', time_left: '?', stage: '' });
   return {
     update(done, total, stage = '') {
+      const perSecond = rate(done);
       bar.setTotal(total ?? 0);
-      bar.update(total === null ? 0 : done, { ...describe(unit, done, total, rate(done)), stage });
+      bar.update(total === null ? 0 : done, { ...describe(unit, done, total, perSecond), time_left: timeLeft(done, total, perSecond), stage });
     },
     stop: () => bar.stop(),
   };
