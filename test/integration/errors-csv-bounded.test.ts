@@ -41,8 +41,8 @@ describe('errors.csv of rows with 1,000,000 columns', () => {
     const lines = (await response.text()).split('\n');
     expect(lines[0]).toBe('ean,name,error_row,error_field,error_code,error_message');
     expect(lines.slice(1, 3).map(fieldCount)).toEqual([1_000_004, 1_000_004]);
-    expect(lines[1]!.startsWith('4006381333931,,')).toBe(true);
-    expect(lines[1]!.endsWith(',,1,,COLUMN_COUNT,The row has 1000000 fields; the header has 2.')).toBe(true);
+    // The error columns under their names; the cells past the header's width after them.
+    expect(lines[1]!.startsWith('4006381333931,,1,,COLUMN_COUNT,The row has 1000000 fields; the header has 2.,,')).toBe(true);
     expect(lines[2]!.startsWith('4006381333931,,')).toBe(true);
     expect(lines.slice(3)).toEqual(['']);
     expect(await api.alive()).toBe(true);
