@@ -56,6 +56,11 @@ declare module 'fastify' {
     sessionAllowed?: boolean;
     /** The operator key may call this account route too (e.g. to look across accounts); the principal is then `admin`. */
     adminAllowed?: boolean;
+    /**
+     * A login session gets through the account's used-up minute or month here (listing and
+     * revoking keys, reading the usage): see {@link overLimitsAllowed}.
+     */
+    ownerOverLimits?: boolean;
   }
 }
 
@@ -169,9 +174,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       throw authenticationRequired();
     }
     const principal = await authenticate(credential).catch(async (error: unknown) => {
-      // Every refused credential counts against its address (invalid, expired, or of a suspended or
-      // unverified account): none is cached, so each costs a lookup in PostgreSQL.
-      if (error instanceof AppError && error.status < 500) await deps.limits.countInvalidKey(request.ip);
+      if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.limits.countInvalidKey(request.ip);
       throw error;
     });
     // Answered after admission: a refused request counts toward the limits all the same.
@@ -183,7 +186,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         startPrefetch(request, config.prefetch, principal.accountId);
       }
       const admitted = deps.limits.admitAccount(principal.accountId, principal.tier, (state) => sendRateLimitHeaders(reply, state));
-      await (principal.credential === 'session' ? admitted.catch(overLimitsAllowed) : admitted);
+      await (principal.credential === 'session' && config.ownerOverLimits ? admitted.catch(overLimitsAllowed) : admitted);
     }
     if (refused) throw refused;
     request.principal = principal;
@@ -191,9 +194,10 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
 }
 
 /**
- * A login session (the owner's password, on /v1/keys and /v1/usage only) goes through an account's
- * used-up minute or month, counted while there is room: a leaked key that uses up the limits must
- * not keep its owner from revoking it. Anything but a 429 (Redis down: 503) still refuses it.
+ * A login session (the owner's password) goes through an account's used-up minute or month on the
+ * routes that list and revoke keys and read the usage (`ownerOverLimits`), counted while there is
+ * room: a leaked key that uses up the limits must not keep its owner from revoking it. Creating
+ * keys stays limited. Anything but a 429 (Redis down: 503) still refuses it.
  */
 function overLimitsAllowed(error: unknown): void {
   if (!(error instanceof AppError) || error.status !== 429) throw error;

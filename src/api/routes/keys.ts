@@ -55,6 +55,8 @@ const iso = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => number; changes: CredentialChanges }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'keys:manage' as const, sessionAllowed: true };
+  // Listing and revoking keys stay open to the owner's session over the limits (see auth.ts).
+  const ownerConfig = { ...config, ownerOverLimits: true };
 
   routes.post(
     '/v1/keys',
@@ -108,7 +110,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
   routes.get(
     '/v1/keys',
     {
-      config,
+      config: ownerConfig,
       schema: {
         summary: "List the account's API keys (never their secret)",
         querystring: z.object(pageQueryFields),
@@ -141,7 +143,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
   routes.delete(
     '/v1/keys/:id',
     {
-      config,
+      config: ownerConfig,
       schema: {
         summary: 'Revoke an API key',
         description: 'The key stops working at once, on every API process.',

@@ -26,7 +26,7 @@ export function usageRoutes(
   app.withTypeProvider<ZodTypeProvider>().get(
     '/v1/usage',
     {
-      config: { authenticated: true, sessionAllowed: true },
+      config: { authenticated: true, sessionAllowed: true, ownerOverLimits: true },
       schema: { summary: "The account's tier, this month's usage and its limits", response: { 200: usageSchema, ...errorResponses(...AUTH_ERRORS) } },
     },
     async (request) => {
