@@ -41,6 +41,12 @@ describe('import file problems', () => {
     expect(report).toEqual([fileProblem(0, 'MALFORMED_CSV', expect.stringContaining('end with a carriage return alone (classic Mac OS)'))]);
   });
 
+  it('imports a file whose lines end with CR CR LF, as some Windows writers leave them', async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,name\r\r\n4006381333931,Pen\r\r\n');
+    expect(job.status).toBe('completed');
+  });
+
   it('fails a file of blank lines after a header as having no data rows', async () => {
     const { report } = await failedImport('ean,name\r\n\r\n\r\n');
     expect(report).toEqual([fileProblem(1, 'NO_DATA_ROWS', 'The file has a header but no data rows.')]);

@@ -119,7 +119,9 @@ export class RecordSink {
     const { options, writer, delimiter, csvReader } = this.input;
     // Lines that end with a carriage return alone (classic Mac OS) are one line here: its header
     // runs into the rows, which would otherwise be reported as a missing column.
-    if (delimiter !== undefined && record.some((cell) => /\r(?!\n)/.test(cell))) {
+    // A carriage return at the end of a cell is a CR CR LF line end (\r\r\n, as some writers on
+    // Windows leave), which does end the line; one followed by more text does not.
+    if (delimiter !== undefined && record.some((cell) => /\r(?=[^\r\n])/.test(cell))) {
       throw new HeaderError(
         'The lines of the file end with a carriage return alone (classic Mac OS), which ends no line here. ' +
           'Save it with CRLF or LF line ends, such as Excel\'s "CSV UTF-8".',
