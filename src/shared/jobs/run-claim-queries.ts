@@ -4,30 +4,34 @@ import type { Db } from '../db/pool.js';
 export type RunClaim = 'claimed' | 'held' | 'not-processing';
 
 /**
- * Claims the run of a `processing` job for `leaseMs` unless a live claim holds it: `held` while
- * another run's lease lasts, `not-processing` for a job that has ended (or is unknown).
+ * Claims the run of a `processing` job for `leaseMs` under `token` unless a live claim holds it:
+ * `held` while another run's lease lasts, `not-processing` for a job that has ended (or is unknown).
  */
-export async function claimJobRun(db: Db, jobId: string, leaseMs: number): Promise<RunClaim> {
+export async function claimJobRun(db: Db, jobId: string, token: string, leaseMs: number): Promise<RunClaim> {
   const { rows } = await db.query<{ claimed: boolean; processing: boolean }>(
     `WITH job AS (SELECT id, status = 'processing' AS processing, coalesce(run_claimed_until > now(), false) AS held
                     FROM jobs WHERE id = $1 FOR UPDATE),
-          claimed AS (UPDATE jobs SET run_claimed_until = now() + $2 * interval '1 millisecond'
+          claimed AS (UPDATE jobs SET run_claimed_until = now() + $3 * interval '1 millisecond', run_claim_token = $2
                         FROM job WHERE jobs.id = job.id AND job.processing AND NOT job.held
                         RETURNING jobs.id)
      SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, coalesce((SELECT processing FROM job), false) AS processing`,
-    [jobId, leaseMs],
+    [jobId, token, leaseMs],
   );
   const { claimed, processing } = rows[0]!;
   if (claimed) return 'claimed';
   return processing ? 'held' : 'not-processing';
 }
 
-/** Extends the claim of a run that is still going. */
-export async function renewJobRun(db: Db, jobId: string, leaseMs: number): Promise<void> {
-  await db.query(`UPDATE jobs SET run_claimed_until = now() + $2 * interval '1 millisecond' WHERE id = $1 AND run_claimed_until IS NOT NULL`, [jobId, leaseMs]);
+/** Extends the claim of a run that is still going; false when the run no longer holds it. */
+export async function renewJobRun(db: Db, jobId: string, token: string, leaseMs: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET run_claimed_until = now() + $3 * interval '1 millisecond' WHERE id = $1 AND run_claim_token = $2`,
+    [jobId, token, leaseMs],
+  );
+  return rowCount === 1;
 }
 
 /** Ends the claim of a run that has stopped, so the job's next delivery may run it at once. */
-export async function releaseJobRun(db: Db, jobId: string): Promise<void> {
-  await db.query('UPDATE jobs SET run_claimed_until = NULL WHERE id = $1', [jobId]);
+export async function releaseJobRun(db: Db, jobId: string, token: string): Promise<void> {
+  await db.query('UPDATE jobs SET run_claimed_until = NULL, run_claim_token = NULL WHERE id = $1 AND run_claim_token = $2', [jobId, token]);
 }
