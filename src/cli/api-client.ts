@@ -16,7 +16,7 @@ export interface ApiRequest {
   /** Aborts the request (and reading its body); an aborted request is not retried. */
   signal?: AbortSignal;
   /**
-   * False for a request that is not idempotent: a network error is thrown at once (with
+   * False for a request that is not idempotent: a network error or a 5xx is thrown at once (with
    * `afterLostAnswer` set) instead of sending it again; the caller finds out whether it took effect.
    */
   resend?: boolean;
@@ -116,6 +116,11 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       }
       if (response.ok) return response;
       const failure = await errorOf(response);
+      // A 5xx may come from a proxy after the service did the work: as lost as a network error's.
+      if (response.status >= 500 && request.resend === false) {
+        failure.afterLostAnswer = true;
+        throw failure;
+      }
       if (response.status >= 500 && (failures += 1) < config.retries) {
         const wait = Math.max(backoff, Math.min(MAX_BACKOFF_MS, (retryAfterSeconds(response) ?? 0) * 1000));
         notify(`the service answered ${response.status}; retrying in ${wait / 1000} s`);

@@ -13,11 +13,16 @@ interface StreamPosition {
   events: number;
 }
 
-/** Aborts its signal when `touch` has not been called for `idleMs`. */
-function idleWatchdog(idleMs: number): { signal: AbortSignal; touch(): void; stop(): void } {
+/** Once started, aborts its signal when `touch` has not been called for `idleMs`. */
+function idleWatchdog(idleMs: number): { signal: AbortSignal; start(): void; touch(): void; stop(): void } {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`silent for ${idleMs} ms`)), idleMs);
-  return { signal: controller.signal, touch: () => timer.refresh(), stop: () => clearTimeout(timer) };
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    signal: controller.signal,
+    start: () => (timer = setTimeout(() => controller.abort(new Error(`silent for ${idleMs} ms`)), idleMs)),
+    touch: () => timer?.refresh(),
+    stop: () => timer && clearTimeout(timer),
+  };
 }
 
 /** The chunks of `body`, touching `watchdog` at each: any byte, a heartbeat comment too, is a sign of life. */
@@ -30,7 +35,7 @@ async function* watched(body: AsyncIterable<Uint8Array>, watchdog: { touch(): vo
 
 /**
  * Reads one connection of GET /v1/jobs/{id}/events; returns the final job when the `end` event
- * came, null when the stream broke off first or went silent for `idleMs` (the caller resumes with
+ * came, null when the stream broke off first or its body went silent for `idleMs` (the caller resumes with
  * Last-Event-ID). A connection that dies without FIN or RST would otherwise hold the CLI until
  * the HTTP client's own body timeout, minutes later; the service's heartbeats keep a live one busy.
  */
@@ -45,7 +50,10 @@ async function readStream(
   if (position.lastEventId) headers['last-event-id'] = position.lastEventId;
   const watchdog = idleWatchdog(idleMs);
   try {
+    // Watched from the answer on: before it, the client's own waits (a 429's Retry-After, the
+    // back-off after a 5xx) may be longer than idleMs and are no sign of a dead connection.
     const response = await client.send('GET', `/v1/jobs/${jobId}/events`, { headers, signal: watchdog.signal });
+    watchdog.start();
     if (!response.body) return null;
     for await (const item of parseEventStream(watched(response.body, watchdog))) {
       if (item.kind !== 'event') continue;

@@ -158,3 +158,19 @@ describe('catalog import, on an event stream gone silent', { timeout: 60_000 }, 
     }
   });
 });
+
+describe('catalog jobs retry', { timeout: 60_000 }, () => {
+  it('retries with a key that may write imports but not read jobs, as the retry route asks', async () => {
+    const account = await ctx.createAccount();
+    const failed = await ctx.importCsv(account.key, 'ean,name\n12345,Bad\n');
+    expect(failed.status).toBe('failed');
+    const writeOnly = await keyWithScopes(account.key, ['imports:write']);
+    const run = await startProcess(compiled.command, ['jobs', 'retry', failed.id, '--no-wait'], { CATALOG_URL: url, CATALOG_API_KEY: writeOnly }).done;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Retry accepted: job ${failed.id}`);
+    // The job ran again: it failed once more, at a later time.
+    const rerun = await ctx.waitForJob(account.key, failed.id);
+    expect(rerun.status).toBe('failed');
+    expect(Date.parse(rerun.finished_at!)).toBeGreaterThan(Date.parse(failed.finished_at!));
+  });
+});
