@@ -19,22 +19,29 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const ROWS = 300_000;
+const ROWS = 20_000;
 
 describe('a job that Redis lost while a worker runs it', () => {
   it('is not run a second time beside the first: the re-queued delivery waits, and the job ends after one attempt', async () => {
     const account = await ctx.createAccount();
     const response = await ctx.upload(account.key, productsCsv(1, ROWS, 'Product'));
     const id = response.json<{ id: string }>().id;
+    // The run is held at its first write to products until the lock goes: it stays alive, and
+    // its worker renews its claim, for as long as the test needs.
+    const lock = await ctx.db.connect();
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE products IN EXCLUSIVE MODE');
     const workers = ctx.startWorkers();
     try {
       await waitFor('the import to be running', async () => {
-        const { rows } = await ctx.db.query<{ rows_processed: number }>('SELECT rows_processed FROM jobs WHERE id = $1', [id]);
-        return rows[0]!.rows_processed > 0 ? true : undefined;
+        const { rows } = await ctx.db.query<{ phase: string }>('SELECT phase FROM jobs WHERE id = $1', [id]);
+        return rows[0]!.phase === 'running' ? true : undefined;
       }, 60_000, 10);
       await redis.flushAll();
-      // The reconciler queues the job again at once; the worker has a free slot to take it.
-      await waitFor('the job to be queued again', async () => ((await ctx.queues.queue('import').getJobState(id)) !== 'unknown' ? true : undefined), 10_000, 20);
+      // The reconciler queues the job again; the worker has a free slot for that delivery, which
+      // finds the claim held and goes back to the queue, delayed.
+      await waitFor('the second delivery to be delayed', async () => ((await ctx.queues.queue('import').getJobState(id)) === 'delayed' ? true : undefined), 20_000, 20);
+      await lock.query('COMMIT');
 
       const job = await ctx.waitForJob(account.key, id, 120_000);
       expect(job).toMatchObject({ status: 'completed', error_code: null });
@@ -43,6 +50,8 @@ describe('a job that Redis lost while a worker runs it', () => {
       expect(rows[0]).toEqual({ attempts: 1, run_claimed_until: null });
       expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(ROWS);
     } finally {
+      await lock.query('ROLLBACK').catch(() => {});
+      lock.release();
       await workers.close();
       ctx.workers = null;
     }
