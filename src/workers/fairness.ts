@@ -1,8 +1,7 @@
-import { DelayedError } from 'bullmq';
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Db } from '../shared/db/pool.js';
 import { accountOfProcessingJob } from '../shared/jobs/job-queries.js';
-import type { JobProcessor } from './job-processor.js';
+import { delayDelivery, renewLease, type JobProcessor } from './job-processor.js';
 
 /**
  * Takes a slot of an account if it has fewer than `cap` live ones (or already holds this one);
@@ -63,17 +62,13 @@ export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (!accountId) return processor(context);
     if (!(await deps.slots.acquire(accountId, context.jobId))) {
-      if (!context.token) throw new Error('a delivery without a lock token cannot be delayed');
-      await context.job.moveToDelayed(Date.now() + RETRY_DELAY_MS + Math.floor(Math.random() * RETRY_DELAY_MS), context.token);
-      throw new DelayedError();
+      return delayDelivery(context, RETRY_DELAY_MS + Math.floor(Math.random() * RETRY_DELAY_MS));
     }
-    const renewal = setInterval(() => {
-      deps.slots.renew(accountId, context.jobId).catch(() => {});
-    }, Math.max(1_000, Math.floor(deps.slots.leaseMs / 3)));
+    const stopRenewal = renewLease(deps.slots.leaseMs, () => deps.slots.renew(accountId, context.jobId));
     try {
       return await processor(context);
     } finally {
-      clearInterval(renewal);
+      stopRenewal();
       await deps.slots.release(accountId, context.jobId).catch(() => {});
     }
   };

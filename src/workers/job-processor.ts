@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config.js';
@@ -50,3 +50,24 @@ export interface ProcessorContext {
  * retried with back-off.
  */
 export type JobProcessor = (context: ProcessorContext) => Promise<JobOutcome | null>;
+
+/**
+ * Puts a delivery back in its queue for `ms` without using up an attempt (BullMQ's DelayedError,
+ * thrown: it never returns), for a job that may not run yet.
+ */
+export async function delayDelivery(context: ProcessorContext, ms: number): Promise<never> {
+  if (!context.token) throw new Error('a delivery without a lock token cannot be delayed');
+  await context.job.moveToDelayed(Date.now() + ms, context.token);
+  throw new DelayedError();
+}
+
+/**
+ * Renews a lease of `leaseMs` at a third of it (at least once a second) while a delivery runs; a
+ * renewal that fails is left to the next one. Returns the function that stops it.
+ */
+export function renewLease(leaseMs: number, renew: () => Promise<unknown>): () => void {
+  const timer = setInterval(() => {
+    renew().catch(() => {});
+  }, Math.max(1_000, Math.floor(leaseMs / 3)));
+  return () => clearInterval(timer);
+}

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DelayedError } from 'bullmq';
 import type { Db } from '../shared/db/pool.js';
 import { claimJobRun, releaseJobRun, renewJobRun } from '../shared/jobs/run-claim-queries.js';
-import type { JobProcessor } from './job-processor.js';
+import { delayDelivery, renewLease, type JobProcessor } from './job-processor.js';
 
 /** How long a delivery of a job that another run holds waits before it looks again (jittered). */
 const HELD_RETRY_MS = 5_000;
@@ -22,20 +21,13 @@ export function withRunClaim(deps: { db: Db; leaseMs: number }, processor: JobPr
     const claim = await claimJobRun(deps.db, context.jobId, token, deps.leaseMs);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (claim === 'not-processing') return processor(context);
-    if (claim === 'held') {
-      if (!context.token) throw new Error('a delivery without a lock token cannot be delayed');
-      await context.job.moveToDelayed(Date.now() + HELD_RETRY_MS + Math.floor(Math.random() * HELD_RETRY_MS), context.token);
-      throw new DelayedError();
-    }
-    // A renewal that fails (PostgreSQL away for a moment) is tried again at the next tick; a run
-    // whose claim another delivery took after its lease ran out leaves that claim alone.
-    const renewal = setInterval(() => {
-      renewJobRun(deps.db, context.jobId, token, deps.leaseMs).catch(() => {});
-    }, Math.max(1_000, Math.floor(deps.leaseMs / 3)));
+    if (claim === 'held') return delayDelivery(context, HELD_RETRY_MS + Math.floor(Math.random() * HELD_RETRY_MS));
+    // A run whose claim another delivery took after its lease ran out leaves that claim alone.
+    const stopRenewal = renewLease(deps.leaseMs, () => renewJobRun(deps.db, context.jobId, token, deps.leaseMs));
     try {
       return await processor(context);
     } finally {
-      clearInterval(renewal);
+      stopRenewal();
       await releaseJobRun(deps.db, context.jobId, token).catch(() => {});
     }
   };
