@@ -1,17 +1,28 @@
 import type { Db } from '../shared/db/pool.js';
 import { finishJob } from '../shared/jobs/job-queries.js';
 import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
+import type { ServiceMetrics } from '../shared/metrics.js';
 
 /**
  * Fails the row of a job whose BullMQ job will not run again (its attempts used up, or stalled
  * too often) while the row still says `processing`. False when the row had already ended: the
- * worker's `failed` handler and the reconciler may both get here, and the first one wins.
+ * worker's `failed` handler and the reconciler may both get here, and the first one wins (and
+ * counts the failure in `metrics`).
  */
-export async function failAfterAttempts(db: Db, type: JobType, jobId: string, attemptsMade: number): Promise<boolean> {
+export async function failAfterAttempts(
+  db: Db,
+  type: JobType,
+  jobId: string,
+  attemptsMade: number,
+  metrics?: Pick<ServiceMetrics, 'jobsFailed'>,
+): Promise<boolean> {
   const nothingWritten = type === 'import' ? '; no rows were imported' : '';
-  return finishJob(db, jobId, {
+  const failed = await finishJob(db, jobId, {
     status: 'failed',
     errorCode: JOB_FAILURE_CODES[type],
     detail: `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`,
   });
+  // The processor's own metrics never see this end: counted here, by whichever caller ended the row.
+  if (failed) metrics?.jobsFailed.inc({ type });
+  return failed;
 }

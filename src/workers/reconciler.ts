@@ -40,10 +40,7 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
     if (state === 'failed') {
       // Removed since (aged out of the failed set): the next pass queues it again.
       const attemptsMade = (await queue.getJob(job.id))?.attemptsMade;
-      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade))) {
-        failed.push(job.id);
-        deps.metrics?.jobsFailed.inc({ type: job.type });
-      }
+      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade, deps.metrics))) failed.push(job.id);
       continue;
     }
     if (state !== 'unknown') continue;

@@ -144,8 +144,7 @@ async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJ
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
   try {
-    // The processor's own metrics never see this end: counted here, as the failure it is.
-    if (await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade)) deps.metrics?.jobsFailed.inc({ type });
+    await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade, deps.metrics);
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }
