@@ -87,9 +87,9 @@ function columnKey(target: string): string {
   return `attributes.${(target.startsWith('attributes.') ? target.slice(11) : target).toLowerCase()}`;
 }
 
-/** DUPLICATE_COLUMN for the header `name`, whose column `earlier` already took. */
-function duplicateColumn(earlier: string, name: string, columnKey: string, mapping: HeaderMapping | undefined): HeaderError {
-  const column = columnKey.startsWith('attributes.') ? `the attribute '${columnKey.slice(11)}'` : `'${columnKey}'`;
+/** DUPLICATE_COLUMN for the header `name`, whose column (`key`, see {@link columnKey}) `earlier` already took. */
+function duplicateColumn(earlier: string, name: string, key: string, mapping: HeaderMapping | undefined): HeaderError {
+  const column = key.startsWith('attributes.') ? `the attribute '${key.slice(11)}'` : `'${key}'`;
   let message: string;
   if (earlier.toLowerCase() === name.toLowerCase()) message = `The header names the column '${name}' more than once.`;
   else if (mapping) message = `The header gives ${column} twice, from '${earlier}' and from '${name}' (after ${mapping.label}).`;
