@@ -62,7 +62,6 @@ function drawnBar(stream: NodeJS.WriteStream, label: string, unit: BarUnit): Pro
       format: `${label.padEnd(7)} {bar} {percentage}% | {amount} | {speed} | ETA {time_left} {stage}`,
       hideCursor: true,
       emptyOnZero: true,
-      etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
   );
