@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { FailedRow } from '../shared/jobs/job-error-queries.js';
 import { defuseFormula, restoreFormula } from '../shared/product/formula-cells.js';
 
 /** Characters that make a CSV field need quotes (RFC 4180), the delimiter being a comma. */
@@ -63,3 +64,15 @@ export function* reportRowCells(cells: readonly string[], width: number, errorCe
   yield* errorCells;
   for (let index = width; index < cells.length; index += 1) yield restoreFormula(cells[index]!);
 }
+
+/**
+ * A failed row of the report as errors.csv gives it: the cells the report kept (none for a
+ * file-level problem), then its row number and problems under the error columns.
+ */
+export function failedRowCells(failed: FailedRow, width: number): Iterable<string> {
+  const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
+  return reportRowCells(cells, width, errorCellsOf(failed));
+}
+
+/** What a failed row puts under the error columns (ERRORS_CSV_COLUMNS). */
+export const errorCellsOf = (failed: FailedRow): string[] => [String(failed.row), failed.fields, failed.codes, failed.messages];

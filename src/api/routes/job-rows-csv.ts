@@ -10,7 +10,7 @@ import { findJob } from '../../shared/jobs/job-queries.js';
 import { isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
-import { csvReportStream, reportRowCells } from '../csv-report.js';
+import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
 import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
@@ -80,8 +80,6 @@ async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
   yield* csv as AsyncIterable<Buffer>;
 }
 
-const errorCells = (failed: FailedRow) => [String(failed.row), failed.fields, failed.codes, failed.messages];
-
 /**
  * The records of rows.csv: the header with the error columns, then each uploaded row with its
  * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
@@ -103,17 +101,11 @@ async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncG
       yield reportRowCells(record, width, ERRORS_CSV_COLUMNS);
       continue;
     }
-    for (; next && next.row < row; next = await nextFailed()) yield storedRow(next, width);
+    for (; next && next.row < row; next = await nextFailed()) yield failedRowCells(next, width);
     if (next?.row === row) {
-      yield reportRowCells(record, width, errorCells(next));
+      yield reportRowCells(record, width, errorCellsOf(next));
       next = await nextFailed();
     } else yield reportRowCells(record, width, noErrors);
   }
-  for (; next; next = await nextFailed()) yield storedRow(next, width);
-}
-
-/** A report row as errors.csv gives it: the cells the report kept (padded), then its problems. */
-function storedRow(failed: FailedRow, width: number): Iterable<string> {
-  const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-  return reportRowCells(cells, width, errorCells(failed));
+  for (; next; next = await nextFailed()) yield failedRowCells(next, width);
 }

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findInputColumns, findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
-import { csvReportStream, reportRowCells } from '../csv-report.js';
+import { csvReportStream, failedRowCells, reportRowCells } from '../csv-report.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
@@ -141,9 +141,6 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
  */
 async function* errorsCsvRecords(db: Db, jobId: string, columns: string[]): AsyncGenerator<Iterable<string>> {
   yield reportRowCells(columns, columns.length, ERRORS_CSV_COLUMNS);
-  for await (const failed of allFailedRows(db, jobId)) {
-    const cells: string[] = failed.raw ? (JSON.parse(failed.raw) as string[]) : [];
-    yield reportRowCells(cells, columns.length, [String(failed.row), failed.fields, failed.codes, failed.messages]);
-  }
+  for await (const failed of allFailedRows(db, jobId)) yield failedRowCells(failed, columns.length);
 }
 
