@@ -46,8 +46,12 @@ describe('a job that Redis lost while a worker runs it', () => {
       const job = await ctx.waitForJob(account.key, id, 120_000);
       expect(job).toMatchObject({ status: 'completed', error_code: null });
       expect(job.progress).toMatchObject({ rows_total: ROWS, rows_succeeded: ROWS, rows_created: ROWS, rows_failed: 0 });
-      const { rows } = await ctx.db.query<{ attempts: number; run_claimed_until: Date | null }>('SELECT attempts, run_claimed_until FROM jobs WHERE id = $1', [id]);
-      expect(rows[0]).toEqual({ attempts: 1, run_claimed_until: null });
+      // The run releases its claim just after it has ended the job: wait for that, not race it.
+      const ended = await waitFor('the run to release its claim', async () => {
+        const { rows } = await ctx.db.query<{ attempts: number; run_claimed_until: Date | null }>('SELECT attempts, run_claimed_until FROM jobs WHERE id = $1', [id]);
+        return rows[0]!.run_claimed_until === null ? rows[0] : undefined;
+      }, 10_000, 20);
+      expect(ended).toEqual({ attempts: 1, run_claimed_until: null });
       expect((await catalogSnapshot(ctx.db, account.id)).count).toBe(ROWS);
     } finally {
       await lock.query('ROLLBACK').catch(() => {});
