@@ -24,6 +24,14 @@ const EXPORT_FIELDS = [
 ] as const;
 export type ExportField = (typeof EXPORT_FIELDS)[number];
 
+/** Whether `name` is an export field: the only names an export's SQL is built from. */
+export function isExportField(name: string): name is ExportField {
+  return (EXPORT_FIELDS as readonly string[]).includes(name);
+}
+
+/** What an export column may hold: an export field, or one attribute (`attributes.<key>`). */
+const exportSourceSchema = z.union([z.enum(EXPORT_FIELDS), z.string().regex(/^attributes\..+$/s)]);
+
 /** CSV exports without `fields`: exactly the import's columns, so the file re-imports unchanged. */
 const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
   (field) => field !== 'created_at' && field !== 'updated_at',
@@ -86,10 +94,12 @@ export const exportRequestSchema = z
       .meta({ description: 'CSV only: how prices write decimals; default "."' }),
   })
   .superRefine((request, context) => {
-    const headers = new Set(Object.keys(request.columns ?? {}));
+    const mapping = Object.entries(request.columns ?? {});
+    // A header mapped to ignore is not written: it names no column of the export.
+    const headers = new Set(mapping.filter(([, source]) => source !== 'ignore').map(([header]) => header));
     request.fields?.forEach((name, index) => {
-      if (!(EXPORT_FIELDS as readonly string[]).includes(name) && !headers.has(name)) {
-        context.addIssue({ code: 'custom', path: ['fields', index], message: unknownField(name, headers.size > 0) });
+      if (!isExportField(name) && !headers.has(name)) {
+        context.addIssue({ code: 'custom', path: ['fields', index], message: unknownField(name, mapping.length > 0) });
       }
     });
     for (const key of ['columns', 'decimal_separator'] as const) {
@@ -124,7 +134,7 @@ function toExportOptions(request: ExportRequest): ExportOptions {
     return { ...base, fields: (request.fields as ExportField[] | undefined) ?? [...(request.format === 'csv' ? DEFAULT_CSV_FIELDS : EXPORT_FIELDS)] };
   }
   const columns = exportColumns(request.columns, request.fields);
-  const fields = columns.map((column) => column.source).filter((source): source is ExportField => (EXPORT_FIELDS as readonly string[]).includes(source));
+  const fields = columns.map((column) => column.source).filter(isExportField);
   return { ...base, fields: fields.length > 0 ? [...new Set(fields)] : ['ean'], columns };
 }
 
@@ -166,6 +176,6 @@ export const exportOptionsSchema = z.object({
   gzip: z.boolean(),
   fields: z.array(z.enum(EXPORT_FIELDS)).min(1),
   filter: z.object({ brand: z.string().optional(), category: z.string().optional(), updated_since: z.string().optional() }),
-  columns: z.array(z.object({ header: z.string(), source: z.string() })).optional(),
+  columns: z.array(z.object({ header: z.string(), source: exportSourceSchema })).optional(),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ExportColumn } from '../../shared/jobs/export-columns.js';
-import type { ExportField, ExportOptions } from '../../shared/jobs/export-options.js';
+import { isExportField, type ExportField, type ExportOptions } from '../../shared/jobs/export-options.js';
 import type { DecimalSeparator } from '../../shared/jobs/import-options.js';
 
 /**
@@ -68,7 +68,13 @@ export function csvColumns(fields: readonly ExportField[], separator: DecimalSep
 }
 
 function fieldCell(field: ExportField, separator: DecimalSeparator): string {
-  return field === 'attributes' ? 'attributes' : csvCell(field, separator);
+  return field === 'attributes' ? 'attributes' : csvCell(sqlField(field), separator);
+}
+
+/** A field as the SQL names it, as it stands: anything but an export field must never get there. */
+function sqlField<F extends ExportField>(field: F): F {
+  if (!isExportField(field)) throw new Error(`not an export field: ${JSON.stringify(field)}`);
+  return field;
 }
 
 /**
@@ -97,7 +103,7 @@ export function csvCopySql(columns: readonly CsvColumn[], where: string): string
  * JSON exactly as PostgreSQL wrote it.
  */
 export function ndjsonCopySql(fields: readonly ExportField[], where: string): string {
-  const columns = fields.map((field) => {
+  const columns = fields.map(sqlField).map((field) => {
     const value =
       field === 'price'
         ? 'price::text'
