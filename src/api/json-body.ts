@@ -26,9 +26,22 @@ export function nulPath(value: unknown): string | null {
   return null;
 }
 
+/** The answer to JSON the prototype-poisoning guard refuses, which is valid JSON all the same. */
+const FORBIDDEN_KEY_MESSAGE = "The JSON body has a key named '__proto__' (or 'constructor' holding 'prototype'); no field may have that name.";
+
+function isValidJson(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Parses JSON bodies as Fastify does (empty and malformed bodies, prototype poisoning), except
- * that an empty body is no error where the route takes none, and refuses a body with a NUL
+ * that an empty body is no error where the route takes none, a body the poisoning guard refuses
+ * is told so, not called invalid JSON, and refuses a body with a NUL
  * character anywhere with 400 BAD_REQUEST naming where: PostgreSQL cannot store one in text or
  * JSON, so it would otherwise fail deep inside a route.
  */
@@ -40,7 +53,7 @@ export function registerJsonBody(app: FastifyInstance): void {
     // empty body JSON, as many HTTP clients do by default.
     if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
     parseJson(request, body as string, (error, value) => {
-      if (error) return done(error, undefined);
+      if (error) return done(isValidJson(body as string) ? badRequest(FORBIDDEN_KEY_MESSAGE) : error, undefined);
       const path = nulPath(value);
       if (path === null) return done(null, value);
       done(badRequest(`The JSON body holds a NUL character (\\u0000) in ${path}; no field may hold one.`), undefined);

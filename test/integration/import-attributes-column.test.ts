@@ -90,6 +90,22 @@ describe('import attributes column', () => {
     expect(await attributesOf(account.id, PEN)).toEqual({ color: 'blue', size: 'M' });
   });
 
+  it.each([
+    ['an unpaired surrogate escape', ['attributes'], ['{"k":"\\udc00x"}'], 'attributes.k', 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.'],
+    ['a value over 10,000 characters', ['note'], ['x'.repeat(10_001)], 'attributes.note', 'Attribute values must be at most 10000 characters.'],
+    ['a name over 200 characters', ['attributes'], [JSON.stringify({ ['n'.repeat(201)]: 'v' })], 'attributes', 'Attribute names must be at most 200 characters.'],
+    ['more than 1,000 names', ['attributes', 'extra'], [JSON.stringify(Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`a${i}`, 1]))), 'x'], 'attributes', 'The attributes must have at most 1000 names.'],
+    ["a '__proto__' column", ['__proto__'], ['x'], 'attributes', "'__proto__' is not allowed as an attribute name."],
+    ["a '__proto__' name in the object", ['attributes'], ['{"__proto__":"x"}'], 'attributes', "'__proto__' is not allowed as an attribute name."],
+  ])('refuses %s as the API does, as a row error that on_error=skip passes over', async (_label, columns, cells, field, message) => {
+    const account = await ctx.createAccount();
+    const csv = toCsv([['ean', 'name', ...columns], [PEN, 'Pen', ...cells], [INK, 'Ink', ...columns.map(() => '')]]);
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 1, ean: PEN, field, code: 'INVALID_ATTRIBUTES', message }]);
+    expect((await storedProducts(ctx, account.id)).map((product) => product.ean)).toEqual([INK]);
+  });
+
   it('imports the other rows under on_error=skip and reports the bad cell next to other problems of its row', async () => {
     const account = await ctx.createAccount();
     const csv = toCsv([['ean', 'name', 'attributes'], [INK, 'Ink', '{"color":"black"}'], [PEN, '', '[1]']]);

@@ -66,6 +66,52 @@ describe('product attributes', () => {
   });
 });
 
+describe('attributes PostgreSQL could not store, and text counted in characters', () => {
+  const unpaired = 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.';
+
+  it('refuses an unpaired surrogate in an attribute value or name with 422 in PUT and PATCH, where it was a 500', async () => {
+    const ean = eanNumber(4);
+    const put = await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: { k: '\ud800' } });
+    expectError(put, 422, 'VALIDATION_ERROR', unpaired);
+    expect(put.json().errors).toEqual([{ field: 'attributes.k', message: unpaired }]);
+    expect((await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: { k: 'ok 😀' } })).statusCode).toBe(201);
+    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { k: '\udc00' } }), 422, 'VALIDATION_ERROR', unpaired);
+    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { ['\ud800x']: 'v' } }), 422, 'VALIDATION_ERROR', unpaired);
+    expect((await ctx.get(account.key, `/v1/products/${ean}`)).json()).toMatchObject({ attributes: { k: 'ok 😀' } });
+  });
+
+  it('refuses a PATCH whose attributes, merged into the stored ones, pass 1,000 names, and leaves the product as it was', async () => {
+    const ean = eanNumber(5);
+    const names = (from: number, count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`a${from + index}`, 'v']));
+    expect((await send('POST', '/v1/products', { ean, name: 'Pen', attributes: names(0, 900) })).statusCode).toBe(201);
+    const patch = await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { name: 'Renamed', attributes: names(900, 101) });
+    expectError(patch, 422, 'VALIDATION_ERROR', 'The attributes must have at most 1000 names.');
+    expect(patch.json().errors).toEqual([{ field: 'attributes', message: 'The attributes must have at most 1000 names.' }]);
+    const stored = (await ctx.get(account.key, `/v1/products/${ean}`)).json<{ name: string; attributes: object }>();
+    expect([stored.name, Object.keys(stored.attributes).length]).toEqual(['Pen', 900]);
+    // Names it replaces or removes do not count twice: 900 stored, 100 new, one removed.
+    const fits = await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { ...names(899, 101), a0: null } });
+    expect(fits.statusCode, fits.body).toBe(200);
+    expect(Object.keys(fits.json<{ attributes: object }>().attributes)).toHaveLength(999);
+  });
+
+  it('counts a name in characters, not UTF-16 units: 500 emoji are a name, 501 are too long', async () => {
+    expect((await send('POST', '/v1/products', { ean: eanNumber(6), name: '😀'.repeat(500) })).statusCode).toBe(201);
+    expectError(await send('POST', '/v1/products', { ean: eanNumber(7), name: '😀'.repeat(501) }), 422, 'VALIDATION_ERROR', 'The name must be at most 500 characters.');
+  });
+
+  it("names a '__proto__' key as what is refused, where it said the JSON was not valid", async () => {
+    const response = await ctx.app.inject({
+      method: 'PATCH', url: `/v1/products/${eanNumber(6)}`, headers: { 'x-api-key': account.key, 'content-type': 'application/json' },
+      payload: '{"attributes":{"__proto__":null}}',
+    });
+    expectError(response, 400, 'BAD_REQUEST', "The JSON body has a key named '__proto__' (or 'constructor' holding 'prototype'); no field may have that name.");
+    expectError(await ctx.app.inject({
+      method: 'PATCH', url: `/v1/products/${eanNumber(6)}`, headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload: '{"attributes":',
+    }), 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+  });
+});
+
 describe('query parameters', () => {
   it('refuses a product filter over 500 characters with 400 naming the parameter', async () => {
     expectError(await send('GET', `/v1/products?q=${'a'.repeat(501)}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'q'/);

@@ -211,6 +211,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       if (outcome.kind === 'price_without_currency') {
         throw validationError([{ field: 'currency', message: CURRENCY_REQUIRED_MESSAGE }], 422);
       }
+      if (outcome.kind === 'too_many_attributes') throw validationError([{ field: 'attributes', message: ATTRIBUTE_COUNT_MESSAGE }], 422);
       return outcome.product;
     },
   );

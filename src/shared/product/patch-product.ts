@@ -1,7 +1,7 @@
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
 import { lockSearchShared, putSearchRows } from './product-search.js';
-import type { ProductPatch } from './schema.js';
+import { MAX_ATTRIBUTES, type ProductPatch } from './schema.js';
 
 /** Plain columns a PATCH may set, with the SQL type of their parameter. */
 const PATCHABLE: ReadonlyArray<readonly [keyof ProductPatch & string, string]> = [
@@ -19,7 +19,8 @@ const PATCHABLE: ReadonlyArray<readonly [keyof ProductPatch & string, string]> =
 export type PatchOutcome =
   | { kind: 'patched'; product: ProductResource }
   | { kind: 'not_found' }
-  | { kind: 'price_without_currency' };
+  | { kind: 'price_without_currency' }
+  | { kind: 'too_many_attributes' };
 
 /**
  * Applies a partial update. A new name, brand or category is written to the product's search row
@@ -56,19 +57,35 @@ async function applyPatch(db: Db | DbClient, accountId: string, ean: string, pat
     sets.push(`${column} = ${expression}`);
     after[column] = expression;
   }
+  // The patch alone was checked; what it merges into may hold no more attribute names than a product may have.
+  let added: { kept: string; removed: string[] } | null = null;
+  let namesFit = 'true';
   if (patch.attributes) {
     const entries = Object.entries(patch.attributes);
-    const kept = Object.fromEntries(entries.filter(([, value]) => value !== null));
+    const kept = JSON.stringify(Object.fromEntries(entries.filter(([, value]) => value !== null)));
     const removed = entries.filter(([, value]) => value === null).map(([key]) => key);
-    sets.push(`attributes = (attributes || ${param(JSON.stringify(kept), 'jsonb')}) - ${param(removed, 'text[]')}`);
+    const [keptParam, removedParam] = [param(kept, 'jsonb'), param(removed, 'text[]')];
+    sets.push(`attributes = ${mergedAttributes(keptParam, removedParam)}`);
+    if (kept !== '{}') {
+      added = { kept, removed };
+      namesFit = namesFitSql(keptParam, removedParam);
+    }
   }
   const { rows } = await db.query<ProductResource>(
     `UPDATE products SET ${sets.join(', ')}
-     WHERE account_id = $1 AND ean = $2 AND (${after.price} IS NULL OR ${after.currency} IS NOT NULL)
+     WHERE account_id = $1 AND ean = $2 AND (${after.price} IS NULL OR ${after.currency} IS NOT NULL) AND ${namesFit}
      RETURNING ${PRODUCT_COLUMNS}`,
     values,
   );
   if (rows[0]) return { kind: 'patched', product: rows[0] };
-  const exists = await db.query('SELECT 1 FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
-  return exists.rowCount === 0 ? { kind: 'not_found' } : { kind: 'price_without_currency' };
+  const { rows: found } = await db.query<{ names_fit: boolean }>(
+    `SELECT ${added ? namesFitSql('$3::jsonb', '$4::text[]') : 'true'} AS names_fit FROM products WHERE account_id = $1 AND ean = $2`,
+    added ? [accountId, ean, added.kept, added.removed] : [accountId, ean],
+  );
+  if (!found[0]) return { kind: 'not_found' };
+  return found[0].names_fit ? { kind: 'price_without_currency' } : { kind: 'too_many_attributes' };
 }
+
+const mergedAttributes = (kept: string, removed: string) => `(attributes || ${kept}) - ${removed}`;
+const namesFitSql = (kept: string, removed: string) =>
+  `(SELECT count(*) FROM jsonb_object_keys(${mergedAttributes(kept, removed)})) <= ${MAX_ATTRIBUTES}`;

@@ -19,6 +19,21 @@ export const MAX_ATTRIBUTE_VALUE_LENGTH = 10_000;
 export const MAX_ATTRIBUTES = 1_000;
 export const ATTRIBUTE_COUNT_MESSAGE = `The attributes must have at most ${MAX_ATTRIBUTES} names.`;
 
+/**
+ * Characters (Unicode code points) in `value`: API.md bounds text in characters, and a character
+ * outside the Basic Multilingual Plane (an emoji) is two UTF-16 units. Counted only when the
+ * units alone pass the bound, which no character count can.
+ */
+export function longerThan(value: string, max: number): boolean {
+  if (value.length <= max) return false;
+  let characters = value.length;
+  for (let i = 1; i < value.length && characters > max; i += 1) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff && value.charCodeAt(i - 1) >= 0xd800 && value.charCodeAt(i - 1) <= 0xdbff) characters -= 1;
+  }
+  return characters > max;
+}
+
 /** Whether `attributes` (as sent, unvalidated) has more names than {@link MAX_ATTRIBUTES}. */
 export function tooManyAttributes(attributes: unknown): boolean {
   if (typeof attributes !== 'object' || attributes === null) return false;
@@ -52,13 +67,13 @@ const requiredText = (label: string, max: number) =>
   z
     .string({ error: typeError(`The ${label} field is required.`, `The ${label} must be a string.`) })
     .refine((value) => value.trim().length > 0, rule('REQUIRED', `The ${label} field is required.`))
-    .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .refine((value) => !longerThan(value, max), rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
     .meta({ minLength: 1, maxLength: max });
 
 const optionalText = (label: string, max: number) =>
   z
     .string({ error: `The ${label} must be a string.` })
-    .refine((value) => value.length <= max, rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .refine((value) => !longerThan(value, max), rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
     .meta({ maxLength: max })
     .nullish();
 
@@ -101,21 +116,53 @@ export const imageUrlSchema = z.string({ error: 'The image URL must be an http o
 
 const ATTRIBUTES_MESSAGE = 'The attributes must be a flat object of string, number or boolean values.';
 const ATTRIBUTE_NAME_MESSAGE = `Attribute names must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters.`;
-const attributeValueSchema = z.union(
-  [
-    z.string().max(MAX_ATTRIBUTE_VALUE_LENGTH, { error: `Attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters.` }),
-    z.number(),
-    z.boolean(),
-  ],
-  { error: ATTRIBUTES_MESSAGE },
-);
-const attributeNameSchema = z.string().max(MAX_ATTRIBUTE_NAME_LENGTH);
-/** A name over its bound is named as such; any other problem of the object is a shape problem. */
-const attributesError = (issue: { code?: string }) => (issue.code === 'invalid_key' ? ATTRIBUTE_NAME_MESSAGE : ATTRIBUTES_MESSAGE);
+const ATTRIBUTE_VALUE_MESSAGE = `Attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters.`;
+const UNPAIRED_SURROGATE_MESSAGE = 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.';
+const PROTO_NAME_MESSAGE = "'__proto__' is not allowed as an attribute name.";
+
+/** One attribute problem: the path under `attributes` it is at (the name, for a value) and its message. */
+export interface AttributesProblem {
+  path: string[];
+  message: string;
+}
+
+/**
+ * The first problem of an attributes object whose values have the right types, or null: more
+ * names than a product may have, a name or value over its length, text PostgreSQL cannot store
+ * (an unpaired surrogate, which a JSON escape such as "\ud800" makes), or the name `__proto__`
+ * (no JSON body may carry it). Shared by the API's schemas and the import, so that a row that
+ * imports is a body that PUTs; a `null` value (a PATCH's removal) is passed over.
+ */
+export function attributesProblem(attributes: Readonly<Record<string, unknown>>): AttributesProblem | null {
+  let names = 0;
+  for (const name in attributes) {
+    if (!Object.hasOwn(attributes, name)) continue;
+    if (++names > MAX_ATTRIBUTES) return { path: [], message: ATTRIBUTE_COUNT_MESSAGE };
+    if (longerThan(name, MAX_ATTRIBUTE_NAME_LENGTH)) return { path: [], message: ATTRIBUTE_NAME_MESSAGE };
+    if (name === '__proto__') return { path: [], message: PROTO_NAME_MESSAGE };
+    if (!name.isWellFormed()) return { path: [], message: UNPAIRED_SURROGATE_MESSAGE };
+    const value = attributes[name];
+    if (typeof value !== 'string') continue;
+    if (longerThan(value, MAX_ATTRIBUTE_VALUE_LENGTH)) return { path: [name], message: ATTRIBUTE_VALUE_MESSAGE };
+    if (!value.isWellFormed()) return { path: [name], message: UNPAIRED_SURROGATE_MESSAGE };
+  }
+  return null;
+}
+
+const attributeValueSchema = z.union([z.string().meta({ maxLength: MAX_ATTRIBUTE_VALUE_LENGTH }), z.number(), z.boolean()], {
+  error: ATTRIBUTES_MESSAGE,
+});
+const attributeNameSchema = z.string().meta({ maxLength: MAX_ATTRIBUTE_NAME_LENGTH });
+
+/** The attributes' names and values checked together by {@link attributesProblem}. */
+const checkAttributes = (attributes: Readonly<Record<string, unknown>>, context: z.RefinementCtx) => {
+  const problem = attributesProblem(attributes);
+  if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message, params: { code: 'INVALID_ATTRIBUTES' } });
+};
 
 export const attributesSchema = z
-  .record(attributeNameSchema, attributeValueSchema, { error: attributesError })
-  .refine((attributes) => !tooManyAttributes(attributes), { error: ATTRIBUTE_COUNT_MESSAGE })
+  .record(attributeNameSchema, attributeValueSchema, { error: ATTRIBUTES_MESSAGE })
+  .superRefine(checkAttributes)
   .meta({ maxProperties: MAX_ATTRIBUTES });
 
 /** A stock count written as text in a CSV cell: digits only, then the same range as the API. */
@@ -221,7 +268,8 @@ export const productPatchBodySchema = z
     stock: fields.stock,
     image_url: fields.image_url,
     attributes: z
-      .record(attributeNameSchema, attributeValueSchema.nullable(), { error: attributesError })
+      .record(attributeNameSchema, attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
+      .superRefine(checkAttributes)
       .optional()
       .meta({ description: 'Merged into the stored attributes; a null value removes that key' }),
   })

@@ -1,4 +1,5 @@
 import { restoreFormula } from '../../shared/product/formula-cells.js';
+import { attributesProblem } from '../../shared/product/schema.js';
 
 /** One attribute value as products store it. */
 export type AttributeValue = string | number | boolean;
@@ -36,4 +37,35 @@ export function readAttributesCell(raw: string): AttributesCell {
     };
   }
   return { ok: true, attributes: object as Record<string, AttributeValue> };
+}
+
+/** A row's attributes, or the problem that fails the row, with the field the report names. */
+export type RowAttributes = { ok: true; attributes: Record<string, AttributeValue> } | { ok: false; field: string; message: string };
+
+/**
+ * The attributes of one row: the `attributes` JSON cell (when the file has that column) with the
+ * attribute columns over it, a column's cell winning and an empty one taking its name out of the
+ * object too; then checked as the API checks a body's attributes (count, lengths, Unicode text, the
+ * name `__proto__`), so that a row that imports is a body that PUTs. The object has no prototype:
+ * every name, `__proto__` included, is one of its own and gets checked.
+ */
+export function readRowAttributes(
+  record: readonly string[],
+  columns: ReadonlyArray<{ name: string; index: number }>,
+  jsonColumn: number | undefined,
+): RowAttributes {
+  const attributes = Object.create(null) as Record<string, AttributeValue>;
+  if (jsonColumn !== undefined) {
+    const cell = readAttributesCell(record[jsonColumn]!);
+    if (!cell.ok) return { ok: false, field: 'attributes', message: cell.message };
+    for (const name of Object.keys(cell.attributes)) attributes[name] = cell.attributes[name]!;
+    for (const { name } of columns) delete attributes[name];
+  }
+  for (const { name, index } of columns) {
+    const cell = restoreFormula(record[index]!);
+    if (cell !== '') attributes[name] = cell;
+  }
+  const problem = attributesProblem(attributes);
+  if (!problem) return { ok: true, attributes };
+  return { ok: false, field: ['attributes', ...problem.path].join('.'), message: problem.message };
 }

@@ -8,7 +8,7 @@ import {
   productProblems,
   productRowSchema,
 } from '../../shared/product/schema.js';
-import { readAttributesCell, type AttributeValue } from './attributes-cell.js';
+import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
 import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
@@ -116,17 +116,11 @@ export class RowReader {
         input.price = null;
       }
     }
-    let attributes: Record<string, AttributeValue> = {};
-    for (const { name, index } of this.layout.attributes) {
-      const cell = restoreFormula(record[index]!);
-      if (cell !== '') attributes[name] = cell;
-    }
-    let attributesProblem: RowProblem | null = null;
-    if (this.layout.attributesJson !== undefined) {
-      const cell = readAttributesCell(record[this.layout.attributesJson]!);
-      if (cell.ok) attributes = this.withAttributeColumns(cell.attributes, attributes);
-      else attributesProblem = { row, ean: eanCell, field: 'attributes', code: 'INVALID_ATTRIBUTES', message: cell.message };
-    }
+    const read = readRowAttributes(record, this.layout.attributes, this.layout.attributesJson);
+    const attributes = read.ok ? read.attributes : {};
+    const attributesProblem: RowProblem | null = read.ok
+      ? null
+      : { row, ean: eanCell, field: read.field, code: 'INVALID_ATTRIBUTES', message: read.message };
     const parsed = this.schema.safeParse(input);
     const cellProblems = [priceProblem, attributesProblem].filter((problem) => problem !== null);
     if (!parsed.success) {
@@ -148,18 +142,6 @@ export class RowReader {
       attributes,
       line: null,
     };
-  }
-
-  /**
-   * The `attributes` object with the attribute columns over it: a column's cell wins, an empty one
-   * takes its name out of the object too (that name is removed from the product).
-   */
-  private withAttributeColumns(
-    object: Record<string, AttributeValue>,
-    columns: Record<string, AttributeValue>,
-  ): Record<string, AttributeValue> {
-    for (const { name } of this.layout.attributes) delete object[name];
-    return Object.assign(object, columns);
   }
 
   /** The currency as the schema returns it (upper case), or null when the schema rejects it; memoized. */
@@ -217,14 +199,11 @@ export class RowReader {
     }
     const imageUrl = trimmedCell(record, product.image_url);
     if (imageUrl !== null && !imageUrlSchema.safeParse(imageUrl).success) return null;
-    let attributes = NO_ATTRIBUTES;
+    let attributes: Readonly<Record<string, AttributeValue>> = NO_ATTRIBUTES;
     if (this.layout.attributes.length > 0) {
-      const cells: Record<string, string> = {};
-      for (const { name: attribute, index } of this.layout.attributes) {
-        const cell = restoreFormula(record[index]!);
-        if (cell !== '') cells[attribute] = cell;
-      }
-      attributes = cells;
+      const read = readRowAttributes(record, this.layout.attributes, undefined);
+      if (!read.ok) return null;
+      attributes = read.attributes;
     }
     const values: ValidRow = { ean, name, brand, category, description, price, currency, stock, image_url: imageUrl, attributes, line: null };
     if (line !== undefined && this.verbatim !== null && asUploaded(record, values, product) && !this.verbatim.special.test(line)) {
