@@ -35,10 +35,15 @@ function callbackHost(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
 }
 
-/** Why a host resolved to `addresses` may not be called (unless private targets are allowed), or null. */
-export function privateAddressProblem(addresses: readonly ResolvedAddress[]): string | null {
+/**
+ * Why a host resolved to `addresses` may not be called (unless private targets are allowed), or
+ * null. An address the client wrote (an IP literal, no `name`) is named; one a name resolved to is
+ * not: the answer would tell any account the addresses of the service's own network.
+ */
+export function privateAddressProblem(addresses: readonly ResolvedAddress[], name?: string): string | null {
   const refused = addresses.find((entry) => isPrivateAddress(entry.address));
-  return refused ? `it points at the private or loopback address ${refused.address}` : null;
+  if (!refused) return null;
+  return name === undefined ? `it points at the private or loopback address ${refused.address}` : `its host '${name}' resolves to a private or loopback address`;
 }
 
 /**
@@ -59,5 +64,5 @@ export async function callbackTargetProblem(url: string, policy: CallbackTargetP
     return `its host '${host}' does not resolve`;
   }
   if (addresses.length === 0) return `its host '${host}' resolves to no address`;
-  return privateAddressProblem(addresses);
+  return privateAddressProblem(addresses, host);
 }

@@ -21,7 +21,7 @@ export function pinnedLookup(policy: CallbackTargetPolicy): LookupFunction {
     policy.resolveHost(hostname).then(
       (resolved) => {
         // The whole answer is judged, before any family is picked from it.
-        const problem = policy.allowPrivate ? null : privateAddressProblem(resolved);
+        const problem = policy.allowPrivate ? null : privateAddressProblem(resolved, hostname);
         if (problem) {
           callback(new RefusedCallbackAddressError(problem), '', 0);
           return;
