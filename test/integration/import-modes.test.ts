@@ -161,6 +161,99 @@ describe('import of unchanged and partial rows', () => {
   });
 });
 
+describe('import of a price or a currency without the other column', () => {
+  // API.md §3: the catalog never holds a price without a currency. When the file has only one of
+  // the two columns, the product the row merges into decides it.
+  const CURRENCY_REQUIRED = { field: 'currency', code: 'REQUIRED', message: 'The currency field is required when price is set.' };
+  const priceAndCurrency = async (accountId: string) =>
+    (await storedProducts(ctx, accountId)).map((product) => [product.ean, product.name, product.price, product.currency]);
+
+  it('refuses an empty currency cell that would leave a stored price without currency (upsert, abort)', async () => {
+    const account = await accountWithPenAndInk();
+    const before = await storedProducts(ctx, account.id);
+    const job = await ctx.importCsv(account.key, toCsv([['ean', 'name', 'currency'], [PEN, 'Priced', '']]));
+    expect(job.status).toBe('failed');
+    expect(job.error_code).toBe('IMPORT_FAILED');
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 1, ean: PEN, ...CURRENCY_REQUIRED }]);
+    expect(await storedProducts(ctx, account.id)).toEqual(before);
+  });
+
+  it('reports that row and writes the others under on_error=skip (upsert)', async () => {
+    const account = await accountWithPenAndInk();
+    const csv = toCsv([['ean', 'name', 'currency'], [PEN, 'Priced', ''], [INK, 'Ink', 'usd'], [PAPER, 'Paper', '']]);
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_failed: 1, rows_created: 1, rows_updated: 1, rows_unchanged: 0 });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 1, ean: PEN, ...CURRENCY_REQUIRED }]);
+    expect(await priceAndCurrency(account.id)).toEqual([
+      [PEN, 'Pen', '1.50', 'EUR'],
+      [PAPER, 'Paper', null, null],
+      [INK, 'Ink', '2', 'USD'],
+    ]);
+  });
+
+  it('refuses an empty currency cell on a priced product with mode=update, abort and skip', async () => {
+    const account = await accountWithPenAndInk();
+    const csv = toCsv([['ean', 'currency'], [PEN, ''], [INK, 'GBP']]);
+    const aborted = await ctx.importCsv(account.key, csv, { mode: 'update' });
+    expect(aborted.status).toBe('failed');
+    expect(aborted.error_code).toBe('IMPORT_FAILED');
+    expect(await reportOf(ctx, account.key, aborted.id)).toEqual([{ row: 1, ean: PEN, ...CURRENCY_REQUIRED }]);
+    expect(await priceAndCurrency(account.id)).toEqual([[PEN, 'Pen', '1.50', 'EUR'], [INK, 'Ink', '2', 'EUR']]);
+
+    const skipped = await ctx.importCsv(account.key, csv, { mode: 'update', on_error: 'skip' });
+    expect(skipped.status).toBe('completed');
+    expect(skipped.progress).toMatchObject({ rows_failed: 1, rows_updated: 1 });
+    expect(await reportOf(ctx, account.key, skipped.id)).toEqual([{ row: 1, ean: PEN, ...CURRENCY_REQUIRED }]);
+    expect(await priceAndCurrency(account.id)).toEqual([[PEN, 'Pen', '1.50', 'EUR'], [INK, 'Ink', '2', 'GBP']]);
+  });
+
+  it('takes a price without a currency column when the stored product has a currency (mode=update)', async () => {
+    const account = await accountWithPenAndInk();
+    const job = await ctx.importCsv(account.key, toCsv([['ean', 'price'], [PEN, '2.75']]), { mode: 'update' });
+    expect(job.status).toBe('completed');
+    expect(job.progress).toMatchObject({ rows_failed: 0, rows_updated: 1 });
+    expect(await priceAndCurrency(account.id)).toEqual([[PEN, 'Pen', '2.75', 'EUR'], [INK, 'Ink', '2', 'EUR']]);
+  });
+
+  it('refuses a price without a currency column for a product that has no currency, abort and skip', async () => {
+    const account = await accountWithPenAndInk();
+    expect((await ctx.importCsv(account.key, toCsv([['ean', 'name'], [PAPER, 'Paper']]))).status).toBe('completed');
+    const csv = toCsv([['ean', 'price'], [PEN, '2.75'], [PAPER, '3.00']]);
+    const aborted = await ctx.importCsv(account.key, csv, { mode: 'update' });
+    expect(aborted.status).toBe('failed');
+    expect(aborted.error_code).toBe('IMPORT_FAILED');
+    expect(await reportOf(ctx, account.key, aborted.id)).toEqual([{ row: 2, ean: PAPER, ...CURRENCY_REQUIRED }]);
+    expect((await storedProducts(ctx, account.id)).find((product) => product.ean === PEN)).toMatchObject({ price: '1.50' });
+
+    const skipped = await ctx.importCsv(account.key, csv, { mode: 'update', on_error: 'skip' });
+    expect(skipped.progress).toMatchObject({ rows_failed: 1, rows_updated: 1 });
+    expect(await reportOf(ctx, account.key, skipped.id)).toEqual([{ row: 2, ean: PAPER, ...CURRENCY_REQUIRED }]);
+    expect(await priceAndCurrency(account.id)).toEqual([
+      [PEN, 'Pen', '2.75', 'EUR'],
+      [PAPER, 'Paper', null, null],
+      [INK, 'Ink', '2', 'EUR'],
+    ]);
+  });
+
+  it('refuses a price without a currency column for a new EAN (upsert), also on a first load', async () => {
+    const account = await accountWithPenAndInk();
+    const csv = toCsv([['ean', 'name', 'price'], [PEN, 'Pen', '1.75'], [PAPER, 'Paper', '3.00']]);
+    const job = await ctx.importCsv(account.key, csv, { on_error: 'skip' });
+    expect(job.progress).toMatchObject({ rows_failed: 1, rows_created: 0, rows_updated: 1 });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 2, ean: PAPER, ...CURRENCY_REQUIRED }]);
+    expect(await priceAndCurrency(account.id)).toEqual([[PEN, 'Pen', '1.75', 'EUR'], [INK, 'Ink', '2', 'EUR']]);
+
+    const empty = await ctx.createAccount();
+    const firstLoad = await ctx.importCsv(empty.key, csv, { on_error: 'skip' });
+    expect(firstLoad.progress).toMatchObject({ rows_failed: 2, rows_created: 0 });
+    expect(await reportOf(ctx, empty.key, firstLoad.id)).toEqual([
+      { row: 1, ean: PEN, ...CURRENCY_REQUIRED },
+      { row: 2, ean: PAPER, ...CURRENCY_REQUIRED },
+    ]);
+  });
+});
+
 describe('import of a repeated EAN', () => {
   const twice = toCsv([['ean', 'name'], [PEN, 'First'], [INK, 'Ink'], [PEN, 'Second']]);
 

@@ -221,16 +221,18 @@ export const productInputSchema = z
 /**
  * A product as read from one CSV row: the same rules as {@link productInputSchema}, with the stock
  * as text. With `nameRequired: false` (mode=update) a row may leave the name out, but not blank.
+ * With `currencyWithPrice: false` a price without a currency passes: for a file without a currency
+ * column whose rows are merged with stored products, where the merge checks that rule against the
+ * stored currency.
  */
-export function productRowSchema(options: { nameRequired: boolean }) {
-  return z
-    .object({
-      ...fields,
-      name: options.nameRequired ? fields.name : fields.name.optional(),
-      // Same key as in `fields`, so the stock keeps its place in the field order of the report.
-      stock: stockTextSchema.nullish(),
-    })
-    .refine(...requireCurrencyWithPrice);
+export function productRowSchema(options: { nameRequired: boolean; currencyWithPrice?: boolean }) {
+  const row = z.object({
+    ...fields,
+    name: options.nameRequired ? fields.name : fields.name.optional(),
+    // Same key as in `fields`, so the stock keeps its place in the field order of the report.
+    stock: stockTextSchema.nullish(),
+  });
+  return options.currencyWithPrice === false ? row : row.refine(...requireCurrencyWithPrice);
 }
 
 export type ProductInput = z.infer<typeof productInputSchema>;

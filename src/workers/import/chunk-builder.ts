@@ -45,6 +45,8 @@ export class ChunkBuilder {
   private spare: SpareChunkBuffers = { text: null, starts: null };
   /** How rows read with their line (ValidRow.line) are copied into chunks; null until the layout is known, or when they cannot be. */
   private verbatim: VerbatimLines | null = null;
+  /** Whether the merge may reject rows for the file's columns (see mergedCurrencyRule); known with the layout. */
+  private rejectsByColumns = false;
   /** The account id and a tab: how a direct chunk's lines begin. */
   private readonly accountPrefix: Buffer;
 
@@ -66,9 +68,15 @@ export class ChunkBuilder {
     this.accountPrefix = Buffer.from(`${settings.accountId}\t`);
   }
 
-  /** Sets how rows read with their line are copied into chunks (see VerbatimLines), once the header is read. */
-  setVerbatim(verbatim: VerbatimLines | null): void {
+  /**
+   * Sets, once the header is read, how rows read with their line are copied into chunks (see
+   * VerbatimLines), and whether the merge may reject rows for the file's columns (see
+   * mergedCurrencyRule): chunks then keep their rows' cells for the report.
+   */
+  setLayout(verbatim: VerbatimLines | null, rejectsByColumns: boolean): void {
     this.verbatim = verbatim;
+    this.rejectsByColumns = rejectsByColumns;
+    if (rejectsByColumns) this.chunk.records ??= new Map();
   }
 
   /**
@@ -143,8 +151,8 @@ export class ChunkBuilder {
 
   /**
    * A chunk for the next rows. Their cells are kept only if a set-based rule may reject one:
-   * repeats not caught in the worker, and mode create (unless nothing is stored) or update. On a
-   * first load the chunk is direct: its rows go straight into products.
+   * repeats not caught in the worker, mode create (unless nothing is stored) or update, and a rule
+   * of the file's columns. On a first load the chunk is direct: its rows go straight into products.
    */
   private newChunk(): Chunk {
     const direct = this.repeats !== null;
@@ -153,6 +161,6 @@ export class ChunkBuilder {
     const byMode = mode === 'update' || (mode === 'create' && !this.settings.catalogWasEmpty);
     const spare = this.spare;
     this.spare = { text: null, starts: null };
-    return emptyChunk(checked, direct, !checked || byMode, spare);
+    return emptyChunk(checked, direct, !checked || byMode || this.rejectsByColumns, spare);
   }
 }

@@ -14,6 +14,7 @@ import {
 } from './chunk-sql.js';
 import { upsertChunk } from './chunk-upsert.js';
 import { copyText } from './copy-writer.js';
+import { mergedCurrencyRule, rejectPriceWithoutCurrency } from './currency-rule.js';
 import type { FullChunk } from './chunk-builder.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
 import type { Chunk, EanRange } from './import-chunk.js';
@@ -32,7 +33,8 @@ export type ReportEntry = [number, number, string, string, string, string, strin
  * Writes chunks into products on the import's transaction. A direct chunk (a first load, see
  * isFirstLoad) is COPYed into products and its held-back rows settled by FirstLoadRepeats; any
  * other chunk goes through the chunk table: set-based rejections (repeats the worker did not
- * catch, the mode's rule), then the merge, or its preview for a dry run.
+ * catch, the mode's rule, a price left without a currency by a file with only one of the two
+ * columns), then the merge, or its preview for a dry run.
  */
 export class ChunkMerger {
   /** Whether chunks' stored products are still read by their range of EANs: until one range holds too many. */
@@ -99,9 +101,12 @@ export class ChunkMerger {
     await copyText(tx, 'import_chunk', CHUNK_COLUMNS, chunk.text.subarray(0, chunk.bytes));
     const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
     const rejected = [...repeated, ...(await rejectByMode(tx, accountId, options.mode, catalogWasEmpty))];
-    for (const { row, code, message } of rejected) {
+    // A file with both price and currency columns (or neither) was checked row by row: no statement here.
+    const currencyRule = mergedCurrencyRule(shape.columns);
+    if (currencyRule) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, currencyRule)));
+    for (const { row, field, code, message } of rejected) {
       const record = chunk.records!.get(row)!;
-      await this.report([row, 0, record.ean, 'ean', code, message, JSON.stringify(record.cells)]);
+      await this.report([row, 0, record.ean, field, code, message, JSON.stringify(record.cells)]);
     }
     let counts: MergeCounts = { created: 0, updated: 0, unchanged: 0 };
     if (stillMerging(rejected.length)) {

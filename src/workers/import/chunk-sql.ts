@@ -44,7 +44,8 @@ export interface MergeCounts {
 /** A staged row taken out of the merge by a set-based rule. */
 export interface RejectedRow {
   row: number;
-  code: 'DUPLICATE_EAN' | 'NOT_FOUND';
+  field: 'ean' | 'currency';
+  code: 'DUPLICATE_EAN' | 'NOT_FOUND' | 'REQUIRED';
   message: string;
 }
 
@@ -97,6 +98,7 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
   );
   return repeated.map((rejected) => ({
     row: rejected.row,
+    field: 'ean',
     code: 'DUPLICATE_EAN',
     message: `The EAN ${rejected.ean} already appears in row ${rejected.first_row} of this file.`,
   }));
@@ -130,8 +132,8 @@ export async function rejectByMode(
   );
   return rows.map(({ row }) =>
     mode === 'create'
-      ? { row, code: 'DUPLICATE_EAN', message: 'A product with this EAN already exists.' }
-      : { row, code: 'NOT_FOUND', message: 'No product with this EAN exists (mode=update only changes existing products).' },
+      ? { row, field: 'ean', code: 'DUPLICATE_EAN', message: 'A product with this EAN already exists.' }
+      : { row, field: 'ean', code: 'NOT_FOUND', message: 'No product with this EAN exists (mode=update only changes existing products).' },
   );
 }
 

@@ -5,6 +5,7 @@ import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
 import { ChunkMerger, type ChunkMerged } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
 import { CopyWriter } from './copy-writer.js';
+import { mergedCurrencyRule } from './currency-rule.js';
 import { filterBytesFor } from './ean-filter.js';
 import type { VerbatimLines } from './verbatim-lines.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
@@ -108,6 +109,14 @@ export class ImportWriter {
     }
   }
 
+  /**
+   * Whether rows are merged with stored products: in every import but a first load, whose rows go
+   * straight into products. A rule about the merged product is then checked in the merge.
+   */
+  get mergesWithStored(): boolean {
+    return this.repeats === null;
+  }
+
   /** Rows with a problem so far: invalid rows plus rows a set-based rule rejected. */
   get rowsFailed(): number {
     return this.rowsInvalid + this.rowsRejected;
@@ -115,11 +124,9 @@ export class ImportWriter {
 
   /** Sets the columns the merge writes, from the file's header, and how rows read with their line are copied (see VerbatimLines). */
   setLayout(layout: ColumnLayout, verbatim: VerbatimLines | null = null): void {
-    this.chunks.setVerbatim(verbatim);
-    this.shape = {
-      columns: new Set(Object.keys(layout.product) as ProductColumn[]),
-      attributeNames: layout.attributes.map((attribute) => attribute.name),
-    };
+    const columns = new Set(Object.keys(layout.product) as ProductColumn[]);
+    this.shape = { columns, attributeNames: layout.attributes.map((attribute) => attribute.name) };
+    this.chunks.setLayout(verbatim, this.mergesWithStored && mergedCurrencyRule(columns) !== null);
   }
 
   /**

@@ -141,6 +141,8 @@ export class RecordSink {
       decimalComma,
       decimalPoint: this.input.workbook === true,
       verbatim: this.verbatim,
+      // A price in a file without a currency column is checked against the stored currency in the merge.
+      mergedWithStored: writer.mergesWithStored,
     });
   }
 

@@ -54,8 +54,9 @@ const TRIMMED: ReadonlySet<ProductColumn> = new Set(['ean', 'price', 'currency',
 export class RowReader {
   private readonly schema: ReturnType<typeof productRowSchema>;
   private readonly columns: Array<[ProductColumn, number]>;
-
   private readonly nameRequired: boolean;
+  /** A price needs a currency cell, unless the file has no currency column and the merge checks the stored one. */
+  private readonly priceNeedsCurrency: boolean;
   private readonly currencies = new Map<string, string | null>();
   /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
   private readonly fastPath: boolean;
@@ -69,14 +70,15 @@ export class RowReader {
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean; verbatim?: VerbatimLines | null } = {},
+    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean; verbatim?: VerbatimLines | null; mergedWithStored?: boolean } = {},
   ) {
     this.fastPath = settings.fastPath ?? true;
     this.verbatim = settings.verbatim ?? null;
     this.decimalComma = settings.decimalComma ?? false;
     this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
-    this.schema = productRowSchema({ nameRequired: this.nameRequired });
+    this.priceNeedsCurrency = !(settings.mergedWithStored === true && layout.product.currency === undefined);
+    this.schema = productRowSchema({ nameRequired: this.nameRequired, currencyWithPrice: this.priceNeedsCurrency });
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
   }
 
@@ -190,7 +192,7 @@ export class RowReader {
       currency = this.currency(currencyCell);
       if (currency === null) return null;
     }
-    if (price !== null && currency === null) return null;
+    if (price !== null && currency === null && this.priceNeedsCurrency) return null;
     const stockCell = trimmedCell(record, product.stock);
     let stock: number | null = null;
     if (stockCell !== null) {
