@@ -37,6 +37,9 @@ export function scheduleTickTemplate(tick: ScheduleTick) {
   };
 }
 
+/** A field of H, H(…) or H/…: the parser's hashed values, not standard cron. */
+const HASHED = /(?:^|[\s,])H(?=[\s,(/]|$)/i;
+
 /** Problems of a cron expression and time zone, for a 422 (empty when both are fine). */
 export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -56,6 +59,9 @@ export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
       field: 'cron',
       message: `The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}: '${timing.cron}'.`,
     });
+  } else if (HASHED.test(timing.cron)) {
+    // The parser picks H's value at random on every parse: next_run_at would change from one read to the next.
+    problems.unshift({ field: 'cron', message: `Invalid cron expression '${timing.cron}': H (a hashed value) is not standard cron; name the minute and hour.` });
   } else {
     try {
       CronExpressionParser.parse(timing.cron, zoneOk ? { tz: timing.timezone } : {});
