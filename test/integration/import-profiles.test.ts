@@ -52,6 +52,18 @@ describe('import profiles', () => {
     expect((await ctx.get(key, `/v1/import-profiles/${profile.id}`)).statusCode).toBe(404);
   });
 
+  it('finds a profile whose name is shaped like an id by that name, and by its id', async () => {
+    const account = await ctx.createAccount();
+    const name = '11111111-2222-3333-4444-555555555555';
+    const created = await send(account.key, 'POST', '/v1/import-profiles', { ...AKENEO, name });
+    expect(created.statusCode).toBe(201);
+    const csv = 'UGC_ean;name-de_DE;enabled\n4006381333931;Kugelschreiber;1\n';
+    for (const profile of [name, created.json<{ id: string }>().id]) {
+      const job = await ctx.importCsv(account.key, csv, { profile });
+      expect(job).toMatchObject({ status: 'completed', options: { profile: { name } } });
+    }
+  });
+
   it('keeps names unique per account, whatever their case: 409 DUPLICATE_NAME', async () => {
     const first = await ctx.createAccount();
     const second = await ctx.createAccount();

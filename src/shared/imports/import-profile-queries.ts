@@ -45,7 +45,7 @@ export async function updateImportProfile(
   return rows[0] ?? null;
 }
 
-/** One profile of the account by id, or by name (any case) when `id` is null; null when none. */
+/** One profile of the account by id, else by name (any case: a name shaped like an id finds its profile too); null when none. */
 export async function findImportProfile(
   db: Db,
   accountId: string,
@@ -53,7 +53,8 @@ export async function findImportProfile(
 ): Promise<ImportProfileRow | null> {
   const { rows } = await db.query<ImportProfileRow>(
     `SELECT ${COLUMNS} FROM import_profiles
-     WHERE account_id = $1 AND (id = $2::uuid OR ($2::uuid IS NULL AND lower(name) = lower($3)))`,
+     WHERE account_id = $1 AND (id = $2::uuid OR lower(name) = lower($3))
+     ORDER BY id = $2::uuid DESC NULLS LAST LIMIT 1`,
     [accountId, key.id, key.name],
   );
   return rows[0] ?? null;
