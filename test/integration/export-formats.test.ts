@@ -78,6 +78,19 @@ describe('CSV export', () => {
     expect(await storedProducts(ctx, account.id)).toEqual(before);
   });
 
+  it('re-imports a product written through the API with empty texts unchanged: the API stores them as null, as the import does', async () => {
+    const account = await ctx.createAccount();
+    const write = (method: 'PUT' | 'PATCH', body: object) =>
+      ctx.app.inject({ method, url: `/v1/products/${PEN}`, headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload: body });
+    expect((await write('PUT', { name: 'Pen', brand: '', description: '', category: 'Office' })).statusCode).toBe(201);
+    const patched = await write('PATCH', { category: '' });
+    expect(patched.json()).toMatchObject({ brand: null, category: null, description: null });
+
+    const exported = await runExportJob(ctx, account.key, { format: 'csv' });
+    const reimported = await ctx.importCsv(account.key, (await downloadResult(ctx, account.key, exported.id)).text);
+    expect(reimported.progress).toMatchObject({ rows_unchanged: 1, rows_updated: 0 });
+  });
+
   it('re-imports attributes with quotes, commas, newlines, unicode, numbers, booleans and formula characters unchanged', async () => {
     const account = await ctx.createAccount();
     const awkward = {

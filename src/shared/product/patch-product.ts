@@ -15,6 +15,9 @@ const PATCHABLE: ReadonlyArray<readonly [keyof ProductPatch & string, string]> =
   ['image_url', 'text'],
 ];
 
+/** Free-text fields whose empty text is stored as null. */
+const EMPTY_IS_NULL: ReadonlySet<string> = new Set(['brand', 'category', 'description']);
+
 /** What a PATCH did: the product after it, or why nothing changed. */
 export type PatchOutcome =
   | { kind: 'patched'; product: ProductResource }
@@ -53,7 +56,8 @@ async function applyPatch(db: Db | DbClient, accountId: string, ean: string, pat
   const after: Record<string, string> = { price: 'price', currency: 'currency' };
   for (const [column, type] of PATCHABLE) {
     if (patch[column] === undefined) continue;
-    const expression = param(patch[column], type);
+    // An empty brand, category or description is stored as null, as on POST and PUT (writtenValues).
+    const expression = param(EMPTY_IS_NULL.has(column) && patch[column] === '' ? null : patch[column], type);
     sets.push(`${column} = ${expression}`);
     after[column] = expression;
   }

@@ -32,9 +32,10 @@ function writtenValues(accountId: string, product: ProductInput): unknown[] {
     accountId,
     product.ean,
     product.name,
-    product.brand ?? null,
-    product.category ?? null,
-    product.description ?? null,
+    // An empty text is no value, as an empty cell of an import is: stored as null, so the two agree.
+    product.brand || null,
+    product.category || null,
+    product.description || null,
     product.price ?? null,
     product.currency ?? null,
     product.stock ?? null,
