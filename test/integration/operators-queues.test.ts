@@ -68,6 +68,23 @@ describe('GET /v1/admin/queues', () => {
     }
   });
 
+  it('is a list like every other: next_cursor, limit and cursor, and 400 for a cursor it never gave', async () => {
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await ctx.get(ADMIN_KEY, `/v1/admin/queues?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(response.statusCode, response.body).toBe(200);
+      const page: { data: QueueStats[]; next_cursor: string | null } = response.json();
+      pages.push(page.data.map((queue) => queue.name));
+      cursor = page.next_cursor;
+    } while (cursor != null && pages.length < 5);
+    expect(pages).toEqual([['imports', 'exports'], ['enrichments']]);
+    expect((await ctx.get(ADMIN_KEY, '/v1/admin/queues')).json()).toMatchObject({ next_cursor: null });
+    const forged = await ctx.get(ADMIN_KEY, '/v1/admin/queues?cursor=zzz');
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json().error).toBe("Invalid query parameter 'cursor': use the next_cursor of a previous page.");
+  });
+
   it('is for the operator key only', async () => {
     const account = await ctx.createAccount();
     const response = await ctx.get(account.key, '/v1/admin/queues');

@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { JOB_TYPES, type JobType } from '../../shared/jobs/job-row.js';
 import { QUEUE_NAMES, type JobQueues } from '../../shared/queues.js';
-import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
+import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 
 const count = z.number().int();
 
@@ -52,6 +53,9 @@ async function queueStats(queues: JobQueues, type: JobType): Promise<z.infer<typ
   };
 }
 
+/** A page's position: the job type of its last queue, one of JOB_TYPES. */
+const isQueuePosition = keysetPosition<[string]>((value): value is string => textPart(value) && (JOB_TYPES as readonly string[]).includes(value));
+
 /** GET /v1/admin/queues (API.md §2): the state of every job queue, for operators. */
 export function adminQueueRoutes(app: FastifyInstance, deps: { queues: JobQueues }): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -61,9 +65,17 @@ export function adminQueueRoutes(app: FastifyInstance, deps: { queues: JobQueues
       schema: {
         summary: 'Queue states (operators)',
         description: 'Per queue: jobs waiting, active, delayed, completed, failed, paused and prioritized; worker connections; age of the oldest waiting job.',
-        response: { 200: z.object({ data: z.array(queueStatsSchema) }), ...errorResponses(...AUTH_ERRORS) },
+        querystring: z.object(pageQueryFields),
+        response: { 200: pageSchema(queueStatsSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
     },
-    async () => ({ data: await Promise.all(JOB_TYPES.map((type) => queueStats(deps.queues, type))) }),
+    async (request) => {
+      // A list like every other (API.md): in job type order, paged by the type last sent.
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, isQueuePosition)[0] : undefined;
+      const types = after === undefined ? JOB_TYPES : JOB_TYPES.slice(JOB_TYPES.indexOf(after as JobType) + 1);
+      const rows = await Promise.all(types.slice(0, limit + 1).map((type) => queueStats(deps.queues, type)));
+      return pageOf(rows, limit, (row) => [row.job_type], (row) => row);
+    },
   );
 }
