@@ -82,6 +82,25 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(products.json<{ data: unknown[] }>().data).toHaveLength(0);
   });
 
+  it('on MISSING_COLUMN writes every row with the header problem, and that file with its header fixed imports', async () => {
+    const account = await ctx.createAccount();
+    const file = join(folder, 'title.csv');
+    await writeFile(file, toCsv([['ean', 'title'], [ean13(201), 'Product 201'], [ean13(202), 'Product 202']]));
+    const run = await cli(account.key, 'import', file);
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toContain("  row 0: The header is missing the required column 'name'. (MISSING_COLUMN)");
+    const errors = await readFile(`${file}.errors.csv`, 'utf8');
+    expect(errors.split('\n').slice(0, 2)).toEqual([
+      'ean,title,error_row,error_field,error_code,error_message',
+      ",,0,,MISSING_COLUMN,The header is missing the required column 'name'.",
+    ]);
+    await writeFile(`${file}.errors.csv`, errors.replace('ean,title,', 'ean,name,'));
+    const again = await cli(account.key, 'import', `${file}.errors.csv`);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^Import completed in [\d.]+ s: 2 created, 0 updated, 0 unchanged, 0 failed/m);
+  });
+
   it('writes the failed rows to --errors-out and prints JSON with --json', async () => {
     const account = await ctx.createAccount();
     const file = await productsFile('skip.csv', 20, 1, [['12345', 'Broken', 'Acme', '1.00', 'EUR']]);

@@ -89,6 +89,60 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     expect(lines).toHaveLength(3);
   });
 
+  it("gives a header's problem on a line of its own that the import of the fixed file skips, keeping the rows' numbers", async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    const failed = await ctx.importCsv(key, 'ean,title\n4006381333931,Pen\n96385075,Ink\n5901234123457,Pad\n');
+    expect(failed).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    const rows = (await ctx.get(key, `/v1/jobs/${failed.id}/rows.csv`)).body;
+    expect(rows.trimEnd().split('\n')).toEqual([
+      'ean,title,error_row,error_field,error_code,error_message',
+      ",,0,,MISSING_COLUMN,The header is missing the required column 'name'.",
+      '4006381333931,Pen,,,,',
+      '96385075,Ink,,,,',
+      '5901234123457,Pad,,,,',
+    ]);
+
+    // The header fixed as the message says: the header's line is skipped, so the wrong check
+    // digit is reported at row 2, as in the uploaded file.
+    const second = await ctx.importCsv(key, rows.replace('ean,title,', 'ean,name,'));
+    expect(second).toMatchObject({ status: 'failed', progress: { rows_total: 3, rows_failed: 1 } });
+    const errors = (await ctx.get(key, `/v1/jobs/${second.id}/errors`)).json<{ data: Array<{ row: number; code: string }> }>();
+    expect(errors.data.map(({ row, code }) => ({ row, code }))).toEqual([{ row: 2, code: 'INVALID_CHECK_DIGIT' }]);
+
+    const again = (await ctx.get(key, `/v1/jobs/${second.id}/rows.csv`)).body;
+    expect(again.trimEnd().split('\n').slice(0, 3)).toEqual([
+      'ean,name,error_row,error_field,error_code,error_message,error_row,error_field,error_code,error_message',
+      '4006381333931,Pen,,,,,,,,',
+      '96385075,Ink,,,,,2,ean,INVALID_CHECK_DIGIT,The EAN check digit is invalid.',
+    ]);
+    const done = await ctx.importCsv(key, again.replace('96385075,', '96385074,'));
+    expect(done).toMatchObject({ status: 'completed', progress: { rows_total: 3, rows_created: 3, rows_failed: 0 } });
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ ean, name }) => [ean, name])).toEqual([
+      ['4006381333931', 'Pen'],
+      ['5901234123457', 'Pad'],
+      ['96385074', 'Ink'],
+    ]);
+  });
+
+  it('ends with the row where a quote left open stopped the read, and an upload of that file as it is fails there', async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    const failed = await ctx.importCsv(key, 'ean,name\n4006381333931,Pen\n96385074,"Ink\n5901234123457,Pad\n');
+    const rows = (await ctx.get(key, `/v1/jobs/${failed.id}/rows.csv`)).body;
+    expect(rows.trimEnd().split('\n')).toEqual([
+      'ean,name,error_row,error_field,error_code,error_message',
+      '4006381333931,Pen,,,,',
+      ',,2,,UNTERMINATED_QUOTE,Unterminated quoted field: the quote opened on line 3 (row 2) is never closed.',
+    ]);
+    // The rows from row 2 on could not be read and are not in the file: importing it must not
+    // pass over them in silence.
+    const again = await ctx.importCsv(key, rows);
+    expect(again).toMatchObject({ status: 'failed', progress: { rows_total: 2, rows_failed: 1 } });
+    const errors = (await ctx.get(key, `/v1/jobs/${again.id}/errors`)).json<{ data: Array<{ row: number; code: string }> }>();
+    expect(new Set(errors.data.map(({ row, code }) => `${row} ${code}`))).toEqual(new Set(['2 REQUIRED']));
+    expect(await storedProducts(ctx, accountId)).toEqual([]);
+  });
+
   it("answers 404 for an export job, another account's import, and an upload no longer stored", async () => {
     const owner = await ctx.createAccount();
     const other = await ctx.createAccount();

@@ -7,7 +7,7 @@ import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
-import { isBlankRecord } from '../../workers/import/blank-record.js';
+import { blankRecordTest, isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
@@ -82,30 +82,39 @@ async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
 
 /**
  * The records of rows.csv: the header with the error columns, then each uploaded row with its
- * problems (none: empty cells). Report rows the upload does not reach (the header's own problem,
- * the row where a file-level problem stopped the read) follow with the cells the report kept.
+ * problems (none: empty cells). A problem of no uploaded row comes on a line of its own, its
+ * uploaded cells empty: the header's (row 0) right after the header, which an import of this file
+ * skips (blankRecordTest), so the rows keep their numbers; one where a file-level problem stopped
+ * the read at the end, after the last row read.
  */
 async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<Iterable<string>> {
   const report = allFailedRows(deps.db, jobId);
   const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
   let next = await nextFailed();
-  let width = 0;
-  let row = -1;
+  let width = -1;
+  let isBlank = isBlankRecord;
+  let row = 0;
   const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
   for await (const record of records) {
-    // A row of empty cells was skipped by the import, and is left out here so the numbers agree.
-    if (row >= 0 && isBlankRecord(record)) continue;
-    row += 1;
-    if (row === 0) {
+    if (width < 0) {
       width = record.length;
+      isBlank = blankRecordTest(record);
       yield reportRowCells(record, width, ERRORS_CSV_COLUMNS);
       continue;
     }
+    // The import skipped these records, and they are left out here so the numbers agree.
+    if (isBlank(record)) continue;
+    row += 1;
     for (; next && next.row < row; next = await nextFailed()) yield failedRowCells(next, width);
     if (next?.row === row) {
       yield reportRowCells(record, width, errorCellsOf(next));
       next = await nextFailed();
     } else yield reportRowCells(record, width, noErrors);
+  }
+  // A file without a header record (EMPTY_FILE) still gets the header of the error columns.
+  if (width < 0) {
+    width = 0;
+    yield ERRORS_CSV_COLUMNS;
   }
   for (; next; next = await nextFailed()) yield failedRowCells(next, width);
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../shared/db/pool.js';
 import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
-import { isBlankLine, isBlankRecord } from './blank-record.js';
+import { blankRecordTest, isBlankLine, isBlankRecord } from './blank-record.js';
 import { FileProblem } from './file-problem.js';
 import { HeaderError, layoutFromHeader, type HeaderMapping } from './header.js';
 import type { ImportWriter } from './import-writer.js';
@@ -49,6 +49,8 @@ export class RecordSink {
   private verbatim: VerbatimLines | null = null;
   /** The fast lane for quote-free lines (see PlainRows), when the file has one. */
   private plain: PlainRows | null = null;
+  /** Which records are skipped: rows of empty cells, and a report's line of the header's problem. */
+  private isBlank: (record: readonly string[]) => boolean = isBlankRecord;
 
   constructor(private readonly input: RecordSinkInput) {}
 
@@ -75,8 +77,10 @@ export class RecordSink {
             continue;
           }
           const line = lines?.[index];
-          // A row of empty cells is skipped like a blank line (see blank-record.ts).
-          if (record === UNCUT ? isBlankLine(line!, this.input.delimiter!) : isBlankRecord(record)) continue;
+          // A row of empty cells is skipped like a blank line, and so is a report's line of the
+          // header's problem (see blank-record.ts). Lines are left uncut only in a file of product
+          // columns alone (VerbatimLines), which has no error columns.
+          if (record === UNCUT ? isBlankLine(line!, this.input.delimiter!) : this.isBlank(record)) continue;
           const row = (rows += 1);
           const ean = record === UNCUT ? this.plain!.ean(line!) : null;
           if (ean !== null) {
@@ -129,6 +133,7 @@ export class RecordSink {
       );
     }
     const layout = layoutFromHeader(record, options.mode, headerMapping(options));
+    this.isBlank = blankRecordTest(record);
     const decimalComma = options.decimal_separator === ',';
     this.verbatim = delimiter === undefined ? null : verbatimLines(layout, delimiter);
     if (this.verbatim && csvReader && !decimalComma) {
