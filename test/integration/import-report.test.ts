@@ -143,6 +143,21 @@ describe('import errors.csv', () => {
     expect(byEan.get('5901234123464')!.attributes).toEqual({ Color: 'red' });
   });
 
+  it("gives the uploaded columns when the header fails, and the header's line is skipped when the file comes back", async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,title,Color\n4006381333931,Pen,red\n');
+    const response = await ctx.get(account.key, `/v1/jobs/${job.id}/errors.csv`);
+    expect(parse(response.body)).toEqual([
+      ['ean', 'title', 'Color', 'error_row', 'error_field', 'error_code', 'error_message'],
+      ['', '', '', '0', '', 'MISSING_COLUMN', "The header is missing the required column 'name'."],
+    ]);
+    // errors.csv holds no data row of a file whose header failed: fixed, it has none to import.
+    const again = await ctx.importCsv(account.key, response.body.replace('ean,title,', 'ean,name,'));
+    expect(again).toMatchObject({ status: 'failed', progress: { rows_total: 0 } });
+    const errors = (await ctx.get(account.key, `/v1/jobs/${again.id}/errors`)).json<{ data: Array<{ row: number; code: string }> }>();
+    expect(errors.data.map(({ row, code }) => ({ row, code }))).toEqual([{ row: 1, code: 'NO_DATA_ROWS' }]);
+  });
+
   it('lists a file-level problem in errors.csv with the uploaded header and empty cells', async () => {
     const account = await ctx.createAccount();
     const job = await ctx.importCsv(account.key, 'ean,name\n');

@@ -72,8 +72,9 @@ export class RecordSink {
         for (let index = 0; index < batch.length; index += 1) {
           let record = batch[index]!;
           if (!reader) {
-            reader = this.reader = this.readHeader(record);
+            // Saved before it is read: errors.csv has the uploaded columns when the header fails too.
             await saveInputColumns(db, jobId, record);
+            reader = this.reader = this.readHeader(record);
             continue;
           }
           const line = lines?.[index];
