@@ -39,6 +39,10 @@ describe('POST /v1/signup', () => {
     ['a password under 12 characters', { email: 'short@example.com', password: 'elevenchars' }, 'password', 'The password must be at least 12 characters long.'],
     ['no password', { email: 'nopass@example.com' }, 'password', 'The password field is required.'],
     ['a password that is not a string', { email: 'num@example.com', password: 123456789012 }, 'password', 'The password field must be a string.'],
+    ['a password of 12 spaces', { email: 'spaces@example.com', password: ' '.repeat(12) }, 'password', 'The password must not be made of spaces only.'],
+    ['a password of tabs, line breaks and spaces', { email: 'blank@example.com', password: ' \t\n \t\n \t\n\u00a0  ' }, 'password', 'The password must not be made of spaces only.'],
+    ['a password of one repeated character', { email: 'repeat@example.com', password: 'a'.repeat(20) }, 'password', 'The password must use at least 4 different characters.'],
+    ['a password of three alternating characters', { email: 'abc@example.com', password: 'abcabcabcabc' }, 'password', 'The password must use at least 4 different characters.'],
   ])('answers 400 VALIDATION_ERROR naming the field for %s', async (_case, payload, field, message) => {
     const response = await signup(payload);
     expect(response.statusCode).toBe(400);
