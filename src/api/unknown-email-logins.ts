@@ -28,10 +28,10 @@ type ReserveRedis = RedisConnection & {
  * The login lockout of emails that have no account (or no password), counted in Redis as an
  * account's are in PostgreSQL (see login-lockout.ts): the same five failures in 15 minutes lock
  * them for 15 minutes, so a 423 never tells that an email has an account. Emails are kept only as
- * a SHA-256 of their lower case, and every key expires with its window.
+ * a SHA-256 of the form the account lookup uses (loginEmailKey), and every key expires with its window.
  */
 export interface UnknownEmailLogins {
-  /** Counts a failed login of `email` at `now`; the seconds it stays locked, or 0 when not locked. */
+  /** Counts a failed login of `emailKey` (loginEmailKey's form) at `now`; the seconds it stays locked, or 0 when not locked. */
   reserve(email: string, now: number): Promise<number>;
 }
 
@@ -39,8 +39,8 @@ export function createUnknownEmailLogins(redis: RedisConnection, keyPrefix: stri
   if (!('reserveUnknownLogin' in redis)) redis.defineCommand('reserveUnknownLogin', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
   const commands = redis as ReserveRedis;
   return {
-    async reserve(email, now) {
-      const digest = hash('sha256', email.trim().toLowerCase(), 'base64url');
+    async reserve(emailKey, now) {
+      const digest = hash('sha256', emailKey, 'base64url');
       const lockedMs = await commands.reserveUnknownLogin(
         `${keyPrefix}:login-failures:${digest}`, `${keyPrefix}:login-lock:${digest}`, now, FAILURE_WINDOW_MS, MAX_FAILURES, LOCK_MS, randomUUID(),
       );

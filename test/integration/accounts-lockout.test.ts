@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/shared/accounts/passwords.js';
-import { PASSWORD, post, signUpAndLogIn } from '../support/accounts.js';
+import { PASSWORD, post, signUpAndLogIn, uniqueEmail } from '../support/accounts.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -114,5 +114,31 @@ describe('login lockout under concurrent attempts', () => {
     // The count starts again after the successful login (the concurrent failure may or may not be in it).
     for (let attempt = 0; attempt < 3; attempt += 1) expect((await login(email, WRONG)).statusCode).toBe(401);
     expect((await login(email, PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+describe('the email of a login', () => {
+  /** The same address as a client may type it: spaces around it, other case, a Kelvin sign for its leading k. */
+  const spellings = (email: string) => [email, ` ${email}`, `${email}\t`, email.toUpperCase(), `\u212A${email.slice(1)}`];
+
+  /** Five wrong logins, one per spelling, then the right password: the statuses a client sees. */
+  async function statusesOf(email: string): Promise<number[]> {
+    const statuses: number[] = [];
+    for (const spelling of spellings(email)) statuses.push((await login(spelling, WRONG)).statusCode);
+    statuses.push((await login(email, PASSWORD)).statusCode);
+    return statuses;
+  }
+
+  it('locks an existing and an unknown email alike, however the email is spelt', async () => {
+    const { email } = await signUpAndLogIn(ctx, uniqueEmail('kept'));
+    const unknown = uniqueEmail('kept');
+    expect(await statusesOf(email)).toEqual([401, 401, 401, 401, 401, 423]);
+    expect(await statusesOf(unknown)).toEqual([401, 401, 401, 401, 401, 423]);
+  });
+
+  it('logs in with spaces around the email', async () => {
+    const { email } = await signUpAndLogIn(ctx);
+    const response = await login(`  ${email}\t`, PASSWORD);
+    expect(response.statusCode).toBe(200);
   });
 });

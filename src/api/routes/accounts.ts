@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { UnknownEmailLogins } from '../unknown-email-logins.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { emailField, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
+import { emailField, loginEmailKey, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
 import { findAccountByEmail, insertAccount } from '../../shared/accounts/account-queries.js';
 import { generateToken, hashApiKey, SESSION_PREFIX } from '../../shared/accounts/api-keys.js';
 import { releaseLoginAttempts, reserveLoginAttempt } from '../../shared/accounts/login-lockout.js';
@@ -146,7 +146,9 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     },
     async (request) => {
       rejectInvalidRequest(request);
-      const { email, password } = request.body;
+      const { password } = request.body;
+      // One form of the email for the account lookup and the unknown-email lockout alike.
+      const email = loginEmailKey(request.body.email);
       const now = deps.clock();
       const account = await findAccountByEmail(deps.db, email);
       if (!account?.password_hash) {

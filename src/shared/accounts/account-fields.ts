@@ -5,6 +5,15 @@ import { SCOPES } from './api-keys.js';
 const requiredOr = (field: string, otherwise: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `The ${field} field is required.` : otherwise;
 
+/**
+ * The email of a login as both lockouts count it (an account's in PostgreSQL, an unknown email's
+ * in Redis): without surrounding whitespace, in lower case. Stored emails are ASCII (emailField),
+ * where this lower case is PostgreSQL's lower(); one form for both keeps a 423 from telling them apart.
+ */
+export function loginEmailKey(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 export const emailField = z
   .email({ error: requiredOr('email', 'The email field must be a valid email address.') })
   .max(320, { error: 'The email field must be at most 320 characters.' });

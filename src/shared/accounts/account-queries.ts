@@ -74,11 +74,14 @@ export async function findAccount(db: Db | DbClient, id: string): Promise<Accoun
   return rows[0] ?? null;
 }
 
-/** The account registered under `email` (any case), with its password hash, or null (its lock is read under the attempt's row lock). */
-export async function findAccountByEmail(db: Db | DbClient, email: string): Promise<LoginAccountRow | null> {
+/**
+ * The account registered under `emailKey` (an email as loginEmailKey gives it), with its password
+ * hash, or null (its lock is read under the attempt's row lock).
+ */
+export async function findAccountByEmail(db: Db | DbClient, emailKey: string): Promise<LoginAccountRow | null> {
   const { rows } = await db.query<LoginAccountRow>(
-    `SELECT ${ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE lower(email) = lower($1)`,
-    [email],
+    `SELECT ${ACCOUNT_COLUMNS}, password_hash FROM accounts WHERE lower(email) = $1`,
+    [emailKey],
   );
   return rows[0] ?? null;
 }
