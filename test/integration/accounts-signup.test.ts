@@ -13,6 +13,8 @@ afterAll(async () => ctx?.close());
 
 const signup = (payload: unknown) => post(ctx, '/v1/signup', payload);
 const login = (email: string, password = PASSWORD) => post(ctx, '/v1/login', { email, password });
+const mailsTo = async (email: string) =>
+  (await ctx.db.query<{ mails: number }>('SELECT count(*)::int AS mails FROM mail_outbox WHERE to_address = $1', [email])).rows[0]!.mails;
 
 describe('POST /v1/signup', () => {
   it('creates an unverified FREE account and mails a verification link', async () => {
@@ -130,6 +132,54 @@ describe('POST /v1/login', () => {
     const response = await login(email);
     expect(response.statusCode).toBe(403);
     expect(response.json()).toMatchObject({ error_code: 'EMAIL_NOT_VERIFIED', error: 'Email not verified.' });
+  });
+
+  it('mails a new link to an unverified account whose link expired, on a login with the right password', async () => {
+    const email = uniqueEmail('relink');
+    await signup({ email, password: PASSWORD });
+    const expired = await verificationTokenFor(ctx, email);
+    const start = now;
+    try {
+      now = start + 24 * HOUR + 1000;
+      expect((await post(ctx, '/v1/verify-email', { token: expired })).statusCode).toBe(400);
+      expect((await signup({ email, password: PASSWORD })).statusCode).toBe(409);
+      // Logins at once: each answers as before, and one new link goes out.
+      const responses = await Promise.all([login(email), login(email), login(email)]);
+      for (const response of responses) {
+        expect(response.statusCode).toBe(403);
+        expect(response.json()).toMatchObject({ error_code: 'EMAIL_NOT_VERIFIED', error: 'Email not verified.' });
+      }
+      expect(await mailsTo(email)).toBe(2);
+      const fresh = await verificationTokenFor(ctx, email);
+      expect(fresh).not.toBe(expired);
+      expect((await post(ctx, '/v1/verify-email', { token: fresh })).statusCode).toBe(200);
+      expect((await login(email)).statusCode).toBe(200);
+    } finally {
+      now = start;
+    }
+  });
+
+  it('mails at most one new link every 15 minutes, and none for a wrong password', async () => {
+    const email = uniqueEmail('relimit');
+    await signup({ email, password: PASSWORD });
+    const start = now;
+    try {
+      expect((await login(email)).statusCode).toBe(403);
+      expect(await mailsTo(email)).toBe(1); // the signup's link went out just now
+      now = start + 15 * 60_000 - 1000;
+      expect((await login(email)).statusCode).toBe(403);
+      expect(await mailsTo(email)).toBe(1);
+      now = start + 15 * 60_000;
+      expect((await login(email, 'wrong password 123')).statusCode).toBe(401);
+      expect(await mailsTo(email)).toBe(1);
+      expect((await login(email)).statusCode).toBe(403);
+      expect(await mailsTo(email)).toBe(2);
+      now = start + 29 * 60_000;
+      expect((await login(email)).statusCode).toBe(403);
+      expect(await mailsTo(email)).toBe(2);
+    } finally {
+      now = start;
+    }
   });
 
   it('answers 403 ACCOUNT_SUSPENDED for a suspended account', async () => {

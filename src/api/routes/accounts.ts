@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { UnknownEmailLogins } from '../unknown-email-logins.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,7 +8,11 @@ import { generateToken, hashApiKey, SESSION_PREFIX } from '../../shared/accounts
 import { releaseLoginAttempts, reserveLoginAttempt } from '../../shared/accounts/login-lockout.js';
 import { decoyHash, hashPassword, type PasswordVerifier } from '../../shared/accounts/passwords.js';
 import { deleteExpiredSessions, insertSession } from '../../shared/accounts/session-queries.js';
-import { consumeVerification, insertVerification } from '../../shared/accounts/verification-queries.js';
+import {
+  consumeVerification,
+  insertVerification,
+  insertVerificationUnlessRecent,
+} from '../../shared/accounts/verification-queries.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
 import {
   accountLocked,
@@ -24,6 +28,8 @@ import { errorResponses } from '../schemas.js';
 
 const SESSION_MS = 60 * 60 * 1000;
 const VERIFICATION_MS = 24 * 60 * 60 * 1000;
+/** An unverified account's login mails a new link at most this often. */
+const RELINK_MS = 15 * 60 * 1000;
 
 export interface AccountRoutesDeps {
   db: Db;
@@ -59,6 +65,26 @@ function verificationMail(publicUrl: string, token: string): { subject: string; 
 export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
+  // The account exists already: a mail that cannot be sent is logged rather than failing the request.
+  const mailVerification = (to: string, token: string, log: FastifyBaseLogger) =>
+    deps.mailer
+      .send({ to, ...verificationMail(deps.publicUrl, token) })
+      .catch((error: unknown) => log.error({ err: error }, 'verification mail not sent'));
+
+  /**
+   * After the right password of an unverified account: a new link (the earlier ones keep working
+   * until they expire), unless one went out within RELINK_MS. Only the password's owner gets this
+   * far, and the link goes to the account's own address.
+   */
+  const relinkUnverified = async (account: { id: string; email: string }, now: number, log: FastifyBaseLogger) => {
+    const verification = generateToken();
+    const expiresAt = new Date(now + VERIFICATION_MS);
+    const unlessExpiringAfter = new Date(expiresAt.getTime() - RELINK_MS);
+    const stored = await withTransaction(deps.db, (client) =>
+      insertVerificationUnlessRecent(client, { accountId: account.id, tokenHash: verification.hash, expiresAt, unlessExpiringAfter }));
+    if (stored) await mailVerification(account.email, verification.token, log);
+  };
+
   routes.post(
     '/v1/signup',
     {
@@ -87,10 +113,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
         if ((error as { code?: string }).code === '23505') throw emailTaken();
         throw error;
       });
-      // The account exists now: a mail that cannot be sent is logged rather than failing the signup.
-      await deps.mailer
-        .send({ to: account.email, ...verificationMail(deps.publicUrl, verification.token) })
-        .catch((error: unknown) => request.log.error({ err: error }, 'verification mail not sent'));
+      await mailVerification(account.email, verification.token, request.log);
       return reply.code(201).send({ id: account.id, email: account.email, tier: account.tier, email_verified: false });
     },
   );
@@ -133,7 +156,10 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       attachValidation: true,
       schema: {
         summary: 'Log in for a session token',
-        description: 'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only.',
+        description:
+          'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only. ' +
+          'The right password of an account whose email is not verified answers 403 EMAIL_NOT_VERIFIED and mails a new ' +
+          'verification link, at most one every 15 minutes.',
         body: z.object({
           email: z.string({ error: 'The email field is required.' }).max(320),
           password: z.string({ error: 'The password field is required.' }).max(1024),
@@ -166,7 +192,10 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       if (!(await deps.verifyPassword(password, account.password_hash))) throw invalidCredentials();
       await releaseLoginAttempts(deps.db, account.id);
       if (account.suspended) throw accountSuspended();
-      if (!account.email_verified) throw emailNotVerified();
+      if (!account.email_verified) {
+        await relinkUnverified(account, now, request.log);
+        throw emailNotVerified();
+      }
       const session = generateToken(SESSION_PREFIX);
       const expiresAt = new Date(now + SESSION_MS);
       await deleteExpiredSessions(deps.db, account.id, new Date(now));

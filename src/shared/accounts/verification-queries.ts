@@ -31,3 +31,24 @@ export async function consumeVerification(db: Db, tokenHash: Buffer, now: Date):
   );
   return rows[0]?.account_id ?? null;
 }
+
+/**
+ * Stores a new verification token for `accountId` if its email is still unverified and none of its
+ * tokens expires after `unlessExpiringAfter` (every token lives as long, so such a token is a recent
+ * one). The account's row is locked first: of concurrent calls, one stores a token. Run it in a
+ * transaction; returns whether a token was stored.
+ */
+export async function insertVerificationUnlessRecent(
+  client: DbClient,
+  verification: { accountId: string; tokenHash: Buffer; expiresAt: Date; unlessExpiringAfter: Date },
+): Promise<boolean> {
+  const { rows } = await client.query('SELECT 1 FROM accounts WHERE id = $1 AND NOT email_verified FOR UPDATE', [verification.accountId]);
+  if (rows.length === 0) return false;
+  const inserted = await client.query(
+    `INSERT INTO email_verifications (token_hash, account_id, expires_at)
+     SELECT $1, $2, $3
+     WHERE NOT EXISTS (SELECT 1 FROM email_verifications WHERE account_id = $2 AND expires_at > $4)`,
+    [verification.tokenHash, verification.accountId, verification.expiresAt, verification.unlessExpiringAfter],
+  );
+  return inserted.rowCount === 1;
+}
