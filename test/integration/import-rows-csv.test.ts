@@ -143,6 +143,25 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     expect(await storedProducts(ctx, accountId)).toEqual([]);
   });
 
+  it('offers no rows.csv for a cancelled import, whose rows were not all checked and whose report the cancel undid', async () => {
+    const account = await ctx.createAccount();
+    const queue = ctx.queues.queue('import');
+    await queue.pause();
+    try {
+      const id = (await ctx.upload(account.key, 'ean,name\n4006381333931,Pen\n123,Bad\n')).json<{ id: string }>().id;
+      const cancelled = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+      expect(cancelled.json()).toMatchObject({ status: 'cancelled', links: { rows_csv: null } });
+      const rows = await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`);
+      expect(rows.statusCode).toBe(404);
+      expect(rows.json()).toMatchObject({
+        error_code: 'NOT_FOUND',
+        error: 'This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.',
+      });
+    } finally {
+      await queue.resume();
+    }
+  });
+
   it("answers 404 for an export job, another account's import, and an upload no longer stored", async () => {
     const owner = await ctx.createAccount();
     const other = await ctx.createAccount();

@@ -53,6 +53,8 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
       if (!job || job.type !== 'import') throw notFound('Job not found.');
       if (job.status === 'processing') throw jobNotFinished();
+      // Its report went with the work the cancel undid: every row would look good.
+      if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');
       const gone = () =>
         notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
       if (!job.input_path) throw gone();

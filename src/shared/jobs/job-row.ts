@@ -81,8 +81,9 @@ export function toJobResource(job: JobRow) {
       errors: `${self}/errors`,
       errors_csv: `${self}/errors.csv`,
       result: job.type === 'export' && job.status === 'completed' && job.result_path ? `${self}/result` : null,
-      // The whole upload with each row's problems, the file to fix after an import failed.
-      rows_csv: job.type === 'import' && job.status !== 'processing' && job.input_path ? `${self}/rows.csv` : null,
+      // The whole upload with each row's problems, the file to fix after an import failed. A
+      // cancelled import kept no report of its rows: its rows.csv would show them all as good.
+      rows_csv: job.type === 'import' && (job.status === 'completed' || job.status === 'failed') && job.input_path ? `${self}/rows.csv` : null,
     },
   };
 }
