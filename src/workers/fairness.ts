@@ -1,6 +1,6 @@
 import type { RedisConnection } from '../shared/redis-connection.js';
 import type { Db } from '../shared/db/pool.js';
-import { accountOfProcessingJob } from '../shared/jobs/job-queries.js';
+import { accountOfProcessingJob, markJobQueued } from '../shared/jobs/job-queries.js';
 import { delayDelivery, renewLease, type JobProcessor } from './job-processor.js';
 
 /**
@@ -50,20 +50,37 @@ export class AccountSlots {
 
 /** How long a job over its account's cap waits before it is tried again (jittered). */
 const RETRY_DELAY_MS = 500;
+/**
+ * How long a job of a suspended account waits before it looks again (jittered): a suspension
+ * lasts, so each held job costs one query and one move every few seconds, and a job starts within
+ * about this long once its account is unsuspended.
+ */
+const SUSPENDED_RETRY_MS = 5_000;
+/** The `detail` of a job held while its account is suspended (its phase stays `queued`). */
+export const SUSPENDED_DETAIL = 'The account is suspended; the job starts once the account is unsuspended.';
+
+const jittered = (ms: number) => ms + Math.floor(Math.random() * ms);
 
 /**
- * Runs `processor` only while the job's account has a free slot (MAX_JOBS_PER_ACCOUNT across all
- * worker processes). A job over the cap goes back to the queue delayed a little, without using
- * up an attempt (BullMQ's DelayedError), so other accounts' jobs behind it proceed.
+ * Runs `processor` only while the job's account may run it: not while the account is suspended,
+ * and only with a free slot (MAX_JOBS_PER_ACCOUNT across all worker processes). A job that may
+ * not run yet goes back to the queue delayed, without using up an attempt (BullMQ's
+ * DelayedError), so other accounts' jobs behind it proceed. A suspended account's job stays in
+ * phase `queued` with a detail saying why; a job that had started before the suspension runs on.
  */
 export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor: JobProcessor): JobProcessor {
   return async (context) => {
-    const accountId = await accountOfProcessingJob(deps.db, context.jobId);
+    const account = await accountOfProcessingJob(deps.db, context.jobId);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
-    if (!accountId) return processor(context);
-    if (!(await deps.slots.acquire(accountId, context.jobId))) {
-      return delayDelivery(context, RETRY_DELAY_MS + Math.floor(Math.random() * RETRY_DELAY_MS));
+    if (!account) return processor(context);
+    const { accountId } = account;
+    if (account.suspended) {
+      await markJobQueued(deps.db, context.jobId, SUSPENDED_DETAIL);
+      return delayDelivery(context, jittered(SUSPENDED_RETRY_MS));
     }
+    // Unsuspended: a job that still waits for a slot no longer says it waits for the account.
+    if (account.detail === SUSPENDED_DETAIL) await markJobQueued(deps.db, context.jobId);
+    if (!(await deps.slots.acquire(accountId, context.jobId))) return delayDelivery(context, jittered(RETRY_DELAY_MS));
     const stopRenewal = renewLease(deps.slots.leaseMs, () => deps.slots.renew(accountId, context.jobId));
     try {
       return await processor(context);

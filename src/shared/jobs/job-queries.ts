@@ -187,15 +187,26 @@ export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; ty
   return rows;
 }
 
-/** The account of a job that is still `processing`; null for an ended or unknown job. */
-export async function accountOfProcessingJob(db: Db, id: string): Promise<string | null> {
-  const { rows } = await db.query<{ account_id: string }>(`SELECT account_id FROM jobs WHERE id = $1 AND status = 'processing'`, [id]);
-  return rows[0]?.account_id ?? null;
+/** Whose a job still `processing` is, whether that account is suspended, and the job's detail. */
+export interface ProcessingJobAccount {
+  accountId: string;
+  suspended: boolean;
+  detail: string | null;
+}
+
+/** The account of a job that is still `processing` (see {@link ProcessingJobAccount}); null for an ended or unknown job. */
+export async function accountOfProcessingJob(db: Db, id: string): Promise<ProcessingJobAccount | null> {
+  const { rows } = await db.query<{ account_id: string; suspended: boolean; detail: string | null }>(
+    `SELECT j.account_id, a.suspended, j.detail FROM jobs j JOIN accounts a ON a.id = j.account_id
+     WHERE j.id = $1 AND j.status = 'processing'`,
+    [id],
+  );
+  return rows[0] ? { accountId: rows[0].account_id, suspended: rows[0].suspended, detail: rows[0].detail } : null;
 }
 
 /**
  * Starts an attempt of a job that is still `processing`: phase running, counts reset (a new
- * attempt counts from zero). Returns null when the job has already ended, so a duplicate run
+ * attempt counts from zero), the detail of a wait (see {@link markJobQueued}) gone. Returns null when the job has already ended, so a duplicate run
  * (BullMQ is at-least-once) does nothing.
  */
 export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null> {
@@ -203,7 +214,7 @@ export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null
     jobRowQuery(
       `UPDATE jobs SET phase = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1,
          rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
-         rows_updated = 0, rows_unchanged = 0, updated_at = now()
+         rows_updated = 0, rows_unchanged = 0, detail = NULL, updated_at = now()
        WHERE id = $1 AND status = 'processing'
        RETURNING ${JOB_COLUMNS}`,
       [id],
@@ -212,9 +223,17 @@ export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null
   return rows[0] ?? null;
 }
 
-/** Puts a job handed back to the queue (shutdown) in phase `queued` again. */
-export async function markJobQueued(db: Db, id: string): Promise<void> {
-  await db.query(`UPDATE jobs SET phase = 'queued', updated_at = now() WHERE id = $1 AND status = 'processing'`, [id]);
+/**
+ * Puts a job that goes back to its queue (handed back at shutdown, held while its account is
+ * suspended) in phase `queued`, with `detail` saying why it waits (null: no reason to give). A
+ * row that already says so is not written again: a held job is looked at every few seconds.
+ */
+export async function markJobQueued(db: Db, id: string, detail: string | null = null): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET phase = 'queued', detail = $2, updated_at = now()
+     WHERE id = $1 AND status = 'processing' AND (phase <> 'queued' OR detail IS DISTINCT FROM $2)`,
+    [id, detail],
+  );
 }
 
 /** The header of a job's uploaded file as it was uploaded (empty when it has none), for errors.csv. */
