@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { RedisConnection } from './shared/redis-connection.js';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { createMetrics } from './shared/metrics.js';
@@ -25,6 +26,23 @@ import type { RunningWorkers } from './workers/start-workers.js';
  */
 const apiCode = () => import('./api/build-app.js');
 const workerCode = async () => ({ ...(await import('./workers/start-workers.js')), ...(await import('./workers/worker-listener.js')) });
+
+/**
+ * Closes the API: no new connections, event streams ended, the requests under way answered. Those
+ * still open after `graceMs` have their connections closed, so that no upload or download (they
+ * may last up to HTTP_REQUEST_TIMEOUT_MS, or longer) holds the process.
+ */
+async function closeApi(app: FastifyInstance, graceMs: number, logger: Logger): Promise<void> {
+  const cutOff = setTimeout(() => {
+    logger.warn({ graceMs }, 'requests still open at the end of SHUTDOWN_HTTP_GRACE_MS: closing their connections');
+    app.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cutOff);
+  }
+}
 
 /** Starts the API, the workers or both (ROLE), after making sure the database is migrated. */
 async function main(config: Config): Promise<void> {
@@ -87,9 +105,10 @@ async function main(config: Config): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: no new work; active jobs finish or go back to the queue');
     try {
-      await app?.close();
-      await workerListener?.close();
-      await workers?.close();
+      // The workers stop taking jobs now, and their grace counts from now, whatever the API still
+      // serves: an open upload or download must not keep them taking work. The API answers the
+      // requests under way meanwhile (an upload still gets its 202) and queues what they accepted.
+      await Promise.all([app && closeApi(app, config.SHUTDOWN_HTTP_GRACE_MS, logger), workerListener?.close(), workers?.close()]);
       await queues?.close();
       producer?.disconnect();
       workerConnection?.disconnect();

@@ -34,6 +34,8 @@ const envSchema = z.object({
   WORKER_LOCK_DURATION_MS: integer(1000).default(30_000),
   WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
   SHUTDOWN_GRACE_MS: integer(0).default(20_000),
+  /** On SIGTERM, how long the requests under way (an upload, a download) may go on before their connections are closed. */
+  SHUTDOWN_HTTP_GRACE_MS: integer(0).default(60_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
   /** Most bytes an .xlsx workbook may inflate to, all its members together (zip-bomb bound). */
   IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: integer(1024).default(4 * 1024 * 1024 * 1024),
