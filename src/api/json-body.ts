@@ -1,30 +1,45 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from './errors.js';
 
+/** What PostgreSQL cannot store in text or jsonb: a NUL character, or an unpaired UTF-16 surrogate (a JSON escape such as "\ud800"). */
+export type UnstorableText = 'NUL' | 'surrogate';
+
+function unstorable(text: string): UnstorableText | null {
+  if (text.includes('\u0000')) return 'NUL';
+  return text.isWellFormed() ? null : 'surrogate';
+}
+
 /**
- * Where `value` (a parsed JSON body) holds a NUL character, in a string or a key, as a path such
- * as `attributes.color` or `items[2]`; null when nowhere. Walks with its own stack, so a deeply
- * nested body cannot exhaust the call stack.
+ * Where `value` (a parsed JSON body) holds text PostgreSQL cannot store, in a string or a key, as
+ * a path such as `attributes.color` or `items[2]`, and what it holds; null when nowhere. Walks
+ * with its own stack, so a deeply nested body cannot exhaust the call stack.
  */
-export function nulPath(value: unknown): string | null {
+export function unstorablePath(value: unknown): { path: string; holds: UnstorableText } | null {
   const pending: { value: unknown; path: string }[] = [{ value, path: '' }];
   while (pending.length > 0) {
     const { value: next, path } = pending.pop()!;
     if (typeof next === 'string') {
-      if (next.includes('\u0000')) return path || 'the body';
+      const holds = unstorable(next);
+      if (holds) return { path: path || 'the body', holds };
     } else if (Array.isArray(next)) {
       next.forEach((item, index) => pending.push({ value: item, path: `${path}[${index}]` }));
     } else if (next !== null && typeof next === 'object') {
       for (const [key, item] of Object.entries(next)) {
-        // A key with a NUL is named as JSON writes it, so the message shows where the NUL is.
-        const keyPath = `${path ? `${path}.` : ''}${key.includes('\u0000') ? JSON.stringify(key) : key}`;
-        if (key.includes('\u0000')) return keyPath;
+        // Such a key is named as JSON writes it, so the message shows where the character is.
+        const holds = unstorable(key);
+        const keyPath = `${path ? `${path}.` : ''}${holds ? JSON.stringify(key) : key}`;
+        if (holds) return { path: keyPath, holds };
         pending.push({ value: item, path: keyPath });
       }
     }
   }
   return null;
 }
+
+const UNSTORABLE_MESSAGES: Record<UnstorableText, (path: string) => string> = {
+  NUL: (path) => `The JSON body holds a NUL character (\\u0000) in ${path}; no field may hold one.`,
+  surrogate: (path) => `The JSON body holds an unpaired surrogate (such as \\ud800) in ${path}; text must be valid Unicode.`,
+};
 
 /** The answer to JSON the prototype-poisoning guard refuses, which is valid JSON all the same. */
 const FORBIDDEN_KEY_MESSAGE = "The JSON body has a key named '__proto__' (or 'constructor' holding 'prototype'); no field may have that name.";
@@ -41,9 +56,9 @@ function isValidJson(body: string): boolean {
 /**
  * Parses JSON bodies as Fastify does (empty and malformed bodies, prototype poisoning), except
  * that an empty body is no error where the route takes none, a body the poisoning guard refuses
- * is told so, not called invalid JSON, and refuses a body with a NUL
- * character anywhere with 400 BAD_REQUEST naming where: PostgreSQL cannot store one in text or
- * JSON, so it would otherwise fail deep inside a route.
+ * is told so, not called invalid JSON, and refuses a body with a NUL character or an unpaired
+ * surrogate anywhere with 400 BAD_REQUEST naming where: PostgreSQL cannot store either in jsonb
+ * (nor a NUL in text), so it would otherwise fail deep inside a route.
  */
 export function registerJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -54,9 +69,9 @@ export function registerJsonBody(app: FastifyInstance): void {
     if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
     parseJson(request, body as string, (error, value) => {
       if (error) return done(isValidJson(body as string) ? badRequest(FORBIDDEN_KEY_MESSAGE) : error, undefined);
-      const path = nulPath(value);
-      if (path === null) return done(null, value);
-      done(badRequest(`The JSON body holds a NUL character (\\u0000) in ${path}; no field may hold one.`), undefined);
+      const found = unstorablePath(value);
+      if (found === null) return done(null, value);
+      done(badRequest(UNSTORABLE_MESSAGES[found.holds](found.path)), undefined);
     });
   });
 }

@@ -67,17 +67,24 @@ describe('product attributes', () => {
 });
 
 describe('attributes PostgreSQL could not store, and text counted in characters', () => {
-  const unpaired = 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.';
+  const unpaired = (where: string) => `The JSON body holds an unpaired surrogate (such as \\ud800) in ${where}; text must be valid Unicode.`;
 
-  it('refuses an unpaired surrogate in an attribute value or name with 422 in PUT and PATCH, where it was a 500', async () => {
+  it('refuses an unpaired surrogate anywhere in a JSON body with 400 naming where, where jsonb made it a 500', async () => {
     const ean = eanNumber(4);
     const put = await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: { k: '\ud800' } });
-    expectError(put, 422, 'VALIDATION_ERROR', unpaired);
-    expect(put.json().errors).toEqual([{ field: 'attributes.k', message: unpaired }]);
+    expectError(put, 400, 'BAD_REQUEST', unpaired('attributes.k'));
     expect((await sendJson(ctx.app, account.key, 'PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: { k: 'ok 😀' } })).statusCode).toBe(201);
-    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { k: '\udc00' } }), 422, 'VALIDATION_ERROR', unpaired);
-    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { ['\ud800x']: 'v' } }), 422, 'VALIDATION_ERROR', unpaired);
+    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { k: '\udc00' } }), 400, 'BAD_REQUEST', unpaired('attributes.k'));
+    expectError(await sendJson(ctx.app, account.key, 'PATCH', `/v1/products/${ean}`, { attributes: { ['\ud800x']: 'v' } }), 400, 'BAD_REQUEST', unpaired('attributes."\\ud800x"'));
     expect((await ctx.get(account.key, `/v1/products/${ean}`)).json()).toMatchObject({ attributes: { k: 'ok 😀' } });
+    const elsewhere = [
+      [await send('POST', '/v1/exports', { format: 'csv', filter: { brand: '\ud800' } }), 'filter.brand'],
+      [await send('POST', '/v1/exports', { format: 'csv', columns: { '\ud800x': 'ean' } }), 'columns."\\ud800x"'],
+      [await send('POST', '/v1/export-schedules', { cron: '0 9 * * *', export: { format: 'csv', filter: { category: '\udc00' } } }), 'export.filter.category'],
+      [await send('POST', '/v1/enrichments', { filter: { brand: '\ud800' } }), 'filter.brand'],
+      [await send('POST', '/v1/import-profiles', { name: 'p', columns: { 'E\ud800': 'ean' } }), 'columns."E\\ud800"'],
+    ] as const;
+    for (const [response, where] of elsewhere) expectError(response, 400, 'BAD_REQUEST', unpaired(where));
   });
 
   it('refuses a PATCH whose attributes, merged into the stored ones, pass 1,000 names, and leaves the product as it was', async () => {

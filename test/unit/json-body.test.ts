@@ -1,19 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { nulPath } from '../../src/api/json-body.js';
+import { unstorablePath } from '../../src/api/json-body.js';
 
-describe('nulPath', () => {
+const nul = (path: string) => ({ path, holds: 'NUL' });
+const surrogate = (path: string) => ({ path, holds: 'surrogate' });
+
+describe('unstorablePath', () => {
   it('names the field, item or key that holds a NUL character', () => {
-    expect(nulPath({ name: 'pen', price: '1.50', stock: 3, active: true, image_url: null })).toBeNull();
-    expect(nulPath({ name: 'pe\u0000n' })).toBe('name');
-    expect(nulPath({ attributes: { color: ['blue', 're\u0000d'] } })).toBe('attributes.color[1]');
-    expect(nulPath({ attributes: { 'col\u0000or': 'blue' } })).toBe('attributes."col\\u0000or"');
-    expect(nulPath('\u0000')).toBe('the body');
-    expect(nulPath([{ a: 'x' }, { b: '\u0000' }])).toBe('[1].b');
+    expect(unstorablePath({ name: 'pen', price: '1.50', stock: 3, active: true, image_url: null })).toBeNull();
+    expect(unstorablePath({ name: 'pe\u0000n' })).toEqual(nul('name'));
+    expect(unstorablePath({ attributes: { color: ['blue', 're\u0000d'] } })).toEqual(nul('attributes.color[1]'));
+    expect(unstorablePath({ attributes: { 'col\u0000or': 'blue' } })).toEqual(nul('attributes."col\\u0000or"'));
+    expect(unstorablePath('\u0000')).toEqual(nul('the body'));
+    expect(unstorablePath([{ a: 'x' }, { b: '\u0000' }])).toEqual(nul('[1].b'));
+  });
+
+  it('names the field or key that holds an unpaired surrogate, and lets a pair (an emoji) pass', () => {
+    expect(unstorablePath({ name: 'Pen 😀', attributes: { '😀': '日本' } })).toBeNull();
+    expect(unstorablePath({ filter: { brand: '\ud800' } })).toEqual(surrogate('filter.brand'));
+    expect(unstorablePath({ columns: { 'E\udc00': 'ean' } })).toEqual(surrogate('columns."E\\udc00"'));
+    expect(unstorablePath(['ok', 'x\ud83d'])).toEqual(surrogate('[1]'));
   });
 
   it('walks a deeply nested body without exhausting the stack', () => {
     let body: unknown = 'deep\u0000';
     for (let depth = 0; depth < 200_000; depth += 1) body = [body];
-    expect(nulPath(body)).toBe('[0]'.repeat(200_000));
+    expect(unstorablePath(body)).toEqual(nul('[0]'.repeat(200_000)));
   });
 });
