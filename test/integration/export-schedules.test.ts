@@ -72,7 +72,7 @@ describe('creating and listing schedules', () => {
 
   it('takes day and month names, THU and MAR among them, and gives the same next run on every read', async () => {
     const account = await ctx.createAccount();
-    const created = await createSchedule(account.key, { cron: '0 3 * MAR,JUN THU', export: { format: 'csv' } });
+    const created = await createSchedule(account.key, { cron: '0 3 * MAR,Jun-aug thu,SUN', export: { format: 'csv' } });
     expect(created.statusCode).toBe(201);
     const reads = await Promise.all([1, 2, 3].map(async () => (await ctx.get(account.key, '/v1/export-schedules')).json<{ data: Schedule[] }>().data[0]!.next_run_at));
     expect(new Set([created.json<Schedule>().next_run_at, ...reads]).size).toBe(1);
@@ -82,6 +82,9 @@ describe('creating and listing schedules', () => {
     [{ cron: '61 * * * *', export: { format: 'csv' } }, 'cron', "Invalid cron expression '61 * * * *': Constraint error, got value 61 expected range 0-59."],
     [{ cron: 'H 3 * * *', export: { format: 'csv' } }, 'cron', "Invalid cron expression 'H 3 * * *': H (a hashed value) is not standard cron; name the minute and hour."],
     [{ cron: '0 H/4 * * *', export: { format: 'csv' } }, 'cron', "Invalid cron expression '0 H/4 * * *': H (a hashed value) is not standard cron; name the minute and hour."],
+    [{ cron: '0 9 * * H#2', export: { format: 'csv' } }, 'cron', "Invalid cron expression '0 9 * * H#2': H (a hashed value) is not standard cron; name the minute and hour."],
+    [{ cron: '0 9 1-H * *', export: { format: 'csv' } }, 'cron', "Invalid cron expression '0 9 1-H * *': H (a hashed value) is not standard cron; name the minute and hour."],
+    [{ cron: '0 9 * * HL', export: { format: 'csv' } }, 'cron', "Invalid cron expression '0 9 * * HL': H (a hashed value) is not standard cron; name the minute and hour."],
     [{ cron: '0 0 * * * *', export: { format: 'csv' } }, 'cron', "The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not 6: '0 0 * * * *'."],
     [{ cron: 'every day', export: { format: 'csv' } }, 'cron', "The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not 2: 'every day'."],
     [{ export: { format: 'csv' } }, 'cron', 'The cron field is required: a 5-field cron expression such as "0 3 * * *".'],

@@ -37,8 +37,11 @@ export function scheduleTickTemplate(tick: ScheduleTick) {
   };
 }
 
-/** A field of H, H(…) or H/…: the parser's hashed values, not standard cron. */
-const HASHED = /(?:^|[\s,])H(?=[\s,(/]|$)/i;
+/** Month and day names, the only words standard cron takes. */
+const CRON_NAMES = /jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat/gi;
+
+/** Whether a cron uses the parser's hashed values (H, H(…), H/…, 1-H, H#2, HL): an H left once the names are taken out. */
+const hashed = (cron: string) => /h/i.test(cron.replace(CRON_NAMES, ''));
 
 /** Problems of a cron expression and time zone, for a 422 (empty when both are fine). */
 export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
@@ -59,7 +62,7 @@ export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
       field: 'cron',
       message: `The cron expression must have 5 fields (minute hour day-of-month month day-of-week), not ${fields.length}: '${timing.cron}'.`,
     });
-  } else if (HASHED.test(timing.cron)) {
+  } else if (hashed(timing.cron)) {
     // The parser picks H's value at random on every parse: next_run_at would change from one read to the next.
     problems.unshift({ field: 'cron', message: `Invalid cron expression '${timing.cron}': H (a hashed value) is not standard cron; name the minute and hour.` });
   } else {
