@@ -81,10 +81,14 @@ export function mapProviderProduct(body: unknown): ProviderFields {
       }
     }
   }
-  const attributes = attributesSchema.safeParse(product.attributes);
-  if (attributes.success) {
-    const kept = Object.entries(attributes.data).filter(([name, value]) => storable(name) && (typeof value !== 'string' || storable(value)));
-    if (kept.length > 0) fields.attributes = Object.fromEntries(kept);
+  if (isObject(product.attributes)) {
+    // Names and values PostgreSQL cannot store (and the name no JSON body may carry) are left out
+    // one by one, before the object is checked as a whole: one bad value must not lose the others.
+    const kept = Object.entries(product.attributes).filter(
+      ([name, value]) => name !== '__proto__' && storable(name) && (typeof value !== 'string' || storable(value)),
+    );
+    const attributes = attributesSchema.safeParse(Object.fromEntries(kept));
+    if (attributes.success && kept.length > 0) fields.attributes = attributes.data;
   }
   return fields;
 }
