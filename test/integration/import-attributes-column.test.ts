@@ -95,7 +95,6 @@ describe('import attributes column', () => {
     ['a value over 10,000 characters', ['note'], ['x'.repeat(10_001)], 'attributes.note', 'Attribute values must be at most 10000 characters.'],
     ['a name over 200 characters', ['attributes'], [JSON.stringify({ ['n'.repeat(201)]: 'v' })], 'attributes', 'Attribute names must be at most 200 characters.'],
     ['more than 1,000 names', ['attributes', 'extra'], [JSON.stringify(Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`a${i}`, 1]))), 'x'], 'attributes', 'The attributes must have at most 1000 names.'],
-    ["a '__proto__' column", ['__proto__'], ['x'], 'attributes', "'__proto__' is not allowed as an attribute name."],
     ["a '__proto__' name in the object", ['attributes'], ['{"__proto__":"x"}'], 'attributes', "'__proto__' is not allowed as an attribute name."],
   ])('refuses %s as the API does, as a row error that on_error=skip passes over', async (_label, columns, cells, field, message) => {
     const account = await ctx.createAccount();
@@ -104,6 +103,17 @@ describe('import attributes column', () => {
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
     expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 1, ean: PEN, field, code: 'INVALID_ATTRIBUTES', message }]);
     expect((await storedProducts(ctx, account.id)).map((product) => product.ean)).toEqual([INK]);
+  });
+
+  it.each([
+    ["'__proto__'", '__proto__', "The column '__proto__' cannot be an attribute: '__proto__' is not allowed as an attribute name."],
+    ['201 characters long', 'n'.repeat(201), `The column '${'n'.repeat(40)}…' cannot be an attribute: Attribute names must be at most 200 characters.`],
+  ])('fails the file once, at its header, for an attribute column named %s, whatever on_error says', async (_label, column, message) => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, toCsv([['ean', 'name', column], [PEN, 'Pen', 'x'], [INK, 'Ink', 'y']]), { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ row: 0, ean: null, field: null, code: 'INVALID_ATTRIBUTES', message }]);
+    expect(await storedProducts(ctx, account.id)).toEqual([]);
   });
 
   it('imports the other rows under on_error=skip and reports the bad cell next to other problems of its row', async () => {

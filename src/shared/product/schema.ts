@@ -138,15 +138,26 @@ export function attributesProblem(attributes: Readonly<Record<string, unknown>>)
   for (const name in attributes) {
     if (!Object.hasOwn(attributes, name)) continue;
     if (++names > MAX_ATTRIBUTES) return { path: [], message: ATTRIBUTE_COUNT_MESSAGE };
-    if (longerThan(name, MAX_ATTRIBUTE_NAME_LENGTH)) return { path: [], message: ATTRIBUTE_NAME_MESSAGE };
-    if (name === '__proto__') return { path: [], message: PROTO_NAME_MESSAGE };
-    if (!name.isWellFormed()) return { path: [], message: UNPAIRED_SURROGATE_MESSAGE };
-    const value = attributes[name];
-    if (typeof value !== 'string') continue;
-    if (longerThan(value, MAX_ATTRIBUTE_VALUE_LENGTH)) return { path: [name], message: ATTRIBUTE_VALUE_MESSAGE };
-    if (!value.isWellFormed()) return { path: [name], message: UNPAIRED_SURROGATE_MESSAGE };
+    const nameProblem = attributeNameProblem(name);
+    if (nameProblem) return { path: [], message: nameProblem };
+    const valueProblem = attributeValueProblem(attributes[name]);
+    if (valueProblem) return { path: [name], message: valueProblem };
   }
   return null;
+}
+
+/** Why an attribute name cannot be stored (too long, `__proto__`, not Unicode text), or null. */
+export function attributeNameProblem(name: string): string | null {
+  if (longerThan(name, MAX_ATTRIBUTE_NAME_LENGTH)) return ATTRIBUTE_NAME_MESSAGE;
+  if (name === '__proto__') return PROTO_NAME_MESSAGE;
+  return name.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
+}
+
+/** Why an attribute value cannot be stored (a text too long, or not Unicode text), or null. */
+export function attributeValueProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  if (longerThan(value, MAX_ATTRIBUTE_VALUE_LENGTH)) return ATTRIBUTE_VALUE_MESSAGE;
+  return value.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
 }
 
 const attributeValueSchema = z.union([z.string().meta({ maxLength: MAX_ATTRIBUTE_VALUE_LENGTH }), z.number(), z.boolean()], {

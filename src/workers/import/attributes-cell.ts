@@ -1,5 +1,5 @@
 import { restoreFormula } from '../../shared/product/formula-cells.js';
-import { attributesProblem } from '../../shared/product/schema.js';
+import { attributesProblem, attributeValueProblem } from '../../shared/product/schema.js';
 
 /** One attribute value as products store it. */
 export type AttributeValue = string | number | boolean;
@@ -46,26 +46,31 @@ export type RowAttributes = { ok: true; attributes: Record<string, AttributeValu
  * The attributes of one row: the `attributes` JSON cell (when the file has that column) with the
  * attribute columns over it, a column's cell winning and an empty one taking its name out of the
  * object too; then checked as the API checks a body's attributes (count, lengths, Unicode text, the
- * name `__proto__`), so that a row that imports is a body that PUTs. The object has no prototype:
- * every name, `__proto__` included, is one of its own and gets checked.
+ * name `__proto__`), so that a row that imports is a body that PUTs. The columns' names were
+ * checked once with the header (layoutFromHeader), so a row without the JSON cell checks its
+ * values only; the JSON cell's own names (`__proto__` among them: JSON.parse makes it an own
+ * name) are checked on every row.
  */
 export function readRowAttributes(
   record: readonly string[],
   columns: ReadonlyArray<{ name: string; index: number }>,
   jsonColumn: number | undefined,
 ): RowAttributes {
-  const attributes = Object.create(null) as Record<string, AttributeValue>;
+  let attributes: Record<string, AttributeValue> = {};
   if (jsonColumn !== undefined) {
     const cell = readAttributesCell(record[jsonColumn]!);
     if (!cell.ok) return { ok: false, field: 'attributes', message: cell.message };
-    for (const name of Object.keys(cell.attributes)) attributes[name] = cell.attributes[name]!;
+    attributes = cell.attributes;
     for (const { name } of columns) delete attributes[name];
   }
   for (const { name, index } of columns) {
     const cell = restoreFormula(record[index]!);
-    if (cell !== '') attributes[name] = cell;
+    if (cell === '') continue;
+    attributes[name] = cell;
+    const problem = jsonColumn === undefined ? attributeValueProblem(cell) : null;
+    if (problem) return { ok: false, field: `attributes.${name}`, message: problem };
   }
-  const problem = attributesProblem(attributes);
+  const problem = jsonColumn === undefined ? null : attributesProblem(attributes);
   if (!problem) return { ok: true, attributes };
   return { ok: false, field: ['attributes', ...problem.path].join('.'), message: problem.message };
 }

@@ -2,6 +2,7 @@ import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
 import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
+import { ATTRIBUTE_COUNT_MESSAGE, attributeNameProblem, longerThan, MAX_ATTRIBUTES } from '../../shared/product/schema.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
 // other column one attribute.
@@ -28,7 +29,7 @@ export class HeaderError extends Error {
   override name = 'HeaderError';
   constructor(
     message: string,
-    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN' | 'MALFORMED_CSV',
+    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN' | 'MALFORMED_CSV' | 'INVALID_ATTRIBUTES',
   ) {
     super(message);
   }
@@ -71,10 +72,26 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     else if (target.startsWith('attributes.')) layout.attributes.push({ name: target.slice(11), index });
     else layout.attributes.push({ name, index });
   });
+  attributeColumnsProblem(layout.attributes);
   const required: ProductColumn[] = mode === 'update' ? ['ean'] : ['ean', 'name'];
   const missing = required.filter((column) => layout.product[column] === undefined);
   if (missing.length > 0) throw missingColumns(missing, header, mapping);
   return layout;
+}
+
+/**
+ * The attribute columns' names are checked once, here, by the rule a product's attributes follow
+ * (see attributesProblem): a name no product may have would otherwise fail every row.
+ */
+function attributeColumnsProblem(columns: ReadonlyArray<{ name: string }>): void {
+  if (columns.length > MAX_ATTRIBUTES) {
+    throw new HeaderError(`The file has ${columns.length} attribute columns: ${ATTRIBUTE_COUNT_MESSAGE}`, 'INVALID_ATTRIBUTES');
+  }
+  for (const { name } of columns) {
+    const problem = attributeNameProblem(name);
+    const shown = longerThan(name, 40) ? `${Array.from(name).slice(0, 40).join('')}…` : name;
+    if (problem) throw new HeaderError(`The column '${shown}' cannot be an attribute: ${problem}`, 'INVALID_ATTRIBUTES');
+  }
 }
 
 /**
