@@ -30,3 +30,18 @@ it('fails an export whose stored column source is not a field or an attribute wi
   const job = await ctx.waitForJob(account.key, id);
   expect(job).toMatchObject({ status: 'failed', error_code: 'EXPORT_FAILED', detail: 'The export options of this job are invalid.', links: { result: null } });
 });
+
+it('still serves the file of an export completed under the older rules, whose stored source no longer reads', async () => {
+  if (!ctx.workers) ctx.startWorkers();
+  const account = await ctx.createAccount();
+  await seedProducts(ctx, account.id, [{ ean: ean13(2), name: 'Ink' }]);
+  const response = await requestExport(ctx, account.key, { format: 'csv', columns: { EAN: 'ean' } });
+  const { id } = response.json<{ id: string }>();
+  expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'completed' });
+  await ctx.db.query(`UPDATE jobs SET options = jsonb_set(options, '{columns,0,source}', '"gtin14"') WHERE id = $1`, [id]);
+
+  const result = await ctx.get(account.key, `/v1/jobs/${id}/result`);
+  expect(result.statusCode, result.body).toBe(200);
+  expect(result.headers['content-type']).toBe('text/csv; charset=utf-8');
+  expect(result.body).toContain(ean13(2));
+});

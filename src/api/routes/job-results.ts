@@ -35,6 +35,9 @@ export interface JobResultDeps {
   downloads: OpenStreams;
 }
 
+/** What a result's download needs of its export's stored options. */
+const exportFileOptionsSchema = exportOptionsSchema.pick({ format: true, gzip: true });
+
 /**
  * GET /v1/jobs/{id}/result: streams a completed export's file. 409 JOB_NOT_FINISHED while the
  * export runs; 404 for an unknown id, another account's job, a job that is not an export, an
@@ -61,7 +64,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       if (!job || job.type !== 'export') throw notFound('Job not found.');
       if (job.status === 'processing') throw jobNotFinished();
       if (job.status !== 'completed') throw notFound(`This export ended ${job.status} and has no result file.`);
-      const options = exportOptionsSchema.parse(job.options);
+      // The file's name and type need the format alone: options stored under older rules still serve.
+      const options = exportFileOptionsSchema.parse(job.options);
       const expired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
       if (!job.result_path) throw expired();
       const size = await deps.files.size(job.result_path);
