@@ -164,12 +164,17 @@ describe('imports of real-shaped files', () => {
     await ctx.importCsv(account.key, 'ean,name\n4006381333931,Pen\n');
     const header = "(SELECT string_agg(email, '|') FROM accounts)";
     const body = { format: 'csv', columns: { [header]: 'ignore', EAN: 'ean' }, fields: ['EAN', header] };
-    const message = `Unknown field '${header}': expected one of ean, name, brand, category, description, price, currency, stock, image_url, attributes, created_at, updated_at, or a header named in columns.`;
+    const message = `The header '${header}' is mapped to ignore in columns: it has no value to export.`;
     const exported = await requestExport(ctx, account.key, body);
     expect(exported.statusCode).toBe(422);
     expect(exported.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'fields', message }] });
     const scheduled = await ctx.app.inject({ method: 'POST', url: '/v1/export-schedules', headers: { 'x-api-key': account.key }, payload: { cron: '0 3 * * *', export: body } });
     expect(scheduled.statusCode).toBe(422);
     expect(scheduled.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'export.fields', message }] });
+    const nothing = await requestExport(ctx, account.key, { format: 'csv', columns: { Skip: 'ignore' } });
+    expect(nothing.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      errors: [{ field: 'columns', message: 'columns maps every header to ignore: it must name at least one column to export.' }],
+    });
   });
 });

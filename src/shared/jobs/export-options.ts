@@ -98,10 +98,14 @@ export const exportRequestSchema = z
     // A header mapped to ignore is not written: it names no column of the export.
     const headers = new Set(mapping.filter(([, source]) => source !== 'ignore').map(([header]) => header));
     request.fields?.forEach((name, index) => {
-      if (!isExportField(name) && !headers.has(name)) {
-        context.addIssue({ code: 'custom', path: ['fields', index], message: unknownField(name, mapping.length > 0) });
-      }
+      if (isExportField(name) || headers.has(name)) return;
+      const ignored = request.columns?.[name] === 'ignore';
+      const message = ignored ? `The header '${name}' is mapped to ignore in columns: it has no value to export.` : unknownField(name, mapping.length > 0);
+      context.addIssue({ code: 'custom', path: ['fields', index], message });
     });
+    if (mapping.length > 0 && headers.size === 0 && request.fields === undefined) {
+      context.addIssue({ code: 'custom', path: ['columns'], message: 'columns maps every header to ignore: it must name at least one column to export.' });
+    }
     for (const key of ['columns', 'decimal_separator'] as const) {
       if (request[key] !== undefined && request.format === 'ndjson') {
         context.addIssue({ code: 'custom', path: [key], message: `${key} is for CSV: it needs format csv.` });
