@@ -166,6 +166,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     resolveHost: deps.resolveHost ?? systemResolver,
   };
   adminQueueRoutes(app, { queues: deps.queues });
+  // BullMQ starts each queue with one command; a queue whose start timed out (a Redis that hangs)
+  // fails every later command, so the API does not serve without its queues. While Redis is down
+  // they send nothing and fail nothing: they start once it is back.
+  app.addHook('onReady', async () => {
+    if (deps.redis.status === 'ready') await deps.queues.started();
+  });
   const { acceptJob, drain } = createJobAcceptor({ db: deps.db, queues: deps.queues, logger: app.log });
   // Before the owner closes the queues: the jobs accepted last are queued, or left to the reconciler.
   app.addHook('onClose', drain);

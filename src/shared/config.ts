@@ -14,6 +14,11 @@ const envSchema = z.object({
   REDIS_URL: redisUrlSetting.default('redis://127.0.0.1:6379'),
   /** `host:port,…`: seed nodes of a Redis Cluster that BullMQ and every other Redis use run on. */
   REDIS_CLUSTER_NODES: clusterNodesSetting.optional(),
+  /**
+   * The API's longest wait for one Redis command: a Redis that hangs with its connection open
+   * (limits, login counters, queueing) turns into 503 after this instead of a request that hangs.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: integer(100).default(2_000),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only')

@@ -1,7 +1,7 @@
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
-import type { JobType } from './jobs/job-row.js';
+import { JOB_TYPES, type JobType } from './jobs/job-row.js';
 import { createRedisConnection, type RedisConnection, type RedisSettings } from './redis-connection.js';
 import { turnBatch } from './turn-batch.js';
 
@@ -35,12 +35,20 @@ export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): Default
   };
 }
 
+/** Where a producer's Redis is, and optionally its REDIS_COMMAND_TIMEOUT_MS (else 2 s, its default). */
+export type ProducerSettings = string | (Exclude<RedisSettings, string> & Partial<Pick<Config, 'REDIS_COMMAND_TIMEOUT_MS'>>);
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+
 /**
  * A Redis connection for a producer (the API): commands fail fast while Redis is unreachable, so
- * a request gets 503 at once instead of hanging.
+ * a request gets 503 at once instead of hanging. A Redis that hangs with its connection open
+ * (frozen, overloaded, a network that drops packets) closes nothing: a command then fails after
+ * REDIS_COMMAND_TIMEOUT_MS ("Command timed out", a 503 too). Only for connections that run no
+ * blocking command: a worker's (BZPOPMIN and the like wait longer by design) must not have it.
  */
-export function createProducerConnection(settings: RedisSettings, options: RedisOptions = {}): RedisConnection {
-  return createRedisConnection(settings, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, ...options });
+export function createProducerConnection(settings: ProducerSettings, options: RedisOptions = {}): RedisConnection {
+  const commandTimeout = (typeof settings === 'string' ? undefined : settings.REDIS_COMMAND_TIMEOUT_MS) ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  return createRedisConnection(settings, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, commandTimeout, ...options });
 }
 
 /** Resolves once `connection` is ready, or rejects if it does not get there within `timeoutMs`. */
@@ -75,6 +83,12 @@ export interface JobQueues {
   ready(): boolean;
   /** The queue of one type (for operators' views). */
   queue(type: JobType): Queue<QueuedJob>;
+  /**
+   * Resolves once the queue of every type has started: BullMQ's first command (a version check)
+   * answered. A queue whose start failed (that command timed out on a Redis that hangs) fails
+   * every later command: the API does not start serving without them.
+   */
+  started(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -114,6 +128,9 @@ export function createJobQueues(
   return {
     queue: (type) => ofType(type).queue,
     ready: () => connection.status === 'ready',
+    async started() {
+      await Promise.all(JOB_TYPES.map((type) => ofType(type).queue.waitUntilReady()));
+    },
     enqueue: (type, jobId) => ofType(type).enqueue(jobId),
     async close() {
       await Promise.all([...types.values()].map((each) => each.queue.close()));

@@ -78,6 +78,45 @@ describe('an import accepted while Redis refuses to queue it', () => {
   });
 });
 
+describe('an import accepted while the queue\'s Redis hangs', () => {
+  it('gets its 202 at once, and is queued once Redis answers again', { timeout: 30_000 }, async () => {
+    // Queues of their own that have not used Redis yet: the import queue starts while Redis hangs.
+    const connection = createProducerConnection({ ...ctx.config, REDIS_URL: queueRedis.url, REDIS_COMMAND_TIMEOUT_MS: 300 });
+    connection.on('error', () => {});
+    if (connection.status !== 'ready') await once(connection, 'ready');
+    const hungQueues = createJobQueues(connection, ctx.config);
+    const dataDir = await mkdtemp(join(tmpdir(), 'catalog-test-accepted-'));
+    const app = await buildApp({ config: ctx.config, db: ctx.db, redis: ctx.redis, queues: hungQueues, uploads: new UploadStore(dataDir), logger: logger() });
+    try {
+      const { key } = await ctx.createAccount();
+      queueRedis.freeze();
+      let id: string;
+      try {
+        const started = Date.now();
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/imports',
+          headers: { 'x-api-key': key, 'content-type': 'text/csv' },
+          payload: 'ean,name\n4006381333931,Pen\n',
+        });
+        expect(response.statusCode, response.body).toBe(202);
+        expect(Date.now() - started).toBeLessThan(1_000);
+        id = (response.json() as { id: string }).id;
+        await sleep(1_500); // the first tries time out
+      } finally {
+        queueRedis.thaw();
+      }
+      await vi.waitFor(async () => expect(await queuedState(id)).toBe('waiting'), { timeout: 15_000, interval: 100 });
+    } finally {
+      queueRedis.thaw();
+      await app.close();
+      await hungQueues.close();
+      connection.disconnect();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('createAcceptedJobsQueue', () => {
   it('makes the caller wait for Redis once more than maxPending jobs wait for it', async () => {
     const accepted = createAcceptedJobsQueue(queues, logger(), { maxPending: 2 });

@@ -25,6 +25,12 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** FLUSHALL on it. */
   flushAll(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP): its connections stay open and it answers nothing, as a Redis that
+   * hangs. `thaw` (SIGCONT) lets it go on; `stop` thaws it first.
+   */
+  freeze(): void;
+  thaw(): void;
 }
 
 async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
@@ -59,10 +65,17 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     start,
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
+    },
     async stop() {
       const running = child;
       child = null;
       if (!running || running.exitCode !== null) return;
+      running.kill('SIGCONT');
       const exited = once(running, 'exit');
       running.kill('SIGKILL');
       await exited;

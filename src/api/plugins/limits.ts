@@ -180,7 +180,10 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
 
   /**
    * Runs `command` on Redis. Without Redis no limit can be counted, so the request is refused with
-   * 503 (API.md §1) rather than let through unlimited.
+   * 503 (API.md §1) rather than let through unlimited. A Redis that hangs fails the command after
+   * REDIS_COMMAND_TIMEOUT_MS; Redis may still run it once it answers again, so a request refused
+   * that way can count in its minute and in Redis's month (never in PostgreSQL's): an over-count
+   * at worst, as when a connection is lost after the command was sent.
    */
   const counted = async <T>(command: () => Promise<T>): Promise<T> => {
     try {

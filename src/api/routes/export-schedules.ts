@@ -96,6 +96,10 @@ function scheduleOf(body: unknown, minInterval: number): { cron: string; timezon
 export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis: RedisConnection; config: Config }): void {
   const scheduler = new ExportScheduler(deps.redis, deps.config);
   app.addHook('onClose', () => scheduler.close());
+  // As the job queues (see buildApp): not serving with a queue whose start timed out.
+  app.addHook('onReady', async () => {
+    if (deps.redis.status === 'ready') await scheduler.queue.waitUntilReady();
+  });
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'exports:write' as const };
   const scheduleParams = z.object({ id: z.string() });

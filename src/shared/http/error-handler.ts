@@ -42,10 +42,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 // 57014: a query cancelled by the API's statement_timeout (API_STATEMENT_TIMEOUT_MS): PostgreSQL is too slow.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300', '57014']);
 
+/** Whether `error` means a backing service cannot be reached, or hangs ("Command timed out": REDIS_COMMAND_TIMEOUT_MS). */
 function isUnavailable(error: Error & { code?: string }): boolean {
   return (
     (error.code !== undefined && UNAVAILABLE_CODES.has(error.code)) ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|timeout exceeded when trying to connect/i.test(
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|Connection terminated|timeout exceeded when trying to connect/i.test(
       error.message,
     )
   );
