@@ -25,7 +25,8 @@ import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
-import { MAX_JSON_BODY_BYTES } from '../shared/http/app-error.js';
+import { MAX_JSON_BODY_BYTES, serviceUnavailable } from '../shared/http/app-error.js';
+import { sendError } from '../shared/http/error-envelope.js';
 import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from '../shared/http/error-handler.js';
 import { registerRequestGuards } from './plugins/request-guards.js';
 import { registerJsonBody } from './json-body.js';
@@ -95,11 +96,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: deps.config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
     clientErrorHandler,
+    // Refused below with the contract's envelope instead of Fastify's own 503 body.
+    return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A request that still arrives while the API closes (on a kept-alive connection: new ones are
+    // no longer accepted) gets 503; Fastify has marked its response `Connection: close` already.
+    if (closing) {
+      request.log.info('request refused: the server is closing');
+      return sendError(reply, serviceUnavailable('The server is shutting down; try again shortly.'));
+    }
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
   registerJsonBody(app);
