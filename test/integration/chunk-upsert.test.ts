@@ -19,7 +19,7 @@ afterAll(async () => ctx?.close());
 
 const ean = (n: number) => String(4_006_381_100_000 + n);
 /** A file of EAN, name and price: brand and the rest are not in it. */
-const shape: MergeShape = { columns: new Set(['ean', 'name', 'price']), attributeNames: [] };
+const shape: MergeShape = { columns: new Set(['ean', 'name', 'price']), attributeNames: [], attributesJson: false };
 
 interface Stored {
   ean: string;

@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(async () => ctx?.close());
 
 const ALL_COLUMNS: ProductColumn[] = ['ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url'];
-const shapeOf = (columns: ProductColumn[]): MergeShape => ({ columns: new Set(columns), attributeNames: [] });
+const shapeOf = (columns: ProductColumn[]): MergeShape => ({ columns: new Set(columns), attributeNames: [], attributesJson: false });
 
 /** Products whose text needs COPY's escapes, or is not ASCII, or is NULL; the EANs ascend. */
 const awkward: ValidRow[] = [

@@ -45,7 +45,7 @@ export class ChunkBuilder {
   private spare: SpareChunkBuffers = { text: null, starts: null };
   /** How rows read with their line (ValidRow.line) are copied into chunks; null until the layout is known, or when they cannot be. */
   private verbatim: VerbatimLines | null = null;
-  /** Whether the merge may reject rows for the file's columns (see mergedCurrencyRule); known with the layout. */
+  /** Whether the merge may reject rows for the file's columns (see ChunkMerger.rejectsByColumns); known with the layout. */
   private rejectsByColumns = false;
   /** The account id and a tab: how a direct chunk's lines begin. */
   private readonly accountPrefix: Buffer;
@@ -71,7 +71,7 @@ export class ChunkBuilder {
   /**
    * Sets, once the header is read, how rows read with their line are copied into chunks (see
    * VerbatimLines), and whether the merge may reject rows for the file's columns (see
-   * mergedCurrencyRule): chunks then keep their rows' cells for the report.
+   * ChunkMerger.rejectsByColumns): chunks then keep their rows' cells for the report.
    */
   setLayout(verbatim: VerbatimLines | null, rejectsByColumns: boolean): void {
     this.verbatim = verbatim;

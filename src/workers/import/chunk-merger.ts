@@ -13,6 +13,7 @@ import {
   type MergeShape,
 } from './chunk-sql.js';
 import { upsertChunk } from './chunk-upsert.js';
+import { mergeSetsAttributes, rejectTooManyAttributes } from './attribute-count-rule.js';
 import { copyText } from './copy-writer.js';
 import { mergedCurrencyRule, rejectPriceWithoutCurrency } from './currency-rule.js';
 import type { FullChunk } from './chunk-builder.js';
@@ -29,12 +30,21 @@ export interface ChunkMerged {
 /** A report entry: row, ordinal, ean, field, code, message, raw cells. */
 export type ReportEntry = [number, number, string, string, string, string, string];
 
+/** The set-based rules of the file's columns a merge checks (see ChunkMerger.columnRules). */
+interface ColumnRules {
+  /** The currency rule of a file with only one of price and currency (see mergedCurrencyRule). */
+  currency: 'price' | 'currency' | null;
+  /** Whether merged products are checked for too many attribute names (see rejectTooManyAttributes). */
+  attributeCount: boolean;
+}
+
 /**
  * Writes chunks into products on the import's transaction. A direct chunk (a first load, see
  * isFirstLoad) is COPYed into products and its held-back rows settled by FirstLoadRepeats; any
  * other chunk goes through the chunk table: set-based rejections (repeats the worker did not
- * catch, the mode's rule, a price left without a currency by a file with only one of the two
- * columns), then the merge, or its preview for a dry run.
+ * catch, the mode's rule, the rules of the file's columns: a price left without a currency by a
+ * file with only one of the two columns, a product merged past 1,000 attribute names), then the
+ * merge, or its preview for a dry run.
  */
 export class ChunkMerger {
   /** Whether chunks' stored products are still read by their range of EANs: until one range holds too many. */
@@ -73,6 +83,29 @@ export class ChunkMerger {
   }
 
   /**
+   * Whether the merge may reject rows for the file's columns (see {@link columnRules}): chunks then
+   * keep their rows' cells for the report.
+   */
+  rejectsByColumns(shape: MergeShape): boolean {
+    const rules = this.columnRules(shape);
+    return rules.currency !== null || rules.attributeCount;
+  }
+
+  /**
+   * The rules of the file's columns that the merge checks against stored products. None on a first
+   * load: its direct chunks are not merged with anything, and the rows' own checks decide. The
+   * attribute count only where a product can be stored (not on a catalog that was empty, whose rows
+   * are all new products), and only for a file that sets attributes: another cannot add names.
+   */
+  private columnRules(shape: MergeShape): ColumnRules {
+    if (this.repeats) return { currency: null, attributeCount: false };
+    return {
+      currency: mergedCurrencyRule(shape.columns),
+      attributeCount: !this.settings.catalogWasEmpty && mergeSetsAttributes(shape),
+    };
+  }
+
+  /**
    * Starts reading the stored products of `chunk`, due next, while the chunk before is merged (see
    * UnchangedRows.readAhead).
    */
@@ -102,8 +135,10 @@ export class ChunkMerger {
     const repeated = chunk.checked ? [] : await rejectRepeatedEans(tx, chunk.rows);
     const rejected = [...repeated, ...(await rejectByMode(tx, accountId, options.mode, catalogWasEmpty))];
     // A file with both price and currency columns (or neither) was checked row by row: no statement here.
-    const currencyRule = mergedCurrencyRule(shape.columns);
-    if (currencyRule) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, currencyRule)));
+    const rules = this.columnRules(shape);
+    if (rules.currency) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, rules.currency)));
+    // A file without attribute columns (or the JSON column) adds no names: no statement either.
+    if (rules.attributeCount) rejected.push(...(await rejectTooManyAttributes(tx, accountId, shape)));
     for (const { row, field, code, message } of rejected) {
       const record = chunk.records!.get(row)!;
       await this.report([row, 0, record.ean, field, code, message, JSON.stringify(record.cells)]);

@@ -28,10 +28,11 @@ export const VALUE_COLUMNS = ['name', 'brand', 'category', 'description', 'price
 /** Columns of products filled by COPY on a first load (see isFirstLoad), in COPY order. */
 export const PRODUCT_COPY_COLUMNS = ['account_id', 'ean', ...VALUE_COLUMNS, 'attributes'] as const;
 
-/** The merge's view of the file: which product columns it has and which attribute names. */
+/** The merge's view of the file: which product columns it has, which attribute names, and whether the `attributes` JSON column. */
 export interface MergeShape {
   columns: ReadonlySet<ProductColumn>;
   attributeNames: string[];
+  attributesJson: boolean;
 }
 
 /** What merging one chunk did (or, for a dry run, would do). */
@@ -44,8 +45,8 @@ export interface MergeCounts {
 /** A staged row taken out of the merge by a set-based rule. */
 export interface RejectedRow {
   row: number;
-  field: 'ean' | 'currency';
-  code: 'DUPLICATE_EAN' | 'NOT_FOUND' | 'REQUIRED';
+  field: 'ean' | 'currency' | 'attributes';
+  code: 'DUPLICATE_EAN' | 'NOT_FOUND' | 'REQUIRED' | 'INVALID_ATTRIBUTES';
   message: string;
 }
 
@@ -137,6 +138,12 @@ export async function rejectByMode(
   );
 }
 
+/**
+ * The attributes of stored product `p` merged with those of a row of the file (`attributes`): the
+ * names of the file's attribute columns ($2) are taken out, then the row's attributes set.
+ */
+export const mergedAttributes = (attributes: string) => `((p.attributes - $2::text[]) || ${attributes})`;
+
 /** The new value of a column as products holds it: the chunk keeps price as text (cast here, keeping its scale). */
 export const newValue = (column: string) => (column === 'price' ? 'c.price::numeric' : `c.${column}`);
 
@@ -151,7 +158,7 @@ export function changedCondition(shape: MergeShape, value: (column: string) => s
       ? `p.price::text IS DISTINCT FROM (${value(column)})::text`
       : `p.${column} IS DISTINCT FROM ${value(column)}`,
   );
-  compared.push(`p.attributes IS DISTINCT FROM ((p.attributes - $2::text[]) || ${value('attributes')})`);
+  compared.push(`p.attributes IS DISTINCT FROM ${mergedAttributes(value('attributes'))}`);
   return `(${compared.join(' OR ')})`;
 }
 
@@ -194,7 +201,7 @@ export const insertChunkRows = (where: string) =>
 export function updatedValues(shape: MergeShape, value: (column: string) => string = newValue): string {
   return [
     ...VALUE_COLUMNS.filter((column) => shape.columns.has(column)).map((column) => `${column} = ${value(column)}`),
-    `attributes = (p.attributes - $2::text[]) || ${value('attributes')}`,
+    `attributes = ${mergedAttributes(value('attributes'))}`,
     'updated_at = now()',
   ].join(', ');
 }

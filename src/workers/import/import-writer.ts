@@ -5,7 +5,6 @@ import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
 import { ChunkMerger, type ChunkMerged } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
 import { CopyWriter } from './copy-writer.js';
-import { mergedCurrencyRule } from './currency-rule.js';
 import { filterBytesFor } from './ean-filter.js';
 import type { VerbatimLines } from './verbatim-lines.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
@@ -125,8 +124,9 @@ export class ImportWriter {
   /** Sets the columns the merge writes, from the file's header, and how rows read with their line are copied (see VerbatimLines). */
   setLayout(layout: ColumnLayout, verbatim: VerbatimLines | null = null): void {
     const columns = new Set(Object.keys(layout.product) as ProductColumn[]);
-    this.shape = { columns, attributeNames: layout.attributes.map((attribute) => attribute.name) };
-    this.chunks.setLayout(verbatim, this.mergesWithStored && mergedCurrencyRule(columns) !== null);
+    const attributeNames = layout.attributes.map((attribute) => attribute.name);
+    this.shape = { columns, attributeNames, attributesJson: layout.attributesJson !== undefined };
+    this.chunks.setLayout(verbatim, this.merger.rejectsByColumns(this.shape));
   }
 
   /**

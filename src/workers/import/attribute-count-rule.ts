@@ -1,0 +1,30 @@
+import type { DbClient } from '../../shared/db/pool.js';
+import { ATTRIBUTE_COUNT_MESSAGE, MAX_ATTRIBUTES } from '../../shared/product/schema.js';
+import { mergedAttributes, type MergeShape, type RejectedRow } from './chunk-sql.js';
+
+/**
+ * Whether merging the file's rows can give a stored product attribute names it did not have: only
+ * a file with attribute columns or the `attributes` JSON column sets attributes. A row's own names
+ * are checked in the worker as a body's are (at most 1,000); what they merge into is checked by
+ * {@link rejectTooManyAttributes}.
+ */
+export const mergeSetsAttributes = (shape: MergeShape): boolean => shape.attributeNames.length > 0 || shape.attributesJson;
+
+/**
+ * Takes out of the chunk table the rows whose merged product would have more attribute names than
+ * a product may have, as an `INVALID_ATTRIBUTES` problem on `attributes` with the message a body
+ * of too many names gets: the API refuses such a product everywhere else (POST, PUT, a PATCH's
+ * merge), so an import does not make one. The count is of the merge's own result (see
+ * mergedAttributes; $2: the file's attribute columns). Only rows that set an attribute are looked
+ * up, one index probe each; a new EAN has no stored product and its own names were checked.
+ */
+export async function rejectTooManyAttributes(tx: DbClient, accountId: string, shape: MergeShape): Promise<RejectedRow[]> {
+  const { rows } = await tx.query<{ row: number }>(
+    `DELETE FROM import_chunk c WHERE c.attributes <> '{}'::jsonb AND (
+       SELECT (SELECT count(*) FROM jsonb_object_keys(${mergedAttributes('c.attributes')}))
+       FROM products p WHERE p.account_id = $1 AND p.ean = c.ean) > ${MAX_ATTRIBUTES}
+     RETURNING c.row`,
+    [accountId, shape.attributeNames],
+  );
+  return rows.map(({ row }) => ({ row, field: 'attributes', code: 'INVALID_ATTRIBUTES', message: ATTRIBUTE_COUNT_MESSAGE }));
+}
