@@ -145,6 +145,51 @@ describe('filling the catalog from the provider', () => {
   });
 });
 
+describe('provider attributes and the limit of 1,000 names', () => {
+  const named = (prefix: string, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, `v${i}`]));
+  const withAttributes = async (ean: string, attributes: Record<string, string>) =>
+    ctx.db.query('UPDATE products SET attributes = $3 WHERE account_id = $1 AND ean = $2', [account.id, ean, JSON.stringify(attributes)]);
+
+  it('adds no new name to a product they would take past 1,000, fills its other fields and fails nothing', async () => {
+    const [full, small] = await seed(2, () => 'Pen,,');
+    await withAttributes(full, named('a', 995));
+    await withAttributes(small!, { color: 'red' });
+    const offered = named('p', 20);
+    provider.products.set(full, { brand: 'Stabilo', attributes: { ...offered, a0: 'other' } });
+    provider.products.set(small!, { brand: 'Stabilo', attributes: offered });
+
+    const job = await enrich({ eans: [full, small] });
+
+    expect(job).toMatchObject({ status: 'completed', error_code: null });
+    expect(job.progress).toMatchObject({ rows_succeeded: 2, rows_failed: 0 });
+    expect(await errorsOf(job.id)).toEqual([]);
+    expect(await stored(full)).toMatchObject({ brand: 'Stabilo' });
+    expect((await stored(full)).attributes).toEqual(named('a', 995));
+    expect(await stored(small!)).toMatchObject({ brand: 'Stabilo' });
+    expect((await stored(small!)).attributes).toEqual({ color: 'red', ...offered });
+    // The product still PUTs back as GET returns it.
+    const product = (await ctx.get(account.key, `/v1/products/${full}`)).json<Record<string, unknown>>();
+    const put = await ctx.app.inject({
+      method: 'PUT',
+      url: `/v1/products/${full}`,
+      headers: { 'x-api-key': account.key },
+      payload: { name: product.name, attributes: product.attributes },
+    });
+    expect(put.statusCode, put.body).toBe(200);
+  });
+
+  it('overwrite: true still replaces the values of names the product has', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    await withAttributes(ean, named('a', 1000));
+    provider.products.set(ean, { attributes: { a0: 'replaced', extra: 'x' } });
+
+    const job = await enrich({ eans: [ean], overwrite: true });
+
+    expect(job.progress).toMatchObject({ rows_succeeded: 1, rows_failed: 0 });
+    expect((await stored(ean)).attributes).toEqual({ ...named('a', 1000), a0: 'replaced' });
+  });
+});
+
 describe("the provider's contract", () => {
   it('404: NOT_FOUND_AT_PROVIDER for that product, without a retry', async () => {
     const [missing, found] = await seed(2, () => 'Pen,,');

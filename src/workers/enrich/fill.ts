@@ -1,3 +1,4 @@
+import { MAX_ATTRIBUTES } from '../../shared/product/schema.js';
 import { deriveLocally, type LocalDerivations } from './derivations.js';
 import type { ProductWrite, StoredProduct } from './enrich-queries.js';
 import { FILLABLE_FIELDS, type ProviderFields } from './provider-fields.js';
@@ -26,12 +27,30 @@ function sameDerivations(product: StoredProduct, derived: LocalDerivations): boo
   );
 }
 
+type Attributes = StoredProduct['attributes'];
+
+/**
+ * The product's attributes with the provider's: the names it lacks are added (with `overwrite`,
+ * the values of names it has are replaced too). A product has at most 1,000 names: the API
+ * refuses more (POST, PUT, a PATCH's merge) and so does an import's merge. When the new names
+ * would take the product past that, none of them is added (as many as fit would be whichever
+ * the provider happened to list first): the product keeps the names it has, with `overwrite`
+ * their values replaced. Its other fields are filled as usual, and nothing fails.
+ */
+function mergedAttributes(stored: Attributes, offered: Attributes, overwrite: boolean): Attributes {
+  const merged = overwrite ? { ...stored, ...offered } : { ...offered, ...stored };
+  if (Object.keys(merged).length <= MAX_ATTRIBUTES) return merged;
+  if (!overwrite) return stored;
+  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, Object.hasOwn(offered, name) ? offered[name]! : value]));
+}
+
 /**
  * The new state of `product` with what the provider returned (none: local derivations only). A
  * field is filled when it is empty (null or blank), or always with `overwrite`; a field the
  * provider did not return is never touched. Provider attributes add the names the product lacks
- * (with `overwrite`, they also replace the values of names it has). Returns null when neither
- * the data nor the derivations would change: nothing to write.
+ * (with `overwrite`, they also replace the values of names it has), unless that would take it
+ * past 1,000 names (see mergedAttributes). Returns null when neither the data nor the
+ * derivations would change: nothing to write.
  */
 export function enrichProduct(product: StoredProduct, fields: ProviderFields | null, overwrite: boolean): ProductWrite | null {
   const values = {
@@ -46,9 +65,7 @@ export function enrichProduct(product: StoredProduct, fields: ProviderFields | n
     const offered = fields?.[field];
     if (offered !== undefined && (overwrite || isEmpty(values[field]))) values[field] = offered;
   }
-  if (fields?.attributes) {
-    values.attributes = overwrite ? { ...product.attributes, ...fields.attributes } : { ...fields.attributes, ...product.attributes };
-  }
+  if (fields?.attributes) values.attributes = mergedAttributes(product.attributes, fields.attributes, overwrite);
   const changed =
     FILLABLE_FIELDS.some((field) => values[field] !== product[field]) || !sameAttributes(values.attributes, product.attributes);
   const derivations = deriveLocally({ ean: product.ean, name: values.name, brand: values.brand });
