@@ -9,14 +9,13 @@ import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
 import { productResourceSchema } from '../../shared/product/resource-schema.js';
+import { ATTRIBUTE_COUNT_MESSAGE, tooManyAttributes } from '../../shared/product/attribute-rules.js';
 import {
-  ATTRIBUTE_COUNT_MESSAGE,
   CURRENCY_REQUIRED_MESSAGE,
   eanSchema,
   productCreateBodySchema,
   productPatchBodySchema,
   productReplaceBodySchema,
-  tooManyAttributes,
   type ProductInput,
 } from '../../shared/product/schema.js';
 import { MAX_FILTER_LENGTH } from '../../shared/input-bounds.js';

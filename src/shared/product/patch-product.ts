@@ -1,7 +1,8 @@
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
 import { lockSearchShared, putSearchRows } from './product-search.js';
-import { MAX_ATTRIBUTES, type ProductPatch } from './schema.js';
+import { MAX_ATTRIBUTES } from './attribute-rules.js';
+import type { ProductPatch } from './schema.js';
 
 /** Plain columns a PATCH may set, with the SQL type of their parameter. */
 const PATCHABLE: ReadonlyArray<readonly [keyof ProductPatch & string, string]> = [

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { attributesProblem, longerThan, MAX_ATTRIBUTE_NAME_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES } from './attribute-rules.js';
 import { hasGtinShape, isValidGtin } from './gtin.js';
 
 /**
@@ -12,36 +13,6 @@ const PRICE_PATTERN = /^\d{1,15}(?:\.\d{1,4})?$/;
 /** 15 digits, a point and 4 decimals: the longest price {@link PRICE_PATTERN} admits. */
 const MAX_PRICE_LENGTH = 20;
 const MAX_IMAGE_URL_LENGTH = 2048;
-/** Attribute names are short keys such as `color`; values may be as long as a description. */
-export const MAX_ATTRIBUTE_NAME_LENGTH = 200;
-export const MAX_ATTRIBUTE_VALUE_LENGTH = 10_000;
-/** Names one product's attributes may have: a body of more is refused before it is validated name by name. */
-export const MAX_ATTRIBUTES = 1_000;
-export const ATTRIBUTE_COUNT_MESSAGE = `The attributes must have at most ${MAX_ATTRIBUTES} names.`;
-
-/**
- * Characters (Unicode code points) in `value`: API.md bounds text in characters, and a character
- * outside the Basic Multilingual Plane (an emoji) is two UTF-16 units. Counted only when the
- * units alone pass the bound, which no character count can.
- */
-export function longerThan(value: string, max: number): boolean {
-  if (value.length <= max) return false;
-  let characters = value.length;
-  for (let i = 1; i < value.length && characters > max; i += 1) {
-    const unit = value.charCodeAt(i);
-    if (unit >= 0xdc00 && unit <= 0xdfff && value.charCodeAt(i - 1) >= 0xd800 && value.charCodeAt(i - 1) <= 0xdbff) characters -= 1;
-  }
-  return characters > max;
-}
-
-/** Whether `attributes` (as sent, unvalidated) has more names than {@link MAX_ATTRIBUTES}. */
-export function tooManyAttributes(attributes: unknown): boolean {
-  if (typeof attributes !== 'object' || attributes === null) return false;
-  let names = 0;
-  for (const name in attributes) if (Object.hasOwn(attributes, name) && ++names > MAX_ATTRIBUTES) return true;
-  return false;
-}
-
 /** The report codes a product field problem can carry. */
 export type FieldErrorCode =
   | 'REQUIRED'
@@ -115,51 +86,6 @@ export const imageUrlSchema = z.string({ error: 'The image URL must be an http o
 }, rule('INVALID_URL', 'The image URL must be an http or https URL.')).meta({ maxLength: MAX_IMAGE_URL_LENGTH });
 
 const ATTRIBUTES_MESSAGE = 'The attributes must be a flat object of string, number or boolean values.';
-const ATTRIBUTE_NAME_MESSAGE = `Attribute names must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters.`;
-const ATTRIBUTE_VALUE_MESSAGE = `Attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters.`;
-const UNPAIRED_SURROGATE_MESSAGE = 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.';
-const PROTO_NAME_MESSAGE = "'__proto__' is not allowed as an attribute name.";
-
-/** One attribute problem: the path under `attributes` it is at (the name, for a value) and its message. */
-export interface AttributesProblem {
-  path: string[];
-  message: string;
-}
-
-/**
- * The first problem of an attributes object whose values have the right types, or null: more
- * names than a product may have, a name or value over its length, text PostgreSQL cannot store
- * (an unpaired surrogate, which a JSON escape such as "\ud800" makes), or the name `__proto__`
- * (no JSON body may carry it). Shared by the API's schemas and the import, so that a row that
- * imports is a body that PUTs; a `null` value (a PATCH's removal) is passed over.
- */
-export function attributesProblem(attributes: Readonly<Record<string, unknown>>): AttributesProblem | null {
-  let names = 0;
-  for (const name in attributes) {
-    if (!Object.hasOwn(attributes, name)) continue;
-    if (++names > MAX_ATTRIBUTES) return { path: [], message: ATTRIBUTE_COUNT_MESSAGE };
-    const nameProblem = attributeNameProblem(name);
-    if (nameProblem) return { path: [], message: nameProblem };
-    const valueProblem = attributeValueProblem(attributes[name]);
-    if (valueProblem) return { path: [name], message: valueProblem };
-  }
-  return null;
-}
-
-/** Why an attribute name cannot be stored (too long, `__proto__`, not Unicode text), or null. */
-export function attributeNameProblem(name: string): string | null {
-  if (longerThan(name, MAX_ATTRIBUTE_NAME_LENGTH)) return ATTRIBUTE_NAME_MESSAGE;
-  if (name === '__proto__') return PROTO_NAME_MESSAGE;
-  return name.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
-}
-
-/** Why an attribute value cannot be stored (a text too long, or not Unicode text), or null. */
-export function attributeValueProblem(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  if (longerThan(value, MAX_ATTRIBUTE_VALUE_LENGTH)) return ATTRIBUTE_VALUE_MESSAGE;
-  return value.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
-}
-
 const attributeValueSchema = z.union([z.string().meta({ maxLength: MAX_ATTRIBUTE_VALUE_LENGTH }), z.number(), z.boolean()], {
   error: ATTRIBUTES_MESSAGE,
 });

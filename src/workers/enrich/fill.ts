@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTES } from '../../shared/product/schema.js';
+import { MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 import { deriveLocally, type LocalDerivations } from './derivations.js';
 import type { ProductWrite, StoredProduct } from './enrich-queries.js';
 import { FILLABLE_FIELDS, type ProviderFields } from './provider-fields.js';

@@ -1,5 +1,5 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { ATTRIBUTE_COUNT_MESSAGE, MAX_ATTRIBUTES } from '../../shared/product/schema.js';
+import { ATTRIBUTE_COUNT_MESSAGE, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 import { mergedAttributes, type MergeShape, type RejectedRow } from './chunk-sql.js';
 
 /**

@@ -1,5 +1,5 @@
 import { restoreFormula } from '../../shared/product/formula-cells.js';
-import { attributesProblem, attributeValueProblem } from '../../shared/product/schema.js';
+import { attributesProblem, attributeValueProblem } from '../../shared/product/attribute-rules.js';
 
 /** One attribute value as products store it. */
 export type AttributeValue = string | number | boolean;

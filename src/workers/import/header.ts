@@ -2,7 +2,7 @@ import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
 import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
-import { ATTRIBUTE_COUNT_MESSAGE, attributeNameProblem, longerThan, MAX_ATTRIBUTES } from '../../shared/product/schema.js';
+import { ATTRIBUTE_COUNT_MESSAGE, attributeNameProblem, longerThan, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
 // other column one attribute.
