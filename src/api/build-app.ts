@@ -18,6 +18,7 @@ import { queuePrefix } from '../shared/queues.js';
 import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
 import { createCredentialCache } from './plugins/credential-cache.js';
+import { createCredentialSubscription } from './plugins/credential-subscription.js';
 import { credentialChanges, credentialChannel, type CredentialChanges } from '../shared/accounts/credential-changes.js';
 import { accountRoutes } from './routes/accounts.js';
 import { createUnknownEmailLogins } from './unknown-email-logins.js';
@@ -132,7 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: app.log,
   });
   const channel = credentialChannel(deps.config);
-  const credentials = createCredentialCache({ redis: deps.redis, channel, ttlMs: deps.config.AUTH_CACHE_TTL_MS, logger: app.log });
+  const subscription = createCredentialSubscription({ redis: deps.redis, channel, logger: app.log });
+  const credentials = createCredentialCache({ subscription, ttlMs: deps.config.AUTH_CACHE_TTL_MS });
   const announced = credentialChanges(deps.redis, channel, (err, accountId) =>
     app.log.warn({ err, accountId }, 'credential change not announced; other processes drop it when their cache entry expires'));
   const changes: CredentialChanges = {
@@ -143,7 +145,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   };
   app.addHook('onClose', async () => {
-    await credentials.close();
+    credentials.close();
+    await subscription.close();
     await limits.close();
   });
   registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, credentials, clock });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createCredentialCache, type CredentialCache } from '../../src/api/plugins/credential-cache.js';
+import { createCredentialSubscription, type CredentialSubscription } from '../../src/api/plugins/credential-subscription.js';
 import type { AccountPrincipal } from '../../src/api/plugins/auth.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -25,6 +26,7 @@ const principal: AccountPrincipal = {
 let proxy: TcpProxy;
 let viaProxy: Redis;
 let direct: Redis;
+let subscription: CredentialSubscription;
 let cache: CredentialCache;
 
 beforeAll(async () => {
@@ -32,10 +34,12 @@ beforeAll(async () => {
   viaProxy = new Redis(proxy.url.replace('http:', 'redis:'), { maxRetriesPerRequest: 1 });
   viaProxy.on('error', () => {});
   direct = new Redis(redisPort, '127.0.0.1');
-  cache = createCredentialCache({ redis: viaProxy, channel, ttlMs: 60_000, logger: createLogger('silent') });
+  subscription = createCredentialSubscription({ redis: viaProxy, channel, logger: createLogger('silent') });
+  cache = createCredentialCache({ subscription, ttlMs: 60_000 });
 });
 afterAll(async () => {
-  await cache?.close();
+  cache?.close();
+  await subscription?.close();
   viaProxy?.disconnect();
   direct?.disconnect();
   await proxy?.close();
