@@ -51,6 +51,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { OpenStreams } from './open-streams.js';
 import { createJobChangeListener } from './job-events/job-change-listener.js';
+import { createStreamCredentials } from './job-events/stream-credentials.js';
 import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
 import { responseSerializerCompiler } from './response-serializer.js';
@@ -215,7 +216,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
   const streams = new OpenStreams('event streams', { perAccount: deps.config.JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT, perProcess: deps.config.JOB_EVENTS_MAX_STREAMS });
-  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings, streams });
+  const streamCredentials = createStreamCredentials({ db: deps.db, subscription, clock, logger: app.log, fallbackPollMs: timings.fallbackPollMs });
+  app.addHook('onClose', async () => streamCredentials.close());
+  jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings, streams, credentials: streamCredentials });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });

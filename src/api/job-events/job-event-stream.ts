@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../shared/db/pool.js';
+import type { AppError } from '../../shared/http/app-error.js';
+import { envelopeOf } from '../../shared/http/error-envelope.js';
 import { findVersionedJob, type VersionedJobRow } from '../../shared/jobs/job-event-queries.js';
 import { toJobResource } from '../../shared/jobs/job-row.js';
 import type { JobChangeListener } from './job-change-listener.js';
@@ -60,12 +62,28 @@ function formatEvent(name: 'job' | 'end', job: VersionedJobRow): string {
 }
 
 /**
+ * The event that ends a stream whose key stopped working: `data` is the envelope the key's next
+ * request gets (API.md §1), with that answer's `status`. It has no `id`, so that a client's
+ * Last-Event-ID stays the last state it got.
+ */
+function formatErrorEvent(error: AppError): string {
+  return `event: error\ndata: ${JSON.stringify({ ...envelopeOf(error), status: error.status })}\n\n`;
+}
+
+/** An open event stream: its body, and the way to end it early. */
+export interface JobEventStreamHandle {
+  readonly body: PassThrough;
+  /** Ends the stream with an `error` event carrying `error`, unless it has ended already. */
+  refuse(error: AppError): void;
+}
+
+/**
  * The body of GET /v1/jobs/{id}/events for one job the caller owns. Every event is built from a
  * fresh read of PostgreSQL, so it never shows a state that PostgreSQL does not hold; a notification
  * only says "read again". Events up to the client's Last-Event-ID are not sent again, but an ended
  * job always gets its `end` event so that a resuming client learns that it is over.
  */
-class JobEventStream {
+class JobEventStream implements JobEventStreamHandle {
   readonly body = new PassThrough();
   private sentVersion: number;
   private sentAt = 0;
@@ -102,6 +120,12 @@ class JobEventStream {
       // Subscribed before this read: a change committed from here on is not missed.
       this.refresh();
     });
+  }
+
+  refuse(error: AppError): void {
+    if (this.over()) return;
+    this.body.write(formatErrorEvent(error));
+    this.finish();
   }
 
   private over(): boolean {
@@ -169,8 +193,8 @@ export function openJobEventStream(
   accountId: string,
   first: VersionedJobRow,
   lastEventId: number,
-): PassThrough {
+): JobEventStreamHandle {
   const stream = new JobEventStream(deps, accountId, first.id, lastEventId);
   stream.start(first);
-  return stream.body;
+  return stream;
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../shared/db/pool.js';
-import { findApiKeyByPrefix, type Tier } from '../../shared/accounts/account-queries.js';
+import { findApiKeyByPrefix, type ApiKeyRecord, type Tier } from '../../shared/accounts/account-queries.js';
 import {
   credentialDigest,
   DEFAULT_SCOPES,
@@ -90,6 +90,22 @@ function checkAccountState(account: { suspended: boolean; email_verified: boolea
   if (!account.email_verified) throw emailNotVerified();
 }
 
+/**
+ * Why a stored key no longer admits its bearer at `now`, or null: revoked (401 INVALID_API_KEY, as
+ * for an unknown key), expired, its account suspended or not verified. Also asked of the key of
+ * an open event stream whenever its account's credentials change.
+ */
+export function keyRefusal(
+  record: Pick<ApiKeyRecord, 'revoked_at' | 'expires_at' | 'suspended' | 'email_verified'>,
+  now: number,
+): AppError | null {
+  if (record.revoked_at) return invalidApiKey();
+  if (record.expires_at && record.expires_at.getTime() <= now) return apiKeyExpired();
+  if (record.suspended) return accountSuspended();
+  if (!record.email_verified) return emailNotVerified();
+  return null;
+}
+
 /** Why the route does not admit the principal (missing scope, session or operator key where not allowed), or null. */
 function refusal(principal: Principal, config: FastifyRequest['routeOptions']['config']): AppError | null {
   const scope = config.scope;
@@ -128,9 +144,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
 
   const authenticateKey = async (key: string): Promise<AccountPrincipal> => {
     const record = await findApiKeyByPrefix(deps.db, lookupPrefix(key));
-    if (!record || record.revoked_at || !keyMatches(key, record.key_hash)) throw invalidApiKey();
-    if (record.expires_at && record.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
-    checkAccountState(record);
+    if (!record || !keyMatches(key, record.key_hash)) throw invalidApiKey();
+    const refused = keyRefusal(record, deps.clock());
+    if (refused) throw refused;
     const scopes = new Set(record.scopes);
     return {
       kind: 'account', accountId: record.account_id, tier: record.tier, keyId: record.id, credential: 'key', scopes, expiresAt: record.expires_at,
@@ -207,6 +223,13 @@ function overLimitsAllowed(error: unknown): void {
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw authenticationRequired();
   return request.principal;
+}
+
+/** The principal of a request authenticated by an API key (routes that take no login session nor the operator key). */
+export function apiKeyPrincipalOf(request: FastifyRequest): AccountPrincipal & { keyId: string } {
+  const principal = request.principal;
+  if (principal?.kind !== 'account' || principal.keyId === null) throw authenticationRequired();
+  return { ...principal, keyId: principal.keyId };
 }
 
 /** The account id of an authenticated account request (routes with an account scope only). */

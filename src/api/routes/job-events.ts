@@ -7,8 +7,9 @@ import { notFound } from '../errors.js';
 import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, sharedJobReads, type JobEventTimings } from '../job-events/job-event-stream.js';
+import type { StreamCredentials } from '../job-events/stream-credentials.js';
 import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
-import { accountIdOf } from '../plugins/auth.js';
+import { apiKeyPrincipalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -17,7 +18,11 @@ Each event's \`data\` is the job resource (the \`Job\` schema) and its \`id\` th
 An event \`job\` comes at once, then one at each phase or status change and at most about once a second
 while the counts move; the event \`end\` carries the final state, after which the server closes the stream.
 Lines starting with \`:\` are heartbeats. Send \`Last-Event-ID\` to resume: states up to that id are not sent
-again (an ended job still gets its \`end\` event). The whole stream counts as one request toward the limits.`;
+again (an ended job still gets its \`end\` event). The whole stream counts as one request toward the limits.
+When the key stops working while the stream is open (revoked, expired, its account suspended), an event
+\`error\` comes at once and the server closes the stream: its \`data\` is the error envelope that the key's
+next request gets, with that answer's \`status\` (401 \`INVALID_API_KEY\`, 401 \`API_KEY_EXPIRED\`,
+403 \`ACCOUNT_SUSPENDED\`); reconnecting gets that answer.`;
 
 export interface JobEventRouteDeps {
   db: Db;
@@ -25,6 +30,8 @@ export interface JobEventRouteDeps {
   timings: JobEventTimings;
   /** The event streams open on this process, bounded per account and in all. */
   streams: OpenStreams;
+  /** Ends a stream when its key stops working. */
+  credentials: StreamCredentials;
 }
 
 /** The version a resuming client saw last (Last-Event-ID), or 0 for a new stream. */
@@ -53,7 +60,7 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
         headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),
         response: {
           200: {
-            description: 'The event stream; it ends after the `end` event',
+            description: 'The event stream; it ends after the `end` event, or an `error` event when the key stops working',
             content: { 'text/event-stream': { schema: z.any().meta({ type: 'string' }) } },
           },
           ...errorResponses(404, ...AUTH_ERRORS),
@@ -61,14 +68,18 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
       },
     },
     async (request, reply) => {
-      const accountId = accountIdOf(request);
+      const key = apiKeyPrincipalOf(request);
+      const accountId = key.accountId;
       const job = UUID.test(request.params.id) ? await findVersionedJob(deps.db, accountId, request.params.id) : null;
       if (!job) throw notFound('Job not found.');
       deps.streams.open(accountId, reply);
       const lastEventId = lastEventIdOf(request.headers['last-event-id']);
       const streamDeps = { readJob, listener: deps.listener, timings: deps.timings, logger: request.log };
-      const body = openJobEventStream(streamDeps, accountId, job, lastEventId);
+      const stream = openJobEventStream(streamDeps, accountId, job, lastEventId);
+      const body = stream.body;
       openStreams.add(body);
+      // A stream that ended at once (the job is over) needs no watching.
+      if (!body.writableEnded) body.once('close', deps.credentials.watch(key, (refusal) => stream.refuse(refusal)));
       reply.raw.on('close', () => {
         openStreams.delete(body);
         body.destroy();

@@ -68,6 +68,20 @@ export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKey
   return rows[0] ?? null;
 }
 
+/** What decides whether a stored key still admits its bearer (keyRefusal in src/api/plugins/auth.ts). */
+export type ApiKeyState = Pick<ApiKeyRecord, 'id' | 'expires_at' | 'revoked_at' | 'email_verified' | 'suspended'>;
+
+/** The state of the keys `ids` with their accounts', by key id (a key that is gone is missing). */
+export async function findApiKeyStates(db: Db, ids: string[]): Promise<Map<string, ApiKeyState>> {
+  const { rows } = await db.query<ApiKeyState>(
+    `SELECT k.id, k.expires_at, k.revoked_at, a.email_verified, a.suspended
+     FROM api_keys k JOIN accounts a ON a.id = k.account_id
+     WHERE k.id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /** The account `id`, or null. */
 export async function findAccount(db: Db | DbClient, id: string): Promise<AccountRow | null> {
   const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
