@@ -1,5 +1,5 @@
 import type { ApiClient } from './api-client.js';
-import { CliError, EXIT } from './exit-codes.js';
+import { CliError, EXIT, exitCodeOfStatus } from './exit-codes.js';
 import type { JobView } from './job-view.js';
 import type { ProgressOutput } from './progress.js';
 import { parseEventStream } from './sse-parser.js';
@@ -34,9 +34,27 @@ async function* watched(body: AsyncIterable<Uint8Array>, watchdog: { touch(): vo
 }
 
 /**
+ * The failure an `error` event carries: the service ended the stream because the key stopped
+ * working (revoked, expired, its account suspended). Its data is the error envelope that a new
+ * connection would get, with that answer's status: reconnecting would only be refused.
+ */
+function streamRefusal(data: string): CliError {
+  let envelope: { error?: unknown; error_code?: unknown; status?: unknown } = {};
+  try {
+    envelope = JSON.parse(data) as typeof envelope;
+  } catch {
+    // Not the service's envelope: the event still ends the stream.
+  }
+  const message = typeof envelope.error === 'string' ? envelope.error : 'The service ended the event stream with an error.';
+  const exitCode = typeof envelope.status === 'number' ? exitCodeOfStatus(envelope.status) : EXIT.server;
+  return new CliError(message, exitCode, typeof envelope.error_code === 'string' ? envelope.error_code : null);
+}
+
+/**
  * Reads one connection of GET /v1/jobs/{id}/events; returns the final job when the `end` event
  * came, null when the stream broke off first or its body went silent for `idleMs` (the caller resumes with
- * Last-Event-ID). A connection that dies without FIN or RST would otherwise hold the CLI until
+ * Last-Event-ID); throws when the service refuses the stream, at its start or by an `error` event.
+ * A connection that dies without FIN or RST would otherwise hold the CLI until
  * the HTTP client's own body timeout, minutes later; the service's heartbeats keep a live one busy.
  */
 async function readStream(
@@ -57,6 +75,7 @@ async function readStream(
     if (!response.body) return null;
     for await (const item of parseEventStream(watched(response.body, watchdog))) {
       if (item.kind !== 'event') continue;
+      if (item.event.event === 'error') throw streamRefusal(item.event.data);
       const job = JSON.parse(item.event.data) as JobView;
       position.lastEventId = item.event.id;
       position.events += 1;

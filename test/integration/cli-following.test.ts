@@ -159,6 +159,33 @@ describe('catalog import, on an event stream gone silent', { timeout: 60_000 }, 
   });
 });
 
+describe('catalog import, when its key is revoked while it follows the job', { timeout: 60_000 }, () => {
+  it("stops at the stream's error event with the service's message, names the job, and does not reconnect", async () => {
+    const account = await ctx.createAccount();
+    const created = await ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { 'x-api-key': account.key }, payload: { name: 'leaked' } });
+    const leaked = created.json<{ id: string; key: string }>();
+    const file = await productsFile('revoked-key.csv', 40, 2);
+    const proxy = await startTcpProxy(Number(new URL(url).port));
+    try {
+      const { run, id } = await withImportsPaused(async () => {
+        const cli = startProcess(compiled.command, ['import', file], { CATALOG_URL: proxy.url, CATALOG_API_KEY: leaked.key });
+        const jobId = (await cli.stderrMatch(JOB_ID))[1];
+        await cli.stderrMatch(/^import: /m);
+        const revoked = await ctx.app.inject({ method: 'DELETE', url: `/v1/keys/${leaked.id}`, headers: { 'x-api-key': account.key } });
+        expect(revoked.statusCode).toBe(204);
+        return { run: await cli.done, id: jobId };
+      });
+
+      expect(run.code, run.stderr).toBe(3);
+      expect(run.stderr).toContain('Invalid API key.');
+      expect(run.stderr).toContain(`Job ${id} was accepted and goes on on the service (do not start it again); check it with: catalog jobs show ${id}`);
+      expect(proxy.requests.filter((request) => /^GET \/v1\/jobs\/[\w-]+\/events /.test(request))).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('catalog jobs retry', { timeout: 60_000 }, () => {
   it('retries with a key that may write imports but not read jobs, as the retry route asks', async () => {
     const account = await ctx.createAccount();
