@@ -1,5 +1,5 @@
 import { restoreFormula } from '../../shared/product/formula-cells.js';
-import { attributesProblem, attributeValueProblem } from '../../shared/product/attribute-rules.js';
+import { ATTRIBUTE_COUNT_MESSAGE, attributesProblem, attributeValueProblem, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 
 /** One attribute value as products store it. */
 export type AttributeValue = string | number | boolean;
@@ -46,14 +46,14 @@ export type RowAttributes = { ok: true; attributes: Record<string, AttributeValu
  * The attributes of one row: the `attributes` JSON cell (when the file has that column) with the
  * attribute columns over it, a column's cell winning and an empty one taking its name out of the
  * object too; then checked as the API checks a body's attributes (count, lengths, Unicode text, the
- * name `__proto__`), so that a row that imports is a body that PUTs. The columns' names were
- * checked once with the header (layoutFromHeader), so a row without the JSON cell checks its
- * values only; the JSON cell's own names (`__proto__` among them: JSON.parse makes it an own
- * name) are checked on every row.
+ * name `__proto__`), so that a row that imports is a body that PUTs. A column's name was checked
+ * once with the header (its `problem`, see layoutFromHeader): it fails the rows that fill it. A row
+ * without the JSON cell counts its names and checks its values; the JSON cell's own names
+ * (`__proto__` among them: JSON.parse makes it an own name) are checked on every row.
  */
 export function readRowAttributes(
   record: readonly string[],
-  columns: ReadonlyArray<{ name: string; index: number }>,
+  columns: ReadonlyArray<{ name: string; index: number; problem?: string }>,
   jsonColumn: number | undefined,
 ): RowAttributes {
   let attributes: Record<string, AttributeValue> = {};
@@ -63,12 +63,16 @@ export function readRowAttributes(
     attributes = cell.attributes;
     for (const { name } of columns) delete attributes[name];
   }
-  for (const { name, index } of columns) {
+  let names = 0;
+  for (const { name, index, problem } of columns) {
     const cell = restoreFormula(record[index]!);
     if (cell === '') continue;
+    if (problem) return { ok: false, field: 'attributes', message: problem };
     attributes[name] = cell;
-    const problem = jsonColumn === undefined ? attributeValueProblem(cell) : null;
-    if (problem) return { ok: false, field: `attributes.${name}`, message: problem };
+    if (jsonColumn !== undefined) continue;
+    if (++names > MAX_ATTRIBUTES) return { ok: false, field: 'attributes', message: ATTRIBUTE_COUNT_MESSAGE };
+    const valueProblem = attributeValueProblem(cell);
+    if (valueProblem) return { ok: false, field: `attributes.${name}`, message: valueProblem };
   }
   const problem = jsonColumn === undefined ? null : attributesProblem(attributes);
   if (!problem) return { ok: true, attributes };

@@ -2,7 +2,7 @@ import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
 import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
-import { ATTRIBUTE_COUNT_MESSAGE, attributeNameProblem, longerThan, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
+import { attributeNameProblem, longerThan } from '../../shared/product/attribute-rules.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
 // other column one attribute.
@@ -17,7 +17,8 @@ export interface ColumnLayout {
   /** Cell index of each product column the file has. */
   product: Partial<Record<ProductColumn, number>>;
   /** Attribute name and cell index of each other named column. */
-  attributes: Array<{ name: string; index: number }>;
+  /** The attribute columns; `problem`: why a name no product may have (too long, `__proto__`) fails a row that fills it. */
+  attributes: Array<{ name: string; index: number; problem?: string }>;
   /** Cell index of the `attributes` column (a JSON object of attributes), if the file has one. */
   attributesJson?: number;
   /** The header as uploaded (trimmed of a BOM by the parser). */
@@ -29,7 +30,7 @@ export class HeaderError extends Error {
   override name = 'HeaderError';
   constructor(
     message: string,
-    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN' | 'MALFORMED_CSV' | 'INVALID_ATTRIBUTES',
+    readonly code: 'NO_HEADER' | 'MISSING_COLUMN' | 'DUPLICATE_COLUMN' | 'MALFORMED_CSV',
   ) {
     super(message);
   }
@@ -72,7 +73,7 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     else if (target.startsWith('attributes.')) layout.attributes.push({ name: target.slice(11), index });
     else layout.attributes.push({ name, index });
   });
-  attributeColumnsProblem(layout.attributes);
+  for (const column of layout.attributes) nameProblemOf(column);
   const required: ProductColumn[] = mode === 'update' ? ['ean'] : ['ean', 'name'];
   const missing = required.filter((column) => layout.product[column] === undefined);
   if (missing.length > 0) throw missingColumns(missing, header, mapping);
@@ -80,18 +81,15 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
 }
 
 /**
- * The attribute columns' names are checked once, here, by the rule a product's attributes follow
- * (see attributesProblem): a name no product may have would otherwise fail every row.
+ * An attribute column's name is checked once, here, by the rule a product's attributes follow
+ * (see attributeNameProblem); a row that leaves the column empty sets no attribute and passes,
+ * one that fills it fails with this problem (see readRowAttributes).
  */
-function attributeColumnsProblem(columns: ReadonlyArray<{ name: string }>): void {
-  if (columns.length > MAX_ATTRIBUTES) {
-    throw new HeaderError(`The file has ${columns.length} attribute columns: ${ATTRIBUTE_COUNT_MESSAGE}`, 'INVALID_ATTRIBUTES');
-  }
-  for (const { name } of columns) {
-    const problem = attributeNameProblem(name);
-    const shown = longerThan(name, 40) ? `${Array.from(name).slice(0, 40).join('')}…` : name;
-    if (problem) throw new HeaderError(`The column '${shown}' cannot be an attribute: ${problem}`, 'INVALID_ATTRIBUTES');
-  }
+function nameProblemOf(column: { name: string; problem?: string }): void {
+  const problem = attributeNameProblem(column.name);
+  if (!problem) return;
+  const shown = longerThan(column.name, 40) ? `${Array.from(column.name).slice(0, 40).join('')}…` : column.name;
+  column.problem = `${problem} (the column '${shown}')`;
 }
 
 /**
