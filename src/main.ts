@@ -73,6 +73,8 @@ async function main(config: Config): Promise<void> {
   if (config.ROLE !== 'worker') {
     const { buildApp } = await apiCode();
     producer = createProducerConnection(config);
+    // From the start: a ready check that times out (a Redis that hangs) is logged, not an unhandled error event.
+    producer.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection error'));
     await waitUntilReady(producer);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));

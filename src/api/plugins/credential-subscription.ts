@@ -81,7 +81,12 @@ export function createCredentialSubscription(deps: CredentialSubscriptionDeps): 
         subscribed = subscriber.status === 'ready';
         void echo();
       },
-      (error: unknown) => deps.logger.warn({ err: error }, 'could not subscribe to credential changes'),
+      (error: unknown) => {
+        // A SUBSCRIBE that timed out (REDIS_COMMAND_TIMEOUT_MS: a Redis that hangs) would leave the
+        // subscription down until the connection happens to drop: it reconnects, and subscribes again.
+        deps.logger.warn({ err: error }, 'could not subscribe to credential changes');
+        if (subscriber.status === 'ready') subscriber.disconnect(true);
+      },
     );
   });
   const echoTimer = setInterval(() => {
