@@ -59,8 +59,6 @@ const SUSPENDED_RETRY_MS = 5_000;
 /** The `detail` of a job held while its account is suspended (its phase stays `queued`). */
 export const SUSPENDED_DETAIL = 'The account is suspended; the job starts once the account is unsuspended.';
 
-const jittered = (ms: number) => ms + Math.floor(Math.random() * ms);
-
 /**
  * Runs `processor` only while the job's account may run it: not while the account is suspended,
  * and only with a free slot (MAX_JOBS_PER_ACCOUNT across all worker processes). A job that may
@@ -76,11 +74,11 @@ export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor
     const { accountId } = account;
     if (account.suspended) {
       await markJobQueued(deps.db, context.jobId, SUSPENDED_DETAIL);
-      return delayDelivery(context, jittered(SUSPENDED_RETRY_MS));
+      return delayDelivery(context, SUSPENDED_RETRY_MS);
     }
     // Unsuspended: a job that still waits for a slot no longer says it waits for the account.
     if (account.detail === SUSPENDED_DETAIL) await markJobQueued(deps.db, context.jobId);
-    if (!(await deps.slots.acquire(accountId, context.jobId))) return delayDelivery(context, jittered(RETRY_DELAY_MS));
+    if (!(await deps.slots.acquire(accountId, context.jobId))) return delayDelivery(context, RETRY_DELAY_MS);
     const stopRenewal = renewLease(deps.slots.leaseMs, () => deps.slots.renew(accountId, context.jobId));
     try {
       return await processor(context);

@@ -52,12 +52,13 @@ export interface ProcessorContext {
 export type JobProcessor = (context: ProcessorContext) => Promise<JobOutcome | null>;
 
 /**
- * Puts a delivery back in its queue for `ms` without using up an attempt (BullMQ's DelayedError,
+ * Puts a delivery back in its queue for between `ms` and twice that (jittered: deliveries held
+ * together do not all come back together) without using up an attempt (BullMQ's DelayedError,
  * thrown: it never returns), for a job that may not run yet.
  */
 export async function delayDelivery(context: ProcessorContext, ms: number): Promise<never> {
   if (!context.token) throw new Error('a delivery without a lock token cannot be delayed');
-  await context.job.moveToDelayed(Date.now() + ms, context.token);
+  await context.job.moveToDelayed(Date.now() + ms + Math.floor(Math.random() * ms), context.token);
   throw new DelayedError();
 }
 

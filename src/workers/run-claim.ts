@@ -21,7 +21,7 @@ export function withRunClaim(deps: { db: Db; leaseMs: number }, processor: JobPr
     const claim = await claimJobRun(deps.db, context.jobId, token, deps.leaseMs);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (claim === 'not-processing') return processor(context);
-    if (claim === 'held') return delayDelivery(context, HELD_RETRY_MS + Math.floor(Math.random() * HELD_RETRY_MS));
+    if (claim === 'held') return delayDelivery(context, HELD_RETRY_MS);
     // A run whose claim another delivery took after its lease ran out leaves that claim alone.
     const stopRenewal = renewLease(deps.leaseMs, () => renewJobRun(deps.db, context.jobId, token, deps.leaseMs));
     try {
