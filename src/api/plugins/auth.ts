@@ -84,10 +84,11 @@ export interface AuthDeps {
   clock: () => number;
 }
 
-/** Checks the account state every credential shares: suspension first, then verification. */
-function checkAccountState(account: { suspended: boolean; email_verified: boolean }): void {
-  if (account.suspended) throw accountSuspended();
-  if (!account.email_verified) throw emailNotVerified();
+/** Why the account state every credential shares refuses it (suspension first, then verification), or null. */
+function accountRefusal(account: { suspended: boolean; email_verified: boolean }): AppError | null {
+  if (account.suspended) return accountSuspended();
+  if (!account.email_verified) return emailNotVerified();
+  return null;
 }
 
 /**
@@ -101,9 +102,7 @@ export function keyRefusal(
 ): AppError | null {
   if (record.revoked_at) return invalidApiKey();
   if (record.expires_at && record.expires_at.getTime() <= now) return apiKeyExpired();
-  if (record.suspended) return accountSuspended();
-  if (!record.email_verified) return emailNotVerified();
-  return null;
+  return accountRefusal(record);
 }
 
 /** Why the route does not admit the principal (missing scope, session or operator key where not allowed), or null. */
@@ -158,7 +157,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     const session = await findSession(deps.db, tokenHash);
     if (!session) throw invalidApiKey();
     if (session.expires_at.getTime() <= deps.clock()) throw apiKeyExpired();
-    checkAccountState(session);
+    const refused = accountRefusal(session);
+    if (refused) throw refused;
     const scopes = new Set(DEFAULT_SCOPES);
     return {
       kind: 'account', accountId: session.account_id, tier: session.tier, keyId: null, credential: 'session', scopes, expiresAt: session.expires_at,
