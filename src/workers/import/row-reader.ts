@@ -9,6 +9,7 @@ import {
   productRowSchema,
 } from '../../shared/product/schema.js';
 import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
+import { mergedCurrencyRule } from './currency-rule.js';
 import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
@@ -77,7 +78,9 @@ export class RowReader {
     this.decimalComma = settings.decimalComma ?? false;
     this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
-    this.priceNeedsCurrency = !(settings.mergedWithStored === true && layout.product.currency === undefined);
+    // The merge checks the rule against the stored currency where the file has prices alone (mergedCurrencyRule).
+    const columns = new Set(Object.keys(layout.product) as ProductColumn[]);
+    this.priceNeedsCurrency = !(settings.mergedWithStored === true && mergedCurrencyRule(columns) === 'price');
     this.schema = productRowSchema({ nameRequired: this.nameRequired, currencyWithPrice: this.priceNeedsCurrency });
     this.columns = Object.entries(layout.product) as Array<[ProductColumn, number]>;
   }
