@@ -25,6 +25,9 @@ export function longerThan(value: string, max: number): boolean {
   return characters > max;
 }
 
+/** SQL: the number of names of the jsonb object `attributes` (an SQL expression), for the {@link MAX_ATTRIBUTES} bound. */
+export const attributeNameCountSql = (attributes: string) => `(SELECT count(*) FROM jsonb_object_keys(${attributes}))`;
+
 /** Whether `attributes` (as sent, unvalidated) has more names than {@link MAX_ATTRIBUTES}. */
 export function tooManyAttributes(attributes: unknown): boolean {
   if (typeof attributes !== 'object' || attributes === null) return false;

@@ -1,7 +1,7 @@
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
 import { lockSearchShared, putSearchRows } from './product-search.js';
-import { MAX_ATTRIBUTES } from './attribute-rules.js';
+import { attributeNameCountSql, MAX_ATTRIBUTES } from './attribute-rules.js';
 import type { ProductPatch } from './schema.js';
 
 /** Plain columns a PATCH may set, with the SQL type of their parameter. */
@@ -93,4 +93,4 @@ async function applyPatch(db: Db | DbClient, accountId: string, ean: string, pat
 
 const mergedAttributes = (kept: string, removed: string) => `(attributes || ${kept}) - ${removed}`;
 const namesFitSql = (kept: string, removed: string) =>
-  `(SELECT count(*) FROM jsonb_object_keys(${mergedAttributes(kept, removed)})) <= ${MAX_ATTRIBUTES}`;
+  `${attributeNameCountSql(mergedAttributes(kept, removed))} <= ${MAX_ATTRIBUTES}`;

@@ -1,5 +1,5 @@
 import type { DbClient } from '../../shared/db/pool.js';
-import { ATTRIBUTE_COUNT_MESSAGE, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
+import { ATTRIBUTE_COUNT_MESSAGE, attributeNameCountSql, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 import { mergedAttributes, type MergeShape, type RejectedRow } from './chunk-sql.js';
 
 /**
@@ -21,7 +21,7 @@ export const mergeSetsAttributes = (shape: MergeShape): boolean => shape.attribu
 export async function rejectTooManyAttributes(tx: DbClient, accountId: string, shape: MergeShape): Promise<RejectedRow[]> {
   const { rows } = await tx.query<{ row: number }>(
     `DELETE FROM import_chunk c WHERE c.attributes <> '{}'::jsonb AND (
-       SELECT (SELECT count(*) FROM jsonb_object_keys(${mergedAttributes('c.attributes')}))
+       SELECT ${attributeNameCountSql(mergedAttributes('c.attributes'))}
        FROM products p WHERE p.account_id = $1 AND p.ean = c.ean) > ${MAX_ATTRIBUTES}
      RETURNING c.row`,
     [accountId, shape.attributeNames],
