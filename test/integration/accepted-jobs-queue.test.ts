@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -46,6 +47,9 @@ const queuedState = (id: string) => queues.queue('import').getJobState(id);
 const refuseWrites = (refuse: boolean) => admin.config('SET', 'maxmemory', refuse ? '1' : '0');
 const logger = () => createLogger('silent');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** POST /v1/imports of a one-row CSV to `app`. */
+const uploadPen = (app: FastifyInstance, key: string) =>
+  app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key, 'content-type': 'text/csv' }, payload: 'ean,name\n4006381333931,Pen\n' });
 
 describe('an import accepted while Redis refuses to queue it', () => {
   it('gets its 202 once its row is committed, and is queued when Redis takes writes again', async () => {
@@ -55,12 +59,7 @@ describe('an import accepted while Redis refuses to queue it', () => {
     try {
       const { key } = await ctx.createAccount();
       await refuseWrites(true);
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/imports',
-        headers: { 'x-api-key': key, 'content-type': 'text/csv' },
-        payload: 'ean,name\n4006381333931,Pen\n',
-      });
+      const response = await uploadPen(app, key);
       expect(response.statusCode, response.body).toBe(202);
       const { id } = response.json() as { id: string };
       const { rows } = await ctx.db.query('SELECT status, phase FROM jobs WHERE id = $1', [id]);
@@ -93,12 +92,7 @@ describe('an import accepted while the queue\'s Redis hangs', () => {
       let id: string;
       try {
         const started = Date.now();
-        const response = await app.inject({
-          method: 'POST',
-          url: '/v1/imports',
-          headers: { 'x-api-key': key, 'content-type': 'text/csv' },
-          payload: 'ean,name\n4006381333931,Pen\n',
-        });
+        const response = await uploadPen(app, key);
         expect(response.statusCode, response.body).toBe(202);
         expect(Date.now() - started).toBeLessThan(1_000);
         id = (response.json() as { id: string }).id;
