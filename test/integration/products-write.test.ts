@@ -219,6 +219,17 @@ describe('PUT /v1/products/{ean}', () => {
     expect(Date.parse(replaced.updated_at)).toBeGreaterThan(Date.parse(agedUpdatedAt));
   });
 
+  it('takes attributes: null as no attributes, as null clears every other optional field', async () => {
+    const ean = freshEan();
+    await send('PUT', `/v1/products/${ean}`, { name: 'Pen', attributes: { color: 'red' } });
+    const response = await send('PUT', `/v1/products/${ean}`, { name: 'Pen', brand: null, attributes: null });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ ean, brand: null, attributes: {} });
+    const created = await send('POST', '/v1/products', { ean: freshEan(), name: 'Pad', attributes: null });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().attributes).toEqual({});
+  });
+
   it('answers 422 when the body carries a different EAN than the path, and writes nothing', async () => {
     const ean = freshEan();
     const response = await send('PUT', `/v1/products/${ean}`, { ean: freshEan(), name: 'Pen' });
@@ -249,6 +260,16 @@ describe('PATCH /v1/products/{ean}', () => {
     });
     expect(Date.parse(patched.updated_at)).toBeGreaterThan(Date.parse(agedUpdatedAt));
     expect((await send('GET', `/v1/products/${ean}`)).json()).toEqual(patched);
+  });
+
+  it('removes every attribute for attributes: null, and leaves them alone when attributes is left out', async () => {
+    const ean = freshEan();
+    await send('POST', '/v1/products', { ean, name: 'Pen', attributes: { color: 'red', size: 'M' } });
+    expect((await send('PATCH', `/v1/products/${ean}`, { stock: 2 })).json().attributes).toEqual({ color: 'red', size: 'M' });
+    const response = await send('PATCH', `/v1/products/${ean}`, { attributes: null });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ ean, stock: 2, attributes: {} });
+    expect((await send('GET', `/v1/products/${ean}`)).json().attributes).toEqual({});
   });
 
   it('answers 404 "Product not found" for an EAN not in the catalog', async () => {

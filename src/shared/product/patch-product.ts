@@ -65,7 +65,8 @@ async function applyPatch(db: Db | DbClient, accountId: string, ean: string, pat
   // The patch alone was checked; what it merges into may hold no more attribute names than a product may have.
   let added: { kept: string; removed: string[] } | null = null;
   let namesFit = 'true';
-  if (patch.attributes) {
+  if (patch.attributes === null) sets.push(`attributes = '{}'::jsonb`);
+  else if (patch.attributes) {
     const entries = Object.entries(patch.attributes);
     const kept = JSON.stringify(Object.fromEntries(entries.filter(([, value]) => value !== null)));
     const removed = entries.filter(([, value]) => value === null).map(([key]) => key);

@@ -147,7 +147,7 @@ const fields = {
   currency: currencySchema.nullish().meta({ description: 'ISO 4217 code, stored upper-case', example: 'EUR' }),
   stock: stockSchema.nullish().meta({ description: `Whole number from 0 to ${MAX_INT32}` }),
   image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL' }),
-  attributes: attributesSchema.optional().meta({ description: 'Flat object of string, number or boolean values' }),
+  attributes: attributesSchema.nullish().meta({ description: 'Flat object of string, number or boolean values; null: none' }),
 };
 
 /** A product as written by a client; `null` clears an optional field. */
@@ -209,8 +209,8 @@ export const productPatchBodySchema = z
     attributes: z
       .record(attributeNameSchema, attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
       .superRefine(checkAttributes)
-      .optional()
-      .meta({ description: 'Merged into the stored attributes; a null value removes that key' }),
+      .nullish()
+      .meta({ description: 'Merged into the stored attributes; a null value removes that key, and null for the whole object removes them all' }),
   })
   .refine((patch) => !(patch.price != null && patch.currency === null), CURRENCY_REQUIRED_ISSUE)
   .meta({
