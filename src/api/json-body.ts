@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from './errors.js';
+import { badRequest, unsupportedMediaType } from './errors.js';
 
 /** What PostgreSQL cannot store in text or jsonb: a NUL character, or an unpaired UTF-16 surrogate (a JSON escape such as "\ud800"). */
 export type UnstorableText = 'NUL' | 'surrogate';
@@ -62,6 +62,14 @@ function isValidJson(body: string): boolean {
  */
 export function registerJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  // No route takes plain text: such a body is a 415, as any other non-JSON body of a JSON route,
+  // not a string its schema would call "not an object". An empty one passes where the route takes
+  // no body (a cancel sent with a client's default Content-Type).
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
+    done(unsupportedMediaType(request.headers['content-type'], 'send the body as application/json'), undefined);
+  });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     // A route that takes no body (a DELETE, a cancel) answers as usual when a client labels its

@@ -96,6 +96,30 @@ describe('bad requests', () => {
     }
   });
 
+  it('answers 415 UNSUPPORTED_MEDIA_TYPE for a JSON route whose body is sent as text/plain, and writes nothing', async () => {
+    const plain = (method: 'POST' | 'PATCH', url: string, payload: unknown, credential = key) =>
+      ctx.app.inject({ method, url, headers: { 'x-api-key': credential, 'content-type': 'text/plain' }, payload: JSON.stringify(payload) });
+    const before = await jobCount();
+    for (const response of [
+      await plain('POST', '/v1/exports', { format: 'csv' }),
+      await plain('POST', '/v1/enrichments', {}),
+      await plain('POST', '/v1/keys', { name: 'plain' }),
+      await plain('POST', '/v1/products', { ean: '4006381333931', name: 'Pen' }),
+      await plain('PATCH', `/v1/admin/accounts/${accountId}`, { tier: 'PRO' }, ADMIN_KEY),
+    ]) {
+      const body = expectEnvelope(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expect(body.error).toMatch(/^Unsupported Content-Type 'text\/plain': send the (body|product) as application\/json\.$/);
+    }
+    expect(await jobCount()).toBe(before);
+    // A route that takes no body still answers an empty one labelled text/plain.
+    const cancel = await ctx.app.inject({
+      method: 'POST', url: `/v1/jobs/${randomUUID()}/cancel`, headers: { 'x-api-key': key, 'content-type': 'text/plain' }, payload: '',
+    });
+    expectEnvelope(cancel, 404, 'NOT_FOUND');
+    const account = await ctx.app.inject({ method: 'GET', url: '/v1/usage', headers: { 'x-api-key': key } });
+    expect(account.json().tier).toBe('FREE');
+  });
+
   it('answers 400 BAD_REQUEST naming the parameter for bad import query values, and starts no job', async () => {
     const before = await jobCount();
     const cases: Array<[Record<string, string>, string]> = [
