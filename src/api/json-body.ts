@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, unsupportedMediaType } from './errors.js';
 
 /** What PostgreSQL cannot store in text or jsonb: a NUL character, or an unpaired UTF-16 surrogate (a JSON escape such as "\ud800"). */
@@ -66,6 +66,13 @@ export function registerJsonBody(app: FastifyInstance): void {
   // not a string its schema would call "not an object". An empty one passes where the route takes
   // no body (a cancel sent with a client's default Content-Type).
   app.removeContentTypeParser('text/plain');
+  // Every route with a JSON body refuses any other media type before its body is read: a
+  // multipart body would otherwise reach it as no body at all (an enrichment of the whole catalog).
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.body === undefined) return;
+    const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    route.onRequest = [requireJsonMediaType, ...hooks];
+  });
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
     done(unsupportedMediaType(request.headers['content-type'], 'send the body as application/json'), undefined);
@@ -82,4 +89,14 @@ export function registerJsonBody(app: FastifyInstance): void {
       done(badRequest(UNSTORABLE_MESSAGES[found.holds](found.path)), undefined);
     });
   });
+}
+
+/** Refuses (415) a body labelled anything but JSON; a request without a Content-Type has no body to parse. */
+async function requireJsonMediaType(request: FastifyRequest): Promise<void> {
+  const contentType = request.headers['content-type'];
+  if (contentType === undefined) return;
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
+    throw unsupportedMediaType(contentType, 'send the body as application/json');
+  }
 }

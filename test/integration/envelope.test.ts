@@ -108,7 +108,7 @@ describe('bad requests', () => {
       await plain('PATCH', `/v1/admin/accounts/${accountId}`, { tier: 'PRO' }, ADMIN_KEY),
     ]) {
       const body = expectEnvelope(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
-      expect(body.error).toMatch(/^Unsupported Content-Type 'text\/plain': send the (body|product) as application\/json\.$/);
+      expect(body.error).toMatch(/^Unsupported Content-Type 'text\/plain': send the body as application\/json\.$/);
     }
     expect(await jobCount()).toBe(before);
     // A route that takes no body still answers an empty one labelled text/plain.
@@ -118,6 +118,23 @@ describe('bad requests', () => {
     expectEnvelope(cancel, 404, 'NOT_FOUND');
     const account = await ctx.app.inject({ method: 'GET', url: '/v1/usage', headers: { 'x-api-key': key } });
     expect(account.json().tier).toBe('FREE');
+  });
+
+  it('answers 415 for a multipart body on a JSON route: no whole-catalog enrichment, no export, no key', async () => {
+    const form = multipartBody([{ name: 'file', filename: 'request.json', content: '{"eans":["4006381333931"]}' }]);
+    const before = await jobCount();
+    const { rows: keysBefore } = await ctx.db.query('SELECT id FROM api_keys WHERE account_id = $1', [accountId]);
+    for (const url of ['/v1/enrichments', '/v1/exports', '/v1/keys', '/v1/export-schedules', '/v1/import-profiles']) {
+      const response = await ctx.app.inject({ method: 'POST', url, headers: { 'x-api-key': key, 'content-type': form.contentType }, payload: form.body });
+      const body = expectEnvelope(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expect(body.error).toMatch(/^Unsupported Content-Type 'multipart\/form-data; boundary=.+': send the body as application\/json\.$/);
+    }
+    expect(await jobCount()).toBe(before);
+    const { rows: keysAfter } = await ctx.db.query('SELECT id FROM api_keys WHERE account_id = $1', [accountId]);
+    expect(keysAfter).toHaveLength(keysBefore.length);
+    // Without a body at all, an enrichment still means the whole catalog (API.md §4).
+    const whole = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': key } });
+    expect(whole.statusCode, whole.body).toBe(202);
   });
 
   it('answers 400 BAD_REQUEST naming the parameter for bad import query values, and starts no job', async () => {

@@ -171,7 +171,7 @@ describe('POST /v1/products', () => {
         headers: { 'x-api-key': owner.key, 'content-type': 'text/csv' },
         payload: 'ean,name\n4006381333931,Pen\n',
       });
-      expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'text/csv': send the product as application/json.");
+      expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'text/csv': send the body as application/json.");
     }
   });
 

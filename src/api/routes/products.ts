@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, duplicateEan, notFound, unsupportedMediaType, validationError } from '../errors.js';
+import { badRequest, duplicateEan, notFound, validationError } from '../errors.js';
 import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
@@ -71,16 +71,6 @@ function throwIfAny(problems: FieldProblem[]): void {
   if (problems.length > 0) throw validationError(problems, 422);
 }
 
-/** Refuses a product body sent as anything but JSON (API.md §1: 415), before it is parsed. */
-async function requireJsonBody(request: FastifyRequest): Promise<void> {
-  const contentType = request.headers['content-type'];
-  if (contentType === undefined) return;
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
-  if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
-    throw unsupportedMediaType(contentType, 'send the product as application/json');
-  }
-}
-
 /**
  * Refuses a body with more attribute names than a product may have before its schema checks them
  * one by one: tens of thousands of names fit in a 1 MiB body and would hold the event loop for a
@@ -103,8 +93,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     if (!product) throw notFound('Product not found');
     return product;
   };
-  // The CSV and multipart parsers of the import route are the app's; a product body is JSON only.
-  const jsonBody = { config: write, onRequest: requireJsonBody, preValidation: boundAttributes };
+  // A body of another media type is refused by json-body.ts, as on every route with a JSON body.
+  const jsonBody = { config: write, preValidation: boundAttributes };
 
   routes.get(
     '/v1/products',
