@@ -205,6 +205,18 @@ describe('JSON bodies', () => {
     expect((await put('/v1/products/5901234123457', { name: 'Pen' })).statusCode).toBe(201);
   });
 
+  it('refuses a JSON body nested past 32 levels with 400 before parsing it, without a key too', async () => {
+    const raw = (payload: string, url = '/v1/signup') =>
+      ctx.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    // Half a million levels in just under 1 MiB: parsing and walking them held the event loop for seconds.
+    const deep = await raw('['.repeat(500_000) + ']'.repeat(500_000));
+    expectError(deep, 400, 'BAD_REQUEST', 'The JSON body nests arrays and objects more than 32 levels deep.');
+    const nested = (depth: number) => JSON.stringify({ email: 'deep@example.com', password: 'a sound passphrase', x: JSON.parse('['.repeat(depth) + ']'.repeat(depth)) });
+    expect((await raw(nested(32))).json().error).toBe('The JSON body nests arrays and objects more than 32 levels deep.');
+    // 31 levels inside the body's own object: parsed, and answered by the route (an unknown field is ignored).
+    expect((await raw(nested(31))).statusCode).toBe(201);
+  });
+
   it('still refuses malformed and empty JSON and prototype poisoning as before', async () => {
     const raw = (payload: string) =>
       ctx.app.inject({ method: 'PUT', url: '/v1/products/5901234123457', headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unstorablePath } from '../../src/api/json-body.js';
+import { nestsDeeperThan, unstorablePath } from '../../src/api/json-body.js';
 
 const nul = (path: string) => ({ path, holds: 'NUL' });
 const surrogate = (path: string) => ({ path, holds: 'surrogate' });
@@ -25,5 +25,28 @@ describe('unstorablePath', () => {
     let body: unknown = 'deep\u0000';
     for (let depth = 0; depth < 200_000; depth += 1) body = [body];
     expect(unstorablePath(body)).toEqual(nul('[0]'.repeat(200_000)));
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
+
+  it('counts arrays and objects alike, up to the bound and past it', () => {
+    expect(nestsDeeperThan(nested(32), 32)).toBe(false);
+    expect(nestsDeeperThan(nested(33), 32)).toBe(true);
+    expect(nestsDeeperThan('{"a":'.repeat(33) + '1' + '}'.repeat(33), 32)).toBe(true);
+    expect(nestsDeeperThan('{"a":[{"b":[1,2]},{"c":{}}]}', 4)).toBe(false);
+    expect(nestsDeeperThan('{"a":[{"b":[1,2]},{"c":{}}]}', 3)).toBe(true);
+  });
+
+  it('counts depth, not brackets: siblings do not add up', () => {
+    expect(nestsDeeperThan(`[${Array.from({ length: 10_000 }, () => '[1]').join(',')}]`, 2)).toBe(false);
+  });
+
+  it('does not count brackets inside strings, escaped quotes and backslashes included', () => {
+    expect(nestsDeeperThan(JSON.stringify({ name: '[[[[[[[[' }), 2)).toBe(false);
+    expect(nestsDeeperThan(JSON.stringify({ name: 'say "[[[["' }), 2)).toBe(false);
+    expect(nestsDeeperThan(JSON.stringify({ name: 'ends in \\' }) + '', 2)).toBe(false);
+    expect(nestsDeeperThan(`[${JSON.stringify('back\\')},[[1]]]`, 2)).toBe(true);
   });
 });
