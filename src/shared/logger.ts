@@ -23,11 +23,14 @@ const REDACTED_PATHS = [
  */
 const SECRET_QUERY_PARAMETERS = new Set(['token', 'key', 'api_key', 'apikey', 'password', 'secret']);
 
+/** A parameter's name without the brackets of array or object syntax (`api_key[]`, `token[0]`), lower case. */
+const bare = (name: string) => name.replace(/\[.*$/s, '').trim().toLowerCase();
+
 function decodedName(name: string): string {
   try {
-    return decodeURIComponent(name.replaceAll('+', ' ')).trim().toLowerCase();
+    return bare(decodeURIComponent(name.replaceAll('+', ' ')));
   } catch {
-    return name.toLowerCase();
+    return bare(name);
   }
 }
 
@@ -35,12 +38,14 @@ function decodedName(name: string): string {
 function redactUrl(url: string): string {
   const start = url.indexOf('?');
   if (start === -1) return url;
-  const pairs = url.slice(start + 1).split('&').map((pair) => {
+  // `;` separates parameters too for some parsers: a value after one is redacted by its own name.
+  const pairs = url.slice(start + 1).split(/([&;])/).map((pair) => {
+    if (pair === '&' || pair === ';') return pair;
     const equals = pair.indexOf('=');
     const name = equals === -1 ? pair : pair.slice(0, equals);
     return SECRET_QUERY_PARAMETERS.has(decodedName(name)) ? `${name}=[redacted]` : pair;
   });
-  return `${url.slice(0, start)}?${pairs.join('&')}`;
+  return `${url.slice(0, start)}?${pairs.join('')}`;
 }
 
 /** The fields Fastify logs of a request (its own `req` serializer's), with the URL redacted. */

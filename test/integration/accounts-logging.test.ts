@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -7,6 +7,7 @@ import { buildApp } from '../../src/api/build-app.js';
 import type { Config } from '../../src/shared/config.js';
 import { loggerOptions } from '../../src/shared/logger.js';
 import { PASSWORD, uniqueEmail, verificationTokenFor } from '../support/accounts.js';
+import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -74,6 +75,29 @@ describe('request logs', () => {
   });
 });
 
+describe('an upload the client cuts off', () => {
+  it('is logged as the client leaving, not as a failed request (no error line, no 503 for a backing service)', async () => {
+    const { key } = await ctx.createAccount();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    logged = '';
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /v1/imports HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${key}\r\nContent-Type: text/csv\r\n` +
+        `Content-Length: 10000000\r\n\r\nean,name\n${'4006381333931,Pen\n'.repeat(2_000)}`,
+    );
+    await waitFor('the upload to start', async () => (logged.includes('"url":"/v1/imports"') ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    await waitFor('the request to end', async () => (logged.includes('"statusCode"') || logged.includes('request failed') || logged.includes('closed the connection') ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    expect(logged).not.toContain('request failed');
+  });
+});
+
 describe('the email-verification token', () => {
   it('is in no log line: not the signup mail kept in the outbox, nor any way of sending it back', async () => {
     logged = '';
@@ -88,11 +112,16 @@ describe('the email-verification token', () => {
     await app.inject({ method: 'POST', url: `/v1/verify-email?token=${token}`, payload: {} });
     await app.inject({ method: 'GET', url: `/v1/verify-email?tok%65n=${token}&x=1` });
     await app.inject({ method: 'GET', url: `/v1/verify-email?utm_source=mail&token=${token}&TOKEN=${token}` });
+    // Array syntax and `;` as a separator, as some clients and parsers write them.
+    await app.inject({ method: 'GET', url: `/v1/verify-email?token[]=${token}&api_key%5B0%5D=${token}` });
+    await app.inject({ method: 'GET', url: `/v1/verify-email?x=1;token=${token}` });
     await app.inject({ method: 'POST', url: '/v1/verify-email', payload: { token } });
     await app.inject({ method: 'POST', url: '/v1/verify-email', payload: { token: `${token}x` } });
 
     expect(logged).toContain('/v1/verify-email/?token=[redacted]');
     expect(logged).toContain('utm_source=mail&token=[redacted]');
+    expect(logged).toContain('?token[]=[redacted]&api_key%5B0%5D=[redacted]');
+    expect(logged).toContain('?x=1;token=[redacted]');
     expect(logged).not.toContain(token);
   });
 

@@ -88,7 +88,10 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
 export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: number): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error, request, maxUploadBytes);
-    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    // A client that closed its connection (an upload cut off) is no failure of the service: its
+    // stream's error (ECONNRESET, "aborted") reads as a backing service down. Nothing reaches it.
+    if (request.raw.socket?.destroyed === true) request.log.info({ code: error.code }, 'request ended: the client closed the connection');
+    else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code, status: appError.status }, appError.message);
     return sendError(reply, appError);
   });
