@@ -32,6 +32,7 @@ import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from '.
 import { registerRequestGuards } from './plugins/request-guards.js';
 import { registerJsonBody } from './json-body.js';
 import { multipartLimits } from './multipart-limits.js';
+import { HTTP_SERVER_OPTIONS, registerExpectations } from './expectations.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -98,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: deps.config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
     clientErrorHandler,
+    http: HTTP_SERVER_OPTIONS,
     // Refused below with the contract's envelope instead of Fastify's own 503 body.
     return503OnClosing: false,
   });
@@ -117,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
+  registerExpectations(app);
   registerJsonBody(app);
   registerRequestGuards(app, { timeoutMs: deps.config.HTTP_BODY_TIMEOUT_MS, minBytesPerSecond: deps.config.HTTP_BODY_MIN_BYTES_PER_SECOND });
   await app.register(multipart, { limits: multipartLimits(deps.config) });

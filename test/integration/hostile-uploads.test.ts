@@ -1,5 +1,6 @@
 import { storedUploads as uploadsKept } from '../support/stored-files.js';
 import { gzipSync } from 'node:zlib';
+import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilQueueReady } from '../support/csv.js';
@@ -133,6 +134,78 @@ describe('bodies and headers the service will not read', () => {
     });
     envelope(answer, 431, 'REQUEST_HEADERS_TOO_LARGE');
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
+/** A raw HTTP/1.1 exchange: writes `head`, then reads until `done` says the text so far is enough. */
+async function exchange(head: string, done: (text: string) => boolean, then?: (socket: Socket, text: string) => void): Promise<string> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  let text = '';
+  let continued = false;
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (then && !continued && text.includes('\r\n\r\n')) {
+          continued = true;
+          then(socket, text);
+        }
+        if (done(text)) resolve(text);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(head);
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** Whether `text` holds a whole final answer (not a 100 Continue): its head, and its body when it has a Content-Length. */
+function finalAnswerIn(text: string): boolean {
+  const start = text.search(/HTTP\/1\.1 [2-5]\d\d /);
+  if (start === -1) return false;
+  const answer = text.slice(start);
+  const end = answer.indexOf('\r\n\r\n');
+  const length = /content-length: (\d+)/i.exec(answer);
+  return end !== -1 && (length === null || Buffer.byteLength(answer.slice(end + 4)) >= Number(length[1]));
+}
+
+describe('what a client expects of the connection', () => {
+  it('refuses a bad key before sending 100 Continue, so the client never sends its file', async () => {
+    const jobsBefore = await jobCount();
+    const answer = await exchange(
+      `POST /v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: ck_wrong\r\nContent-Type: text/csv\r\n` +
+        'Content-Length: 100000000\r\nExpect: 100-continue\r\n\r\n',
+      finalAnswerIn,
+    );
+    expect(answer).not.toContain('100 Continue');
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toContain('"error_code":"INVALID_API_KEY"');
+    expect(await jobCount()).toBe(jobsBefore);
+  });
+
+  it('sends 100 Continue to a request it will read, and takes the body that follows', async () => {
+    const body = 'ean,name\n96385074,Pen\n';
+    const answer = await exchange(
+      `POST /v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: text/csv\r\n` +
+        `Content-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
+      finalAnswerIn,
+      (socket, text) => {
+        expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+        socket.write(body);
+      },
+    );
+    expect(answer).toMatch(/HTTP\/1\.1 202 /);
+  });
+
+  it('ignores an expectation it does not know, and answers a request without Host with the envelope', async () => {
+    const expecting = await exchange('GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n', finalAnswerIn);
+    expect(expecting).toMatch(/^HTTP\/1\.1 200 /);
+    const hostless = await exchange(`GET /v1/jobs HTTP/1.1\r\nX-API-Key: ${key}\r\n\r\n`, finalAnswerIn);
+    expect(hostless).toMatch(/^HTTP\/1\.1 400 /);
+    expect(hostless).toContain('"error":"The request has no Host header."');
+    expect(hostless).toContain('"error_code":"BAD_REQUEST"');
   });
 });
 
