@@ -17,6 +17,7 @@ import { verifyPassword, type PasswordVerifier } from '../shared/accounts/passwo
 import { queuePrefix } from '../shared/queues.js';
 import { trustProxyOption } from '../shared/trust-proxy.js';
 import { createRequestLimits } from './plugins/limits.js';
+import { createCredentialAttempts } from './plugins/credential-attempts.js';
 import { createCredentialCache } from './plugins/credential-cache.js';
 import { createCredentialSubscription } from './plugins/credential-subscription.js';
 import { credentialChanges, credentialChannel, type CredentialChanges } from '../shared/accounts/credential-changes.js';
@@ -153,7 +154,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await subscription.close();
     await limits.close();
   });
-  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, credentials, clock });
+  // The credentials that passed from each address, remembered so their clients keep working past the limit.
+  const attempts = createCredentialAttempts(limits);
+  registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, attempts, credentials, clock });
   await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));

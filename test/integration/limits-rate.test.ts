@@ -24,6 +24,10 @@ beforeAll(async () => {
 });
 afterAll(async () => ctx?.close());
 
+/** A GET /v1/jobs with `key` from the address that guesses keys (ctx.get comes from another one). */
+const guess = (key: string) =>
+  ctx.app.inject({ method: 'GET', url: '/v1/jobs', remoteAddress: '198.51.100.20', headers: { 'x-api-key': key } });
+
 /** Moves the clock to the next minute window, 20 s into it. */
 const nextMinute = () => {
   now = (Math.floor(now / 60_000) + 1) * 60_000 + 20_000;
@@ -137,17 +141,39 @@ describe('per-address limits', () => {
   it('answers the 11th invalid key in a minute with 429 instead of 401', async () => {
     nextMinute();
     for (let request = 1; request <= 10; request += 1) {
-      const response = await ctx.get(`ck_guess${request}`, '/v1/jobs');
+      const response = await guess(`ck_guess${request}`);
       expect(response.statusCode).toBe(401);
       expect(response.json().error_code).toBe('INVALID_API_KEY');
     }
-    const limited = await ctx.get('ck_guess11', '/v1/jobs');
+    const limited = await guess('ck_guess11');
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error_code).toBe('RATE_LIMIT_EXCEEDED');
     expect(limited.json().error).toMatch(/^Too many invalid API key attempts/);
     expect(limited.headers['retry-after']).toBe('40');
+    // A valid key from another address is not affected.
     const { key } = await ctx.createAccount();
     expect((await ctx.get(key, '/v1/jobs')).statusCode).toBe(200);
+  });
+
+  it('refuses past the limit a valid key the address has not used yet, so a right guess gets the same 429', async () => {
+    nextMinute();
+    const used = await ctx.createAccount();
+    const unused = await ctx.createAccount();
+    expect((await guess(used.key)).statusCode).toBe(200);
+    for (let request = 1; request <= 10; request += 1) expect((await guess(`ck_guess${request}`)).statusCode).toBe(401);
+    const limited = await guess(unused.key);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ error_code: 'RATE_LIMIT_EXCEEDED', retry_after_seconds: 40 });
+    expect(limited.json().error).toMatch(/^Too many invalid API key attempts/);
+    expect(limited.headers['retry-after']).toBe('40');
+    // A login session is refused alike; the operator key too (checked in limits-addresses).
+    const { session } = await signUpAndLogIn(ctx);
+    expect((await guess(session)).statusCode).toBe(429);
+    // The key already used from the address keeps working while its neighbour guesses.
+    expect((await guess(used.key)).statusCode).toBe(200);
+    expect((await ctx.get(unused.key, '/v1/jobs')).statusCode).toBe(200);
+    nextMinute();
+    expect((await guess(unused.key)).statusCode).toBe(200);
   });
 });
 

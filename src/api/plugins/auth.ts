@@ -21,6 +21,7 @@ import {
   permissionDenied,
 } from '../errors.js';
 import type { CredentialCache } from './credential-cache.js';
+import type { CredentialAttempts } from '../../shared/http/credential-attempts.js';
 import type { RequestLimits } from './limits.js';
 import { startPrefetch } from '../prefetch.js';
 import { bindAccount } from '../../shared/logger.js';
@@ -79,6 +80,8 @@ export interface AuthDeps {
   db: Db;
   adminApiKey?: string;
   limits: RequestLimits;
+  /** The per-address limit on invalid keys, checked before a credential is (API.md §1). */
+  attempts: CredentialAttempts;
   /** Resolved keys and sessions of this process, dropped on every change announced by any process. */
   credentials: CredentialCache;
   clock: () => number;
@@ -134,7 +137,7 @@ function sendRateLimitHeaders(reply: FastifyReply, state: { limit: number; remai
  * Authenticates every request to a route that declares `config.scope` or `config.authenticated`,
  * counts it toward the account's limits, and checks the scope. Unknown, revoked and mismatched
  * keys all get the same 401 INVALID_API_KEY. Requests without a key and invalid keys are also
- * counted per client address (API.md §1).
+ * counted per client address (API.md §1); past the invalid-key limit, keys are not checked.
  */
 export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
@@ -165,8 +168,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     };
   };
 
-  const authenticate = async (credential: string): Promise<Principal> => {
-    const digest = credentialDigest(credential);
+  /** The principal of a credential: the operator key, a cached one, or looked up. */
+  const resolve = async (credential: string, digest: string): Promise<Principal> => {
     if (adminDigest && sameDigest(digest, adminDigest)) return { kind: 'admin' };
     const cached = deps.credentials.get(digest, deps.clock());
     if (cached) return cached;
@@ -174,6 +177,22 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     const generation = deps.credentials.generation();
     const principal = await (isSessionToken(credential) ? authenticateSession(Buffer.from(digest, 'base64')) : authenticateKey(credential));
     deps.credentials.remember(digest, principal, generation);
+    return principal;
+  };
+
+  /**
+   * The principal of `credential` presented from `address`. Past the address's invalid-key limit a
+   * credential that has not passed from there before is refused unchecked (429), the operator key
+   * too: so the limit stops a guess, right or wrong, before it costs a lookup.
+   */
+  const authenticate = async (credential: string, address: string): Promise<Principal> => {
+    const digest = credentialDigest(credential);
+    await deps.attempts.admit(address, digest);
+    const principal = await resolve(credential, digest).catch(async (error: unknown) => {
+      if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.attempts.failed(address, digest);
+      throw error;
+    });
+    deps.attempts.passed(address, digest);
     return principal;
   };
 
@@ -189,10 +208,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       await deps.limits.countUnauthenticated(request.ip);
       throw authenticationRequired();
     }
-    const principal = await authenticate(credential).catch(async (error: unknown) => {
-      if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.limits.countInvalidKey(request.ip);
-      throw error;
-    });
+    const principal = await authenticate(credential, request.ip);
     // Answered after admission: a refused request counts toward the limits all the same.
     const refused = refusal(principal, config);
     if (principal.kind === 'account') {

@@ -116,8 +116,13 @@ export interface RequestLimits {
   admitAccount(accountId: string, tier: Tier, report: (state: RateLimitState) => void): Promise<void>;
   /** Counts a request without a key from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countUnauthenticated(address: string): Promise<void>;
-  /** Counts an invalid key (or dashboard password) from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
+  /** Counts an invalid key (dashboard password, metrics token) from `address` (IPv6 by its /64); throws 429 past the per-address limit. */
   countInvalidKey(address: string): Promise<void>;
+  /**
+   * Throws the 429 of {@link countInvalidKey} when `address` has used up its invalid-key attempts
+   * of the current minute, so that a credential is not checked at all. A read: counts nothing.
+   */
+  checkInvalidKey(address: string): Promise<void>;
   /** Whether the account's last admission on this process let its request through (false before its first). */
   hadRoom(accountId: string): boolean;
   /** Requests the account made in `month` ('YYYY-MM'), counted ones not yet in PostgreSQL included. */
@@ -194,19 +199,25 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     }
   };
 
-  /** Counts a hit on `name` in the current minute. */
-  const hit = async (name: string): Promise<{ count: number; resetSeconds: number }> => {
+  const windowKey = (name: string, window: number) => `${deps.keyPrefix}:limits:${name}:${window}`;
+
+  /** Counts a hit on `name` in the current minute (`increment` 0: reads the count only). */
+  const hit = async (name: string, increment = 1): Promise<{ count: number; resetSeconds: number }> => {
     const { window, resetSeconds } = minuteWindow(deps.clock());
-    const count = await counted(() => redis.limitsHit(`${deps.keyPrefix}:limits:${name}:${window}`, 2 * MINUTE_MS));
-    return { count: Number(count), resetSeconds };
+    const key = windowKey(name, window);
+    const count = await counted<number | string | null>(() => (increment ? redis.limitsHit(key, 2 * MINUTE_MS) : redis.get(key)));
+    return { count: Number(count ?? 0), resetSeconds };
   };
 
-  const perAddress = async (name: string, limit: number, message: string) => {
-    const state = await hit(name);
-    if (state.count > limit) {
+  /** Throws 429 once `name` counts more than `limit` in the minute, counting this one unless `increment` is 0. */
+  const perAddress = async (name: string, limit: number, message: string, increment = 1) => {
+    const state = await hit(name, increment);
+    if (state.count + 1 - increment > limit) {
       throw rateLimitExceeded(`${message}; try again in ${state.resetSeconds} seconds.`, state.resetSeconds);
     }
   };
+  const invalidKeys = (address: string, increment: number) =>
+    perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address', increment);
 
   /**
    * Admits every request asked for in one turn of the event loop with one script run, so a busy
@@ -225,7 +236,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   const admit = async (accountId: string, tier: Tier, month: string, window: number) => {
     const limits = deps.tierLimits[tier];
     const admission: Admission = {
-      minuteKey: `${deps.keyPrefix}:limits:account:${accountId}:${window}`,
+      minuteKey: windowKey(`account:${accountId}`, window),
       usageKey: usageKey(accountId, month),
       perMinute: limits.per_minute,
       monthly: limits.monthly ?? -1,
@@ -260,8 +271,8 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     },
     countUnauthenticated: (address) =>
       perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
-    countInvalidKey: (address) =>
-      perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address'),
+    countInvalidKey: (address) => invalidKeys(address, 1),
+    checkInvalidKey: (address) => invalidKeys(address, 0),
     hadRoom: (accountId) => room.get(accountId) === true,
     usedInMonth: (accountId, month) => counted(() => ledger.used(accountId, month)),
     close: () => ledger.close(),
