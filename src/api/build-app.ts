@@ -154,13 +154,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await subscription.close();
     await limits.close();
   });
-  // The credentials that passed from each address, remembered so their clients keep working past the limit.
+  // One memory of credentials that passed, for the API's keys, the dashboard and /metrics alike.
   const attempts = createCredentialAttempts(limits);
   registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, attempts, credentials, clock });
   await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
   metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
-  registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN });
+  registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN, attempts });
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());
   const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS, metrics.jobCacheReads);
@@ -169,7 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
-    limits,
+    attempts,
   });
 
   healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -8,7 +7,8 @@ import { AppError, invalidApiKey } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 import { sendError } from '../shared/http/error-envelope.js';
-import type { RequestLimits } from './plugins/limits.js';
+import type { CredentialAttempts } from '../shared/http/credential-attempts.js';
+import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
 
 /** Where the queue dashboard is served (API.md §2). */
 const DASHBOARD_PATH = '/admin/queues';
@@ -74,8 +74,6 @@ class JobRowQueueAdapter extends BullMQAdapter {
   }
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
 /** The password of an HTTP Basic `Authorization` header (any user name), or null. */
 function basicPassword(request: FastifyRequest): string | null {
   const match = /^Basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
@@ -90,18 +88,27 @@ function challenge(reply: FastifyReply, error: AppError): FastifyReply {
   return sendError(reply, error);
 }
 
-/** The limit a dashboard login counts toward. */
-export type DashboardLimits = Pick<RequestLimits, 'countInvalidKey'>;
-
 /**
- * A wrong dashboard password counts on the same per-address counter as an invalid API key, so
- * the operator key cannot be guessed faster here than on the API: past the limit, 429 (without a
- * challenge, so a browser does not ask again at once). Answered here, since Bull Board's routes
- * have their own error handler.
+ * Checks a dashboard password on the same per-address counter as an API key, so the operator key
+ * cannot be guessed faster here than on the API: past the limit, 429 before the password is
+ * compared, the right one included (without a challenge, so a browser does not ask again at once);
+ * a wrong one counts. Answered here, since Bull Board's routes have their own error handler.
  */
-async function refuseWrongPassword(request: FastifyRequest, reply: FastifyReply, limits: DashboardLimits): Promise<FastifyReply> {
+async function checkPassword(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  password: string,
+  adminDigest: string,
+  attempts: CredentialAttempts,
+): Promise<FastifyReply | undefined> {
+  const digest = credentialDigest(password);
   try {
-    await limits.countInvalidKey(request.ip);
+    await attempts.admit(request.ip, digest);
+    if (sameDigest(digest, adminDigest)) {
+      attempts.passed(request.ip, digest);
+      return undefined;
+    }
+    await attempts.failed(request.ip, digest);
   } catch (error) {
     if (error instanceof AppError) return sendError(reply, error);
     throw error;
@@ -112,15 +119,15 @@ async function refuseWrongPassword(request: FastifyRequest, reply: FastifyReply,
 /**
  * Bull Board at /admin/queues for every job queue, behind HTTP Basic auth: any user name, the
  * operator key (ADMIN_API_KEY) as password. A 401 carries `WWW-Authenticate`, so a browser asks
- * for the credentials; without ADMIN_API_KEY the dashboard is closed. Wrong passwords count toward
- * `limits` like invalid keys. Its routes stay out of the OpenAPI document. Its retry runs the job
- * row again through `retryJob`, the path of POST /v1/jobs/{id}/retry.
+ * for the credentials; without ADMIN_API_KEY the dashboard is closed. Passwords are limited per
+ * address like API keys ({@link checkPassword}). Its routes stay out of the OpenAPI document. Its
+ * retry runs the job row again through `retryJob`, the path of POST /v1/jobs/{id}/retry.
  */
 export async function registerDashboard(
   app: FastifyInstance,
-  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry; limits: DashboardLimits },
+  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry; attempts: CredentialAttempts },
 ): Promise<void> {
-  const adminHash = deps.adminApiKey ? sha256(deps.adminApiKey) : null;
+  const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
@@ -135,13 +142,13 @@ export async function registerDashboard(
     });
     scope.addHook('onRequest', async (request, reply) => {
       const password = basicPassword(request);
-      if (!adminHash) {
+      if (!adminDigest) {
         return challenge(reply, new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: the queue dashboard needs ADMIN_API_KEY to be set.'));
       }
       if (password === null) {
         return challenge(reply, new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: sign in with any user name and the operator key as password.'));
       }
-      if (!timingSafeEqual(sha256(password), adminHash)) return refuseWrongPassword(request, reply, deps.limits);
+      return checkPassword(request, reply, password, adminDigest, deps.attempts);
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   });

@@ -72,7 +72,7 @@ describe('the queue dashboard at /admin/queues', () => {
   it('keeps its routes out of the OpenAPI document', async () => {
     const app = Fastify();
     await app.register(swagger, { openapi: { info: { title: 'probe', version: '1' } } });
-    await registerDashboard(app, { queues: ctx.queues, adminApiKey: ADMIN_KEY, retryJob: async () => null, limits: { countInvalidKey: async () => {} } });
+    await registerDashboard(app, { queues: ctx.queues, adminApiKey: ADMIN_KEY, retryJob: async () => null, attempts: { admit: async () => {}, passed: () => {}, failed: async () => {} } });
     app.get('/visible', async () => 'ok');
     await app.ready();
     const paths = Object.keys(app.swagger().paths ?? {});

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { ServiceMetrics } from '../../shared/metrics.js';
-import { metricsRoute } from '../../shared/http/metrics-route.js';
+import { metricsRoute, type MetricsRouteDeps } from '../../shared/http/metrics-route.js';
 
 /**
  * Times every HTTP request by its route pattern (`/v1/jobs/:id`, never the raw URL, so the label
  * set stays small) and status, and serves GET /metrics ({@link metricsRoute}).
  */
-export function registerMetrics(app: FastifyInstance, deps: { metrics: ServiceMetrics; token?: string | undefined }): void {
+export function registerMetrics(app: FastifyInstance, deps: MetricsRouteDeps): void {
   const { metrics } = deps;
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -1,12 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServiceMetrics } from '../metrics.js';
+import { credentialDigest, sameDigest } from '../accounts/api-keys.js';
 import { authenticationRequired, invalidApiKey } from './app-error.js';
+import type { CredentialAttempts } from './credential-attempts.js';
 import { errorResponses } from './error-envelope.js';
-
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
 /** The Bearer token of a request, if any. */
 function bearer(request: FastifyRequest): string | null {
@@ -14,12 +13,36 @@ function bearer(request: FastifyRequest): string | null {
   return match ? match[1]! : null;
 }
 
+export interface MetricsRouteDeps {
+  metrics: ServiceMetrics;
+  token?: string | undefined;
+  /**
+   * The API's per-address limit on invalid keys: wrong tokens count on it, and past it a token is
+   * refused (429) before it is compared. The worker listener, with no limits, has none.
+   */
+  attempts?: CredentialAttempts | undefined;
+}
+
+/** Compares the presented token with `tokenDigest`, on the address's invalid-key limit when there is one. */
+async function checkToken(request: FastifyRequest, tokenDigest: string, attempts: CredentialAttempts | undefined): Promise<void> {
+  const presented = bearer(request);
+  if (!presented) throw authenticationRequired();
+  const digest = credentialDigest(presented);
+  await attempts?.admit(request.ip, digest);
+  if (sameDigest(digest, tokenDigest)) {
+    attempts?.passed(request.ip, digest);
+    return;
+  }
+  await attempts?.failed(request.ip, digest);
+  throw invalidApiKey();
+}
+
 /**
  * GET /metrics in Prometheus text, served by the API and by a worker process's listener. With
  * `token` set (METRICS_TOKEN), it wants `Authorization: Bearer <token>`.
  */
-export function metricsRoute(app: FastifyInstance, deps: { metrics: ServiceMetrics; token?: string | undefined }): void {
-  const tokenHash = deps.token ? sha256(deps.token) : null;
+export function metricsRoute(app: FastifyInstance, deps: MetricsRouteDeps): void {
+  const tokenDigest = deps.token ? credentialDigest(deps.token) : null;
   app.withTypeProvider<ZodTypeProvider>().get(
     '/metrics',
     {
@@ -28,23 +51,20 @@ export function metricsRoute(app: FastifyInstance, deps: { metrics: ServiceMetri
         description:
           'Prometheus text format: HTTP latencies by route and status, jobs started/completed/failed and their ' +
           'durations by type, rows imported/failed, queue depths per state, event-loop lag. Needs ' +
-          '`Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
-        security: tokenHash ? [{ bearerAuth: [] }] : [],
+          '`Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.' +
+          (deps.attempts ? ' Wrong tokens count toward the per-address limit on invalid API keys; past it, 429.' : ''),
+        security: tokenDigest ? [{ bearerAuth: [] }] : [],
         response: {
           200: {
             description: 'Prometheus text exposition format',
             content: { 'text/plain': { schema: z.string() } },
           },
-          ...errorResponses(401, 500),
+          ...(deps.attempts ? errorResponses(401, 429, 500, 503) : errorResponses(401, 500)),
         },
       },
     },
     async (request, reply: FastifyReply) => {
-      if (tokenHash) {
-        const presented = bearer(request);
-        if (!presented) throw authenticationRequired();
-        if (!timingSafeEqual(sha256(presented), tokenHash)) throw invalidApiKey();
-      }
+      if (tokenDigest) await checkToken(request, tokenDigest, deps.attempts);
       const text = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(text);
     },
