@@ -103,7 +103,8 @@ async function checkPassword(
 ): Promise<FastifyReply | undefined> {
   const digest = credentialDigest(password);
   try {
-    await attempts.admit(request.ip, digest);
+    const admission = attempts.admit(request.ip, digest);
+    if (admission) await admission;
     if (sameDigest(digest, adminDigest)) {
       attempts.passed(request.ip, digest);
       return undefined;

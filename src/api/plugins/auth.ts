@@ -187,7 +187,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
    */
   const authenticate = async (credential: string, address: string): Promise<Principal> => {
     const digest = credentialDigest(credential);
-    await deps.attempts.admit(address, digest);
+    const admission = deps.attempts.admit(address, digest);
+    if (admission) await admission;
     const principal = await resolve(credential, digest).catch(async (error: unknown) => {
       if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.attempts.failed(address, digest);
       throw error;

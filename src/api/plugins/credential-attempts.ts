@@ -27,14 +27,18 @@ export function createCredentialAttempts(limits: Pick<RequestLimits, 'checkInval
   };
 
   return {
-    async admit(address, digest) {
-      if (!isKnown(entry(address, digest))) await limits.checkInvalidKey(address);
+    admit(address, digest) {
+      return isKnown(entry(address, digest)) ? undefined : limits.checkInvalidKey(address);
     },
     passed(address, digest) {
       const key = entry(address, digest);
+      const now = performance.now();
+      // Renewed once half its time has gone, not on every request: the order of the map (least
+      // recently renewed first) is what is let go past KNOWN_ENTRIES.
+      if ((known.get(key) ?? 0) - now > KNOWN_MS / 2) return;
       known.delete(key);
       if (known.size >= KNOWN_ENTRIES) known.delete(known.keys().next().value!);
-      known.set(key, performance.now() + KNOWN_MS);
+      known.set(key, now + KNOWN_MS);
     },
     async failed(address, digest) {
       // A revoked key, or a changed operator key, is a guess again from now on.
