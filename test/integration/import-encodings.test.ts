@@ -113,6 +113,22 @@ describe('Excel and other-tool artefacts', () => {
     ]);
   });
 
+  it('gives the example of a price too long for the schema with a decimal comma under decimal_separator=","', async () => {
+    const account = await ctx.createAccount();
+    const { report } = await failedWith(account.key, 'ean;name;price;currency\n4006381333931;Pen;1234567890123456,50;EUR\n', {
+      decimal_separator: ',',
+    });
+    expect(report).toEqual([
+      {
+        row: 1,
+        ean: '4006381333931',
+        field: 'price',
+        code: 'INVALID_PRICE',
+        message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".',
+      },
+    ]);
+  });
+
   it('reads a zip archive sent as text/csv as an .xlsx workbook, and says when it is not one', async () => {
     const account = await ctx.createAccount();
     const workbook = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00]), Buffer.from('[Content_Types].xml'), Buffer.alloc(64)]);

@@ -10,7 +10,7 @@ import {
 } from '../../shared/product/schema.js';
 import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
 import { mergedCurrencyRule } from './currency-rule.js';
-import { commaPrice, eanCellOf, explainInvalidEan } from './spreadsheet-cells.js';
+import { commaPrice, eanCellOf, explainCommaPrice, explainInvalidEan } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import type { VerbatimLines } from './verbatim-lines.js';
@@ -130,7 +130,7 @@ export class RowReader {
     const cellProblems = [priceProblem, attributesProblem].filter((problem) => problem !== null);
     if (!parsed.success) {
       const problems = explainInvalidEan(toRowProblems(parsed.error, row, eanCell), eanCell);
-      return [...problems, ...cellProblems];
+      return [...(this.decimalComma ? explainCommaPrice(problems) : problems), ...cellProblems];
     }
     if (cellProblems.length > 0) return cellProblems;
     const product = parsed.data;

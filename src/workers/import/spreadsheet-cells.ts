@@ -45,6 +45,8 @@ export function explainInvalidEan<Problem extends { field: string | null; code: 
   return problems.map((problem) => (problem.field === 'ean' && problem.code === 'INVALID_EAN' ? { ...problem, message } : problem));
 }
 
+const COMMA_PRICE_MESSAGE = 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".';
+
 /**
  * A price cell written with a decimal comma (`1,50`), as a decimal-point string. A point or a
  * second comma is a thousands separator: refused rather than guessed, since `1.234` could be
@@ -61,5 +63,16 @@ export function commaPrice(cell: string, pointToo = false): { ok: true; value: s
       message: `The price '${cell}' has a thousands separator, which is not read with decimal_separator=",": write it without one, such as "1234,50".`,
     };
   }
-  return { ok: false, message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".' };
+  return { ok: false, message: COMMA_PRICE_MESSAGE };
+}
+
+/**
+ * The row's problems with the schema's INVALID_PRICE message giving its example with a decimal
+ * comma (decimal_separator=","): the schema reads the price after the comma became a point, so
+ * its own message (`9.99`) would ask for what the file may not write.
+ */
+export function explainCommaPrice<Problem extends { field: string | null; code: string; message: string }>(problems: Problem[]): Problem[] {
+  return problems.map((problem) =>
+    problem.field === 'price' && problem.code === 'INVALID_PRICE' ? { ...problem, message: COMMA_PRICE_MESSAGE } : problem,
+  );
 }
