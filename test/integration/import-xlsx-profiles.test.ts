@@ -1,8 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storedProducts, untilQueueReady } from '../support/csv.js';
+import { reportOf, storedProducts, untilQueueReady } from '../support/csv.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
-import { excelWorkbook, importWorkbook } from '../support/xlsx.js';
+import { excelWorkbook, handWrittenWorkbook, importWorkbook, zipOf } from '../support/xlsx.js';
 
 // .xlsx imports meet the CSV import's options: a profile's column mapping, decimal comma and
 // sheet apply to workbook rows, query parameters beside it still win, and rows.csv of a failed
@@ -59,6 +59,36 @@ describe('xlsx import with profiles and rows.csv', () => {
     expect(products.map(({ ean, name, price, currency, attributes }) => ({ ean, name, price, currency, attributes }))).toEqual([
       { ean: '0036000291452', name: 'Taschentücher', price: '2.50', currency: 'EUR', attributes: { color: 'weiß' } },
       { ean: '4006381333931', name: 'Kugelschreiber', price: '1.5', currency: 'EUR', attributes: { color: 'blau' } },
+    ]);
+  });
+
+  it('reads text cells with decimal_separator="," as a CSV\'s cells, numeric cells as the numbers they are', async () => {
+    const account = await ctx.createAccount();
+    const text = (value: string) => `<c t="inlineStr"><is><t>${value}</t></is></c>`;
+    const row = (...cells: string[]) => `<row>${cells.join('')}</row>`;
+    const rows = [
+      row(text('ean'), text('name'), text('price'), text('currency')),
+      row('<c><v>4006381333931</v></c>', text('Pen'), '<c><v>1.5</v></c>', text('EUR')),
+      row(text('0036000291452'), text('Tissues'), '<c t="s"><v>0</v></c>', text('EUR')),
+      row(text('96385074'), text('Eraser'), text('1.234'), text('EUR')),
+      row(text('5901234123457'), text('Shirt'), text('1234567890123456,50'), text('EUR')),
+    ].join('');
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>1.234</t></si>'] }));
+    const job = await importWorkbook(ctx, account.key, workbook, { decimal_separator: ',', on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_processed: 4, rows_created: 1, rows_failed: 3 } });
+    expect((await storedProducts(ctx, account.id)).map(({ ean, price }) => ({ ean, price }))).toEqual([{ ean: '4006381333931', price: '1.5' }]);
+    const thousands = (cell: string) =>
+      `The price '${cell}' has a thousands separator, which is not read with decimal_separator=",": write it without one, such as "1234,50".`;
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([
+      { row: 2, ean: '0036000291452', field: 'price', code: 'INVALID_PRICE', message: thousands('1.234') },
+      { row: 3, ean: '96385074', field: 'price', code: 'INVALID_PRICE', message: thousands('1.234') },
+      {
+        row: 4,
+        ean: '5901234123457',
+        field: 'price',
+        code: 'INVALID_PRICE',
+        message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".',
+      },
     ]);
   });
 

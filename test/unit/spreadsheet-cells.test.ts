@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commaPrice, eanCellOf, spreadsheetEanMessage } from '../../src/workers/import/spreadsheet-cells.js';
+import { commaPrice, eanCellOf, isPointNumber, markPointNumber, spreadsheetEanMessage } from '../../src/workers/import/spreadsheet-cells.js';
 
 describe('spreadsheet cells', () => {
   it("removes Excel's leading ' text marker from an EAN, and only one", () => {
@@ -38,5 +38,14 @@ describe('spreadsheet cells', () => {
     for (const cell of ['1.234,50', '1.234.567', '1,234.50']) {
       expect(commaPrice(cell, true)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
     }
+  });
+
+  it('tells the cells a workbook reader marked as numbers with a point, the record still a plain list of cells', () => {
+    const record = ['4006381333931', '1.5', '2.5', '1.234'];
+    markPointNumber(record, 1);
+    markPointNumber(record, 2);
+    expect([0, 1, 2, 3, undefined].map((column) => isPointNumber(record, column))).toEqual([false, true, true, false, false]);
+    expect(record).toEqual(['4006381333931', '1.5', '2.5', '1.234']);
+    expect(isPointNumber(['1.5'], 0)).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FileProblem } from '../../src/workers/import/file-problem.js';
+import { isPointNumber } from '../../src/workers/import/spreadsheet-cells.js';
 import { numberText, plainNumber } from '../../src/workers/import/xlsx/cell-text.js';
 import { numberStyleOf } from '../../src/workers/import/xlsx/number-formats.js';
 import { workbookRecords } from '../../src/workers/import/xlsx/workbook-records.js';
@@ -155,5 +156,19 @@ describe('xlsx records', () => {
     expect(numberStyleOf('h:mm')).toEqual({ kind: 'date', hasDate: false, hasTime: true });
     expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 1 });
     expect(numberStyleOf('[Red]0.0%')).toBeNull();
+  });
+
+  it('marks the cells that were numbers written with a decimal point, not text that looks like one', async () => {
+    const rows =
+      '<row><c t="inlineStr"><is><t>a</t></is></c></row>' +
+      '<row><c><v>1.5</v></c><c t="s"><v>0</v></c><c t="inlineStr"><is><t>1.234</t></is></c><c t="str"><v>2.5</v></c><c><v>3</v></c><c s="1"><v>7</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({
+      sheets: [{ name: 'S', rows }],
+      sharedStrings: ['<si><t>1.234</t></si>'],
+      styles: '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="2"/></cellXfs>',
+    }));
+    const [, record] = await recordsOf(workbook);
+    expect(record).toEqual(['1.5', '1.234', '1.234', '2.5', '3', '7.00']);
+    expect(record!.map((_, column) => isPointNumber(record!, column))).toEqual([true, false, false, false, false, true]);
   });
 });

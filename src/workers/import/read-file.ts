@@ -95,7 +95,7 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
  * An upload sent as a workbook that is not a zip archive fails at row 0.
  */
 async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadResult> {
-  const sink = new RecordSink({ ...input, workbook: true });
+  const sink = new RecordSink(input);
   if (!isZip) {
     const problem = new FileProblem('INVALID_XLSX', 'The file was sent as an .xlsx workbook but is not one (no zip archive).', 0);
     return { rowsProcessed: 0, problem };

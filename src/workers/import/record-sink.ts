@@ -25,8 +25,6 @@ export interface RecordSinkInput {
   options: ImportOptions;
   writer: ImportWriter;
   signal?: AbortSignal;
-  /** The records are a workbook's: its numeric cells write decimals with a point whatever the locale. */
-  workbook?: boolean;
   /** The CSV file's delimiter (not for a workbook): its lines may go into chunks as uploaded (see VerbatimLines). */
   delimiter?: string;
   /** The CSV reader of the batches: told to leave quote-free lines uncut when the fast lane (PlainRows) reads them. */
@@ -145,7 +143,6 @@ export class RecordSink {
     writer.setLayout(layout, this.verbatim);
     return new RowReader(layout, options.mode, {
       decimalComma,
-      decimalPoint: this.input.workbook === true,
       verbatim: this.verbatim,
       // A price in a file without a currency column is checked against the stored currency in the merge.
       mergedWithStored: writer.mergesWithStored,

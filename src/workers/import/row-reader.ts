@@ -10,7 +10,7 @@ import {
 } from '../../shared/product/schema.js';
 import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
 import { mergedCurrencyRule } from './currency-rule.js';
-import { commaPrice, eanCellOf, explainCommaPrice, explainInvalidEan } from './spreadsheet-cells.js';
+import { commaPrice, eanCellOf, explainCommaPrice, explainInvalidEan, isPointNumber } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import type { VerbatimLines } from './verbatim-lines.js';
@@ -61,22 +61,22 @@ export class RowReader {
   private readonly currencies = new Map<string, string | null>();
   /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
   private readonly fastPath: boolean;
-  /** decimal_separator=",": a price cell is written `1,50`. */
+  /**
+   * decimal_separator=",": a price cell is written `1,50`; a workbook's numeric cell is read as the
+   * number it is (`1.5`, see isPointNumber).
+   */
   private readonly decimalComma: boolean;
-  /** With decimalComma, `1.50` is read too: a workbook's numeric cells are written so. */
-  private readonly decimalPoint: boolean;
   /** Set when lines of the file may be copied into chunks as uploaded (see VerbatimLines). */
   private readonly verbatim: VerbatimLines | null;
 
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    settings: { fastPath?: boolean; decimalComma?: boolean; decimalPoint?: boolean; verbatim?: VerbatimLines | null; mergedWithStored?: boolean } = {},
+    settings: { fastPath?: boolean; decimalComma?: boolean; verbatim?: VerbatimLines | null; mergedWithStored?: boolean } = {},
   ) {
     this.fastPath = settings.fastPath ?? true;
     this.verbatim = settings.verbatim ?? null;
     this.decimalComma = settings.decimalComma ?? false;
-    this.decimalPoint = settings.decimalPoint ?? false;
     this.nameRequired = mode !== 'update';
     // The merge checks the rule against the stored currency where the file has prices alone (mergedCurrencyRule).
     const columns = new Set(Object.keys(layout.product) as ProductColumn[]);
@@ -114,7 +114,7 @@ export class RowReader {
     input.ean = eanCell ?? '';
     let priceProblem: RowProblem | null = null;
     if (this.decimalComma && typeof input.price === 'string') {
-      const price = commaPrice(input.price, this.decimalPoint);
+      const price = commaPrice(input.price, isPointNumber(record, this.layout.product.price));
       if (price.ok) input.price = price.value;
       else {
         priceProblem = { row, ean: eanCell, field: 'price', code: 'INVALID_PRICE', message: price.message };
@@ -184,7 +184,7 @@ export class RowReader {
     if (brand === undefined || category === undefined || description === undefined) return null;
     let price = trimmedCell(record, product.price);
     if (price !== null && this.decimalComma) {
-      const read = commaPrice(price, this.decimalPoint);
+      const read = commaPrice(price, isPointNumber(record, product.price));
       if (!read.ok) return null;
       price = read.value;
     }

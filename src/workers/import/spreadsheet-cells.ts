@@ -45,17 +45,37 @@ export function explainInvalidEan<Problem extends { field: string | null; code: 
   return problems.map((problem) => (problem.field === 'ean' && problem.code === 'INVALID_EAN' ? { ...problem, message } : problem));
 }
 
+/**
+ * A workbook's record (see sheet-records.ts): the columns of its cells that were numbers in the
+ * sheet written with a decimal point (`1.5`), as a workbook stores every number whatever the locale.
+ * The list is not enumerable: the record stays a plain list of cells wherever it is compared.
+ */
+type SheetRecord = string[] & { pointNumbers?: number[] };
+
+/** Notes that the cell of `column` in `record` was a number in the sheet, written with a decimal point. */
+export function markPointNumber(record: string[], column: number): void {
+  const { pointNumbers } = record as SheetRecord;
+  if (pointNumbers) pointNumbers.push(column);
+  else Object.defineProperty(record, 'pointNumbers', { value: [column] });
+}
+
+/** Whether the cell of `column` was a workbook's number written with a decimal point (see markPointNumber). */
+export function isPointNumber(record: readonly string[], column: number | undefined): boolean {
+  return column !== undefined && (record as SheetRecord).pointNumbers?.includes(column) === true;
+}
+
 const COMMA_PRICE_MESSAGE = 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".';
 
 /**
  * A price cell written with a decimal comma (`1,50`), as a decimal-point string. A point or a
  * second comma is a thousands separator: refused rather than guessed, since `1.234` could be
- * either. `pointToo` (workbooks) reads `1.50` as it is: a numeric cell is written with a point
- * whatever the locale, and never with a thousands separator.
+ * either. `pointNumber` (a workbook's numeric cell, see isPointNumber) reads `1.50` as it is: the
+ * sheet stored a number, which is written with a point whatever the locale and never with a
+ * thousands separator. A workbook's text cell is read as a CSV cell is.
  */
-export function commaPrice(cell: string, pointToo = false): { ok: true; value: string } | { ok: false; message: string } {
+export function commaPrice(cell: string, pointNumber = false): { ok: true; value: string } | { ok: false; message: string } {
   if (/^\d+(?:,\d{1,4})?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
-  if (pointToo && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
+  if (pointNumber && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
   // Only a point, a space, an apostrophe or a second comma can be a thousands separator.
   if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell) && /[.\s']|,.*,/.test(cell)) {
     return {

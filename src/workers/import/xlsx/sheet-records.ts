@@ -1,3 +1,4 @@
+import { markPointNumber } from '../spreadsheet-cells.js';
 import { numberText, unescapeText } from './cell-text.js';
 import type { WorkbookParts } from './workbook-parts.js';
 import { feedXml, type XmlHandlers } from './xml-stream.js';
@@ -99,6 +100,8 @@ class SheetParser implements XmlHandlers {
     if (text !== '') {
       while (this.cells.length < this.column) this.cells.push('');
       this.cells[this.column] = text;
+      // A number is written with a point whatever the locale: decimal_separator="," reads it as one.
+      if (this.type === 'n' && text.includes('.')) markPointNumber(this.cells, this.column);
       // As the CSV record would be: the cells' bytes and a separator between each two.
       this.recordBytes += Buffer.byteLength(text) + 1;
       if (this.recordBytes + this.column > this.maxRecordBytes) {
