@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportOf, storedProducts, toCsv, untilQueueReady } from '../support/csv.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
-import { excelWorkbook, handWrittenWorkbook, importWorkbook, XLSX_MEDIA_TYPE, zipOf } from '../support/xlsx.js';
+import { excelWorkbook, handWrittenWorkbook, importWorkbook, uploadWorkbook, XLSX_MEDIA_TYPE, zipOf } from '../support/xlsx.js';
 
 // .xlsx imports (API.md §7): a workbook's sheet is read like a CSV file, cell by cell as the CSV
 // path would see it typed, with the same row numbers, report and errors.csv.
@@ -61,12 +62,31 @@ describe('xlsx import', () => {
     expect((await storedProducts(ctx, account.id)).map((product) => product.ean)).toEqual(['4006381333931']);
   });
 
-  it('reads a workbook sent as text/csv as a workbook, by its zip signature', async () => {
+  it.each([
+    ['as text/csv', 'small', 'raw'],
+    ['as text/csv', 'stored (past 64 KiB)', 'raw'],
+    ['as multipart data.csv', 'small', { filename: 'data.csv', contentType: 'text/csv' }],
+  ] as const)('reads a workbook sent %s (%s) as a workbook by its zip signature, and its options say so', async (_how, size, as) => {
     const account = await ctx.createAccount();
-    const workbook = await excelWorkbook((book) => book.addWorksheet('S').addRows([['ean', 'name'], ['4006381333931', 'Pen']]));
-    const job = await ctx.importCsv(account.key, workbook);
+    const parts = handWrittenWorkbook({
+      sheets: [{ name: 'S', rows: '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row><row><c><v>4006381333931</v></c><c t="inlineStr"><is><t>Pen</t></is></c></row>' }],
+    });
+    // A member the reader skips, stored: the upload is kept in the file store, not with its job row.
+    if (size !== 'small') parts.push({ path: 'docProps/thumbnail.jpeg', content: randomBytes(80 * 1024) });
+    const workbook = zipOf(parts, { stored: true });
+    const response = as === 'raw'
+      ? await ctx.upload(account.key, workbook, {}, { 'content-type': 'text/csv' })
+      : await uploadWorkbook(ctx, account.key, workbook, {}, as);
+    expect(response.statusCode).toBe(202);
+    const job = await ctx.waitForJob(account.key, response.json<{ id: string }>().id);
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 }, options: { format: 'xlsx' } });
+  });
+
+  it('keeps a CSV upload\'s options without a format', async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,name\n4006381333931,Pen\n');
     expect(job.status).toBe('completed');
-    expect(job.progress.rows_created).toBe(1);
+    expect(job.options).not.toHaveProperty('format');
   });
 
   it('reports bad rows at their data row (header row 0) and gives them back in errors.csv as CSV', async () => {

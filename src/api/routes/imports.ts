@@ -10,7 +10,7 @@ import type { AppError } from '../../shared/http/app-error.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
-import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
+import { startsLikeZip, XLSX_MEDIA_TYPE, ZIP_SIGNATURE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { FileStore, SaveOptions } from '../../shared/storage/file-store.js';
 import { INLINE_UPLOAD_BYTES } from '../../shared/storage/inline-uploads.js';
@@ -172,7 +172,21 @@ async function receiveUpload(
     await discard(deps, upload);
     throw badRequest('The uploaded file is empty.');
   }
+  // The worker reads a zip archive as a workbook whatever it was sent as (a workbook named
+  // data.csv): the job's options say what the import reads.
+  if (format === 'csv' && startsLikeZip(await uploadHead(deps, upload))) return { upload, format: 'xlsx' };
   return { upload, format };
+}
+
+/** The first bytes of the upload, enough to tell a zip archive; a stored upload that cannot be read is removed. */
+async function uploadHead(deps: ImportRouteDeps, upload: ReceivedUpload): Promise<Buffer> {
+  if (upload.path === null) return upload.data;
+  try {
+    return await deps.uploads.head(upload.path, ZIP_SIGNATURE.length);
+  } catch (error) {
+    await discard(deps, upload);
+    throw error;
+  }
 }
 
 /** Reads `source` whole if it ends within INLINE_UPLOAD_BYTES (and the upload limit), else stores it. */

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { parse, type Parser } from 'csv-parse';
 import iconv from 'iconv-lite';
 import type { ImportEncoding, ImportOptions } from '../../shared/jobs/import-options.js';
+import { startsLikeZip } from '../../shared/jobs/upload-formats.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from './csv-records.js';
 import { detectDelimiter } from './header.js';
@@ -27,7 +28,6 @@ export interface CsvSource {
   workbook: WorkbookKind | null;
 }
 
-const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const OLE2_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 
 /** Excel's delimiter hint: a first line `sep=;` (any one character). */
@@ -44,7 +44,7 @@ export async function describeCsvUpload(uploads: FileStore, path: string, option
   const text = encoding === 'utf-8' ? head.toString('utf8') : iconv.decode(head, encoding);
   const sepLine = SEP_LINE.exec(text);
   const delimiter = options.delimiter ?? sepLine?.[1] ?? detectDelimiter(text);
-  const workbook = startsWith(head, ZIP_MAGIC) ? 'zip' : startsWith(head, OLE2_MAGIC) ? 'xls' : null;
+  const workbook = startsLikeZip(head) ? 'zip' : startsWith(head, OLE2_MAGIC) ? 'xls' : null;
   return { uploads, path, encoding, delimiter, fromLine: sepLine ? 2 : 1, workbook };
 }
 
