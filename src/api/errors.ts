@@ -41,6 +41,15 @@ export const unsupportedContentEncoding = (encoding: string) =>
     `Unsupported Content-Encoding '${encoding}': send the request body uncompressed, without a Content-Encoding.`,
   );
 
+/** A CSV upload labelled with a charset the import cannot read (`text/csv; charset=shift_jis`). */
+export const unsupportedCharset = (charset: string, supported: readonly string[]) =>
+  new AppError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Unsupported charset '${charset}' in the Content-Type: a CSV file can be read as ${supported.slice(0, -1).join(', ')} or ${supported.at(-1)}. ` +
+      'Save the file as UTF-8 and send it with charset=utf-8.',
+  );
+
 export const invalidCredentials = () => new AppError(401, 'INVALID_CREDENTIALS', 'Invalid email or password.');
 
 export const emailTaken = () => new AppError(409, 'EMAIL_TAKEN', 'An account with this email already exists.');

@@ -1,7 +1,11 @@
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportOf, storedProducts, untilQueueReady } from '../support/csv.js';
+import { multipartBody } from '../support/multipart.js';
+import { sendJson } from '../support/products.js';
+import { storedUploads } from '../support/stored-files.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
+import { uploadWorkbook } from '../support/xlsx.js';
 
 // Encodings and the artefacts Excel and other tools leave in product files (API.md §7).
 
@@ -65,6 +69,96 @@ describe('import encodings', () => {
     const response = await ctx.upload(account.key, 'ean,name\n', { encoding: 'latin-2' });
     expect(response.statusCode).toBe(400);
     expect(response.json<{ error: string }>().error).toContain('encoding');
+  });
+});
+
+describe('the charset of the Content-Type', () => {
+  /** Uploads `file` labelled `contentType`, raw or as the multipart `file` part, and waits for its job. */
+  async function importLabelled(key: string, file: Buffer, contentType: string, query: Record<string, string> = {}, as: 'raw' | 'part' = 'raw') {
+    const form = multipartBody([{ name: 'file', filename: 'products.csv', contentType, content: file }]);
+    const response =
+      as === 'raw'
+        ? await ctx.upload(key, file, query, { 'content-type': contentType })
+        : await ctx.upload(key, form.body, query, { 'content-type': form.contentType });
+    expect(response.statusCode, response.body).toBe(202);
+    return ctx.waitForJob(key, response.json<{ id: string }>().id);
+  }
+
+  const productName = async (key: string, ean: string) => (await ctx.get(key, `/v1/products/${ean}`)).json<{ name: string }>().name;
+
+  it('reads a raw Windows-1252 file labelled text/csv; charset=windows-1252, and shows the encoding in the options', async () => {
+    const account = await ctx.createAccount();
+    const job = await importLabelled(account.key, EXCEL_DE, 'text/csv; charset=windows-1252', { decimal_separator: ',' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    expect(job.options).toMatchObject({ encoding: 'windows-1252' });
+    expect(await productName(account.key, '4006381333931')).toBe('Crème brûlée');
+    expect(await productName(account.key, '5901234123457')).toBe('Größe M – Hemd');
+  });
+
+  it('reads the file part of a multipart upload in the charset of its own Content-Type', async () => {
+    const account = await ctx.createAccount();
+    const job = await importLabelled(account.key, EXCEL_DE, 'text/csv; charset=cp1252', { decimal_separator: ',' }, 'part');
+    expect(job).toMatchObject({ status: 'completed', options: { encoding: 'windows-1252' } });
+    expect(await productName(account.key, '5901234123457')).toBe('Größe M – Hemd');
+  });
+
+  it.each([
+    ['utf-16le without its BOM', 'application/csv; charset=utf-16le', () => iconv.encode('ean,name\n4006381333931,Éclair\n', 'utf-16le'), 'utf-16le'],
+    ['UTF-16 without a BOM, as little-endian', 'text/csv;charset=UTF-16', () => iconv.encode('ean,name\n4006381333931,Éclair\n', 'utf-16le'), 'utf-16le'],
+    ['UTF-16 whose BOM says big-endian', 'text/csv; charset=utf-16', () => iconv.encode('ean,name\n4006381333931,Éclair\n', 'utf-16be', { addBOM: true }), 'utf-16le'],
+    ['a quoted alias of ISO-8859-1', 'text/csv; charset="Latin1"', () => iconv.encode('ean,name\n4006381333931,Éclair\n', 'iso-8859-1'), 'iso-8859-1'],
+    ['US-ASCII, as UTF-8', 'text/csv; charset=us-ascii', () => Buffer.from('ean,name\n4006381333931,Éclair\n'), 'utf-8'],
+  ])('reads a file labelled with %s', async (_label, contentType, file, encoding) => {
+    const account = await ctx.createAccount();
+    const job = await importLabelled(account.key, file(), contentType);
+    expect(job).toMatchObject({ status: 'completed', options: { encoding } });
+    expect(await productName(account.key, '4006381333931')).toBe('Éclair');
+  });
+
+  it('lets the encoding parameter, then a profile, win over the charset', async () => {
+    const account = await ctx.createAccount();
+    const utf8 = Buffer.from('ean,name\n4006381333931,Crème\n');
+    const byQuery = await importLabelled(account.key, utf8, 'text/csv; charset=windows-1252', { encoding: 'utf-8' });
+    expect(byQuery).toMatchObject({ status: 'completed', options: { encoding: 'utf-8' } });
+    expect(await productName(account.key, '4006381333931')).toBe('Crème');
+
+    const profile = await sendJson(ctx.app, account.key, 'POST', '/v1/import-profiles', { name: 'Latin', encoding: 'iso-8859-1' });
+    expect(profile.statusCode, profile.body).toBe(201);
+    const latin1 = iconv.encode('ean,name\n4006381333931,Éclair\n', 'iso-8859-1');
+    const byProfile = await importLabelled(account.key, latin1, 'text/csv; charset=utf-8', { profile: 'Latin' }, 'part');
+    expect(byProfile).toMatchObject({ status: 'completed', options: { encoding: 'iso-8859-1' } });
+    expect(await productName(account.key, '4006381333931')).toBe('Éclair');
+  });
+
+  it.each(['raw', 'part'] as const)('refuses an unknown charset (%s) with 415 naming it and the supported ones, keeping nothing', async (as) => {
+    const account = await ctx.createAccount();
+    const file = iconv.encode('ean,name\n4006381333931,Pen\n', 'shift_jis');
+    const form = multipartBody([{ name: 'file', filename: 'products.csv', contentType: 'text/csv; charset=Shift_JIS', content: file }]);
+    const uploadsBefore = await storedUploads(ctx.db, ctx.uploads.root);
+    const response =
+      as === 'raw'
+        ? await ctx.upload(account.key, file, { encoding: 'utf-8' }, { 'content-type': 'text/csv; charset=Shift_JIS' })
+        : await ctx.upload(account.key, form.body, {}, { 'content-type': form.contentType });
+    expect(response.statusCode, response.body).toBe(415);
+    expect(response.json()).toMatchObject({
+      error_code: 'UNSUPPORTED_MEDIA_TYPE',
+      error:
+        "Unsupported charset 'Shift_JIS' in the Content-Type: a CSV file can be read as utf-8, us-ascii, windows-1252, iso-8859-1, utf-16, utf-16le or utf-16be. " +
+        'Save the file as UTF-8 and send it with charset=utf-8.',
+    });
+    expect((await ctx.get(account.key, '/v1/jobs')).json<{ data: unknown[] }>().data).toEqual([]);
+    expect(await storedUploads(ctx.db, ctx.uploads.root)).toEqual(uploadsBefore);
+  });
+
+  it("ignores the charset of an .xlsx workbook's content type", async () => {
+    const account = await ctx.createAccount();
+    const response = await uploadWorkbook(ctx, account.key, Buffer.from('not read before the job runs'), {}, {
+      filename: 'products.xlsx',
+      contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; charset=shift_jis',
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    const job = await ctx.waitForJob(account.key, response.json<{ id: string }>().id);
+    expect(job.options).toMatchObject({ format: 'xlsx', encoding: null });
   });
 });
 

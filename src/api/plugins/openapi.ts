@@ -107,7 +107,9 @@ export interface OpenApiOptions {
 function describeUploadBody(paths: Record<string, Record<string, Record<string, unknown>>> | undefined, maxLength: number): void {
   const operation = paths?.['/v1/imports']?.post;
   if (!operation) return;
-  const description = 'The CSV file: a header row, then one product per row (UTF-8, with or without BOM).';
+  const description =
+    'The CSV file: a header row, then one product per row (UTF-8, with or without BOM, unless `encoding`, the profile ' +
+    'or the `charset` of its Content-Type names another).';
   const csv = { type: 'string', maxLength, description };
   const workbook = { type: 'string', format: 'binary', maxLength, description: 'An .xlsx workbook: its first sheet (or `sheet`) read like a CSV file.' };
   operation.requestBody = {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 import type { AppError } from '../../shared/http/app-error.js';
-import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema } from '../../shared/jobs/import-options.js';
+import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema, type ImportEncoding } from '../../shared/jobs/import-options.js';
 import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { startsLikeZip, XLSX_MEDIA_TYPE, ZIP_SIGNATURE } from '../../shared/jobs/upload-formats.js';
@@ -17,10 +17,13 @@ import { INLINE_UPLOAD_BYTES } from '../../shared/storage/inline-uploads.js';
 import { readWhole } from '../../shared/storage/read-whole.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { mediaTypeOf, mediaTypeParameter } from '../media-type.js';
+import { MultipartFileContentType } from '../multipart-file-content-type.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
+import { charsetEncoding } from '../upload-charset.js';
 
 export interface ImportRouteDeps {
   db: Db;
@@ -45,7 +48,10 @@ const importQuery = z.object({
     .optional()
     // The refinement is invisible to JSON Schema: the document lists the accepted spellings.
     .meta({ enum: Object.keys(DELIMITER_NAMES), description: 'default: the `sep=` line, else detected among `,` `;` and tab' }),
-  encoding: z.enum(IMPORT_ENCODINGS).optional().meta({ description: 'CSV only; default utf-8; a UTF-16 byte-order mark is detected' }),
+  encoding: z
+    .enum(IMPORT_ENCODINGS)
+    .optional()
+    .meta({ description: "CSV only; default: the profile's, else the file's Content-Type charset, else utf-8; a byte-order mark is detected" }),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional().meta({ description: 'how prices write decimals; default "."' }),
   sheet: z
     .string()
@@ -63,12 +69,10 @@ const CSV_MEDIA_TYPES = new Set(['text/csv', 'application/csv']);
 
 const EXPECTED_MEDIA_TYPES = `send the CSV as text/csv, an .xlsx workbook as ${XLSX_MEDIA_TYPE}, or either as multipart/form-data with a 'file' field`;
 
-/** The media type of a Content-Type header, lower case, without parameters. */
-const mediaTypeOf = (contentType: string | undefined): string => (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-
 /**
  * Refuses, before any body is parsed, an import body that is neither CSV nor multipart (API.md §1:
  * 415): Fastify would otherwise parse JSON or plain text into something that is not an upload.
+ * A CSV body labelled with a charset the import cannot read is refused too (a workbook's is ignored).
  */
 async function requireImportMediaType(request: FastifyRequest): Promise<void> {
   const contentType = request.headers['content-type'];
@@ -76,6 +80,7 @@ async function requireImportMediaType(request: FastifyRequest): Promise<void> {
   if (!CSV_MEDIA_TYPES.has(mediaType) && mediaType !== XLSX_MEDIA_TYPE && mediaType !== 'multipart/form-data') {
     throw unsupportedMediaType(contentType, EXPECTED_MEDIA_TYPES);
   }
+  if (CSV_MEDIA_TYPES.has(mediaType)) charsetEncoding(contentType);
 }
 
 /** POST /v1/imports: store the upload, write the job row, queue it, answer 202 at once. */
@@ -92,7 +97,10 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         summary: 'Start an import of a CSV file or an .xlsx workbook',
         description:
           'Body: the CSV file raw as `text/csv`, the workbook raw as `' + XLSX_MEDIA_TYPE + '`, or either as ' +
-          '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type).',
+          '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type). ' +
+          "A CSV file's encoding is `encoding`, else the profile's, else the `charset` of its Content-Type " +
+          '(utf-8, us-ascii, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be and their usual aliases; ' +
+          'another charset is a 415), else UTF-8.',
         querystring: importQuery,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },
@@ -112,8 +120,11 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       });
       const idempotencyKey = request.headers['idempotency-key'];
       // Only a repeat of an Idempotency-Key compares requests: without one, the upload is not hashed.
-      const { upload, format } = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined });
+      const { upload, format, charset } = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined });
       if (format === 'xlsx') options.format = 'xlsx';
+      // The label comes last: a profile is set for the account's files, while many clients put
+      // `charset=utf-8` on whatever they send.
+      else options.encoding ??= charset;
       const requestHash = requestHashOf(idempotencyKey, JSON.stringify(options), upload.sha256 ?? '', query.callback_url ?? '');
       const job = await deps.acceptJob(
         {
@@ -148,6 +159,18 @@ function uploadFormat(mediaType: string | undefined, filename?: string): UploadF
 
 type UploadFormat = 'csv' | 'xlsx';
 
+/** What an upload is: its format and, for CSV, the encoding its Content-Type's charset names. */
+interface UploadKind {
+  format: UploadFormat;
+  charset: ImportEncoding | null;
+}
+
+/** The kind of an upload sent with `contentType` (a 415 for a charset that cannot be read). */
+function uploadKind(contentType: string | undefined, filename?: string): UploadKind {
+  const format = uploadFormat(contentType, filename);
+  return { format, charset: format === 'csv' ? charsetEncoding(contentType) : null };
+}
+
 /**
  * An upload as received: a small one read whole (`data`), to be kept with its job row; a larger one
  * streamed into the upload store (`path`).
@@ -164,18 +187,20 @@ async function receiveUpload(
   request: FastifyRequest,
   deps: ImportRouteDeps,
   save: SaveOptions,
-): Promise<{ upload: ReceivedUpload; format: UploadFormat }> {
-  const { upload, format } = request.isMultipart()
+): Promise<{ upload: ReceivedUpload } & UploadKind> {
+  const received = request.isMultipart()
     ? await receiveMultipart(request, deps, save)
-    : { upload: await receiveBody(request.body as Readable, deps, save), format: uploadFormat(request.headers['content-type']) };
-  if (upload.bytes === 0) {
-    await discard(deps, upload);
+    : { upload: await receiveBody(request.body as Readable, deps, save), ...uploadKind(request.headers['content-type']) };
+  if (received.upload.bytes === 0) {
+    await discard(deps, received.upload);
     throw badRequest('The uploaded file is empty.');
   }
   // The worker reads a zip archive as a workbook whatever it was sent as (a workbook named
   // data.csv): the job's options say what the import reads.
-  if (format === 'csv' && startsLikeZip(await uploadHead(deps, upload))) return { upload, format: 'xlsx' };
-  return { upload, format };
+  if (received.format === 'csv' && startsLikeZip(await uploadHead(deps, received.upload))) {
+    return { upload: received.upload, format: 'xlsx', charset: null };
+  }
+  return received;
 }
 
 /** The first bytes of the upload, enough to tell a zip archive; a stored upload that cannot be read is removed. */
@@ -218,14 +243,18 @@ async function receiveMultipart(
   request: FastifyRequest,
   deps: ImportRouteDeps,
   save: SaveOptions,
-): Promise<{ upload: ReceivedUpload; format: UploadFormat }> {
+): Promise<{ upload: ReceivedUpload } & UploadKind> {
   const limits = deps.multipart;
   const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
+  // Listening from here, before the loop starts the body flowing into busboy, it sees every byte.
+  const fileContentType = new MultipartFileContentType(request.raw, mediaTypeParameter(request.headers['content-type'], 'boundary') ?? '');
   try {
     for await (const part of request.parts({ limits })) {
       if (part.type === 'field') {
         if (part.valueTruncated) throw overLimits();
       } else if (part.fieldname === 'file') {
+        // Known before the file is read: a charset that cannot be read stores nothing.
+        const kind = uploadKind(fileContentType.contentTypeOf(part.mimetype) ?? part.mimetype, part.filename);
         const stored = await receiveBody(part.file, deps, save);
         // Past the limit the multipart parser cuts the file short and only reports it on the next
         // part, which is never read: a truncated file must not be imported as if it were whole.
@@ -233,12 +262,14 @@ async function receiveMultipart(
           await discard(deps, stored);
           throw payloadTooLarge(deps.maxUploadBytes);
         }
-        return { upload: stored, format: uploadFormat(part.mimetype, part.filename) };
+        return { upload: stored, ...kind };
       } else part.file.resume();
     }
   } catch (error) {
     if (MULTIPART_LIMIT_CODES.has((error as { code?: string }).code ?? '')) throw overLimits();
     throw malformedMultipart(error) ?? error;
+  } finally {
+    fileContentType.stop();
   }
   throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
 }
