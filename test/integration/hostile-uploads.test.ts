@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { untilQueueReady } from '../support/csv.js';
+import { multipartBody } from '../support/multipart.js';
 import { pause, streamRequest, type RawAnswer } from '../support/raw-http.js';
 import { productsCsv, waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -83,6 +84,19 @@ describe('a multipart upload over its limits', () => {
       ],
     });
     envelope(answer, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers 413 to one text field too many followed directly by the file, keeping nothing', async () => {
+    const [jobsBefore, uploadsBefore] = [await jobCount(), await storedUploads()];
+    const fields = Array.from({ length: 11 }, (_, index) => ({ name: `note${index}`, content: String(index) }));
+    const { body, contentType } = multipartBody([...fields, { name: 'file', filename: 'p.csv', content: 'ean,name\n96385074,Pen\n' }]);
+    const response = await ctx.upload(key, body, {}, { 'content-type': contentType });
+    expect(response.statusCode, response.body).toBe(413);
+    expect(response.json()).toMatchObject({ error_code: 'PAYLOAD_TOO_LARGE', limit_fields: 10 });
+    expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
+
+    const { body: atLimit, contentType: atLimitType } = multipartBody([...fields.slice(1), { name: 'file', filename: 'p.csv', content: 'ean\n96385074\n' }]);
+    expect((await ctx.upload(key, atLimit, {}, { 'content-type': atLimitType })).statusCode).toBe(202);
   });
 
   it('still takes a file beside a few small fields', async () => {

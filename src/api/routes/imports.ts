@@ -248,10 +248,14 @@ async function receiveMultipart(
   const overLimits = () => multipartTooLarge({ fields: limits.fields, fieldBytes: limits.fieldSize, parts: limits.parts });
   // Listening from here, before the loop starts the body flowing into busboy, it sees every byte.
   const fileContentType = new MultipartFileContentType(request.raw, mediaTypeParameter(request.headers['content-type'], 'boundary') ?? '');
+  let fields = 0;
   try {
-    for await (const part of request.parts({ limits })) {
+    // busboy skips the field past its limit but still hands over a file after it, ahead of its
+    // limit error: given one field more, it lets the route see that field and refuse it first.
+    for await (const part of request.parts({ limits: { ...limits, fields: limits.fields + 1 } })) {
       if (part.type === 'field') {
-        if (part.valueTruncated) throw overLimits();
+        fields += 1;
+        if (part.valueTruncated || fields > limits.fields) throw overLimits();
       } else if (part.fieldname === 'file') {
         // Known before the file is read: a charset that cannot be read stores nothing.
         const kind = uploadKind(fileContentType.contentTypeOf(part.mimetype) ?? part.mimetype, part.filename);
