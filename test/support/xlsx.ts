@@ -144,3 +144,22 @@ export async function importWorkbook(
   if (response.statusCode !== 202) throw new Error(`upload: ${response.statusCode} ${response.body}`);
   return ctx.waitForJob(key, response.json<{ id: string }>().id);
 }
+
+/**
+ * `parts` with `marker` in each member's XML replaced by `bytes` bytes of `filler` repeated (a
+ * multiple of its length): a member that inflates to hundreds of megabytes from a few hundred kilobytes,
+ * without the test holding the text as a string.
+ */
+export function withFiller(parts: ZipPart[], marker: string, filler: string, bytes: number): ZipPart[] {
+  return parts.map((part) => {
+    const xml = part.content.toString();
+    const at = xml.indexOf(marker);
+    if (at === -1) return part;
+    const head = Buffer.from(xml.slice(0, at));
+    const tail = Buffer.from(xml.slice(at + marker.length));
+    const content = Buffer.allocUnsafe(head.length + bytes + tail.length).fill(filler, head.length, head.length + bytes);
+    head.copy(content, 0);
+    tail.copy(content, head.length + bytes);
+    return { ...part, content };
+  });
+}

@@ -12,5 +12,14 @@ describe('SharedStrings', () => {
     expect(store.get(300_000)).toBeUndefined();
     expect(store.get(-1)).toBeUndefined();
     expect(store.get(Number.NaN)).toBeUndefined();
+    expect(store.get(1.5)).toBeUndefined();
+  });
+
+  it('keeps the place of a string too large for a row, and its neighbours whole', () => {
+    const store = new SharedStrings();
+    store.add('before');
+    store.addTooLarge();
+    store.add('after');
+    expect([0, 1, 2, 3].map((index) => store.get(index))).toEqual(['before', null, 'after', undefined]);
   });
 });

@@ -1,5 +1,7 @@
 /** Bytes of one page of the store; a longer string gets a page of its own. */
 const PAGE_BYTES = 4 << 20;
+/** Flag in `pageOf` of a string too large for any row; the other bits are the page. */
+const TOO_LARGE = 0x8000;
 
 /**
  * The workbook's shared strings, kept as UTF-8 in large buffers outside the JavaScript heap: a
@@ -30,11 +32,21 @@ export class SharedStrings {
     this.size += 1;
   }
 
-  /** The string at `index`, or undefined when the workbook has no such string. */
-  get(index: number): string | undefined {
-    if (!(index >= 0 && index < this.size)) return undefined;
+  /**
+   * Appends a string longer than any row may be (IMPORT_MAX_RECORD_BYTES) without its text: the
+   * workbook may not use it, and a row that does fails at that row.
+   */
+  addTooLarge(): void {
+    this.add('');
+    this.pageOf[this.size - 1]! |= TOO_LARGE;
+  }
+
+  /** The string at `index`; null for one {@link addTooLarge} kept; undefined when the workbook has no such string. */
+  get(index: number): string | null | undefined {
+    if (!(Number.isInteger(index) && index >= 0 && index < this.size)) return undefined;
+    if (this.pageOf[index]! & TOO_LARGE) return null;
     const page = this.pageOf[index]!;
-    const start = index > 0 && this.pageOf[index - 1] === page ? this.endOf[index - 1]! : 0;
+    const start = index > 0 && (this.pageOf[index - 1]! & ~TOO_LARGE) === page ? this.endOf[index - 1]! : 0;
     return this.pages[page]!.toString('utf8', start, this.endOf[index]);
   }
 

@@ -79,7 +79,16 @@ class SheetParser implements XmlHandlers {
   }
 
   text(value: string): void {
-    if (this.capturing) this.value += value;
+    if (!this.capturing) return;
+    // A string's length never exceeds its UTF-8 bytes: past the bound the row cannot fit, and
+    // the value is not held any longer (a rich text of a million runs comes in as many texts).
+    if (this.recordBytes + this.value.length + value.length > this.maxRecordBytes) throw this.tooLarge();
+    this.value += value;
+  }
+
+  /** A cell's text too long for the parser to hand over in one piece is too large for a row. */
+  runTooLong(): Error | undefined {
+    return this.capturing ? this.tooLarge() : undefined;
   }
 
   close(name: string): void {
@@ -104,9 +113,7 @@ class SheetParser implements XmlHandlers {
       if (this.type === 'n' && text.includes('.')) markPointNumber(this.cells, this.column);
       // As the CSV record would be: the cells' bytes and a separator between each two.
       this.recordBytes += Buffer.byteLength(text) + 1;
-      if (this.recordBytes + this.column > this.maxRecordBytes) {
-        throw this.rowError('RECORD_TOO_LARGE', `is larger than the limit of ${this.maxRecordBytes} bytes (IMPORT_MAX_RECORD_BYTES)`);
-      }
+      if (this.recordBytes + this.column > this.maxRecordBytes) throw this.tooLarge();
     }
     this.column += 1;
   }
@@ -117,7 +124,7 @@ class SheetParser implements XmlHandlers {
     if (value === '') return '';
     switch (this.type) {
       case 's':
-        return this.parts.sharedStrings.get(Number(value)) ?? '';
+        return this.sharedString(value);
       case 'b':
         return value.trim() === '0' ? 'FALSE' : 'TRUE';
       case 'inlineStr':
@@ -129,6 +136,17 @@ class SheetParser implements XmlHandlers {
       default:
         return numberText(value, this.parts.styles[this.style] ?? null, this.parts.date1904);
     }
+  }
+
+  /** The shared string a cell refers to; one too large for any row fails the row. */
+  private sharedString(index: string): string {
+    const text = this.parts.sharedStrings.get(Number(index));
+    if (text === null) throw this.tooLarge();
+    return text ?? '';
+  }
+
+  private tooLarge(): SheetRowError {
+    return this.rowError('RECORD_TOO_LARGE', `is larger than the limit of ${this.maxRecordBytes} bytes (IMPORT_MAX_RECORD_BYTES)`);
   }
 
   private rowError(code: SheetRowError['code'], message: string): SheetRowError {
@@ -149,7 +167,7 @@ export async function* sheetRecords(
 ): AsyncGenerator<string[]> {
   const parser = new SheetParser(parts, maxRecordBytes);
   const { ready } = parser;
-  for await (const _ of feedXml(content, parser)) {
+  for await (const _ of feedXml(content, parser, maxRecordBytes)) {
     for (const record of ready) yield record;
     parser.recordsBefore += ready.length;
     ready.length = 0;

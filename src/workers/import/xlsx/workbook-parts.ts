@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { FileProblem } from '../file-problem.js';
 import { unescapeText } from './cell-text.js';
 import { builtInFormat, numberStyleOf, type NumberStyle } from './number-formats.js';
 import { SharedStrings } from './shared-strings.js';
@@ -39,10 +40,11 @@ function partPath(target: string): string {
  * Reads the workbook's sheet list, relationships, cell formats and shared strings in one pass
  * over the archive, whatever order its members come in (Excel writes the sheets before the
  * shared strings). Every member is inflated against `budget`, sheets included, so a workbook
- * too large to read fails here, before any row is imported.
+ * too large to read fails here, before any row is imported. No row can hold a text longer than
+ * `maxRecordBytes`, so no shared string may be longer either.
  */
-export async function readWorkbookParts(source: Readable, budget: InflateBudget): Promise<WorkbookParts> {
-  const sheets: Array<{ name: string; relationId: string }> = [];
+export async function readWorkbookParts(source: Readable, budget: InflateBudget, maxRecordBytes: number): Promise<WorkbookParts> {
+  const sheets: Array<Omit<SheetEntry, 'path'> & { relationId: string }> = [];
   const targets = new Map<string, string>();
   const formatCodes = new Map<number, string>();
   const formatIds: number[] = [];
@@ -73,10 +75,10 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget)
 
   for await (const entry of zipEntries(source, budget)) {
     const path = entry.path.toLowerCase();
-    if (path === 'xl/workbook.xml') await readXml(entry.content, workbook);
-    else if (path === 'xl/_rels/workbook.xml.rels') await readXml(entry.content, relationships);
-    else if (path === 'xl/styles.xml') await readXml(entry.content, styles);
-    else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings));
+    if (path === 'xl/workbook.xml') await readXml(entry.content, workbook, maxRecordBytes);
+    else if (path === 'xl/_rels/workbook.xml.rels') await readXml(entry.content, relationships, maxRecordBytes);
+    else if (path === 'xl/styles.xml') await readXml(entry.content, styles, maxRecordBytes);
+    else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings, maxRecordBytes), maxRecordBytes);
   }
   parts.sheets = sheets.map(({ name, relationId }) => ({ name, path: targets.get(relationId) ?? null }));
   parts.styles = formatIds.map((id) => numberStyleOf(formatCodes.get(id) ?? builtInFormat(id)));
@@ -87,22 +89,37 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget)
  * Each `<si>` is one string: the text of its `<t>` elements, plain or in rich-text runs, without
  * the phonetic guides (`<rPh>`) that East Asian workbooks add.
  */
-function sharedStringHandlers(store: SharedStrings): XmlHandlers {
+function sharedStringHandlers(store: SharedStrings, maxBytes: number): XmlHandlers {
   let text = '';
+  let tooLarge = false;
   let inText = false;
   let inPhonetic = false;
+  // A text too long for the parser to hand over at all is a bomb, not a string to keep the place of.
+  const bomb = () =>
+    new FileProblem(
+      'RECORD_TOO_LARGE',
+      `The workbook's shared string ${store.size} is larger than the limit of ${maxBytes} bytes (IMPORT_MAX_RECORD_BYTES): no row can hold it.`,
+      0,
+    );
   return {
     open(name) {
-      if (name === 'si') text = '';
-      else if (name === 't') inText = !inPhonetic;
+      if (name === 'si') {
+        text = '';
+        tooLarge = false;
+      } else if (name === 't') inText = !inPhonetic;
       else if (name === 'rPh') inPhonetic = true;
     },
     text(value) {
-      if (inText) text += value;
+      if (!inText || tooLarge) return;
+      // A string's length never exceeds its UTF-8 bytes: past the bound it is not held any longer.
+      tooLarge = text.length + value.length > maxBytes;
+      text = tooLarge ? '' : text + value;
     },
+    runTooLong: () => (inText ? bomb() : undefined),
     close(name) {
       if (name === 't') inText = false;
       else if (name === 'rPh') inPhonetic = false;
+      else if (name === 'si' && tooLarge) store.addTooLarge();
       else if (name === 'si') store.add(unescapeText(text));
     },
   };

@@ -41,7 +41,7 @@ export function chooseSheet(sheets: SheetEntry[], wanted: string | undefined): S
 export async function* workbookRecords(input: WorkbookInput): AsyncGenerator<string[]> {
   let records = 0;
   try {
-    const parts = await readWorkbookParts(input.open(), new InflateBudget(input.maxUncompressedBytes));
+    const parts = await readWorkbookParts(input.open(), new InflateBudget(input.maxUncompressedBytes), input.maxRecordBytes);
     const sheet = chooseSheet(parts.sheets, input.sheet);
     // The first pass has counted every member already; this budget only keeps the second honest.
     for await (const entry of zipEntries(input.open(), new InflateBudget(input.maxUncompressedBytes))) {
