@@ -127,6 +127,19 @@ describe('xlsx import', () => {
     ]);
   });
 
+  it('imports the first visible sheet when none is chosen, not a hidden one before it', async () => {
+    const account = await ctx.createAccount();
+    const sheet = (name: string, ean: string, state?: string) => ({
+      name, state,
+      rows: `<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row><row><c t="inlineStr"><is><t>${ean}</t></is></c><c t="inlineStr"><is><t>${name}</t></is></c></row>`,
+    });
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [sheet('Hidden', '96385074', 'hidden'), sheet('Products', '4006381333931'), sheet('Other', '0036000291452')] }));
+    expect(await importWorkbook(ctx, account.key, workbook)).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Products']);
+    expect(await importWorkbook(ctx, account.key, workbook, { sheet: '1' })).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Products', 'Hidden']);
+  });
+
   it('fails a workbook that inflates past IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES, however small it claims to be', async () => {
     const account = await ctx.createAccount();
     const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c></row>' + '<row><c><v>4006381333931</v></c></row>'.repeat(80_000);

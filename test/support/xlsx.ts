@@ -70,7 +70,8 @@ const RELS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationship
 
 /** What a hand-written workbook holds: its sheets' XML (`<sheetData>` content) and other parts. */
 export interface HandWrittenWorkbook {
-  sheets: Array<{ name: string; rows: string }>;
+  /** `state`: `hidden` or `veryHidden` for a sheet Excel shows no tab for. */
+  sheets: Array<{ name: string; rows: string; state?: string }>;
   /** `<si>` elements of the shared strings part (raw XML); no part when unset. */
   sharedStrings?: string[];
   /** `<numFmts>` and `<cellXfs>` of the styles part (raw XML); no part when unset. */
@@ -87,7 +88,9 @@ export interface HandWrittenWorkbook {
 export function handWrittenWorkbook(book: HandWrittenWorkbook): ZipPart[] {
   const p = book.prefix ?? '';
   const ns = p ? `xmlns:${p.slice(0, -1)}="${MAIN}"` : `xmlns="${MAIN}"`;
-  const sheetList = book.sheets.map((sheet, i) => `<${p}sheet name="${sheet.name}" sheetId="${i + 1}" r:id="rId${i + 1}"/>`).join('');
+  const sheetList = book.sheets
+    .map((sheet, i) => `<${p}sheet name="${sheet.name}" sheetId="${i + 1}"${sheet.state ? ` state="${sheet.state}"` : ''} r:id="rId${i + 1}"/>`)
+    .join('');
   const parts: ZipPart[] = [
     { path: '[Content_Types].xml', content: '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>' },
     { path: '_rels/.rels', content: `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>` },

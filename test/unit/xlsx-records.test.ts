@@ -81,6 +81,21 @@ describe('xlsx records', () => {
     });
   });
 
+  it('chooses the first visible sheet by default; a hidden one by name or by its position among all sheets', async () => {
+    const sheet = (name: string, state?: string) => ({ name, state, rows: `<row><c t="inlineStr"><is><t>${name}</t></is></c></row>` });
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [sheet('Hidden', 'hidden'), sheet('Secret', 'veryHidden'), sheet('Products'), sheet('Other', 'visible')] }));
+    expect(await recordsOf(workbook)).toEqual([['Products']]);
+    expect(await recordsOf(workbook, { sheet: 'hidden' })).toEqual([['Hidden']]);
+    expect(await recordsOf(workbook, { sheet: '2' })).toEqual([['Secret']]);
+    expect(await recordsOf(workbook, { sheet: '4' })).toEqual([['Other']]);
+    await expect(recordsOf(workbook, { sheet: 'Prices' })).rejects.toMatchObject({
+      code: 'UNKNOWN_SHEET',
+      message: "The workbook has no sheet 'Prices'; its sheets are 'Hidden' (hidden), 'Secret' (hidden), 'Products', 'Other'.",
+    });
+    const allHidden = zipOf(handWrittenWorkbook({ sheets: [sheet('First', 'hidden'), sheet('Second', 'hidden')] }));
+    expect(await recordsOf(allHidden)).toEqual([['First']]);
+  });
+
   it('stops at the inflated-size bound even when the archive declares small sizes', async () => {
     const rows = '<row><c t="inlineStr"><is><t>x</t></is></c></row>'.repeat(50_000);
     const honest = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }));

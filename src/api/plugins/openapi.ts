@@ -111,7 +111,7 @@ function describeUploadBody(paths: Record<string, Record<string, Record<string, 
     'The CSV file: a header row, then one product per row (UTF-8, with or without BOM, unless `encoding`, the profile ' +
     'or the `charset` of its Content-Type names another).';
   const csv = { type: 'string', maxLength, description };
-  const workbook = { type: 'string', format: 'binary', maxLength, description: 'An .xlsx workbook: its first sheet (or `sheet`) read like a CSV file.' };
+  const workbook = { type: 'string', format: 'binary', maxLength, description: 'An .xlsx workbook: its first visible sheet (or `sheet`) read like a CSV file.' };
   operation.requestBody = {
     required: true,
     content: {

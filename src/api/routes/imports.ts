@@ -58,7 +58,7 @@ const importQuery = z.object({
     .min(1)
     .max(255)
     .optional()
-    .meta({ description: "An .xlsx workbook's sheet to import, by name or 1-based position; default the first" }),
+    .meta({ description: "An .xlsx workbook's sheet to import, by name or 1-based position (hidden sheets counted); default the first visible sheet" }),
   dry_run: z.enum(['true', 'false']).default('false'),
   callback_url: callbackUrlSchema.optional(),
 });

@@ -9,6 +9,8 @@ import { zipEntries, type InflateBudget } from './zip-entries.js';
 /** A worksheet of the workbook, in the workbook's order, and the archive member holding it. */
 export interface SheetEntry {
   name: string;
+  /** `state="hidden"` or `"veryHidden"`: not shown as a tab in Excel. */
+  hidden: boolean;
   /** Archive path in lower case (`xl/worksheets/sheet1.xml`); null when the workbook names no part. */
   path: string | null;
 }
@@ -52,7 +54,10 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
 
   const workbook: XmlHandlers = {
     open(name, attributes) {
-      if (name === 'sheet') sheets.push({ name: attributes.name ?? '', relationId: attribute(attributes, 'id') ?? '' });
+      if (name === 'sheet') {
+        const hidden = attributes.state === 'hidden' || attributes.state === 'veryHidden';
+        sheets.push({ name: attributes.name ?? '', hidden, relationId: attribute(attributes, 'id') ?? '' });
+      }
       else if (name === 'workbookPr') parts.date1904 = ['1', 'true'].includes(attributes.date1904 ?? '');
     },
   };
@@ -80,7 +85,7 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
     else if (path === 'xl/styles.xml') await readXml(entry.content, styles, maxRecordBytes);
     else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings, maxRecordBytes), maxRecordBytes);
   }
-  parts.sheets = sheets.map(({ name, relationId }) => ({ name, path: targets.get(relationId) ?? null }));
+  parts.sheets = sheets.map(({ name, hidden, relationId }) => ({ name, hidden, path: targets.get(relationId) ?? null }));
   parts.styles = formatIds.map((id) => numberStyleOf(formatCodes.get(id) ?? builtInFormat(id)));
   return parts;
 }

@@ -9,7 +9,7 @@ import { InflateBudget, InflateLimitError, ZipFormatError, zipEntries } from './
 export interface WorkbookInput {
   /** A fresh stream over the stored workbook; the workbook is read twice. */
   open: () => Readable;
-  /** The sheet to read, by name or 1-based position; the first when unset. */
+  /** The sheet to read, by name or 1-based position; the first visible one when unset. */
   sheet?: string;
   /** Most bytes all members of the archive may inflate to (IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES). */
   maxUncompressedBytes: number;
@@ -17,12 +17,17 @@ export interface WorkbookInput {
   maxRecordBytes: number;
 }
 
-const quoted = (sheets: SheetEntry[]) => sheets.map((sheet) => `'${sheet.name}'`).join(', ');
+const quoted = (sheets: SheetEntry[]) => sheets.map((sheet) => `'${sheet.name}'${sheet.hidden ? ' (hidden)' : ''}`).join(', ');
 
-/** The sheet `wanted` names (a name first, then a 1-based position), or the first sheet. */
+/**
+ * The sheet `wanted` names (a name first, then a 1-based position in the workbook's order, hidden
+ * sheets counted as Excel counts them), or the first sheet Excel shows as a tab: a hidden sheet
+ * (lookup tables, a template's settings) is read only when named. A workbook whose sheets are all
+ * hidden, which Excel does not write, gives its first.
+ */
 export function chooseSheet(sheets: SheetEntry[], wanted: string | undefined): SheetEntry {
   if (sheets.length === 0) throw new FileProblem('INVALID_XLSX', 'The workbook has no worksheet.', 0);
-  if (wanted === undefined) return sheets[0]!;
+  if (wanted === undefined) return sheets.find((sheet) => !sheet.hidden) ?? sheets[0]!;
   const byName = sheets.find((sheet) => sheet.name === wanted) ?? sheets.find((sheet) => sheet.name.toLowerCase() === wanted.trim().toLowerCase());
   const position = /^\d+$/.test(wanted.trim()) ? Number(wanted) : 0;
   const sheet = byName ?? sheets[position - 1];
