@@ -140,6 +140,21 @@ describe('xlsx import', () => {
     expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Products', 'Hidden']);
   });
 
+  it('fails a workbook whose cell refers to a shared string it does not have, naming the cell', async () => {
+    const account = await ctx.createAccount();
+    const rows = '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>' +
+      '<row r="2"><c r="A2"><v>4006381333931</v></c><c r="B2" t="s"><v>2</v></c></row>' +
+      '<row r="3"><c r="A3"><v>4006381333948</v></c><c r="B3" t="s"><v>99</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }], sharedStrings: ['<si><t>ean</t></si>', '<si><t>name</t></si>', '<si><t>Pen</t></si>'] }));
+    const job = await importWorkbook(ctx, account.key, workbook);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{
+      row: 2, ean: null, field: null, code: 'INVALID_XLSX',
+      message: "Row 2 has a cell (B3) that refers to shared string '99', which the workbook does not have (it has 3 shared strings).",
+    }]);
+    expect(await storedProducts(ctx, account.id)).toEqual([]);
+  });
+
   it('fails a workbook that inflates past IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES, however small it claims to be', async () => {
     const account = await ctx.createAccount();
     const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c></row>' + '<row><c><v>4006381333931</v></c></row>'.repeat(80_000);

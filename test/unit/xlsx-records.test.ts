@@ -96,6 +96,22 @@ describe('xlsx records', () => {
     expect(await recordsOf(allHidden)).toEqual([['First']]);
   });
 
+  it('fails a cell that refers to a shared string the workbook does not have, naming the cell', async () => {
+    const header = '<row r="1"><c r="A1" t="inlineStr"><is><t>ean</t></is></c><c r="B1" t="s"><v>0</v></c></row>';
+    for (const [cells, cell, index] of [
+      ['<c r="A3"><v>4006381333931</v></c><c r="B3" t="s"><v>99</v></c>', 'B3', '99'],
+      ['<c><v>4006381333931</v></c><c t="s"><v>1.5</v></c>', 'B3', '1.5'],
+      ['<c><v>4006381333931</v></c><c t="s"><v>-1</v></c>', 'B3', '-1'],
+    ]) {
+      const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows: `${header}<row r="3">${cells}</row>` }], sharedStrings: ['<si><t>name</t></si>'] }));
+      await expect(recordsOf(workbook)).rejects.toMatchObject({
+        code: 'INVALID_XLSX',
+        row: 1,
+        message: `Row 1 has a cell (${cell}) that refers to shared string '${index}', which the workbook does not have (it has 1 shared string).`,
+      });
+    }
+  });
+
   it('stops at the inflated-size bound even when the archive declares small sizes', async () => {
     const rows = '<row><c t="inlineStr"><is><t>x</t></is></c></row>'.repeat(50_000);
     const honest = zipOf(handWrittenWorkbook({ sheets: [{ name: 'S', rows }] }));

@@ -10,7 +10,7 @@ export const MAX_COLUMNS = 16_384;
 export class SheetRowError extends Error {
   override name = 'SheetRowError';
   constructor(
-    readonly code: 'RECORD_TOO_LARGE' | 'TOO_MANY_COLUMNS',
+    readonly code: 'RECORD_TOO_LARGE' | 'TOO_MANY_COLUMNS' | 'INVALID_XLSX',
     message: string,
     readonly record: number,
   ) {
@@ -31,6 +31,13 @@ function columnOf(reference: string | undefined): number {
   return at === 0 ? -1 : column - 1;
 }
 
+/** The letters of a 0-based column (27 → `AB`). */
+function columnName(column: number): string {
+  let name = '';
+  for (let rest = column + 1; rest > 0; rest = Math.floor((rest - 1) / 26)) name = String.fromCharCode(65 + ((rest - 1) % 26)) + name;
+  return name;
+}
+
 /**
  * Builds records from the elements of a sheet's XML: the cell being read (its column, type,
  * format and value) and the row it belongs to. Finished records wait in `ready`.
@@ -43,6 +50,9 @@ class SheetParser implements XmlHandlers {
   private recordBytes = 0;
   private headerWidth = -1;
   private column = 0;
+  /** The `r` of the row and of the cell (`3`, `B3`), when the writer gives them. */
+  private rowNumber = '';
+  private reference: string | undefined;
   private type = 'n';
   private style = 0;
   private value = '';
@@ -57,6 +67,7 @@ class SheetParser implements XmlHandlers {
 
   open(name: string, attributes: Record<string, string>): void {
     if (name === 'c') {
+      this.reference = attributes.r;
       const column = columnOf(attributes.r);
       if (column !== -1) this.column = column;
       if (this.column >= MAX_COLUMNS) {
@@ -75,6 +86,7 @@ class SheetParser implements XmlHandlers {
       this.cells = [];
       this.column = 0;
       this.recordBytes = 0;
+      this.rowNumber = attributes.r ?? '';
     }
   }
 
@@ -138,11 +150,18 @@ class SheetParser implements XmlHandlers {
     }
   }
 
-  /** The shared string a cell refers to; one too large for any row fails the row. */
+  /**
+   * The shared string a cell refers to. An index the workbook has no string for is a damaged
+   * workbook: reading it as an empty cell would clear the field it maps to.
+   */
   private sharedString(index: string): string {
-    const text = this.parts.sharedStrings.get(Number(index));
+    const { sharedStrings } = this.parts;
+    const text = /^\s*\d+\s*$/.test(index) ? sharedStrings.get(Number(index)) : undefined;
     if (text === null) throw this.tooLarge();
-    return text ?? '';
+    if (text !== undefined) return text;
+    const cell = this.reference ?? (this.rowNumber ? `${columnName(this.column)}${this.rowNumber}` : `column ${columnName(this.column)}`);
+    const has = `${sharedStrings.size} shared string${sharedStrings.size === 1 ? '' : 's'}`;
+    throw this.rowError('INVALID_XLSX', `has a cell (${cell}) that refers to shared string '${index.trim().slice(0, 20)}', which the workbook does not have (it has ${has})`);
   }
 
   private tooLarge(): SheetRowError {
