@@ -62,13 +62,27 @@ async function errorOf(response: Response): Promise<CliError> {
  * a per-minute 429 waits for its Retry-After; other 4xx answers are final. `notify` hears of each wait.
  */
 export function createApiClient(config: CliConfig, notify: (line: string) => void): ApiClient {
-  const headersOf = (request: ApiRequest, contentType: string | undefined): Record<string, string> => {
+  /**
+   * The request's headers, built here rather than by fetch: a value fetch refuses would be quoted
+   * in its error, and that error would read as a network failure, be retried and be printed. Here
+   * it is a usage error at once that names the header, never its value (which may be the key).
+   */
+  const headersOf = (request: ApiRequest, contentType: string | undefined): Headers => {
     if (!config.apiKey) throw new CliError('No API key: pass --key or set CATALOG_API_KEY.', EXIT.auth);
-    return {
+    const fields: Record<string, string> = {
       authorization: `Bearer ${config.apiKey}`,
       ...(contentType ? { 'content-type': contentType } : {}),
       ...request.headers,
     };
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(fields)) {
+      try {
+        headers.set(name, value);
+      } catch {
+        throw new CliError(`The ${name} header has a value no HTTP request can carry; nothing was sent (the value is not shown).`, EXIT.usage);
+      }
+    }
+    return headers;
   };
 
   const attempt = (method: string, url: string, request: ApiRequest): Promise<Response> => {
@@ -101,6 +115,11 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         const cause = (error as { cause?: unknown }).cause;
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;
+        // fetch's network failures carry their cause; a TypeError without one is fetch refusing the
+        // request as built, which no retry changes. Its message can quote a header, the key's too.
+        if (error instanceof TypeError && cause === undefined) {
+          throw new CliError('The request could not be sent: fetch refused it as built (its message is not shown: it may hold the key).', EXIT.usage);
+        }
         failures += 1;
         lostAnswers += 1;
         const { code, message } = (cause ?? {}) as { code?: string; message?: string };

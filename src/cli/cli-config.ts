@@ -18,7 +18,7 @@ const envSchema = z.object({
 /** How the CLI reaches the service, from flags over the environment. */
 export interface CliConfig {
   baseUrl: string;
-  /** Never printed or logged. */
+  /** Trimmed, printable ASCII (see {@link apiKeyOf}). Never printed or logged. */
   apiKey: string | undefined;
   retries: number;
   retryBaseMs: number;
@@ -34,6 +34,28 @@ export interface GlobalFlags {
 }
 
 export const DEFAULT_URL = 'http://localhost:3000';
+
+/**
+ * The key as it will be sent, from `source` (`--key` or CATALOG_API_KEY). Whitespace around it is
+ * dropped (a key read from a file ends with a newline); what remains must be printable ASCII, as
+ * every key the service issues is. Anything else is no key of the service's, and a line break or
+ * a character past Latin-1 cannot even go into an HTTP header: fetch refuses it with a message
+ * that quotes the header, key included. So the key is refused here, at once and unsent, with a
+ * message that says what is wrong with it, never what it is.
+ */
+function apiKeyOf(value: string | undefined, source: string): string | undefined {
+  const key = value?.trim();
+  if (!key) return undefined;
+  const problem = /[\r\n]/.test(key)
+    ? 'a line break (is it a file of more than one line?)'
+    : /[ \t]/.test(key)
+      ? 'a space or a tab'
+      : /[^\x21-\x7e]/.test(key)
+        ? 'a character that is not printable ASCII'
+        : null;
+  if (problem) throw new CliError(`${source}: the API key holds ${problem}; nothing was sent (the key is not shown).`, EXIT.usage);
+  return key;
+}
 
 /**
  * The CLI's configuration, parsed once from the environment and the global flags: a flag wins over
@@ -53,7 +75,7 @@ export function loadCliConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv = proce
   }
   return {
     baseUrl: baseUrl.replace(/\/+$/, ''),
-    apiKey: flags.key ?? parsed.data.CATALOG_API_KEY,
+    apiKey: flags.key === undefined ? apiKeyOf(parsed.data.CATALOG_API_KEY, 'CATALOG_API_KEY') : apiKeyOf(flags.key, '--key'),
     retries: parsed.data.CATALOG_RETRIES,
     retryBaseMs: parsed.data.CATALOG_RETRY_BASE_MS,
     eventsIdleMs: parsed.data.CATALOG_EVENTS_IDLE_MS,

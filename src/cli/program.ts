@@ -20,7 +20,7 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  done (a followed job completed)
   1  the job failed or was cancelled
-  2  usage error (arguments, file, a request the service refused as invalid)
+  2  usage error (arguments, a malformed key, a file, a request the service refused as invalid)
   3  authentication or permission (no key, invalid key, missing scope)
   4  per-minute limit (after waiting out Retry-After) or monthly quota
   5  server or network error after retries

@@ -97,4 +97,16 @@ describe('the CLI HTTP client', () => {
     const stand = await standIn([[403, {}, envelope('PERMISSION_DENIED', 'This key lacks the imports:write scope.')]]);
     expect(await failureOf(clientFor(stand.url).send('POST', '/v1/imports'))).toMatchObject({ exitCode: EXIT.auth });
   });
+
+  it('fails at once with exit 2 on a header value no request can carry, naming the header but never its value', async () => {
+    const stand = await standIn([[200, {}, { ok: true }]]);
+    const notices: string[] = [];
+    const request = { headers: { 'last-event-id': 'one\ntwo-SECRET' } };
+    const failure = await failureOf(clientFor(stand.url, notices).send('GET', '/v1/jobs/x/events', request));
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, afterLostAnswer: false });
+    expect(failure.message).toContain('The last-event-id header has a value no HTTP request can carry; nothing was sent');
+    expect(failure.message).not.toContain('SECRET');
+    expect(notices).toEqual([]);
+    expect(stand.requests).toHaveLength(0);
+  });
 });
