@@ -18,16 +18,28 @@ function report(io: CliIo, json: boolean, error: CliError, run: RunState): void 
   const extras = [error.errorCode, error.requestId && `request ${error.requestId}`].filter(Boolean).join(', ');
   io.stderr.write(`catalog: ${error.message}${extras ? ` (${extras})` : ''}\n`);
   if (run.job) io.stderr.write(`catalog: ${startedJobNotice(run.job)}\n`);
-  if (json) {
-    const body = {
-      error: error.message,
-      error_code: error.errorCode,
-      request_id: error.requestId,
-      job_id: run.job?.id ?? null,
-      exit_code: error.exitCode,
-    };
-    io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-  }
+  if (json) reportJson(io, error, run);
+}
+
+/** The failure as the JSON document --json prints on stdout. */
+function reportJson(io: CliIo, error: CliError, run: RunState): void {
+  const body = {
+    error: error.message,
+    error_code: error.errorCode,
+    request_id: error.requestId,
+    job_id: run.job?.id ?? null,
+    exit_code: error.exitCode,
+  };
+  io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+/**
+ * A parse error of commander's as a usage error. Commander has already said it on stderr (its
+ * message, or the help of a command named without its subcommand), so only the JSON is left.
+ */
+function usageErrorOf(error: CommanderError): CliError {
+  const message = error.code === 'commander.help' ? 'A command is missing; see --help.' : error.message.replace(/^error: /, '');
+  return new CliError(message, EXIT.usage);
 }
 
 /** Runs the CLI on `argv` (process.argv form), keeping its state in `run`, and returns its exit code. */
@@ -38,7 +50,11 @@ async function runCli(argv: string[], io: CliIo, run: RunState): Promise<ExitCod
     return run.exitCode;
   } catch (error) {
     // Help and --version end through exitOverride with exit code 0; every other parse error is a usage error.
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.done : EXIT.usage;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.done;
+      if (argv.includes('--json')) reportJson(io, usageErrorOf(error), run);
+      return EXIT.usage;
+    }
     const failure =
       error instanceof CliError ? error : new CliError(`Unexpected error: ${(error as Error).message}`, EXIT.server);
     report(io, argv.includes('--json'), failure, run);

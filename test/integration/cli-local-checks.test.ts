@@ -59,3 +59,22 @@ describe('catalog with a malformed API key', { timeout: 60_000 }, () => {
     expect(run.stdout).toMatch(/^FREE tier, /m);
   });
 });
+
+describe('catalog --json on an argument error', { timeout: 60_000 }, () => {
+  it('prints the usage error as JSON on stdout with exit 2, as for any other failure', async () => {
+    const unknownOption = await cli('ck_unused', '--json', 'import', 'small.csv', '--bogus');
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain("error: unknown option '--bogus'");
+    expect(JSON.parse(unknownOption.stdout)).toEqual({
+      error: "unknown option '--bogus'",
+      error_code: null,
+      request_id: null,
+      job_id: null,
+      exit_code: 2,
+    });
+
+    const missingArgument = await cli('ck_unused', '--json', 'jobs', 'show');
+    expect(missingArgument.code).toBe(2);
+    expect(JSON.parse(missingArgument.stdout)).toMatchObject({ error: "missing required argument 'id'", exit_code: 2 });
+  });
+});
