@@ -45,7 +45,7 @@ function addImportCommand(program: Command, action: ActionOf): void {
     .option('--profile <name>', 'saved import profile (id or name)')
     .option('--delimiter <char>', 'column delimiter (default: detected)')
     .option('--no-wait', 'print the job id once uploaded; do not follow the job')
-    .option('--errors-out <path>', 'where the failed rows go (default FILE.errors.csv); its folder must be writable')
+    .option('--errors-out <path>', 'where the failed rows go, replaced if it exists (default FILE.errors.csv, or FILE.errors-2.csv… if taken)')
     .action(action(importCommand));
 }
 
@@ -57,7 +57,7 @@ function addExportCommand(program: Command, action: ActionOf): void {
     .option('--gzip', 'gzip the file')
     .option('--fields <list>', 'comma-separated fields, in order')
     .option('--filter <key=value>', 'brand=…, category=… or updated_since=… (repeatable)', (value, all: string[]) => [...all, value], [])
-    .requiredOption('-o, --output <path>', 'where to write the file')
+    .requiredOption('-o, --output <path>', "the file to write (replaced if it exists), or a folder to write it into under the export's name")
     .action(action(exportCommand));
 }
 

@@ -1,9 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApiClient, ApiRequest } from './api-client.js';
+import type { DownloadTarget } from './destination.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { ProgressBar, ProgressOutput } from './progress.js';
 
@@ -64,15 +65,38 @@ export async function uploadFile(
 }
 
 /**
- * GETs `path` into the file `destination`, with a bar when `progress` is given. The body goes to a
- * `.part` file renamed at the end, so an interrupted download never leaves a file that looks whole.
+ * The file name the service gives a download (`Content-Disposition: attachment; filename="…"`),
+ * when it is a plain name: no folder part, no leading dot, nothing a shell would trip on.
  */
-export async function downloadTo(client: ApiClient, progress: ProgressOutput | null, path: string, destination: string): Promise<number> {
+function attachmentName(response: Response): string | null {
+  const header = response.headers.get('content-disposition') ?? '';
+  const name = /filename="([^"]*)"/i.exec(header)?.[1] ?? /filename=([^;\s]+)/i.exec(header)?.[1];
+  return name !== undefined && /^\w[\w.-]*$/.test(name) ? name : null;
+}
+
+/** A finished download: its bytes and the file that holds them. */
+export interface Download {
+  bytes: number;
+  file: string;
+}
+
+/**
+ * GETs `path` into `target`, with a bar when `progress` is given. The body goes to a `.part` file
+ * beside the destination, renamed at the end, so an interrupted download never leaves a file that
+ * looks whole.
+ */
+export async function downloadTo(
+  client: ApiClient,
+  progress: ProgressOutput | null,
+  path: string,
+  target: DownloadTarget,
+): Promise<Download> {
   const response = await client.send('GET', path);
+  const destination = 'file' in target ? target.file : join(target.folder, attachmentName(response) ?? target.fallbackName);
   const length = response.headers.get('content-length');
   const total = length === null ? null : Number(length);
   const bar: ProgressBar | null = progress?.bar('download', 'bytes') ?? null;
-  const partial = `${destination}.part`;
+  const partial = join(dirname(destination), `${basename(destination)}.part`);
   let written = 0;
   try {
     if (!response.body) throw new CliError(`The service sent no body for ${path}.`, EXIT.server);
@@ -82,9 +106,10 @@ export async function downloadTo(client: ApiClient, progress: ProgressOutput | n
     });
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, createWriteStream(partial));
     await rename(partial, destination);
-    return written;
+    return { bytes: written, file: destination };
   } catch (error) {
-    await rm(partial, { force: true });
+    // The real failure is the one to report, not a cleanup's (a name too long fails both alike).
+    await rm(partial, { force: true }).catch(() => undefined);
     if (error instanceof CliError) throw error;
     // A file-system error (no such folder, no permission) is the caller's to fix; anything else is the network.
     const local = typeof (error as NodeJS.ErrnoException).syscall === 'string';

@@ -1,14 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { compileCli, runProcess, type CompiledCli } from '../support/cli-runner.js';
+import { ean13, toCsv, withBadCheckDigit } from '../support/csv.js';
 import { baseUrlOf } from '../support/event-stream.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
- * What the CLI checks on its own side before it sends anything: the key it was given and its
- * arguments (also with --json).
+ * What the CLI checks on its own side before it sends anything: the key it was given, its
+ * arguments (also with --json), and the files it is to write.
  */
 let ctx: TestContext;
 let url: string;
@@ -26,7 +28,19 @@ afterAll(async () => {
   if (folder) await rm(folder, { recursive: true, force: true });
 });
 
+const HEADER = ['ean', 'name', 'brand', 'price', 'currency'];
+
 const cli = (key: string, ...args: string[]) => runProcess(compiled.command, args, { CATALOG_URL: url, CATALOG_API_KEY: key });
+
+/** Writes a CSV file of one valid product and one with a bad check digit (an import of it fails). */
+async function badFile(name: string, first: number): Promise<string> {
+  const path = join(folder, name);
+  const rows = [[ean13(first), `Product ${first}`, 'Acme', '1.50', 'EUR'], [withBadCheckDigit(ean13(first + 1)), 'Broken', 'Acme', '1.00', 'EUR']];
+  await writeFile(path, toCsv([HEADER, ...rows]));
+  return path;
+}
+
+const jobsOf = async (key: string) => (await ctx.get(key, '/v1/jobs')).json<{ data: JobResource[] }>().data;
 
 describe('catalog with a malformed API key', { timeout: 60_000 }, () => {
   it('refuses a key of two lines at once with exit 2, never printing it nor retrying it as a network error', async () => {
@@ -76,5 +90,59 @@ describe('catalog --json on an argument error', { timeout: 60_000 }, () => {
     const missingArgument = await cli('ck_unused', '--json', 'jobs', 'show');
     expect(missingArgument.code).toBe(2);
     expect(JSON.parse(missingArgument.stdout)).toMatchObject({ error: "missing required argument 'id'", exit_code: 2 });
+  });
+});
+
+describe('catalog import, where the failed rows go', { timeout: 60_000 }, () => {
+  it('leaves an existing FILE.errors.csv as it was and writes the rows to FILE.errors-2.csv, saying so', async () => {
+    const account = await ctx.createAccount();
+    const file = await badFile('kept.csv', 10);
+    await writeFile(`${file}.errors.csv`, 'notes\n');
+    const run = await cli(account.key, 'import', file);
+
+    expect(run.code, run.stderr).toBe(1);
+    expect(await readFile(`${file}.errors.csv`, 'utf8')).toBe('notes\n');
+    expect(run.stdout).toContain(`Failed rows written to ${file}.errors-2.csv (${file}.errors.csv exists and was left as it was): every row`);
+    expect(await readFile(`${file}.errors-2.csv`, 'utf8')).toMatch(/^ean,name,brand,price,currency,error_/);
+  });
+
+  it('refuses an --errors-out that is the file being imported before it uploads anything', async () => {
+    const account = await ctx.createAccount();
+    const file = await badFile('itself.csv', 20);
+    const before = await readFile(file, 'utf8');
+    const run = await cli(account.key, 'import', file, '--errors-out', file);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`catalog: --errors-out ${file}: is the file being imported`);
+    expect(await readFile(file, 'utf8')).toBe(before);
+    expect(await jobsOf(account.key)).toHaveLength(0);
+  });
+});
+
+describe('catalog export -o', { timeout: 60_000 }, () => {
+  it("writes into a folder under the export's file name, with no .part file beside the folder", async () => {
+    const account = await ctx.createAccount();
+    await ctx.importCsv(account.key, toCsv([HEADER, [ean13(30), 'Product 30', 'Acme', '1.50', 'EUR']]));
+    const into = join(folder, 'exports');
+    await mkdir(into);
+    const run = await cli(account.key, '--json', 'export', '-o', into);
+
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { job: JobResource; file: string };
+    expect(result.file).toMatch(new RegExp(`^${into}/catalog-\\d{4}-\\d{2}-\\d{2}-${result.job.id}\\.csv$`));
+    expect(await readdir(into)).toEqual([result.file.slice(into.length + 1)]);
+    expect(await readFile(result.file, 'utf8')).toContain(ean13(30));
+    expect(await readdir(folder)).not.toContain('exports.part');
+  });
+
+  it('refuses a path in a missing folder before the export starts', async () => {
+    const account = await ctx.createAccount();
+    const missing = await cli(account.key, 'export', '-o', join(folder, 'no-such-folder', 'out.csv'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot write into its folder (ENOENT)');
+    const slash = await cli(account.key, 'export', '-o', `${join(folder, 'no-such-folder')}/`);
+    expect(slash.code).toBe(2);
+    expect(slash.stderr).toContain('no-such-folder/: no such folder.');
+    expect(await jobsOf(account.key)).toHaveLength(0);
   });
 });

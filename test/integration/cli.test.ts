@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,9 +131,9 @@ describe('catalog import', { timeout: 60_000 }, () => {
 
   it('prints the summary and exits 1 on IMPORT_FAILED when the failed rows cannot be written, warning where they are', async () => {
     const account = await ctx.createAccount();
-    const file = await productsFile('unwritable.csv', 70, 1, [[withBadCheckDigit(ean13(79)), 'Broken', 'Acme', '1.00', 'EUR']]);
-    // A folder where FILE.errors.csv would go: the file cannot be written there.
-    await mkdir(`${file}.errors.csv`);
+    // A name that leaves no room for `.errors.csv` (names are at most 255 bytes): that file cannot be written.
+    const name = `${'u'.repeat(236)}-unwritable.csv`;
+    const file = await productsFile(name, 70, 1, [[withBadCheckDigit(ean13(79)), 'Broken', 'Acme', '1.00', 'EUR']]);
     const run = await cli(account.key, 'import', file);
 
     expect(run.code, run.stderr).toBe(1);
@@ -141,7 +141,7 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(run.stdout).toMatch(/^ {2}row 2, ean: .+\(\w+\)$/m);
     expect(run.stdout).not.toContain('Failed rows written');
     const id = /\(job ([0-9a-f-]{36})\)/.exec(run.stdout)?.[1];
-    expect(run.stderr).toMatch(/^catalog: warning: Could not download \S+ to \S+unwritable\.csv\.errors\.csv: /m);
+    expect(run.stderr).toMatch(/^catalog: warning: Could not download \S+ to \S+unwritable\.csv\.errors\.csv: ENAMETOOLONG/m);
     expect(run.stderr).toContain(`The failed rows can be downloaded from ${url}/v1/jobs/${id}/rows.csv`);
   });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkOutputPath } from '../destination.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted } from '../job-view.js';
@@ -29,11 +30,18 @@ function parseFilters(filters: string[]): Record<string, string> | undefined {
   return Object.fromEntries(entries);
 }
 
-/** `catalog export -o PATH`: starts an export, follows it, downloads the file with a bar. */
+/**
+ * `catalog export -o PATH`: starts an export, follows it, downloads the file with a bar. PATH is
+ * the file (replaced if it exists) or a folder, which gets the file under the service's name for it.
+ */
 export async function exportCommand(context: CommandContext, options: ExportOptions): Promise<ExitCode> {
   const startedAt = Date.now();
+  const format = options.format ?? 'csv';
+  // Checked before the export starts: a folder that is missing is found now, not after the job ran.
+  const fallbackName = `catalog-export.${format}${options.gzip ? '.gz' : ''}`;
+  const target = await checkOutputPath(options.output, '-o', 'into', fallbackName);
   const fields = options.fields?.split(',').map((field) => field.trim()).filter(Boolean);
-  const body = { format: options.format ?? 'csv', gzip: options.gzip ?? false, fields, filter: parseFilters(options.filter) };
+  const body = { format, gzip: options.gzip ?? false, fields, filter: parseFilters(options.filter) };
   // One key for every attempt: a retried request returns the job the first one started.
   const headers = { 'idempotency-key': randomUUID() };
   const accepted = await context.client.json<JobAccepted>('POST', '/v1/exports', { json: body, headers });
@@ -42,9 +50,9 @@ export async function exportCommand(context: CommandContext, options: ExportOpti
     context.output.result({ job, elapsed_seconds: elapsedSeconds(startedAt) }, jobSummary(job, elapsedSeconds(startedAt)));
     return EXIT.jobFailed;
   }
-  const bytes = await downloadTo(context.client, context.progress, job.links.result, options.output);
+  const { bytes, file } = await downloadTo(context.client, context.progress, job.links.result, target);
   const seconds = elapsedSeconds(startedAt);
-  const lines = [...jobSummary(job, seconds), `Wrote ${bytes} bytes to ${options.output}`];
-  context.output.result({ job, file: options.output, bytes, elapsed_seconds: seconds }, lines);
+  const lines = [...jobSummary(job, seconds), `Wrote ${bytes} bytes to ${file}`];
+  context.output.result({ job, file, bytes, elapsed_seconds: seconds }, lines);
   return EXIT.done;
 }

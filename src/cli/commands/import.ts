@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { checkOutputPath, firstFreePath, isSameFile } from '../destination.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
 import type { JobAccepted, JobView } from '../job-view.js';
@@ -51,12 +49,32 @@ function failedRowsReport(job: JobView): { link: string; holds: string } {
   return { link: job.links.errors_csv, holds: `only the ${failed}, with their problems${others}` };
 }
 
+/** Numbered names tried for the failed rows when FILE.errors.csv is taken: FILE.errors-2.csv … -99. */
+const NUMBERED_ERRORS_FILES = 99;
+
 /**
- * The first problems and the failed rows saved to `destination`, as lines of the result. The job
- * has ended whatever happens here, so a failure is a warning on stderr (with where the rows can be
- * had) and never replaces the job's summary and exit code.
+ * Where the failed rows of `file` go when --errors-out names no file: FILE.errors.csv, or when
+ * something is there already (the rows of an earlier run, perhaps being fixed) the first free
+ * FILE.errors-N.csv. A name the CLI picks never replaces a file of the user's.
  */
-async function reportFailedRows(context: CommandContext, job: JobView, destination: string): Promise<{ lines: string[]; errorsFile: string | null }> {
+async function defaultErrorsPath(file: string): Promise<string> {
+  const numbered = Array.from({ length: NUMBERED_ERRORS_FILES - 1 }, (_, index) => `${file}.errors-${index + 2}.csv`);
+  const free = await firstFreePath([`${file}.errors.csv`, ...numbered]);
+  if (free === null) throw new CliError(`${file}.errors.csv and ${file}.errors-2.csv to -${NUMBERED_ERRORS_FILES}.csv all exist; pass --errors-out.`, EXIT.usage);
+  return free;
+}
+
+/**
+ * The first problems and the failed rows saved to `errorsOut` (or the default beside `file`), as
+ * lines of the result. The job has ended whatever happens here, so a failure is a warning on
+ * stderr (with where the rows can be had) and never replaces the job's summary and exit code.
+ */
+async function reportFailedRows(
+  context: CommandContext,
+  job: JobView,
+  file: string,
+  errorsOut: string | undefined,
+): Promise<{ lines: string[]; errorsFile: string | null }> {
   const lines: string[] = [];
   const warn = (error: unknown, then: string) => {
     if (!(error instanceof CliError)) throw error;
@@ -69,8 +87,10 @@ async function reportFailedRows(context: CommandContext, job: JobView, destinati
   }
   const report = failedRowsReport(job);
   try {
-    await downloadTo(context.client, null, report.link, destination);
-    lines.push(`Failed rows written to ${destination}: ${report.holds}; fix them and import that file again.`);
+    const destination = errorsOut ?? (await defaultErrorsPath(file));
+    await downloadTo(context.client, null, report.link, { file: destination });
+    const kept = errorsOut === undefined && destination !== `${file}.errors.csv` ? ` (${file}.errors.csv exists and was left as it was)` : '';
+    lines.push(`Failed rows written to ${destination}${kept}: ${report.holds}; fix them and import that file again.`);
     return { lines, errorsFile: destination };
   } catch (error) {
     warn(error, `The failed rows can be downloaded from ${context.client.baseUrl}${report.link}`);
@@ -81,13 +101,13 @@ async function reportFailedRows(context: CommandContext, job: JobView, destinati
 /**
  * A destination named by --errors-out must be writable before anything is uploaded: a folder that
  * is missing or read-only is the user's to fix, and is found out now rather than after the job.
+ * It is written over when it exists (the user named it), but never when it is the file imported.
  */
-async function checkErrorsOut(path: string): Promise<void> {
-  const isFolder = await stat(path).then((info) => info.isDirectory(), () => false);
-  if (isFolder) throw new CliError(`--errors-out ${path}: is a folder; name a file.`, EXIT.usage);
-  await access(dirname(resolve(path)), constants.W_OK).catch((error: NodeJS.ErrnoException) => {
-    throw new CliError(`--errors-out ${path}: cannot write into its folder (${error.code ?? error.message}).`, EXIT.usage);
-  });
+async function checkErrorsOut(path: string, file: string): Promise<void> {
+  await checkOutputPath(path, '--errors-out', 'refuse');
+  if (await isSameFile(path, file)) {
+    throw new CliError(`--errors-out ${path}: is the file being imported; the failed rows would replace it. Name another file.`, EXIT.usage);
+  }
 }
 
 /** `catalog import FILE`: uploads, follows the job, prints the summary; on failure saves the failed rows. */
@@ -100,7 +120,7 @@ export async function importCommand(context: CommandContext, file: string, optio
     delimiter: options.delimiter,
     profile: options.profile,
   };
-  if (options.wait && options.errorsOut !== undefined) await checkErrorsOut(options.errorsOut);
+  if (options.wait && options.errorsOut !== undefined) await checkErrorsOut(options.errorsOut, file);
   // One key for every attempt: a retried upload returns the job the first one started.
   const headers = { 'idempotency-key': randomUUID() };
   const response = await uploadFile(context.client, context.progress, file, { path: '/v1/imports', query, headers });
@@ -114,7 +134,7 @@ export async function importCommand(context: CommandContext, file: string, optio
   const lines = jobSummary(job, seconds);
   let errorsFile: string | null = null;
   if (job.progress.rows_failed > 0 || job.error_code === 'IMPORT_FAILED') {
-    const failed = await reportFailedRows(context, job, options.errorsOut ?? `${file}.errors.csv`);
+    const failed = await reportFailedRows(context, job, file, options.errorsOut);
     lines.push(...failed.lines);
     errorsFile = failed.errorsFile;
   }
