@@ -53,7 +53,8 @@ export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: 
   }
   const reset = await resetJobForRetry(deps.db, job.id);
   if (!reset) throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
-  // If queueing fails now, the row stays `processing` and the reconciler queues it again.
-  await deps.queues.enqueue(job.type, job.id);
+  // If queueing fails now, the row stays `processing` and the reconciler queues it again. The new
+  // delivery carries the new run: the old run's clean-up, if it comes late, ends nothing of it.
+  await deps.queues.enqueue(job.type, job.id, reset.run_number);
   return reset;
 }

@@ -7,10 +7,19 @@ import { turnBatch } from './turn-batch.js';
 
 export type { RedisConnection } from './redis-connection.js';
 
-/** What a queued BullMQ job carries: only our job id; the job row in PostgreSQL holds the rest. */
+/** What a queued BullMQ job carries: our job id and run; the job row in PostgreSQL holds the rest. */
 export interface QueuedJob {
   jobId: string;
+  /**
+   * The run of the job row it was queued for (`run_number`, see migration 016): a worker ends the
+   * job from this delivery's failure only while the row is still in that run. Absent on a job
+   * queued before runs were numbered, which is settled as before.
+   */
+  run?: number;
 }
+
+/** The run number of a job that has never been retried. */
+export const FIRST_RUN = 1;
 
 /** BullMQ queue name of each job type. */
 export const QUEUE_NAMES: Record<JobType, string> = {
@@ -77,8 +86,11 @@ export function createWorkerConnection(settings: RedisSettings, options: RedisOp
 
 /** The producer side of the job queues. */
 export interface JobQueues {
-  /** Queues our job `jobId` of `type`; the BullMQ job id is our job id, so a job is queued once. */
-  enqueue(type: JobType, jobId: string): Promise<void>;
+  /**
+   * Queues the run `run` (default {@link FIRST_RUN}) of our job `jobId` of `type`; the BullMQ job
+   * id is our job id, so a job is queued once.
+   */
+  enqueue(type: JobType, jobId: string, run?: number): Promise<void>;
   /** True while the Redis connection is up: the API refuses uploads early (503) when it is not. */
   ready(): boolean;
   /** The queue of one type (for operators' views). */
@@ -109,18 +121,18 @@ export function createJobQueues(
    * each new pipeline: for one job it cost the API twice the CPU of an `add` (120 against 57 µs
    * here), Redis the same. For three or more it takes less of Redis, which every API process shares.
    */
-  const types = new Map<JobType, { queue: Queue<QueuedJob>; enqueue: (jobId: string) => Promise<void> }>();
+  const types = new Map<JobType, { queue: Queue<QueuedJob>; enqueue: (job: Required<QueuedJob>) => Promise<void> }>();
   const ofType = (type: JobType) => {
     let existing = types.get(type);
     if (!existing) {
       const queue = new Queue<QueuedJob>(QUEUE_NAMES[type], { connection, prefix, defaultJobOptions: defaultJobOptions(config) });
       queue.on('error', onError);
-      const batch = turnBatch<string, void>(async (jobIds) => {
-        if (jobIds.length === 1) await queue.add(type, { jobId: jobIds[0]! }, { jobId: jobIds[0]! });
-        else await queue.addBulk(jobIds.map((jobId) => ({ name: type, data: { jobId }, opts: { jobId } })));
-        return jobIds.map(() => undefined);
+      const batch = turnBatch<Required<QueuedJob>, void>(async (jobs) => {
+        if (jobs.length === 1) await queue.add(type, jobs[0]!, { jobId: jobs[0]!.jobId });
+        else await queue.addBulk(jobs.map((data) => ({ name: type, data, opts: { jobId: data.jobId } })));
+        return jobs.map(() => undefined);
       });
-      existing = { queue, enqueue: (jobId) => batch.load(jobId) };
+      existing = { queue, enqueue: (job) => batch.load(job) };
       types.set(type, existing);
     }
     return existing;
@@ -131,7 +143,7 @@ export function createJobQueues(
     async started() {
       await Promise.all(JOB_TYPES.map((type) => ofType(type).queue.waitUntilReady()));
     },
-    enqueue: (type, jobId) => ofType(type).enqueue(jobId),
+    enqueue: (type, jobId, run = FIRST_RUN) => ofType(type).enqueue({ jobId, run }),
     async close() {
       await Promise.all([...types.values()].map((each) => each.queue.close()));
     },

@@ -29,7 +29,8 @@ export interface ReconcilerDeps {
  * - one whose BullMQ job failed for good is failed as the worker would have failed it: its
  *   attempts ran out while PostgreSQL could not take the worker's write (an outage longer than
  *   the attempts' back-off), and nothing else would ever end the row. A retry removes the BullMQ
- *   job before it resets the row, so a retried job is never taken for one.
+ *   job before it resets the row, and the failure is written only while the row is still in the
+ *   run listed, so a retried job is never taken for one.
  */
 async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
   const requeued: string[] = [];
@@ -38,13 +39,16 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
     const queue = deps.queues.queue(job.type);
     const state = await queue.getJobState(job.id);
     if (state === 'failed') {
-      // Removed since (aged out of the failed set): the next pass queues it again.
-      const attemptsMade = (await queue.getJob(job.id))?.attemptsMade;
-      if (attemptsMade !== undefined && (await failAfterAttempts(deps.db, job.type, job.id, attemptsMade, deps.metrics))) failed.push(job.id);
+      // Removed since (aged out of the failed set): the next pass queues it again. Only the run
+      // listed is failed: a retry may have replaced the BullMQ job and started the next run since.
+      const bullJob = await queue.getJob(job.id);
+      if (!bullJob || (bullJob.data.run ?? job.run) !== job.run) continue;
+      const settled = { jobId: job.id, run: job.run, attemptsMade: bullJob.attemptsMade };
+      if (await failAfterAttempts(deps.db, job.type, settled, deps.metrics)) failed.push(job.id);
       continue;
     }
     if (state !== 'unknown') continue;
-    await deps.queues.enqueue(job.type, job.id);
+    await deps.queues.enqueue(job.type, job.id, job.run);
     requeued.push(job.id);
   }
   if (requeued.length > 0) deps.logger.warn({ jobIds: requeued }, 'jobs lost by the queue were queued again');

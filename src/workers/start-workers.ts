@@ -18,6 +18,7 @@ import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
 import { failAfterAttempts } from './failed-job.js';
+import { JobCancelledError } from './job-cancelled-error.js';
 
 export type { WorkerDeps } from './job-processor.js';
 
@@ -121,7 +122,7 @@ async function runDelivery(
   } catch (error) {
     if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
     // A cancelled job's row was already ended by the cancel request; the delivery just stops.
-    if (abort.aborted && abort.reason === CANCEL_REASON) throw new UnrecoverableError('The job was cancelled.');
+    if (abort.aborted && abort.reason === CANCEL_REASON) throw new JobCancelledError();
     if (abort.aborted && abort.reason === SHUTDOWN_REASON && token) {
       deps.logger.warn({ jobId, type }, 'job interrupted by shutdown; handed back to the queue');
       await job.moveToDelayed(Date.now() + 1_000, token);
@@ -135,16 +136,19 @@ async function runDelivery(
 
 /**
  * Fails the job row of a BullMQ job that will not run again (attempts used up, or stalled too
- * often) while its row still says `processing`. When PostgreSQL cannot take the write (the
- * failures were its outage), the reconciler fails the row once it can.
+ * often) while its row still says `processing` in the run the BullMQ job was queued for: this
+ * handler runs after BullMQ has let go of the job, when a retry may already have started the
+ * job's next run, which it must leave alone. A cancelled delivery is not settled: its cancel
+ * already ended the row. When PostgreSQL cannot take the write (the failures were its outage),
+ * the reconciler fails the row once it can.
  */
 async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJob> | undefined, error: Error): Promise<void> {
-  if (!job) return;
+  if (!job || error instanceof JobCancelledError) return;
   const attempts = job.opts.attempts ?? 1;
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
   try {
-    await failAfterAttempts(deps.db, type, job.data.jobId, job.attemptsMade, deps.metrics);
+    await failAfterAttempts(deps.db, type, { jobId: job.data.jobId, run: job.data.run, attemptsMade: job.attemptsMade }, deps.metrics);
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }

@@ -105,7 +105,7 @@ describe('the queue', () => {
       const ids: string[] = [randomUUID(), randomUUID(), randomUUID()];
       await Promise.all([...ids, ids[0]!].map((id) => ctx.queues.enqueue('export', id)));
       expect(bulk).toHaveBeenCalledTimes(1);
-      for (const id of ids) expect((await queue.getJob(id))?.data).toEqual({ jobId: id });
+      for (const id of ids) expect((await queue.getJob(id))?.data).toEqual({ jobId: id, run: 1 });
       expect((await queue.getJobs(['waiting'])).filter((queued) => ids.includes(queued.id!))).toHaveLength(3);
     } finally {
       bulk.mockRestore();
@@ -123,7 +123,7 @@ describe('the queue', () => {
       await Promise.all(pair.map((id) => ctx.queues.enqueue('export', id)));
       expect(bulk).toHaveBeenCalledTimes(1);
       const [loneJob, pairJob] = await Promise.all([queue.getJob(lone), queue.getJob(pair[0]!)]);
-      expect(loneJob?.data).toEqual({ jobId: lone });
+      expect(loneJob?.data).toEqual({ jobId: lone, run: 1 });
       expect({ ...loneJob?.opts, jobId: undefined }).toEqual({ ...pairJob?.opts, jobId: undefined });
       expect(loneJob?.opts.attempts).toBeGreaterThan(1);
     } finally {

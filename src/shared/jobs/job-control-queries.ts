@@ -23,23 +23,26 @@ export async function cancelJobRow(db: Db, id: string): Promise<JobRow | null> {
   return rows[0] ?? null;
 }
 
+/** A job row that a retry has put back to `processing`, with the number of its new run. */
+export type RetriedJobRow = JobRow & { run_number: number };
+
 /**
- * Puts a failed or cancelled job back to `processing`/`queued` with its counts cleared and its
- * old report and progress removed, so it runs again from its stored input (and calls its
- * callback_url again when it ends). Returns null when the job was not
- * failed or cancelled (any more).
+ * Puts a failed or cancelled job back to `processing`/`queued` in its next run (`run_number`, see
+ * migration 016) with its counts cleared and its old report and progress removed, so it runs
+ * again from its stored input (and calls its callback_url again when it ends). Returns null when
+ * the job was not failed or cancelled (any more).
  */
-export async function resetJobForRetry(db: Db, id: string): Promise<JobRow | null> {
+export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRow | null> {
   return withTransaction(db, async (client) => {
-    const { rows } = await client.query<JobRow>(
+    const { rows } = await client.query<RetriedJobRow>(
       jobRowQuery(
-        `UPDATE jobs SET status = 'processing', phase = 'queued', error_code = NULL, detail = NULL,
+        `UPDATE jobs SET status = 'processing', phase = 'queued', run_number = run_number + 1, error_code = NULL, detail = NULL,
            rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
            rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
            callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
            updated_at = now()
          WHERE id = $1 AND status IN ('failed', 'cancelled')
-         RETURNING ${JOB_COLUMNS}`,
+         RETURNING ${JOB_COLUMNS}, run_number`,
         [id],
       ),
     );

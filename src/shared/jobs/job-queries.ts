@@ -181,9 +181,11 @@ export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promi
   return rows;
 }
 
-/** Every job PostgreSQL has as `processing`, oldest first: what the queues should hold. */
-export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; type: JobType }>> {
-  const { rows } = await db.query<{ id: string; type: JobType }>(`SELECT id, type FROM jobs WHERE status = 'processing' ORDER BY created_at`);
+/** Every job PostgreSQL has as `processing`, with its run, oldest first: what the queues should hold. */
+export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; type: JobType; run: number }>> {
+  const { rows } = await db.query<{ id: string; type: JobType; run: number }>(
+    `SELECT id, type, run_number AS run FROM jobs WHERE status = 'processing' ORDER BY created_at`,
+  );
   return rows;
 }
 
@@ -278,8 +280,8 @@ export interface JobOutcome {
   counts?: Partial<JobCounts>;
 }
 
-/** Ends a job that is still `processing`; returns false when it had already ended. */
-export async function finishJob(db: Db | DbClient, id: string, outcome: JobOutcome): Promise<boolean> {
+/** Ends a job still `processing` (in run `run` if given, see migration 016); false once it ended or was retried. */
+export async function finishJob(db: Db | DbClient, id: string, outcome: JobOutcome, run?: number): Promise<boolean> {
   const counts = outcome.counts ?? {};
   const { rowCount } = await db.query(
     `UPDATE jobs SET status = $2, phase = 'done', error_code = $3, detail = $4,
@@ -287,10 +289,10 @@ export async function finishJob(db: Db | DbClient, id: string, outcome: JobOutco
        rows_succeeded = coalesce($7, rows_succeeded), rows_failed = coalesce($8, rows_failed),
        rows_created = coalesce($9, rows_created), rows_updated = coalesce($10, rows_updated),
        rows_unchanged = coalesce($11, rows_unchanged), finished_at = clock_timestamp(), updated_at = clock_timestamp()
-     WHERE id = $1 AND status = 'processing'`,
+     WHERE id = $1 AND status = 'processing' AND ($12::int IS NULL OR run_number = $12)`,
     [id, outcome.status, outcome.errorCode ?? null, outcome.detail ?? null, counts.rowsTotal ?? null,
       counts.rowsProcessed ?? null, counts.rowsSucceeded ?? null, counts.rowsFailed ?? null,
-      counts.rowsCreated ?? null, counts.rowsUpdated ?? null, counts.rowsUnchanged ?? null],
+      counts.rowsCreated ?? null, counts.rowsUpdated ?? null, counts.rowsUnchanged ?? null, run ?? null],
   );
   return (rowCount ?? 0) > 0;
 }
