@@ -8,6 +8,7 @@ import type { JobOutcome } from '../shared/jobs/job-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import type { QueuedJob } from '../shared/queues.js';
 import type { FileStore } from '../shared/storage/file-store.js';
+import type { ShutdownNotice } from './shutdown-notice.js';
 
 /** What the workers of one process need. */
 export interface WorkerDeps {
@@ -41,6 +42,11 @@ export interface ProcessorContext {
    * `cancelled`). A processor stops at its next safe point, writes nothing more and throws.
    */
   signal: AbortSignal;
+  /**
+   * The process's shutdown before `signal` aborts at the end of its grace: a processor that needs
+   * time to stop at a safe point starts stopping from it, then throws a `ShutdownHandBack`.
+   */
+  shutdown: ShutdownNotice;
 }
 
 /**

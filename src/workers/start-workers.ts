@@ -19,6 +19,8 @@ import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
 import { failAfterAttempts } from './failed-job.js';
 import { JobCancelledError } from './job-cancelled-error.js';
+import { ShutdownHandBack } from './shutdown-hand-back.js';
+import { ShutdownNotice } from './shutdown-notice.js';
 
 export type { WorkerDeps } from './job-processor.js';
 
@@ -36,13 +38,14 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const { config, logger } = deps;
   const searchCatchUp = new CatchUpRunner({ db: deps.db, logger });
   const processors = createProcessors(deps, searchCatchUp);
+  const shutdown = new ShutdownNotice();
   const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
   const workers = (Object.entries(processors) as Array<[JobType, JobProcessor]>).map(([type, typeProcessor]) => {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
     const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));
     const worker = new Worker<QueuedJob>(
       QUEUE_NAMES[type],
-      (job, token, signal) => runDelivery(deps, type, processor, job, token, signal),
+      (job, token, signal) => runDelivery(deps, type, processor, { job, token, signal, shutdown }),
       {
         connection: deps.connection,
         prefix: queuePrefix(config),
@@ -87,6 +90,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
       stopCallbacks();
       stopReconciler();
       await stopCancels();
+      shutdown.begin(Date.now() + config.SHUTDOWN_GRACE_MS);
       const handBack = setTimeout(() => {
         for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
       }, config.SHUTDOWN_GRACE_MS);
@@ -104,26 +108,27 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
  * One BullMQ delivery of a job. A data problem (the job's outcome is `failed`) is not retried:
  * UnrecoverableError. An I/O failure is retried with back-off; on the last attempt the job row is
  * failed so the status endpoint never shows `processing` forever. A job interrupted by shutdown
- * goes back to the queue without using up an attempt; a cancelled one is not retried.
+ * (aborted at the end of the grace, or stopped by its processor before) goes back to the queue
+ * without using up an attempt; a cancelled one is not retried.
  */
 async function runDelivery(
   deps: WorkerDeps,
   type: JobType,
   processor: JobProcessor,
-  job: Job<QueuedJob>,
-  token: string | undefined,
-  signal: AbortSignal | undefined,
+  delivery: { job: Job<QueuedJob>; token: string | undefined; signal: AbortSignal | undefined; shutdown: ShutdownNotice },
 ) {
+  const { job, token, shutdown } = delivery;
   const { jobId } = job.data;
-  const abort = signal ?? new AbortController().signal;
+  const abort = delivery.signal ?? new AbortController().signal;
   try {
-    const outcome = await processor({ jobId, job, token, signal: abort });
+    const outcome = await processor({ jobId, job, token, signal: abort, shutdown });
     if (outcome?.status === 'failed') throw new UnrecoverableError(outcome.detail ?? `The ${type} failed.`);
   } catch (error) {
     if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
     // A cancelled job's row was already ended by the cancel request; the delivery just stops.
     if (abort.aborted && abort.reason === CANCEL_REASON) throw new JobCancelledError();
-    if (abort.aborted && abort.reason === SHUTDOWN_REASON && token) {
+    const interrupted = (abort.aborted && abort.reason === SHUTDOWN_REASON) || error instanceof ShutdownHandBack;
+    if (interrupted && token) {
       deps.logger.warn({ jobId, type }, 'job interrupted by shutdown; handed back to the queue');
       await job.moveToDelayed(Date.now() + 1_000, token);
       await markJobQueued(deps.db, jobId);
