@@ -4,6 +4,9 @@ import { ProviderClient } from './provider-client.js';
 import { ProviderRateLimiter } from './provider-rate-limiter.js';
 import { runEnrichment } from './run-enrichment.js';
 
+/** Time left for settling a page (one transaction of at most 200 products), with room to spare. */
+const SETTLE_PAGE_MS = 2_000;
+
 /**
  * The enrichment processor of this process. The provider's rate and pauses are kept in Redis under
  * the queue prefix, so every worker process sharing the prefix shares them.
@@ -25,5 +28,15 @@ export function createEnrichmentProcessor(deps: WorkerDeps): JobProcessor {
     provider,
     lookupConcurrency: config.ENRICH_LOOKUP_CONCURRENCY,
   };
-  return ({ jobId, signal }) => runEnrichment(enrichDeps, jobId, signal);
+  // A lookup under way may take ENRICH_PROVIDER_TIMEOUT_MS, and its page is settled after it: on a
+  // shutdown, lookups stop being started that long (and a page's transaction) before the grace ends.
+  const stopLeadMs = config.ENRICH_PROVIDER_TIMEOUT_MS + SETTLE_PAGE_MS;
+  return async ({ jobId, signal, shutdown }) => {
+    const stop = shutdown.before(stopLeadMs);
+    try {
+      return await runEnrichment(enrichDeps, jobId, signal, stop.signal);
+    } finally {
+      stop.clear();
+    }
+  };
 }

@@ -22,6 +22,8 @@ export interface PageLookupDeps {
   overwrite: boolean;
   concurrency: number;
   signal: AbortSignal;
+  /** Aborted when the process shuts down: no lookup is started after it, those under way finish. */
+  stop: AbortSignal;
   state: LookupState;
 }
 
@@ -55,6 +57,8 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
     case 'refused':
       state.refused ??= { status: outcome.status, error: outcome.error };
       return null;
+    case 'stopped':
+      return null;
     case 'failed':
       return {
         kind: 'outcome',
@@ -65,9 +69,12 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
 }
 
 /**
- * Looks up the products of one page, `concurrency` at a time (each call still waits for its
- * slot of the shared rate). Returns each entry's result; an entry left null was not settled
- * because the provider refused the job's calls (`state.refused`). Rejects when `signal` aborts.
+ * Looks up the products of one page, `concurrency` at a time and in page order (each call still
+ * waits for its slot of the shared rate). Returns each entry's result; an entry left null was not
+ * settled: the provider refused the job's calls (`state.refused`), or `stop` aborted before its
+ * lookup got an answer to keep. Once `stop` aborts the lookups under way are waited for and no
+ * other is started, so the entries that have a result before the first null are the ones settled
+ * (see {@link settledCount}). Rejects when `signal` aborts.
  */
 export async function lookUpPage(entries: TargetEntry[], deps: PageLookupDeps): Promise<Array<EntryResult | null>> {
   const results = new Array<EntryResult | null>(entries.length).fill(null);
@@ -82,13 +89,24 @@ export async function lookUpPage(entries: TargetEntry[], deps: PageLookupDeps): 
         continue;
       }
       deps.signal.throwIfAborted();
-      const outcome = await deps.provider!.lookup(entry.ean, deps.signal);
+      if (deps.stop.aborted) return;
+      const outcome = await deps.provider!.lookup(entry.ean, deps.signal, deps.stop);
       // A quota answer seen by another lane meanwhile does not undo a product already found.
       results[index] = resultOf(outcome, deps.state);
+      if (outcome.kind === 'stopped') return;
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency) }, lane));
   const failure = lanes.find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
   if (failure) throw failure.reason;
   return results;
+}
+
+/**
+ * How many entries of a page, from its start, have a result: the part of the page that can be
+ * settled (the checkpoint is a position, so a result after a gap waits for the next attempt).
+ */
+export function settledCount(results: Array<EntryResult | null>): number {
+  const gap = results.indexOf(null);
+  return gap < 0 ? results.length : gap;
 }

@@ -12,7 +12,12 @@ export type LookupOutcome =
   /** Any other 4xx (invalid or expired key, suspended account): no more calls at all. */
   | { kind: 'refused'; status: number; error: string }
   /** 5xx, network errors and timeouts on every attempt. */
-  | { kind: 'failed'; attempts: number; reason: string };
+  | { kind: 'failed'; attempts: number; reason: string }
+  /**
+   * `stop` aborted before an answer to keep came: no call was made, or the last one is to be
+   * retried (5xx, network error, timeout, 429 with Retry-After). The product is looked up again later.
+   */
+  | { kind: 'stopped' };
 
 export interface ProviderClientOptions {
   /** ENRICH_PROVIDER_URL: lookups are `GET {url}/{ean}`. */
@@ -122,13 +127,14 @@ export class ProviderClient {
    * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts and answers over
    * {@link MAX_ANSWER_BYTES} are retried with back-off up to `maxAttempts`. A redirect is not
    * followed (it would take the key elsewhere): it refuses like a 4xx. Rejects only when `signal`
-   * aborts.
+   * aborts. Once `stop` aborts, no call is started and none retried (`stopped`), but a call on
+   * the wire still gets its answer (within `timeoutMs`): the provider has counted it.
    */
-  async lookup(ean: string, signal: AbortSignal): Promise<LookupOutcome> {
+  async lookup(ean: string, signal: AbortSignal, stop?: AbortSignal): Promise<LookupOutcome> {
     let attempts = 0;
     let rateLimited = 0;
     for (;;) {
-      await this.options.limiter.acquire(signal);
+      if (!(await unlessStopped((wait) => this.options.limiter.acquire(wait), signal, stop))) return { kind: 'stopped' };
       let status: number;
       let body: unknown;
       let retryAfter: string | null;
@@ -147,7 +153,7 @@ export class ProviderClient {
         attempts += 1;
         const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error);
         if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
-        await sleep(backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random), undefined, { signal });
+        if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
         continue;
       } finally {
         deadline.clear();
@@ -174,8 +180,34 @@ export class ProviderClient {
       if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
       attempts += 1;
       if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason: `HTTP ${status}: ${errorOf(body, 'server error')}` };
-      await sleep(backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random), undefined, { signal });
+      if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
     }
+  }
+
+  /** Waits out the back-off after failed attempt `attempts`; false when `stop` aborts first. */
+  private backOff(attempts: number, signal: AbortSignal, stop: AbortSignal | undefined): Promise<boolean> {
+    const ms = backoffMs(attempts, this.options.backoffBaseMs, this.capMs, this.random);
+    return unlessStopped((wait) => sleep(ms, undefined, { signal: wait }), signal, stop);
+  }
+}
+
+/**
+ * Runs `wait` (for a slot of the rate, or a back-off) with a signal that aborts on `signal` or
+ * `stop`. True once it is over; false when `stop` aborted first. Rejects when `signal` aborts.
+ */
+async function unlessStopped(
+  wait: (signal: AbortSignal) => Promise<unknown>,
+  signal: AbortSignal,
+  stop: AbortSignal | undefined,
+): Promise<boolean> {
+  if (stop?.aborted) return false;
+  try {
+    await wait(stop ? AbortSignal.any([signal, stop]) : signal);
+    return true;
+  } catch (error) {
+    signal.throwIfAborted();
+    if (stop?.aborted) return false;
+    throw error;
   }
 }
 

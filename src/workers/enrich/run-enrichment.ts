@@ -16,7 +16,8 @@ import {
 } from './enrich-queries.js';
 import { enrichmentTargets, type TargetEntry } from './enrichment-targets.js';
 import { enrichProduct } from './fill.js';
-import { lookUpPage, type EntryResult, type LookupState } from './page-lookups.js';
+import { ShutdownHandBack } from '../shutdown-hand-back.js';
+import { lookUpPage, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
 import type { ProviderClient } from './provider-client.js';
 
 /** What an enrichment attempt needs from the process. */
@@ -38,9 +39,12 @@ const DEFAULT_PAGE_SIZE = 200;
  * transaction write their new values and derivations, their report entries and the checkpoint,
  * so a later attempt resumes after the last settled page and never calls the provider twice for
  * a settled product. Returns the outcome, or null when the job already ended (a duplicate
- * delivery, or a cancellation seen in the job row). Throws when `signal` aborts.
+ * delivery, or a cancellation seen in the job row). Throws when `signal` aborts (a cancel, or the
+ * end of the shutdown's grace): the lookups not yet settled are lost. When `stop` aborts (the
+ * shutdown began), no lookup is started any more; the attempt waits for those under way, settles
+ * the page up to the first product not looked up, and throws a `ShutdownHandBack`.
  */
-export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal): Promise<JobOutcome | null> {
+export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal, stop: AbortSignal): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
   if (!job) return null;
   const options = enrichmentOptionsSchema.parse(job.options);
@@ -64,6 +68,7 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       overwrite: options.overwrite,
       concurrency: deps.lookupConcurrency,
       signal: lookups,
+      stop,
       state,
     });
     results.catch(() => {});
@@ -77,10 +82,19 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       if (state.refused) return await refuse(deps, jobId, checkpoint, state.refused, log);
       // A cancel from another process ends the job row: stop calling the provider now.
       if ((await jobStatus(deps.db, jobId)) !== 'processing') return null;
+      // Short of the page's end only once `stop` aborted (a refusal returned above).
+      const settled = settledCount(results);
       const last = page.entries.at(-1)!;
-      const next = await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
+      // Once the shutdown began no page is started: the attempt settles what it has and hands back.
+      const stopping = stop.aborted || settled < page.entries.length;
+      const next = stopping ? null : await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
       const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
-      if (!(await settlePage(deps.db, context, checkpoint, page.entries, results, state))) return null;
+      const settling = { entries: page.entries.slice(0, settled), results: results.slice(0, settled) };
+      if (settled > 0 && !(await settlePage(deps.db, context, checkpoint, settling.entries, settling.results, state))) return null;
+      if (!next) {
+        log.info({ position: checkpoint.position }, 'enrichment stopped for the shutdown; the rest goes back to the queue');
+        throw new ShutdownHandBack();
+      }
       page = next;
     }
   } finally {
