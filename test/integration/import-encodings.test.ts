@@ -64,6 +64,16 @@ describe('import encodings', () => {
     expect((await storedProducts(ctx, account.id))[0]).toMatchObject({ ean: '4006381333931', name: 'Éclair' });
   });
 
+  it.each(['windows-1252', 'iso-8859-1', 'utf-16le', 'utf-16be'])(
+    'reads a UTF-8 file with its BOM (a report given back) as UTF-8 whatever encoding=%s says',
+    async (encoding) => {
+      const account = await ctx.createAccount();
+      const job = await ctx.importCsv(account.key, '\uFEFFean;name\n4006381333931;Crème brûlée\n', { encoding });
+      expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+      expect((await storedProducts(ctx, account.id))[0]).toMatchObject({ ean: '4006381333931', name: 'Crème brûlée' });
+    },
+  );
+
   it('refuses an unknown encoding with 400 naming the parameter', async () => {
     const account = await ctx.createAccount();
     const response = await ctx.upload(account.key, 'ean,name\n', { encoding: 'latin-2' });

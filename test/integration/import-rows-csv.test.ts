@@ -18,6 +18,11 @@ afterAll(async () => {
   await ctx.close();
 });
 
+async function createProfile(key: string, profile: Record<string, unknown>): Promise<void> {
+  const response = await ctx.app.inject({ method: 'POST', url: '/v1/import-profiles', headers: { 'x-api-key': key }, payload: profile });
+  expect(response.statusCode).toBe(201);
+}
+
 describe('GET /v1/jobs/{id}/rows.csv', () => {
   it('runs the README walk-through as printed: the fixed rows.csv of a failed import imports every row', async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
@@ -33,7 +38,7 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     }
   });
 
-  it('gives every row with its problems, names itself in links.rows_csv, and keeps a windows-1252 upload readable', async () => {
+  it("gives every row with its problems, names itself in links.rows_csv, and writes a windows-1252 upload's rows in its delimiter after a BOM", async () => {
     const { id: accountId, key } = await ctx.createAccount();
     const csv = iconv.encode(toCsv([
       ['ean', 'name', 'brand'],
@@ -48,18 +53,93 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     // A BOM: the file is UTF-8 now, which overrides encoding=windows-1252 when it comes back.
     expect(response.body.startsWith('\uFEFF')).toBe(true);
     const lines = response.body.slice(1).trimEnd().split('\n');
-    expect(lines[0]).toBe('ean,name,brand,error_row,error_field,error_code,error_message');
-    expect(lines[1]).toBe('4006381333931,Crème brûlée,Müller,,,,');
+    // The delimiter the file was read with (detected here), which detection finds again.
+    expect(lines[0]).toBe('ean;name;brand;error_row;error_field;error_code;error_message');
+    expect(lines[1]).toBe('4006381333931;Crème brûlée;Müller;;;;');
     // The formula cell goes out defused (the importer strips the ' again); the EAN keeps its hint.
-    expect(lines[2]).toMatch(/^40063813339,Café,"'=HYPERLINK\(""x""\)",2,ean,INVALID_EAN,"The EAN '40063813339' has 11 digits/);
+    expect(lines[2]).toMatch(/^40063813339;Café;"'=HYPERLINK\(""x""\)";2;ean;INVALID_EAN;The EAN '40063813339' has 11 digits/);
     expect(lines).toHaveLength(3);
-    const fixed = response.body.replace('40063813339,', '040063813339,');
+    const fixed = response.body.replace('40063813339;', '040063813339;');
     const again = await ctx.importCsv(key, fixed, { encoding: 'windows-1252' });
     expect(again).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
     const products = await storedProducts(ctx, accountId);
     expect(products.map(({ name, brand }) => ({ name, brand }))).toEqual([
       { name: 'Café', brand: '=HYPERLINK("x")' },
       { name: 'Crème brûlée', brand: 'Müller' },
+    ]);
+  });
+
+  it('writes both reports of a windows-1252 profile after a BOM, so each fixed report imports through the profile as it is', async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    await createProfile(key, { name: 'legacy', encoding: 'windows-1252' });
+    const upload = Buffer.from('ean,name,brand\n4006381333931,Cr\xe8me,M\xfcller\n5901234123458,Stra\xdfe,x', 'latin1');
+    const job = await ctx.importCsv(key, upload, { profile: 'legacy' });
+    expect(job).toMatchObject({ status: 'failed', progress: { rows_failed: 1 } });
+    for (const report of ['rows.csv', 'errors.csv']) {
+      const { body } = await ctx.get(key, `/v1/jobs/${job.id}/${report}`);
+      expect(body.startsWith('\uFEFFean,name,brand,error_row,error_field,error_code,error_message\n')).toBe(true);
+      expect(body).toContain('5901234123458,Straße,x,2,ean,INVALID_CHECK_DIGIT,The EAN check digit is invalid.\n');
+      const again = await ctx.importCsv(key, body.replace('5901234123458', '5901234123457'), { profile: 'legacy' });
+      expect(again).toMatchObject({ status: 'completed', progress: { rows_failed: 0 } });
+      const products = await storedProducts(ctx, accountId);
+      expect(products.map(({ ean, name, brand }) => [ean, name, brand])).toEqual([
+        ...(report === 'rows.csv' ? [['4006381333931', 'Crème', 'Müller']] : []),
+        ['5901234123457', 'Straße', 'x'],
+      ]);
+      await ctx.db.query('DELETE FROM products WHERE account_id = $1', [accountId]);
+    }
+  });
+
+  it("writes both reports in a profile's delimiter, so each fixed report imports through a profile of ';' and decimal commas", async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    await createProfile(key, {
+      name: 'akeneo',
+      delimiter: ';',
+      decimal_separator: ',',
+      columns: { 'EAN-Code': 'ean', Bezeichnung: 'name', Preis: 'price', 'Währung': 'currency' },
+    });
+    const upload = 'EAN-Code;Bezeichnung;Preis;Währung\n4006381333931;Stift, blau;1,50;EUR\n5901234123458;Heft;2,00;EUR\n';
+    const job = await ctx.importCsv(key, upload, { profile: 'akeneo' });
+    expect(job).toMatchObject({ status: 'failed', options: { delimiter: ';' } });
+    const rows = (await ctx.get(key, `/v1/jobs/${job.id}/rows.csv`)).body;
+    expect(rows.trimEnd().split('\n')).toEqual([
+      'EAN-Code;Bezeichnung;Preis;Währung;error_row;error_field;error_code;error_message',
+      '4006381333931;Stift, blau;1,50;EUR;;;;',
+      '5901234123458;Heft;2,00;EUR;2;ean;INVALID_CHECK_DIGIT;The EAN check digit is invalid.',
+    ]);
+    const errors = (await ctx.get(key, `/v1/jobs/${job.id}/errors.csv`)).body;
+    expect(errors.trimEnd().split('\n')).toEqual([rows.split('\n')[0], rows.split('\n')[2]]);
+    for (const report of [errors, rows]) {
+      const again = await ctx.importCsv(key, report.replace('5901234123458', '5901234123457'), { profile: 'akeneo' });
+      expect(again).toMatchObject({ status: 'completed', progress: { rows_failed: 0 } });
+    }
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ ean, name, price }) => [ean, name, price])).toEqual([
+      ['4006381333931', 'Stift, blau', '1.50'],
+      ['5901234123457', 'Heft', '2.00'],
+    ]);
+  });
+
+  it("writes the reports of Excel's windows-1252 file with a sep=; line in ';' after a BOM and without that line, which the same options read back", async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    const upload = iconv.encode('sep=;\r\nean;name;price;currency\r\n4006381333931;Crème brûlée;1,50;EUR\r\n96385075;Größe M;12,00;EUR\r\n', 'windows-1252');
+    const query = { encoding: 'windows-1252', decimal_separator: ',' };
+    const job = await ctx.importCsv(key, upload, query);
+    expect(job).toMatchObject({ status: 'failed', options: { delimiter: null } });
+    const rows = (await ctx.get(key, `/v1/jobs/${job.id}/rows.csv`)).body;
+    expect(rows).toBe(
+      '\uFEFFean;name;price;currency;error_row;error_field;error_code;error_message\n' +
+        '4006381333931;Crème brûlée;1,50;EUR;;;;\n' +
+        '96385075;Größe M;12,00;EUR;2;ean;INVALID_CHECK_DIGIT;The EAN check digit is invalid.\n',
+    );
+    const errors = (await ctx.get(key, `/v1/jobs/${job.id}/errors.csv`)).body;
+    expect(errors.split('\n').slice(0, 2)).toEqual(rows.split('\n').filter((_line, index) => index !== 1).slice(0, 2));
+    const again = await ctx.importCsv(key, rows.replace('96385075;', '96385074;'), query);
+    expect(again).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ name, price }) => [name, price])).toEqual([
+      ['Crème brûlée', '1.50'],
+      ['Größe M', '12.00'],
     ]);
   });
 

@@ -128,4 +128,54 @@ describe('xlsx import with profiles and rows.csv', () => {
     const fixed = response.body.replace('40063813339,', '040063813339,');
     expect(await ctx.importCsv(account.key, fixed)).toMatchObject({ status: 'completed', progress: { rows_created: 3 } });
   });
+
+  it("gives a workbook's rows.csv and errors.csv in the form its profile reads back as CSV: delimiter, BOM, decimal commas", async () => {
+    const account = await ctx.createAccount();
+    const profile = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/import-profiles',
+      headers: { 'x-api-key': account.key },
+      payload: {
+        name: 'Partner',
+        columns: { 'EAN Code': 'ean', Artikelname: 'name', Preis: 'price', Währung: 'currency' },
+        delimiter: ';',
+        encoding: 'windows-1252',
+        decimal_separator: ',',
+        sheet: 'Artikel',
+      },
+    });
+    expect(profile.statusCode).toBe(201);
+    const workbook = await excelWorkbook((book) => {
+      book.addWorksheet('Cover').addRows([['EAN Code', 'Artikelname'], ['96385074', 'Cover sheet row']]);
+      book.addWorksheet('Artikel').addRows([
+        ['EAN Code', 'Artikelname', 'Preis', 'Währung'],
+        [4006381333931, 'Kugelschreiber', 1.5, 'EUR'],
+        ['0036000291452', 'Taschentücher', '2,50', 'EUR'],
+        ['5901234123458', 'Heft', 3.25, 'EUR'],
+      ]);
+    });
+    const job = await importWorkbook(ctx, account.key, workbook, { profile: 'Partner' });
+    expect(job).toMatchObject({ status: 'failed', progress: { rows_failed: 1 } });
+    const rows = (await ctx.get(account.key, job.links.rows_csv!)).body;
+    // The profile's delimiter and a BOM (it says windows-1252); the sheet's numbers with a decimal comma.
+    expect(rows).toBe(
+      '\uFEFFEAN Code;Artikelname;Preis;Währung;error_row;error_field;error_code;error_message\n' +
+        '4006381333931;Kugelschreiber;1,5;EUR;;;;\n' +
+        '0036000291452;Taschentücher;2,50;EUR;;;;\n' +
+        '5901234123458;Heft;3,25;EUR;3;ean;INVALID_CHECK_DIGIT;The EAN check digit is invalid.\n',
+    );
+    const errors = (await ctx.get(account.key, job.links.errors_csv)).body;
+    expect(errors.split('\n')).toEqual([rows.split('\n')[0], rows.split('\n')[3], '']);
+    // Both fixed reports, sent as CSV with the same profile (its sheet does not apply to CSV), import.
+    for (const report of [errors, rows]) {
+      const again = await ctx.importCsv(account.key, report.replace('5901234123458', '5901234123457'), { profile: 'Partner' });
+      expect(again).toMatchObject({ status: 'completed', progress: { rows_failed: 0 } });
+    }
+    const products = await storedProducts(ctx, account.id);
+    expect(products.map(({ ean, name, price }) => [ean, name, price])).toEqual([
+      ['0036000291452', 'Taschentücher', '2.50'],
+      ['4006381333931', 'Kugelschreiber', '1.5'],
+      ['5901234123457', 'Heft', '3.25'],
+    ]);
+  });
 });

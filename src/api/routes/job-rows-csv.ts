@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -7,10 +6,12 @@ import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
+import { reportFormat } from '../../shared/jobs/upload-reading.js';
 import { blankRecordTest, isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
+import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
@@ -22,7 +23,9 @@ const rowsCsvSchema = {
   params: z.object({ id: z.string() }),
   response: {
     200: {
-      description: 'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows)',
+      description:
+        'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows); ' +
+        "in the upload's delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8",
       // Streamed, never serialized: documented as text.
       content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
     },
@@ -63,23 +66,17 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch(() => {
         throw gone();
       });
-      // rows.csv is UTF-8 (a workbook's rows too). When the upload was decoded from another
-      // encoding, a BOM says so, to Excel and to the import of the fixed file (a BOM wins over
-      // the profile's encoding).
-      const csv = csvReportStream(rowsCsvRecords(deps, job.id, upload.records));
-      const stream = upload.decoded ? Readable.from(withBom(csv), { objectMode: false }) : csv;
+      // In the form the job's options read back: the upload's delimiter, and a byte-order mark
+      // when it was not read as UTF-8 (see reportFormat). A workbook's rows too, as CSV.
+      const format = reportFormat(options, upload.reading);
+      const written = (header: string[]) => workbookPriceCells(options, upload.reading === null, header);
+      const stream = csvReportStream(rowsCsvRecords(deps, job.id, upload.records, written), format);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)
         .send(stream);
     },
   );
-}
-
-/** The CSV text after a UTF-8 BOM. */
-async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
-  yield '\uFEFF';
-  yield* csv as AsyncIterable<Buffer>;
 }
 
 /**
@@ -89,34 +86,40 @@ async function* withBom(csv: Readable): AsyncGenerator<string | Buffer> {
  * skips (blankRecordTest), so the rows keep their numbers; one where a file-level problem stopped
  * the read at the end, after the last row read.
  */
-async function* rowsCsvRecords(deps: RowsCsvDeps, jobId: string, records: AsyncGenerator<string[]>): AsyncGenerator<Iterable<string>> {
+async function* rowsCsvRecords(
+  deps: RowsCsvDeps,
+  jobId: string,
+  records: AsyncGenerator<string[]>,
+  writtenFor: (header: string[]) => ReportCells | null,
+): AsyncGenerator<Iterable<string>> {
   const report = allFailedRows(deps.db, jobId);
   const nextFailed = async () => (await report.next()).value as FailedRow | undefined;
   let next = await nextFailed();
   let width = -1;
   let isBlank = isBlankRecord;
+  let written: ReportCells | null = null;
   let row = 0;
   const noErrors = ERRORS_CSV_COLUMNS.map(() => '');
   for await (const record of records) {
     if (width < 0) {
       width = record.length;
       isBlank = blankRecordTest(record);
+      written = writtenFor(record);
       yield reportRowCells(record, width, ERRORS_CSV_COLUMNS);
       continue;
     }
     // The import skipped these records, and they are left out here so the numbers agree.
     if (isBlank(record)) continue;
     row += 1;
-    for (; next && next.row < row; next = await nextFailed()) yield failedRowCells(next, width);
-    if (next?.row === row) {
-      yield reportRowCells(record, width, errorCellsOf(next));
-      next = await nextFailed();
-    } else yield reportRowCells(record, width, noErrors);
+    for (; next && next.row < row; next = await nextFailed()) yield failedRowCells(next, width, written);
+    const failed = next?.row === row ? next : null;
+    yield reportRowCells(written ? written(record, failed) : record, width, failed ? errorCellsOf(failed) : noErrors);
+    if (failed) next = await nextFailed();
   }
   // A file without a header record (EMPTY_FILE) still gets the header of the error columns.
   if (width < 0) {
     width = 0;
     yield ERRORS_CSV_COLUMNS;
   }
-  for (; next; next = await nextFailed()) yield failedRowCells(next, width);
+  for (; next; next = await nextFailed()) yield failedRowCells(next, width, written);
 }

@@ -5,9 +5,13 @@ import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf 
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findInputColumns, findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
+import { findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
+import { importOptionsSchema } from '../../shared/jobs/import-options.js';
+import { findUploadHeader, type UploadHeader } from '../../shared/jobs/upload-header-queries.js';
+import { reportFormat, type ReportFormat } from '../../shared/jobs/upload-reading.js';
 import { csvReportStream, failedRowCells, reportRowCells } from '../csv-report.js';
+import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
@@ -30,7 +34,9 @@ const errorsCsvSchema = {
   params: jobParams,
   response: {
     200: {
-      description: 'The failed rows as uploaded, then error_row, error_field, error_code, error_message',
+      description:
+        "The failed rows as uploaded, then error_row, error_field, error_code, error_message; an import's in the upload's " +
+        'delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8',
       // Streamed, never serialized: documented as text.
       content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
     },
@@ -125,7 +131,9 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
     const accountId = accountIdOf(request);
     const job = await ownJob(findJob, accountId, request.params.id);
     deps.downloads.open(accountId, reply);
-    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, await findInputColumns(deps.db, job.id)));
+    const header = await findUploadHeader(deps.db, job.id);
+    const { format, written } = errorsCsvForm(job, header);
+    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, header.columns, written), format);
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="errors-${job.id}.csv"`)
@@ -134,13 +142,26 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
 }
 
 /**
+ * How an import's errors.csv is written: in the form the options it was sent with read back (see
+ * reportFormat and workbookPriceCells). Other jobs' reports are UTF-8 with commas.
+ */
+function errorsCsvForm(job: JobRow, header: UploadHeader): { format: ReportFormat; written: ReportCells | null } {
+  const options = job.type === 'import' ? importOptionsSchema.safeParse(job.options).data : undefined;
+  if (!options) return { format: { delimiter: ',', bom: false }, written: null };
+  return {
+    format: reportFormat(options, header.reading),
+    written: workbookPriceCells(options, options.format === 'xlsx', header.columns),
+  };
+}
+
+/**
  * The records of errors.csv: the header as uploaded plus the error columns, then each failed row
  * once, its cells as uploaded (empty for a file-level problem) with its row number and problems
  * ({@link reportRowCells}). Read in pages bounded by rows and bytes and yielded cell by
  * cell, so a report of any size, or a row of any width, streams in flat memory.
  */
-async function* errorsCsvRecords(db: Db, jobId: string, columns: string[]): AsyncGenerator<Iterable<string>> {
+async function* errorsCsvRecords(db: Db, jobId: string, columns: string[], written: ReportCells | null): AsyncGenerator<Iterable<string>> {
   yield reportRowCells(columns, columns.length, ERRORS_CSV_COLUMNS);
-  for await (const failed of allFailedRows(db, jobId)) yield failedRowCells(failed, columns.length);
+  for await (const failed of allFailedRows(db, jobId)) yield failedRowCells(failed, columns.length, written);
 }
 

@@ -238,17 +238,6 @@ export async function markJobQueued(db: Db, id: string, detail: string | null = 
   );
 }
 
-/** The header of a job's uploaded file as it was uploaded (empty when it has none), for errors.csv. */
-export async function findInputColumns(db: Db, id: string): Promise<string[]> {
-  const { rows } = await db.query<{ input_columns: string[] | null }>('SELECT input_columns FROM jobs WHERE id = $1', [id]);
-  return rows[0]?.input_columns ?? [];
-}
-
-/** Records the header of the uploaded file, for errors.csv. */
-export async function saveInputColumns(db: Db, id: string, columns: string[]): Promise<void> {
-  await db.query('UPDATE jobs SET input_columns = $2 WHERE id = $1', [id, columns]);
-}
-
 /** Writes running counts (called about once a second, never per row). */
 export async function saveProgress(
   db: Db,

@@ -44,7 +44,7 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
   // A zip archive is read as a workbook whatever it was sent as: Excel's .xlsx is one.
   if (options.format === 'xlsx' || source.workbook === 'zip') return readWorkbook(input, source.workbook === 'zip');
   const reader = new CsvRecordReader(readSettings(source, input.maxRecordBytes));
-  const sink = new RecordSink({ ...input, delimiter: source.delimiter, csvReader: reader });
+  const sink = new RecordSink({ ...input, delimiter: source.delimiter, encoding: source.encoding, csvReader: reader });
   const guard = new InputGuard();
   const result: ReadResult = { rowsProcessed: 0, problem: null };
   // An error thrown inside the loop reaches pipeline() as an AbortError; keep the original.

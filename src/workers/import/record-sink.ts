@@ -1,6 +1,8 @@
 import type { Db } from '../../shared/db/pool.js';
-import { saveInputColumns, saveProgress } from '../../shared/jobs/job-queries.js';
-import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { saveProgress } from '../../shared/jobs/job-queries.js';
+import type { ImportEncoding, ImportOptions } from '../../shared/jobs/import-options.js';
+import { saveUploadHeader } from '../../shared/jobs/upload-header-queries.js';
+import type { UploadReading } from '../../shared/jobs/upload-reading.js';
 import { blankRecordTest, isBlankLine, isBlankRecord } from './blank-record.js';
 import { FileProblem } from './file-problem.js';
 import { HeaderError, layoutFromHeader, type HeaderMapping } from './header.js';
@@ -27,6 +29,8 @@ export interface RecordSinkInput {
   signal?: AbortSignal;
   /** The CSV file's delimiter (not for a workbook): its lines may go into chunks as uploaded (see VerbatimLines). */
   delimiter?: string;
+  /** The encoding the CSV file was decoded from (not for a workbook): its reports are written for it. */
+  encoding?: ImportEncoding;
   /** The CSV reader of the batches: told to leave quote-free lines uncut when the fast lane (PlainRows) reads them. */
   csvReader?: { cutPlainLines: boolean };
 }
@@ -71,7 +75,7 @@ export class RecordSink {
           let record = batch[index]!;
           if (!reader) {
             // Saved before it is read: errors.csv has the uploaded columns when the header fails too.
-            await saveInputColumns(db, jobId, record);
+            await saveUploadHeader(db, jobId, record, this.reading());
             reader = this.reader = this.readHeader(record);
             continue;
           }
@@ -147,6 +151,12 @@ export class RecordSink {
       // A price in a file without a currency column is checked against the stored currency in the merge.
       mergedWithStored: writer.mergesWithStored,
     });
+  }
+
+  /** How the CSV file was read, for its reports; null for a workbook. */
+  private reading(): UploadReading | null {
+    const { delimiter, encoding } = this.input;
+    return delimiter !== undefined && encoding !== undefined ? { delimiter, encoding } : null;
   }
 
   /** The problem of a file that ended without a header or without data rows, else null. */

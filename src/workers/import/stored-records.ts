@@ -1,4 +1,5 @@
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import type { UploadReading } from '../../shared/jobs/upload-reading.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { describeCsvUpload, uploadRecords } from './csv-source.js';
 
@@ -8,10 +9,10 @@ export interface RecordLimits {
   maxXlsxUncompressedBytes: number;
 }
 
-/** An upload's records read again, and whether they were decoded from another text encoding. */
+/** An upload's records read again, and how its CSV text was read (null: a workbook). */
 export interface StoredRecords {
   records: AsyncGenerator<string[]>;
-  decoded: boolean;
+  reading: UploadReading | null;
 }
 
 /**
@@ -29,9 +30,10 @@ export async function storedUploadRecords(
 ): Promise<StoredRecords> {
   const source = await describeCsvUpload(uploads, path, options);
   if (options.format !== 'xlsx' && source.workbook !== 'zip') {
-    return { records: uploadRecords(source, limits.maxRecordBytes), decoded: source.encoding !== 'utf-8' };
+    const reading = { delimiter: source.delimiter, encoding: source.encoding };
+    return { records: uploadRecords(source, limits.maxRecordBytes), reading };
   }
-  return { records: untilProblem(await storedWorkbookRecords(uploads, path, options, limits)), decoded: false };
+  return { records: untilProblem(await storedWorkbookRecords(uploads, path, options, limits)), reading: null };
 }
 
 /**
