@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { storedProducts, toCsv } from '../support/csv.js';
+import { reportOf, storedProducts, toCsv } from '../support/csv.js';
 import { readmeSection, readmeSteps, runReadmeSteps } from '../support/readme-steps.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -140,6 +140,44 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     expect(products.map(({ name, price }) => [name, price])).toEqual([
       ['Crème brûlée', '1.50'],
       ['Größe M', '12.00'],
+    ]);
+  });
+
+  it('fails a COLUMN_COUNT row of a report uploaded again until its error_code is cleared, rather than import its cells shifted', async () => {
+    const { id: accountId, key } = await ctx.createAccount();
+    const job = await ctx.importCsv(key, 'ean,name,brand,color\n4006381334020,Pen,red\n5901234123457,Pad,Acme,blue\n');
+    expect(job).toMatchObject({ status: 'failed', progress: { rows_failed: 1 } });
+    const rows = (await ctx.get(key, `/v1/jobs/${job.id}/rows.csv`)).body;
+    // The short row is filled up to the header's width: the error columns stay under their names.
+    expect(rows.split('\n')[1]).toBe('4006381334020,Pen,red,,1,,COLUMN_COUNT,The row has 3 fields; the header has 4.');
+    const errors = (await ctx.get(key, `/v1/jobs/${job.id}/errors.csv`)).body;
+    const reported = {
+      row: 1,
+      ean: '4006381334020',
+      field: null,
+      code: 'COLUMN_COUNT',
+      message:
+        'The row was reported with COLUMN_COUNT (in error_code): its cells may not be under the right columns. ' +
+        'Check that each cell is under its column, then clear error_code to import the row.',
+    };
+    for (const report of [rows, errors]) {
+      const again = await ctx.importCsv(key, report);
+      expect(again).toMatchObject({ status: 'failed', progress: { rows_failed: 1 } });
+      expect(await reportOf(ctx, key, again.id)).toEqual([reported]);
+    }
+    // A report of that report lists the row again: every error_code cell of it holds it back.
+    const second = await ctx.importCsv(key, rows, { on_error: 'skip' });
+    const secondRows = (await ctx.get(key, `/v1/jobs/${second.id}/rows.csv`)).body;
+    expect(secondRows.split('\n')[1]).toMatch(/^4006381334020,Pen,red,,1,,COLUMN_COUNT,The row has 3 fields; the header has 4\.,1,,COLUMN_COUNT,/);
+    const halfCleared = secondRows.replace(/^(4006381334020,Pen,)red,,1,,COLUMN_COUNT,/m, '$1,red,1,,,');
+    expect(await ctx.importCsv(key, halfCleared)).toMatchObject({ status: 'failed', progress: { rows_failed: 1 } });
+    // The brand moved under its column and error_code cleared: the row imports as fixed.
+    const fixed = rows.replace('4006381334020,Pen,red,,1,,COLUMN_COUNT,', '4006381334020,Pen,,red,1,,,');
+    expect(await ctx.importCsv(key, fixed)).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 0 } });
+    const products = await storedProducts(ctx, accountId);
+    expect(products.map(({ ean, brand, attributes }) => [ean, brand, attributes])).toEqual([
+      ['4006381334020', null, { color: 'red' }],
+      ['5901234123457', 'Acme', { color: 'blue' }],
     ]);
   });
 

@@ -23,6 +23,8 @@ export interface ColumnLayout {
   attributesJson?: number;
   /** The header as uploaded (trimmed of a BOM by the parser). */
   header: string[];
+  /** Cell indexes of the `error_code` columns of a report uploaded again (see reported-column-count.ts). */
+  errorCodes: number[];
 }
 
 /** A header that cannot be imported; the message names the problem. */
@@ -52,7 +54,7 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
   if (header.every((cell) => cell.trim() === '')) {
     throw new HeaderError('The file has no header row.', 'NO_HEADER');
   }
-  const layout: ColumnLayout = { product: {}, attributes: [], header };
+  const layout: ColumnLayout = { product: {}, attributes: [], header, errorCodes: [] };
   const targets = mappedTargets(mapping);
   // Each column's key, with the header that took it first.
   const seen = new Map<string, string>();
@@ -60,7 +62,9 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     // An export prefixes a name that starts like a formula with ' (CSV-injection defence).
     const name = restoreFormula(cell).trim();
     const key = name.toLowerCase();
-    // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is.
+    // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is; but for
+    // error_code, which holds back a row reported with COLUMN_COUNT.
+    if (key === 'error_code') layout.errorCodes.push(index);
     if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
     const target = targets.get(key) ?? key;
     if (target === 'ignore') return;

@@ -10,6 +10,7 @@ import {
 } from '../../shared/product/schema.js';
 import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
 import { mergedCurrencyRule } from './currency-rule.js';
+import { isReportedColumnCount, REPORTED_COLUMN_COUNT_MESSAGE } from './reported-column-count.js';
 import { commaPrice, eanCellOf, explainCommaPrice, explainInvalidEan, isPointNumber } from './spreadsheet-cells.js';
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
@@ -101,6 +102,9 @@ export class RowReader {
           message: `The row has ${record.length} fields; the header has ${this.layout.header.length}.`,
         },
       ];
+    }
+    if (this.layout.errorCodes.length > 0 && isReportedColumnCount(record, this.layout.errorCodes)) {
+      return [{ row, ean: eanCell, field: null, code: 'COLUMN_COUNT', message: REPORTED_COLUMN_COUNT_MESSAGE }];
     }
     const fast = this.fastPath ? this.readValid(record, eanCell, line) : null;
     if (fast) return fast;
