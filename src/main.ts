@@ -81,7 +81,7 @@ async function main(config: Config): Promise<void> {
     apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
     app = await buildApp({
       config, db: apiDb, redis: producer, queues, uploads, logger, metrics,
-      ...(worker ? { workersAlive: async () => (workers ? worker.blockingConnectionsAlive(workers.workers) : false) } : {}),
+      ...(worker ? { workersAlive: async () => (workers ? workers.alive() : false) } : {}),
     });
     await app.listen({ port: config.PORT, host: config.HOST });
   }
@@ -92,7 +92,7 @@ async function main(config: Config): Promise<void> {
     logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');
     if (config.ROLE === 'worker' && config.WORKER_PORT !== undefined) {
       workerListener = worker.buildWorkerListener({
-        db, redis: workerConnection, workers: workers.workers, metrics, metricsToken: config.METRICS_TOKEN, logger,
+        db, redis: workerConnection, workers, metrics, metricsToken: config.METRICS_TOKEN, logger,
       });
       await workerListener.listen({ port: config.WORKER_PORT, host: config.HOST });
     }

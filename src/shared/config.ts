@@ -38,6 +38,11 @@ const envSchema = z.object({
   JOB_ATTEMPTS: integer(1).default(5),
   WORKER_LOCK_DURATION_MS: integer(1000).default(30_000),
   WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
+  /**
+   * A Worker that starts no job for this long while it has a free slot and the same jobs wait in
+   * its queue is replaced (its main loop stopped). Three of BullMQ's longest waits for a job (10 s).
+   */
+  WORKER_STUCK_AFTER_MS: integer(1000).default(30_000),
   SHUTDOWN_GRACE_MS: integer(0).default(20_000),
   /** On SIGTERM, how long the requests under way (an upload, a download) may go on before their connections are closed. */
   SHUTDOWN_HTTP_GRACE_MS: integer(0).default(60_000),

@@ -21,15 +21,27 @@ import { failAfterAttempts } from './failed-job.js';
 import { JobCancelledError } from './job-cancelled-error.js';
 import { ShutdownHandBack } from './shutdown-hand-back.js';
 import { ShutdownNotice } from './shutdown-notice.js';
+import { blockingConnectionsAlive } from './worker-listener.js';
+import { WorkerWatchdog } from './worker-watchdog.js';
 
 export type { WorkerDeps } from './job-processor.js';
 
 /** The running workers of this process. */
 export interface RunningWorkers {
+  /** The Workers now (a Worker found stuck is replaced in place). */
   workers: Worker[];
-  /** Stops taking jobs, lets active ones finish for SHUTDOWN_GRACE_MS, then hands the rest back. */
+  /** True while every Worker runs, its blocking connection is up, and none was found taking no jobs. */
+  alive(): Promise<boolean>;
+  /**
+   * Stops taking jobs, lets active ones finish for SHUTDOWN_GRACE_MS, then hands the rest back. A
+   * Worker that has not closed WORKER_CLOSE_MARGIN_MS after that has its connections dropped, so
+   * the process can exit; its jobs are delivered again once found stalled.
+   */
   close(): Promise<void>;
 }
+
+/** After SHUTDOWN_GRACE_MS, how long the Workers may take to hand their jobs back and close. */
+export const WORKER_CLOSE_MARGIN_MS = 10_000;
 
 /** Starts one BullMQ worker per job type that has a processor, and the periodic cleanup. */
 export function startWorkers(given: WorkerDeps): RunningWorkers {
@@ -40,26 +52,31 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const processors = createProcessors(deps, searchCatchUp);
   const shutdown = new ShutdownNotice();
   const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
-  const workers = (Object.entries(processors) as Array<[JobType, JobProcessor]>).map(([type, typeProcessor]) => {
+  const watchdog = new WorkerWatchdog({ connection: deps.connection, prefix: queuePrefix(config), stuckAfterMs: config.WORKER_STUCK_AFTER_MS, logger });
+  for (const [type, typeProcessor] of Object.entries(processors) as Array<[JobType, JobProcessor]>) {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
     const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));
-    const worker = new Worker<QueuedJob>(
-      QUEUE_NAMES[type],
-      (job, token, signal) => runDelivery(deps, type, processor, { job, token, signal, shutdown }),
-      {
-        connection: deps.connection,
-        prefix: queuePrefix(config),
-        concurrency: config.WORKER_CONCURRENCY,
-        lockDuration: config.WORKER_LOCK_DURATION_MS,
-        stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-        maxStalledCount: 2,
-      },
-    );
-    worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
-    worker.on('failed', (job, error) => void settleFailedJob(deps, type, job, error));
-    return worker;
-  });
-  workers.push(startScheduleWorker(deps));
+    watchdog.add((track) => {
+      const worker = new Worker<QueuedJob>(
+        QUEUE_NAMES[type],
+        track<QueuedJob>((job, token, signal) => runDelivery(deps, type, processor, { job, token, signal, shutdown })),
+        {
+          connection: deps.connection,
+          prefix: queuePrefix(config),
+          concurrency: config.WORKER_CONCURRENCY,
+          lockDuration: config.WORKER_LOCK_DURATION_MS,
+          stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+          maxStalledCount: 2,
+        },
+      );
+      worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+      worker.on('failed', (job, error) => void settleFailedJob(deps, type, job, error));
+      return worker;
+    });
+  }
+  watchdog.add((track) => startScheduleWorker(deps, track));
+  watchdog.start();
+  const { workers } = watchdog;
   const stopCleanup = scheduleCleanup({
     db: deps.db,
     uploads: deps.uploads,
@@ -85,21 +102,38 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   );
   return {
     workers,
+    alive: async () => watchdog.healthy() && (await blockingConnectionsAlive(workers)),
     async close() {
       stopCleanup();
       stopCallbacks();
       stopReconciler();
-      await stopCancels();
       shutdown.begin(Date.now() + config.SHUTDOWN_GRACE_MS);
+      const closing = [...workers];
+      const open = new Set(closing);
       const handBack = setTimeout(() => {
-        for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
+        for (const worker of closing) worker.cancelAllJobs(SHUTDOWN_REASON);
       }, config.SHUTDOWN_GRACE_MS);
-      try {
-        await Promise.all(workers.map((worker) => worker.close()));
-      } finally {
+      const boundMs = config.SHUTDOWN_GRACE_MS + WORKER_CLOSE_MARGIN_MS;
+      let bound: NodeJS.Timeout | undefined;
+      const closed = Promise.all([
+        watchdog.stop(),
+        stopCancels(),
+        ...closing.map((worker) => worker.close().finally(() => open.delete(worker))),
+      ]).then(() => Promise.all([reconcilerQueues.close(), scheduler.close(), searchCatchUp.close()]));
+      const inTime = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(false), boundMs))),
+      ]).finally(() => {
         clearTimeout(handBack);
-        await Promise.all([reconcilerQueues.close(), scheduler.close(), searchCatchUp.close()]);
-      }
+        clearTimeout(bound);
+      });
+      if (inTime) return;
+      closed.catch(() => {});
+      logger.error(
+        { boundMs, queues: [...open].map((worker) => worker.name) },
+        'workers did not close in time: dropping their connections; their jobs are delivered again once found stalled',
+      );
+      for (const worker of open) worker.disconnect().catch(() => {});
     },
   };
 }

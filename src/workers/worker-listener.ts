@@ -8,10 +8,12 @@ import { healthRoutes } from '../shared/http/health-routes.js';
 import { metricsRoute } from '../shared/http/metrics-route.js';
 import type { Db } from '../shared/db/pool.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
+import type { RunningWorkers } from './start-workers.js';
 
 /**
  * True while every worker runs and its blocking connection (the one that waits for jobs with
- * BZPOPMIN) is up. ioredis reconnects it by itself after Redis comes back.
+ * BZPOPMIN) is up. ioredis reconnects it by itself after Redis comes back. A Worker whose loop
+ * stopped can still pass this: the watchdog of {@link RunningWorkers.alive} finds that one.
  */
 export async function blockingConnectionsAlive(workers: Worker[]): Promise<boolean> {
   for (const worker of workers) {
@@ -26,7 +28,7 @@ export interface WorkerListenerDeps {
   db: Db;
   /** The workers' own Redis connection. */
   redis: RedisConnection;
-  workers: Worker[];
+  workers: Pick<RunningWorkers, 'alive'>;
   metrics: ServiceMetrics;
   metricsToken?: string | undefined;
   logger: Logger;
@@ -34,7 +36,7 @@ export interface WorkerListenerDeps {
 
 /**
  * The small HTTP listener of a ROLE=worker process (WORKER_PORT): /healthz, /readyz (PostgreSQL,
- * Redis and the workers' blocking connections) and /metrics with this process's job counters.
+ * Redis, the workers' blocking connections, and no Worker found taking no jobs) and /metrics with this process's job counters.
  * Not listening yet; the caller listens and closes.
  */
 export function buildWorkerListener(deps: WorkerListenerDeps): FastifyInstance {
@@ -42,7 +44,7 @@ export function buildWorkerListener(deps: WorkerListenerDeps): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app, 0);
-  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: () => blockingConnectionsAlive(deps.workers) });
+  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: () => deps.workers.alive() });
   metricsRoute(app, { metrics: deps.metrics, token: deps.metricsToken });
   return app;
 }

@@ -28,7 +28,7 @@ beforeAll(async () => {
   workers = ctx.startWorkers();
   // The workers' own connection (BullMQ reports its errors through the workers).
   workerConnection = (await workers.workers[0]!.getBackend().client) as unknown as Redis;
-  listener = buildWorkerListener({ db: ctx.db, redis: workerConnection, workers: workers.workers, metrics, metricsToken: ctx.config.METRICS_TOKEN, logger });
+  listener = buildWorkerListener({ db: ctx.db, redis: workerConnection, workers, metrics, metricsToken: ctx.config.METRICS_TOKEN, logger });
   await Promise.all(workers.workers.map((worker) => worker.waitUntilReady()));
 });
 afterAll(async () => {

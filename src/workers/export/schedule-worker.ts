@@ -6,6 +6,7 @@ import { defaultJobOptions, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../
 import { findExportSchedule, insertScheduledExportJob } from '../../shared/schedules/export-schedule-queries.js';
 import { EXPORT_SCHEDULE_QUEUE, type ScheduleTick } from '../../shared/schedules/export-scheduler.js';
 import type { WorkerDeps } from '../job-processor.js';
+import type { Track } from '../worker-watchdog.js';
 
 /** What handling one tick needs: the database, and a way to queue the export it starts. */
 export interface ScheduleTickDeps {
@@ -49,7 +50,7 @@ export async function runScheduleTick(deps: ScheduleTickDeps, tick: ScheduleTick
  * Starts the worker that consumes schedule ticks. BullMQ's job schedulers add one job per tick
  * to the queue, and one worker takes each job, so a tick runs once however many processes run.
  */
-export function startScheduleWorker(deps: WorkerDeps): Worker {
+export function startScheduleWorker(deps: WorkerDeps, track: Track = (processor) => processor): Worker {
   const prefix = queuePrefix(deps.config);
   const exports = new Queue<QueuedJob>(QUEUE_NAMES.export, {
     connection: deps.connection,
@@ -70,12 +71,12 @@ export function startScheduleWorker(deps: WorkerDeps): Worker {
   };
   const worker = new Worker<ScheduleTick>(
     EXPORT_SCHEDULE_QUEUE,
-    async (job: Job<ScheduleTick>) => {
+    track<ScheduleTick>(async (job: Job<ScheduleTick>) => {
       const outcome = await runScheduleTick(tickDeps, job.data, job.id ?? `${job.data.scheduleId}:${job.timestamp}`);
       const message = 'jobId' in outcome ? 'export schedule tick' : `export schedule tick skipped: ${outcome.skipped.replace('_', ' ')}`;
       deps.logger.info({ scheduleId: job.data.scheduleId, accountId: job.data.accountId, ...outcome }, message);
       return outcome;
-    },
+    }),
     { connection: deps.connection, prefix, concurrency: 1 },
   );
   worker.on('error', (error) => deps.logger.error({ err: error, queue: worker.name }, 'worker error'));
