@@ -52,7 +52,13 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const processors = createProcessors(deps, searchCatchUp);
   const shutdown = new ShutdownNotice();
   const slots = new AccountSlots(deps.connection, queuePrefix(config), config.MAX_JOBS_PER_ACCOUNT, config.WORKER_LOCK_DURATION_MS * 2);
-  const watchdog = new WorkerWatchdog({ connection: deps.connection, prefix: queuePrefix(config), stuckAfterMs: config.WORKER_STUCK_AFTER_MS, logger });
+  const watchdog = new WorkerWatchdog({
+    connection: deps.connection,
+    prefix: queuePrefix(config),
+    stuckAfterMs: config.WORKER_STUCK_AFTER_MS,
+    handBackReason: SHUTDOWN_REASON,
+    logger,
+  });
   for (const [type, typeProcessor] of Object.entries(processors) as Array<[JobType, JobProcessor]>) {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
     const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));

@@ -36,6 +36,8 @@ export interface WatchdogOptions {
   prefix: string;
   /** A Worker whose queue has a job waiting all this time while the Worker, with a free slot, starts none is stuck. */
   stuckAfterMs: number;
+  /** The abort reason given to the deliveries a replaced Worker still runs, so they go back to the queue. */
+  handBackReason: string;
   logger: Logger;
 }
 
@@ -48,7 +50,8 @@ export interface WatchdogOptions {
  * back by the per-account limit is delayed), the queue is not paused, and the Worker has a free
  * slot and starts no delivery. Jobs taken meanwhile by other processes are not waiting any more,
  * so they do not count. A stuck Worker is logged, closed with force, and replaced by a new one on
- * a fresh blocking connection; readiness fails from then until the replacement takes a job.
+ * a fresh blocking connection (deliveries it still runs are handed back to the queue); readiness
+ * fails from then until the replacement takes a job.
  */
 export class WorkerWatchdog {
   /** The Workers now, replaced in place: readers (the cancel listener, readiness) see the new ones. */
@@ -143,6 +146,7 @@ export class WorkerWatchdog {
     slot.deliveries = deliveries;
     slot.worker = slot.create(trackInto(deliveries));
     this.workers[this.workers.indexOf(old)] = slot.worker;
+    old.cancelAllJobs(this.options.handBackReason);
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
       old.close(true).then(() => true, () => true),
