@@ -109,7 +109,8 @@ export class WorkerWatchdog {
     if (worker.closing) return;
     if (slot.replaced && deliveries.started > 0) this.recovered(slot);
     const waiting = deliveries.running < worker.concurrency && !(await slot.queue.isPaused())
-      ? await slot.queue.getRanges(['wait'], 0, SAMPLE - 1)
+      ? // The oldest waiting jobs: under a steady stream of new ones, the newest change at every check.
+        await slot.queue.getRanges(['wait'], 0, SAMPLE - 1, true)
       : [];
     if (waiting.length === 0) {
       if (slot.replaced) this.recovered(slot);
