@@ -28,7 +28,7 @@ async function check(probe: () => Promise<unknown>): Promise<CheckState> {
 export interface HealthDeps {
   db: Db;
   redis: RedisConnection;
-  /** In a process that runs workers: true while their blocking Redis connections are up. */
+  /** In a process that runs workers: true while their blocking Redis connections are up and none is stuck (the watchdog's). */
   workersAlive?: (() => Promise<boolean>) | undefined;
 }
 
@@ -40,7 +40,8 @@ const readySchema = z.object({
 
 /**
  * GET /healthz (the process runs) and GET /readyz (API.md §5): PostgreSQL and Redis answer and,
- * in a process that runs workers, their blocking connections (the ones that wait for jobs) are up.
+ * in a process that runs workers, their blocking connections (the ones that wait for jobs) are up,
+ * and none of its workers was found stuck (see worker-watchdog.ts).
  */
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -55,7 +56,9 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
     {
       schema: {
         summary: 'Readiness',
-        description: 'PostgreSQL and Redis answer and, where this process runs workers, their blocking Redis connections are up.',
+        description:
+          'PostgreSQL and Redis answer and, where this process runs workers, their blocking Redis connections are up and ' +
+          'none of them has stopped taking jobs while jobs wait (such a worker is replaced; readiness returns once it takes one).',
         response: { 200: readySchema, ...errorResponses(503) },
       },
     },
@@ -69,10 +72,10 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
       const checks = { postgres, redis, ...(workers ? { workers } : {}) };
       const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
       if (down.length === 0) return { status: 'ready' as const, checks };
-      const what = down.map((name) => (name === 'workers' ? 'the workers’ Redis connection' : name)).join(' and ');
+      const what = down.map((name) => (name === 'workers' ? 'the workers (their Redis connection down, or one stuck)' : `${name} unreachable`));
       return sendError(
         reply,
-        new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${what} unreachable.`, { checks, retry_after_seconds: 5 }),
+        new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${what.join(' and ')}.`, { checks, retry_after_seconds: 5 }),
       );
     },
   );
