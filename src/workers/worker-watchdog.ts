@@ -155,10 +155,20 @@ export class WorkerWatchdog {
     ]);
     clearTimeout(timer);
     if (!closed) {
-      logger.warn({ queue: old.name }, 'stuck worker did not close: dropping its connections');
-      old.disconnect().catch(() => {});
+      logger.warn({ queue: old.name }, 'stuck worker did not close: dropping its blocking connection');
+      dropBlockingConnection(old).catch(() => {});
     }
   }
+}
+
+/**
+ * Drops the Worker's own blocking connection, the one its stuck loop waits on. Not
+ * `Worker.disconnect()`: that also ends the connection every Worker of the process shares
+ * (`deps.connection`), which would stop the replacement and all the others.
+ */
+async function dropBlockingConnection(worker: Worker): Promise<void> {
+  const blocking = await worker.getBackend().blockingClient;
+  blocking?.disconnect();
 }
 
 /** A Track that counts into `deliveries`. */
