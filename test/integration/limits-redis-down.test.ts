@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { waitFor } from '../support/recovery-support.js';
-import { createTestContext, type TestContext } from '../support/test-context.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
 // This file stops Redis, so it runs on a redis-server of its own, never on the shared one.
+const METRICS_TOKEN = 'metrics-token-of-the-test';
 let redis: PrivateRedis;
 let ctx: TestContext;
 
 beforeAll(async () => {
   redis = await startPrivateRedis();
-  ctx = await createTestContext({ workers: false, env: { REDIS_URL: redis.url } });
+  ctx = await createTestContext({ workers: false, env: { REDIS_URL: redis.url, METRICS_TOKEN: METRICS_TOKEN } });
 });
 afterAll(async () => {
   await ctx?.close();
@@ -34,4 +35,23 @@ it('answers 503 SERVICE_UNAVAILABLE while Redis is unreachable (no request goes 
     return response.statusCode === 200 ? response : undefined;
   }, 30_000);
   expect(back.headers['x-ratelimit-limit']).toBeDefined();
+});
+
+it('still lets the operator key and the metrics token through while Redis is down: neither needs it', { timeout: 60_000 }, async () => {
+  await redis.stop();
+  try {
+    const onboarded = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/admin/accounts',
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      // An address the operator key has not been used from: its invalid-key count cannot be read.
+      remoteAddress: '192.0.2.44',
+      payload: { email: `redis-down-${Date.now()}@example.com` },
+    });
+    expect(onboarded.statusCode, onboarded.body).toBe(201);
+    const metrics = await ctx.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(metrics.statusCode, metrics.body).toBe(200);
+  } finally {
+    await redis.start();
+  }
 });

@@ -1,4 +1,5 @@
 import type { CredentialAttempts } from '../../shared/http/credential-attempts.js';
+import { AppError } from '../errors.js';
 import { addressBucket } from './address-bucket.js';
 import type { RequestLimits } from './limits.js';
 
@@ -28,7 +29,7 @@ export function createCredentialAttempts(limits: Pick<RequestLimits, 'checkInval
 
   return {
     admit(address, digest) {
-      return isKnown(entry(address, digest)) ? undefined : limits.checkInvalidKey(address);
+      return isKnown(entry(address, digest)) ? undefined : limits.checkInvalidKey(address).catch(unlessRedisDown);
     },
     passed(address, digest) {
       const key = entry(address, digest);
@@ -46,4 +47,14 @@ export function createCredentialAttempts(limits: Pick<RequestLimits, 'checkInval
       await limits.countInvalidKey(address);
     },
   };
+}
+
+/**
+ * Lets a credential be checked when the counter cannot be read: without Redis the operator key
+ * and the metrics token still work (neither needs Redis otherwise), and a wrong one is still
+ * refused by its comparison. Other errors (the 429) stand.
+ */
+function unlessRedisDown(error: unknown): void {
+  if (error instanceof AppError && error.status === 503) return;
+  throw error;
 }
