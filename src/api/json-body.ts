@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, unsupportedMediaType } from './errors.js';
+import { mediaTypeOf } from './media-type.js';
 
 /** What PostgreSQL cannot store in text or jsonb: a NUL character, or an unpaired UTF-16 surrogate (a JSON escape such as "\ud800"). */
 export type UnstorableText = 'NUL' | 'surrogate';
@@ -131,7 +132,7 @@ export function registerJsonBody(app: FastifyInstance): void {
 async function requireJsonMediaType(request: FastifyRequest): Promise<void> {
   const contentType = request.headers['content-type'];
   if (contentType === undefined) return;
-  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  const mediaType = mediaTypeOf(contentType);
   if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
     throw unsupportedMediaType(contentType, 'send the body as application/json');
   }
