@@ -50,9 +50,20 @@ export const jobResourceSchema = z
   })
   .meta({ id: 'Job' });
 
+/**
+ * A query value of decimal digits as its number; anything else (`0x1F4`, `1e2`, `+5`, a repeated
+ * parameter's array) is left as it is, for the number schema to refuse.
+ */
+function decimalInteger(value: unknown): unknown {
+  return typeof value === 'string' && /^[0-9]{1,15}$/.test(value) ? Number(value) : value;
+}
+
 /** The query parameters of every list (API.md: `limit` 1..500, default 50, and `cursor`). */
 export const pageQueryFields = {
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: z.preprocess(
+    decimalInteger,
+    z.number({ error: 'Expected a whole number written in decimal digits' }).int().min(1).max(500).default(50),
+  ),
   cursor: z.string().max(MAX_CURSOR_LENGTH).optional().meta({ description: 'The next_cursor of the previous page' }),
 };
 

@@ -169,6 +169,14 @@ describe('bad requests', () => {
     }
   });
 
+  it('refuses a limit that is not written in decimal digits, or given twice, with a message a person can act on', async () => {
+    for (const query of ['limit=0x1F4', 'limit=1e2', 'limit=%2B5', 'limit=%205', 'limit=1&limit=2', 'limit=']) {
+      const body = expectEnvelope(await ctx.get(key, `/v1/jobs?${query}`), 400, 'BAD_REQUEST');
+      expect(body.error, query).toContain("'limit'");
+      expect(body.error, query).not.toContain('NaN');
+    }
+  });
+
   it('accepts the limits 1 and 500 on /v1/jobs', async () => {
     expect((await ctx.get(key, '/v1/jobs?limit=1')).statusCode).toBe(200);
     expect((await ctx.get(key, '/v1/jobs?limit=500')).statusCode).toBe(200);
