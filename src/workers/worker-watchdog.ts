@@ -59,6 +59,7 @@ export class WorkerWatchdog {
   private readonly slots: Slot[] = [];
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  private stopped = false;
 
   constructor(private readonly options: WatchdogOptions) {}
 
@@ -87,6 +88,8 @@ export class WorkerWatchdog {
 
   /** Stops checking (the Workers are closed by their owner) and closes the watchdog's queues. */
   async stop(): Promise<void> {
+    // A check may be waiting for Redis now: once stopped, it replaces nothing (nothing would close the new Worker).
+    this.stopped = true;
     clearInterval(this.timer);
     await Promise.all(this.slots.map((slot) => slot.queue.close().catch(() => {})));
   }
@@ -137,6 +140,7 @@ export class WorkerWatchdog {
   private async replace(slot: Slot, waiting: string[], idleMs: number): Promise<void> {
     const { logger } = this.options;
     const old = slot.worker;
+    if (this.stopped || old.closing) return;
     slot.replaced = true;
     slot.idleSince = null;
     logger.error(
