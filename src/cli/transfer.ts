@@ -10,14 +10,21 @@ import type { ProgressBar, ProgressOutput } from './progress.js';
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
-/** A pass-through stream that reports the bytes that went through it. */
-function byteCounter(onBytes: (total: number) => void): Transform {
+/**
+ * A pass-through stream that reports the bytes that went through it. With `expected`, a stream of
+ * any other length fails with that error instead of ending: the upload is cut off, never sent short.
+ */
+function byteCounter(onBytes: (total: number) => void, expected?: { size: number; error: (read: number) => Error }): Transform {
   let total = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       total += chunk.length;
+      if (expected && total > expected.size) return callback(expected.error(total));
       onBytes(total);
       callback(null, chunk);
+    },
+    flush(callback) {
+      callback(expected && total !== expected.size ? expected.error(total) : null);
     },
   });
 }
@@ -51,7 +58,11 @@ export async function uploadFile(
   const contentType = extname(path).toLowerCase() === '.xlsx' ? XLSX_TYPE : 'text/csv';
   const body: ApiRequest['body'] = () => {
     const source = createReadStream(path);
-    const counted = byteCounter((sent) => bar.update(sent, size));
+    // A file written to while it is sent (a spreadsheet still saving it, a copy not finished) would
+    // reach the service cut short or mixed, and be imported as if whole.
+    const changed = (read: number) =>
+      new CliError(`${path} changed while it was being sent (${size} bytes when it was opened, ${read} read); nothing was imported. Send it again once it is complete.`, EXIT.usage);
+    const counted = byteCounter((sent) => bar.update(sent, size), { size, error: changed });
     // `pipe` passes no error on: a file that cannot be read (gone since the stat, or between two
     // attempts) fails the request with a usage error instead of ending the CLI with a stack trace.
     source.on('error', (error) => counted.destroy(new CliError(`Could not read ${path}: ${error.message}`, EXIT.usage)));

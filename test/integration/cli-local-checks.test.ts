@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
-import { compileCli, runProcess, type CompiledCli } from '../support/cli-runner.js';
+import { compileCli, runProcess, startProcess, type CompiledCli } from '../support/cli-runner.js';
 import { ean13, toCsv, withBadCheckDigit } from '../support/csv.js';
 import { baseUrlOf } from '../support/event-stream.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -144,5 +145,52 @@ describe('catalog export -o', { timeout: 60_000 }, () => {
     expect(slash.code).toBe(2);
     expect(slash.stderr).toContain('no-such-folder/: no such folder.');
     expect(await jobsOf(account.key)).toHaveLength(0);
+  });
+});
+
+/** A promise and the function that resolves it. */
+function resolvable<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => (resolve = settle));
+  return { promise, resolve };
+}
+
+describe('catalog import of a file that changes while it is sent', { timeout: 60_000 }, () => {
+  it('cuts the upload off with exit 2 when the file shrinks, so no short file arrives whole', async () => {
+    const path = join(folder, 'shrinking.csv');
+    const row = `${ean13(700)},A product name long enough to fill the file,Acme,1.50,EUR\n`;
+    await writeFile(path, HEADER.join(',') + '\n' + row.repeat(Math.ceil((32 << 20) / row.length)));
+    // A service stand-in that holds the body back after its first bytes, until the test lets it go.
+    let request: IncomingMessage | undefined;
+    const started = resolvable<void>();
+    const ended = resolvable<'whole' | 'cut off'>();
+    const server = createServer((incoming, response) => {
+      request = incoming;
+      incoming.once('data', () => {
+        incoming.pause();
+        started.resolve();
+      });
+      incoming.on('end', () => {
+        ended.resolve('whole');
+        response.writeHead(202, { 'content-type': 'application/json' }).end('{"id":"00000000-0000-4000-8000-000000000000","status":"queued"}');
+      });
+      incoming.on('aborted', () => ended.resolve('cut off'));
+      incoming.on('error', () => ended.resolve('cut off'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const run = startProcess(compiled.command, ['import', path, '--no-wait'], { CATALOG_URL: baseUrlOf(server.address()), CATALOG_API_KEY: 'ck_test_key' });
+      await started.promise;
+      await truncate(path, 1 << 20);
+      request?.resume();
+      expect(await ended.promise).toBe('cut off');
+      const result = await run.done;
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`${path} changed while it was being sent`);
+      expect(result.stderr).toContain('nothing was imported');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
