@@ -7,12 +7,15 @@ const MAX_BACKOFF_MS = 30_000;
 /** Times a per-minute 429 is waited out (its Retry-After) before the command gives up with exit 4. */
 const RATE_LIMIT_WAITS = 3;
 
-/** One request; `body` is a function because a retried attempt needs a fresh body stream. */
+/**
+ * One request; `body` is a function because a retried attempt needs a fresh body stream. It calls
+ * `sent` once its stream has given its last byte: the wait for the answer starts then.
+ */
 export interface ApiRequest {
   query?: Record<string, string | undefined>;
   headers?: Record<string, string>;
   json?: unknown;
-  body?: () => { stream: ReadableStream<Uint8Array>; contentType: string };
+  body?: (sent: () => void) => { stream: ReadableStream<Uint8Array>; contentType: string };
   /** Aborts the request (and reading its body); an aborted request is not retried. */
   signal?: AbortSignal;
   /**
@@ -85,17 +88,32 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
     return headers;
   };
 
-  const attempt = (method: string, url: string, request: ApiRequest): Promise<Response> => {
-    const body = request.body?.();
+  /**
+   * One attempt. Once the request is sent whole, its answer must start within answerTimeoutMs: a
+   * service or proxy that takes a request and never answers would otherwise hold the command for
+   * the HTTP client's own timeout (five minutes) on every attempt.
+   */
+  const attempt = async (method: string, url: string, request: ApiRequest): Promise<Response> => {
+    const unanswered = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const waitForAnswer = () => {
+      timer = setTimeout(() => unanswered.abort(new Error(`no answer within ${config.answerTimeoutMs / 1000} s`)), config.answerTimeoutMs);
+    };
+    const body = request.body?.(waitForAnswer);
     const contentType = body?.contentType ?? (request.json !== undefined ? 'application/json' : undefined);
     const init: RequestInit & { duplex?: 'half' } = {
       method,
       headers: headersOf(request, contentType),
       body: body?.stream ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined),
       ...(body ? { duplex: 'half' } : {}),
-      signal: request.signal,
+      signal: request.signal ? AbortSignal.any([request.signal, unanswered.signal]) : unanswered.signal,
     };
-    return fetch(url, init);
+    if (!body) waitForAnswer();
+    try {
+      return await fetch(url, init);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
   const send = async (method: string, path: string, request: ApiRequest = {}): Promise<Response> => {

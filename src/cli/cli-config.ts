@@ -13,6 +13,8 @@ const envSchema = z.object({
    * JOB_EVENTS_HEARTBEAT_SECONDS, 15 s by default) is taken for dead and reconnected.
    */
   CATALOG_EVENTS_IDLE_MS: z.coerce.number().int().min(100).default(45_000),
+  /** How long a request, once sent whole, may wait for the answer to start before it counts as a network error. */
+  CATALOG_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
 /** How the CLI reaches the service, from flags over the environment. */
@@ -24,6 +26,8 @@ export interface CliConfig {
   retryBaseMs: number;
   /** Silence after which a job's event stream is given up and resumed on a new connection. */
   eventsIdleMs: number;
+  /** A sent request whose answer has not started after this long is given up (and retried where it may be). */
+  answerTimeoutMs: number;
 }
 
 /** The flags every command takes (commander's global options). */
@@ -79,5 +83,6 @@ export function loadCliConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv = proce
     retries: parsed.data.CATALOG_RETRIES,
     retryBaseMs: parsed.data.CATALOG_RETRY_BASE_MS,
     eventsIdleMs: parsed.data.CATALOG_EVENTS_IDLE_MS,
+    answerTimeoutMs: parsed.data.CATALOG_ANSWER_TIMEOUT_MS,
   };
 }

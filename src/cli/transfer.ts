@@ -14,7 +14,10 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
  * A pass-through stream that reports the bytes that went through it. With `expected`, a stream of
  * any other length fails with that error instead of ending: the upload is cut off, never sent short.
  */
-function byteCounter(onBytes: (total: number) => void, expected?: { size: number; error: (read: number) => Error }): Transform {
+function byteCounter(
+  onBytes: (total: number) => void,
+  expected?: { size: number; error: (read: number) => Error; whole: () => void },
+): Transform {
   let total = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -24,7 +27,9 @@ function byteCounter(onBytes: (total: number) => void, expected?: { size: number
       callback(null, chunk);
     },
     flush(callback) {
-      callback(expected && total !== expected.size ? expected.error(total) : null);
+      if (expected && total !== expected.size) return callback(expected.error(total));
+      expected?.whole();
+      callback(null);
     },
   });
 }
@@ -56,13 +61,13 @@ export async function uploadFile(
   const size = await fileSize(path);
   const bar = progress.bar('upload', 'bytes');
   const contentType = extname(path).toLowerCase() === '.xlsx' ? XLSX_TYPE : 'text/csv';
-  const body: ApiRequest['body'] = () => {
+  const body: ApiRequest['body'] = (sent) => {
     const source = createReadStream(path);
     // A file written to while it is sent (a spreadsheet still saving it, a copy not finished) would
     // reach the service cut short or mixed, and be imported as if whole.
     const changed = (read: number) =>
       new CliError(`${path} changed while it was being sent (${size} bytes when it was opened, ${read} read); nothing was imported. Send it again once it is complete.`, EXIT.usage);
-    const counted = byteCounter((sent) => bar.update(sent, size), { size, error: changed });
+    const counted = byteCounter((sent) => bar.update(sent, size), { size, error: changed, whole: sent });
     // `pipe` passes no error on: a file that cannot be read (gone since the stat, or between two
     // attempts) fails the request with a usage error instead of ending the CLI with a stack trace.
     source.on('error', (error) => counted.destroy(new CliError(`Could not read ${path}: ${error.message}`, EXIT.usage)));

@@ -16,6 +16,7 @@ const envelope = (code: string, error: string, extra: Record<string, unknown> = 
 
 let server: Server | null = null;
 afterEach(() => {
+  server?.closeAllConnections();
   server?.close();
   server = null;
 });
@@ -39,8 +40,25 @@ async function standIn(answers: Answer[]): Promise<{ url: string; requests: Arra
   return { url: `http://127.0.0.1:${port}`, requests };
 }
 
-const clientFor = (url: string, notices: string[] = []) =>
-  createApiClient({ baseUrl: url, apiKey: 'secret-key', retries: 4, retryBaseMs: 1, eventsIdleMs: 45_000 }, (line) => notices.push(line));
+const clientFor = (url: string, notices: string[] = [], answerTimeoutMs = 60_000) =>
+  createApiClient({ baseUrl: url, apiKey: 'secret-key', retries: 4, retryBaseMs: 1, eventsIdleMs: 45_000, answerTimeoutMs }, (line) =>
+    notices.push(line),
+  );
+
+/** A stand-in that reads each request whole and then answers after `delayMs`, or never (null). */
+async function slowStandIn(delayMs: number | null): Promise<{ url: string; received: () => number }> {
+  let received = 0;
+  server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      received += 1;
+      if (delayMs !== null) setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, received: () => received };
+}
 
 async function failureOf(promise: Promise<unknown>): Promise<CliError> {
   const error = await promise.then(() => null, (caught: unknown) => caught);
@@ -49,6 +67,38 @@ async function failureOf(promise: Promise<unknown>): Promise<CliError> {
 }
 
 describe('the CLI HTTP client', () => {
+  it('gives a request that gets no answer up after the answer timeout, retries it, and ends with exit 5 naming the wait', async () => {
+    const stand = await slowStandIn(null);
+    const notices: string[] = [];
+    const started = Date.now();
+    const failure = await failureOf(clientFor(stand.url, notices, 300).send('GET', '/v1/usage'));
+    expect(failure.exitCode).toBe(EXIT.server);
+    expect(failure.message).toContain('no answer within 0.3 s');
+    expect(stand.received()).toBe(4);
+    expect(notices[0]).toMatch(/no answer within 0\.3 s.*retrying/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('starts the answer timeout once an upload is sent whole, however long sending it took', async () => {
+    const stand = await slowStandIn(100);
+    const chunks = 6;
+    const body = (sent: () => void) => {
+      let given = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          if (given++ < chunks) return controller.enqueue(new TextEncoder().encode('ean,name\n'));
+          sent();
+          controller.close();
+        },
+      });
+      return { stream, contentType: 'text/csv' };
+    };
+    const answer = await clientFor(stand.url, [], 400).json('POST', '/v1/imports', { body });
+    expect(answer).toEqual({ ok: true });
+    expect(stand.received()).toBe(1);
+  });
+
   it('retries 5xx answers with back-off and keeps the Idempotency-Key', async () => {
     const unavailable = envelope('SERVICE_UNAVAILABLE', 'Service unavailable.');
     const stand = await standIn([[503, {}, unavailable], [502, {}, {}], [202, {}, { id: 'job', status: 'processing' }]]);
