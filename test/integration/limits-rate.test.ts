@@ -33,6 +33,13 @@ const nextMinute = () => {
   now = (Math.floor(now / 60_000) + 1) * 60_000 + 20_000;
 };
 
+/** The account's rows of usage_counters once the API has written `used` requests there (about every second). */
+const durableCounts = (id: string, used: number) =>
+  waitFor(`${used} requests in usage_counters`, async () => {
+    const { rows } = await ctx.db.query('SELECT month, used FROM usage_counters WHERE account_id = $1', [id]);
+    return rows.reduce((sum, row) => sum + Number(row.used), 0) >= used ? rows : undefined;
+  }, 10_000);
+
 describe('per-minute rate limit', () => {
   it('answers the 61st request in a minute on a FREE key with 429, while another account is unaffected', async () => {
     nextMinute();
@@ -59,6 +66,17 @@ describe('per-minute rate limit', () => {
     expect((await ctx.get(quiet.key, '/v1/jobs')).statusCode).toBe(200);
     nextMinute();
     expect((await ctx.get(busy.key, '/v1/jobs')).statusCode).toBe(200);
+  });
+
+  it('counts a request the minute refuses toward the month too, as every authenticated request', async () => {
+    nextMinute();
+    const { id, key } = await ctx.createAccount();
+    const codes: number[] = [];
+    for (let request = 0; request < 63; request += 1) codes.push((await ctx.get(key, '/v1/jobs')).statusCode);
+    expect(codes.filter((code) => code === 429)).toHaveLength(3);
+    nextMinute();
+    expect((await ctx.get(key, '/v1/usage')).json()).toMatchObject({ used: 64 });
+    expect(await durableCounts(id, 64)).toEqual([{ month: '2026-05', used: 64 }]);
   });
 
   it('is shared by all keys of an account', async () => {
@@ -178,13 +196,6 @@ describe('per-address limits', () => {
 });
 
 describe('monthly quota', () => {
-  /** The account's rows of usage_counters once the API has written `used` requests there (about every second). */
-  const durableCounts = (id: string, used: number) =>
-    waitFor(`${used} requests in usage_counters`, async () => {
-      const { rows } = await ctx.db.query('SELECT month, used FROM usage_counters WHERE account_id = $1', [id]);
-      return rows.reduce((sum, row) => sum + Number(row.used), 0) >= used ? rows : undefined;
-    }, 10_000);
-
   const proAccount = async () => {
     const account = await ctx.createAccount();
     await ctx.db.query("UPDATE accounts SET tier = 'PRO' WHERE id = $1", [account.id]);

@@ -27,10 +27,10 @@ return count`;
 /**
  * Admits a batch of requests in one round trip. Its entries are the accounts (and minutes) of the
  * batch: entry i takes the keys KEYS[2i-1] (the account's minute) and KEYS[2i] (its month's usage
- * hash) and the arguments ARGV[4i-3] (the minute key's lifetime), ARGV[4i-2] (the per-minute
- * limit), ARGV[4i-1] (the monthly quota, -1: unlimited) and ARGV[4i] (how many of the batch's
- * requests are the account's). It counts them all in the minute, and in the month those the minute
- * allows, as far as the quota does. Redis runs a script alone, so concurrent requests on any number
+ * hash) and the arguments ARGV[3i-2] (the minute key's lifetime), ARGV[3i-1] (the monthly quota,
+ * -1: unlimited) and ARGV[3i] (how many of the batch's requests are the account's). It counts them all in the minute and, as far as the quota allows, in
+ * the month (API.md §2: every authenticated request counts toward both, one the minute refuses
+ * too; one the quota refuses is not counted). Redis runs a script alone, so concurrent requests on any number
  * of API processes never pass a limit together. Each entry gets {minute count after it, month
  * count after it, epoch, requests counted in the month}; {-1} when the month's hash must first be
  * seeded from PostgreSQL. All keys share the deployment's hash tag, so the script runs on Redis
@@ -44,16 +44,16 @@ for i = 1, #KEYS / 2 do
   if not usage[1] then
     results[i] = {-1, 0, '', 0}
   else
-    local requests = tonumber(ARGV[4 * i])
+    local requests = tonumber(ARGV[3 * i])
     local count = redis.call('INCRBY', minuteKey, requests)
-    if count == requests then redis.call('PEXPIRE', minuteKey, ARGV[4 * i - 3]) end
-    local admitted = math.min(requests, tonumber(ARGV[4 * i - 2]) - (count - requests))
+    if count == requests then redis.call('PEXPIRE', minuteKey, ARGV[3 * i - 2]) end
+    local counted = requests
     local used = tonumber(usage[1])
-    local quota = tonumber(ARGV[4 * i - 1])
-    if quota >= 0 then admitted = math.min(admitted, quota - used) end
-    if admitted > 0 then used = redis.call('HINCRBY', usageKey, 'used', admitted) else admitted = 0 end
+    local quota = tonumber(ARGV[3 * i - 1])
+    if quota >= 0 then counted = math.min(counted, quota - used) end
+    if counted > 0 then used = redis.call('HINCRBY', usageKey, 'used', counted) else counted = 0 end
     -- A nil would end the reply's array there: an epoch is always set with the count, but be safe.
-    results[i] = {count, used, usage[2] or '', admitted}
+    results[i] = {count, used, usage[2] or '', counted}
   end
 end
 return results`;
@@ -71,14 +71,13 @@ type LimitsRedis = RedisConnection & {
 /** What {@link ADMIT_SCRIPT} answers for one entry: minute count, month count, epoch, requests counted in the month. */
 type EntryResult = [number, number, string, number];
 
-/** What one request's admission comes to: minute count, month count (or -1 over the minute, -2 over the quota), epoch. */
+/** What one request's admission comes to: minute count, month count (-2 over the quota: not counted), epoch. */
 type AdmitResult = [number, number, string];
 
-/** One request to admit: its keys and limits. */
+/** One request to admit: its keys and its quota (the minute's limit is applied to the count afterwards). */
 interface Admission {
   minuteKey: string;
   usageKey: string;
-  perMinute: number;
   /** -1: unlimited. */
   monthly: number;
 }
@@ -149,7 +148,7 @@ function byAccount(batch: readonly Admission[]): { entries: Entry[]; places: Arr
   const indexes = new Map<string, number>();
   const places = batch.map((admission): [number, number] => {
     // The minute key names the account and its minute, and so its month's usage key too.
-    const key = `${admission.minuteKey} ${admission.perMinute} ${admission.monthly}`;
+    const key = `${admission.minuteKey} ${admission.monthly}`;
     let index = indexes.get(key);
     if (index === undefined) {
       index = entries.push({ admission, requests: 0 }) - 1;
@@ -163,14 +162,13 @@ function byAccount(batch: readonly Admission[]): { entries: Entry[]; places: Arr
 /**
  * The admission of the request at `position` (from 0) of its entry: the requests of an entry are
  * counted in order, so it is over the minute or the quota exactly when a lone request in its
- * place would have been.
+ * place would have been. Its month count is -2 when the quota refused it (and it was not counted).
  */
-function requestResult([count, used, epoch, admitted]: EntryResult, { admission, requests }: Entry, position: number): AdmitResult {
+function requestResult([count, used, epoch, counted]: EntryResult, { requests }: Entry, position: number): AdmitResult {
   if (count === -1) return [-1, 0, ''];
   const minuteCount = count - requests + 1 + position;
-  if (minuteCount > admission.perMinute) return [minuteCount, -1, epoch];
-  if (position >= admitted) return [minuteCount, -2, epoch];
-  return [minuteCount, used - admitted + 1 + position, epoch];
+  if (position >= counted) return [minuteCount, -2, epoch];
+  return [minuteCount, used - counted + 1 + position, epoch];
 }
 
 /** Creates the {@link RequestLimits} of one API process; all processes on one Redis share the counts. */
@@ -227,7 +225,7 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   const admissions = turnBatch<Admission, AdmitResult>(async (batch) => {
     const { entries, places } = byAccount(batch);
     const keys = entries.flatMap(({ admission }) => [admission.minuteKey, admission.usageKey]);
-    const args = entries.flatMap(({ admission, requests }) => [2 * MINUTE_MS, admission.perMinute, admission.monthly, requests]);
+    const args = entries.flatMap(({ admission, requests }) => [2 * MINUTE_MS, admission.monthly, requests]);
     const results = await redis.limitsAdmit(keys.length, ...keys, ...args);
     return places.map(([entry, position]) => requestResult(results[entry]!, entries[entry]!, position));
   }, ADMIT_BATCH);
@@ -238,7 +236,6 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
     const admission: Admission = {
       minuteKey: windowKey(`account:${accountId}`, window),
       usageKey: usageKey(accountId, month),
-      perMinute: limits.per_minute,
       monthly: limits.monthly ?? -1,
     };
     let result = await counted(() => admissions.load(admission));
@@ -264,9 +261,9 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
       const { window, resetSeconds } = minuteWindow(now);
       const { month, resetsAt } = calendarMonth(now);
       const { minuteCount, used, limits } = await admit(accountId, tier, month, window);
-      noteRoom(accountId, used > 0);
+      noteRoom(accountId, used > 0 && minuteCount <= limits.per_minute);
       report({ limit: limits.per_minute, remaining: Math.max(0, limits.per_minute - minuteCount), resetSeconds });
-      if (used === -1 || minuteCount > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', resetSeconds);
+      if (minuteCount > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', resetSeconds);
       if (used < 0) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
     },
     countUnauthenticated: (address) =>
