@@ -272,8 +272,13 @@ describe('export results and tenancy', () => {
     const account = await ctx.createAccount();
     const imported = await ctx.importCsv(account.key, toCsv([['ean', 'name'], [PEN, 'Pen']]));
     expect(imported.links.result).toBeNull();
-    expect((await ctx.get(account.key, `/v1/jobs/${imported.id}/result`)).statusCode).toBe(404);
-    expect((await ctx.get(account.key, '/v1/jobs/00000000-0000-4000-8000-000000000000/result')).statusCode).toBe(404);
+    const ofImport = await ctx.get(account.key, `/v1/jobs/${imported.id}/result`);
+    expect(ofImport.statusCode).toBe(404);
+    // The job exists: the message says why it has no file, rather than that it is not there.
+    expect(ofImport.json()).toMatchObject({ error_code: 'NOT_FOUND', error: 'This job is an import: only an export job has a result file.' });
+    const unknown = await ctx.get(account.key, '/v1/jobs/00000000-0000-4000-8000-000000000000/result');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: 'Job not found.' });
     expect((await ctx.get(account.key, '/v1/jobs/not-a-uuid/result')).statusCode).toBe(404);
   });
 

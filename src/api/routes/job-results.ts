@@ -61,7 +61,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       const id = request.params.id;
       const accountId = accountIdOf(request);
       const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
-      if (!job || job.type !== 'export') throw notFound('Job not found.');
+      if (!job) throw notFound('Job not found.');
+      if (job.type !== 'export') throw notFound(`This job is an ${job.type}: only an export job has a result file.`);
       if (job.status === 'processing') throw jobNotFinished();
       if (job.status !== 'completed') throw notFound(`This export ended ${job.status} and has no result file.`);
       // The file's name and type need the format alone: options stored under older rules still serve.
