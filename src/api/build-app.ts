@@ -36,6 +36,7 @@ import { multipartLimits } from './multipart-limits.js';
 import { HTTP_SERVER_OPTIONS, registerExpectations } from './expectations.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
+import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { adminQueueRoutes } from './routes/admin-queues.js';
 import { adminRoutes } from './routes/admin.js';
@@ -165,8 +166,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', () => jobChanges.close());
   const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS, metrics.jobCacheReads);
   const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache };
+  // The export schedules' queue: their routes register ticks on it, the dashboard shows them.
+  const scheduleTicks = new ExportScheduler(deps.redis, deps.config);
+  app.addHook('onClose', () => scheduleTicks.close());
   await registerDashboard(app, {
     queues: deps.queues,
+    scheduleTicks: scheduleTicks.queue,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
     attempts,
@@ -227,7 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   jobEventRoutes(app, { db: deps.db, listener: jobChanges, timings, streams, credentials: streamCredentials });
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
-  exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config });
+  exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config, scheduler: scheduleTicks });
   jobResultRoutes(app, { db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads });
   jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });

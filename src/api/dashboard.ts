@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidApiKey } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
@@ -126,13 +126,23 @@ async function checkPassword(
  */
 export async function registerDashboard(
   app: FastifyInstance,
-  deps: { queues: JobQueues; adminApiKey?: string | undefined; retryJob: OperatorJobRetry; attempts: CredentialAttempts },
+  deps: {
+    queues: JobQueues;
+    /** The export schedules' tick queue, shown read-only: a tick's result says what it started or why it skipped. */
+    scheduleTicks: Queue;
+    adminApiKey?: string | undefined;
+    retryJob: OperatorJobRetry;
+    attempts: CredentialAttempts;
+  },
 ): Promise<void> {
   const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), deps.retryJob)),
+    queues: [
+      ...JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), deps.retryJob)),
+      new BullMQAdapter(deps.scheduleTicks, { readOnlyMode: true, description: 'Export schedule ticks: the job each started, or why it was skipped' }),
+    ],
     // @bull-board/fastify ships its own copy of @bull-board/api's types; the runtime contract is the same.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'Catalog jobs' } },

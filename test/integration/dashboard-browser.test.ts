@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDashboard } from '../../src/api/dashboard.js';
+import { ExportScheduler } from '../../src/shared/schedules/export-scheduler.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
 /** Where CI keeps test artefacts (the screenshot of the dashboard). */
@@ -72,12 +73,14 @@ describe('the queue dashboard at /admin/queues', () => {
   it('keeps its routes out of the OpenAPI document', async () => {
     const app = Fastify();
     await app.register(swagger, { openapi: { info: { title: 'probe', version: '1' } } });
-    await registerDashboard(app, { queues: ctx.queues, adminApiKey: ADMIN_KEY, retryJob: async () => null, attempts: { admit: async () => {}, passed: () => {}, failed: async () => {} } });
+    const ticks = new ExportScheduler(ctx.redis, ctx.config);
+    await registerDashboard(app, { queues: ctx.queues, scheduleTicks: ticks.queue, adminApiKey: ADMIN_KEY, retryJob: async () => null, attempts: { admit: async () => {}, passed: () => {}, failed: async () => {} } });
     app.get('/visible', async () => 'ok');
     await app.ready();
     const paths = Object.keys(app.swagger().paths ?? {});
     expect(paths).toContain('/visible');
     expect(paths.filter((path) => path.startsWith('/admin/queues'))).toEqual([]);
     await app.close();
+    await ticks.close();
   });
 });

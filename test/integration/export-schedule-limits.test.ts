@@ -116,6 +116,19 @@ describe('a suspended account', () => {
         return done.length >= 2 ? done : undefined;
       }, 10_000);
       for (const done of ticks) expect(done.returnvalue).toEqual({ skipped: 'account_suspended' });
+      // Operators see them in the dashboard, in the schedules' queue (read-only: a tick is not retried).
+      const board = await ctx.app.inject({
+        method: 'GET',
+        url: '/admin/queues/api/queues?activeQueue=export-schedules&status=completed&page=1',
+        headers: { authorization: `Basic ${Buffer.from(`operator:${ADMIN_KEY}`).toString('base64')}` },
+      });
+      expect(board.statusCode).toBe(200);
+      const shown = board.json<{ queues: Array<{ name: string; readOnlyMode: boolean; jobs: Array<{ data: { scheduleId: string }; returnValue: unknown }> }> }>();
+      const queue = shown.queues.find((candidate) => candidate.name === 'export-schedules');
+      expect(queue?.readOnlyMode).toBe(true);
+      const ofSchedule = queue?.jobs.filter((job) => job.data.scheduleId === id) ?? [];
+      expect(ofSchedule.length).toBeGreaterThanOrEqual(2);
+      expect(ofSchedule[0]!.returnValue).toEqual({ skipped: 'account_suspended' });
     } finally {
       await scheduler.remove(id);
     }

@@ -93,9 +93,11 @@ function scheduleOf(body: unknown, minInterval: number): { cron: string; timezon
  * Export schedules (API.md §4): each is a row in PostgreSQL plus a BullMQ job scheduler of the
  * same id; every tick starts a normal export job carrying the schedule's id.
  */
-export function exportScheduleRoutes(app: FastifyInstance, deps: { db: Db; redis: RedisConnection; config: Config }): void {
-  const scheduler = new ExportScheduler(deps.redis, deps.config);
-  app.addHook('onClose', () => scheduler.close());
+export function exportScheduleRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; redis: RedisConnection; config: Config; scheduler: ExportScheduler },
+): void {
+  const { scheduler } = deps;
   // As the job queues (see buildApp): not serving with a queue whose start timed out.
   app.addHook('onReady', async () => {
     if (deps.redis.status === 'ready') await scheduler.queue.waitUntilReady();
