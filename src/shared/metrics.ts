@@ -19,6 +19,8 @@ export interface ServiceMetrics {
   jobsStarted: Counter<'type'>;
   jobsCompleted: Counter<'type'>;
   jobsFailed: Counter<'type'>;
+  /** Jobs whose running attempt stopped because the job was cancelled. */
+  jobsCancelled: Counter<'type'>;
   jobDuration: Histogram<'type' | 'status'>;
   rowsImported: Counter;
   rowsFailed: Counter;
@@ -61,6 +63,12 @@ export function createMetrics(): ServiceMetrics {
     jobsStarted: new Counter({ name: 'catalog_jobs_started_total', help: 'Job attempts started, by type.', labelNames: ['type'], registers }),
     jobsCompleted: new Counter({ name: 'catalog_jobs_completed_total', help: 'Jobs completed, by type.', labelNames: ['type'], registers }),
     jobsFailed: new Counter({ name: 'catalog_jobs_failed_total', help: 'Jobs failed, by type.', labelNames: ['type'], registers }),
+    jobsCancelled: new Counter({
+      name: 'catalog_jobs_cancelled_total',
+      help: 'Jobs cancelled while an attempt ran, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
     jobDuration: new Histogram({
       name: 'catalog_job_duration_seconds',
       help: 'Duration of job attempts that ended the job, by type and outcome.',
@@ -82,7 +90,7 @@ export function createMetrics(): ServiceMetrics {
   };
   // Every type's series from the start, at 0: a rate over a series that appears late misses its first jobs.
   for (const type of JOB_TYPES) {
-    for (const counter of [metrics.jobsStarted, metrics.jobsCompleted, metrics.jobsFailed]) counter.inc({ type }, 0);
+    for (const counter of [metrics.jobsStarted, metrics.jobsCompleted, metrics.jobsFailed, metrics.jobsCancelled]) counter.inc({ type }, 0);
   }
   for (const result of ['hit', 'miss']) metrics.jobCacheReads.inc({ result }, 0);
   return metrics;

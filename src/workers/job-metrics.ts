@@ -1,18 +1,35 @@
 import type { JobType } from '../shared/jobs/job-row.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
-import type { JobProcessor } from './job-processor.js';
+import { CANCEL_REASON, type JobProcessor } from './job-processor.js';
 
 /**
- * Counts the attempts `processor` starts and the jobs it ends (completed or failed, with their
- * duration and, for imports, rows written and rows failed). Duplicate deliveries (null) count as
+ * Counts the attempts `processor` starts and the jobs it ends (completed, failed or cancelled,
+ * with their duration and, for imports, rows written and rows failed). Duplicate deliveries (null) count as
  * started only.
  */
 export function withJobMetrics(metrics: ServiceMetrics, type: JobType, processor: JobProcessor): JobProcessor {
   return async (context) => {
     metrics.jobsStarted.inc({ type });
     const startedAt = Date.now();
-    const outcome = await processor(context);
-    if (!outcome) return outcome;
+    // A job cancelled while this attempt ran (the cancel request already ended its row) ends the
+    // attempt with a throw, or with null where the processor found the row ended: without this
+    // count it would look started and never ended.
+    const countCancel = () => {
+      if (!context.signal.aborted || context.signal.reason !== CANCEL_REASON) return;
+      metrics.jobsCancelled.inc({ type });
+      metrics.jobDuration.observe({ type, status: 'cancelled' }, (Date.now() - startedAt) / 1000);
+    };
+    let outcome: Awaited<ReturnType<JobProcessor>>;
+    try {
+      outcome = await processor(context);
+    } catch (error) {
+      countCancel();
+      throw error;
+    }
+    if (!outcome) {
+      countCancel();
+      return outcome;
+    }
     const seconds = (Date.now() - startedAt) / 1000;
     metrics.jobDuration.observe({ type, status: outcome.status }, seconds);
     if (outcome.status === 'completed') metrics.jobsCompleted.inc({ type });

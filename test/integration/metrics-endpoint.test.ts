@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/shared/metrics.js';
 import { createWorkerConnection } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
-import { waitFor } from '../support/recovery-support.js';
+import { importHeldHalfWay, waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 const TOKEN = 'metrics-token-0123';
@@ -124,6 +124,24 @@ describe('GET /metrics', () => {
       return failed === before + 1 ? true : undefined;
     }, 10_000);
   });
+
+  it('counts an import cancelled while it runs as cancelled, with its duration', async () => {
+    const account = await ctx.createAccount();
+    // Uploaded through this file's API, whose upload store its workers read.
+    const upload = (key: string, csv: string | Buffer) =>
+      app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key, 'content-type': 'text/csv' }, payload: csv });
+    const id = await importHeldHalfWay({ db: ctx.db, upload }, account, 20_000, async (id) => {
+      const response = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+      expect(response.statusCode, response.body).toBe(200);
+    });
+    expect(id).toBeTruthy();
+    const text = await waitFor('the cancel counted', async () => {
+      const body = (await scrape()).body;
+      return sample(body, 'catalog_jobs_cancelled_total', { type: 'import' }) === 1 ? body : undefined;
+    }, 15_000);
+    expect(sample(text, 'catalog_job_duration_seconds_count', { type: 'import', status: 'cancelled' })).toBe(1);
+    expect(sample(text, 'catalog_jobs_cancelled_total', { type: 'export' })).toBe(0);
+  }, 90_000);
 
   it('is open without METRICS_TOKEN', async () => {
     const open = await createTestContext({ workers: false });

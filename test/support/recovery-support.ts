@@ -62,7 +62,7 @@ export async function holdProduct(db: Db, accountId: string, ean: string): Promi
  * still has rows to read, however fast the machine reads. Returns the job id.
  */
 export async function importHeldHalfWay(
-  ctx: TestContext,
+  ctx: Pick<TestContext, 'db' | 'upload'>,
   account: { id: string; key: string },
   rows: number,
   whileHeld: (id: string) => Promise<void>,
