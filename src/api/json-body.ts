@@ -1,14 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unstorableText as unstorable, type UnstorableText } from '../shared/product/storable-text.js';
 import { badRequest, unsupportedMediaType } from './errors.js';
 import { mediaTypeOf } from './media-type.js';
-
-/** What PostgreSQL cannot store in text or jsonb: a NUL character, or an unpaired UTF-16 surrogate (a JSON escape such as "\ud800"). */
-export type UnstorableText = 'NUL' | 'surrogate';
-
-function unstorable(text: string): UnstorableText | null {
-  if (text.includes('\u0000')) return 'NUL';
-  return text.isWellFormed() ? null : 'surrogate';
-}
 
 /**
  * Where `value` (a parsed JSON body) holds text PostgreSQL cannot store, in a string or a key, as

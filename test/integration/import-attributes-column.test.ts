@@ -92,6 +92,8 @@ describe('import attributes column', () => {
 
   it.each([
     ['an unpaired surrogate escape', ['attributes'], ['{"k":"\\udc00x"}'], 'attributes.k', 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.'],
+    ['a NUL escape in a value', ['attributes'], ['{"k":"a\\u0000b"}'], 'attributes.k', 'Attribute names and values must not hold a NUL character (\\u0000).'],
+    ['a NUL escape in a name', ['attributes'], ['{"k\\u0000":"v"}'], 'attributes', 'Attribute names and values must not hold a NUL character (\\u0000).'],
     ['a value over 10,000 characters', ['note'], ['x'.repeat(10_001)], 'attributes.note', 'Attribute values must be at most 10000 characters.'],
     ['a name over 200 characters', ['attributes'], [JSON.stringify({ ['n'.repeat(201)]: 'v' })], 'attributes', 'Attribute names must be at most 200 characters.'],
     ['more than 1,000 names', ['attributes', 'extra'], [JSON.stringify(Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`a${i}`, 1]))), 'x'], 'attributes', 'The attributes must have at most 1000 names.'],

@@ -117,6 +117,45 @@ describe('xlsx import', () => {
     ]);
   });
 
+  it('refuses each row whose cell decodes to a NUL (_x0000_), naming the field, and imports the others with on_error=skip', async () => {
+    const account = await ctx.createAccount();
+    const text = (value: string) => `<c t="inlineStr"><is><t>${value}</t></is></c>`;
+    const row = (...cells: string[]) => `<row>${cells.join('')}</row>`;
+    const rows = [
+      row(text('ean'), text('name'), text('brand'), text('image_url'), text('Size'), text('Co_x0000_lor')),
+      row(text('4006381333931'), '<c t="s"><v>0</v></c>'),
+      row(text('0036000291452'), text('C_x0000_D')),
+      row(text('96385074'), text('Pen'), text('Sta_x0000_bilo')),
+      row(text('012345678905'), text('Pen'), '<c/>', text('https://example.com/a_x0000_.png')),
+      row(text('00012345600012'), text('Pen'), '<c/>', '<c/>', text('M_x0000_')),
+      row(text('4006381_x0000_333931'), text('Pen')),
+      row(text('0012000161155'), text('Pen'), '<c/>', '<c/>', '<c/>', text('red')),
+      row(text('4012345000016'), text('Good'), '<c/>', '<c/>', text('L')),
+    ].join('');
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Products', rows }], sharedStrings: ['<si><t>A_x0000_B</t></si>'] }));
+    const job = await importWorkbook(ctx, account.key, workbook, { on_error: 'skip' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_processed: 8, rows_created: 1, rows_failed: 7 } });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([
+      { row: 1, ean: '4006381333931', field: 'name', code: 'INVALID_TEXT', message: 'The name must not hold a NUL character (\\u0000).' },
+      { row: 2, ean: '0036000291452', field: 'name', code: 'INVALID_TEXT', message: 'The name must not hold a NUL character (\\u0000).' },
+      { row: 3, ean: '96385074', field: 'brand', code: 'INVALID_TEXT', message: 'The brand must not hold a NUL character (\\u0000).' },
+      { row: 4, ean: '012345678905', field: 'image_url', code: 'INVALID_URL', message: 'The image URL must not hold a NUL character (\\u0000).' },
+      { row: 5, ean: '00012345600012', field: 'attributes.Size', code: 'INVALID_ATTRIBUTES', message: 'Attribute names and values must not hold a NUL character (\\u0000).' },
+      // What the report quotes of the file has U+FFFD in place of the NUL.
+      { row: 6, ean: '4006381\uFFFD333931', field: 'ean', code: 'INVALID_EAN', message: 'The EAN must be 8, 12, 13 or 14 digits.' },
+      {
+        row: 7, ean: '0012000161155', field: 'attributes', code: 'INVALID_ATTRIBUTES',
+        message: "Attribute names and values must not hold a NUL character (\\u0000). (the column 'Co\uFFFDlor')",
+      },
+    ]);
+    expect((await storedProducts(ctx, account.id)).map((product) => [product.ean, product.name, product.attributes])).toEqual([
+      ['4012345000016', 'Good', { Size: 'L' }],
+    ]);
+    const errors = await ctx.get(account.key, `/v1/jobs/${job.id}/errors.csv`);
+    expect(errors.statusCode).toBe(200);
+    expect((parse(errors.body) as string[][])[0]!.slice(0, 6)).toEqual(['ean', 'name', 'brand', 'image_url', 'Size', 'Co\uFFFDlor']);
+  });
+
   it('fails the import naming the sheets when the chosen sheet does not exist', async () => {
     const account = await ctx.createAccount();
     const job = await importWorkbook(ctx, account.key, await productWorkbook(), { sheet: 'Prices' });

@@ -13,16 +13,16 @@ const GOOD = ['4006381333931', 'Pen', 'Acme', 'Office', 'Blue ink', '1.50', 'eur
 const VARIANTS: Record<string, string[]> = {
   ean: ['4006381333931', ' 4006381333931 ', '96385074', '012345678905', '00012345600012', '4006381333932', '400638133393',
     '40063813339', 'abc', '', '  ', '4006381333931x', '٤٠٠٦٣٨١٣٣٣٩٣١'],
-  name: ['Pen', ' Pen ', '', '   ', '\u00a0', 'x'.repeat(TEXT_LIMITS.name), 'x'.repeat(TEXT_LIMITS.name + 1), 'Ünïcødé ✓'],
-  brand: ['Acme', '', ' ', 'x'.repeat(TEXT_LIMITS.brand), 'x'.repeat(TEXT_LIMITS.brand + 1)],
+  name: ['Pen', ' Pen ', '', '   ', '\u00a0', 'x'.repeat(TEXT_LIMITS.name), 'x'.repeat(TEXT_LIMITS.name + 1), 'Ünïcødé ✓', 'A\u0000B', 'x\ud800'],
+  brand: ['Acme', '', ' ', 'x'.repeat(TEXT_LIMITS.brand), 'x'.repeat(TEXT_LIMITS.brand + 1), '\u0000'],
   category: ['Office', '', 'x'.repeat(TEXT_LIMITS.category), 'x'.repeat(TEXT_LIMITS.category + 1)],
-  description: ['Blue ink', '', 'line\nbreak', 'x'.repeat(TEXT_LIMITS.description), 'x'.repeat(TEXT_LIMITS.description + 1)],
+  description: ['Blue ink', '', 'line\nbreak', 'x'.repeat(TEXT_LIMITS.description), 'x'.repeat(TEXT_LIMITS.description + 1), 'a\udc00'],
   price: ['1.50', ' 2 ', '0', '0.0000', '1.23456', '-1', '1e3', '', '999999999999999.9999', '9999999999999999', '.5', '5.', 'NaN'],
   currency: ['eur', 'EUR', ' usd ', 'xyz', 'EURO', '', '€'],
   stock: ['10', ' 0 ', '', '-1', '1.5', '2147483647', '2147483648', '00000000001', '12345678901', 'ten'],
-  image_url: ['https://example.com/pen.png', 'http://x', ' https://example.com/a b ', 'ftp://example.com/x', 'not a url', '',
+  image_url: ['https://example.com/pen.png', 'http://x', ' https://example.com/a b ', 'ftp://example.com/x', 'not a url', '', 'https://example.com/\u0000',
     `https://example.com/${'x'.repeat(2100)}`],
-  color: ['blue', '', ' '],
+  color: ['blue', '', ' ', 'bl\u0000ue'],
 };
 
 function rowsToTry(): string[][] {

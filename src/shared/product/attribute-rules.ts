@@ -1,3 +1,5 @@
+import { unstorableText } from './storable-text.js';
+
 /**
  * The rules a product's attributes follow wherever they are written (API bodies, import rows, the
  * enrichment), and how text is measured against API.md's bounds: in characters.
@@ -38,7 +40,10 @@ export function tooManyAttributes(attributes: unknown): boolean {
 
 const ATTRIBUTE_NAME_MESSAGE = `Attribute names must be at most ${MAX_ATTRIBUTE_NAME_LENGTH} characters.`;
 const ATTRIBUTE_VALUE_MESSAGE = `Attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters.`;
-const UNPAIRED_SURROGATE_MESSAGE = 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.';
+const UNSTORABLE_MESSAGES = {
+  surrogate: 'Attribute names and values must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.',
+  NUL: 'Attribute names and values must not hold a NUL character (\\u0000).',
+} as const;
 const PROTO_NAME_MESSAGE = "'__proto__' is not allowed as an attribute name.";
 
 /** One attribute problem: the path under `attributes` it is at (the name, for a value) and its message. */
@@ -50,7 +55,8 @@ export interface AttributesProblem {
 /**
  * The first problem of an attributes object whose values have the right types, or null: more
  * names than a product may have, a name or value over its length, text PostgreSQL cannot store
- * (an unpaired surrogate, which a JSON escape such as "\ud800" makes), or the name `__proto__`
+ * (a NUL character or an unpaired surrogate, which JSON escapes such as "\u0000" and "\ud800"
+ * make, and a workbook's `_x0000_`), or the name `__proto__`
  * (no JSON body may carry it). Shared by the API's schemas and the import, so that a row that
  * imports is a body that PUTs; a `null` value (a PATCH's removal) is passed over.
  */
@@ -67,17 +73,19 @@ export function attributesProblem(attributes: Readonly<Record<string, unknown>>)
   return null;
 }
 
-/** Why an attribute name cannot be stored (too long, `__proto__`, not Unicode text), or null. */
+/** Why an attribute name cannot be stored (too long, `__proto__`, a NUL, not Unicode text), or null. */
 export function attributeNameProblem(name: string): string | null {
   if (longerThan(name, MAX_ATTRIBUTE_NAME_LENGTH)) return ATTRIBUTE_NAME_MESSAGE;
   if (name === '__proto__') return PROTO_NAME_MESSAGE;
-  return name.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
+  const unstorable = unstorableText(name);
+  return unstorable ? UNSTORABLE_MESSAGES[unstorable] : null;
 }
 
-/** Why an attribute value cannot be stored (a text too long, or not Unicode text), or null. */
+/** Why an attribute value cannot be stored (a text too long, a NUL, not Unicode text), or null. */
 export function attributeValueProblem(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   if (longerThan(value, MAX_ATTRIBUTE_VALUE_LENGTH)) return ATTRIBUTE_VALUE_MESSAGE;
-  return value.isWellFormed() ? null : UNPAIRED_SURROGATE_MESSAGE;
+  const unstorable = unstorableText(value);
+  return unstorable ? UNSTORABLE_MESSAGES[unstorable] : null;
 }
 

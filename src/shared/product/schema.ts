@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { attributesProblem, longerThan, MAX_ATTRIBUTE_NAME_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES } from './attribute-rules.js';
 import { hasGtinShape, isValidGtin } from './gtin.js';
+import { unstorableText, type UnstorableText } from './storable-text.js';
 
 /**
  * The product schema (API.md §3), shared by the HTTP API and the import worker so that a CSV row
@@ -23,6 +24,7 @@ export type FieldErrorCode =
   | 'INVALID_CURRENCY'
   | 'INVALID_STOCK'
   | 'INVALID_URL'
+  | 'INVALID_TEXT'
   | 'INVALID_ATTRIBUTES';
 
 const rule = (code: FieldErrorCode, message: string) => ({ error: message, params: { code } });
@@ -34,17 +36,33 @@ const rule = (code: FieldErrorCode, message: string) => ({ error: message, param
 const typeError = (required: string, wrongType: string) => (issue: { input?: unknown }) =>
   issue.input == null ? required : wrongType;
 
+const UNSTORABLE_TEXT: Record<UnstorableText, (label: string) => string> = {
+  NUL: (label) => `The ${label} must not hold a NUL character (\\u0000).`,
+  surrogate: (label) => `The ${label} must be Unicode text: an unpaired surrogate such as \\ud800 is not allowed.`,
+};
+
+/**
+ * INVALID_TEXT for text PostgreSQL cannot store. A JSON body never gets here (the API refuses
+ * such a body as a whole, see json-body.ts); an import's cell does, as a workbook's `_x0000_`.
+ */
+const storable = (label: string) => (value: string, context: z.RefinementCtx) => {
+  const holds = unstorableText(value);
+  if (holds) context.addIssue({ code: 'custom', message: UNSTORABLE_TEXT[holds](label), params: { code: 'INVALID_TEXT' } });
+};
+
 const requiredText = (label: string, max: number) =>
   z
     .string({ error: typeError(`The ${label} field is required.`, `The ${label} must be a string.`) })
     .refine((value) => value.trim().length > 0, rule('REQUIRED', `The ${label} field is required.`))
     .refine((value) => !longerThan(value, max), rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .superRefine(storable(label))
     .meta({ minLength: 1, maxLength: max });
 
 const optionalText = (label: string, max: number) =>
   z
     .string({ error: `The ${label} must be a string.` })
     .refine((value) => !longerThan(value, max), rule('TOO_LONG', `The ${label} must be at most ${max} characters.`))
+    .superRefine(storable(label))
     .meta({ maxLength: max })
     .nullish();
 
@@ -75,15 +93,20 @@ export const stockSchema = z
   .number({ error: STOCK_MESSAGE })
   .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32, rule('INVALID_STOCK', STOCK_MESSAGE));
 
-export const imageUrlSchema = z.string({ error: 'The image URL must be an http or https URL.' }).refine((value) => {
-  if (value.length > MAX_IMAGE_URL_LENGTH) return false;
-  try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, rule('INVALID_URL', 'The image URL must be an http or https URL.')).meta({ maxLength: MAX_IMAGE_URL_LENGTH });
+export const imageUrlSchema = z
+  .string({ error: 'The image URL must be an http or https URL.' })
+  // A URL parser takes a NUL in a path (it would encode it), but the URL is stored as written.
+  .refine((value) => !value.includes('\u0000'), { ...rule('INVALID_URL', 'The image URL must not hold a NUL character (\\u0000).'), abort: true })
+  .refine((value) => {
+    if (value.length > MAX_IMAGE_URL_LENGTH) return false;
+    try {
+      const { protocol } = new URL(value);
+      return protocol === 'http:' || protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, rule('INVALID_URL', 'The image URL must be an http or https URL.'))
+  .meta({ maxLength: MAX_IMAGE_URL_LENGTH });
 
 const ATTRIBUTES_MESSAGE = 'The attributes must be a flat object of string, number or boolean values.';
 const attributeValueSchema = z.union([z.string().meta({ maxLength: MAX_ATTRIBUTE_VALUE_LENGTH }), z.number(), z.boolean()], {

@@ -1,6 +1,9 @@
+import { storableText } from '../../shared/product/storable-text.js';
+
 /**
  * A problem with the file as a whole (not one row): it fails the import with IMPORT_FAILED and is
- * reported at the row where it was found (0 for the header).
+ * reported at the row where it was found (0 for the header). A message that quotes the header
+ * (a workbook's header cell may hold a NUL) has U+FFFD in the NUL's place, so that it can be stored.
  */
 export class FileProblem extends Error {
   override name = 'FileProblem';
@@ -9,7 +12,7 @@ export class FileProblem extends Error {
     message: string,
     readonly row: number,
   ) {
-    super(message);
+    super(storableText(message));
   }
 }
 

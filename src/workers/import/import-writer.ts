@@ -1,6 +1,7 @@
 import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { storableText } from '../../shared/product/storable-text.js';
 import { ChunkBuilder, type FullChunk } from './chunk-builder.js';
 import { ChunkMerger, type ChunkMerged } from './chunk-merger.js';
 import { createChunkTables, type MergeCounts, type MergeShape } from './chunk-sql.js';
@@ -152,12 +153,17 @@ export class ImportWriter {
     return this.chunks.full ? this.handOff() : undefined;
   }
 
-  /** Reports an invalid row, one report entry per problem. */
+  /**
+   * Reports an invalid row, one report entry per problem. Its EAN, field and message may quote a
+   * cell that holds a NUL (the very problem of the row), which PostgreSQL would refuse for the
+   * whole report: written with U+FFFD in its place (the raw cells keep it, as JSON's \u0000).
+   */
   async addInvalid(problems: RowProblem[], cells: string[]): Promise<void> {
     this.rowsInvalid += 1;
     const raw = JSON.stringify(cells);
     for (const [ordinal, problem] of problems.entries()) {
-      await this.report.add([problem.row, ordinal, problem.ean, problem.field, problem.code, problem.message, raw]);
+      const { row, ean, field, code, message } = problem;
+      await this.report.add([row, ordinal, ean && storableText(ean), field && storableText(field), code, storableText(message), raw]);
     }
   }
 

@@ -2,6 +2,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { saveProgress } from '../../shared/jobs/job-queries.js';
 import type { ImportEncoding, ImportOptions } from '../../shared/jobs/import-options.js';
 import { saveUploadHeader } from '../../shared/jobs/upload-header-queries.js';
+import { storableText } from '../../shared/product/storable-text.js';
 import type { UploadReading } from '../../shared/jobs/upload-reading.js';
 import { blankRecordTest, isBlankLine, isBlankRecord } from './blank-record.js';
 import { FileProblem } from './file-problem.js';
@@ -75,7 +76,8 @@ export class RecordSink {
           let record = batch[index]!;
           if (!reader) {
             // Saved before it is read: errors.csv has the uploaded columns when the header fails too.
-            await saveUploadHeader(db, jobId, record, this.reading());
+            // A NUL (a workbook's `_x0000_`) cannot be stored: the attribute column it names fails its rows.
+            await saveUploadHeader(db, jobId, record.map(storableText), this.reading());
             reader = this.reader = this.readHeader(record);
             continue;
           }

@@ -8,6 +8,7 @@ import {
   productProblems,
   productRowSchema,
 } from '../../shared/product/schema.js';
+import { unstorableText } from '../../shared/product/storable-text.js';
 import { readRowAttributes, type AttributeValue } from './attributes-cell.js';
 import { mergedCurrencyRule } from './currency-rule.js';
 import { isReportedColumnCount, REPORTED_COLUMN_COUNT_MESSAGE } from './reported-column-count.js';
@@ -179,7 +180,7 @@ export class RowReader {
     const nameCell = product.name === undefined ? undefined : restoreFormula(record[product.name]!);
     let name: string | null = null;
     if (nameCell !== undefined) {
-      if (nameCell.length === 0 || nameCell.length > TEXT_LIMITS.name || nameCell.trim() === '') return null;
+      if (nameCell.length === 0 || nameCell.length > TEXT_LIMITS.name || nameCell.trim() === '' || unstorableText(nameCell)) return null;
       name = nameCell;
     } else if (this.nameRequired) return null;
     const brand = optionalText(textCell(record, product.brand), TEXT_LIMITS.brand);
@@ -275,10 +276,10 @@ function plainStock(cell: string): number | null {
 /** Most distinct currency cells whose result a reader keeps (a file uses a handful). */
 const CURRENCY_MEMO_SIZE = 64;
 
-/** A free-text cell as the schema gets it ('' is no value), or undefined when it is too long. */
+/** A free-text cell as the schema gets it ('' is no value), or undefined when it is too long or not storable (a workbook's `_x0000_`). */
 function optionalText(cell: string | undefined, limit: number): string | null | undefined {
   if (cell === undefined || cell === '') return null;
-  return cell.length <= limit ? cell : undefined;
+  return cell.length <= limit && !unstorableText(cell) ? cell : undefined;
 }
 
 function toRowProblems(error: z.ZodError, row: number, ean: string | null): RowProblem[] {
