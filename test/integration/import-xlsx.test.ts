@@ -179,6 +179,21 @@ describe('xlsx import', () => {
     expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Products', 'Hidden']);
   });
 
+  it('imports the first worksheet after a chart sheet, and says a chart sheet chosen by name is not a worksheet', async () => {
+    const account = await ctx.createAccount();
+    const rows = '<row><c t="inlineStr"><is><t>ean</t></is></c><c t="inlineStr"><is><t>name</t></is></c></row>' +
+      '<row><c><v>4006381333931</v></c><c t="inlineStr"><is><t>Pen</t></is></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Chart1', rows: '', chart: true }, { name: 'Products', rows }] }));
+    expect(await importWorkbook(ctx, account.key, workbook)).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.name)).toEqual(['Pen']);
+    const chart = await importWorkbook(ctx, account.key, workbook, { sheet: 'Chart1' });
+    expect(chart).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect(await reportOf(ctx, account.key, chart.id)).toEqual([{
+      row: 0, ean: null, field: null, code: 'UNKNOWN_SHEET',
+      message: "The sheet 'Chart1' is a chart, not a worksheet: it has no rows to import. The workbook's worksheets are 'Products'.",
+    }]);
+  });
+
   it('fails a workbook whose cell refers to a shared string it does not have, naming the cell', async () => {
     const account = await ctx.createAccount();
     const rows = '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>' +

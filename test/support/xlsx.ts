@@ -70,8 +70,11 @@ const RELS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationship
 
 /** What a hand-written workbook holds: its sheets' XML (`<sheetData>` content) and other parts. */
 export interface HandWrittenWorkbook {
-  /** `state`: `hidden` or `veryHidden` for a sheet Excel shows no tab for. */
-  sheets: Array<{ name: string; rows: string; state?: string }>;
+  /**
+   * `state`: `hidden` or `veryHidden` for a sheet Excel shows no tab for. `chart`: a chart sheet
+   * (a chart on a tab of its own, in `xl/chartsheets/`), whose `rows` are left out.
+   */
+  sheets: Array<{ name: string; rows: string; state?: string; chart?: boolean }>;
   /** `<si>` elements of the shared strings part (raw XML); no part when unset. */
   sharedStrings?: string[];
   /** `<numFmts>` and `<cellXfs>` of the styles part (raw XML); no part when unset. */
@@ -101,13 +104,24 @@ export function handWrittenWorkbook(book: HandWrittenWorkbook): ZipPart[] {
     {
       path: 'xl/_rels/workbook.xml.rels',
       content: `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${book.sheets
-        .map((_, i) => `<Relationship Id="rId${i + 1}" Type="${RELS}/worksheet" Target="worksheets/sheet${i + 1}.xml"/>`)
+        .map((sheet, i) =>
+          sheet.chart
+            ? `<Relationship Id="rId${i + 1}" Type="${RELS}/chartsheet" Target="chartsheets/sheet${i + 1}.xml"/>`
+            : `<Relationship Id="rId${i + 1}" Type="${RELS}/worksheet" Target="worksheets/sheet${i + 1}.xml"/>`,
+        )
         .join('')}</Relationships>`,
     },
-    ...book.sheets.map((sheet, i) => ({
-      path: `xl/worksheets/sheet${i + 1}.xml`,
-      content: `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${p}worksheet ${ns} xmlns:r="${RELS}"><${p}sheetData>${sheet.rows}</${p}sheetData></${p}worksheet>`,
-    })),
+    ...book.sheets.map((sheet, i) =>
+      sheet.chart
+        ? {
+            path: `xl/chartsheets/sheet${i + 1}.xml`,
+            content: `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${p}chartsheet ${ns} xmlns:r="${RELS}"><${p}sheetPr/><${p}sheetViews><${p}sheetView workbookViewId="0"/></${p}sheetViews><${p}drawing r:id="rId1"/></${p}chartsheet>`,
+          }
+        : {
+            path: `xl/worksheets/sheet${i + 1}.xml`,
+            content: `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<${p}worksheet ${ns} xmlns:r="${RELS}"><${p}sheetData>${sheet.rows}</${p}sheetData></${p}worksheet>`,
+          },
+    ),
   ];
   if (book.styles !== undefined) {
     parts.push({ path: 'xl/styles.xml', content: `<?xml version="1.0"?><${p}styleSheet ${ns}>${book.styles}</${p}styleSheet>` });

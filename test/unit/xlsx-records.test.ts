@@ -96,6 +96,29 @@ describe('xlsx records', () => {
     expect(await recordsOf(allHidden)).toEqual([['First']]);
   });
 
+  it('skips a chart sheet by default and says a chart sheet named by name or position is not a worksheet', async () => {
+    const products = { name: 'Products', rows: '<row><c t="inlineStr"><is><t>products</t></is></c></row>' };
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Chart1', rows: '', chart: true }, products] }));
+    expect(await recordsOf(workbook)).toEqual([['products']]);
+    expect(await recordsOf(workbook, { sheet: '2' })).toEqual([['products']]);
+    const chart = "The sheet 'Chart1' is a chart, not a worksheet: it has no rows to import. The workbook's worksheets are 'Products'.";
+    await expect(recordsOf(workbook, { sheet: 'chart1' })).rejects.toMatchObject({ code: 'UNKNOWN_SHEET', message: chart });
+    await expect(recordsOf(workbook, { sheet: '1' })).rejects.toMatchObject({ code: 'UNKNOWN_SHEET', message: chart });
+    await expect(recordsOf(workbook, { sheet: 'Prices' })).rejects.toMatchObject({
+      code: 'UNKNOWN_SHEET',
+      message: "The workbook has no sheet 'Prices'; its sheets are 'Chart1' (chart), 'Products'.",
+    });
+    // A writer that leaves out the relationship's type: the chart sheet is told by its folder.
+    const untyped = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Chart1', rows: '', chart: true }, products] })
+      .map((part) => (part.path.endsWith('.rels') ? { ...part, content: part.content.toString().replace(/ Type="[^"]*"/g, '') } : part)));
+    expect(await recordsOf(untyped)).toEqual([['products']]);
+    const chartsOnly = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Chart1', rows: '', chart: true }] }));
+    await expect(recordsOf(chartsOnly)).rejects.toMatchObject({
+      code: 'INVALID_XLSX',
+      message: "The workbook has no worksheet; its sheets are 'Chart1' (chart).",
+    });
+  });
+
   it('fails a cell that refers to a shared string the workbook does not have, naming the cell', async () => {
     const header = '<row r="1"><c r="A1" t="inlineStr"><is><t>ean</t></is></c><c r="B1" t="s"><v>0</v></c></row>';
     for (const [cells, cell, index] of [

@@ -6,13 +6,20 @@ import { SharedStrings } from './shared-strings.js';
 import { readXml, type XmlHandlers } from './xml-stream.js';
 import { zipEntries, type InflateBudget } from './zip-entries.js';
 
-/** A worksheet of the workbook, in the workbook's order, and the archive member holding it. */
+/**
+ * What a sheet of the workbook is: a worksheet (cells in rows), a chart sheet (a chart on a tab of
+ * its own, no cells), or another kind (an old dialog or macro sheet), which has no rows either.
+ */
+export type SheetKind = 'worksheet' | 'chart' | 'other';
+
+/** A sheet of the workbook (a tab), in the workbook's order, and the archive member holding it. */
 export interface SheetEntry {
   name: string;
   /** `state="hidden"` or `"veryHidden"`: not shown as a tab in Excel. */
   hidden: boolean;
   /** Archive path in lower case (`xl/worksheets/sheet1.xml`); null when the workbook names no part. */
   path: string | null;
+  kind: SheetKind;
 }
 
 /** What reading a worksheet needs from the rest of the workbook. */
@@ -32,6 +39,19 @@ function attribute(attributes: Record<string, string>, name: string): string | u
   return undefined;
 }
 
+/**
+ * The kind of sheet a relationship of the workbook points to, by its type (`…/relationships/worksheet`,
+ * `…/chartsheet`, in the transitional and the strict namespace alike); by the part's folder when a
+ * writer left the type out.
+ */
+function sheetKind(type: string | undefined, path: string): SheetKind {
+  const kind = type?.slice(type.lastIndexOf('/') + 1).toLowerCase();
+  if (kind === 'worksheet') return 'worksheet';
+  if (kind === 'chartsheet') return 'chart';
+  if (kind) return 'other';
+  return path.includes('/chartsheets/') ? 'chart' : 'worksheet';
+}
+
 /** A relationship target as an archive path: relative to `xl/`, or absolute from the root. */
 function partPath(target: string): string {
   const path = target.startsWith('/') ? target.slice(1) : `xl/${target}`;
@@ -46,8 +66,8 @@ function partPath(target: string): string {
  * `maxRecordBytes`, so no shared string may be longer either.
  */
 export async function readWorkbookParts(source: Readable, budget: InflateBudget, maxRecordBytes: number): Promise<WorkbookParts> {
-  const sheets: Array<Omit<SheetEntry, 'path'> & { relationId: string }> = [];
-  const targets = new Map<string, string>();
+  const sheets: Array<Pick<SheetEntry, 'name' | 'hidden'> & { relationId: string }> = [];
+  const targets = new Map<string, { path: string; kind: SheetKind }>();
   const formatCodes = new Map<number, string>();
   const formatIds: number[] = [];
   const parts: WorkbookParts = { sheets: [], date1904: false, styles: [], sharedStrings: new SharedStrings() };
@@ -63,7 +83,9 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
   };
   const relationships: XmlHandlers = {
     open(name, attributes) {
-      if (name === 'Relationship' && attributes.Id && attributes.Target) targets.set(attributes.Id, partPath(attributes.Target));
+      if (name !== 'Relationship' || !attributes.Id || !attributes.Target) return;
+      const path = partPath(attributes.Target);
+      targets.set(attributes.Id, { path, kind: sheetKind(attributes.Type, path) });
     },
   };
   let inCellFormats = false;
@@ -85,7 +107,10 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
     else if (path === 'xl/styles.xml') await readXml(entry.content, styles, maxRecordBytes);
     else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings, maxRecordBytes), maxRecordBytes);
   }
-  parts.sheets = sheets.map(({ name, hidden, relationId }) => ({ name, hidden, path: targets.get(relationId) ?? null }));
+  parts.sheets = sheets.map(({ name, hidden, relationId }) => {
+    const target = targets.get(relationId);
+    return { name, hidden, path: target?.path ?? null, kind: target?.kind ?? 'worksheet' };
+  });
   parts.styles = formatIds.map((id) => numberStyleOf(formatCodes.get(id) ?? builtInFormat(id)));
   return parts;
 }

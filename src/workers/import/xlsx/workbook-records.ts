@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { FileProblem } from '../file-problem.js';
 import { SheetRowError, sheetRecords } from './sheet-records.js';
-import { readWorkbookParts, type SheetEntry } from './workbook-parts.js';
+import { readWorkbookParts, type SheetEntry, type SheetKind } from './workbook-parts.js';
 import { XmlFormatError } from './xml-stream.js';
 import { InflateBudget, InflateLimitError, ZipFormatError, zipEntries } from './zip-entries.js';
 
@@ -17,22 +17,38 @@ export interface WorkbookInput {
   maxRecordBytes: number;
 }
 
-const quoted = (sheets: SheetEntry[]) => sheets.map((sheet) => `'${sheet.name}'${sheet.hidden ? ' (hidden)' : ''}`).join(', ');
+const KIND_NOTES: Record<SheetKind, string> = { worksheet: '', chart: ' (chart)', other: ' (not a worksheet)' };
+
+const quoted = (sheets: SheetEntry[]) =>
+  sheets.map((sheet) => `'${sheet.name}'${sheet.hidden ? ' (hidden)' : ''}${KIND_NOTES[sheet.kind]}`).join(', ');
 
 /**
  * The sheet `wanted` names (a name first, then a 1-based position in the workbook's order, hidden
- * sheets counted as Excel counts them), or the first sheet Excel shows as a tab: a hidden sheet
- * (lookup tables, a template's settings) is read only when named. A workbook whose sheets are all
- * hidden, which Excel does not write, gives its first.
+ * sheets and chart sheets counted as Excel counts them), or the first worksheet Excel shows as a
+ * tab: a hidden sheet (lookup tables, a template's settings) is read only when named, and a chart
+ * sheet (a chart on a tab of its own, often the first) never, since it has no rows. A workbook
+ * whose worksheets are all hidden, which Excel does not write, gives its first.
  */
 export function chooseSheet(sheets: SheetEntry[], wanted: string | undefined): SheetEntry {
-  if (sheets.length === 0) throw new FileProblem('INVALID_XLSX', 'The workbook has no worksheet.', 0);
-  if (wanted === undefined) return sheets.find((sheet) => !sheet.hidden) ?? sheets[0]!;
+  const worksheets = sheets.filter((sheet) => sheet.kind === 'worksheet');
+  if (worksheets.length === 0) {
+    const message = sheets.length === 0 ? 'The workbook has no worksheet.' : `The workbook has no worksheet; its sheets are ${quoted(sheets)}.`;
+    throw new FileProblem('INVALID_XLSX', message, 0);
+  }
+  if (wanted === undefined) return worksheets.find((sheet) => !sheet.hidden) ?? worksheets[0]!;
   const byName = sheets.find((sheet) => sheet.name === wanted) ?? sheets.find((sheet) => sheet.name.toLowerCase() === wanted.trim().toLowerCase());
   const position = /^\d+$/.test(wanted.trim()) ? Number(wanted) : 0;
   const sheet = byName ?? sheets[position - 1];
   if (!sheet) {
     throw new FileProblem('UNKNOWN_SHEET', `The workbook has no sheet '${wanted}'; its sheets are ${quoted(sheets)}.`, 0);
+  }
+  if (sheet.kind !== 'worksheet') {
+    const what = sheet.kind === 'chart' ? 'is a chart, not a worksheet' : 'is not a worksheet';
+    throw new FileProblem(
+      'UNKNOWN_SHEET',
+      `The sheet '${sheet.name}' ${what}: it has no rows to import. The workbook's worksheets are ${quoted(worksheets)}.`,
+      0,
+    );
   }
   return sheet;
 }
