@@ -118,6 +118,23 @@ describe('imports of real-shaped files', () => {
     });
   });
 
+  it("matches headers written with decomposed umlauts (NFD, as macOS writes) to the profile's, and names attributes in NFC", async () => {
+    const account = await ctx.createAccount();
+    const nfc = (text: string) => text.normalize('NFC');
+    const nfd = (text: string) => text.normalize('NFD');
+    await createProfile(account.key, { name: 'Mac', columns: { [nfc('Größe')]: 'attributes.size', [nfc('Währung')]: 'currency' } });
+    const header = ['ean', 'name', 'price', nfd('Währung'), nfd('Größe'), nfd('Qualität')];
+    expect(header[3]).not.toBe(nfc('Währung'));
+    const job = await ctx.importCsv(account.key, `${header.join(',')}\n4006381333931,Pen,1.50,EUR,XL,A\n`, { profile: 'Mac' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    // The same attribute header in NFC, without the profile: the same attribute, not a second one.
+    const again = await ctx.importCsv(account.key, `ean,name,${nfc('Qualität')}\n4006381333931,Pen,B\n`);
+    expect(again).toMatchObject({ status: 'completed', progress: { rows_updated: 1 } });
+    const [product] = await storedProducts(ctx, account.id);
+    expect(product).toMatchObject({ price: '1.50', currency: 'EUR' });
+    expect(product!.attributes).toEqual({ size: 'XL', [nfc('Qualität')]: 'B' });
+  });
+
   it('fails with MISSING_COLUMN naming the mapping when it leaves ean unmapped', async () => {
     const account = await ctx.createAccount();
     await createProfile(account.key, { name: 'Partner', columns: { 'EAN Code': 'ean', Artikelname: 'name' } });

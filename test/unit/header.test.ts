@@ -177,6 +177,21 @@ describe('layoutFromHeader with a column mapping', () => {
     ]);
   });
 
+  it('matches headers and the mapping in Unicode NFC, whichever form each is written in, and names attributes in NFC', () => {
+    const [nfc, nfd] = [(text: string) => text.normalize('NFC'), (text: string) => text.normalize('NFD')];
+    const layout = layoutFromHeader(
+      ['ean', 'name', nfd('Währung'), nfc('Größe'), nfd('Qualität')],
+      'upsert',
+      mapping({ [nfc('währung')]: 'currency', [nfd('Größe')]: `attributes.${nfd('größe')}` }),
+    );
+    expect(layout.product).toEqual({ ean: 0, name: 1, currency: 2 });
+    expect(layout.attributes).toEqual([
+      { name: nfc('größe'), index: 3 },
+      { name: nfc('Qualität'), index: 4 },
+    ]);
+    expect(thrown(() => layoutFromHeader(['ean', 'name', nfc('Größe'), nfd('größe')], 'upsert'))).toMatchObject({ code: 'DUPLICATE_COLUMN' });
+  });
+
   it('refuses a header mapped to an attribute that another header names plainly', () => {
     expect(thrown(() => layoutFromHeader(['ean', 'name', 'Farbe', 'color'], 'upsert', mapping({ Farbe: 'attributes.color' })))).toMatchObject({
       code: 'DUPLICATE_COLUMN',

@@ -23,8 +23,9 @@ const delimiterSchema = z
 /** How an account's files are read; every setting optional (unset: the import's default). */
 const importProfileSettingsSchema = z.object({
   columns: columnMappingSchema
-    .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().toLowerCase())).size === Object.keys(columns).length, {
-      error: 'columns names a header more than once (headers are matched case-insensitively after trimming).',
+    // As the import matches them (see headerName): `Größe` with a composed and a decomposed `ö` are one header.
+    .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().normalize('NFC').toLowerCase())).size === Object.keys(columns).length, {
+      error: 'columns names a header more than once (headers are matched case-insensitively after trimming, in Unicode NFC).',
     })
     .optional()
     .meta({

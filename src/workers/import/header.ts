@@ -46,9 +46,19 @@ export interface HeaderMapping {
 }
 
 /**
- * Reads the header row: names are matched case-insensitively after trimming, `ean` (and `name`
- * unless `mode=update`) are required, a name given twice is an error, unnamed columns are ignored.
- * With a `mapping`, a header it names (matched the same way) goes where the mapping says instead.
+ * A header name as it is matched and an attribute column is named: trimmed and in Unicode NFC, so
+ * that `Größe` written with a decomposed `ö` (o and a combining diaeresis, as macOS often writes
+ * file contents) is the `Größe` a profile maps or another file names.
+ */
+function headerName(header: string): string {
+  return header.trim().normalize('NFC');
+}
+
+/**
+ * Reads the header row: names are matched case-insensitively after trimming and NFC (see
+ * headerName), `ean` (and `name` unless `mode=update`) are required, a name given twice is an
+ * error, unnamed columns are ignored. With a `mapping`, a header it names (matched the same way)
+ * goes where the mapping says instead. An attribute column is named in NFC.
  */
 export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: HeaderMapping): ColumnLayout {
   if (header.every((cell) => cell.trim() === '')) {
@@ -60,7 +70,7 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
   const seen = new Map<string, string>();
   header.forEach((cell, index) => {
     // An export prefixes a name that starts like a formula with ' (CSV-injection defence).
-    const name = restoreFormula(cell).trim();
+    const name = headerName(restoreFormula(cell));
     const key = name.toLowerCase();
     // errors.csv's own columns are ignored so that a fixed errors.csv re-uploads as is; but for
     // error_code, which holds back a row reported with COLUMN_COUNT.
@@ -116,12 +126,12 @@ function duplicateColumn(earlier: string, name: string, key: string, mapping: He
   return new HeaderError(message, 'DUPLICATE_COLUMN');
 }
 
-/** The mapping's targets by lower-cased, trimmed header. */
+/** The mapping's targets (an attribute's in NFC) by lower-cased header name (see headerName). */
 function mappedTargets(mapping: HeaderMapping | undefined): Map<string, string> {
   const targets = new Map<string, string>();
   for (const [from, to] of Object.entries(mapping?.columns ?? {})) {
-    const target = to.startsWith('attributes.') ? to : to.toLowerCase();
-    targets.set(from.trim().toLowerCase(), target);
+    const target = to.startsWith('attributes.') ? to.normalize('NFC') : to.toLowerCase();
+    targets.set(headerName(from).toLowerCase(), target);
   }
   return targets;
 }
