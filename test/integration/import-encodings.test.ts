@@ -181,6 +181,21 @@ describe('Excel and other-tool artefacts', () => {
     ]);
   });
 
+  it('reads an EAN written in Excel\'s ="digits" notation as its digits, and says such a cell must be quoted as a whole', async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, 'ean,name\n"=""0614141000036""",Pen\n');
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.ean)).toEqual(['0614141000036']);
+    const { report } = await failedWith(account.key, 'ean,name\n="0614141000036",Pen\n');
+    expect(report).toEqual([
+      {
+        row: 1, ean: null, field: null, code: 'INVALID_QUOTE',
+        message: 'Misplaced quote on line 2 (row 1): a field containing quotes must be quoted, with inner quotes doubled (""). ' +
+          'A cell written ="…" (Excel\'s notation for text such as leading zeros) must be quoted as a whole: "=""0614141000036""".',
+      },
+    ]);
+  });
+
   it('tells that Excel shortened an EAN written in scientific notation', async () => {
     const account = await ctx.createAccount();
     const { report } = await failedWith(account.key, 'ean;name\n4,00638E+12;Pen\n', { decimal_separator: ',' });

@@ -9,6 +9,14 @@ describe('spreadsheet cells', () => {
     expect(eanCellOf('  ')).toBeNull();
   });
 
+  it('reads the digits of an EAN written in Excel\'s ="digits" notation, and no other formula', () => {
+    expect(eanCellOf('="0614141000036"')).toBe('0614141000036');
+    expect(eanCellOf(' ="00012345600012" ')).toBe('00012345600012');
+    expect(eanCellOf('="ABC"')).toBe('="ABC"');
+    expect(eanCellOf('=A1')).toBe('=A1');
+    expect(eanCellOf('="061414" & "1000036"')).toBe('="061414" & "1000036"');
+  });
+
   it.each(['4.00638E+12', '4,00638E+12', '4.00638e12', '40063813E+5'])('explains %s as scientific notation', (ean) => {
     expect(spreadsheetEanMessage(ean)).toMatch(/scientific notation: Excel shortened the number/);
   });

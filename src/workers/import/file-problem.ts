@@ -16,12 +16,19 @@ export class FileProblem extends Error {
   }
 }
 
-/** The record counts csv-parse attaches to its errors and to each record's `info`. */
+/** The record counts csv-parse attaches to its errors and to each record's `info`; `field`: the field before a misplaced quote. */
 interface ParserPosition {
   code?: string;
   lines?: number;
   records?: number;
+  field?: unknown;
 }
+
+/**
+ * Said of a quote that opens after a field's `=`: Excel's `="0614141000036"` notation for a text
+ * of digits, which a CSV file must quote as a whole.
+ */
+const TEXT_FORMULA_HINT = ` A cell written ="…" (Excel's notation for text such as leading zeros) must be quoted as a whole: "=""0614141000036""".`;
 
 /**
  * Turns a csv-parse error into a {@link FileProblem}. `records` counts the header too, so the
@@ -39,12 +46,15 @@ export function fileProblemFromParser(error: Error & ParserPosition, recordLine:
         row,
       );
     case 'CSV_INVALID_CLOSING_QUOTE':
-    case 'INVALID_OPENING_QUOTE':
+    case 'INVALID_OPENING_QUOTE': {
+      const textFormula = error.code === 'INVALID_OPENING_QUOTE' && typeof error.field === 'string' && error.field.trimEnd().endsWith('=');
       return new FileProblem(
         'INVALID_QUOTE',
-        `Misplaced quote on line ${line} (row ${row}): a field containing quotes must be quoted, with inner quotes doubled ("").`,
+        `Misplaced quote on line ${line} (row ${row}): a field containing quotes must be quoted, with inner quotes doubled ("").` +
+          (textFormula ? TEXT_FORMULA_HINT : ''),
         row,
       );
+    }
     case 'CSV_MAX_RECORD_SIZE':
       return new FileProblem(
         'RECORD_TOO_LARGE',

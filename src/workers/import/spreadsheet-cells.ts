@@ -4,15 +4,24 @@ import { isValidGtin } from '../../shared/product/gtin.js';
  * What spreadsheets do to the cells of a product file, and the messages that say how to undo it.
  * Excel shows a barcode as a number: it writes long ones in scientific notation (`4.00638E+12`,
  * the last digits lost) and drops leading zeros (`0012345678905` becomes `12345678905`); a cell
- * kept as text may carry Excel's text marker, a leading `'`.
+ * kept as text may carry Excel's text marker, a leading `'`, or be written as a formula giving
+ * text, `="0614141000036"` (what files made for Excel write to keep the leading zeros).
  */
 
 const QUOTE = 0x27;
+const EQUALS = 0x3d;
+/** `="digits"`: Excel's formula notation for a text of digits. */
+const TEXT_FORMULA = /^="(\d+)"$/;
 
-/** The EAN cell trimmed, without Excel's leading `'` text marker; null when it is empty. */
+/**
+ * The EAN cell trimmed, without Excel's leading `'` text marker, and the digits of an
+ * `="digits"` cell; null when it is empty.
+ */
 export function eanCellOf(cell: string | undefined): string | null {
   let ean = cell?.trim();
-  if (ean?.charCodeAt(0) === QUOTE) ean = ean.slice(1).trim();
+  const first = ean?.charCodeAt(0);
+  if (first === QUOTE) ean = ean!.slice(1).trim();
+  else if (first === EQUALS) ean = TEXT_FORMULA.exec(ean!)?.[1] ?? ean;
   return ean || null;
 }
 
