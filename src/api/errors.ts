@@ -14,6 +14,14 @@ export const accountSuspended = () => new AppError(403, 'ACCOUNT_SUSPENDED', 'Ac
 export const validationError = (problems: FieldProblem[], status = 400) =>
   new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
 
+/**
+ * A job or schedule body that names an unknown value, key or field (API.md §1: 400 BAD_REQUEST,
+ * which the contract keeps apart from a product body's 422): the first problem in `error`, all
+ * of them in `errors`, as a VALIDATION_ERROR lists them.
+ */
+export const badRequestBody = (problems: FieldProblem[]) =>
+  new AppError(400, 'BAD_REQUEST', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
+
 export const permissionDenied = (scope: string) =>
   new AppError(403, 'PERMISSION_DENIED', `This key lacks the '${scope}' scope.`);
 

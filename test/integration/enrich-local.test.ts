@@ -139,14 +139,14 @@ describe('POST /v1/enrichments validation', () => {
     }
   });
 
-  it('422 for an empty EAN list or eans together with a filter', async () => {
+  it('400 BAD_REQUEST for an empty EAN list or eans together with a filter', async () => {
     const { key } = await ctx.createAccount();
     const empty = await post(key, { eans: [] });
-    expect(empty.statusCode).toBe(422);
-    expect(empty.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'eans' }] });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'eans' }] });
     const both = await post(key, { eans: ['4006381333931'], filter: { brand: 'x' } });
-    expect(both.statusCode).toBe(422);
-    expect(both.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: 'Send either eans or filter, not both.' });
+    expect(both.statusCode).toBe(400);
+    expect(both.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: 'Send either eans or filter, not both.', errors: [{ field: 'filter' }] });
   });
 
   it('an Idempotency-Key returns the same job for the same request', async () => {

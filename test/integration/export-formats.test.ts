@@ -214,20 +214,30 @@ describe('export requests', () => {
     await ctx.waitForJob(account.key, body.id);
   });
 
+  it('refuses an unknown format with 400 BAD_REQUEST naming format, as the contract answers an unknown enum value', async () => {
+    const account = await ctx.createAccount();
+    const response = await requestExport(ctx, account.key, { format: 'xml' });
+    expect(response.statusCode).toBe(400);
+    const message = "Unknown format 'xml': expected csv or ndjson.";
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, detail: message, errors: [{ field: 'format', message }] });
+    expect((await ctx.get(account.key, '/v1/jobs')).json()).toMatchObject({ data: [] });
+  });
+
   it.each([
     [{ format: 'xlsx' }, 'format', "Unknown format 'xlsx': expected csv or ndjson."],
     [{}, 'format', 'The format field is required.'],
     [{ format: 'csv', fields: ['ean', 'colour'] }, 'fields', "Unknown field 'colour': expected one of ean, name, brand, category, description, price, currency, stock, image_url, attributes, created_at, updated_at."],
     [{ format: 'csv', fields: [] }, 'fields', 'fields must name at least one field.'],
     [{ format: 'csv', gzip: 'yes' }, 'gzip', 'gzip must be true or false.'],
+    [{ format: 'csv', gzip: 'true' }, 'gzip', 'gzip must be true or false.'],
     [{ format: 'csv', filter: { updated_since: 'yesterday' } }, 'filter.updated_since', 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.'],
     [{ format: 'csv', colour: 'blue' }, 'colour', "Unknown key 'colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator."],
     [{ format: 'csv', filter: { brand: 'Acme', sku: '1' } }, 'filter.sku', "Unknown key 'filter.sku': expected one of brand, category, updated_since."],
-  ])('refuses %j with 422 VALIDATION_ERROR', async (body, field, message) => {
+  ])('refuses %j with 400 BAD_REQUEST', async (body, field, message) => {
     const account = await ctx.createAccount();
     const response = await requestExport(ctx, account.key, body);
-    expect(response.statusCode).toBe(422);
-    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, detail: message, errors: [{ field, message }] });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, detail: message, errors: [{ field, message }] });
   });
 
   it('returns the same job for a repeated Idempotency-Key, and 422 for the key with another request', async () => {

@@ -42,12 +42,12 @@ describe('the shortest interval between runs (EXPORT_SCHEDULE_MIN_INTERVAL_MINUT
     ['0,58 * * * *', '2 minutes'],
     ['*/7 * * * *', '4 minutes'],
     ['0-4 0 1 1 *', '1 minute'],
-  ])("refuses '%s' with 422 VALIDATION_ERROR naming the minimum", async (cron, apart) => {
+  ])("refuses '%s' with 400 BAD_REQUEST naming the minimum", async (cron, apart) => {
     const account = await ctx.createAccount();
     const response = await createSchedule(account.key, cron);
     const message = `The cron expression '${cron}' has runs ${apart} apart; export schedules may run at most once every 5 minutes.`;
-    expect(response.statusCode).toBe(422);
-    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, errors: [{ field: 'cron', message }] });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, errors: [{ field: 'cron', message }] });
     expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
   });
 

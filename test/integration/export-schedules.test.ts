@@ -94,11 +94,11 @@ describe('creating and listing schedules', () => {
     [{ cron: '0 3 * * *' }, 'export', 'The export field is required.'],
     [{ cron: '0 3 * * *', export: { format: 'csv', colour: 'blue' } }, 'export.colour', "Unknown key 'export.colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator."],
     [{ cron: '0 3 * * *', export: { format: 'csv', filter: { sku: '1' } } }, 'export.filter.sku', "Unknown key 'export.filter.sku': expected one of brand, category, updated_since."],
-  ])('refuses %j with 422 VALIDATION_ERROR', async (body, field, message) => {
+  ])('refuses %j with 400 BAD_REQUEST', async (body, field, message) => {
     const account = await ctx.createAccount();
     const response = await createSchedule(account.key, body);
-    expect(response.statusCode).toBe(422);
-    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, errors: [{ field, message }] });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, errors: [{ field, message }] });
     expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
   });
 

@@ -169,7 +169,8 @@ describe('imports of real-shaped files', () => {
   it('refuses columns on an NDJSON export and a field that neither the export nor columns knows', async () => {
     const account = await ctx.createAccount();
     const ndjson = await requestExport(ctx, account.key, { format: 'ndjson', columns: { EAN: 'ean' } });
-    expect(ndjson.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'columns', message: 'columns is for CSV: it needs format csv.' }] });
+    expect(ndjson.statusCode).toBe(400);
+    expect(ndjson.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'columns', message: 'columns is for CSV: it needs format csv.' }] });
     const unknown = await requestExport(ctx, account.key, { format: 'csv', columns: { EAN: 'ean' }, fields: ['EAN', 'Titel'] });
     expect(unknown.json<{ error: string }>().error).toBe(
       "Unknown field 'Titel': expected one of ean, name, brand, category, description, price, currency, stock, image_url, attributes, created_at, updated_at, or a header named in columns.",
@@ -183,14 +184,14 @@ describe('imports of real-shaped files', () => {
     const body = { format: 'csv', columns: { [header]: 'ignore', EAN: 'ean' }, fields: ['EAN', header] };
     const message = `The header '${header}' is mapped to ignore in columns: it has no value to export.`;
     const exported = await requestExport(ctx, account.key, body);
-    expect(exported.statusCode).toBe(422);
-    expect(exported.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'fields', message }] });
+    expect(exported.statusCode).toBe(400);
+    expect(exported.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'fields', message }] });
     const scheduled = await ctx.app.inject({ method: 'POST', url: '/v1/export-schedules', headers: { 'x-api-key': account.key }, payload: { cron: '0 3 * * *', export: body } });
-    expect(scheduled.statusCode).toBe(422);
-    expect(scheduled.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'export.fields', message }] });
+    expect(scheduled.statusCode).toBe(400);
+    expect(scheduled.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'export.fields', message }] });
     const nothing = await requestExport(ctx, account.key, { format: 'csv', columns: { Skip: 'ignore' } });
     expect(nothing.json()).toMatchObject({
-      error_code: 'VALIDATION_ERROR',
+      error_code: 'BAD_REQUEST',
       errors: [{ field: 'columns', message: 'columns maps every header to ignore: it must name at least one column to export.' }],
     });
   });

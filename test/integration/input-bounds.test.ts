@@ -4,8 +4,8 @@ import { eanNumber, sendJson } from '../support/products.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // Every string and array a client sends has a documented bound (OWASP API4); past it the request
-// gets the contract's error envelope: 422 VALIDATION_ERROR for product, export and schedule bodies,
-// 400 for query parameters and the other bodies (API.md §1). A JSON body is also refused with 400
+// gets the contract's error envelope: 422 VALIDATION_ERROR for product bodies, 400 for query
+// parameters and the other bodies (API.md §1). A JSON body is also refused with 400
 // when any string in it holds a NUL character, which PostgreSQL cannot store.
 
 let ctx: TestContext;
@@ -139,19 +139,19 @@ describe('query parameters', () => {
 });
 
 describe('job and key bodies', () => {
-  it('refuses an export filter over 500 characters with 422 naming the field', async () => {
+  it('refuses an export filter over 500 characters with 400 naming the field', async () => {
     const response = await send('POST', '/v1/exports', { format: 'csv', filter: { brand: 'b'.repeat(501) } });
-    expectError(response, 422, 'VALIDATION_ERROR', 'filter.brand must be at most 500 characters.');
+    expectError(response, 400, 'BAD_REQUEST', 'filter.brand must be at most 500 characters.');
   });
 
-  it('refuses a schedule whose cron is over 200 characters or whose time zone is over 64 with 422', async () => {
+  it('refuses a schedule whose cron is over 200 characters or whose time zone is over 64 with 400', async () => {
     const list = (count: number) => Array.from({ length: count }, (_, index) => index).join(',');
     const cron = `${list(60)} ${list(24)} * * *`;
     expect(cron.length).toBeGreaterThan(200);
-    expectError(await send('POST', '/v1/export-schedules', { cron, export: { format: 'csv' } }), 422, 'VALIDATION_ERROR', 'The cron field must be at most 200 characters.');
+    expectError(await send('POST', '/v1/export-schedules', { cron, export: { format: 'csv' } }), 400, 'BAD_REQUEST', 'The cron field must be at most 200 characters.');
     const timezone = `Europe/${'B'.repeat(60)}`;
     const response = await send('POST', '/v1/export-schedules', { cron: '0 3 * * *', timezone, export: { format: 'csv' } });
-    expectError(response, 422, 'VALIDATION_ERROR', 'timezone must be an IANA time zone name such as Europe/Berlin.');
+    expectError(response, 400, 'BAD_REQUEST', 'timezone must be an IANA time zone name such as Europe/Berlin.');
   });
 
   it('refuses a key request listing over 50 scopes or an expires_at over 64 characters with 400 VALIDATION_ERROR', async () => {
@@ -170,8 +170,8 @@ describe('instants PostgreSQL cannot store', () => {
     expectError(await send('GET', `/v1/products?updated_since=${search}`), 400, 'BAD_REQUEST', /^Invalid query parameter 'updated_since': Invalid ISO datetime/);
     const filter = { updated_since: instant };
     const since = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
-    expectError(await send('POST', '/v1/exports', { format: 'csv', filter }), 422, 'VALIDATION_ERROR', since);
-    expectError(await send('POST', '/v1/export-schedules', { cron: '0 3 * * *', export: { format: 'csv', filter } }), 422, 'VALIDATION_ERROR', since);
+    expectError(await send('POST', '/v1/exports', { format: 'csv', filter }), 400, 'BAD_REQUEST', since);
+    expectError(await send('POST', '/v1/export-schedules', { cron: '0 3 * * *', export: { format: 'csv', filter } }), 400, 'BAD_REQUEST', since);
     expectError(await send('POST', '/v1/enrichments', { filter }), 400, 'BAD_REQUEST', /updated_since/);
     const expires = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
     expectError(await send('POST', '/v1/keys', { name: 'ci', expires_at: instant }), 400, 'VALIDATION_ERROR', expires);

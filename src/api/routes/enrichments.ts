@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { validationError } from '../errors.js';
+import { badRequestBody } from '../errors.js';
 import { enrichmentFilterSchema, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
@@ -33,6 +33,7 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
         description: 'Enriches the products of `eans`, or those matching `filter`; with neither (or no body), the whole catalog.',
         body: enrichmentBody.nullish(),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        // 422: an Idempotency-Key already used with another request (API.md §3).
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
       },
     },
@@ -42,10 +43,10 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
       const body = request.body ?? { overwrite: false };
       await checkCallbackUrl(body.callback_url, deps.callbacks, accountId);
       if (body.eans && body.filter) {
-        throw validationError([{ field: 'filter', message: 'Send either eans or filter, not both.' }], 422);
+        throw badRequestBody([{ field: 'filter', message: 'Send either eans or filter, not both.' }]);
       }
       if (body.eans?.length === 0) {
-        throw validationError([{ field: 'eans', message: 'The eans list is empty: leave it out to enrich the whole catalog.' }], 422);
+        throw badRequestBody([{ field: 'eans', message: 'The eans list is empty: leave it out to enrich the whole catalog.' }]);
       }
       const options: EnrichmentOptions & { callback_url?: string } = {
         eans: body.eans ?? null,

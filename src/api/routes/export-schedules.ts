@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { limitExceeded, notFound, serviceUnavailable, validationError } from '../errors.js';
+import { badRequestBody, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
 import {
@@ -56,7 +56,7 @@ function toScheduleResource(schedule: ExportScheduleRow, now = new Date()) {
   };
 }
 
-/** The 422 problem of a cron that fires more often than every `minimum` minutes, if it does. */
+/** The problem of a cron that fires more often than every `minimum` minutes, if it does. */
 function intervalProblems(cron: string, minimum: number): FieldProblem[] {
   const shortest = shortestIntervalMinutes(cron);
   if (shortest >= minimum) return [];
@@ -65,26 +65,26 @@ function intervalProblems(cron: string, minimum: number): FieldProblem[] {
 }
 
 /**
- * Validates a schedule body: 422 VALIDATION_ERROR for a bad cron, time zone or export, or a cron
+ * Validates a schedule body: 400 BAD_REQUEST for a bad cron, time zone or export, or a cron
  * that runs more often than every `minInterval` minutes.
  */
 function scheduleOf(body: unknown, minInterval: number): { cron: string; timezone: string; exportBody: unknown } {
   const value = (body ?? {}) as Record<string, unknown>;
   if (typeof value.cron !== 'string' || value.cron.trim() === '') {
-    throw validationError([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }], 422);
+    throw badRequestBody([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }]);
   }
   if (value.cron.length > MAX_CRON_LENGTH) {
-    throw validationError([{ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` }], 422);
+    throw badRequestBody([{ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` }]);
   }
   // No IANA zone name is longer than the bound: a longer one is refused as unknown, unparsed.
   if (value.timezone !== undefined && (typeof value.timezone !== 'string' || value.timezone.length > MAX_TIMEZONE_LENGTH)) {
-    throw validationError([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }], 422);
+    throw badRequestBody([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }]);
   }
   const timing = { cron: value.cron.trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };
   const problems = timingProblems(timing);
   if (problems.length === 0) problems.push(...intervalProblems(timing.cron, minInterval));
-  if (problems.length > 0) throw validationError(problems, 422);
-  if (value.export === undefined) throw validationError([{ field: 'export', message: 'The export field is required.' }], 422);
+  if (problems.length > 0) throw badRequestBody(problems);
+  if (value.export === undefined) throw badRequestBody([{ field: 'export', message: 'The export field is required.' }]);
   return { ...timing, exportBody: value.export };
 }
 
@@ -115,7 +115,7 @@ export function exportScheduleRoutes(
         summary: 'Schedule a recurring export',
         description: 'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`.',
         body: scheduleBody,
-        response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+        response: { 201: scheduleSchema, ...errorResponses(400, 409, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { validationError } from '../errors.js';
+import { badRequestBody } from '../errors.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
@@ -10,12 +10,12 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
 /**
- * Validates an export request body: 422 VALIDATION_ERROR naming the first problem (an unknown
+ * Validates an export request body: 400 BAD_REQUEST naming the first problem (an unknown
  * format or field, a filter of the wrong type), all of them in `errors`.
  */
 export function exportOptionsOf(body: unknown, prefix = ''): ExportOptions {
   const parsed = parseExportRequest(body, prefix);
-  if (!parsed.ok) throw validationError(parsed.problems, 422);
+  if (!parsed.ok) throw badRequestBody(parsed.problems);
   return parsed.options;
 }
 
@@ -25,13 +25,15 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
     '/v1/exports',
     {
       config: { scope: 'exports:write' },
-      // The body is checked in the handler, so that its problems answer 422 (not the generic 400).
+      // The body is checked in the handler, so that the 400 says the problem in the export's own
+      // words and lists every one in `errors` (not the generic 'Invalid field' of one schema issue).
       attachValidation: true,
       schema: {
         summary: 'Start an export of the catalog as CSV or NDJSON',
         description: 'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed.',
         body: exportRequestSchema,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        // 422: an Idempotency-Key already used with another request (API.md §3).
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
       },
     },

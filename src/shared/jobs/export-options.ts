@@ -44,7 +44,7 @@ const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-tim
 
 /**
  * The body of POST /v1/exports (also the `export` of a schedule). Strict, as is `filter`: an
- * unknown key is a 422 naming it (API.md §4), not silently dropped — a misspelt `filtr` would
+ * unknown key is a 400 naming it (API.md §1, §4), not silently dropped — a misspelt `filtr` would
  * otherwise export the whole catalog.
  */
 export const exportRequestSchema = z
@@ -144,7 +144,7 @@ function toExportOptions(request: ExportRequest): ExportOptions {
 
 /**
  * Parses an export request; on failure returns the problems with their field paths (prefixed
- * with `prefix`, e.g. `export.` inside a schedule), for a 422 VALIDATION_ERROR.
+ * with `prefix`, e.g. `export.` inside a schedule), for a 400 BAD_REQUEST.
  */
 export function parseExportRequest(
   body: unknown,

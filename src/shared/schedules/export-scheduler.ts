@@ -43,7 +43,7 @@ const CRON_NAMES = /jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|
 /** Whether a cron uses the parser's hashed values (H, H(…), H/…, 1-H, H#2, HL): an H left once the names are taken out. */
 const hashed = (cron: string) => /h/i.test(cron.replace(CRON_NAMES, ''));
 
-/** Problems of a cron expression and time zone, for a 422 (empty when both are fine). */
+/** Problems of a cron expression and time zone, for a 400 (empty when both are fine). */
 export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
   const problems: FieldProblem[] = [];
   let zoneOk = true;
