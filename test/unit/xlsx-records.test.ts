@@ -208,6 +208,16 @@ describe('xlsx records', () => {
     expect(numberStyleOf('[$€-407] #,##0.000')).toEqual({ kind: 'fixed', decimals: 3, integerDigits: 1 });
     expect(numberStyleOf('0000000000000')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 13 });
     expect(numberStyleOf('h:mm')).toEqual({ kind: 'date', hasDate: false, hasTime: true });
+  });
+
+  it("writes a 12-hour clock's time as a time of day, and a duration with its hours past 24", () => {
+    // Built-in formats 18 and 46: the M of AM/PM is no month, [h] counts hours past a day.
+    expect(numberStyleOf('h:mm AM/PM')).toEqual({ kind: 'date', hasDate: false, hasTime: true });
+    expect(numberText('0.375', numberStyleOf('h:mm AM/PM'), false)).toBe('09:00:00');
+    expect(numberText('0.8125', numberStyleOf('h:mm:ss A/P'), false)).toBe('19:30:00');
+    expect(numberText('1.5', numberStyleOf('[h]:mm:ss'), false)).toBe('36:00:00');
+    expect(numberText('0.0625', numberStyleOf('[mm]:ss'), false)).toBe('01:30:00');
+    expect(numberText('46156.4375', numberStyleOf('yyyy-mm-dd h:mm AM/PM'), false)).toBe('2026-05-14T10:30:00');
     expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 1 });
     expect(numberStyleOf('[Red]0.0%')).toBeNull();
   });

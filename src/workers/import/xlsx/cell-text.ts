@@ -61,7 +61,8 @@ export function plainNumber(value: number): string {
  * `2026-05-14T10:30:00` for a date and time (no zone: a workbook's times are wall-clock times),
  * `10:30:00` for a time of day only.
  */
-function dateText(serial: number, style: { hasDate: boolean; hasTime: boolean }, date1904: boolean): string {
+function dateText(serial: number, style: { hasDate: boolean; hasTime: boolean; elapsed?: true }, date1904: boolean): string {
+  if (style.elapsed) return durationText(serial);
   // Serials before 1900-03-01 count Excel's phantom 1900-02-29: one day more.
   const days = !date1904 && serial < 61 ? serial + 1 : serial;
   const ms = Math.round(((date1904 ? EPOCH_1904_MS : EPOCH_1900_MS) + days * MS_PER_DAY) / 1000) * 1000;
@@ -70,6 +71,14 @@ function dateText(serial: number, style: { hasDate: boolean; hasTime: boolean },
   // A time the format hides (a date typed with NOW()) is not part of what the sheet shows.
   if (!style.hasTime) return iso.slice(0, 10);
   return iso.slice(0, 19);
+}
+
+/** A duration in days as hours, minutes and seconds, the hours past 24 as they are: 1.5 is `36:00:00`. */
+function durationText(days: number): string {
+  const seconds = Math.round(Math.abs(days) * 86_400);
+  const two = (value: number) => String(value).padStart(2, '0');
+  const text = `${two(Math.floor(seconds / 3600))}:${two(Math.floor(seconds / 60) % 60)}:${two(seconds % 60)}`;
+  return days < 0 ? `-${text}` : text;
 }
 
 const ESCAPE = /_x([0-9A-Fa-f]{4})_/g;

@@ -3,7 +3,8 @@
  * of decimals, or in its shortest exact form.
  */
 export type NumberStyle =
-  | { kind: 'date'; hasDate: boolean; hasTime: boolean }
+  /** `elapsed`: a duration format (`[h]:mm:ss`), whose hours run past 24. */
+  | { kind: 'date'; hasDate: boolean; hasTime: boolean; elapsed?: true }
   /** `integerDigits`: the zeros before the point, which pad the integer part (`0000000000000`: an EAN's leading zeros). */
   | { kind: 'fixed'; decimals: number; integerDigits: number }
   | null;
@@ -38,9 +39,12 @@ export function numberStyleOf(code: string | undefined): NumberStyle {
     .replace(/"[^"]*"/g, '')
     .replace(/\\./g, '')
     .replace(/\[(?!h+\]|m+\]|s+\])[^\]]*\]/gi, '')
-    .replace(/_.|\*./g, '');
+    .replace(/_.|\*./g, '')
+    // The 12-hour clock's markers: their M is no month.
+    .replace(/am\/pm|a\/p/gi, '');
   if (/[dmyhs]/i.test(bare.replace(/general/gi, ''))) {
-    return { kind: 'date', hasDate: /[dy]/i.test(bare) || /(^|[^hms:])m+(?![:\]])/i.test(bare), hasTime: /[hs]/i.test(bare) };
+    const style: NumberStyle = { kind: 'date', hasDate: /[dy]/i.test(bare) || /(^|[^hms:[])m+(?![:\]])/i.test(bare), hasTime: /[hs]/i.test(bare) };
+    return /\[(h+|m+|s+)\]/i.test(bare) ? { ...style, hasDate: false, hasTime: true, elapsed: true } : style;
   }
   if (/[%eE@]/.test(bare)) return null;
   const integerDigits = bare.split('.')[0]!.replaceAll(/[^0]/g, '').length;
