@@ -99,6 +99,21 @@ describe('a multipart upload over its limits', () => {
     expect((await ctx.upload(key, atLimit, {}, { 'content-type': atLimitType })).statusCode).toBe(202);
   });
 
+  it('refuses a multipart body of two files with 413, importing neither, so the second is not dropped unseen', async () => {
+    const [jobsBefore, uploadsBefore] = [await jobCount(), await storedUploads()];
+    const big = productsCsv(1, 3_000, 'First');
+    for (const second of ['file', 'other']) {
+      const { body, contentType } = multipartBody([
+        { name: 'file', filename: 'first.csv', content: big },
+        { name: second, filename: 'second.csv', content: 'ean,name\n96385074,Pen\n' },
+      ]);
+      const response = await ctx.upload(key, body, {}, { 'content-type': contentType });
+      expect(response.statusCode, response.body).toBe(413);
+      expect(response.json()).toMatchObject({ error_code: 'PAYLOAD_TOO_LARGE', error: expect.stringContaining("and one file, the 'file' field") });
+    }
+    expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
+  });
+
   it('still takes a file beside a few small fields', async () => {
     const boundary = 'few-fields';
     const answer = await streamRequest(`${url}/v1/imports`, {

@@ -249,6 +249,7 @@ async function receiveMultipart(
   // Listening from here, before the loop starts the body flowing into busboy, it sees every byte.
   const fileContentType = new MultipartFileContentType(request.raw, mediaTypeParameter(request.headers['content-type'], 'boundary') ?? '');
   let fields = 0;
+  let received: ({ upload: ReceivedUpload } & UploadKind) | null = null;
   try {
     // busboy skips the field past its limit but still hands over a file after it, ahead of its
     // limit error: given one field more, it lets the route see that field and refuse it first.
@@ -260,20 +261,22 @@ async function receiveMultipart(
         // Known before the file is read: a charset that cannot be read stores nothing.
         const kind = uploadKind(fileContentType.contentTypeOf(part.mimetype) ?? part.mimetype, part.filename);
         const stored = await receiveBody(part.file, deps, save);
+        received = { upload: stored, ...kind };
+        // The body is read on to its end: a second file after it is over busboy's limit of one
+        // file, a 413, where returning here would drop it unseen.
         // Past the limit the multipart parser cuts the file short and only reports it on the next
         // part, which is never read: a truncated file must not be imported as if it were whole.
-        if (part.file.truncated) {
-          await discard(deps, stored);
-          throw payloadTooLarge(deps.maxUploadBytes);
-        }
-        return { upload: stored, ...kind };
+        if (part.file.truncated) throw payloadTooLarge(deps.maxUploadBytes);
+        fileContentType.stop();
       } else part.file.resume();
     }
   } catch (error) {
+    if (received) await discard(deps, received.upload);
     if (MULTIPART_LIMIT_CODES.has((error as { code?: string }).code ?? '')) throw overLimits();
     throw malformedMultipart(error) ?? error;
   } finally {
     fileContentType.stop();
   }
+  if (received) return received;
   throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
 }
