@@ -1,9 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { FakeProvider } from '../support/fake-provider.js';
+import { loggerOptions } from '../../src/shared/logger.js';
 import { recoveryEan } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -30,10 +33,17 @@ describe('answers of a provider that misbehaves', () => {
   let ctx: TestContext;
   let provider: FakeProvider;
   let account: { id: string; key: string };
+  /** The workers' warnings and errors, one JSON line each. */
+  let logged = '';
 
   beforeAll(async () => {
     provider = await FakeProvider.start({ apiKey: PROVIDER_KEY });
+    const sink = new PassThrough();
+    sink.on('data', (chunk: Buffer) => {
+      logged += chunk.toString();
+    });
     ctx = await createTestContext({
+      logger: pino(loggerOptions('warn'), sink),
       env: { ENRICH_PROVIDER_URL: provider.url, ENRICH_PROVIDER_KEY: PROVIDER_KEY, ENRICH_PROVIDER_BACKOFF_MS: '20', ENRICH_LOOKUP_CONCURRENCY: '2' },
     });
     account = await ctx.createAccount();
@@ -87,6 +97,41 @@ describe('answers of a provider that misbehaves', () => {
     expect(await stored(huge!)).toMatchObject({ brand: null });
     const errors = (await ctx.get(account.key, `/v1/jobs/${job.id}/errors`)).json<{ data: Array<{ code: string; message: string }> }>().data;
     expect(errors).toEqual([expect.objectContaining({ code: 'PROVIDER_ERROR', message: expect.stringContaining('over 1048576 bytes') })]);
+  });
+
+  it('retries a 200 whose body is not a JSON object like a 5xx, then reports it PROVIDER_ERROR and logs it once', async () => {
+    const [broken, html, array, empty, emptyList, later] = await seed(ctx, account.key, 6);
+    const five = <T>(answer: T) => [answer, answer, answer, answer, answer];
+    provider.script(broken!, ...five({ status: 200 as const, raw: '{"name": "x", ', contentType: 'application/json' }));
+    provider.script(html!, ...five({ status: 200 as const, raw: '<html>hi</html>', contentType: 'text/html' }));
+    provider.script(array!, ...five({ status: 200 as const, body: [1, 2] }));
+    provider.script(empty!, ...five({ status: 200 as const, raw: '', contentType: 'application/json' }));
+    // An object without a product in it is an answer: nothing to fill, and no retry.
+    provider.script(emptyList!, { status: 200, body: { products: [] } });
+    // A proxy's page once, then the product: the retry enriches it.
+    provider.script(later!, { status: 200, raw: '<html>Bad gateway</html>', contentType: 'text/html; charset=utf-8' });
+    provider.products.set(later!, { brand: 'Stabilo' });
+    const logStart = logged.length;
+
+    const job = await enrich(ctx, account.key, [broken!, html!, array!, empty!, emptyList!, later!]);
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 1, rows_unchanged: 1, rows_failed: 4 } });
+    for (const ean of [broken, html, array, empty]) expect(provider.calls.filter((call) => call.ean === ean)).toHaveLength(5);
+    expect(provider.calls.filter((call) => call.ean === emptyList)).toHaveLength(1);
+    expect(await stored(later!)).toMatchObject({ brand: 'Stabilo' });
+    const errors = (await ctx.get(account.key, `/v1/jobs/${job.id}/errors`)).json<{ data: Array<{ ean: string; code: string; message: string }> }>().data;
+    const notAnObject = (what: string) => `HTTP 200, but the answer is not a JSON object: it is ${what}`;
+    expect(errors).toEqual([
+      expect.objectContaining({ ean: broken, code: 'PROVIDER_ERROR', message: expect.stringContaining(notAnObject('not JSON (Content-Type application/json)')) }),
+      expect.objectContaining({ ean: html, code: 'PROVIDER_ERROR', message: expect.stringContaining(notAnObject('not JSON (Content-Type text/html)')) }),
+      expect.objectContaining({ ean: array, code: 'PROVIDER_ERROR', message: expect.stringContaining(notAnObject('a JSON array')) }),
+      expect.objectContaining({ ean: empty, code: 'PROVIDER_ERROR', message: expect.stringContaining(notAnObject('empty')) }),
+    ]);
+    const warnings = logged.slice(logStart).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.jobId === job.id);
+    expect(warnings).toEqual([
+      expect.objectContaining({ level: 40, ean: expect.any(String), reason: expect.stringContaining('the answer is not a JSON object') }),
+    ]);
   });
 });
 

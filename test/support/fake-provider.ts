@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 /** One scripted answer. */
 export type FakeAnswer =
   | { status: 200; body: unknown; delayMs?: number }
+  /** A 200 whose body is sent as is, with this content type (an HTML page, broken JSON). */
+  | { status: 200; raw: string; contentType: string; delayMs?: number }
   | { status: 404; delayMs?: number }
   /** 401, 403 or another refusal; `error` goes in the body. */
   | { status: 400 | 401 | 403 | 422; error: string; delayMs?: number }
@@ -115,9 +117,9 @@ export class FakeProvider {
         request.socket.destroy();
         return;
       }
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      const headers: Record<string, string> = { 'content-type': 'raw' in answer ? answer.contentType : 'application/json' };
       if ('retryAfterSeconds' in answer) headers['retry-after'] = String(answer.retryAfterSeconds);
-      response.writeHead(answer.status, headers).end(JSON.stringify(bodyOf(answer)));
+      response.writeHead(answer.status, headers).end('raw' in answer ? answer.raw : JSON.stringify(bodyOf(answer)));
     };
     const delay = answer.delayMs ?? this.options.delayMs ?? 0;
     if (delay > 0) setTimeout(send, delay);
@@ -155,7 +157,7 @@ export class FakeProvider {
 function bodyOf(answer: FakeAnswer): unknown {
   switch (answer.status) {
     case 200:
-      return answer.body;
+      return 'body' in answer ? answer.body : answer.raw;
     case 404:
       return { error: 'Product not found' };
     case 429:

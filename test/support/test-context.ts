@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/build-app.js';
 import type { PasswordVerifier } from '../../src/shared/accounts/passwords.js';
@@ -48,6 +49,8 @@ export interface TestContextOptions {
    * or a given S3 test server, reached through `endpoint` (e.g. a fault-injecting proxy).
    */
   storage?: 's3' | { s3: S3TestServer; endpoint?: string };
+  /** The logger of the API and the workers; default one at LOG_LEVEL (silent). */
+  logger?: Logger;
 }
 
 /**
@@ -131,7 +134,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   await migrate(db);
   // The API has its own pool, as in src/main.ts: its statement timeout must not reach the workers.
   const apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const redis = createProducerConnection(config);
   await waitUntilReady(redis);
   const queues = createJobQueues(redis, config);

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { isValidGtin, hasGtinShape } from '../../shared/product/gtin.js';
 import type { TargetEntry } from './enrichment-targets.js';
 import { nothingToFill } from './fill.js';
@@ -15,6 +16,8 @@ export interface LookupState {
   quotaDetail: string | null;
   /** Set by a 401/403/other 4xx: the job stops. */
   refused: { status: number; error: string } | null;
+  /** Set once a product ended PROVIDER_ERROR and that was logged: the others are in the report only. */
+  failureLogged?: boolean;
 }
 
 export interface PageLookupDeps {
@@ -25,6 +28,7 @@ export interface PageLookupDeps {
   /** Aborted when the process shuts down: no lookup is started after it, those under way finish. */
   stop: AbortSignal;
   state: LookupState;
+  log: Logger;
 }
 
 const QUOTA_MESSAGE = "Not looked up: the lookup provider's monthly quota is used up.";
@@ -91,6 +95,11 @@ export async function lookUpPage(entries: TargetEntry[], deps: PageLookupDeps): 
       deps.signal.throwIfAborted();
       if (deps.stop.aborted) return;
       const outcome = await deps.provider!.lookup(entry.ean, deps.signal, deps.stop);
+      if (outcome.kind === 'failed' && !deps.state.failureLogged) {
+        // Once per attempt: a provider that fails every product would otherwise flood the log.
+        deps.state.failureLogged = true;
+        deps.log.warn({ ean: entry.ean, attempts: outcome.attempts, reason: outcome.reason }, 'lookup provider failed for a product (PROVIDER_ERROR); further failures are in the job report only');
+      }
       // A quota answer seen by another lane meanwhile does not undo a product already found.
       results[index] = resultOf(outcome, deps.state);
       if (outcome.kind === 'stopped') return;

@@ -11,7 +11,7 @@ export type LookupOutcome =
   | { kind: 'quota'; error: string; limit: number | null; tier: string | null }
   /** Any other 4xx (invalid or expired key, suspended account): no more calls at all. */
   | { kind: 'refused'; status: number; error: string }
-  /** 5xx, network errors and timeouts on every attempt. */
+  /** 5xx, network errors, timeouts and 2xx answers that are not a JSON object, on every attempt. */
   | { kind: 'failed'; attempts: number; reason: string }
   /**
    * `stop` aborted before an answer to keep came: no call was made, or the last one is to be
@@ -64,8 +64,18 @@ export const MAX_ANSWER_BYTES = 1024 * 1024;
 const MIN_RATE_LIMIT_PAUSE_MS = 1_000;
 const MAX_RATE_LIMITED_ANSWERS = 100;
 
-/** The answer's body as JSON (or text), read up to {@link MAX_ANSWER_BYTES}. */
-async function readBody(response: Response): Promise<unknown> {
+/** An answer's body: its text, its value when the text is JSON (`undefined` when not), its content type. */
+interface AnswerBody {
+  text: string;
+  json: unknown;
+  contentType: string | null;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The answer's body, read up to {@link MAX_ANSWER_BYTES}. */
+async function readBody(response: Response): Promise<AnswerBody> {
   const tooLarge = () => new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`);
   if (Number(response.headers.get('content-length')) > MAX_ANSWER_BYTES) {
     await response.body?.cancel();
@@ -80,20 +90,34 @@ async function readBody(response: Response): Promise<unknown> {
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return null;
+  const contentType = response.headers.get('content-type');
   try {
-    return JSON.parse(text) as unknown;
+    return { text, json: text === '' ? undefined : (JSON.parse(text) as unknown), contentType };
   } catch {
-    return text;
+    return { text, json: undefined, contentType };
   }
 }
 
-const errorOf = (body: unknown, fallback: string): string => {
-  if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
-    return (body as { error: string }).error;
-  }
-  return typeof body === 'string' && body.trim() !== '' ? body.trim().slice(0, 200) : fallback;
+const errorOf = ({ text, json }: AnswerBody, fallback: string): string => {
+  if (isObject(json) && typeof json.error === 'string') return json.error;
+  const message = json === undefined ? text : typeof json === 'string' ? json : '';
+  return message.trim() !== '' ? message.trim().slice(0, 200) : fallback;
 };
+
+/**
+ * Why a 2xx answer holds no product: its body is not a JSON object. Such an answer comes from a
+ * proxy or a fault of the provider (an HTML error page, a cut body), so it is retried like a 5xx.
+ * The content type is named; the body itself is not quoted.
+ */
+function notAnObject({ text, json, contentType }: AnswerBody): string {
+  const what =
+    text.trim() === '' ? 'empty'
+    : json === undefined ? 'not JSON'
+    : Array.isArray(json) ? 'a JSON array'
+    : `a JSON ${json === null ? 'null' : typeof json}`;
+  const type = contentType ? `Content-Type ${contentType.trim().slice(0, 100)}` : 'no Content-Type';
+  return `the answer is not a JSON object: it is ${what} (${type})`;
+}
 
 /**
  * A signal that aborts with a `TimeoutError` after `ms`, held by its own timer until `clear`.
@@ -124,8 +148,10 @@ export class ProviderClient {
   /**
    * Looks `ean` up. A 429 with Retry-After pauses every worker process for that long (a second at
    * least) and the call is made again without using up an attempt, up to
-   * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts and answers over
-   * {@link MAX_ANSWER_BYTES} are retried with back-off up to `maxAttempts`. A redirect is not
+   * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts, answers over
+   * {@link MAX_ANSWER_BYTES} and 2xx answers whose body is not a JSON object (not JSON at all, an
+   * array…: a proxy's page or a provider fault, whatever the content type says) are retried with
+   * back-off up to `maxAttempts`. A JSON object is read whatever its content type. A redirect is not
    * followed (it would take the key elsewhere): it refuses like a 4xx. Rejects only when `signal`
    * aborts. Once `stop` aborts, no call is started and none retried (`stopped`), but a call on
    * the wire still gets its answer (within `timeoutMs`): the provider has counted it.
@@ -136,7 +162,7 @@ export class ProviderClient {
     for (;;) {
       if (!(await unlessStopped((wait) => this.options.limiter.acquire(wait), signal, stop))) return { kind: 'stopped' };
       let status: number;
-      let body: unknown;
+      let body: AnswerBody;
       let retryAfter: string | null;
       const deadline = timeoutSignal(this.options.timeoutMs);
       try {
@@ -158,9 +184,12 @@ export class ProviderClient {
       } finally {
         deadline.clear();
       }
-      if (status >= 200 && status < 300) return { kind: 'found', fields: mapProviderProduct(body) };
-      if (status === 404) return { kind: 'not_found' };
-      if (status === 429) {
+      let reason: string;
+      if (status >= 200 && status < 300) {
+        if (isObject(body.json)) return { kind: 'found', fields: mapProviderProduct(body.json) };
+        reason = `HTTP ${status}, but ${notAnObject(body)}`;
+      } else if (status === 404) return { kind: 'not_found' };
+      else if (status === 429) {
         const waitMs = retryAfterMs(retryAfter);
         if (waitMs !== null) {
           rateLimited += 1;
@@ -168,18 +197,19 @@ export class ProviderClient {
           await this.options.limiter.pause(Math.max(MIN_RATE_LIMIT_PAUSE_MS, waitMs));
           continue;
         }
-        const quota = (body ?? {}) as { limit?: unknown; tier?: unknown };
+        const quota = isObject(body.json) ? body.json : {};
         return {
           kind: 'quota',
           error: errorOf(body, 'Monthly quota exceeded.'),
           limit: typeof quota.limit === 'number' ? quota.limit : null,
           tier: typeof quota.tier === 'string' ? quota.tier : null,
         };
-      }
-      if (status >= 300 && status < 400) return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
-      if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
+      } else if (status >= 300 && status < 400) {
+        return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
+      } else if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
+      else reason = `HTTP ${status}: ${errorOf(body, 'server error')}`;
       attempts += 1;
-      if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason: `HTTP ${status}: ${errorOf(body, 'server error')}` };
+      if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
       if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
     }
   }

@@ -35,8 +35,7 @@ type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The product object of a 200 answer: the body itself, or `product`, or the first of `products`/`items`. */
-function productObject(body: unknown): Json | null {
-  if (!isObject(body)) return null;
+function productObject(body: Json): Json | null {
   if (isObject(body.product)) return body.product;
   for (const key of ['products', 'items']) {
     const list = body[key];
@@ -63,12 +62,13 @@ function textOf(field: FillableField, value: unknown): string | undefined {
 }
 
 /**
- * Maps the provider's product JSON onto our fields. A field the provider did not return, or
- * returned empty or invalid for our schema (too long, not an http(s) URL, text PostgreSQL cannot
- * store), is left out, so it is never touched. `attributes` is taken when it is a flat object of
+ * Maps the provider's product JSON (an object: the client fails an answer that is not one) onto
+ * our fields. A field the provider did not return, or returned empty or invalid for our schema
+ * (too long, not an http(s) URL, text PostgreSQL cannot store), is left out, so it is never
+ * touched. An object without a product in it (`{"products": []}`) fills nothing. `attributes` is taken when it is a flat object of
  * string, number or boolean, without the names or values PostgreSQL cannot store.
  */
-export function mapProviderProduct(body: unknown): ProviderFields {
+export function mapProviderProduct(body: Record<string, unknown>): ProviderFields {
   const product = productObject(body);
   if (!product) return {};
   const fields: ProviderFields = {};

@@ -70,6 +70,7 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       signal: lookups,
       stop,
       state,
+      log,
     });
     results.catch(() => {});
     return { entries, results };
