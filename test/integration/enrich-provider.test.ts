@@ -348,3 +348,41 @@ describe("the provider's contract", () => {
     expect(calls[1]!.at - calls[0]!.at).toBeLessThan(2_000);
   });
 });
+
+describe('progress', () => {
+  it('moves about once a second while a page of 200 products is looked up, and ends on exact counts', { timeout: 60_000 }, async () => {
+    const eans = await seed(260, () => 'Pen,,');
+    // About 50 answers a second (2 lookups in flight, 40 ms each): the first page takes some 4 s.
+    eans.forEach((ean, n) => {
+      if (n % 26 === 0) provider.script(ean, { status: 404, delayMs: 40 });
+      else provider.script(ean, { status: 200, body: { brand: 'Stabilo' }, delayMs: 40 });
+    });
+    const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: { eans } });
+    expect(response.statusCode, response.body).toBe(202);
+    const id = response.json<{ id: string }>().id;
+
+    const seen: JobResource['progress'][] = [];
+    let job: JobResource;
+    for (;;) {
+      job = (await ctx.get(account.key, `/v1/jobs/${id}`)).json<JobResource>();
+      if (job.status !== 'processing') break;
+      seen.push(job.progress);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const processed = seen.map((progress) => progress.rows_processed);
+    // Seen strictly inside the first page, more than once, and never going back.
+    expect(new Set(processed.filter((count) => count > 0 && count < 200)).size).toBeGreaterThanOrEqual(2);
+    expect(processed).toEqual([...processed].sort((a, b) => a - b));
+    // The outcomes known so far add up to the products processed so far.
+    for (const progress of seen) {
+      expect(progress.rows_succeeded + progress.rows_unchanged + progress.rows_failed).toBe(progress.rows_processed);
+    }
+    expect(job).toMatchObject({ status: 'completed' });
+    expect(job.progress).toMatchObject({
+      rows_total: 260, rows_processed: 260, rows_succeeded: 250, rows_updated: 250, rows_unchanged: 0, rows_failed: 10,
+    });
+    expect(await errorsOf(id)).toHaveLength(10);
+    expect(provider.count()).toBe(260);
+  });
+});

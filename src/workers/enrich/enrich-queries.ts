@@ -194,12 +194,19 @@ export async function saveCheckpoint(client: Db | DbClient, jobId: string, check
     [jobId, checkpoint.position, checkpoint.last_ean, checkpoint.rows_changed, checkpoint.rows_unchanged,
       checkpoint.rows_failed, checkpoint.quota_detail],
   );
+  await saveJobCounts(client, jobId, checkpoint);
+}
+
+/** The counts of an enrichment as the job row shows them: `position` is `rows_processed`. */
+export type EnrichmentCounts = Pick<Checkpoint, 'rows_total' | 'position' | 'rows_changed' | 'rows_unchanged' | 'rows_failed'>;
+
+/** Writes the job's progress (settled counts, or running ones while a page is looked up) while it is still running. */
+export async function saveJobCounts(client: Db | DbClient, jobId: string, counts: EnrichmentCounts): Promise<void> {
   await client.query(
     `UPDATE jobs SET rows_total = $2, rows_processed = $3, rows_succeeded = $4, rows_updated = $4,
        rows_unchanged = $5, rows_failed = $6, updated_at = now()
      WHERE id = $1 AND status = 'processing'`,
-    [jobId, checkpoint.rows_total, checkpoint.position, checkpoint.rows_changed, checkpoint.rows_unchanged,
-      checkpoint.rows_failed],
+    [jobId, counts.rows_total, counts.position, counts.rows_changed, counts.rows_unchanged, counts.rows_failed],
   );
 }
 

@@ -78,10 +78,14 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
  * settled: the provider refused the job's calls (`state.refused`), or `stop` aborted before its
  * lookup got an answer to keep. Once `stop` aborts the lookups under way are waited for and no
  * other is started, so the entries that have a result before the first null are the ones settled
- * (see {@link settledCount}). Rejects when `signal` aborts.
+ * (see {@link settledCount}). Results are put in `results` as they come (the job's progress reads
+ * them while the page is under way). Rejects when `signal` aborts.
  */
-export async function lookUpPage(entries: TargetEntry[], deps: PageLookupDeps): Promise<Array<EntryResult | null>> {
-  const results = new Array<EntryResult | null>(entries.length).fill(null);
+export async function lookUpPage(
+  entries: TargetEntry[],
+  deps: PageLookupDeps,
+  results = new Array<EntryResult | null>(entries.length).fill(null),
+): Promise<Array<EntryResult | null>> {
   let next = 0;
   const lane = async () => {
     while (next < entries.length && !deps.state.refused) {

@@ -15,6 +15,7 @@ import {
   writeProducts,
 } from './enrich-queries.js';
 import { enrichmentTargets, type TargetEntry } from './enrichment-targets.js';
+import { EnrichmentProgress, type LivePage } from './enrichment-progress.js';
 import { enrichProduct } from './fill.js';
 import { ShutdownHandBack } from '../shutdown-hand-back.js';
 import { lookUpPage, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
@@ -38,7 +39,8 @@ const DEFAULT_PAGE_SIZE = 200;
  * Runs one attempt of enrichment job `jobId`. Page by page: look the products up, then in one
  * transaction write their new values and derivations, their report entries and the checkpoint,
  * so a later attempt resumes after the last settled page and never calls the provider twice for
- * a settled product. Returns the outcome, or null when the job already ended (a duplicate
+ * a settled product; meanwhile the running counts are written about once a second (see
+ * {@link EnrichmentProgress}). Returns the outcome, or null when the job already ended (a duplicate
  * delivery, or a cancellation seen in the job row). Throws when `signal` aborts (a cancel, or the
  * end of the shutdown's grace): the lookups not yet settled are lost. When `stop` aborts (the
  * shutdown began), no lookup is started any more; the attempt waits for those under way, settles
@@ -61,8 +63,12 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
   // not left unused at page boundaries; they stop when this attempt ends, however it ends.
   const attempt = new AbortController();
   const lookups = AbortSignal.any([signal, attempt.signal]);
+  // Counts move about once a second while a page is looked up, not only when it is settled.
+  const progress = new EnrichmentProgress(deps.db, jobId, checkpoint, options.overwrite, log);
   const startPage = async (after: Checkpoint) => {
     const entries = await targets.nextPage(after, pageSize);
+    const live: LivePage = { entries, results: new Array<EntryResult | null>(entries.length).fill(null) };
+    progress.track(live);
     const results = lookUpPage(entries, {
       provider: deps.provider,
       overwrite: options.overwrite,
@@ -71,9 +77,9 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       stop,
       state,
       log,
-    });
+    }, live.results);
     results.catch(() => {});
-    return { entries, results };
+    return { entries, results, live };
   };
   try {
     let page = await startPage(checkpoint);
@@ -91,7 +97,8 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       const next = stopping ? null : await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
       const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
       const settling = { entries: page.entries.slice(0, settled), results: results.slice(0, settled) };
-      if (settled > 0 && !(await settlePage(deps.db, context, checkpoint, settling.entries, settling.results, state))) return null;
+      const write = async () => settled === 0 || settlePage(deps.db, context, checkpoint, settling.entries, settling.results, state);
+      if (!(await progress.settle(page.live, write))) return null;
       if (!next) {
         log.info({ position: checkpoint.position }, 'enrichment stopped for the shutdown; the rest goes back to the queue');
         throw new ShutdownHandBack();
@@ -100,6 +107,7 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
     }
   } finally {
     attempt.abort();
+    await progress.stop();
   }
   const outcome: JobOutcome = {
     status: 'completed',
