@@ -2,7 +2,7 @@ import type { z } from 'zod';
 
 /**
  * One problem of a validated input, named by its field path (`filter.brand`, `body`): what a
- * 422/400 VALIDATION_ERROR, or the 400 BAD_REQUEST of a job or schedule body, lists in its `errors` array.
+ * 422/400 VALIDATION_ERROR, or the 400 BAD_REQUEST of a job, schedule or import-profile body, lists in its `errors` array.
  */
 export interface FieldProblem {
   field: string;

@@ -144,10 +144,16 @@ describe('bad requests', () => {
       [{ on_error: 'x' }, 'on_error'],
       [{ dry_run: 'maybe' }, 'dry_run'],
       [{ delimiter: '|' }, 'delimiter'],
+      [{ encoding: 'latin-2' }, 'encoding'],
+      [{ decimal_separator: ';' }, 'decimal_separator'],
+      [{ sheet: '' }, 'sheet'],
+      [{ sheet: 'x'.repeat(256) }, 'sheet'],
+      [{ profile: '' }, 'profile'],
+      [{ profile: 'x'.repeat(256) }, 'profile'],
     ];
     for (const [query, name] of cases) {
       const body = expectEnvelope(await ctx.upload(key, CSV, query), 400, 'BAD_REQUEST');
-      expect(body.error, JSON.stringify(query)).toContain(name);
+      expect(body.error, JSON.stringify(query)).toContain(`'${name}'`);
     }
     expect(await jobCount()).toBe(before);
     expect(await uploadsOf(ctx.db, ctx.config.DATA_DIR)).toEqual([]);

@@ -91,8 +91,9 @@ describe('import profiles', () => {
     expect((await ctx.get(owner.key, `/v1/import-profiles/${id}`)).json()).toMatchObject({ name: 'Mine' });
   });
 
-  it('refuses an invalid profile with 422 VALIDATION_ERROR naming the field', async () => {
+  it('refuses an invalid profile with 400 BAD_REQUEST naming the field, in POST and PUT', async () => {
     const { key } = await ctx.createAccount();
+    const { id } = (await send(key, 'POST', '/v1/import-profiles', { name: 'Kept', delimiter: ';' })).json<{ id: string }>();
     const cases: Array<[unknown, string, RegExp]> = [
       [{}, 'name', /The name field is required/],
       [{ name: 'x', columns: { 'EAN Code': 'barcode' } }, 'columns.EAN Code', /Unknown target 'barcode' in columns/],
@@ -101,15 +102,22 @@ describe('import profiles', () => {
       [{ name: 'x', encoding: 'latin-2' }, 'encoding', /./],
       [{ name: 'x', decimal_separator: ' ' }, 'decimal_separator', /./],
       [{ name: 'x', delimiter: '|' }, 'delimiter', /delimiter must be one of/],
+      [{ name: 'x', mode: 'merge' }, 'mode', /./],
+      [{ name: 'x', on_error: 'ignore' }, 'on_error', /./],
       [{ name: 'x', colums: {} }, 'body', /Unknown key 'colums'/],
     ];
-    for (const [body, field, message] of cases) {
-      const response = await send(key, 'POST', '/v1/import-profiles', body);
-      expect(response.statusCode, JSON.stringify(body)).toBe(422);
-      const error = response.json<{ error_code: string; errors: Array<{ field: string; message: string }> }>();
-      expect(error.error_code).toBe('VALIDATION_ERROR');
-      expect(error.errors[0]).toEqual({ field, message: expect.stringMatching(message) });
+    for (const [method, url] of [['POST', '/v1/import-profiles'], ['PUT', `/v1/import-profiles/${id}`]] as const) {
+      for (const [body, field, message] of cases) {
+        const response = await send(key, method, url, body);
+        expect(response.statusCode, `${method} ${JSON.stringify(body)}`).toBe(400);
+        const error = response.json<{ error: string; error_code: string; errors: Array<{ field: string; message: string }> }>();
+        expect(error.error_code).toBe('BAD_REQUEST');
+        expect(error.errors[0]).toEqual({ field, message: expect.stringMatching(message) });
+        expect(error.error).toBe(error.errors[0]!.message);
+      }
     }
+    const profiles = (await ctx.get(key, '/v1/import-profiles')).json<{ data: Array<{ name: string; delimiter: string }> }>();
+    expect(profiles.data).toEqual([expect.objectContaining({ name: 'Kept', delimiter: ';' })]);
   });
 
   it('needs the imports:write scope', async () => {

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, notFound, validationError } from '../errors.js';
+import { AppError, badRequestBody, notFound } from '../errors.js';
 import { zodIssueProblems } from '../../shared/field-problems.js';
 import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
 import {
@@ -54,11 +54,14 @@ function toProfileResource(profile: ImportProfileRow) {
   };
 }
 
-/** Validates a profile body: 422 VALIDATION_ERROR naming each problem. */
+/**
+ * Validates a profile body: 400 BAD_REQUEST naming the first problem (an unknown target, delimiter,
+ * encoding or mode, a missing name), all of them in `errors` (API.md §1 keeps 422 for product bodies).
+ */
 function profileOf(body: unknown): { name: string; settings: ImportProfileSettings } {
   const parsed = importProfileBodySchema.safeParse(body ?? undefined);
   if (!parsed.success) {
-    throw validationError(zodIssueProblems(parsed.error.issues), 422);
+    throw badRequestBody(zodIssueProblems(parsed.error.issues));
   }
   const { name, ...settings } = parsed.data;
   return { name, settings };
@@ -87,7 +90,8 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     if (!profile) throw notFound('Import profile not found.');
     return profile;
   };
-  // The body is checked in the handler, so that its problems answer 422 (not the generic 400).
+  // The body is checked in the handler, so that the 400 says the problem in the profile's own
+  // words and lists every one in `errors` (not the generic 'Invalid field' of one schema issue).
   const write = { config, attachValidation: true };
 
   routes.post(
@@ -98,7 +102,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
         summary: 'Save an import profile',
         description: 'Import settings that POST /v1/imports?profile= applies, by id or name; names are unique per account.',
         body: importProfileBodySchema,
-        response: { 201: profileSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+        response: { 201: profileSchema, ...errorResponses(400, 409, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -140,7 +144,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
         summary: 'Replace an import profile',
         params,
         body: importProfileBodySchema,
-        response: { 200: profileSchema, ...errorResponses(400, 404, 409, 422, ...AUTH_ERRORS) },
+        response: { 200: profileSchema, ...errorResponses(400, 404, 409, ...AUTH_ERRORS) },
       },
     },
     async (request) => {
