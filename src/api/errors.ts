@@ -22,6 +22,10 @@ export const validationError = (problems: FieldProblem[], status = 400) =>
 export const badRequestBody = (problems: FieldProblem[]) =>
   new AppError(400, 'BAD_REQUEST', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
 
+/** An Idempotency-Key already used within 24 hours with another request (API.md §4: 422). */
+export const idempotencyKeyReused = () =>
+  new AppError(422, 'VALIDATION_ERROR', 'This Idempotency-Key was already used with a different request.');
+
 export const permissionDenied = (scope: string) =>
   new AppError(403, 'PERMISSION_DENIED', `This key lacks the '${scope}' scope.`);
 

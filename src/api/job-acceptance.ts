@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
-import { AppError, badRequest, serviceUnavailable } from './errors.js';
+import { badRequest, idempotencyKeyReused, serviceUnavailable } from './errors.js';
 import { findJobByIdempotencyKey, jobInserter, type AcceptedJob } from '../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
@@ -121,6 +121,23 @@ async function acceptJob(
   return job;
 }
 
+/** The longest Idempotency-Key a request may carry (README, Input limits). */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/**
+ * The Idempotency-Key header of a request, if it carries one that is not empty; 400 for one over
+ * 255 characters. For routes that check their body in the handler (`attachValidation`), which
+ * leaves a header schema's failure unanswered too.
+ */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['idempotency-key'];
+  if (typeof header !== 'string' || header === '') return undefined;
+  if (header.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw badRequest(`Invalid header 'Idempotency-Key': it must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`);
+  }
+  return header;
+}
+
 /**
  * The hash of a job-starting request that a repeat of its Idempotency-Key is compared by (the same
  * key with another hash is a 422): SHA-256 over `parts`, in order. Null without a key: nothing
@@ -145,7 +162,7 @@ export function sendAccepted(reply: FastifyReply, job: AcceptedJob): FastifyRepl
 
 function sameRequestOrConflict(earlier: { job: JobRow; requestHash: string | null }, requestHash: string | null): JobRow {
   if (earlier.requestHash !== requestHash) {
-    throw new AppError(422, 'VALIDATION_ERROR', 'This Idempotency-Key was already used with a different request.');
+    throw idempotencyKeyReused();
   }
   return earlier.job;
 }

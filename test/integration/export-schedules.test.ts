@@ -33,8 +33,13 @@ interface Schedule {
   export: Record<string, unknown>;
 }
 
-function createSchedule(key: string, body: unknown) {
-  return ctx.app.inject({ method: 'POST', url: '/v1/export-schedules', headers: { 'x-api-key': key }, payload: body as object });
+function createSchedule(key: string, body: unknown, headers: Record<string, string> = {}) {
+  return ctx.app.inject({ method: 'POST', url: '/v1/export-schedules', headers: { 'x-api-key': key, ...headers }, payload: body as object });
+}
+
+/** The ids of the account's schedules, newest first. */
+async function scheduleIds(key: string): Promise<string[]> {
+  return (await ctx.get(key, '/v1/export-schedules')).json<{ data: Schedule[] }>().data.map((schedule) => schedule.id);
 }
 
 /** The local wall-clock hour and minute of `iso` in `timeZone`. */
@@ -132,6 +137,98 @@ describe('creating and listing schedules', () => {
     expect(await scheduler.queue.getJobScheduler(id)).toBeUndefined();
     expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
     expect((await remove(account.key)).json()).toMatchObject({ error_code: 'NOT_FOUND' });
+  });
+});
+
+describe('Idempotency-Key on POST /v1/export-schedules', () => {
+  const NIGHTLY = { cron: '0 2 * * *', timezone: 'Europe/Berlin', export: { format: 'csv', gzip: true } };
+  const KEY = { 'idempotency-key': 'abc123' };
+
+  it('answers a retried creation with the schedule it created, and runs one scheduler', async () => {
+    const account = await ctx.createAccount();
+    const first = await createSchedule(account.key, NIGHTLY, KEY);
+    expect(first.statusCode, first.body).toBe(201);
+    const again = await createSchedule(account.key, { ...NIGHTLY, cron: ' 0  2 * * * ' }, KEY);
+    expect(again.statusCode, again.body).toBe(201);
+    expect(again.json()).toEqual(first.json());
+    const { id } = first.json<Schedule>();
+    expect(await scheduleIds(account.key)).toEqual([id]);
+    const schedulers = await scheduler.queue.getJobSchedulers();
+    expect(schedulers.filter((registered) => registered.key === id)).toHaveLength(1);
+    await scheduler.remove(id);
+  });
+
+  it('creates one schedule when two requests with the same key arrive at once', async () => {
+    const account = await ctx.createAccount();
+    const responses = await Promise.all([1, 2, 3].map(() => createSchedule(account.key, NIGHTLY, KEY)));
+    expect(responses.map((response) => response.statusCode)).toEqual([201, 201, 201]);
+    const ids = new Set(responses.map((response) => response.json<Schedule>().id));
+    expect(ids.size).toBe(1);
+    expect(await scheduleIds(account.key)).toEqual([...ids]);
+    await scheduler.remove([...ids][0]!);
+  });
+
+  it('refuses the key with another request: 422 VALIDATION_ERROR, nothing created', async () => {
+    const account = await ctx.createAccount();
+    const { id } = (await createSchedule(account.key, NIGHTLY, KEY)).json<Schedule>();
+    for (const other of [
+      { ...NIGHTLY, cron: '0 3 * * *' },
+      { ...NIGHTLY, timezone: 'UTC' },
+      { ...NIGHTLY, export: { format: 'ndjson' } },
+      { ...NIGHTLY, export: { ...NIGHTLY.export, callback_url: 'https://example.com/hook' } },
+    ]) {
+      const response = await createSchedule(account.key, other, KEY);
+      expect(response.statusCode, JSON.stringify(other)).toBe(422);
+      expect(response.json()).toMatchObject({
+        error_code: 'VALIDATION_ERROR',
+        error: 'This Idempotency-Key was already used with a different request.',
+      });
+    }
+    expect(await scheduleIds(account.key)).toEqual([id]);
+    await scheduler.remove(id);
+  });
+
+  it("keeps keys per account, and a schedule without a key or with another key is a new one", async () => {
+    const account = await ctx.createAccount();
+    const other = await ctx.createAccount();
+    const mine = (await createSchedule(account.key, NIGHTLY, KEY)).json<Schedule>();
+    const theirs = await createSchedule(other.key, NIGHTLY, KEY);
+    expect(theirs.statusCode).toBe(201);
+    expect(theirs.json<Schedule>().id).not.toBe(mine.id);
+    const unkeyed = (await createSchedule(account.key, NIGHTLY)).json<Schedule>();
+    const rekeyed = (await createSchedule(account.key, NIGHTLY, { 'idempotency-key': 'abc124' })).json<Schedule>();
+    expect(await scheduleIds(account.key)).toEqual([rekeyed.id, unkeyed.id, mine.id]);
+    for (const id of [mine.id, theirs.json<Schedule>().id, unkeyed.id, rekeyed.id]) await scheduler.remove(id);
+  });
+
+  it('frees the key of a deleted schedule: the same request then creates a new one', async () => {
+    const account = await ctx.createAccount();
+    const { id } = (await createSchedule(account.key, NIGHTLY, KEY)).json<Schedule>();
+    const deleted = await ctx.app.inject({ method: 'DELETE', url: `/v1/export-schedules/${id}`, headers: { 'x-api-key': account.key } });
+    expect(deleted.statusCode).toBe(204);
+    const again = await createSchedule(account.key, NIGHTLY, KEY);
+    expect(again.statusCode).toBe(201);
+    expect(again.json<Schedule>().id).not.toBe(id);
+    expect(await scheduleIds(account.key)).toEqual([again.json<Schedule>().id]);
+    await scheduler.remove(again.json<Schedule>().id);
+  });
+
+  it('releases a key after 24 hours, as for jobs', async () => {
+    const account = await ctx.createAccount();
+    const { id } = (await createSchedule(account.key, NIGHTLY, KEY)).json<Schedule>();
+    await ctx.db.query("UPDATE export_schedules SET created_at = now() - interval '25 hours' WHERE id = $1", [id]);
+    const later = await createSchedule(account.key, { ...NIGHTLY, cron: '0 4 * * *' }, KEY);
+    expect(later.statusCode, later.body).toBe(201);
+    expect(await scheduleIds(account.key)).toEqual([later.json<Schedule>().id, id]);
+    for (const created of [id, later.json<Schedule>().id]) await scheduler.remove(created);
+  });
+
+  it('refuses an Idempotency-Key over 255 characters with 400 BAD_REQUEST', async () => {
+    const account = await ctx.createAccount();
+    const response = await createSchedule(account.key, NIGHTLY, { 'idempotency-key': 'k'.repeat(256) });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: "Invalid header 'Idempotency-Key': it must be at most 255 characters." });
+    expect(await scheduleIds(account.key)).toEqual([]);
   });
 });
 

@@ -6,9 +6,10 @@ import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequestBody, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
+import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
 import { exportRequestSchema } from '../../shared/jobs/export-options.js';
+import { idempotencyKeyOf, requestHashOf } from '../job-acceptance.js';
 import {
   deleteExportSchedule,
   findExportSchedule,
@@ -113,20 +114,40 @@ export function exportScheduleRoutes(
       attachValidation: true,
       schema: {
         summary: 'Schedule a recurring export',
-        description: 'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`.',
+        description:
+          'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`. ' +
+          'With an `Idempotency-Key`, a repeat of the request within 24 hours returns the schedule the first one created ' +
+          '(201, the same id) while that schedule exists; the key with another request is a 422.',
         body: scheduleBody,
-        response: { 201: scheduleSchema, ...errorResponses(400, 409, ...AUTH_ERRORS) },
+        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        // 422: an Idempotency-Key already used with another request (API.md §4).
+        response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
       const { cron, timezone, exportBody } = scheduleOf(request.body, deps.config.EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES);
       const options = exportOptionsOf(exportBody, 'export.');
+      const idempotencyKey = idempotencyKeyOf(request);
+      // The schedule as stored, and the callback_url it ignores: another one is another request.
+      const callbackUrl = (exportBody as { callback_url?: unknown }).callback_url;
+      const requestHash = requestHashOf(idempotencyKey, JSON.stringify({ cron, timezone, export: options }), JSON.stringify(callbackUrl ?? null));
       const max = deps.config.MAX_EXPORT_SCHEDULES_PER_ACCOUNT;
-      const schedule = await insertExportSchedule(deps.db, accountId, { id: randomUUID(), cron, timezone, export: options }, max);
-      if (!schedule) {
+      const outcome = await insertExportSchedule(
+        deps.db,
+        accountId,
+        { id: randomUUID(), cron, timezone, export: options, idempotencyKey: idempotencyKey ?? null, requestHash },
+        max,
+      );
+      if ('limitReached' in outcome) {
         throw limitExceeded(`The account has ${max} export schedules, the most it may have: delete one before creating another.`, max);
       }
+      // A retry of a creation (same Idempotency-Key, same request): the schedule it made, as then.
+      if ('earlier' in outcome) {
+        if (outcome.requestHash !== requestHash) throw idempotencyKeyReused();
+        return reply.code(201).send(toScheduleResource(outcome.earlier));
+      }
+      const schedule = outcome.created;
       try {
         await scheduler.upsert(schedule);
       } catch (error) {

@@ -1,4 +1,4 @@
-import { withTransaction, type Db } from '../db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ExportOptions } from '../jobs/export-options.js';
 
@@ -14,30 +14,77 @@ export interface ExportScheduleRow {
 
 const COLUMNS = 'id, account_id, cron, timezone, export, created_at';
 
+/** What {@link insertExportSchedule} came to. */
+export type ScheduleInsertOutcome =
+  | { created: ExportScheduleRow }
+  /** A schedule made in the last 24 hours with the same Idempotency-Key, and the hash of its request. */
+  | { earlier: ExportScheduleRow; requestHash: string | null }
+  | { limitReached: true };
+
+/** A new schedule, with the Idempotency-Key (and its request's hash) it was created with, if any. */
+export interface NewExportSchedule {
+  id: string;
+  cron: string;
+  timezone: string;
+  export: ExportOptions;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
 /**
- * Stores a new schedule unless the account already has `maxPerAccount`; null then. The account's
- * row is locked first, so two creations at once cannot both pass the count: the second counts
- * after the first has committed (the count is a statement of its own, with a fresh snapshot).
+ * Stores a new schedule, unless one made with the same Idempotency-Key in the last 24 hours answers
+ * for it, or the account already has `maxPerAccount`. The account's row is locked first, so two
+ * creations at once cannot both pass the count nor both take the key: the second looks after the
+ * first has committed (each look is a statement of its own, with a fresh snapshot).
  */
 export async function insertExportSchedule(
   db: Db,
   accountId: string,
-  schedule: { id: string; cron: string; timezone: string; export: ExportOptions },
+  schedule: NewExportSchedule,
   maxPerAccount: number,
-): Promise<ExportScheduleRow | null> {
+): Promise<ScheduleInsertOutcome> {
   return withTransaction(db, async (client) => {
     await client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+    if (schedule.idempotencyKey !== null) {
+      const earlier = await scheduleByIdempotencyKey(client, accountId, schedule.idempotencyKey);
+      if (earlier) return earlier;
+    }
     const { rows: counted } = await client.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM export_schedules WHERE account_id = $1',
       [accountId],
     );
-    if (counted[0]!.n >= maxPerAccount) return null;
+    if (counted[0]!.n >= maxPerAccount) return { limitReached: true };
     const { rows } = await client.query<ExportScheduleRow>(
-      `INSERT INTO export_schedules (id, account_id, cron, timezone, export) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [schedule.id, accountId, schedule.cron, schedule.timezone, schedule.export],
+      `INSERT INTO export_schedules (id, account_id, cron, timezone, export, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+      [schedule.id, accountId, schedule.cron, schedule.timezone, schedule.export, schedule.idempotencyKey, schedule.requestHash],
     );
-    return rows[0]!;
+    return { created: rows[0]! };
   });
+}
+
+/**
+ * The schedule the account created with this Idempotency-Key in the last 24 hours, as for jobs
+ * (see findJobByIdempotencyKey): an older key is released first, so it can be used again.
+ */
+async function scheduleByIdempotencyKey(
+  client: DbClient,
+  accountId: string,
+  key: string,
+): Promise<{ earlier: ExportScheduleRow; requestHash: string | null } | null> {
+  await client.query(
+    `UPDATE export_schedules SET idempotency_key = NULL
+     WHERE account_id = $1 AND idempotency_key = $2 AND created_at < now() - interval '24 hours'`,
+    [accountId, key],
+  );
+  const { rows } = await client.query<ExportScheduleRow & { request_hash: string | null }>(
+    `SELECT ${COLUMNS}, request_hash FROM export_schedules WHERE account_id = $1 AND idempotency_key = $2`,
+    [accountId, key],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const { request_hash: requestHash, ...earlier } = row;
+  return { earlier, requestHash };
 }
 
 /** One schedule of the account, or null (also for another account's). */
