@@ -22,11 +22,11 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-function createSchedule(key: string, cron: string) {
+function createSchedule(key: string, cron: string, headers: Record<string, string> = {}) {
   return ctx.app.inject({
     method: 'POST',
     url: '/v1/export-schedules',
-    headers: { 'x-api-key': key },
+    headers: { 'x-api-key': key, ...headers },
     payload: { cron, export: { format: 'csv' } },
   });
 }
@@ -78,6 +78,16 @@ describe('schedules per account (MAX_EXPORT_SCHEDULES_PER_ACCOUNT)', () => {
     const deleted = await ctx.app.inject({ method: 'DELETE', url: `/v1/export-schedules/${listed[0]!.id}`, headers: { 'x-api-key': account.key } });
     expect(deleted.statusCode).toBe(204);
     expect((await createSchedule(account.key, '30 4 * * *')).statusCode).toBe(201);
+  });
+
+  it('answers a retried creation at the limit with its schedule, not 409', async () => {
+    const account = await ctx.createAccount();
+    const first = await createSchedule(account.key, '0 5 * * *', { 'idempotency-key': 'last-one' });
+    for (const minute of [1, 2]) expect((await createSchedule(account.key, `${minute} 5 * * *`)).statusCode).toBe(201);
+    const retried = await createSchedule(account.key, '0 5 * * *', { 'idempotency-key': 'last-one' });
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.json()).toEqual(first.json());
+    expect((await createSchedule(account.key, '3 5 * * *', { 'idempotency-key': 'one-more' })).statusCode).toBe(409);
   });
 });
 
