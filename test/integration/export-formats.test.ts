@@ -249,6 +249,14 @@ describe('export requests', () => {
     expect(other.statusCode).toBe(422);
     await ctx.waitForJob(account.key, first.json<{ id: string }>().id);
   });
+
+  it('refuses an Idempotency-Key over 255 characters with 400 BAD_REQUEST and starts no job', async () => {
+    const account = await ctx.createAccount();
+    const response = await requestExport(ctx, account.key, { format: 'csv' }, { 'idempotency-key': 'k'.repeat(256) });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: "Invalid header 'Idempotency-Key': it must be at most 255 characters." });
+    expect((await ctx.get(account.key, '/v1/jobs')).json()).toEqual({ data: [], next_cursor: null });
+  });
 });
 
 describe('export results and tenancy', () => {

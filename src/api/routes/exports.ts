@@ -5,7 +5,7 @@ import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody } from '../errors.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
@@ -44,8 +44,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       const callbackUrl = (request.body as ExportRequest).callback_url;
       requireQueue(deps.queues);
       await checkCallbackUrl(callbackUrl, deps.callbacks, accountId);
-      const header = request.headers['idempotency-key'];
-      const idempotencyKey = typeof header === 'string' && header !== '' ? header : undefined;
+      const idempotencyKey = idempotencyKeyOf(request);
       const job = await deps.acceptJob({
         accountId,
         type: 'export',
