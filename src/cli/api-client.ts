@@ -1,9 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliConfig } from './cli-config.js';
 import { CliError, EXIT, exitCodeOfStatus } from './exit-codes.js';
+import { retryAfterMs } from './retry-after.js';
 
 /** Longest back-off between two attempts. */
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * Longest wait for a per-minute 429, whatever its Retry-After says: the limit's window is a minute,
+ * and a wait past 2^31-1 ms is no wait at all to setTimeout.
+ */
+const MAX_LIMIT_WAIT_MS = 60_000;
 /** Times a per-minute 429 is waited out (its Retry-After) before the command gives up with exit 4. */
 const RATE_LIMIT_WAITS = 3;
 
@@ -16,13 +22,18 @@ export interface ApiRequest {
   headers?: Record<string, string>;
   json?: unknown;
   body?: (sent: () => void) => { stream: ReadableStream<Uint8Array>; contentType: string };
-  /** Aborts the request (and reading its body); an aborted request is not retried. */
+  /** Aborts the request (and reading its body, and a wait before the next attempt); an aborted request is not retried. */
   signal?: AbortSignal;
   /**
    * False for a request that is not idempotent: a network error or a 5xx is thrown at once (with
    * `afterLostAnswer` set) instead of sending it again; the caller finds out whether it took effect.
    */
   resend?: boolean;
+  /**
+   * Follows a redirect: only a download, which the service may answer with 302 to a presigned
+   * storage URL (fetch sends no Authorization to another origin). Any other 3xx is final.
+   */
+  followRedirect?: boolean;
 }
 
 /** The service's error envelope (API.md §1), as far as the CLI reads it. */
@@ -36,14 +47,40 @@ export interface ApiClient {
   readonly baseUrl: string;
   /** Sends a request until it gets a 2xx answer, which it returns; anything else throws a {@link CliError}. */
   send(method: string, path: string, request?: ApiRequest): Promise<Response>;
-  /** {@link send}, then the JSON body. */
+  /**
+   * {@link send}, then the JSON body, read within the attempt: an answer cut off mid-body is a
+   * network error, retried like one where the request may be sent again.
+   */
   json<T>(method: string, path: string, request?: ApiRequest): Promise<T>;
 }
 
-/** Seconds of a Retry-After header (delta-seconds form), or null. */
-function retryAfterSeconds(response: Response): number | null {
-  const value = Number(response.headers.get('retry-after'));
-  return Number.isFinite(value) && value >= 0 ? value : null;
+/**
+ * Why a request failed on the network, in a few words; never blank: undici's errors may carry an
+ * empty message, and "Could not reach …: ." tells the user nothing.
+ */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const candidates = [cause?.code, cause?.message, (error as Error).message, (error as Error).name];
+  return candidates.find((text): text is string => typeof text === 'string' && text.trim() !== '') ?? 'unknown error';
+}
+
+/**
+ * The failure of a 3xx answer. The service redirects none of its routes but a download's, so a
+ * redirect comes from in front of it (http to https, a host that moved). Following it would send an
+ * upload again to an address nobody named, and fetch drops the key on the way to another origin
+ * (the answer would be "Missing API key"). No retry changes it, the configured address does: a
+ * usage error (exit 2) that names where the redirect points.
+ */
+function redirectFailure(response: Response, url: URL, path: string): CliError {
+  const location = response.headers.get('location');
+  const requestId = response.headers.get('x-request-id');
+  if (location === null || !URL.canParse(location, url.href)) {
+    return new CliError(`The service answered ${response.status}, a redirect without a usable Location; check CATALOG_URL or --url.`, EXIT.usage, null, requestId);
+  }
+  const target = new URL(location, url);
+  const base = target.pathname.endsWith(path) ? `${target.origin}${target.pathname.slice(0, -path.length)}` : null;
+  const advice = base ? `set CATALOG_URL or --url to ${base}` : 'check CATALOG_URL or --url';
+  return new CliError(`The service answered ${response.status} redirecting to ${target.href}; ${advice}.`, EXIT.usage, null, requestId);
 }
 
 /** The failure of an error answer, from its envelope when it has one. */
@@ -106,6 +143,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       headers: headersOf(request, contentType),
       body: body?.stream ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined),
       ...(body ? { duplex: 'half' } : {}),
+      redirect: request.followRedirect ? 'follow' : 'manual',
       signal: request.signal ? AbortSignal.any([request.signal, unanswered.signal]) : unanswered.signal,
     };
     if (!body) waitForAnswer();
@@ -116,20 +154,38 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
     }
   };
 
-  const send = async (method: string, path: string, request: ApiRequest = {}): Promise<Response> => {
+  /**
+   * Sends the request until it gets a 2xx answer and `read` has read it: a failure of `read` (the
+   * body cut off) is the network's, as one of fetch. Everything else throws a {@link CliError}.
+   */
+  const exchange = async <T>(method: string, path: string, request: ApiRequest, read: (response: Response) => Promise<T>): Promise<T> => {
     const url = new URL(config.baseUrl + path);
     for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+    const wait = (ms: number) => sleep(ms, undefined, { signal: request.signal });
     let failures = 0;
     /** Attempts that failed on the network: the service may have done the work, its answer lost. */
     let lostAnswers = 0;
     let limitWaits = 0;
+    const backoff = () => Math.min(MAX_BACKOFF_MS, config.retryBaseMs * 2 ** failures);
+    /** A failure on the network: thrown when no attempt is left or the request may not be sent again, else waited out. */
+    const lost = async (error: unknown, reason: string): Promise<void> => {
+      if (error instanceof CliError || request.signal?.aborted) throw error;
+      const delay = backoff();
+      failures += 1;
+      lostAnswers += 1;
+      if (failures >= config.retries || request.resend === false) {
+        const failure = new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+        failure.afterLostAnswer = true;
+        throw failure;
+      }
+      notify(`network error (${reason}); retrying in ${delay / 1000} s`);
+      await wait(delay);
+    };
     for (;;) {
-      const backoff = Math.min(MAX_BACKOFF_MS, config.retryBaseMs * 2 ** failures);
       let response: Response;
       try {
         response = await attempt(method, url.toString(), request);
       } catch (error) {
-        if (error instanceof CliError || request.signal?.aborted) throw error;
         const cause = (error as { cause?: unknown }).cause;
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;
@@ -138,37 +194,43 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         if (error instanceof TypeError && cause === undefined) {
           throw new CliError('The request could not be sent: fetch refused it as built (its message is not shown: it may hold the key).', EXIT.usage);
         }
-        failures += 1;
-        lostAnswers += 1;
-        const { code, message } = (cause ?? {}) as { code?: string; message?: string };
-        const reason = code ?? message ?? (error as Error).message;
-        if (failures >= config.retries || request.resend === false) {
-          const failure = new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
-          failure.afterLostAnswer = true;
-          throw failure;
-        }
-        notify(`network error (${reason}); retrying in ${backoff / 1000} s`);
-        await sleep(backoff);
+        await lost(error, networkReason(error));
         continue;
       }
-      if (response.ok) return response;
+      if (response.ok) {
+        try {
+          return await read(response);
+        } catch (error) {
+          await lost(error, `the answer was cut off: ${networkReason(error)}`);
+          continue;
+        }
+      }
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        const failure = redirectFailure(response, url, path);
+        failure.afterLostAnswer = lostAnswers > 0;
+        throw failure;
+      }
       const failure = await errorOf(response);
       // A 5xx may come from a proxy after the service did the work: as lost as a network error's.
       if (response.status >= 500 && request.resend === false) {
         failure.afterLostAnswer = true;
         throw failure;
       }
-      if (response.status >= 500 && (failures += 1) < config.retries) {
-        const wait = Math.max(backoff, Math.min(MAX_BACKOFF_MS, (retryAfterSeconds(response) ?? 0) * 1000));
-        notify(`the service answered ${response.status}; retrying in ${wait / 1000} s`);
-        await sleep(wait);
+      const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+      if (response.status >= 500 && failures + 1 < config.retries) {
+        const delay = Math.max(backoff(), Math.min(MAX_BACKOFF_MS, retryAfter ?? 0));
+        failures += 1;
+        notify(`the service answered ${response.status}; retrying in ${delay / 1000} s`);
+        await wait(delay);
         continue;
       }
-      const retryAfter = retryAfterSeconds(response);
       if (response.status === 429 && failure.errorCode === 'RATE_LIMIT_EXCEEDED' && retryAfter !== null && limitWaits < RATE_LIMIT_WAITS) {
         limitWaits += 1;
-        notify(`per-minute limit reached; waiting ${retryAfter} s (Retry-After)`);
-        await sleep(retryAfter * 1000);
+        const delay = Math.min(MAX_LIMIT_WAIT_MS, retryAfter);
+        // The service's own words: the per-minute limit, or the account's open event streams.
+        notify(`${failure.message.replace(/[.\s]*$/, '.')} Waiting ${Math.ceil(delay / 1000)} s (Retry-After).`);
+        await wait(delay);
         continue;
       }
       failure.afterLostAnswer = lostAnswers > 0;
@@ -178,9 +240,14 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
 
   return {
     baseUrl: config.baseUrl,
-    send,
-    async json<T>(method: string, path: string, request?: ApiRequest): Promise<T> {
-      return (await (await send(method, path, request)).json()) as T;
+    send: (method, path, request = {}) => exchange(method, path, request, async (response) => response),
+    async json<T>(method: string, path: string, request: ApiRequest = {}): Promise<T> {
+      const text = await exchange(method, path, request, (response) => response.text());
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new CliError(`The service's answer to ${method} ${path} is not JSON.`, EXIT.server);
+      }
     },
   };
 }

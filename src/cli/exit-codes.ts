@@ -4,13 +4,13 @@ export const EXIT = {
   done: 0,
   /** A followed job ended failed or cancelled. */
   jobFailed: 1,
-  /** Wrong arguments, an unreadable file, or a request the service refused as invalid (other 4xx). */
+  /** Wrong arguments, an unreadable file, a request the service refused as invalid (other 4xx), or a redirect (a wrong base URL). */
   usage: 2,
   /** No key, or the service refused it (401, 403). */
   auth: 3,
   /** The per-minute limit (after waiting out Retry-After) or the monthly quota (429). */
   limit: 4,
-  /** The service answered 5xx, or could not be reached, after the retries. */
+  /** The service answered 5xx, or could not be reached, after the retries; or a job's event stream that is no use. */
   server: 5,
   /** Stopped by Ctrl+C (SIGINT), as a shell reports an interrupted command. */
   interrupted: 130,
