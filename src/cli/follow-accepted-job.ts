@@ -11,7 +11,8 @@ export async function followAcceptedJob(context: CommandContext, jobId: string, 
   context.progress.line(`${what.kind} accepted: job ${jobId}`);
   const started = { id: jobId, ended: false };
   context.run.job = started;
-  const job = await followJob(context.client, context.progress, jobId, { label: what.label, idleMs: context.eventsIdleMs });
+  const options = { label: what.label, idleMs: context.eventsIdleMs, retryBaseMs: context.retryBaseMs };
+  const job = await followJob(context.client, context.progress, jobId, options);
   started.ended = true;
   return job;
 }

@@ -1,123 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient } from './api-client.js';
-import { CliError, EXIT, exitCodeOfStatus } from './exit-codes.js';
-import type { JobView } from './job-view.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { readJobEvents, type StreamOutcome, type StreamPosition } from './job-event-stream.js';
+import { asJobView, hasEnded, type JobView } from './job-view.js';
 import type { ProgressOutput } from './progress.js';
-import { parseEventStream } from './sse-parser.js';
 
-/** Streams in a row that may end without an event before the CLI stops reconnecting. */
-const MAX_EMPTY_STREAMS = 5;
+/** Short streams in a row that bring no new state of the job before the CLI gives up (exit 5). */
+const MAX_STREAMS_WITHOUT_PROGRESS = 5;
+/** Events that are not a job resource before the CLI gives up (exit 5): the service is not sending what API.md says. */
+const MAX_MALFORMED_EVENTS = 3;
+/**
+ * A stream open at least this long was a healthy one (a process restart or a proxy ended it) and is
+ * resumed at once. A shorter one is resumed after a back-off: each connection counts toward the
+ * per-minute limit and the monthly quota, and a stream that keeps closing would spend them fast.
+ */
+const LONG_STREAM_MS = 60_000;
+/** Longest wait before a stream is opened again. */
+const MAX_RECONNECT_WAIT_MS = 30_000;
 
-/** Where the follower is in a job's stream, kept across connections. */
-interface StreamPosition {
-  lastEventId: string | null;
-  events: number;
+/** How a job is followed: its bar's label, the stream's idle limit, the first back-off (CATALOG_RETRY_BASE_MS). */
+export interface FollowOptions {
+  label: string;
+  idleMs: number;
+  retryBaseMs: number;
 }
 
-/** Once started, aborts its signal when `touch` has not been called for `idleMs`. */
-function idleWatchdog(idleMs: number): { signal: AbortSignal; start(): void; touch(): void; stop(): void } {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | null = null;
-  return {
-    signal: controller.signal,
-    start: () => (timer = setTimeout(() => controller.abort(new Error(`silent for ${idleMs} ms`)), idleMs)),
-    touch: () => timer?.refresh(),
-    stop: () => timer && clearTimeout(timer),
-  };
+/** The failure after too many events that are not a job resource; `data` is the last one's. */
+function malformedEvents(jobId: string, data: string): CliError {
+  const shown = data.length > 80 ? `${data.slice(0, 80)}…` : data;
+  return new CliError(
+    `The event stream of job ${jobId} sent ${MAX_MALFORMED_EVENTS} events that are not a job (the last: ${JSON.stringify(shown)}); the service is at fault.`,
+    EXIT.server,
+  );
 }
 
-/** The chunks of `body`, touching `watchdog` at each: any byte, a heartbeat comment too, is a sign of life. */
-async function* watched(body: AsyncIterable<Uint8Array>, watchdog: { touch(): void }): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    watchdog.touch();
-    yield chunk;
-  }
-}
+/** A refusal of the stream that waiting ends: the account's open streams, or its per-minute requests. */
+const isLimit = (error: unknown): error is CliError => error instanceof CliError && error.errorCode === 'RATE_LIMIT_EXCEEDED';
 
 /**
- * The failure an `error` event carries: the service ended the stream because the key stopped
- * working (revoked, expired, its account suspended). Its data is the error envelope that a new
- * connection would get, with that answer's status: reconnecting would only be refused.
+ * The job read once with GET /v1/jobs/{id}, while its stream is refused for a limit; null when that
+ * read is refused for the limit too. An answer that is not a job resource is the service's error.
  */
-function streamRefusal(data: string): CliError {
-  let envelope: { error?: unknown; error_code?: unknown; status?: unknown } = {};
+async function readJobOnce(client: ApiClient, jobId: string): Promise<JobView | null> {
+  let answer: unknown;
   try {
-    envelope = JSON.parse(data) as typeof envelope;
-  } catch {
-    // Not the service's envelope: the event still ends the stream.
-  }
-  const message = typeof envelope.error === 'string' ? envelope.error : 'The service ended the event stream with an error.';
-  const exitCode = typeof envelope.status === 'number' ? exitCodeOfStatus(envelope.status) : EXIT.server;
-  return new CliError(message, exitCode, typeof envelope.error_code === 'string' ? envelope.error_code : null);
-}
-
-/**
- * Reads one connection of GET /v1/jobs/{id}/events; returns the final job when the `end` event
- * came, null when the stream broke off first or its body went silent for `idleMs` (the caller resumes with
- * Last-Event-ID); throws when the service refuses the stream, at its start or by an `error` event.
- * A connection that dies without FIN or RST would otherwise hold the CLI until
- * the HTTP client's own body timeout, minutes later; the service's heartbeats keep a live one busy.
- */
-async function readStream(
-  client: ApiClient,
-  jobId: string,
-  position: StreamPosition,
-  idleMs: number,
-  onJob: (job: JobView) => void,
-): Promise<JobView | null> {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
-  if (position.lastEventId) headers['last-event-id'] = position.lastEventId;
-  const watchdog = idleWatchdog(idleMs);
-  try {
-    // Watched from the answer on: before it, the client's own waits (a 429's Retry-After, the
-    // back-off after a 5xx) may be longer than idleMs and are no sign of a dead connection.
-    const response = await client.send('GET', `/v1/jobs/${jobId}/events`, { headers, signal: watchdog.signal });
-    watchdog.start();
-    if (!response.body) return null;
-    for await (const item of parseEventStream(watched(response.body, watchdog))) {
-      if (item.kind !== 'event') continue;
-      if (item.event.event === 'error') throw streamRefusal(item.event.data);
-      const job = JSON.parse(item.event.data) as JobView;
-      position.lastEventId = item.event.id;
-      position.events += 1;
-      if (item.event.event === 'end') return job;
-      onJob(job);
-    }
+    answer = await client.json<unknown>('GET', `/v1/jobs/${jobId}`);
   } catch (error) {
-    // The service's refusal (or no service after the retries) ends the command; a connection
-    // that broke or went silent mid-stream is resumed by the caller.
-    if (error instanceof CliError) throw error;
-  } finally {
-    watchdog.stop();
+    if (isLimit(error)) return null;
+    throw error;
   }
-  return null;
+  const job = asJobView(answer);
+  if (!job) throw new CliError(`The service's answer for job ${jobId} is not a job.`, EXIT.server);
+  return job;
 }
 
 /**
  * Follows a job through its event stream (no polling: the whole stream is one request toward the
  * limits) with a bar of rows processed, until it ends; returns its final state. A stream that
- * breaks off, or is silent for `idleMs`, is resumed with Last-Event-ID.
+ * breaks off, or is silent for `idleMs`, is resumed with Last-Event-ID, after a back-off unless it
+ * lasted a while. While the service refuses the stream for a limit (the account's open streams),
+ * the job is read instead between tries: the job runs fine, only watching it is limited.
  */
-export async function followJob(
-  client: ApiClient,
-  progress: ProgressOutput,
-  jobId: string,
-  options: { label: string; idleMs: number },
-): Promise<JobView> {
+export async function followJob(client: ApiClient, progress: ProgressOutput, jobId: string, options: FollowOptions): Promise<JobView> {
   const bar = progress.bar(options.label, 'rows');
-  const position: StreamPosition = { lastEventId: null, events: 0 };
+  const position: StreamPosition = { lastEventId: null };
   const show = (job: JobView) => bar.update(job.progress.rows_processed, job.progress.rows_total, job.phase);
+  const backoff = (attempts: number) => Math.min(MAX_RECONNECT_WAIT_MS, options.retryBaseMs * 2 ** attempts);
+  let withoutProgress = 0;
+  let shortStreams = 0;
+  let malformed = 0;
+  let refusals = 0;
   try {
-    for (let emptyStreams = 0; emptyStreams < MAX_EMPTY_STREAMS; ) {
-      const seen = position.events;
-      const final = await readStream(client, jobId, position, options.idleMs, show);
-      if (final) {
-        show(final);
-        return final;
+    for (;;) {
+      const seen = position.lastEventId;
+      const openedAt = Date.now();
+      let outcome: StreamOutcome;
+      try {
+        outcome = await readJobEvents(client, jobId, position, options.idleMs, show);
+        refusals = 0;
+      } catch (error) {
+        // The client has waited out the limit's Retry-After a few times already.
+        if (!isLimit(error)) throw error;
+        const job = await readJobOnce(client, jobId);
+        if (job) show(job);
+        if (job && hasEnded(job)) return job;
+        const wait = backoff(refusals++);
+        progress.line(`${error.message.replace(/[.\s]*$/, '')}; reading the job instead, and trying its event stream again in ${wait / 1000} s`);
+        await sleep(wait);
+        continue;
       }
-      emptyStreams = position.events > seen ? 0 : emptyStreams + 1;
+      if (outcome.kind === 'ended') {
+        show(outcome.job);
+        return outcome.job;
+      }
+      if (outcome.kind === 'malformed' && (malformed += 1) >= MAX_MALFORMED_EVENTS) throw malformedEvents(jobId, outcome.data);
+      if (Date.now() - openedAt >= LONG_STREAM_MS) {
+        shortStreams = 0;
+        withoutProgress = 0;
+        continue;
+      }
+      withoutProgress = position.lastEventId !== seen ? 0 : withoutProgress + 1;
+      if (withoutProgress >= MAX_STREAMS_WITHOUT_PROGRESS) {
+        throw new CliError(`The event stream of job ${jobId} keeps closing before the job ends.`, EXIT.server);
+      }
+      const wait = backoff(shortStreams++);
+      progress.line(`the event stream of job ${jobId} closed; reconnecting in ${wait / 1000} s`);
+      await sleep(wait);
     }
   } finally {
     bar.stop();
   }
-  throw new CliError(`The event stream of job ${jobId} keeps closing before the job ends.`, EXIT.server);
 }

@@ -12,6 +12,8 @@ export interface CommandContext {
   run: RunState;
   /** Silence after which a job's event stream is reconnected (CATALOG_EVENTS_IDLE_MS). */
   eventsIdleMs: number;
+  /** First back-off before a job's event stream that closed early is opened again (CATALOG_RETRY_BASE_MS). */
+  retryBaseMs: number;
 }
 
 /** Results on stdout: human lines, or with --json one JSON document. */

@@ -20,7 +20,8 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  done (a followed job completed)
   1  the job failed or was cancelled
-  2  usage error (arguments, a malformed key, a file, a request the service refused as invalid)
+  2  usage error (arguments, a malformed key, a file, a request the service refused as invalid,
+     a redirect: --url is not the service's address)
   3  authentication or permission (no key, invalid key, missing scope)
   4  per-minute limit (after waiting out Retry-After) or monthly quota
   5  server or network error after retries
@@ -106,7 +107,7 @@ export function buildProgram(io: CliIo, version: string, run: RunState): Command
       const config = loadCliConfig(flags);
       const client = createApiClient(config, (line) => progress.line(line));
       const output = createResultOutput(io.stdout, flags.json ?? false);
-      const context = { client, progress, output, run, eventsIdleMs: config.eventsIdleMs };
+      const context = { client, progress, output, run, eventsIdleMs: config.eventsIdleMs, retryBaseMs: config.retryBaseMs };
       run.exitCode = await handler(context, ...(args.slice(0, -1) as A));
     };
 
