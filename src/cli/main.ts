@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { buildProgram, type CliIo } from './program.js';
@@ -63,12 +63,20 @@ async function runCli(argv: string[], io: CliIo, run: RunState): Promise<ExitCod
 }
 
 const io: CliIo = { stdout: process.stdout, stderr: process.stderr };
-const run: RunState = { exitCode: EXIT.done, job: null };
+const run: RunState = { exitCode: EXIT.done, job: null, partialFiles: new Set() };
 
-// Ctrl+C: give the terminal its cursor back (a bar hides it), name a job that goes on without the
-// CLI, and stop like a shell-interrupted command.
+// Ctrl+C: give the terminal its cursor back (a bar hides it), remove a download's .part file (a
+// half file a user would find and take for something), name a job that goes on without the CLI,
+// and stop like a shell-interrupted command.
 process.once('SIGINT', () => {
   if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
+  for (const file of run.partialFiles) {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // Stopping is what was asked for; a file that cannot be removed must not prevent it.
+    }
+  }
   report(io, process.argv.includes('--json'), new CliError('Interrupted.', EXIT.interrupted), run);
   process.exit(EXIT.interrupted);
 });

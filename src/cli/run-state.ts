@@ -13,6 +13,8 @@ export interface StartedJob {
 export interface RunState {
   exitCode: ExitCode;
   job: StartedJob | null;
+  /** Downloads' `.part` files that exist now: Ctrl+C removes them, so none is left behind. */
+  partialFiles: Set<string>;
 }
 
 /** What to tell the user about the run's job when the command stops before the end it promised. */

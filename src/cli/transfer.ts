@@ -49,15 +49,16 @@ export async function fileSize(path: string): Promise<number> {
 }
 
 /**
- * POSTs a file as the raw request body with a bar (bytes, MB/s, ETA). Each attempt reads the file
- * again from the start; the caller's Idempotency-Key makes a retried upload return the same job.
+ * POSTs a file as the raw request body with a bar (bytes, MB/s, ETA) and returns the JSON answer.
+ * Each attempt reads the file again from the start; the caller's Idempotency-Key makes a retried
+ * upload (also one whose answer was cut off) return the same job.
  */
-export async function uploadFile(
+export async function uploadFile<T>(
   client: ApiClient,
   progress: ProgressOutput,
   path: string,
   request: { path: string; query: Record<string, string | undefined>; headers: Record<string, string> },
-): Promise<Response> {
+): Promise<T> {
   const size = await fileSize(path);
   const bar = progress.bar('upload', 'bytes');
   const contentType = extname(path).toLowerCase() === '.xlsx' ? XLSX_TYPE : 'text/csv';
@@ -74,7 +75,7 @@ export async function uploadFile(
     return { stream: Readable.toWeb(source.pipe(counted)) as ReadableStream<Uint8Array>, contentType };
   };
   try {
-    return await client.send('POST', request.path, { query: request.query, headers: request.headers, body });
+    return await client.json<T>('POST', request.path, { query: request.query, headers: request.headers, body });
   } finally {
     bar.stop();
   }
@@ -99,21 +100,24 @@ export interface Download {
 /**
  * GETs `path` into `target`, with a bar when `progress` is given. The body goes to a `.part` file
  * beside the destination, renamed at the end, so an interrupted download never leaves a file that
- * looks whole.
+ * looks whole. The `.part` file is in `partialFiles` while it exists: Ctrl+C ends the process at
+ * once (main.ts), without this function's cleanup, and removes what the set holds.
  */
 export async function downloadTo(
   client: ApiClient,
   progress: ProgressOutput | null,
   path: string,
   target: DownloadTarget,
+  partialFiles: Set<string>,
 ): Promise<Download> {
-  const response = await client.send('GET', path);
+  const response = await client.send('GET', path, { followRedirect: true });
   const destination = 'file' in target ? target.file : join(target.folder, attachmentName(response) ?? target.fallbackName);
   const length = response.headers.get('content-length');
   const total = length === null ? null : Number(length);
   const bar: ProgressBar | null = progress?.bar('download', 'bytes') ?? null;
   const partial = join(dirname(destination), `${basename(destination)}.part`);
   let written = 0;
+  partialFiles.add(partial);
   try {
     if (!response.body) throw new CliError(`The service sent no body for ${path}.`, EXIT.server);
     const counter = byteCounter((bytes) => {
@@ -131,6 +135,7 @@ export async function downloadTo(
     const local = typeof (error as NodeJS.ErrnoException).syscall === 'string';
     throw new CliError(`Could not download ${path} to ${destination}: ${(error as Error).message}`, local ? EXIT.usage : EXIT.server);
   } finally {
+    partialFiles.delete(partial);
     bar?.stop();
   }
 }

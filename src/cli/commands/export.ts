@@ -50,7 +50,7 @@ export async function exportCommand(context: CommandContext, options: ExportOpti
     context.output.result({ job, elapsed_seconds: elapsedSeconds(startedAt) }, jobSummary(job, elapsedSeconds(startedAt)));
     return EXIT.jobFailed;
   }
-  const { bytes, file } = await downloadTo(context.client, context.progress, job.links.result, target);
+  const { bytes, file } = await downloadTo(context.client, context.progress, job.links.result, target, context.run.partialFiles);
   const seconds = elapsedSeconds(startedAt);
   const lines = [...jobSummary(job, seconds), `Wrote ${bytes} bytes to ${file}`];
   context.output.result({ job, file, bytes, elapsed_seconds: seconds }, lines);

@@ -88,7 +88,7 @@ async function reportFailedRows(
   const report = failedRowsReport(job);
   try {
     const destination = errorsOut ?? (await defaultErrorsPath(file));
-    await downloadTo(context.client, null, report.link, { file: destination });
+    await downloadTo(context.client, null, report.link, { file: destination }, context.run.partialFiles);
     const kept = errorsOut === undefined && destination !== `${file}.errors.csv` ? ` (${file}.errors.csv exists and was left as it was)` : '';
     lines.push(`Failed rows written to ${destination}${kept}: ${report.holds}; fix them and import that file again.`);
     return { lines, errorsFile: destination };
@@ -123,8 +123,7 @@ export async function importCommand(context: CommandContext, file: string, optio
   if (options.wait && options.errorsOut !== undefined) await checkErrorsOut(options.errorsOut, file);
   // One key for every attempt: a retried upload returns the job the first one started.
   const headers = { 'idempotency-key': randomUUID() };
-  const response = await uploadFile(context.client, context.progress, file, { path: '/v1/imports', query, headers });
-  const accepted = (await response.json()) as JobAccepted;
+  const accepted = await uploadFile<JobAccepted>(context.client, context.progress, file, { path: '/v1/imports', query, headers });
   if (!options.wait) {
     context.output.result(accepted, [`Import accepted: job ${accepted.id}`]);
     return EXIT.done;

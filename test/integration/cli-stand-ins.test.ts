@@ -1,0 +1,151 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { access, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { compileCli, runProcess, startProcess, type CompiledCli } from '../support/cli-runner.js';
+
+// The CLI as a user runs it, against stand-in services that misbehave in ways the real one does
+// not on its own: a proxy that redirects, a connection that drops mid-answer, a stream that sends
+// what is not a job. Each stand-in listens on a port of its own.
+
+const JOB_ID = '3f2a9c4e-8d1b-4c6a-9e2f-7a5b1c0d9e84';
+let compiled: CompiledCli;
+let folder: string;
+let products: string;
+let server: Server | null = null;
+
+beforeAll(async () => {
+  compiled = await compileCli();
+  folder = await mkdtemp(join(tmpdir(), 'catalog-cli-stand-ins-'));
+  products = join(folder, 'products.csv');
+  await writeFile(products, 'ean,name,price,currency\n4006381333931,Pen,1.50,EUR\n');
+});
+afterAll(async () => {
+  await compiled?.remove();
+  if (folder) await rm(folder, { recursive: true, force: true });
+});
+afterEach(() => {
+  server?.closeAllConnections();
+  server?.close();
+  server = null;
+});
+
+interface Received {
+  method: string;
+  url: string;
+  key: string | undefined;
+}
+
+/** A stand-in service: `answer` handles each request once its body is read; returns its URL and what it received. */
+async function standIn(answer: (request: IncomingMessage, response: ServerResponse, index: number) => void): Promise<{ url: string; requests: Received[] }> {
+  const requests: Received[] = [];
+  server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      requests.push({ method: request.method!, url: request.url!, key: request.headers['idempotency-key'] as string | undefined });
+      answer(request, response, requests.length - 1);
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, requests };
+}
+
+const env = (url: string) => ({ CATALOG_URL: url, CATALOG_API_KEY: 'ck_test_key', CATALOG_RETRY_BASE_MS: '20' });
+
+/** A completed export job whose result is at /v1/jobs/{id}/result. */
+const exportJob = {
+  id: JOB_ID,
+  type: 'export',
+  status: 'completed',
+  phase: 'done',
+  error_code: null,
+  detail: null,
+  progress: { rows_total: 1, rows_processed: 1, rows_succeeded: 1, rows_failed: 0, rows_created: 0, rows_updated: 0, rows_unchanged: 0 },
+  options: {},
+  created_at: '2026-05-14T10:30:00.000Z',
+  started_at: '2026-05-14T10:30:00.000Z',
+  finished_at: '2026-05-14T10:30:01.000Z',
+  links: { self: `/v1/jobs/${JOB_ID}`, errors: '', errors_csv: '', result: `/v1/jobs/${JOB_ID}/result` },
+};
+
+/** Answers 2xx with a Content-Length of 100, sends 7 bytes of it, then drops the connection. */
+function cutOff(response: ServerResponse, status: number): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': '100' });
+  response.write('{"id":"');
+  setTimeout(() => response.socket?.destroy(), 20);
+}
+
+describe('catalog behind a redirect', { timeout: 60_000 }, () => {
+  it('uploads once on a 307 and says which address to use, with exit 2', async () => {
+    const stand = await standIn((_request, response) => response.writeHead(307, { location: 'https://catalog.example/v1/imports' }).end());
+    const run = await runProcess(compiled.command, ['import', products], env(stand.url));
+
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain('catalog: The service answered 307 redirecting to https://catalog.example/v1/imports; set CATALOG_URL or --url to https://catalog.example.');
+    expect(run.stderr).not.toMatch(/network error|retrying/);
+    expect(stand.requests).toHaveLength(1);
+  });
+});
+
+describe('catalog on an answer cut off mid-body', { timeout: 60_000 }, () => {
+  it('reads `usage` again instead of failing with an unexpected error', async () => {
+    const usage = { tier: 'FREE', requests_this_month: 3, monthly_quota: 1000, per_minute_limit: 60, period_start: '2026-05-01', period_end: '2026-06-01' };
+    const stand = await standIn((_request, response, index) => (index === 0 ? cutOff(response, 200) : response.writeHead(200).end(JSON.stringify(usage))));
+    const run = await runProcess(compiled.command, ['--json', 'usage'], env(stand.url));
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/network error \(the answer was cut off: \S+\); retrying/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ tier: 'FREE' });
+    expect(stand.requests).toHaveLength(2);
+  });
+
+  it('sends the upload again with the same Idempotency-Key when its 202 is cut off, and prints the job', async () => {
+    const accepted = { id: JOB_ID, status: 'processing' };
+    const stand = await standIn((_request, response, index) => (index === 0 ? cutOff(response, 202) : response.writeHead(202).end(JSON.stringify(accepted))));
+    const run = await runProcess(compiled.command, ['--json', 'import', products, '--no-wait'], env(stand.url));
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual(accepted);
+    expect(stand.requests).toHaveLength(2);
+    expect(stand.requests[1]!.key).toBe(stand.requests[0]!.key);
+  });
+});
+
+describe('catalog import on an event stream that sends what is not a job', { timeout: 60_000 }, () => {
+  it('stops with exit 5 and says so, naming the job that goes on', async () => {
+    const stand = await standIn((request, response) => {
+      if (request.method === 'POST') return response.writeHead(202).end(JSON.stringify({ id: JOB_ID, status: 'processing' }));
+      response.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\nevent: job\ndata: {}\n\n');
+    });
+    const run = await runProcess(compiled.command, ['import', products], env(stand.url));
+
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toContain(`catalog: The event stream of job ${JOB_ID} sent 3 events that are not a job (the last: "{}")`);
+    expect(run.stderr).toContain(`Job ${JOB_ID} was accepted and goes on on the service`);
+    expect(stand.requests.filter((request) => request.url.endsWith('/events'))).toHaveLength(3);
+  });
+});
+
+describe('catalog export, stopped by Ctrl+C while it downloads', { timeout: 60_000 }, () => {
+  it('leaves no .part file behind', async () => {
+    const stand = await standIn((request, response) => {
+      if (request.method === 'POST') return response.writeHead(202).end(JSON.stringify({ id: JOB_ID, status: 'processing' }));
+      if (request.url!.endsWith('/events')) return response.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: 2\nevent: end\ndata: ${JSON.stringify(exportJob)}\n\n`);
+      // The download: a first part of the file, then nothing more (as a slow storage would).
+      response.writeHead(200, { 'content-type': 'text/csv', 'content-length': '1000000' });
+      response.write('ean,name\n4006381333931,Pen\n');
+    });
+    const output = join(folder, 'out.csv');
+    const cli = startProcess(compiled.command, ['export', '-o', output], env(stand.url));
+    await cli.stderrMatch(/^download: /m);
+    await expect(access(`${output}.part`)).resolves.toBeUndefined();
+    cli.child.kill('SIGINT');
+    const run = await cli.done;
+
+    expect(run.code, run.stderr).toBe(130);
+    expect(await readdir(folder)).not.toContain('out.csv.part');
+    expect(await readdir(folder)).not.toContain('out.csv');
+  });
+});
