@@ -34,6 +34,7 @@ import { registerRequestGuards } from './plugins/request-guards.js';
 import { registerJsonBody } from './json-body.js';
 import { multipartLimits } from './multipart-limits.js';
 import { HTTP_SERVER_OPTIONS, registerExpectations } from './expectations.js';
+import { headersTimeoutOptions, limitConnections } from './connection-limits.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
@@ -101,10 +102,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: deps.config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: deps.config.HTTP_REQUEST_TIMEOUT_MS,
     clientErrorHandler,
-    http: HTTP_SERVER_OPTIONS,
+    http: { ...HTTP_SERVER_OPTIONS, ...headersTimeoutOptions(deps.config.HTTP_HEADERS_TIMEOUT_MS, deps.config.HTTP_REQUEST_TIMEOUT_MS) },
     // Refused below with the contract's envelope instead of Fastify's own 503 body.
     return503OnClosing: false,
   });
+  limitConnections(app.server, { perAddress: deps.config.MAX_CONNECTIONS_PER_ADDRESS, total: deps.config.MAX_CONNECTIONS }, app.log);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
   let closing = false;

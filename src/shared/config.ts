@@ -109,10 +109,22 @@ const envSchema = z.object({
   MULTIPART_MAX_FIELDS: integer(0).default(10),
   MULTIPART_MAX_FIELD_BYTES: integer(1).default(64 * 1024),
   MULTIPART_MAX_PARTS: integer(1).default(20),
+  /**
+   * Connections one client address (an IPv6 client: its /64) may hold open on one API process; one
+   * more is closed at once (0: no cap). Behind a load balancer every connection comes from it.
+   */
+  MAX_CONNECTIONS_PER_ADDRESS: integer(0).default(256),
+  /** Connections one API process holds open in all (Node's maxConnections): descriptors stay for PostgreSQL, Redis and files. */
+  MAX_CONNECTIONS: integer(1).default(10_000),
   /** A connection that sends and receives nothing this long is closed (Fastify connectionTimeout). */
   HTTP_CONNECTION_TIMEOUT_MS: integer(1).default(60_000),
   /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1).default(72_000),
+  /**
+   * A request's headers must have arrived within this (Node's headersTimeout; 408): a client that
+   * opens connections and never finishes their headers holds each for this long at most.
+   */
+  HTTP_HEADERS_TIMEOUT_MS: integer(1).default(20_000),
   /** The whole request, body included, must have arrived within this (Fastify requestTimeout; 408). */
   HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60 * 60_000),
   /** A request body gets this long, plus one second per HTTP_BODY_MIN_BYTES_PER_SECOND received (408). */
