@@ -214,6 +214,33 @@ describe('what a client expects of the connection', () => {
     expect(await jobCount()).toBe(jobsBefore);
   });
 
+  it.each([
+    ['a CSV body', 'text/csv', 1024 * 1024 * 1024 + 1],
+    ['a multipart body', 'multipart/form-data; boundary=xyz', 2 * 1024 * 1024 * 1024],
+  ])('refuses %s whose Content-Length is over MAX_UPLOAD_BYTES with 413 before 100 Continue', async (_name, contentType, length) => {
+    const [jobsBefore, uploadsBefore] = [await jobCount(), await storedUploads()];
+    const answer = await exchange(
+      `POST /v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: ${contentType}\r\n` +
+        `Content-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`,
+      finalAnswerIn,
+    );
+    expect(answer).not.toContain('100 Continue');
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"error":"The upload exceeds the limit of 1073741824 bytes."');
+    expect(answer).toContain('"error_code":"PAYLOAD_TOO_LARGE"');
+    expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
+  });
+
+  it('answers 413 at once to a Content-Length of 100 TB, without waiting for the body, and closes the connection', async () => {
+    const answer = await exchange(
+      `POST /v1/imports HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: text/csv\r\nContent-Length: 99999999999999\r\n\r\nean,name\n`,
+      finalAnswerIn,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer).toContain('"error_code":"PAYLOAD_TOO_LARGE"');
+  });
+
   it('sends 100 Continue to a request it will read, and takes the body that follows', async () => {
     const body = 'ean,name\n96385074,Pen\n';
     const answer = await exchange(

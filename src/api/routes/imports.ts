@@ -24,6 +24,7 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 import { charsetEncoding } from '../upload-charset.js';
+import { refuseDeclaredOversize } from '../declared-upload-size.js';
 
 export interface ImportRouteDeps {
   db: Db;
@@ -92,7 +93,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
     '/v1/imports',
     {
       config: { scope: 'imports:write' },
-      onRequest: requireImportMediaType,
+      onRequest: [requireImportMediaType, refuseDeclaredOversize(deps.maxUploadBytes, deps.multipart)],
       schema: {
         summary: 'Start an import of a CSV file or an .xlsx workbook',
         description:
