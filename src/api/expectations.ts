@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
 import { badRequest } from './errors.js';
+import { answerOnSocket } from '../shared/http/error-handler.js';
 
 /**
  * How the API answers what Node would otherwise answer for it, without the contract's envelope
@@ -12,11 +14,14 @@ import { badRequest } from './errors.js';
  *   than answered with Node's bare 417.
  * - An HTTP/1.1 request without `Host` gets 400 with the envelope, where Node answered a bare 400.
  *   The server is built with `requireHostHeader: false` for it ({@link HTTP_SERVER_OPTIONS}).
+ * - A `CONNECT` (a proxy tunnel, which this service is not) gets 400 with the envelope, where Node
+ *   closed the connection without a word.
  */
 export function registerExpectations(app: FastifyInstance): void {
   const dispatch = (request: unknown, response: unknown) => app.server.emit('request', request, response);
   app.server.on('checkContinue', dispatch);
   app.server.on('checkExpectation', dispatch);
+  app.server.on('connect', (_request: unknown, socket: Socket) => answerOnSocket(socket, badRequest('CONNECT is not supported: this service is no proxy.')));
   app.addHook('onRequest', async (request) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw badRequest('The request has no Host header.');
   });

@@ -110,3 +110,21 @@ describe('connections held open by one client', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
+
+describe('requests the service does not serve', () => {
+  it('answers CONNECT with 400 and the envelope instead of closing without a word', async () => {
+    const answer = await ask(await open(), 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"error_code":"BAD_REQUEST"');
+    expect(answer).toContain('"error":"CONNECT is not supported: this service is no proxy."');
+  });
+
+  it('answers 404 NOT_FOUND to a path that climbs out of the docs, not a 403 that no contract code goes with', async () => {
+    // Sent as written (curl --path-as-is): a client library would resolve the dots first.
+    const answer = await ask(await open(), 'GET /docs/static/../../../package.json HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer).toContain('"error":"No route for GET /docs/static/../../../package.json."');
+    expect(answer).toContain('"error_code":"NOT_FOUND"');
+    expect(await ask(await open(), 'GET /docs/static/swagger-ui.css HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});

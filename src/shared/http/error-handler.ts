@@ -28,6 +28,14 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? requestTimeout()
         : badRequest('The request is not valid HTTP.');
+  answerOnSocket(socket, appError);
+}
+
+/**
+ * Writes `appError` as a whole HTTP/1.1 response with the envelope straight to `socket`, then
+ * closes it: for what Node hands over before (or instead of) a request Fastify would answer.
+ */
+export function answerOnSocket(socket: Socket, appError: AppError): void {
   const body = JSON.stringify(envelopeOf(appError));
   if (socket.writable) {
     socket.write(
@@ -80,6 +88,9 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
   }
   if (isUnavailable(error)) return serviceUnavailable();
   const status = error.statusCode ?? 500;
+  // The docs' static file server refuses a path outside its folder (`/docs/static/../../x`) with
+  // 403: that path names nothing, and API.md §1 keeps 403 for what a key or an account may not do.
+  if (status === 403 || status === 404) return noRoute(request);
   if (status >= 400 && status < 500) return new AppError(status, 'BAD_REQUEST', error.message);
   return new AppError(500, 'INTERNAL_ERROR', 'Internal server error.');
 }
@@ -95,10 +106,11 @@ export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: numb
     else request.log.info({ code: appError.code, status: appError.status }, appError.message);
     return sendError(reply, appError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(reply, noRoute(request)));
 }
+
+/** The 404 of a path that names nothing the API serves. */
+const noRoute = (request: FastifyRequest) => new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`);
 
 /**
  * Fastify's own refusals before any route is found (a path parameter longer than the router
