@@ -62,7 +62,12 @@ function decimalInteger(value: unknown): unknown {
 export const pageQueryFields = {
   limit: z.preprocess(
     decimalInteger,
-    z.number({ error: 'Expected a whole number written in decimal digits' }).int().min(1).max(500).default(50),
+    z
+      .number({ error: 'Expected a whole number written in decimal digits' })
+      .int()
+      .min(1, { error: 'Expected a number from 1 to 500' })
+      .max(500, { error: 'Expected a number from 1 to 500' })
+      .default(50),
   ),
   cursor: z.string().max(MAX_CURSOR_LENGTH).optional().meta({ description: 'The next_cursor of the previous page' }),
 };

@@ -183,6 +183,13 @@ describe('bad requests', () => {
     }
   });
 
+  it('says the range of a limit out of it', async () => {
+    for (const query of ['limit=0', 'limit=501']) {
+      const body = expectEnvelope(await ctx.get(key, `/v1/jobs?${query}`), 400, 'BAD_REQUEST');
+      expect(body.error, query).toBe("Invalid query parameter 'limit': Expected a number from 1 to 500");
+    }
+  });
+
   it('accepts the limits 1 and 500 on /v1/jobs', async () => {
     expect((await ctx.get(key, '/v1/jobs?limit=1')).statusCode).toBe(200);
     expect((await ctx.get(key, '/v1/jobs?limit=500')).statusCode).toBe(200);
