@@ -22,6 +22,30 @@ export function isFirstLoad(catalogWasEmpty: boolean, options: ImportOptions): b
   return catalogWasEmpty && options.mode !== 'update' && !options.dry_run;
 }
 
+/** The advisory lock of an account's catalog: shared by its imports, exclusive for a first load. */
+const CATALOG_LOCK = `hashtextextended('catalog:' || $1, 0)`;
+const catalogIsEmpty = async (client: DbClient, accountId: string) =>
+  (await client.query<{ empty: boolean }>('SELECT NOT EXISTS (SELECT 1 FROM products WHERE account_id = $1) AS empty', [accountId])).rows[0]!
+    .empty;
+
+/**
+ * Whether this transaction may load the account's empty catalog the first load's way (rows copied
+ * straight into products, see {@link isFirstLoad}). Only an import alone on the account may: rows
+ * another running import inserts are invisible here until it commits, and would collide with the
+ * copied ones on the products' key. So a first load holds the account's catalog lock exclusively,
+ * every other import holds it shared (till the transaction ends), and an import that cannot have it
+ * exclusively merges as into a filled catalog, where a row that another import inserted meanwhile
+ * waits for it and is then updated.
+ */
+async function claimFirstLoad(client: DbClient, accountId: string): Promise<boolean> {
+  if (await catalogIsEmpty(client, accountId)) {
+    const { rows } = await client.query<{ alone: boolean }>(`SELECT pg_try_advisory_xact_lock(${CATALOG_LOCK}) AS alone`, [accountId]);
+    if (rows[0]!.alone) return catalogIsEmpty(client, accountId);
+  }
+  await client.query(`SELECT pg_advisory_xact_lock_shared(${CATALOG_LOCK})`, [accountId]);
+  return false;
+}
+
 /**
  * The ONE transaction of an import attempt: every chunk is written in it, and the catalog changes,
  * the report and the job's final status become visible together when it commits. Attempts of one
@@ -53,11 +77,7 @@ export class ImportTransaction {
         client.release();
         return null;
       }
-      const { rows: empty } = await client.query<{ empty: boolean }>(
-        'SELECT NOT EXISTS (SELECT 1 FROM products WHERE account_id = $1) AS empty',
-        [accountId],
-      );
-      return new ImportTransaction(client, jobId, accountId, empty[0]!.empty);
+      return new ImportTransaction(client, jobId, accountId, await claimFirstLoad(client, accountId));
     } catch (error) {
       client.release(error as Error);
       throw error;
