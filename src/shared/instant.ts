@@ -14,6 +14,21 @@ export function isStorableInstant(value: string): boolean {
   return !offset || Number(offset[1]) <= 15;
 }
 
+/**
+ * 10000-01-01T00:00:00Z, the first instant whose UTC form needs more than the four-digit year of
+ * the contract's times (`2026-05-14T10:30:00Z`): JavaScript writes it `+010000-01-01T00:00:00Z`.
+ */
+export const FIRST_FIVE_DIGIT_YEAR_INSTANT = Date.UTC(10000, 0, 1);
+
+/**
+ * Whether a valid ISO 8601 date-time falls before year 10000 in UTC, so that it can be answered
+ * in the contract's format (`9999-12-31T23:59:59-15:00` is in the year 10000 in UTC). True for a
+ * text that is no date-time at all, which its format check refuses.
+ */
+export function isBeforeYear10000(value: string): boolean {
+  return !(Date.parse(value) >= FIRST_FIVE_DIGIT_YEAR_INSTANT);
+}
+
 const OUT_OF_RANGE = 'Invalid ISO datetime: the year must be 0001 or later, an offset at most 15:59';
 
 /**

@@ -60,6 +60,14 @@ describe('POST /v1/keys', () => {
     expect(expired.json()).toMatchObject({ error_code: 'API_KEY_EXPIRED', error: 'API key expired.' });
   });
 
+  it('takes the last second of the year 9999 (UTC) as expires_at and shows it as written', async () => {
+    const { key } = await ctx.createAccount();
+    const response = await createKey(key, { name: 'far', expires_at: '9999-12-31T23:59:59.999Z' });
+    expect(response.statusCode).toBe(201);
+    expect(response.json().expires_at).toBe('9999-12-31T23:59:59Z');
+    expect((await listKeys(key)).json().data.map((row: { expires_at: string | null }) => row.expires_at)).toContain('9999-12-31T23:59:59Z');
+  });
+
   it('keeps an expires_at with milliseconds to the whole second it shows, which the key stops working at', async () => {
     const { key } = await ctx.createAccount();
     const response = await createKey(key, { name: 'precise', expires_at: '2026-05-14T11:30:08.251+00:00' });
@@ -73,6 +81,12 @@ describe('POST /v1/keys', () => {
     ['an empty name', { name: '  ' }, 'name', 'The name field must not be empty.'],
     ['a malformed expires_at', { name: 'k', expires_at: 'tomorrow' }, 'expires_at', 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.'],
     ['a past expires_at', { name: 'k', expires_at: '2026-05-14T10:29:59Z' }, 'expires_at', 'The expires_at field must be in the future.'],
+    [
+      'an expires_at in the year 10000 in UTC',
+      { name: 'far', expires_at: '9999-12-31T23:59:59-15:00' },
+      'expires_at',
+      'The expires_at field must be before 10000-01-01T00:00:00Z (UTC).',
+    ],
     ['an unknown scope', { name: 'k', scopes: ['products:delete'] }, 'scopes.0', expect.stringMatching(/^Unknown scope 'products:delete'/)],
     ['the admin scope', { name: 'k', scopes: ['admin'] }, 'scopes', "The 'admin' scope is for operators and cannot be granted to a key."],
     ['an empty scope list', { name: 'k', scopes: [] }, 'scopes', 'The scopes field must list at least one scope.'],

@@ -6,7 +6,7 @@ import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
-import { instantSchema } from '../../shared/instant.js';
+import { instantSchema, isBeforeYear10000 } from '../../shared/instant.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import type { Db } from '../../shared/db/pool.js';
 import { authenticationRequired, notFound, validationError } from '../errors.js';
@@ -19,7 +19,10 @@ import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 /** ISO 8601 with a time and an offset (`Z` or `±hh:mm`), as everywhere in the contract. */
 const EXPIRES_AT_MESSAGE = 'The expires_at field must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
-const expiresAtField = instantSchema(EXPIRES_AT_MESSAGE);
+// The key's expires_at is answered in UTC: a later one could not be written with a four-digit year.
+const expiresAtField = instantSchema(EXPIRES_AT_MESSAGE).refine(isBeforeYear10000, {
+  error: 'The expires_at field must be before 10000-01-01T00:00:00Z (UTC).',
+});
 
 /** Repeated scopes collapse into one, so the bound is generous rather than the number of scopes. */
 const MAX_SCOPES_LISTED = 50;
