@@ -84,6 +84,26 @@ describe('POST /v1/verify-email', () => {
     expect(response.json()).toEqual({ email_verified: true });
   });
 
+  it.each([
+    ['no token', {}, 'The token field is required.'],
+    ['a token over 200 characters', { token: 'a'.repeat(201) }, 'The token field must be at most 200 characters.'],
+    ['a token that is not a string', { token: 42 }, 'The token field must be a string.'],
+  ])('answers 400 VALIDATION_ERROR naming the problem for %s', async (_case, payload, message) => {
+    const response = await post(ctx, '/v1/verify-email', payload);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, errors: [{ field: 'token', message }] });
+  });
+
+  it.each([
+    ['a token given twice', '?token=a&token=b', 'The token parameter must be given once.'],
+    ['a token over 200 characters', `?token=${'a'.repeat(201)}`, 'The token field must be at most 200 characters.'],
+    ['no token', '', 'The token field is required.'],
+  ])('answers the GET link with 400 naming the problem for %s', async (_case, query, message) => {
+    const response = await ctx.app.inject({ method: 'GET', url: `/v1/verify-email${query}` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toBe(`Invalid query parameter 'token': ${message}`);
+  });
+
   it('answers 400 for an unknown token and for a token older than 24 hours', async () => {
     expect((await post(ctx, '/v1/verify-email', { token: 'nope' })).statusCode).toBe(400);
     const email = uniqueEmail('expired');
@@ -124,6 +144,18 @@ describe('POST /v1/login', () => {
         timestamp: undefined,
       });
     }
+  });
+
+  it.each([
+    ['no email', { password: PASSWORD }, 'email', 'The email field is required.'],
+    ['no password', { email: 'bob@example.com' }, 'password', 'The password field is required.'],
+    ['an email over 320 characters', { email: `${'a'.repeat(309)}@example.com`, password: PASSWORD }, 'email', 'The email field must be at most 320 characters.'],
+    ['a password over 1024 characters', { email: 'bob@example.com', password: 'a'.repeat(1100) }, 'password', 'The password must be at most 1024 characters long.'],
+    ['a password that is not a string', { email: 'bob@example.com', password: 123456789012 }, 'password', 'The password field must be a string.'],
+  ])('answers 400 VALIDATION_ERROR naming the problem for %s', async (_case, payload, field, message) => {
+    const response = await post(ctx, '/v1/login', payload);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: message, errors: [{ field, message }] });
   });
 
   it('answers 403 EMAIL_NOT_VERIFIED with the right password before verification', async () => {

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { UnknownEmailLogins } from '../unknown-email-logins.js';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { emailField, loginEmailKey, newPasswordField, tierField } from '../../shared/accounts/account-fields.js';
+import { emailField, loginEmailKey, newPasswordField, requiredOr, tierField } from '../../shared/accounts/account-fields.js';
 import { findAccountByEmail, insertAccount } from '../../shared/accounts/account-queries.js';
 import { generateToken, hashApiKey, SESSION_PREFIX } from '../../shared/accounts/api-keys.js';
 import { releaseLoginAttempts, reserveLoginAttempt } from '../../shared/accounts/login-lockout.js';
@@ -44,7 +44,31 @@ export interface AccountRoutesDeps {
 }
 
 const PUBLIC_ERRORS = [429, 500, 503] as const;
-const tokenBody = z.object({ token: z.string({ error: 'The token field is required.' }).min(1).max(200) });
+const MAX_TOKEN_LENGTH = 200;
+
+/** A verification token, as a body field or (the mail's link) a query parameter given once. */
+const tokenField = (otherwise: (input: unknown) => string) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? 'The token field is required.' : otherwise(issue.input)) })
+    .min(1, { error: 'The token field must not be empty.' })
+    .max(MAX_TOKEN_LENGTH, { error: `The token field must be at most ${MAX_TOKEN_LENGTH} characters.` });
+const tokenBody = z.object({ token: tokenField(() => 'The token field must be a string.') });
+const tokenQuery = z.object({
+  token: tokenField((input) => (Array.isArray(input) ? 'The token parameter must be given once.' : 'The token field must be a string.')),
+});
+
+/**
+ * A login's fields: bounded like signup's, but any password is checked (a weak one is just wrong).
+ * Each problem has its own message, "required" only for a field left out.
+ */
+const loginBody = z.object({
+  email: z
+    .string({ error: requiredOr('email', 'The email field must be a string.') })
+    .max(320, { error: 'The email field must be at most 320 characters.' }),
+  password: z
+    .string({ error: requiredOr('password', 'The password field must be a string.') })
+    .max(1024, { error: 'The password must be at most 1024 characters long.' }),
+});
 
 /** The verification mail: a link (GET) and the same token for POST /v1/verify-email. */
 function verificationMail(publicUrl: string, token: string): { subject: string; text: string } {
@@ -142,7 +166,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       // The token is in the URL here: the logger's request serializer redacts it (shared/logger.ts).
-      schema: { summary: 'Verify an email address (the link in the verification mail)', querystring: tokenBody, response: verifyResponse },
+      schema: { summary: 'Verify an email address (the link in the verification mail)', querystring: tokenQuery, response: verifyResponse },
     },
     async (request) => {
       rejectInvalidRequest(request);
@@ -160,10 +184,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
           'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only. ' +
           'The right password of an account whose email is not verified answers 403 EMAIL_NOT_VERIFIED and mails a new ' +
           'verification link, at most one every 15 minutes.',
-        body: z.object({
-          email: z.string({ error: 'The email field is required.' }).max(320),
-          password: z.string({ error: 'The password field is required.' }).max(1024),
-        }),
+        body: loginBody,
         response: {
           200: z.object({ token: z.string(), expires_at: z.string() }),
           ...errorResponses(400, 401, 403, 423, ...PUBLIC_ERRORS),

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { SCOPES } from './api-keys.js';
 
-/** `issue.input === undefined` means the field was left out. */
-const requiredOr = (field: string, otherwise: string) => (issue: { input?: unknown }) =>
+/**
+ * The message of a field's type issue: "required" only when the field was left out
+ * (`issue.input === undefined`), else `otherwise`; its other checks carry their own messages.
+ */
+export const requiredOr = (field: string, otherwise: string) => (issue: { input?: unknown }) =>
   issue.input === undefined ? `The ${field} field is required.` : otherwise;
 
 /**
