@@ -45,6 +45,20 @@ describe('API key authentication', () => {
     expect((await listJobs({ 'x-api-key': key })).statusCode).toBe(200);
   });
 
+  it('reads only a Bearer Authorization as a key: another scheme leaves X-API-Key in force, and alone is a missing key', async () => {
+    const { key } = await ctx.createAccount();
+    const basic = `Basic ${Buffer.from('proxy-user:proxy-password').toString('base64')}`;
+    for (const authorization of [basic, 'Digest username="proxy"', 'Bearer']) {
+      expect((await listJobs({ authorization, 'x-api-key': key })).statusCode, authorization).toBe(200);
+      const alone = await listJobs({ authorization });
+      expect(alone.statusCode, authorization).toBe(401);
+      expect(alone.json().error_code).toBe('AUTHENTICATION_REQUIRED');
+      expect(alone.json().error).toMatch(/^Missing API key/);
+    }
+    // A Bearer credential is still the one that counts when both are sent.
+    expect((await listJobs({ authorization: 'Bearer ck_not_a_key', 'x-api-key': key })).json().error_code).toBe('INVALID_API_KEY');
+  });
+
   it('answers the same 401 INVALID_API_KEY for unknown, malformed, mismatched, deleted and revoked keys', async () => {
     const revoked = await ctx.createAccount();
     await ctx.db.query('UPDATE api_keys SET revoked_at = now() WHERE account_id = $1', [revoked.id]);

@@ -48,6 +48,21 @@ describe('per-address limits for IPv6 clients', () => {
     expect(limited.json().error).toMatch(/^Too many invalid API key attempts/);
   });
 
+  it('does not count a Basic Authorization that a proxy adds next to a valid X-API-Key as an invalid key', async () => {
+    nextMinute();
+    const { key } = await ctx.createAccount();
+    for (let request = 0; request < 5; request += 1) {
+      const response = await ctx.app.inject({
+        method: 'GET',
+        url: '/v1/jobs',
+        remoteAddress: '198.51.100.20',
+        headers: { authorization: basic('proxy-password'), 'x-api-key': key },
+      });
+      expect(response.statusCode).toBe(200);
+    }
+    expect((await invalidKey('198.51.100.20')).statusCode).toBe(401);
+  });
+
   it('counts an IPv4-mapped IPv6 address as the IPv4 address it carries', async () => {
     nextMinute();
     for (let request = 0; request < 3; request += 1) expect((await anonymous('198.51.100.7')).statusCode).toBe(401);

@@ -65,13 +65,17 @@ declare module 'fastify' {
   }
 }
 
-/** The credential of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+/** `Authorization: Bearer <credential>`, the scheme in any case; what follows it is the credential as sent. */
+const BEARER = /^Bearer\s+(\S.*)$/i;
+
+/**
+ * The credential of a request: `Authorization: Bearer <key>`, else `X-API-Key: <key>`. An
+ * Authorization header of another scheme (Basic, added by a proxy in front) carries no key: it
+ * neither hides an X-API-Key nor counts as an invalid key.
+ */
 function presentedKey(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (header) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match ? match[1]! : header.trim();
-  }
+  const bearer = BEARER.exec(request.headers.authorization ?? '');
+  if (bearer) return bearer[1]!.trim();
   const apiKey = request.headers['x-api-key'];
   return (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim() || null;
 }
