@@ -15,7 +15,7 @@ export const validationError = (problems: FieldProblem[], status = 400) =>
   new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
 
 /**
- * A job, schedule or import-profile body that names an unknown value, key or field (API.md §1: 400 BAD_REQUEST,
+ * A job, schedule, import-profile or tier-change body that names an unknown value, key or field (API.md §1: 400 BAD_REQUEST,
  * which the contract keeps apart from a product body's 422): the first problem in `error`, all
  * of them in `errors`, as a VALIDATION_ERROR lists them.
  */

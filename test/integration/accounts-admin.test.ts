@@ -47,11 +47,16 @@ describe('operator account routes', () => {
     expect((await ctx.get(key, '/v1/usage')).json().tier).toBe('PRO');
   });
 
-  it('answers 400 VALIDATION_ERROR for an unknown tier', async () => {
+  it('answers 400 BAD_REQUEST naming tier for an unknown tier (an unknown enum value), and keeps the tier', async () => {
     const { id } = await ctx.createAccount();
     const response = await admin('PATCH', `/v1/admin/accounts/${id}`, { tier: 'GOLD' });
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', errors: [{ field: 'tier', message: 'The tier must be FREE, PRO or ENTERPRISE.' }] });
+    const message = 'The tier must be FREE, PRO or ENTERPRISE.';
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, errors: [{ field: 'tier', message }] });
+    const missing = await admin('PATCH', `/v1/admin/accounts/${id}`, {});
+    expect(missing.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'tier', message: 'The tier field is required.' }] });
+    const { rows } = await ctx.db.query('SELECT tier FROM accounts WHERE id = $1', [id]);
+    expect(rows[0].tier).toBe('FREE');
   });
 
   it('answers 404 NOT_FOUND for an unknown or malformed account id', async () => {

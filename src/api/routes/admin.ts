@@ -6,7 +6,7 @@ import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
-import { emailTaken, notFound } from '../errors.js';
+import { badRequestBody, emailTaken, notFound } from '../errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -103,7 +103,9 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       },
     },
     async (request) => {
-      rejectInvalidRequest(request);
+      // API.md §1 keeps VALIDATION_ERROR for signup, key creation (and onboarding): a change of
+      // tier that names an unknown one is an unknown enum value, 400 BAD_REQUEST.
+      rejectInvalidRequest(request, badRequestBody);
       return changeAccount(deps, request.params.id, { tier: request.body.tier });
     },
   );
