@@ -131,6 +131,23 @@ describe('POST /v1/login', () => {
     expect(body.expires_at).toBe(new Date(now + HOUR).toISOString().replace(/\.\d{3}Z$/, 'Z'));
   });
 
+  it('gives a session that works on /v1/keys, /v1/callback-secret and /v1/usage, and elsewhere is 403 naming each of them', async () => {
+    const { session } = await signUpAndLogIn(ctx);
+    const authorization = `Bearer ${session}`;
+    expect((await ctx.app.inject({ method: 'GET', url: '/v1/usage', headers: { authorization } })).statusCode).toBe(200);
+    expect((await post(ctx, '/v1/callback-secret', {}, { authorization })).statusCode).toBe(201);
+    const key = await post(ctx, '/v1/keys', { name: 'from a session' }, { authorization });
+    expect(key.statusCode).toBe(201);
+    const revoked = await ctx.app.inject({ method: 'DELETE', url: `/v1/keys/${key.json().id}`, headers: { authorization } });
+    expect(revoked.statusCode).toBe(204);
+    const refused = await ctx.app.inject({ method: 'GET', url: '/v1/jobs', headers: { authorization } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({
+      error_code: 'PERMISSION_DENIED',
+      error: 'A login session is valid only for /v1/keys, /v1/keys/{id}, /v1/callback-secret and /v1/usage: create an API key for this route.',
+    });
+  });
+
   it('answers the same 401 INVALID_CREDENTIALS for a wrong password and an unknown email', async () => {
     const { email } = await signUpAndLogIn(ctx);
     const wrong = await login(email, 'wrong password 123');

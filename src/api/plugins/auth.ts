@@ -112,8 +112,11 @@ export function keyRefusal(
   return accountRefusal(record);
 }
 
-/** Why the route does not admit the principal (missing scope, session or operator key where not allowed), or null. */
-function refusal(principal: Principal, config: FastifyRequest['routeOptions']['config']): AppError | null {
+/**
+ * Why the route does not admit the principal (missing scope, session or operator key where not
+ * allowed), or null. `sessionRoutes` names the routes that take a login session, for its refusal.
+ */
+function refusal(principal: Principal, config: FastifyRequest['routeOptions']['config'], sessionRoutes: string): AppError | null {
   const scope = config.scope;
   if (principal.kind === 'admin') {
     return scope !== 'admin' && !config.adminAllowed
@@ -124,7 +127,7 @@ function refusal(principal: Principal, config: FastifyRequest['routeOptions']['c
     return new AppError(
       403,
       'PERMISSION_DENIED',
-      'A login session is valid only for /v1/keys and /v1/usage: create an API key for this route.',
+      `A login session is valid only for ${sessionRoutes}: create an API key for this route.`,
     );
   }
   if (scope && !principal.scopes.has(scope) && !principal.scopes.has('admin')) return permissionDenied(scope);
@@ -147,6 +150,18 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
   app.decorateRequest('principal', null);
   app.decorateRequest('prefetch', null);
+
+  // The paths of the routes that take a login session, as registered (`/v1/keys/{id}`), so that
+  // the refusal of a session elsewhere names every one of them.
+  const sessionPaths = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    if (route.config?.sessionAllowed) sessionPaths.add(route.url.replace(/:(\w+)/g, '{$1}'));
+  });
+  let sessionRoutes = '';
+  app.addHook('onReady', async () => {
+    const paths = [...sessionPaths];
+    sessionRoutes = paths.length > 1 ? `${paths.slice(0, -1).join(', ')} and ${paths.at(-1)}` : (paths[0] ?? 'no route');
+  });
 
   const authenticateKey = async (key: string): Promise<AccountPrincipal> => {
     const record = await findApiKeyByPrefix(deps.db, lookupPrefix(key));
@@ -215,7 +230,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
     const principal = await authenticate(credential, request.ip);
     // Answered after admission: a refused request counts toward the limits all the same.
-    const refused = refusal(principal, config);
+    const refused = refusal(principal, config, sessionRoutes);
     if (principal.kind === 'account') {
       bindAccount(request.log, principal.accountId);
       // An account that was refused at its last admission (over a limit) costs PostgreSQL no lookup.
