@@ -107,6 +107,15 @@ describe('creating and listing schedules', () => {
     expect((await ctx.get(account.key, '/v1/export-schedules')).json()).toEqual({ data: [], next_cursor: null });
   });
 
+  it('lists every problem of a schedule body at once, its time zone and its export alike', async () => {
+    const account = await ctx.createAccount();
+    const response = await createSchedule(account.key, { cron: '0 3 * * *', timezone: 'Mars/Base', export: { format: 'xml' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json<{ errors: Array<{ field: string }> }>().errors.map((problem) => problem.field)).toEqual(['timezone', 'export.format']);
+    const noCron = await createSchedule(account.key, { export: { format: 'xml' } });
+    expect(noCron.json<{ errors: Array<{ field: string }> }>().errors.map((problem) => problem.field)).toEqual(['cron', 'export.format']);
+  });
+
   it("lists the account's schedules newest first with cursor pages, and never another account's", async () => {
     const account = await ctx.createAccount();
     const other = await ctx.createAccount();

@@ -8,7 +8,7 @@ import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
-import { exportRequestSchema } from '../../shared/jobs/export-options.js';
+import { exportRequestSchema, parseExportRequest, type ExportOptions } from '../../shared/jobs/export-options.js';
 import { idempotencyKeyOf, requestHashOf } from '../job-acceptance.js';
 import {
   deleteExportSchedule,
@@ -21,7 +21,6 @@ import { shortestIntervalMinutes } from '../../shared/schedules/cron-interval.js
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
-import { exportOptionsOf } from './exports.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -65,28 +64,37 @@ function intervalProblems(cron: string, minimum: number): FieldProblem[] {
   return [{ field: 'cron', message: `The cron expression '${cron}' has runs ${apart} apart; export schedules may run at most once every ${minimum} minutes.` }];
 }
 
-/**
- * Validates a schedule body: 400 BAD_REQUEST for a bad cron, time zone or export, or a cron
- * that runs more often than every `minInterval` minutes.
- */
-function scheduleOf(body: unknown, minInterval: number): { cron: string; timezone: string; exportBody: unknown } {
-  const value = (body ?? {}) as Record<string, unknown>;
+/** The problems of a schedule's cron and time zone, and the timing they make when there are none. */
+function timingOf(value: Record<string, unknown>, minInterval: number): { timing?: { cron: string; timezone: string }; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
   if (typeof value.cron !== 'string' || value.cron.trim() === '') {
-    throw badRequestBody([{ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' }]);
-  }
-  if (value.cron.length > MAX_CRON_LENGTH) {
-    throw badRequestBody([{ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` }]);
+    problems.push({ field: 'cron', message: 'The cron field is required: a 5-field cron expression such as "0 3 * * *".' });
+  } else if (value.cron.length > MAX_CRON_LENGTH) {
+    problems.push({ field: 'cron', message: `The cron field must be at most ${MAX_CRON_LENGTH} characters.` });
   }
   // No IANA zone name is longer than the bound: a longer one is refused as unknown, unparsed.
   if (value.timezone !== undefined && (typeof value.timezone !== 'string' || value.timezone.length > MAX_TIMEZONE_LENGTH)) {
-    throw badRequestBody([{ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' }]);
+    problems.push({ field: 'timezone', message: 'timezone must be an IANA time zone name such as Europe/Berlin.' });
   }
-  const timing = { cron: value.cron.trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };
-  const problems = timingProblems(timing);
+  if (problems.length > 0) return { problems };
+  const timing = { cron: (value.cron as string).trim().split(/\s+/).join(' '), timezone: (value.timezone as string | undefined) ?? 'UTC' };
+  problems.push(...timingProblems(timing));
   if (problems.length === 0) problems.push(...intervalProblems(timing.cron, minInterval));
-  if (problems.length > 0) throw badRequestBody(problems);
-  if (value.export === undefined) throw badRequestBody([{ field: 'export', message: 'The export field is required.' }]);
-  return { ...timing, exportBody: value.export };
+  return problems.length > 0 ? { problems } : { timing, problems };
+}
+
+/**
+ * Validates a schedule body: 400 BAD_REQUEST for a bad cron, time zone or export, or a cron
+ * that runs more often than every `minInterval` minutes, with every problem in `errors`.
+ */
+function scheduleOf(body: unknown, minInterval: number): { cron: string; timezone: string; exportBody: unknown; options: ExportOptions } {
+  const value = (body ?? {}) as Record<string, unknown>;
+  const { timing, problems } = timingOf(value, minInterval);
+  const exported = value.export === undefined ? null : parseExportRequest(value.export, 'export.');
+  if (!exported) problems.push({ field: 'export', message: 'The export field is required.' });
+  else if (!exported.ok) problems.push(...exported.problems);
+  if (!timing || !exported?.ok) throw badRequestBody(problems);
+  return { ...timing, exportBody: value.export, options: exported.options };
 }
 
 
@@ -126,8 +134,7 @@ export function exportScheduleRoutes(
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
-      const { cron, timezone, exportBody } = scheduleOf(request.body, deps.config.EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES);
-      const options = exportOptionsOf(exportBody, 'export.');
+      const { cron, timezone, exportBody, options } = scheduleOf(request.body, deps.config.EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES);
       const idempotencyKey = idempotencyKeyOf(request);
       // The schedule as stored, and the callback_url it ignores: another one is another request.
       const callbackUrl = (exportBody as { callback_url?: unknown }).callback_url;
