@@ -150,6 +150,9 @@ export class RecordSink {
     return new RowReader(layout, options.mode, {
       decimalComma,
       verbatim: this.verbatim,
+      // A CSV file's text is decoded bytes, NULs and bad sequences refused (InputGuard): only a
+      // workbook's cells (Excel's `_x0000_`) can hold text PostgreSQL cannot store.
+      unstorableCells: delimiter === undefined,
       // A price in a file without a currency column is checked against the stored currency in the merge.
       mergedWithStored: writer.mergesWithStored,
     });

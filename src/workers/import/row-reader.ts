@@ -63,6 +63,8 @@ export class RowReader {
   private readonly currencies = new Map<string, string | null>();
   /** Whether plainly valid rows skip the full schema (off only to compare both in tests). */
   private readonly fastPath: boolean;
+  /** Whether a text cell can be stored as it is (see `unstorableCells`). */
+  private readonly storable: (cell: string) => boolean;
   /**
    * decimal_separator=",": a price cell is written `1,50`; a workbook's numeric cell is read as the
    * number it is (`1.5`, see isPointNumber).
@@ -74,9 +76,17 @@ export class RowReader {
   constructor(
     private readonly layout: ColumnLayout,
     mode: ImportMode,
-    settings: { fastPath?: boolean; decimalComma?: boolean; verbatim?: VerbatimLines | null; mergedWithStored?: boolean } = {},
+    settings: {
+      fastPath?: boolean;
+      decimalComma?: boolean;
+      verbatim?: VerbatimLines | null;
+      mergedWithStored?: boolean;
+      /** The cells may hold a NUL or an unpaired surrogate (a workbook's): the fast path leaves such cells to the schema. */
+      unstorableCells?: boolean;
+    } = {},
   ) {
     this.fastPath = settings.fastPath ?? true;
+    this.storable = settings.unstorableCells === false ? () => true : (cell) => unstorableText(cell) === null;
     this.verbatim = settings.verbatim ?? null;
     this.decimalComma = settings.decimalComma ?? false;
     this.nameRequired = mode !== 'update';
@@ -180,12 +190,12 @@ export class RowReader {
     const nameCell = product.name === undefined ? undefined : restoreFormula(record[product.name]!);
     let name: string | null = null;
     if (nameCell !== undefined) {
-      if (nameCell.length === 0 || nameCell.length > TEXT_LIMITS.name || nameCell.trim() === '' || unstorableText(nameCell)) return null;
+      if (nameCell.length === 0 || nameCell.length > TEXT_LIMITS.name || nameCell.trim() === '' || !this.storable(nameCell)) return null;
       name = nameCell;
     } else if (this.nameRequired) return null;
-    const brand = optionalText(textCell(record, product.brand), TEXT_LIMITS.brand);
-    const category = optionalText(textCell(record, product.category), TEXT_LIMITS.category);
-    const description = optionalText(textCell(record, product.description), TEXT_LIMITS.description);
+    const brand = optionalText(textCell(record, product.brand), TEXT_LIMITS.brand, this.storable);
+    const category = optionalText(textCell(record, product.category), TEXT_LIMITS.category, this.storable);
+    const description = optionalText(textCell(record, product.description), TEXT_LIMITS.description, this.storable);
     if (brand === undefined || category === undefined || description === undefined) return null;
     let price = trimmedCell(record, product.price);
     if (price !== null && this.decimalComma) {
@@ -277,9 +287,9 @@ function plainStock(cell: string): number | null {
 const CURRENCY_MEMO_SIZE = 64;
 
 /** A free-text cell as the schema gets it ('' is no value), or undefined when it is too long or not storable (a workbook's `_x0000_`). */
-function optionalText(cell: string | undefined, limit: number): string | null | undefined {
+function optionalText(cell: string | undefined, limit: number, storable: (cell: string) => boolean): string | null | undefined {
   if (cell === undefined || cell === '') return null;
-  return cell.length <= limit && !unstorableText(cell) ? cell : undefined;
+  return cell.length <= limit && storable(cell) ? cell : undefined;
 }
 
 function toRowProblems(error: z.ZodError, row: number, ean: string | null): RowProblem[] {
