@@ -196,6 +196,17 @@ describe('Excel and other-tool artefacts', () => {
     ]);
   });
 
+  it('imports a fixed errors.csv of a file whose EANs were written ="digits"', async () => {
+    const account = await ctx.createAccount();
+    const first = await ctx.importCsv(account.key, 'ean,name\n"=""4006381333931""",\n"=""0012345678905""",Fine\n', { on_error: 'skip' });
+    expect(first).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 1 } });
+    const report = (await ctx.get(account.key, `/v1/jobs/${first.id}/errors.csv`)).body;
+    expect(report).toContain(`"'=""4006381333931"""`);
+    const fixed = await ctx.importCsv(account.key, report.replace(`"'=""4006381333931""",`, `"'=""4006381333931""",Pen`));
+    expect(fixed).toMatchObject({ status: 'completed', progress: { rows_created: 1, rows_failed: 0 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.ean).sort()).toEqual(['0012345678905', '4006381333931']);
+  });
+
   it('tells that Excel shortened an EAN written in scientific notation', async () => {
     const account = await ctx.createAccount();
     const { report } = await failedWith(account.key, 'ean;name\n4,00638E+12;Pen\n', { decimal_separator: ',' });

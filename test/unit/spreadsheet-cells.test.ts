@@ -13,6 +13,8 @@ describe('spreadsheet cells', () => {
     expect(eanCellOf('="0614141000036"')).toBe('0614141000036');
     expect(eanCellOf(' ="00012345600012" ')).toBe('00012345600012');
     expect(eanCellOf('="ABC"')).toBe('="ABC"');
+    // As errors.csv and rows.csv write such a cell back, behind the text marker.
+    expect(eanCellOf('\'="4006381333931"')).toBe('4006381333931');
     expect(eanCellOf('=A1')).toBe('=A1');
     expect(eanCellOf('="061414" & "1000036"')).toBe('="061414" & "1000036"');
   });

@@ -19,9 +19,9 @@ const TEXT_FORMULA = /^="(\d+)"$/;
  */
 export function eanCellOf(cell: string | undefined): string | null {
   let ean = cell?.trim();
-  const first = ean?.charCodeAt(0);
-  if (first === QUOTE) ean = ean!.slice(1).trim();
-  else if (first === EQUALS) ean = TEXT_FORMULA.exec(ean!)?.[1] ?? ean;
+  if (ean?.charCodeAt(0) === QUOTE) ean = ean.slice(1).trim();
+  // After the marker too: a report writes a `="…"` cell back as `'="…"`, kept from running as a formula.
+  if (ean?.charCodeAt(0) === EQUALS) ean = TEXT_FORMULA.exec(ean)?.[1] ?? ean;
   return ean || null;
 }
 
