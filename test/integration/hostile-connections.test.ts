@@ -106,6 +106,8 @@ describe('connections held open by one client', () => {
     const answer = await ask(await open(), 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toContain('"error_code":"REQUEST_TIMEOUT"');
+    // The headers never ended: the message does not speak of the body alone.
+    expect(answer).toContain('send the headers, then the body, at a steady rate.');
     // 1 s of timeout, looked for every 250 ms.
     expect(Date.now() - started).toBeLessThan(3_000);
   });

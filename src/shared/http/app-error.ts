@@ -72,9 +72,12 @@ export const payloadTooLarge = (limitBytes: number, what = 'The upload') =>
 /** The largest JSON request body the API parses. */
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
-/** A body that arrived slower than the configured minimum rate, or a request not received in time. */
-export const requestTimeout = () =>
-  new AppError(408, 'REQUEST_TIMEOUT', 'The request was not received in time: send the body at a steady rate.');
+/**
+ * A body that arrived slower than the configured minimum rate (`part`: the body), or a request
+ * whose headers or body were not received in time (`part`: what Node's timeouts cut).
+ */
+export const requestTimeout = (part = 'the body') =>
+  new AppError(408, 'REQUEST_TIMEOUT', `The request was not received in time: send ${part} at a steady rate.`);
 
 export const requestHeadersTooLarge = () =>
   new AppError(431, 'REQUEST_HEADERS_TOO_LARGE', 'The request headers are too large.');

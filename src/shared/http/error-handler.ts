@@ -26,7 +26,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     error.code === 'HPE_HEADER_OVERFLOW'
       ? requestHeadersTooLarge()
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? requestTimeout()
+        ? // Node's headers and request timeouts alike: the headers may not have ended yet.
+          requestTimeout('the headers, then the body,')
         : badRequest('The request is not valid HTTP.');
   answerOnSocket(socket, appError);
 }
