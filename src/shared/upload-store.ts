@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { payloadTooLarge } from './http/app-error.js';
+import { payloadTooLarge, serviceUnavailable } from './http/app-error.js';
 import type { FileStore, ResultWriter, SaveOptions, StoredUpload } from './storage/file-store.js';
 
 export type { StoredUpload } from './storage/file-store.js';
@@ -60,6 +60,17 @@ async function syncFolders(target: string, made: string | undefined): Promise<vo
   }
 }
 
+/**
+ * A failure of the file system under the store (a full disk, a read-only or missing folder) as the
+ * client sees it: 503, the upload may be sent again, as with object storage. The client's own
+ * failures (an upload cut off) and the limits' refusals pass as they are.
+ */
+function storeFailure(error: unknown): unknown {
+  const { syscall, code } = error as NodeJS.ErrnoException;
+  if (typeof syscall !== 'string' || code === 'ECONNRESET') return error;
+  return Object.assign(serviceUnavailable('The file storage is unavailable; try again shortly.'), { cause: error });
+}
+
 /** Flushes a folder's entries (the names in it) to disk. */
 async function syncFolder(folder: string): Promise<void> {
   const handle = await open(folder, 'r');
@@ -87,15 +98,15 @@ export class UploadStore implements FileStore {
   async save(source: Readable, maxBytes: number, options: SaveOptions = {}): Promise<StoredUpload> {
     const path = newUploadPath();
     const target = this.absolute(path);
-    const made = await mkdir(dirname(target), { recursive: true });
     const meter = uploadMeter(maxBytes, options);
     try {
+      const made = await mkdir(dirname(target), { recursive: true });
       await pipeline(source, meter, createWriteStream(target + PARTIAL, { highWaterMark: 1 << 20, flush: true }));
       await rename(target + PARTIAL, target);
       await syncFolders(target, made);
     } catch (error) {
-      await rm(target + PARTIAL, { force: true });
-      throw error;
+      await rm(target + PARTIAL, { force: true }).catch(() => {});
+      throw storeFailure(error);
     }
     return { path, ...meter.result() };
   }

@@ -105,6 +105,9 @@ export function registerErrorHandling(app: FastifyInstance, maxUploadBytes: numb
     if (request.raw.socket?.destroyed === true) request.log.info({ code: error.code }, 'request ended: the client closed the connection');
     else if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code, status: appError.status }, appError.message);
+    // A body not read to its end (a store that failed mid-upload): the connection closes after the
+    // answer, rather than wait for the rest, held against the address's connections meanwhile.
+    if (!request.raw.complete) reply.header('connection', 'close');
     return sendError(reply, appError);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, noRoute(request)));
