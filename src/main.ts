@@ -125,6 +125,8 @@ async function main(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // The terminal or SSH session that started the service closed: stop as gracefully as on SIGTERM.
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
 }
 
 try {

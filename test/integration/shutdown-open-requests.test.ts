@@ -40,6 +40,25 @@ async function startAll(env: Record<string, string> = {}): Promise<{ child: Work
 }
 
 describe('shutdown of a ROLE=all process', () => {
+  it('shuts down as gracefully on SIGHUP (its terminal closed) as on SIGTERM, answering an open upload with 202', { timeout: 120_000 }, async () => {
+    const account = await ctx.createAccount();
+    const { child, url } = await startAll();
+    let finishUpload = () => {};
+    const gate = new Promise<void>((resolve) => (finishUpload = resolve));
+    const upload = streamRequest(`${url}/v1/imports`, {
+      headers: { 'x-api-key': account.key, 'content-type': 'text/csv' },
+      chunks: slowUpload(gate),
+    });
+    await pause(500);
+    child.process.kill('SIGHUP');
+    await waitFor('the process to start shutting down', async () => (child.output().includes('shutting down') ? true : undefined), 10_000);
+    finishUpload();
+    expect((await upload).status).toBe(202);
+    expect(await child.exited).toBe('exit 0');
+    expect(child.output()).toContain('shutdown complete');
+  });
+
+
   it('takes no job queued after SIGTERM while an upload is still open, and answers that upload with 202', { timeout: 120_000 }, async () => {
     const account = await ctx.createAccount();
     const { child, url } = await startAll();
