@@ -15,6 +15,7 @@ import {
 } from './shared/queues.js';
 import { createFileStore } from './shared/storage/create-file-store.js';
 import { checkEvictionPolicy } from './shared/eviction-policy.js';
+import { reaching, StartupError } from './shared/startup-error.js';
 import { lowerProcessPriority } from './workers/process-priority.js';
 import type { RunningWorkers } from './workers/start-workers.js';
 
@@ -51,7 +52,9 @@ async function main(config: Config): Promise<void> {
   if (config.ROLE === 'worker' && config.WORKER_NICE > 0) {
     logger.info({ nice: config.WORKER_NICE, threads: lowerProcessPriority(config.WORKER_NICE) }, 'worker priority lowered');
   }
-  await ensureDatabase(config.DATABASE_URL);
+  await reaching({ name: 'PostgreSQL', variable: 'DATABASE_URL', url: config.DATABASE_URL, defaultPort: 5432 }, () =>
+    ensureDatabase(config.DATABASE_URL),
+  );
   // Two pools with their own session limits: the API's statements time out, the workers' long
   // import transactions must not. Migrations run on the workers' pool (no statement timeout).
   const db = createPool(config.DATABASE_URL, config.ROLE === 'api' ? 2 : config.WORKER_CONCURRENCY * 2 + 10, workerSessionLimits(config));
@@ -75,7 +78,8 @@ async function main(config: Config): Promise<void> {
     producer = createProducerConnection(config);
     // From the start: a ready check that times out (a Redis that hangs) is logged, not an unhandled error event.
     producer.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection error'));
-    await waitUntilReady(producer);
+    const ready = producer;
+    await reaching({ name: 'Redis', variable: 'REDIS_URL', url: config.REDIS_URL, defaultPort: 6379 }, () => waitUntilReady(ready));
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
     apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
@@ -132,7 +136,7 @@ async function main(config: Config): Promise<void> {
 try {
   await main(loadConfig());
 } catch (error) {
-  if (error instanceof ConfigError) console.error(error.message);
+  if (error instanceof ConfigError || error instanceof StartupError) console.error(error.message);
   else console.error('Failed to start:', error);
   process.exit(1);
 }
