@@ -39,40 +39,35 @@ async function startAll(env: Record<string, string> = {}): Promise<{ child: Work
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
+/**
+ * Opens a slow upload to `url`, sends `signal` once it is under way (its headers and first rows
+ * have reached the server) and waits until the process is shutting down; `finishUpload` sends the rest.
+ */
+async function signalDuringUpload(child: WorkerChild, url: string, key: string, signal: NodeJS.Signals) {
+  let finishUpload = () => {};
+  const gate = new Promise<void>((resolve) => (finishUpload = resolve));
+  const upload = streamRequest(`${url}/v1/imports`, { headers: { 'x-api-key': key, 'content-type': 'text/csv' }, chunks: slowUpload(gate) });
+  await pause(500);
+  child.process.kill(signal);
+  await waitFor('the process to start shutting down', async () => (child.output().includes('shutting down') ? true : undefined), 10_000);
+  return { upload, finishUpload };
+}
+
 describe('shutdown of a ROLE=all process', () => {
   it('shuts down as gracefully on SIGHUP (its terminal closed) as on SIGTERM, answering an open upload with 202', { timeout: 120_000 }, async () => {
     const account = await ctx.createAccount();
     const { child, url } = await startAll();
-    let finishUpload = () => {};
-    const gate = new Promise<void>((resolve) => (finishUpload = resolve));
-    const upload = streamRequest(`${url}/v1/imports`, {
-      headers: { 'x-api-key': account.key, 'content-type': 'text/csv' },
-      chunks: slowUpload(gate),
-    });
-    await pause(500);
-    child.process.kill('SIGHUP');
-    await waitFor('the process to start shutting down', async () => (child.output().includes('shutting down') ? true : undefined), 10_000);
+    const { upload, finishUpload } = await signalDuringUpload(child, url, account.key, 'SIGHUP');
     finishUpload();
     expect((await upload).status).toBe(202);
     expect(await child.exited).toBe('exit 0');
     expect(child.output()).toContain('shutdown complete');
   });
 
-
   it('takes no job queued after SIGTERM while an upload is still open, and answers that upload with 202', { timeout: 120_000 }, async () => {
     const account = await ctx.createAccount();
     const { child, url } = await startAll();
-
-    let finishUpload = () => {};
-    const gate = new Promise<void>((resolve) => (finishUpload = resolve));
-    const upload = streamRequest(`${url}/v1/imports`, {
-      headers: { 'x-api-key': account.key, 'content-type': 'text/csv' },
-      chunks: slowUpload(gate),
-    });
-    // The request is under way: its headers and first rows have reached the server.
-    await pause(500);
-    child.process.kill('SIGTERM');
-    await waitFor('the process to start shutting down', async () => (child.output().includes('shutting down') ? true : undefined), 10_000);
+    const { upload, finishUpload } = await signalDuringUpload(child, url, account.key, 'SIGTERM');
 
     // Other EANs than the upload's: the two imports, run side by side later, do not wait on each other.
     const queued = await ctx.upload(account.key, `ean,name\n${recoveryEan(1)},Lamp\n`);
