@@ -91,6 +91,32 @@ describe('CSV export', () => {
     expect(reimported.progress).toMatchObject({ rows_unchanged: 1, rows_updated: 0 });
   });
 
+  it("re-imports an export made with a profile's columns unchanged under that profile: headers holding ; or a tab, an attribute key in NFD", async () => {
+    const account = await ctx.createAccount();
+    const key = 'e\u0301tat';
+    const created = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/products',
+      headers: { 'x-api-key': account.key },
+      payload: { ean: PEN, name: 'Pen', attributes: { [key]: 'neuf' } },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const columns = { 'EAN;GTIN': 'ean', 'Name\tDE': 'name', État: `attributes.${key}` };
+    const profile = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/import-profiles',
+      headers: { 'x-api-key': account.key },
+      payload: { name: 'partner', columns },
+    });
+    expect(profile.statusCode, profile.body).toBe(201);
+    const job = await runExportJob(ctx, account.key, { format: 'csv', columns });
+    const { text } = await downloadResult(ctx, account.key, job.id);
+    expect(text.split('\n')[0]).toBe('"EAN;GTIN","Name\tDE",État');
+    const reimport = await ctx.importCsv(account.key, text, { profile: 'partner' });
+    expect(reimport).toMatchObject({ status: 'completed', progress: { rows_unchanged: 1, rows_updated: 0 } });
+    expect((await ctx.get(account.key, `/v1/products/${PEN}`)).json()).toMatchObject({ attributes: { [key]: 'neuf' } });
+  });
+
   it('re-imports attributes with quotes, commas, newlines, unicode, numbers, booleans and formula characters unchanged', async () => {
     const account = await ctx.createAccount();
     const awkward = {

@@ -9,12 +9,13 @@ import { csvColumns, csvCopySql, exportWhere, mappedCsvColumns, ndjsonCopySql } 
 
 /**
  * The CSV header line. Field names need neither quoting nor the injection defence; headers of a
- * `columns` mapping are a partner's text and get both.
+ * `columns` mapping are a partner's text and get both. A header holding `;` or a tab is quoted
+ * too, as the reports' are: the importer finds the delimiter from the header line, outside quotes.
  */
 function headerLine(names: string[]): Buffer {
   const cell = (name: string) => {
     const text = defuseFormula(name);
-    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+    return /[",\r\n;\t]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   return Buffer.from(`${names.map(cell).join(',')}\n`);
 }

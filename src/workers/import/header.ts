@@ -126,11 +126,14 @@ function duplicateColumn(earlier: string, name: string, key: string, mapping: He
   return new HeaderError(message, 'DUPLICATE_COLUMN');
 }
 
-/** The mapping's targets (an attribute's in NFC) by lower-cased header name (see headerName). */
+/**
+ * The mapping's targets by lower-cased header name (see headerName). An attribute target is kept
+ * as the profile writes it: it names the stored key, which an export with the same columns reads.
+ */
 function mappedTargets(mapping: HeaderMapping | undefined): Map<string, string> {
   const targets = new Map<string, string>();
   for (const [from, to] of Object.entries(mapping?.columns ?? {})) {
-    const target = to.startsWith('attributes.') ? to.normalize('NFC') : to.toLowerCase();
+    const target = to.startsWith('attributes.') ? to : to.toLowerCase();
     targets.set(headerName(from).toLowerCase(), target);
   }
   return targets;
