@@ -99,6 +99,7 @@ describe('import profiles', () => {
       [{ name: 'x', columns: { 'EAN Code': 'barcode' } }, 'columns.EAN Code', /Unknown target 'barcode' in columns/],
       [{ name: 'x', columns: { ean: 'ean', ' EAN ': 'ean' } }, 'columns', /names a header more than once/],
       [{ name: 'x', columns: { ['Größe'.normalize('NFC')]: 'attributes.size', ['Größe'.normalize('NFD')]: 'ignore' } }, 'columns', /names a header more than once/],
+      [{ name: 'x', columns: { Farbe: 'attributes.Color', colour: 'attributes.color' } }, 'columns', /maps two headers to one attribute/],
       [{ name: 'x', encoding: 'latin-2' }, 'encoding', /./],
       [{ name: 'x', decimal_separator: ' ' }, 'decimal_separator', /./],
       [{ name: 'x', delimiter: '|' }, 'delimiter', /delimiter must be one of/],
