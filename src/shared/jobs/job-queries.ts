@@ -1,3 +1,4 @@
+import { releaseExpiredIdempotencyKey } from '../db/idempotency-keys.js';
 import { batchedLookup } from '../db/batched-lookup.js';
 import { turnBatch } from '../turn-batch.js';
 import type { Db, DbClient } from '../db/pool.js';
@@ -118,11 +119,7 @@ export async function findJobByIdempotencyKey(
   accountId: string,
   key: string,
 ): Promise<{ job: JobRow; requestHash: string | null } | null> {
-  await db.query(
-    `UPDATE jobs SET idempotency_key = NULL
-     WHERE account_id = $1 AND idempotency_key = $2 AND created_at < now() - interval '24 hours'`,
-    [accountId, key],
-  );
+  await releaseExpiredIdempotencyKey(db, 'jobs', accountId, key);
   const { rows } = await db.query<JobRow & { request_hash: string | null }>(
     jobRowQuery(`SELECT ${JOB_COLUMNS}, request_hash FROM jobs WHERE account_id = $1 AND idempotency_key = $2`, [accountId, key]),
   );

@@ -1,3 +1,4 @@
+import { releaseExpiredIdempotencyKey } from '../db/idempotency-keys.js';
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ExportOptions } from '../jobs/export-options.js';
@@ -72,11 +73,7 @@ async function scheduleByIdempotencyKey(
   accountId: string,
   key: string,
 ): Promise<{ earlier: ExportScheduleRow; requestHash: string | null } | null> {
-  await client.query(
-    `UPDATE export_schedules SET idempotency_key = NULL
-     WHERE account_id = $1 AND idempotency_key = $2 AND created_at < now() - interval '24 hours'`,
-    [accountId, key],
-  );
+  await releaseExpiredIdempotencyKey(client, 'export_schedules', accountId, key);
   const { rows } = await client.query<ExportScheduleRow & { request_hash: string | null }>(
     `SELECT ${COLUMNS}, request_hash FROM export_schedules WHERE account_id = $1 AND idempotency_key = $2`,
     [accountId, key],
