@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { payloadTooLarge } from './errors.js';
 import { mediaTypeOf } from './media-type.js';
 import type { BusboyLimits } from './multipart-limits.js';
@@ -18,17 +18,16 @@ export function largestDeclaredUpload(maxUploadBytes: number, multipart: BusboyL
  * An onRequest hook of the upload route: a body whose Content-Length says it is over the limit
  * gets 413 before any of it is read, and before `100 Continue` (see expectations.ts), so curl does
  * not send a file only to have it refused and a client that declares 100 TB is not waited for.
- * The connection is closed after the answer: Node would otherwise read the unwanted body to reuse
- * it. A body without Content-Length (chunked) is counted as it is stored, as before.
+ * The connection is closed after the answer (the error handler closes any whose body was not read
+ * to its end). A body without Content-Length (chunked) is counted as it is stored, as before.
  */
 export function refuseDeclaredOversize(maxUploadBytes: number, multipart: BusboyLimits) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  return async (request: FastifyRequest): Promise<void> => {
     const declared = request.headers['content-length'];
     if (declared === undefined) return;
     // Not request.isMultipart(): the multipart parser marks the request only once it parses the body.
     const isMultipart = mediaTypeOf(request.headers['content-type']) === 'multipart/form-data';
     if (Number(declared) <= largestDeclaredUpload(maxUploadBytes, multipart, isMultipart)) return;
-    reply.header('connection', 'close');
     throw payloadTooLarge(maxUploadBytes);
   };
 }
