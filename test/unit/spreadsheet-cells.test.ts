@@ -34,9 +34,14 @@ describe('spreadsheet cells', () => {
   it('reads decimal commas and refuses thousands separators', () => {
     expect(commaPrice('1,50')).toEqual({ ok: true, value: '1.50' });
     expect(commaPrice('12')).toEqual({ ok: true, value: '12' });
-    for (const cell of ['1.234,50', '1.50', '1,234,50', "1'234,50"]) {
+    for (const cell of ['1.234,50', '1.234', '1,234,50', "1'234,50", '1.50.25']) {
       expect(commaPrice(cell)).toMatchObject({ ok: false, message: expect.stringContaining('thousands separator') });
     }
+    expect(commaPrice('1.5')).toEqual({
+      ok: false,
+      message: `The price '1.5' has a decimal point, which is not read with decimal_separator=",": write it with a decimal comma, such as "1,5".`,
+    });
+    for (const cell of ['1.50', '19.9999']) expect(commaPrice(cell)).toMatchObject({ ok: false, message: expect.stringContaining('has a decimal point') });
     for (const cell of ['abc', '1,', ',5', '0,00001']) {
       expect(commaPrice(cell)).toEqual({ ok: false, message: 'The price must be a decimal number of at least 0 with at most 4 decimal places, such as "9,99".' });
     }

@@ -78,13 +78,20 @@ const COMMA_PRICE_MESSAGE = 'The price must be a decimal number of at least 0 wi
 /**
  * A price cell written with a decimal comma (`1,50`), as a decimal-point string. A point or a
  * second comma is a thousands separator: refused rather than guessed, since `1.234` could be
- * either. `pointNumber` (a workbook's numeric cell, see isPointNumber) reads `1.50` as it is: the
+ * either; a point that cannot group thousands (`1.5`) is refused as the decimal point it is. `pointNumber` (a workbook's numeric cell, see isPointNumber) reads `1.50` as it is: the
  * sheet stored a number, which is written with a point whatever the locale and never with a
  * thousands separator. A workbook's text cell is read as a CSV cell is.
  */
 export function commaPrice(cell: string, pointNumber = false): { ok: true; value: string } | { ok: false; message: string } {
   if (/^\d+(?:,\d{1,4})?$/.test(cell)) return { ok: true, value: cell.replace(',', '.') };
   if (pointNumber && /^\d+\.\d+$/.test(cell)) return { ok: true, value: cell };
+  // A lone point before anything but three digits groups no thousands: it is a decimal point.
+  if (/^\d+\.(?:\d{1,2}|\d{4})$/.test(cell)) {
+    return {
+      ok: false,
+      message: `The price '${cell}' has a decimal point, which is not read with decimal_separator=",": write it with a decimal comma, such as "${cell.replace('.', ',')}".`,
+    };
+  }
   // Only a point, a space, an apostrophe or a second comma can be a thousands separator.
   if (/^[\d.,\s']+$/.test(cell) && /\d/.test(cell) && /[.\s']|,.*,/.test(cell)) {
     return {
