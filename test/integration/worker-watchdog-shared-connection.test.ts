@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorkerConnection } from '../../src/shared/queues.js';
 import { WorkerWatchdog } from '../../src/workers/worker-watchdog.js';
@@ -11,7 +11,7 @@ import { waitFor } from '../support/recovery-support.js';
  * the connection every Worker of the process shares: the replacement (and every other Worker)
  * goes on taking jobs.
  */
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = inject('redisUrl');
 const connection = createWorkerConnection(redisUrl);
 const producer = createWorkerConnection(redisUrl);
 const prefix = `{watchdog-${randomUUID().slice(0, 8)}}`;

@@ -33,9 +33,32 @@ export interface PrivateRedis {
   thaw(): void;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * redis-server (or redis-cli) with `args`, with its spawn failure kept for `failure()` instead of
+ * thrown at the test process as an uncaught exception: a machine without them fails the test
+ * that needs them with {@link redisToolMissing}'s message.
+ */
+export function spawnRedisTool(command: 'redis-server' | 'redis-cli', args: string[]): { child: ChildProcess; failure: () => Error | undefined } {
+  let failure: Error | undefined;
+  const child = spawn(command, args, { stdio: 'ignore' });
+  child.once('error', (error) => {
+    failure = redisToolMissing(command, error);
+  });
+  return { child, failure: () => failure };
+}
+
+/** Why a test that starts its own Redis cannot run here. */
+export function redisToolMissing(command: string, error: Error): Error {
+  return new Error(
+    `${command} could not be run (${error.message}): the tests that start a private Redis or a Redis Cluster need redis-server and redis-cli on PATH (Debian: apt-get install redis-server), whoever provides REDIS_URL`,
+  );
+}
+
+async function waitForPing(port: number, failure: () => Error | undefined, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const failed = failure();
+    if (failed) throw failed;
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
@@ -55,10 +78,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
-      stdio: 'ignore',
-    });
-    await waitForPing(port);
+    const started = spawnRedisTool('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
+    child = started.child;
+    await waitForPing(port, started.failure);
   };
   await start();
   return {

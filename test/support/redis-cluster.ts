@@ -1,11 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './private-redis.js';
+import { freePort, redisToolMissing, spawnRedisTool } from './private-redis.js';
 
 const run = promisify(execFile);
 
@@ -50,22 +50,24 @@ async function onNode<T>(port: number, command: (client: Redis) => Promise<T>): 
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, failure: () => Error | undefined = () => undefined, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const failed = failure();
+    if (failed) throw failed;
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`redis cluster: ${what} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-function startNode(dir: string, port: number): ChildProcess {
-  return spawn('redis-server', [
+function startNode(dir: string, port: number): { child: ChildProcess; failure: () => Error | undefined } {
+  return spawnRedisTool('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
     '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
     '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
     '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
-  ], { stdio: 'ignore' });
+  ]);
 }
 
 /** One line of CLUSTER NODES: id, port, flags and master id of a node. */
@@ -97,7 +99,9 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     // The cluster bus listens on port + 10000, which must be free too.
     if (port !== 6379 && port + 10_000 <= 65_535 && !ports.includes(port)) ports.push(port);
   }
-  const children = ports.map((port) => startNode(dir, port));
+  const started = ports.map((port) => startNode(dir, port));
+  const children = started.map(({ child }) => child);
+  const spawnFailure = () => started.map(({ failure }) => failure()).find((failure) => failure !== undefined);
   // If the test process ends without afterAll (a crash), the nodes must not outlive it.
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.once('exit', killAll);
@@ -112,8 +116,10 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) await until(`node ${port} up`, () => onNode(port, async (client) => (await client.ping()) === 'PONG'));
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes']);
+    for (const port of ports) await until(`node ${port} up`, () => onNode(port, async (client) => (await client.ping()) === 'PONG'), spawnFailure);
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes']).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? redisToolMissing('redis-cli', error) : error;
+    });
     await waitForHealthyCluster(ports);
   } catch (error) {
     await stop();
