@@ -18,10 +18,11 @@ const REDACTED_PATHS = [
 
 /**
  * Query parameters whose value is a credential: the email-verification link carries `token`, and
- * a client may put a key or password in a URL by mistake. Matched on the decoded name, as the
- * router reads it (`tok%65n` is `token`).
+ * a client may put a key or password in a URL by mistake. An import's `callback_url` is the
+ * client's receiver, whose own address often carries its secret (`?sig=…`, a webhook path); the
+ * job keeps it. Matched on the decoded name, as the router reads it (`tok%65n` is `token`).
  */
-const SECRET_QUERY_PARAMETERS = new Set(['token', 'key', 'api_key', 'apikey', 'password', 'secret']);
+const SECRET_QUERY_PARAMETERS = new Set(['token', 'key', 'api_key', 'apikey', 'password', 'secret', 'callback_url']);
 
 /** A parameter's name without the brackets of array or object syntax (`api_key[]`, `token[0]`), lower case. */
 const bare = (name: string) => name.replace(/\[.*$/s, '').trim().toLowerCase();

@@ -98,6 +98,16 @@ describe('an upload the client cuts off', () => {
   });
 });
 
+describe("an import's callback_url", () => {
+  it('is not logged: a receiver address often carries its own secret', async () => {
+    logged = '';
+    const receiver = encodeURIComponent('https://hooks.example.com/services/T0/B0?sig=receiver-secret-0451');
+    await app.inject({ method: 'POST', url: `/v1/imports?on_error=skip&callback_url=${receiver}` });
+    expect(logged).toContain('/v1/imports?on_error=skip&callback_url=[redacted]');
+    expect(logged).not.toContain('receiver-secret-0451');
+  });
+});
+
 describe('the email-verification token', () => {
   it('is in no log line: not the signup mail kept in the outbox, nor any way of sending it back', async () => {
     logged = '';
