@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unstorableText as unstorable, type UnstorableText } from '../shared/product/storable-text.js';
 import { badRequest, unsupportedMediaType } from './errors.js';
-import { mediaTypeOf } from './media-type.js';
+import { mediaTypeOf, mediaTypeParameter } from './media-type.js';
 
 /**
  * Where `value` (a parsed JSON body) holds text PostgreSQL cannot store, in a string or a key, as
@@ -121,12 +121,20 @@ export function registerJsonBody(app: FastifyInstance): void {
   });
 }
 
-/** Refuses (415) a body labelled anything but JSON; a request without a Content-Type has no body to parse. */
+/**
+ * Refuses (415) a body labelled anything but JSON, or JSON in a charset other than UTF-8 (its
+ * only encoding, RFC 8259): read as UTF-8, a UTF-16 body is garbage and a Latin-1 one changes its
+ * accented letters unseen. A request without a Content-Type has no body to parse.
+ */
 async function requireJsonMediaType(request: FastifyRequest): Promise<void> {
   const contentType = request.headers['content-type'];
   if (contentType === undefined) return;
   const mediaType = mediaTypeOf(contentType);
   if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
     throw unsupportedMediaType(contentType, 'send the body as application/json');
+  }
+  const charset = mediaTypeParameter(contentType, 'charset');
+  if (charset !== null && !/^(?:utf-?8|us-ascii)$/i.test(charset)) {
+    throw unsupportedMediaType(contentType, 'send the body as application/json in UTF-8');
   }
 }

@@ -235,6 +235,17 @@ describe('JSON bodies', () => {
     expectError(xml, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'application/xml': send the body as application/json.");
   });
 
+  it('refuses a JSON body labelled with another charset than UTF-8, which it would misread', async () => {
+    const labelled = (charset: string, payload: Buffer) =>
+      ctx.app.inject({ method: 'POST', url: '/v1/keys', headers: { 'x-api-key': account.key, 'content-type': `application/json; charset=${charset}` }, payload });
+    const utf16 = await labelled('utf-16', Buffer.from('{"name":"ci"}', 'utf16le'));
+    expectError(utf16, 415, 'UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type 'application/json; charset=utf-16': send the body as application/json in UTF-8.");
+    expect((await labelled('ISO-8859-1', Buffer.from('{"name":"caf\u00e9"}', 'latin1'))).statusCode).toBe(415);
+    for (const charset of ['utf-8', 'UTF8', '"utf-8"', 'us-ascii']) {
+      expect((await labelled(charset, Buffer.from('{"name":"ci"}'))).statusCode, charset).toBe(201);
+    }
+  });
+
   it('lets a route that takes no body be called with an empty body labelled JSON', async () => {
     const empty = (method: 'POST' | 'DELETE', url: string) =>
       ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' } });
