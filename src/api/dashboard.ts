@@ -13,6 +13,12 @@ import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
 /** Where the queue dashboard is served (API.md §2). */
 const DASHBOARD_PATH = '/admin/queues';
 
+/** Bull Board's route behind a queue's Retry all, and how many jobs it reads at a time. */
+const RETRY_ALL_ROUTE = '/api/queues/:queueName/retry/:queueStatus';
+const RETRY_PAGE_SIZE = 100;
+
+type RetryState = 'completed' | 'failed';
+
 /** Retries job `id` of any account; null when its row still says `processing`. */
 export type OperatorJobRetry = (id: string) => Promise<unknown>;
 
@@ -31,17 +37,19 @@ class DashboardError extends Error {
  * and a delivery of a job whose row has ended does nothing (that is what keeps stale and duplicate
  * deliveries harmless). So an ended row is retried like POST /v1/jobs/{id}/retry: reset, and
  * queued again as a fresh BullMQ job. Only while the row still says `processing` (its failure
- * could not be recorded) is BullMQ's retry used, since that delivery runs it.
+ * could not be recorded) is BullMQ's retry used, since that delivery runs it. A refusal is the
+ * API's AppError.
  */
-async function retryJobRow(retryRow: OperatorJobRetry, job: Job, nativeRetry: Job['retry'], state?: 'completed' | 'failed'): Promise<void> {
+async function retryJobRow(retryRow: OperatorJobRetry, job: Job, nativeRetry: Job['retry'], state?: RetryState): Promise<void> {
   const jobId = (job.data as { jobId?: unknown } | undefined)?.jobId;
   if (typeof jobId !== 'string') return nativeRetry(state);
-  try {
-    if (!(await retryRow(jobId))) await nativeRetry(state);
-  } catch (error) {
-    if (error instanceof AppError) throw new DashboardError(error.status, error.message);
-    throw error;
-  }
+  if (!(await retryRow(jobId))) await nativeRetry(state);
+}
+
+/** What Retry all answers: jobs run again, and jobs refused (they stay as they are). */
+interface RetryAllSummary {
+  retried: number;
+  skipped: number;
 }
 
 /** Bull Board's adapter of one queue whose jobs retry their job rows ({@link retryJobRow}). */
@@ -62,16 +70,89 @@ class JobRowQueueAdapter extends BullMQAdapter {
     return (await super.getJobs(...args)).map((job) => this.retryingRow(job));
   }
 
-  // Bull Board's retry handlers (one job, or all of a state) call `retry` on the jobs they got here.
+  /**
+   * Retry all of the jobs in `state`: a job POST /v1/jobs/{id}/retry would refuse (a completed
+   * job, an import whose upload is gone) is skipped and stays where it is; the others run again
+   * once. Retried jobs leave the set and skipped ones stay, so a page is read again until it holds
+   * only jobs already handled, then the next one. A job that fails again meanwhile comes back
+   * under an id already handled; the count taken first bounds the work.
+   */
+  async retryAll(state: RetryState): Promise<RetryAllSummary> {
+    const total = (await this.getJobCounts())[state] ?? 0;
+    const seen = new Set<string>();
+    const summary: RetryAllSummary = { retried: 0, skipped: 0 };
+    let offset = 0;
+    while (seen.size < total) {
+      const page = await super.getJobs([state], offset, offset + RETRY_PAGE_SIZE - 1);
+      if (page.length === 0) break;
+      const fresh = page.filter((job) => job.id !== undefined && !seen.has(job.id)).slice(0, total - seen.size);
+      if (fresh.length === 0) {
+        offset += page.length;
+        continue;
+      }
+      fresh.forEach((job) => seen.add(job.id!));
+      const outcomes = await Promise.allSettled(fresh.map((job) => retryJobRow(this.retryRow, job, job.retry.bind(job), state)));
+      for (const outcome of outcomes) {
+        if (outcome.status === 'fulfilled') summary.retried += 1;
+        else if (isRefusal(outcome.reason)) summary.skipped += 1;
+        // Anything else (Redis or PostgreSQL gone) fails the request once this page has settled.
+        else throw outcome.reason;
+      }
+    }
+    return summary;
+  }
+
+  // Bull Board's retry of one job calls `retry` on the job it got here, and a refusal answers its
+  // status. Listed jobs get it too, so no path of Bull Board's can retry a job without its row.
   private retryingRow(job: Job): Job {
     const nativeRetry = job.retry.bind(job);
     Object.defineProperty(job, 'retry', {
-      value: (state?: 'completed' | 'failed') => retryJobRow(this.retryRow, job, nativeRetry, state),
+      value: async (state?: RetryState) => {
+        try {
+          await retryJobRow(this.retryRow, job, nativeRetry, state);
+        } catch (error) {
+          if (error instanceof AppError) throw new DashboardError(error.status, error.message);
+          throw error;
+        }
+      },
       enumerable: false,
       configurable: true,
     });
     return job;
   }
+}
+
+/** The API refusing to retry one job (409 still running, 422 completed or upload gone, 404 row gone). */
+function isRefusal(error: unknown): boolean {
+  return error instanceof AppError && error.status < 500;
+}
+
+type BullBoardRoutes = Parameters<FastifyAdapter['setApiRoutes']>[0];
+
+/**
+ * Bull Board's server adapter, with Retry all of a job-row queue answered by
+ * {@link JobRowQueueAdapter.retryAll}. Bull Board's own retries a page with Promise.all, so one
+ * refused job would fail the request after the others of its page had run, and stop later pages.
+ */
+class JobRowDashboardAdapter extends FastifyAdapter {
+  override setApiRoutes(routes: BullBoardRoutes): FastifyAdapter {
+    return super.setApiRoutes(
+      routes.map((route) => (route.route === RETRY_ALL_ROUTE ? { ...route, handler: retryAllHandler(route.handler) } : route)),
+    );
+  }
+}
+
+/** The handler of Bull Board's Retry all route: job-row queues retry through their rows, others as before. */
+function retryAllHandler(bullBoardRetryAll: BullBoardRoutes[number]['handler']): BullBoardRoutes[number]['handler'] {
+  return async (request) => {
+    // Typed through @bull-board/fastify's own copy of Bull Board's types, which do not meet ours.
+    const queue: unknown = request?.queues.get(String(request.params.queueName));
+    const state: unknown = request?.params.queueStatus;
+    // Other queues (read-only ones) and states keep Bull Board's answer; job-row queues are never
+    // hidden or read-only, the checks Bull Board would make first.
+    if (!(queue instanceof JobRowQueueAdapter) || (state !== 'failed' && state !== 'completed')) return bullBoardRetryAll(request);
+    return { status: 200, body: await queue.retryAll(state) };
+  };
 }
 
 /** The password of an HTTP Basic `Authorization` header (any user name), or null. */
@@ -136,7 +217,7 @@ export async function registerDashboard(
   },
 ): Promise<void> {
   const adminDigest = deps.adminApiKey ? credentialDigest(deps.adminApiKey) : null;
-  const serverAdapter = new FastifyAdapter();
+  const serverAdapter = new JobRowDashboardAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [

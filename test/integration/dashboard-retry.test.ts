@@ -96,4 +96,39 @@ describe("the queue dashboard's retry", () => {
     expect(response.json().retried).toBeGreaterThanOrEqual(1);
     expect(await ctx.waitForJob(account.key, failed.id)).toMatchObject({ status: 'completed', error_code: null });
   });
+
+  it('skips a job it refuses in Retry all, runs every other failed job once, and counts both', async () => {
+    // Only this test's failed jobs: the earlier tests leave some of theirs in the queue, and the
+    // Retry all before this one may still be running them.
+    const queue = ctx.queues.queue('import');
+    await waitFor('the earlier runs to end', async () => {
+      const counts = await queue.getJobCounts('active', 'waiting', 'delayed');
+      return counts.active! + counts.waiting! + counts.delayed! === 0 ? true : undefined;
+    });
+    await queue.clean(0, 1000, 'failed');
+    const imports = [await failedImport(), await failedImport(), await failedImport()];
+    const [refused, ...retryable] = imports.map(({ failed }) => failed.id);
+    for (const { account } of imports) await ctx.db.query('DELETE FROM products WHERE account_id = $1', [account.id]);
+    // As the upload retention leaves an old import: its row stays, its file is gone.
+    await ctx.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [refused]);
+    const refusedBefore = await jobRow(ctx.db, refused!);
+
+    const response = await ctx.app.inject({ method: 'PUT', url: '/admin/queues/api/queues/imports/retry/failed', headers: { authorization: operator } });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toEqual({ retried: 2, skipped: 1 });
+
+    for (const [index, id] of retryable.entries()) {
+      expect(await ctx.waitForJob(imports[index + 1]!.account.key, id)).toMatchObject({ status: 'completed', error_code: null });
+      await deliveryEnded(id, 'completed');
+    }
+    const { rows } = await ctx.db.query<{ id: string; run_number: number }>('SELECT id, run_number FROM jobs WHERE id = ANY($1) ORDER BY id', [retryable]);
+    expect(rows.map((row) => row.run_number)).toEqual([2, 2]);
+    expect(await jobRow(ctx.db, refused!)).toEqual(refusedBefore);
+    expect(await queue.getJobState(refused!)).toBe('failed');
+
+    // Its own Retry still answers the reason.
+    const single = await dashboardRetry(refused!);
+    expect(single.statusCode, single.body).toBe(422);
+    expect(single.json().message).toBe("The job's upload is no longer stored; upload the file again.");
+  });
 });
