@@ -86,7 +86,16 @@ describe('a grace shorter than a lookup may take', () => {
     expect(handedBack.rows_processed).toBe(provider.count());
     expect(handedBack.rows_processed).toBeLessThan(PRODUCTS);
 
+    // Every count the job row shows from now on: the attempt that takes over resumes from the
+    // settled products, so it never shows them undone (no total, or fewer processed).
+    await ctx.db.query(`CREATE TABLE shown_counts (rows_total int, rows_processed int)`);
+    await ctx.db.query(`CREATE FUNCTION record_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO shown_counts VALUES (NEW.rows_total, NEW.rows_processed); RETURN NEW; END $$`);
+    await ctx.db.query(`CREATE TRIGGER record_counts AFTER UPDATE ON jobs FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION record_counts()`);
     expectEnrichedOnce(setup, await finishElsewhere(setup, id));
+    const { rows: shown } = await ctx.db.query<{ rows_total: number | null; rows_processed: number }>('SELECT * FROM shown_counts');
+    expect(shown.length).toBeGreaterThan(1);
+    expect(shown.filter((counts) => counts.rows_total !== PRODUCTS || counts.rows_processed < handedBack.rows_processed)).toEqual([]);
   });
 });
 

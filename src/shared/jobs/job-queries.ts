@@ -203,17 +203,22 @@ export async function accountOfProcessingJob(db: Db, id: string): Promise<Proces
   return rows[0] ? { accountId: rows[0].account_id, suspended: rows[0].suspended, detail: rows[0].detail } : null;
 }
 
+/** The counts an attempt resets: an import or an export does its whole work again. */
+const RESET_COUNTS = `rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
+  rows_updated = 0, rows_unchanged = 0,`;
+
 /**
- * Starts an attempt of a job that is still `processing`: phase running, counts reset (a new
- * attempt counts from zero), the detail of a wait (see {@link markJobQueued}) gone. Returns null when the job has already ended, so a duplicate run
- * (BullMQ is at-least-once) does nothing.
+ * Starts an attempt of a job that is still `processing`: phase running, the detail of a wait (see
+ * {@link markJobQueued}) gone, and counts reset (a new attempt counts from zero) unless `counts`
+ * is `kept`: an enrichment resumes from its checkpoint and writes the checkpoint's counts next,
+ * so its settled products never show as undone meanwhile. Returns null when the job has already
+ * ended, so a duplicate run (BullMQ is at-least-once) does nothing.
  */
-export async function startJobAttempt(db: Db, id: string): Promise<JobRow | null> {
+export async function startJobAttempt(db: Db, id: string, counts: 'reset' | 'kept' = 'reset'): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     jobRowQuery(
       `UPDATE jobs SET phase = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1,
-         rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
-         rows_updated = 0, rows_unchanged = 0, detail = NULL, updated_at = now()
+         ${counts === 'reset' ? RESET_COUNTS : ''} detail = NULL, updated_at = now()
        WHERE id = $1 AND status = 'processing'
        RETURNING ${JOB_COLUMNS}`,
       [id],

@@ -47,7 +47,7 @@ const DEFAULT_PAGE_SIZE = 200;
  * the page up to the first product not looked up, and throws a `ShutdownHandBack`.
  */
 export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal, stop: AbortSignal): Promise<JobOutcome | null> {
-  const job = await startJobAttempt(deps.db, jobId);
+  const job = await startJobAttempt(deps.db, jobId, 'kept');
   if (!job) return null;
   const options = enrichmentOptionsSchema.parse(job.options);
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
