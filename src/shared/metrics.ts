@@ -76,7 +76,7 @@ export function createMetrics(): ServiceMetrics {
       buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers,
     }),
-    rowsImported: new Counter({ name: 'catalog_rows_imported_total', help: 'Rows written by completed imports.', registers }),
+    rowsImported: new Counter({ name: 'catalog_rows_imported_total', help: 'Rows written (created or updated) by completed imports; dry runs write none.', registers }),
     rowsFailed: new Counter({ name: 'catalog_rows_failed_total', help: 'Rows of imports that failed validation.', registers }),
     jobCacheReads: new Counter({
       name: 'catalog_job_cache_reads_total',

@@ -3,6 +3,18 @@ import { finishJob } from '../shared/jobs/job-queries.js';
 import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 
+/** The BullMQ run of a job that will not run again, as its queue recorded it. */
+export interface EndedRun {
+  jobId: string;
+  /** The run the BullMQ job was queued for; undefined for a job queued before runs were numbered. */
+  run: number | undefined;
+  attemptsMade: number;
+  /** When the last attempt started (BullMQ's `processedOn`, epoch ms); undefined if none ever did. */
+  lastAttemptStartedAt?: number | undefined;
+  /** When BullMQ gave the job up (its `finishedOn`, epoch ms); undefined: now. */
+  endedAt?: number | undefined;
+}
+
 /**
  * Fails the row of a job whose BullMQ job will not run again (its attempts used up, or stalled
  * too often) while the row still says `processing` in `run`, the run that BullMQ job was queued
@@ -14,8 +26,8 @@ import type { ServiceMetrics } from '../shared/metrics.js';
 export async function failAfterAttempts(
   db: Db,
   type: JobType,
-  run: { jobId: string; run: number | undefined; attemptsMade: number },
-  metrics?: Pick<ServiceMetrics, 'jobsFailed'>,
+  run: EndedRun,
+  metrics?: Pick<ServiceMetrics, 'jobsFailed' | 'jobDuration'>,
 ): Promise<boolean> {
   const { jobId, attemptsMade } = run;
   const nothingWritten = type === 'import' ? '; no rows were imported' : '';
@@ -24,7 +36,16 @@ export async function failAfterAttempts(
     errorCode: JOB_FAILURE_CODES[type],
     detail: `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`,
   }, run.run);
-  // The processor's own metrics never see this end: counted here, by whichever caller ended the row.
-  if (failed) metrics?.jobsFailed.inc({ type });
+  // The processor's own metrics never see this end (an attempt that throws does not know it was
+  // the last): counted here, by whichever caller ended the row. The duration is the last
+  // attempt's, as for a job completed, failed or cancelled by its processor, and taken from
+  // BullMQ's timestamps so that a reconciler failing the row long after is not counted late.
+  if (failed && metrics) {
+    metrics.jobsFailed.inc({ type });
+    if (run.lastAttemptStartedAt !== undefined) {
+      const seconds = Math.max(0, (run.endedAt ?? Date.now()) - run.lastAttemptStartedAt) / 1000;
+      metrics.jobDuration.observe({ type, status: 'failed' }, seconds);
+    }
+  }
   return failed;
 }

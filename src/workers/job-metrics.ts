@@ -5,7 +5,8 @@ import { CANCEL_REASON, type JobProcessor } from './job-processor.js';
 /**
  * Counts the attempts `processor` starts and the jobs it ends (completed, failed or cancelled,
  * with their duration and, for imports, rows written and rows failed). Duplicate deliveries (null) count as
- * started only.
+ * started only. A job failed because its attempts ran out is counted where it is failed, by
+ * failAfterAttempts: an attempt that throws does not know whether it was the last.
  */
 export function withJobMetrics(metrics: ServiceMetrics, type: JobType, processor: JobProcessor): JobProcessor {
   return async (context) => {
@@ -35,7 +36,9 @@ export function withJobMetrics(metrics: ServiceMetrics, type: JobType, processor
     if (outcome.status === 'completed') metrics.jobsCompleted.inc({ type });
     if (outcome.status === 'failed') metrics.jobsFailed.inc({ type });
     if (type === 'import') {
-      if (outcome.status === 'completed') metrics.rowsImported.inc(outcome.counts?.rowsSucceeded ?? 0);
+      // Rows written only: a dry run writes none, and an unchanged row is valid but left as it was.
+      const written = (outcome.counts?.rowsCreated ?? 0) + (outcome.counts?.rowsUpdated ?? 0);
+      if (outcome.status === 'completed' && !outcome.dryRun) metrics.rowsImported.inc(written);
       metrics.rowsFailed.inc(outcome.counts?.rowsFailed ?? 0);
     }
     return outcome;

@@ -15,8 +15,8 @@ export interface ReconcilerDeps {
   scheduler: RestoreSchedulesDeps['scheduler'];
   /** Catches up product search for the accounts whose catch-up a crash or a failure left undone. */
   searchCatchUp: CatchUpRunner;
-  /** Counts the jobs it fails (catalog_jobs_failed_total). */
-  metrics?: Pick<ServiceMetrics, 'jobsFailed'> | undefined;
+  /** Counts the jobs it fails (catalog_jobs_failed_total, catalog_job_duration_seconds). */
+  metrics?: Pick<ServiceMetrics, 'jobsFailed' | 'jobDuration'> | undefined;
 }
 
 /**
@@ -43,7 +43,13 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
       // listed is failed: a retry may have replaced the BullMQ job and started the next run since.
       const bullJob = await queue.getJob(job.id);
       if (!bullJob || (bullJob.data.run ?? job.run) !== job.run) continue;
-      const settled = { jobId: job.id, run: job.run, attemptsMade: bullJob.attemptsMade };
+      const settled = {
+        jobId: job.id,
+        run: job.run,
+        attemptsMade: bullJob.attemptsMade,
+        lastAttemptStartedAt: bullJob.processedOn,
+        endedAt: bullJob.finishedOn,
+      };
       if (await failAfterAttempts(deps.db, job.type, settled, deps.metrics)) failed.push(job.id);
       continue;
     }

@@ -193,7 +193,14 @@ async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJ
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
   try {
-    await failAfterAttempts(deps.db, type, { jobId: job.data.jobId, run: job.data.run, attemptsMade: job.attemptsMade }, deps.metrics);
+    const ended = {
+      jobId: job.data.jobId,
+      run: job.data.run,
+      attemptsMade: job.attemptsMade,
+      lastAttemptStartedAt: job.processedOn,
+      endedAt: job.finishedOn,
+    };
+    await failAfterAttempts(deps.db, type, ended, deps.metrics);
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }

@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/shared/metrics.js';
 import { createWorkerConnection } from '../../src/shared/queues.js';
 import { UploadStore } from '../../src/shared/upload-store.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
-import { importHeldHalfWay, waitFor } from '../support/recovery-support.js';
+import { importHeldHalfWay, jobRow, productsCsv, waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 const TOKEN = 'metrics-token-0123';
@@ -23,8 +23,9 @@ let uploads: UploadStore;
 const workerConnection = () => createWorkerConnection(ctx.config.REDIS_URL);
 
 beforeAll(async () => {
-  // Two attempts: a job whose attempts run out fails after one back-off of 2 s.
-  ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN, JOB_ATTEMPTS: '2' } });
+  // Two attempts: a job whose attempts run out fails after one back-off of 2 s. The reconciler
+  // passes every second, for the job whose failure only it can record.
+  ctx = await createTestContext({ workers: false, env: { METRICS_TOKEN: TOKEN, JOB_ATTEMPTS: '2', RECONCILE_INTERVAL_MS: '1000' } });
   const metrics = createMetrics();
   dataDir = await mkdtemp(join(tmpdir(), 'catalog-metrics-'));
   uploads = new UploadStore(dataDir);
@@ -52,14 +53,41 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function importThrough(key: string, csv: string): Promise<string> {
+async function importThrough(key: string, csv: string | Buffer, query: Record<string, string> = {}): Promise<string> {
   const response = await app.inject({
-    method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key, 'content-type': 'text/csv' }, payload: csv,
+    method: 'POST', url: '/v1/imports', query, headers: { 'x-api-key': key, 'content-type': 'text/csv' }, payload: csv,
   });
   expect(response.statusCode, response.body).toBe(202);
   const id = response.json<{ id: string }>().id;
   await ctx.waitForJob(key, id);
   return id;
+}
+
+/**
+ * Queues an import whose stored file is gone before a worker reads it, on every attempt, so that
+ * its attempts run out; `beforeRun(id)` runs while it is still held in the paused queue.
+ */
+async function importWithoutInput(key: string, beforeRun: (id: string) => Promise<void> = async () => {}): Promise<string> {
+  const queue = ctx.queues.queue('import');
+  await queue.pause();
+  // Over 64 KiB, so a file in the store.
+  const csv = `ean,name\n${Array.from({ length: 3_000 }, (_, row) => `4006381333931,${'x'.repeat(30)}${row}`).join('\n')}\n`;
+  const response = await app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': key, 'content-type': 'text/csv' }, payload: csv });
+  const id = response.json<{ id: string }>().id;
+  const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [id]);
+  await rm(join(dataDir, rows[0]!.input_path));
+  await beforeRun(id);
+  await queue.resume();
+  return id;
+}
+
+/** The failed counter and the failed-duration count of `type` (0 for a series not there yet). */
+async function failedSamples(type: string): Promise<{ failed: number; timed: number }> {
+  const text = (await scrape()).body;
+  return {
+    failed: sample(text, 'catalog_jobs_failed_total', { type }) ?? 0,
+    timed: sample(text, 'catalog_job_duration_seconds_count', { type, status: 'failed' }) ?? 0,
+  };
 }
 
 describe('GET /metrics', () => {
@@ -106,23 +134,74 @@ describe('GET /metrics', () => {
     expect(sample(text, 'catalog_nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
-  it('counts a job whose attempts ran out as failed, with the ones the processor failed', async () => {
+  it('counts a job whose attempts ran out as failed, with its duration, with the ones the processor failed', async () => {
     const account = await ctx.createAccount();
-    const before = sample((await scrape()).body, 'catalog_jobs_failed_total', { type: 'import' }) ?? 0;
-    const queue = ctx.queues.queue('import');
-    await queue.pause();
-    // Over 64 KiB, so a file in the store; gone before the worker reads it, on both attempts.
-    const csv = `ean,name\n${Array.from({ length: 3_000 }, (_, row) => `4006381333931,${'x'.repeat(30)}${row}`).join('\n')}\n`;
-    const response = await app.inject({ method: 'POST', url: '/v1/imports', headers: { 'x-api-key': account.key, 'content-type': 'text/csv' }, payload: csv });
-    const id = response.json<{ id: string }>().id;
-    const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [id]);
-    await rm(join(dataDir, rows[0]!.input_path));
-    await queue.resume();
+    const before = await failedSamples('import');
+    const id = await importWithoutInput(account.key);
     expect(await ctx.waitForJob(account.key, id, 30_000)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
-    await waitFor('the failure counted', async () => {
-      const failed = sample((await scrape()).body, 'catalog_jobs_failed_total', { type: 'import' });
-      return failed === before + 1 ? true : undefined;
+    const after = await waitFor('the failure counted', async () => {
+      const each = await failedSamples('import');
+      return each.failed === before.failed + 1 ? each : undefined;
     }, 10_000);
+    expect(after.timed).toBe(before.timed + 1);
+  });
+
+  it('counts a job that the reconciler failed, its worker unable to record the failure, as failed with its duration', async () => {
+    const account = await ctx.createAccount();
+    const before = await failedSamples('import');
+    // PostgreSQL refuses to fail the job, as in an outage, and counts its refusals in a sequence
+    // (which a refused statement does not roll back).
+    const id = await importWithoutInput(account.key, async (id) => {
+      await ctx.db.query('CREATE SEQUENCE refused_failures');
+      await ctx.db.query(`CREATE FUNCTION refuse_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('refused_failures'); RAISE EXCEPTION 'failing a job is refused'; END $$`);
+      await ctx.db.query(`CREATE TRIGGER refuse_failure BEFORE UPDATE ON jobs FOR EACH ROW
+        WHEN (NEW.status = 'failed' AND OLD.id = '${id}') EXECUTE FUNCTION refuse_failure()`);
+    });
+    try {
+      // The worker's own write comes as BullMQ gives the job up, the reconciler's a second apart:
+      // by the second refusal the worker has given up, and only the reconciler can end the row.
+      await waitFor('the worker refused', async () => {
+        const { rows } = await ctx.db.query<{ refused: string }>(
+          'SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS refused FROM refused_failures',
+        );
+        return Number(rows[0]!.refused) >= 2 ? true : undefined;
+      }, 30_000);
+      expect((await jobRow(ctx.db, id)).status).toBe('processing');
+    } finally {
+      await ctx.db.query('DROP TRIGGER refuse_failure ON jobs');
+      await ctx.db.query('DROP FUNCTION refuse_failure');
+      await ctx.db.query('DROP SEQUENCE refused_failures');
+    }
+    expect(await ctx.waitForJob(account.key, id, 10_000)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    const after = await waitFor('the failure counted', async () => {
+      const each = await failedSamples('import');
+      return each.failed === before.failed + 1 ? each : undefined;
+    }, 10_000);
+    expect(after.timed).toBe(before.timed + 1);
+  }, 60_000);
+
+  it('counts only the rows imports wrote: neither a dry run\'s nor unchanged ones', async () => {
+    const account = await ctx.createAccount();
+    const counters = async () => {
+      const text = (await scrape()).body;
+      return { completed: sample(text, 'catalog_jobs_completed_total', { type: 'import' }) ?? 0, rows: sample(text, 'catalog_rows_imported_total') ?? 0 };
+    };
+    const before = await counters();
+    const dryRun = await importThrough(account.key, productsCsv(1, 50, 'Lamp'), { dry_run: 'true' });
+    const written = await importThrough(account.key, productsCsv(1, 50, 'Lamp'));
+    // Nine rows as they are in the catalog, and one without a valid EAN, skipped.
+    const unchanged = await importThrough(account.key, Buffer.concat([productsCsv(1, 9, 'Lamp'), Buffer.from('12345,Bad\n')]), { on_error: 'skip' });
+    const progress = async (id: string) => (await ctx.waitForJob(account.key, id)).progress;
+    expect(await progress(dryRun)).toMatchObject({ rows_created: 50 });
+    expect(await progress(written)).toMatchObject({ rows_created: 50 });
+    expect(await progress(unchanged)).toMatchObject({ rows_succeeded: 9, rows_unchanged: 9, rows_failed: 1 });
+    // Counted as each delivery returns, a moment after its job row ends.
+    const after = await waitFor('the three imports counted', async () => {
+      const each = await counters();
+      return each.completed === before.completed + 3 ? each : undefined;
+    }, 10_000);
+    expect(after.rows).toBe(before.rows + 50);
   });
 
   it('counts an import cancelled while it runs as cancelled, with its duration', async () => {

@@ -269,6 +269,8 @@ export interface JobOutcome {
   errorCode?: string | null;
   detail?: string | null;
   counts?: Partial<JobCounts>;
+  /** A dry-run import's: its counts say what it would have written, and it wrote nothing. */
+  dryRun?: boolean;
 }
 
 /** Ends a job still `processing` (in run `run` if given, see migration 016); false once it ended or was retried. */

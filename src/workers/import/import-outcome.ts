@@ -79,6 +79,7 @@ export function decideImportOutcome(attempt: FinishedAttempt): ImportDecision {
         rowsUpdated: counts.updated,
         rowsUnchanged: counts.unchanged,
       },
+      ...(options.dry_run ? { dryRun: true } : {}),
     },
   };
 }
