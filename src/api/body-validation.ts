@@ -7,7 +7,7 @@ const NOT_AN_OBJECT = 'The body must be a JSON object.';
 
 /**
  * For routes declared with `attachValidation: true`: turns a schema failure of the body into
- * 400 VALIDATION_ERROR listing each field (API.md §1: signup, key creation, operator onboarding),
+ * 400 VALIDATION_ERROR listing each field (API.md §1: signup, key creation, an onboarding's email),
  * or into what `invalidBody` makes of the fields (another route's body: 400 BAD_REQUEST), and of
  * the query or path into 400 BAD_REQUEST naming the parameter.
  */

@@ -203,11 +203,24 @@ describe('POST /v1/admin/accounts', () => {
     }
   });
 
-  it('answers 400 VALIDATION_ERROR naming the tier for an unknown tier', async () => {
-    const response = await createAccount({ email: uniqueEmail(), tier: 'GOLD' });
+  it('answers 400 BAD_REQUEST naming the tier for an unknown tier (an unknown enum value, as PATCH answers it), and creates nothing', async () => {
+    const email = uniqueEmail();
+    const response = await createAccount({ email, tier: 'GOLD' });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error_code).toBe('VALIDATION_ERROR');
-    expect(response.json().errors).toEqual([expect.objectContaining({ field: 'tier' })]);
+    const message = 'The tier must be FREE, PRO or ENTERPRISE.';
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: message, errors: [{ field: 'tier', message }] });
+    const { rows } = await ctx.db.query('SELECT 1 FROM accounts WHERE email = $1', [email]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('answers 400 VALIDATION_ERROR for a bad email beside an unknown tier, listing both', async () => {
+    const response = await createAccount({ email: 'not-an-email', tier: 'GOLD' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      error: 'The email field must be a valid email address.',
+      errors: [{ field: 'email' }, { field: 'tier', message: 'The tier must be FREE, PRO or ENTERPRISE.' }],
+    });
   });
 
   it('refuses an account key with 403 PERMISSION_DENIED naming the admin scope', async () => {

@@ -132,11 +132,22 @@ describe('local derivations', () => {
 describe('POST /v1/enrichments validation', () => {
   it('400 for a body of the wrong shape', async () => {
     const { key } = await ctx.createAccount();
-    for (const payload of [{ eans: '4006381333931' }, { overwrite: 'yes' }, { filter: { colour: 'red' } }, { filter: { updated_since: 'yesterday' } }, { unknown: 1 }]) {
+    for (const [payload, field] of [
+      [{ eans: '4006381333931' }, 'eans'],
+      [{ overwrite: 'yes' }, 'overwrite'],
+      [{ filter: { colour: 'red' } }, 'filter'],
+      [{ filter: { updated_since: 'yesterday' } }, 'filter.updated_since'],
+      [{ unknown: 1 }, 'body'],
+    ] as const) {
       const response = await post(key, payload);
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
-      expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
+      // As an export's 400: the first problem in `error`, naming its field, and every one in `errors`.
+      const body = response.json();
+      expect(body).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field, message: body.error }] });
+      expect(body.error).toContain(`'${field}'`);
     }
+    const both = (await post(key, { eans: '4006381333931', overwrite: 'yes' })).json();
+    expect(both.errors.map((problem: { field: string }) => problem.field)).toEqual(['eans', 'overwrite']);
   });
 
   it('400 BAD_REQUEST for an empty EAN list or eans together with a filter', async () => {

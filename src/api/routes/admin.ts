@@ -6,8 +6,9 @@ import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
-import { badRequestBody, emailTaken, notFound } from '../errors.js';
+import { badRequestBody, emailTaken, notFound, validationError } from '../errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
+import type { FieldProblem } from '../../shared/field-problems.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -25,6 +26,14 @@ async function changeAccount(deps: AdminDeps, id: string, changes: Parameters<ty
   await deps.changes.announce(account.id);
   return account;
 }
+
+/**
+ * The 400 of an onboarding body (API.md §1): a bad or missing email is VALIDATION_ERROR, as at
+ * signup (listing an unknown tier beside it too); an unknown tier alone is an unknown enum value,
+ * BAD_REQUEST, as the change of tier answers it.
+ */
+const onboardingProblem = (problems: FieldProblem[]) =>
+  problems.every((problem) => problem.field === 'tier') ? badRequestBody(problems) : validationError(problems);
 
 /** Operator account routes of API.md §2: onboarding, verification, suspension, tier. */
 export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
@@ -53,7 +62,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       },
     },
     async (request, reply) => {
-      rejectInvalidRequest(request);
+      rejectInvalidRequest(request, onboardingProblem);
       const { email, tier } = request.body;
       const key = generateApiKey();
       const account = await withTransaction(deps.db, async (client) => {
@@ -103,8 +112,8 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       },
     },
     async (request) => {
-      // API.md §1 keeps VALIDATION_ERROR for signup, key creation (and onboarding): a change of
-      // tier that names an unknown one is an unknown enum value, 400 BAD_REQUEST.
+      // API.md §1 keeps VALIDATION_ERROR for signup and key creation (and an onboarding's email): a
+      // change of tier that names an unknown one is an unknown enum value, 400 BAD_REQUEST.
       rejectInvalidRequest(request, badRequestBody);
       return changeAccount(deps, request.params.id, { tier: request.body.tier });
     },

@@ -65,10 +65,13 @@ function isUnavailable(error: Error & { code?: string }): boolean {
 function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
-    const issue = error.validation[0]!;
     const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
-    const name = schemaIssueField(issue) || 'body';
-    return badRequest(`Invalid ${where} '${name}': ${issue.message}`);
+    const problems = error.validation.map((issue) => {
+      const name = schemaIssueField(issue) || 'body';
+      return { field: name, message: `Invalid ${where} '${name}': ${issue.message}` };
+    });
+    // A body's problems are all listed in `errors`, as every other 400 of a body lists them (API.md §1).
+    return badRequest(problems[0]!.message, error.validationContext === 'body' ? { errors: problems } : undefined);
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
