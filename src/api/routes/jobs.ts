@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError } from '../errors.js';
+import { AppError, uploadHeaderNotRead } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
@@ -31,6 +31,7 @@ const jobErrorSchema = z.object({
 const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
 const errorsCsvSchema = {
   summary: "A job's failed rows as CSV, with their errors",
+  description: "409 JOB_NOT_FINISHED while an import has not read its file's header yet.",
   params: jobParams,
   response: {
     200: {
@@ -40,7 +41,7 @@ const errorsCsvSchema = {
       // Streamed, never serialized: documented as text.
       content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
     },
-    ...errorResponses(404, ...AUTH_ERRORS),
+    ...errorResponses(404, 409, ...AUTH_ERRORS),
   },
 };
 
@@ -130,8 +131,13 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
   routes.get('/v1/jobs/:id/errors.csv', { ...STREAMED_ROUTE, config, schema: errorsCsvSchema }, async (request, reply) => {
     const accountId = accountIdOf(request);
     const job = await ownJob(findJob, accountId, request.params.id);
-    deps.downloads.open(accountId, reply);
     const header = await findUploadHeader(deps.db, job.id);
+    // Its first line is the uploaded header, then the error columns (API.md §4): before the worker
+    // has read that header, a download would start with the error columns alone, a file of
+    // another shape than the same URL gives a moment later. An import that ended without one (an
+    // empty file) has the error columns alone for good.
+    if (job.type === 'import' && job.status === 'processing' && !header.read) throw uploadHeaderNotRead();
+    deps.downloads.open(accountId, reply);
     const { format, written } = errorsCsvForm(job, header);
     const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, header.columns, written), format);
     return reply

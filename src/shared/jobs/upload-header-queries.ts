@@ -5,6 +5,11 @@ import type { UploadReading } from './upload-reading.js';
 /** A job's uploaded header as it was uploaded (empty when it has none) and how its CSV was read. */
 export interface UploadHeader {
   columns: string[];
+  /**
+   * Whether the import has read its header yet: false while it waits in its queue, and for good
+   * when the file had no header record (EMPTY_FILE) or the job is no import.
+   */
+  read: boolean;
   /** Null for a workbook, or a job whose header was never read. */
   reading: UploadReading | null;
 }
@@ -17,7 +22,7 @@ export async function findUploadHeader(db: Db, id: string): Promise<UploadHeader
   );
   const row = rows[0];
   const reading = row?.input_delimiter && row.input_encoding ? { delimiter: row.input_delimiter, encoding: row.input_encoding } : null;
-  return { columns: row?.input_columns ?? [], reading };
+  return { columns: row?.input_columns ?? [], read: Array.isArray(row?.input_columns), reading };
 }
 
 /** Records the header of the uploaded file and how it was read (null: a workbook), for errors.csv. */
