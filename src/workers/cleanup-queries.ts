@@ -23,30 +23,34 @@ export async function jobsWithExpiredUploads(db: Db, retentionDays: number): Pro
   return rows;
 }
 
-/** Forgets a job's upload once it is removed: a retry then refuses to run without it. */
-export async function clearInputPath(db: Db, jobId: string): Promise<void> {
-  await db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [jobId]);
+/**
+ * Forgets a job's upload once it is removed (a retry then refuses to run without it). Only while
+ * the row still points at that upload; false when another pass forgot it first.
+ */
+export async function clearInputPath(db: Db, jobId: string, inputPath: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE jobs SET input_path = NULL WHERE id = $1 AND input_path = $2', [jobId, inputPath]);
+  return rowCount === 1;
 }
 
-/**
- * Clears `result_path` of the jobs whose export ended more than `retentionDays` before `now`,
- * and returns the paths it cleared, for their files to be removed. Rows another pass holds are
- * skipped, so two passes never take the same file.
- */
-export async function takeExpiredExportResults(
+/** Jobs whose export ended more than `retentionDays` before `now` and still point at their file. */
+export async function jobsWithExpiredExportResults(
   db: Db,
   now: Date,
   retentionDays: number,
 ): Promise<Array<{ id: string; result_path: string }>> {
   const { rows } = await db.query<{ id: string; result_path: string }>(
-    `WITH expired AS (
-       SELECT id, result_path FROM jobs
-       WHERE result_path IS NOT NULL AND finished_at < $1::timestamptz - make_interval(days => $2)
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE jobs SET result_path = NULL FROM expired WHERE jobs.id = expired.id
-     RETURNING jobs.id, expired.result_path`,
+    `SELECT id, result_path FROM jobs
+     WHERE result_path IS NOT NULL AND finished_at < $1::timestamptz - make_interval(days => $2)`,
     [now, retentionDays],
   );
   return rows;
+}
+
+/**
+ * Forgets a job's export file once it is removed: the job then shows `links.result: null`. Only
+ * while the row still points at that file; false when another pass forgot it first.
+ */
+export async function clearResultPath(db: Db, jobId: string, resultPath: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE jobs SET result_path = NULL WHERE id = $1 AND result_path = $2', [jobId, resultPath]);
+  return rowCount === 1;
 }

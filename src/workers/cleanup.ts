@@ -1,7 +1,14 @@
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import type { FileStore } from '../shared/storage/file-store.js';
-import { clearInputPath, importStagingTables, jobsWithExpiredUploads, processingJobIds, takeExpiredExportResults } from './cleanup-queries.js';
+import {
+  clearInputPath,
+  clearResultPath,
+  importStagingTables,
+  jobsWithExpiredExportResults,
+  jobsWithExpiredUploads,
+  processingJobIds,
+} from './cleanup-queries.js';
 import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
@@ -31,46 +38,78 @@ export interface CleanupDeps {
 /**
  * One pass of housekeeping, safe to run from several workers at once: drops staging tables that
  * a crashed attempt left behind (only once their job is no longer processing, since a running
- * attempt may own them), removes uploads past their retention, clearing the job's input path, and
- * removes writes that a dead process left unfinished (on either store). An upload kept in
- * PostgreSQL (a small one) goes as a stored file does.
+ * attempt may own them), removes uploads and export files past their retention, clearing the
+ * job's input or result path, and removes writes that a dead process left unfinished (on either
+ * store). An upload kept in PostgreSQL (a small one) goes as a stored file does.
+ *
+ * A file the store fails to remove keeps its path in the job row, where the next pass finds it
+ * again; the others are removed all the same. The pass then rejects, naming how many it could
+ * not remove.
  */
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
+  const stagingTablesDropped = await dropAbandonedStagingTables(deps.db);
+  const failures: unknown[] = [];
+  const expiredUploads = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
+  const uploadsRemoved = await removeThenForget(
+    withInlineUploads(deps.db, deps.uploads),
+    expiredUploads.map((job) => ({ path: job.input_path, forget: () => clearInputPath(deps.db, job.id, job.input_path) })),
+    failures,
+  );
+  const now = deps.now?.() ?? new Date();
+  // Export files go after EXPORT_RETENTION_DAYS; the job then shows `links.result: null` and its
+  // result download answers 404 (a download that read the row just before finds no file: 404 too).
+  const expiredResults = await jobsWithExpiredExportResults(deps.db, now, deps.exportRetentionDays ?? 7);
+  const exportFilesRemoved = await removeThenForget(
+    deps.uploads,
+    expiredResults.map((job) => ({ path: job.result_path, forget: () => clearResultPath(deps.db, job.id, job.result_path) })),
+    failures,
+  );
+  const incompleteRemoved = await deps.uploads.removeIncomplete(new Date(now.getTime() - INCOMPLETE_AFTER_MS));
+  if (failures.length > 0) {
+    throw new AggregateError(failures, `${failures.length} expired file(s) could not be removed; their jobs keep their paths for the next pass`);
+  }
+  return { stagingTablesDropped, uploadsRemoved, exportFilesRemoved, incompleteRemoved };
+}
+
+/** Drops the staging tables of jobs that are no longer processing; returns how many. */
+async function dropAbandonedStagingTables(db: Db): Promise<number> {
   const byJob = new Map<string, string[]>();
-  for (const tablename of await importStagingTables(deps.db)) {
+  for (const tablename of await importStagingTables(db)) {
     const jobId = jobIdOfReportTable(tablename);
     if (jobId) byJob.set(jobId, [...(byJob.get(jobId) ?? []), tablename]);
   }
-  let stagingTablesDropped = 0;
-  if (byJob.size > 0) {
-    const running = await processingJobIds(deps.db, [...byJob.keys()]);
-    for (const [jobId, names] of byJob) {
-      if (running.has(jobId)) continue;
-      if (await dropStagingTables(deps.db, names)) stagingTablesDropped += names.length;
-    }
+  if (byJob.size === 0) return 0;
+  let dropped = 0;
+  const running = await processingJobIds(db, [...byJob.keys()]);
+  for (const [jobId, names] of byJob) {
+    if (running.has(jobId)) continue;
+    if (await dropStagingTables(db, names)) dropped += names.length;
   }
-  const expired = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
-  const uploads = withInlineUploads(deps.db, deps.uploads);
-  for (const job of expired) {
-    await uploads.remove(job.input_path);
-    await clearInputPath(deps.db, job.id);
-  }
-  const exportFilesRemoved = await removeExpiredExportFiles(deps);
-  const now = deps.now?.() ?? new Date();
-  const incompleteRemoved = await deps.uploads.removeIncomplete(new Date(now.getTime() - INCOMPLETE_AFTER_MS));
-  return { stagingTablesDropped, uploadsRemoved: expired.length, exportFilesRemoved, incompleteRemoved };
+  return dropped;
 }
 
 /**
- * Removes export files past EXPORT_RETENTION_DAYS and clears the job's `result_path`, so the job
- * shows `links.result: null` and its result download answers 404. The path is cleared first: a
- * download then never finds a row pointing at a file that is being removed.
+ * Removes each file, then forgets its path (`forget`; false when another pass did it first).
+ * The path goes only once the file is gone: a path forgotten first would leave a file that
+ * failed to go in the store for good, with nothing pointing at it. A failure is added to
+ * `failures` and the next file goes on. Returns how many paths this pass forgot.
  */
-async function removeExpiredExportFiles(deps: CleanupDeps): Promise<number> {
-  const now = deps.now?.() ?? new Date();
-  const expired = await takeExpiredExportResults(deps.db, now, deps.exportRetentionDays ?? 7);
-  for (const job of expired) await deps.uploads.remove(job.result_path);
-  return expired.length;
+async function removeThenForget(
+  store: FileStore,
+  files: Array<{ path: string; forget: () => Promise<boolean> }>,
+  failures: unknown[],
+): Promise<number> {
+  let forgotten = 0;
+  for (const file of files) {
+    try {
+      await store.remove(file.path);
+    } catch (error) {
+      failures.push(error);
+      continue;
+    }
+    if (await file.forget()) forgotten += 1;
+  }
+  return forgotten;
 }
 
 /** Runs {@link cleanupOnce} now and then every `intervalMs`; returns a function that stops it. */

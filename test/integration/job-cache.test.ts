@@ -114,10 +114,11 @@ describe('the job cache of an API process', () => {
   it('hears the retention clear an upload (the rows.csv link) and a removed job', async () => {
     const { accountId, jobId } = await queuedJob();
     const { find, listener } = await listening(60_000);
-    expect((await find(accountId, jobId))?.input_path).not.toBeNull();
+    const inputPath = (await find(accountId, jobId))?.input_path;
+    expect(inputPath).not.toBeNull();
 
     const cleared = await nextAnnouncement(listener, jobId);
-    await clearInputPath(ctx.db, jobId);
+    await clearInputPath(ctx.db, jobId, inputPath!);
     await cleared();
     expect((await find(accountId, jobId))?.input_path).toBeNull();
 

@@ -1,9 +1,10 @@
 /* global process, console */
 // An S3-compatible server for the tests, on 127.0.0.1: s3rver (an npm package) with what it lacks
 // and the service relies on — AbortMultipartUpload and ListMultipartUploads — and a switch that
-// makes it refuse writes with 503, for the fault tests.
+// makes the requests of one method fail, for the fault tests.
 //   node test/support/s3-test-server.mjs <directory> <bucket>   → prints {"port": N} when ready
-// POST /_test/refuse-writes?on=true|false flips the switch.
+// POST /_test/fail?method=PUT&status=503[&key=part] makes every object request of that method (of
+// the objects whose key contains `part`) answer that status; without `status` it stops.
 import { once } from 'node:events';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,11 @@ import S3rver from 's3rver';
 
 const [directory, bucket] = process.argv.slice(2);
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
-let refuseWrites = false;
+/** The failing methods: the status they answer and the part of the keys they fail for. */
+const failing = new Map();
+
+/** The S3 error code a failing request answers with. */
+const ERROR_CODES = { 403: 'AccessDenied', 500: 'InternalError', 503: 'ServiceUnavailable' };
 
 const xmlText = (value) => String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -68,19 +73,23 @@ async function abortUpload(ctx, bucketName, key) {
 
 // Koa composes its middleware when the server starts: this one runs before s3rver's routes.
 server.middleware.unshift(async (ctx, next) => {
-  if (ctx.path === '/_test/refuse-writes') {
-    refuseWrites = ctx.query.on === 'true';
+  if (ctx.path === '/_test/fail') {
+    const { method, status, key = '' } = ctx.query;
+    if (status) failing.set(method, { status: Number(status), key });
+    else failing.delete(method);
     ctx.status = 204;
     return;
   }
-  if (refuseWrites && ctx.method === 'PUT') {
-    // Read the body first: a client still sending it would see a reset, not the answer.
-    ctx.req.resume();
-    await once(ctx.req, 'end');
-    return sendXml(ctx, 503, '<Error><Code>ServiceUnavailable</Code><Message>Writes are refused.</Message></Error>');
-  }
   const [bucketName, ...keyParts] = ctx.path.slice(1).split('/').map(decodeURIComponent);
   const key = keyParts.join('/');
+  const failure = failing.get(ctx.method);
+  if (failure && key !== '' && key.includes(failure.key)) {
+    // Read the body first: a client still sending it would see a reset, not the answer.
+    ctx.req.resume();
+    if (!ctx.req.readableEnded) await once(ctx.req, 'end');
+    const code = ERROR_CODES[failure.status] ?? 'InternalError';
+    return sendXml(ctx, failure.status, `<Error><Code>${code}</Code><Message>The test made ${ctx.method} fail.</Message></Error>`);
+  }
   if (ctx.method === 'GET' && key === '' && 'uploads' in ctx.query) return listUploads(ctx, bucketName);
   if (ctx.method === 'DELETE' && key !== '' && 'uploadId' in ctx.query) return abortUpload(ctx, bucketName, key);
   return next();

@@ -25,6 +25,11 @@ export interface S3TestServer {
   pendingUploads(): Promise<string[]>;
   /** Makes every PUT (PutObject, UploadPart) answer 503, or stops doing so. */
   refuseWrites(on: boolean): Promise<void>;
+  /**
+   * Makes every object request of `method` answer `status` (only for keys containing `keyPart`,
+   * when given), or with null stops doing so. The bucket's listings are not affected.
+   */
+  failRequests(method: 'GET' | 'PUT' | 'DELETE', status: 403 | 500 | 503 | null, keyPart?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,6 +41,11 @@ export async function startS3TestServer(bucket = 'catalog-test'): Promise<S3Test
   const { port } = JSON.parse(line) as { port: number };
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3_TEST_CREDENTIALS });
+  const failRequests: S3TestServer['failRequests'] = async (method, status, keyPart) => {
+    const query = new URLSearchParams({ method, ...(status === null ? {} : { status: String(status) }), ...(keyPart ? { key: keyPart } : {}) });
+    const response = await fetch(`${endpoint}/_test/fail?${query}`, { method: 'POST' });
+    if (response.status !== 204) throw new Error(`fail ${method}: ${response.status}`);
+  };
   return {
     endpoint,
     bucket,
@@ -53,10 +63,8 @@ export async function startS3TestServer(bucket = 'catalog-test'): Promise<S3Test
       const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
       return (page.Uploads ?? []).map((upload) => upload.Key!);
     },
-    async refuseWrites(on) {
-      const response = await fetch(`${endpoint}/_test/refuse-writes?on=${on}`, { method: 'POST' });
-      if (response.status !== 204) throw new Error(`refuse-writes: ${response.status}`);
-    },
+    refuseWrites: (on) => failRequests('PUT', on ? 503 : null),
+    failRequests,
     async stop() {
       client.destroy();
       child.kill('SIGKILL');
