@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { payloadTooLarge, serviceUnavailable } from './http/app-error.js';
 import type { FileStore, ResultWriter, SaveOptions, StoredUpload } from './storage/file-store.js';
+import { isMissingFile } from './storage/storage-errors.js';
 
 export type { StoredUpload } from './storage/file-store.js';
 
@@ -127,11 +128,17 @@ export class UploadStore implements FileStore {
   }
 
   async head(path: string, bytes: number): Promise<Buffer> {
-    const file = await open(this.absolute(path), 'r');
+    const file = await open(this.absolute(path), 'r').catch((error: unknown) => {
+      // A missing file stays ENOENT (rows.csv answers that the upload is gone); a file the store
+      // cannot read is a 503, as on object storage.
+      throw isMissingFile(error) ? error : storeFailure(error);
+    });
     try {
       const buffer = Buffer.alloc(bytes);
       const { bytesRead } = await file.read(buffer, 0, bytes, 0);
       return buffer.subarray(0, bytesRead);
+    } catch (error) {
+      throw storeFailure(error);
     } finally {
       await file.close();
     }

@@ -1,9 +1,9 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupOnce } from '../../src/workers/cleanup.js';
 import { ean13 } from '../support/csv.js';
 import { runExportJob, seedProducts } from '../support/exports.js';
-import { productsCsv } from '../support/recovery-support.js';
+import { jobRow, productsCsv } from '../support/recovery-support.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -31,6 +31,8 @@ async function objectKeys(): Promise<string[]> {
   const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
   return (listed.Contents ?? []).map((object) => object.Key!.slice(prefix.length + 1));
 }
+
+const objectKey = (path: string) => `${new URL(ctx.config.STORAGE_URL!).pathname.slice(1)}/${path}`;
 
 /** Over 64 KiB, so it is stored as an object rather than in PostgreSQL. */
 const storedCsv = (label: string) => productsCsv(1, 3_000, label);
@@ -99,5 +101,55 @@ describe('retention while the storage refuses to delete', () => {
     await cleanup();
     expect(await storedPaths([refused])).toEqual({ [refused]: null });
     expect(await objectKeys()).not.toContain(paths[refusedAt]);
+  });
+});
+
+describe('rows.csv while the storage cannot be read', () => {
+  it.each([500, 403] as const)('answers 503 SERVICE_UNAVAILABLE with Retry-After while reads answer %i, and the file once they work again', async (status) => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, Buffer.concat([storedCsv('Kept'), Buffer.from('123,Bad EAN,B,1.5,EUR,1\n')]));
+    expect(job.status).toBe('failed');
+    await s3.failRequests('GET', status);
+
+    const refused = await ctx.get(account.key, `/v1/jobs/${job.id}/rows.csv`);
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE', error: 'The file storage is unavailable; try again shortly.' });
+
+    await s3.failRequests('GET', null);
+    const served = await ctx.get(account.key, `/v1/jobs/${job.id}/rows.csv`);
+    expect(served.statusCode).toBe(200);
+    expect(served.body.trimEnd().split('\n')).toHaveLength(3_002);
+  });
+
+  it('answers 404 when the object is no longer in the bucket', async () => {
+    const account = await ctx.createAccount();
+    const job = await ctx.importCsv(account.key, storedCsv('Deleted'));
+    const { input_path } = await jobRow(ctx.db, job.id);
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: objectKey(input_path!) }));
+
+    const gone = await ctx.get(account.key, `/v1/jobs/${job.id}/rows.csv`);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json<{ error: string }>().error).toContain('no longer stored');
+  });
+});
+
+describe('an upload the storage takes but cannot read back', () => {
+  it.each([500, 403] as const)('answers 503 with Retry-After when reads answer %i, removes the stored upload and starts no job', async (status) => {
+    const account = await ctx.createAccount();
+    const before = await objectKeys();
+    await s3.failRequests('GET', status);
+
+    const response = await ctx.upload(account.key, storedCsv('Unread'));
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE', error: 'The file storage is unavailable; try again shortly.' });
+    expect(await objectKeys()).toEqual(before);
+    expect(await s3.pendingUploads()).toEqual([]);
+    const { rows } = await ctx.db.query('SELECT id FROM jobs WHERE account_id = $1', [account.id]);
+    expect(rows).toEqual([]);
+
+    await s3.failRequests('GET', null);
+    expect((await ctx.upload(account.key, storedCsv('Unread'))).statusCode).toBe(202);
   });
 });

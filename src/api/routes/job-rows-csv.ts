@@ -9,6 +9,7 @@ import { findJob } from '../../shared/jobs/job-queries.js';
 import { reportFormat } from '../../shared/jobs/upload-reading.js';
 import { blankRecordTest, isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
+import { isMissingFile, storageUnavailable } from '../../shared/storage/storage-errors.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
@@ -19,7 +20,9 @@ import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const rowsCsvSchema = {
   summary: "Every row of an ended import as CSV, with each row's errors",
-  description: 'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs.',
+  description:
+    'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
+    '404 once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   params: z.object({ id: z.string() }),
   response: {
     200: {
@@ -63,8 +66,11 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       if (!job.input_path) throw gone();
       deps.downloads.open(accountId, reply);
       const options = importOptionsSchema.parse(job.options);
-      const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch(() => {
-        throw gone();
+      const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch((error: unknown) => {
+        // Only an upload that is not stored is gone. A storage (or, for a small upload, PostgreSQL)
+        // that fails or stalls is a 503 to try again: a client told 404 would give up a file it
+        // can still have.
+        throw isMissingFile(error) ? gone() : storageUnavailable(error);
       });
       // In the form the job's options read back: the upload's delimiter, and a byte-order mark
       // when it was not read as UTF-8 (see reportFormat). A workbook's rows too, as CSV.

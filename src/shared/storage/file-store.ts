@@ -53,7 +53,10 @@ export interface FileStore {
    * request from the byte reached: a network blip neither restarts the read nor repeats a byte.
    */
   openRead(path: string, options?: { start?: number }): Readable;
-  /** The first `bytes` bytes of a stored file (for delimiter detection). */
+  /**
+   * The first `bytes` bytes of a stored file (for delimiter detection). A file that is not stored
+   * rejects with an error `isMissingFile` recognizes; a store that cannot answer, with a 503.
+   */
   head(path: string, bytes: number): Promise<Buffer>;
   /** The size of a stored file, or null when there is none. */
   size(path: string): Promise<number | null>;

@@ -10,11 +10,12 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Transform, type Readable } from 'node:stream';
-import { AppError, serviceUnavailable } from '../http/app-error.js';
+import { AppError } from '../http/app-error.js';
 import type { StorageConfig } from './create-file-store.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
 import type { DownloadOptions, FileStore, ResultWriter, SaveOptions, StoredUpload } from './file-store.js';
 import { S3ObjectReader } from './s3-object-reader.js';
+import { isMissingFile, storageUnavailable } from './storage-errors.js';
 
 /** S3's smallest part (all but the last) and its most parts per upload. */
 const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -33,12 +34,6 @@ export function partSizeFor(maxBytes: number): number {
 
 function httpStatus(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-}
-
-/** A storage failure as the client sees it: 503, the upload may be sent again. */
-function unavailable(error: unknown): unknown {
-  if (error instanceof AppError) return error;
-  return Object.assign(serviceUnavailable('The file storage is unavailable; try again shortly.'), { cause: error });
 }
 
 /** Where the store keeps its objects. */
@@ -96,7 +91,7 @@ export class S3Store implements FileStore {
       source.unpipe(meter);
       source.resume();
       meter.destroy();
-      throw unavailable(meter.errored ?? error);
+      throw storageUnavailable(meter.errored ?? error);
     }
     return { path, ...meter.result() };
   }
@@ -118,7 +113,11 @@ export class S3Store implements FileStore {
     } catch (error) {
       // An empty object has no byte 0: S3 answers 416 to any range.
       if (httpStatus(error) === 416) return Buffer.alloc(0);
-      throw error;
+      // A missing object stays a 404 (rows.csv answers that the upload is gone). A storage that
+      // fails, refuses or stalls is a 503: the upload read back after its write, or rows.csv,
+      // may be asked again, where a 500 would call it a fault of the service.
+      if (isMissingFile(error)) throw error;
+      throw storageUnavailable(error);
     }
   }
 
@@ -130,7 +129,7 @@ export class S3Store implements FileStore {
     } catch (error) {
       if (httpStatus(error) === 404) return null;
       // A download asked while the storage is down answers 503, not 500.
-      throw unavailable(error);
+      throw storageUnavailable(error);
     }
   }
 
