@@ -8,6 +8,7 @@ import type { FileStore } from '../../shared/storage/file-store.js';
 import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from './csv-records.js';
 import { detectDelimiter } from './header.js';
 import { InputGuard } from './input-guard.js';
+import { isParserError } from './file-problem.js';
 
 /** Bytes of the upload's start read to tell its encoding, delimiter and kind. */
 const HEAD_BYTES = 64 * 1024;
@@ -87,7 +88,8 @@ export function csvParser(source: CsvSource, maxRecordBytes: number, info: boole
 /**
  * The records of an upload, header first, read again as the import read them (same decoding,
  * delimiter and parser settings, so record n is data row n of the report). Stops quietly where
- * the import found a file-level problem: the report says what it was. Streams in flat memory;
+ * the import found a file-level problem (the report says what it was), and rejects when the file
+ * cannot be read. Streams in flat memory;
  * leaving the loop early closes the file.
  */
 export async function* uploadRecords(source: CsvSource, maxRecordBytes: number): AsyncGenerator<string[]> {
@@ -97,7 +99,10 @@ export async function* uploadRecords(source: CsvSource, maxRecordBytes: number):
   pipeline(openUtf8(source), guard).catch(() => {});
   try {
     for await (const batch of reader.batches(guard)) yield* batch;
-  } catch {
-    // A parse error ends the records: the import stopped at the same place.
+  } catch (error) {
+    // A parse error ends the records: the import stopped at the same place. A failure to read
+    // the file (the storage) is no end of it: passed on, so a download breaks off instead of
+    // looking whole.
+    if (!isParserError(error)) throw error;
   }
 }

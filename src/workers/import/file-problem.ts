@@ -16,6 +16,13 @@ export class FileProblem extends Error {
   }
 }
 
+/** An error of csv-parse's about the file's text (a quote, a record's size), not a failure to read it. */
+export type ParserError = Error & { code: string; lines?: number; records?: number };
+
+export function isParserError(error: unknown): error is ParserError {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && /QUOTE|CSV_/.test(error.code);
+}
+
 /** The record counts csv-parse attaches to its errors and to each record's `info`; `field`: the field before a misplaced quote. */
 interface ParserPosition {
   code?: string;

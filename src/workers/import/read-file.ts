@@ -4,7 +4,7 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { CsvRecordReader, type RecordBatch } from './csv-records.js';
 import { csvParser, describeCsvUpload, openUtf8, readSettings, type CsvSource } from './csv-source.js';
-import { FileProblem, fileProblemFromParser } from './file-problem.js';
+import { FileProblem, fileProblemFromParser, isParserError, type ParserError } from './file-problem.js';
 import { HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
@@ -153,11 +153,6 @@ async function failedRecordLine(source: CsvSource, parsed: WholeFileParse): Prom
   return parsed.lastLine + 1;
 }
 
-type ParserError = Error & { code: string; lines?: number; records?: number };
-
-function isParserError(error: unknown): error is ParserError {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' && /QUOTE|CSV_/.test(error.code);
-}
 
 /** Records as batches of one, for the sink: a workbook's reader gives them one at a time. */
 async function* oneByOne(records: AsyncIterable<string[]>): AsyncGenerator<string[][]> {

@@ -2,6 +2,7 @@ import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import type { UploadReading } from '../../shared/jobs/upload-reading.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { describeCsvUpload, uploadRecords } from './csv-source.js';
+import { FileProblem } from './file-problem.js';
 
 /** The limits the import read the upload under; reading it again uses the same. */
 export interface RecordLimits {
@@ -20,7 +21,7 @@ export interface StoredRecords {
  * with its decoding, `sep=` line and delimiter, a workbook (sent as one, or a zip archive) through
  * the workbook reader with the job's sheet, so record n is data row n of the report. Both stop
  * quietly where the import found a file-level problem: the report says what it was. Rejects when
- * the upload is no longer stored.
+ * the upload is no longer stored, and the records reject when it cannot be read to its end.
  */
 export async function storedUploadRecords(
   uploads: FileStore,
@@ -55,11 +56,14 @@ export async function storedWorkbookRecords(
   });
 }
 
-/** The records until the first reading error: the import stopped at the same place. */
+/**
+ * The records until the workbook's first file-level problem: the import stopped at the same place
+ * (the report holds the problem). A failure to read the file is passed on.
+ */
 async function* untilProblem(records: AsyncGenerator<string[]>): AsyncGenerator<string[]> {
   try {
     yield* records;
-  } catch {
-    // The report holds the file-level problem; rows.csv ends where the import did.
+  } catch (error) {
+    if (!(error instanceof FileProblem)) throw error;
   }
 }

@@ -57,7 +57,13 @@ export async function* zipEntries(source: Readable, budget: InflateBudget): Asyn
   const zip = unzipper.Parse({ forceStream: true }) as unknown as Transform;
   let content: BudgetMeter | null = null;
   let zipError: Error | null = null;
-  source.on('error', (error) => zip.destroy(error));
+  // An error of the source is a failure to read the stored file (the disk, the storage: worth a
+  // retry), whatever it looks like: object storage's errors carry no `syscall`.
+  let sourceError: Error | null = null;
+  source.on('error', (error) => {
+    sourceError ??= error;
+    zip.destroy(error);
+  });
   // An archive cut short ends inside a member: the member's stream never ends, and the caller
   // reading it would wait forever unless the archive's error reaches it, even when the error
   // comes before the member is handed out. unzipper tells the early end by FILE_ENDED, when it
@@ -84,6 +90,7 @@ export async function* zipEntries(source: Readable, budget: InflateBudget): Asyn
     }
   } catch (error) {
     // Reading the stored upload failed (I/O: worth a retry), or the archive itself is bad (not).
+    if (sourceError) throw sourceError;
     if (error instanceof InflateLimitError || error instanceof ZipFormatError || !(error instanceof Error) || 'syscall' in error) throw error;
     throw endedEarly(error) ?? new ZipFormatError(error.message);
   } finally {
