@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 import { describe, expect, it } from 'vitest';
-import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from '../../src/workers/import/csv-records.js';
+import { CsvRecordReader } from '../../src/workers/import/csv-records.js';
+import { csvParseOptions, type CsvReadSettings } from '../../src/workers/import/csv-text.js';
 
 // The import reads CSV with its own line scanner and hands anything unusual to csv-parse: the
 // records (and any error) must be exactly csv-parse's, however the bytes are cut into pieces.

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -61,7 +61,27 @@ async function readAll(path: string, options: Record<string, unknown> = {}): Pro
 
 const csv = Buffer.from(['ean,name', ...Array.from({ length: ROWS }, (_, n) => `${4006381000000 + n},Product ${n}`)].join('\n'));
 
+/** How many of this process's file descriptors are open on `path`. */
+async function openDescriptors(path: string): Promise<number> {
+  let count = 0;
+  for (const fd of await readdir('/proc/self/fd')) {
+    if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) count += 1;
+  }
+  return count;
+}
+
 describe('reading a stored upload again', () => {
+  it('closes the file when its reader leaves early, as a client that drops rows.csv makes it', async () => {
+    const path = await stored(csv);
+    for (let n = 0; n < 5; n += 1) {
+      const { records } = await storedUploadRecords(store, path, importOptionsSchema.parse({ mode: 'upsert', on_error: 'abort', delimiter: null, dry_run: false }), LIMITS);
+      for await (const record of records) if (record[0] === '4006381000010') break;
+    }
+    // The streams close as their destruction settles, a turn or two after the loops left.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await openDescriptors(join(store.root, path))).toBe(0);
+  });
+
   it('reads every record of a CSV file, and ends quietly at an unterminated quote as the import did', async () => {
     expect(await readAll(await stored(csv))).toBe(ROWS + 1);
     expect(await readAll(await stored(Buffer.from('ean,name\n1,"open\n2,b\n')))).toBe(1);

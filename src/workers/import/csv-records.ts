@@ -1,31 +1,6 @@
-import { parse, type Options } from 'csv-parse';
-import { pieces, splitLine } from './csv-text.js';
+import { parse } from 'csv-parse';
+import { csvParseOptions, pieces, splitLine, type CsvReadSettings } from './csv-text.js';
 import { incompleteTail } from './input-guard.js';
-
-/** How an upload's CSV text is split into records: the same settings for both readers below. */
-export interface CsvReadSettings {
-  delimiter: string;
-  /** 2 when the first line is Excel's `sep=` hint, which is not a record. */
-  fromLine: number;
-  maxRecordBytes: number;
-}
-
-/** csv-parse's options for {@link CsvReadSettings}; `info` adds each record's line numbers. */
-export function csvParseOptions(settings: CsvReadSettings, info: boolean): Options {
-  return {
-    bom: true,
-    delimiter: settings.delimiter,
-    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
-    // stray carriage return behind as a cell or a one-cell row.
-    record_delimiter: ['\r\n', '\n'],
-    relax_quotes: false,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: settings.maxRecordBytes,
-    from_line: settings.fromLine,
-    info,
-  };
-}
 
 const QUOTE = 0x22;
 const LF = 0x0a;
@@ -100,9 +75,21 @@ export class CsvRecordReader {
     }
   }
 
-  /** The records of `input` (UTF-8 bytes), as a stage of `stream.pipeline`. */
+  /**
+   * The records of `input` (UTF-8 bytes), as a stage of `stream.pipeline` or on their own. A
+   * consumer that leaves early ends `input`'s iteration too, which destroys a stream (and, in a
+   * pipeline, the file it reads): read by hand, `input` would otherwise stay open.
+   */
   async *batches(input: AsyncIterable<Buffer | string>): AsyncGenerator<RecordBatch> {
     const iterator = pieces(input)[Symbol.asyncIterator]();
+    try {
+      yield* this.batchesOf(iterator);
+    } finally {
+      await iterator.return(undefined);
+    }
+  }
+
+  private async *batchesOf(iterator: AsyncIterator<Buffer>): AsyncGenerator<RecordBatch> {
     let text = '';
     let tail: Buffer = Buffer.alloc(0);
     let started = false;

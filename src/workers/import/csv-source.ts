@@ -5,7 +5,8 @@ import iconv from 'iconv-lite';
 import type { ImportEncoding, ImportOptions } from '../../shared/jobs/import-options.js';
 import { startsLikeZip } from '../../shared/jobs/upload-formats.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
-import { CsvRecordReader, csvParseOptions, type CsvReadSettings } from './csv-records.js';
+import { CsvRecordReader } from './csv-records.js';
+import { csvParseOptions, type CsvReadSettings } from './csv-text.js';
 import { detectDelimiter } from './header.js';
 import { InputGuard } from './input-guard.js';
 import { isParserError } from './file-problem.js';
@@ -95,7 +96,7 @@ export function csvParser(source: CsvSource, maxRecordBytes: number, info: boole
 export async function* uploadRecords(source: CsvSource, maxRecordBytes: number): AsyncGenerator<string[]> {
   const reader = new CsvRecordReader(readSettings(source, maxRecordBytes));
   const guard = new InputGuard();
-  // Leaving the loop early destroys the guard, and pipeline() closes the file with it.
+  // Destroying the guard, however the records end, makes pipeline() close the file with it.
   pipeline(openUtf8(source), guard).catch(() => {});
   try {
     for await (const batch of reader.batches(guard)) yield* batch;
@@ -104,5 +105,8 @@ export async function* uploadRecords(source: CsvSource, maxRecordBytes: number):
     // the file (the storage) is no end of it: passed on, so a download breaks off instead of
     // looking whole.
     if (!isParserError(error)) throw error;
+  } finally {
+    // A consumer that leaves early (a client that drops rows.csv) must not leave the file open.
+    guard.destroy();
   }
 }

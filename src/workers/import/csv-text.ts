@@ -1,4 +1,6 @@
-/** Helpers of the CSV reader (csv-records.ts) for the text it reads. */
+import type { Options } from 'csv-parse';
+
+/** Helpers of the CSV reader (csv-records.ts) for the text it reads, and the settings it shares with csv-parse. */
 
 /**
  * Most bytes of the upload decoded into one string. A string over V8's largest regular object
@@ -31,4 +33,29 @@ export function splitLine(text: string, start: number, end: number, delimiter: s
     fields.push(text.slice(at, next));
     at = next + 1;
   }
+}
+
+/** How an upload's CSV text is split into records: the same settings for both readers below. */
+export interface CsvReadSettings {
+  delimiter: string;
+  /** 2 when the first line is Excel's `sep=` hint, which is not a record. */
+  fromLine: number;
+  maxRecordBytes: number;
+}
+
+/** csv-parse's options for {@link CsvReadSettings}; `info` adds each record's line numbers. */
+export function csvParseOptions(settings: CsvReadSettings, info: boolean): Options {
+  return {
+    bom: true,
+    delimiter: settings.delimiter,
+    // Both line endings in one file (a file edited on two systems): a CRLF line must not leave a
+    // stray carriage return behind as a cell or a one-cell row.
+    record_delimiter: ['\r\n', '\n'],
+    relax_quotes: false,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: settings.maxRecordBytes,
+    from_line: settings.fromLine,
+    info,
+  };
 }
