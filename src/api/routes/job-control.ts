@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
@@ -71,6 +71,50 @@ export async function retryJobForOperator(deps: JobControlDeps, id: string): Pro
   return retryJob(deps, job);
 }
 
+/**
+ * How many runs one cancel ends: each run after the first was started by a retry that came
+ * between this cancel finding the job ended and reading it again.
+ */
+const CANCELLED_RUNS_AT_MOST = 5;
+
+/**
+ * Ends a `processing` job as `cancelled` and stops its run. When the job is no longer processing
+ * by the time the cancel writes (another cancel or the run itself ended it first), the job is
+ * read again and returned as it is; but if a concurrent retry has started its next run meanwhile,
+ * that run is cancelled too, as if this cancel had come after the retry. A 200 to a cancel tells
+ * the client the job will not go on running, so it never answers with a run it left running.
+ */
+async function cancelJob(deps: JobControlDeps, job: JobRow, log: FastifyBaseLogger): Promise<JobRow> {
+  for (let run = 1; ; run += 1) {
+    // PostgreSQL first: from here on no attempt can commit, whatever Redis does.
+    const cancelled = await cancelJobRow(deps.db, job.id);
+    deps.jobCache.forget(job.id);
+    if (cancelled) {
+      await stopCancelledRun(deps, cancelled, log);
+      return cancelled;
+    }
+    const current = await findJobOfAnyAccount(deps.db, job.id);
+    if (!current) return job;
+    // Past the bound a client is retrying and cancelling the job in a loop: it gets the job as it is.
+    if (current.status !== 'processing' || run === CANCELLED_RUNS_AT_MOST) return current;
+  }
+}
+
+/**
+ * A waiting or delayed job is removed so it never starts; a running one is aborted by the worker
+ * process that runs it. Both are best effort: a delivery of an ended job does nothing.
+ */
+async function stopCancelledRun(deps: JobControlDeps, job: JobRow, log: FastifyBaseLogger): Promise<void> {
+  log.info({ jobId: job.id, type: job.type }, 'job cancelled');
+  await deps.queues
+    .queue(job.type)
+    .remove(job.id)
+    .catch((error: unknown) => log.warn({ err: error, jobId: job.id }, 'could not remove the cancelled job from its queue'));
+  await deps.redis
+    .publish(deps.cancelChannel, job.id)
+    .catch((error: unknown) => log.warn({ err: error, jobId: job.id }, 'could not tell the workers about a cancel'));
+}
+
 /** POST /v1/jobs/{id}/cancel and POST /v1/jobs/{id}/retry (API.md §4). */
 export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -95,21 +139,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
     async (request) => {
       const job = await controlledJob(deps.db, request, request.params.id);
       if (job.status !== 'processing') return toJobResource(job);
-      // PostgreSQL first: from here on no attempt can commit, whatever Redis does.
-      const cancelled = await cancelJobRow(deps.db, job.id);
-      deps.jobCache.forget(job.id);
-      if (!cancelled) return toJobResource((await findJobOfAnyAccount(deps.db, job.id)) ?? job);
-      request.log.info({ jobId: job.id, type: job.type }, 'job cancelled');
-      // A waiting or delayed job is removed so it never starts; a running one is aborted by the
-      // worker process that runs it. Both are best effort: a delivery of an ended job does nothing.
-      await deps.queues
-        .queue(job.type)
-        .remove(job.id)
-        .catch((error: unknown) => request.log.warn({ err: error, jobId: job.id }, 'could not remove the cancelled job from its queue'));
-      await deps.redis
-        .publish(deps.cancelChannel, job.id)
-        .catch((error: unknown) => request.log.warn({ err: error, jobId: job.id }, 'could not tell the workers about a cancel'));
-      return toJobResource(cancelled);
+      return toJobResource(await cancelJob(deps, job, request.log));
     },
   );
 
