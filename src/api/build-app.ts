@@ -35,6 +35,7 @@ import { registerJsonBody } from './json-body.js';
 import { multipartLimits } from './multipart-limits.js';
 import { HTTP_SERVER_OPTIONS, registerExpectations } from './expectations.js';
 import { headersTimeoutOptions, limitConnections } from './connection-limits.js';
+import { limitPipelinedRequests } from './pipelined-requests.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
@@ -107,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   limitConnections(app.server, { perAddress: deps.config.MAX_CONNECTIONS_PER_ADDRESS, total: deps.config.MAX_CONNECTIONS }, app.log);
+  limitPipelinedRequests(app.server, deps.config.MAX_PIPELINED_REQUESTS, app.log);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
   let closing = false;

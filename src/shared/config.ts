@@ -114,6 +114,11 @@ const envSchema = z.object({
    * more is closed at once (0: no cap). Behind a load balancer every connection comes from it.
    */
   MAX_CONNECTIONS_PER_ADDRESS: integer(0).default(256),
+  /**
+   * Requests one connection may have in flight (sent ahead of their answers: HTTP/1.1 pipelining);
+   * one more closes the connection at once, unanswered.
+   */
+  MAX_PIPELINED_REQUESTS: integer(1).default(16),
   /** Connections one API process holds open in all (Node's maxConnections): descriptors stay for PostgreSQL, Redis and files. */
   MAX_CONNECTIONS: integer(1).default(10_000),
   /** A connection that sends and receives nothing this long is closed (Fastify connectionTimeout). */

@@ -180,6 +180,9 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
   });
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 
+  // Serialized once, at the first request (every route is registered by then), and sent as it is:
+  // serializing the ~200 KB document for each request cost a copy of it per answer not yet read.
+  let serialized: Buffer | undefined;
   app.get(
     '/openapi.json',
     {
@@ -188,6 +191,9 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
         response: { 200: z.record(z.string(), z.unknown()).meta({ description: 'OpenAPI 3.1 document' }) },
       },
     },
-    async () => app.swagger(),
+    async (_request, reply) => {
+      serialized ??= Buffer.from(JSON.stringify(app.swagger()));
+      return reply.type('application/json; charset=utf-8').send(serialized);
+    },
   );
 }
