@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliConfig } from './cli-config.js';
 import { CliError, EXIT, exitCodeOfStatus } from './exit-codes.js';
+import { isRefusedRedirect, redirectFailure, uploadRedirectFailure } from './redirect-failure.js';
 import { retryAfterMs } from './retry-after.js';
 
 /** Longest back-off between two attempts. */
@@ -31,7 +32,8 @@ export interface ApiRequest {
   resend?: boolean;
   /**
    * Follows a redirect: only a download, which the service may answer with 302 to a presigned
-   * storage URL (fetch sends no Authorization to another origin). Any other 3xx is final.
+   * storage URL (fetch sends no Authorization to another origin). Any other 3xx is final, and a
+   * request with a `body` stream does not see it at all (see `attempt` in createApiClient).
    */
   followRedirect?: boolean;
 }
@@ -52,6 +54,12 @@ export interface ApiClient {
    * network error, retried like one where the request may be sent again.
    */
   json<T>(method: string, path: string, request?: ApiRequest): Promise<T>;
+  /**
+   * {@link send}, then `read` on the answer within the attempt, as {@link json} reads its body: a
+   * failure of `read` that is not a {@link CliError} is the network's, and the request is sent
+   * again (and `read` called on the new answer) where it may be.
+   */
+  receive<T>(method: string, path: string, request: ApiRequest, read: (response: Response) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -62,25 +70,6 @@ function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const candidates = [cause?.code, cause?.message, (error as Error).message, (error as Error).name];
   return candidates.find((text): text is string => typeof text === 'string' && text.trim() !== '') ?? 'unknown error';
-}
-
-/**
- * The failure of a 3xx answer. The service redirects none of its routes but a download's, so a
- * redirect comes from in front of it (http to https, a host that moved). Following it would send an
- * upload again to an address nobody named, and fetch drops the key on the way to another origin
- * (the answer would be "Missing API key"). No retry changes it, the configured address does: a
- * usage error (exit 2) that names where the redirect points.
- */
-function redirectFailure(response: Response, url: URL, path: string): CliError {
-  const location = response.headers.get('location');
-  const requestId = response.headers.get('x-request-id');
-  if (location === null || !URL.canParse(location, url.href)) {
-    return new CliError(`The service answered ${response.status}, a redirect without a usable Location; check CATALOG_URL or --url.`, EXIT.usage, null, requestId);
-  }
-  const target = new URL(location, url);
-  const base = target.pathname.endsWith(path) ? `${target.origin}${target.pathname.slice(0, -path.length)}` : null;
-  const advice = base ? `set CATALOG_URL or --url to ${base}` : 'check CATALOG_URL or --url';
-  return new CliError(`The service answered ${response.status} redirecting to ${target.href}; ${advice}.`, EXIT.usage, null, requestId);
 }
 
 /** The failure of an error answer, from its envelope when it has one. */
@@ -143,7 +132,10 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       headers: headersOf(request, contentType),
       body: body?.stream ?? (request.json !== undefined ? JSON.stringify(request.json) : undefined),
       ...(body ? { duplex: 'half' } : {}),
-      redirect: request.followRedirect ? 'follow' : 'manual',
+      // Any mode but 'error' makes fetch tee a body stream to be able to send it again on a
+      // redirect, and the copy nobody reads keeps every chunk: an upload would hold the whole
+      // file in memory. An upload follows no redirect anyway; 'error' only loses the 3xx answer.
+      redirect: request.followRedirect ? 'follow' : body ? 'error' : 'manual',
       signal: request.signal ? AbortSignal.any([request.signal, unanswered.signal]) : unanswered.signal,
     };
     if (!body) waitForAnswer();
@@ -189,6 +181,11 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         const cause = (error as { cause?: unknown }).cause;
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;
+        if (isRefusedRedirect(error)) {
+          const failure = await uploadRedirectFailure(url, path, config.answerTimeoutMs);
+          failure.afterLostAnswer = lostAnswers > 0;
+          throw failure;
+        }
         // fetch's network failures carry their cause; a TypeError without one is fetch refusing the
         // request as built, which no retry changes. Its message can quote a header, the key's too.
         if (error instanceof TypeError && cause === undefined) {
@@ -241,6 +238,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
   return {
     baseUrl: config.baseUrl,
     send: (method, path, request = {}) => exchange(method, path, request, async (response) => response),
+    receive: exchange,
     async json<T>(method: string, path: string, request: ApiRequest = {}): Promise<T> {
       const text = await exchange(method, path, request, (response) => response.text());
       try {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -100,8 +101,8 @@ export interface Download {
 /**
  * GETs `path` into `target`, with a bar when `progress` is given. The body goes to a `.part` file
  * beside the destination, renamed at the end, so an interrupted download never leaves a file that
- * looks whole. The `.part` file is in `partialFiles` while it exists: Ctrl+C ends the process at
- * once (main.ts), without this function's cleanup, and removes what the set holds.
+ * looks whole. The body is saved within the client's attempt: a download cut off mid-body is a
+ * network error, and the GET is sent again and the `.part` file written anew.
  */
 export async function downloadTo(
   client: ApiClient,
@@ -110,11 +111,31 @@ export async function downloadTo(
   target: DownloadTarget,
   partialFiles: Set<string>,
 ): Promise<Download> {
-  const response = await client.send('GET', path, { followRedirect: true });
+  const bar: ProgressBar | null = progress?.bar('download', 'bytes') ?? null;
+  try {
+    return await client.receive('GET', path, { followRedirect: true }, (response) => saveBody(response, path, target, bar, partialFiles));
+  } finally {
+    bar?.stop();
+  }
+}
+
+/**
+ * One attempt's answer to a download, written to its `.part` file and renamed. The `.part` file is
+ * in `partialFiles` while it exists: Ctrl+C ends the process at once (main.ts), without this
+ * function's cleanup, and removes what the set holds. A local failure (no such folder, no
+ * permission) is the caller's to fix and thrown as a usage error; any other is the network's,
+ * thrown as it is for the client to retry.
+ */
+async function saveBody(
+  response: Response,
+  path: string,
+  target: DownloadTarget,
+  bar: ProgressBar | null,
+  partialFiles: Set<string>,
+): Promise<Download> {
   const destination = 'file' in target ? target.file : join(target.folder, attachmentName(response) ?? target.fallbackName);
   const length = response.headers.get('content-length');
   const total = length === null ? null : Number(length);
-  const bar: ProgressBar | null = progress?.bar('download', 'bytes') ?? null;
   const partial = join(dirname(destination), `${basename(destination)}.part`);
   let written = 0;
   partialFiles.add(partial);
@@ -124,18 +145,21 @@ export async function downloadTo(
       written = bytes;
       bar?.update(bytes, total);
     });
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, createWriteStream(partial));
+    // Opened before the first byte is counted: once the bar shows, the .part file is there.
+    const file = createWriteStream(partial);
+    await once(file, 'open');
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, file);
     await rename(partial, destination);
     return { bytes: written, file: destination };
   } catch (error) {
     // The real failure is the one to report, not a cleanup's (a name too long fails both alike).
+    // A body not yet piped (the file could not be opened) is cancelled, not left to hold its connection.
+    await response.body?.cancel().catch(() => undefined);
     await rm(partial, { force: true }).catch(() => undefined);
-    if (error instanceof CliError) throw error;
-    // A file-system error (no such folder, no permission) is the caller's to fix; anything else is the network.
     const local = typeof (error as NodeJS.ErrnoException).syscall === 'string';
-    throw new CliError(`Could not download ${path} to ${destination}: ${(error as Error).message}`, local ? EXIT.usage : EXIT.server);
+    if (local) throw new CliError(`Could not download ${path} to ${destination}: ${(error as Error).message}`, EXIT.usage);
+    throw error;
   } finally {
     partialFiles.delete(partial);
-    bar?.stop();
   }
 }

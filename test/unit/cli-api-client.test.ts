@@ -200,7 +200,20 @@ describe('the CLI HTTP client on a redirect', () => {
     expect(failure.message).toBe(
       'The service answered 307 redirecting to https://catalog.example/v1/imports?mode=upsert; set CATALOG_URL or --url to https://catalog.example.',
     );
-    expect(stand.requests).toHaveLength(1);
+    // The upload once; where the redirect points is asked with a HEAD, without the file.
+    expect(stand.requests.map((request) => request.method)).toEqual(['POST', 'HEAD']);
+    expect(notices).toEqual([]);
+  });
+
+  it('says an upload was redirected, without retrying it, when the address gives a HEAD no redirect', async () => {
+    const stand = await scriptedStandIn((response, _index, request) =>
+      request.method === 'HEAD' ? response.writeHead(404).end() : response.writeHead(308, { location: 'https://catalog.example/v1/imports' }).end(),
+    );
+    const notices: string[] = [];
+    const failure = await failureOf(clientFor(stand.url, notices).json('POST', '/v1/imports', { body: csvBody }));
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, afterLostAnswer: false });
+    expect(failure.message).toBe('The service answered the upload with a redirect; check CATALOG_URL or --url.');
+    expect(stand.requests.filter((request) => request.method === 'POST')).toHaveLength(1);
     expect(notices).toEqual([]);
   });
 
