@@ -67,7 +67,12 @@ function apiKeyOf(value: string | undefined, source: string): string | undefined
  * own, so this is its one reader of the environment (the service's is src/shared/config.ts).
  */
 export function loadCliConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): CliConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ''));
+  // A variable whose flag is given is not read at all: a wrong CATALOG_URL left in a shell must not
+  // stop a command that names its address with --url (the flag's own value is checked below).
+  const replaced = new Set([flags.url !== undefined && 'CATALOG_URL', flags.key !== undefined && 'CATALOG_API_KEY']);
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== '' && !replaced.has(key)),
+  );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -75,7 +80,7 @@ export function loadCliConfig(flags: GlobalFlags, env: NodeJS.ProcessEnv = proce
   }
   const baseUrl = flags.url ?? parsed.data.CATALOG_URL ?? DEFAULT_URL;
   if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
-    throw new CliError(`--url: not an http(s) URL: ${baseUrl}`, EXIT.usage);
+    throw new CliError(`${flags.url === undefined ? 'CATALOG_URL' : '--url'}: not an http(s) URL: ${baseUrl}`, EXIT.usage);
   }
   return {
     baseUrl: baseUrl.replace(/\/+$/, ''),

@@ -14,6 +14,14 @@ export interface JobAccepted {
   status: string;
 }
 
+/**
+ * What `--no-wait --json` prints of an accepted job: its id in `job_id`, the field a failure's
+ * JSON names it by, and in `id` as well, which the 202 answer itself was once printed with.
+ */
+export function acceptedResult(accepted: JobAccepted): { job_id: string; id: string; status: string } {
+  return { job_id: accepted.id, id: accepted.id, status: accepted.status };
+}
+
 /** The states a job ends in (API.md §4). */
 const ENDED_STATUSES = ['completed', 'failed', 'cancelled'];
 

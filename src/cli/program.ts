@@ -28,7 +28,7 @@ Exit codes:
   130  interrupted (Ctrl+C); a job already accepted goes on on the service
 
 Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY, CATALOG_RETRIES,
-CATALOG_RETRY_BASE_MS, CATALOG_EVENTS_IDLE_MS (see the README).`;
+CATALOG_RETRY_BASE_MS, CATALOG_ANSWER_TIMEOUT_MS, CATALOG_EVENTS_IDLE_MS (see the README).`;
 
 /** Wraps a command handler into a commander action; the handler gets the context of the global flags. */
 type ActionOf = <A extends unknown[]>(

@@ -75,6 +75,30 @@ describe('catalog with a malformed API key', { timeout: 60_000 }, () => {
   });
 });
 
+describe("catalog's flags and environment", { timeout: 60_000 }, () => {
+  it('takes --url over a CATALOG_URL that is not a URL, and --key over CATALOG_API_KEY', async () => {
+    const account = await ctx.createAccount();
+    const env = { CATALOG_URL: 'notaurl', CATALOG_API_KEY: 'ck_not_this_key' };
+    const run = await runProcess(compiled.command, ['--url', url, '--key', account.key, 'usage'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^FREE tier, /m);
+  });
+
+  it('names CATALOG_URL, not --url, when the variable is not an http(s) URL', async () => {
+    const run = await runProcess(compiled.command, ['usage'], { CATALOG_URL: 'ftp://catalog.example', CATALOG_API_KEY: 'ck_unused' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('catalog: CATALOG_URL: not an http(s) URL: ftp://catalog.example');
+  });
+
+  it('lists every variable it reads in --help', async () => {
+    const run = await runProcess(compiled.command, ['--help'], {});
+    expect(run.code).toBe(0);
+    for (const name of ['CATALOG_URL', 'CATALOG_API_KEY', 'CATALOG_RETRIES', 'CATALOG_RETRY_BASE_MS', 'CATALOG_ANSWER_TIMEOUT_MS', 'CATALOG_EVENTS_IDLE_MS']) {
+      expect(run.stdout).toContain(name);
+    }
+  });
+});
+
 describe('catalog --json on an argument error', { timeout: 60_000 }, () => {
   it('prints the usage error as JSON on stdout with exit 2, as for any other failure', async () => {
     const unknownOption = await cli('ck_unused', '--json', 'import', 'small.csv', '--bogus');

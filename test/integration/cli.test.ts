@@ -224,7 +224,7 @@ describe('catalog import', { timeout: 60_000 }, () => {
       expect(run.stderr).toMatch(/Could not reach .*; reading the job to see whether the retry reached the service/);
       expect(run.stderr).toContain('the retry sent before the network error was accepted: the job runs again');
       expect(run.code, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout)).toEqual({ id, status: 'processing' });
+      expect(JSON.parse(run.stdout)).toEqual({ job_id: id, id, status: 'processing' });
       expect(proxy.requests().filter((line) => line.startsWith(`POST /v1/jobs/${id}/retry`))).toHaveLength(1);
     } finally {
       await imports.resume();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { checkOutputPath, firstFreePath, isSameFile } from '../destination.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
-import type { JobAccepted, JobView } from '../job-view.js';
+import { acceptedResult, type JobAccepted, type JobView } from '../job-view.js';
 import { elapsedSeconds, jobSummary, type CommandContext } from '../output.js';
 import { downloadTo, uploadFile } from '../transfer.js';
 
@@ -125,7 +125,7 @@ export async function importCommand(context: CommandContext, file: string, optio
   const headers = { 'idempotency-key': randomUUID() };
   const accepted = await uploadFile<JobAccepted>(context.client, context.progress, file, { path: '/v1/imports', query, headers });
   if (!options.wait) {
-    context.output.result(accepted, [`Import accepted: job ${accepted.id}`]);
+    context.output.result(acceptedResult(accepted), [`Import accepted: job ${accepted.id}`]);
     return EXIT.done;
   }
   const job = await followAcceptedJob(context, accepted.id, { kind: 'Import', label: 'import' });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
-import type { JobAccepted, JobView } from '../job-view.js';
+import { acceptedResult, type JobAccepted, type JobView } from '../job-view.js';
 import { jobSummary, type CommandContext } from '../output.js';
 
 /** Options of `catalog jobs list`. */
@@ -106,7 +106,7 @@ async function requestRetry(context: CommandContext, id: string): Promise<JobAcc
 export async function retryJobCommand(context: CommandContext, id: string, options: { wait: boolean }): Promise<ExitCode> {
   const accepted = await requestRetry(context, id);
   if (!options.wait) {
-    context.output.result(accepted, [`Retry accepted: job ${accepted.id}`]);
+    context.output.result(acceptedResult(accepted), [`Retry accepted: job ${accepted.id}`]);
     return EXIT.done;
   }
   const job = await followAcceptedJob(context, accepted.id, { kind: 'Retry', label: 'job' });
