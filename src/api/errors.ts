@@ -1,4 +1,4 @@
-import type { FieldProblem } from '../shared/field-problems.js';
+import { MAX_FIELD_PROBLEMS, type FieldProblem } from '../shared/field-problems.js';
 import { AppError } from '../shared/http/app-error.js';
 
 // The API's errors: those every HTTP listener answers with (the envelope's own) and the API's
@@ -11,16 +11,17 @@ export const emailNotVerified = () => new AppError(403, 'EMAIL_NOT_VERIFIED', 'E
 
 export const accountSuspended = () => new AppError(403, 'ACCOUNT_SUSPENDED', 'Account suspended.');
 
+/** A body's field problems (API.md §1): the first in `error`, the first MAX_FIELD_PROBLEMS in `errors`. */
 export const validationError = (problems: FieldProblem[], status = 400) =>
-  new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
+  new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', { errors: problems.slice(0, MAX_FIELD_PROBLEMS) });
 
 /**
  * A job, schedule, import-profile or tier-change body that names an unknown value, key or field (API.md §1: 400 BAD_REQUEST,
- * which the contract keeps apart from a product body's 422): the first problem in `error`, all
- * of them in `errors`, as a VALIDATION_ERROR lists them.
+ * which the contract keeps apart from a product body's 422): the first problem in `error`, the
+ * first MAX_FIELD_PROBLEMS of them in `errors`, as a VALIDATION_ERROR lists them.
  */
 export const badRequestBody = (problems: FieldProblem[]) =>
-  new AppError(400, 'BAD_REQUEST', problems[0]?.message ?? 'The request is invalid.', { errors: problems });
+  new AppError(400, 'BAD_REQUEST', problems[0]?.message ?? 'The request is invalid.', { errors: problems.slice(0, MAX_FIELD_PROBLEMS) });
 
 /** An Idempotency-Key already used within 24 hours with another request (API.md §4: 422). */
 export const idempotencyKeyReused = () =>

@@ -9,10 +9,51 @@ export interface FieldProblem {
   message: string;
 }
 
-/** An issue of a route's schema validation, as Fastify reports it: a JSON pointer and a sentence. */
+/**
+ * At most this many problems are listed in an error's `errors`: a 1 MiB body can hold tens of
+ * thousands of wrong keys or values, and an answer (and log line) listing each would run to
+ * megabytes and hold the event loop while it is built. The first problems are listed, in order.
+ */
+export const MAX_FIELD_PROBLEMS = 20;
+
+/** At most this many unknown keys are named in one message; the others are counted. */
+const MAX_NAMED_KEYS = 5;
+
+/**
+ * The unknown keys of an object for a message, `'a', 'b'`, at most the first few of them, with how
+ * many more were sent: `'k0', 'k1', 'k2', 'k3', 'k4' and 79995 more`. `name` turns a key into what
+ * the message calls it (its path, say); it is called for the named keys alone.
+ */
+export function namedKeys(keys: readonly string[], name: (key: string) => string = (key) => key): string {
+  const named = keys.slice(0, MAX_NAMED_KEYS).map((key) => `'${name(key)}'`).join(', ');
+  return keys.length > MAX_NAMED_KEYS ? `${named} and ${keys.length - MAX_NAMED_KEYS} more` : named;
+}
+
+/** Whether `keys` are more than one message names one by one. */
+export const tooManyToName = (keys: readonly string[]) => keys.length > MAX_NAMED_KEYS;
+
+/** The sentence about unknown keys where no known keys are listed: `Unknown key 'colums'.` */
+export const unknownKeysMessage = (keys: readonly string[]) => `Unknown key${keys.length === 1 ? '' : 's'} ${namedKeys(keys)}.`;
+
+/**
+ * An issue of a route's schema validation, as Fastify reports it: a JSON pointer and a sentence;
+ * zod's unknown keys also carry them in `params.keys`.
+ */
 export interface SchemaIssue {
   instancePath: string;
   message?: string | undefined;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * The sentence of a schema issue. zod's own about unknown keys quotes every one of them (tens of
+ * thousands fit in a body): it is worded as the API's own, naming the first few.
+ */
+export function schemaIssueMessage(issue: SchemaIssue): string | undefined {
+  const keys = issue.params?.['keys'];
+  if (issue.keyword === 'unrecognized_keys' && Array.isArray(keys)) return unknownKeysMessage(keys.map(String));
+  return issue.message;
 }
 
 /** The dotted field path of a schema issue (`/filter/brand` → `filter.brand`); `''` for the input itself. */
@@ -21,14 +62,14 @@ export function schemaIssueField(issue: SchemaIssue): string {
 }
 
 /**
- * One problem per schema issue. An issue about the body itself is named `body`, with `bodyMessage`
- * when given (else its own sentence).
+ * One problem per schema issue, for the first {@link MAX_FIELD_PROBLEMS} issues. An issue about
+ * the body itself is named `body`, with `bodyMessage` when given (else its own sentence).
  */
 export function schemaIssueProblems(issues: readonly SchemaIssue[], bodyMessage?: string): FieldProblem[] {
-  return issues.map((issue) => {
+  return issues.slice(0, MAX_FIELD_PROBLEMS).map((issue) => {
     const field = schemaIssueField(issue);
-    if (!field) return { field: 'body', message: bodyMessage ?? issue.message ?? 'Invalid value.' };
-    return { field, message: issue.message ?? 'Invalid value.' };
+    const message = schemaIssueMessage(issue) ?? 'Invalid value.';
+    return field ? { field, message } : { field: 'body', message: bodyMessage ?? message };
   });
 }
 
@@ -37,17 +78,21 @@ type UnknownKeysIssue = Extract<z.core.$ZodIssue, { code: 'unrecognized_keys' }>
 /**
  * One problem per zod issue, named by its path without array positions and after `prefix`
  * (`export.` inside a schedule); `body` for the input itself. Unknown keys are named together in
- * one problem unless `unknownKeys` words them otherwise.
+ * one problem unless `unknownKeys` words them otherwise. At most {@link MAX_FIELD_PROBLEMS}: the
+ * issues after those are not looked at.
  */
 export function zodIssueProblems(
   issues: readonly z.core.$ZodIssue[],
   options: { prefix?: string; unknownKeys?: (issue: UnknownKeysIssue, path: string) => FieldProblem[] } = {},
 ): FieldProblem[] {
   const prefix = options.prefix ?? '';
-  return issues.flatMap((issue) => {
+  const problems: FieldProblem[] = [];
+  for (const issue of issues) {
+    if (problems.length >= MAX_FIELD_PROBLEMS) break;
     const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
-    if (issue.code !== 'unrecognized_keys') return [{ field: prefix + (path || 'body'), message: issue.message }];
-    if (options.unknownKeys) return options.unknownKeys(issue, path);
-    return [{ field: prefix + (path || 'body'), message: `Unknown key '${issue.keys.join("', '")}'.` }];
-  });
+    if (issue.code !== 'unrecognized_keys') problems.push({ field: prefix + (path || 'body'), message: issue.message });
+    else if (options.unknownKeys) problems.push(...options.unknownKeys(issue, path));
+    else problems.push({ field: prefix + (path || 'body'), message: unknownKeysMessage(issue.keys) });
+  }
+  return problems.slice(0, MAX_FIELD_PROBLEMS);
 }

@@ -8,6 +8,7 @@ import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
+import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions } from '../../shared/jobs/export-options.js';
 import { idempotencyKeyOf, requestHashOf } from '../job-acceptance.js';
 import {
@@ -120,6 +121,7 @@ export function exportScheduleRoutes(
     {
       config,
       attachValidation: true,
+      preValidation: boundMappedColumns('export'),
       schema: {
         summary: 'Schedule a recurring export',
         description:

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody } from '../errors.js';
+import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
@@ -11,7 +12,7 @@ import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
 
 /**
  * Validates an export request body: 400 BAD_REQUEST naming the first problem (an unknown
- * format or field, a filter of the wrong type), all of them in `errors`.
+ * format or field, a filter of the wrong type), the first 20 of them in `errors`.
  */
 export function exportOptionsOf(body: unknown, prefix = ''): ExportOptions {
   const parsed = parseExportRequest(body, prefix);
@@ -28,6 +29,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       // The body is checked in the handler, so that the 400 says the problem in the export's own
       // words and lists every one in `errors` (not the generic 'Invalid field' of one schema issue).
       attachValidation: true,
+      preValidation: boundMappedColumns(),
       schema: {
         summary: 'Start an export of the catalog as CSV or NDJSON',
         description: 'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed.',

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, badRequestBody, notFound } from '../errors.js';
+import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { zodIssueProblems } from '../../shared/field-problems.js';
 import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
 import {
@@ -56,7 +57,7 @@ function toProfileResource(profile: ImportProfileRow) {
 
 /**
  * Validates a profile body: 400 BAD_REQUEST naming the first problem (an unknown target, delimiter,
- * encoding or mode, a missing name), all of them in `errors` (API.md §1 keeps 422 for product bodies).
+ * encoding or mode, a missing name), the first 20 of them in `errors` (API.md §1 keeps 422 for product bodies).
  */
 function profileOf(body: unknown): { name: string; settings: ImportProfileSettings } {
   const parsed = importProfileBodySchema.safeParse(body ?? undefined);
@@ -92,7 +93,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
   };
   // The body is checked in the handler, so that the 400 says the problem in the profile's own
   // words and lists every one in `errors` (not the generic 'Invalid field' of one schema issue).
-  const write = { config, attachValidation: true };
+  const write = { config, attachValidation: true, preValidation: boundMappedColumns() };
 
   routes.post(
     '/v1/import-profiles',

@@ -12,7 +12,7 @@ import {
   serviceUnavailable,
   unsupportedMediaType,
 } from './app-error.js';
-import { schemaIssueField } from '../field-problems.js';
+import { MAX_FIELD_PROBLEMS, schemaIssueField, schemaIssueMessage } from '../field-problems.js';
 import { envelopeOf, sendError } from './error-envelope.js';
 
 /**
@@ -66,11 +66,12 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
-    const problems = error.validation.map((issue) => {
+    const problems = error.validation.slice(0, MAX_FIELD_PROBLEMS).map((issue) => {
       const name = schemaIssueField(issue) || 'body';
-      return { field: name, message: `Invalid ${where} '${name}': ${issue.message}` };
+      return { field: name, message: `Invalid ${where} '${name}': ${schemaIssueMessage(issue) ?? 'invalid'}` };
     });
-    // A body's problems are all listed in `errors`, as every other 400 of a body lists them (API.md §1).
+    // A body's problems are listed in `errors` (the first MAX_FIELD_PROBLEMS of them), as every
+    // other 400 of a body lists them (API.md §1).
     return badRequest(problems[0]!.message, error.validationContext === 'body' ? { errors: problems } : undefined);
   }
   switch (error.code) {
