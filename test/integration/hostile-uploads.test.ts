@@ -146,6 +146,24 @@ describe('bodies and headers the service will not read', () => {
     expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
   });
 
+  it('refuses a multipart boundary over 70 characters (RFC 2046) or empty with 400 naming it, where one of 253 was a 500, and takes one of 70', async () => {
+    const upload = (boundary: string, quoted = false) =>
+      streamRequest(`${url}/v1/imports`, {
+        headers: { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${quoted ? `"${boundary}"` : boundary}` },
+        chunks: [`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\nean,name\n96385074,Pen\r\n--${boundary}--\r\n`],
+      });
+    const [jobsBefore, uploadsBefore] = [await jobCount(), await storedUploads()];
+    for (const length of [253, 71]) {
+      const { error } = envelope(await upload('b'.repeat(length)), 400, 'BAD_REQUEST');
+      expect(error).toBe(`The multipart boundary is ${length} characters long: it must be 1 to 70 characters (RFC 2046).`);
+    }
+    const empty = envelope(await upload('', true), 400, 'BAD_REQUEST');
+    expect(empty.error).toBe('The multipart boundary is empty: it must be 1 to 70 characters (RFC 2046).');
+    expect([await jobCount(), await storedUploads()]).toEqual([jobsBefore, uploadsBefore]);
+    const longest = await upload('b'.repeat(70));
+    expect(longest.status, longest.body).toBe(202);
+  });
+
   it('refuses a gzip-encoded upload with 415 instead of storing compressed bytes', async () => {
     const answer = await streamRequest(`${url}/v1/imports`, {
       headers: { 'x-api-key': key, 'content-type': 'text/csv', 'content-encoding': 'gzip' },

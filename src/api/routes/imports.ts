@@ -18,6 +18,7 @@ import { readWhole } from '../../shared/storage/read-whole.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { mediaTypeOf, mediaTypeParameter } from '../media-type.js';
+import { boundaryProblem, noBoundary } from '../multipart-boundary.js';
 import { MultipartFileContentType } from '../multipart-file-content-type.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
@@ -73,7 +74,8 @@ const EXPECTED_MEDIA_TYPES = `send the CSV as text/csv, an .xlsx workbook as ${X
 /**
  * Refuses, before any body is parsed, an import body that is neither CSV nor multipart (API.md §1:
  * 415): Fastify would otherwise parse JSON or plain text into something that is not an upload.
- * A CSV body labelled with a charset the import cannot read is refused too (a workbook's is ignored).
+ * A CSV body labelled with a charset the import cannot read is refused too (a workbook's is ignored),
+ * and so is a multipart body without a boundary its parser can look for (400).
  */
 async function requireImportMediaType(request: FastifyRequest): Promise<void> {
   const contentType = request.headers['content-type'];
@@ -82,6 +84,10 @@ async function requireImportMediaType(request: FastifyRequest): Promise<void> {
     throw unsupportedMediaType(contentType, EXPECTED_MEDIA_TYPES);
   }
   if (CSV_MEDIA_TYPES.has(mediaType)) charsetEncoding(contentType);
+  if (mediaType === 'multipart/form-data') {
+    const problem = boundaryProblem(contentType);
+    if (problem) throw problem;
+  }
 }
 
 /** POST /v1/imports: store the upload, write the job row, queue it, answer 202 at once. */
@@ -121,7 +127,15 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       });
       const idempotencyKey = request.headers['idempotency-key'];
       // Only a repeat of an Idempotency-Key compares requests: without one, the upload is not hashed.
-      const { upload, format, charset } = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined });
+      const received = await receiveUpload(request, deps, { sha256: idempotencyKey !== undefined }).catch((error: unknown) => {
+        // The body timeout (request-guards.ts) answered 408 and ended the request, so the read
+        // failed: the client's doing, already answered, and no failure for the error log.
+        if (!reply.sent) throw error;
+        request.log.info({ err: error }, 'upload read ended after the request was answered');
+        return null;
+      });
+      if (!received) return;
+      const { upload, format, charset } = received;
       if (format === 'xlsx') options.format = 'xlsx';
       // The label comes last: a profile is set for the account's files, while many clients put
       // `charset=utf-8` on whatever they send.
@@ -225,9 +239,7 @@ async function receiveBody(source: Readable, deps: ImportRouteDeps, save: SaveOp
 /** The 400 of a multipart body that busboy could not parse (its errors carry no code), or null. */
 function malformedMultipart(error: unknown): AppError | null {
   const message = error instanceof Error ? error.message : '';
-  if (message === 'Multipart: Boundary not found') {
-    return badRequest("The multipart body has no boundary: send Content-Type 'multipart/form-data; boundary=…'.");
-  }
+  if (message === 'Multipart: Boundary not found') return noBoundary();
   if (/unexpected end of multipart data$/i.test(message)) return badRequest('The multipart body ends before its closing boundary.');
   return null;
 }
