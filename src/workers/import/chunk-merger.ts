@@ -6,11 +6,12 @@ import {
   mergeChunk,
   previewChunk,
   PRODUCT_COPY_COLUMNS,
-  rejectByMode,
   rejectRepeatedEans,
   spillSeenEans,
+  type ChunkMergeResult,
   type MergeCounts,
   type MergeShape,
+  type RejectedRow,
 } from './chunk-sql.js';
 import { upsertChunk } from './chunk-upsert.js';
 import { mergeSetsAttributes, rejectTooManyAttributes } from './attribute-count-rule.js';
@@ -19,7 +20,9 @@ import { mergedCurrencyRule, rejectPriceWithoutCurrency } from './currency-rule.
 import type { FullChunk } from './chunk-builder.js';
 import type { FirstLoadRepeats } from './first-load-repeats.js';
 import type { Chunk, EanRange } from './import-chunk.js';
+import { rejectByMode } from './mode-rule.js';
 import { UnchangedRows } from './unchanged-rows.js';
+import { mergeVanishedRows, type SettledRows } from './vanished-rows.js';
 
 /** What merging one chunk did: its effect on products (or, for a dry run, the preview) and the rows it rejected. */
 export interface ChunkMerged {
@@ -139,20 +142,29 @@ export class ChunkMerger {
     if (rules.currency) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, rules.currency)));
     // A file without attribute columns (or the JSON column) adds no names: no statement either.
     if (rules.attributeCount) rejected.push(...(await rejectTooManyAttributes(tx, accountId, shape)));
-    for (const { row, field, code, message } of rejected) {
-      const record = chunk.records!.get(row)!;
-      await this.report([row, 0, record.ean, field, code, message, JSON.stringify(record.cells)]);
-    }
+    await this.reportRejected(chunk, rejected);
     let counts: MergeCounts = { created: 0, updated: 0, unchanged: 0 };
     if (stillMerging(rejected.length)) {
       const staged = chunk.rows - rejected.length;
-      counts = options.dry_run
-        ? await previewChunk(tx, accountId, shape, staged)
-        : await this.mergeStaged(chunk, shape, staged, unchanged === 0);
+      if (options.dry_run) counts = await previewChunk(tx, accountId, shape, staged);
+      else {
+        const merged = await this.mergeStaged(chunk, shape, staged, unchanged === 0);
+        await this.reportRejected(chunk, merged.notFound);
+        rejected.push(...merged.notFound);
+        counts = merged.counts;
+      }
       counts.unchanged += unchanged;
     }
     await clearChunk(tx);
     return { counts, rejected: rejected.length };
+  }
+
+  /** Reports the chunk's rejected rows, with their cells as uploaded. */
+  private async reportRejected(chunk: Chunk, rejected: RejectedRow[]): Promise<void> {
+    for (const { row, field, code, message } of rejected) {
+      const record = chunk.records!.get(row)!;
+      await this.report([row, 0, record.ean, field, code, message, JSON.stringify(record.cells)]);
+    }
   }
 
   /**
@@ -161,18 +173,27 @@ export class ChunkMerger {
    * for the rest of the attempt, and that chunk is merged by its EANs. A chunk that lost its
    * unchanged rows (not `whole`) holds mostly new and changed rows: an upsert's is merged with one
    * probe per row (see upsertChunk), another mode's by its EANs (its range holds the rows taken
-   * out too).
+   * out too). Rows whose product was deleted while mergeChunk ran are settled after it (see
+   * mergeVanishedRows): mode=update's rows left without a product come back as `notFound`.
    */
-  private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number, whole: boolean): Promise<MergeCounts> {
+  private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number, whole: boolean): Promise<SettledRows> {
     const { tx, settings } = this;
-    if (!whole && settings.options.mode === 'upsert') return upsertChunk(tx, settings.accountId, shape, staged);
-    const merge = (range: EanRange | null) =>
-      mergeChunk(tx, settings.accountId, settings.options.mode, shape, staged, settings.catalogWasEmpty, range);
+    const { accountId, options, catalogWasEmpty } = settings;
+    if (!whole && options.mode === 'upsert') return { counts: await upsertChunk(tx, accountId, shape, staged), notFound: [] };
+    const merge = (range: EanRange | null) => mergeChunk(tx, accountId, options.mode, shape, staged, catalogWasEmpty, range);
+    let merged: ChunkMergeResult | null = null;
     if (whole && this.byRange && chunk.eans) {
-      const merged = await merge(chunk.eans);
-      if (merged) return merged;
-      this.byRange = false;
+      merged = await merge(chunk.eans);
+      if (!merged) this.byRange = false;
     }
-    return (await merge(null))!;
+    merged ??= (await merge(null))!;
+    if (merged.vanished.length === 0) return { counts: merged.counts, notFound: [] };
+    const settled = await mergeVanishedRows(tx, accountId, options.mode, shape, merged.vanished);
+    const { created, updated, unchanged } = merged.counts;
+    const more = settled.counts;
+    return {
+      counts: { created: created + more.created, updated: updated + more.updated, unchanged: unchanged + more.unchanged },
+      notFound: settled.notFound,
+    };
   }
 }

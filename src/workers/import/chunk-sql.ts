@@ -42,6 +42,12 @@ export interface MergeCounts {
   unchanged: number;
 }
 
+/** What {@link mergeChunk} did, and the rows it neither wrote nor counted: their product was deleted meanwhile. */
+export interface ChunkMergeResult {
+  counts: MergeCounts;
+  vanished: number[];
+}
+
 /** A staged row taken out of the merge by a set-based rule. */
 export interface RejectedRow {
   row: number;
@@ -109,33 +115,6 @@ export async function rejectRepeatedEans(tx: DbClient, rows: number): Promise<Re
 export async function spillSeenEans(tx: DbClient, seen: SeenEans): Promise<void> {
   await copySeenLines(tx, 'import_seen', seen.entries());
   seen.clear();
-}
-
-/** "The account's catalog has chunk row `c`'s EAN", as one index probe. */
-const STORED = `(SELECT true FROM products p WHERE p.account_id = $1 AND p.ean = c.ean) IS NOT NULL`;
-
-/**
- * Applies the rule of `mode` against the stored catalog: `create` rejects EANs that exist
- * (`DUPLICATE_EAN`), `update` rejects EANs that do not (`NOT_FOUND`); `upsert` takes both.
- * `allNew` says that no EAN of the chunk can be stored (see {@link mergeChunk}).
- */
-export async function rejectByMode(
-  tx: DbClient,
-  accountId: string,
-  mode: ImportMode,
-  allNew: boolean,
-): Promise<RejectedRow[]> {
-  // With `allNew`, create has nothing to reject (update still rejects every row, as NOT_FOUND).
-  if (mode === 'upsert' || (mode === 'create' && allNew)) return [];
-  const { rows } = await tx.query<{ row: number }>(
-    `DELETE FROM import_chunk c WHERE ${mode === 'create' ? STORED : `NOT ${STORED}`} RETURNING c.row`,
-    [accountId],
-  );
-  return rows.map(({ row }) =>
-    mode === 'create'
-      ? { row, field: 'ean', code: 'DUPLICATE_EAN', message: 'A product with this EAN already exists.' }
-      : { row, field: 'ean', code: 'NOT_FOUND', message: 'No product with this EAN exists (mode=update only changes existing products).' },
-  );
 }
 
 /**
@@ -225,6 +204,16 @@ export function updatedValues(shape: MergeShape, value: (column: string) => stri
  * of the key, which is cheaper when the file is in EAN order. When the stretch holds more than
  * {@link RANGE_DENSITY} products per row, nothing is written and the result is null: the caller
  * merges the chunk again without a range.
+ *
+ * A product deleted by another transaction that commits while the statement runs is still paired
+ * with its row (the statement's snapshot has it), and the UPDATE then skips the row (READ
+ * COMMITTED: the row is gone). Such a row is neither written nor counted: the rows the statement
+ * does not account for are returned as `vanished`, for the caller to settle as if the delete had
+ * come first (see mergeVanishedRows). The counts tell when there are any, so the common path costs
+ * a count of the changed rows, where locking every pair up front would write a lock into each
+ * stored row (a product the UPDATE reaches is locked by it, and a later delete waits for it). A
+ * row found equal is not locked either: if its product is deleted before the import commits, the
+ * import, which wrote nothing there, counts as having come before the delete (see UnchangedRows).
  */
 export async function mergeChunk(
   tx: DbClient,
@@ -234,13 +223,13 @@ export async function mergeChunk(
   staged: number,
   allNew: boolean,
   range: EanRange | null = null,
-): Promise<MergeCounts | null> {
+): Promise<ChunkMergeResult | null> {
   if (allNew) {
     // Nothing to look up: every row is inserted (mode=update: rejectByMode took every row out).
-    if (mode === 'update') return { created: 0, updated: 0, unchanged: staged };
+    if (mode === 'update') return { counts: { created: 0, updated: 0, unchanged: staged }, vanished: [] };
     const result = await tx.query(insertChunkRows(''), [accountId]);
     const created = result.rowCount ?? 0;
-    return { created, updated: 0, unchanged: staged - created };
+    return { counts: { created, updated: 0, unchanged: staged - created }, vanished: [] };
   }
   // One index probe per row (or one stretch of the key): `matched` pairs each chunk row with its
   // stored product and tells whether it would change; rows without a pair are inserted
@@ -252,7 +241,20 @@ export async function mergeChunk(
     mode === 'update'
       ? 'SELECT 1 WHERE false'
       : `${insertChunkRows('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`;
-  const { rows } = await tx.query<{ created: number; updated: number; fits: boolean }>(
+  const params: unknown[] = range
+    ? [accountId, shape.attributeNames, range.low, range.high, RANGE_DENSITY * staged + 1]
+    : [accountId, shape.attributeNames];
+  // The rows left unaccounted for (listed only when there are some): changed rows the UPDATE did
+  // not reach and, as mode=update inserts nothing, rows that found no pair although rejectByMode
+  // found their product.
+  let lost = 'SELECT row FROM changed WHERE row NOT IN (SELECT row FROM updated)';
+  let anyLost = '(SELECT count(*) FROM changed) > updated';
+  if (mode === 'update') {
+    lost += ' UNION ALL SELECT row FROM import_chunk WHERE row NOT IN (SELECT row FROM matched)';
+    anyLost += ` OR (SELECT count(*) FROM matched) < $${params.push(staged)}::int`;
+  }
+  // A bigint[] comes back as text: the int8 parser (see pool.ts) does not reach into arrays.
+  const { rows } = await tx.query<{ created: number; updated: number; fits: boolean; vanished: string[] | null }>(
     `WITH fits AS MATERIALIZED (${stored.fits}),
      matched AS MATERIALIZED (
        SELECT c.row, ${changedCondition(shape)} AS changed FROM ${stored.pairs}),
@@ -262,15 +264,16 @@ export async function mergeChunk(
      updated AS (
        UPDATE products p SET ${sets} FROM changed c
        WHERE c.ean = p.ean AND p.account_id = $1 AND p.ean = ANY (ARRAY(SELECT ean FROM changed))
-       RETURNING 1)
-     SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated,
-            (SELECT yes FROM fits) AS fits`,
-    range
-      ? [accountId, shape.attributeNames, range.low, range.high, RANGE_DENSITY * staged + 1]
-      : [accountId, shape.attributeNames],
+       RETURNING c.row),
+     counts AS MATERIALIZED (
+       SELECT (SELECT count(*) FROM inserted)::int AS created, (SELECT count(*) FROM updated)::int AS updated,
+              (SELECT yes FROM fits) AS fits)
+     SELECT *, CASE WHEN fits AND (${anyLost}) THEN ARRAY(${lost}) END AS vanished FROM counts`,
+    params,
   );
   const { created, updated, fits } = rows[0]!;
-  return fits ? { created, updated, unchanged: staged - created - updated } : null;
+  const vanished = rows[0]!.vanished?.map(Number) ?? [];
+  return fits ? { counts: { created, updated, unchanged: staged - created - updated - vanished.length }, vanished } : null;
 }
 
 /** What merging the chunk would do, without writing: for `dry_run=true`. */

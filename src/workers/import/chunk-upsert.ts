@@ -15,18 +15,28 @@ const excluded = (column: string) => `EXCLUDED.${column}`;
  * updated, as that EAN's stored product. The chunk's EANs are all different (rows were checked for
  * repeats in the worker), as ON CONFLICT needs.
  *
+ * With `rows`, only the chunk rows with those numbers are merged, `staged` being how many (see
+ * mergeVanishedRows). A stored product deleted by another transaction while the statement waits
+ * for it is no conflict any more: PostgreSQL inserts the row instead.
+ *
  * A row inserted has no `xmax`; a row updated by the upsert carries its transaction's lock there.
  */
-export async function upsertChunk(tx: DbClient, accountId: string, shape: MergeShape, staged: number): Promise<MergeCounts> {
-  const { rows } = await tx.query<{ created: number; updated: number }>(
+export async function upsertChunk(
+  tx: DbClient,
+  accountId: string,
+  shape: MergeShape,
+  staged: number,
+  rows: number[] | null = null,
+): Promise<MergeCounts> {
+  const { rows: merged } = await tx.query<{ created: number; updated: number }>(
     `WITH merged AS (
-       ${insertChunkRows('')}
+       ${insertChunkRows(rows ? 'WHERE c.row = ANY ($3::bigint[])' : '')}
        ON CONFLICT (account_id, ean) DO UPDATE SET ${updatedValues(shape, excluded)}
        WHERE ${changedCondition(shape, excluded)}
        RETURNING p.xmax = 0 AS created)
      SELECT count(*) FILTER (WHERE created)::int AS created, count(*) FILTER (WHERE NOT created)::int AS updated FROM merged`,
-    [accountId, shape.attributeNames],
+    rows ? [accountId, shape.attributeNames, rows] : [accountId, shape.attributeNames],
   );
-  const { created, updated } = rows[0]!;
+  const { created, updated } = merged[0]!;
   return { created, updated, unchanged: staged - created - updated };
 }

@@ -37,6 +37,12 @@ const literal = (value: string) => pg.escapeLiteral(value);
  * Not used for files with attribute columns (jsonb prints its objects in another form than the
  * worker), for mode `create` (an existing EAN is an error there), on an empty catalog (nothing to
  * read), or once rows of the file are checked for repeats in SQL (the seen table needs every EAN).
+ *
+ * The products read are not locked. One deleted by another transaction before the import commits
+ * stays deleted, its row counted unchanged: the row wrote nothing, so the catalog and the counts
+ * are those of the import coming first and the delete after it, as for a row the merge finds equal.
+ * Locking them (FOR KEY SHARE) would write a lock into every stored row this class keeps PostgreSQL
+ * from touching, and hold each DELETE of one until the import commits.
  */
 export class UnchangedRows {
   private resting = 0;
