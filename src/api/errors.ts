@@ -11,9 +11,15 @@ export const emailNotVerified = () => new AppError(403, 'EMAIL_NOT_VERIFIED', 'E
 
 export const accountSuspended = () => new AppError(403, 'ACCOUNT_SUSPENDED', 'Account suspended.');
 
-/** A body's field problems (API.md §1): the first in `error`, the first MAX_FIELD_PROBLEMS in `errors`. */
+/**
+ * A body's field problems (API.md §1): the first in `error`; in `errors` the first
+ * MAX_FIELD_PROBLEMS of a signup's or key's 400, and all of a product body's 422, as the contract
+ * has them (a product body's problems are bounded: its attributes are counted before its schema).
+ */
 export const validationError = (problems: FieldProblem[], status = 400) =>
-  new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', { errors: problems.slice(0, MAX_FIELD_PROBLEMS) });
+  new AppError(status, 'VALIDATION_ERROR', problems[0]?.message ?? 'The request is invalid.', {
+    errors: status === 422 ? problems : problems.slice(0, MAX_FIELD_PROBLEMS),
+  });
 
 /**
  * A job, schedule, import-profile or tier-change body that names an unknown value, key or field (API.md §1: 400 BAD_REQUEST,

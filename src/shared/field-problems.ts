@@ -62,11 +62,12 @@ export function schemaIssueField(issue: SchemaIssue): string {
 }
 
 /**
- * One problem per schema issue, for the first {@link MAX_FIELD_PROBLEMS} issues. An issue about
- * the body itself is named `body`, with `bodyMessage` when given (else its own sentence).
+ * One problem per schema issue, for the first `limit` issues ({@link MAX_FIELD_PROBLEMS} unless
+ * told). An issue about the body itself is named `body`, with `bodyMessage` when given (else its
+ * own sentence).
  */
-export function schemaIssueProblems(issues: readonly SchemaIssue[], bodyMessage?: string): FieldProblem[] {
-  return issues.slice(0, MAX_FIELD_PROBLEMS).map((issue) => {
+export function schemaIssueProblems(issues: readonly SchemaIssue[], bodyMessage?: string, limit = MAX_FIELD_PROBLEMS): FieldProblem[] {
+  return issues.slice(0, limit).map((issue) => {
     const field = schemaIssueField(issue);
     const message = schemaIssueMessage(issue) ?? 'Invalid value.';
     return field ? { field, message } : { field: 'body', message: bodyMessage ?? message };
