@@ -219,15 +219,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     callbacks,
   });
   const downloads = new OpenStreams('downloads', { perAccount: deps.config.DOWNLOADS_MAX_OPEN_PER_ACCOUNT, perProcess: deps.config.DOWNLOADS_MAX_OPEN });
-  jobRoutes(app, { db: deps.db, jobCache, downloads });
+  const recordLimits = { maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES, maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES };
+  jobRoutes(app, { db: deps.db, jobCache, downloads, uploads, limits: recordLimits });
   importProfileRoutes(app, { db: deps.db });
-  jobRowsCsvRoutes(app, {
-    db: deps.db,
-    uploads,
-    downloads,
-    maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
-    maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
-  });
+  jobRowsCsvRoutes(app, { db: deps.db, uploads, downloads, ...recordLimits });
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
   const streams = new OpenStreams('event streams', { perAccount: deps.config.JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT, perProcess: deps.config.JOB_EVENTS_MAX_STREAMS });

@@ -81,14 +81,6 @@ export const limitExceeded = (message: string, limit: number) => new AppError(40
 export const jobNotFinished = () =>
   new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');
 
-/** errors.csv of an import still running that has not read the header its report starts with. */
-export const uploadHeaderNotRead = () =>
-  new AppError(
-    409,
-    'JOB_NOT_FINISHED',
-    'The import has not read the header of its file yet, and errors.csv starts with it: try again in a few seconds, or once the job has ended.',
-  );
-
 export const accountLocked = (retryAfterSeconds: number) =>
   new AppError(
     423,

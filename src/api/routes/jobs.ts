@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { AppError, uploadHeaderNotRead } from '../errors.js';
+import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
@@ -15,7 +15,10 @@ import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.
 import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
+import { queuedUploadHeader } from '../queued-upload-header.js';
 import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
+import type { RecordLimits } from '../../workers/import/stored-records.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 
@@ -31,7 +34,6 @@ const jobErrorSchema = z.object({
 const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
 const errorsCsvSchema = {
   summary: "A job's failed rows as CSV, with their errors",
-  description: "409 JOB_NOT_FINISHED while an import has not read its file's header yet.",
   params: jobParams,
   response: {
     200: {
@@ -41,7 +43,7 @@ const errorsCsvSchema = {
       // Streamed, never serialized: documented as text.
       content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
     },
-    ...errorResponses(404, 409, ...AUTH_ERRORS),
+    ...errorResponses(404, 503, ...AUTH_ERRORS),
   },
 };
 
@@ -51,7 +53,10 @@ const ownJob = (findJob: JobFind, accountId: string, id: string): Promise<JobRow
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
-export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCache; downloads: OpenStreams }): void {
+export function jobRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; jobCache: JobCache; downloads: OpenStreams; uploads: FileStore; limits: RecordLimits },
+): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'jobs:read' as const };
   const findJob = jobFinder(deps.db);
@@ -131,13 +136,17 @@ export function jobRoutes(app: FastifyInstance, deps: { db: Db; jobCache: JobCac
   routes.get('/v1/jobs/:id/errors.csv', { ...STREAMED_ROUTE, config, schema: errorsCsvSchema }, async (request, reply) => {
     const accountId = accountIdOf(request);
     const job = await ownJob(findJob, accountId, request.params.id);
-    const header = await findUploadHeader(deps.db, job.id);
-    // Its first line is the uploaded header, then the error columns (API.md §4): before the worker
-    // has read that header, a download would start with the error columns alone, a file of
-    // another shape than the same URL gives a moment later. An import that ended without one (an
-    // empty file) has the error columns alone for good.
-    if (job.type === 'import' && job.status === 'processing' && !header.read) throw uploadHeaderNotRead();
+    // A download slot first: reading a queued upload's header (a workbook's shared strings among
+    // it) is bounded as the download is.
     deps.downloads.open(accountId, reply);
+    let header = await findUploadHeader(deps.db, job.id);
+    // Its first line is the uploaded header, then the error columns (API.md §4). Before the worker
+    // has recorded that header it is read from the upload itself: otherwise the download would
+    // start with the error columns alone, a file of another shape than the same URL gives a
+    // moment later. An import that ended without one (an empty file) has them alone for good.
+    if (job.type === 'import' && job.status === 'processing' && !header.read && job.input_path) {
+      header = await queuedUploadHeader(deps.uploads, job.input_path, importOptionsSchema.parse(job.options), deps.limits);
+    }
     const { format, written } = errorsCsvForm(job, header);
     const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, header.columns, written), format);
     return reply
