@@ -5,12 +5,6 @@ import { rateLimitExceeded } from './errors.js';
 /** How long a client refused for too many open responses is asked to wait. */
 const RETRY_AFTER_SECONDS = 5;
 
-/**
- * Route options of a route whose response {@link OpenStreams} counts: no HEAD twin, which Fastify
- * would answer by building the whole body to throw it away, outside the bound.
- */
-export const STREAMED_ROUTE = { exposeHeadRoute: false } as const;
-
 /** How many responses of one kind may be open at a time: per account, and on the whole process. */
 export interface StreamBounds {
   perAccount: number;

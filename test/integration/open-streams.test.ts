@@ -115,17 +115,6 @@ describe('OpenStreams', () => {
   });
 });
 
-describe('HEAD on a streaming route', () => {
-  it('is not answered, so it reads nothing and holds nothing', async () => {
-    const account = await ctx.createAccount();
-    const id = await runningJob(account.key);
-    for (const path of ['events', 'errors.csv', 'rows.csv', 'result']) {
-      const response = await ctx.app.inject({ method: 'HEAD', url: `/v1/jobs/${id}/${path}`, headers: { 'x-api-key': account.key } });
-      expect([response.statusCode, response.json().error], path).toEqual([404, `No route for HEAD /v1/jobs/${id}/${path}.`]);
-    }
-  });
-});
-
 describe('report downloads whose clients stop reading', () => {
   let api: ApiChild;
   beforeAll(async () => {

@@ -165,6 +165,9 @@ describe('exports on object storage', () => {
     const location = new URL(response.headers.location as string);
     expect(location.origin).toBe(s3.endpoint);
     expect(location.searchParams.get('X-Amz-Expires')).toBe('300');
+    // A client checking the file first is sent to the storage as well.
+    const head = await presigned.app.inject({ method: 'HEAD', url: `/v1/jobs/${job.id}/result`, headers: { 'x-api-key': account.key } });
+    expect([head.statusCode, head.headers['cache-control'], new URL(head.headers.location as string).origin]).toEqual([302, 'no-store', s3.endpoint]);
     const download = await fetch(location);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="catalog-.*\.csv"$/);

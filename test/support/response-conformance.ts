@@ -51,7 +51,9 @@ export function recordResponses(app: FastifyInstance): { problems(): Promise<str
 
 function conformance(response: SentResponse, document: OpenApiDocument): string[] {
   const name = `${response.method} ${response.route} → ${response.status}`;
-  const operation = document.paths[toOpenApiPath(response.route)]?.[response.method.toLowerCase()];
+  // A HEAD answers as its GET, without the body (RFC 9110 §9.3.2): the document lists GET alone.
+  const method = response.method === 'HEAD' ? 'get' : response.method.toLowerCase();
+  const operation = document.paths[toOpenApiPath(response.route)]?.[method];
   if (!operation) return [`${name}: route not documented`];
   const documented = operation.responses[String(response.status)];
   if (!documented) return [`${name}: status not documented`];

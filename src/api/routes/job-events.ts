@@ -1,6 +1,5 @@
 import type { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { notFound } from '../errors.js';
@@ -8,9 +7,10 @@ import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, sharedJobReads, type JobEventTimings } from '../job-events/job-event-stream.js';
 import type { StreamCredentials } from '../job-events/stream-credentials.js';
-import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
+import type { OpenStreams } from '../open-streams.js';
 import { apiKeyPrincipalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { streamedRoute } from '../streamed-route.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const EVENTS_DESCRIPTION = `Server-Sent Events (\`text/event-stream\`) of one job, instead of polling GET /v1/jobs/{id}.
@@ -40,7 +40,7 @@ function lastEventIdOf(header: string | string[] | undefined): number {
   return value && /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : 0;
 }
 
-/** GET /v1/jobs/{id}/events: a job's changes pushed to the client (API.md §7). */
+/** GET /v1/jobs/{id}/events: a job's changes pushed to the client (API.md §7); HEAD: its headers alone. */
 export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): void {
   const openStreams = new Set<PassThrough>();
   const readJob = sharedJobReads(deps.db);
@@ -48,47 +48,44 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
   app.addHook('preClose', async () => {
     for (const body of openStreams) body.end();
   });
-  app.withTypeProvider<ZodTypeProvider>().get(
-    '/v1/jobs/:id/events',
-    {
-      ...STREAMED_ROUTE,
-      config: { scope: 'jobs:read' },
-      schema: {
-        summary: "A job's progress as Server-Sent Events",
-        description: EVENTS_DESCRIPTION,
-        params: z.object({ id: z.string() }),
-        headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),
-        response: {
-          200: {
-            description: 'The event stream; it ends after the `end` event, or an `error` event when the key stops working',
-            content: { 'text/event-stream': { schema: z.any().meta({ type: 'string' }) } },
-          },
-          ...errorResponses(404, ...AUTH_ERRORS),
+  streamedRoute(app, {
+    url: '/v1/jobs/:id/events',
+    config: { scope: 'jobs:read' },
+    schema: {
+      summary: "A job's progress as Server-Sent Events",
+      description: EVENTS_DESCRIPTION,
+      headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),
+      response: {
+        200: {
+          description: 'The event stream; it ends after the `end` event, or an `error` event when the key stops working',
+          content: { 'text/event-stream': { schema: z.any().meta({ type: 'string' }) } },
         },
+        ...errorResponses(404, ...AUTH_ERRORS),
       },
     },
-    async (request, reply) => {
+    streams: deps.streams,
+    resolve: async (request) => {
       const key = apiKeyPrincipalOf(request);
       const accountId = key.accountId;
       const job = UUID.test(request.params.id) ? await findVersionedJob(deps.db, accountId, request.params.id) : null;
       if (!job) throw notFound('Job not found.');
-      deps.streams.open(accountId, reply);
-      const lastEventId = lastEventIdOf(request.headers['last-event-id']);
-      const streamDeps = { readJob, listener: deps.listener, timings: deps.timings, logger: request.log };
-      const stream = openJobEventStream(streamDeps, accountId, job, lastEventId);
-      const body = stream.body;
-      openStreams.add(body);
-      // A stream that ended at once (the job is over) needs no watching.
-      if (!body.writableEnded) body.once('close', deps.credentials.watch(key, (refusal) => stream.refuse(refusal)));
-      reply.raw.on('close', () => {
-        openStreams.delete(body);
-        body.destroy();
-      });
-      return reply
-        .header('content-type', 'text/event-stream; charset=utf-8')
-        .header('cache-control', 'no-cache, no-transform')
-        .header('x-accel-buffering', 'no')
-        .send(body);
+      return {
+        headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
+        open: (reply) => {
+          const lastEventId = lastEventIdOf(request.headers['last-event-id']);
+          const streamDeps = { readJob, listener: deps.listener, timings: deps.timings, logger: request.log };
+          const stream = openJobEventStream(streamDeps, accountId, job, lastEventId);
+          const body = stream.body;
+          openStreams.add(body);
+          // A stream that ended at once (the job is over) needs no watching.
+          if (!body.writableEnded) body.once('close', deps.credentials.watch(key, (refusal) => stream.refuse(refusal)));
+          reply.raw.on('close', () => {
+            openStreams.delete(body);
+            body.destroy();
+          });
+          return body;
+        },
+      };
     },
-  );
+  });
 }

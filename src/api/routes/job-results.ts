@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { isoTimestamp } from '../../shared/db/timestamps.js';
@@ -9,8 +8,9 @@ import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
+import type { OpenStreams } from '../open-streams.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { streamedRoute, type StreamedAnswer } from '../streamed-route.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -39,28 +39,24 @@ export interface JobResultDeps {
 const exportFileOptionsSchema = exportOptionsSchema.pick({ format: true, gzip: true });
 
 /**
- * GET /v1/jobs/{id}/result: streams a completed export's file. 409 JOB_NOT_FINISHED while the
+ * GET /v1/jobs/{id}/result: streams a completed export's file (HEAD: its headers alone). 409 JOB_NOT_FINISHED while the
  * export runs; 404 for an unknown id, another account's job, a job that is not an export, an
  * export that failed or was cancelled, and one whose file the retention has removed. Streams from
  * the file store, or with RESULT_REDIRECT=presigned on object storage answers 302 to the storage.
  */
 export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void {
-  app.withTypeProvider<ZodTypeProvider>().get(
-    '/v1/jobs/:id/result',
-    {
-      ...STREAMED_ROUTE,
-      config: { scope: 'jobs:read' },
-      schema: {
-        summary: "Download a completed export's file",
-        description: '409 JOB_NOT_FINISHED while the export runs; 404 once the file is no longer kept.',
-        params: z.object({ id: z.string() }),
-        response: { 200: resultFileSchema, 302: resultRedirectSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
-      },
+  streamedRoute(app, {
+    url: '/v1/jobs/:id/result',
+    config: { scope: 'jobs:read' },
+    schema: {
+      summary: "Download a completed export's file",
+      description: '409 JOB_NOT_FINISHED while the export runs; 404 once the file is no longer kept.',
+      response: { 200: resultFileSchema, 302: resultRedirectSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
     },
-    async (request, reply) => {
+    streams: deps.downloads,
+    resolve: async (request): Promise<StreamedAnswer> => {
       const id = request.params.id;
-      const accountId = accountIdOf(request);
-      const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
+      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
       if (!job) throw notFound('Job not found.');
       if (job.type !== 'export') throw notFound(`This job is an ${job.type}: only an export job has a result file.`);
       if (job.status === 'processing') throw jobNotFinished();
@@ -68,21 +64,20 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       // The file's name and type need the format alone: options stored under older rules still serve.
       const options = exportFileOptionsSchema.parse(job.options);
       const expired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
-      if (!job.result_path) throw expired();
-      const size = await deps.files.size(job.result_path);
+      const path = job.result_path;
+      if (!path) throw expired();
+      const size = await deps.files.size(path);
       if (size === null) throw expired();
       const fileName = exportFileName(job.id, isoTimestamp(job.finished_at!), options);
       const contentType = exportContentType(options);
       if (deps.redirect === 'presigned') {
-        const url = await deps.files.downloadUrl(job.result_path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });
-        if (url) return reply.header('cache-control', 'no-store').redirect(url, 302);
+        const url = await deps.files.downloadUrl(path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });
+        if (url) return { status: 302, headers: { 'cache-control': 'no-store', location: url } };
       }
-      deps.downloads.open(accountId, reply);
-      return reply
-        .header('content-type', contentType)
-        .header('content-disposition', `attachment; filename="${fileName}"`)
-        .header('content-length', String(size))
-        .send(deps.files.open(job.result_path));
+      return {
+        headers: { 'content-type': contentType, 'content-disposition': `attachment; filename="${fileName}"`, 'content-length': String(size) },
+        open: () => deps.files.open(path),
+      };
     },
-  );
+  });
 }

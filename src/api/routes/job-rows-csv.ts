@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { jobNotFinished, notFound } from '../errors.js';
@@ -13,9 +12,10 @@ import { isMissingFile, storageUnavailable } from '../../shared/storage/storage-
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
 import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
-import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
+import type { OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { streamedRoute } from '../streamed-route.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const rowsCsvSchema = {
@@ -23,7 +23,6 @@ const rowsCsvSchema = {
   description:
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
     '404 once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
-  params: z.object({ id: z.string() }),
   response: {
     200: {
       description:
@@ -44,45 +43,50 @@ export interface RowsCsvDeps extends RecordLimits {
 }
 
 /**
- * GET /v1/jobs/{id}/rows.csv (API.md §7): the whole upload of an ended import with each row's
- * problems beside it, the file to fix and upload again after an all-or-nothing import failed.
- * Good rows are not stored anywhere: the stored upload is read again and the report merged in
- * by row number, both as streams, so the import itself pays nothing for this.
+ * GET /v1/jobs/{id}/rows.csv (API.md §7; HEAD: its headers alone): the whole upload of an ended
+ * import with each row's problems beside it, the file to fix and upload again after an
+ * all-or-nothing import failed. Good rows are not stored anywhere: the stored upload is read again
+ * and the report merged in by row number, both as streams, so the import itself pays nothing for
+ * this.
  */
 export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void {
-  app.withTypeProvider<ZodTypeProvider>().get(
-    '/v1/jobs/:id/rows.csv',
-    { ...STREAMED_ROUTE, config: { scope: 'jobs:read' }, schema: rowsCsvSchema },
-    async (request, reply) => {
+  streamedRoute(app, {
+    url: '/v1/jobs/:id/rows.csv',
+    config: { scope: 'jobs:read' },
+    schema: rowsCsvSchema,
+    streams: deps.downloads,
+    resolve: async (request) => {
       const id = request.params.id;
-      const accountId = accountIdOf(request);
-      const job = UUID.test(id) ? await findJob(deps.db, accountId, id) : null;
+      const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
       if (!job || job.type !== 'import') throw notFound('Job not found.');
       if (job.status === 'processing') throw jobNotFinished();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');
       const gone = () =>
         notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
-      if (!job.input_path) throw gone();
-      deps.downloads.open(accountId, reply);
-      const options = importOptionsSchema.parse(job.options);
-      const upload = await storedUploadRecords(deps.uploads, job.input_path, options, deps).catch((error: unknown) => {
-        // Only an upload that is not stored is gone. A storage (or, for a small upload, PostgreSQL)
-        // that fails or stalls is a 503 to try again: a client told 404 would give up a file it
-        // can still have.
-        throw isMissingFile(error) ? gone() : storageUnavailable(error);
-      });
-      // In the form the job's options read back: the upload's delimiter, and a byte-order mark
-      // when it was not read as UTF-8 (see reportFormat). A workbook's rows too, as CSV.
-      const format = reportFormat(options, upload.reading);
-      const written = (header: string[]) => workbookPriceCells(options, upload.reading === null, header);
-      const stream = csvReportStream(rowsCsvRecords(deps, job.id, upload.records, written), format);
-      return reply
-        .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="rows-${job.id}.csv"`)
-        .send(stream);
+      // Cleared by the retention once it has removed the upload. A HEAD opens nothing, so an
+      // upload lost some other way is found by the GET alone.
+      const path = job.input_path;
+      if (!path) throw gone();
+      return {
+        headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="rows-${job.id}.csv"` },
+        open: async () => {
+          const options = importOptionsSchema.parse(job.options);
+          const upload = await storedUploadRecords(deps.uploads, path, options, deps).catch((error: unknown) => {
+            // Only an upload that is not stored is gone. A storage (or, for a small upload,
+            // PostgreSQL) that fails or stalls is a 503 to try again: a client told 404 would give
+            // up a file it can still have.
+            throw isMissingFile(error) ? gone() : storageUnavailable(error);
+          });
+          // In the form the job's options read back: the upload's delimiter, and a byte-order mark
+          // when it was not read as UTF-8 (see reportFormat). A workbook's rows too, as CSV.
+          const format = reportFormat(options, upload.reading);
+          const written = (header: string[]) => workbookPriceCells(options, upload.reading === null, header);
+          return csvReportStream(rowsCsvRecords(deps, job.id, upload.records, written), format);
+        },
+      };
     },
-  );
+  });
 }
 
 /**

@@ -16,11 +16,12 @@ import { accountIdOf } from '../plugins/auth.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
 import { queuedUploadHeader } from '../queued-upload-header.js';
-import { STREAMED_ROUTE, type OpenStreams } from '../open-streams.js';
+import type { OpenStreams } from '../open-streams.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import type { RecordLimits } from '../../workers/import/stored-records.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
+import { streamedRoute } from '../streamed-route.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
 const jobParams = z.object({ id: z.string() });
@@ -34,7 +35,6 @@ const jobErrorSchema = z.object({
 const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
 const errorsCsvSchema = {
   summary: "A job's failed rows as CSV, with their errors",
-  params: jobParams,
   response: {
     200: {
       description:
@@ -52,7 +52,7 @@ const ownJob = (findJob: JobFind, accountId: string, id: string): Promise<JobRow
 
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
-/** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV. */
+/** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV (GET, or HEAD for its headers). */
 export function jobRoutes(
   app: FastifyInstance,
   deps: { db: Db; jobCache: JobCache; downloads: OpenStreams; uploads: FileStore; limits: RecordLimits },
@@ -133,26 +133,30 @@ export function jobRoutes(
     },
   );
 
-  routes.get('/v1/jobs/:id/errors.csv', { ...STREAMED_ROUTE, config, schema: errorsCsvSchema }, async (request, reply) => {
-    const accountId = accountIdOf(request);
-    const job = await ownJob(findJob, accountId, request.params.id);
-    // A download slot first: reading a queued upload's header (a workbook's shared strings among
-    // it) is bounded as the download is.
-    deps.downloads.open(accountId, reply);
-    let header = await findUploadHeader(deps.db, job.id);
-    // Its first line is the uploaded header, then the error columns (API.md §4). Before the worker
-    // has recorded that header it is read from the upload itself: otherwise the download would
-    // start with the error columns alone, a file of another shape than the same URL gives a
-    // moment later. An import that ended without one (an empty file) has them alone for good.
-    if (job.type === 'import' && job.status === 'processing' && !header.read && job.input_path) {
-      header = await queuedUploadHeader(deps.uploads, job.input_path, importOptionsSchema.parse(job.options), deps.limits);
-    }
-    const { format, written } = errorsCsvForm(job, header);
-    const stream = csvReportStream(errorsCsvRecords(deps.db, job.id, header.columns, written), format);
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="errors-${job.id}.csv"`)
-      .send(stream);
+  streamedRoute(app, {
+    url: '/v1/jobs/:id/errors.csv',
+    config,
+    schema: errorsCsvSchema,
+    streams: deps.downloads,
+    resolve: async (request) => {
+      const job = await ownJob(findJob, accountIdOf(request), request.params.id);
+      return {
+        headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="errors-${job.id}.csv"` },
+        open: async () => {
+          let header = await findUploadHeader(deps.db, job.id);
+          // Its first line is the uploaded header, then the error columns (API.md §4). Before the
+          // worker has recorded that header it is read from the upload itself (here, once the
+          // download is counted: a workbook's shared strings are read with it), or the download
+          // would start with the error columns alone, a file of another shape than the same URL
+          // gives a moment later. An import that ended without one (an empty file) has them alone.
+          if (job.type === 'import' && job.status === 'processing' && !header.read && job.input_path) {
+            header = await queuedUploadHeader(deps.uploads, job.input_path, importOptionsSchema.parse(job.options), deps.limits);
+          }
+          const { format, written } = errorsCsvForm(job, header);
+          return csvReportStream(errorsCsvRecords(deps.db, job.id, header.columns, written), format);
+        },
+      };
+    },
   });
 }
 
