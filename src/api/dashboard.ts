@@ -11,7 +11,7 @@ import type { CredentialAttempts } from '../shared/http/credential-attempts.js';
 import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
 
 /** Where the queue dashboard is served (API.md §2). */
-const DASHBOARD_PATH = '/admin/queues';
+export const DASHBOARD_PATH = '/admin/queues';
 
 /** Bull Board's route behind a queue's Retry all, and how many jobs it reads at a time. */
 const RETRY_ALL_ROUTE = '/api/queues/:queueName/retry/:queueStatus';

@@ -1,19 +1,37 @@
 import { z } from 'zod';
 import { MAX_CURSOR_LENGTH } from '../shared/input-bounds.js';
 import { JOB_STATUSES, JOB_TYPES } from '../shared/jobs/job-row.js';
+import { noted, type ResponseHeader } from '../shared/http/response-notes.js';
 
 /**
  * Schemas shared by the routes: they validate and serialize responses, and the OpenAPI document
  * is generated from them. Every route lists its responses, errors included, with these.
  */
 
-export { errorEnvelopeSchema, errorResponses } from '../shared/http/error-envelope.js';
+export { errorCodes, errorEnvelopeSchema, errorResponses } from '../shared/http/error-envelope.js';
+
+/** `Location` of an answer: where the resource it created or accepted is read. */
+export function locationHeader(description: string): Record<string, ResponseHeader> {
+  return { Location: { description, required: true, type: 'string', format: 'uri-reference' } };
+}
+
+/** The headers of a download: `Content-Disposition: attachment` with the file's name. */
+export const DOWNLOAD_HEADERS: Record<string, ResponseHeader> = {
+  'Content-Disposition': {
+    description: 'attachment, with the name to save the file under',
+    required: true,
+    type: 'string',
+    pattern: '^attachment; filename="[^"]+"$',
+  },
+};
 
 /** Errors any authenticated route can answer with (credentials, limits, backing services). */
 export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
 
-/** `202 {id, status}` of a job-starting POST. */
-export const jobAcceptedSchema = z.object({ id: z.uuid(), status: z.enum(JOB_STATUSES) }).meta({ id: 'JobAccepted' });
+/** `202 {id, status}` of a job-starting POST, with `Location: /v1/jobs/{id}` (API.md §4). */
+export const jobAcceptedSchema = noted(z.object({ id: z.uuid(), status: z.enum(JOB_STATUSES) }).meta({ id: 'JobAccepted' }), {
+  headers: locationHeader('The job: `/v1/jobs/{id}`, to poll until it ends'),
+});
 
 const count = z.number().int();
 
@@ -75,52 +93,4 @@ export const pageQueryFields = {
 /** A cursor-paginated list of `item`. */
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
-}
-
-/** A response header as the OpenAPI document describes it. */
-export interface ResponseHeader {
-  description: string;
-  type: 'integer';
-  format: 'int32' | 'int64';
-  minimum: number;
-  maximum: number;
-}
-
-const requestCount = (description: string): ResponseHeader => ({
-  description,
-  type: 'integer',
-  format: 'int64',
-  minimum: 0,
-  maximum: Number.MAX_SAFE_INTEGER,
-});
-/** The limits count in one-minute windows, so no wait is longer than a minute. */
-const secondsInWindow = (description: string): ResponseHeader => ({ description, type: 'integer', format: 'int32', minimum: 0, maximum: 60 });
-
-/**
- * The headers of API.md §1 on every response to an account's key or session: the per-minute limit
- * of its tier, what is left of it and when the window resets. Responses to the operator key, and
- * a 401 or 403 refused before the key's account was known, carry none.
- */
-export const RATE_LIMIT_HEADERS: Record<string, ResponseHeader> = {
-  'X-RateLimit-Limit': requestCount("Requests a minute allowed to the key's tier."),
-  'X-RateLimit-Remaining': requestCount('Requests left in the current minute.'),
-  'X-RateLimit-Reset': secondsInWindow('Seconds until the current minute ends and the count starts again.'),
-};
-
-/** Sent with a per-minute 429 (not with QUOTA_EXCEEDED, whose body says when the month resets). */
-const RETRY_AFTER_HEADER: Record<string, ResponseHeader> = {
-  'Retry-After': secondsInWindow('Seconds to wait before trying again; absent when the monthly quota is used up.'),
-};
-
-/**
- * The headers documented on the response of `status` (`200`, `4XX`, …): the rate-limit headers on
- * every 2XX and 4XX of an operation that takes an account's credential (`rateLimited`), and
- * Retry-After on every 429. The OpenAPI plugin applies it to each route from its `config`, so a
- * route that declares `scope` or `authenticated` (and {@link AUTH_ERRORS}) needs nothing more.
- */
-export function rateLimitHeaders(status: string, rateLimited: boolean): Record<string, ResponseHeader> | undefined {
-  const counted = rateLimited && /^[24]/.test(status);
-  const retry = status === '429';
-  if (!counted && !retry) return undefined;
-  return { ...(counted ? RATE_LIMIT_HEADERS : {}), ...(retry ? RETRY_AFTER_HEADER : {}) };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUndocumentedPage } from '../../src/api/plugins/openapi.js';
 import { registeredRoutes, toOpenApiPath } from '../support/registered-routes.js';
+import { resolveHeader, resolveResponse, type DocumentedHeader, type DocumentedResponse } from '../support/response-conformance.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 interface Operation {
@@ -8,12 +9,17 @@ interface Operation {
   security?: Array<Record<string, string[]>>;
   parameters?: Array<{ in: string; name: string; schema: Record<string, unknown> }>;
   requestBody?: unknown;
-  responses: Record<string, { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> }>;
+  responses: Record<string, DocumentedResponse>;
 }
 interface OpenApiDocument {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, { required?: string[] }>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, { required?: string[] }>;
+    securitySchemes: Record<string, unknown>;
+    responses: Record<string, DocumentedResponse>;
+    headers: Record<string, DocumentedHeader>;
+  };
 }
 
 let ctx: TestContext;
@@ -32,6 +38,11 @@ function operations(): Array<[string, Operation]> {
   return Object.entries(document.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, operation]): [string, Operation] => [`${method.toUpperCase()} ${path}`, operation]),
   );
+}
+
+/** An operation's responses by status, those under components.responses resolved. */
+function responsesOf(operation: Operation): Array<[string, DocumentedResponse]> {
+  return Object.entries(operation.responses).map(([status, response]) => [status, resolveResponse(document, response)]);
 }
 
 describe('GET /openapi.json', () => {
@@ -56,9 +67,15 @@ describe('GET /openapi.json', () => {
     expect(withoutSummary).toEqual([]);
   });
 
-  it('leaves the web pages out of the document', () => {
+  it('documents the web pages (Swagger UI, the queue dashboard) as HTML, not their assets', () => {
     expect(Object.keys(document.paths).filter((path) => isUndocumentedPage(path))).toEqual([]);
-    expect(isUndocumentedPage('/admin/queues')).toBe(true);
+    for (const page of ['/docs', '/admin/queues']) {
+      expect(Object.keys(document.paths[page]!), page).toEqual(['get']);
+      expect(Object.keys(document.paths[page]!.get!.responses['200']!.content!), page).toEqual(['text/html']);
+    }
+    expect(document.paths['/admin/queues']!.get!.security).toEqual([{ dashboardBasicAuth: [] }]);
+    expect(Object.keys(document.paths['/admin/queues']!.get!.responses['401']!.headers!)).toEqual(['WWW-Authenticate']);
+    expect(isUndocumentedPage('/admin/queues')).toBe(false);
     expect(isUndocumentedPage('/admin/queues/api/queues')).toBe(true);
     expect(isUndocumentedPage('/docs/static/index.html')).toBe(true);
     expect(isUndocumentedPage('/v1/admin/queues')).toBe(false);
@@ -71,6 +88,7 @@ describe('GET /openapi.json', () => {
       apiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
       adminBearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       adminApiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+      dashboardBasicAuth: expect.objectContaining({ type: 'http', scheme: 'basic' }),
     });
     for (const [name, operation] of operations()) {
       if (publicRoutes.includes(name)) expect(operation.security, name).toBeUndefined();
@@ -90,19 +108,27 @@ describe('GET /openapi.json', () => {
     for (const [name, operation] of operations()) {
       const statuses = Object.keys(operation.responses);
       expect(statuses.some((status) => status.startsWith('2')), name).toBe(true);
-      for (const status of statuses) {
+      for (const [status, response] of responsesOf(operation)) {
         // No body: 204, and a redirect (its Location header is the answer).
         if (status === '204' || status.startsWith('3')) continue;
-        const content = operation.responses[status]!.content ?? {};
-        expect(Object.values(content).map((media) => media.schema !== undefined), `${name} ${status}`).toEqual([true]);
-        if (Number(status) >= 400) expect(content['application/json']?.schema, `${name} ${status}`).toEqual(errorRef);
+        const content = response.content ?? {};
+        expect(Object.values(content).every((media) => media.schema !== undefined), `${name} ${status}`).toBe(true);
+        // The envelope, its error_code narrowed to the codes of the response.
+        const errorSchema = content['application/json']?.schema as { allOf?: unknown[] } | undefined;
+        if (Number(status) >= 400) expect(errorSchema?.allOf?.[0], `${name} ${status}`).toEqual(errorRef);
       }
-      const expected: string[] = [];
+      // Any request: headers or body too slow, headers too large, a failure, a closing server.
+      const expected = ['408', '431', '500', '503'];
       // Account credentials (not /metrics, which has its own operator token).
-      if (operation.security && name.includes(' /v1/')) expected.push('401', '403', '429', '500', '503');
+      if (operation.security && name.includes(' /v1/')) expected.push('401', '403', '429');
+      const pathParameter = operation.parameters?.some((parameter) => parameter.in === 'path');
       // A path names an existing resource (404 when it does not exist), except for PUT, which creates it.
-      if (operation.parameters?.some((parameter) => parameter.in === 'path') && !name.startsWith('PUT ')) expected.push('404');
+      if (pathParameter && !name.startsWith('PUT ')) expected.push('404');
+      // A path parameter the router refuses (414) or a URL it cannot decode (400).
+      if (pathParameter) expected.push('400', '414');
       if (operation.parameters?.some((parameter) => parameter.in === 'query') || operation.requestBody) expected.push('400');
+      // A body is parsed wherever a method may carry one, even where the route takes none.
+      if (/^(POST|PUT|PATCH|DELETE) /.test(name)) expected.push('400', '413', '415');
       expect(statuses, name).toEqual(expect.arrayContaining(expected));
     }
   });
@@ -141,14 +167,20 @@ function schemaNodes(value: unknown, found: Array<Record<string, unknown>> = [])
 describe('the limits the document states (OWASP API4, checked in full by npm run lint:openapi)', () => {
   const RATE_LIMIT_HEADERS = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
 
-  it('documents X-RateLimit-* on every 2XX and 4XX of an account route, and Retry-After on every 429', () => {
+  it('documents X-RateLimit-* wherever a counted request can get the status, and Retry-After on every 429 and 503', () => {
     for (const [name, operation] of operations()) {
       const accountRoute = operation.security?.some((requirement) => 'bearerAuth' in requirement) ?? false;
-      for (const [status, response] of Object.entries(operation.responses)) {
+      const operatorRoute = operation.security?.some((requirement) => 'adminBearerAuth' in requirement) ?? false;
+      for (const [status, response] of responsesOf(operation)) {
         const headers = Object.keys(response.headers ?? {});
         const rateLimit = headers.filter((header) => header.startsWith('X-RateLimit-'));
-        expect(rateLimit, `${name} ${status}`).toEqual(accountRoute && /^[24]/.test(status) ? RATE_LIMIT_HEADERS : []);
-        if (status === '429') expect(headers, `${name} ${status}`).toContain('Retry-After');
+        // Refused before any key is counted: a key that does not pass, a path or headers the server refuses.
+        const counted = !['401', '414', '431'].includes(status);
+        // On an operator route, only an account's key is counted: it is refused (403) or over its limits (429).
+        const expected = (accountRoute && counted) || (operatorRoute && ['403', '429'].includes(status));
+        expect(rateLimit, `${name} ${status}`).toEqual(expected ? RATE_LIMIT_HEADERS : []);
+        if (status === '429' || status === '503') expect(headers, `${name} ${status}`).toContain('Retry-After');
+        if (status === '503') expect(resolveHeader(document, response.headers!['Retry-After']!).required, `${name} ${status}`).toBe(true);
       }
     }
     expect(document.paths['/v1/products/{ean}']!.get!.responses['200']!.headers).toBeDefined();

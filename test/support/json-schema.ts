@@ -16,6 +16,8 @@ const FORMATS: Record<string, RegExp> = {
   uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
   email: /^[^@\s]+@[^@\s]+$/,
   'date-time': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/,
+  // A body of any bytes (a gzipped file), however a client holds it.
+  binary: /^[\s\S]*$/,
 };
 
 function typeOf(value: unknown): string {

@@ -1,38 +1,84 @@
 import type { FastifyInstance } from 'fastify';
+import { entryPage, isUndocumentedPage } from '../../src/api/plugins/openapi-pages.js';
 import { validateJson } from './json-schema.js';
 import { toOpenApiPath } from './registered-routes.js';
 
-interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }> }>>;
+/** A response header of the document, or a reference to one under components.headers. */
+export interface DocumentedHeader {
+  $ref?: string;
+  required?: boolean;
 }
 
-interface SentResponse {
+/** A response of the document, or a reference to one under components.responses. */
+export interface DocumentedResponse {
+  $ref?: string;
+  headers?: Record<string, DocumentedHeader>;
+  content?: Record<string, { schema: Record<string, unknown> }>;
+}
+
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, { responses: Record<string, DocumentedResponse> }>>;
+  components?: { responses?: Record<string, DocumentedResponse>; headers?: Record<string, DocumentedHeader> };
+}
+
+/** A response as the service sent it. */
+export interface SentResponse {
   method: string;
   route: string;
   status: number;
   contentType: string;
+  /** Whether anything was sent as the body (a string, a buffer or a stream). */
+  hasBody: boolean;
+  /** The body as text; null where it is not known (a buffer or a stream seen on its way out). */
   body: string | null;
+  /** The names (lower case) of the headers sent. */
+  headers: string[];
 }
 
-/** Routes outside the documented API: the operators' dashboard (Bull Board's own pages and API) and the docs page. */
-const UNDOCUMENTED = [/^\/admin\/queues/, /^\/docs/];
+/**
+ * The headers the document declares where the service sends them: one sent must be declared on
+ * its response, one declared `required` must be sent.
+ */
+const CHECKED_HEADERS = ['location', 'content-disposition', 'retry-after', 'www-authenticate', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+
+/** The response `documented`, or the component it refers to. */
+export function resolveResponse(document: OpenApiDocument, documented: DocumentedResponse): DocumentedResponse {
+  const name = documented.$ref?.replace('#/components/responses/', '');
+  return name === undefined ? documented : (document.components?.responses?.[name] ?? {});
+}
+
+/** The header `documented`, or the component it refers to. */
+export function resolveHeader(document: OpenApiDocument, documented: DocumentedHeader): DocumentedHeader {
+  const name = documented.$ref?.replace('#/components/headers/', '');
+  return name === undefined ? documented : (document.components?.headers?.[name] ?? {});
+}
+
+/** The documented route of a request's route: a web page's entry by its documented path; null where none is documented. */
+function documentedRoute(method: string, route: string): string | null {
+  const page = entryPage(method, route);
+  if (page) return page.path;
+  return isUndocumentedPage(route) ? null : route;
+}
 
 /**
  * Records every response the app sends, so that each integration test file checks that what the
  * service really answered is documented in its OpenAPI document: the status for the route, the
- * media type, and for JSON the body against that status's schema. Call before the app is ready.
+ * media type, for JSON the body against that status's schema (an error's `error_code` among those
+ * the response lists), and the headers the document describes. Call before the app is ready.
  */
 export function recordResponses(app: FastifyInstance): { problems(): Promise<string[]> } {
   const sent: SentResponse[] = [];
   app.addHook('onSend', async (request, reply, payload) => {
-    const route = request.routeOptions.url;
-    if (route === undefined || UNDOCUMENTED.some((pattern) => pattern.test(route))) return payload;
+    const route = request.routeOptions.url === undefined ? null : documentedRoute(request.method, request.routeOptions.url);
+    if (route === null) return payload;
     sent.push({
       method: request.method,
       route,
       status: reply.statusCode,
       contentType: String(reply.getHeader('content-type') ?? '').split(';')[0]!,
+      hasBody: payload !== null && payload !== undefined && payload !== '',
       body: typeof payload === 'string' ? payload : null,
+      headers: Object.keys(reply.getHeaders()).map((name) => name.toLowerCase()),
     });
     return payload;
   });
@@ -49,17 +95,33 @@ export function recordResponses(app: FastifyInstance): { problems(): Promise<str
   };
 }
 
-function conformance(response: SentResponse, document: OpenApiDocument): string[] {
+function headerProblems(response: SentResponse, documented: DocumentedResponse, document: OpenApiDocument): string[] {
+  const headers = Object.entries(documented.headers ?? {});
+  const declared = new Map(headers.map(([name, header]) => [name.toLowerCase(), resolveHeader(document, header)]));
+  const problems: string[] = [];
+  for (const name of CHECKED_HEADERS) {
+    const isSent = response.headers.includes(name);
+    if (isSent && !declared.has(name)) problems.push(`header ${name} sent but not documented`);
+    if (!isSent && declared.get(name)?.required) problems.push(`header ${name} documented as required but not sent`);
+  }
+  return problems;
+}
+
+/** What in `response` differs from `document`: each problem named by the request and its status. */
+export function conformance(response: SentResponse, document: OpenApiDocument): string[] {
   const name = `${response.method} ${response.route} → ${response.status}`;
   // A HEAD answers as its GET, without the body (RFC 9110 §9.3.2): the document lists GET alone.
   const method = response.method === 'HEAD' ? 'get' : response.method.toLowerCase();
   const operation = document.paths[toOpenApiPath(response.route)]?.[method];
   if (!operation) return [`${name}: route not documented`];
-  const documented = operation.responses[String(response.status)];
-  if (!documented) return [`${name}: status not documented`];
-  if (response.status === 204 || response.body === null || response.body === '') return [];
+  const listed = operation.responses[String(response.status)];
+  if (!listed) return [`${name}: status not documented`];
+  const documented = resolveResponse(document, listed);
+  const problems = headerProblems(response, documented, document).map((problem) => `${name}: ${problem}`);
+  if (response.status === 204 || !response.hasBody) return problems;
   const media = documented.content?.[response.contentType];
-  if (!media) return [`${name}: ${response.contentType} not documented`];
-  if (response.contentType !== 'application/json') return [];
-  return validateJson(JSON.parse(response.body), media.schema, document).map((problem) => `${name}: ${problem}`);
+  if (!media) return [...problems, `${name}: ${response.contentType} not documented`];
+  if (response.body === null) return problems;
+  const body: unknown = response.contentType === 'application/json' ? JSON.parse(response.body) : response.body;
+  return [...problems, ...validateJson(body, media.schema, document).map((problem) => `${name}: ${problem}`)];
 }

@@ -4,16 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
-import { errorResponses, rateLimitHeaders } from '../schemas.js';
+import { errorResponses } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
+import type { RouteAudience } from './openapi-headers.js';
+import { DASHBOARD_SECURITY_SCHEME, DOCS_PREFIX, entryPage, isUndocumentedPage } from './openapi-pages.js';
+import { documentResponses, fixHeaders, implicitErrorStatuses, shareResponses } from './openapi-responses.js';
 
-/** Where Swagger UI is served; its own pages and assets are not part of the document. */
-const DOCS_PREFIX = '/docs';
-
-/** Routes that are web pages, not API operations: Swagger UI and the queue dashboard (HTTP Basic auth). */
-export function isUndocumentedPage(url: string): boolean {
-  return [DOCS_PREFIX, '/admin/queues'].some((prefix) => url === prefix || url.startsWith(`${prefix}/`));
-}
+export { isUndocumentedPage } from './openapi-pages.js';
 
 /**
  * Either credential of API.md §2 is accepted wherever a key is needed. The operator routes (scope
@@ -25,17 +22,6 @@ const keySecurity = (scope: string | undefined) =>
 
 const ADMIN_KEY = 'the operator key (ADMIN_API_KEY), the only key with the `admin` scope';
 
-/** Adds the documented headers (rate limits, Retry-After) to each response of a transformed route. */
-function withResponseHeaders(response: unknown, rateLimited: boolean): unknown {
-  if (typeof response !== 'object' || response === null) return response;
-  return Object.fromEntries(
-    Object.entries(response as Record<string, Record<string, unknown>>).map(([status, body]) => {
-      const headers = rateLimitHeaders(status, rateLimited);
-      return [status, headers ? { ...body, headers } : body];
-    }),
-  );
-}
-
 /** The tag of a path: its first segment after /v1 (products, jobs, …), else "operations". */
 function tagOf(url: string): string {
   const match = /^\/v1\/([^/]+)/.exec(url);
@@ -44,13 +30,17 @@ function tagOf(url: string): string {
 
 /**
  * Documents each route from its zod schemas, adding what the route's options already say: the
- * credentials and scope it needs (`config.scope`) and a tag. Web pages are left out.
+ * credentials and scope it needs (`config.scope`), a tag, the errors every route of its kind can
+ * answer, and each response's headers and error codes (see openapi-responses.ts). Of the web
+ * pages, only the entry pages are documented (openapi-pages.ts).
  */
 const transform: SwaggerTransform = (document) => {
-  const { url, route } = document;
-  if (isUndocumentedPage(url)) return { schema: { hide: true }, url };
+  const { route } = document;
+  const page = entryPage(route.method, document.url);
+  if (!page && isUndocumentedPage(document.url)) return { schema: { hide: true }, url: document.url };
+  const url = page?.path ?? document.url;
   const scope = route.config?.scope;
-  const schema: Record<string, unknown> = { tags: [tagOf(url)], ...document.schema };
+  const schema: Record<string, unknown> = { tags: [tagOf(url)], ...(page?.schema ?? document.schema) };
   const authenticated = Boolean(scope || route.config?.authenticated);
   if (authenticated) {
     schema.security = keySecurity(scope);
@@ -60,15 +50,15 @@ const transform: SwaggerTransform = (document) => {
     const needs = `Needs ${who}${also ? ` (or ${also})` : ''}.`;
     schema.description = [schema.description, needs].filter(Boolean).join('\n\n');
   }
-  // Every body may be too large or of a type the route does not take.
-  const response = schema.response as Record<number, unknown> | undefined;
-  if (schema.body && response) schema.response = { ...errorResponses(413, 415), ...response };
-  const transformed = jsonSchemaTransform({ ...document, schema });
-  const responses = (transformed.schema as { response?: unknown }).response;
-  if (responses === undefined) return transformed;
+  const response = schema.response as Record<string, unknown> | undefined;
+  if (response) schema.response = { ...errorResponses(...implicitErrorStatuses(route.method, url)), ...response };
+  const transformed = { ...jsonSchemaTransform({ ...document, schema }), url };
+  const generated = (transformed.schema as { response?: Record<string, unknown> }).response;
+  if (generated === undefined || !response) return transformed;
   // Only an account's credential is counted (API.md §1); the operator key is not.
-  const rateLimited = authenticated && scope !== 'admin';
-  return { ...transformed, schema: { ...transformed.schema, response: withResponseHeaders(responses, rateLimited) } };
+  const audience: RouteAudience = !authenticated ? 'public' : scope === 'admin' ? 'operator' : 'account';
+  const responses = documentResponses(schema.response as Record<string, unknown>, generated, audience);
+  return { ...transformed, schema: { ...transformed.schema, response: responses } };
 };
 
 /** The `$ref`s used anywhere in `value`. */
@@ -144,10 +134,25 @@ const transformObjectWith = (options: OpenApiOptions): typeof jsonSchemaTransfor
     for (const name of [...used]) collectRefs(schemas[name], used);
   }
   for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
+  fixHeaders(openapi as Parameters<typeof fixHeaders>[0]);
+  shareResponses(openapi as Parameters<typeof shareResponses>[0]);
   describeUploadBody(openapi.paths as Record<string, Record<string, Record<string, unknown>>> | undefined, options.maxUploadBytes);
   addImplicitBounds(openapi);
   return openapi as ReturnType<typeof jsonSchemaTransformObject>;
 };
+
+/** The document's introduction: what holds for every operation. */
+const API_DESCRIPTION = [
+  'Bulk CSV imports, exports and enrichment of product catalogs. Lists are cursor-paginated: pass `next_cursor` as `cursor` until it is null.',
+  'Every error has the body of the `Error` schema; each error response lists the `error_code` values it can carry.',
+  "An answer to an account's key or session carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset once the " +
+    'request was counted, but not a refusal before that: of a missing, unknown or expired key (401), of a suspended or ' +
+    'unverified account (403), of a per-address limit (429), of a URL the router refuses (400, 414), of a body sent with a ' +
+    'Content-Encoding (415). The operator key is counted against no tier: answers to it carry none.',
+  'Any request may be refused before it reaches an operation: 400 BAD_REQUEST when it is not valid HTTP or an HTTP/1.1 ' +
+    'request without Host, 408 REQUEST_TIMEOUT, 431 REQUEST_HEADERS_TOO_LARGE, and 415 UNSUPPORTED_MEDIA_TYPE for a body ' +
+    "sent with a Content-Encoding (a GET's too).",
+].join('\n\n');
 
 /**
  * Serves the OpenAPI 3.1 document of every route (`GET /openapi.json`) and Swagger UI
@@ -161,9 +166,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
       info: {
         title: 'Catalog jobs API',
         version: '1.0.0',
-        description:
-          'Bulk CSV imports, exports and enrichment of product catalogs. Every error has the body of the `Error` schema. ' +
-          'Lists are cursor-paginated: pass `next_cursor` as `cursor` until it is null.',
+        description: API_DESCRIPTION,
       },
       servers: [THIS_SERVER],
       components: {
@@ -172,6 +175,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
           apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           adminBearerAuth: { type: 'http', scheme: 'bearer', description: `\`Authorization: Bearer <key>\` with ${ADMIN_KEY}` },
           adminApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: `\`X-API-Key: <key>\` with ${ADMIN_KEY}` },
+          dashboardBasicAuth: DASHBOARD_SECURITY_SCHEME,
         },
       },
     },

@@ -24,7 +24,7 @@ import {
 } from '../errors.js';
 import type { Mailer } from '../../shared/mail/mailer.js';
 import { rejectInvalidRequest } from '../body-validation.js';
-import { errorResponses } from '../schemas.js';
+import { errorCodes, errorResponses } from '../schemas.js';
 
 const SESSION_MS = 60 * 60 * 1000;
 const VERIFICATION_MS = 24 * 60 * 60 * 1000;
@@ -119,7 +119,9 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
         body: z.object({ email: emailField, password: newPasswordField }),
         response: {
           201: z.object({ id: z.uuid(), email: z.string(), tier: tierField, email_verified: z.boolean() }),
-          ...errorResponses(400, 409, ...PUBLIC_ERRORS),
+          ...errorResponses(...PUBLIC_ERRORS),
+          ...errorCodes(400, 'VALIDATION_ERROR'),
+          ...errorCodes(409, 'EMAIL_TAKEN'),
         },
       },
     },
@@ -149,7 +151,11 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     }
     return { email_verified: true as const };
   };
-  const verifyResponse = { 200: z.object({ email_verified: z.literal(true) }), ...errorResponses(400, ...PUBLIC_ERRORS) };
+  const verifyResponse = {
+    200: z.object({ email_verified: z.literal(true) }),
+    ...errorResponses(...PUBLIC_ERRORS),
+    ...errorCodes(400, 'VALIDATION_ERROR'),
+  };
 
   routes.post(
     '/v1/verify-email',
@@ -187,7 +193,10 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
         body: loginBody,
         response: {
           200: z.object({ token: z.string(), expires_at: z.string() }),
-          ...errorResponses(400, 401, 403, 423, ...PUBLIC_ERRORS),
+          ...errorResponses(423, ...PUBLIC_ERRORS),
+          ...errorCodes(400, 'VALIDATION_ERROR'),
+          ...errorCodes(401, 'INVALID_CREDENTIALS'),
+          ...errorCodes(403, 'EMAIL_NOT_VERIFIED', 'ACCOUNT_SUSPENDED'),
         },
       },
     },

@@ -9,7 +9,7 @@ import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { badRequestBody, emailTaken, notFound, validationError } from '../errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
-import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const accountParams = z.object({ id: z.string() });
@@ -57,7 +57,9 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
             email_verified: z.boolean(),
             api_key: z.string().describe('The first key (all non-admin scopes); shown once'),
           }),
-          ...errorResponses(400, 409, ...AUTH_ERRORS),
+          ...errorResponses(...AUTH_ERRORS),
+          ...errorCodes(400, 'VALIDATION_ERROR'),
+          ...errorCodes(409, 'EMAIL_TAKEN'),
         },
       },
     },

@@ -21,7 +21,7 @@ import {
 import { shortestIntervalMinutes } from '../../shared/schedules/cron-interval.js';
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -131,7 +131,7 @@ export function exportScheduleRoutes(
         body: scheduleBody,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §4).
-        response: { 201: scheduleSchema, ...errorResponses(400, 409, 422, ...AUTH_ERRORS) },
+        response: { 201: scheduleSchema, ...errorResponses(400, 422, ...AUTH_ERRORS), ...errorCodes(409, 'LIMIT_EXCEEDED') },
       },
     },
     async (request, reply) => {

@@ -18,7 +18,7 @@ import {
   type ImportProfileRow,
 } from '../../shared/imports/import-profile-queries.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -103,7 +103,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
         summary: 'Save an import profile',
         description: 'Import settings that POST /v1/imports?profile= applies, by id or name; names are unique per account.',
         body: importProfileBodySchema,
-        response: { 201: profileSchema, ...errorResponses(400, 409, ...AUTH_ERRORS) },
+        response: { 201: profileSchema, ...errorResponses(400, ...AUTH_ERRORS), ...errorCodes(409, 'DUPLICATE_NAME') },
       },
     },
     async (request, reply) => {
@@ -145,7 +145,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
         summary: 'Replace an import profile',
         params,
         body: importProfileBodySchema,
-        response: { 200: profileSchema, ...errorResponses(400, 404, 409, ...AUTH_ERRORS) },
+        response: { 200: profileSchema, ...errorResponses(400, 404, ...AUTH_ERRORS), ...errorCodes(409, 'DUPLICATE_NAME') },
       },
     },
     async (request) => {

@@ -13,7 +13,7 @@ import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-
 import type { JobQueues } from '../../shared/queues.js';
 import type { JobCache } from '../job-cache.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
-import { AUTH_ERRORS, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
 
 
 /** The scope that starts (and so controls) a job of each type (API.md §4). */
@@ -155,7 +155,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
           'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
           'is no longer stored.',
         params,
-        response: { 202: jobAcceptedSchema, ...errorResponses(404, 409, 422, ...AUTH_ERRORS) },
+        response: { 202: jobAcceptedSchema, ...errorResponses(404, 422, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
       },
     },
     async (request, reply) => {

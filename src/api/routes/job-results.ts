@@ -9,18 +9,32 @@ import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { OpenStreams } from '../open-streams.js';
-import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorResponses } from '../schemas.js';
 import { streamedRoute, type StreamedAnswer } from '../streamed-route.js';
+import { noted } from '../../shared/http/response-notes.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-
-/** The file body of a result download (documented for OpenAPI; streamed, never serialized). */
-const resultFileSchema = z.any().meta({ description: 'The export file: CSV, NDJSON, or either gzipped.' });
+/**
+ * The export file as downloaded (documented for OpenAPI; streamed, never serialized), in the media
+ * type of its format (exportContentType): CSV, NDJSON, or either gzipped.
+ */
+const resultFileResponse = noted(
+  {
+    description: "The export file, named in Content-Disposition; its media type is the export's format",
+    content: {
+      'text/csv': { schema: z.any().meta({ type: 'string', description: 'format=csv: UTF-8 CSV' }) },
+      'application/x-ndjson': { schema: z.any().meta({ type: 'string', description: 'format=ndjson: one product as JSON a line' }) },
+      'application/gzip': { schema: z.any().meta({ type: 'string', format: 'binary', description: 'gzip=true: the CSV or NDJSON file gzipped' }) },
+    },
+  },
+  { headers: DOWNLOAD_HEADERS },
+);
 
 /** The answer with RESULT_REDIRECT=presigned on object storage (documented for OpenAPI). */
-const resultRedirectSchema = z.null().meta({
-  description: 'With RESULT_REDIRECT=presigned on object storage: `Location` is a presigned URL of the file, valid for 5 minutes.',
-});
+const resultRedirectSchema = noted(
+  z.null().meta({ description: 'With RESULT_REDIRECT=presigned on object storage: the file is at `Location`.' }),
+  { headers: { Location: { description: 'A presigned URL of the file, valid for 5 minutes', required: true, type: 'string', format: 'uri' } } },
+);
 
 /** How long a presigned result URL stays valid: long enough to start the download, short enough not to be shared. */
 const PRESIGNED_URL_SECONDS = 300;
@@ -51,7 +65,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
     schema: {
       summary: "Download a completed export's file",
       description: '409 JOB_NOT_FINISHED while the export runs; 404 once the file is no longer kept.',
-      response: { 200: resultFileSchema, 302: resultRedirectSchema, ...errorResponses(404, 409, ...AUTH_ERRORS) },
+      response: { 200: resultFileResponse, 302: resultRedirectSchema, ...errorResponses(404, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
     },
     streams: deps.downloads,
     resolve: async (request): Promise<StreamedAnswer> => {

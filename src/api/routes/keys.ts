@@ -13,7 +13,7 @@ import { authenticationRequired, notFound, validationError } from '../errors.js'
 import { rejectInvalidRequest } from '../body-validation.js';
 import { keyGrant } from '../key-grant.js';
 import { accountIdOf, principalOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -70,7 +70,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
         summary: 'Create an API key',
         description: 'The key itself is in this response only; the service keeps its hash.',
         body: newKeySchema,
-        response: { 201: keySchema.extend({ key: z.string() }), ...errorResponses(400, ...AUTH_ERRORS) },
+        response: { 201: keySchema.extend({ key: z.string() }), ...errorResponses(...AUTH_ERRORS), ...errorCodes(400, 'VALIDATION_ERROR') },
       },
     },
     async (request, reply) => {

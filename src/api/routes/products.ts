@@ -20,7 +20,8 @@ import {
 } from '../../shared/product/schema.js';
 import { MAX_FILTER_LENGTH } from '../../shared/input-bounds.js';
 import { instantSchema } from '../../shared/instant.js';
-import { AUTH_ERRORS, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, locationHeader, pageQueryFields, pageSchema } from '../schemas.js';
+import { noted } from '../../shared/http/response-notes.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 
@@ -39,6 +40,9 @@ const listQuery = z.object({
 });
 
 const isEanPosition = keysetPosition<[string]>(textPart);
+
+/** A product created by POST, with `Location` (API.md §3). */
+const createdProductSchema = noted(productResourceSchema, { headers: locationHeader('The product: `/v1/products/{ean}`') });
 
 const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
 
@@ -143,7 +147,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       schema: {
         summary: 'Create a product',
         body: productCreateBodySchema,
-        response: { 201: productResourceSchema, ...errorResponses(400, 409, 415, 422, ...AUTH_ERRORS) },
+        response: { 201: createdProductSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS), ...errorCodes(409, 'DUPLICATE_EAN') },
       },
     },
     async (request, reply) => {

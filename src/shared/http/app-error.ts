@@ -1,29 +1,32 @@
-/** Error codes of the HTTP contract (API.md §1). */
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'VALIDATION_ERROR'
-  | 'AUTHENTICATION_REQUIRED'
-  | 'INVALID_API_KEY'
-  | 'API_KEY_EXPIRED'
-  | 'EMAIL_NOT_VERIFIED'
-  | 'ACCOUNT_SUSPENDED'
-  | 'INVALID_CREDENTIALS'
-  | 'EMAIL_TAKEN'
-  | 'PERMISSION_DENIED'
-  | 'NOT_FOUND'
-  | 'DUPLICATE_EAN'
-  | 'DUPLICATE_NAME'
-  | 'JOB_NOT_FINISHED'
-  | 'ACCOUNT_LOCKED'
-  | 'RATE_LIMIT_EXCEEDED'
-  | 'QUOTA_EXCEEDED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'REQUEST_TIMEOUT'
-  | 'REQUEST_HEADERS_TOO_LARGE'
-  | 'LIMIT_EXCEEDED'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'INTERNAL_ERROR'
-  | 'SERVICE_UNAVAILABLE';
+/** Error codes of the HTTP contract (API.md §1): every `error_code` an answer of the API can carry. */
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'VALIDATION_ERROR',
+  'AUTHENTICATION_REQUIRED',
+  'INVALID_API_KEY',
+  'API_KEY_EXPIRED',
+  'EMAIL_NOT_VERIFIED',
+  'ACCOUNT_SUSPENDED',
+  'INVALID_CREDENTIALS',
+  'EMAIL_TAKEN',
+  'PERMISSION_DENIED',
+  'NOT_FOUND',
+  'DUPLICATE_EAN',
+  'DUPLICATE_NAME',
+  'JOB_NOT_FINISHED',
+  'ACCOUNT_LOCKED',
+  'RATE_LIMIT_EXCEEDED',
+  'QUOTA_EXCEEDED',
+  'PAYLOAD_TOO_LARGE',
+  'REQUEST_TIMEOUT',
+  'REQUEST_HEADERS_TOO_LARGE',
+  'LIMIT_EXCEEDED',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'INTERNAL_ERROR',
+  'SERVICE_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * An error that an HTTP listener (the API's, or a worker process's) turns into the contract's

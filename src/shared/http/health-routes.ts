@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Db } from '../db/pool.js';
 import { AppError } from './app-error.js';
 import { errorResponses, sendError } from './error-envelope.js';
+import { readinessChecksSchema } from './readiness-checks.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -32,11 +33,7 @@ export interface HealthDeps {
   workersAlive?: (() => Promise<boolean>) | undefined;
 }
 
-const checkSchema = z.enum(['ok', 'unavailable']);
-const readySchema = z.object({
-  status: z.literal('ready'),
-  checks: z.object({ postgres: checkSchema, redis: checkSchema, workers: checkSchema.optional() }),
-});
+const readySchema = z.object({ status: z.literal('ready'), checks: readinessChecksSchema });
 
 /**
  * GET /healthz (the process runs) and GET /readyz (API.md §5): PostgreSQL and Redis answer and,

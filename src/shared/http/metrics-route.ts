@@ -5,7 +5,7 @@ import type { ServiceMetrics } from '../metrics.js';
 import { credentialDigest, sameDigest } from '../accounts/api-keys.js';
 import { authenticationRequired, invalidApiKey } from './app-error.js';
 import type { CredentialAttempts } from './credential-attempts.js';
-import { errorResponses } from './error-envelope.js';
+import { errorCodes, errorResponses } from './error-envelope.js';
 
 /** The Bearer token of a request, if any. */
 function bearer(request: FastifyRequest): string | null {
@@ -59,7 +59,8 @@ export function metricsRoute(app: FastifyInstance, deps: MetricsRouteDeps): void
             description: 'Prometheus text exposition format',
             content: { 'text/plain': { schema: z.string() } },
           },
-          ...(deps.attempts ? errorResponses(401, 429, 500, 503) : errorResponses(401, 500)),
+          ...(deps.attempts ? errorResponses(429, 500, 503) : errorResponses(500)),
+          ...errorCodes(401, 'AUTHENTICATION_REQUIRED', 'INVALID_API_KEY'),
         },
       },
     },

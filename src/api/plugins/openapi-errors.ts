@@ -1,0 +1,96 @@
+import type { ErrorCode } from '../../shared/http/app-error.js';
+import type { RouteAudience } from './openapi-headers.js';
+
+/**
+ * The `error_code` values of each error response in the OpenAPI document: those its status always
+ * means for the route's audience, plus those the route names with `errorCodes(status, …)`.
+ */
+
+/** What each code means, as API.md §1 tells it; a status may tell its own (`414 BAD_REQUEST`). */
+const MEANINGS: Partial<Record<ErrorCode | `${number} ${ErrorCode}`, string>> = {
+  BAD_REQUEST: 'the request is malformed: its JSON body, its URL, a query parameter, a header or a value it names',
+  '414 BAD_REQUEST': 'a path parameter is longer than 100 characters',
+  VALIDATION_ERROR: 'a field is invalid; `errors` lists every problem',
+  '422 VALIDATION_ERROR': 'the request cannot be carried out as sent: a field is invalid (`errors` lists every problem), '
+    + 'an Idempotency-Key was used with another request, or a job cannot run again',
+  AUTHENTICATION_REQUIRED: 'no key was sent',
+  INVALID_API_KEY: 'the key was never issued, was revoked, or does not match',
+  API_KEY_EXPIRED: "the key's (or session's) expiry has passed",
+  INVALID_CREDENTIALS: 'wrong email or password',
+  EMAIL_NOT_VERIFIED: "the account's email is not verified yet",
+  ACCOUNT_SUSPENDED: 'the account is suspended',
+  PERMISSION_DENIED: 'the key lacks the scope this needs',
+  NOT_FOUND: 'nothing of that id here (another account\'s resources included)',
+  DUPLICATE_EAN: 'a product with this EAN exists already',
+  DUPLICATE_NAME: 'another import profile of the account has this name',
+  EMAIL_TAKEN: 'an account with this email exists already',
+  JOB_NOT_FINISHED: 'the job has not ended yet',
+  LIMIT_EXCEEDED: 'the account has as many as it may have; `limit` says how many',
+  ACCOUNT_LOCKED: 'too many failed logins; `retry_after_seconds` says when to try again',
+  RATE_LIMIT_EXCEEDED: 'a per-minute limit (of the tier, or of this address without a valid key) or of open responses is reached',
+  QUOTA_EXCEEDED: "the tier's monthly quota is used up; `limit`, `tier`, and `retry_after_seconds` until the next month",
+  PAYLOAD_TOO_LARGE: 'the body is over its limit; `limit_bytes` (or the multipart `limit_…` fields) say it',
+  REQUEST_TIMEOUT: 'the request (its headers, or its body) did not arrive in time',
+  REQUEST_HEADERS_TOO_LARGE: 'the request headers are too large',
+  UNSUPPORTED_MEDIA_TYPE: "the body's Content-Type (or Content-Encoding, or charset) is not one this takes",
+  INTERNAL_ERROR: 'unexpected; the answer carries `X-Request-Id`, under which it is logged',
+  SERVICE_UNAVAILABLE: 'PostgreSQL, Redis or the file store cannot be reached, or this server is closing or too busy; nothing was half done',
+};
+
+const KEY_REFUSED: ErrorCode[] = ['AUTHENTICATION_REQUIRED', 'INVALID_API_KEY', 'API_KEY_EXPIRED'];
+const ACCOUNT_REFUSED: ErrorCode[] = ['PERMISSION_DENIED', 'EMAIL_NOT_VERIFIED', 'ACCOUNT_SUSPENDED'];
+
+/** The codes a status always means; 401 and 403 only where a key is checked, a 409 never (its route names it). */
+function usualCodes(status: number, audience: RouteAudience): ErrorCode[] {
+  const keyed = audience !== 'public';
+  switch (status) {
+    case 400:
+    case 414:
+      return ['BAD_REQUEST'];
+    case 401:
+      return keyed ? KEY_REFUSED : [];
+    case 403:
+      return keyed ? ACCOUNT_REFUSED : [];
+    case 404:
+      return ['NOT_FOUND'];
+    case 408:
+      return ['REQUEST_TIMEOUT'];
+    case 413:
+      return ['PAYLOAD_TOO_LARGE'];
+    case 415:
+      return ['UNSUPPORTED_MEDIA_TYPE'];
+    case 422:
+      return ['VALIDATION_ERROR'];
+    case 423:
+      return ['ACCOUNT_LOCKED'];
+    case 429:
+      return keyed ? ['RATE_LIMIT_EXCEEDED', 'QUOTA_EXCEEDED'] : ['RATE_LIMIT_EXCEEDED'];
+    case 431:
+      return ['REQUEST_HEADERS_TOO_LARGE'];
+    case 500:
+      return ['INTERNAL_ERROR'];
+    case 503:
+      return ['SERVICE_UNAVAILABLE'];
+    default:
+      return [];
+  }
+}
+
+/** The codes of the error response of `status`: the usual ones, then those the route named. */
+export function errorCodesOf(status: number, audience: RouteAudience, named: readonly ErrorCode[] = []): ErrorCode[] {
+  return [...new Set([...usualCodes(status, audience), ...named])];
+}
+
+/** The response's description: each code it can carry, with what it means there. */
+export function describeCodes(status: number, codes: readonly ErrorCode[]): string {
+  const lines = codes.map((code) => `- \`${code}\`: ${MEANINGS[`${status} ${code}`] ?? MEANINGS[code] ?? ''}`);
+  return lines.join('\n');
+}
+
+/**
+ * The body schema of an error response: the `Error` envelope, its `error_code` one of `codes`.
+ * `envelope` is the envelope's schema as generated (a `$ref` to the component).
+ */
+export function errorBodySchema(envelope: unknown, codes: readonly ErrorCode[]): Record<string, unknown> {
+  return { allOf: [envelope, { type: 'object', properties: { error_code: { type: 'string', enum: [...codes] } } }] };
+}
