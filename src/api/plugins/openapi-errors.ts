@@ -40,40 +40,31 @@ const MEANINGS: Partial<Record<ErrorCode | `${number} ${ErrorCode}`, string>> = 
 const KEY_REFUSED: ErrorCode[] = ['AUTHENTICATION_REQUIRED', 'INVALID_API_KEY', 'API_KEY_EXPIRED'];
 const ACCOUNT_REFUSED: ErrorCode[] = ['PERMISSION_DENIED', 'EMAIL_NOT_VERIFIED', 'ACCOUNT_SUSPENDED'];
 
-/** The codes a status always means; 401 and 403 only where a key is checked, a 409 never (its route names it). */
+/** The codes a status always means where a key is checked; a 409 never (its route names it). */
+const USUAL_CODES: Partial<Record<number, ErrorCode[]>> = {
+  400: ['BAD_REQUEST'],
+  401: KEY_REFUSED,
+  403: ACCOUNT_REFUSED,
+  404: ['NOT_FOUND'],
+  408: ['REQUEST_TIMEOUT'],
+  413: ['PAYLOAD_TOO_LARGE'],
+  414: ['BAD_REQUEST'],
+  415: ['UNSUPPORTED_MEDIA_TYPE'],
+  422: ['VALIDATION_ERROR'],
+  423: ['ACCOUNT_LOCKED'],
+  429: ['RATE_LIMIT_EXCEEDED', 'QUOTA_EXCEEDED'],
+  431: ['REQUEST_HEADERS_TOO_LARGE'],
+  500: ['INTERNAL_ERROR'],
+  503: ['SERVICE_UNAVAILABLE'],
+};
+
+/** The codes a status always means: on a route that checks no key, no 401 or 403, and no quota. */
 function usualCodes(status: number, audience: RouteAudience): ErrorCode[] {
-  const keyed = audience !== 'public';
-  switch (status) {
-    case 400:
-    case 414:
-      return ['BAD_REQUEST'];
-    case 401:
-      return keyed ? KEY_REFUSED : [];
-    case 403:
-      return keyed ? ACCOUNT_REFUSED : [];
-    case 404:
-      return ['NOT_FOUND'];
-    case 408:
-      return ['REQUEST_TIMEOUT'];
-    case 413:
-      return ['PAYLOAD_TOO_LARGE'];
-    case 415:
-      return ['UNSUPPORTED_MEDIA_TYPE'];
-    case 422:
-      return ['VALIDATION_ERROR'];
-    case 423:
-      return ['ACCOUNT_LOCKED'];
-    case 429:
-      return keyed ? ['RATE_LIMIT_EXCEEDED', 'QUOTA_EXCEEDED'] : ['RATE_LIMIT_EXCEEDED'];
-    case 431:
-      return ['REQUEST_HEADERS_TOO_LARGE'];
-    case 500:
-      return ['INTERNAL_ERROR'];
-    case 503:
-      return ['SERVICE_UNAVAILABLE'];
-    default:
-      return [];
+  if (audience === 'public') {
+    if (status === 401 || status === 403) return [];
+    if (status === 429) return ['RATE_LIMIT_EXCEEDED'];
   }
+  return USUAL_CODES[status] ?? [];
 }
 
 /** The codes of the error response of `status`: the usual ones, then those the route named. */
