@@ -25,6 +25,10 @@ export const DOWNLOAD_HEADERS: Record<string, ResponseHeader> = {
   },
 };
 
+/** A CSV report's 200 (errors.csv, rows.csv): streamed, never serialized, so documented as text. */
+export const csvDownloadResponse = (description: string) =>
+  noted({ description, content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } } }, { headers: DOWNLOAD_HEADERS });
+
 /** Errors any authenticated route can answer with (credentials, limits, backing services). */
 export const AUTH_ERRORS = [401, 403, 429, 500, 503] as const;
 

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { jobNotFinished, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
@@ -14,9 +13,8 @@ import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '.
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import type { OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, csvDownloadResponse, errorCodes, errorResponses } from '../schemas.js';
 import { streamedRoute } from '../streamed-route.js';
-import { noted } from '../../shared/http/response-notes.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const rowsCsvSchema = {
@@ -25,15 +23,9 @@ const rowsCsvSchema = {
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
     '404 once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   response: {
-    200: noted(
-      {
-        description:
-          'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows); ' +
-          "in the upload's delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8",
-        // Streamed, never serialized: documented as text.
-        content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
-      },
-      { headers: DOWNLOAD_HEADERS },
+    200: csvDownloadResponse(
+      'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows); ' +
+        "in the upload's delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8",
     ),
     ...errorResponses(404, ...AUTH_ERRORS),
     ...errorCodes(409, 'JOB_NOT_FINISHED'),

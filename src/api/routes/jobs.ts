@@ -20,9 +20,8 @@ import type { OpenStreams } from '../open-streams.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import type { RecordLimits } from '../../workers/import/stored-records.js';
 import { prefetched, type Lookup } from '../prefetch.js';
-import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, csvDownloadResponse, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { streamedRoute } from '../streamed-route.js';
-import { noted } from '../../shared/http/response-notes.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
 const jobParams = z.object({ id: z.string() });
@@ -37,15 +36,9 @@ const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200
 const errorsCsvSchema = {
   summary: "A job's failed rows as CSV, with their errors",
   response: {
-    200: noted(
-      {
-        description:
-          "The failed rows as uploaded, then error_row, error_field, error_code, error_message; an import's in the upload's " +
-          'delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8',
-        // Streamed, never serialized: documented as text.
-        content: { 'text/csv': { schema: z.any().meta({ type: 'string' }) } },
-      },
-      { headers: DOWNLOAD_HEADERS },
+    200: csvDownloadResponse(
+      "The failed rows as uploaded, then error_row, error_field, error_code, error_message; an import's in the upload's " +
+        'delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8',
     ),
     ...errorResponses(404, ...AUTH_ERRORS),
   },
