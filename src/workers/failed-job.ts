@@ -1,3 +1,4 @@
+import type { Job } from 'bullmq';
 import type { Db } from '../shared/db/pool.js';
 import { finishJob } from '../shared/jobs/job-queries.js';
 import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
@@ -14,6 +15,15 @@ export interface EndedRun {
   /** When BullMQ gave the job up (its `finishedOn`, epoch ms); undefined: now. */
   endedAt?: number | undefined;
 }
+
+/** The {@link EndedRun} of BullMQ job `job`, queued for run `run` of job row `jobId`, as its queue recorded it. */
+export const endedRunOf = (job: Pick<Job, 'attemptsMade' | 'processedOn' | 'finishedOn'>, jobId: string, run: number | undefined): EndedRun => ({
+  jobId,
+  run,
+  attemptsMade: job.attemptsMade,
+  lastAttemptStartedAt: job.processedOn,
+  endedAt: job.finishedOn,
+});
 
 /**
  * Fails the row of a job whose BullMQ job will not run again (its attempts used up, or stalled

@@ -4,7 +4,7 @@ import { listProcessingJobs } from '../shared/jobs/job-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import type { JobQueues } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
-import { failAfterAttempts } from './failed-job.js';
+import { endedRunOf, failAfterAttempts } from './failed-job.js';
 import type { CatchUpRunner } from './search/catch-up-runner.js';
 
 export interface ReconcilerDeps {
@@ -43,14 +43,7 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
       // listed is failed: a retry may have replaced the BullMQ job and started the next run since.
       const bullJob = await queue.getJob(job.id);
       if (!bullJob || (bullJob.data.run ?? job.run) !== job.run) continue;
-      const settled = {
-        jobId: job.id,
-        run: job.run,
-        attemptsMade: bullJob.attemptsMade,
-        lastAttemptStartedAt: bullJob.processedOn,
-        endedAt: bullJob.finishedOn,
-      };
-      if (await failAfterAttempts(deps.db, job.type, settled, deps.metrics)) failed.push(job.id);
+      if (await failAfterAttempts(deps.db, job.type, endedRunOf(bullJob, job.id, job.run), deps.metrics)) failed.push(job.id);
       continue;
     }
     if (state !== 'unknown') continue;

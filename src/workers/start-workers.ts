@@ -17,7 +17,7 @@ import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } fr
 import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
-import { failAfterAttempts } from './failed-job.js';
+import { endedRunOf, failAfterAttempts } from './failed-job.js';
 import { JobCancelledError } from './job-cancelled-error.js';
 import { ShutdownHandBack } from './shutdown-hand-back.js';
 import { ShutdownNotice } from './shutdown-notice.js';
@@ -193,14 +193,7 @@ async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJ
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;
   try {
-    const ended = {
-      jobId: job.data.jobId,
-      run: job.data.run,
-      attemptsMade: job.attemptsMade,
-      lastAttemptStartedAt: job.processedOn,
-      endedAt: job.finishedOn,
-    };
-    await failAfterAttempts(deps.db, type, ended, deps.metrics);
+    await failAfterAttempts(deps.db, type, endedRunOf(job, job.data.jobId, job.data.run), deps.metrics);
   } catch (settleError) {
     deps.logger.error({ err: settleError, jobId: job.data.jobId }, 'could not record the failed job; the reconciler will');
   }
