@@ -71,6 +71,24 @@ it('answers 503 SERVICE_UNAVAILABLE within seconds while Redis hangs, then serve
   expect(back.headers['x-ratelimit-limit']).toBeDefined();
 });
 
+it('answers a key new to its address after one wait for a hung Redis, not two', { timeout: 30_000 }, async () => {
+  const { key } = await ctx.createAccount('hang-new-address@example.com');
+  redis.freeze();
+  try {
+    // The address has not seen this key: its invalid-key count is asked first, then the account's limits.
+    const started = Date.now();
+    const response = await within(8_000, ctx.app.inject({ method: 'GET', url: '/v1/jobs', headers: { 'x-api-key': key }, remoteAddress: '127.0.0.77' }));
+    const waited = Date.now() - started;
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.json()).toMatchObject({ error_code: 'SERVICE_UNAVAILABLE' });
+    // REDIS_COMMAND_TIMEOUT_MS is 1000 here: one timeout, with room for a slow machine, and not two.
+    expect(waited).toBeGreaterThanOrEqual(900);
+    expect(waited).toBeLessThan(1_800);
+  } finally {
+    redis.thaw();
+  }
+});
+
 it('does not start an API whose queues could not start because Redis hangs', { timeout: 30_000 }, async () => {
   const connection = createProducerConnection(ctx.config);
   connection.on('error', () => {});

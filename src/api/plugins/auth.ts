@@ -207,12 +207,15 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const authenticate = async (credential: string, address: string): Promise<Principal> => {
     const digest = credentialDigest(credential);
     const admission = deps.attempts.admit(address, digest);
-    if (admission) await admission;
+    const redisDown = admission ? await admission : undefined;
     const principal = await resolve(credential, digest).catch(async (error: unknown) => {
       if (error instanceof AppError && error.code === 'INVALID_API_KEY') await deps.attempts.failed(address, digest);
       throw error;
     });
     deps.attempts.passed(address, digest);
+    // An account's request needs Redis next (its admission): answered now, not after a second wait
+    // of REDIS_COMMAND_TIMEOUT_MS. The operator key needs no Redis of its own.
+    if (redisDown && principal.kind === 'account') throw redisDown;
     return principal;
   };
 

@@ -29,7 +29,7 @@ export function createCredentialAttempts(limits: Pick<RequestLimits, 'checkInval
 
   return {
     admit(address, digest) {
-      return isKnown(entry(address, digest)) ? undefined : limits.checkInvalidKey(address).catch(unlessRedisDown);
+      return isKnown(entry(address, digest)) ? undefined : limits.checkInvalidKey(address).then(() => undefined, unlessRedisDown);
     },
     passed(address, digest) {
       const key = entry(address, digest);
@@ -52,9 +52,9 @@ export function createCredentialAttempts(limits: Pick<RequestLimits, 'checkInval
 /**
  * Lets a credential be checked when the counter cannot be read: without Redis the operator key
  * and the metrics token still work (neither needs Redis otherwise), and a wrong one is still
- * refused by its comparison. Other errors (the 429) stand.
+ * refused by its comparison. Other errors (the 429) stand. Answers the 503 it let pass.
  */
-function unlessRedisDown(error: unknown): void {
-  if (error instanceof AppError && error.status === 503) return;
+function unlessRedisDown(error: unknown): AppError {
+  if (error instanceof AppError && error.status === 503) return error;
   throw error;
 }
