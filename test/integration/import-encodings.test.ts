@@ -52,6 +52,22 @@ describe('import encodings', () => {
     expect(report).toEqual([{ row: 1, ean: null, field: null, code: 'INVALID_UTF8', message }]);
   });
 
+  // Windows-1252's “ ” € – ™ are bytes 0x80–0xBF, which UTF-8 only has inside a character: the
+  // message names that byte and its cell, not the character or the comma in front of it.
+  it.each([
+    ['after a space', Buffer.from('ean,name\n4006381000048,ab \x93Q\x94\n', 'latin1'), "byte 0x93 on line 2, column 18 (row 1, in column 'name')"],
+    ['first in its cell', Buffer.from('ean,name\n4006381000048,\x93Q\x94\n', 'latin1'), "byte 0x93 on line 2, column 15 (row 1, in column 'name')"],
+    ['a lead byte (é)', Buffer.from('ean,name\n4006381000048,caf\xe9\n', 'latin1'), "byte 0xE9 on line 2, column 18 (row 1, in column 'name')"],
+  ])('fails a Windows-1252 file sent without encoding with INVALID_UTF8 naming the bad byte %s, its column and cell', async (_label, csv, where) => {
+    const account = await ctx.createAccount();
+    const { job, report } = await failedWith(account.key, csv);
+    const message =
+      `The file is not valid UTF-8: ${where}. ` +
+      "Save the file as UTF-8 (in Excel: 'CSV UTF-8'), or send encoding=windows-1252 if it was saved by Excel on Windows.";
+    expect(job.detail).toBe(`${message} No rows were imported. See /v1/jobs/${job.id}/errors.`);
+    expect(report).toEqual([{ row: 1, ean: null, field: null, code: 'INVALID_UTF8', message }]);
+  });
+
   it.each([
     ['UTF-16LE with its BOM', () => iconv.encode('ean\tname\n4006381333931\tÉclair\n', 'utf-16le', { addBOM: true }), {}],
     ['UTF-16BE with its BOM', () => iconv.encode('ean;name\n4006381333931;Éclair\n', 'utf-16be', { addBOM: true }), {}],

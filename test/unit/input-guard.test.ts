@@ -158,4 +158,36 @@ describe('InputGuard: where the bad byte is', () => {
       expect(problem, `cut at ${at}`).toEqual({ kind: 'invalid_utf8', line: 2, column: 17, byte: 0xe8, before: '96385074,Café Cr' });
     }
   });
+
+  // Windows-1252's “ ” – € ™ and Latin-1's ° ² µ are bytes 0x80–0xBF: in UTF-8 they continue a
+  // character, and with no character before them to continue they are the bad byte themselves.
+  it('names a stray continuation byte itself, not the character before it, wherever a chunk cuts the line', async () => {
+    const cases: Array<[Buffer, Omit<InputProblem, 'kind' | 'line'>]> = [
+      [bytes('ean,name\n4006381000048,ab ', [0x93], 'Q', [0x94], '\n'), { column: 18, byte: 0x93, before: '4006381000048,ab ' }],
+      [bytes('ean,name\n4006381000048,', [0x93], 'Q', [0x94], '\n'), { column: 15, byte: 0x93, before: '4006381000048,' }],
+      [bytes('ean,name\n4006381000048,Café', [0x80], '\n'), { column: 19, byte: 0x80, before: '4006381000048,Café' }],
+      [bytes('ean,name\n4006381000048,☕', [0xbf, 0x80], '\n'), { column: 16, byte: 0xbf, before: '4006381000048,☕' }],
+    ];
+    for (const [file, where] of cases) {
+      for (let at = 0; at < file.length; at += 1) {
+        const { problem } = await guard(at === 0 ? [file] : cut(file, at));
+        expect(problem, `${file.toString('latin1')} cut at ${at}`).toEqual({ kind: 'invalid_utf8', line: 2, ...where });
+      }
+    }
+  });
+
+  it('names the lead byte of a sequence whose continuation is out of its range (overlong, surrogate)', async () => {
+    for (const bad of [[0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
+      const file = bytes('ean,name\n1,ab', bad, '\n');
+      for (let at = 0; at < file.length; at += 1) {
+        const { problem } = await guard(at === 0 ? [file] : cut(file, at));
+        expect(problem, `${JSON.stringify(bad)} cut at ${at}`).toEqual({ kind: 'invalid_utf8', line: 2, column: 5, byte: bad[0], before: '1,ab' });
+      }
+    }
+  });
+
+  it('names the lead byte of a character cut short at the end of the file', async () => {
+    const { problem } = await guard(cut(bytes('ean,name\n1,ab', [0xe2, 0x82]), 12));
+    expect(problem).toEqual({ kind: 'invalid_utf8', line: 2, column: 5, byte: 0xe2, before: '1,ab' });
+  });
 });

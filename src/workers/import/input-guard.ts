@@ -141,14 +141,15 @@ function firstBadByte(data: Buffer): number {
       high = middle;
     }
   }
-  // Byte `low` is the first that cannot continue; the bad sequence starts at its character's first byte.
-  let start = low;
-  while (start > 0 && (data[start]! & 0xc0) === 0x80) start -= 1;
-  // A lead byte whose character byte `start` cut short (0xE8 then 'm') is where the bad sequence begins.
-  let lead = start - 1;
-  while (lead >= 0 && start - lead <= 3 && (data[lead]! & 0xc0) === 0x80) lead -= 1;
-  if (lead >= 0 && data[lead]! >= 0xc0 && start - lead < sequenceLength(data[lead]!)) start = lead;
-  return start;
+  // Byte `low` is the first that cannot continue. When it falls inside a character begun by a lead
+  // byte before it (0xE8 then 'm', or the overlong 0xE0 0x80), that lead byte starts the bad
+  // sequence. Otherwise byte `low` is the bad one itself, also when it is a continuation byte
+  // (0x80–0xBF) after a whole character: a Windows-1252 “ or € sent as UTF-8 is such a stray byte,
+  // and the character before it is not at fault.
+  let lead = low - 1;
+  while (lead >= 0 && low - lead <= 3 && (data[lead]! & 0xc0) === 0x80) lead -= 1;
+  if (lead >= 0 && data[lead]! >= 0xc0 && low - lead < sequenceLength(data[lead]!)) return lead;
+  return low;
 }
 
 /** Bytes of the UTF-8 character that lead byte `byte` begins. */
