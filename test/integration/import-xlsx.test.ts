@@ -48,6 +48,20 @@ describe('xlsx import', () => {
     ]);
   });
 
+  it('stores a cell formatted as minutes and seconds (mm:ss) as the time it shows, not a date', async () => {
+    const account = await ctx.createAccount();
+    const text = (value: string) => `<c t="inlineStr"><is><t>${value}</t></is></c>`;
+    // 0.0215277… of a day is 31 minutes; built-in formats 45 (mm:ss) and 47 (mm:ss.0).
+    const rows = `<row>${text('ean')}${text('name')}${text('Duration')}${text('Lap')}</row>` +
+      `<row><c><v>4006381333931</v></c>${text('Timer')}<c s="1"><v>0.021527777777777778</v></c><c s="2"><v>0.021527777777777778</v></c></row>`;
+    const workbook = zipOf(handWrittenWorkbook({
+      sheets: [{ name: 'Products', rows }],
+      styles: '<cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="45"/><xf numFmtId="47"/></cellXfs>',
+    }));
+    expect(await importWorkbook(ctx, account.key, workbook)).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    expect((await storedProducts(ctx, account.id)).map((product) => product.attributes)).toEqual([{ Duration: '00:31:00', Lap: '00:31:00' }]);
+  });
+
   it.each([
     ['a .xlsx file name', { filename: 'catalog.XLSX', contentType: 'application/octet-stream' }],
     ['the xlsx content type', { filename: 'catalog', contentType: XLSX_MEDIA_TYPE }],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FileProblem } from '../../src/workers/import/file-problem.js';
 import { isPointNumber } from '../../src/workers/import/spreadsheet-cells.js';
 import { numberText, plainNumber } from '../../src/workers/import/xlsx/cell-text.js';
-import { numberStyleOf } from '../../src/workers/import/xlsx/number-formats.js';
+import { builtInFormat, numberStyleOf } from '../../src/workers/import/xlsx/number-formats.js';
 import { workbookRecords } from '../../src/workers/import/xlsx/workbook-records.js';
 import { excelWorkbook, handWrittenWorkbook, zipOf } from '../support/xlsx.js';
 
@@ -220,6 +220,43 @@ describe('xlsx records', () => {
     expect(numberText('46156.4375', numberStyleOf('yyyy-mm-dd h:mm AM/PM'), false)).toBe('2026-05-14T10:30:00');
     expect(numberStyleOf('"Qty: "0')).toEqual({ kind: 'fixed', decimals: 0, integerDigits: 1 });
     expect(numberStyleOf('[Red]0.0%')).toBeNull();
+  });
+
+  it('writes minutes and seconds as a time of day, not a date: an m next to an hour or a second is minutes', () => {
+    // 0.0215277… is 31 minutes; built-in formats 45 (mm:ss) and 47 (mm:ss.0).
+    const minutes = String(31 / 1440);
+    expect(numberText(minutes, numberStyleOf(builtInFormat(45)), false)).toBe('00:31:00');
+    expect(numberText(String(31 / 1440 + 5 / 86_400), numberStyleOf(builtInFormat(47)), false)).toBe('00:31:05');
+    expect(numberText(minutes, numberStyleOf('mm:ss'), false)).toBe('00:31:00');
+    expect(numberText(minutes, numberStyleOf('[mm]:ss'), false)).toBe('00:31:00');
+    expect(numberText('0.4375', numberStyleOf('h:mm'), false)).toBe('10:30:00');
+    expect(numberText('0.4375', numberStyleOf('hh"h"mm'), false)).toBe('10:30:00');
+    expect(numberText(minutes, numberStyleOf('mm\\:ss'), false)).toBe('00:31:00');
+  });
+
+  it('still reads an m away from hours and seconds, and every mmm, as a month', () => {
+    // 46156.4375 is 2026-05-14 10:30.
+    const serial = '46156.4375';
+    expect(numberText(serial, numberStyleOf('mm/dd/yyyy'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('d-mmm-yy'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('mmm'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('mmmm yyyy'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('yyyy-mm-dd hh:mm:ss'), false)).toBe('2026-05-14T10:30:00');
+    expect(numberText(serial, numberStyleOf('[$-409]mmmm d, yyyy'), false)).toBe('2026-05-14');
+    // A month next to an hour or second that is only quoted or escaped text stays a month.
+    expect(numberText(serial, numberStyleOf('mm"s"'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('\\hmm'), false)).toBe('2026-05-14');
+    expect(numberText(serial, numberStyleOf('mmm:ss'), false)).toBe('2026-05-14T10:30:00');
+  });
+
+  it('reads a workbook cell styled mm:ss (built-in 45 and 47, or its own format) as a time of day', async () => {
+    const rows = '<row><c s="1"><v>0.021527777777777778</v></c><c s="2"><v>0.021527777777777778</v></c><c s="3"><v>0.021527777777777778</v></c></row>';
+    const workbook = zipOf(handWrittenWorkbook({
+      sheets: [{ name: 'S', rows }],
+      styles: '<numFmts count="1"><numFmt numFmtId="164" formatCode="mm:ss"/></numFmts>' +
+        '<cellXfs count="4"><xf numFmtId="0"/><xf numFmtId="45"/><xf numFmtId="47"/><xf numFmtId="164"/></cellXfs>',
+    }));
+    expect(await recordsOf(workbook)).toEqual([['00:31:00', '00:31:00', '00:31:00']]);
   });
 
   it('marks the cells that were numbers written with a decimal point, not text that looks like one', async () => {

@@ -28,7 +28,7 @@ export function builtInFormat(id: number): string | undefined {
 
 /**
  * The {@link NumberStyle} of a format code: a date when, outside quoted text, escapes and
- * bracketed colours or locales, it has day, month, year, hour or second letters; fixed decimals
+ * bracketed colours or locales, it has day, month, year, hour, minute or second letters; fixed decimals
  * for a plain number format (`0.00`, `#,##0.00`), with the integer digits its zeros ask for;
  * otherwise none (General, percent, exponent…).
  */
@@ -43,7 +43,7 @@ export function numberStyleOf(code: string | undefined): NumberStyle {
     // The 12-hour clock's markers: their M is no month.
     .replace(/am\/pm|a\/p/gi, '');
   if (/[dmyhs]/i.test(bare.replace(/general/gi, ''))) {
-    const style: NumberStyle = { kind: 'date', hasDate: /[dy]/i.test(bare) || /(^|[^hms:[])m+(?![:\]])/i.test(bare), hasTime: /[hs]/i.test(bare) };
+    const style: NumberStyle = { kind: 'date', hasDate: showsDate(bare), hasTime: /[hs]/i.test(bare) };
     return /\[(h+|m+|s+)\]/i.test(bare) ? { ...style, hasDate: false, hasTime: true, elapsed: true } : style;
   }
   if (/[%eE@]/.test(bare)) return null;
@@ -51,4 +51,20 @@ export function numberStyleOf(code: string | undefined): NumberStyle {
   const decimals = /\.([0#?]+)/.exec(bare)?.[1]?.length;
   if (decimals !== undefined) return { kind: 'fixed', decimals, integerDigits };
   return /[0#?]/.test(bare) ? { kind: 'fixed', decimals: 0, integerDigits } : null;
+}
+
+/**
+ * Whether the date and time letters of `bare` (a format without its quoted text and escapes) show
+ * a day, month or year. As Excel reads them, an `m` or `mm` right after an hour or right before a
+ * second is minutes, whatever separators stand between (`h:mm`, `mm:ss`, `mm:ss.0`), so a time of
+ * minutes and seconds is no date; `mmm` and longer are a month's name wherever they stand.
+ */
+function showsDate(bare: string): boolean {
+  const letters = bare.match(/d+|m+|y+|h+|s+/gi) ?? [];
+  return letters.some((run, index) => {
+    if (/^[dy]/i.test(run)) return true;
+    if (!/^m/i.test(run)) return false;
+    const minutes = /^h/i.test(letters[index - 1] ?? '') || /^s/i.test(letters[index + 1] ?? '');
+    return run.length > 2 || !minutes;
+  });
 }
