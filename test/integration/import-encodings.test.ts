@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportOf, storedProducts, untilQueueReady } from '../support/csv.js';
+import { ean13, reportOf, storedProducts, untilQueueReady } from '../support/csv.js';
 import { multipartBody } from '../support/multipart.js';
 import { sendJson } from '../support/products.js';
 import { storedUploads } from '../support/stored-files.js';
@@ -79,6 +79,24 @@ describe('import encodings', () => {
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
     expect((await storedProducts(ctx, account.id))[0]).toMatchObject({ ean: '4006381333931', name: 'Éclair' });
   });
+
+  it.each(['utf-16be', 'utf-16le'] as const)(
+    'keeps an emoji of a %s file whose two halves fall in two chunks of the read (256 KiB)',
+    async (encoding) => {
+      const account = await ctx.createAccount();
+      // Excel's "Unicode text": a BOM and tabs. Filler rows put the 😀 of the last row's name at
+      // byte 262142, so the first half of its surrogate pair ends the first 256 KiB chunk.
+      const filler = Array.from({ length: 6240 }, (_unused, n) => `${ean13(n)}\tFiller\n`).join('');
+      const before = `ean\tname\n${filler}4006381333931\tSmile `;
+      const head = iconv.encode(before + 'x'.repeat((262142 - iconv.encode(before, encoding, { addBOM: true }).length) / 2), encoding, { addBOM: true });
+      expect(head.length).toBe(262142);
+      const file = Buffer.concat([head, iconv.encode('😀 please\n', encoding)]);
+      const job = await ctx.importCsv(account.key, file);
+      expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 6241 } });
+      const product = await ctx.get(account.key, '/v1/products/4006381333931');
+      expect(product.json<{ name: string }>().name).toMatch(/^Smile x+😀 please$/);
+    },
+  );
 
   it.each(['windows-1252', 'iso-8859-1', 'utf-16le', 'utf-16be'])(
     'reads a UTF-8 file with its BOM (a report given back) as UTF-8 whatever encoding=%s says',

@@ -10,6 +10,7 @@ import { csvParseOptions, type CsvReadSettings } from './csv-text.js';
 import { detectDelimiter } from './header.js';
 import { InputGuard } from './input-guard.js';
 import { isParserError } from './file-problem.js';
+import { Utf8Transcoder } from './utf8-transcoder.js';
 
 /** Bytes of the upload's start read to tell its encoding, delimiter and kind. */
 const HEAD_BYTES = 64 * 1024;
@@ -64,16 +65,16 @@ function startsWith(data: Buffer, magic: Buffer): boolean {
 
 /**
  * The upload as UTF-8 bytes, read as a stream: UTF-8 uploads as stored (the hot path pays
- * nothing), others through iconv-lite's streaming decoder (a BOM is dropped).
+ * nothing), others through {@link Utf8Transcoder} (a BOM is dropped).
  */
 export function openUtf8(source: CsvSource): Readable {
   const raw = source.uploads.open(source.path);
   if (source.encoding === 'utf-8') return raw;
-  const decoder = iconv.decodeStream(source.encoding) as unknown as Readable;
+  const decoder = new Utf8Transcoder(source.encoding);
   raw.on('error', (error) => decoder.destroy(error));
   // A consumer that stops early destroys the decoder: close the file with it.
   decoder.on('close', () => raw.destroy());
-  return raw.pipe(decoder as unknown as NodeJS.WritableStream) as unknown as Readable;
+  return raw.pipe(decoder);
 }
 
 /** How the records of `source` are read: its delimiter and `sep=` line, and the record size limit. */

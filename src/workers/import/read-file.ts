@@ -143,9 +143,8 @@ async function parseWholeFile(source: CsvSource, maxRecordBytes: number): Promis
  */
 async function failedRecordLine(source: CsvSource, parsed: WholeFileParse): Promise<number> {
   let line = 1;
-  for await (const chunk of openUtf8(source) as AsyncIterable<Buffer | string>) {
-    // A decoded (non-UTF-8) upload arrives as text.
-    for (const byte of typeof chunk === 'string' ? Buffer.from(chunk) : chunk) {
+  for await (const chunk of openUtf8(source) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
       if (byte === 0x0a) line += 1;
       else if (line > parsed.lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
     }
