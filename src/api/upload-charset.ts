@@ -4,9 +4,13 @@ import { mediaTypeParameter } from './media-type.js';
 
 /**
  * The charsets a CSV upload may be labelled with (`text/csv; charset=…`), lower case, and the
- * import encoding each is read in. US-ASCII is a subset of UTF-8. `utf-16` is read as UTF-16LE, as
- * the WHATWG Encoding Standard (and so every browser) reads that label and as Windows writes it;
- * a byte-order mark, when the file has one, decides over any encoding (csv-source.ts).
+ * import encoding each is read in. `utf-16` is read as UTF-16LE, as the WHATWG Encoding Standard
+ * (and so every browser) reads that label and as Windows writes it; `iso-8859-1` is read as
+ * windows-1252, as browsers read it too (utf8-transcoder.ts), and keeps its name in the options.
+ * US-ASCII is read as UTF-8, of which it is a subset, not as browsers read it (windows-1252): a
+ * tool that labels a file by its first bytes may call a UTF-8 file us-ascii, and windows-1252
+ * would mangle its later é without an error, where UTF-8 fails a cp1252 byte with INVALID_UTF8.
+ * A byte-order mark, when the file has one, decides over any encoding (csv-source.ts).
  */
 const CHARSET_ENCODINGS = new Map<string, ImportEncoding>([
   ['utf-8', 'utf-8'],

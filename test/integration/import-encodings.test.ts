@@ -80,6 +80,14 @@ describe('import encodings', () => {
     expect((await storedProducts(ctx, account.id))[0]).toMatchObject({ ean: '4006381333931', name: 'Éclair' });
   });
 
+  it('reads encoding=iso-8859-1 as windows-1252, as browsers do, so the € and quotes of a Windows file are kept', async () => {
+    const account = await ctx.createAccount();
+    const file = Buffer.concat([Buffer.from('ean,name\n4006381333931,'), Buffer.from([0x80, 0x93, 0x94]), Buffer.from('\n')]);
+    const job = await ctx.importCsv(account.key, file, { encoding: 'iso-8859-1' });
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 1 }, options: { encoding: 'iso-8859-1' } });
+    expect((await storedProducts(ctx, account.id))[0]).toMatchObject({ ean: '4006381333931', name: '€“”' });
+  });
+
   it.each(['utf-16be', 'utf-16le'] as const)(
     'keeps an emoji of a %s file whose two halves fall in two chunks of the read (256 KiB)',
     async (encoding) => {
@@ -158,6 +166,16 @@ describe('the charset of the Content-Type', () => {
     expect(job).toMatchObject({ status: 'completed', options: { encoding } });
     expect(await productName(account.key, '4006381333931')).toBe('Éclair');
   });
+
+  it.each(['ISO-8859-1', 'latin1', 'l1', 'iso_8859-1'])(
+    'reads a file labelled charset=%s as windows-1252, keeping the label in the options',
+    async (charset) => {
+      const account = await ctx.createAccount();
+      const job = await importLabelled(account.key, iconv.encode('ean,name\n4006381333931,5 € – “Pen”™\n', 'windows-1252'), `text/csv; charset=${charset}`);
+      expect(job).toMatchObject({ status: 'completed', options: { encoding: 'iso-8859-1' } });
+      expect(await productName(account.key, '4006381333931')).toBe('5 € – “Pen”™');
+    },
+  );
 
   it('lets the encoding parameter, then a profile, win over the charset', async () => {
     const account = await ctx.createAccount();

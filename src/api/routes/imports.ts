@@ -53,7 +53,11 @@ const importQuery = z.object({
   encoding: z
     .enum(IMPORT_ENCODINGS)
     .optional()
-    .meta({ description: "CSV only; default: the profile's, else the file's Content-Type charset, else utf-8; a byte-order mark is detected" }),
+    .meta({
+      description:
+        "CSV only; default: the profile's, else the file's Content-Type charset, else utf-8; a byte-order mark is detected; " +
+        'iso-8859-1 is read as windows-1252, as browsers read it',
+    }),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional().meta({ description: 'how prices write decimals; default "."' }),
   sheet: z
     .string()

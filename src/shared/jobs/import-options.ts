@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** Text encodings an import can be read in (API.md §7); a UTF-16 byte-order mark is detected by itself. */
+/**
+ * Text encodings an import can be read in (API.md §7); a UTF-16 byte-order mark is detected by
+ * itself. `iso-8859-1` is read as windows-1252, as browsers read that label.
+ */
 export const IMPORT_ENCODINGS = ['utf-8', 'windows-1252', 'iso-8859-1', 'utf-16le', 'utf-16be'] as const;
 export type ImportEncoding = (typeof IMPORT_ENCODINGS)[number];
 

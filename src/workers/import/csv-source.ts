@@ -10,7 +10,7 @@ import { csvParseOptions, type CsvReadSettings } from './csv-text.js';
 import { detectDelimiter } from './header.js';
 import { InputGuard } from './input-guard.js';
 import { isParserError } from './file-problem.js';
-import { Utf8Transcoder } from './utf8-transcoder.js';
+import { decoderEncoding, Utf8Transcoder } from './utf8-transcoder.js';
 
 /** Bytes of the upload's start read to tell its encoding, delimiter and kind. */
 const HEAD_BYTES = 64 * 1024;
@@ -44,7 +44,7 @@ const SEP_LINE = /^\uFEFF?sep=([^\r\n"])[ \t]*(?:\r?\n|$)/i;
 export async function describeCsvUpload(uploads: FileStore, path: string, options: ImportOptions): Promise<CsvSource> {
   const head = await uploads.head(path, HEAD_BYTES);
   const encoding = bomEncoding(head) ?? options.encoding ?? 'utf-8';
-  const text = encoding === 'utf-8' ? head.toString('utf8') : iconv.decode(head, encoding);
+  const text = encoding === 'utf-8' ? head.toString('utf8') : iconv.decode(head, decoderEncoding(encoding));
   const sepLine = SEP_LINE.exec(text);
   const delimiter = options.delimiter ?? sepLine?.[1] ?? detectDelimiter(text);
   const workbook = startsLikeZip(head) ? 'zip' : startsWith(head, OLE2_MAGIC) ? 'xls' : null;

@@ -17,7 +17,7 @@ export class Utf8Transcoder extends Transform {
 
   constructor(encoding: Exclude<ImportEncoding, 'utf-8'>) {
     super();
-    this.decoder = iconv.getDecoder(encoding);
+    this.decoder = iconv.getDecoder(decoderEncoding(encoding));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -47,6 +47,16 @@ export class Utf8Transcoder extends Transform {
     }
     if (text.length > 0) this.push(Buffer.from(text, 'utf8'));
   }
+}
+
+/**
+ * The encoding an import's `encoding` is decoded in: ISO-8859-1 is read as windows-1252, as the
+ * WHATWG Encoding Standard (so every browser) reads that label. The two differ only in bytes
+ * 0x80–0x9F: invisible control characters in ISO-8859-1, which no product file means, and the
+ * € “ ” – ’ ™ of Excel's files on Windows, which many clients label iso-8859-1 or latin1.
+ */
+export function decoderEncoding(encoding: Exclude<ImportEncoding, 'utf-8'>): string {
+  return encoding === 'iso-8859-1' ? 'windows-1252' : encoding;
 }
 
 function endsWithHighSurrogate(text: string): boolean {
