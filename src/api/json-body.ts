@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unstorableText as unstorable, type UnstorableText } from '../shared/product/storable-text.js';
+import { firstInvalidUtf8 } from '../shared/utf8-offset.js';
 import { badRequest, unsupportedMediaType } from './errors.js';
 import { mediaTypeOf, mediaTypeParameter } from './media-type.js';
 
@@ -104,11 +105,15 @@ export function registerJsonBody(app: FastifyInstance): void {
     done(unsupportedMediaType(request.headers['content-type'], 'send the body as application/json'), undefined);
   });
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     // A route that takes no body (a DELETE, a cancel) answers as usual when a client labels its
     // empty body JSON, as many HTTP clients do by default.
     if (body.length === 0 && request.routeOptions.schema?.body === undefined) return done(null, undefined);
-    const text = body as string;
+    // Read as a string, bytes that are not UTF-8 would become U+FFFD unseen: a Latin-1 "Café"
+    // stored as "Caf\uFFFD" for good.
+    const invalid = firstInvalidUtf8(body as Buffer);
+    if (invalid !== -1) return done(badRequest(notUtf8Message(body as Buffer, invalid)), undefined);
+    const text = (body as Buffer).toString('utf8');
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
       return done(badRequest(`The JSON body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`), undefined);
     }
@@ -119,6 +124,12 @@ export function registerJsonBody(app: FastifyInstance): void {
       done(badRequest(UNSTORABLE_MESSAGES[found.holds](found.path)), undefined);
     });
   });
+}
+
+/** The answer to a JSON body with bytes that are not UTF-8, naming the first. */
+function notUtf8Message(body: Buffer, offset: number): string {
+  const byte = body[offset]!.toString(16).toUpperCase().padStart(2, '0');
+  return `The JSON body is not valid UTF-8: byte 0x${byte} at offset ${offset}. JSON is sent in UTF-8 (RFC 8259); convert the text from the encoding it was written in.`;
 }
 
 /**

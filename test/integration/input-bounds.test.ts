@@ -246,6 +246,22 @@ describe('JSON bodies', () => {
     }
   });
 
+  it('refuses an unlabelled JSON body whose bytes are not UTF-8 with 400 naming the first, where it stored U+FFFD', async () => {
+    const raw = (payload: Buffer) =>
+      ctx.app.inject({ method: 'PUT', url: '/v1/products/4006381333948', headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload });
+    // A Windows client's Latin-1 "Café crème": 0xE9 at offset 12.
+    const latin1 = await raw(Buffer.from('{"name":"Caf\u00e9 cr\u00e8me"}', 'latin1'));
+    const utf8 = 'JSON is sent in UTF-8 (RFC 8259); convert the text from the encoding it was written in.';
+    expectError(latin1, 400, 'BAD_REQUEST', `The JSON body is not valid UTF-8: byte 0xE9 at offset 12. ${utf8}`);
+    // A character cut short, and an encoded surrogate half, name their lead byte.
+    expectError(await raw(Buffer.from([...Buffer.from('{"name":"Pen '), 0xe2, 0x82, 0x22, 0x7d])), 400, 'BAD_REQUEST', `byte 0xE2 at offset 13. ${utf8}`);
+    expectError(await raw(Buffer.from([...Buffer.from('{"name":"'), 0xed, 0xa0, 0x80, 0x22, 0x7d])), 400, 'BAD_REQUEST', `byte 0xED at offset 9. ${utf8}`);
+    expect((await ctx.get(account.key, '/v1/products/4006381333948')).statusCode).toBe(404);
+    // The same text in UTF-8 is stored as sent, and so is a U+FFFD the client wrote itself.
+    expect((await raw(Buffer.from('{"name":"Café crème \ufffd"}'))).statusCode).toBe(201);
+    expect((await ctx.get(account.key, '/v1/products/4006381333948')).json().name).toBe('Café crème \ufffd');
+  });
+
   it('lets a route that takes no body be called with an empty body labelled JSON', async () => {
     const empty = (method: 'POST' | 'DELETE', url: string) =>
       ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' } });

@@ -1,5 +1,5 @@
-import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
+import { firstInvalidUtf8, utf8SequenceLength } from '../../shared/utf8-offset.js';
 
 /** A problem with the bytes of an upload, found before they reach the CSV parser. */
 export interface InputProblem {
@@ -116,7 +116,7 @@ export function incompleteTail(data: Buffer): number {
   for (let back = 1; back <= Math.min(3, data.length); back += 1) {
     const byte = data[data.length - back]!;
     if ((byte & 0xc0) !== 0x80) {
-      const needed = byte >= 0xc0 ? sequenceLength(byte) : 1;
+      const needed = byte >= 0xc0 ? utf8SequenceLength(byte) : 1;
       return needed > back ? back : 0;
     }
   }
@@ -126,35 +126,8 @@ export function incompleteTail(data: Buffer): number {
 /** Offset of the first NUL byte or invalid UTF-8 sequence, or -1 when there is none. */
 function firstBadByte(data: Buffer): number {
   const nul = data.indexOf(0);
-  const valid = isUtf8(nul === -1 ? data : data.subarray(0, nul));
-  if (valid) return nul;
-  // Slow path, taken once per failed import: binary-search the longest prefix without an invalid
-  // sequence (a character cut off at the prefix's end is allowed: stream mode holds it back).
-  let low = 0;
-  let high = nul === -1 ? data.length : nul;
-  while (high - low > 1) {
-    const middle = (low + high) >>> 1;
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(0, middle), { stream: true });
-      low = middle;
-    } catch {
-      high = middle;
-    }
-  }
-  // Byte `low` is the first that cannot continue. When it falls inside a character begun by a lead
-  // byte before it (0xE8 then 'm', or the overlong 0xE0 0x80), that lead byte starts the bad
-  // sequence. Otherwise byte `low` is the bad one itself, also when it is a continuation byte
-  // (0x80–0xBF) after a whole character: a Windows-1252 “ or € sent as UTF-8 is such a stray byte,
-  // and the character before it is not at fault.
-  let lead = low - 1;
-  while (lead >= 0 && low - lead <= 3 && (data[lead]! & 0xc0) === 0x80) lead -= 1;
-  if (lead >= 0 && data[lead]! >= 0xc0 && low - lead < sequenceLength(data[lead]!)) return lead;
-  return low;
-}
-
-/** Bytes of the UTF-8 character that lead byte `byte` begins. */
-function sequenceLength(byte: number): number {
-  return byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+  const invalid = firstInvalidUtf8(nul === -1 ? data : data.subarray(0, nul));
+  return invalid === -1 ? nul : invalid;
 }
 
 function countNewlines(data: Buffer, end: number): number {
