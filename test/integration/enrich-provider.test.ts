@@ -269,6 +269,53 @@ describe("the provider's contract", () => {
     for (const ean of eans) expect(await stored(ean)).toMatchObject({ gtin14: `0${ean}`, ean_check_digit_valid: true });
   });
 
+  // A lookup whose first answer comes after the other's quota or refusal, and asks for a retry.
+  const waitingLookups = [
+    ['a back-off after a 5xx', [{ status: 500, delayMs: 200 }, { status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }]],
+    ['a Retry-After wait', [{ status: 429, retryAfterSeconds: 1, delayMs: 200 }]],
+  ] as const;
+
+  it.each(waitingLookups)('429 monthly quota: a lookup waiting in %s calls no more and is reported PROVIDER_QUOTA_EXCEEDED', async (_, answers) => {
+    const [waiting, quota] = await seed(2, () => 'Pen,,');
+    provider.products.set(waiting, { brand: 'Stabilo' });
+    provider.script(waiting, ...answers);
+    provider.script(quota!, { status: 429, quota: { limit: 1000, tier: 'FREE' } });
+
+    const job = await enrich({ eans: [waiting, quota], overwrite: true });
+
+    const quotaAnswer = provider.calls.find((call) => call.ean === quota)!;
+    expect(provider.calls.filter((call) => call.at > quotaAnswer.answeredAt!)).toEqual([]);
+    expect(provider.calls.filter((call) => call.ean === waiting).length).toBeLessThanOrEqual(1);
+    expect(job).toMatchObject({
+      status: 'completed',
+      error_code: null,
+      progress: { rows_total: 2, rows_processed: 2, rows_succeeded: 0, rows_unchanged: 0, rows_failed: 2 },
+    });
+    expect(job.detail).toContain(`The lookup provider's monthly quota is exceeded: "Monthly quota exceeded." (limit 1000, tier FREE).`);
+    const notLookedUp = "Not looked up: the lookup provider's monthly quota is used up.";
+    expect(await errorsOf(job.id)).toEqual([
+      { row: 1, ean: waiting, field: null, code: 'PROVIDER_QUOTA_EXCEEDED', message: notLookedUp },
+      { row: 2, ean: quota, field: null, code: 'PROVIDER_QUOTA_EXCEEDED', message: notLookedUp },
+    ]);
+    expect(await stored(waiting)).toMatchObject({ brand: null, gtin14: `0${waiting}` });
+  });
+
+  it.each(waitingLookups)('401: a lookup waiting in %s calls no more, during the job or after it failed', async (_, answers) => {
+    const [waiting, refused] = await seed(2, () => 'Pen,,');
+    provider.products.set(waiting, { brand: 'Stabilo' });
+    provider.script(waiting, ...answers);
+    provider.script(refused!, { status: 401, error: 'API key expired' });
+
+    const job = await enrich({ eans: [waiting, refused], overwrite: true });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    const refusal = provider.calls.find((call) => call.ean === refused)!;
+    expect(provider.calls.filter((call) => call.at > refusal.answeredAt!)).toEqual([]);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'ENRICHMENT_FAILED', progress: { rows_processed: 0, rows_failed: 0 } });
+    expect(job.detail).toContain('(HTTP 401: "API key expired")');
+    expect(await stored(waiting)).toMatchObject({ brand: null });
+  });
+
   it('5xx then 200: retried with growing back-off until it answers', async () => {
     const [ean] = await seed(1, () => 'Pen,,');
     provider.products.set(ean!, { brand: 'Stabilo' });

@@ -20,6 +20,11 @@ export type FakeAnswer =
   | { status: 429; retryAfterSeconds: number; delayMs?: number }
   /** Monthly quota: 429 with `{error, limit, tier}` and no Retry-After. */
   | { status: 429; quota: { limit: number; tier: string }; delayMs?: number }
+  /**
+   * A 429 with this Retry-After header as sent (readable or not), and the per-minute body, or the
+   * quota's `{error, limit, tier}` when `quota` is given.
+   */
+  | { status: 429; retryAfter: string; quota?: { limit: number; tier: string }; delayMs?: number }
   | { status: 500 | 502 | 503; delayMs?: number }
   /** A network failure: the connection is dropped without an answer (recorded as status 0). */
   | { status: 0; delayMs?: number };
@@ -31,6 +36,8 @@ export interface FakeCall {
   at: number;
   apiKey: string | undefined;
   status: number;
+  /** When its answer was sent, ms since the epoch (fractional); absent while it is delayed or for a dropped connection. */
+  answeredAt?: number;
 }
 
 export interface FakeProviderOptions {
@@ -110,7 +117,8 @@ export class FakeProvider {
     const ean = decodeURIComponent((request.url ?? '/').split('?')[0]!.slice(1));
     const apiKey = request.headers['x-api-key'] as string | undefined;
     const answer = this.answerFor(ean, apiKey, at);
-    this.calls.push({ ean, at, apiKey, status: answer.status });
+    const call: FakeCall = { ean, at, apiKey, status: answer.status };
+    this.calls.push(call);
     const send = () => {
       if (response.destroyed) return;
       if (answer.status === 0) {
@@ -119,6 +127,8 @@ export class FakeProvider {
       }
       const headers: Record<string, string> = { 'content-type': 'raw' in answer ? answer.contentType : 'application/json' };
       if ('retryAfterSeconds' in answer) headers['retry-after'] = String(answer.retryAfterSeconds);
+      if ('retryAfter' in answer) headers['retry-after'] = answer.retryAfter;
+      call.answeredAt = performance.timeOrigin + performance.now();
       response.writeHead(answer.status, headers).end('raw' in answer ? answer.raw : JSON.stringify(bodyOf(answer)));
     };
     const delay = answer.delayMs ?? this.options.delayMs ?? 0;
@@ -161,7 +171,7 @@ function bodyOf(answer: FakeAnswer): unknown {
     case 404:
       return { error: 'Product not found' };
     case 429:
-      return 'quota' in answer
+      return 'quota' in answer && answer.quota
         ? { error: 'Monthly quota exceeded.', limit: answer.quota.limit, tier: answer.quota.tier }
         : { error: 'Per-minute rate limit exceeded.' };
     case 500:

@@ -18,6 +18,18 @@ export interface LookupState {
   refused: { status: number; error: string } | null;
   /** Set once a product ended PROVIDER_ERROR and that was logged: the others are in the report only. */
   failureLogged?: boolean;
+  /**
+   * Aborted with the first quota answer or refusal: a lookup waiting for its slot, a back-off or a
+   * Retry-After then makes no call, as the provider's contract has no more calls for the job.
+   */
+  callsEnded: AbortController;
+}
+
+/** The lookup state of a new attempt; `quotaDetail` is the quota answer an earlier attempt met. */
+export function newLookupState(quotaDetail: string | null): LookupState {
+  const callsEnded = new AbortController();
+  if (quotaDetail) callsEnded.abort();
+  return { quotaDetail, refused: null, callsEnded };
 }
 
 export interface PageLookupDeps {
@@ -57,12 +69,15 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
       return { kind: 'outcome', code: 'NOT_FOUND_AT_PROVIDER', message: 'The lookup provider has no product with this EAN.' };
     case 'quota':
       state.quotaDetail ??= quotaDetail(outcome);
+      state.callsEnded.abort();
       return { kind: 'outcome', code: 'PROVIDER_QUOTA_EXCEEDED', message: QUOTA_MESSAGE };
     case 'refused':
       state.refused ??= { status: outcome.status, error: outcome.error };
+      state.callsEnded.abort();
       return null;
     case 'stopped':
-      return null;
+      // Stopped by another lookup's quota answer: reported like the products after it.
+      return state.quotaDetail ? { kind: 'outcome', code: 'PROVIDER_QUOTA_EXCEEDED', message: QUOTA_MESSAGE } : null;
     case 'failed':
       return {
         kind: 'outcome',
@@ -76,7 +91,8 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
  * Looks up the products of one page, `concurrency` at a time and in page order (each call still
  * waits for its slot of the shared rate). Returns each entry's result; an entry left null was not
  * settled: the provider refused the job's calls (`state.refused`), or `stop` aborted before its
- * lookup got an answer to keep. Once `stop` aborts the lookups under way are waited for and no
+ * lookup got an answer to keep. After a quota answer no lookup calls again, and those that got no
+ * answer to keep are PROVIDER_QUOTA_EXCEEDED like the products after them. Once `stop` aborts the lookups under way are waited for and no
  * other is started, so the entries that have a result before the first null are the ones settled
  * (see {@link settledCount}). Results are put in `results` as they come (the job's progress reads
  * them while the page is under way). Rejects when `signal` aborts.
@@ -87,6 +103,7 @@ export async function lookUpPage(
   results = new Array<EntryResult | null>(entries.length).fill(null),
 ): Promise<Array<EntryResult | null>> {
   let next = 0;
+  const stop = AbortSignal.any([deps.stop, deps.state.callsEnded.signal]);
   const lane = async () => {
     while (next < entries.length && !deps.state.refused) {
       const index = next++;
@@ -98,7 +115,7 @@ export async function lookUpPage(
       }
       deps.signal.throwIfAborted();
       if (deps.stop.aborted) return;
-      const outcome = await deps.provider!.lookup(entry.ean, deps.signal, deps.stop);
+      const outcome = await deps.provider!.lookup(entry.ean, deps.signal, stop);
       if (outcome.kind === 'failed' && !deps.state.failureLogged) {
         // Once per attempt: a provider that fails every product would otherwise flood the log.
         deps.state.failureLogged = true;
@@ -106,7 +123,7 @@ export async function lookUpPage(
       }
       // A quota answer seen by another lane meanwhile does not undo a product already found.
       results[index] = resultOf(outcome, deps.state);
-      if (outcome.kind === 'stopped') return;
+      if (results[index] === null) return;
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency) }, lane));

@@ -233,7 +233,8 @@ async function unlessStopped(
   if (stop?.aborted) return false;
   try {
     await wait(stop ? AbortSignal.any([signal, stop]) : signal);
-    return true;
+    // A wait that ended as `stop` aborted still makes no call.
+    return !stop?.aborted;
   } catch (error) {
     signal.throwIfAborted();
     if (stop?.aborted) return false;

@@ -18,7 +18,7 @@ import { enrichmentTargets, type TargetEntry } from './enrichment-targets.js';
 import { EnrichmentProgress, type LivePage } from './enrichment-progress.js';
 import { enrichProduct } from './fill.js';
 import { ShutdownHandBack } from '../shutdown-hand-back.js';
-import { lookUpPage, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
+import { lookUpPage, newLookupState, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
 import type { ProviderClient } from './provider-client.js';
 
 /** What an enrichment attempt needs from the process. */
@@ -57,7 +57,7 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
   await saveCheckpoint(deps.db, jobId, checkpoint);
   log.info({ options: { ...options, eans: options.eans?.length }, resumeAt: checkpoint.position }, 'enrichment started');
 
-  const state: LookupState = { quotaDetail: checkpoint.quota_detail, refused: null };
+  const state = newLookupState(checkpoint.quota_detail);
   const pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
   // Lookups of the next page run while the current one is settled, so the provider's rate is
   // not left unused at page boundaries; they stop when this attempt ends, however it ends.
