@@ -249,6 +249,33 @@ describe("the provider's contract", () => {
     }
   });
 
+  it('429 with a Retry-After it cannot read: a per-minute limit all the same, waited out a second and called again', async () => {
+    const [limited, other] = await seed(2, () => 'Pen,,');
+    provider.products.set(limited, { brand: 'Stabilo' });
+    provider.products.set(other!, { brand: 'Staedtler' });
+    provider.script(limited, { status: 429, retryAfter: 'abc' });
+
+    const job = await enrich({ eans: [limited, other] });
+
+    expect(job).toMatchObject({ status: 'completed', error_code: null, detail: null, progress: { rows_succeeded: 2, rows_failed: 0 } });
+    expect(await stored(limited)).toMatchObject({ brand: 'Stabilo' });
+    const calls = provider.calls.filter((call) => call.ean === limited);
+    expect(calls.map((call) => call.status)).toEqual([429, 200]);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(990);
+  });
+
+  it('429 with Retry-After whose body is the quota’s {error, limit, tier}: the monthly quota', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    provider.products.set(ean, { brand: 'Stabilo' });
+    provider.script(ean, { status: 429, retryAfter: '86400', quota: { limit: 1000, tier: 'FREE' } });
+
+    const job = await enrich({ eans: [ean] });
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 0, rows_failed: 1 } });
+    expect(job.detail).toContain(`The lookup provider's monthly quota is exceeded: "Monthly quota exceeded." (limit 1000, tier FREE).`);
+    expect(provider.count()).toBe(1);
+  });
+
   it('429 monthly quota: stops calling, derives every product, marks the rest PROVIDER_QUOTA_EXCEEDED and completes', async () => {
     const eans = await seed(6, () => 'Pen,,');
     for (const ean of eans) provider.products.set(ean, { brand: 'Stabilo' });

@@ -7,7 +7,7 @@ export type LookupOutcome =
   | { kind: 'found'; fields: ProviderFields }
   /** 404: the provider does not know the EAN (not retried). */
   | { kind: 'not_found' }
-  /** 429 without Retry-After: the monthly quota is used up; no more calls for this job. */
+  /** 429 without Retry-After, or with the quota's body: the monthly quota is used up; no more calls for this job. */
   | { kind: 'quota'; error: string; limit: number | null; tier: string | null }
   /** Any other 4xx (invalid or expired key, suspended account): no more calls at all. */
   | { kind: 'refused'; status: number; error: string }
@@ -105,6 +105,25 @@ const errorOf = ({ text, json }: AnswerBody, fallback: string): string => {
 };
 
 /**
+ * The provider tells its two 429s apart (API.md §4): the per-minute limit sends Retry-After, the
+ * monthly quota sends none and a body `{error, limit, tier}`. A 429 with Retry-After is the
+ * quota only when its body is the quota's, with `limit` and `tier`.
+ */
+function isQuotaBody({ json }: AnswerBody): boolean {
+  return isObject(json) && 'limit' in json && 'tier' in json;
+}
+
+function quotaOutcome(body: AnswerBody): Extract<LookupOutcome, { kind: 'quota' }> {
+  const quota = isObject(body.json) ? body.json : {};
+  return {
+    kind: 'quota',
+    error: errorOf(body, 'Monthly quota exceeded.'),
+    limit: typeof quota.limit === 'number' ? quota.limit : null,
+    tier: typeof quota.tier === 'string' ? quota.tier : null,
+  };
+}
+
+/**
  * Why a 2xx answer holds no product: its body is not a JSON object. Such an answer comes from a
  * proxy or a fault of the provider (an HTML error page, a cut body), so it is retried like a 5xx.
  * The content type is named; the body itself is not quoted.
@@ -147,7 +166,7 @@ export class ProviderClient {
 
   /**
    * Looks `ean` up. A 429 with Retry-After pauses every worker process for that long (a second at
-   * least) and the call is made again without using up an attempt, up to
+   * least; the back-off when it cannot be read) and the call is made again without using up an attempt, up to
    * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts, answers over
    * {@link MAX_ANSWER_BYTES} and 2xx answers whose body is not a JSON object (not JSON at all, an
    * array…: a proxy's page or a provider fault, whatever the content type says) are retried with
@@ -190,20 +209,13 @@ export class ProviderClient {
         reason = `HTTP ${status}, but ${notAnObject(body)}`;
       } else if (status === 404) return { kind: 'not_found' };
       else if (status === 429) {
-        const waitMs = retryAfterMs(retryAfter);
-        if (waitMs !== null) {
-          rateLimited += 1;
-          if (rateLimited >= MAX_RATE_LIMITED_ANSWERS) return { kind: 'failed', attempts: rateLimited, reason: `HTTP 429 ${rateLimited} times in a row` };
-          await this.options.limiter.pause(Math.max(MIN_RATE_LIMIT_PAUSE_MS, waitMs));
-          continue;
-        }
-        const quota = isObject(body.json) ? body.json : {};
-        return {
-          kind: 'quota',
-          error: errorOf(body, 'Monthly quota exceeded.'),
-          limit: typeof quota.limit === 'number' ? quota.limit : null,
-          tier: typeof quota.tier === 'string' ? quota.tier : null,
-        };
+        if (retryAfter === null || isQuotaBody(body)) return quotaOutcome(body);
+        rateLimited += 1;
+        if (rateLimited >= MAX_RATE_LIMITED_ANSWERS) return { kind: 'failed', attempts: rateLimited, reason: `HTTP 429 ${rateLimited} times in a row` };
+        // A Retry-After it cannot read still says "later": the back-off stands in for it.
+        const waitMs = retryAfterMs(retryAfter) ?? backoffMs(rateLimited, this.options.backoffBaseMs, this.capMs, this.random);
+        await this.options.limiter.pause(Math.max(MIN_RATE_LIMIT_PAUSE_MS, waitMs));
+        continue;
       } else if (status >= 300 && status < 400) {
         return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
       } else if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
