@@ -74,6 +74,28 @@ export function schemaIssueProblems(issues: readonly SchemaIssue[], bodyMessage?
   });
 }
 
+/**
+ * One problem per unknown key of the object at `path` (`''` for the input itself), each named by
+ * its own path (after `prefix`, `export.` inside a schedule) and naming the keys `known` there:
+ * `Unknown key 'filter.sku': expected one of brand, category, updated_since.`. More keys than a
+ * message names one by one are one problem of the object holding them, naming the first few and
+ * counting the rest (a 1 MiB body holds some 80,000 keys).
+ */
+export function unknownKeyProblems(
+  keys: readonly string[],
+  path: string,
+  known: Readonly<Record<string, readonly string[]>>,
+  prefix = '',
+): FieldProblem[] {
+  const expected = `expected one of ${(known[path] ?? []).join(', ')}`;
+  const fieldOf = (key: string) => prefix + (path ? `${path}.` : '') + key;
+  if (tooManyToName(keys)) {
+    const field = (prefix + path).replace(/\.$/, '') || 'body';
+    return [{ field, message: `Unknown keys ${namedKeys(keys, fieldOf)}: ${expected}.` }];
+  }
+  return keys.map((key) => ({ field: fieldOf(key), message: `Unknown key '${fieldOf(key)}': ${expected}.` }));
+}
+
 type UnknownKeysIssue = Extract<z.core.$ZodIssue, { code: 'unrecognized_keys' }>;
 
 /**

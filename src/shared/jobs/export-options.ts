@@ -1,6 +1,6 @@
 import { callbackUrlSchemaOf } from '../callbacks/callback-target.js';
 import { z } from 'zod';
-import { namedKeys, tooManyToName, zodIssueProblems, type FieldProblem } from '../field-problems.js';
+import { unknownKeyProblems, zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH } from '../input-bounds.js';
 import { instantSchema } from '../instant.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
@@ -155,7 +155,7 @@ export function parseExportRequest(
   }
   const parsed = exportRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, options: toExportOptions(parsed.data) };
-  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, prefix) }) };
+  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, KNOWN_KEYS, prefix) }) };
 }
 
 /** The keys an export request (or its `filter`) may hold, for the message about an unknown one. */
@@ -164,21 +164,6 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   filter: Object.keys(exportRequestSchema.shape.filter.unwrap().shape),
   columns: [],
 };
-
-/**
- * One problem per unknown key, each naming its key and the keys known where it stands; more keys
- * than a message names one by one are one problem of the object holding them, naming the first
- * few and counting the rest (a 1 MiB body holds some 80,000 keys).
- */
-function unknownKeyProblems(keys: string[], path: string, prefix: string): FieldProblem[] {
-  const expected = `expected one of ${(KNOWN_KEYS[path] ?? []).join(', ')}`;
-  const fieldOf = (key: string) => prefix + (path ? `${path}.` : '') + key;
-  if (tooManyToName(keys)) {
-    const field = (prefix + path).replace(/\.$/, '') || 'body';
-    return [{ field, message: `Unknown keys ${namedKeys(keys, fieldOf)}: ${expected}.` }];
-  }
-  return keys.map((key) => ({ field: fieldOf(key), message: `Unknown key '${fieldOf(key)}': ${expected}.` }));
-}
 
 /** Reads the stored options of an export job (written by {@link toExportOptions}). */
 export const exportOptionsSchema = z.object({
