@@ -54,3 +54,16 @@ export async function clearResultPath(db: Db, jobId: string, resultPath: string)
   const { rowCount } = await db.query('UPDATE jobs SET result_path = NULL WHERE id = $1 AND result_path = $2', [jobId, resultPath]);
   return rowCount === 1;
 }
+
+/**
+ * Deletes the checkpoints of enrichments that ended more than `retentionDays` ago, and with them
+ * the products each took (migration 019). Returns how many jobs' checkpoints went.
+ */
+export async function deleteExpiredEnrichmentCheckpoints(db: Db, retentionDays: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM enrichment_checkpoints c USING jobs j
+     WHERE j.id = c.job_id AND j.status <> 'processing' AND j.finished_at < now() - make_interval(days => $1)`,
+    [retentionDays],
+  );
+  return rowCount ?? 0;
+}

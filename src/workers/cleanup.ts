@@ -4,6 +4,7 @@ import type { FileStore } from '../shared/storage/file-store.js';
 import {
   clearInputPath,
   clearResultPath,
+  deleteExpiredEnrichmentCheckpoints,
   importStagingTables,
   jobsWithExpiredExportResults,
   jobsWithExpiredUploads,
@@ -19,6 +20,8 @@ export interface CleanupResult {
   exportFilesRemoved: number;
   /** Writes abandoned half-way (a process died mid-upload): partial files, unfinished multipart uploads. */
   incompleteRemoved: number;
+  /** Checkpoints, with the products they took, of enrichments that ended longer ago than the upload retention. */
+  enrichmentCheckpointsRemoved: number;
 }
 
 /** An upload or export still being written after this long was abandoned by a process that died. */
@@ -27,7 +30,10 @@ const INCOMPLETE_AFTER_MS = 24 * 3_600_000;
 export interface CleanupDeps {
   db: Db;
   uploads: FileStore;
-  /** Uploads of jobs that ended longer ago than this are removed (a retry needs them until then). */
+  /**
+   * Uploads of jobs that ended longer ago than this are removed (a retry needs them until then),
+   * and so are the checkpoints of enrichments, with the products they took.
+   */
   uploadRetentionDays: number;
   /** Export files of jobs that ended longer ago than this are removed (default 7). */
   exportRetentionDays?: number;
@@ -40,7 +46,8 @@ export interface CleanupDeps {
  * a crashed attempt left behind (only once their job is no longer processing, since a running
  * attempt may own them), removes uploads and export files past their retention, clearing the
  * job's input or result path, and removes writes that a dead process left unfinished (on either
- * store). An upload kept in PostgreSQL (a small one) goes as a stored file does.
+ * store). An upload kept in PostgreSQL (a small one) goes as a stored file does. The checkpoint
+ * of an enrichment that ended as long ago as an upload goes too, with the products it took.
  *
  * A file the store fails to remove keeps its path in the job row, where the next pass finds it
  * again; the others are removed all the same. The pass then rejects, naming how many it could
@@ -48,6 +55,7 @@ export interface CleanupDeps {
  */
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const stagingTablesDropped = await dropAbandonedStagingTables(deps.db);
+  const enrichmentCheckpointsRemoved = await deleteExpiredEnrichmentCheckpoints(deps.db, deps.uploadRetentionDays);
   const failures: unknown[] = [];
   const expiredUploads = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
   const uploadsRemoved = await removeThenForget(
@@ -68,7 +76,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   if (failures.length > 0) {
     throw new AggregateError(failures, `${failures.length} expired file(s) could not be removed; their jobs keep their paths for the next pass`);
   }
-  return { stagingTablesDropped, uploadsRemoved, exportFilesRemoved, incompleteRemoved };
+  return { stagingTablesDropped, uploadsRemoved, exportFilesRemoved, incompleteRemoved, enrichmentCheckpointsRemoved };
 }
 
 /** Drops the staging tables of jobs that are no longer processing; returns how many. */

@@ -69,4 +69,26 @@ describe('periodic cleanup', () => {
     const { rows } = await ctx.db.query('SELECT id, input_path FROM jobs WHERE id = ANY($1) ORDER BY id', [[old.id, oldLarge.id]]);
     expect(rows).toEqual([old.id, oldLarge.id].sort().map((id) => ({ id, input_path: null })));
   });
+
+  it('removes the checkpoints of enrichments that ended longer ago than the retention, with the products they took', async () => {
+    const { key } = await ctx.createAccount();
+    const enrichment = async () => {
+      const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': key }, payload: {} });
+      const { id } = response.json<{ id: string }>();
+      await ctx.db.query(`INSERT INTO enrichment_checkpoints (job_id, rows_total, targets_taken) VALUES ($1, 1, true)`, [id]);
+      await ctx.db.query(`INSERT INTO enrichment_targets (job_id, ordinal, ean) VALUES ($1, 1, '4006381333931')`, [id]);
+      return id;
+    };
+    const [old, recent, running] = [await enrichment(), await enrichment(), await enrichment()];
+    await ctx.db.query(`UPDATE jobs SET status = 'cancelled', finished_at = now() - interval '8 days' WHERE id = $1`, [old]);
+    await ctx.db.query(`UPDATE jobs SET status = 'failed', finished_at = now() - interval '6 days' WHERE id = $1`, [recent]);
+
+    const result = await cleanup();
+
+    expect(result.enrichmentCheckpointsRemoved).toBe(1);
+    const kept = async (table: string) =>
+      (await ctx.db.query(`SELECT job_id FROM ${table} WHERE job_id = ANY($1) ORDER BY job_id`, [[old, recent, running]])).rows;
+    expect(await kept('enrichment_checkpoints')).toEqual([recent, running].sort().map((job_id) => ({ job_id })));
+    expect(await kept('enrichment_targets')).toEqual([recent, running].sort().map((job_id) => ({ job_id })));
+  });
 });

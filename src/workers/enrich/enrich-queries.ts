@@ -1,5 +1,4 @@
-import type { Db, DbClient } from '../../shared/db/pool.js';
-import type { EnrichmentFilter } from '../../shared/jobs/enrichment-options.js';
+import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 import { lockSearchShared, putSearchRows } from '../../shared/product/product-search.js';
 import type { LocalDerivations } from './derivations.js';
 
@@ -34,61 +33,35 @@ export interface Checkpoint {
   rows_unchanged: number;
   rows_failed: number;
   quota_detail: string | null;
+  /** The job's products are taken (see {@link loadCheckpoint}): `rows_total` counts them. */
+  targets_taken: boolean;
 }
 
-const FILTER_SQL = `account_id = $1 AND created_at <= $2
-  AND ($3::text IS NULL OR brand = $3) AND ($4::text IS NULL OR category = $4)
-  AND ($5::timestamptz IS NULL OR updated_at >= $5)`;
-
-const filterParams = (accountId: string, snapshotAt: Date, filter: EnrichmentFilter | null) => [
-  accountId, snapshotAt, filter?.brand ?? null, filter?.category ?? null, filter?.updated_since ?? null,
-];
-
 /**
- * The checkpoint of job `jobId`, created on its first attempt with the number of products it
- * covers (`countTotal`, given the snapshot time) so that `rows_total` is known up front.
+ * The checkpoint of job `jobId`. The first attempt creates it and takes the job's products
+ * (`take`, which returns how many it took after the checkpoint's place), so that `rows_total` is
+ * known up front; both commit together, and a concurrent attempt waits for them. A checkpoint
+ * whose products were never taken (written before migration 019) has the rest taken now.
  */
 export async function loadCheckpoint(
   db: Db,
   jobId: string,
-  countTotal: (snapshotAt: Date) => Promise<number>,
+  take: (client: DbClient, from: Checkpoint) => Promise<number>,
 ): Promise<Checkpoint> {
   const existing = await db.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1', [jobId]);
-  if (existing.rows[0]) return existing.rows[0];
-  const { rows } = await db.query<{ now: Date }>('SELECT now() AS now');
-  const total = await countTotal(rows[0]!.now);
-  const created = await db.query<Checkpoint>(
-    `INSERT INTO enrichment_checkpoints (job_id, snapshot_at, rows_total) VALUES ($1, $2, $3)
-     ON CONFLICT (job_id) DO UPDATE SET job_id = excluded.job_id RETURNING *`,
-    [jobId, rows[0]!.now, total],
-  );
-  return created.rows[0]!;
-}
-
-/** Products of the catalog that a whole-catalog or filter enrichment covers. */
-export async function countCatalogTargets(db: Db, accountId: string, snapshotAt: Date, filter: EnrichmentFilter | null): Promise<number> {
-  const { rows } = await db.query<{ count: number }>(
-    `SELECT count(*)::bigint AS count FROM products WHERE ${FILTER_SQL}`,
-    filterParams(accountId, snapshotAt, filter),
-  );
-  return rows[0]!.count;
-}
-
-/** The next `limit` covered products after `afterEan`, in EAN order. */
-export async function pageCatalogTargets(
-  db: Db,
-  accountId: string,
-  snapshotAt: Date,
-  filter: EnrichmentFilter | null,
-  afterEan: string | null,
-  limit: number,
-): Promise<StoredProduct[]> {
-  const { rows } = await db.query<StoredProduct>(
-    `SELECT ${STORED_COLUMNS} FROM products
-     WHERE ${FILTER_SQL} AND ($6::text IS NULL OR ean > $6) ORDER BY ean LIMIT $7`,
-    [...filterParams(accountId, snapshotAt, filter), afterEan, limit],
-  );
-  return rows;
+  if (existing.rows[0]?.targets_taken) return existing.rows[0];
+  return withTransaction(db, async (client) => {
+    await client.query('INSERT INTO enrichment_checkpoints (job_id, rows_total) VALUES ($1, 0) ON CONFLICT (job_id) DO NOTHING', [jobId]);
+    const { rows } = await client.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1 FOR UPDATE', [jobId]);
+    const checkpoint = rows[0]!;
+    if (checkpoint.targets_taken) return checkpoint;
+    const taken = await take(client, checkpoint);
+    const updated = await client.query<Checkpoint>(
+      'UPDATE enrichment_checkpoints SET rows_total = $2, targets_taken = true WHERE job_id = $1 RETURNING *',
+      [jobId, checkpoint.position + taken],
+    );
+    return updated.rows[0]!;
+  });
 }
 
 /** How a read of products treats their rows: `read` only, or `lock` them until the transaction ends. */

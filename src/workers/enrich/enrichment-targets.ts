@@ -1,13 +1,8 @@
-import type { Db } from '../../shared/db/pool.js';
+import type { Db, DbClient } from '../../shared/db/pool.js';
 import type { EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import { hasGtinShape } from '../../shared/product/gtin.js';
-import {
-  countCatalogTargets,
-  findProductsByEan,
-  pageCatalogTargets,
-  type Checkpoint,
-  type StoredProduct,
-} from './enrich-queries.js';
+import { findProductsByEan, type Checkpoint, type StoredProduct } from './enrich-queries.js';
+import { pageTakenTargets, takeCatalogTargets } from './target-queries.js';
 
 /** One product of the job, in job order: `row` is its 1-based place; `product` null when the catalog has no such EAN. */
 export interface TargetEntry {
@@ -18,32 +13,53 @@ export interface TargetEntry {
 
 /** The products an enrichment covers, page by page from a checkpoint. */
 export interface EnrichmentTargets {
-  count(snapshotAt: Date): Promise<number>;
+  /** Takes the job's products after the checkpoint `from` (a new one: all of them), in its transaction; returns how many. */
+  take(client: DbClient, from: Checkpoint): Promise<number>;
   nextPage(checkpoint: Checkpoint, limit: number): Promise<TargetEntry[]>;
 }
 
 /**
- * The job's products: the listed EANs in request order (each once), or else the catalog (filtered)
- * in EAN order as it was when the first attempt started.
+ * The page's EANs with their products as they are now (null: no longer, or never, in the
+ * catalog); only the EANs that `findable` accepts are looked for.
  */
-export function enrichmentTargets(db: Db, accountId: string, options: EnrichmentOptions): EnrichmentTargets {
+async function withProducts(
+  db: Db,
+  accountId: string,
+  page: Array<{ row: number; ean: string }>,
+  findable: (ean: string) => boolean = () => true,
+): Promise<TargetEntry[]> {
+  const found = await findProductsByEan(db, accountId, page.map(({ ean }) => ean).filter(findable));
+  const byEan = new Map(found.map((product) => [product.ean, product]));
+  return page.map(({ row, ean }) => ({ row, ean, product: byEan.get(ean) ?? null }));
+}
+
+/**
+ * The job's products: the listed EANs in request order (each once), or else the catalog (filtered)
+ * in EAN order as it was when the first attempt started. A product deleted since is still the
+ * job's, with no product: it is reported as a listed EAN the catalog lacks is.
+ */
+export function enrichmentTargets(db: Db, accountId: string, jobId: string, options: EnrichmentOptions): EnrichmentTargets {
   if (options.eans) {
     const eans = [...new Set(options.eans)];
     return {
-      count: async () => eans.length,
+      take: async (_client, from) => eans.length - from.position,
       async nextPage(checkpoint, limit) {
         const slice = eans.slice(checkpoint.position, checkpoint.position + limit);
-        const found = await findProductsByEan(db, accountId, slice.filter(hasGtinShape));
-        const byEan = new Map(found.map((product) => [product.ean, product]));
-        return slice.map((ean, index) => ({ row: checkpoint.position + index + 1, ean, product: byEan.get(ean) ?? null }));
+        const page = slice.map((ean, index) => ({ row: checkpoint.position + index + 1, ean }));
+        return withProducts(db, accountId, page, hasGtinShape);
       },
     };
   }
   return {
-    count: (snapshotAt) => countCatalogTargets(db, accountId, snapshotAt, options.filter),
+    take: (client, from) =>
+      takeCatalogTargets(client, jobId, accountId, options.filter, {
+        position: from.position,
+        afterEan: from.last_ean,
+        snapshotAt: from.snapshot_at,
+      }),
     async nextPage(checkpoint, limit) {
-      const products = await pageCatalogTargets(db, accountId, checkpoint.snapshot_at, options.filter, checkpoint.last_ean, limit);
-      return products.map((product, index) => ({ row: checkpoint.position + index + 1, ean: product.ean, product }));
+      const page = await pageTakenTargets(db, jobId, checkpoint.position, limit);
+      return withProducts(db, accountId, page.map(({ ordinal, ean }) => ({ row: ordinal, ean })));
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   writeProducts,
 } from './enrich-queries.js';
 import { enrichmentTargets, type TargetEntry } from './enrichment-targets.js';
+import { deleteTakenTargets } from './target-queries.js';
 import { EnrichmentProgress, type LivePage } from './enrichment-progress.js';
 import { enrichProduct } from './fill.js';
 import { ShutdownHandBack } from '../shutdown-hand-back.js';
@@ -51,8 +52,8 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
   if (!job) return null;
   const options = enrichmentOptionsSchema.parse(job.options);
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
-  const targets = enrichmentTargets(deps.db, job.account_id, options);
-  const checkpoint = await loadCheckpoint(deps.db, jobId, (snapshotAt) => targets.count(snapshotAt));
+  const targets = enrichmentTargets(deps.db, job.account_id, jobId, options);
+  const checkpoint = await loadCheckpoint(deps.db, jobId, (client, from) => targets.take(client, from));
   await clearOutcomesAfter(deps.db, jobId, checkpoint.position);
   await saveCheckpoint(deps.db, jobId, checkpoint);
   log.info({ options: { ...options, eans: options.eans?.length }, resumeAt: checkpoint.position }, 'enrichment started');
@@ -115,6 +116,13 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
     counts: countsOf(checkpoint),
   };
   const finished = await finishJob(deps.db, jobId, outcome);
+  // A completed job is never run again: its taken products are not needed (the cleanup takes
+  // them with the checkpoint later if this fails).
+  if (finished) {
+    await deleteTakenTargets(deps.db, jobId).catch((error: unknown) =>
+      log.warn({ err: error }, 'could not delete the products taken for the enrichment; the cleanup will'),
+    );
+  }
   log.info({ counts: outcome.counts, quota: checkpoint.quota_detail }, finished ? 'enrichment finished' : 'enrichment already ended elsewhere');
   return finished ? outcome : null;
 }

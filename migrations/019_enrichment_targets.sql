@@ -1,0 +1,20 @@
+-- The products of a whole-catalog or filter enrichment (README "Enrichment"): those that matched
+-- when the job started, taken then in one statement and numbered in EAN order. The job reads its
+-- pages by that number, so a product deleted, created or changed while it runs neither leaves
+-- the job without an outcome nor joins it, and `rows_total` stays the number it goes through. The
+-- EANs stay in PostgreSQL (a million of them would not fit a worker's memory). They are deleted
+-- when the job completes, and with their checkpoint (the periodic cleanup removes the checkpoints
+-- of jobs that ended long ago).
+CREATE TABLE enrichment_targets (
+  job_id  uuid NOT NULL REFERENCES enrichment_checkpoints (job_id) ON DELETE CASCADE,
+  -- The product's place in the job (1-based): its `row` in the report, and the checkpoint's
+  -- `position` once it is settled.
+  ordinal bigint NOT NULL,
+  ean     text COLLATE "C" NOT NULL,
+  PRIMARY KEY (job_id, ordinal)
+);
+
+-- Whether the checkpoint's `rows_total` counts the job's taken products. A checkpoint written
+-- before this migration (a job under way across the upgrade) has none taken: its next attempt
+-- takes the products after its `last_ean` that the job covered, numbered on from its `position`.
+ALTER TABLE enrichment_checkpoints ADD COLUMN targets_taken boolean NOT NULL DEFAULT false;
