@@ -3,8 +3,8 @@
 -- pages by that number, so a product deleted, created or changed while it runs neither leaves
 -- the job without an outcome nor joins it, and `rows_total` stays the number it goes through. The
 -- EANs stay in PostgreSQL (a million of them would not fit a worker's memory). They are deleted
--- when the job completes, and with their checkpoint (the periodic cleanup removes the checkpoints
--- of jobs that ended long ago).
+-- when the job completes; a failed or cancelled job keeps them for a retry, which goes on with
+-- them, until the periodic cleanup removes its checkpoint and them with it.
 CREATE TABLE enrichment_targets (
   job_id  uuid NOT NULL REFERENCES enrichment_checkpoints (job_id) ON DELETE CASCADE,
   -- The product's place in the job (1-based): its `row` in the report, and the checkpoint's

@@ -42,7 +42,8 @@ export function assertRetryable(job: JobRow): void {
 
 /**
  * Runs a failed or cancelled job (checked with {@link assertRetryable}) again from its stored
- * input, under the same id, with its counts and report cleared. Its old BullMQ job is replaced by
+ * input, under the same id: an import or export with its counts and report cleared, an enrichment
+ * from after its last settled product (see resetJobForRetry). Its old BullMQ job is replaced by
  * a fresh one, so the new run has all its attempts. Workers never revive an ended row on their
  * own (a stale or duplicate delivery does nothing), so every retry, the API's and the queue
  * dashboard's, goes through here. Returns the row, now `processing`.

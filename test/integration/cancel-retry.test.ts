@@ -167,30 +167,29 @@ describe('POST /v1/jobs/{id}/retry', () => {
     }
   });
 
-  it('runs a cancelled enrichment again from the start, not from where the cancelled run stopped', async () => {
+  it('resumes a cancelled enrichment after the last product its ended run settled, keeping its counts', async () => {
     const account = await ctx.createAccount();
     expect((await ctx.importCsv(account.key, VALID_CSV)).status).toBe('completed');
-    const started = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: {} });
+    const eans = ['4006381333931', '96385074'];
+    const started = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': account.key }, payload: { eans } });
     const id = started.json<{ id: string }>().id;
     const first = await ctx.waitForJob(account.key, id);
     expect(first.progress).toMatchObject({ rows_total: 2, rows_processed: 2 });
-    // As if an earlier run had settled one product and been cancelled before the other.
+    // As if an earlier run had settled one product (changing it) and been cancelled before the other.
     await ctx.db.query(`UPDATE jobs SET status = 'cancelled', error_code = 'JOB_CANCELLED' WHERE id = $1`, [id]);
-    await ctx.db.query(
-      `INSERT INTO enrichment_checkpoints (job_id, position, last_ean, rows_total, rows_changed) VALUES ($1, 1, '4006381333931', 2, 1)
-       ON CONFLICT (job_id) DO UPDATE SET position = 1, last_ean = '4006381333931', rows_changed = 1`,
-      [id],
-    );
+    await ctx.db.query(`UPDATE enrichment_checkpoints SET position = 1, last_ean = $2, rows_changed = 1, rows_unchanged = 0 WHERE job_id = $1`, [
+      id,
+      eans[0],
+    ]);
     await ctx.db.query('UPDATE products SET derived_at = NULL WHERE account_id = $1', [account.id]);
 
     const response = await post(ctx, account.key, `/v1/jobs/${id}/retry`);
     expect(response.statusCode, response.body).toBe(202);
     const job = await ctx.waitForJob(account.key, id);
     expect(job.status).toBe('completed');
-    expect(job.progress).toMatchObject({ rows_total: 2, rows_processed: 2, rows_failed: 0 });
-    expect(job.progress.rows_succeeded + job.progress.rows_unchanged).toBe(2);
+    expect(job.progress).toMatchObject({ rows_total: 2, rows_processed: 2, rows_succeeded: 1, rows_unchanged: 1, rows_failed: 0 });
     const { rows } = await ctx.db.query('SELECT ean FROM products WHERE account_id = $1 AND derived_at IS NOT NULL ORDER BY ean', [account.id]);
-    expect(rows.map((row) => row.ean)).toEqual(['4006381333931', '96385074']);
+    expect(rows.map((row) => row.ean)).toEqual([eans[1]]);
   });
 
   it('re-runs a failed import, clearing its old report', async () => {

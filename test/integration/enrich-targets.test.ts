@@ -154,3 +154,35 @@ it('takes the rest of the catalog for an enrichment under way across the upgrade
   expect(job.progress).toMatchObject({ rows_succeeded: 3, rows_failed: 0 });
   expect(provider.calls.map((call) => call.ean)).toEqual(eans.slice(1));
 });
+
+it('resumes a retried enrichment after its last settled product, keeping what was settled', { timeout: 90_000 }, async () => {
+  const { account, eans } = await catalog(300);
+  const unknown = eans[10]!;
+  provider.products.delete(unknown);
+  const id = await startEnrichment(account.key, {});
+  // The first page (200 products) settled, the second one being looked up.
+  const written = async () =>
+    (await ctx.db.query<{ count: number }>(`SELECT count(*)::int AS count FROM products WHERE account_id = $1 AND category = 'Pens'`, [account.id]))
+      .rows[0]!.count;
+  await waitFor('the first page to be settled', async () => ((await written()) >= 199 ? true : undefined));
+  const cancel = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: { 'x-api-key': account.key } });
+  expect(cancel.json()).toMatchObject({ status: 'cancelled' });
+  const settled = (await jobRow(ctx.db, id)).rows_processed;
+  expect(settled).toBe(200);
+  await waitFor('the delivery to end', async () => ((await ctx.queues.queue('enrichment').getJobState(id)) === 'failed' ? true : undefined));
+  provider.reset();
+
+  const retry = await ctx.app.inject({ method: 'POST', url: `/v1/jobs/${id}/retry`, headers: { 'x-api-key': account.key } });
+  expect(retry.statusCode, retry.body).toBe(202);
+  // The settled products' counts show at once, as a job handed back shows them.
+  const resumed = (await ctx.get(account.key, `/v1/jobs/${id}`)).json<JobResource>();
+  expect(resumed.progress).toMatchObject({ rows_total: 300, rows_failed: 1 });
+  expect(resumed.progress.rows_processed).toBeGreaterThanOrEqual(200);
+  const job = await ctx.waitForJob(account.key, id, 60_000);
+  expect(job.status).toBe('completed');
+  expectCountsAddUp(job, 300);
+  expect(job.progress).toMatchObject({ rows_succeeded: 299, rows_updated: 299, rows_unchanged: 0, rows_failed: 1 });
+  expect((await ctx.get(account.key, `/v1/jobs/${id}/errors`)).json().data).toMatchObject([{ row: 11, ean: unknown, code: 'NOT_FOUND_AT_PROVIDER' }]);
+  // Only the products not settled before the cancel are looked up.
+  expect(provider.calls.map((call) => call.ean).sort()).toEqual(eans.slice(200));
+});

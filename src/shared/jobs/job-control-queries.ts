@@ -1,4 +1,4 @@
-import { withTransaction, type Db } from '../db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
 
@@ -28,8 +28,11 @@ export type RetriedJobRow = JobRow & { run_number: number };
 
 /**
  * Puts a failed or cancelled job back to `processing`/`queued` in its next run (`run_number`, see
- * migration 016) with its counts cleared and its old report and progress removed, so it runs
- * again from its stored input (and calls its callback_url again when it ends). Returns null when
+ * migration 016), so it runs again from its stored input (and calls its callback_url again when it
+ * ends). An import or export starts over: its counts are cleared and its old report removed. An
+ * enrichment resumes after its last settled product (README "Resumable"), since each lookup costs
+ * the account's provider quota: it keeps its checkpoint, the products it took, and the counts and
+ * report entries of the settled products (see {@link keepEnrichmentProgress}). Returns null when
  * the job was not failed or cancelled (any more).
  */
 export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRow | null> {
@@ -46,10 +49,38 @@ export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRo
         [id],
       ),
     );
-    if (!rows[0]) return null;
+    const reset = rows[0];
+    if (!reset) return null;
+    const kept = reset.type === 'enrichment' ? await keepEnrichmentProgress(client, id) : null;
+    if (kept) return { ...reset, ...kept };
     await client.query('DELETE FROM job_row_errors WHERE job_id = $1', [id]);
-    // A re-run starts over: an enrichment does not resume where the ended run stopped.
-    await client.query('DELETE FROM enrichment_checkpoints WHERE job_id = $1', [id]);
-    return rows[0];
+    return reset;
   });
+}
+
+type SettledCounts = Pick<JobRow, 'rows_total' | 'rows_processed' | 'rows_succeeded' | 'rows_updated' | 'rows_unchanged' | 'rows_failed'>;
+
+/**
+ * Shows the settled counts of a retried enrichment's checkpoint on its job row, as an attempt
+ * handed back keeps them, and drops the report entries after its position (an ended attempt may
+ * have left some of a page it did not settle). The provider's quota message is forgotten: the
+ * retry may come after the quota renewed, and a quota still used up says so at its first call.
+ * Null when the job has no checkpoint (it never started, or the cleanup removed it): it starts over.
+ */
+async function keepEnrichmentProgress(client: DbClient, id: string): Promise<SettledCounts | null> {
+  const { rows } = await client.query<SettledCounts>(
+    `WITH settled AS (
+       UPDATE enrichment_checkpoints SET quota_detail = NULL WHERE job_id = $1
+       RETURNING position, rows_total, rows_changed, rows_unchanged, rows_failed
+     )
+     UPDATE jobs j SET rows_total = s.rows_total, rows_processed = s.position, rows_succeeded = s.rows_changed,
+       rows_updated = s.rows_changed, rows_unchanged = s.rows_unchanged, rows_failed = s.rows_failed
+     FROM settled s WHERE j.id = $1
+     RETURNING j.rows_total, j.rows_processed, j.rows_succeeded, j.rows_updated, j.rows_unchanged, j.rows_failed`,
+    [id],
+  );
+  const kept = rows[0];
+  if (!kept) return null;
+  await client.query('DELETE FROM job_row_errors WHERE job_id = $1 AND row > $2', [id, kept.rows_processed]);
+  return kept;
 }
