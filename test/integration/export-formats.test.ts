@@ -91,6 +91,28 @@ describe('CSV export', () => {
     expect(reimported.progress).toMatchObject({ rows_unchanged: 1, rows_updated: 0 });
   });
 
+  it('re-imports a product written through the API with spaces around its image URL unchanged: the API stores it trimmed, as the import does', async () => {
+    const account = await ctx.createAccount();
+    const send = (method: 'POST' | 'PUT' | 'PATCH', url: string, body: object) =>
+      ctx.app.inject({ method, url, headers: { 'x-api-key': account.key, 'content-type': 'application/json' }, payload: body });
+    const posted = await send('POST', '/v1/products', { ean: PEN, name: 'Pen', image_url: ' http://x.com/a' });
+    expect(posted.statusCode, posted.body).toBe(201);
+    expect(posted.json().image_url).toBe('http://x.com/a');
+    const put = await send('PUT', `/v1/products/${INK}`, { name: 'Ink', image_url: 'http://x.com/b\t' });
+    expect(put.statusCode, put.body).toBe(201);
+    expect(put.json().image_url).toBe('http://x.com/b');
+    expect((await send('PUT', `/v1/products/${PAPER}`, { name: 'Paper' })).statusCode).toBe(201);
+    const patched = await send('PATCH', `/v1/products/${PAPER}`, { image_url: '\t https://x.com/c \u00a0' });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect(patched.json().image_url).toBe('https://x.com/c');
+    const stored = await storedProducts(ctx, account.id);
+    expect(stored.map((product) => product.image_url)).toEqual(['http://x.com/a', 'http://x.com/b', 'https://x.com/c']);
+
+    const exported = await runExportJob(ctx, account.key, { format: 'csv' });
+    const reimported = await ctx.importCsv(account.key, (await downloadResult(ctx, account.key, exported.id)).text);
+    expect(reimported.progress).toMatchObject({ rows_processed: 3, rows_unchanged: 3, rows_updated: 0, rows_failed: 0 });
+  });
+
   it("re-imports an export made with a profile's columns unchanged under that profile: headers holding ; or a tab, an attribute key in NFD", async () => {
     const account = await ctx.createAccount();
     const key = 'e\u0301tat';

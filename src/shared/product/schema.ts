@@ -95,6 +95,9 @@ export const stockSchema = z
 
 export const imageUrlSchema = z
   .string({ error: 'The image URL must be an http or https URL.' })
+  // Stored trimmed, as an import trims its cell: a URL parser ignores the spaces around a URL, so
+  // kept they would be dropped by the next import of an export, changing the product.
+  .trim()
   // A URL parser takes a NUL in a path (it would encode it), but the URL is stored as written.
   .refine((value) => !value.includes('\u0000'), { ...rule('INVALID_URL', 'The image URL must not hold a NUL character (\\u0000).'), abort: true })
   .refine((value) => {
@@ -169,7 +172,7 @@ const fields = {
   }),
   currency: currencySchema.nullish().meta({ description: 'ISO 4217 code, stored upper-case', example: 'EUR' }),
   stock: stockSchema.nullish().meta({ description: `Whole number from 0 to ${MAX_INT32}` }),
-  image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL' }),
+  image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL, stored without the white space around it' }),
   attributes: attributesSchema.nullish().meta({ description: 'Flat object of string, number or boolean values; null: none' }),
 };
 
