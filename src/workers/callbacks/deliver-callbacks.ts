@@ -34,7 +34,8 @@ export interface CallbackDeps {
 const LEASE_SECONDS = 60;
 const NO_SECRET =
   'not sent: no signing secret (the account has no callback secret, see POST /v1/callback-secret, and CALLBACK_SECRET is not set)';
-const BATCH = 20;
+/** How many deliveries one worker process sends at a time. */
+const SLOTS = 20;
 
 /** Seconds until attempt `attempt + 1` (1-based `attempt` just failed), or null to give up. */
 export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAttempts: number): number | null {
@@ -77,46 +78,78 @@ async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallb
   }
 }
 
-/** Delivers the callbacks that are due now; returns how many were attempted. */
+/** Sends one claimed delivery and records its outcome: delivered, retried later, or given up. */
+async function deliverClaimed(deps: CallbackDeps, agents: CallbackAgents, callback: DueCallback): Promise<void> {
+  const failure = await deliver(deps, agents, callback);
+  const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
+  if (!failure) {
+    await markCallbackDelivered(deps.db, callback);
+    log.info('job callback delivered');
+    return;
+  }
+  const attempt = callback.attempts + 1;
+  const retryIn = failure.permanent ? null : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
+  await markCallbackFailed(deps.db, callback, failure.problem, retryIn);
+  log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
+}
+
+/** Delivers the callbacks that are due now, up to SLOTS of them; returns how many were attempted. */
 export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
-  const due = await claimDueCallbacks(deps.db, BATCH, LEASE_SECONDS);
+  const due = await claimDueCallbacks(deps.db, SLOTS, LEASE_SECONDS);
   const agents = createCallbackAgents(deps);
-  await Promise.all(
-    due.map(async (callback) => {
-      const failure = await deliver(deps, agents, callback);
-      const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
-      if (!failure) {
-        await markCallbackDelivered(deps.db, callback);
-        log.info('job callback delivered');
-        return;
-      }
-      const attempt = callback.attempts + 1;
-      const retryIn = failure.permanent
-        ? null
-        : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
-      await markCallbackFailed(deps.db, callback, failure.problem, retryIn);
-      log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
-    }),
-  );
+  await Promise.all(due.map((callback) => deliverClaimed(deps, agents, callback)));
   return due.length;
 }
 
-/** Polls for due callbacks until the returned function is called. */
+/**
+ * Delivers due callbacks, up to SLOTS at a time, until the returned function is called. Each
+ * delivery holds one slot: a slot that frees claims the next due delivery at once, so a receiver
+ * that waits out the timeout holds up its own callback only, never the other accounts'. Free slots
+ * are also filled on each poll, which finds the retries that have come due. Once stopped, nothing
+ * more is claimed; the deliveries under way still record their outcome.
+ */
 export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
-  let timer: NodeJS.Timeout | undefined;
+  const agents = createCallbackAgents(deps);
+  let underWay = 0;
   let stopped = false;
-  const tick = async () => {
-    try {
-      // A full batch means more may be waiting: go again at once.
-      while (!stopped && (await deliverDueCallbacks(deps)) === BATCH);
-    } catch (error) {
-      deps.logger.warn({ err: error }, 'callback delivery round failed');
+  let claiming = false;
+  let claimAgain = false;
+  const fillSlots = async (): Promise<void> => {
+    // One claim at a time: slots freed meanwhile are filled by the next one, not by claims racing
+    // each other past SLOTS.
+    if (claiming) {
+      claimAgain = true;
+      return;
     }
-    if (!stopped) timer = setTimeout(() => void tick(), deps.pollMs ?? 1_000);
+    claiming = true;
+    try {
+      do {
+        claimAgain = false;
+        if (stopped || underWay >= SLOTS) break;
+        const due = await claimDueCallbacks(deps.db, SLOTS - underWay, LEASE_SECONDS);
+        for (const callback of due) start(callback);
+      } while (claimAgain);
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'claiming due callbacks failed');
+    } finally {
+      claiming = false;
+    }
   };
-  timer = setTimeout(() => void tick(), deps.pollMs ?? 1_000);
+  const start = (callback: DueCallback): void => {
+    underWay += 1;
+    deliverClaimed(deps, agents, callback)
+      // Unrecorded (PostgreSQL unreachable): the claim's lease runs out and the delivery is taken again.
+      .catch((error: unknown) =>
+        deps.logger.warn({ err: error, jobId: callback.jobId, accountId: callback.accountId }, 'job callback attempt not recorded; retried after its lease'),
+      )
+      .finally(() => {
+        underWay -= 1;
+        void fillSlots();
+      });
+  };
+  const timer = setInterval(() => void fillSlots(), deps.pollMs ?? 1_000);
   return () => {
     stopped = true;
-    clearTimeout(timer);
+    clearInterval(timer);
   };
 }
