@@ -76,7 +76,7 @@ describe('periodic cleanup', () => {
       const response = await ctx.app.inject({ method: 'POST', url: '/v1/enrichments', headers: { 'x-api-key': key }, payload: {} });
       const { id } = response.json<{ id: string }>();
       await ctx.db.query(`INSERT INTO enrichment_checkpoints (job_id, rows_total, targets_taken) VALUES ($1, 1, true)`, [id]);
-      await ctx.db.query(`INSERT INTO enrichment_targets (job_id, ordinal, ean) VALUES ($1, 1, '4006381333931')`, [id]);
+      await ctx.db.query(`INSERT INTO enrichment_targets (job_id, first_ordinal, eans) VALUES ($1, 1, ARRAY['4006381333931'])`, [id]);
       return id;
     };
     const [old, recent, running] = [await enrichment(), await enrichment(), await enrichment()];

@@ -38,24 +38,30 @@ export interface Checkpoint {
 }
 
 /**
+ * Takes the job's products after checkpoint `from` in the checkpoint's transaction, and returns
+ * how many; `isNew` when the checkpoint was created just now (the job's first attempt), false for
+ * one written before migration 019, whose products are those of its `snapshot_at`.
+ */
+export type TakeTargets = (client: DbClient, from: Checkpoint, isNew: boolean) => Promise<number>;
+
+/**
  * The checkpoint of job `jobId`. The first attempt creates it and takes the job's products
  * (`take`, which returns how many it took after the checkpoint's place), so that `rows_total` is
  * known up front; both commit together, and a concurrent attempt waits for them. A checkpoint
  * whose products were never taken (written before migration 019) has the rest taken now.
  */
-export async function loadCheckpoint(
-  db: Db,
-  jobId: string,
-  take: (client: DbClient, from: Checkpoint) => Promise<number>,
-): Promise<Checkpoint> {
+export async function loadCheckpoint(db: Db, jobId: string, take: TakeTargets): Promise<Checkpoint> {
   const existing = await db.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1', [jobId]);
   if (existing.rows[0]?.targets_taken) return existing.rows[0];
   return withTransaction(db, async (client) => {
-    await client.query('INSERT INTO enrichment_checkpoints (job_id, rows_total) VALUES ($1, 0) ON CONFLICT (job_id) DO NOTHING', [jobId]);
+    const created = await client.query(
+      'INSERT INTO enrichment_checkpoints (job_id, rows_total) VALUES ($1, 0) ON CONFLICT (job_id) DO NOTHING',
+      [jobId],
+    );
     const { rows } = await client.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1 FOR UPDATE', [jobId]);
     const checkpoint = rows[0]!;
     if (checkpoint.targets_taken) return checkpoint;
-    const taken = await take(client, checkpoint);
+    const taken = await take(client, checkpoint, created.rowCount === 1);
     const updated = await client.query<Checkpoint>(
       'UPDATE enrichment_checkpoints SET rows_total = $2, targets_taken = true WHERE job_id = $1 RETURNING *',
       [jobId, checkpoint.position + taken],

@@ -1,7 +1,7 @@
-import type { Db, DbClient } from '../../shared/db/pool.js';
+import type { Db } from '../../shared/db/pool.js';
 import type { EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import { hasGtinShape } from '../../shared/product/gtin.js';
-import { findProductsByEan, type Checkpoint, type StoredProduct } from './enrich-queries.js';
+import { findProductsByEan, type Checkpoint, type StoredProduct, type TakeTargets } from './enrich-queries.js';
 import { pageTakenTargets, takeCatalogTargets } from './target-queries.js';
 
 /** One product of the job, in job order: `row` is its 1-based place; `product` null when the catalog has no such EAN. */
@@ -14,7 +14,7 @@ export interface TargetEntry {
 /** The products an enrichment covers, page by page from a checkpoint. */
 export interface EnrichmentTargets {
   /** Takes the job's products after the checkpoint `from` (a new one: all of them), in its transaction; returns how many. */
-  take(client: DbClient, from: Checkpoint): Promise<number>;
+  take: TakeTargets;
   nextPage(checkpoint: Checkpoint, limit: number): Promise<TargetEntry[]>;
 }
 
@@ -51,11 +51,14 @@ export function enrichmentTargets(db: Db, accountId: string, jobId: string, opti
     };
   }
   return {
-    take: (client, from) =>
+    // A new job's products are the catalog as the take's statement sees it, with no `created_at`
+    // bound: checking one reads every product's row, where a whole catalog is otherwise read from
+    // the products' key alone.
+    take: (client, from, isNew) =>
       takeCatalogTargets(client, jobId, accountId, options.filter, {
         position: from.position,
         afterEan: from.last_ean,
-        snapshotAt: from.snapshot_at,
+        snapshotAt: isNew ? null : from.snapshot_at,
       }),
     async nextPage(checkpoint, limit) {
       const page = await pageTakenTargets(db, jobId, checkpoint.position, limit);
