@@ -58,11 +58,19 @@ export async function clearResultPath(db: Db, jobId: string, resultPath: string)
 /**
  * Deletes the checkpoints of enrichments that ended more than `retentionDays` ago, and with them
  * the products each took (migration 019). Returns how many jobs' checkpoints went.
+ *
+ * The job rows are locked, and one a retry holds is skipped: a retry puts the job back to
+ * `processing` and resumes from its checkpoint in one transaction, and a delete joined to an
+ * unlocked job row would, once the retry commits, check the checkpoint again but not the job's
+ * new status, and take the checkpoint from under the resumed job.
  */
 export async function deleteExpiredEnrichmentCheckpoints(db: Db, retentionDays: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM enrichment_checkpoints c USING jobs j
-     WHERE j.id = c.job_id AND j.status <> 'processing' AND j.finished_at < now() - make_interval(days => $1)`,
+    `DELETE FROM enrichment_checkpoints WHERE job_id IN (
+       SELECT j.id FROM jobs j JOIN enrichment_checkpoints c ON c.job_id = j.id
+       WHERE j.status <> 'processing' AND j.finished_at < now() - make_interval(days => $1)
+       FOR UPDATE OF j SKIP LOCKED
+     )`,
     [retentionDays],
   );
   return rowCount ?? 0;
