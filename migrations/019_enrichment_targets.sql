@@ -21,3 +21,14 @@ CREATE TABLE enrichment_targets (
 -- before this migration (a job under way across the upgrade) has none taken: its next attempt
 -- takes the products after its `last_ean` that the job covered, numbered on from its `position`.
 ALTER TABLE enrichment_checkpoints ADD COLUMN targets_taken boolean NOT NULL DEFAULT false;
+
+-- Where the job stood just before the first product the provider's monthly quota left not looked
+-- up: its position, last EAN and counts then (all NULL until a quota answer). The products after
+-- it were settled as PROVIDER_QUOTA_EXCEEDED, so a retry, which forgets the quota, resumes here
+-- rather than after them, looking them up then and counting each once (README "Resumable").
+ALTER TABLE enrichment_checkpoints
+  ADD COLUMN quota_position bigint,
+  ADD COLUMN quota_last_ean text COLLATE "C",
+  ADD COLUMN quota_rows_changed bigint,
+  ADD COLUMN quota_rows_unchanged bigint,
+  ADD COLUMN quota_rows_failed bigint;

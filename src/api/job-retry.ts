@@ -43,10 +43,10 @@ export function assertRetryable(job: JobRow): void {
 /**
  * Runs a failed or cancelled job (checked with {@link assertRetryable}) again from its stored
  * input, under the same id: an import or export with its counts and report cleared, an enrichment
- * from after its last settled product (see resetJobForRetry). Its old BullMQ job is replaced by
- * a fresh one, so the new run has all its attempts. Workers never revive an ended row on their
- * own (a stale or duplicate delivery does nothing), so every retry, the API's and the queue
- * dashboard's, goes through here. Returns the row, now `processing`.
+ * from after its last settled product, or from the first the monthly quota left not looked up
+ * (see resetJobForRetry). Its old BullMQ job is replaced by a fresh one, so the new run has all
+ * its attempts. Workers never revive an ended row on their own (a stale or duplicate delivery
+ * does nothing), so every retry, the API's and the queue dashboard's, goes through here. Returns the row, now `processing`.
  */
 export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: JobRow): Promise<JobRow> {
   if (!(await removeFinishedDelivery(deps.queues.queue(job.type), job.id))) {

@@ -151,8 +151,9 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
         summary: 'Retry a failed or cancelled job',
         description:
           "Needs the job type's write scope or the operator key. The job runs again from its stored input: an import or " +
-          'export with its counts and report cleared, an enrichment from after its last settled product, with the counts ' +
-          'and report entries of the settled products kept (none is looked up again). 202 like a new job. ' +
+          'export with its counts and report cleared, an enrichment from after its last settled product (or from the first ' +
+          "product the provider's monthly quota left not looked up, PROVIDER_QUOTA_EXCEEDED), with the counts and report " +
+          'entries of the products before kept (none is looked up again). 202 like a new job. ' +
           '409 JOB_NOT_FINISHED while the job is still processing (or ' +
           'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
           'is no longer stored.',

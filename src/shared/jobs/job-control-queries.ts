@@ -63,14 +63,26 @@ type SettledCounts = Pick<JobRow, 'rows_total' | 'rows_processed' | 'rows_succee
 /**
  * Shows the settled counts of a retried enrichment's checkpoint on its job row, as an attempt
  * handed back keeps them, and drops the report entries after its position (an ended attempt may
- * have left some of a page it did not settle). The provider's quota message is forgotten: the
+ * have left some of a page it did not settle). The provider's monthly quota is forgotten: the
  * retry may come after the quota renewed, and a quota still used up says so at its first call.
+ * So the products it left not looked up (settled as PROVIDER_QUOTA_EXCEEDED) are done again: the
+ * checkpoint goes back to where the job stood just before the first of them, with its counts then
+ * (noted by the worker, migration 019), and their report entries go.
  * Null when the job has no checkpoint (it never started, or the cleanup removed it): it starts over.
  */
 async function keepEnrichmentProgress(client: DbClient, id: string): Promise<SettledCounts | null> {
+  // SET reads the columns as they were: the quota's mark, when there is one, replaces the place.
   const { rows } = await client.query<SettledCounts>(
     `WITH settled AS (
-       UPDATE enrichment_checkpoints SET quota_detail = NULL WHERE job_id = $1
+       UPDATE enrichment_checkpoints SET quota_detail = NULL,
+         position = coalesce(quota_position, position),
+         last_ean = CASE WHEN quota_position IS NULL THEN last_ean ELSE quota_last_ean END,
+         rows_changed = coalesce(quota_rows_changed, rows_changed),
+         rows_unchanged = coalesce(quota_rows_unchanged, rows_unchanged),
+         rows_failed = coalesce(quota_rows_failed, rows_failed),
+         quota_position = NULL, quota_last_ean = NULL, quota_rows_changed = NULL, quota_rows_unchanged = NULL,
+         quota_rows_failed = NULL
+       WHERE job_id = $1
        RETURNING position, rows_total, rows_changed, rows_unchanged, rows_failed
      )
      UPDATE jobs j SET rows_total = s.rows_total, rows_processed = s.position, rows_succeeded = s.rows_changed,

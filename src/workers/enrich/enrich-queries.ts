@@ -35,6 +35,15 @@ export interface Checkpoint {
   quota_detail: string | null;
   /** The job's products are taken (see {@link loadCheckpoint}): `rows_total` counts them. */
   targets_taken: boolean;
+  /**
+   * Where the job stood just before the first product the monthly quota left not looked up (all
+   * null until then, and again after a retry): a retry resumes there (migration 019).
+   */
+  quota_position: number | null;
+  quota_last_ean: string | null;
+  quota_rows_changed: number | null;
+  quota_rows_unchanged: number | null;
+  quota_rows_failed: number | null;
 }
 
 /**
@@ -169,9 +178,11 @@ export async function clearOutcomesAfter(db: Db, jobId: string, position: number
 export async function saveCheckpoint(client: Db | DbClient, jobId: string, checkpoint: Checkpoint): Promise<void> {
   await client.query(
     `UPDATE enrichment_checkpoints SET position = $2, last_ean = $3, rows_changed = $4, rows_unchanged = $5,
-       rows_failed = $6, quota_detail = $7 WHERE job_id = $1`,
+       rows_failed = $6, quota_detail = $7, quota_position = $8, quota_last_ean = $9, quota_rows_changed = $10,
+       quota_rows_unchanged = $11, quota_rows_failed = $12 WHERE job_id = $1`,
     [jobId, checkpoint.position, checkpoint.last_ean, checkpoint.rows_changed, checkpoint.rows_unchanged,
-      checkpoint.rows_failed, checkpoint.quota_detail],
+      checkpoint.rows_failed, checkpoint.quota_detail, checkpoint.quota_position, checkpoint.quota_last_ean,
+      checkpoint.quota_rows_changed, checkpoint.quota_rows_unchanged, checkpoint.quota_rows_failed],
   );
   await saveJobCounts(client, jobId, checkpoint);
 }

@@ -45,6 +45,11 @@ export interface PageLookupDeps {
 
 const QUOTA_MESSAGE = "Not looked up: the lookup provider's monthly quota is used up.";
 
+/** True for a product the monthly quota left not looked up (reported PROVIDER_QUOTA_EXCEEDED). */
+export function leftByQuota(result: EntryResult): boolean {
+  return result.kind === 'outcome' && result.code === 'PROVIDER_QUOTA_EXCEEDED';
+}
+
 function localResult(entry: TargetEntry, deps: PageLookupDeps): EntryResult | null {
   if (!hasGtinShape(entry.ean)) return { kind: 'outcome', code: 'INVALID_EAN', message: 'The EAN must be 8, 12, 13 or 14 digits.' };
   if (!entry.product) return { kind: 'outcome', code: 'NOT_FOUND', message: 'No product with this EAN in the catalog.' };

@@ -19,7 +19,7 @@ import { deleteTakenTargets } from './target-queries.js';
 import { EnrichmentProgress, type LivePage } from './enrichment-progress.js';
 import { enrichProduct } from './fill.js';
 import { ShutdownHandBack } from '../shutdown-hand-back.js';
-import { lookUpPage, newLookupState, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
+import { leftByQuota, lookUpPage, newLookupState, settledCount, type EntryResult, type LookupState } from './page-lookups.js';
 import type { ProviderClient } from './provider-client.js';
 
 /** What an enrichment attempt needs from the process. */
@@ -136,7 +136,8 @@ interface PageContext {
 
 /**
  * Writes one page in one transaction, after checking under the job row's lock that the job is
- * still running: once a cancel has ended the row, nothing more is written. Advances `checkpoint`.
+ * still running: once a cancel has ended the row, nothing more is written. Advances `checkpoint`,
+ * noting the place before its first product left by the monthly quota (see {@link markQuota}).
  */
 async function settlePage(
   db: Db,
@@ -156,6 +157,7 @@ async function settlePage(
     const next = { ...checkpoint };
     entries.forEach((entry, index) => {
       const result = results[index]!;
+      if (leftByQuota(result)) markQuota(next);
       const product = entry.product ? current.get(entry.ean) : undefined;
       // Derivations are written for every product in the catalog, whatever the provider said.
       const write = product ? enrichProduct(product, result.kind === 'fill' ? result.fields : null, page.overwrite) : null;
@@ -166,9 +168,9 @@ async function settlePage(
         next.rows_failed += 1;
       } else if (write?.changed) next.rows_changed += 1;
       else next.rows_unchanged += 1;
+      next.position = entry.row;
+      next.last_ean = entry.ean;
     });
-    next.position = entries.at(-1)!.row;
-    next.last_ean = entries.at(-1)!.ean;
     next.quota_detail = state.quotaDetail;
     await writeProducts(client, page.accountId, writes);
     await insertOutcomes(client, page.jobId, outcomes);
@@ -176,6 +178,21 @@ async function settlePage(
     Object.assign(checkpoint, next);
     return true;
   });
+}
+
+/**
+ * Notes where the job stands (`next`, before the product at hand is counted) as the place before
+ * the first product the monthly quota left not looked up, unless one is noted already. The quota
+ * may have come in this attempt or an earlier one (then every product is left without a call):
+ * either way a retry, which forgets the quota, resumes there and looks those products up.
+ */
+function markQuota(next: Checkpoint): void {
+  if (next.quota_position !== null) return;
+  next.quota_position = next.position;
+  next.quota_last_ean = next.last_ean;
+  next.quota_rows_changed = next.rows_changed;
+  next.quota_rows_unchanged = next.rows_unchanged;
+  next.quota_rows_failed = next.rows_failed;
 }
 
 function countsOf(checkpoint: Checkpoint): JobOutcome['counts'] {
