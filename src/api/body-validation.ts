@@ -26,3 +26,12 @@ export function rejectInvalidRequest(
   const problems = schemaIssueProblems(issues, NOT_AN_OBJECT);
   throw invalidBody(problems.length > 0 ? problems : [{ field: 'body', message: NOT_AN_OBJECT }]);
 }
+
+/**
+ * For routes declared with `attachValidation: true` that check their body themselves: a query
+ * their schema refuses (a parameter a job-starting route does not take, see strictQuery) is the
+ * 400 of the error handler, answered before the body is looked at and any job is started.
+ */
+export function rejectInvalidQuery(request: FastifyRequest): void {
+  if (request.validationError?.validationContext === 'querystring') throw request.validationError;
+}

@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
+import { rejectInvalidQuery } from '../body-validation.js';
 import { badRequestBody } from '../errors.js';
 import { enrichmentRequestSchema, parseEnrichmentRequest, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
 import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { bodyOptionsOnlyQuery } from '../strict-query.js';
 
 /** POST /v1/enrichments: write the job row, queue it, answer 202 at once (API.md §4). */
 export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQueues; callbacks: CallbackSettings; acceptJob: JobAcceptor }): void {
@@ -20,8 +22,11 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
       attachValidation: true,
       schema: {
         summary: 'Start an enrichment of the catalog',
-        description: 'Enriches the products of `eans`, or those matching `filter`; with neither (or no body), the whole catalog.',
+        description:
+          'Enriches the products of `eans`, or those matching `filter`; with neither (or no body), the whole catalog. ' +
+          'The options are body fields: a query parameter is a 400 naming it; no job starts.',
         body: enrichmentRequestSchema.nullish(),
+        querystring: bodyOptionsOnlyQuery,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §3).
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
@@ -29,6 +34,7 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
+      rejectInvalidQuery(request);
       const parsed = parseEnrichmentRequest(request.body);
       if (!parsed.ok) throw badRequestBody(parsed.problems);
       const body = parsed.request;

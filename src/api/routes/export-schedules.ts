@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
+import { rejectInvalidQuery } from '../body-validation.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
@@ -22,6 +23,7 @@ import { shortestIntervalMinutes } from '../../shared/schedules/cron-interval.js
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { bodyOptionsOnlyQuery } from '../strict-query.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
@@ -127,8 +129,10 @@ export function exportScheduleRoutes(
         description:
           'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`. ' +
           'With an `Idempotency-Key`, a repeat of the request within 24 hours returns the schedule the first one created ' +
-          '(201, the same id) while that schedule exists; the key with another request is a 422.',
+          '(201, the same id) while that schedule exists; the key with another request is a 422. ' +
+          'The options are body fields: a query parameter is a 400 naming it; no schedule is created.',
         body: scheduleBody,
+        querystring: bodyOptionsOnlyQuery,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §4).
         response: { 201: scheduleSchema, ...errorResponses(400, 422, ...AUTH_ERRORS), ...errorCodes(409, 'LIMIT_EXCEEDED') },
@@ -136,6 +140,7 @@ export function exportScheduleRoutes(
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
+      rejectInvalidQuery(request);
       const { cron, timezone, exportBody, options } = scheduleOf(request.body, deps.config.EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES);
       const idempotencyKey = idempotencyKeyOf(request);
       // The schedule as stored, and the callback_url it ignores: another one is another request.

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
+import { rejectInvalidQuery } from '../body-validation.js';
 import { badRequestBody } from '../errors.js';
 import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
@@ -9,6 +10,7 @@ import type { JobQueues } from '../../shared/queues.js';
 import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { bodyOptionsOnlyQuery } from '../strict-query.js';
 
 /**
  * Validates an export request body: 400 BAD_REQUEST naming the first problem (an unknown
@@ -32,8 +34,11 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       preValidation: boundMappedColumns(),
       schema: {
         summary: 'Start an export of the catalog as CSV or NDJSON',
-        description: 'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed.',
+        description:
+          'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed. ' +
+          'The options are body fields: a query parameter is a 400 naming it; no job starts.',
         body: exportRequestSchema,
+        querystring: bodyOptionsOnlyQuery,
         headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §3).
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
@@ -41,6 +46,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);
+      rejectInvalidQuery(request);
       const options = exportOptionsOf(request.body);
       // Valid once the body parsed: exportRequestSchema checks it.
       const callbackUrl = (request.body as ExportRequest).callback_url;

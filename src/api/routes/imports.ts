@@ -16,6 +16,7 @@ import type { FileStore, SaveOptions } from '../../shared/storage/file-store.js'
 import { INLINE_UPLOAD_BYTES } from '../../shared/storage/inline-uploads.js';
 import { readWhole } from '../../shared/storage/read-whole.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
+import { strictQuery } from '../strict-query.js';
 import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { mediaTypeOf, mediaTypeParameter } from '../media-type.js';
 import { boundaryProblem, noBoundary } from '../multipart-boundary.js';
@@ -39,8 +40,8 @@ export interface ImportRouteDeps {
 
 
 // No zod defaults on the settings a profile can hold: a parameter left out must not hide the
-// profile's value. The defaults are applied by resolveImportOptions.
-const importQuery = z.object({
+// profile's value. The defaults are applied by resolveImportOptions. Any other parameter is a 400.
+const importQuery = strictQuery({
   profile: z.string().min(1).max(255).optional().meta({ description: 'A saved import profile, by id or name; the parameters below win over it' }),
   mode: importModeSchema.optional().meta({ description: 'default upsert' }),
   on_error: onErrorSchema.optional().meta({ description: 'default abort' }),
@@ -111,7 +112,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
           '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type). ' +
           "A CSV file's encoding is `encoding`, else the profile's, else the `charset` of its Content-Type " +
           '(utf-8, us-ascii, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be and their usual aliases; ' +
-          'another charset is a 415), else UTF-8.',
+          'another charset is a 415), else UTF-8. A query parameter not listed here is a 400 naming it; no job starts.',
         querystring: importQuery,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },

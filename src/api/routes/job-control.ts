@@ -14,6 +14,7 @@ import type { JobQueues } from '../../shared/queues.js';
 import type { JobCache } from '../job-cache.js';
 import { requireQueue, sendAccepted } from '../job-acceptance.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
+import { noQuery } from '../strict-query.js';
 
 
 /** The scope that starts (and so controls) a job of each type (API.md §4). */
@@ -156,9 +157,10 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
           'entries of the products before kept (none is looked up again). 202 like a new job. ' +
           '409 JOB_NOT_FINISHED while the job is still processing (or ' +
           'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
-          'is no longer stored.',
+          'is no longer stored. A query parameter is a 400 naming it; the job does not run again.',
         params,
-        response: { 202: jobAcceptedSchema, ...errorResponses(404, 422, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
+        querystring: noQuery,
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 422, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
       },
     },
     async (request, reply) => {

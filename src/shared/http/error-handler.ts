@@ -65,6 +65,10 @@ function isUnavailable(error: Error & { code?: string }): boolean {
 function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes: number): AppError {
   if (error instanceof AppError) return error;
   if (hasZodFastifySchemaValidationErrors(error)) {
+    // A query parameter the route does not take comes first: a misspelt name is the mistake to fix,
+    // and its schema (strictQuery) words it, naming the parameters the route takes.
+    const unknownParameters = error.validationContext === 'querystring' ? error.validation.find((issue) => issue.keyword === 'unrecognized_keys') : undefined;
+    if (unknownParameters?.message) return badRequest(unknownParameters.message);
     const where = error.validationContext === 'querystring' ? 'query parameter' : error.validationContext === 'params' ? 'path parameter' : 'field';
     const problems = error.validation.slice(0, MAX_FIELD_PROBLEMS).map((issue) => {
       const name = schemaIssueField(issue) || 'body';
