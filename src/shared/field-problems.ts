@@ -81,7 +81,7 @@ export function schemaIssueProblems(issues: readonly SchemaIssue[], bodyMessage?
  * message names one by one are one problem of the object holding them, naming the first few and
  * counting the rest (a 1 MiB body holds some 80,000 keys).
  */
-export function unknownKeyProblems(
+function unknownKeyProblems(
   keys: readonly string[],
   path: string,
   known: Readonly<Record<string, readonly string[]>>,
@@ -96,17 +96,16 @@ export function unknownKeyProblems(
   return keys.map((key) => ({ field: fieldOf(key), message: `Unknown key '${fieldOf(key)}': ${expected}.` }));
 }
 
-type UnknownKeysIssue = Extract<z.core.$ZodIssue, { code: 'unrecognized_keys' }>;
-
 /**
  * One problem per zod issue, named by its path without array positions and after `prefix`
  * (`export.` inside a schedule); `body` for the input itself. Unknown keys are named together in
- * one problem unless `unknownKeys` words them otherwise. At most {@link MAX_FIELD_PROBLEMS}: the
+ * one problem, or, given the keys each object may hold (`knownKeys`, by path), each by its own path
+ * with the keys expected there ({@link unknownKeyProblems}). At most {@link MAX_FIELD_PROBLEMS}: the
  * issues after those are not looked at.
  */
 export function zodIssueProblems(
   issues: readonly z.core.$ZodIssue[],
-  options: { prefix?: string; unknownKeys?: (issue: UnknownKeysIssue, path: string) => FieldProblem[] } = {},
+  options: { prefix?: string; knownKeys?: Readonly<Record<string, readonly string[]>> } = {},
 ): FieldProblem[] {
   const prefix = options.prefix ?? '';
   const problems: FieldProblem[] = [];
@@ -114,7 +113,7 @@ export function zodIssueProblems(
     if (problems.length >= MAX_FIELD_PROBLEMS) break;
     const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
     if (issue.code !== 'unrecognized_keys') problems.push({ field: prefix + (path || 'body'), message: issue.message });
-    else if (options.unknownKeys) problems.push(...options.unknownKeys(issue, path));
+    else if (options.knownKeys) problems.push(...unknownKeyProblems(issue.keys, path, options.knownKeys, prefix));
     else problems.push({ field: prefix + (path || 'body'), message: unknownKeysMessage(issue.keys) });
   }
   return problems.slice(0, MAX_FIELD_PROBLEMS);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { callbackUrlSchemaOf } from '../callbacks/callback-target.js';
-import { unknownKeyProblems, zodIssueProblems, type FieldProblem } from '../field-problems.js';
+import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH } from '../input-bounds.js';
 import { instantSchema } from '../instant.js';
 
@@ -63,7 +63,7 @@ export function parseEnrichmentRequest(body: unknown): { ok: true; request: Enri
   }
   const parsed = enrichmentRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, request: parsed.data };
-  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, KNOWN_KEYS) }) };
+  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { knownKeys: KNOWN_KEYS }) };
 }
 
 /** The options of an enrichment job, as stored on the job row and echoed in its `options`. */

@@ -1,6 +1,6 @@
 import { callbackUrlSchemaOf } from '../callbacks/callback-target.js';
 import { z } from 'zod';
-import { unknownKeyProblems, zodIssueProblems, type FieldProblem } from '../field-problems.js';
+import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH } from '../input-bounds.js';
 import { instantSchema } from '../instant.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
@@ -155,7 +155,7 @@ export function parseExportRequest(
   }
   const parsed = exportRequestSchema.safeParse(body);
   if (parsed.success) return { ok: true, options: toExportOptions(parsed.data) };
-  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, unknownKeys: (issue, path) => unknownKeyProblems(issue.keys, path, KNOWN_KEYS, prefix) }) };
+  return { ok: false, problems: zodIssueProblems(parsed.error.issues, { prefix, knownKeys: KNOWN_KEYS }) };
 }
 
 /** The keys an export request (or its `filter`) may hold, for the message about an unknown one. */
