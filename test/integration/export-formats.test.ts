@@ -78,6 +78,66 @@ describe('CSV export', () => {
     expect(await storedProducts(ctx, account.id)).toEqual(before);
   });
 
+  it('re-imports an export with created_at and updated_at unchanged: the import ignores the columns of the fields it cannot write', async () => {
+    const account = await accountWithCatalog();
+    // An attribute named like a timestamp travels in the attributes column, and stays.
+    await seedProducts(ctx, account.id, [{ ean: ean13(4), name: 'Stamp', attributes: { updated_at: 'by hand' }, updated_at: '2026-02-01T00:00:00Z' }]);
+    const before = await storedProducts(ctx, account.id);
+
+    const fields = ['ean', 'name', 'price', 'currency', 'attributes', 'created_at', 'updated_at'];
+    const exported = await runExportJob(ctx, account.key, { format: 'csv', fields });
+    const { text } = await downloadResult(ctx, account.key, exported.id);
+    expect(text.slice(0, text.indexOf('\n'))).toBe(fields.join(','));
+    const reimported = await ctx.importCsv(account.key, text);
+
+    expect(reimported.status).toBe('completed');
+    expect(reimported.progress).toMatchObject({ rows_processed: 4, rows_unchanged: 4, rows_created: 0, rows_updated: 0, rows_failed: 0 });
+    // No attribute created_at or updated_at was added, and no updated_at moved.
+    expect(await storedProducts(ctx, account.id)).toEqual(before);
+  });
+
+  it('ignores created_at and updated_at columns in any case, but for a header naming the attribute or mapped by a profile; reports keep them as uploaded', async () => {
+    const account = await ctx.createAccount();
+    const file = toCsv([
+      ['ean', 'name', ' Updated_At ', 'CREATED_AT', 'attributes.created_at'],
+      [PEN, 'Pen', '2020-01-01T00:00:00Z', '2019-01-01', 'spring'],
+      [INK, '', '2020-01-02T00:00:00Z', '2019-01-02', ''],
+    ]);
+    const failed = await ctx.importCsv(account.key, file);
+    expect(failed.status).toBe('failed');
+    const errors = parseCsv((await ctx.get(account.key, `/v1/jobs/${failed.id}/errors.csv`)).body);
+    expect(errors.map((record) => record.slice(0, 8))).toEqual([
+      ['ean', 'name', ' Updated_At ', 'CREATED_AT', 'attributes.created_at', 'error_row', 'error_field', 'error_code'],
+      [INK, '', '2020-01-02T00:00:00Z', '2019-01-02', '', '2', 'name', 'REQUIRED'],
+    ]);
+    const rows = parseCsv((await ctx.get(account.key, `/v1/jobs/${failed.id}/rows.csv`)).body);
+    expect(rows.map((record) => record.slice(0, 5))).toEqual([
+      ['ean', 'name', ' Updated_At ', 'CREATED_AT', 'attributes.created_at'],
+      [PEN, 'Pen', '2020-01-01T00:00:00Z', '2019-01-01', 'spring'],
+      [INK, '', '2020-01-02T00:00:00Z', '2019-01-02', ''],
+    ]);
+
+    const fixed = await ctx.importCsv(account.key, toCsv(rows.map((record) => (record[0] === INK ? [INK, 'Ink', ...record.slice(2)] : record))));
+    expect(fixed).toMatchObject({ status: 'completed', progress: { rows_created: 2, rows_failed: 0 } });
+    const stored = await storedProducts(ctx, account.id);
+    expect(stored.map(({ ean, attributes }) => ({ ean, attributes }))).toEqual([
+      { ean: PEN, attributes: { created_at: 'spring' } },
+      { ean: INK, attributes: {} },
+    ].sort((a, b) => (a.ean < b.ean ? -1 : 1)));
+    for (const product of stored) expect(new Date(product.updated_at).getUTCFullYear()).toBeGreaterThan(2020);
+
+    const profile = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/import-profiles',
+      headers: { 'x-api-key': account.key },
+      payload: { name: 'stamps', columns: { updated_at: 'attributes.updated_at' } },
+    });
+    expect(profile.statusCode, profile.body).toBe(201);
+    const mapped = await ctx.importCsv(account.key, toCsv([['ean', 'name', 'Updated_At'], [PEN, 'Pen', '2020-01-01']]), { profile: 'stamps' });
+    expect(mapped).toMatchObject({ status: 'completed', progress: { rows_updated: 1 } });
+    expect((await ctx.get(account.key, `/v1/products/${PEN}`)).json()).toMatchObject({ attributes: { created_at: 'spring', updated_at: '2020-01-01' } });
+  });
+
   it('re-imports a product written through the API with empty texts unchanged: the API stores them as null, as the import does', async () => {
     const account = await ctx.createAccount();
     const write = (method: 'PUT' | 'PATCH', body: object) =>

@@ -43,6 +43,17 @@ describe('layoutFromHeader', () => {
     expect(layout.attributes).toEqual([]);
   });
 
+  it('ignores the columns of export fields an import cannot write (created_at, updated_at), in any case, even twice', () => {
+    const layout = layoutFromHeader(['ean', ' Created_At ', 'name', 'UPDATED_AT', 'updated_at', 'color'], 'upsert');
+    expect(layout.product).toEqual({ ean: 0, name: 2 });
+    expect(layout.attributes).toEqual([{ name: 'color', index: 5 }]);
+  });
+
+  it('reads a header spelling the attribute attributes.updated_at as that attribute', () => {
+    const layout = layoutFromHeader(['ean', 'name', 'updated_at', 'attributes.updated_at'], 'upsert');
+    expect(layout.attributes).toEqual([{ name: 'updated_at', index: 3 }]);
+  });
+
   it('ignores columns without a name', () => {
     const layout = layoutFromHeader(['ean', '', 'name', '   '], 'upsert');
     expect(layout.product).toEqual({ ean: 0, name: 2 });
@@ -191,6 +202,18 @@ describe('layoutFromHeader with a column mapping', () => {
       { name: nfc('Qualität'), index: 4 },
     ]);
     expect(thrown(() => layoutFromHeader(['ean', 'name', nfc('Größe'), nfd('größe')], 'upsert'))).toMatchObject({ code: 'DUPLICATE_COLUMN' });
+  });
+
+  it('puts a created_at or updated_at header where the mapping says, instead of ignoring it', () => {
+    const layout = layoutFromHeader(
+      ['ean', 'name', 'Updated_At', 'created_at', 'Geändert'],
+      'upsert',
+      mapping({ updated_at: 'attributes.updated_at', 'geändert': 'attributes.changed' }),
+    );
+    expect(layout.attributes).toEqual([
+      { name: 'updated_at', index: 2 },
+      { name: 'changed', index: 4 },
+    ]);
   });
 
   it('refuses a header mapped to an attribute that another header names plainly', () => {

@@ -14,7 +14,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /**
  * The fields an export can hold, in their default order. `attributes` is a nested JSON object in
  * NDJSON and one column holding the JSON object in CSV; the timestamps are NDJSON-only by default,
- * because the importer would read them back as attributes.
+ * since no import writes them (see READ_ONLY_EXPORT_FIELDS).
  */
 const EXPORT_FIELDS = [
   ...PRODUCT_COLUMNS,
@@ -23,6 +23,15 @@ const EXPORT_FIELDS = [
   'updated_at',
 ] as const;
 export type ExportField = (typeof EXPORT_FIELDS)[number];
+
+/**
+ * The export fields an import cannot write: all but the product columns and `attributes` (the
+ * timestamps, which the catalog sets itself). An import ignores a column named like one, so that a
+ * CSV export with them re-imports unchanged instead of storing them as attributes.
+ */
+export const READ_ONLY_EXPORT_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
+  (field) => field !== 'attributes' && !(PRODUCT_COLUMNS as readonly string[]).includes(field),
+);
 
 /** Whether `name` is an export field: the only names an export's SQL is built from. */
 export function isExportField(name: string): name is ExportField {
@@ -33,9 +42,7 @@ export function isExportField(name: string): name is ExportField {
 const exportSourceSchema = z.union([z.enum(EXPORT_FIELDS), z.string().regex(/^attributes\..+$/s)]);
 
 /** CSV exports without `fields`: exactly the import's columns, so the file re-imports unchanged. */
-const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter(
-  (field) => field !== 'created_at' && field !== 'updated_at',
-);
+const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter((field) => !READ_ONLY_EXPORT_FIELDS.includes(field));
 
 const unknownField = (name: string, withColumns: boolean) =>
   `Unknown field '${name}': expected one of ${EXPORT_FIELDS.join(', ')}${withColumns ? ', or a header named in columns' : ''}.`;

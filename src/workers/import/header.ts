@@ -1,3 +1,4 @@
+import { READ_ONLY_EXPORT_FIELDS } from '../../shared/jobs/export-options.js';
 import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
 import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
@@ -5,7 +6,7 @@ import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/produc
 import { attributeNameProblem, longerThan } from '../../shared/product/attribute-rules.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
-// other column one attribute.
+// other column one attribute (but for the columns layoutFromHeader ignores).
 export { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
 
 /** The column holding attributes as one JSON object (what a CSV export writes). */
@@ -57,8 +58,9 @@ function headerName(header: string): string {
 /**
  * Reads the header row: names are matched case-insensitively after trimming and NFC (see
  * headerName), `ean` (and `name` unless `mode=update`) are required, a name given twice is an
- * error, unnamed columns are ignored. With a `mapping`, a header it names (matched the same way)
- * goes where the mapping says instead. An attribute column is named in NFC.
+ * error, unnamed columns are ignored, and so are a report's error columns and the export fields
+ * an import cannot write (READ_ONLY_EXPORT_FIELDS). With a `mapping`, a header it names (matched
+ * the same way) goes where the mapping says instead. An attribute column is named in NFC.
  */
 export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: HeaderMapping): ColumnLayout {
   if (header.every((cell) => cell.trim() === '')) {
@@ -76,7 +78,11 @@ export function layoutFromHeader(header: string[], mode: ImportMode, mapping?: H
     // error_code, which holds back a row reported with COLUMN_COUNT.
     if (key === 'error_code') layout.errorCodes.push(index);
     if (name === '' || (ERRORS_CSV_COLUMNS as readonly string[]).includes(key)) return;
-    const target = targets.get(key) ?? key;
+    const mapped = targets.get(key);
+    // An export's columns of fields no import writes (created_at, updated_at) are ignored so that
+    // the file re-imports unchanged; a mapping that names such a header puts it where it says.
+    if (mapped === undefined && (READ_ONLY_EXPORT_FIELDS as readonly string[]).includes(key)) return;
+    const target = mapped ?? key;
     if (target === 'ignore') return;
     const seenKey = columnKey(target);
     const earlier = seen.get(seenKey);
