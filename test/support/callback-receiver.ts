@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 /** One callback POST as the receiver got it. */
 export interface Delivery {
   headers: IncomingHttpHeaders;
+  /** The path and query the delivery was sent to. */
+  url: string;
   body: string;
 }
 
@@ -22,7 +24,7 @@ export class Receiver {
       request.setEncoding('utf8');
       request.on('data', (chunk: string) => (body += chunk));
       request.on('end', () => {
-        this.deliveries.push({ headers: request.headers, body });
+        this.deliveries.push({ headers: request.headers, url: request.url ?? '', body });
         response.statusCode = this.script.shift() ?? 200;
         response.end();
       });

@@ -46,18 +46,18 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
       if (body.eans?.length === 0) {
         throw badRequestBody([{ field: 'eans', message: 'The eans list is empty: leave it out to enrich the whole catalog.' }]);
       }
-      const options: EnrichmentOptions & { callback_url?: string } = {
-        eans: body.eans ?? null,
-        filter: body.filter ?? null,
-        overwrite: body.overwrite,
-        ...(body.callback_url ? { callback_url: body.callback_url } : {}),
-      };
+      // The callback_url is kept only in the job's callback outbox, as an import's or an export's:
+      // a receiver's address often carries its secret, and `options` is shown to any `jobs:read` key.
+      const options: EnrichmentOptions = { eans: body.eans ?? null, filter: body.filter ?? null, overwrite: body.overwrite };
+      // Hashed as when the callback_url was among the options, so an Idempotency-Key sent before
+      // still matches its request, and another callback_url is still another request.
+      const hashed = body.callback_url ? { ...options, callback_url: body.callback_url } : options;
       const idempotencyKey = idempotencyKeyOf(request);
       const job = await deps.acceptJob({
         accountId,
         type: 'enrichment',
         options,
-        requestHash: requestHashOf(idempotencyKey, JSON.stringify(options)),
+        requestHash: requestHashOf(idempotencyKey, JSON.stringify(hashed)),
         idempotencyKey,
         callbackUrl: body.callback_url,
       });
