@@ -22,16 +22,6 @@ type RetryState = 'completed' | 'failed';
 /** Retries job `id` of any account; null when its row still says `processing`. */
 export type OperatorJobRetry = (id: string) => Promise<unknown>;
 
-/** An error Bull Board answers with its own status (its error handler reads `statusCode`). */
-class DashboardError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The dashboard's retry of one BullMQ job. BullMQ's own retry would only deliver the job again,
  * and a delivery of a job whose row has ended does nothing (that is what keeps stale and duplicate
@@ -102,19 +92,13 @@ class JobRowQueueAdapter extends BullMQAdapter {
     return summary;
   }
 
-  // Bull Board's retry of one job calls `retry` on the job it got here, and a refusal answers its
-  // status. Listed jobs get it too, so no path of Bull Board's can retry a job without its row.
+  // Bull Board's retry of one job calls `retry` on the job it got here, and a refusal (an AppError)
+  // answers its status and code. Listed jobs get it too, so no path of Bull Board's can retry a
+  // job without its row.
   private retryingRow(job: Job): Job {
     const nativeRetry = job.retry.bind(job);
     Object.defineProperty(job, 'retry', {
-      value: async (state?: RetryState) => {
-        try {
-          await retryJobRow(this.retryRow, job, nativeRetry, state);
-        } catch (error) {
-          if (error instanceof AppError) throw new DashboardError(error.status, error.message);
-          throw error;
-        }
-      },
+      value: (state?: RetryState) => retryJobRow(this.retryRow, job, nativeRetry, state),
       enumerable: false,
       configurable: true,
     });
@@ -135,6 +119,20 @@ type BullBoardRoutes = Parameters<FastifyAdapter['setApiRoutes']>[0];
  * refused job would fail the request after the others of its page had run, and stop later pages.
  */
 class JobRowDashboardAdapter extends FastifyAdapter {
+  /**
+   * Bull Board's own error handler answers `{"error":{"key":…},"message":…}` with whatever the
+   * error says (a Redis client's words, a path) and logs nothing. This one hands every error on to
+   * the service's error handler instead (an error handler that throws passes its error to the
+   * enclosing scope's): the envelope of API.md §1, 503 SERVICE_UNAVAILABLE with Retry-After while
+   * Redis is unreachable, a refusal with its own status and code, anything else 500
+   * INTERNAL_ERROR, each logged under the request id.
+   */
+  override setErrorHandler(): this {
+    return super.setErrorHandler((error) => {
+      throw error;
+    });
+  }
+
   override setApiRoutes(routes: BullBoardRoutes): FastifyAdapter {
     return super.setApiRoutes(
       routes.map((route) => (route.route === RETRY_ALL_ROUTE ? { ...route, handler: retryAllHandler(route.handler) } : route)),
@@ -173,7 +171,7 @@ function challenge(reply: FastifyReply, error: AppError): FastifyReply {
  * Checks a dashboard password on the same per-address counter as an API key, so the operator key
  * cannot be guessed faster here than on the API: past the limit, 429 before the password is
  * compared, the right one included (without a challenge, so a browser does not ask again at once);
- * a wrong one counts. Answered here, since Bull Board's routes have their own error handler.
+ * a wrong one counts. Answered here, so that a 401 carries its challenge and a 429 does not.
  */
 async function checkPassword(
   request: FastifyRequest,

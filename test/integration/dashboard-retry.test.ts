@@ -65,7 +65,7 @@ describe("the queue dashboard's retry", () => {
 
     const response = await dashboardRetry(done.id);
     expect(response.statusCode, response.body).toBe(422);
-    expect(response.json().message).toBe('Only a failed or cancelled job can be retried; this job completed.');
+    expect(response.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: 'Only a failed or cancelled job can be retried; this job completed.' });
     expect(await jobRow(ctx.db, done.id)).toEqual(before);
     expect(await ctx.queues.queue('import').getJobState(done.id)).toBe('completed');
   });
@@ -129,6 +129,6 @@ describe("the queue dashboard's retry", () => {
     // Its own Retry still answers the reason.
     const single = await dashboardRetry(refused!);
     expect(single.statusCode, single.body).toBe(422);
-    expect(single.json().message).toBe("The job's upload is no longer stored; upload the file again.");
+    expect(single.json()).toMatchObject({ error_code: 'VALIDATION_ERROR', error: "The job's upload is no longer stored; upload the file again." });
   });
 });

@@ -1,0 +1,80 @@
+import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
+import { loggerOptions } from '../../src/shared/logger.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
+import { waitFor } from '../support/recovery-support.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+
+// This file stops Redis, so it runs on a redis-server of its own, never on the shared one.
+let redis: PrivateRedis;
+let ctx: TestContext;
+let logged = '';
+
+const operator = `Basic ${Buffer.from(`ops:${ADMIN_KEY}`).toString('base64')}`;
+/** Bull Board's own API call behind the dashboard's queue list. */
+const listQueues = () => ctx.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: operator } });
+
+/** The log lines written since `from`, parsed. */
+const logLinesSince = (from: number) =>
+  logged
+    .slice(from)
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { level: number; msg: string; reqId?: string; err?: { message: string } });
+
+beforeAll(async () => {
+  redis = await startPrivateRedis();
+  const sink = new PassThrough();
+  sink.on('data', (chunk: Buffer) => {
+    logged += chunk.toString();
+  });
+  ctx = await createTestContext({ workers: false, env: { REDIS_URL: redis.url }, logger: pino(loggerOptions('info'), sink) });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+afterAll(async () => {
+  await ctx?.close();
+  await redis?.stop();
+});
+
+it("answers the dashboard's API with 503 SERVICE_UNAVAILABLE and Retry-After while Redis is unreachable, logged, naming nothing internal", { timeout: 60_000 }, async () => {
+  expect((await listQueues()).statusCode).toBe(200);
+
+  await redis.stop();
+  try {
+    const from = logged.length;
+    const response = await listQueues();
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.headers['retry-after']).toMatch(/^\d+$/);
+    expect(response.json()).toEqual({
+      error: 'A backing service is unavailable; try again shortly.',
+      detail: 'A backing service is unavailable; try again shortly.',
+      error_code: 'SERVICE_UNAVAILABLE',
+      timestamp: expect.any(String),
+      retry_after_seconds: Number(response.headers['retry-after']),
+    });
+    const failed = logLinesSince(from).find((line) => line.msg === 'request failed');
+    expect(failed).toMatchObject({ level: 50, reqId: response.headers['x-request-id'] });
+    expect(failed?.err?.message).toBeTruthy();
+  } finally {
+    await redis.start();
+  }
+  await waitFor('the dashboard to reach Redis again', async () => ((await listQueues()).statusCode === 200 ? true : undefined), 30_000);
+});
+
+it("answers an unexpected failure of the dashboard's API with 500 INTERNAL_ERROR, logged under the request id it carries", async () => {
+  vi.spyOn(ctx.queues.queue('import'), 'getJobCounts').mockRejectedValue(new Error('internal detail at /srv/catalog/queues.ts'));
+  const from = logged.length;
+  const response = await listQueues();
+  expect(response.statusCode, response.body).toBe(500);
+  expect(response.json()).toEqual({
+    error: 'Internal server error.',
+    detail: 'Internal server error.',
+    error_code: 'INTERNAL_ERROR',
+    timestamp: expect.any(String),
+  });
+  const failed = logLinesSince(from).find((line) => line.msg === 'request failed');
+  expect(failed).toMatchObject({ level: 50, reqId: response.headers['x-request-id'], err: { message: 'internal detail at /srv/catalog/queues.ts' } });
+});
