@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type AdvancedRepeatOptions } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import type { RedisConnection } from '../redis-connection.js';
 import type { Config } from '../config.js';
@@ -81,6 +81,19 @@ export function nextRunAt(timing: ScheduleTiming, from = new Date()): Date {
 }
 
 /**
+ * The settings of every Queue and Worker of export-schedule ticks: BullMQ picks each next tick
+ * (when a schedule is upserted, and when a worker takes a tick) with {@link nextRunAt}, the one
+ * computation next_run_at shows. Its default would use its own copy of the cron parser, which
+ * drops the run of a day whose midnight a daylight-saving change skips (America/Santiago, the
+ * Azores). `millis` is the tick just taken or the time now, whichever is later, as for the
+ * default; schedules set no startDate, endDate or immediately.
+ */
+export const SCHEDULE_TICK_SETTINGS: AdvancedRepeatOptions = {
+  repeatStrategy: (millis, opts) =>
+    opts.pattern === undefined ? undefined : nextRunAt({ cron: opts.pattern, timezone: opts.tz ?? 'UTC' }, new Date(millis)).getTime(),
+};
+
+/**
  * The producer side of export schedules: one BullMQ job scheduler per schedule (id = schedule
  * id), so each tick adds exactly one job however many worker processes consume the queue.
  */
@@ -88,7 +101,7 @@ export class ExportScheduler {
   readonly queue: Queue<ScheduleTick>;
 
   constructor(connection: RedisConnection, config: Pick<Config, 'QUEUE_PREFIX'>) {
-    this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config) });
+    this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config), settings: SCHEDULE_TICK_SETTINGS });
     // Connection errors surface on the calls below; without a listener they would be printed.
     this.queue.on('error', () => {});
   }

@@ -4,7 +4,7 @@ import { findAccount } from '../../shared/accounts/account-queries.js';
 import type { Db } from '../../shared/db/pool.js';
 import { defaultJobOptions, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../../shared/queues.js';
 import { findExportSchedule, insertScheduledExportJob } from '../../shared/schedules/export-schedule-queries.js';
-import { EXPORT_SCHEDULE_QUEUE, type ScheduleTick } from '../../shared/schedules/export-scheduler.js';
+import { EXPORT_SCHEDULE_QUEUE, SCHEDULE_TICK_SETTINGS, type ScheduleTick } from '../../shared/schedules/export-scheduler.js';
 import type { WorkerDeps } from '../job-processor.js';
 import type { Track } from '../worker-watchdog.js';
 
@@ -58,7 +58,7 @@ export function startScheduleWorker(deps: WorkerDeps, track: Track = (processor)
     defaultJobOptions: defaultJobOptions(deps.config),
   });
   exports.on('error', (error) => deps.logger.warn({ err: error }, 'export queue error'));
-  const schedules = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection: deps.connection, prefix });
+  const schedules = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection: deps.connection, prefix, settings: SCHEDULE_TICK_SETTINGS });
   schedules.on('error', (error) => deps.logger.warn({ err: error }, 'export schedule queue error'));
   const tickDeps: ScheduleTickDeps = {
     db: deps.db,
@@ -77,7 +77,8 @@ export function startScheduleWorker(deps: WorkerDeps, track: Track = (processor)
       deps.logger.info({ scheduleId: job.data.scheduleId, accountId: job.data.accountId, ...outcome }, message);
       return outcome;
     }),
-    { connection: deps.connection, prefix, concurrency: 1 },
+    // The tick after this one is chosen here, by the same computation as next_run_at.
+    { connection: deps.connection, prefix, concurrency: 1, settings: SCHEDULE_TICK_SETTINGS },
   );
   worker.on('error', (error) => deps.logger.error({ err: error, queue: worker.name }, 'worker error'));
   worker.on('closed', () => void Promise.all([exports.close(), schedules.close()]).catch(() => {}));
