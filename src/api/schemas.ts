@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_CURSOR_LENGTH } from '../shared/input-bounds.js';
-import { JOB_STATUSES, JOB_TYPES } from '../shared/jobs/job-row.js';
+import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../shared/jobs/job-row.js';
 import { noted, type ResponseHeader } from '../shared/http/response-notes.js';
 
 /**
@@ -46,7 +46,7 @@ export const jobResourceSchema = z
     type: z.enum(JOB_TYPES),
     status: z.enum(JOB_STATUSES),
     phase: z.enum(['queued', 'running', 'finalizing', 'done']),
-    error_code: z.string().nullable(),
+    error_code: z.enum(JOB_ERROR_CODES).nullable(),
     detail: z.string().nullable(),
     progress: z.object({
       rows_total: count.nullable(),

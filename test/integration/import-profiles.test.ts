@@ -52,6 +52,22 @@ describe('import profiles', () => {
     expect((await ctx.get(key, `/v1/import-profiles/${profile.id}`)).statusCode).toBe(404);
   });
 
+  it('takes back the profile it answers: a GET body PUT as it is answers 200 and the same profile, null being "not set"', async () => {
+    const { key } = await ctx.createAccount();
+    const created = await send(key, 'POST', '/v1/import-profiles', { name: 'Shopify', delimiter: 'tab', sheet: null, mode: null });
+    expect(created.statusCode).toBe(201);
+    const profile = created.json<{ id: string }>();
+    expect(profile).toMatchObject({ delimiter: '\t', sheet: null, mode: null, columns: null, encoding: null });
+    const read = (await ctx.get(key, `/v1/import-profiles/${profile.id}`)).json<Record<string, unknown>>();
+    // The fields the service sets itself are left out; everything else goes back as it was read.
+    const { id: _id, created_at: _createdAt, updated_at: _updatedAt, ...settings } = read;
+    const written = await send(key, 'PUT', `/v1/import-profiles/${profile.id}`, settings);
+    expect(written.statusCode, written.body).toBe(200);
+    expect(written.json()).toEqual({ ...read, updated_at: expect.any(String) });
+    const job = await ctx.importCsv(key, 'ean\tname\n4006381333931\tPen\n', { profile: 'Shopify' });
+    expect(job).toMatchObject({ status: 'completed', options: { delimiter: '\t', mode: 'upsert', sheet: null } });
+  });
+
   it('finds a profile whose name is shaped like an id by that name, and by its id', async () => {
     const account = await ctx.createAccount();
     const name = '11111111-2222-3333-4444-555555555555';

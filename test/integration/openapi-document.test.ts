@@ -154,6 +154,43 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('the values the document allows are those the service reads and writes', () => {
+  type Schema = { type?: unknown; enum?: unknown[]; anyOf?: Schema[]; minimum?: number; maximum?: number; format?: string };
+  const propertiesOf = (name: string) => (document.components.schemas[name] as { properties: Record<string, Schema> }).properties;
+  /** The non-null branch of a nullable schema, or the schema itself. */
+  const nonNull = (schema: Schema): Schema => schema.anyOf?.find((branch) => branch.type !== 'null') ?? schema;
+
+  it("lists a job's error_code values: the failure codes of each type and the cancellation's", () => {
+    const errorCode = propertiesOf('Job').error_code!;
+    expect(nonNull(errorCode).enum).toEqual(['IMPORT_FAILED', 'EXPORT_FAILED', 'ENRICHMENT_FAILED', 'JOB_CANCELLED']);
+    expect(JSON.stringify(errorCode)).toContain('"null"');
+  });
+
+  it('types a written stock as a 32-bit integer from 0, or null', () => {
+    for (const name of ['ProductCreateInput', 'ProductReplaceInput', 'ProductPatchInput']) {
+      const stock = propertiesOf(name).stock!;
+      expect(nonNull(stock), name).toMatchObject({ type: 'integer', minimum: 0, maximum: 2147483647, format: 'int32' });
+      expect(JSON.stringify(stock), name).toContain('"null"');
+    }
+  });
+
+  it("gives an import profile's settings the same values read as written, so a profile read can be PUT back", () => {
+    const read = propertiesOf('ImportProfile');
+    const written = (document.paths['/v1/import-profiles/{id}']!.put!.requestBody as {
+      content: { 'application/json': { schema: { properties: Record<string, Schema> } } };
+    }).content['application/json'].schema.properties;
+    for (const field of ['delimiter', 'encoding', 'decimal_separator', 'mode', 'on_error']) {
+      const values = nonNull(read[field]!).enum;
+      expect(values, field).toBeDefined();
+      expect(nonNull(written[field]!).enum, field).toEqual(expect.arrayContaining(values!));
+    }
+    expect(nonNull(read.delimiter!).enum).toEqual([',', ';', '\t']);
+    for (const field of ['columns', 'delimiter', 'encoding', 'decimal_separator', 'sheet', 'mode', 'on_error']) {
+      expect(JSON.stringify(written[field]), field).toContain('"null"');
+    }
+  });
+});
+
 /** Every schema object in `value` (a whole document or a part of it). */
 function schemaNodes(value: unknown, found: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
   if (Array.isArray(value)) for (const item of value) schemaNodes(item, found);

@@ -205,6 +205,17 @@ describe('PUT /v1/products/{ean}', () => {
     expect(response.json()).toMatchObject({ ean, name: 'Stapler', price: '3', currency: 'USD' });
   });
 
+  it('says where the product it created is read with Location, as POST does; a replace (200) carries none', async () => {
+    const ean = freshEan();
+    const created = await send('PUT', `/v1/products/${ean}`, { name: 'Stapler' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.headers.location).toBe(`/v1/products/${ean}`);
+    expect((await send('GET', created.headers.location as string)).json()).toMatchObject({ ean, name: 'Stapler' });
+    const replaced = await send('PUT', `/v1/products/${ean}`, { name: 'Stapler v2' });
+    expect(replaced.statusCode).toBe(200);
+    expect(replaced.headers.location).toBeUndefined();
+  });
+
   it('replaces a stored product with 200: fields left out are cleared, created_at stays, updated_at moves', async () => {
     const ean = freshEan();
     const created = (

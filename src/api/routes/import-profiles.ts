@@ -8,6 +8,7 @@ import { AppError, badRequestBody, notFound } from '../errors.js';
 import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { zodIssueProblems } from '../../shared/field-problems.js';
 import { importProfileBodySchema, type ImportProfileSettings } from '../../shared/imports/import-profile.js';
+import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, importOptionsSchema, onErrorSchema } from '../../shared/jobs/import-options.js';
 import {
   deleteImportProfile,
   findImportProfile,
@@ -21,18 +22,18 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
-
+/** A profile as answered: each setting as the import takes it (a delimiter as its character), null when not set. */
 const profileSchema = z
   .object({
     id: z.uuid(),
     name: z.string(),
     columns: z.record(z.string(), z.string()).nullable(),
-    delimiter: z.string().nullable(),
-    encoding: z.string().nullable(),
-    decimal_separator: z.string().nullable(),
+    delimiter: importOptionsSchema.shape.delimiter,
+    encoding: z.enum(IMPORT_ENCODINGS).nullable(),
+    decimal_separator: z.enum(DECIMAL_SEPARATORS).nullable(),
     sheet: z.string().nullable(),
-    mode: z.string().nullable(),
-    on_error: z.string().nullable(),
+    mode: importModeSchema.nullable(),
+    on_error: onErrorSchema.nullable(),
     created_at: z.string(),
     updated_at: z.string(),
   })

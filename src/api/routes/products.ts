@@ -41,7 +41,10 @@ const listQuery = z.object({
 
 const isEanPosition = keysetPosition<[string]>(textPart);
 
-/** A product created by POST, with `Location` (API.md §3). */
+/** Where the product `ean` is read: the `Location` of a 201 that created it. */
+const productLocation = (ean: string) => `/v1/products/${encodeURIComponent(ean)}`;
+
+/** A product created by POST, or by a PUT to an EAN not in the catalog, with `Location` (API.md §3). */
 const createdProductSchema = noted(productResourceSchema, { headers: locationHeader('The product: `/v1/products/{ean}`') });
 
 const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
@@ -154,7 +157,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       throwIfAny(bodyProblems(request));
       const product = await insertProduct(deps.db, accountIdOf(request), request.body);
       if (!product) throw duplicateEan();
-      return reply.code(201).header('location', `/v1/products/${encodeURIComponent(product.ean)}`).send(product);
+      return reply.code(201).header('location', productLocation(product.ean)).send(product);
     },
   );
 
@@ -167,7 +170,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
         summary: 'Create or replace a product (fields left out are cleared)',
         params: eanParams,
         body: productReplaceBodySchema,
-        response: { 200: productResourceSchema, 201: productResourceSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS) },
+        response: { 200: productResourceSchema, 201: createdProductSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -180,6 +183,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       throwIfAny(problems);
       const input: ProductInput = { ...request.body, ean };
       const { product, created } = await replaceProduct(deps.db, accountIdOf(request), input);
+      if (created) reply.header('location', productLocation(product.ean));
       return reply.code(created ? 201 : 200).send(product);
     },
   );

@@ -37,7 +37,7 @@ const importProfileSettingsSchema = z.object({
       description: 'Header as in the file → ean, name, brand, category, description, price, currency, stock, image_url, attributes, attributes.<key> or ignore',
       example: { 'EAN Code': 'ean', Artikelname: 'name', Farbe: 'attributes.color' },
     }),
-  delimiter: delimiterSchema.optional().meta({ description: '",", ";" or "tab"' }),
+  delimiter: delimiterSchema.optional().meta({ enum: Object.keys(DELIMITER_NAMES), description: '",", ";" or a tab ("tab", or "\\t" as GET answers it)' }),
   encoding: z.enum(IMPORT_ENCODINGS).optional(),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
   sheet: z.string().min(1).max(255).optional().meta({ description: 'Worksheet of a workbook upload, by name or 1-based position' }),
@@ -46,7 +46,21 @@ const importProfileSettingsSchema = z.object({
 });
 export type ImportProfileSettings = z.output<typeof importProfileSettingsSchema>;
 
-/** POST and PUT /v1/import-profiles body: a name and the settings. Unknown keys are refused. */
+type SettingsShape = typeof importProfileSettingsSchema.shape;
+
+/** Each setting of the body may also be null: not set, as GET answers a setting not set. */
+const nullableSettings = Object.fromEntries(
+  Object.entries(importProfileSettingsSchema.shape).map(([key, setting]) => [key, setting.nullable()]),
+) as { [K in keyof SettingsShape]: z.ZodNullable<SettingsShape[K]> };
+
+/** The settings given a value: a null one is left out, as one not sent. */
+const withoutNulls = (settings: Record<string, unknown>): ImportProfileSettings =>
+  Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== null)) as ImportProfileSettings;
+
+/**
+ * POST and PUT /v1/import-profiles body: a name and the settings. Unknown keys are refused. A
+ * setting may be null (not set), so that a profile read can be written back as it was answered.
+ */
 export const importProfileBodySchema = z
   .strictObject({
     name: z
@@ -54,8 +68,10 @@ export const importProfileBodySchema = z
       .trim()
       .min(1, { error: 'The name field is required.' })
       .max(100, { error: 'The name must be at most 100 characters.' }),
-    ...importProfileSettingsSchema.shape,
-  });
+    ...nullableSettings,
+  })
+  .meta({ description: "A setting left out or null is not set: the import's default (or its query parameter) applies." })
+  .transform(({ name, ...settings }) => ({ name, ...withoutNulls(settings) }));
 
 /** Import options that a query parameter set, to lay over a profile's. */
 export type ImportOverrides = Partial<Pick<ImportOptions, 'mode' | 'on_error' | 'delimiter' | 'encoding' | 'decimal_separator' | 'sheet'>>;

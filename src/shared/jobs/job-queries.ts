@@ -3,7 +3,7 @@ import { batchedLookup } from '../db/batched-lookup.js';
 import { turnBatch } from '../turn-batch.js';
 import type { Db, DbClient } from '../db/pool.js';
 import { JOB_ARRAY, JOB_COLUMNS, jobRowQuery } from './job-columns.js';
-import type { JobCounts, JobRow, JobStatus, JobType } from './job-row.js';
+import type { JobCounts, JobErrorCode, JobRow, JobStatus, JobType } from './job-row.js';
 
 /** What the API knows of a job when it accepts it. */
 export interface NewJob {
@@ -266,7 +266,7 @@ export async function lockProcessingJob(client: DbClient, id: string): Promise<b
 /** How a job ended. */
 export interface JobOutcome {
   status: Exclude<JobStatus, 'processing'>;
-  errorCode?: string | null;
+  errorCode?: JobErrorCode | null;
   detail?: string | null;
   counts?: Partial<JobCounts>;
   /** A dry-run import's: its counts say what it would have written, and it wrote nothing. */

@@ -6,6 +6,12 @@ export type JobType = (typeof JOB_TYPES)[number];
 export const JOB_STATUSES = ['processing', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export type JobPhase = 'queued' | 'running' | 'finalizing' | 'done';
+/**
+ * The job-level error codes (API.md §1): a failed job's, one per type ({@link JOB_FAILURE_CODES}),
+ * and a cancelled job's. Every value the `error_code` column is given is one of these.
+ */
+export const JOB_ERROR_CODES = ['IMPORT_FAILED', 'EXPORT_FAILED', 'ENRICHMENT_FAILED', 'JOB_CANCELLED'] as const;
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];
 
 /**
  * A row of the `jobs` table: PostgreSQL is the truth for a job's status, counts and report. Its
@@ -18,7 +24,7 @@ export interface JobRow {
   type: JobType;
   status: JobStatus;
   phase: JobPhase;
-  error_code: string | null;
+  error_code: JobErrorCode | null;
   detail: string | null;
   options: Record<string, unknown>;
   rows_total: number | null;
@@ -91,7 +97,7 @@ export function toJobResource(job: JobRow) {
 export type JobResource = ReturnType<typeof toJobResource>;
 
 /** The job-level error code of a failed job of each type (API.md §1). */
-export const JOB_FAILURE_CODES: Record<JobType, string> = {
+export const JOB_FAILURE_CODES: Record<JobType, JobErrorCode> = {
   import: 'IMPORT_FAILED',
   export: 'EXPORT_FAILED',
   enrichment: 'ENRICHMENT_FAILED',

@@ -91,7 +91,10 @@ const STOCK_MESSAGE = `The stock must be a whole number from 0 to ${MAX_INT32}.`
 
 export const stockSchema = z
   .number({ error: STOCK_MESSAGE })
-  .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32, rule('INVALID_STOCK', STOCK_MESSAGE));
+  .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INT32, rule('INVALID_STOCK', STOCK_MESSAGE))
+  // What the refinement checks, for the OpenAPI document: `.int().min().max()` would check it
+  // too, but with zod's own messages and codes instead of INVALID_STOCK and the one message.
+  .meta({ type: 'integer', minimum: 0, maximum: MAX_INT32 });
 
 export const imageUrlSchema = z
   .string({ error: 'The image URL must be an http or https URL.' })
