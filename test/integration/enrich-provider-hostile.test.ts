@@ -133,6 +133,20 @@ describe('answers of a provider that misbehaves', () => {
       expect.objectContaining({ level: 40, ean: expect.any(String), reason: expect.stringContaining('the answer is not a JSON object') }),
     ]);
   });
+
+  it('quotes a refusal that names the provider key without the key, in the job and in the log', async () => {
+    const [ean] = await seed(ctx, account.key, 1);
+    provider.script(ean!, { status: 403, error: `Key ${PROVIDER_KEY} is not allowed on this plan.` });
+    const logStart = logged.length;
+
+    const job = await enrich(ctx, account.key, [ean!]);
+
+    expect(job).toMatchObject({ status: 'failed', error_code: 'ENRICHMENT_FAILED' });
+    expect(job.detail).toContain('The lookup provider refused the request (HTTP 403: "Key [redacted] is not allowed on this plan.")');
+    expect(logged.slice(logStart)).toContain('Key [redacted] is not allowed');
+    expect(JSON.stringify(job)).not.toContain(PROVIDER_KEY);
+    expect(logged.slice(logStart)).not.toContain(PROVIDER_KEY);
+  });
 });
 
 describe('a provider that redirects', () => {

@@ -1,7 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Every key starts with this, so a leaked key is recognisable in logs and by secret scanners. */
-const KEY_PREFIX = 'ck_';
+export const KEY_PREFIX = 'ck_';
 /** Random bytes of the key's lookup id, written as hex (12 characters: no `_` inside). */
 const LOOKUP_ID_BYTES = 6;
 /** Random bytes of the secret part, which is never stored. */

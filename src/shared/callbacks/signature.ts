@@ -1,11 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 
 /** Every per-account secret starts with this, so a leaked one is recognisable by secret scanners. */
-const SECRET_PREFIX = 'cbs_';
+export const CALLBACK_SECRET_PREFIX = 'cbs_';
 
 /** A new callback signing secret: `cbs_` and 32 random bytes in base64url (43 characters). */
 export function generateCallbackSecret(): string {
-  return `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return `${CALLBACK_SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
 /** Raised instead of signing with no key: a delivery is never sent with an unkeyed signature. */

@@ -98,10 +98,18 @@ async function readBody(response: Response): Promise<AnswerBody> {
   }
 }
 
-const errorOf = ({ text, json }: AnswerBody, fallback: string): string => {
-  if (isObject(json) && typeof json.error === 'string') return json.error;
+/**
+ * The provider's words with the key it was sent (ENRICH_PROVIDER_KEY) replaced by `[redacted]`: a
+ * provider may quote the key it refuses, and its words go to the job's detail, its error report
+ * and the log.
+ */
+const unkeyed = (words: string, apiKey: string | undefined) => (apiKey ? words.replaceAll(apiKey, '[redacted]') : words);
+
+/** The provider's own words on an answer (its `error`, or its text), without the key. */
+const errorOf = ({ text, json }: AnswerBody, fallback: string, apiKey: string | undefined): string => {
+  if (isObject(json) && typeof json.error === 'string') return unkeyed(json.error, apiKey);
   const message = json === undefined ? text : typeof json === 'string' ? json : '';
-  return message.trim() !== '' ? message.trim().slice(0, 200) : fallback;
+  return message.trim() !== '' ? unkeyed(message.trim(), apiKey).slice(0, 200) : fallback;
 };
 
 /**
@@ -113,13 +121,13 @@ function isQuotaBody({ json }: AnswerBody): boolean {
   return isObject(json) && 'limit' in json && 'tier' in json;
 }
 
-function quotaOutcome(body: AnswerBody): Extract<LookupOutcome, { kind: 'quota' }> {
+function quotaOutcome(body: AnswerBody, apiKey: string | undefined): Extract<LookupOutcome, { kind: 'quota' }> {
   const quota = isObject(body.json) ? body.json : {};
   return {
     kind: 'quota',
-    error: errorOf(body, 'Monthly quota exceeded.'),
+    error: errorOf(body, 'Monthly quota exceeded.', apiKey),
     limit: typeof quota.limit === 'number' ? quota.limit : null,
-    tier: typeof quota.tier === 'string' ? quota.tier : null,
+    tier: typeof quota.tier === 'string' ? unkeyed(quota.tier, apiKey) : null,
   };
 }
 
@@ -209,7 +217,7 @@ export class ProviderClient {
         reason = `HTTP ${status}, but ${notAnObject(body)}`;
       } else if (status === 404) return { kind: 'not_found' };
       else if (status === 429) {
-        if (retryAfter === null || isQuotaBody(body)) return quotaOutcome(body);
+        if (retryAfter === null || isQuotaBody(body)) return quotaOutcome(body, this.options.apiKey);
         rateLimited += 1;
         if (rateLimited >= MAX_RATE_LIMITED_ANSWERS) return { kind: 'failed', attempts: rateLimited, reason: `HTTP 429 ${rateLimited} times in a row` };
         // A Retry-After it cannot read still says "later": the back-off stands in for it.
@@ -218,8 +226,8 @@ export class ProviderClient {
         continue;
       } else if (status >= 300 && status < 400) {
         return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
-      } else if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`) };
-      else reason = `HTTP ${status}: ${errorOf(body, 'server error')}`;
+      } else if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`, this.options.apiKey) };
+      else reason = `HTTP ${status}: ${errorOf(body, 'server error', this.options.apiKey)}`;
       attempts += 1;
       if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
       if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
