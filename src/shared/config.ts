@@ -1,14 +1,19 @@
 import { z } from 'zod';
 import { clusterNodesSetting, redisUrlSetting } from './redis-cluster-nodes.js';
 import { trustProxySetting } from './trust-proxy.js';
+import {
+  decimalSetting,
+  integerSetting as integer,
+  MAX_RETENTION_DAYS,
+  millisecondsSetting as milliseconds,
+  secondsSetting as seconds,
+} from './number-settings.js';
 
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
 const ROLES = ['api', 'worker', 'all'] as const;
 
-const integer = (min: number) => z.coerce.number().int().min(min);
-
 const envSchema = z.object({
-  PORT: integer(0).max(65535).default(3000),
+  PORT: integer(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/catalog'),
   REDIS_URL: redisUrlSetting.default('redis://127.0.0.1:6379'),
@@ -18,7 +23,7 @@ const envSchema = z.object({
    * The API's longest wait for one Redis command: a Redis that hangs with its connection open
    * (limits, login counters, queueing) turns into 503 after this instead of a request that hangs.
    */
-  REDIS_COMMAND_TIMEOUT_MS: integer(100).default(2_000),
+  REDIS_COMMAND_TIMEOUT_MS: milliseconds(100).default(2_000),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_-]+$/, 'letters, digits, ":", "_" and "-" only')
@@ -29,23 +34,23 @@ const envSchema = z.object({
    * ROLE=worker only: the process's scheduling niceness (0: as the API; 19: lowest). On a machine
    * it shares with an API process, imports then take the CPU the API leaves, and API latency holds.
    */
-  WORKER_NICE: integer(0).max(19).default(10),
+  WORKER_NICE: integer(0, 19).default(10),
   DATA_DIR: z.string().min(1).default('./data'),
   MAX_UPLOAD_BYTES: integer(1).default(1024 * 1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  UPLOAD_RETENTION_DAYS: integer(1).default(7),
+  UPLOAD_RETENTION_DAYS: integer(1, MAX_RETENTION_DAYS).default(7),
   JOB_ATTEMPTS: integer(1).default(5),
-  WORKER_LOCK_DURATION_MS: integer(1000).default(30_000),
-  WORKER_STALLED_INTERVAL_MS: integer(1000).default(30_000),
+  WORKER_LOCK_DURATION_MS: milliseconds(1000).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: milliseconds(1000).default(30_000),
   /**
    * A Worker that starts no job for this long while it has a free slot and the same jobs wait in
    * its queue is replaced (its main loop stopped). Three of BullMQ's longest waits for a job (10 s).
    */
-  WORKER_STUCK_AFTER_MS: integer(1000).default(30_000),
-  SHUTDOWN_GRACE_MS: integer(0).default(20_000),
+  WORKER_STUCK_AFTER_MS: milliseconds(1000).default(30_000),
+  SHUTDOWN_GRACE_MS: milliseconds(0).default(20_000),
   /** On SIGTERM, how long the requests under way (an upload, a download) may go on before their connections are closed. */
-  SHUTDOWN_HTTP_GRACE_MS: integer(0).default(60_000),
+  SHUTDOWN_HTTP_GRACE_MS: milliseconds(0).default(60_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
   /** Most bytes an .xlsx workbook may inflate to, all its members together (zip-bomb bound). */
   IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: integer(1024).default(4 * 1024 * 1024 * 1024),
@@ -56,11 +61,11 @@ const envSchema = z.object({
   /** Invalid-key attempts a minute from one client address before 429 (API.md §1). */
   INVALID_KEY_RATE_PER_MINUTE: integer(1).default(10),
   /** How long an API process reuses a resolved key or session; changes also drop it at once (0: no cache). */
-  AUTH_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
+  AUTH_CACHE_TTL_MS: milliseconds(0, 60_000).default(1_000),
   /** How long an API process reuses a polled job's row; every change of the job also drops it at once (0: no cache). */
-  JOB_CACHE_TTL_MS: integer(0).max(60_000).default(1_000),
+  JOB_CACHE_TTL_MS: milliseconds(0, 60_000).default(1_000),
   /** How often an API process adds its counted requests to the durable monthly count in PostgreSQL. */
-  USAGE_FLUSH_MS: integer(50).max(10_000).default(1_000),
+  USAGE_FLUSH_MS: milliseconds(50, 10_000).default(1_000),
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().min(3).default('Catalog <no-reply@catalog.local>'),
   /** Where links in mails point (the public base URL of the API). */
@@ -69,15 +74,15 @@ const envSchema = z.object({
   ENRICH_PROVIDER_KEY: z.string().min(1).optional(),
   ENRICH_PROVIDER_RATE_PER_MINUTE: integer(1).optional(),
   /** Longest wait for one lookup answer; a slower one is retried like a 5xx. */
-  ENRICH_PROVIDER_TIMEOUT_MS: integer(100).default(10_000),
+  ENRICH_PROVIDER_TIMEOUT_MS: milliseconds(100).default(10_000),
   /** First back-off after a provider 5xx or network error (doubled per attempt, capped at 30 s). */
-  ENRICH_PROVIDER_BACKOFF_MS: integer(1).default(1_000),
+  ENRICH_PROVIDER_BACKOFF_MS: milliseconds(1).default(1_000),
   /** Lookups one enrichment job keeps in flight. */
   ENRICH_LOOKUP_CONCURRENCY: integer(1).default(8),
-  EXPORT_RETENTION_DAYS: integer(1).default(7),
+  EXPORT_RETENTION_DAYS: integer(1, MAX_RETENTION_DAYS).default(7),
   MAX_JOBS_PER_ACCOUNT: integer(1).default(2),
   /** Shortest time between two runs of an export schedule; a cron that fires more often is refused. */
-  EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES: integer(1).max(1440).default(5),
+  EXPORT_SCHEDULE_MIN_INTERVAL_MINUTES: integer(1, 1440).default(5),
   /** Export schedules one account may have. */
   MAX_EXPORT_SCHEDULES_PER_ACCOUNT: integer(1).default(20),
   /** Bytes of export files one account may have stored; an export past it fails (nothing is removed). */
@@ -85,9 +90,9 @@ const envSchema = z.object({
   /** Bearer token that /metrics requires when set; unset, /metrics is open (bind it privately). */
   METRICS_TOKEN: z.string().min(8).optional(),
   /** ROLE=worker only: port of a small listener with /healthz, /readyz and /metrics; unset, none. */
-  WORKER_PORT: integer(0).max(65535).optional(),
+  WORKER_PORT: integer(0, 65535).optional(),
   /** How often workers look for `processing` jobs their queue does not have (lost by Redis, or never queued) and queue them, and for those whose attempts ran out while PostgreSQL was unreachable, to fail them. */
-  RECONCILE_INTERVAL_MS: integer(1000).default(60_000),
+  RECONCILE_INTERVAL_MS: milliseconds(1000).default(60_000),
   /**
    * Behind a reverse proxy or load balancer: take the client address from X-Forwarded-For, so the
    * per-address limits count clients, not the proxy. A hop count or the proxies' CIDR ranges.
@@ -101,9 +106,9 @@ const envSchema = z.object({
    */
   CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** How long an account's replaced callback secret still signs deliveries (beside the new one). */
-  CALLBACK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
+  CALLBACK_SECRET_GRACE_HOURS: decimalSetting(0, 720).default(24),
   /** First retry delay of a failed callback delivery; it doubles per attempt, up to an hour. */
-  CALLBACK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(5),
+  CALLBACK_RETRY_BASE_SECONDS: decimalSetting(0, Number.MAX_SAFE_INTEGER, false).default(5),
   CALLBACK_MAX_ATTEMPTS: integer(1).default(10),
   /** Multipart uploads: text fields beside `file`, the bytes of each, and parts in all (413 past any). */
   MULTIPART_MAX_FIELDS: integer(0).default(10),
@@ -122,29 +127,29 @@ const envSchema = z.object({
   /** Connections one API process holds open in all (Node's maxConnections): descriptors stay for PostgreSQL, Redis and files. */
   MAX_CONNECTIONS: integer(1).default(10_000),
   /** A connection that sends and receives nothing this long is closed (Fastify connectionTimeout). */
-  HTTP_CONNECTION_TIMEOUT_MS: integer(1).default(60_000),
+  HTTP_CONNECTION_TIMEOUT_MS: milliseconds(1).default(60_000),
   /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(1).default(72_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(1).default(72_000),
   /**
    * A request's headers must have arrived within this (Node's headersTimeout; 408): a client that
    * opens connections and never finishes their headers holds each for this long at most.
    */
-  HTTP_HEADERS_TIMEOUT_MS: integer(1).default(20_000),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(1).default(20_000),
   /** The whole request, body included, must have arrived within this (Fastify requestTimeout; 408). */
-  HTTP_REQUEST_TIMEOUT_MS: integer(1).default(60 * 60_000),
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds(1).default(60 * 60_000),
   /** A request body gets this long, plus one second per HTTP_BODY_MIN_BYTES_PER_SECOND received (408). */
-  HTTP_BODY_TIMEOUT_MS: integer(1).default(30_000),
+  HTTP_BODY_TIMEOUT_MS: milliseconds(1).default(30_000),
   HTTP_BODY_MIN_BYTES_PER_SECOND: integer(1).default(10 * 1024),
   /** Longest wait for a new PostgreSQL connection (pg connectionTimeoutMillis), API and workers. */
-  DB_CONNECT_TIMEOUT_MS: integer(1).default(10_000),
+  DB_CONNECT_TIMEOUT_MS: milliseconds(1).default(10_000),
   /** statement_timeout of the API's connections: no request waits longer on one query (503). */
-  API_STATEMENT_TIMEOUT_MS: integer(1).default(30_000),
+  API_STATEMENT_TIMEOUT_MS: milliseconds(1).default(30_000),
   /** idle_in_transaction_session_timeout of the API's connections. */
-  API_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(60_000),
+  API_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(1).default(60_000),
   /** idle_in_transaction_session_timeout of the workers' connections: an import is one long transaction. */
-  WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(1).default(10 * 60_000),
+  WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(1).default(10 * 60_000),
   /** Seconds between heartbeat comments on an idle GET /v1/jobs/{id}/events stream (proxies close silent ones). */
-  JOB_EVENTS_HEARTBEAT_SECONDS: integer(1).default(15),
+  JOB_EVENTS_HEARTBEAT_SECONDS: seconds(1).default(15),
   /** Event streams (GET /v1/jobs/{id}/events) open at a time on one API process: per account, and in all. */
   JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT: integer(1).default(100),
   JOB_EVENTS_MAX_STREAMS: integer(1).default(2_000),
@@ -163,7 +168,7 @@ const envSchema = z.object({
   /** Bucket in the path (`endpoint/bucket/key`) instead of the host name: MinIO and Ceph need it. */
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /** How long a storage request waits for its answer, and a transfer may stall, before it fails. */
-  S3_TIMEOUT_MS: integer(100).default(60_000),
+  S3_TIMEOUT_MS: milliseconds(100).default(60_000),
   /** `presigned`: result downloads on object storage answer 302 to a short-lived presigned URL. */
   RESULT_REDIRECT: z.enum(['none', 'presigned']).default('none'),
 });
@@ -185,9 +190,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ''),
   );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  const storageProblem = objectStorageWithoutBucket(present);
+  if (storageProblem) problems.push(`STORAGE_URL: ${storageProblem}`);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return parsed.data;
+}
+
+/** The settings that only object storage reads. */
+const OBJECT_STORAGE_SETTINGS = ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_TIMEOUT_MS'] as const;
+
+/**
+ * Why the S3 settings given cannot be used: without an `s3://` STORAGE_URL files are kept in a
+ * folder, and a deployment meant for a bucket would keep them on one machine's disk unnoticed.
+ */
+function objectStorageWithoutBucket(present: Record<string, string | undefined>): string | null {
+  const given = OBJECT_STORAGE_SETTINGS.filter((key) => key in present);
+  const storageUrl = present.STORAGE_URL;
+  if (given.length === 0 || storageUrl?.startsWith('s3://')) return null;
+  const folder = storageUrl === undefined ? 'DATA_DIR' : 'the file:// folder';
+  return `${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set, but STORAGE_URL is ${storageUrl === undefined ? 'unset' : 'not s3://'}, so files would be kept in ${folder}; set STORAGE_URL=s3://<bucket>/<prefix>, or unset ${given.join(', ')}`;
 }

@@ -9,6 +9,8 @@ export interface ClusterNode {
 /** The URL scheme that names a Redis Cluster by its seed nodes: `redis+cluster://host:port,host:port`. */
 const CLUSTER_URL_SCHEME = 'redis+cluster://';
 
+const REDIS_SCHEMES = 'expected redis://host:port, rediss://host:port (TLS) or redis+cluster://host:port,host:port';
+
 const NODE_FORMAT = 'give a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)';
 
 /** Parses `host:port` (IPv6 in brackets: `[::1]:7000`); null when it is not one. */
@@ -47,7 +49,16 @@ export const redisUrlSetting = z.string().superRefine((value, context) => {
     }
     return;
   }
-  if (!z.string().url().safeParse(value).success) context.addIssue({ code: 'custom', message: 'Invalid URL' });
+  if (!z.string().url().safeParse(value).success) {
+    context.addIssue({ code: 'custom', message: `Invalid URL; ${REDIS_SCHEMES}` });
+    return;
+  }
+  // ioredis takes any other URL for a socket path, and the start then fails blaming an unreachable
+  // Redis. The scheme alone is named: the URL may hold the password.
+  const { protocol } = new URL(value);
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    context.addIssue({ code: 'custom', message: `'${protocol}' is not a Redis scheme; ${REDIS_SCHEMES}` });
+  }
 });
 
 /**

@@ -9,6 +9,7 @@ import { cancelChannel } from '../shared/job-control.js';
 import { createJobQueues, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../shared/queues.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
+import { timerDelay } from '../shared/timer-limit.js';
 import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
 import { withRunClaim } from './run-claim.js';
@@ -119,7 +120,8 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
       const handBack = setTimeout(() => {
         for (const worker of closing) worker.cancelAllJobs(SHUTDOWN_REASON);
       }, config.SHUTDOWN_GRACE_MS);
-      const boundMs = config.SHUTDOWN_GRACE_MS + WORKER_CLOSE_MARGIN_MS;
+      // Capped: SHUTDOWN_GRACE_MS may be the longest timer, and a longer one would fire at once.
+      const boundMs = timerDelay(config.SHUTDOWN_GRACE_MS + WORKER_CLOSE_MARGIN_MS);
       let bound: NodeJS.Timeout | undefined;
       const closed = Promise.all([
         watchdog.stop(),

@@ -1,12 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { findApiKeyStates } from '../../shared/accounts/account-queries.js';
 import type { Db } from '../../shared/db/pool.js';
+import { timerDelay } from '../../shared/timer-limit.js';
 import { apiKeyExpired, invalidApiKey, type AppError } from '../errors.js';
 import { keyRefusal } from '../plugins/auth.js';
 import type { CredentialSubscription } from '../plugins/credential-subscription.js';
-
-/** The longest delay a Node timer takes (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The API key an event stream was opened with. */
 export interface StreamKey {
@@ -109,7 +107,7 @@ export function createStreamCredentials(deps: StreamCredentialsDeps): StreamCred
     if (expiresAt === undefined) return;
     const left = expiresAt - deps.clock();
     if (left <= 0) return refuse(watch, apiKeyExpired());
-    watch.expiry = setTimeout(() => armExpiry(watch), Math.min(left, MAX_TIMER_MS)).unref();
+    watch.expiry = setTimeout(() => armExpiry(watch), timerDelay(left)).unref();
   };
 
   return {

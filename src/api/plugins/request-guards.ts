@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, requestTimeout, unsupportedContentEncoding } from '../errors.js';
 import { sendError } from '../../shared/http/error-envelope.js';
+import { timerDelay } from '../../shared/timer-limit.js';
 
 /** How slowly a request body may arrive: `timeoutMs`, plus a second per `minBytesPerSecond` received. */
 export interface BodyRate {
@@ -55,7 +56,8 @@ function watchBodyRate(request: FastifyRequest, reply: FastifyReply, rate: BodyR
   const check = () => {
     if (request.raw.complete || socket.destroyed) return;
     const wait = deadline() - Date.now();
-    if (wait > 0) timer = setTimeout(check, wait).unref();
+    // A slow minimum rate can put the deadline past the longest timer: wait that long, then look again.
+    if (wait > 0) timer = setTimeout(check, timerDelay(wait)).unref();
     else cutOff(request, reply);
   };
   timer = setTimeout(check, rate.timeoutMs).unref();

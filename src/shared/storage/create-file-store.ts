@@ -9,7 +9,8 @@ export type StorageConfig = Pick<Config, 'DATA_DIR' | 'STORAGE_URL' | 'S3_ENDPOI
 /**
  * The store STORAGE_URL names: `file://<dir>` (or unset: DATA_DIR) for a local folder,
  * `s3://<bucket>/<prefix>` for object storage. Credentials come from the standard AWS chain
- * (environment, profile, instance role) unless given (tests). The AWS SDK is loaded only for
+ * (environment, profile, instance role) unless given (tests); the region is resolved here, so a
+ * store without one fails at start with a configuration error. The AWS SDK is loaded only for
  * object storage: a process that keeps files in a folder saves its memory (about 6 MB of heap).
  */
 export async function createFileStore(

@@ -10,6 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Transform, type Readable } from 'node:stream';
+import { ConfigError } from '../config.js';
 import { AppError } from '../http/app-error.js';
 import type { StorageConfig } from './create-file-store.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
@@ -201,8 +202,26 @@ export class S3Store implements FileStore {
   }
 }
 
-/** The object store of `s3://<bucket>/<prefix>` (`url`), with the S3 settings of `config`. */
-export function s3StoreFor(url: string, config: StorageConfig, credentials?: S3ClientConfig['credentials']): S3Store {
+/**
+ * Resolves the region as every request will (S3_REGION, else the AWS chain: AWS_REGION, the
+ * profile's config file; no network). Without one the process would start ready and answer 503 to
+ * every upload kept in the store; it stops at start instead, naming the setting.
+ */
+async function checkRegion(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.config.region();
+  } catch (error) {
+    client.destroy();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `Invalid configuration: S3_REGION: no usable region for s3://${bucket} (${reason}); set S3_REGION to the bucket's region (auto on R2, any name such as us-east-1 on MinIO), or AWS_REGION`,
+      { cause: error },
+    );
+  }
+}
+
+/** The object store of `s3://<bucket>/<prefix>` (`url`), with the S3 settings of `config`; a missing region is a {@link ConfigError}. */
+export async function s3StoreFor(url: string, config: StorageConfig, credentials?: S3ClientConfig['credentials']): Promise<S3Store> {
   const { hostname: bucket, pathname } = new URL(url);
   const folder = pathname.replace(/^\/+|\/+$/g, '');
   const client = new S3Client({
@@ -220,5 +239,6 @@ export function s3StoreFor(url: string, config: StorageConfig, credentials?: S3C
     // reads resume, failed writes are retried.
     requestHandler: { connectionTimeout: Math.min(5_000, config.S3_TIMEOUT_MS), socketTimeout: config.S3_TIMEOUT_MS },
   });
+  await checkRegion(client, bucket);
   return new S3Store({ client, bucket, prefix: folder === '' ? '' : `${folder}/` });
 }
