@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_ATTRIBUTES } from '../shared/product/attribute-rules.js';
+import { changedNumbers, type ChangedNumber } from '../shared/product/exact-numbers.js';
 import { unstorableText as unstorable, type UnstorableText } from '../shared/product/storable-text.js';
 import { firstInvalidUtf8 } from '../shared/utf8-offset.js';
 import { badRequest, unsupportedMediaType } from './errors.js';
@@ -120,10 +122,38 @@ export function registerJsonBody(app: FastifyInstance): void {
     parseJson(request, text, (error, value) => {
       if (error) return done(isValidJson(text) ? badRequest(FORBIDDEN_KEY_MESSAGE) : error, undefined);
       const found = mayHoldUnstorable(text) ? unstorablePath(value) : null;
-      if (found === null) return done(null, value);
-      done(badRequest(UNSTORABLE_MESSAGES[found.holds](found.path)), undefined);
+      if (found !== null) return done(badRequest(UNSTORABLE_MESSAGES[found.holds](found.path)), undefined);
+      noteChangedNumbers(request, text);
+      done(null, value);
     });
   });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The key of the route's JSON body whose numbers must be kept as written (`attributes`): the
+     * parser notes those JSON.parse changed (see changedNumbers), for the route to refuse.
+     */
+    exactNumbersUnder?: string;
+  }
+}
+
+/** The numbers JSON.parse changed in a request's body, noted where its route asks for them. */
+const changedNumbersByRequest = new WeakMap<FastifyRequest, ChangedNumber[]>();
+
+/**
+ * The numbers of a request's JSON body under its route's `exactNumbersUnder` key that JSON.parse
+ * changed (9007199254740993 read as 9007199254740992): the body holds the double, only the text
+ * what was sent. At most {@link MAX_ATTRIBUTES}, in the order written.
+ */
+export const changedNumbersOf = (request: FastifyRequest): readonly ChangedNumber[] => changedNumbersByRequest.get(request) ?? [];
+
+function noteChangedNumbers(request: FastifyRequest, text: string): void {
+  const under = request.routeOptions.config.exactNumbersUnder;
+  if (under === undefined) return;
+  const changed = changedNumbers(text, { under, max: MAX_ATTRIBUTES });
+  if (changed.length > 0) changedNumbersByRequest.set(request, changed);
 }
 
 /** The answer to a JSON body with bytes that are not UTF-8, naming the first. */

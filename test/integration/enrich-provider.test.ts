@@ -178,6 +178,27 @@ describe('provider attributes and the limit of 1,000 names', () => {
     expect(put.statusCode, put.body).toBe(200);
   });
 
+  it('takes a provider name written with decomposed accents as the product’s name in NFC, not as a second one', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    await withAttributes(ean, { Größe: 'M' });
+    provider.products.set(ean, { attributes: { 'Gro\u0308ße': 'L', 'E\u0301tat': 'neuf' } });
+
+    await enrich({ eans: [ean] });
+
+    expect((await stored(ean)).attributes).toEqual({ Größe: 'M', État: 'neuf' });
+  });
+
+  it('leaves out a provider attribute whose number would be stored changed, and takes the others', async () => {
+    const [ean] = await seed(1, () => 'Pen,,');
+    const raw = '{"products":[{"brand":"Stabilo","attributes":{"sku":12345678901234567890,"tiny":1e-400,"weight_g":1.50,"note":"1e400"}}]}';
+    provider.script(ean, { status: 200, raw, contentType: 'application/json' });
+
+    await enrich({ eans: [ean] });
+
+    expect(await stored(ean)).toMatchObject({ brand: 'Stabilo' });
+    expect((await stored(ean)).attributes).toEqual({ weight_g: 1.5, note: '1e400' });
+  });
+
   it('overwrite: true still replaces the values of names the product has', async () => {
     const [ean] = await seed(1, () => 'Pen,,');
     await withAttributes(ean, named('a', 1000));

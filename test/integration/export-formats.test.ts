@@ -173,7 +173,7 @@ describe('CSV export', () => {
     expect(reimported.progress).toMatchObject({ rows_processed: 3, rows_unchanged: 3, rows_updated: 0, rows_failed: 0 });
   });
 
-  it("re-imports an export made with a profile's columns unchanged under that profile: headers holding ; or a tab, an attribute key in NFD", async () => {
+  it("re-imports an export made with a profile's columns unchanged under that profile: headers holding ; or a tab, an attribute key written in NFD, stored in NFC", async () => {
     const account = await ctx.createAccount();
     const key = 'e\u0301tat';
     const created = await ctx.app.inject({
@@ -196,7 +196,7 @@ describe('CSV export', () => {
     expect(text.split('\n')[0]).toBe('"EAN;GTIN","Name\tDE",État');
     const reimport = await ctx.importCsv(account.key, text, { profile: 'partner' });
     expect(reimport).toMatchObject({ status: 'completed', progress: { rows_unchanged: 1, rows_updated: 0 } });
-    expect((await ctx.get(account.key, `/v1/products/${PEN}`)).json()).toMatchObject({ attributes: { [key]: 'neuf' } });
+    expect((await ctx.get(account.key, `/v1/products/${PEN}`)).json().attributes).toEqual({ [key.normalize('NFC')]: 'neuf' });
   });
 
   it('re-imports attributes with quotes, commas, newlines, unicode, numbers, booleans and formula characters unchanged', async () => {

@@ -24,10 +24,23 @@ describe('readAttributesCell', () => {
     expect(!result.ok && result.message).toMatch(/^The attributes cell must be a JSON object of attributes/);
   });
 
-  it.each(['{"a": {"b": 1}}', '{"a": [1]}', '{"a": null}', '{"a": 1e400}'])('refuses the value in %s', (cell) => {
+  it.each(['{"a": {"b": 1}}', '{"a": [1]}', '{"a": null}', '{"a": {"b": 1e400}}'])('refuses the value in %s', (cell) => {
     expect(readAttributesCell(cell)).toEqual({
       ok: false,
       message: "The attribute 'a' must be a string, number or boolean (nested objects, arrays and null are not allowed).",
     });
+  });
+
+  it('refuses a number JSON.parse would change, naming the attribute by its decoded name', () => {
+    expect(readAttributesCell('{"s": "1e400", "\\u0061\\"": 1e400}')).toEqual({
+      ok: false,
+      field: 'attributes.a"',
+      message: "The attribute 'a\"' is the number 1e400, which is too large to be stored as a number; send it as a string to keep it as written.",
+    });
+  });
+
+  it('gives the names in NFC, and refuses one name given in two forms', () => {
+    expect(readAttributesCell('{"Gro\u0308\u00dfe": 1.50}')).toEqual({ ok: true, attributes: { Größe: 1.5 } });
+    expect(readAttributesCell('{"Größe": 1, "Gro\u0308\u00dfe": 2}')).toMatchObject({ ok: false, message: expect.stringMatching(/^The attribute name 'Größe' is given twice/) });
   });
 });

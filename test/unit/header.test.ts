@@ -188,7 +188,7 @@ describe('layoutFromHeader with a column mapping', () => {
     ]);
   });
 
-  it('matches headers and the mapping in Unicode NFC, whichever form each is written in; names attributes of headers in NFC, of the mapping as it writes them', () => {
+  it('matches headers and the mapping in Unicode NFC, whichever form each is written in; names attributes in NFC, of headers and of the mapping alike', () => {
     const [nfc, nfd] = [(text: string) => text.normalize('NFC'), (text: string) => text.normalize('NFD')];
     const layout = layoutFromHeader(
       ['ean', 'name', nfd('Währung'), nfc('Größe'), nfd('Qualität')],
@@ -197,8 +197,8 @@ describe('layoutFromHeader with a column mapping', () => {
     );
     expect(layout.product).toEqual({ ean: 0, name: 1, currency: 2 });
     expect(layout.attributes).toEqual([
-      // The profile's own key, as an export with the same columns reads it back.
-      { name: nfd('größe'), index: 3 },
+      // The profile's own key in its case, in NFC as an export with the same columns reads it back.
+      { name: nfc('größe'), index: 3 },
       { name: nfc('Qualität'), index: 4 },
     ]);
     expect(thrown(() => layoutFromHeader(['ean', 'name', nfc('Größe'), nfd('größe')], 'upsert'))).toMatchObject({ code: 'DUPLICATE_COLUMN' });

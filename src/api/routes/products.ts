@@ -4,12 +4,14 @@ import { z } from 'zod';
 import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, notFound, validationError } from '../errors.js';
+import { changedNumbersOf } from '../json-body.js';
 import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
 import { productResourceSchema } from '../../shared/product/resource-schema.js';
 import { ATTRIBUTE_COUNT_MESSAGE, tooManyAttributes } from '../../shared/product/attribute-rules.js';
+import { changedNumberMessage } from '../../shared/product/exact-numbers.js';
 import {
   CURRENCY_REQUIRED_MESSAGE,
   eanSchema,
@@ -75,6 +77,20 @@ function eanMismatch(body: unknown, pathEan: string): FieldProblem[] {
 /** Whether a path EAN can name a product: one with a NUL character cannot (PostgreSQL stores none). */
 const storable = (ean: string) => !ean.includes('\u0000');
 
+/**
+ * The problems of a product body ({@link bodyProblems}) and its attribute numbers that JSON.parse
+ * changed (see json-body.ts): stored, 9007199254740993 would silently be 9007199254740992. Such
+ * an attribute is named for its number alone: the schema calls 1e400, read as Infinity, no number.
+ * A number nested deeper is not an attribute value, which the schema refuses.
+ */
+function productBodyProblems(request: FastifyRequest): FieldProblem[] {
+  const numbers = changedNumbersOf(request)
+    .filter(({ path }) => path.length === 2)
+    .map((changed) => ({ field: `attributes.${changed.path[1]}`, message: changedNumberMessage(String(changed.path[1]), changed) }));
+  const fields = new Set(numbers.map((problem) => problem.field));
+  return [...bodyProblems(request).filter((problem) => !fields.has(problem.field)), ...numbers];
+}
+
 function throwIfAny(problems: FieldProblem[]): void {
   if (problems.length > 0) throw validationError(problems, 422);
 }
@@ -102,7 +118,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     return product;
   };
   // A body of another media type is refused by json-body.ts, as on every route with a JSON body.
-  const jsonBody = { config: write, preValidation: boundAttributes };
+  // Its attributes' numbers are kept as written: json-body.ts notes those JSON.parse changed.
+  const jsonBody = { config: { ...write, exactNumbersUnder: 'attributes' }, preValidation: boundAttributes };
 
   routes.get(
     '/v1/products',
@@ -154,7 +171,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       },
     },
     async (request, reply) => {
-      throwIfAny(bodyProblems(request));
+      throwIfAny(productBodyProblems(request));
       const product = await insertProduct(deps.db, accountIdOf(request), request.body);
       if (!product) throw duplicateEan();
       return reply.code(201).header('location', productLocation(product.ean)).send(product);
@@ -175,7 +192,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request, reply) => {
       const { ean } = request.params;
-      const problems = [...eanMismatch(request.body, ean), ...bodyProblems(request)];
+      const problems = [...eanMismatch(request.body, ean), ...productBodyProblems(request)];
       const pathEan = eanSchema.safeParse(ean);
       if (!pathEan.success && !problems.some((problem) => problem.field === 'ean')) {
         problems.unshift({ field: 'ean', message: pathEan.error.issues[0]!.message });
@@ -202,7 +219,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request) => {
       const { ean } = request.params;
-      throwIfAny([...eanMismatch(request.body, ean), ...bodyProblems(request)]);
+      throwIfAny([...eanMismatch(request.body, ean), ...productBodyProblems(request)]);
       if (!storable(ean)) throw notFound('Product not found');
       const outcome = await patchProduct(deps.db, accountIdOf(request), ean, request.body);
       if (outcome.kind === 'not_found') throw notFound('Product not found');

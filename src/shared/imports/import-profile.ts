@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedAttributeName } from '../product/attribute-rules.js';
 import {
   columnMappingSchema,
   DECIMAL_SEPARATORS,
@@ -27,11 +28,12 @@ const importProfileSettingsSchema = z.object({
     .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().normalize('NFC').toLowerCase())).size === Object.keys(columns).length, {
       error: 'columns names a header more than once (headers are matched case-insensitively after trimming, in Unicode NFC).',
     })
-    // The import tells attribute columns apart case-insensitively, so such a profile could import no file.
+    // The import tells attribute columns apart case-insensitively, and stores their names in NFC,
+    // so such a profile could import no file.
     .refine((columns) => {
       const attributes = Object.values(columns).filter((target) => target.startsWith('attributes.'));
-      return new Set(attributes.map((target) => target.toLowerCase())).size === attributes.length;
-    }, { error: 'columns maps two headers to one attribute: attribute names are told apart case-insensitively (attributes.Color is attributes.color).' })
+      return new Set(attributes.map((target) => storedAttributeName(target).toLowerCase())).size === attributes.length;
+    }, { error: 'columns maps two headers to one attribute: attribute names are told apart case-insensitively and in Unicode NFC (attributes.Color is attributes.color).' })
     .optional()
     .meta({
       description: 'Header as in the file → ean, name, brand, category, description, price, currency, stock, image_url, attributes, attributes.<key> or ignore',

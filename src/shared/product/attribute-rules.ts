@@ -54,23 +54,66 @@ export interface AttributesProblem {
 
 /**
  * The first problem of an attributes object whose values have the right types, or null: more
- * names than a product may have, a name or value over its length, text PostgreSQL cannot store
- * (a NUL character or an unpaired surrogate, which JSON escapes such as "\u0000" and "\ud800"
- * make, and a workbook's `_x0000_`), or the name `__proto__`
- * (no JSON body may carry it). Shared by the API's schemas and the import, so that a row that
- * imports is a body that PUTs; a `null` value (a PATCH's removal) is passed over.
+ * names than a product may have, a name (as stored, in NFC) or value over its length, text
+ * PostgreSQL cannot store (a NUL character or an unpaired surrogate, which JSON escapes such as
+ * "\u0000" and "\ud800" make, and a workbook's `_x0000_`), the name `__proto__` (no JSON body
+ * may carry it), or one name given twice in two Unicode forms. Shared by the API's schemas and the
+ * import, so that a row that imports is a body that PUTs; a `null` value (a PATCH's removal) is
+ * passed over.
  */
 export function attributesProblem(attributes: Readonly<Record<string, unknown>>): AttributesProblem | null {
   let names = 0;
+  let renamed = false;
   for (const name in attributes) {
     if (!Object.hasOwn(attributes, name)) continue;
     if (++names > MAX_ATTRIBUTES) return { path: [], message: ATTRIBUTE_COUNT_MESSAGE };
-    const nameProblem = attributeNameProblem(name);
+    const stored = storedAttributeName(name);
+    renamed ||= stored !== name;
+    const nameProblem = attributeNameProblem(stored);
     if (nameProblem) return { path: [], message: nameProblem };
     const valueProblem = attributeValueProblem(attributes[name]);
     if (valueProblem) return { path: [name], message: valueProblem };
   }
+  const twice = renamed ? nameGivenTwice(attributes) : null;
+  return twice === null ? null : { path: [], message: twice };
+}
+
+/** Any UTF-16 unit past ASCII: a name of ASCII alone (most are) is in NFC as it is, without a call to ICU. */
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * An attribute name as it is stored: in Unicode NFC, as an import's header is read, so that
+ * `Größe` written with a decomposed `ö` (an o and a combining diaeresis, as macOS often writes)
+ * is the `Größe` another client or file sends, not a second name that looks the same.
+ */
+export const storedAttributeName = (name: string): string => (BEYOND_ASCII.test(name) ? name.normalize('NFC') : name);
+
+/** The message of a name that `attributes` gives twice, in two Unicode forms (see storedAttributeName), or null. */
+function nameGivenTwice(attributes: Readonly<Record<string, unknown>>): string | null {
+  const seen = new Set<string>();
+  for (const name of Object.keys(attributes)) {
+    const stored = storedAttributeName(name);
+    if (seen.has(stored)) {
+      return `The attribute name '${stored}' is given twice, in two Unicode forms (such as ö composed and as o with a combining diaeresis); attribute names are stored in NFC: give it once.`;
+    }
+    seen.add(stored);
+  }
   return null;
+}
+
+/**
+ * `attributes` with its names as stored (see storedAttributeName): the same object when they
+ * already are, else a copy (made with Object.fromEntries, so a name stays an own key whatever it
+ * is); the problem when two of its names are one name (see nameGivenTwice).
+ */
+export function withStoredNames<T>(
+  attributes: Record<string, T>,
+): { ok: true; attributes: Record<string, T> } | { ok: false; message: string } {
+  const names = Object.keys(attributes);
+  if (names.every((name) => storedAttributeName(name) === name)) return { ok: true, attributes };
+  const twice = nameGivenTwice(attributes);
+  if (twice !== null) return { ok: false, message: twice };
+  return { ok: true, attributes: Object.fromEntries(names.map((name) => [storedAttributeName(name), attributes[name] as T])) };
 }
 
 /** Why an attribute name cannot be stored (too long, `__proto__`, a NUL, not Unicode text), or null. */

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { attributesProblem, longerThan, MAX_ATTRIBUTE_NAME_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES } from './attribute-rules.js';
+import {
+  attributesProblem,
+  longerThan,
+  MAX_ATTRIBUTE_NAME_LENGTH,
+  MAX_ATTRIBUTE_VALUE_LENGTH,
+  MAX_ATTRIBUTES,
+  withStoredNames,
+} from './attribute-rules.js';
 import { hasGtinShape, isValidGtin } from './gtin.js';
 import { unstorableText, type UnstorableText } from './storable-text.js';
 
@@ -126,9 +133,16 @@ const checkAttributes = (attributes: Readonly<Record<string, unknown>>, context:
   if (problem) context.addIssue({ code: 'custom', path: problem.path, message: problem.message, params: { code: 'INVALID_ATTRIBUTES' } });
 };
 
+/** The attributes with their names as stored, in NFC; checkAttributes has refused a name given twice. */
+const storedNames = <T>(attributes: Record<string, T>) => {
+  const named = withStoredNames(attributes);
+  return named.ok ? named.attributes : attributes;
+};
+
 export const attributesSchema = z
   .record(attributeNameSchema, attributeValueSchema, { error: ATTRIBUTES_MESSAGE })
   .superRefine(checkAttributes)
+  .transform(storedNames)
   .meta({ maxProperties: MAX_ATTRIBUTES });
 
 /** A stock count written as text in a CSV cell: digits only, then the same range as the API. */
@@ -176,7 +190,10 @@ const fields = {
   currency: currencySchema.nullish().meta({ description: 'ISO 4217 code, stored upper-case', example: 'EUR' }),
   stock: stockSchema.nullish().meta({ description: `Whole number from 0 to ${MAX_INT32}` }),
   image_url: imageUrlSchema.nullish().meta({ description: 'An http or https URL, stored without the white space around it' }),
-  attributes: attributesSchema.nullish().meta({ description: 'Flat object of string, number or boolean values; null: none' }),
+  attributes: attributesSchema.nullish().meta({
+    description:
+      'Flat object of string, number or boolean values, names stored in Unicode NFC; a number is kept as written, or refused when no double holds it (9007199254740993, 1e400): send it as a string; null: none',
+  }),
 };
 
 /** A product as written by a client; `null` clears an optional field. */
@@ -238,8 +255,12 @@ export const productPatchBodySchema = z
     attributes: z
       .record(attributeNameSchema, attributeValueSchema.nullable(), { error: ATTRIBUTES_MESSAGE })
       .superRefine(checkAttributes)
+      .transform(storedNames)
       .nullish()
-      .meta({ description: 'Merged into the stored attributes; a null value removes that key, and null for the whole object removes them all' }),
+      .meta({
+        description:
+          'Merged into the stored attributes (names in Unicode NFC, numbers as for PUT); a null value removes that key, and null for the whole object removes them all',
+      }),
   })
   .refine((patch) => !(patch.price != null && patch.currency === null), CURRENCY_REQUIRED_ISSUE)
   .meta({

@@ -213,7 +213,7 @@ export class ProviderClient {
       }
       let reason: string;
       if (status >= 200 && status < 300) {
-        if (isObject(body.json)) return { kind: 'found', fields: mapProviderProduct(body.json) };
+        if (isObject(body.json)) return { kind: 'found', fields: mapProviderProduct(body.json, body.text) };
         reason = `HTTP ${status}, but ${notAnObject(body)}`;
       } else if (status === 404) return { kind: 'not_found' };
       else if (status === 429) {

@@ -1,3 +1,4 @@
+import { changedNumbers } from '../../shared/product/exact-numbers.js';
 import { attributesSchema, imageUrlSchema } from '../../shared/product/schema.js';
 
 /** The product fields the lookup provider can fill. */
@@ -34,14 +35,30 @@ type Json = Record<string, unknown>;
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The product object of a 200 answer: the body itself, or `product`, or the first of `products`/`items`. */
-function productObject(body: Json): Json | null {
-  if (isObject(body.product)) return body.product;
+/**
+ * The product object of a 200 answer: the body itself, or `product`, or the first of
+ * `products`/`items`; with its path in the body.
+ */
+function productObject(body: Json): { product: Json; path: Array<string | number> } | null {
+  if (isObject(body.product)) return { product: body.product, path: ['product'] };
   for (const key of ['products', 'items']) {
     const list = body[key];
-    if (Array.isArray(list)) return isObject(list[0]) ? list[0] : null;
+    if (Array.isArray(list)) return isObject(list[0]) ? { product: list[0], path: [key, 0] } : null;
   }
-  return body;
+  return { product: body, path: [] };
+}
+
+/**
+ * The attribute names whose number JSON.parse changed in the answer's `text` (see
+ * changedNumbers: 12345678901234567890 read as 12345678901234567000), under the product at `path`.
+ */
+function changedAttributeNumbers(text: string, path: ReadonlyArray<string | number>): Set<string | number> {
+  const attributesPath = [...path, 'attributes'];
+  const under = attributesPath[0] as string;
+  // Unbounded: the answer holds at most MAX_ANSWER_BYTES, and a bound could be used up before the product's attributes.
+  const changed = changedNumbers(text, { under });
+  const within = changed.filter((found) => found.path.length === attributesPath.length + 1 && attributesPath.every((key, index) => found.path[index] === key));
+  return new Set(within.map((found) => found.path.at(-1)!));
 }
 
 /** Whether PostgreSQL can store `text`: no NUL character, no lone UTF-16 surrogate. */
@@ -62,15 +79,17 @@ function textOf(field: FillableField, value: unknown): string | undefined {
 }
 
 /**
- * Maps the provider's product JSON (an object: the client fails an answer that is not one) onto
- * our fields. A field the provider did not return, or returned empty or invalid for our schema
- * (too long, not an http(s) URL, text PostgreSQL cannot store), is left out, so it is never
- * touched. An object without a product in it (`{"products": []}`) fills nothing. `attributes` is taken when it is a flat object of
- * string, number or boolean, without the names or values PostgreSQL cannot store.
+ * Maps the provider's product JSON (an object: the client fails an answer that is not one, whose
+ * `text` it is) onto our fields. A field the provider did not return, or returned empty or invalid
+ * for our schema (too long, not an http(s) URL, text PostgreSQL cannot store), is left out, so it
+ * is never touched. An object without a product in it (`{"products": []}`) fills nothing.
+ * `attributes` is taken when it is a flat object of string, number or boolean, without the names
+ * or values PostgreSQL cannot store nor the numbers JSON.parse changed, its names in NFC.
  */
-export function mapProviderProduct(body: Record<string, unknown>): ProviderFields {
-  const product = productObject(body);
-  if (!product) return {};
+export function mapProviderProduct(body: Record<string, unknown>, text?: string): ProviderFields {
+  const found = productObject(body);
+  if (!found) return {};
+  const { product } = found;
   const fields: ProviderFields = {};
   for (const field of FILLABLE_FIELDS) {
     for (const source of SOURCES[field]) {
@@ -82,10 +101,13 @@ export function mapProviderProduct(body: Record<string, unknown>): ProviderField
     }
   }
   if (isObject(product.attributes)) {
-    // Names and values PostgreSQL cannot store (and the name no JSON body may carry) are left out
-    // one by one, before the object is checked as a whole: one bad value must not lose the others.
+    // Names and values PostgreSQL cannot store (and the name no JSON body may carry), and numbers
+    // that would be stored changed, are left out one by one, before the object is checked as a
+    // whole: one bad value must not lose the others.
+    const changed = text === undefined ? new Set() : changedAttributeNumbers(text, found.path);
     const kept = Object.entries(product.attributes).filter(
-      ([name, value]) => name !== '__proto__' && storable(name) && (typeof value !== 'string' || storable(value)),
+      ([name, value]) =>
+        name !== '__proto__' && storable(name) && (typeof value !== 'string' || storable(value)) && !(typeof value === 'number' && changed.has(name)),
     );
     const attributes = attributesSchema.safeParse(Object.fromEntries(kept));
     if (attributes.success && kept.length > 0) fields.attributes = attributes.data;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { ExportColumn } from '../../shared/jobs/export-columns.js';
 import { isExportField, type ExportField, type ExportOptions } from '../../shared/jobs/export-options.js';
 import type { DecimalSeparator } from '../../shared/jobs/import-options.js';
+import { storedAttributeName } from '../../shared/product/attribute-rules.js';
 
 /**
  * The SQL of an export. COPY takes no bind parameters, so every value in these statements is a
@@ -79,13 +80,14 @@ function sqlField<F extends ExportField>(field: F): F {
 
 /**
  * The CSV columns of an export renamed by a `columns` mapping: each under its own header, an
- * `attributes.<key>` column holding that attribute's value as text (defused like free text).
+ * `attributes.<key>` column holding that attribute's value as text (defused like free text), the
+ * key in NFC as attribute names are stored.
  */
 export function mappedCsvColumns(columns: readonly ExportColumn[], separator: DecimalSeparator): CsvColumn[] {
   return columns.map(({ header, source }) => ({
     header,
     expression: source.startsWith('attributes.')
-      ? defused(`(attributes ->> ${literal(source.slice(11))})`)
+      ? defused(`(attributes ->> ${literal(storedAttributeName(source.slice(11)))})`)
       : fieldCell(source as ExportField, separator),
   }));
 }

@@ -1,18 +1,28 @@
 import { restoreFormula } from '../../shared/product/formula-cells.js';
-import { ATTRIBUTE_COUNT_MESSAGE, attributesProblem, attributeValueProblem, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
+import {
+  ATTRIBUTE_COUNT_MESSAGE,
+  attributesProblem,
+  attributeValueProblem,
+  MAX_ATTRIBUTES,
+  withStoredNames,
+} from '../../shared/product/attribute-rules.js';
+import { changedNumberMessage, changedNumbers } from '../../shared/product/exact-numbers.js';
 
 /** One attribute value as products store it. */
 export type AttributeValue = string | number | boolean;
 
-export type AttributesCell = { ok: true; attributes: Record<string, AttributeValue> } | { ok: false; message: string };
+/** The attributes of a cell, or its problem and the field the report names (`attributes` unless given). */
+export type AttributesCell = { ok: true; attributes: Record<string, AttributeValue> } | { ok: false; message: string; field?: string };
 
 const NOT_AN_OBJECT = 'The attributes cell must be a JSON object of attributes, such as {"color":"red","size":42}';
 
 /**
  * Reads a cell of the `attributes` column: a JSON object of flat string, number or boolean
  * values (what a CSV export writes). An empty (or blank) cell gives `{}`, which changes nothing.
- * The object JSON.parse built is returned as is (its keys are own properties, `__proto__`
- * included).
+ * A number JSON.parse would change (9007199254740993, 1e400) is refused, naming the attribute,
+ * and the names are returned as stored, in NFC (a name given in two forms is refused). The
+ * object JSON.parse built is returned as is when its names are in NFC already (its keys are own
+ * properties, `__proto__` included).
  */
 export function readAttributesCell(raw: string): AttributesCell {
   const cell = restoreFormula(raw);
@@ -30,13 +40,19 @@ export function readAttributesCell(raw: string): AttributesCell {
   for (const key of Object.keys(object)) {
     const item = object[key];
     const type = typeof item;
-    if (type === 'string' || type === 'boolean' || (type === 'number' && Number.isFinite(item))) continue;
+    // Any number: one JSON.parse changed (1e400 became Infinity) is refused below, as written.
+    if (type === 'string' || type === 'boolean' || type === 'number') continue;
     return {
       ok: false,
       message: `The attribute '${key}' must be a string, number or boolean (nested objects, arrays and null are not allowed).`,
     };
   }
-  return { ok: true, attributes: object as Record<string, AttributeValue> };
+  const changed = changedNumbers(cell, { max: 1 })[0];
+  if (changed) {
+    const name = String(changed.path[0]);
+    return { ok: false, field: `attributes.${name}`, message: changedNumberMessage(name, changed) };
+  }
+  return withStoredNames(object as Record<string, AttributeValue>);
 }
 
 /** A row's attributes, or the problem that fails the row, with the field the report names. */
@@ -59,7 +75,7 @@ export function readRowAttributes(
   let attributes: Record<string, AttributeValue> = {};
   if (jsonColumn !== undefined) {
     const cell = readAttributesCell(record[jsonColumn]!);
-    if (!cell.ok) return { ok: false, field: 'attributes', message: cell.message };
+    if (!cell.ok) return { ok: false, field: cell.field ?? 'attributes', message: cell.message };
     attributes = cell.attributes;
     for (const { name } of columns) delete attributes[name];
   }

@@ -3,7 +3,7 @@ import { ERRORS_CSV_COLUMNS } from '../../shared/jobs/job-error-queries.js';
 import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options.js';
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
-import { attributeNameProblem, longerThan } from '../../shared/product/attribute-rules.js';
+import { attributeNameProblem, longerThan, storedAttributeName } from '../../shared/product/attribute-rules.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
 // other column one attribute (but for the columns layoutFromHeader ignores).
@@ -133,13 +133,14 @@ function duplicateColumn(earlier: string, name: string, key: string, mapping: He
 }
 
 /**
- * The mapping's targets by lower-cased header name (see headerName). An attribute target is kept
- * as the profile writes it: it names the stored key, which an export with the same columns reads.
+ * The mapping's targets by lower-cased header name (see headerName). An attribute target keeps
+ * the case the profile writes it in: it names the stored key, which an export with the same
+ * columns reads; its name is in NFC, as every attribute name is stored (see storedAttributeName).
  */
 function mappedTargets(mapping: HeaderMapping | undefined): Map<string, string> {
   const targets = new Map<string, string>();
   for (const [from, to] of Object.entries(mapping?.columns ?? {})) {
-    const target = to.startsWith('attributes.') ? to : to.toLowerCase();
+    const target = to.startsWith('attributes.') ? `attributes.${storedAttributeName(to.slice(11))}` : to.toLowerCase();
     targets.set(headerName(from).toLowerCase(), target);
   }
   return targets;
