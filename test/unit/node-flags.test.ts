@@ -19,9 +19,13 @@ describe('the node flags the service runs with', () => {
 
   it('come with the same malloc settings from npm start and the Dockerfile, which an operator may override', () => {
     for (const [name, value] of Object.entries(SERVICE_ENV)) {
-      expect(startScript).toContain(`${name}=\${${name}:-${value}} node `);
+      expect(startScript).toContain(`${name}=\${${name}:-${value}} exec node `);
       expect(dockerfile).toContain(`ENV ${name}=${value}`);
     }
+  });
+
+  it('are node\'s own: npm start and the Dockerfile hand their shell over to node, so a SIGTERM to them reaches the service', () => {
+    for (const command of [startScript, dockerCommand]) expect(command).toMatch(/(^|[ "])exec node /);
   });
 
   it('are accepted by this node, and the young generation is the smaller one', () => {
