@@ -4,6 +4,7 @@ import type { RedisConnection } from './shared/redis-connection.js';
 import { ConfigError, loadConfig, type Config } from './shared/config.js';
 import { createMetrics } from './shared/metrics.js';
 import { ensureDatabase, migrate } from './shared/db/migrate.js';
+import { MigrationError } from './shared/db/migration-error.js';
 import { apiSessionLimits, createPool, workerSessionLimits, type Db } from './shared/db/pool.js';
 import { createLogger } from './shared/logger.js';
 import {
@@ -15,7 +16,7 @@ import {
 } from './shared/queues.js';
 import { createFileStore } from './shared/storage/create-file-store.js';
 import { checkEvictionPolicy } from './shared/eviction-policy.js';
-import { reaching, StartupError } from './shared/startup-error.js';
+import { listening, reaching, StartupError, unusable, type BackingService } from './shared/startup-error.js';
 import { lowerProcessPriority } from './workers/process-priority.js';
 import type { RunningWorkers } from './workers/start-workers.js';
 
@@ -45,6 +46,31 @@ async function closeApi(app: FastifyInstance, graceMs: number, logger: Logger): 
   }
 }
 
+const postgresOf = (config: Config): BackingService => ({ name: 'PostgreSQL', variable: 'DATABASE_URL', url: config.DATABASE_URL, defaultPort: 5432 });
+const redisOf = (config: Config): BackingService => ({ name: 'Redis', variable: 'REDIS_URL', url: config.REDIS_URL, defaultPort: 6379 });
+
+/** Applies the migrations: one PostgreSQL refuses stops the start naming it; PostgreSQL failing under them is named as at its first use. */
+async function migrateAtStart(db: Db, config: Config): Promise<string[]> {
+  try {
+    return await migrate(db);
+  } catch (error) {
+    if (error instanceof MigrationError) throw new StartupError(`Failed to start: ${error.message}`, { cause: error });
+    throw unusable(postgresOf(config), error);
+  }
+}
+
+/**
+ * Waits until `connection` is ready; one that is not within 10 s stops the start naming Redis.
+ * Its errors are logged from now on rather than printed by ioredis; returns the listener, for a
+ * caller whose connection gets listeners of its own (BullMQ's workers) to remove it.
+ */
+async function readyRedis(connection: RedisConnection, config: Config, logger: Logger): Promise<(error: unknown) => void> {
+  const logError = (error: unknown) => logger.warn({ err: error }, 'redis connection error');
+  connection.on('error', logError);
+  await reaching(redisOf(config), () => waitUntilReady(connection));
+  return logError;
+}
+
 /** Starts the API, the workers or both (ROLE), after making sure the database is migrated. */
 async function main(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
@@ -52,13 +78,11 @@ async function main(config: Config): Promise<void> {
   if (config.ROLE === 'worker' && config.WORKER_NICE > 0) {
     logger.info({ nice: config.WORKER_NICE, threads: lowerProcessPriority(config.WORKER_NICE) }, 'worker priority lowered');
   }
-  await reaching({ name: 'PostgreSQL', variable: 'DATABASE_URL', url: config.DATABASE_URL, defaultPort: 5432 }, () =>
-    ensureDatabase(config.DATABASE_URL),
-  );
+  await reaching(postgresOf(config), () => ensureDatabase(config.DATABASE_URL, config.DB_CONNECT_TIMEOUT_MS));
   // Two pools with their own session limits: the API's statements time out, the workers' long
   // import transactions must not. Migrations run on the workers' pool (no statement timeout).
   const db = createPool(config.DATABASE_URL, config.ROLE === 'api' ? 2 : config.WORKER_CONCURRENCY * 2 + 10, workerSessionLimits(config));
-  const applied = await migrate(db);
+  const applied = await migrateAtStart(db, config);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const uploads = await createFileStore(config);
 
@@ -77,9 +101,7 @@ async function main(config: Config): Promise<void> {
     const { buildApp } = await apiCode();
     producer = createProducerConnection(config);
     // From the start: a ready check that times out (a Redis that hangs) is logged, not an unhandled error event.
-    producer.on('error', (error: unknown) => logger.warn({ err: error }, 'redis connection error'));
-    const ready = producer;
-    await reaching({ name: 'Redis', variable: 'REDIS_URL', url: config.REDIS_URL, defaultPort: 6379 }, () => waitUntilReady(ready));
+    await readyRedis(producer, config, logger);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
     apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
@@ -87,19 +109,24 @@ async function main(config: Config): Promise<void> {
       config, db: apiDb, redis: producer, queues, uploads, logger, metrics,
       ...(worker ? { workersAlive: async () => (workers ? workers.alive() : false) } : {}),
     });
-    await app.listen({ port: config.PORT, host: config.HOST });
+    await listening(app, { host: config.HOST, port: config.PORT, variable: 'PORT' });
   }
   if (worker) {
     workerConnection = createWorkerConnection(config);
+    // As the API's producer: workers started on a Redis that is not there would log their errors without end.
+    const logError = await readyRedis(workerConnection, config, logger);
     if (config.ROLE === 'worker') void checkEvictionPolicy(workerConnection, logger);
-    workers = worker.startWorkers({ db, uploads, logger, config, connection: workerConnection, metrics });
-    logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');
+    // WORKER_PORT opens before the workers take a job: a port the process cannot have stops it with none under way.
     if (config.ROLE === 'worker' && config.WORKER_PORT !== undefined) {
       workerListener = worker.buildWorkerListener({
-        db, redis: workerConnection, workers, metrics, metricsToken: config.METRICS_TOKEN, logger,
+        db, redis: workerConnection, workers: { alive: async () => (workers ? workers.alive() : false) }, metrics, metricsToken: config.METRICS_TOKEN, logger,
       });
-      await workerListener.listen({ port: config.WORKER_PORT, host: config.HOST });
+      await listening(workerListener, { host: config.HOST, port: config.WORKER_PORT, variable: 'WORKER_PORT' });
     }
+    workers = worker.startWorkers({ db, uploads, logger, config, connection: workerConnection, metrics });
+    // BullMQ's workers now report the connection's errors ('worker error'): one line each, not two.
+    workerConnection.off('error', logError);
+    logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'workers started');
   }
 
   let stopping = false;

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { MigrationError } from './migration-error.js';
 import type { Db } from './pool.js';
 
 /** The folder of numbered `.sql` migrations, at the repository root (same depth from src/ and dist/). */
@@ -12,14 +13,20 @@ const MIGRATION_LOCK_ID = 7_410_221;
 /**
  * Creates the database named in `connectionString` when it does not exist, by connecting to the
  * server's `postgres` database. Safe to race: a concurrent creator's "already exists" is ignored.
+ * A server that takes the connection and never answers fails it after `connectTimeoutMs`
+ * (DB_CONNECT_TIMEOUT_MS, as the pools' connections), instead of holding the start for ever.
  */
-export async function ensureDatabase(connectionString: string): Promise<void> {
+export async function ensureDatabase(connectionString: string, connectTimeoutMs = 10_000): Promise<void> {
   const url = new URL(connectionString);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!name) return;
   url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: connectTimeoutMs });
+  await client.connect().catch((error: unknown) => {
+    // pg's own words for it ('timeout expired') do not say how long it waited, nor what sets that.
+    if ((error as Error).message !== 'timeout expired') throw error;
+    throw new Error(`no answer within ${connectTimeoutMs} ms (DB_CONNECT_TIMEOUT_MS)`, { cause: error });
+  });
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount) return;
@@ -36,7 +43,7 @@ export async function ensureDatabase(connectionString: string): Promise<void> {
 /**
  * Applies the migrations not yet recorded in `schema_migrations`, in file-name order, each in its
  * own transaction, under an advisory lock so that several processes starting together apply
- * each migration once. Returns the names applied.
+ * each migration once. Returns the names applied; one that fails throws a {@link MigrationError}.
  */
 export async function migrate(db: Db): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((file) => file.endsWith('.sql')).sort();
@@ -58,7 +65,7 @@ export async function migrate(db: Db): Promise<string[]> {
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');
-        throw new Error(`Migration ${file} failed: ${(error as Error).message}`, { cause: error });
+        throw new MigrationError(file, error);
       }
       applied.push(file);
     }
