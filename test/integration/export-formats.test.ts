@@ -339,7 +339,7 @@ describe('export requests', () => {
     [{ format: 'csv', gzip: 'yes' }, 'gzip', 'gzip must be true or false.'],
     [{ format: 'csv', gzip: 'true' }, 'gzip', 'gzip must be true or false.'],
     [{ format: 'csv', filter: { updated_since: 'yesterday' } }, 'filter.updated_since', 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.'],
-    [{ format: 'csv', colour: 'blue' }, 'colour', "Unknown key 'colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator."],
+    [{ format: 'csv', colour: 'blue' }, 'colour', "Unknown key 'colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator, delimiter."],
     [{ format: 'csv', filter: { brand: 'Acme', sku: '1' } }, 'filter.sku', "Unknown key 'filter.sku': expected one of brand, category, updated_since."],
   ])('refuses %j with 400 BAD_REQUEST', async (body, field, message) => {
     const account = await ctx.createAccount();

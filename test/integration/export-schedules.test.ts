@@ -97,7 +97,7 @@ describe('creating and listing schedules', () => {
     [{ cron: '0 3 * * *', export: { format: 'xml' } }, 'export.format', "Unknown format 'xml': expected csv or ndjson."],
     [{ cron: '0 3 * * *', export: { format: 'csv', fields: ['sku'] } }, 'export.fields', expect.stringContaining("Unknown field 'sku'")],
     [{ cron: '0 3 * * *' }, 'export', 'The export field is required.'],
-    [{ cron: '0 3 * * *', export: { format: 'csv', colour: 'blue' } }, 'export.colour', "Unknown key 'export.colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator."],
+    [{ cron: '0 3 * * *', export: { format: 'csv', colour: 'blue' } }, 'export.colour', "Unknown key 'export.colour': expected one of format, gzip, fields, filter, callback_url, columns, decimal_separator, delimiter."],
     [{ cron: '0 3 * * *', export: { format: 'csv', filter: { sku: '1' } } }, 'export.filter.sku', "Unknown key 'export.filter.sku': expected one of brand, category, updated_since."],
   ])('refuses %j with 400 BAD_REQUEST', async (body, field, message) => {
     const account = await ctx.createAccount();

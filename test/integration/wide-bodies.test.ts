@@ -30,7 +30,7 @@ const send = (method: 'POST' | 'PUT', url: string, payload: unknown) => sendJson
 /** `count` keys k0, k1, … each holding 1. */
 const wideObject = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, 1]));
 
-const EXPORT_KEYS = 'format, gzip, fields, filter, callback_url, columns, decimal_separator';
+const EXPORT_KEYS = 'format, gzip, fields, filter, callback_url, columns, decimal_separator, delimiter';
 
 /** The 400 BAD_REQUEST of `response`, which must be small whatever the body held. */
 function smallBadRequest(response: LightMyRequestResponse): { error: string; errors: Array<{ field: string; message: string }> } {

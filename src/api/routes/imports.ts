@@ -8,7 +8,8 @@ import type { Db } from '../../shared/db/pool.js';
 import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 import type { AppError } from '../../shared/http/app-error.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema, type ImportEncoding } from '../../shared/jobs/import-options.js';
-import { DELIMITER_NAMES, resolveImportOptions } from '../../shared/imports/import-profile.js';
+import { resolveImportOptions } from '../../shared/imports/import-profile.js';
+import { DELIMITER_NAMES } from '../../shared/jobs/delimiters.js';
 import { findImportProfile } from '../../shared/imports/import-profile-queries.js';
 import { startsLikeZip, XLSX_MEDIA_TYPE, ZIP_SIGNATURE } from '../../shared/jobs/upload-formats.js';
 import type { JobQueues } from '../../shared/queues.js';
@@ -37,7 +38,6 @@ export interface ImportRouteDeps {
   callbacks: CallbackSettings;
   acceptJob: JobAcceptor;
 }
-
 
 // No zod defaults on the settings a profile can hold: a parameter left out must not hide the
 // profile's value. The defaults are applied by resolveImportOptions. Any other parameter is a 400.

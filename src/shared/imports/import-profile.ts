@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { storedAttributeName } from '../product/attribute-rules.js';
 import {
   columnMappingSchema,
   DECIMAL_SEPARATORS,
@@ -8,32 +7,14 @@ import {
   onErrorSchema,
   type ImportOptions,
 } from '../jobs/import-options.js';
-
-/** The ways a delimiter can be named, in a query or a profile, and the character each means. */
-export const DELIMITER_NAMES: Record<string, ImportOptions['delimiter']> = {
-  ',': ',', comma: ',', ';': ';', semicolon: ';', '\t': '\t', tab: '\t',
-};
-
-const delimiterSchema = z
-  .string()
-  // Bounded for the OpenAPI document (the refinement is invisible to it): "semicolon" is the longest.
-  .max(16, { error: 'delimiter must be one of ",", ";", "tab".' })
-  .refine((value) => Object.hasOwn(DELIMITER_NAMES, value), { error: 'delimiter must be one of ",", ";", "tab".' })
-  .transform((value) => DELIMITER_NAMES[value]!);
+import { refineColumnMapping } from '../jobs/column-mapping-rules.js';
+import { DELIMITER_NAMES, delimiterSchema } from '../jobs/delimiters.js';
 
 /** How an account's files are read; every setting optional (unset: the import's default). */
 const importProfileSettingsSchema = z.object({
   columns: columnMappingSchema
-    // As the import matches them (see headerName): `Größe` with a composed and a decomposed `ö` are one header.
-    .refine((columns) => new Set(Object.keys(columns).map((key) => key.trim().normalize('NFC').toLowerCase())).size === Object.keys(columns).length, {
-      error: 'columns names a header more than once (headers are matched case-insensitively after trimming, in Unicode NFC).',
-    })
-    // The import tells attribute columns apart case-insensitively, and stores their names in NFC,
-    // so such a profile could import no file.
-    .refine((columns) => {
-      const attributes = Object.values(columns).filter((target) => target.startsWith('attributes.'));
-      return new Set(attributes.map((target) => storedAttributeName(target).toLowerCase())).size === attributes.length;
-    }, { error: 'columns maps two headers to one attribute: attribute names are told apart case-insensitively and in Unicode NFC (attributes.Color is attributes.color).' })
+    // Mappings no file could be imported with: a header twice, two headers to one column.
+    .superRefine(refineColumnMapping)
     .optional()
     .meta({
       description: 'Header as in the file → ean, name, brand, category, description, price, currency, stock, image_url, attributes, attributes.<key> or ignore',

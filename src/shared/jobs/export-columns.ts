@@ -10,20 +10,27 @@ export interface ExportColumn {
   source: string;
 }
 
-/** The header a mapping gives an export field, or the field's own name. */
-function headerOf(columns: ColumnMapping, field: string): string {
+/** The header a mapping gives an export field (the first, when aliases map to it), or the field's own name. */
+export function headerOf(columns: ColumnMapping, field: string): string {
   return Object.entries(columns).find(([, source]) => source === field)?.[0] ?? field;
 }
 
 /**
  * The CSV columns of an export with a `columns` mapping, in order: `fields` when given (each an
- * export field, headed by the mapping's header for it, or a header the mapping names), else every
- * header of the mapping, in its order. Headers mapped to `ignore` are not written.
+ * export field, headed by the mapping's header for it, or a header the mapping names), else the
+ * mapping's headers in its order, each target once: headers that are aliases of an earlier one
+ * (`GTIN` in `{"EAN": "ean", "GTIN": "ean"}`) are not written, as a file holding both could not be
+ * imported with the mapping (DUPLICATE_COLUMN). Headers mapped to `ignore` are not written.
  */
 export function exportColumns(columns: ColumnMapping, fields: readonly string[] | undefined): ExportColumn[] {
   const mapped = Object.entries(columns).filter(([, source]) => source !== 'ignore');
-  const names = fields ?? mapped.map(([header]) => header);
-  return names.map((name) => {
+  if (fields === undefined) {
+    // Insertion order: each target where its first header stands.
+    const firstHeaders = new Map<string, string>();
+    for (const [header, source] of mapped) if (!firstHeaders.has(source)) firstHeaders.set(source, header);
+    return [...firstHeaders].map(([source, header]) => ({ header, source }));
+  }
+  return fields.map((name) => {
     const source = mapped.find(([header]) => header === name)?.[1];
     return source === undefined ? { header: headerOf(columns, name), source: name } : { header: name, source };
   });

@@ -4,8 +4,10 @@ import { zodIssueProblems, type FieldProblem } from '../field-problems.js';
 import { MAX_FILTER_LENGTH } from '../input-bounds.js';
 import { instantSchema } from '../instant.js';
 import { PRODUCT_COLUMNS } from '../product/product-columns.js';
-import { exportColumns, type ExportColumn } from './export-columns.js';
-import { columnMappingSchema, DECIMAL_SEPARATORS, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
+import { columnKey, refineColumnMapping } from './column-mapping-rules.js';
+import { DELIMITERS, delimiterSchema, type Delimiter } from './delimiters.js';
+import { exportColumns, headerOf, type ExportColumn } from './export-columns.js';
+import { columnMappingSchema, DECIMAL_SEPARATORS, type ColumnMapping, MAX_HEADER_LENGTH, MAX_MAPPED_COLUMNS } from './import-options.js';
 
 /** Formats of an export file (API.md §4). */
 const EXPORT_FORMATS = ['csv', 'ndjson'] as const;
@@ -46,6 +48,33 @@ const DEFAULT_CSV_FIELDS: readonly ExportField[] = EXPORT_FIELDS.filter((field) 
 
 const unknownField = (name: string, withColumns: boolean) =>
   `Unknown field '${name}': expected one of ${EXPORT_FIELDS.join(', ')}${withColumns ? ', or a header named in columns' : ''}.`;
+
+/**
+ * `fields` naming one column twice, by its header in `columns` and by the field it maps (`EAN` and
+ * `ean` with `{"EAN": "ean"}`), or naming two headers the mapping sends to one target (`EAN` and
+ * `GTIN` with `{"EAN": "ean", "GTIN": "ean"}`): the file would hold both, which its import with
+ * the mapping refuses (DUPLICATE_COLUMN). Names that are neither are reported as unknown elsewhere.
+ */
+function fieldsTwiceProblems(columns: ColumnMapping, fields: readonly string[], context: z.RefinementCtx): void {
+  const mapped = new Map(Object.entries(columns).filter(([, source]) => source !== 'ignore'));
+  const named = new Map<string, { name: string; header: string }>();
+  fields.forEach((name, index) => {
+    const source = mapped.get(name) ?? (isExportField(name) ? name : undefined);
+    if (source === undefined) return;
+    const header = mapped.has(name) ? name : headerOf(columns, name);
+    const earlier = named.get(columnKey(source));
+    if (earlier === undefined) {
+      named.set(columnKey(source), { name, header });
+      return;
+    }
+    const message =
+      earlier.header === header
+        ? `fields names the column '${header}' twice: as '${earlier.name}' and as '${name}'.`
+        : `fields names two columns for ${source}, '${earlier.header}' and '${header}', which columns maps to it: ` +
+          'a file holding both could not be imported back with columns. Name one of them.';
+    context.addIssue({ code: 'custom', path: ['fields', index], message });
+  });
+}
 
 const UPDATED_SINCE_MESSAGE = 'filter.updated_since must be an ISO 8601 date-time such as 2026-05-14T10:30:00Z.';
 
@@ -91,14 +120,17 @@ export const exportRequestSchema = z
       .optional(),
     /** Where the job resource is POSTed when the job ends (POST /v1/exports only; schedules ignore it). */
     callback_url: callbackUrlSchemaOf('callback_url ').optional(),
-    columns: columnMappingSchema.optional().meta({
-      description: "CSV only: output header → field, as an import profile's columns (a partner's format round-trips)",
+    columns: columnMappingSchema.superRefine(refineColumnMapping).optional().meta({
+      description: "CSV only: output header → field, as an import profile's columns (a partner's format round-trips); a field several headers map to is written once, under the first",
       example: { 'EAN Code': 'ean', Artikelname: 'name', Farbe: 'attributes.color' },
     }),
     decimal_separator: z
       .enum(DECIMAL_SEPARATORS, { error: 'decimal_separator must be "." or ",".' })
       .optional()
       .meta({ description: 'CSV only: how prices write decimals; default "."' }),
+    delimiter: delimiterSchema
+      .optional()
+      .meta({ description: 'CSV only: the delimiter between cells, as imports take it; default ","' }),
   })
   .superRefine((request, context) => {
     const mapping = Object.entries(request.columns ?? {});
@@ -113,7 +145,8 @@ export const exportRequestSchema = z
     if (mapping.length > 0 && headers.size === 0 && request.fields === undefined) {
       context.addIssue({ code: 'custom', path: ['columns'], message: 'columns maps every header to ignore: it must name at least one column to export.' });
     }
-    for (const key of ['columns', 'decimal_separator'] as const) {
+    if (request.columns && request.fields) fieldsTwiceProblems(request.columns, request.fields, context);
+    for (const key of ['columns', 'decimal_separator', 'delimiter'] as const) {
       if (request[key] !== undefined && request.format === 'ndjson') {
         context.addIssue({ code: 'custom', path: [key], message: `${key} is for CSV: it needs format csv.` });
       }
@@ -131,6 +164,8 @@ export interface ExportOptions {
   columns?: ExportColumn[];
   /** CSV: "," writes prices with a decimal comma. */
   decimal_separator?: '.' | ',';
+  /** CSV: the delimiter between cells; absent: a comma. */
+  delimiter?: Delimiter;
 }
 
 /** Fills in the defaults of a valid request. */
@@ -141,6 +176,7 @@ function toExportOptions(request: ExportRequest): ExportOptions {
   if (request.filter?.updated_since !== undefined) filter.updated_since = request.filter.updated_since;
   const base: Omit<ExportOptions, 'fields'> = { format: request.format, gzip: request.gzip ?? false, filter };
   if (request.decimal_separator) base.decimal_separator = request.decimal_separator;
+  if (request.delimiter) base.delimiter = request.delimiter;
   if (!request.columns) {
     return { ...base, fields: (request.fields as ExportField[] | undefined) ?? [...(request.format === 'csv' ? DEFAULT_CSV_FIELDS : EXPORT_FIELDS)] };
   }
@@ -180,4 +216,5 @@ export const exportOptionsSchema = z.object({
   filter: z.object({ brand: z.string().optional(), category: z.string().optional(), updated_since: z.string().optional() }),
   columns: z.array(z.object({ header: z.string(), source: exportSourceSchema })).optional(),
   decimal_separator: z.enum(DECIMAL_SEPARATORS).optional(),
+  delimiter: z.enum(DELIMITERS).optional(),
 });

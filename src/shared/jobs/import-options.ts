@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DELIMITERS } from './delimiters.js';
 
 /**
  * Text encodings an import can be read in (API.md §7); a UTF-16 byte-order mark is detected by
@@ -66,7 +67,7 @@ export const importOptionsSchema = z.object({
   mode: importModeSchema,
   on_error: onErrorSchema,
   /** null: detected from the header line among `,` `;` and tab (or from Excel's `sep=` line). */
-  delimiter: z.enum([',', ';', '\t']).nullable(),
+  delimiter: z.enum(DELIMITERS).nullable(),
   dry_run: z.boolean(),
   /** null: UTF-8, or UTF-16 when the file starts with its byte-order mark (CSV only). */
   encoding: z.enum(IMPORT_ENCODINGS).nullable().default(null),

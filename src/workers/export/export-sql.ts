@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Delimiter } from '../../shared/jobs/delimiters.js';
 import type { ExportColumn } from '../../shared/jobs/export-columns.js';
 import { isExportField, type ExportField, type ExportOptions } from '../../shared/jobs/export-options.js';
 import type { DecimalSeparator } from '../../shared/jobs/import-options.js';
@@ -92,10 +93,14 @@ export function mappedCsvColumns(columns: readonly ExportColumn[], separator: De
   }));
 }
 
-/** COPY of the CSV rows (no header: the worker writes it, with the defence applied to names too). */
-export function csvCopySql(columns: readonly CsvColumn[], where: string): string {
+/**
+ * COPY of the CSV rows (no header: the worker writes it, with the defence applied to names too),
+ * cells between `delimiter`s. PostgreSQL quotes a cell holding the delimiter, a quote or a line
+ * break, which is what an import with that delimiter needs.
+ */
+export function csvCopySql(columns: readonly CsvColumn[], where: string, delimiter: Delimiter): string {
   const list = columns.map((column) => column.expression).join(',\n  ');
-  return `COPY (SELECT ${list} FROM products WHERE ${where}) TO STDOUT WITH (FORMAT csv)`;
+  return `COPY (SELECT ${list} FROM products WHERE ${where}) TO STDOUT WITH (FORMAT csv, DELIMITER ${literal(delimiter)})`;
 }
 
 /**

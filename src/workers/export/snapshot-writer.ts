@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Db } from '../../shared/db/pool.js';
+import type { Delimiter } from '../../shared/jobs/delimiters.js';
 import type { ExportOptions } from '../../shared/jobs/export-options.js';
 import { CopyOutStream } from '../copy-out-stream.js';
 import { defuseFormula } from '../../shared/product/formula-cells.js';
@@ -9,15 +10,16 @@ import { csvColumns, csvCopySql, exportWhere, mappedCsvColumns, ndjsonCopySql } 
 
 /**
  * The CSV header line. Field names need neither quoting nor the injection defence; headers of a
- * `columns` mapping are a partner's text and get both. A header holding `;` or a tab is quoted
- * too, as the reports' are: the importer finds the delimiter from the header line, outside quotes.
+ * `columns` mapping are a partner's text and get both. A header holding any of the delimiters an
+ * import detects (`,` `;` tab) is quoted whichever the file's is, as the reports' are: the
+ * importer finds the delimiter from the header line, outside quotes.
  */
-function headerLine(names: string[]): Buffer {
+function headerLine(names: string[], delimiter: Delimiter): Buffer {
   const cell = (name: string) => {
     const text = defuseFormula(name);
     return /[",\r\n;\t]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  return Buffer.from(`${names.map(cell).join(',')}\n`);
+  return Buffer.from(`${names.map(cell).join(delimiter)}\n`);
 }
 
 /** One snapshot to write. */
@@ -56,7 +58,8 @@ export async function writeSnapshot(db: Db, request: SnapshotRequest): Promise<n
     if (options.format === 'csv') {
       const separator = options.decimal_separator ?? '.';
       const columns = options.columns ? mappedCsvColumns(options.columns, separator) : csvColumns(options.fields, separator);
-      copy = new CopyOutStream(csvCopySql(columns, where), headerLine(columns.map((column) => column.header)));
+      const delimiter = options.delimiter ?? ',';
+      copy = new CopyOutStream(csvCopySql(columns, where, delimiter), headerLine(columns.map((column) => column.header), delimiter));
     } else {
       copy = new CopyOutStream(ndjsonCopySql(options.fields, where));
     }

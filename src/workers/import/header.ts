@@ -4,6 +4,7 @@ import type { ColumnMapping, ImportMode } from '../../shared/jobs/import-options
 import { restoreFormula } from '../../shared/product/formula-cells.js';
 import { PRODUCT_COLUMNS, type ProductColumn } from '../../shared/product/product-columns.js';
 import { attributeNameProblem, longerThan, storedAttributeName } from '../../shared/product/attribute-rules.js';
+import { columnKey, headerName } from '../../shared/jobs/column-mapping-rules.js';
 
 // The product columns an import file can name; `attributes` is a JSON object of attributes, any
 // other column one attribute (but for the columns layoutFromHeader ignores).
@@ -44,15 +45,6 @@ export interface HeaderMapping {
   columns: ColumnMapping;
   /** e.g. "the column mapping of profile 'akeneo'". */
   label: string;
-}
-
-/**
- * A header name as it is matched and an attribute column is named: trimmed and in Unicode NFC, so
- * that `Größe` written with a decomposed `ö` (o and a combining diaeresis, as macOS often writes
- * file contents) is the `Größe` a profile maps or another file names.
- */
-function headerName(header: string): string {
-  return header.trim().normalize('NFC');
 }
 
 /**
@@ -110,16 +102,6 @@ function nameProblemOf(column: { name: string; problem?: string }): void {
   if (!problem) return;
   const shown = longerThan(column.name, 40) ? `${Array.from(column.name).slice(0, 40).join('')}…` : column.name;
   column.problem = `${problem} (the column '${shown}')`;
-}
-
-/**
- * What two headers must not both be: a product column, the `attributes` column, or one attribute
- * (`attributes.<name>`, lower case), whether a plain header names the attribute, the file spells
- * it `attributes.<name>` or a mapping does: two of them would write the same attribute of a row.
- */
-function columnKey(target: string): string {
-  if ((PRODUCT_COLUMNS as readonly string[]).includes(target) || target === ATTRIBUTES_COLUMN) return target;
-  return `attributes.${(target.startsWith('attributes.') ? target.slice(11) : target).toLowerCase()}`;
 }
 
 /** DUPLICATE_COLUMN for the header `name`, whose column (`key`, see {@link columnKey}) `earlier` already took. */
