@@ -32,11 +32,25 @@ export const REDACTED_PATHS = [
  */
 const SECRET_QUERY_PARAMETERS = new Set(['token', 'key', 'api_key', 'apikey', 'password', 'secret', 'callback_url']);
 
+/** The alphabet of base64url, in which every credential's random part is written (`_` and `-` included). */
+const BASE64URL = 'A-Za-z0-9_-';
+
 /**
- * Our own credentials, by their prefix (API keys, session tokens, callback secrets), at the start
- * of a value or of a word in it (`Bearer ck_…`): redacted whatever the parameter is called.
+ * Characters of 32 random bytes in base64url: the secret of an API key, a session token and a
+ * callback secret. An API key is `ck_<12 hex>_<43>` (or `ck_<43>`, issued before the lookup id):
+ * either way 43 or more such characters follow its prefix.
  */
-const CREDENTIAL_PATTERN = new RegExp(`(?:^|[^A-Za-z0-9])(?:${[KEY_PREFIX, SESSION_PREFIX, CALLBACK_SECRET_PREFIX].join('|')})[A-Za-z0-9_-]`);
+const CREDENTIAL_SECRET_CHARS = 43;
+
+/**
+ * Our own credentials (API keys, session tokens, callback secrets) by their shape: the prefix and
+ * the random characters after it, at the start of a value or of a word in it (`Bearer ck_…`):
+ * redacted whatever the parameter is called. The prefix inside a word (`tops_cs_2024`) or with
+ * fewer characters after it (`ck_one`) is an ordinary value and is logged as it is.
+ */
+const CREDENTIAL_PATTERN = new RegExp(
+  `(?:^|[^${BASE64URL}])(?:${[KEY_PREFIX, SESSION_PREFIX, CALLBACK_SECRET_PREFIX].join('|')})[${BASE64URL}]{${CREDENTIAL_SECRET_CHARS}}`,
+);
 
 /** A parameter's name or value as the router reads it: `+` a space, percent-escapes decoded. */
 function decoded(text: string): string {

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { generateToken, SESSION_PREFIX } from '../../src/shared/accounts/api-keys.js';
+import { generateCallbackSecret } from '../../src/shared/callbacks/signature.js';
 import { loggerOptions } from '../../src/shared/logger.js';
 import { multipartBody } from '../support/multipart.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
@@ -114,9 +117,11 @@ describe('request logs', () => {
     for (const secret of [account.key, other.key, 'cookie-secret-0451', 'cHJveHktc2VjcmV0LTA0NTE=']) expect(logged).not.toContain(secret);
   });
 
-  it('never show a value that looks like one of our credentials, whatever its query parameter is called', async () => {
-    const login = 'cs_c2Vzc2lvbi1zZWNyZXQtMDQ1MQ';
-    const callbackSecret = 'cbs_Y2FsbGJhY2stc2VjcmV0LTA0NTE';
+  it('never show a value holding one of our credentials, whatever its query parameter is called, and show ordinary values that only resemble one', async () => {
+    const { token: login } = generateToken(SESSION_PREFIX);
+    const callbackSecret = generateCallbackSecret();
+    // A key issued before keys had a lookup id: `ck_` and 43 characters.
+    const olderKey = `ck_${randomBytes(32).toString('base64url')}`;
     const query = [
       `x_api_key=${account.key}`,
       `access_token=${login}`,
@@ -124,15 +129,20 @@ describe('request logs', () => {
       `auth=Bearer%20${account.key}`,
       `k=ck%5F${account.key.slice(3)}`,
       account.key,
-      'q=pens',
+      `older=${olderKey}`,
+      // Ordinary values: shorter than any credential, or its prefix inside a word.
+      'q=ck_one',
+      'category=tops_cs_2024',
+      'sku=cbs_12',
+      'note=Bearer%20cs_short',
       'docs_x=topics',
     ].join('&');
     await ctx.app.inject({ method: 'GET', url: `/v1/usage?${query}`, headers: { 'x-api-key': account.key } });
 
     const incoming = lines().find((line) => line.msg === 'incoming request' && String((line.req as { url: string }).url).startsWith('/v1/usage'));
     expect((incoming?.req as { url: string }).url).toBe(
-      '/v1/usage?x_api_key=[redacted]&access_token=[redacted]&signing=[redacted]&auth=[redacted]&k=[redacted]&[redacted]&q=pens&docs_x=topics',
+      '/v1/usage?x_api_key=[redacted]&access_token=[redacted]&signing=[redacted]&auth=[redacted]&k=[redacted]&[redacted]&older=[redacted]&q=ck_one&category=tops_cs_2024&sku=cbs_12&note=Bearer%20cs_short&docs_x=topics',
     );
-    for (const secret of [account.key, account.key.slice(3), login, callbackSecret]) expect(logged).not.toContain(secret);
+    for (const secret of [account.key, account.key.slice(3), login, callbackSecret, olderKey]) expect(logged).not.toContain(secret);
   });
 });
