@@ -197,12 +197,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
-/** The settings that only object storage reads. */
-const OBJECT_STORAGE_SETTINGS = ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_TIMEOUT_MS'] as const;
+/**
+ * The object storage settings that say where files go. S3_FORCE_PATH_STYLE and S3_TIMEOUT_MS only
+ * tune how a bucket is reached, and configuration templates write them out with their defaults.
+ */
+const OBJECT_STORAGE_SETTINGS = ['S3_ENDPOINT', 'S3_REGION'] as const;
 
 /**
  * Why the S3 settings given cannot be used: without an `s3://` STORAGE_URL files are kept in a
- * folder, and a deployment meant for a bucket would keep them on one machine's disk unnoticed.
+ * folder, and a deployment that names a store or a region meant a bucket, whereas its files
+ * would be kept on one machine's disk unnoticed.
  */
 function objectStorageWithoutBucket(present: Record<string, string | undefined>): string | null {
   const given = OBJECT_STORAGE_SETTINGS.filter((key) => key in present);

@@ -93,14 +93,31 @@ describe('loadConfig: REDIS_URL', () => {
 });
 
 describe('loadConfig: object storage settings', () => {
-  it.each(['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_TIMEOUT_MS'])(
-    'refuses %s without an s3:// STORAGE_URL instead of keeping files in DATA_DIR',
+  it.each(['S3_ENDPOINT', 'S3_REGION'])(
+    'refuses %s, which says where files go, without an s3:// STORAGE_URL instead of keeping files in DATA_DIR',
     (key) => {
-      const value = { S3_ENDPOINT: 'http://minio:9000', S3_REGION: 'eu-central-1', S3_FORCE_PATH_STYLE: 'true', S3_TIMEOUT_MS: '5000' }[key]!;
-      expect(configError({ [key]: value })).toMatch(new RegExp(`^Invalid configuration: STORAGE_URL: .*${key}.*s3://<bucket>/<prefix>`));
-      expect(configError({ [key]: value, STORAGE_URL: 'file:///srv/catalog' })).toMatch(new RegExp(`^Invalid configuration: STORAGE_URL: .*${key}`));
+      const value = { S3_ENDPOINT: 'http://minio:9000', S3_REGION: 'eu-central-1' }[key]!;
+      expect(configError({ [key]: value })).toMatch(new RegExp(`^Invalid configuration: STORAGE_URL: ${key} is set.*s3://<bucket>/<prefix>`));
+      expect(configError({ [key]: value, STORAGE_URL: 'file:///srv/catalog' })).toMatch(new RegExp(`^Invalid configuration: STORAGE_URL: ${key} is set`));
     },
   );
+
+  // Configuration templates write out every variable with its default: those that only tune how
+  // object storage is reached send no file anywhere else.
+  it.each([
+    { S3_TIMEOUT_MS: '60000' },
+    { S3_FORCE_PATH_STYLE: 'false' },
+    { S3_FORCE_PATH_STYLE: 'true', S3_TIMEOUT_MS: '5000' },
+  ])('takes %o without an s3:// STORAGE_URL', (settings) => {
+    expect(() => loadConfig(settings)).not.toThrow();
+    expect(loadConfig({ ...settings, STORAGE_URL: 'file:///tmp/x' }).STORAGE_URL).toBe('file:///tmp/x');
+  });
+
+  it('names only S3_ENDPOINT and S3_REGION among the S3 settings given', () => {
+    const message = configError({ S3_ENDPOINT: 'http://minio:9000', S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: 'true', S3_TIMEOUT_MS: '5000' });
+    expect(message).toMatch(/^Invalid configuration: STORAGE_URL: S3_ENDPOINT, S3_REGION are set, but STORAGE_URL is unset/);
+    expect(message).not.toMatch(/S3_FORCE_PATH_STYLE|S3_TIMEOUT_MS/);
+  });
 
   it('names every S3 setting given, beside other wrong variables', () => {
     const message = configError({ S3_ENDPOINT: 'http://minio:9000', S3_REGION: 'us-east-1', PORT: 'abc' });
