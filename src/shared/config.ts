@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { clusterNodesSetting, redisUrlSetting } from './redis-cluster-nodes.js';
+import { clusterNodesSetting } from './redis-cluster-nodes.js';
+import { redisUrlProblem } from './redis-url.js';
 import { trustProxySetting } from './trust-proxy.js';
 import {
   decimalSetting,
@@ -16,7 +17,8 @@ const envSchema = z.object({
   PORT: integer(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/catalog'),
-  REDIS_URL: redisUrlSetting.default('redis://127.0.0.1:6379'),
+  /** Checked in {@link loadConfig}, unless REDIS_CLUSTER_NODES, which takes precedence, is set. */
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** `host:port,…`: seed nodes of a Redis Cluster that BullMQ and every other Redis use run on. */
   REDIS_CLUSTER_NODES: clusterNodesSetting.optional(),
   /**
@@ -191,6 +193,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   const parsed = envSchema.safeParse(present);
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  // With REDIS_CLUSTER_NODES the service does not use REDIS_URL: a value left from before is no reason to stop.
+  const redisProblem = present.REDIS_URL === undefined || 'REDIS_CLUSTER_NODES' in present ? null : redisUrlProblem(present.REDIS_URL);
+  if (redisProblem) problems.push(`REDIS_URL: ${redisProblem}`);
   const storageProblem = objectStorageWithoutBucket(present);
   if (storageProblem) problems.push(`STORAGE_URL: ${storageProblem}`);
   if (!parsed.success || problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

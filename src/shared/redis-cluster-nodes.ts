@@ -7,11 +7,10 @@ export interface ClusterNode {
 }
 
 /** The URL scheme that names a Redis Cluster by its seed nodes: `redis+cluster://host:port,host:port`. */
-const CLUSTER_URL_SCHEME = 'redis+cluster://';
+export const CLUSTER_URL_SCHEME = 'redis+cluster://';
 
-const REDIS_SCHEMES = 'expected redis://host:port, rediss://host:port (TLS) or redis+cluster://host:port,host:port';
-
-const NODE_FORMAT = 'give a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)';
+/** How a list of cluster nodes is written, for the messages that refuse one. */
+export const NODE_FORMAT = 'give a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)';
 
 /** Parses `host:port` (IPv6 in brackets: `[::1]:7000`); null when it is not one. */
 function parseNode(entry: string): ClusterNode | null {
@@ -36,29 +35,6 @@ export const clusterNodesSetting = z.string().transform((value, context): Cluste
   if (nodes) return nodes;
   context.addIssue({ code: 'custom', message: `'${value}' is not a node list; ${NODE_FORMAT}` });
   return z.NEVER;
-});
-
-/**
- * REDIS_URL: a `redis://` or `rediss://` URL of one server, or `redis+cluster://host:port,…` for a
- * Redis Cluster (not a URL that `new URL` accepts, so it is checked as a node list).
- */
-export const redisUrlSetting = z.string().superRefine((value, context) => {
-  if (value.startsWith(CLUSTER_URL_SCHEME)) {
-    if (!parseClusterNodes(value.slice(CLUSTER_URL_SCHEME.length))) {
-      context.addIssue({ code: 'custom', message: `'${value}' names no cluster nodes; after ${CLUSTER_URL_SCHEME} ${NODE_FORMAT}` });
-    }
-    return;
-  }
-  if (!z.string().url().safeParse(value).success) {
-    context.addIssue({ code: 'custom', message: `Invalid URL; ${REDIS_SCHEMES}` });
-    return;
-  }
-  // ioredis takes any other URL for a socket path, and the start then fails blaming an unreachable
-  // Redis. The scheme alone is named: the URL may hold the password.
-  const { protocol } = new URL(value);
-  if (protocol !== 'redis:' && protocol !== 'rediss:') {
-    context.addIssue({ code: 'custom', message: `'${protocol}' is not a Redis scheme; ${REDIS_SCHEMES}` });
-  }
 });
 
 /**

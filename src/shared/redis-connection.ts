@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import { clusterNodesOf } from './redis-cluster-nodes.js';
+import { unixSocketOptions } from './redis-url.js';
 
 /**
  * A connection to the service's Redis: one server, or a Redis Cluster. Every key the service
@@ -14,14 +15,19 @@ export type RedisSettings = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'> | 
 
 /**
  * Creates a connection to the configured Redis: an `ioredis` Cluster when REDIS_CLUSTER_NODES (or
- * a `redis+cluster://` REDIS_URL) names cluster nodes, else one server. The single place that
+ * a `redis+cluster://` REDIS_URL) names cluster nodes, else one server, over TCP or over the Unix
+ * socket a `unix:///path` REDIS_URL names. The single place that
  * creates Redis connections, so every use follows the deployment's choice. `options` are those of
  * each server connection; `enableOfflineQueue` applies to the cluster as a whole.
  */
 export function createRedisConnection(settings: RedisSettings, options: RedisOptions = {}): RedisConnection {
   const where = typeof settings === 'string' ? { REDIS_URL: settings } : settings;
   const nodes = clusterNodesOf(where);
-  if (!nodes) return new Redis(where.REDIS_URL, options);
+  if (!nodes) {
+    // As with a URL, options given here win over those the URL names.
+    const socket = unixSocketOptions(where.REDIS_URL);
+    return socket ? new Redis({ ...socket, ...options }) : new Redis(where.REDIS_URL, options);
+  }
   const { enableOfflineQueue, lazyConnect, ...redisOptions } = options;
   return new Cluster(nodes, {
     redisOptions,

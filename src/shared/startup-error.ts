@@ -1,3 +1,5 @@
+import { socketPathOf } from './redis-url.js';
+
 /**
  * A start that cannot go on for a reason an operator fixes outside the code: a backing service
  * (PostgreSQL, Redis) that cannot be used, a port or HOST the process cannot listen on, a migration
@@ -16,9 +18,11 @@ export interface BackingService {
   defaultPort: number;
 }
 
-/** `host:port` (and `/database`) of a service URL, without its user or password. */
+/** `host:port` (and `/database`) of a service URL, or the path of a Unix socket, without its user or password. */
 function addressOf(url: string, defaultPort: number): string {
   if (!URL.canParse(url)) return 'its configured address';
+  const socket = socketPathOf(url);
+  if (socket !== null) return socket;
   const { hostname, port, pathname } = new URL(url);
   return `${hostname}:${port || defaultPort}${pathname.length > 1 ? pathname : ''}`;
 }

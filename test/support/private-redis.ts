@@ -54,19 +54,21 @@ export function redisToolMissing(command: string, error: Error): Error {
   );
 }
 
-async function waitForPing(port: number, failure: () => Error | undefined, timeoutMs = 10_000): Promise<void> {
+/** Waits until the redis-server at `where` (a loopback port, or a Unix socket's path) answers PING. */
+async function waitForPing(where: number | string, failure: () => Error | undefined, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const address = typeof where === 'number' ? { port: where, host: '127.0.0.1' } : { path: where };
   for (;;) {
     const failed = failure();
     if (failed) throw failed;
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({ ...address, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => {});
     try {
       await probe.connect();
       await probe.ping();
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+      if (Date.now() > deadline) throw new Error(`redis-server on ${typeof where === 'number' ? `port ${where}` : where} did not start`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       probe.disconnect();
@@ -109,6 +111,36 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       } finally {
         client.disconnect();
       }
+    },
+  };
+}
+
+/** A redis-server child process of this test alone that listens on a Unix socket only (no TCP port). */
+export interface SocketRedis {
+  /** The socket's path. */
+  path: string;
+  /** Stops the server and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts a redis-server without persistence whose one listener is the Unix socket `path`. */
+export async function startSocketRedis(path: string): Promise<SocketRedis> {
+  const { child, failure } = spawnRedisTool('redis-server', [
+    '--port', '0', '--unixsocket', path, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
+  ]);
+  try {
+    await waitForPing(path, failure);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    path,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

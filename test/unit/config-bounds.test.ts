@@ -75,9 +75,27 @@ describe('loadConfig: numbers are written in decimal digits', () => {
 });
 
 describe('loadConfig: REDIS_URL', () => {
-  it('refuses a scheme other than redis://, rediss:// or redis+cluster://, naming REDIS_URL', () => {
-    for (const value of ['http://127.0.0.1:6394', 'https://redis.internal', 'tcp://127.0.0.1:6379', 'unix:///tmp/redis.sock']) {
-      expect(configError({ REDIS_URL: value }), value).toMatch(/^Invalid configuration: REDIS_URL: .*redis:\/\/.*rediss:\/\/.*redis\+cluster:\/\//);
+  it('refuses a scheme other than redis://, rediss://, redis+cluster:// or unix://, naming REDIS_URL', () => {
+    for (const value of ['http://127.0.0.1:6394', 'https://redis.internal', 'tcp://127.0.0.1:6379']) {
+      expect(configError({ REDIS_URL: value }), value).toMatch(/^Invalid configuration: REDIS_URL: .*redis:\/\/.*rediss:\/\/.*redis\+cluster:\/\/.*unix:\/\/\/path/);
+    }
+  });
+
+  it('refuses a unix: URL that names no socket path', () => {
+    for (const value of ['unix:', 'unix:///', 'unix://localhost']) {
+      expect(configError({ REDIS_URL: value }), value).toMatch(/^Invalid configuration: REDIS_URL: 'unix:' names no socket path; expected unix:\/\/\/path\/to\/redis\.sock/);
+    }
+  });
+
+  it('takes unix:///path, a Redis reached over its Unix socket', () => {
+    for (const value of ['unix:///tmp/redis.sock', 'unix:///var/run/redis/redis-server.sock?db=2', 'unix:/tmp/redis.sock']) {
+      expect(loadConfig({ REDIS_URL: value }).REDIS_URL, value).toBe(value);
+    }
+  });
+
+  it('does not check REDIS_URL when REDIS_CLUSTER_NODES is set, as it is then not used', () => {
+    for (const value of ['unix:///tmp/redis.sock', 'http://127.0.0.1:6394', 'not a url']) {
+      expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_URL: value }).REDIS_CLUSTER_NODES, value).toEqual([{ host: '10.0.0.1', port: 7000 }]);
     }
   });
 
