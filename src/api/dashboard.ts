@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Job, Queue } from 'bullmq';
+import { ErrorCode, type Job, type Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidApiKey } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
@@ -111,6 +111,29 @@ function isRefusal(error: unknown): boolean {
   return error instanceof AppError && error.status < 500;
 }
 
+/**
+ * The codes of BullMQ's refusals of an action the job's state does not allow (its
+ * `finishedErrors`): the job is not in the state the action needs (promote of a completed job),
+ * is gone, waits for its children, or belongs to a job scheduler.
+ */
+const JOB_STATE_REFUSALS: ReadonlySet<number> = new Set([
+  ErrorCode.JobNotExist,
+  ErrorCode.JobNotInState,
+  ErrorCode.JobPendingChildren,
+  ErrorCode.JobBelongsToJobScheduler,
+]);
+
+/**
+ * BullMQ's refusal of a dashboard action as the 422 a refused Retry answers, with BullMQ's own
+ * sentence ("Job 7 is not in the delayed state. promote"), which names only the job and the
+ * action; undefined for any other error. BullMQ marks these with a numeric `code`.
+ */
+function jobStateRefusal(error: unknown): AppError | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  if (!(error instanceof Error) || typeof code !== 'number' || !JOB_STATE_REFUSALS.has(code)) return undefined;
+  return new AppError(422, 'VALIDATION_ERROR', error.message);
+}
+
 type BullBoardRoutes = Parameters<FastifyAdapter['setApiRoutes']>[0];
 
 /**
@@ -124,12 +147,13 @@ class JobRowDashboardAdapter extends FastifyAdapter {
    * error says (a Redis client's words, a path) and logs nothing. This one hands every error on to
    * the service's error handler instead (an error handler that throws passes its error to the
    * enclosing scope's): the envelope of API.md §1, 503 SERVICE_UNAVAILABLE with Retry-After while
-   * Redis is unreachable, a refusal with its own status and code, anything else 500
-   * INTERNAL_ERROR, each logged under the request id.
+   * Redis is unreachable, a refusal with its own status and code (BullMQ's refusals of an action
+   * the job's state does not allow: 422, {@link jobStateRefusal}), anything else 500
+   * INTERNAL_ERROR, each logged under the request id (a refusal at info, a failure at error).
    */
   override setErrorHandler(): this {
     return super.setErrorHandler((error) => {
-      throw error;
+      throw jobStateRefusal(error) ?? error;
     });
   }
 

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
+import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { loggerOptions } from '../../src/shared/logger.js';
+import { createWorkerConnection } from '../../src/shared/queues.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { waitFor } from '../support/recovery-support.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
@@ -77,4 +80,32 @@ it("answers an unexpected failure of the dashboard's API with 500 INTERNAL_ERROR
   });
   const failed = logLinesSince(from).find((line) => line.msg === 'request failed');
   expect(failed).toMatchObject({ level: 50, reqId: response.headers['x-request-id'], err: { message: 'internal detail at /srv/catalog/queues.ts' } });
+});
+
+it("answers BullMQ's refusal of a dashboard action with 422 VALIDATION_ERROR and BullMQ's reason, logged as a refusal, not a failure", async () => {
+  // A completed job of the imports queue, taken and ended by hand (this context runs no workers).
+  const queue = ctx.queues.queue('import');
+  const added = await queue.add('import', { jobId: randomUUID(), run: 1 });
+  const connection = createWorkerConnection(redis.url);
+  const worker = new Worker(queue.name, undefined, { connection, prefix: queue.opts.prefix, autorun: false });
+  try {
+    const token = randomUUID();
+    const taken = await worker.getNextJob(token);
+    expect(taken?.id).toBe(added.id);
+    await taken!.moveToCompleted('done', token, false);
+  } finally {
+    await worker.close();
+    connection.disconnect();
+  }
+  expect(await queue.getJobState(added.id!)).toBe('completed');
+
+  const from = logged.length;
+  const response = await ctx.app.inject({ method: 'PUT', url: `/admin/queues/api/queues/imports/${added.id}/promote`, headers: { authorization: operator } });
+  expect(response.statusCode, response.body).toBe(422);
+  const reason = `Job ${added.id} is not in the delayed state. promote`;
+  expect(response.json()).toEqual({ error: reason, detail: reason, error_code: 'VALIDATION_ERROR', timestamp: expect.any(String) });
+  const lines = logLinesSince(from);
+  expect(lines.find((line) => line.msg === reason)).toMatchObject({ level: 30, reqId: response.headers['x-request-id'] });
+  expect(lines.filter((line) => line.level >= 40)).toEqual([]);
+  expect(await queue.getJobState(added.id!)).toBe('completed');
 });
