@@ -171,7 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS, metrics.jobCacheReads);
   const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache };
   // The export schedules' queue: their routes register ticks on it, the dashboard shows them.
-  const scheduleTicks = new ExportScheduler(deps.redis, deps.config);
+  const scheduleTicks = new ExportScheduler(deps.redis, deps.config, deps.logger);
   app.addHook('onClose', () => scheduleTicks.close());
   await registerDashboard(app, {
     queues: deps.queues,

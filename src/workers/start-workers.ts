@@ -102,7 +102,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   });
   const stopCancels = listenForCancels(deps.connection, cancelChannel(config), workers, logger);
   const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
-  const scheduler = new ExportScheduler(deps.connection, config);
+  const scheduler = new ExportScheduler(deps.connection, config, logger);
   const stopReconciler = scheduleReconciler(
     { db: deps.db, queues: reconcilerQueues, logger, scheduler, searchCatchUp, metrics: deps.metrics },
     config.RECONCILE_INTERVAL_MS,

@@ -51,6 +51,15 @@ const ORDINARY: Array<[cron: string, timezone: string, from: string, run: string
   ['15 * * * *', 'UTC', '2027-01-01T00:15:00Z', '2027-01-01T01:15:00.000Z'],
 ];
 
+/**
+ * Where the cron parser itself throws ("loop limit exceeded"): Lord Howe's clocks go back half an
+ * hour at 02:00 on 5 April 2026, and a 02:00 run from the day before is run at 02:00 GMT+10:30.
+ */
+const PARSER_FAILS: Array<[cron: string, timezone: string, from: string, run: string]> = [
+  ['0 2 * * *', 'Australia/Lord_Howe', '2026-04-03T15:00:00Z', '2026-04-04T15:30:00.000Z'],
+  ['0 2 * * 0', 'Australia/Lord_Howe', '2026-03-30T00:00:00Z', '2026-04-04T15:30:00.000Z'],
+];
+
 async function createSchedule(cron: string, timezone: string): Promise<Schedule> {
   const account = await ctx.createAccount();
   const response = await ctx.app.inject({
@@ -98,6 +107,7 @@ function scheduleWorker() {
 describe.each([
   ['where a daylight-saving change skips midnight', SKIPPED_MIDNIGHT],
   ['in ordinary zones and times', ORDINARY],
+  ['where the cron parser fails', PARSER_FAILS],
 ])('the next run %s', (_, cases) => {
   it.each(cases)('%s in %s after %s is %s, for next_run_at, the API queue and the schedule worker', async (cron, timezone, from, run) => {
     // One schedule for each: both register the same tick, which may not be added twice.
@@ -111,4 +121,30 @@ describe.each([
       for (const schedule of [created, taken]) await scheduler.remove(schedule.id);
     }
   });
+});
+
+it('creates a schedule whose next run the cron parser fails to find with 201 and that run as next_run_at', async () => {
+  const account = await ctx.createAccount();
+  // The request is made on 4 April 2026 at 02:00 in Lord Howe (GMT+11): the next 02:00 is the
+  // one after the clocks go back, 02:00 GMT+10:30 on the 5th.
+  vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-04-03T15:00:00Z') });
+  let response;
+  try {
+    response = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/export-schedules',
+      headers: { 'x-api-key': account.key },
+      payload: { cron: '0 2 * * *', timezone: 'Australia/Lord_Howe', export: { format: 'csv' } },
+    });
+  } finally {
+    vi.useRealTimers();
+  }
+  expect(response.statusCode, response.body).toBe(201);
+  const schedule = response.json<Schedule & { next_run_at: string }>();
+  try {
+    expect(schedule.next_run_at).toBe('2026-04-04T15:30:00.000Z');
+    expect((await scheduler.queue.getJobScheduler(schedule.id))?.next).toBe(Date.parse('2026-04-04T15:30:00Z'));
+  } finally {
+    await scheduler.remove(schedule.id);
+  }
 });

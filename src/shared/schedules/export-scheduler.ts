@@ -1,9 +1,13 @@
 import { Queue, type AdvancedRepeatOptions } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
+import type { Logger } from 'pino';
 import type { RedisConnection } from '../redis-connection.js';
 import type { Config } from '../config.js';
 import type { FieldProblem } from '../field-problems.js';
 import { queuePrefix } from '../queues.js';
+import { nextRunAt, type ScheduleTiming } from './next-run-at.js';
+
+export { nextRunAt, type ScheduleTiming } from './next-run-at.js';
 
 /** The BullMQ queue that carries the ticks of export schedules. */
 export const EXPORT_SCHEDULE_QUEUE = 'export-schedules';
@@ -12,12 +16,6 @@ export const EXPORT_SCHEDULE_QUEUE = 'export-schedules';
 export interface ScheduleTick {
   scheduleId: string;
   accountId: string;
-}
-
-/** When and where a schedule fires. */
-export interface ScheduleTiming {
-  cron: string;
-  timezone: string;
 }
 
 /**
@@ -75,11 +73,6 @@ export function timingProblems(timing: ScheduleTiming): FieldProblem[] {
   return problems;
 }
 
-/** The next time the schedule fires after `from`. */
-export function nextRunAt(timing: ScheduleTiming, from = new Date()): Date {
-  return CronExpressionParser.parse(timing.cron, { tz: timing.timezone, currentDate: from }).next().toDate();
-}
-
 /**
  * The settings of every Queue and Worker of export-schedule ticks: BullMQ picks each next tick
  * (when a schedule is upserted, and when a worker takes a tick) with {@link nextRunAt}, the one
@@ -87,11 +80,25 @@ export function nextRunAt(timing: ScheduleTiming, from = new Date()): Date {
  * drops the run of a day whose midnight a daylight-saving change skips (America/Santiago, the
  * Azores). `millis` is the tick just taken or the time now, whichever is later, as for the
  * default; schedules set no startDate, endDate or immediately.
+ *
+ * The strategy never throws: BullMQ's worker would then leave the tick it took unprocessed, and
+ * the schedule would stop. A run nextRunAt cannot find is logged on `logger`, and BullMQ adds no
+ * next tick (the schedule runs again once it is deleted and created again).
  */
-export const SCHEDULE_TICK_SETTINGS: AdvancedRepeatOptions = {
-  repeatStrategy: (millis, opts) =>
-    opts.pattern === undefined ? undefined : nextRunAt({ cron: opts.pattern, timezone: opts.tz ?? 'UTC' }, new Date(millis)).getTime(),
-};
+export function scheduleTickSettings(logger?: Pick<Logger, 'error'>): AdvancedRepeatOptions {
+  return {
+    repeatStrategy: (millis, opts) => {
+      if (opts.pattern === undefined) return undefined;
+      const timing = { cron: opts.pattern, timezone: opts.tz ?? 'UTC' };
+      try {
+        return nextRunAt(timing, new Date(millis)).getTime();
+      } catch (error) {
+        logger?.error({ err: error, ...timing, from: new Date(millis).toISOString() }, 'export schedule: no next run found; no further tick is added');
+        return undefined;
+      }
+    },
+  };
+}
 
 /**
  * The producer side of export schedules: one BullMQ job scheduler per schedule (id = schedule
@@ -100,8 +107,9 @@ export const SCHEDULE_TICK_SETTINGS: AdvancedRepeatOptions = {
 export class ExportScheduler {
   readonly queue: Queue<ScheduleTick>;
 
-  constructor(connection: RedisConnection, config: Pick<Config, 'QUEUE_PREFIX'>) {
-    this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config), settings: SCHEDULE_TICK_SETTINGS });
+  /** `logger` hears of a schedule whose next run cannot be found ({@link scheduleTickSettings}). */
+  constructor(connection: RedisConnection, config: Pick<Config, 'QUEUE_PREFIX'>, logger?: Pick<Logger, 'error'>) {
+    this.queue = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection, prefix: queuePrefix(config), settings: scheduleTickSettings(logger) });
     // Connection errors surface on the calls below; without a listener they would be printed.
     this.queue.on('error', () => {});
   }

@@ -4,7 +4,7 @@ import { findAccount } from '../../shared/accounts/account-queries.js';
 import type { Db } from '../../shared/db/pool.js';
 import { defaultJobOptions, QUEUE_NAMES, queuePrefix, type QueuedJob } from '../../shared/queues.js';
 import { findExportSchedule, insertScheduledExportJob } from '../../shared/schedules/export-schedule-queries.js';
-import { EXPORT_SCHEDULE_QUEUE, SCHEDULE_TICK_SETTINGS, type ScheduleTick } from '../../shared/schedules/export-scheduler.js';
+import { EXPORT_SCHEDULE_QUEUE, scheduleTickSettings, type ScheduleTick } from '../../shared/schedules/export-scheduler.js';
 import type { WorkerDeps } from '../job-processor.js';
 import type { Track } from '../worker-watchdog.js';
 
@@ -58,7 +58,8 @@ export function startScheduleWorker(deps: WorkerDeps, track: Track = (processor)
     defaultJobOptions: defaultJobOptions(deps.config),
   });
   exports.on('error', (error) => deps.logger.warn({ err: error }, 'export queue error'));
-  const schedules = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection: deps.connection, prefix, settings: SCHEDULE_TICK_SETTINGS });
+  const settings = scheduleTickSettings(deps.logger);
+  const schedules = new Queue<ScheduleTick>(EXPORT_SCHEDULE_QUEUE, { connection: deps.connection, prefix, settings });
   schedules.on('error', (error) => deps.logger.warn({ err: error }, 'export schedule queue error'));
   const tickDeps: ScheduleTickDeps = {
     db: deps.db,
@@ -78,7 +79,7 @@ export function startScheduleWorker(deps: WorkerDeps, track: Track = (processor)
       return outcome;
     }),
     // The tick after this one is chosen here, by the same computation as next_run_at.
-    { connection: deps.connection, prefix, concurrency: 1, settings: SCHEDULE_TICK_SETTINGS },
+    { connection: deps.connection, prefix, concurrency: 1, settings },
   );
   worker.on('error', (error) => deps.logger.error({ err: error, queue: worker.name }, 'worker error'));
   worker.on('closed', () => void Promise.all([exports.close(), schedules.close()]).catch(() => {}));
