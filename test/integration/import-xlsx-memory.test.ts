@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceNodeFlags } from '../../src/shared/node-flags.js';
-import { reportOf } from '../support/csv.js';
+import { ean13, reportOf } from '../support/csv.js';
 import { freePort } from '../support/private-redis.js';
 import { spawnService, waitFor, type WorkerChild } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -60,6 +60,65 @@ describe('an xlsx import of a workbook that inflates to one text of 200 MB', () 
     const job = await Promise.race([ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000), died]);
     expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
     expect(await reportOf(ctx, account.key, job.id)).toEqual([{ ean: null, field: null, ...problem }]);
+    expect(worker.process.exitCode).toBeNull();
+  }, 90_000);
+});
+
+// A few hundred kilobytes can also repeat one element by the million: in a list the first pass
+// keeps (cell formats, sheets), or nested, each open tag kept by the XML parser. The worker fails
+// the import with INVALID_XLSX at row 0 and stays up.
+describe('an xlsx import of a workbook that repeats one element by the million', () => {
+  /** `parts` with `filler` repeated `count` times before `before` in the part at `path`. */
+  const repeated = (parts: ReturnType<typeof handWrittenWorkbook>, path: string, before: string, filler: string, count: number) =>
+    withFiller(
+      parts.map((part) => (part.path === path ? { ...part, content: part.content.toString().replace(before, `@${before}`) } : part)),
+      '@',
+      filler,
+      filler.length * count,
+    );
+  const invalid = (detail: string) => ({ row: 0, code: 'INVALID_XLSX', message: `The file is not a readable .xlsx workbook (${detail}).` });
+  const sheet = { name: 'Products', rows: HEADER };
+
+  it.each([
+    ['40M cell formats', () =>
+      repeated(handWrittenWorkbook({ sheets: [sheet], styles: '<cellXfs></cellXfs>' }), 'xl/styles.xml', '</cellXfs>', '<xf/>', 40_000_000),
+      invalid('xl/styles.xml has more than 65,536 cell formats, more than any spreadsheet program writes')],
+    ['5M sheets', () =>
+      repeated(handWrittenWorkbook({ sheets: [sheet] }), 'xl/workbook.xml', '</sheets>', '<sheet/>', 5_000_000),
+      invalid('xl/workbook.xml has more than 4,096 sheets, more than any spreadsheet program writes')],
+    ['5M nested elements', () =>
+      repeated(handWrittenWorkbook({ sheets: [sheet] }), 'xl/worksheets/sheet1.xml', '</sheetData>', '<a>', 5_000_000),
+      invalid('it nests elements more than 64 deep, deeper than any spreadsheet program writes')],
+  ])('fails with %s, and the worker with a 128 MB heap stays up', async (_label, build, problem) => {
+    const workbook = zipOf(build());
+    expect(workbook.length).toBeLessThan(400_000);
+    const account = await ctx.createAccount();
+    const response = await uploadWorkbook(ctx, account.key, workbook);
+    expect(response.statusCode).toBe(202);
+    const died = worker.exited.then((how) => {
+      throw new Error(`the worker died (${how}): ${worker.output()}`);
+    });
+    const job = await Promise.race([ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000), died]);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+    expect(await reportOf(ctx, account.key, job.id)).toEqual([{ ean: null, field: null, ...problem }]);
+    expect(worker.process.exitCode).toBeNull();
+  }, 90_000);
+
+  it('imports 5,000 rows under a header whose last cell is at XFD, and the worker stays up', async () => {
+    const header = '<row r="1"><c r="A1" t="inlineStr"><is><t>ean</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c><c r="XFD1" t="inlineStr"><is><t>z</t></is></c></row>';
+    const rows = Array.from({ length: 5_000 }, (_, i) => {
+      const ean = ean13(i + 1);
+      return `<row r="${i + 2}"><c r="A${i + 2}" t="inlineStr"><is><t>${ean}</t></is></c><c r="B${i + 2}" t="inlineStr"><is><t>P</t></is></c></row>`;
+    });
+    const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Products', rows: header + rows.join('') }] }));
+    const account = await ctx.createAccount();
+    const response = await uploadWorkbook(ctx, account.key, workbook);
+    expect(response.statusCode).toBe(202);
+    const died = worker.exited.then((how) => {
+      throw new Error(`the worker died (${how}): ${worker.output()}`);
+    });
+    const job = await Promise.race([ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000), died]);
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_processed: 5_000, rows_created: 5_000, rows_failed: 0 } });
     expect(worker.process.exitCode).toBeNull();
   }, 90_000);
 });

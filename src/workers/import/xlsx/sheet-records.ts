@@ -3,6 +3,22 @@ import { numberText, unescapeText } from './cell-text.js';
 import type { WorkbookParts } from './workbook-parts.js';
 import { feedXml, type XmlHandlers } from './xml-stream.js';
 
+/**
+ * A row as the sheet has it: its non-empty cells and their columns. Rows wait in this form, since
+ * the cells a row leaves out cost nothing here, while a record of a row whose last cell is at XFD
+ * holds 16,384; they become records (see {@link SheetParser.recordOf}) one at a time, as handed out.
+ */
+interface SheetRow {
+  /** The record's length: one past the last non-empty cell's column. */
+  width: number;
+  columns: number[];
+  texts: string[];
+  /** Columns of numbers written with a decimal point (see markPointNumber). */
+  points: number[];
+}
+
+const newRow = (): SheetRow => ({ width: 0, columns: [], texts: [], points: [] });
+
 /** Columns of a worksheet (A … XFD): a cell reference past them is not a worksheet. */
 export const MAX_COLUMNS = 16_384;
 
@@ -43,10 +59,10 @@ function columnName(column: number): string {
  * format and value) and the row it belongs to. Finished records wait in `ready`.
  */
 class SheetParser implements XmlHandlers {
-  readonly ready: string[][] = [];
+  readonly ready: SheetRow[] = [];
   /** Records handed out before those in `ready`. */
   recordsBefore = 0;
-  private cells: string[] = [];
+  private cells = newRow();
   private recordBytes = 0;
   private headerWidth = -1;
   private column = 0;
@@ -83,7 +99,7 @@ class SheetParser implements XmlHandlers {
     else if (name === 't') this.capturing = this.inInline && !this.inPhonetic;
     else if (name === 'rPh') this.inPhonetic = true;
     else if (name === 'row') {
-      this.cells = [];
+      this.cells = newRow();
       this.column = 0;
       this.recordBytes = 0;
       this.rowNumber = attributes.r ?? '';
@@ -108,21 +124,30 @@ class SheetParser implements XmlHandlers {
     else if (name === 'rPh') this.inPhonetic = false;
     else if (name === 'is') this.inInline = false;
     else if (name === 'c') this.endCell();
-    else if (name === 'row' && this.cells.length > 0) {
-      if (this.headerWidth === -1) this.headerWidth = this.cells.length;
-      while (this.cells.length < this.headerWidth) this.cells.push('');
+    else if (name === 'row' && this.cells.width > 0) {
+      if (this.headerWidth === -1) this.headerWidth = this.cells.width;
       this.ready.push(this.cells);
-      this.cells = [];
+      this.cells = newRow();
     }
+  }
+
+  /** The record of a row of `ready`: its cells, empty where it has none, to the header's width at least. */
+  recordOf(row: SheetRow): string[] {
+    const record = new Array<string>(Math.max(row.width, this.headerWidth)).fill('');
+    for (let at = 0; at < row.columns.length; at += 1) record[row.columns[at]!] = row.texts[at]!;
+    for (const column of row.points) markPointNumber(record, column);
+    return record;
   }
 
   private endCell(): void {
     const text = this.cellText();
     if (text !== '') {
-      while (this.cells.length < this.column) this.cells.push('');
-      this.cells[this.column] = text;
+      const row = this.cells;
+      row.columns.push(this.column);
+      row.texts.push(text);
+      row.width = Math.max(row.width, this.column + 1);
       // A number is written with a point whatever the locale: decimal_separator="," reads it as one.
-      if (this.type === 'n' && text.includes('.')) markPointNumber(this.cells, this.column);
+      if (this.type === 'n' && text.includes('.')) row.points.push(this.column);
       // As the CSV record would be: the cells' bytes and a separator between each two.
       this.recordBytes += Buffer.byteLength(text) + 1;
       if (this.recordBytes + this.column > this.maxRecordBytes) throw this.tooLarge();
@@ -187,9 +212,9 @@ export async function* sheetRecords(
   const parser = new SheetParser(parts, maxRecordBytes);
   const { ready } = parser;
   for await (const _ of feedXml(content, parser, maxRecordBytes)) {
-    for (const record of ready) yield record;
+    for (const row of ready) yield parser.recordOf(row);
     parser.recordsBefore += ready.length;
     ready.length = 0;
   }
-  yield* ready;
+  for (const row of ready) yield parser.recordOf(row);
 }

@@ -3,6 +3,7 @@ import { FileProblem } from '../file-problem.js';
 import { unescapeText } from './cell-text.js';
 import { builtInFormat, numberStyleOf, type NumberStyle } from './number-formats.js';
 import { SharedStrings } from './shared-strings.js';
+import { pastLimit, WORKBOOK_LIMITS, type WorkbookLimits } from './workbook-limits.js';
 import { readXml, type XmlHandlers } from './xml-stream.js';
 import { zipEntries, type InflateBudget } from './zip-entries.js';
 
@@ -63,20 +64,33 @@ function partPath(target: string): string {
  * over the archive, whatever order its members come in (Excel writes the sheets before the
  * shared strings). Every member is inflated against `budget`, sheets included, so a workbook
  * too large to read fails here, before any row is imported. No row can hold a text longer than
- * `maxRecordBytes`, so no shared string may be longer either.
+ * `maxRecordBytes`, so no shared string may be longer either. Each list read is bounded by
+ * `limits`: past one the workbook fails with INVALID_XLSX before the list fills the heap.
  */
-export async function readWorkbookParts(source: Readable, budget: InflateBudget, maxRecordBytes: number): Promise<WorkbookParts> {
+export async function readWorkbookParts(
+  source: Readable,
+  budget: InflateBudget,
+  maxRecordBytes: number,
+  limits: WorkbookLimits = WORKBOOK_LIMITS,
+): Promise<WorkbookParts> {
   const sheets: Array<Pick<SheetEntry, 'name' | 'hidden'> & { relationId: string }> = [];
   const targets = new Map<string, { path: string; kind: SheetKind }>();
-  const formatCodes = new Map<number, string>();
+  const formatStyles = new Map<number, NumberStyle>();
   const formatIds: number[] = [];
   const parts: WorkbookParts = { sheets: [], date1904: false, styles: [], sharedStrings: new SharedStrings() };
+  /** A name, Id or Target kept for the whole read: no longer than {@link WorkbookLimits.nameChars}. */
+  const kept = (value: string, what: string, part: string): string => {
+    if (value.length > limits.nameChars) throw pastLimit(`characters in ${what}`, part, limits.nameChars);
+    return value;
+  };
 
   const workbook: XmlHandlers = {
     open(name, attributes) {
       if (name === 'sheet') {
+        if (sheets.length === limits.sheets) throw pastLimit('sheets', 'xl/workbook.xml', limits.sheets);
         const hidden = attributes.state === 'hidden' || attributes.state === 'veryHidden';
-        sheets.push({ name: attributes.name ?? '', hidden, relationId: attribute(attributes, 'id') ?? '' });
+        const relationId = kept(attribute(attributes, 'id') ?? '', "a sheet's relationship id", 'xl/workbook.xml');
+        sheets.push({ name: kept(attributes.name ?? '', "a sheet's name", 'xl/workbook.xml'), hidden, relationId });
       }
       else if (name === 'workbookPr') parts.date1904 = ['1', 'true'].includes(attributes.date1904 ?? '');
     },
@@ -84,16 +98,27 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
   const relationships: XmlHandlers = {
     open(name, attributes) {
       if (name !== 'Relationship' || !attributes.Id || !attributes.Target) return;
-      const path = partPath(attributes.Target);
-      targets.set(attributes.Id, { path, kind: sheetKind(attributes.Type, path) });
+      const part = 'xl/_rels/workbook.xml.rels';
+      if (targets.size === limits.relationships && !targets.has(attributes.Id)) throw pastLimit('relationships', part, limits.relationships);
+      const path = partPath(kept(attributes.Target, "a relationship's Target", part));
+      targets.set(kept(attributes.Id, "a relationship's Id", part), { path, kind: sheetKind(attributes.Type, path) });
     },
   };
   let inCellFormats = false;
   const styles: XmlHandlers = {
     open(name, attributes) {
-      if (name === 'numFmt') formatCodes.set(Number(attributes.numFmtId), attributes.formatCode ?? '');
-      else if (name === 'cellXfs') inCellFormats = true;
-      else if (name === 'xf' && inCellFormats) formatIds.push(Number(attributes.numFmtId ?? 0));
+      if (name === 'numFmt') {
+        const id = Number(attributes.numFmtId);
+        if (formatStyles.size === limits.numberFormats && !formatStyles.has(id)) {
+          throw pastLimit('number formats', 'xl/styles.xml', limits.numberFormats);
+        }
+        // The style, not the code: a code may be as long as any text of the part.
+        formatStyles.set(id, numberStyleOf(attributes.formatCode ?? ''));
+      } else if (name === 'cellXfs') inCellFormats = true;
+      else if (name === 'xf' && inCellFormats) {
+        if (formatIds.length === limits.cellFormats) throw pastLimit('cell formats', 'xl/styles.xml', limits.cellFormats);
+        formatIds.push(Number(attributes.numFmtId ?? 0));
+      }
     },
     close(name) {
       if (name === 'cellXfs') inCellFormats = false;
@@ -105,13 +130,13 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
     if (path === 'xl/workbook.xml') await readXml(entry.content, workbook, maxRecordBytes);
     else if (path === 'xl/_rels/workbook.xml.rels') await readXml(entry.content, relationships, maxRecordBytes);
     else if (path === 'xl/styles.xml') await readXml(entry.content, styles, maxRecordBytes);
-    else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings, maxRecordBytes), maxRecordBytes);
+    else if (path === 'xl/sharedstrings.xml') await readXml(entry.content, sharedStringHandlers(parts.sharedStrings, maxRecordBytes, limits.sharedStrings), maxRecordBytes);
   }
   parts.sheets = sheets.map(({ name, hidden, relationId }) => {
     const target = targets.get(relationId);
     return { name, hidden, path: target?.path ?? null, kind: target?.kind ?? 'worksheet' };
   });
-  parts.styles = formatIds.map((id) => numberStyleOf(formatCodes.get(id) ?? builtInFormat(id)));
+  parts.styles = formatIds.map((id) => (formatStyles.has(id) ? formatStyles.get(id)! : numberStyleOf(builtInFormat(id))));
   return parts;
 }
 
@@ -119,7 +144,7 @@ export async function readWorkbookParts(source: Readable, budget: InflateBudget,
  * Each `<si>` is one string: the text of its `<t>` elements, plain or in rich-text runs, without
  * the phonetic guides (`<rPh>`) that East Asian workbooks add.
  */
-function sharedStringHandlers(store: SharedStrings, maxBytes: number): XmlHandlers {
+function sharedStringHandlers(store: SharedStrings, maxBytes: number, maxStrings: number): XmlHandlers {
   let text = '';
   let tooLarge = false;
   let inText = false;
@@ -134,6 +159,7 @@ function sharedStringHandlers(store: SharedStrings, maxBytes: number): XmlHandle
   return {
     open(name) {
       if (name === 'si') {
+        if (store.size === maxStrings) throw pastLimit('shared strings', 'xl/sharedStrings.xml', maxStrings);
         text = '';
         tooLarge = false;
       } else if (name === 't') inText = !inPhonetic;

@@ -26,6 +26,21 @@ export class XmlRunError extends XmlFormatError {
 }
 
 /**
+ * Elements open at once a part may have: saxes keeps each open tag until it closes, so a part of
+ * millions of nested elements fills the heap. A worksheet nests 6 deep (`<worksheet>`,
+ * `<sheetData>`, `<row>`, `<c>`, `<is>`, `<r>`, `<t>`), Excel's other parts hardly more.
+ */
+export const MAX_DEPTH = 64;
+
+/** A part nests elements deeper than any workbook does. */
+export class XmlDepthError extends XmlFormatError {
+  override name = 'XmlDepthError';
+  constructor() {
+    super(`it nests elements more than ${MAX_DEPTH} deep, deeper than any spreadsheet program writes`);
+  }
+}
+
+/**
  * Characters of XML a text may take per byte of its value: `&quot;` and `&apos;`, the longest
  * entities a writer uses, stand for one character.
  */
@@ -44,13 +59,17 @@ const localName = (name: string): string => name.slice(name.indexOf(':') + 1);
 /** Calls `handlers` for the parser's events, and `reported` whenever the parser reports anything. */
 function listen(parser: SaxesParser, handlers: XmlHandlers, reported: () => void): void {
   const open = handlers.open?.bind(handlers);
+  let depth = 0;
   parser.on('opentag', (tag) => {
     reported();
+    depth += 1;
+    if (depth > MAX_DEPTH) throw new XmlDepthError();
     open?.(localName(tag.name), tag.attributes as Record<string, string>);
   });
   const close = handlers.close?.bind(handlers);
   parser.on('closetag', (tag) => {
     reported();
+    depth -= 1;
     close?.(localName(tag.name));
   });
   // Without a text handler saxes does not keep text at all.
