@@ -14,7 +14,7 @@ const sheet = { name: 'Products', rows: '<row><c t="inlineStr"><is><t>ean</t></i
 const withInPart = (parts: ZipPart[], path: string, before: string, xml: string) =>
   parts.map((part) => (part.path === path ? { ...part, content: part.content.toString().replace(before, `${xml}${before}`) } : part));
 
-const read = (parts: ZipPart[]) => readWorkbookParts(Readable.from([zipOf(parts)]), new InflateBudget(1 << 30), 1 << 20, LIMITS);
+const read = (parts: ZipPart[]) => readWorkbookParts(Readable.from([zipOf(parts)]), new InflateBudget(1 << 30), 1 << 20, undefined, LIMITS);
 const invalid = (detail: string) => ({ code: 'INVALID_XLSX', row: 0, message: `The file is not a readable .xlsx workbook (${detail}).` });
 const many = (count: number, element: (i: number) => string) => Array.from({ length: count }, (_, i) => element(i)).join('');
 

@@ -100,7 +100,7 @@ async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadR
     const problem = new FileProblem('INVALID_XLSX', 'The file was sent as an .xlsx workbook but is not one (no zip archive).', 0);
     return { rowsProcessed: 0, problem };
   }
-  const records = await storedWorkbookRecords(input.uploads, input.inputPath, input.options, input);
+  const records = await storedWorkbookRecords(input.uploads, input.inputPath, input.options, input, input.signal);
   try {
     await sink.consume(oneByOne(records));
   } catch (error) {

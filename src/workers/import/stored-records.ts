@@ -46,6 +46,7 @@ export async function storedWorkbookRecords(
   path: string,
   options: ImportOptions,
   limits: RecordLimits,
+  signal?: AbortSignal,
 ): Promise<AsyncGenerator<string[]>> {
   const { workbookRecords } = await import('./xlsx/workbook-records.js');
   return workbookRecords({
@@ -53,6 +54,7 @@ export async function storedWorkbookRecords(
     sheet: options.sheet ?? undefined,
     maxUncompressedBytes: limits.maxXlsxUncompressedBytes,
     maxRecordBytes: limits.maxRecordBytes,
+    signal,
   });
 }
 

@@ -71,6 +71,7 @@ export async function readWorkbookParts(
   source: Readable,
   budget: InflateBudget,
   maxRecordBytes: number,
+  signal?: AbortSignal,
   limits: WorkbookLimits = WORKBOOK_LIMITS,
 ): Promise<WorkbookParts> {
   const sheets: Array<Pick<SheetEntry, 'name' | 'hidden'> & { relationId: string }> = [];
@@ -125,7 +126,7 @@ export async function readWorkbookParts(
     },
   };
 
-  for await (const entry of zipEntries(source, budget)) {
+  for await (const entry of zipEntries(source, budget, signal)) {
     const path = entry.path.toLowerCase();
     if (path === 'xl/workbook.xml') await readXml(entry.content, workbook, maxRecordBytes);
     else if (path === 'xl/_rels/workbook.xml.rels') await readXml(entry.content, relationships, maxRecordBytes);

@@ -15,6 +15,8 @@ export interface WorkbookInput {
   maxUncompressedBytes: number;
   /** Most bytes of text one row may hold (IMPORT_MAX_RECORD_BYTES, as for a CSV record). */
   maxRecordBytes: number;
+  /** Stops the reading (a cancel, a shutdown): the records then reject with its reason. */
+  signal?: AbortSignal;
 }
 
 const KIND_NOTES: Record<SheetKind, string> = { worksheet: '', chart: ' (chart)', other: ' (not a worksheet)' };
@@ -62,10 +64,10 @@ export function chooseSheet(sheets: SheetEntry[], wanted: string | undefined): S
 export async function* workbookRecords(input: WorkbookInput): AsyncGenerator<string[]> {
   let records = 0;
   try {
-    const parts = await readWorkbookParts(input.open(), new InflateBudget(input.maxUncompressedBytes), input.maxRecordBytes);
+    const parts = await readWorkbookParts(input.open(), new InflateBudget(input.maxUncompressedBytes), input.maxRecordBytes, input.signal);
     const sheet = chooseSheet(parts.sheets, input.sheet);
     // The first pass has counted every member already; this budget only keeps the second honest.
-    for await (const entry of zipEntries(input.open(), new InflateBudget(input.maxUncompressedBytes))) {
+    for await (const entry of zipEntries(input.open(), new InflateBudget(input.maxUncompressedBytes), input.signal)) {
       if (entry.path.toLowerCase() !== sheet.path) continue;
       for await (const record of sheetRecords(entry.content, parts, input.maxRecordBytes)) {
         yield record;
