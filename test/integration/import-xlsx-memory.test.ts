@@ -88,13 +88,7 @@ describe('an xlsx import of a workbook that repeats one element by the million',
       return `<row r="${i + 2}"><c r="A${i + 2}" t="inlineStr"><is><t>${ean}</t></is></c><c r="B${i + 2}" t="inlineStr"><is><t>P</t></is></c></row>`;
     });
     const workbook = zipOf(handWrittenWorkbook({ sheets: [{ name: 'Products', rows: header + rows.join('') }] }));
-    const account = await ctx.createAccount();
-    const response = await uploadWorkbook(ctx, account.key, workbook);
-    expect(response.statusCode).toBe(202);
-    const died = worker.exited.then((how) => {
-      throw new Error(`the worker died (${how}): ${worker.output()}`);
-    });
-    const job = await Promise.race([ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000), died]);
+    const { job } = await importOnWorker(workbook);
     expect(job).toMatchObject({ status: 'completed', progress: { rows_processed: 5_000, rows_created: 5_000, rows_failed: 0 } });
     expect(worker.process.exitCode).toBeNull();
   }, 90_000);
@@ -107,6 +101,14 @@ describe('an xlsx import of a workbook that repeats one element by the million',
  */
 async function expectFailedAndWorkerUp(workbook: Buffer, problem: Record<string, unknown>): Promise<void> {
   expect(workbook.length).toBeLessThan(400_000);
+  const { key, job } = await importOnWorker(workbook);
+  expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+  expect(await reportOf(ctx, key, job.id)).toEqual([{ ean: null, field: null, ...problem }]);
+  expect(worker.process.exitCode).toBeNull();
+}
+
+/** Uploads `workbook` for a new account and waits for its import's end on the worker process; fails at once if the worker dies. */
+async function importOnWorker(workbook: Buffer) {
   const account = await ctx.createAccount();
   const response = await uploadWorkbook(ctx, account.key, workbook);
   expect(response.statusCode).toBe(202);
@@ -114,7 +116,5 @@ async function expectFailedAndWorkerUp(workbook: Buffer, problem: Record<string,
     throw new Error(`the worker died (${how}): ${worker.output()}`);
   });
   const job = await Promise.race([ctx.waitForJob(account.key, response.json<{ id: string }>().id, 60_000), died]);
-  expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
-  expect(await reportOf(ctx, account.key, job.id)).toEqual([{ ean: null, field: null, ...problem }]);
-  expect(worker.process.exitCode).toBeNull();
+  return { key: account.key, job };
 }
