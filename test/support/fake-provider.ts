@@ -36,8 +36,6 @@ export interface FakeCall {
   at: number;
   apiKey: string | undefined;
   status: number;
-  /** When its answer was sent, ms since the epoch (fractional); absent while it is delayed or for a dropped connection. */
-  answeredAt?: number;
 }
 
 export interface FakeProviderOptions {
@@ -128,7 +126,6 @@ export class FakeProvider {
       const headers: Record<string, string> = { 'content-type': 'raw' in answer ? answer.contentType : 'application/json' };
       if ('retryAfterSeconds' in answer) headers['retry-after'] = String(answer.retryAfterSeconds);
       if ('retryAfter' in answer) headers['retry-after'] = answer.retryAfter;
-      call.answeredAt = performance.timeOrigin + performance.now();
       response.writeHead(answer.status, headers).end('raw' in answer ? answer.raw : JSON.stringify(bodyOf(answer)));
     };
     const delay = answer.delayMs ?? this.options.delayMs ?? 0;
