@@ -192,7 +192,7 @@ describe('import on_error', () => {
     const job = await ctx.importCsv(account.key, 'ean,name\n96385075,Ink\n,Paper\n', { on_error: 'skip' });
     expect(job.status).toBe('failed');
     expect(job.error_code).toBe('IMPORT_FAILED');
-    expect(job.detail).toBe(`All 2 rows failed validation; no rows were imported. See /v1/jobs/${job.id}/errors.`);
+    expect(job.detail).toBe(`2 of 2 rows failed validation; no rows were imported. See /v1/jobs/${job.id}/errors.`);
     expect(job.progress).toMatchObject({ rows_failed: 2, rows_created: 0 });
     expect(await storedProducts(ctx, account.id)).toEqual([]);
   });

@@ -57,10 +57,10 @@ describe('the outcome of a finished import attempt', () => {
     expect(decideImportOutcome(attempt({ options: skip, rowsFailed: 3 })).outcome).toMatchObject({
       status: 'failed',
       errorCode: 'IMPORT_FAILED',
-      detail: `All 3 rows failed validation; no rows were imported. ${SEE}`,
+      detail: `3 of 3 rows failed validation; no rows were imported. ${SEE}`,
     });
     expect(decideImportOutcome(attempt({ options: skip, rowsProcessed: 1, rowsFailed: 1 })).outcome.detail).toBe(
-      `The only row failed validation; no rows were imported. ${SEE}`,
+      `1 of 1 row failed validation; no rows were imported. ${SEE}`,
     );
   });
 

@@ -53,7 +53,8 @@ export function decideImportOutcome(attempt: FinishedAttempt): ImportDecision {
   const valid = total - failed;
   const dryRun = options.dry_run ? 'Dry run: ' : '';
   if (failed > 0 && (options.on_error === 'abort' || valid === 0)) {
-    const which = valid === 0 ? (total === 1 ? 'The only row' : `All ${total} rows`) : `${failed} of ${rows(total)}`;
+    // Always "N of M", the contract's form, even when every row failed: clients read the counts from it.
+    const which = `${failed} of ${rows(total)}`;
     return {
       transaction: 'roll back',
       outcome: {
