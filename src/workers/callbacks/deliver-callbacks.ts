@@ -1,11 +1,6 @@
 import type { Logger } from 'pino';
 import { callbackTargetProblem } from '../../shared/callbacks/callback-target.js';
-import {
-  claimDueCallbacks,
-  markCallbackDelivered,
-  markCallbackFailed,
-  type DueCallback,
-} from '../../shared/callbacks/callback-queries.js';
+import { markCallbackDelivered, markCallbackFailed, type DueCallback } from '../../shared/callbacks/callback-queries.js';
 import { RefusedCallbackAddressError } from '../../shared/callbacks/pinned-lookup.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
 import { signingSecretsFor } from '../../shared/callbacks/signing-secrets.js';
@@ -13,6 +8,7 @@ import type { HostResolver } from '../../shared/callbacks/host-resolver.js';
 import type { Db } from '../../shared/db/pool.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import { toJobResource } from '../../shared/jobs/job-row.js';
+import { CallbackSlots } from './callback-slots.js';
 import { createCallbackAgents, postCallback, type CallbackAgents } from './post-callback.js';
 
 /** What callback delivery needs. */
@@ -34,8 +30,6 @@ export interface CallbackDeps {
 const LEASE_SECONDS = 60;
 const NO_SECRET =
   'not sent: no signing secret (the account has no callback secret, see POST /v1/callback-secret, and CALLBACK_SECRET is not set)';
-/** How many deliveries one worker process sends at a time. */
-const SLOTS = 20;
 
 /** Seconds until attempt `attempt + 1` (1-based `attempt` just failed), or null to give up. */
 export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAttempts: number): number | null {
@@ -93,9 +87,12 @@ async function deliverClaimed(deps: CallbackDeps, agents: CallbackAgents, callba
   log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
 }
 
-/** Delivers the callbacks that are due now, up to SLOTS of them; returns how many were attempted. */
+/**
+ * Delivers the callbacks that are due now, as many as one round of the process's slots takes
+ * (each account and receiver its share); returns how many were attempted.
+ */
 export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
-  const due = await claimDueCallbacks(deps.db, SLOTS, LEASE_SECONDS);
+  const due = await new CallbackSlots().claim(deps.db, LEASE_SECONDS);
   const agents = createCallbackAgents(deps);
   await Promise.all(due.map((callback) => deliverClaimed(deps, agents, callback)));
   return due.length;
@@ -103,20 +100,21 @@ export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
 
 /**
  * Delivers due callbacks, up to SLOTS at a time, until the returned function is called. Each
- * delivery holds one slot: a slot that frees claims the next due delivery at once, so a receiver
- * that waits out the timeout holds up its own callback only, never the other accounts'. Free slots
- * are also filled on each poll, which finds the retries that have come due. Once stopped, nothing
- * more is claimed; the deliveries under way still record their outcome.
+ * delivery holds one slot, and one receiver or account only its share of them (CallbackSlots): a
+ * slot that frees claims the next due delivery that fits at once, so a receiver that waits out the
+ * timeout holds up its own callbacks only, never the other receivers' or accounts'. Free slots are
+ * also filled on each poll, which finds the retries that have come due. Once stopped, nothing more
+ * is claimed; the deliveries under way still record their outcome.
  */
 export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
   const agents = createCallbackAgents(deps);
-  let underWay = 0;
+  const slots = new CallbackSlots();
   let stopped = false;
   let claiming = false;
   let claimAgain = false;
   const fillSlots = async (): Promise<void> => {
     // One claim at a time: slots freed meanwhile are filled by the next one, not by claims racing
-    // each other past SLOTS.
+    // each other past the slots or the shares.
     if (claiming) {
       claimAgain = true;
       return;
@@ -125,8 +123,8 @@ export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
     try {
       do {
         claimAgain = false;
-        if (stopped || underWay >= SLOTS) break;
-        const due = await claimDueCallbacks(deps.db, SLOTS - underWay, LEASE_SECONDS);
+        if (stopped) break;
+        const due = await slots.claim(deps.db, LEASE_SECONDS);
         for (const callback of due) start(callback);
       } while (claimAgain);
     } catch (error) {
@@ -136,14 +134,13 @@ export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
     }
   };
   const start = (callback: DueCallback): void => {
-    underWay += 1;
     deliverClaimed(deps, agents, callback)
       // Unrecorded (PostgreSQL unreachable): the claim's lease runs out and the delivery is taken again.
       .catch((error: unknown) =>
         deps.logger.warn({ err: error, jobId: callback.jobId, accountId: callback.accountId }, 'job callback attempt not recorded; retried after its lease'),
       )
       .finally(() => {
-        underWay -= 1;
+        slots.release(callback);
         void fillSlots();
       });
   };
