@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Db } from '../shared/db/pool.js';
 import { resetJobForRetry } from '../shared/jobs/job-control-queries.js';
+import { findJobOfAnyAccount } from '../shared/jobs/job-queries.js';
 import type { JobRow } from '../shared/jobs/job-row.js';
 import type { JobQueues, QueuedJob } from '../shared/queues.js';
 import { AppError } from './errors.js';
@@ -53,7 +54,13 @@ export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: 
     throw new AppError(409, 'JOB_NOT_FINISHED', "The job's last run is still stopping; retry it in a moment.");
   }
   const reset = await resetJobForRetry(deps.db, job.id);
-  if (!reset) throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
+  if (!reset) {
+    // The row changed since it was checked: another retry ran it, or the retention cleanup
+    // removed the import's upload meanwhile (422 then, as if the retry had come after it).
+    const current = await findJobOfAnyAccount(deps.db, job.id);
+    if (current && current.status !== 'processing') assertRetryable(current);
+    throw new AppError(409, 'JOB_NOT_FINISHED', 'The job is already running again.');
+  }
   // If queueing fails now, the row stays `processing` and the reconciler queues it again. The new
   // delivery carries the new run: the old run's clean-up, if it comes late, ends nothing of it.
   await deps.queues.enqueue(job.type, job.id, reset.run_number);

@@ -1,4 +1,4 @@
-import type { Db } from '../shared/db/pool.js';
+import type { Db, DbClient } from '../shared/db/pool.js';
 
 /** Every table in the `import_staging` schema: staging and report tables of import attempts. */
 export async function importStagingTables(db: Db): Promise<string[]> {
@@ -12,23 +12,31 @@ export async function processingJobIds(db: Db, ids: string[]): Promise<Set<strin
   return new Set(rows.map((job) => job.id));
 }
 
+/** A job whose upload the retention removes: it ended more than `days` (a parameter such as `$1`) days ago. */
+const expiredUpload = (days: string) =>
+  `input_path IS NOT NULL AND status <> 'processing' AND finished_at < now() - make_interval(days => ${days})`;
+
 /** Jobs that ended more than `retentionDays` ago and still point at their upload. */
 export async function jobsWithExpiredUploads(db: Db, retentionDays: number): Promise<Array<{ id: string; input_path: string }>> {
   const { rows } = await db.query<{ id: string; input_path: string }>(
-    `SELECT id, input_path FROM jobs
-     WHERE input_path IS NOT NULL AND status <> 'processing'
-       AND finished_at < now() - make_interval(days => $1)`,
+    `SELECT id, input_path FROM jobs WHERE ${expiredUpload('$1')}`,
     [retentionDays],
   );
   return rows;
 }
 
 /**
- * Forgets a job's upload once it is removed (a retry then refuses to run without it). Only while
- * the row still points at that upload; false when another pass forgot it first.
+ * In the transaction that removes a job's upload, forgets it: only while the row still points at
+ * that upload and the job is still past the retention (a retry may have put it back to
+ * `processing` since the pass chose it). The row stays locked until the transaction ends, so a
+ * retry waits and then finds the upload gone (or, if the removal failed and rolled back, kept).
+ * False when the upload is not to be removed (any more).
  */
-export async function clearInputPath(db: Db, jobId: string, inputPath: string): Promise<boolean> {
-  const { rowCount } = await db.query('UPDATE jobs SET input_path = NULL WHERE id = $1 AND input_path = $2', [jobId, inputPath]);
+export async function clearInputPath(client: Db | DbClient, jobId: string, inputPath: string, retentionDays: number): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `UPDATE jobs SET input_path = NULL WHERE id = $1 AND input_path = $2 AND ${expiredUpload('$3')}`,
+    [jobId, inputPath, retentionDays],
+  );
   return rowCount === 1;
 }
 
@@ -47,11 +55,12 @@ export async function jobsWithExpiredExportResults(
 }
 
 /**
- * Forgets a job's export file once it is removed: the job then shows `links.result: null`. Only
- * while the row still points at that file; false when another pass forgot it first.
+ * In the transaction that removes a job's export file, forgets it: the job then shows
+ * `links.result: null`. Only while the row still points at that file; false when another pass
+ * forgot it first.
  */
-export async function clearResultPath(db: Db, jobId: string, resultPath: string): Promise<boolean> {
-  const { rowCount } = await db.query('UPDATE jobs SET result_path = NULL WHERE id = $1 AND result_path = $2', [jobId, resultPath]);
+export async function clearResultPath(client: Db | DbClient, jobId: string, resultPath: string): Promise<boolean> {
+  const { rowCount } = await client.query('UPDATE jobs SET result_path = NULL WHERE id = $1 AND result_path = $2', [jobId, resultPath]);
   return rowCount === 1;
 }
 

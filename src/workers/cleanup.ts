@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db } from '../shared/db/pool.js';
+import { withTransaction, type Db, type DbClient } from '../shared/db/pool.js';
 import type { FileStore } from '../shared/storage/file-store.js';
 import {
   clearInputPath,
@@ -59,8 +59,12 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const failures: unknown[] = [];
   const expiredUploads = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
   const uploadsRemoved = await removeThenForget(
+    deps.db,
     withInlineUploads(deps.db, deps.uploads),
-    expiredUploads.map((job) => ({ path: job.input_path, forget: () => clearInputPath(deps.db, job.id, job.input_path) })),
+    expiredUploads.map((job) => ({
+      path: job.input_path,
+      forget: (client) => clearInputPath(client, job.id, job.input_path, deps.uploadRetentionDays),
+    })),
     failures,
   );
   const now = deps.now?.() ?? new Date();
@@ -68,8 +72,9 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   // result download answers 404 (a download that read the row just before finds no file: 404 too).
   const expiredResults = await jobsWithExpiredExportResults(deps.db, now, deps.exportRetentionDays ?? 7);
   const exportFilesRemoved = await removeThenForget(
+    deps.db,
     deps.uploads,
-    expiredResults.map((job) => ({ path: job.result_path, forget: () => clearResultPath(deps.db, job.id, job.result_path) })),
+    expiredResults.map((job) => ({ path: job.result_path, forget: (client) => clearResultPath(client, job.id, job.result_path) })),
     failures,
   );
   const incompleteRemoved = await deps.uploads.removeIncomplete(new Date(now.getTime() - INCOMPLETE_AFTER_MS));
@@ -97,25 +102,33 @@ async function dropAbandonedStagingTables(db: Db): Promise<number> {
 }
 
 /**
- * Removes each file, then forgets its path (`forget`; false when another pass did it first).
- * The path goes only once the file is gone: a path forgotten first would leave a file that
- * failed to go in the store for good, with nothing pointing at it. A failure is added to
+ * Removes each file that its job still lets go, one transaction a file: `forget` checks the job
+ * row again and forgets the path (false: keep the file, another pass forgot it or a retry needs it
+ * again), the file is removed while that row stays locked, then the transaction commits. So a
+ * retry waits for the removal and then finds the path gone, and a file is never removed from
+ * under a job that took it back since the pass chose it (a large pass on object storage takes
+ * minutes). A removal that fails rolls the forgetting back: its path stays on the job, where the
+ * next pass finds it again (a file left is better than a path to nothing). A failure is added to
  * `failures` and the next file goes on. Returns how many paths this pass forgot.
  */
 async function removeThenForget(
+  db: Db,
   store: FileStore,
-  files: Array<{ path: string; forget: () => Promise<boolean> }>,
+  files: Array<{ path: string; forget: (client: DbClient) => Promise<boolean> }>,
   failures: unknown[],
 ): Promise<number> {
   let forgotten = 0;
   for (const file of files) {
     try {
-      await store.remove(file.path);
+      const removed = await withTransaction(db, async (client) => {
+        if (!(await file.forget(client))) return false;
+        await store.remove(file.path);
+        return true;
+      });
+      if (removed) forgotten += 1;
     } catch (error) {
       failures.push(error);
-      continue;
     }
-    if (await file.forget()) forgotten += 1;
   }
   return forgotten;
 }

@@ -113,12 +113,13 @@ describe('the job cache of an API process', () => {
 
   it('hears the retention clear an upload (the rows.csv link) and a removed job', async () => {
     const { accountId, jobId } = await queuedJob();
+    await ctx.db.query(`UPDATE jobs SET status = 'failed', finished_at = now() - interval '8 days' WHERE id = $1`, [jobId]);
     const { find, listener } = await listening(60_000);
     const inputPath = (await find(accountId, jobId))?.input_path;
     expect(inputPath).not.toBeNull();
 
     const cleared = await nextAnnouncement(listener, jobId);
-    await clearInputPath(ctx.db, jobId, inputPath!);
+    await clearInputPath(ctx.db, jobId, inputPath!, 7);
     await cleared();
     expect((await find(accountId, jobId))?.input_path).toBeNull();
 

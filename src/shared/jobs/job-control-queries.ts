@@ -33,7 +33,9 @@ export type RetriedJobRow = JobRow & { run_number: number };
  * enrichment resumes after its last settled product (README "Resumable"), since each lookup costs
  * the account's provider quota: it keeps its checkpoint, the products it took, and the counts and
  * report entries of the settled products (see {@link keepEnrichmentProgress}). Returns null when
- * the job was not failed or cancelled (any more).
+ * the job was not failed or cancelled (any more), or is an import whose upload the retention
+ * removed: the cleanup forgets the upload in the transaction that removes it, with the row locked,
+ * so a retry meanwhile waits and then sees it gone.
  */
 export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRow | null> {
   return withTransaction(db, async (client) => {
@@ -44,7 +46,7 @@ export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRo
            rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
            callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
            updated_at = now()
-         WHERE id = $1 AND status IN ('failed', 'cancelled')
+         WHERE id = $1 AND status IN ('failed', 'cancelled') AND (type <> 'import' OR input_path IS NOT NULL)
          RETURNING ${JOB_COLUMNS}, run_number`,
         [id],
       ),
