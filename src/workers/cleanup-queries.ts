@@ -65,6 +65,29 @@ export async function clearResultPath(client: Db | DbClient, jobId: string, resu
 }
 
 /**
+ * Files of export attempts that neither recorded nor removed them (their process died; migration
+ * 022), of jobs that ended before `endedBefore`. None is a job's result: recording one takes it.
+ */
+export async function abandonedExportFiles(db: Db, endedBefore: Date): Promise<Array<{ job_id: string; path: string }>> {
+  const { rows } = await db.query<{ job_id: string; path: string }>(
+    `SELECT f.job_id, f.path FROM export_attempt_files f JOIN jobs j ON j.id = f.job_id
+     WHERE j.status <> 'processing' AND j.finished_at < $1::timestamptz`,
+    [endedBefore],
+  );
+  return rows;
+}
+
+/**
+ * In the transaction that removes an abandoned export attempt's file, forgets it; the row stays
+ * locked until then, so an attempt recording that file as its result waits and then records
+ * nothing. False when another pass forgot it first.
+ */
+export async function forgetExportAttemptFile(client: Db | DbClient, jobId: string, path: string): Promise<boolean> {
+  const { rowCount } = await client.query('DELETE FROM export_attempt_files WHERE job_id = $1 AND path = $2', [jobId, path]);
+  return rowCount === 1;
+}
+
+/**
  * Deletes the checkpoints of enrichments that ended more than `retentionDays` ago, and with them
  * the products each took (migration 019). Returns how many jobs' checkpoints went.
  *

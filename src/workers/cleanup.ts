@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import { withTransaction, type Db, type DbClient } from '../shared/db/pool.js';
 import type { FileStore } from '../shared/storage/file-store.js';
 import {
+  abandonedExportFiles,
   clearInputPath,
   clearResultPath,
   deleteExpiredEnrichmentCheckpoints,
+  forgetExportAttemptFile,
   importStagingTables,
   jobsWithExpiredExportResults,
   jobsWithExpiredUploads,
@@ -20,11 +22,16 @@ export interface CleanupResult {
   exportFilesRemoved: number;
   /** Writes abandoned half-way (a process died mid-upload): partial files, unfinished multipart uploads. */
   incompleteRemoved: number;
+  /** Complete export files whose attempt died before recording them, of jobs that ended a day ago or more. */
+  abandonedExportFilesRemoved: number;
   /** Checkpoints, with the products they took, of enrichments that ended longer ago than the upload retention. */
   enrichmentCheckpointsRemoved: number;
 }
 
-/** An upload or export still being written after this long was abandoned by a process that died. */
+/**
+ * An upload or export still being written after this long was abandoned by a process that died,
+ * and so was an export file not recorded this long after its job ended.
+ */
 const INCOMPLETE_AFTER_MS = 24 * 3_600_000;
 
 export interface CleanupDeps {
@@ -46,7 +53,7 @@ export interface CleanupDeps {
  * a crashed attempt left behind (only once their job is no longer processing, since a running
  * attempt may own them), removes uploads and export files past their retention, clearing the
  * job's input or result path, and removes writes that a dead process left unfinished (on either
- * store). An upload kept in PostgreSQL (a small one) goes as a stored file does. The checkpoint
+ * store), with the complete export files of attempts that died before recording them. An upload kept in PostgreSQL (a small one) goes as a stored file does. The checkpoint
  * of an enrichment that ended as long ago as an upload goes too, with the products it took.
  *
  * A file the store fails to remove keeps its path in the job row, where the next pass finds it
@@ -77,11 +84,27 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     expiredResults.map((job) => ({ path: job.result_path, forget: (client) => clearResultPath(client, job.id, job.result_path) })),
     failures,
   );
-  const incompleteRemoved = await deps.uploads.removeIncomplete(new Date(now.getTime() - INCOMPLETE_AFTER_MS));
+  const abandonedBefore = new Date(now.getTime() - INCOMPLETE_AFTER_MS);
+  const incompleteRemoved = await deps.uploads.removeIncomplete(abandonedBefore);
+  // A day after the job ended, an attempt that wrote one of these is not stopping any more.
+  const abandonedExports = await abandonedExportFiles(deps.db, abandonedBefore);
+  const abandonedExportFilesRemoved = await removeThenForget(
+    deps.db,
+    deps.uploads,
+    abandonedExports.map((file) => ({ path: file.path, forget: (client) => forgetExportAttemptFile(client, file.job_id, file.path) })),
+    failures,
+  );
   if (failures.length > 0) {
     throw new AggregateError(failures, `${failures.length} expired file(s) could not be removed; their jobs keep their paths for the next pass`);
   }
-  return { stagingTablesDropped, uploadsRemoved, exportFilesRemoved, incompleteRemoved, enrichmentCheckpointsRemoved };
+  return {
+    stagingTablesDropped,
+    uploadsRemoved,
+    exportFilesRemoved,
+    incompleteRemoved,
+    abandonedExportFilesRemoved,
+    enrichmentCheckpointsRemoved,
+  };
 }
 
 /** Drops the staging tables of jobs that are no longer processing; returns how many. */

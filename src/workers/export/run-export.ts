@@ -11,7 +11,7 @@ import {
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
-import { saveExportResult } from './export-queries.js';
+import { noteExportAttemptFile, saveExportResult } from './export-queries.js';
 import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
 import { writeSnapshot } from './snapshot-writer.js';
 
@@ -32,7 +32,9 @@ export interface ExportDeps {
  * file renamed at the end, or a multipart upload completed at the end), then records the file and
  * `completed` in one transaction. Returns the outcome, or null when the job had already ended (a
  * duplicate delivery, or cancelled just before the end). Never leaves a partial file: on any failure, cancellation or shutdown the file is
- * removed and the error is thrown (an I/O failure is retried by the queue). With a storage limit,
+ * removed and the error is thrown (an I/O failure is retried by the queue). The file's name is
+ * noted on the job before it is written: if the process dies before it records or removes the
+ * file, the periodic cleanup removes it once the job has ended. With a storage limit,
  * an export of an account whose stored files fill it is not run, and one whose file does not fit
  * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay.
  */
@@ -55,6 +57,7 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
   }
   // A name of its own per attempt: two deliveries of one job never write or remove each other's file.
   const resultPath = exportResultPath(`${jobId}-${randomBytes(4).toString('hex')}`, options);
+  await noteExportAttemptFile(deps.db, jobId, resultPath);
   const writer = deps.files.createWriter(resultPath);
   const startedAt = Date.now();
   log.info({ options }, 'export started');
@@ -120,7 +123,7 @@ async function recordResult(
       if (!(await lockProcessingJob(client, jobId))) return null;
       const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
       if (overLimit) return (await finishJob(client, jobId, overLimit)) ? overLimit : null;
-      await saveExportResult(client, jobId, result.resultPath, size);
+      if (!(await saveExportResult(client, jobId, result.resultPath, size))) return null;
       return (await finishJob(client, jobId, completed)) ? completed : null;
     });
   } finally {
