@@ -23,10 +23,9 @@ export function isParserError(error: unknown): error is ParserError {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' && /QUOTE|CSV_/.test(error.code);
 }
 
-/** The record counts csv-parse attaches to its errors and to each record's `info`; `field`: the field before a misplaced quote. */
+/** The record count csv-parse attaches to its errors and to each record's `info`; `field`: the field before a misplaced quote. */
 interface ParserPosition {
   code?: string;
-  lines?: number;
   records?: number;
   field?: unknown;
 }
@@ -39,17 +38,17 @@ const TEXT_FORMULA_HINT = ` A cell written ="…" (Excel's notation for text suc
 
 /**
  * Turns a csv-parse error into a {@link FileProblem}. `records` counts the header too, so the
- * failing data row is `records`. `recordLine` is the line where the failing record begins, so an
- * unclosed quote (which csv-parse only notices at the end of the file) is reported where it began.
+ * failing data row is `records`. `line` is the file's line of the problem (csv-parse's own count
+ * takes a CRLF inside a quoted cell for two lines; see ParserLines); for an unclosed quote, which
+ * csv-parse only notices at the end of the file, the line where the failing record begins.
  */
-export function fileProblemFromParser(error: Error & ParserPosition, recordLine: number, maxRecordBytes: number): FileProblem {
+export function fileProblemFromParser(error: Error & ParserPosition, line: number, maxRecordBytes: number): FileProblem {
   const row = error.records ?? 0;
-  const line = error.lines ?? recordLine;
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return new FileProblem(
         'UNTERMINATED_QUOTE',
-        `Unterminated quoted field: the quote opened on line ${recordLine} (row ${row}) is never closed.`,
+        `Unterminated quoted field: the quote opened on line ${line} (row ${row}) is never closed.`,
         row,
       );
     case 'CSV_INVALID_CLOSING_QUOTE':

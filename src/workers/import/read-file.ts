@@ -9,6 +9,7 @@ import { HeaderError } from './header.js';
 import type { ImportWriter } from './import-writer.js';
 import { InputGuard } from './input-guard.js';
 import { inputGuardProblem } from './input-problem.js';
+import { fileLineOf } from './parser-lines.js';
 import { RecordSink } from './record-sink.js';
 import { storedWorkbookRecords } from './stored-records.js';
 
@@ -80,7 +81,8 @@ export async function readFile(input: ReadFileInput): Promise<ReadResult> {
     else {
       // csv-parse reports an unclosed quote only at the end of the file: find where its record began.
       const scan = error.code === 'CSV_QUOTE_NOT_CLOSED' || !error.lines;
-      const line = scan ? await failedRecordLine(source, whole ?? (await parseWholeFile(source, input.maxRecordBytes))) : error.lines!;
+      const parserLine = scan ? (whole ?? (await parseWholeFile(source, input.maxRecordBytes))).lastLine : error.lines!;
+      const line = await fileLineOf(openUtf8(source), parserLine, scan);
       result.problem = fileProblemFromParser(error, line, input.maxRecordBytes);
     }
     return result;
@@ -115,7 +117,7 @@ async function readWorkbook(input: ReadFileInput, isZip: boolean): Promise<ReadR
 interface WholeFileParse {
   /** The error it stops at; null when it reads the whole file. */
   error: ParserError | null;
-  /** The last line of the last complete record. */
+  /** csv-parse's line where the last complete record ends (0: none); see {@link fileLineOf}. */
   lastLine: number;
 }
 
@@ -136,22 +138,6 @@ async function parseWholeFile(source: CsvSource, maxRecordBytes: number): Promis
     return { error: isParserError(error) ? error : null, lastLine };
   }
 }
-
-/**
- * Where the record that failed to parse begins: the first non-blank line after the last complete
- * record (csv-parse reports an unclosed quote only at the end of the file).
- */
-async function failedRecordLine(source: CsvSource, parsed: WholeFileParse): Promise<number> {
-  let line = 1;
-  for await (const chunk of openUtf8(source) as AsyncIterable<Buffer>) {
-    for (const byte of chunk) {
-      if (byte === 0x0a) line += 1;
-      else if (line > parsed.lastLine && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return line;
-    }
-  }
-  return parsed.lastLine + 1;
-}
-
 
 /** Records as batches of one, for the sink: a workbook's reader gives them one at a time. */
 async function* oneByOne(records: AsyncIterable<string[]>): AsyncGenerator<string[][]> {
