@@ -13,17 +13,38 @@ export interface JobRowError {
   message: string;
 }
 
-/** A page of a job's report in row order, one entry more than `limit` to tell whether there is more. */
+/** Before every entry of a report: rows start at 0 (the header). */
+const REPORT_START: [number, number] = [-1, 0];
+
+/**
+ * A page of a job's report in row order, one entry more than `limit` to tell whether there is more.
+ *
+ * Each entry is found on its own, the first after the one before (a recursive walk of the
+ * (job_id, row, ordinal) key, one short index descent per entry), so a page costs its size
+ * whatever the planner believes. A plain `ORDER BY … LIMIT` leaves the plan to statistics: on a
+ * report table never analyzed yet (a fresh database's first big import) the planner expects a
+ * few hundred entries and sorts every entry after the cursor for each page, which makes a long
+ * report take time quadratic in its length to read.
+ */
 export async function listJobErrors(
   db: Db,
   jobId: string,
   page: { limit: number; after?: [number, number] },
 ): Promise<JobRowError[]> {
+  const [afterRow, afterOrdinal] = page.after ?? REPORT_START;
   const { rows } = await db.query<JobRowError>(
-    `SELECT row, ordinal, ean, field, code, message FROM job_row_errors
-     WHERE job_id = $1 AND ($2::bigint IS NULL OR (row, ordinal) > ($2, $3))
-     ORDER BY row, ordinal LIMIT $4`,
-    [jobId, page.after?.[0] ?? null, page.after?.[1] ?? null, page.limit + 1],
+    `WITH RECURSIVE entries AS (
+       (SELECT row, ordinal, ean, field, code, message, 1 AS taken FROM job_row_errors
+        WHERE job_id = $1 AND (row, ordinal) > ($2, $3) ORDER BY row, ordinal LIMIT 1)
+       UNION ALL
+       SELECT next.*, entries.taken + 1 FROM entries CROSS JOIN LATERAL (
+         SELECT row, ordinal, ean, field, code, message FROM job_row_errors
+         WHERE job_id = $1 AND (row, ordinal) > (entries.row, entries.ordinal) ORDER BY row, ordinal LIMIT 1
+       ) next
+       WHERE entries.taken < $4
+     )
+     SELECT row, ordinal, ean, field, code, message FROM entries ORDER BY row, ordinal`,
+    [jobId, afterRow, afterOrdinal, page.limit + 1],
   );
   return rows;
 }
@@ -41,6 +62,11 @@ export interface FailedRow {
  * Failed rows after `afterRow`, each once with its problems joined by "; ": at most `limit` rows,
  * and only as many as fit in `maxRawBytes` of raw records (always at least one), so that a page
  * of very wide rows is as small as a page of narrow ones. An empty page means the end.
+ *
+ * The page's row numbers are found one by one, each the first after the one before (a recursive
+ * walk of the (job_id, row, …) key), and each row's problems by its key: a page costs its size
+ * whatever the statistics say (see {@link listJobErrors}; a `GROUP BY row ORDER BY row LIMIT`
+ * over the rows after the cursor had an un-analyzed table's page sort all of them).
  */
 export async function listFailedRows(
   db: Db,
@@ -48,13 +74,20 @@ export async function listFailedRows(
   page: { afterRow: number; limit: number; maxRawBytes: number },
 ): Promise<FailedRow[]> {
   const { rows } = await db.query<FailedRow>(
-    `WITH failed AS (
-       SELECT row, max(raw) AS raw,
-              string_agg(coalesce(field, ''), '; ' ORDER BY ordinal) AS fields,
-              string_agg(code, '; ' ORDER BY ordinal) AS codes,
-              string_agg(message, ' ' ORDER BY ordinal) AS messages
-       FROM job_row_errors WHERE job_id = $1 AND row > $2
-       GROUP BY row ORDER BY row LIMIT $3
+    `WITH RECURSIVE failed_rows (row, taken) AS (
+       SELECT min(row), 1 FROM job_row_errors WHERE job_id = $1 AND row > $2
+       UNION ALL
+       SELECT (SELECT min(row) FROM job_row_errors WHERE job_id = $1 AND row > failed_rows.row), taken + 1
+       FROM failed_rows WHERE failed_rows.row IS NOT NULL AND taken < $3
+     ), failed AS (
+       SELECT failed_rows.row, problems.* FROM failed_rows CROSS JOIN LATERAL (
+         SELECT max(raw) AS raw,
+                string_agg(coalesce(field, ''), '; ' ORDER BY ordinal) AS fields,
+                string_agg(code, '; ' ORDER BY ordinal) AS codes,
+                string_agg(message, ' ' ORDER BY ordinal) AS messages
+         FROM job_row_errors WHERE job_id = $1 AND row = failed_rows.row
+       ) problems
+       WHERE failed_rows.row IS NOT NULL
      ), sized AS (
        SELECT failed.*, sum(coalesce(octet_length(raw), 0)) OVER (ORDER BY row) AS bytes_through FROM failed
      )
