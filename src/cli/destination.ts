@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, lstat, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -52,17 +52,21 @@ export async function isSameFile(first: string, second: string): Promise<boolean
 }
 
 /**
- * The first of `candidates` where nothing is (a file, a folder or a link alike): a name the CLI
- * chose itself never replaces what the user has. A path that cannot be looked at (a name too long,
- * a folder that cannot be searched) counts as free: writing it then fails with the real reason.
+ * Creates the first of `candidates` where nothing is (a file, a folder or a link alike), empty and
+ * exclusively (`wx`), and returns it; null when all are taken. A name the CLI chose itself never
+ * replaces what the user has, and two runs choosing at once never get the same one: the second
+ * finds the first's file and takes the next name. A name that cannot be created for another
+ * reason (too long, a folder that cannot be written) fails with that reason.
  */
-export async function firstFreePath(candidates: string[]): Promise<string | null> {
+export async function reserveFreePath(candidates: string[]): Promise<string | null> {
   for (const candidate of candidates) {
-    const taken = await lstat(candidate).then(
-      () => true,
-      () => false,
-    );
-    if (!taken) return candidate;
+    try {
+      await (await open(candidate, 'wx')).close();
+      return candidate;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new CliError(`Could not create ${candidate}: ${code ?? (error as Error).message}`, EXIT.usage);
+    }
   }
   return null;
 }

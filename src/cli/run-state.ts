@@ -13,7 +13,10 @@ export interface StartedJob {
 export interface RunState {
   exitCode: ExitCode;
   job: StartedJob | null;
-  /** Downloads' `.part` files that exist now: Ctrl+C removes them, so none is left behind. */
+  /**
+   * Files of this run's that exist now and are not whole yet (downloads' `.part` files, a name
+   * reserved for one): a signal that stops the CLI removes them, so none is left behind.
+   */
   partialFiles: Set<string>;
 }
 

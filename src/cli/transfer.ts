@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
@@ -102,7 +103,7 @@ export interface Download {
  * GETs `path` into `target`, with a bar when `progress` is given. The body goes to a `.part` file
  * beside the destination, renamed at the end, so an interrupted download never leaves a file that
  * looks whole. The body is saved within the client's attempt: a download cut off mid-body is a
- * network error, and the GET is sent again and the `.part` file written anew.
+ * network error, and the GET is sent again into a new `.part` file.
  */
 export async function downloadTo(
   client: ApiClient,
@@ -120,9 +121,19 @@ export async function downloadTo(
 }
 
 /**
+ * `DEST.<random>.part` beside `destination`: the attempt's own, never another run's writing the same
+ * destination at the same time (it is created exclusively, see {@link saveBody}).
+ */
+function partialPath(destination: string): string {
+  return join(dirname(destination), `${basename(destination)}.${randomBytes(4).toString('hex')}.part`);
+}
+
+/**
  * One attempt's answer to a download, written to its `.part` file and renamed. The `.part` file is
- * in `partialFiles` while it exists: Ctrl+C ends the process at once (main.ts), without this
- * function's cleanup, and removes what the set holds. A local failure (no such folder, no
+ * the attempt's own: two runs downloading to one destination at once each write and rename their
+ * own bytes, and the one renaming last replaces the other's file, as one run after the other
+ * would. The `.part` file is in `partialFiles` while it exists: Ctrl+C ends the process at once
+ * (main.ts), without this function's cleanup, and removes what the set holds. A local failure (no such folder, no
  * permission) is the caller's to fix and thrown as a usage error; any other is the network's,
  * thrown as it is for the client to retry.
  */
@@ -136,8 +147,9 @@ async function saveBody(
   const destination = 'file' in target ? target.file : join(target.folder, attachmentName(response) ?? target.fallbackName);
   const length = response.headers.get('content-length');
   const total = length === null ? null : Number(length);
-  const partial = join(dirname(destination), `${basename(destination)}.part`);
+  const partial = partialPath(destination);
   let written = 0;
+  let created = false;
   partialFiles.add(partial);
   try {
     if (!response.body) throw new CliError(`The service sent no body for ${path}.`, EXIT.server);
@@ -145,9 +157,11 @@ async function saveBody(
       written = bytes;
       bar?.update(bytes, total);
     });
-    // Opened before the first byte is counted: once the bar shows, the .part file is there.
-    const file = createWriteStream(partial);
+    // Opened before the first byte is counted: once the bar shows, the .part file is there. `wx`:
+    // a file already of that name is not this attempt's to write into, nor to remove.
+    const file = createWriteStream(partial, { flags: 'wx' });
     await once(file, 'open');
+    created = true;
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), counter, file);
     await rename(partial, destination);
     return { bytes: written, file: destination };
@@ -155,7 +169,7 @@ async function saveBody(
     // The real failure is the one to report, not a cleanup's (a name too long fails both alike).
     // A body not yet piped (the file could not be opened) is cancelled, not left to hold its connection.
     await response.body?.cancel().catch(() => undefined);
-    await rm(partial, { force: true }).catch(() => undefined);
+    if (created) await rm(partial, { force: true }).catch(() => undefined);
     const local = typeof (error as NodeJS.ErrnoException).syscall === 'string';
     if (local) throw new CliError(`Could not download ${path} to ${destination}: ${(error as Error).message}`, EXIT.usage);
     throw error;

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -135,7 +135,7 @@ describe('catalog export on a download cut off mid-body', { timeout: 60_000 }, (
     expect(run.stderr).toMatch(/network error \(the answer was cut off: \S+\); retrying/);
     expect(downloads).toBe(2);
     expect(await readFile(output, 'utf8')).toBe(file);
-    expect(await readdir(folder)).not.toContain('cut-off.csv.part');
+    expect(await partFiles()).toEqual([]);
   });
 });
 
@@ -154,24 +154,119 @@ describe('catalog import on an event stream that sends what is not a job', { tim
   });
 });
 
+/** A download that starts and then stalls (as a slow storage would), answered to every GET but the job's events. */
+function stallingExport(request: IncomingMessage, response: ServerResponse): void {
+  if (request.method === 'POST') return void response.writeHead(202).end(JSON.stringify({ id: JOB_ID, status: 'processing' }));
+  if (request.url!.endsWith('/events')) return void response.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: 2\nevent: end\ndata: ${JSON.stringify(exportJob)}\n\n`);
+  response.writeHead(200, { 'content-type': 'text/csv', 'content-length': '1000000' });
+  response.write('ean,name\n4006381333931,Pen\n');
+}
+
+/** The `.part` files in the test folder. */
+async function partFiles(): Promise<string[]> {
+  return (await readdir(folder)).filter((name) => name.endsWith('.part'));
+}
+
 describe('catalog export, stopped by Ctrl+C while it downloads', { timeout: 60_000 }, () => {
-  it('leaves no .part file behind', async () => {
-    const stand = await standIn((request, response) => {
-      if (request.method === 'POST') return response.writeHead(202).end(JSON.stringify({ id: JOB_ID, status: 'processing' }));
-      if (request.url!.endsWith('/events')) return response.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: 2\nevent: end\ndata: ${JSON.stringify(exportJob)}\n\n`);
-      // The download: a first part of the file, then nothing more (as a slow storage would).
-      response.writeHead(200, { 'content-type': 'text/csv', 'content-length': '1000000' });
-      response.write('ean,name\n4006381333931,Pen\n');
-    });
+  it('leaves no .part file behind on Ctrl+C', async () => {
+    const stand = await standIn(stallingExport);
     const output = join(folder, 'out.csv');
     const cli = startProcess(compiled.command, ['export', '-o', output], env(stand.url));
     await cli.stderrMatch(/^download: /m);
-    await expect(access(`${output}.part`)).resolves.toBeUndefined();
+    expect(await partFiles()).toEqual([expect.stringMatching(/^out\.csv\.[0-9a-f]+\.part$/)]);
     cli.child.kill('SIGINT');
     const run = await cli.done;
 
     expect(run.code, run.stderr).toBe(130);
-    expect(await readdir(folder)).not.toContain('out.csv.part');
+    expect(await partFiles()).toEqual([]);
     expect(await readdir(folder)).not.toContain('out.csv');
+  });
+});
+
+/** Job `id` as it ended: an export with its file, or an import whose row failed (IMPORT_FAILED). */
+function endedJob(id: string, type: 'export' | 'import'): object {
+  const links = { self: `/v1/jobs/${id}`, errors: `/v1/jobs/${id}/errors`, errors_csv: `/v1/jobs/${id}/errors.csv`, result: `/v1/jobs/${id}/result` };
+  if (type === 'export') return { ...exportJob, id, links };
+  const progress = { ...exportJob.progress, rows_succeeded: 0, rows_failed: 1 };
+  return { ...exportJob, id, type, status: 'failed', error_code: 'IMPORT_FAILED', progress, links: { ...links, result: '', rows_csv: `/v1/jobs/${id}/rows.csv` } };
+}
+
+/**
+ * A stand-in for runs at once: the n-th POST starts job `n`, whose events end it at once (see
+ * `endedJob`); a download (a GET of `result` or `rows.csv`) sends its first line and waits in
+ * `downloads` under its job's id for the test to finish it with that job's file.
+ */
+async function concurrentStandIn(type: 'export' | 'import') {
+  const downloads = new Map<string, ServerResponse>();
+  const jobId = (index: number) => `${JOB_ID.slice(0, -1)}${index}`;
+  let posts = 0;
+  const stand = await standIn((request, response) => {
+    if (request.method === 'POST') return void response.writeHead(202).end(JSON.stringify({ id: jobId(posts++), status: 'processing' }));
+    const id = /\/v1\/jobs\/([\w-]+)/.exec(request.url!)![1]!;
+    if (request.url!.endsWith('/events')) {
+      return void response.writeHead(200, { 'content-type': 'text/event-stream' }).end(`id: 2\nevent: end\ndata: ${JSON.stringify(endedJob(id, type))}\n\n`);
+    }
+    if (request.url!.includes('/errors?')) return void response.writeHead(200).end(JSON.stringify({ data: [] }));
+    response.writeHead(200, { 'content-type': 'text/csv', 'content-length': String(fileOf(id).length) });
+    response.write(fileOf(id).slice(0, 9));
+    downloads.set(id, response);
+  });
+  /** Resolves once `count` downloads wait. */
+  const waiting = async (count: number) => {
+    while (downloads.size < count) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  const finish = (id: string) => downloads.get(id)!.end(fileOf(id).slice(9));
+  return { url: stand.url, jobId, waiting, finish };
+}
+
+/** The file of job `id`: a header, then lines that name the job, as many as its last digit plus 100. */
+function fileOf(id: string): string {
+  return `ean,name\n${`4006381333931,${id}\n`.repeat(100 + Number(id.at(-1)))}`;
+}
+
+describe('catalog, two runs at once writing to the same place', { timeout: 60_000 }, () => {
+  it('export -o: each run writes and reports its own file, the one finishing last replacing the other', async () => {
+    const stand = await concurrentStandIn('export');
+    const output = join(folder, 'nightly.csv');
+    const first = startProcess(compiled.command, ['export', '-o', output], env(stand.url));
+    await first.stderrMatch(/^download: /m);
+    const second = startProcess(compiled.command, ['export', '-o', output], env(stand.url));
+    await second.stderrMatch(/^download: /m);
+    expect(await partFiles()).toHaveLength(2);
+
+    stand.finish(stand.jobId(0));
+    const firstRun = await first.done;
+    expect(firstRun.code, firstRun.stderr).toBe(0);
+    expect(firstRun.stdout).toContain(`Wrote ${fileOf(stand.jobId(0)).length} bytes to ${output}`);
+    expect(await readFile(output, 'utf8')).toBe(fileOf(stand.jobId(0)));
+
+    stand.finish(stand.jobId(1));
+    const secondRun = await second.done;
+    expect(secondRun.code, secondRun.stderr).toBe(0);
+    expect(secondRun.stdout).toContain(`Wrote ${fileOf(stand.jobId(1)).length} bytes to ${output}`);
+    expect(await readFile(output, 'utf8')).toBe(fileOf(stand.jobId(1)));
+    expect(await partFiles()).toEqual([]);
+  });
+
+  it("import: the failed rows of each run go to a file of their own, FILE.errors.csv and FILE.errors-2.csv", async () => {
+    const stand = await concurrentStandIn('import');
+    const file = join(folder, 'nightly feed ü.csv');
+    await writeFile(file, 'ean,name,price,currency\n4006381333932,Pen,1.50,EUR\n');
+    const runs = [startProcess(compiled.command, ['import', file], env(stand.url)), startProcess(compiled.command, ['import', file], env(stand.url))];
+    await stand.waiting(2);
+    stand.finish(stand.jobId(0));
+    stand.finish(stand.jobId(1));
+
+    const written = new Set<string>();
+    for (const run of await Promise.all(runs.map((cli) => cli.done))) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).not.toContain('warning');
+      const id = /Import accepted: job ([\w-]+)/.exec(run.stderr)![1]!;
+      const errorsFile = /^Failed rows written to (.+?\.csv)[ :]/m.exec(run.stdout)![1]!;
+      expect(await readFile(errorsFile, 'utf8')).toBe(fileOf(id));
+      written.add(errorsFile);
+    }
+    expect([...written].sort()).toEqual([`${file}.errors-2.csv`, `${file}.errors.csv`]);
+    expect(await partFiles()).toEqual([]);
   });
 });

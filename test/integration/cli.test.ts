@@ -141,7 +141,7 @@ describe('catalog import', { timeout: 60_000 }, () => {
     expect(run.stdout).toMatch(/^ {2}row 2, ean: .+\(\w+\)$/m);
     expect(run.stdout).not.toContain('Failed rows written');
     const id = /\(job ([0-9a-f-]{36})\)/.exec(run.stdout)?.[1];
-    expect(run.stderr).toMatch(/^catalog: warning: Could not download \S+ to \S+unwritable\.csv\.errors\.csv: ENAMETOOLONG/m);
+    expect(run.stderr).toMatch(/^catalog: warning: Could not create \S+unwritable\.csv\.errors\.csv: ENAMETOOLONG\. The failed rows/m);
     expect(run.stderr).toContain(`The failed rows can be downloaded from ${url}/v1/jobs/${id}/rows.csv`);
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { checkOutputPath, firstFreePath, isSameFile } from '../destination.js';
+import { rm } from 'node:fs/promises';
+import { checkOutputPath, isSameFile, reserveFreePath } from '../destination.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
 import { acceptedResult, type JobAccepted, type JobView } from '../job-view.js';
@@ -54,14 +55,39 @@ const NUMBERED_ERRORS_FILES = 99;
 
 /**
  * Where the failed rows of `file` go when --errors-out names no file: FILE.errors.csv, or when
- * something is there already (the rows of an earlier run, perhaps being fixed) the first free
- * FILE.errors-N.csv. A name the CLI picks never replaces a file of the user's.
+ * something is there already (the rows of an earlier run, perhaps being fixed, or another run's at
+ * this moment) the first free FILE.errors-N.csv. The name is taken at once by creating the file
+ * (see reserveFreePath): a name the CLI picks never replaces a file of the user's or another run's.
  */
-async function defaultErrorsPath(file: string): Promise<string> {
+async function reserveDefaultErrorsPath(file: string): Promise<string> {
   const numbered = Array.from({ length: NUMBERED_ERRORS_FILES - 1 }, (_, index) => `${file}.errors-${index + 2}.csv`);
-  const free = await firstFreePath([`${file}.errors.csv`, ...numbered]);
+  const free = await reserveFreePath([`${file}.errors.csv`, ...numbered]);
   if (free === null) throw new CliError(`${file}.errors.csv and ${file}.errors-2.csv to -${NUMBERED_ERRORS_FILES}.csv all exist; pass --errors-out.`, EXIT.usage);
   return free;
+}
+
+/**
+ * Downloads `link` to `errorsOut`, or when that is not given to the default name it reserves. A
+ * reserved file is empty until the download replaces it: when the download fails, or a signal stops
+ * the CLI (it is in the run's `partialFiles` meanwhile), it is removed, so that no empty file
+ * keeps the name from the next run.
+ */
+async function saveFailedRows(context: CommandContext, link: string, file: string, errorsOut: string | undefined): Promise<string> {
+  if (errorsOut !== undefined) {
+    await downloadTo(context.client, null, link, { file: errorsOut }, context.run.partialFiles);
+    return errorsOut;
+  }
+  const reserved = await reserveDefaultErrorsPath(file);
+  context.run.partialFiles.add(reserved);
+  try {
+    await downloadTo(context.client, null, link, { file: reserved }, context.run.partialFiles);
+    return reserved;
+  } catch (error) {
+    await rm(reserved, { force: true }).catch(() => undefined);
+    throw error;
+  } finally {
+    context.run.partialFiles.delete(reserved);
+  }
 }
 
 /**
@@ -87,8 +113,7 @@ async function reportFailedRows(
   }
   const report = failedRowsReport(job);
   try {
-    const destination = errorsOut ?? (await defaultErrorsPath(file));
-    await downloadTo(context.client, null, report.link, { file: destination }, context.run.partialFiles);
+    const destination = await saveFailedRows(context, report.link, file, errorsOut);
     const kept = errorsOut === undefined && destination !== `${file}.errors.csv` ? ` (${file}.errors.csv exists and was left as it was)` : '';
     lines.push(`Failed rows written to ${destination}${kept}: ${report.holds}; fix them and import that file again.`);
     return { lines, errorsFile: destination };
