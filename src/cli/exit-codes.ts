@@ -12,8 +12,12 @@ export const EXIT = {
   limit: 4,
   /** The service answered 5xx, or could not be reached, after the retries; or a job's event stream that is no use. */
   server: 5,
+  /** Stopped by SIGHUP (its terminal closed): 128 + the signal's number, as a shell reports it. */
+  hungUp: 129,
   /** Stopped by Ctrl+C (SIGINT), as a shell reports an interrupted command. */
   interrupted: 130,
+  /** Stopped by SIGTERM (a CI timeout, `timeout`, `docker stop`): 128 + 15, as a shell reports it. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

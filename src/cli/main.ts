@@ -65,21 +65,34 @@ async function runCli(argv: string[], io: CliIo, run: RunState): Promise<ExitCod
 const io: CliIo = { stdout: process.stdout, stderr: process.stderr };
 const run: RunState = { exitCode: EXIT.done, job: null, partialFiles: new Set() };
 
-// Ctrl+C: give the terminal its cursor back (a bar hides it), remove a download's .part file (a
-// half file a user would find and take for something), name a job that goes on without the CLI,
-// and stop like a shell-interrupted command.
-process.once('SIGINT', () => {
-  if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
-  for (const file of run.partialFiles) {
-    try {
-      rmSync(file, { force: true });
-    } catch {
-      // Stopping is what was asked for; a file that cannot be removed must not prevent it.
+/**
+ * The signals that stop a run, with what the run says and its exit code. SIGTERM is how a CI
+ * timeout, `timeout` or `docker stop` ends a command, SIGHUP a closed terminal: each is a stop as
+ * Ctrl+C is, not a crash that leaves half files and says nothing of a job that goes on.
+ */
+const STOPPING_SIGNALS = [
+  { signal: 'SIGINT', message: 'Interrupted.', exitCode: EXIT.interrupted },
+  { signal: 'SIGTERM', message: 'Interrupted by SIGTERM.', exitCode: EXIT.terminated },
+  { signal: 'SIGHUP', message: 'Interrupted by SIGHUP (its terminal closed).', exitCode: EXIT.hungUp },
+] as const;
+
+// On any of them: give the terminal its cursor back (a bar hides it), remove a download's .part
+// file (a half file a user would find and take for something), name a job that goes on without
+// the CLI, and stop like a shell-interrupted command.
+for (const { signal, message, exitCode } of STOPPING_SIGNALS) {
+  process.once(signal, () => {
+    if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
+    for (const file of run.partialFiles) {
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // Stopping is what was asked for; a file that cannot be removed must not prevent it.
+      }
     }
-  }
-  report(io, process.argv.includes('--json'), new CliError('Interrupted.', EXIT.interrupted), run);
-  process.exit(EXIT.interrupted);
-});
+    report(io, process.argv.includes('--json'), new CliError(message, exitCode), run);
+    process.exit(exitCode);
+  });
+}
 // A reader that stopped early (`catalog jobs errors ID | head`) closes the pipe: the rest of the
 // output is not wanted, which is an ordinary end, not a failure with a stack trace.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -25,7 +25,9 @@ Exit codes:
   3  authentication or permission (no key, invalid key, missing scope)
   4  per-minute limit (after waiting out Retry-After) or monthly quota
   5  server or network error after retries
+  129  stopped by SIGHUP (the terminal closed)
   130  interrupted (Ctrl+C); a job already accepted goes on on the service
+  143  stopped by SIGTERM (a CI timeout, timeout(1), docker stop)
 
 Environment: CATALOG_URL (default ${DEFAULT_URL}), CATALOG_API_KEY, CATALOG_RETRIES,
 CATALOG_RETRY_BASE_MS, CATALOG_ANSWER_TIMEOUT_MS, CATALOG_EVENTS_IDLE_MS (see the README).`;

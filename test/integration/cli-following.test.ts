@@ -78,18 +78,22 @@ describe('catalog import, after the upload was accepted', { timeout: 60_000 }, (
     expect(await ctx.waitForJob(account.key, id!)).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
   });
 
-  it('names the job that goes on when Ctrl+C stops the CLI while it follows the job', async () => {
+  it.each([
+    { signal: 'SIGINT', stopper: 'Ctrl+C', code: 130, error: 'Interrupted.' },
+    { signal: 'SIGTERM', stopper: 'a CI timeout (SIGTERM)', code: 143, error: 'Interrupted by SIGTERM.' },
+  ] as const)('names the job that goes on when $stopper stops the CLI while it follows the job', async ({ signal, code, error }) => {
     const account = await ctx.createAccount();
-    const file = await productsFile('interrupted.csv', 10, 2);
+    const file = await productsFile(`interrupted-${code}.csv`, 10, 2);
     await withImportsPaused(async () => {
       const cli = startProcess(compiled.command, ['--json', 'import', file], { CATALOG_URL: url, CATALOG_API_KEY: account.key });
       const id = (await cli.stderrMatch(JOB_ID))[1];
-      cli.child.kill('SIGINT');
+      cli.child.kill(signal);
       const run = await cli.done;
 
-      expect(run.code, run.stderr).toBe(130);
+      expect(run.code, run.stderr).toBe(code);
+      expect(run.stderr).toContain(`catalog: ${error}`);
       expect(run.stderr).toContain(`Job ${id} was accepted and goes on on the service (do not start it again); check it with: catalog jobs show ${id}`);
-      expect(JSON.parse(run.stdout)).toMatchObject({ error: 'Interrupted.', job_id: id, exit_code: 130 });
+      expect(JSON.parse(run.stdout)).toMatchObject({ error, job_id: id, exit_code: code });
     });
     expect(await jobsOf(account.key)).toHaveLength(1);
   });

@@ -167,7 +167,7 @@ async function partFiles(): Promise<string[]> {
   return (await readdir(folder)).filter((name) => name.endsWith('.part'));
 }
 
-describe('catalog export, stopped by Ctrl+C while it downloads', { timeout: 60_000 }, () => {
+describe('catalog export, stopped by a signal while it downloads', { timeout: 60_000 }, () => {
   it('leaves no .part file behind on Ctrl+C', async () => {
     const stand = await standIn(stallingExport);
     const output = join(folder, 'out.csv');
@@ -180,6 +180,26 @@ describe('catalog export, stopped by Ctrl+C while it downloads', { timeout: 60_0
     expect(run.code, run.stderr).toBe(130);
     expect(await partFiles()).toEqual([]);
     expect(await readdir(folder)).not.toContain('out.csv');
+  });
+
+  it.each([
+    { signal: 'SIGTERM', code: 143, message: 'Interrupted by SIGTERM.' },
+    { signal: 'SIGHUP', code: 129, message: 'Interrupted by SIGHUP (its terminal closed).' },
+  ] as const)('stops on $signal as on Ctrl+C, with exit $code, no .part file and the failure as JSON with --json', async ({ signal, code, message }) => {
+    const stand = await standIn(stallingExport);
+    const output = join(folder, `stopped-${code}.csv`);
+    const cli = startProcess(compiled.command, ['--json', 'export', '-o', output], env(stand.url));
+    await cli.stderrMatch(/^download: /m);
+    expect(await partFiles()).toHaveLength(1);
+    cli.child.kill(signal);
+    const run = await cli.done;
+
+    expect(run.code, run.stderr).toBe(code);
+    expect(run.stderr).toContain(`catalog: ${message}`);
+    expect(run.stderr).toContain(`catalog: Job ${JOB_ID} has ended on the service; check it with: catalog jobs show ${JOB_ID}`);
+    expect(JSON.parse(run.stdout)).toEqual({ error: message, error_code: null, request_id: null, job_id: JOB_ID, exit_code: code });
+    expect(await partFiles()).toEqual([]);
+    expect(await readdir(folder)).not.toContain(`stopped-${code}.csv`);
   });
 });
 

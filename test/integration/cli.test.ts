@@ -338,11 +338,13 @@ describe('exit codes', { timeout: 60_000 }, () => {
     expect(run.stderr).toMatch(/Could not reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 
-  it('lists the exit codes of the README in --help, 130 for Ctrl+C included', async () => {
+  it('lists the exit codes of the README in --help, those of signals included', async () => {
     const run = await runProcess(compiled.command, ['--help'], {});
     expect(run.code).toBe(0);
     for (const code of [0, 1, 2, 3, 4, 5]) expect(run.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
     expect(run.stdout).toMatch(/^ {2}130 {2}interrupted \(Ctrl\+C\)/m);
+    expect(run.stdout).toMatch(/^ {2}143 {2}stopped by SIGTERM/m);
+    expect(run.stdout).toMatch(/^ {2}129 {2}stopped by SIGHUP/m);
   });
 
   it('runs through bin/catalog.js, the package.json bin', async () => {
