@@ -304,6 +304,10 @@ describe('exit codes', { timeout: 60_000 }, () => {
     const ofStdin = await cli(account.key, 'import', '/dev/stdin');
     expect(ofStdin.code).toBe(2);
     expect(ofStdin.stderr).toContain('catalog: /dev/stdin: not a regular file; stdin and pipes cannot be uploaded');
+    // `-` is stdin, as for other tools, and a file of that name is ./-.
+    const ofDash = await cli(account.key, 'import', '-');
+    expect(ofDash.code).toBe(2);
+    expect(ofDash.stderr).toContain('catalog: -: not a regular file; stdin and pipes cannot be uploaded, save the data to a file first (a file named "-" is ./-).');
   });
 
   it('exits 2 with the reason when the file cannot be read after its check, without retrying it', async () => {
