@@ -34,14 +34,19 @@ export interface RunningWorkers {
   /** True while every Worker runs, its blocking connection is up, and none was found taking no jobs. */
   alive(): Promise<boolean>;
   /**
-   * Stops taking jobs, lets active ones finish for SHUTDOWN_GRACE_MS, then hands the rest back. A
-   * Worker that has not closed WORKER_CLOSE_MARGIN_MS after that has its connections dropped, so
-   * the process can exit; its jobs are delivered again once found stalled.
+   * Stops taking jobs, lets active ones finish for SHUTDOWN_GRACE_MS, then hands the rest back;
+   * the callbacks being sent are answered (within their timeout) and recorded meanwhile. A Worker
+   * that has not closed WORKER_CLOSE_MARGIN_MS after that has its connections dropped, so the
+   * process can exit; its jobs are delivered again once found stalled.
    */
   close(): Promise<void>;
 }
 
-/** After SHUTDOWN_GRACE_MS, how long the Workers may take to hand their jobs back and close. */
+/**
+ * After SHUTDOWN_GRACE_MS, how long the Workers may take to hand their jobs back and close. Not
+ * less than a callback's delivery timeout (10 s): the callbacks being sent when the process stops
+ * are answered, or time out, and are recorded within this bound.
+ */
 export const WORKER_CLOSE_MARGIN_MS = 10_000;
 
 /** Starts one BullMQ worker per job type that has a processor, and the periodic cleanup. */
@@ -112,7 +117,9 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
     alive: async () => watchdog.healthy() && (await blockingConnectionsAlive(workers)),
     async close() {
       stopCleanup();
-      stopCallbacks();
+      // Claims no more callbacks now; those under way are answered and recorded before the caller
+      // closes the pool, or the receivers would get them again once their claims' lease ran out.
+      const callbacksStopped = stopCallbacks();
       stopReconciler();
       shutdown.begin(Date.now() + config.SHUTDOWN_GRACE_MS);
       const closing = [...workers];
@@ -126,6 +133,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
       const closed = Promise.all([
         watchdog.stop(),
         stopCancels(),
+        callbacksStopped,
         ...closing.map((worker) => worker.close().finally(() => open.delete(worker))),
       ]).then(() => Promise.all([reconcilerQueues.close(), scheduler.close(), searchCatchUp.close()]));
       const inTime = await Promise.race([

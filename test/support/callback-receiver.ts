@@ -10,15 +10,15 @@ export interface Delivery {
 }
 
 /**
- * A client's callback receiver on a loopback port: records deliveries, answers with the scripted
- * statuses, then 200.
+ * A client's callback receiver on a loopback port: records deliveries as they arrive, answers with
+ * the scripted statuses, then 200, each `answerAfterMs` after the delivery arrived.
  */
 export class Receiver {
   readonly deliveries: Delivery[] = [];
   private readonly server: Server;
   private script: number[] = [];
 
-  constructor() {
+  constructor(answerAfterMs = 0) {
     this.server = createServer((request, response) => {
       let body = '';
       request.setEncoding('utf8');
@@ -26,7 +26,7 @@ export class Receiver {
       request.on('end', () => {
         this.deliveries.push({ headers: request.headers, url: request.url ?? '', body });
         response.statusCode = this.script.shift() ?? 200;
-        response.end();
+        setTimeout(() => response.end(), answerAfterMs);
       });
     });
   }

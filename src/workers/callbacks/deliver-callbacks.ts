@@ -103,12 +103,21 @@ export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
  * delivery holds one slot, and one receiver or account only its share of them (CallbackSlots): a
  * slot that frees claims the next due delivery that fits at once, so a receiver that waits out the
  * timeout holds up its own callbacks only, never the other receivers' or accounts'. Free slots are
- * also filled on each poll, which finds the retries that have come due. Once stopped, nothing more
- * is claimed; the deliveries under way still record their outcome.
+ * also filled on each poll, which finds the retries that have come due. The returned function stops
+ * claiming and resolves once the deliveries under way (and those of a claim then under way) have
+ * recorded their outcome, the receivers' answers waited for up to the timeout: the caller closes
+ * the pool only then, since a delivery sent but not recorded is sent again once its claim's lease
+ * runs out.
  */
-export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
+export function scheduleCallbackDelivery(deps: CallbackDeps): () => Promise<void> {
   const agents = createCallbackAgents(deps);
   const slots = new CallbackSlots();
+  /** The claims and deliveries under way; none of them rejects. */
+  const underWay = new Set<Promise<void>>();
+  const track = (work: Promise<void>): void => {
+    underWay.add(work);
+    void work.then(() => underWay.delete(work));
+  };
   let stopped = false;
   let claiming = false;
   let claimAgain = false;
@@ -134,19 +143,23 @@ export function scheduleCallbackDelivery(deps: CallbackDeps): () => void {
     }
   };
   const start = (callback: DueCallback): void => {
-    deliverClaimed(deps, agents, callback)
-      // Unrecorded (PostgreSQL unreachable): the claim's lease runs out and the delivery is taken again.
-      .catch((error: unknown) =>
-        deps.logger.warn({ err: error, jobId: callback.jobId, accountId: callback.accountId }, 'job callback attempt not recorded; retried after its lease'),
-      )
-      .finally(() => {
-        slots.release(callback);
-        void fillSlots();
-      });
+    track(
+      deliverClaimed(deps, agents, callback)
+        // Unrecorded (PostgreSQL unreachable): the claim's lease runs out and the delivery is taken again.
+        .catch((error: unknown) =>
+          deps.logger.warn({ err: error, jobId: callback.jobId, accountId: callback.accountId }, 'job callback attempt not recorded; retried after its lease'),
+        )
+        .finally(() => {
+          slots.release(callback);
+          track(fillSlots());
+        }),
+    );
   };
-  const timer = setInterval(() => void fillSlots(), deps.pollMs ?? 1_000);
-  return () => {
+  const timer = setInterval(() => track(fillSlots()), deps.pollMs ?? 1_000);
+  return async () => {
     stopped = true;
     clearInterval(timer);
+    // A claim under way starts its deliveries before it resolves: wait for those too.
+    while (underWay.size > 0) await Promise.all(underWay);
   };
 }
