@@ -143,7 +143,7 @@ describe('a mode=update merge whose row lost its product after the mode\'s rule 
       expect(merged).toEqual({ counts: { created: 0, updated: 1, unchanged: 0 }, vanished: [2] });
       expect(await mergeVanishedRows(tx, account.id, 'update', shape, merged!.vanished)).toEqual({
         counts: { created: 0, updated: 0, unchanged: 0 },
-        notFound: [notFoundRow(2)],
+        rejected: [notFoundRow(2)],
       });
       await tx.query('COMMIT');
     } finally {

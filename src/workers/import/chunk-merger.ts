@@ -149,8 +149,8 @@ export class ChunkMerger {
       if (options.dry_run) counts = await previewChunk(tx, accountId, shape, staged);
       else {
         const merged = await this.mergeStaged(chunk, shape, staged, unchanged === 0);
-        await this.reportRejected(chunk, merged.notFound);
-        rejected.push(...merged.notFound);
+        await this.reportRejected(chunk, merged.rejected);
+        rejected.push(...merged.rejected);
         counts = merged.counts;
       }
       counts.unchanged += unchanged;
@@ -173,13 +173,14 @@ export class ChunkMerger {
    * for the rest of the attempt, and that chunk is merged by its EANs. A chunk that lost its
    * unchanged rows (not `whole`) holds mostly new and changed rows: an upsert's is merged with one
    * probe per row (see upsertChunk), another mode's by its EANs (its range holds the rows taken
-   * out too). Rows whose product was deleted while mergeChunk ran are settled after it (see
-   * mergeVanishedRows): mode=update's rows left without a product come back as `notFound`.
+   * out too). Rows whose product was deleted, or whose new EAN was stored, while mergeChunk ran
+   * are settled after it (see mergeVanishedRows): the rows the mode's rule then rejects (mode=update's
+   * left without a product, mode=create's whose EAN is stored) come back as `rejected`.
    */
   private async mergeStaged(chunk: Chunk, shape: MergeShape, staged: number, whole: boolean): Promise<SettledRows> {
     const { tx, settings } = this;
     const { accountId, options, catalogWasEmpty } = settings;
-    if (!whole && options.mode === 'upsert') return { counts: await upsertChunk(tx, accountId, shape, staged), notFound: [] };
+    if (!whole && options.mode === 'upsert') return { counts: await upsertChunk(tx, accountId, shape, staged), rejected: [] };
     const merge = (range: EanRange | null) => mergeChunk(tx, accountId, options.mode, shape, staged, catalogWasEmpty, range);
     let merged: ChunkMergeResult | null = null;
     if (whole && this.byRange && chunk.eans) {
@@ -187,13 +188,13 @@ export class ChunkMerger {
       if (!merged) this.byRange = false;
     }
     merged ??= (await merge(null))!;
-    if (merged.vanished.length === 0) return { counts: merged.counts, notFound: [] };
+    if (merged.vanished.length === 0) return { counts: merged.counts, rejected: [] };
     const settled = await mergeVanishedRows(tx, accountId, options.mode, shape, merged.vanished);
     const { created, updated, unchanged } = merged.counts;
     const more = settled.counts;
     return {
       counts: { created: created + more.created, updated: updated + more.updated, unchanged: unchanged + more.unchanged },
-      notFound: settled.notFound,
+      rejected: settled.rejected,
     };
   }
 }

@@ -42,7 +42,7 @@ export interface MergeCounts {
   unchanged: number;
 }
 
-/** What {@link mergeChunk} did, and the rows it neither wrote nor counted: their product was deleted meanwhile. */
+/** What {@link mergeChunk} did, and the rows it neither wrote nor counted: their product was deleted, or their new EAN stored, meanwhile. */
 export interface ChunkMergeResult {
   counts: MergeCounts;
   vanished: number[];
@@ -189,9 +189,7 @@ export function updatedValues(shape: MergeShape, value: (column: string) => stri
  * Merges the chunk into the account's catalog: existing EANs are updated only where something
  * differs, so an identical row is not rewritten; new EANs are inserted. Columns the file does not
  * have keep their stored values; attribute columns replace those attribute names (an empty cell
- * removes one) and keep the others. `staged` is the number of rows in the chunk. A concurrent
- * import that inserts one of the new EANs first makes the INSERT fail with a unique violation, and
- * the attempt is retried.
+ * removes one) and keep the others. `staged` is the number of rows in the chunk.
  *
  * `allNew` says that none of the chunk's EANs can be stored: the account's catalog was empty when
  * the import's transaction began (the first load of a catalog) and repeated EANs were taken out,
@@ -207,13 +205,18 @@ export function updatedValues(shape: MergeShape, value: (column: string) => stri
  *
  * A product deleted by another transaction that commits while the statement runs is still paired
  * with its row (the statement's snapshot has it), and the UPDATE then skips the row (READ
- * COMMITTED: the row is gone). Such a row is neither written nor counted: the rows the statement
- * does not account for are returned as `vanished`, for the caller to settle as if the delete had
- * come first (see mergeVanishedRows). The counts tell when there are any, so the common path costs
- * a count of the changed rows, where locking every pair up front would write a lock into each
- * stored row (a product the UPDATE reaches is locked by it, and a later delete waits for it). A
- * row found equal is not locked either: if its product is deleted before the import commits, the
- * import, which wrote nothing there, counts as having come before the delete (see UnchangedRows).
+ * COMMITTED: the row is gone). A product of a new EAN inserted by another transaction (another
+ * import of the account) is not paired, and the INSERT waits for it, then skips the row (ON
+ * CONFLICT DO NOTHING) once it commits. Such rows are neither written nor counted: the rows the
+ * statement does not account for are returned as `vanished`, for the caller to settle as if the
+ * other transaction had come first (see mergeVanishedRows), within the attempt: a unique violation
+ * would fail the attempt, and a savepoint per chunk to survive one would overflow PostgreSQL's
+ * cache of subtransactions on a large import, slowing every session's snapshots. The counts tell
+ * when there are any, so the common path costs a count of the changed and paired rows, where
+ * locking every pair up front would write a lock into each stored row (a product the UPDATE
+ * reaches is locked by it, and a later delete waits for it). A row found equal is not locked
+ * either: if its product is deleted before the import commits, the import, which wrote nothing
+ * there, counts as having come before the delete (see UnchangedRows).
  */
 export async function mergeChunk(
   tx: DbClient,
@@ -239,20 +242,18 @@ export async function mergeChunk(
   const stored = storedProducts(range);
   const inserted =
     mode === 'update'
-      ? 'SELECT 1 WHERE false'
-      : `${insertChunkRows('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')} RETURNING 1`;
+      ? 'SELECT NULL::text COLLATE "C" AS ean WHERE false'
+      : `${insertChunkRows('WHERE (SELECT yes FROM fits) AND c.row NOT IN (SELECT row FROM matched)')}
+         ON CONFLICT (account_id, ean) DO NOTHING RETURNING p.ean`;
   const params: unknown[] = range
     ? [accountId, shape.attributeNames, range.low, range.high, RANGE_DENSITY * staged + 1]
     : [accountId, shape.attributeNames];
   // The rows left unaccounted for (listed only when there are some): changed rows the UPDATE did
-  // not reach and, as mode=update inserts nothing, rows that found no pair although rejectByMode
-  // found their product.
-  let lost = 'SELECT row FROM changed WHERE row NOT IN (SELECT row FROM updated)';
-  let anyLost = '(SELECT count(*) FROM changed) > updated';
-  if (mode === 'update') {
-    lost += ' UNION ALL SELECT row FROM import_chunk WHERE row NOT IN (SELECT row FROM matched)';
-    anyLost += ` OR (SELECT count(*) FROM matched) < $${params.push(staged)}::int`;
-  }
+  // not reach, and rows that found no pair and were not inserted: another transaction stored their
+  // EAN meanwhile or, as mode=update inserts nothing, rejectByMode found their product.
+  const lost = `SELECT row FROM changed WHERE row NOT IN (SELECT row FROM updated)
+    UNION ALL SELECT row FROM import_chunk WHERE row NOT IN (SELECT row FROM matched) AND ean NOT IN (SELECT ean FROM inserted)`;
+  const anyLost = `(SELECT count(*) FROM changed) > updated OR (SELECT count(*) FROM matched) + created < $${params.push(staged)}::int`;
   // A bigint[] comes back as text: the int8 parser (see pool.ts) does not reach into arrays.
   const { rows } = await tx.query<{ created: number; updated: number; fits: boolean; vanished: string[] | null }>(
     `WITH fits AS MATERIALIZED (${stored.fits}),

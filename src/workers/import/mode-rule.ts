@@ -13,6 +13,14 @@ export const notFoundRow = (row: number): RejectedRow => ({
   message: 'No product with this EAN exists (mode=update only changes existing products).',
 });
 
+/** The row error of a mode=create row whose EAN has a stored product. */
+export const existingEanRow = (row: number): RejectedRow => ({
+  row,
+  field: 'ean',
+  code: 'DUPLICATE_EAN',
+  message: 'A product with this EAN already exists.',
+});
+
 /**
  * Applies the rule of `mode` against the stored catalog: `create` rejects EANs that exist
  * (`DUPLICATE_EAN`), `update` rejects EANs that do not (`NOT_FOUND`); `upsert` takes both.
@@ -30,9 +38,5 @@ export async function rejectByMode(
     `DELETE FROM import_chunk c WHERE ${mode === 'create' ? STORED : `NOT ${STORED}`} RETURNING c.row`,
     [accountId],
   );
-  return rows.map(({ row }) =>
-    mode === 'create'
-      ? { row, field: 'ean', code: 'DUPLICATE_EAN', message: 'A product with this EAN already exists.' }
-      : notFoundRow(row),
-  );
+  return rows.map(({ row }) => (mode === 'create' ? existingEanRow(row) : notFoundRow(row)));
 }
