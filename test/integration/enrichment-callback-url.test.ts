@@ -13,6 +13,7 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
 describe("an enrichment's callback_url", () => {
   let ctx: TestContext;
   let key: string;
+  let accountId: string;
   let reader: string;
   const receiver = new Receiver();
 
@@ -21,7 +22,7 @@ describe("an enrichment's callback_url", () => {
     ctx = await createTestContext({
       env: { CALLBACK_SECRET: 'callback-secret-0123456789', CALLBACK_ALLOW_PRIVATE: 'true', CALLBACK_RETRY_BASE_SECONDS: '0.2' },
     });
-    key = (await ctx.createAccount()).key;
+    ({ id: accountId, key } = await ctx.createAccount());
     reader = (await post(ctx, '/v1/keys', { name: 'reader', scopes: ['jobs:read'] }, { 'x-api-key': key })).json<{ key: string }>().key;
   });
   afterAll(async () => {
@@ -67,6 +68,48 @@ describe("an enrichment's callback_url", () => {
     }
     const { rows } = await ctx.db.query('SELECT callback_url, options FROM jobs WHERE id = $1', [job.id]);
     expect(rows[0]).toEqual({ callback_url: callbackUrl, options: { eans: null, filter: null, overwrite: true } });
+  });
+
+  it('is not shown, moved out of the options and called back once for an enrichment a previous-release API accepted after migration 020', async () => {
+    const before = receiver.deliveries.length;
+    // As the previous release's API wrote it (in its options and in the outbox), and without the outbox.
+    const asWritten = receiver.url('/old?secret=old-s3cr3t');
+    const optionsOnly = receiver.url('/options-only?secret=old-s3cr3t');
+    const ids: string[] = [];
+    for (const [callbackUrl, outbox] of [[asWritten, asWritten], [optionsOnly, null]]) {
+      const { rows } = await ctx.db.query<{ id: string }>(
+        `INSERT INTO jobs (id, account_id, type, status, options, callback_url)
+         VALUES (gen_random_uuid(), $1, 'enrichment', 'processing', $2, $3) RETURNING id`,
+        [accountId, JSON.stringify({ eans: null, filter: null, overwrite: false, callback_url: callbackUrl }), outbox],
+      );
+      ids.push(rows[0]!.id);
+    }
+    const shown = async () => [
+      ...(await Promise.all(ids.map((id) => ctx.get(reader, `/v1/jobs/${id}`)))),
+      await ctx.get(reader, '/v1/jobs?type=enrichment'),
+    ];
+    for (const answer of await shown()) {
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(answer.body).not.toContain('old-s3cr3t');
+    }
+    for (const id of ids) await ctx.queues.enqueue('enrichment', id);
+    for (const id of ids) expect((await ctx.waitForJob(key, id)).status).toBe('completed');
+    for (const answer of [...(await shown()), ...(await Promise.all(ids.map((id) => ctx.get(reader, `/v1/jobs/${id}/events`))))]) {
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(answer.body).not.toContain('old-s3cr3t');
+      expect(answer.body).not.toContain('callback_url');
+    }
+
+    const deliveries = (await receiver.waitFor(before + 2)).slice(before);
+    expect(deliveries.map((delivery) => delivery.url).sort()).toEqual(['/old?secret=old-s3cr3t', '/options-only?secret=old-s3cr3t']);
+    for (const delivery of deliveries) expect(delivery.body).not.toContain('old-s3cr3t');
+    const { rows } = await ctx.db.query('SELECT callback_url, options, callback_delivered_at IS NOT NULL AS delivered FROM jobs WHERE id = ANY($1) ORDER BY callback_url', [ids]);
+    expect(rows).toEqual([
+      { callback_url: asWritten, options: { eans: null, filter: null, overwrite: false }, delivered: true },
+      { callback_url: optionsOnly, options: { eans: null, filter: null, overwrite: false }, delivered: true },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.deliveries).toHaveLength(before + 2);
   });
 
   it('still tells two requests with one Idempotency-Key apart by their callback_url', async () => {

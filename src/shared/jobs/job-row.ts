@@ -58,6 +58,18 @@ export interface JobCounts {
   rowsUnchanged: number;
 }
 
+/**
+ * A job's options as its resource shows them: never a `callback_url`, whose address often holds
+ * the receiver's secret and which any key with `jobs:read` would read. Only an enrichment that a
+ * previous release's API accepted has one there (since migration 020 it is kept in the callback
+ * outbox alone, and a worker moves it there when it takes the job: see moveCallbackUrlToOutbox).
+ */
+function shownOptions(options: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.hasOwn(options, 'callback_url')) return options;
+  const { callback_url: _callbackUrl, ...shown } = options;
+  return shown;
+}
+
 /** The job resource of the HTTP contract. */
 export function toJobResource(job: JobRow) {
   const self = `/v1/jobs/${job.id}`;
@@ -77,7 +89,7 @@ export function toJobResource(job: JobRow) {
       rows_updated: job.rows_updated,
       rows_unchanged: job.rows_unchanged,
     },
-    options: job.options,
+    options: shownOptions(job.options),
     schedule_id: job.schedule_id ?? null,
     created_at: isoTimestamp(job.created_at),
     started_at: job.started_at === null ? null : isoTimestamp(job.started_at),

@@ -205,3 +205,17 @@ export async function jobStatus(db: Db, jobId: string): Promise<string | null> {
   const { rows } = await db.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
   return rows[0]?.status ?? null;
 }
+
+/**
+ * Moves the callback_url of enrichment `jobId` out of its options into the callback outbox, as
+ * migration 020 did for the jobs it found: a previous release's API, still serving beside this
+ * release's workers during an upgrade, kept it in both. The job is under way, so the outbox calls
+ * it back when it ends; a callback_url already there is kept.
+ */
+export async function moveCallbackUrlToOutbox(db: Db, jobId: string): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET callback_url = coalesce(callback_url, options->>'callback_url'), options = options - 'callback_url'
+     WHERE id = $1 AND options ? 'callback_url'`,
+    [jobId],
+  );
+}

@@ -8,6 +8,7 @@ import {
   insertOutcomes,
   jobStatus,
   loadCheckpoint,
+  moveCallbackUrlToOutbox,
   saveCheckpoint,
   type Checkpoint,
   type ProductOutcome,
@@ -50,6 +51,7 @@ const DEFAULT_PAGE_SIZE = 200;
 export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal, stop: AbortSignal): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId, 'kept');
   if (!job) return null;
+  if (Object.hasOwn(job.options, 'callback_url')) await moveCallbackUrlToOutbox(deps.db, jobId);
   const options = enrichmentOptionsSchema.parse(job.options);
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
   const targets = enrichmentTargets(deps.db, job.account_id, jobId, options);
