@@ -36,6 +36,13 @@ describe('docs/architecture.md', () => {
     expect(paths.filter((path) => !existsSync(`${root}${path}`))).toEqual([]);
   });
 
+  it('names every folder of src/workers in the layout', () => {
+    const folders = readdirSync(`${root}src/workers`, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    const layout = section('Where to find the code');
+    const workersLine = /\n {2}workers\/[^]*?\n {2}shared\//.exec(layout)?.[0] ?? '';
+    expect(folders.map((folder) => folder.name).filter((name) => !workersLine.includes(`${name}/`))).toEqual([]);
+  });
+
   it('maps every route module to its paths', () => {
     const modules = readdirSync(`${root}src/api/routes`).map((name) => `src/api/routes/${name}`);
     const routeMap = section('Where to find the code');
