@@ -13,6 +13,12 @@ import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
 /** Where the queue dashboard is served (API.md §2). */
 export const DASHBOARD_PATH = '/admin/queues';
 
+/** The dashboard's 401 without ADMIN_API_KEY, and without a password: what its browser shows. */
+export const dashboardClosed = () =>
+  new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: the queue dashboard needs ADMIN_API_KEY to be set.');
+export const dashboardSignIn = () =>
+  new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: sign in with any user name and the operator key as password.');
+
 /** Bull Board's route behind a queue's Retry all, and how many jobs it reads at a time. */
 const RETRY_ALL_ROUTE = '/api/queues/:queueName/retry/:queueStatus';
 const RETRY_PAGE_SIZE = 100;
@@ -257,10 +263,10 @@ export async function registerDashboard(
     scope.addHook('onRequest', async (request, reply) => {
       const password = basicPassword(request);
       if (!adminDigest) {
-        return challenge(reply, new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: the queue dashboard needs ADMIN_API_KEY to be set.'));
+        return challenge(reply, dashboardClosed());
       }
       if (password === null) {
-        return challenge(reply, new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: sign in with any user name and the operator key as password.'));
+        return challenge(reply, dashboardSignIn());
       }
       return checkPassword(request, reply, password, adminDigest, deps.attempts);
     });

@@ -1,5 +1,5 @@
 import { MAX_FIELD_PROBLEMS, type FieldProblem } from '../shared/field-problems.js';
-import { AppError } from '../shared/http/app-error.js';
+import { AppError, notFound } from '../shared/http/app-error.js';
 
 // The API's errors: those every HTTP listener answers with (the envelope's own) and the API's
 // alone, below. One import for a route or plugin.
@@ -81,16 +81,30 @@ export const limitExceeded = (message: string, limit: number) => new AppError(40
 export const jobNotFinished = () =>
   new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');
 
+/** The 423's sentence; `seconds` is a number, or the placeholder the OpenAPI document shows. */
+export const accountLockedMessage = (seconds: number | string) =>
+  `Account locked after too many failed logins; try again in ${seconds} seconds.`;
+
 export const accountLocked = (retryAfterSeconds: number) =>
-  new AppError(
-    423,
-    'ACCOUNT_LOCKED',
-    `Account locked after too many failed logins; try again in ${retryAfterSeconds} seconds.`,
-    { retry_after_seconds: retryAfterSeconds },
-  );
+  new AppError(423, 'ACCOUNT_LOCKED', accountLockedMessage(retryAfterSeconds), { retry_after_seconds: retryAfterSeconds });
 
 export const rateLimitExceeded = (message: string, retryAfterSeconds: number) =>
   new AppError(429, 'RATE_LIMIT_EXCEEDED', message, { retry_after_seconds: retryAfterSeconds });
+
+/** The sentence of the tier's per-minute 429. */
+export const PER_MINUTE_EXCEEDED = 'Per-minute rate limit exceeded.';
+
+/** What a per-address 429 counted too often (limits.ts): requests without a key, invalid keys. */
+export const UNAUTHENTICATED_REQUESTS = 'Too many unauthenticated API requests from this address';
+export const INVALID_KEY_ATTEMPTS = 'Too many invalid API key attempts from this address';
+
+/** The sentence of a per-address 429 of `what`; `seconds` as in {@link accountLockedMessage}. */
+export const perAddressMessage = (what: string, seconds: number | string) => `${what}; try again in ${seconds} seconds.`;
+
+/** GET, PATCH and DELETE /v1/products/{ean} of an EAN the catalog does not have (API.md §3, without a full stop). */
+export const productNotFound = () => notFound('Product not found');
+
+export const jobNotFound = () => notFound('Job not found.');
 
 /** The monthly quota is used up: `retry_after_seconds` says when the next month starts; no Retry-After header. */
 export const quotaExceeded = (limit: number, tier: string, retryAfterSeconds: number) =>

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Db } from '../shared/db/pool.js';
 import { hasCallbackSecret } from '../shared/callbacks/callback-secret-queries.js';
 import { callbackTargetProblem, type CallbackTargetPolicy } from '../shared/callbacks/callback-target.js';
@@ -123,6 +124,24 @@ async function acceptJob(
 
 /** The longest Idempotency-Key a request may carry (README, Input limits). */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** What a repeat of a job-starting request with its Idempotency-Key answers. */
+export const JOB_REPEAT = 'the job the first request started (202, the same id) instead of starting another';
+
+/**
+ * The Idempotency-Key header of a route, described for the OpenAPI document: within 24 hours a
+ * repeat of the same request with the key answers `repeat`; the key with another request is a 422.
+ */
+export const idempotencyKeyHeader = (repeat: string) =>
+  z
+    .string()
+    .min(1)
+    .max(MAX_IDEMPOTENCY_KEY_LENGTH)
+    .optional()
+    .describe(
+      `Makes a retry safe: within 24 hours, the same request with the same key answers with ${repeat}. ` +
+        `The key with a different request is a 422 VALIDATION_ERROR (\`${idempotencyKeyReused().message}\`); keys are per account.`,
+    );
 
 /**
  * The Idempotency-Key header of a request, if it carries one that is not empty; 400 for one over

@@ -1,6 +1,6 @@
 import type { JobRow } from '../shared/jobs/job-row.js';
 import { UUID_PATTERN as UUID } from '../shared/uuid.js';
-import { notFound } from './errors.js';
+import { jobNotFound } from './errors.js';
 
 /**
  * The job `id` as `find` reads it (the caller's account's, or any account's for the operator);
@@ -8,6 +8,6 @@ import { notFound } from './errors.js';
  */
 export async function jobOr404(id: string, find: (id: string) => Promise<JobRow | null>): Promise<JobRow> {
   const job = UUID.test(id) ? await find(id) : null;
-  if (!job) throw notFound('Job not found.');
+  if (!job) throw jobNotFound();
   return job;
 }

@@ -8,7 +8,7 @@ import { noted, type ResponseHeader } from '../shared/http/response-notes.js';
  * is generated from them. Every route lists its responses, errors included, with these.
  */
 
-export { errorCodes, errorEnvelopeSchema, errorResponses } from '../shared/http/error-envelope.js';
+export { errorCodes, errorEnvelopeSchema, errorResponses, errorSentences } from '../shared/http/error-envelope.js';
 
 /** `Location` of an answer: where the resource it created or accepted is read. */
 export function locationHeader(description: string): Record<string, ResponseHeader> {

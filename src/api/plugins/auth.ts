@@ -55,6 +55,11 @@ declare module 'fastify' {
     authenticated?: boolean;
     /** A login session (POST /v1/login) is accepted too; elsewhere only API keys are. */
     sessionAllowed?: boolean;
+    /**
+     * Who may call a route with `authenticated` whose handler checks a scope that depends on the
+     * resource (a job's type), as the OpenAPI document says it: "a key with …".
+     */
+    scopeChecked?: string;
     /** The operator key may call this account route too (e.g. to look across accounts); the principal is then `admin`. */
     adminAllowed?: boolean;
     /**

@@ -4,7 +4,15 @@ import type { Tier } from '../../shared/accounts/account-queries.js';
 import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import type { Db } from '../../shared/db/pool.js';
-import { quotaExceeded, rateLimitExceeded, serviceUnavailable } from '../errors.js';
+import {
+  INVALID_KEY_ATTEMPTS,
+  PER_MINUTE_EXCEEDED,
+  UNAUTHENTICATED_REQUESTS,
+  perAddressMessage,
+  quotaExceeded,
+  rateLimitExceeded,
+  serviceUnavailable,
+} from '../errors.js';
 import { addressBucket } from './address-bucket.js';
 import { createUsageLedger } from './usage-ledger.js';
 import { turnBatch } from '../../shared/turn-batch.js';
@@ -211,11 +219,11 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
   const perAddress = async (name: string, limit: number, message: string, increment = 1) => {
     const state = await hit(name, increment);
     if (state.count + 1 - increment > limit) {
-      throw rateLimitExceeded(`${message}; try again in ${state.resetSeconds} seconds.`, state.resetSeconds);
+      throw rateLimitExceeded(perAddressMessage(message, state.resetSeconds), state.resetSeconds);
     }
   };
   const invalidKeys = (address: string, increment: number) =>
-    perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, 'Too many invalid API key attempts from this address', increment);
+    perAddress(`invalid-key:${addressBucket(address)}`, deps.invalidKeyPerMinute, INVALID_KEY_ATTEMPTS, increment);
 
   /**
    * Admits every request asked for in one turn of the event loop with one script run, so a busy
@@ -263,11 +271,11 @@ export function createRequestLimits(deps: RequestLimitsDeps): RequestLimits {
       const { minuteCount, used, limits } = await admit(accountId, tier, month, window);
       noteRoom(accountId, used > 0 && minuteCount <= limits.per_minute);
       report({ limit: limits.per_minute, remaining: Math.max(0, limits.per_minute - minuteCount), resetSeconds });
-      if (minuteCount > limits.per_minute) throw rateLimitExceeded('Per-minute rate limit exceeded.', resetSeconds);
+      if (minuteCount > limits.per_minute) throw rateLimitExceeded(PER_MINUTE_EXCEEDED, resetSeconds);
       if (used < 0) throw quotaExceeded(limits.monthly ?? 0, tier, Math.ceil((resetsAt.getTime() - now) / 1000));
     },
     countUnauthenticated: (address) =>
-      perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, 'Too many unauthenticated API requests from this address'),
+      perAddress(`anonymous:${addressBucket(address)}`, deps.unauthenticatedPerMinute, UNAUTHENTICATED_REQUESTS),
     countInvalidKey: (address) => invalidKeys(address, 1),
     checkInvalidKey: (address) => invalidKeys(address, 0),
     hadRoom: (accountId) => room.get(accountId) === true,

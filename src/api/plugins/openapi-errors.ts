@@ -1,4 +1,6 @@
 import type { ErrorCode } from '../../shared/http/app-error.js';
+import type { ResponseNotes } from '../../shared/http/response-notes.js';
+import { sentencesOf } from './openapi-error-strings.js';
 import type { RouteAudience } from './openapi-headers.js';
 
 /**
@@ -72,9 +74,23 @@ export function errorCodesOf(status: number, audience: RouteAudience, named: rea
   return [...new Set([...usualCodes(status, audience), ...named])];
 }
 
-/** The response's description: each code it can carry, with what it means there. */
-export function describeCodes(status: number, codes: readonly ErrorCode[]): string {
-  const lines = codes.map((code) => `- \`${code}\`: ${MEANINGS[`${status} ${code}`] ?? MEANINGS[code] ?? ''}`);
+/**
+ * The `error` sentences of `code` in a response: those the route noted (all it answers with),
+ * else those the code has everywhere (openapi-error-strings.ts), with what its others say.
+ */
+function sentencesText(status: number, code: ErrorCode, noted: readonly string[] | undefined): string {
+  const quoted = (sentences: readonly string[]) => sentences.map((sentence) => `\`${sentence}\``).join(', ');
+  if (noted) return `. \`error\`: ${quoted(noted)}`;
+  const row = sentencesOf(status, code);
+  if (!row || row.sentences.length === 0) return '';
+  return `. \`error\`: ${quoted(row.sentences)}${row.otherwise ? `; others: ${row.otherwise}` : ''}`;
+}
+
+/** The response's description: each code it can carry, with what it means there and its `error` sentences. */
+export function describeCodes(status: number, codes: readonly ErrorCode[], sentences: ResponseNotes['sentences'] = {}): string {
+  const lines = codes.map(
+    (code) => `- \`${code}\`: ${MEANINGS[`${status} ${code}`] ?? MEANINGS[code] ?? ''}${sentencesText(status, code, sentences[code])}`,
+  );
   return lines.join('\n');
 }
 

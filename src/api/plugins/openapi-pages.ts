@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { errorEnvelopeSchema, errorResponses } from '../../shared/http/error-envelope.js';
 import { noted } from '../../shared/http/response-notes.js';
-import { DASHBOARD_PATH } from '../dashboard.js';
+import { DASHBOARD_PATH, dashboardClosed, dashboardSignIn } from '../dashboard.js';
+import { invalidApiKey } from '../errors.js';
 
 /**
  * The web pages the service serves beside the API: Swagger UI and the queue dashboard (Bull
@@ -56,7 +57,11 @@ const PAGE_SCHEMAS: Record<string, Record<string, unknown>> = {
     security: [{ dashboardBasicAuth: [] }],
     response: {
       200: html('The dashboard page'),
-      401: noted(errorEnvelopeSchema, { codes: ['AUTHENTICATION_REQUIRED', 'INVALID_API_KEY'], headers: CHALLENGE }),
+      401: noted(errorEnvelopeSchema, {
+        codes: ['AUTHENTICATION_REQUIRED', 'INVALID_API_KEY'],
+        headers: CHALLENGE,
+        sentences: { AUTHENTICATION_REQUIRED: [dashboardClosed().message, dashboardSignIn().message], INVALID_API_KEY: [invalidApiKey().message] },
+      }),
       ...errorResponses(429),
     },
   },

@@ -41,7 +41,7 @@ export function documentResponses(
       if (Number(status) < 400) return [status, { ...(schema as object), ...withHeaders }];
       const codes = errorCodesOf(Number(status), audience, notes.codes);
       const content = { 'application/json': { schema: errorBodySchema(schema, codes) } };
-      return [status, { description: describeCodes(Number(status), codes), ...withHeaders, content }];
+      return [status, { description: describeCodes(Number(status), codes, notes.sentences), ...withHeaders, content }];
     }),
   );
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import { errorResponses } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
+import { errorsSection } from './openapi-error-strings.js';
 import type { RouteAudience } from './openapi-headers.js';
 import { DASHBOARD_SECURITY_SCHEME, DOCS_PREFIX, entryPage, isUndocumentedPage } from './openapi-pages.js';
 import { documentResponses, fixHeaders, implicitErrorStatuses, shareResponses } from './openapi-responses.js';
@@ -44,7 +45,7 @@ const transform: SwaggerTransform = (document) => {
   const authenticated = Boolean(scope || route.config?.authenticated);
   if (authenticated) {
     schema.security = keySecurity(scope);
-    const who = scope ? `a key with the \`${scope}\` scope` : 'any key of the account';
+    const who = scope ? `a key with the \`${scope}\` scope` : (route.config?.scopeChecked ?? 'any key of the account');
     const alternatives = [route.config?.sessionAllowed && 'a session token from /v1/login', route.config?.adminAllowed && 'the operator key'];
     const also = alternatives.filter(Boolean).join(' or ');
     const needs = `Needs ${who}${also ? ` (or ${also})` : ''}.`;
@@ -152,6 +153,7 @@ const API_DESCRIPTION = [
   'Any request may be refused before it reaches an operation: 400 BAD_REQUEST when it is not valid HTTP or an HTTP/1.1 ' +
     'request without Host, 408 REQUEST_TIMEOUT, 431 REQUEST_HEADERS_TOO_LARGE, and 415 UNSUPPORTED_MEDIA_TYPE for a body ' +
     "sent with a Content-Encoding (a GET's too).",
+  errorsSection(),
 ].join('\n\n');
 
 /**

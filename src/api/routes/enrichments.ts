@@ -3,12 +3,22 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { rejectInvalidQuery } from '../body-validation.js';
-import { badRequestBody } from '../errors.js';
+import { badRequestBody, idempotencyKeyReused } from '../errors.js';
 import { enrichmentRequestSchema, parseEnrichmentRequest, type EnrichmentOptions } from '../../shared/jobs/enrichment-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import {
+  checkCallbackUrl,
+  idempotencyKeyHeader,
+  JOB_REPEAT,
+  idempotencyKeyOf,
+  requestHashOf,
+  requireQueue,
+  sendAccepted,
+  type CallbackSettings,
+  type JobAcceptor,
+} from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, errorSentences, jobAcceptedSchema } from '../schemas.js';
 import { bodyOptionsOnlyQuery } from '../strict-query.js';
 
 /** POST /v1/enrichments: write the job row, queue it, answer 202 at once (API.md §4). */
@@ -27,9 +37,9 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
           'The options are body fields: a query parameter is a 400 naming it; no job starts.',
         body: enrichmentRequestSchema.nullish(),
         querystring: bodyOptionsOnlyQuery,
-        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader(JOB_REPEAT) }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §3).
-        response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, ...AUTH_ERRORS), ...errorSentences(422, 'VALIDATION_ERROR', idempotencyKeyReused().message) },
       },
     },
     async (request, reply) => {

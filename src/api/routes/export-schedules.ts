@@ -11,7 +11,7 @@ import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceU
 import type { FieldProblem } from '../../shared/field-problems.js';
 import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions } from '../../shared/jobs/export-options.js';
-import { idempotencyKeyOf, requestHashOf } from '../job-acceptance.js';
+import { idempotencyKeyHeader, idempotencyKeyOf, requestHashOf } from '../job-acceptance.js';
 import {
   deleteExportSchedule,
   findExportSchedule,
@@ -22,7 +22,7 @@ import {
 import { shortestIntervalMinutes } from '../../shared/schedules/cron-interval.js';
 import { ExportScheduler, nextRunAt, timingProblems } from '../../shared/schedules/export-scheduler.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, errorSentences, pageQueryFields, pageSchema } from '../schemas.js';
 import { bodyOptionsOnlyQuery } from '../strict-query.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -133,9 +133,14 @@ export function exportScheduleRoutes(
           'The options are body fields: a query parameter is a 400 naming it; no schedule is created.',
         body: scheduleBody,
         querystring: bodyOptionsOnlyQuery,
-        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader('the schedule the first request created (201, the same id) while it exists') }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §4).
-        response: { 201: scheduleSchema, ...errorResponses(400, 422, ...AUTH_ERRORS), ...errorCodes(409, 'LIMIT_EXCEEDED') },
+        response: {
+          201: scheduleSchema,
+          ...errorResponses(400, ...AUTH_ERRORS),
+          ...errorSentences(422, 'VALIDATION_ERROR', idempotencyKeyReused().message),
+          ...errorCodes(409, 'LIMIT_EXCEEDED'),
+        },
       },
     },
     async (request, reply) => {

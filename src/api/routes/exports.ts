@@ -3,13 +3,23 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { rejectInvalidQuery } from '../body-validation.js';
-import { badRequestBody } from '../errors.js';
+import { badRequestBody, idempotencyKeyReused } from '../errors.js';
 import { boundMappedColumns } from '../mapped-columns-bound.js';
 import { exportRequestSchema, parseExportRequest, type ExportOptions, type ExportRequest } from '../../shared/jobs/export-options.js';
 import type { JobQueues } from '../../shared/queues.js';
-import { checkCallbackUrl, idempotencyKeyOf, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import {
+  checkCallbackUrl,
+  idempotencyKeyHeader,
+  JOB_REPEAT,
+  idempotencyKeyOf,
+  requestHashOf,
+  requireQueue,
+  sendAccepted,
+  type CallbackSettings,
+  type JobAcceptor,
+} from '../job-acceptance.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, errorSentences, jobAcceptedSchema } from '../schemas.js';
 import { bodyOptionsOnlyQuery } from '../strict-query.js';
 
 /**
@@ -39,9 +49,9 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
           'The options are body fields: a query parameter is a 400 naming it; no job starts.',
         body: exportRequestSchema,
         querystring: bodyOptionsOnlyQuery,
-        headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional() }).loose(),
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader(JOB_REPEAT) }).loose(),
         // 422: an Idempotency-Key already used with another request (API.md §3).
-        response: { 202: jobAcceptedSchema, ...errorResponses(400, 422, ...AUTH_ERRORS) },
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, ...AUTH_ERRORS), ...errorSentences(422, 'VALIDATION_ERROR', idempotencyKeyReused().message) },
       },
     },
     async (request, reply) => {

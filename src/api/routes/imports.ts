@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
+import { badRequest, idempotencyKeyReused, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
 import type { AppError } from '../../shared/http/app-error.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema, type ImportEncoding } from '../../shared/jobs/import-options.js';
 import { resolveImportOptions } from '../../shared/imports/import-profile.js';
@@ -18,13 +18,13 @@ import { INLINE_UPLOAD_BYTES } from '../../shared/storage/inline-uploads.js';
 import { readWhole } from '../../shared/storage/read-whole.js';
 import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { strictQuery } from '../strict-query.js';
-import { checkCallbackUrl, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
+import { checkCallbackUrl, idempotencyKeyHeader, JOB_REPEAT, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { mediaTypeOf, mediaTypeParameter } from '../media-type.js';
 import { boundaryProblem, noBoundary } from '../multipart-boundary.js';
 import { MultipartFileContentType } from '../multipart-file-content-type.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, errorResponses, jobAcceptedSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorResponses, errorSentences, jobAcceptedSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 import { charsetEncoding } from '../upload-charset.js';
 import { refuseDeclaredOversize } from '../declared-upload-size.js';
@@ -70,8 +70,6 @@ const importQuery = strictQuery({
   callback_url: callbackUrlSchema.optional(),
 });
 
-const idempotencyKeyHeader = z.string().min(1).max(255).optional();
-
 const CSV_MEDIA_TYPES = new Set(['text/csv', 'application/csv']);
 
 const EXPECTED_MEDIA_TYPES = `send the CSV as text/csv, an .xlsx workbook as ${XLSX_MEDIA_TYPE}, or either as multipart/form-data with a 'file' field`;
@@ -114,8 +112,8 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
           '(utf-8, us-ascii, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be and their usual aliases; ' +
           'another charset is a 415), else UTF-8. A query parameter not listed here is a 400 naming it; no job starts.',
         querystring: importQuery,
-        headers: z.object({ 'idempotency-key': idempotencyKeyHeader }).loose(),
-        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, 422, ...AUTH_ERRORS) },
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader(JOB_REPEAT) }).loose(),
+        response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 408, 413, 415, ...AUTH_ERRORS), ...errorSentences(422, 'VALIDATION_ERROR', idempotencyKeyReused().message) },
       },
     },
     async (request, reply) => {

@@ -120,7 +120,11 @@ async function stopCancelledRun(deps: JobControlDeps, job: JobRow, log: FastifyB
 export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   // Any key of the account may address the job; the job type's write scope is checked per job.
-  const config = { authenticated: true, adminAllowed: true };
+  const config = {
+    authenticated: true,
+    adminAllowed: true,
+    scopeChecked: "a key with the job type's write scope, `imports:write`, `exports:write` or `enrichments:write`",
+  };
   const params = z.object({ id: z.string() });
 
   routes.post(
@@ -130,7 +134,6 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       schema: {
         summary: 'Cancel a job',
         description:
-          "Needs the job type's write scope (imports:write, exports:write, enrichments:write) or the operator key. " +
           'A waiting job never starts; a running one stops at its next chunk and writes nothing more; the job ends ' +
           '`cancelled` with error_code JOB_CANCELLED. A job that has already ended is returned unchanged.',
         params,
@@ -151,7 +154,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       schema: {
         summary: 'Retry a failed or cancelled job',
         description:
-          "Needs the job type's write scope or the operator key. The job runs again from its stored input: an import or " +
+          'The job runs again from its stored input: an import or ' +
           'export with its counts and report cleared, an enrichment from after its last settled product (or from the first ' +
           "product the provider's monthly quota left not looked up, PROVIDER_QUOTA_EXCEEDED), with the counts and report " +
           'entries of the products before kept (none is looked up again). 202 like a new job. ' +

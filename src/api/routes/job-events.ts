@@ -2,7 +2,7 @@ import type { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
-import { notFound } from '../errors.js';
+import { jobNotFound } from '../errors.js';
 import { findVersionedJob } from '../../shared/jobs/job-event-queries.js';
 import type { JobChangeListener } from '../job-events/job-change-listener.js';
 import { openJobEventStream, sharedJobReads, type JobEventTimings } from '../job-events/job-event-stream.js';
@@ -68,7 +68,7 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
       const key = apiKeyPrincipalOf(request);
       const accountId = key.accountId;
       const job = UUID.test(request.params.id) ? await findVersionedJob(deps.db, accountId, request.params.id) : null;
-      if (!job) throw notFound('Job not found.');
+      if (!job) throw jobNotFound();
       return {
         headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
         open: (reply) => {

@@ -2,14 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { isoTimestamp } from '../../shared/db/timestamps.js';
-import { jobNotFinished, notFound } from '../errors.js';
+import { jobNotFinished, jobNotFound, notFound } from '../errors.js';
 import { exportContentType, exportFileName } from '../../shared/jobs/export-file.js';
 import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { OpenStreams } from '../open-streams.js';
-import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorResponses, errorSentences } from '../schemas.js';
 import { streamedRoute, type StreamedAnswer } from '../streamed-route.js';
 import { noted } from '../../shared/http/response-notes.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -39,6 +39,12 @@ const resultRedirectSchema = noted(
 /** How long a presigned result URL stays valid: long enough to start the download, short enough not to be shared. */
 const PRESIGNED_URL_SECONDS = 300;
 
+// The 404s of the route besides an unknown job; `type` and `status` are a job's, or the placeholders
+// the OpenAPI document shows.
+const notAnExport = (type: string) => notFound(`This job is an ${type}: only an export job has a result file.`);
+const noResult = (status: string) => notFound(`This export ended ${status} and has no result file.`);
+const fileExpired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
+
 /** What the result route needs. */
 export interface JobResultDeps {
   db: Db;
@@ -64,24 +70,31 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
     config: { scope: 'jobs:read' },
     schema: {
       summary: "Download a completed export's file",
-      description: '409 JOB_NOT_FINISHED while the export runs; 404 once the file is no longer kept.',
-      response: { 200: resultFileResponse, 302: resultRedirectSchema, ...errorResponses(404, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
+      description:
+        '409 JOB_NOT_FINISHED while the export runs. 404 NOT_FOUND for an import or enrichment job (`{type}`), an export ' +
+        'that ended failed or cancelled (`{status}`), and once the file is no longer kept.',
+      response: {
+        200: resultFileResponse,
+        302: resultRedirectSchema,
+        ...errorResponses(...AUTH_ERRORS),
+        ...errorSentences(404, 'NOT_FOUND', jobNotFound().message, notAnExport('{type}').message, noResult('{status}').message, fileExpired().message),
+        ...errorCodes(409, 'JOB_NOT_FINISHED'),
+      },
     },
     streams: deps.downloads,
     resolve: async (request): Promise<StreamedAnswer> => {
       const id = request.params.id;
       const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
-      if (!job) throw notFound('Job not found.');
-      if (job.type !== 'export') throw notFound(`This job is an ${job.type}: only an export job has a result file.`);
+      if (!job) throw jobNotFound();
+      if (job.type !== 'export') throw notAnExport(job.type);
       if (job.status === 'processing') throw jobNotFinished();
-      if (job.status !== 'completed') throw notFound(`This export ended ${job.status} and has no result file.`);
+      if (job.status !== 'completed') throw noResult(job.status);
       // The file's name and type need the format alone: options stored under older rules still serve.
       const options = exportFileOptionsSchema.parse(job.options);
-      const expired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
       const path = job.result_path;
-      if (!path) throw expired();
+      if (!path) throw fileExpired();
       const size = await deps.files.size(path);
-      if (size === null) throw expired();
+      if (size === null) throw fileExpired();
       const fileName = exportFileName(job.id, isoTimestamp(job.finished_at!), options);
       const contentType = exportContentType(options);
       if (deps.redirect === 'presigned') {

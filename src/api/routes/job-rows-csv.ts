@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../../shared/db/pool.js';
-import { jobNotFinished, notFound } from '../errors.js';
+import { jobNotFinished, jobNotFound, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
@@ -55,7 +55,7 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
     resolve: async (request) => {
       const id = request.params.id;
       const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
-      if (!job || job.type !== 'import') throw notFound('Job not found.');
+      if (!job || job.type !== 'import') throw jobNotFound();
       if (job.status === 'processing') throw jobNotFinished();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
-import { generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
+import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
 import { instantSchema, isBeforeYear10000 } from '../../shared/instant.js';
@@ -27,6 +27,12 @@ const expiresAtField = instantSchema(EXPIRES_AT_MESSAGE).refine(isBeforeYear1000
 /** Repeated scopes collapse into one, so the bound is generous rather than the number of scopes. */
 const MAX_SCOPES_LISTED = 50;
 
+/** The admin scope's refusal: a 400 of its own, so the scopes field takes it and the route refuses it. */
+const ADMIN_REFUSED = "The 'admin' scope is for operators and cannot be granted to a key.";
+
+/** A key's scope: the document offers those a key may be granted, every one but `admin`. */
+const keyScopeField = scopeField.meta({ enum: DEFAULT_SCOPES });
+
 const newKeySchema = z.object({
   name: z
     .string({ error: (issue) => (issue.input === undefined ? 'The name field is required.' : 'The name field must be a string.') })
@@ -34,10 +40,14 @@ const newKeySchema = z.object({
     .min(1, { error: 'The name field must not be empty.' })
     .max(100, { error: 'The name field must be at most 100 characters.' }),
   scopes: z
-    .array(scopeField, { error: 'The scopes field must be an array of scopes.' })
+    .array(keyScopeField, { error: 'The scopes field must be an array of scopes.' })
     .min(1, { error: 'The scopes field must list at least one scope.' })
     .max(MAX_SCOPES_LISTED, { error: `The scopes field must list at most ${MAX_SCOPES_LISTED} scopes.` })
-    .optional(),
+    .optional()
+    .describe(
+      "Left out: the creating key's own scopes (for a login session: every scope but `admin`). Only scopes the creating key holds; " +
+        `\`admin\` is for the operator key alone: a 400 VALIDATION_ERROR, \`${ADMIN_REFUSED}\``,
+    ),
   expires_at: expiresAtField.nullable().optional(),
 });
 
@@ -84,7 +94,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
       }
       const requested: Scope[] | undefined = scopes && [...new Set(scopes)];
       if (requested?.includes('admin')) {
-        throw validationError([{ field: 'scopes', message: "The 'admin' scope is for operators and cannot be granted to a key." }]);
+        throw validationError([{ field: 'scopes', message: ADMIN_REFUSED }]);
       }
       const principal = principalOf(request);
       if (principal.kind !== 'account') throw authenticationRequired();

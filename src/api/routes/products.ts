@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
-import { badRequest, duplicateEan, notFound, validationError } from '../errors.js';
+import { badRequest, duplicateEan, productNotFound, validationError } from '../errors.js';
 import { changedNumbersOf } from '../json-body.js';
 import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
@@ -22,7 +22,7 @@ import {
 } from '../../shared/product/schema.js';
 import { MAX_FILTER_LENGTH } from '../../shared/input-bounds.js';
 import { instantSchema } from '../../shared/instant.js';
-import { AUTH_ERRORS, errorCodes, errorResponses, locationHeader, pageQueryFields, pageSchema } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, errorSentences, locationHeader, pageQueryFields, pageSchema } from '../schemas.js';
 import { noted } from '../../shared/http/response-notes.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { prefetched, type Lookup } from '../prefetch.js';
@@ -48,6 +48,9 @@ const productLocation = (ean: string) => `/v1/products/${encodeURIComponent(ean)
 
 /** A product created by POST, or by a PUT to an EAN not in the catalog, with `Location` (API.md §3). */
 const createdProductSchema = noted(productResourceSchema, { headers: locationHeader('The product: `/v1/products/{ean}`') });
+
+/** The 404 of a product's EAN the catalog does not have. */
+const PRODUCT_NOT_FOUND = errorSentences(404, 'NOT_FOUND', productNotFound().message);
 
 const EAN_MISMATCH = 'The EAN in the body must match the EAN in the path.';
 
@@ -114,7 +117,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
   /** One product of the account; matched exactly as sent: no check-digit validation on lookup. */
   const lookupProduct: Lookup<ProductResource> = async (request, accountId) => {
     const product = await findProduct(accountId, (request.params as { ean: string }).ean);
-    if (!product) throw notFound('Product not found');
+    if (!product) throw productNotFound();
     return product;
   };
   // A body of another media type is refused by json-body.ts, as on every route with a JSON body.
@@ -153,7 +156,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       schema: {
         summary: 'One product by EAN',
         params: eanParams,
-        response: { 200: productResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) },
+        response: { 200: productResourceSchema, ...errorResponses(...AUTH_ERRORS), ...PRODUCT_NOT_FOUND },
       },
     },
     async (request) => prefetched(request, lookupProduct, accountIdOf(request)),
@@ -214,15 +217,15 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
         summary: 'Change some fields of a product',
         params: eanParams,
         body: productPatchBodySchema,
-        response: { 200: productResourceSchema, ...errorResponses(400, 404, 415, 422, ...AUTH_ERRORS) },
+        response: { 200: productResourceSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS), ...PRODUCT_NOT_FOUND },
       },
     },
     async (request) => {
       const { ean } = request.params;
       throwIfAny([...eanMismatch(request.body, ean), ...productBodyProblems(request)]);
-      if (!storable(ean)) throw notFound('Product not found');
+      if (!storable(ean)) throw productNotFound();
       const outcome = await patchProduct(deps.db, accountIdOf(request), ean, request.body);
-      if (outcome.kind === 'not_found') throw notFound('Product not found');
+      if (outcome.kind === 'not_found') throw productNotFound();
       if (outcome.kind === 'price_without_currency') {
         throw validationError([{ field: 'currency', message: CURRENCY_REQUIRED_MESSAGE }], 422);
       }
@@ -238,12 +241,12 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       schema: {
         summary: 'Delete a product',
         params: eanParams,
-        response: { 204: z.undefined().meta({ description: 'Deleted' }), ...errorResponses(404, ...AUTH_ERRORS) },
+        response: { 204: z.undefined().meta({ description: 'Deleted' }), ...errorResponses(...AUTH_ERRORS), ...PRODUCT_NOT_FOUND },
       },
     },
     async (request, reply) => {
       const { ean } = request.params;
-      if (!storable(ean) || !(await deleteProduct(deps.db, accountIdOf(request), ean))) throw notFound('Product not found');
+      if (!storable(ean) || !(await deleteProduct(deps.db, accountIdOf(request), ean))) throw productNotFound();
       return reply.code(204).send();
     },
   );

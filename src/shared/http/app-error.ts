@@ -90,5 +90,8 @@ export const unsupportedMediaType = (
   expected = "send the CSV as text/csv or as multipart/form-data with a 'file' field",
 ) => new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Content-Type '${contentType ?? ''}': ${expected}.`);
 
+/** Anything unexpected: its details go to the log only (API.md §1). */
+export const internalError = () => new AppError(500, 'INTERNAL_ERROR', 'Internal server error.');
+
 export const serviceUnavailable = (message = 'A backing service is unavailable; try again shortly.') =>
   new AppError(503, 'SERVICE_UNAVAILABLE', message, { retry_after_seconds: 5 });

@@ -13,7 +13,12 @@ const count = z.number().int();
  */
 export const errorEnvelopeSchema = z
   .object({
-    error: z.string(),
+    error: z
+      .string()
+      .describe(
+        'What went wrong, in one sentence. The sentences each `error_code` is sent with are listed under Errors in the ' +
+          "document's introduction, and in each operation's error responses; `{…}` marks a variable part",
+      ),
     detail: z.string().describe('The same sentence as `error`'),
     error_code: z.enum(ERROR_CODES).describe('What went wrong; each response of an operation lists the codes it can carry'),
     timestamp: z.string(),
@@ -47,6 +52,15 @@ export function errorResponses(...statuses: number[]): Record<number, typeof err
  */
 export function errorCodes(status: number, ...codes: ErrorCode[]): Record<number, typeof errorEnvelopeSchema> {
   return { [status]: noted(errorEnvelopeSchema, { codes }) };
+}
+
+/**
+ * The error response of `status` answering with `code`, its `error` one of `sentences` (the exact
+ * sentences, built by the constructors that send them, `{…}` for a variable part). Validated and
+ * serialized as {@link errorResponses}; the sentences are for the OpenAPI document.
+ */
+export function errorSentences(status: number, code: ErrorCode, ...sentences: string[]): Record<number, typeof errorEnvelopeSchema> {
+  return { [status]: noted(errorEnvelopeSchema, { codes: [code], sentences: { [code]: sentences } }) };
 }
 
 /** The contract's timestamp form: ISO 8601 UTC to the second. */

@@ -5,6 +5,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
   AppError,
   badRequest,
+  internalError,
   MAX_JSON_BODY_BYTES,
   payloadTooLarge,
   requestHeadersTooLarge,
@@ -101,7 +102,7 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
   // 403: that path names nothing, and API.md §1 keeps 403 for what a key or an account may not do.
   if (status === 403 || status === 404) return noRoute(request);
   if (status >= 400 && status < 500) return new AppError(status, 'BAD_REQUEST', error.message);
-  return new AppError(500, 'INTERNAL_ERROR', 'Internal server error.');
+  return internalError();
 }
 
 /** Installs the one error handler and the 404 handler; 5xx details go to the log, never to the client. */

@@ -21,6 +21,11 @@ export interface ResponseHeader {
 export interface ResponseNotes {
   headers?: Record<string, ResponseHeader>;
   codes?: readonly ErrorCode[];
+  /**
+   * The exact `error` sentences this response answers with, per code, besides those the code
+   * always has (src/api/plugins/openapi-error-strings.ts); `{…}` marks a variable part.
+   */
+  sentences?: Partial<Record<ErrorCode, readonly string[]>>;
 }
 
 const notes = new WeakMap<object, ResponseNotes>();
