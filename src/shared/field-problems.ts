@@ -96,12 +96,25 @@ function unknownKeyProblems(
   return keys.map((key) => ({ field: fieldOf(key), message: `Unknown key '${fieldOf(key)}': ${expected}.` }));
 }
 
+/** A zod issue's path as a field name, without array positions: `filter.brand`, `fields`. */
+const dottedPath = (path: readonly PropertyKey[]) => path.filter((part) => typeof part !== 'number').map(String).join('.');
+
+/**
+ * The problem of a key a record's key schema refuses (a blank header in `columns`): the key schema's
+ * own sentence, where zod's issue says only `Invalid key in record`, named by the record's path. The
+ * key itself is not in the field: it may be empty, or thousands of characters long.
+ */
+function invalidKeyProblem(issue: z.core.$ZodIssueInvalidKey, field: string): FieldProblem {
+  return { field, message: issue.issues[0]?.message ?? issue.message };
+}
+
 /**
  * One problem per zod issue, named by its path without array positions and after `prefix`
  * (`export.` inside a schedule); `body` for the input itself. Unknown keys are named together in
  * one problem, or, given the keys each object may hold (`knownKeys`, by path), each by its own path
- * with the keys expected there ({@link unknownKeyProblems}). At most {@link MAX_FIELD_PROBLEMS}: the
- * issues after those are not looked at.
+ * with the keys expected there ({@link unknownKeyProblems}). Keys a record refuses for the same
+ * reason are one problem of the record ({@link invalidKeyProblem}). At most {@link MAX_FIELD_PROBLEMS}:
+ * the issues after those are not looked at.
  */
 export function zodIssueProblems(
   issues: readonly z.core.$ZodIssue[],
@@ -111,8 +124,12 @@ export function zodIssueProblems(
   const problems: FieldProblem[] = [];
   for (const issue of issues) {
     if (problems.length >= MAX_FIELD_PROBLEMS) break;
-    const path = issue.path.filter((part) => typeof part !== 'number').map(String).join('.');
-    if (issue.code !== 'unrecognized_keys') problems.push({ field: prefix + (path || 'body'), message: issue.message });
+    const path = dottedPath(issue.path);
+    if (issue.code === 'invalid_key') {
+      // The last part of its path is the key refused.
+      const problem = invalidKeyProblem(issue, prefix + (dottedPath(issue.path.slice(0, -1)) || 'body'));
+      if (!problems.some((listed) => listed.field === problem.field && listed.message === problem.message)) problems.push(problem);
+    } else if (issue.code !== 'unrecognized_keys') problems.push({ field: prefix + (path || 'body'), message: issue.message });
     else if (options.knownKeys) problems.push(...unknownKeyProblems(issue.keys, path, options.knownKeys, prefix));
     else problems.push({ field: prefix + (path || 'body'), message: unknownKeysMessage(issue.keys) });
   }
