@@ -22,6 +22,7 @@ import type { RecordLimits } from '../../workers/import/stored-records.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import { AUTH_ERRORS, csvDownloadResponse, errorResponses, jobResourceSchema, pageQueryFields, pageSchema } from '../schemas.js';
 import { streamedRoute } from '../streamed-route.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 /** The form of a job id; anything else is an unknown job (404), never a 400. */
 const jobParams = z.object({ id: z.string() });
@@ -47,6 +48,8 @@ const errorsCsvSchema = {
 /** The account's job `id`; 404 for an unknown id, a malformed one, or another account's job. */
 const ownJob = (findJob: JobFind, accountId: string, id: string): Promise<JobRow> => jobOr404(id, (jobId) => findJob(accountId, jobId));
 
+const NOT_A_SCHEDULE_ID = 'it must be the id of an export schedule.';
+
 const isErrorPosition = keysetPosition<[number, number]>(countPart, countPart);
 
 /** Job routes of API.md §4: list, one job, its report as JSON pages and as CSV (GET, or HEAD for its headers). */
@@ -68,15 +71,21 @@ export function jobRoutes(
           account_id: z.uuid().optional().describe('operator key only: the jobs of this account (default: every account)'),
           type: z.enum(JOB_TYPES).optional(),
           status: z.enum(JOB_STATUSES).optional(),
+          schedule_id: z
+            .string()
+            .max(36, { error: NOT_A_SCHEDULE_ID })
+            .regex(UUID, { error: NOT_A_SCHEDULE_ID })
+            .optional()
+            .describe("the runs of this export schedule: with status=completed&limit=1, the schedule's newest file"),
           ...pageQueryFields,
         }),
         response: { 200: pageSchema(jobResourceSchema), ...errorResponses(400, ...AUTH_ERRORS) },
       },
     },
     async (request) => {
-      const { type, status, limit, cursor } = request.query;
+      const { type, status, schedule_id: scheduleId, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
-      const query = { type, status, limit, after: after && { createdAt: after[0], id: after[1] } };
+      const query = { type, status, scheduleId, limit, after: after && { createdAt: after[0], id: after[1] } };
       const accountFilter = request.query.account_id;
       if (accountFilter && request.principal?.kind !== 'admin') {
         throw new AppError(403, 'PERMISSION_DENIED', "Only the operator key may list another account's jobs (account_id).");

@@ -131,19 +131,27 @@ export async function findJobByIdempotencyKey(
 export interface JobListQuery {
   type?: JobType;
   status?: JobStatus;
+  /** The runs of this export schedule alone (jobs keep naming a schedule after it is deleted). */
+  scheduleId?: string;
   limit: number;
   /** The position after which to continue: the `created_at` (as PostgreSQL prints it) and id of the last job seen. */
   after?: { createdAt: string; id: string };
 }
 
-/** A page of jobs, newest first: a listing's filters and position (`$1`–`$4`) and page size (`$5`). */
+/**
+ * A page of jobs, newest first: a listing's filters and position (`$1`–`$4`, `$6`) and page size
+ * (`$5`). A schedule's runs are found through jobs_schedule_created_idx (migration 025), not by
+ * walking every job of the account back to the schedule's oldest run.
+ */
 const PAGE_FILTERS = `($1::text IS NULL OR type = $1)
        AND ($2::text IS NULL OR status = $2)
+       AND ($6::uuid IS NULL OR schedule_id = $6)
        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))`;
 const PAGE_ORDER = 'ORDER BY created_at DESC, id DESC LIMIT $5';
 
 function pageValues(query: JobListQuery): unknown[] {
-  return [query.type ?? null, query.status ?? null, query.after?.createdAt ?? null, query.after?.id ?? null, query.limit + 1];
+  const { type, status, scheduleId, after, limit } = query;
+  return [type ?? null, status ?? null, after?.createdAt ?? null, after?.id ?? null, limit + 1, scheduleId ?? null];
 }
 
 /**
@@ -154,7 +162,7 @@ export async function listJobs(db: Db, accountId: string, query: JobListQuery): 
   const { rows } = await db.query<JobRow>(
     jobRowQuery(
       `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE account_id = $6 AND ${PAGE_FILTERS}
+       WHERE account_id = $7 AND ${PAGE_FILTERS}
        ${PAGE_ORDER}`,
       [...pageValues(query), accountId],
     ),
