@@ -297,6 +297,10 @@ describe('NDJSON export', () => {
       updated_at: '2026-01-10T00:00:00.000Z',
     });
     expect(Object.keys(pen!)).toEqual(['ean', 'name', 'brand', 'category', 'description', 'price', 'currency', 'stock', 'image_url', 'attributes', 'created_at', 'updated_at']);
+    // As README says: no spaces between the fields; attributes as PostgreSQL writes jsonb.
+    const penLine = lines.find((line) => line.startsWith(`{"ean":"${PEN}",`));
+    expect(penLine).toContain(`{"ean":"${PEN}","name":"Pen","brand":"Acme",`);
+    expect(penLine).toContain('"attributes":{"size": "M", "color": "blue"},');
   });
 
   it('gzips NDJSON with fields and a filter', async () => {

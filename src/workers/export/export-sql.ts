@@ -104,10 +104,12 @@ export function csvCopySql(columns: readonly CsvColumn[], where: string, delimit
 }
 
 /**
- * COPY of NDJSON lines: one compact JSON object per product, keys in `fields` order, price as a
- * string with its scale. COPY's CSV mode with control characters as delimiter and quote never quotes or
- * escapes anything here, because JSON text escapes every control character: each line is the
- * JSON exactly as PostgreSQL wrote it.
+ * COPY of NDJSON lines: one JSON object per product, keys in `fields` order, price as a string
+ * with its scale. `attributes` is jsonb's text, spaces after `:` and `,` included: PostgreSQL has
+ * no compact jsonb output (json_object_agg and json_build_object add spaces too), and rewriting
+ * each line outside the COPY would cost the export its speed. COPY's CSV mode with control
+ * characters as delimiter and quote never quotes or escapes anything here, because JSON text
+ * escapes every control character: each line is the JSON exactly as PostgreSQL wrote it.
  */
 export function ndjsonCopySql(fields: readonly ExportField[], where: string): string {
   const columns = fields.map(sqlField).map((field) => {
