@@ -104,6 +104,18 @@ describe.each([
     await store.remove(saved.path);
   });
 
+  it('reads the bytes from a given byte to a given last byte, inclusive', async () => {
+    const saved = await store.save(source(BIG), 20 * MiB);
+    try {
+      for (const [start, end] of [[0, 0], [0, 99], [5 * MiB - 10, 5 * MiB + 10], [BIG.length - 1, BIG.length - 1]] as const) {
+        const read = await buffer(store.openRead(saved.path, { start, end }));
+        expect(read.equals(BIG.subarray(start, end + 1)), `${start}-${end}`).toBe(true);
+      }
+    } finally {
+      await store.remove(saved.path);
+    }
+  });
+
   it('refuses an upload past the limit with PAYLOAD_TOO_LARGE and leaves nothing behind', async () => {
     const failure = await store.save(source(BIG), 6 * MiB).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(AppError);

@@ -1,17 +1,30 @@
 /* global process, console */
 // An S3-compatible server for the tests, on 127.0.0.1: s3rver (an npm package) with what it lacks
 // and the service relies on — AbortMultipartUpload and ListMultipartUploads — and a switch that
-// makes the requests of one method fail, for the fault tests.
+// makes the requests of one method fail, for the fault tests. A Range ending at byte 0 (`bytes=0-0`)
+// is answered with the first byte, as S3 does (s3rver reads it as a range to the object's end).
 //   node test/support/s3-test-server.mjs <directory> <bucket>   → prints {"port": N} when ready
 // POST /_test/fail?method=PUT&status=503[&key=part] makes every object request of that method (of
 // the objects whose key contains `part`) answer that status; without `status` it stops.
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 
 const [directory, bucket] = process.argv.slice(2);
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+// s3rver's store takes a range's end of 0 for no end: the first byte alone is read here.
+const getObject = server.store.getObject.bind(server.store);
+server.store.getObject = async (bucketName, key, options) => {
+  const object = await getObject(bucketName, key, options);
+  if (options?.end !== 0 || !object?.content) return object;
+  object.content.destroy();
+  object.content = createReadStream(server.store.getResourcePath(bucketName, key, 'object'), { start: 0, end: 0 });
+  object.range = { start: 0, end: 0 };
+  return object;
+};
+
 /** The failing methods: the status they answer and the part of the keys they fail for. */
 const failing = new Map();
 

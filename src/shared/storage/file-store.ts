@@ -25,6 +25,12 @@ export interface ResultWriter {
   abort(): Promise<void>;
 }
 
+/** Which bytes of a stored file to read: from `start` (default 0) to `end`, inclusive (default: the last). */
+export interface ReadRange {
+  start?: number;
+  end?: number;
+}
+
 /** How a presigned download should present the file. */
 export interface DownloadOptions {
   fileName: string;
@@ -49,10 +55,11 @@ export interface FileStore {
   /** A read stream over a stored file; it fetches lazily, so a missing file errors on read. */
   open(path: string): Readable;
   /**
-   * A read stream from byte `start`. On object storage a dropped connection resumes with a Range
-   * request from the byte reached: a network blip neither restarts the read nor repeats a byte.
+   * A read stream from byte `start` to byte `end` (inclusive; the file's end by default). On object
+   * storage a dropped connection resumes with a Range request from the byte reached: a network blip
+   * neither restarts the read nor repeats a byte.
    */
-  openRead(path: string, options?: { start?: number }): Readable;
+  openRead(path: string, range?: ReadRange): Readable;
   /**
    * The first `bytes` bytes of a stored file (for delimiter detection). A file that is not stored
    * rejects with an error `isMissingFile` recognizes; a store that cannot answer, with a 503.

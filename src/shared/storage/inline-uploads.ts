@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Db } from '../db/pool.js';
 import { UUID_PATTERN as UUID } from '../uuid.js';
-import type { FileStore } from './file-store.js';
+import type { FileStore, ReadRange } from './file-store.js';
 import { inlineUpload, inlineUploadSize, removeInlineUpload } from './inline-upload-queries.js';
 
 /**
@@ -35,12 +35,12 @@ export function withInlineUploads(db: Db, store: FileStore): FileStore {
   if (WRAPPED in store) return store;
   const content = (path: string) => inlineUpload(db, jobOf(path));
   const missing = (path: string) => Object.assign(new Error(`ENOENT: no such upload, open '${path}'`), { code: 'ENOENT' });
-  const readFrom = (path: string, start = 0): Readable =>
+  const readFrom = (path: string, { start = 0, end }: ReadRange = {}): Readable =>
     Readable.from(
       (async function* () {
         const data = await content(path);
         if (!data) throw missing(path);
-        if (start < data.length) yield data.subarray(start);
+        if (start < data.length) yield data.subarray(start, end === undefined ? undefined : end + 1);
       })(),
       { objectMode: false },
     );
@@ -49,7 +49,7 @@ export function withInlineUploads(db: Db, store: FileStore): FileStore {
     kind: store.kind,
     save: (source, maxBytes, options) => store.save(source, maxBytes, options),
     open: (path) => (isInline(path) ? readFrom(path) : store.open(path)),
-    openRead: (path, options) => (isInline(path) ? readFrom(path, options?.start) : store.openRead(path, options)),
+    openRead: (path, range) => (isInline(path) ? readFrom(path, range) : store.openRead(path, range)),
     head: async (path, bytes) => {
       if (!isInline(path)) return store.head(path, bytes);
       const data = await content(path);

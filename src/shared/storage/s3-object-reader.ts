@@ -1,5 +1,6 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
+import type { ReadRange } from './file-store.js';
 
 /** Where an object is. */
 export interface ObjectLocation {
@@ -22,13 +23,16 @@ function isFinal(error: unknown): boolean {
 }
 
 /**
- * A read stream over one object that survives dropped connections: GetObject streams the body;
- * when the connection breaks (an error, or an end before the announced length) it asks again
- * with `Range: bytes=<next byte>-` and `If-Match: <ETag>`, so the bytes continue exactly where
- * they stopped, from the same version of the object, and no byte is read twice.
+ * A read stream over one object (or the bytes of `range`) that survives dropped connections:
+ * GetObject streams the body; when the connection breaks (an error, or an end before the announced
+ * length) it asks again with `Range: bytes=<next byte>-[<end>]` and `If-Match: <ETag>`, so the
+ * bytes continue exactly where they stopped, from the same version of the object, and no byte is
+ * read twice.
  */
 export class S3ObjectReader extends Readable {
   private position: number;
+  /** The last byte to read (inclusive), or undefined for the object's end. */
+  private readonly end: number | undefined;
   private total: number | undefined;
   private etag: string | undefined;
   private body: Readable | null = null;
@@ -38,11 +42,12 @@ export class S3ObjectReader extends Readable {
 
   constructor(
     private readonly location: ObjectLocation,
-    start = 0,
+    range: ReadRange = {},
     private readonly resumeDelaysMs: readonly number[] = RESUME_DELAYS_MS,
   ) {
     super({ highWaterMark: 1 << 20 });
-    this.position = start;
+    this.position = range.start ?? 0;
+    this.end = range.end;
   }
 
   override _read(): void {
@@ -67,7 +72,7 @@ export class S3ObjectReader extends Readable {
         new GetObjectCommand({
           Bucket: bucket,
           Key: key,
-          Range: this.position > 0 ? `bytes=${this.position}-` : undefined,
+          Range: this.position > 0 || this.end !== undefined ? `bytes=${this.position}-${this.end ?? ''}` : undefined,
           IfMatch: this.etag,
         }),
       );

@@ -14,7 +14,7 @@ import { ConfigError } from '../config.js';
 import { AppError } from '../http/app-error.js';
 import type { StorageConfig } from './create-file-store.js';
 import { newUploadPath, uploadMeter } from '../upload-store.js';
-import type { DownloadOptions, FileStore, ResultWriter, SaveOptions, StoredUpload } from './file-store.js';
+import type { DownloadOptions, FileStore, ReadRange, ResultWriter, SaveOptions, StoredUpload } from './file-store.js';
 import { S3ObjectReader } from './s3-object-reader.js';
 import { isMissingFile, storageUnavailable } from './storage-errors.js';
 
@@ -101,9 +101,9 @@ export class S3Store implements FileStore {
     return this.openRead(path);
   }
 
-  openRead(path: string, options: { start?: number } = {}): Readable {
+  openRead(path: string, range: ReadRange = {}): Readable {
     const { client, bucket } = this.location;
-    return new S3ObjectReader({ client, bucket, key: this.key(path) }, options.start ?? 0);
+    return new S3ObjectReader({ client, bucket, key: this.key(path) }, range);
   }
 
   async head(path: string, bytes: number): Promise<Buffer> {
