@@ -85,6 +85,20 @@ export const jobNotFinished = () =>
 export const accountLockedMessage = (seconds: number | string) =>
   `Account locked after too many failed logins; try again in ${seconds} seconds.`;
 
+/**
+ * A download's Range that selects no byte of the file (RFC 9110 §15.5.17): it starts at or past
+ * the end, or asks for the last 0 bytes. The answer's Content-Range says the size.
+ */
+export const rangeNotSatisfiable = (size: number) =>
+  new AppError(
+    416,
+    'RANGE_NOT_SATISFIABLE',
+    size === 0
+      ? 'The requested range is not satisfiable: the file is empty. Send no Range header to download it.'
+      : `The requested range is not satisfiable: the file has ${size} bytes (0 to ${size - 1}). ` +
+          'Ask for a range that starts within them, or send no Range header for the whole file.',
+  );
+
 export const accountLocked = (retryAfterSeconds: number) =>
   new AppError(423, 'ACCOUNT_LOCKED', accountLockedMessage(retryAfterSeconds), { retry_after_seconds: retryAfterSeconds });
 

@@ -15,8 +15,8 @@ export type JobRequest = FastifyRequest<{ Params: { id: string } }>;
  * its file still stored), before any of its body is read.
  */
 export interface StreamedAnswer {
-  /** 200 unless said otherwise: 302 for a redirect to the storage. */
-  status?: 200 | 302;
+  /** 200 unless said otherwise: 206 for a byte range, 302 for a redirect to the storage, 304 for a copy still current. */
+  status?: 200 | 206 | 302 | 304;
   /** Its headers (type, disposition, length where known, or the redirect's): a HEAD sends these alone. */
   headers: Record<string, string>;
   /**
@@ -36,8 +36,11 @@ export interface StreamedRoute {
   schema: FastifySchema;
   /** The responses of this kind open on this process, bounded per account and in all. */
   streams: OpenStreams;
-  /** The route's checks and what it would send: the same for GET and HEAD, so both answer alike. */
-  resolve: (request: JobRequest) => Promise<StreamedAnswer>;
+  /**
+   * The route's checks and what it would send: the same for GET and HEAD, so both answer alike.
+   * `reply` is for headers of an error it throws (a 416's Content-Range).
+   */
+  resolve: (request: JobRequest, reply: FastifyReply) => Promise<StreamedAnswer>;
 }
 
 /**
@@ -50,14 +53,17 @@ export interface StreamedRoute {
 export function streamedRoute(app: FastifyInstance, route: StreamedRoute): void {
   const schema = { ...route.schema, params: jobParams };
   app.get<{ Params: { id: string } }>(route.url, { exposeHeadRoute: false, config: route.config, schema }, async (request, reply) => {
-    const answer = await route.resolve(request);
+    const answer = await route.resolve(request, reply);
     if (!answer.open) return headersOnly(reply, answer);
     route.streams.open(accountIdOf(request), reply);
     const body = await answer.open(reply);
-    return reply.headers(answer.headers).send(body);
+    return reply
+      .code(answer.status ?? 200)
+      .headers(answer.headers)
+      .send(body);
   });
   app.head<{ Params: { id: string } }>(route.url, { config: route.config, schema: { params: jobParams } }, async (request, reply) =>
-    headersOnly(reply, await route.resolve(request)),
+    headersOnly(reply, await route.resolve(request, reply)),
   );
 }
 

@@ -9,7 +9,8 @@ import { findJob } from '../../shared/jobs/job-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { accountIdOf } from '../plugins/auth.js';
 import type { OpenStreams } from '../open-streams.js';
-import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorResponses, errorSentences } from '../schemas.js';
+import { contentRangeHeader, RANGE_HEADERS, rangedDownload, rangedDownloadHeaders, strongEtag, VALIDATOR_HEADERS } from '../ranged-download.js';
+import { AUTH_ERRORS, DOWNLOAD_HEADERS, errorCodes, errorEnvelopeSchema, errorResponses, errorSentences } from '../schemas.js';
 import { streamedRoute, type StreamedAnswer } from '../streamed-route.js';
 import { noted } from '../../shared/http/response-notes.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
@@ -18,17 +19,40 @@ import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
  * The export file as downloaded (documented for OpenAPI; streamed, never serialized), in the media
  * type of its format (exportContentType): CSV, NDJSON, or either gzipped.
  */
+const RESULT_FILE_CONTENT = {
+  'text/csv': { schema: z.any().meta({ type: 'string', description: 'format=csv: UTF-8 CSV' }) },
+  'application/x-ndjson': { schema: z.any().meta({ type: 'string', description: 'format=ndjson: one product as JSON a line' }) },
+  'application/gzip': { schema: z.any().meta({ type: 'string', format: 'binary', description: 'gzip=true: the CSV or NDJSON file gzipped' }) },
+};
+
 const resultFileResponse = noted(
+  { description: "The export file, named in Content-Disposition; its media type is the export's format", content: RESULT_FILE_CONTENT },
+  { headers: { ...DOWNLOAD_HEADERS, ...VALIDATOR_HEADERS, ...RANGE_HEADERS } },
+);
+
+/** A Range's answer: the bytes asked for of the export file. */
+const resultRangeResponse = noted(
+  { description: 'The bytes of the export file that `Range` asked for (one range)', content: RESULT_FILE_CONTENT },
   {
-    description: "The export file, named in Content-Disposition; its media type is the export's format",
-    content: {
-      'text/csv': { schema: z.any().meta({ type: 'string', description: 'format=csv: UTF-8 CSV' }) },
-      'application/x-ndjson': { schema: z.any().meta({ type: 'string', description: 'format=ndjson: one product as JSON a line' }) },
-      'application/gzip': { schema: z.any().meta({ type: 'string', format: 'binary', description: 'gzip=true: the CSV or NDJSON file gzipped' }) },
+    headers: {
+      ...DOWNLOAD_HEADERS,
+      ...VALIDATOR_HEADERS,
+      ...RANGE_HEADERS,
+      ...contentRangeHeader('The bytes sent and the whole size: `bytes <first>-<last>/<size>`', '^bytes \\d+-\\d+/\\d+$'),
     },
   },
-  { headers: DOWNLOAD_HEADERS },
 );
+
+/** The client's copy is current: no body. */
+const resultNotModifiedSchema = noted(
+  z.null().meta({ description: "The copy the client has is current: If-None-Match lists the file's ETag, or the file is not newer than If-Modified-Since" }),
+  { headers: { ETag: VALIDATOR_HEADERS.ETag! } },
+);
+
+/** A Range past the file's end: the envelope, with the file's size in Content-Range. */
+const rangeNotSatisfiableSchema = noted(errorEnvelopeSchema, {
+  headers: contentRangeHeader("The file's size: `bytes */<size>`", '^bytes \\*/\\d+$'),
+});
 
 /** The answer with RESULT_REDIRECT=presigned on object storage (documented for OpenAPI). */
 const resultRedirectSchema = noted(
@@ -63,6 +87,7 @@ const exportFileOptionsSchema = exportOptionsSchema.pick({ format: true, gzip: t
  * export runs; 404 for an unknown id, another account's job, a job that is not an export, an
  * export that failed or was cancelled, and one whose file the retention has removed. Streams from
  * the file store, or with RESULT_REDIRECT=presigned on object storage answers 302 to the storage.
+ * Streamed, it answers validators, conditions and one byte range (see {@link rangedDownload}).
  */
 export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void {
   streamedRoute(app, {
@@ -72,17 +97,24 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       summary: "Download a completed export's file",
       description:
         '409 JOB_NOT_FINISHED while the export runs. 404 NOT_FOUND for an import or enrichment job (`{type}`), an export ' +
-        'that ended failed or cancelled (`{status}`), and once the file is no longer kept.',
+        'that ended failed or cancelled (`{status}`), and once the file is no longer kept. ' +
+        'A download cut off part-way resumes with `Range: bytes=<bytes received>-` (`curl -C -`), with `If-Range: <ETag>` so that ' +
+        'a file that changed comes whole (200). `If-None-Match: <ETag>` answers 304 while the file is the same. ' +
+        'HEAD ignores `Range`. With RESULT_REDIRECT=presigned the storage answers these headers itself, after the 302.',
+      headers: rangedDownloadHeaders,
       response: {
         200: resultFileResponse,
+        206: resultRangeResponse,
         302: resultRedirectSchema,
+        304: resultNotModifiedSchema,
+        416: rangeNotSatisfiableSchema,
         ...errorResponses(...AUTH_ERRORS),
         ...errorSentences(404, 'NOT_FOUND', jobNotFound().message, notAnExport('{type}').message, noResult('{status}').message, fileExpired().message),
         ...errorCodes(409, 'JOB_NOT_FINISHED'),
       },
     },
     streams: deps.downloads,
-    resolve: async (request): Promise<StreamedAnswer> => {
+    resolve: async (request, reply): Promise<StreamedAnswer> => {
       const id = request.params.id;
       const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
       if (!job) throw jobNotFound();
@@ -95,16 +127,22 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       if (!path) throw fileExpired();
       const size = await deps.files.size(path);
       if (size === null) throw fileExpired();
-      const fileName = exportFileName(job.id, isoTimestamp(job.finished_at!), options);
+      const finishedAt = isoTimestamp(job.finished_at!);
+      const fileName = exportFileName(job.id, finishedAt, options);
       const contentType = exportContentType(options);
       if (deps.redirect === 'presigned') {
         const url = await deps.files.downloadUrl(path, { fileName, contentType, expiresInSeconds: PRESIGNED_URL_SECONDS });
         if (url) return { status: 302, headers: { 'cache-control': 'no-store', location: url } };
       }
-      return {
-        headers: { 'content-type': contentType, 'content-disposition': `attachment; filename="${fileName}"`, 'content-length': String(size) },
-        open: () => deps.files.open(path),
-      };
+      return rangedDownload(request, reply, {
+        size,
+        // A completed export's file is never written again; the path (the job's id, the day and the
+        // format), its size and the end of the job still tell apart any two files of one URL.
+        etag: strongEtag(path, size, finishedAt),
+        lastModified: new Date(finishedAt),
+        headers: { 'content-type': contentType, 'content-disposition': `attachment; filename="${fileName}"` },
+        open: (range) => (range ? deps.files.openRead(path, range) : deps.files.open(path)),
+      });
     },
   });
 }
