@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/shared/http/app-error.js';
 import { resolveResponse, type DocumentedResponse, type OpenApiDocument } from '../support/response-conformance.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -75,6 +76,7 @@ describe('the exact error sentences the document gives', () => {
     expect(row(429, 'RATE_LIMIT_EXCEEDED')).toContain('`Too many invalid API key attempts');
     expect(row(429, 'QUOTA_EXCEEDED')).toContain('`Monthly quota exceeded.`');
     expect(row(500, 'INTERNAL_ERROR')).toContain('`Internal server error.`');
+    for (const code of ERROR_CODES) expect(rows.some((line) => line.includes(`| \`${code}\` |`)), code).toBe(true);
     const { components } = document as unknown as { components: { schemas: Record<string, unknown> } };
     expect(components.schemas.Error).toMatchObject({ properties: { error: { description: expect.stringContaining('Errors') } } });
   });

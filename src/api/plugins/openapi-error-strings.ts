@@ -81,6 +81,12 @@ export const ERROR_SENTENCES: readonly CodeSentences[] = [
   { status: 413, code: 'PAYLOAD_TOO_LARGE', sentences: [], otherwise: 'says the limit in bytes' },
   { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', sentences: [], otherwise: 'names the Content-Type, Content-Encoding or charset refused, and what to send' },
   {
+    status: 416,
+    code: 'RANGE_NOT_SATISFIABLE',
+    sentences: [],
+    otherwise: "a result download's `Range` that starts past the file's end: gives the file's size in bytes and says to ask within it or send no `Range`",
+  },
+  {
     status: 422,
     code: 'VALIDATION_ERROR',
     sentences: [],
