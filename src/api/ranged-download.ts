@@ -56,9 +56,24 @@ export function askedRange(header: string | undefined, size: number): RangeAsked
 /** The entity tags of an If-None-Match or If-Range value, `W/` kept; `*` as itself. */
 const entityTags = (value: string) => (value.trim() === '*' ? ['*'] : (value.match(/(?:W\/)?"[^"]*"/g) ?? []));
 
-/** An HTTP date's time, or null for anything else. */
+/**
+ * The three forms of an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`),
+ * the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime's (`Sun Nov  6 08:49:37 1994`).
+ */
+const HTTP_DATE_FORMS = [
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
+/**
+ * An HTTP-date's time, or null for any other value, which a recipient must ignore (RFC 9110
+ * §13.1.3): `Date.parse` alone would take `2027-01-01` or `garbage 3000` as a date.
+ */
 function httpDate(value: string | undefined): number | null {
-  const time = value === undefined ? NaN : Date.parse(value);
+  const text = value?.trim();
+  if (text === undefined || !HTTP_DATE_FORMS.some((form) => form.test(text))) return null;
+  const time = Date.parse(HTTP_DATE_FORMS[2]!.test(text) ? `${text} GMT` : text);
   return Number.isNaN(time) ? null : time;
 }
 

@@ -116,6 +116,16 @@ describe.each([
     const before = new Date(Date.parse(lastModified) - 1000).toUTCString();
     expect((await download({ 'if-modified-since': before })).statusCode).toBe(200);
     expect((await download({ 'if-modified-since': lastModified, 'if-none-match': '"other"' })).statusCode).toBe(200);
+    // The obsolete forms of the same date count; anything that is not an HTTP-date is ignored.
+    const time = new Date(Date.parse(lastModified));
+    const [weekday, day, month, year, clock] = lastModified.replace(',', '').split(' ') as [string, string, string, string, string];
+    const longDay = time.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+    expect((await download({ 'if-modified-since': `${longDay}, ${day}-${month}-${year.slice(2)} ${clock} GMT` })).statusCode).toBe(304);
+    expect((await download({ 'if-modified-since': `${weekday} ${month} ${String(time.getUTCDate()).padStart(2)} ${clock} ${year}` })).statusCode).toBe(304);
+    for (const malformed of ['garbage 3000', '99999', '2099-01-01', 'Tuesday, 31 Dec 2099']) {
+      const response = await download({ 'if-modified-since': malformed });
+      expect([response.statusCode, response.rawPayload.equals(file)], malformed).toEqual([200, true]);
+    }
   });
 
   it('sends the whole file (200) when If-Range names another version, and the range when it names this one', async () => {
