@@ -2,6 +2,9 @@ import pg from 'pg';
 import { productListStatement, type ProductListQuery } from '../../src/shared/product/list-products.js';
 import type { TestContext } from './test-context.js';
 
+/** A pool or a client: what EXPLAIN runs on. */
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
 /** One node of a JSON plan, with what EXPLAIN ANALYZE says of it. */
 export interface PlanNode {
   'Node Type': string;
@@ -17,10 +20,15 @@ export interface PlanNode {
  */
 export async function executedPlanNodes(ctx: TestContext, accountId: string, query: ProductListQuery): Promise<PlanNode[]> {
   const { text, values } = productListStatement(accountId, query);
-  const { rows } = await ctx.db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-    `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
-    values,
-  );
+  return executedStatementNodes(ctx.db, text, values);
+}
+
+/**
+ * The nodes of the plan of any statement that actually ran (EXPLAIN ANALYZE, on `db`: a
+ * statement that writes is run, so pass a client inside a transaction that is rolled back).
+ */
+export async function executedStatementNodes(db: Queryable, text: string, values: unknown[]): Promise<PlanNode[]> {
+  const { rows } = await db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
   const nodes: PlanNode[] = [];
   const walk = (node: PlanNode) => {
     if (node['Actual Loops'] === 0) return;

@@ -4,6 +4,13 @@ import { lockSearchExclusive } from '../../shared/product/product-search.js';
 
 /** Products compared per transaction: a direct write of the account waits for one batch at most. */
 const BATCH_ROWS = 5_000;
+/**
+ * The longest a statement of a batch may run. A batch is BATCH_ROWS primary key probes each way (a
+ * few tenths of a second); one that takes longer is cancelled rather than left holding the lock
+ * the account's API writes wait for (the catch-up fails, its mark stays, the reconciler retries
+ * it), and a worker process that stops leaves no batch running on in PostgreSQL past this bound.
+ */
+const BATCH_STATEMENT_TIMEOUT_MS = 10_000;
 
 /** What one catch-up changed in product_search. */
 export interface CatchUpResult {
@@ -76,16 +83,16 @@ async function catchUpHoldingLock(db: Db, accountId: string, shouldStop: () => b
     if (shouldStop()) return result;
     const batch = await withTransaction(db, async (client) => {
       await lockSearchExclusive(client, accountId);
+      await client.query(`SET LOCAL statement_timeout = ${BATCH_STATEMENT_TIMEOUT_MS}`);
       // The batch's last EAN: BATCH_ROWS products on, or none (the batch runs to the end).
       const { rows: ends } = await client.query<{ ean: string }>(
         `SELECT ean FROM products WHERE account_id = $1 AND ean > $2 ORDER BY ean OFFSET ${BATCH_ROWS - 1} LIMIT 1`,
         [accountId, after],
       );
       const last = ends[0]?.ean ?? null;
-      const range = (alias: string) => (last === null ? `${alias}.ean > $2` : `${alias}.ean > $2 AND ${alias}.ean <= $3`);
-      const values = last === null ? [accountId, after] : [accountId, after, last];
-      const written = await client.query(writeBatchSql(range), values);
-      const removed = await client.query(removeBatchSql(range), values);
+      const { write, remove } = catchUpBatchStatements(accountId, after, last);
+      const written = await client.query(write.text, write.values);
+      const removed = await client.query(remove.text, remove.values);
       return { last, written: written.rowCount ?? 0, removed: removed.rowCount ?? 0 };
     });
     result.written += batch.written;
@@ -104,13 +111,28 @@ async function catchUpHoldingLock(db: Db, accountId: string, shouldStop: () => b
   return result;
 }
 
+/** One parameterized statement. */
+interface Statement {
+  text: string;
+  values: unknown[];
+}
+
 /**
- * The two statements of a batch, over one EAN range (`range(alias)`, on $2 and $3). The other
- * table is looked up row by row through a scalar subquery (one primary key probe per row, as in the
- * import's chunk SQL): a catch-up runs right after its rows were written, when the planner's
- * statistics know little of them, and left to choose it may join a whole range against a whole
- * range row by row.
+ * The two statements of the batch after EAN `after` up to `last` (null: to the end). Exported so
+ * that a test can EXPLAIN exactly what runs. The other table is looked up row by row through a
+ * scalar subquery (one primary key probe per row, as in the import's chunk SQL): a catch-up runs
+ * right after its rows were written, when the planner's statistics know little of them, and left
+ * to choose it may join a whole range against a whole range row by row. The primary key is the
+ * only index of either table that these statements can use (migrations/026), so no statistics can
+ * turn a probe into a walk over the account's entries.
  */
+export function catchUpBatchStatements(accountId: string, after: string, last: string | null): { write: Statement; remove: Statement } {
+  const range = (alias: string) => (last === null ? `${alias}.ean > $2` : `${alias}.ean > $2 AND ${alias}.ean <= $3`);
+  const values = last === null ? [accountId, after] : [accountId, after, last];
+  return { write: { text: writeBatchSql(range), values }, remove: { text: removeBatchSql(range), values } };
+}
+
+/** The condition on the batch's EAN range, for the table under `alias`. */
 type Range = (alias: string) => string;
 
 /** Writes the search rows of the range that are missing or hold another name, brand or category than their product. */
