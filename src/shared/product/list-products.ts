@@ -64,14 +64,17 @@ export function productListStatement(accountId: string, query: ProductListQuery)
     both((alias) => `${alias}category = ${category}`);
   }
   if (query.updatedSince !== undefined) conditions.push(`updated_at >= ${param(query.updatedSince)}::timestamptz`);
-  if (query.nameContains !== undefined) {
-    const pattern = param(`%${escapeLike(query.nameContains)}%`);
+  // An empty q is no filter (every name contains the empty string): read as one, it sent the page
+  // to product_search, whose every entry a filter that matches nothing (updated_since) then checks.
+  const nameContains = query.nameContains === '' ? undefined : query.nameContains;
+  if (nameContains !== undefined) {
+    const pattern = param(`%${escapeLike(nameContains)}%`);
     both((alias) => `${alias}name ILIKE ${pattern}`);
   }
   const limit = param(query.limit + 1);
   const page = (...extra: string[]) =>
     `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${[...conditions, ...extra].join(' AND ')} ORDER BY ean LIMIT ${limit}`;
-  const searchFilter = query.brand !== undefined || query.category !== undefined || query.nameContains !== undefined;
+  const searchFilter = query.brand !== undefined || query.category !== undefined || nameContains !== undefined;
   if (!searchFilter) return { text: page(), values };
   // Each candidate's product is looked up by primary key (LIMIT 1 keeps the planner from turning
   // the lookup into a join that reads products on its own), so product_search drives the page.
