@@ -4,7 +4,7 @@ import { createChunkTables, mergeChunk, type MergeShape } from '../../src/worker
 import { notFoundRow } from '../../src/workers/import/mode-rule.js';
 import { mergeVanishedRows } from '../../src/workers/import/vanished-rows.js';
 import { reportOf, untilQueueReady } from '../support/csv.js';
-import { jobRow, productsCsv, recoveryEan, waitFor } from '../support/recovery-support.js';
+import { importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -29,13 +29,8 @@ const ROWS = 20;
 const DELETED = recoveryEan(7);
 
 /** A DELETE of a product, made but not committed: an import that reaches the row waits for it. */
-interface HeldDelete {
-  someoneWaits(): Promise<boolean>;
-  commit(): Promise<void>;
-}
-
 /** Deletes the product in a transaction left open; with `storeAgain`, stores a product of that name under its EAN again. */
-async function holdDelete(db: Db, accountId: string, ean: string, storeAgain?: string): Promise<HeldDelete> {
+async function holdDelete(db: Db, accountId: string, ean: string, storeAgain?: string): Promise<HeldWrite> {
   const holder = await db.connect();
   await holder.query('BEGIN');
   const { rowCount } = await holder.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
@@ -64,18 +59,7 @@ async function reimportAcrossDelete(account: { id: string; key: string }, query:
   const first = await ctx.importCsv(account.key, productsCsv(1, ROWS, 'First'));
   expect(first.progress).toMatchObject({ rows_created: ROWS });
   const held = await holdDelete(ctx.db, account.id, DELETED, storeAgain);
-  let id: string;
-  try {
-    const response = await ctx.upload(account.key, productsCsv(1, ROWS, 'Second'), query);
-    expect(response.statusCode, response.body).toBe(202);
-    id = response.json<{ id: string }>().id;
-    await waitFor('the import to reach the deleted product', async () => ((await held.someoneWaits()) ? true : undefined), 20_000);
-  } finally {
-    await held.commit();
-  }
-  const job = await ctx.waitForJob(account.key, id);
-  expect((await jobRow(ctx.db, id)).attempts).toBe(1);
-  return job;
+  return importAcrossHeldWrite(ctx, account.key, productsCsv(1, ROWS, 'Second'), query, held, 'the import to reach the deleted product');
 }
 
 const productNamed = async (key: string, name: string) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/shared/db/pool.js';
 import { reportOf, untilQueueReady } from '../support/csv.js';
-import { jobRow, productsCsv, recoveryEan, waitFor } from '../support/recovery-support.js';
+import { importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -35,7 +35,7 @@ const attributeCsv = (first: number, count: number, label: string) =>
   );
 
 /** An INSERT of a product, made but not committed: an import inserting that EAN waits for it. */
-async function holdInsert(db: Db, accountId: string, values: { name: string; brand: string; price: string; stock: number; color: string }) {
+async function holdInsert(db: Db, accountId: string, values: { name: string; brand: string; price: string; stock: number; color: string }): Promise<HeldWrite> {
   const holder = await db.connect();
   await holder.query('BEGIN');
   await holder.query(
@@ -66,18 +66,7 @@ async function importAcrossInsert(account: { id: string; key: string }, query: R
   const stored = await ctx.importCsv(account.key, attributeCsv(101, 5, 'Stored'));
   expect(stored.progress).toMatchObject({ rows_created: 5 });
   const held = await holdInsert(ctx.db, account.id, values);
-  let id: string;
-  try {
-    const response = await ctx.upload(account.key, attributeCsv(1, ROWS, 'New'), query);
-    expect(response.statusCode, response.body).toBe(202);
-    id = response.json<{ id: string }>().id;
-    await waitFor('the import to reach the inserted product', async () => ((await held.someoneWaits()) ? true : undefined), 20_000);
-  } finally {
-    await held.commit();
-  }
-  const job = await ctx.waitForJob(account.key, id);
-  expect((await jobRow(ctx.db, id)).attempts).toBe(1);
-  return job;
+  return importAcrossHeldWrite(ctx, account.key, attributeCsv(1, ROWS, 'New'), query, held, 'the import to reach the inserted product');
 }
 
 const racedProduct = async (key: string) => {

@@ -172,3 +172,37 @@ export function spawnService(env: Record<string, string>, nodeOptions: string[] 
   });
   return { process: child, output: () => output.slice(-4000), exited };
 }
+
+/** A write of another session, in a transaction left open until {@link HeldWrite.commit}. */
+export interface HeldWrite {
+  /** True once another backend waits for the held transaction's lock. */
+  someoneWaits(): Promise<boolean>;
+  commit(): Promise<void>;
+}
+
+/**
+ * Uploads `csv` with `query` while `held` is open, commits it once the import waits for it (`what`
+ * names that wait), and returns the job once it has ended, asserting it ended on its first attempt.
+ */
+export async function importAcrossHeldWrite(
+  ctx: TestContext,
+  key: string,
+  csv: Buffer,
+  query: Record<string, string>,
+  held: HeldWrite,
+  what: string,
+) {
+  let id: string;
+  try {
+    const response = await ctx.upload(key, csv, query);
+    if (response.statusCode !== 202) throw new Error(`upload answered ${response.statusCode}: ${response.body}`);
+    id = response.json<{ id: string }>().id;
+    await waitFor(what, async () => ((await held.someoneWaits()) ? true : undefined), 20_000);
+  } finally {
+    await held.commit();
+  }
+  const job = await ctx.waitForJob(key, id);
+  const { attempts } = await jobRow(ctx.db, id);
+  if (attempts !== 1) throw new Error(`the import ended after ${attempts} attempts, not 1`);
+  return job;
+}
