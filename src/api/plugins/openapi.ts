@@ -148,8 +148,8 @@ const API_DESCRIPTION = [
   'Every error has the body of the `Error` schema; each error response lists the `error_code` values it can carry.',
   "An answer to an account's key or session carries X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset once the " +
     'request was counted, but not a refusal before that: of a missing, unknown or expired key (401), of a suspended or ' +
-    'unverified account (403), of a per-address limit (429), of a URL the router refuses (400, 414), of a body sent with a ' +
-    'Content-Encoding (415). The operator key is counted against no tier: answers to it carry none.',
+    'unverified account (403), of a per-address limit (429), of a URL the router refuses (400, 414), of a path or method no operation has (404 `No route for …`, not ' +
+    'counted either), of a body sent with a Content-Encoding (415). The operator key is counted against no tier: answers to it carry none.',
   'Any request may be refused before it reaches an operation: 400 BAD_REQUEST when it is not valid HTTP or an HTTP/1.1 ' +
     'request without Host, 408 REQUEST_TIMEOUT, 431 REQUEST_HEADERS_TOO_LARGE, and 415 UNSUPPORTED_MEDIA_TYPE for a body ' +
     "sent with a Content-Encoding (a GET's too).",
