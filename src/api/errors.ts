@@ -81,6 +81,10 @@ export const limitExceeded = (message: string, limit: number) => new AppError(40
 export const jobNotFinished = () =>
   new AppError(409, 'JOB_NOT_FINISHED', 'The job has not completed yet: poll it until its status is completed.');
 
+/** rows.csv of an import still running: it is offered once the import has ended, failed as well as completed. */
+export const importNotEnded = () =>
+  new AppError(409, 'JOB_NOT_FINISHED', 'The import has not ended yet: poll it until its status is completed or failed.');
+
 /** The 423's sentence; `seconds` is a number, or the placeholder the OpenAPI document shows. */
 export const accountLockedMessage = (seconds: number | string) =>
   `Account locked after too many failed logins; try again in ${seconds} seconds.`;

@@ -261,6 +261,23 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     expect(await storedProducts(ctx, accountId)).toEqual([]);
   });
 
+  it('answers 409 for an import still running, telling to wait for its end, completed or failed', async () => {
+    const account = await ctx.createAccount();
+    const queue = ctx.queues.queue('import');
+    await queue.pause();
+    try {
+      const id = (await ctx.upload(account.key, 'ean,name\n4006381333931,Pen\n123,Bad\n')).json<{ id: string }>().id;
+      const rows = await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`);
+      expect(rows.statusCode).toBe(409);
+      expect(rows.json()).toMatchObject({
+        error_code: 'JOB_NOT_FINISHED',
+        error: 'The import has not ended yet: poll it until its status is completed or failed.',
+      });
+    } finally {
+      await queue.resume();
+    }
+  });
+
   it('offers no rows.csv for a cancelled import, whose rows were not all checked and whose report the cancel undid', async () => {
     const account = await ctx.createAccount();
     const queue = ctx.queues.queue('import');

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../../shared/db/pool.js';
-import { jobNotFinished, jobNotFound, notFound } from '../errors.js';
+import { importNotEnded, jobNotFound, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
@@ -13,7 +13,7 @@ import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '.
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import type { OpenStreams } from '../open-streams.js';
 import { accountIdOf } from '../plugins/auth.js';
-import { AUTH_ERRORS, csvDownloadResponse, errorCodes, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, csvDownloadResponse, errorResponses, errorSentences } from '../schemas.js';
 import { streamedRoute } from '../streamed-route.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
@@ -28,7 +28,7 @@ const rowsCsvSchema = {
         "in the upload's delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8",
     ),
     ...errorResponses(404, ...AUTH_ERRORS),
-    ...errorCodes(409, 'JOB_NOT_FINISHED'),
+    ...errorSentences(409, 'JOB_NOT_FINISHED', importNotEnded().message),
   },
 };
 
@@ -56,7 +56,7 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       const id = request.params.id;
       const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
       if (!job || job.type !== 'import') throw jobNotFound();
-      if (job.status === 'processing') throw jobNotFinished();
+      if (job.status === 'processing') throw importNotEnded();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');
       const gone = () =>
