@@ -74,7 +74,9 @@ function httpDate(value: string | undefined): number | null {
   const text = value?.trim();
   if (text === undefined || !HTTP_DATE_FORMS.some((form) => form.test(text))) return null;
   const time = Date.parse(HTTP_DATE_FORMS[2]!.test(text) ? `${text} GMT` : text);
-  return Number.isNaN(time) ? null : time;
+  // Date.parse rolls a day past its month's end over (30 Feb is 2 Mar): such a value is no date.
+  const day = Number(/\b(\d{1,2})[ -](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2})\b/.exec(text)?.slice(1).find(Boolean));
+  return Number.isNaN(time) || new Date(time).getUTCDate() !== day ? null : time;
 }
 
 /** The file's time to the second: what Last-Modified says, and what a client's date is compared with. */

@@ -122,7 +122,7 @@ describe.each([
     const longDay = time.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
     expect((await download({ 'if-modified-since': `${longDay}, ${day}-${month}-${year.slice(2)} ${clock} GMT` })).statusCode).toBe(304);
     expect((await download({ 'if-modified-since': `${weekday} ${month} ${String(time.getUTCDate()).padStart(2)} ${clock} ${year}` })).statusCode).toBe(304);
-    for (const malformed of ['garbage 3000', '99999', '2099-01-01', 'Tuesday, 31 Dec 2099']) {
+    for (const malformed of ['garbage 3000', '99999', '2099-01-01', 'Tuesday, 31 Dec 2099', 'Tue, 30 Feb 2099 00:00:00 GMT', 'Sun Feb 31 00:00:00 2099']) {
       const response = await download({ 'if-modified-since': malformed });
       expect([response.statusCode, response.rawPayload.equals(file)], malformed).toEqual([200, true]);
     }
