@@ -4,13 +4,6 @@ import { lockSearchExclusive } from '../../shared/product/product-search.js';
 
 /** Products compared per transaction: a direct write of the account waits for one batch at most. */
 const BATCH_ROWS = 5_000;
-/**
- * The longest a statement of a batch may run. A batch is BATCH_ROWS primary key probes each way (a
- * few tenths of a second); one that takes longer is cancelled rather than left holding the lock
- * the account's API writes wait for (the catch-up fails, its mark stays, the reconciler retries
- * it), and a worker process that stops leaves no batch running on in PostgreSQL past this bound.
- */
-const BATCH_STATEMENT_TIMEOUT_MS = 10_000;
 
 /** What one catch-up changed in product_search. */
 export interface CatchUpResult {
@@ -83,7 +76,8 @@ async function catchUpHoldingLock(db: Db, accountId: string, shouldStop: () => b
     if (shouldStop()) return result;
     const batch = await withTransaction(db, async (client) => {
       await lockSearchExclusive(client, accountId);
-      await client.query(`SET LOCAL statement_timeout = ${BATCH_STATEMENT_TIMEOUT_MS}`);
+      // No statement timeout: a batch of long names takes many seconds on a slow machine, and one
+      // cancelled would be cancelled again on every retry (each starts from the first EAN).
       // The batch's last EAN: BATCH_ROWS products on, or none (the batch runs to the end).
       const { rows: ends } = await client.query<{ ean: string }>(
         `SELECT ean FROM products WHERE account_id = $1 AND ean > $2 ORDER BY ean OFFSET ${BATCH_ROWS - 1} LIMIT 1`,
