@@ -4,7 +4,7 @@ import { createChunkTables, mergeChunk, type MergeShape } from '../../src/worker
 import { notFoundRow } from '../../src/workers/import/mode-rule.js';
 import { mergeVanishedRows } from '../../src/workers/import/vanished-rows.js';
 import { reportOf, untilQueueReady } from '../support/csv.js';
-import { importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
+import { heldWrite, importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -36,18 +36,7 @@ async function holdDelete(db: Db, accountId: string, ean: string, storeAgain?: s
   const { rowCount } = await holder.query('DELETE FROM products WHERE account_id = $1 AND ean = $2', [accountId, ean]);
   expect(rowCount).toBe(1);
   if (storeAgain) await holder.query('INSERT INTO products (account_id, ean, name) VALUES ($1, $2, $3)', [accountId, ean, storeAgain]);
-  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const pid = rows[0]!.pid;
-  return {
-    someoneWaits: async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).rows.length > 0,
-    commit: async () => {
-      try {
-        await holder.query('COMMIT');
-      } finally {
-        holder.release();
-      }
-    },
-  };
+  return heldWrite(db, holder);
 }
 
 /**

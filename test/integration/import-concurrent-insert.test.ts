@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/shared/db/pool.js';
 import { reportOf, untilQueueReady } from '../support/csv.js';
-import { importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
+import { heldWrite, importAcrossHeldWrite, productsCsv, recoveryEan, type HeldWrite } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -43,18 +43,7 @@ async function holdInsert(db: Db, accountId: string, values: { name: string; bra
      VALUES ($1, $2, $3, $4, $5::numeric, 'EUR', $6, jsonb_build_object('color', $7::text))`,
     [accountId, recoveryEan(RACED), values.name, values.brand, values.price, values.stock, values.color],
   );
-  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const pid = rows[0]!.pid;
-  return {
-    someoneWaits: async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).rows.length > 0,
-    commit: async () => {
-      try {
-        await holder.query('COMMIT');
-      } finally {
-        holder.release();
-      }
-    },
-  };
+  return heldWrite(db, holder);
 }
 
 /**

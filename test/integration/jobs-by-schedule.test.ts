@@ -5,7 +5,7 @@ import { listJobs, type JobListQuery } from '../../src/shared/jobs/job-queries.j
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { runScheduleTick } from '../../src/workers/export/schedule-worker.js';
 import { runExportJob, seedProducts } from '../support/exports.js';
-import { indexesUsed, tablesScanned, type PlanNode } from '../support/search.js';
+import { executedStatementNodes, indexesUsed, tablesScanned, type PlanNode } from '../support/search.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -98,15 +98,7 @@ async function listPlan(accountId: string, query: JobListQuery): Promise<PlanNod
   let statement: pg.QueryConfig | undefined;
   const recorder = { query: async (config: pg.QueryConfig) => ((statement = config), { rows: [] }) } as unknown as Db;
   await listJobs(recorder, accountId, query);
-  const { rows } = await ctx.db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement!.text}`, statement!.values);
-  const nodes: PlanNode[] = [];
-  const walk = (node: PlanNode) => {
-    if (node['Actual Loops'] === 0) return;
-    nodes.push(node);
-    node.Plans?.forEach(walk);
-  };
-  walk(rows[0]!['QUERY PLAN'][0]!.Plan);
-  return nodes;
+  return executedStatementNodes(ctx.db, statement!.text, statement!.values ?? []);
 }
 
 describe('GET /v1/jobs?schedule_id= on an account of many jobs', () => {

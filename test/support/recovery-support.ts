@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Db } from '../../src/shared/db/pool.js';
+import type { Db, DbClient } from '../../src/shared/db/pool.js';
 import { jobRowQuery } from '../../src/shared/jobs/job-columns.js';
 import type { JobRow } from '../../src/shared/jobs/job-row.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -178,6 +178,22 @@ export interface HeldWrite {
   /** True once another backend waits for the held transaction's lock. */
   someoneWaits(): Promise<boolean>;
   commit(): Promise<void>;
+}
+
+/** The {@link HeldWrite} of `holder`, a client of `db` in a transaction that has written. */
+export async function heldWrite(db: Db, holder: DbClient): Promise<HeldWrite> {
+  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const pid = rows[0]!.pid;
+  return {
+    someoneWaits: async () => (await db.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).rows.length > 0,
+    commit: async () => {
+      try {
+        await holder.query('COMMIT');
+      } finally {
+        holder.release();
+      }
+    },
+  };
 }
 
 /**
