@@ -141,7 +141,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
         etag: strongEtag(path, size, finishedAt),
         lastModified: new Date(finishedAt),
         headers: { 'content-type': contentType, 'content-disposition': `attachment; filename="${fileName}"` },
-        open: (range) => (range ? deps.files.openRead(path, range) : deps.files.open(path)),
+        open: (range) => deps.files.openRead(path, range),
       });
     },
   });
