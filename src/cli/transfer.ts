@@ -41,14 +41,14 @@ function byteCounter(
  * an upload is read again from the start on each attempt, which only a file allows) is a usage error.
  */
 export async function fileSize(path: string): Promise<number> {
+  const notAFile = (note = '') =>
+    new CliError(`${path}: not a regular file; stdin and pipes cannot be uploaded, save the data to a file first${note}.`, EXIT.usage);
   // `-` is stdin, as for other tools; a file of that name is `./-`.
-  if (path === '-') throw new CliError(`-: not a regular file; stdin and pipes cannot be uploaded, save the data to a file first (a file named "-" is ./-).`, EXIT.usage);
+  if (path === '-') throw notAFile(' (a file named "-" is ./-)');
   const info = await stat(path).catch(() => null);
   if (!info) throw new CliError(`${path}: no such file.`, EXIT.usage);
   if (info.isDirectory()) throw new CliError(`${path}: is a folder; name a file.`, EXIT.usage);
-  if (!info.isFile()) {
-    throw new CliError(`${path}: not a regular file; stdin and pipes cannot be uploaded, save the data to a file first.`, EXIT.usage);
-  }
+  if (!info.isFile()) throw notAFile();
   return info.size;
 }
 
