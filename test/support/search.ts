@@ -11,6 +11,8 @@ export interface PlanNode {
   'Index Name'?: string;
   'Relation Name'?: string;
   'Actual Loops'?: number;
+  'Actual Rows'?: number;
+  'Rows Removed by Filter'?: number;
   Plans?: PlanNode[];
 }
 

@@ -26,15 +26,52 @@ export interface CallbackCandidate {
 }
 
 /**
+ * How many due deliveries a claim reads in the order they came due before it steps through the
+ * receivers instead: fewer than that due (the usual case, however many wait out their back-off)
+ * are all of them, read on migration 027's index.
+ */
+export const DUE_SCAN = 500;
+
+type CandidateRow = { id: string; account_id: string; callback_url: string; receiver: string };
+
+/**
  * The due deliveries a claim chooses from, the longest due first: of each account's deliveries to
  * one receiver, the first `perReceiver`, and of those, each account's first `perAccount`. A claim
- * takes no more than that from one receiver or account, so the rows behind them are not read:
- * the query steps through the accounts' receivers on migration 023's index, however long one
- * account's backlog grows. (callback_url carries no user name, so the stored text's scheme, host
+ * takes no more than that from one receiver or account, so the rows behind them need not be read.
+ * When fewer than `dueScan` deliveries are due, they are read in due order and those shares taken
+ * here. When more are due, the query steps through the accounts' receivers on migration 023's
+ * index instead and reads the first due rows of each, so one account's backlog in front cannot
+ * hide another's delivery. (callback_url carries no user name, so the stored text's scheme, host
  * and port name the receiver; the caller counts by the parsed origin.)
  */
-export async function findDueCallbacks(db: Db, perReceiver: number, perAccount: number): Promise<CallbackCandidate[]> {
-  const { rows } = await db.query<{ id: string; account_id: string; callback_url: string }>(
+export async function findDueCallbacks(db: Db, perReceiver: number, perAccount: number, dueScan = DUE_SCAN): Promise<CallbackCandidate[]> {
+  const due = await db.query<CandidateRow>(
+    `SELECT id, account_id, callback_url, ${RECEIVER} AS receiver FROM jobs WHERE ${DUE}
+     ORDER BY coalesce(callback_next_at, '-infinity'), finished_at, id LIMIT $1`,
+    [dueScan],
+  );
+  const rows = due.rows.length < dueScan ? due.rows : await firstOfEachReceiver(db, perReceiver, perAccount);
+  return withinShares(rows, perReceiver, perAccount).map((row) => ({ jobId: row.id, accountId: row.account_id, url: row.callback_url }));
+}
+
+/** The rows, in their order, that are among their receiver's first `perReceiver` and their account's first `perAccount`. */
+function withinShares(rows: readonly CandidateRow[], perReceiver: number, perAccount: number): CandidateRow[] {
+  const perPair = new Map<string, number>();
+  const perAccountSeen = new Map<string, number>();
+  return rows.filter((row) => {
+    const pair = `${row.account_id} ${row.receiver}`;
+    const pairCount = perPair.get(pair) ?? 0;
+    const accountCount = perAccountSeen.get(row.account_id) ?? 0;
+    if (pairCount >= perReceiver || accountCount >= perAccount) return false;
+    perPair.set(pair, pairCount + 1);
+    perAccountSeen.set(row.account_id, accountCount + 1);
+    return true;
+  });
+}
+
+/** The first `perReceiver` due rows of each account's receivers, its first `perAccount` of them, longest due first. */
+async function firstOfEachReceiver(db: Db, perReceiver: number, perAccount: number): Promise<CandidateRow[]> {
+  const { rows } = await db.query<CandidateRow>(
     `WITH RECURSIVE receivers AS (
        (SELECT account_id, ${RECEIVER} AS receiver FROM jobs WHERE ${PENDING} ORDER BY 1, 2 LIMIT 1)
        UNION ALL
@@ -43,19 +80,19 @@ export async function findDueCallbacks(db: Db, perReceiver: number, perAccount: 
          WHERE ${PENDING} AND (account_id, ${RECEIVER}) > (r.account_id, r.receiver)
          ORDER BY 1, 2 LIMIT 1) following
      ), firsts AS (
-       SELECT due.* FROM receivers r, LATERAL (
+       SELECT due.*, r.receiver FROM receivers r, LATERAL (
          SELECT id, account_id, callback_url, coalesce(callback_next_at, '-infinity') AS next_at, finished_at FROM jobs
          WHERE ${DUE} AND account_id = r.account_id AND ${RECEIVER} = r.receiver
          ORDER BY 4, 5 LIMIT $1) due
      )
-     SELECT id, account_id, callback_url FROM (
+     SELECT id, account_id, callback_url, receiver FROM (
        SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY next_at, finished_at, id) AS account_rank FROM firsts
      ) ranked
      WHERE account_rank <= $2
      ORDER BY next_at, finished_at, id`,
     [perReceiver, perAccount],
   );
-  return rows.map((row) => ({ jobId: row.id, accountId: row.account_id, url: row.callback_url }));
+  return rows;
 }
 
 /**
