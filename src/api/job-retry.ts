@@ -4,7 +4,8 @@ import { resetJobForRetry } from '../shared/jobs/job-control-queries.js';
 import { findJobOfAnyAccount } from '../shared/jobs/job-queries.js';
 import type { JobRow } from '../shared/jobs/job-row.js';
 import type { JobQueues, QueuedJob } from '../shared/queues.js';
-import { AppError } from './errors.js';
+import { jobRetriedWithKey } from '../shared/jobs/retry-keys.js';
+import { AppError, idempotencyKeyReused } from './errors.js';
 
 /** How long a retry waits for the job's last delivery to let go of its BullMQ job. */
 const DELIVERY_END_WAIT_MS = 3_000;
@@ -48,12 +49,13 @@ export function assertRetryable(job: JobRow): void {
  * (see resetJobForRetry). Its old BullMQ job is replaced by a fresh one, so the new run has all
  * its attempts. Workers never revive an ended row on their own (a stale or duplicate delivery
  * does nothing), so every retry, the API's and the queue dashboard's, goes through here. Returns the row, now `processing`.
+ * An Idempotency-Key is taken with the reset (RetryKeyTaken when a repeat took it first).
  */
-export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: JobRow): Promise<JobRow> {
+export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: JobRow, idempotencyKey?: string): Promise<JobRow> {
   if (!(await removeFinishedDelivery(deps.queues.queue(job.type), job.id))) {
     throw new AppError(409, 'JOB_NOT_FINISHED', "The job's last run is still stopping; retry it in a moment.");
   }
-  const reset = await resetJobForRetry(deps.db, job.id);
+  const reset = await resetJobForRetry(deps.db, job.id, idempotencyKey);
   if (!reset) {
     // The row changed since it was checked: another retry ran it, or the retention cleanup
     // removed the import's upload meanwhile (422 then, as if the retry had come after it).
@@ -65,4 +67,20 @@ export async function requeueEndedJob(deps: { db: Db; queues: JobQueues }, job: 
   // delivery carries the new run: the old run's clean-up, if it comes late, ends nothing of it.
   await deps.queues.enqueue(job.type, job.id, reset.run_number);
   return reset;
+}
+
+/** What a retry repeated with its Idempotency-Key answers (the OpenAPI document's words). */
+export const RETRY_REPEAT =
+  'the job as it is now (202, the same id) instead of running it again (retries have their keys apart from the requests that start jobs)';
+
+/**
+ * The answer to a retry repeated with its Idempotency-Key: the job as it is now when a retry with
+ * the key ran this job again in the last 24 hours (it does not run again), a 422 when it ran
+ * another job, null when the key is new.
+ */
+export async function repeatedRetry(db: Db, job: JobRow, key: string): Promise<JobRow | null> {
+  const retried = await jobRetriedWithKey(db, job.account_id, key);
+  if (retried === null) return null;
+  if (retried !== job.id) throw idempotencyKeyReused();
+  return (await findJobOfAnyAccount(db, job.id)) ?? job;
 }

@@ -12,6 +12,7 @@ import {
   jobsWithExpiredUploads,
   processingJobIds,
 } from './cleanup-queries.js';
+import { deleteExpiredRetryKeys } from '../shared/jobs/retry-keys.js';
 import { dropStagingTables, jobIdOfReportTable } from './import/report-table.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
@@ -26,6 +27,8 @@ export interface CleanupResult {
   abandonedExportFilesRemoved: number;
   /** Checkpoints, with the products they took, of enrichments that ended longer ago than the upload retention. */
   enrichmentCheckpointsRemoved: number;
+  /** Idempotency-Keys of retries taken more than 24 hours ago. */
+  retryKeysRemoved: number;
 }
 
 /**
@@ -63,6 +66,7 @@ export interface CleanupDeps {
 export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const stagingTablesDropped = await dropAbandonedStagingTables(deps.db);
   const enrichmentCheckpointsRemoved = await deleteExpiredEnrichmentCheckpoints(deps.db, deps.uploadRetentionDays);
+  const retryKeysRemoved = await deleteExpiredRetryKeys(deps.db);
   const failures: unknown[] = [];
   const expiredUploads = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
   const uploadsRemoved = await removeThenForget(
@@ -104,6 +108,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     incompleteRemoved,
     abandonedExportFilesRemoved,
     enrichmentCheckpointsRemoved,
+    retryKeysRemoved,
   };
 }
 

@@ -6,13 +6,14 @@ import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
 import { permissionDenied } from '../errors.js';
 import { jobOr404 } from '../job-lookup.js';
-import { assertRetryable, requeueEndedJob } from '../job-retry.js';
+import { assertRetryable, repeatedRetry, requeueEndedJob, RETRY_REPEAT } from '../job-retry.js';
 import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
 import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
 import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { JobCache } from '../job-cache.js';
-import { requireQueue, sendAccepted } from '../job-acceptance.js';
+import { idempotencyKeyHeader, idempotencyKeyOf, requireQueue, sendAccepted } from '../job-acceptance.js';
+import { RetryKeyTaken } from '../../shared/jobs/retry-keys.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
 import { noQuery } from '../strict-query.js';
 
@@ -52,11 +53,11 @@ async function controlledJob(db: Db, request: FastifyRequest, id: string): Promi
 }
 
 /** Checks and runs a retry: the route's and the dashboard's (refuses early while Redis is down). */
-async function retryJob(deps: JobControlDeps, job: JobRow): Promise<JobRow> {
+async function retryJob(deps: JobControlDeps, job: JobRow, idempotencyKey?: string): Promise<JobRow> {
   assertRetryable(job);
   requireQueue(deps.queues);
   try {
-    return await requeueEndedJob(deps, job);
+    return await requeueEndedJob(deps, job, idempotencyKey);
   } finally {
     deps.jobCache.forget(job.id);
   }
@@ -162,15 +163,26 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
           'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
           'is no longer stored. A query parameter is a 400 naming it; the job does not run again.',
         params,
+        headers: z.object({ 'idempotency-key': idempotencyKeyHeader(RETRY_REPEAT) }).loose(),
         querystring: noQuery,
         response: { 202: jobAcceptedSchema, ...errorResponses(400, 404, 422, ...AUTH_ERRORS), ...errorCodes(409, 'JOB_NOT_FINISHED') },
       },
     },
     async (request, reply) => {
+      const key = idempotencyKeyOf(request);
       const job = await controlledJob(deps.db, request, request.params.id);
-      const reset = await retryJob(deps, job);
-      request.log.info({ jobId: job.id, type: job.type }, 'job retried');
-      return sendAccepted(reply, reset);
+      const repeat = key === undefined ? null : await repeatedRetry(deps.db, job, key);
+      if (repeat) return sendAccepted(reply, repeat);
+      try {
+        const reset = await retryJob(deps, job, key);
+        request.log.info({ jobId: job.id, type: job.type }, 'job retried');
+        return sendAccepted(reply, reset);
+      } catch (error) {
+        // A repeat sent before this one's answer took the key first: answered as that repeat.
+        const taken = error instanceof RetryKeyTaken && key !== undefined ? await repeatedRetry(deps.db, job, key) : null;
+        if (taken) return sendAccepted(reply, taken);
+        throw error;
+      }
     },
   );
 

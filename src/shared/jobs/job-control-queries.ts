@@ -1,6 +1,7 @@
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
+import { takeRetryKey } from './retry-keys.js';
 
 /** The sentence of a cancelled job's `detail`. */
 const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
@@ -35,10 +36,12 @@ export type RetriedJobRow = JobRow & { run_number: number };
  * report entries of the settled products (see {@link keepEnrichmentProgress}). Returns null when
  * the job was not failed or cancelled (any more), or is an import whose upload the retention
  * removed: the cleanup forgets the upload in the transaction that removes it, with the row locked,
- * so a retry meanwhile waits and then sees it gone.
+ * so a retry meanwhile waits and then sees it gone. With an Idempotency-Key, the key is taken first
+ * in the same transaction ({@link takeRetryKey}), and a repeat holding it makes this throw.
  */
-export async function resetJobForRetry(db: Db, id: string): Promise<RetriedJobRow | null> {
+export async function resetJobForRetry(db: Db, id: string, idempotencyKey?: string): Promise<RetriedJobRow | null> {
   return withTransaction(db, async (client) => {
+    if (idempotencyKey !== undefined) await takeRetryKey(client, id, idempotencyKey);
     const { rows } = await client.query<RetriedJobRow>(
       jobRowQuery(
         `UPDATE jobs SET status = 'processing', phase = 'queued', run_number = run_number + 1, error_code = NULL, detail = NULL,
