@@ -96,6 +96,17 @@ function unknownKeyProblems(
   return keys.map((key) => ({ field: fieldOf(key), message: `Unknown key '${fieldOf(key)}': ${expected}.` }));
 }
 
+/**
+ * One problem per top-level key of `body` that is neither in `known` nor in `ignored` (read-only
+ * fields a client may send back, as a resource read then written is): `Unknown key 'colour':
+ * expected one of …`, named as {@link unknownKeyProblems} names them. None for a body that is not an object.
+ */
+export function unknownFieldProblems(body: unknown, known: readonly string[], ignored: readonly string[] = []): FieldProblem[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return [];
+  const unknown = Object.keys(body).filter((key) => !known.includes(key) && !ignored.includes(key));
+  return unknown.length === 0 ? [] : unknownKeyProblems(unknown, '', { '': known });
+}
+
 /** A zod issue's path as a field name, without array positions: `filter.brand`, `fields`. */
 const dottedPath = (path: readonly PropertyKey[]) => path.filter((part) => typeof part !== 'number').map(String).join('.');
 

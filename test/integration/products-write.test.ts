@@ -85,12 +85,32 @@ describe('POST /v1/products', () => {
     expect(response.json()).toMatchObject({ brand: null, price: null, currency: null, stock: null, attributes: {} });
   });
 
-  it('ignores fields that are not part of the product', async () => {
+  it('refuses a field the product does not have with 422 naming it, and stores nothing', async () => {
     const ean = freshEan();
-    const response = await send('POST', '/v1/products', { ean, name: 'Pen', created_at: '2001-01-01T00:00:00Z', color: 'red' });
-    expect(response.statusCode).toBe(201);
-    expect(response.json().created_at).not.toBe('2001-01-01T00:00:00.000Z');
-    expect(response.json()).not.toHaveProperty('color');
+    const response = await send('POST', '/v1/products', { ean, name: 'Pen', color: 'red' });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      error: "Unknown key 'color': expected one of ean, name, brand, category, description, price, currency, stock, image_url, attributes.",
+      errors: [{ field: 'color', message: expect.stringContaining("Unknown key 'color'") }],
+    });
+    expect((await send('GET', `/v1/products/${ean}`)).statusCode).toBe(404);
+    for (const [method, url] of [['PUT', `/v1/products/${ean}`], ['PATCH', `/v1/products/${ean}`]] as const) {
+      const refused = await send(method, url, { name: 'Pen', colour: 'red', size: 'L' });
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(refused.json().errors.map((problem: { field: string }) => problem.field)).toEqual(['colour', 'size']);
+    }
+  });
+
+  it('takes a product as read back, ignoring created_at, updated_at and derived', async () => {
+    const ean = freshEan();
+    const created = (await send('POST', '/v1/products', { ean, name: 'Pen', created_at: '2001-01-01T00:00:00Z' })).json();
+    expect(created.created_at).not.toBe('2001-01-01T00:00:00.000Z');
+    const read = (await send('GET', `/v1/products/${ean}`)).json();
+    const written = await send('PUT', `/v1/products/${ean}`, { ...read, name: 'Blue pen', derived: { gtin14: '0' } });
+    expect(written.statusCode, written.body).toBe(200);
+    expect(written.json()).toMatchObject({ name: 'Blue pen', created_at: created.created_at, derived: null });
+    expect((await send('PATCH', `/v1/products/${ean}`, { ...read, name: 'Red pen' })).json()).toMatchObject({ name: 'Red pen' });
   });
 
   it('answers 409 DUPLICATE_EAN when the EAN is already in the catalog, and keeps the stored product', async () => {

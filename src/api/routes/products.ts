@@ -5,7 +5,7 @@ import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, productNotFound, validationError } from '../errors.js';
 import { changedNumbersOf } from '../json-body.js';
-import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
+import { schemaIssueProblems, unknownFieldProblems, type FieldProblem } from '../../shared/field-problems.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
@@ -15,6 +15,8 @@ import { changedNumberMessage } from '../../shared/product/exact-numbers.js';
 import {
   CURRENCY_REQUIRED_MESSAGE,
   eanSchema,
+  PRODUCT_FIELDS,
+  PRODUCT_READ_ONLY_FIELDS,
   productCreateBodySchema,
   productPatchBodySchema,
   productReplaceBodySchema,
@@ -81,6 +83,12 @@ function eanMismatch(body: unknown, pathEan: string): FieldProblem[] {
 const storable = (ean: string) => !ean.includes('\u0000');
 
 /**
+ * The names of a product body that the product does not have, noted before the schema drops them
+ * from the body it hands on: a client's `color` beside `name` is refused, not silently lost.
+ */
+const unknownFields = new WeakMap<FastifyRequest, FieldProblem[]>();
+
+/**
  * The problems of a product body ({@link bodyProblems}) and its attribute numbers that JSON.parse
  * changed (see json-body.ts): stored, 9007199254740993 would silently be 9007199254740992. Such
  * an attribute is named for its number alone: the schema calls 1e400, read as Infinity, no number.
@@ -91,7 +99,7 @@ function productBodyProblems(request: FastifyRequest): FieldProblem[] {
     .filter(({ path }) => path.length === 2)
     .map((changed) => ({ field: `attributes.${changed.path[1]}`, message: changedNumberMessage(String(changed.path[1]), changed) }));
   const fields = new Set(numbers.map((problem) => problem.field));
-  return [...bodyProblems(request).filter((problem) => !fields.has(problem.field)), ...numbers];
+  return [...bodyProblems(request).filter((problem) => !fields.has(problem.field)), ...numbers, ...(unknownFields.get(request) ?? [])];
 }
 
 function throwIfAny(problems: FieldProblem[]): void {
@@ -101,12 +109,14 @@ function throwIfAny(problems: FieldProblem[]): void {
 /**
  * Refuses a body with more attribute names than a product may have before its schema checks them
  * one by one: tens of thousands of names fit in a 1 MiB body and would hold the event loop for a
- * tenth of a second or more on every request.
+ * tenth of a second or more on every request. Notes the body's unknown names ({@link unknownFields}).
  */
 async function boundAttributes(request: FastifyRequest): Promise<void> {
   const attributes = (request.body as { attributes?: unknown } | null)?.attributes;
   if (tooManyAttributes(attributes)) throw validationError([{ field: 'attributes', message: ATTRIBUTE_COUNT_MESSAGE }], 422);
+  unknownFields.set(request, unknownFieldProblems(request.body, PRODUCT_FIELDS, PRODUCT_READ_ONLY_FIELDS));
 }
+
 
 /** Product routes of API.md §3: the account's own catalog, by EAN. */
 export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {

@@ -196,6 +196,15 @@ const fields = {
   }),
 };
 
+/** The fields a product body may hold (each of its routes' bodies has them all). */
+export const PRODUCT_FIELDS: readonly string[] = Object.keys(fields);
+/**
+ * Fields of the product resource a client cannot write: a body may carry them (a product read and
+ * written back does), and they are ignored. Any other name is refused.
+ */
+export const PRODUCT_READ_ONLY_FIELDS: readonly string[] = ['created_at', 'updated_at', 'derived'];
+const UNKNOWN_FIELDS = 'A name the product does not have is a 422 naming it (other names go in `attributes`); `created_at`, `updated_at` and `derived` are ignored, so a product read can be written back.';
+
 /** A product as written by a client; `null` clears an optional field. */
 export const productInputSchema = z
   .object(fields)
@@ -223,7 +232,7 @@ export type ProductInput = z.infer<typeof productInputSchema>;
 /** POST /v1/products: a whole product, the EAN included. */
 export const productCreateBodySchema = productInputSchema.meta({
   id: 'ProductCreate',
-  description: 'A product as written by a client. Unknown fields are ignored; null clears an optional field.',
+  description: `A product as written by a client; null clears an optional field. ${UNKNOWN_FIELDS}`,
 });
 
 /** PUT /v1/products/{ean}: a whole product; the EAN comes from the path and may be repeated in the body. */
@@ -232,7 +241,7 @@ export const productReplaceBodySchema = z
   .refine(...requireCurrencyWithPrice)
   .meta({
     id: 'ProductReplace',
-    description: 'The whole product; fields left out are cleared. The EAN is taken from the path; a different one in the body is a 422.',
+    description: `The whole product; fields left out are cleared. The EAN is taken from the path; a different one in the body is a 422. ${UNKNOWN_FIELDS}`,
   });
 
 /**
@@ -265,7 +274,7 @@ export const productPatchBodySchema = z
   .refine((patch) => !(patch.price != null && patch.currency === null), CURRENCY_REQUIRED_ISSUE)
   .meta({
     id: 'ProductPatch',
-    description: 'The fields to change. Attributes are merged key by key; a null attribute value removes that key.',
+    description: `The fields to change. Attributes are merged key by key; a null attribute value removes that key. ${UNKNOWN_FIELDS}`,
   });
 
 export type ProductPatch = z.infer<typeof productPatchBodySchema>;
