@@ -166,6 +166,17 @@ describe('API key authentication', () => {
 });
 
 describe('POST /v1/admin/accounts', () => {
+  it('refuses a name it does not know (a misspelt tier would open a FREE account), opening no account', async () => {
+    const email = uniqueEmail();
+    const response = await createAccount({ email, teir: 'PRO' });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      errors: [{ field: 'teir', message: "Unknown key 'teir': expected one of email, tier." }],
+    });
+    expect((await ctx.db.query('SELECT 1 FROM accounts WHERE email = $1', [email])).rowCount).toBe(0);
+  });
+
   it('creates a verified account with a first key that works at once', async () => {
     const email = uniqueEmail();
     const response = await createAccount({ email, tier: 'PRO' });

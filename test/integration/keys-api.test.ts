@@ -47,6 +47,19 @@ describe('POST /v1/keys', () => {
     expect((await ctx.get(readOnly, '/v1/products/4006381333931')).statusCode).toBe(404);
   });
 
+  it('refuses a name it does not know (a misspelt scopes would otherwise grant every scope), creating no key', async () => {
+    const { key } = await ctx.createAccount();
+    const before = (await listKeys(key)).json().data.length;
+    const response = await createKey(key, { name: 'reader', scope: ['products:read'] });
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json()).toMatchObject({
+      error_code: 'VALIDATION_ERROR',
+      error: "Unknown key 'scope': expected one of name, scopes, expires_at.",
+      errors: [{ field: 'scope', message: "Unknown key 'scope': expected one of name, scopes, expires_at." }],
+    });
+    expect((await listKeys(key)).json().data).toHaveLength(before);
+  });
+
   it('keeps expires_at and refuses the key with 401 API_KEY_EXPIRED from then on', async () => {
     const { id, key } = await ctx.createAccount();
     const response = await createKey(key, { name: 'short', expires_at: '2026-05-14T11:30:00Z' });

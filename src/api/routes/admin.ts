@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { unknownBodyFields } from '../unknown-body-fields.js';
 import { accountSchema, emailField, tierField } from '../../shared/accounts/account-fields.js';
 import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
@@ -35,6 +36,9 @@ async function changeAccount(deps: AdminDeps, id: string, changes: Parameters<ty
 const onboardingProblem = (problems: FieldProblem[]) =>
   problems.every((problem) => problem.field === 'tier') ? badRequestBody(problems) : validationError(problems);
 
+/** The names an onboarding body may hold; any other is refused (a misspelt `tier` would open a FREE account). */
+const onboardingFields = unknownBodyFields(['email', 'tier']);
+
 /** Operator account routes of API.md §2: onboarding, verification, suspension, tier. */
 export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -45,6 +49,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
     {
       config,
       attachValidation: true,
+      preValidation: onboardingFields.note,
       schema: {
         summary: 'Create an account (operators)',
         description: 'Onboarding: the account starts with its email verified and a first key of all non-admin scopes, shown once.',
@@ -64,7 +69,9 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       },
     },
     async (request, reply) => {
-      rejectInvalidRequest(request, onboardingProblem);
+      const unknown = onboardingFields.problems(request);
+      rejectInvalidRequest(request, (problems) => onboardingProblem([...problems, ...unknown]));
+      if (unknown.length > 0) throw validationError(unknown);
       const { email, tier } = request.body;
       const key = generateApiKey();
       const account = await withTransaction(deps.db, async (client) => {

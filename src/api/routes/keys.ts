@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { unknownBodyFields } from '../unknown-body-fields.js';
 import { scopeField } from '../../shared/accounts/account-fields.js';
 import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
@@ -49,7 +50,10 @@ const newKeySchema = z.object({
         `\`admin\` is for the operator key alone: a 400 VALIDATION_ERROR, \`${ADMIN_REFUSED}\``,
     ),
   expires_at: expiresAtField.nullable().optional(),
-});
+}).meta({ description: 'A name the body does not take is a 400 VALIDATION_ERROR naming it: a misspelt `scopes` would otherwise grant the default scopes.' });
+
+/** The names a new key's body may hold; any other is refused (a misspelt `scopes` would grant them all). */
+const newKeyFields = unknownBodyFields(Object.keys(newKeySchema.shape));
 
 const keySchema = z
   .object({
@@ -76,6 +80,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config,
       attachValidation: true,
+      preValidation: newKeyFields.note,
       schema: {
         summary: 'Create an API key',
         description: 'The key itself is in this response only; the service keeps its hash.',
@@ -84,7 +89,9 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
       },
     },
     async (request, reply) => {
-      rejectInvalidRequest(request);
+      const unknown = newKeyFields.problems(request);
+      rejectInvalidRequest(request, (problems) => validationError([...problems, ...unknown]));
+      if (unknown.length > 0) throw validationError(unknown);
       const { name, scopes, expires_at: expiresAtText } = request.body;
       // null (sent as null: never expires) and undefined (left out) differ for a key that expires.
       // Kept to the whole second, as key resources show it: the key stops when its expires_at says.

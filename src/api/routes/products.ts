@@ -5,7 +5,8 @@ import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, productNotFound, validationError } from '../errors.js';
 import { changedNumbersOf } from '../json-body.js';
-import { schemaIssueProblems, unknownFieldProblems, type FieldProblem } from '../../shared/field-problems.js';
+import { schemaIssueProblems, type FieldProblem } from '../../shared/field-problems.js';
+import { unknownBodyFields } from '../unknown-body-fields.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
@@ -82,11 +83,8 @@ function eanMismatch(body: unknown, pathEan: string): FieldProblem[] {
 /** Whether a path EAN can name a product: one with a NUL character cannot (PostgreSQL stores none). */
 const storable = (ean: string) => !ean.includes('\u0000');
 
-/**
- * The names of a product body that the product does not have, noted before the schema drops them
- * from the body it hands on: a client's `color` beside `name` is refused, not silently lost.
- */
-const unknownFields = new WeakMap<FastifyRequest, FieldProblem[]>();
+/** The names of a product body that the product does not have: a client's `color` beside `name` is refused, not silently lost. */
+const unknownFields = unknownBodyFields(PRODUCT_FIELDS, PRODUCT_READ_ONLY_FIELDS);
 
 /**
  * The problems of a product body ({@link bodyProblems}) and its attribute numbers that JSON.parse
@@ -99,7 +97,7 @@ function productBodyProblems(request: FastifyRequest): FieldProblem[] {
     .filter(({ path }) => path.length === 2)
     .map((changed) => ({ field: `attributes.${changed.path[1]}`, message: changedNumberMessage(String(changed.path[1]), changed) }));
   const fields = new Set(numbers.map((problem) => problem.field));
-  return [...bodyProblems(request).filter((problem) => !fields.has(problem.field)), ...numbers, ...(unknownFields.get(request) ?? [])];
+  return [...bodyProblems(request).filter((problem) => !fields.has(problem.field)), ...numbers, ...unknownFields.problems(request)];
 }
 
 function throwIfAny(problems: FieldProblem[]): void {
@@ -114,7 +112,7 @@ function throwIfAny(problems: FieldProblem[]): void {
 async function boundAttributes(request: FastifyRequest): Promise<void> {
   const attributes = (request.body as { attributes?: unknown } | null)?.attributes;
   if (tooManyAttributes(attributes)) throw validationError([{ field: 'attributes', message: ATTRIBUTE_COUNT_MESSAGE }], 422);
-  unknownFields.set(request, unknownFieldProblems(request.body, PRODUCT_FIELDS, PRODUCT_READ_ONLY_FIELDS));
+  await unknownFields.note(request);
 }
 
 
