@@ -310,7 +310,10 @@ describe('GET /v1/jobs/{id}/rows.csv', () => {
     });
     const exportId = exportJob.json<{ id: string }>().id;
     await ctx.waitForJob(owner.key, exportId);
-    expect((await ctx.get(owner.key, `/v1/jobs/${exportId}/rows.csv`)).json()).toMatchObject({ error_code: 'NOT_FOUND' });
+    expect((await ctx.get(owner.key, `/v1/jobs/${exportId}/rows.csv`)).json()).toMatchObject({
+      error_code: 'NOT_FOUND',
+      error: 'This job is an export: only an import job has rows.csv.',
+    });
     await ctx.db.query('UPDATE jobs SET input_path = NULL WHERE id = $1', [job.id]);
     const gone = await ctx.get(owner.key, `/v1/jobs/${job.id}/rows.csv`);
     expect(gone.statusCode).toBe(404);

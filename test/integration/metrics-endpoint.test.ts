@@ -94,7 +94,13 @@ describe('GET /metrics', () => {
   it('wants the METRICS_TOKEN as a Bearer token', async () => {
     const missing = await scrape('');
     expect(missing.statusCode).toBe(401);
-    expect(missing.json().error_code).toBe('AUTHENTICATION_REQUIRED');
+    expect(missing.json()).toMatchObject({
+      error_code: 'AUTHENTICATION_REQUIRED',
+      error: "Missing metrics token. Send it as 'Authorization: Bearer <METRICS_TOKEN>'.",
+    });
+    // X-API-Key is the API's header, not the scrape's: the answer says which one to send.
+    const asApiKey = await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-api-key': TOKEN } });
+    expect(asApiKey.json().error).toBe(missing.json().error);
     const wrong = await scrape('not-the-token');
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json().error_code).toBe('INVALID_API_KEY');

@@ -25,6 +25,7 @@ import {
   serviceUnavailable,
 } from '../errors.js';
 import { dashboardClosed, dashboardSignIn } from '../dashboard.js';
+import { metricsTokenRequired } from '../../shared/http/metrics-route.js';
 
 /**
  * The `error` sentences of each error code, for the OpenAPI document. Each is built by the
@@ -53,7 +54,7 @@ export const ERROR_SENTENCES: readonly CodeSentences[] = [
   {
     status: 401,
     code: 'AUTHENTICATION_REQUIRED',
-    sentences: [authenticationRequired().message],
+    sentences: [authenticationRequired().message, metricsTokenRequired().message],
     pages: `on the queue dashboard: ${code(dashboardClosed().message)}, ${code(dashboardSignIn().message)}`,
   },
   { status: 401, code: 'INVALID_API_KEY', sentences: [invalidApiKey().message] },

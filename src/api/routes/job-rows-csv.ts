@@ -21,7 +21,7 @@ const rowsCsvSchema = {
   summary: "Every row of an ended import as CSV, with each row's errors",
   description:
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
-    '404 once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
+    '404 for a job that is not an import, and once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   response: {
     200: csvDownloadResponse(
       'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows); ' +
@@ -55,7 +55,8 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
     resolve: async (request) => {
       const id = request.params.id;
       const job = UUID.test(id) ? await findJob(deps.db, accountIdOf(request), id) : null;
-      if (!job || job.type !== 'import') throw jobNotFound();
+      if (!job) throw jobNotFound();
+      if (job.type !== 'import') throw notFound(`This job is an ${job.type}: only an import job has rows.csv.`);
       if (job.status === 'processing') throw importNotEnded();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');

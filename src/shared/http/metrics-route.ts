@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ServiceMetrics } from '../metrics.js';
 import { credentialDigest, sameDigest } from '../accounts/api-keys.js';
-import { authenticationRequired, invalidApiKey } from './app-error.js';
+import { AppError, invalidApiKey } from './app-error.js';
 import type { CredentialAttempts } from './credential-attempts.js';
 import { errorCodes, errorResponses } from './error-envelope.js';
 
@@ -23,10 +23,17 @@ export interface MetricsRouteDeps {
   attempts?: CredentialAttempts | undefined;
 }
 
+/**
+ * The 401 of a scrape without a Bearer token: the API's sentence about keys would offer X-API-Key,
+ * which /metrics does not read.
+ */
+export const metricsTokenRequired = () =>
+  new AppError(401, 'AUTHENTICATION_REQUIRED', "Missing metrics token. Send it as 'Authorization: Bearer <METRICS_TOKEN>'.");
+
 /** Compares the presented token with `tokenDigest`, on the address's invalid-key limit when there is one. */
 async function checkToken(request: FastifyRequest, tokenDigest: string, attempts: CredentialAttempts | undefined): Promise<void> {
   const presented = bearer(request);
-  if (!presented) throw authenticationRequired();
+  if (!presented) throw metricsTokenRequired();
   const digest = credentialDigest(presented);
   await attempts?.admit(request.ip, digest);
   if (sameDigest(digest, tokenDigest)) {
