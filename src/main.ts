@@ -26,7 +26,7 @@ import type { RunningWorkers } from './workers/start-workers.js';
  * enrichment pipeline. Measured here, a ROLE=worker process started with 25 MB of heap instead of
  * 32–36 MB and was ready 0.2 s sooner; an API process holds about as much as before.
  */
-const apiCode = () => import('./api/build-app.js');
+const apiCode = async () => ({ ...(await import('./api/build-app.js')), ...(await import('./api/api-shutdown.js')) });
 const workerCode = async () => ({ ...(await import('./workers/start-workers.js')), ...(await import('./workers/worker-listener.js')) });
 
 /** How long a pool may take to close at shutdown, once its work has ended or been given up. */
@@ -44,23 +44,6 @@ async function endPool(pool: Db | undefined, logger: Logger): Promise<void> {
     new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), POOL_END_WAIT_MS))),
   ]).finally(() => clearTimeout(timer));
   if (!ended) logger.warn({ waitMs: POOL_END_WAIT_MS }, 'PostgreSQL connections still in use: closing without them');
-}
-
-/**
- * Closes the API: no new connections, event streams ended, the requests under way answered. Those
- * still open after `graceMs` have their connections closed, so that no upload or download (they
- * may last up to HTTP_REQUEST_TIMEOUT_MS, or longer) holds the process.
- */
-async function closeApi(app: FastifyInstance, graceMs: number, logger: Logger): Promise<void> {
-  const cutOff = setTimeout(() => {
-    logger.warn({ graceMs }, 'requests still open at the end of SHUTDOWN_HTTP_GRACE_MS: closing their connections');
-    app.server.closeAllConnections();
-  }, graceMs);
-  try {
-    await app.close();
-  } finally {
-    clearTimeout(cutOff);
-  }
 }
 
 const postgresOf = (config: Config): BackingService => ({ name: 'PostgreSQL', variable: 'DATABASE_URL', url: config.DATABASE_URL, defaultPort: 5432 });
@@ -103,7 +86,8 @@ async function main(config: Config): Promise<void> {
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const uploads = await createFileStore(config);
 
-  let app: FastifyInstance | undefined;
+  /** Closes the API after a drain of `drainMs` (see api-shutdown.ts). */
+  let closeApi: ((drainMs: number) => Promise<void>) | undefined;
   let queues: JobQueues | undefined;
   let producer: RedisConnection | undefined;
   let workers: RunningWorkers | undefined;
@@ -115,18 +99,20 @@ async function main(config: Config): Promise<void> {
 
   const worker = config.ROLE === 'api' ? undefined : await workerCode();
   if (config.ROLE !== 'worker') {
-    const { buildApp } = await apiCode();
+    const api = await apiCode();
+    const apiShutdown = new api.ApiShutdown();
     producer = createProducerConnection(config);
     // From the start: a ready check that times out (a Redis that hangs) is logged, not an unhandled error event.
     await readyRedis(producer, config, logger);
     await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
     apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
-    app = await buildApp({
-      config, db: apiDb, redis: producer, queues, uploads, logger, metrics,
+    const app = await api.buildApp({
+      config, db: apiDb, redis: producer, queues, uploads, logger, metrics, shutdown: apiShutdown,
       ...(worker ? { workersAlive: async () => (workers ? workers.alive() : false) } : {}),
     });
     await listening(app, { host: config.HOST, port: config.PORT, variable: 'PORT' });
+    closeApi = (drainMs) => api.closeApi(app, apiShutdown, { drainMs, graceMs: config.SHUTDOWN_HTTP_GRACE_MS }, logger);
   }
   if (worker) {
     workerConnection = createWorkerConnection(config);
@@ -156,9 +142,11 @@ async function main(config: Config): Promise<void> {
     logger.info({ signal }, 'shutting down: no new work; active jobs finish or go back to the queue');
     try {
       // The workers stop taking jobs now, and their grace counts from now, whatever the API still
-      // serves: an open upload or download must not keep them taking work. The API answers the
-      // requests under way meanwhile (an upload still gets its 202) and queues what they accepted.
-      await Promise.all([app && closeApi(app, config.SHUTDOWN_HTTP_GRACE_MS, logger), workerListener?.close(), workers?.close()]);
+      // serves: an open upload or download must not keep them taking work. The API drains, then
+      // answers the requests under way (an upload still gets its 202) and queues what they accepted.
+      // SIGINT and SIGHUP come from a terminal, where no balancer needs the drain.
+      const drainMs = signal === 'SIGTERM' ? config.SHUTDOWN_DRAIN_MS : 0;
+      await Promise.all([closeApi?.(drainMs), workerListener?.close(), workers?.close()]);
       await queues?.close();
       producer?.disconnect();
       workerConnection?.disconnect();

@@ -27,8 +27,7 @@ import { keyRoutes } from './routes/keys.js';
 import { callbackSecretRoutes } from './routes/callback-secret.js';
 import { usageRoutes } from './routes/usage.js';
 import { registerAuth } from './plugins/auth.js';
-import { MAX_JSON_BODY_BYTES, serviceUnavailable } from '../shared/http/app-error.js';
-import { sendError } from '../shared/http/error-envelope.js';
+import { MAX_JSON_BODY_BYTES } from '../shared/http/app-error.js';
 import { clientErrorHandler, registerErrorHandling, sendFrameworkError } from '../shared/http/error-handler.js';
 import { registerRequestGuards } from './plugins/request-guards.js';
 import { registerJsonBody } from './json-body.js';
@@ -36,6 +35,7 @@ import { multipartLimits } from './multipart-limits.js';
 import { HTTP_SERVER_OPTIONS, registerExpectations } from './expectations.js';
 import { headersTimeoutOptions, limitConnections } from './connection-limits.js';
 import { limitPipelinedRequests } from './pipelined-requests.js';
+import { ApiShutdown, registerShutdownAnswers } from './api-shutdown.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
@@ -83,6 +83,8 @@ export interface AppDeps {
   resolveHost?: HostResolver;
   /** The login's password check; default the scrypt check (a test counts the checks through it). */
   verifyPassword?: PasswordVerifier;
+  /** This process's shutdown, begun by its owner at SIGTERM (see closeApi); else when the app closes. */
+  shutdown?: ApiShutdown;
 }
 
 /** A request id from the client's X-Request-Id when it is a sane token, else a new UUID. */
@@ -111,19 +113,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   limitPipelinedRequests(app.server, deps.config.MAX_PIPELINED_REQUESTS, app.log);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    // A request that still arrives while the API closes (on a kept-alive connection: new ones are
-    // no longer accepted) gets 503; Fastify has marked its response `Connection: close` already.
-    if (closing) {
-      request.log.info('request refused: the server is closing');
-      return sendError(reply, serviceUnavailable('The server is shutting down; try again shortly.'));
-    }
   });
+  const shutdown = deps.shutdown ?? new ApiShutdown();
+  registerShutdownAnswers(app, shutdown);
   registerErrorHandling(app, deps.config.MAX_UPLOAD_BYTES);
   registerExpectations(app);
   registerJsonBody(app);
@@ -181,7 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     attempts,
   });
 
-  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive });
+  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive, shuttingDown: () => shutdown.begun });
   adminRoutes(app, { db: deps.db, changes });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
   accountRoutes(app, {

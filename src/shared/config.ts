@@ -53,6 +53,12 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: milliseconds(0).default(20_000),
   /** On SIGTERM, how long the requests under way (an upload, a download) may go on before their connections are closed. */
   SHUTDOWN_HTTP_GRACE_MS: milliseconds(0).default(60_000),
+  /**
+   * On SIGTERM, how long an API process keeps its listener open and serves as usual (each answer
+   * with `Connection: close`) while /readyz answers 503, so that balancers stop sending to it before
+   * it refuses connections. Part of SHUTDOWN_HTTP_GRACE_MS, which it never outlasts.
+   */
+  SHUTDOWN_DRAIN_MS: milliseconds(0).default(5_000),
   IMPORT_MAX_RECORD_BYTES: integer(1024).default(1024 * 1024),
   /** Most bytes an .xlsx workbook may inflate to, all its members together (zip-bomb bound). */
   IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES: integer(1024).default(4 * 1024 * 1024 * 1024),

@@ -15,20 +15,16 @@ afterAll(async () => ctx?.close());
 it('answers a request that arrives while the API closes with 503 SERVICE_UNAVAILABLE in the envelope', { timeout: 30_000 }, async () => {
   const { key } = await ctx.createAccount();
   const app = await buildApp({ config: ctx.config, db: ctx.apiDb, redis: ctx.redis, queues: ctx.queues, uploads: ctx.uploads, logger: createLogger('silent') });
-  // A request the test holds open, so its keep-alive connection stays busy while the API closes.
-  let entered!: () => void;
-  const held = new Promise<void>((resolve) => (entered = resolve));
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  app.get('/held', async () => {
-    entered();
-    await released;
-    return { held: true };
-  });
-  // Runs after the API's own preClose hooks: the API knows it is closing from here on.
+  // Runs after the API's own preClose hooks, and holds the close there (before the listener and
+  // the idle connections close) until the test has had its answer: the API knows it is closing.
   let closingStarted!: () => void;
   const preClosed = new Promise<void>((resolve) => (closingStarted = resolve));
-  app.addHook('preClose', async () => closingStarted());
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  app.addHook('preClose', async () => {
+    closingStarted();
+    await released;
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
 
@@ -39,14 +35,13 @@ it('answers a request that arrives while the API closes with 503 SERVICE_UNAVAIL
   const ended = once(socket, 'close');
   let closing: Promise<void> | undefined;
   try {
-    socket.write('GET /held HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    await held;
+    // A kept-alive connection, idle when the API begins to close.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    while (!received.includes('"ok"')) await new Promise((resolve) => setTimeout(resolve, 20));
     closing = app.close();
     await preClosed;
-    // The next request on the same connection (pipelined: a new connection is no longer accepted).
+    // The next request on it (a new connection is no longer accepted).
     socket.write(`GET /v1/jobs HTTP/1.1\r\nHost: localhost\r\nX-API-Key: ${key}\r\nX-Request-Id: while-closing\r\n\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    release();
     await ended;
   } finally {
     release();

@@ -124,6 +124,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     LOG_LEVEL: 'silent',
     JOB_ATTEMPTS: '3',
     SHUTDOWN_GRACE_MS: '2000',
+    // An API process a test stops closes its listener at once (shutdown-drain.test.ts sets a drain).
+    SHUTDOWN_DRAIN_MS: '0',
     ...GENEROUS_LIMITS,
     ...s3?.env(`ctx-${suffix}`, s3Endpoint),
     ...options.env,

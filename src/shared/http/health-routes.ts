@@ -31,6 +31,8 @@ export interface HealthDeps {
   redis: RedisConnection;
   /** In a process that runs workers: true while their blocking Redis connections are up and none is stuck (the watchdog's). */
   workersAlive?: (() => Promise<boolean>) | undefined;
+  /** In an API process: true from the start of its shutdown (its drain), so that balancers stop sending to it. */
+  shuttingDown?: () => boolean;
 }
 
 const readySchema = z.object({ status: z.literal('ready'), checks: readinessChecksSchema });
@@ -55,7 +57,8 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
         summary: 'Readiness',
         description:
           'PostgreSQL and Redis answer and, where this process runs workers, their blocking Redis connections are up and ' +
-          'none of them has stopped taking jobs while jobs wait (such a worker is replaced; readiness returns once it takes one).',
+          'none of them has stopped taking jobs while jobs wait (such a worker is replaced; readiness returns once it takes one). ' +
+          'An API process that is shutting down answers 503 from its first moment on (SHUTDOWN_DRAIN_MS), while it still serves requests.',
         response: { 200: readySchema, ...errorResponses(503) },
       },
     },
@@ -68,8 +71,10 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
       ]);
       const checks = { postgres, redis, ...(workers ? { workers } : {}) };
       const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
-      if (down.length === 0) return { status: 'ready' as const, checks };
+      const stopping = deps.shuttingDown?.() === true;
+      if (down.length === 0 && !stopping) return { status: 'ready' as const, checks };
       const what = down.map((name) => (name === 'workers' ? 'the workers (their Redis connection down, or one stuck)' : `${name} unreachable`));
+      if (stopping) what.unshift('the server is shutting down');
       return sendError(
         reply,
         new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${what.join(' and ')}.`, { checks, retry_after_seconds: 5 }),
