@@ -174,8 +174,13 @@ export function requireQueue(queues: JobQueues): void {
   if (!queues.ready()) throw queueDown();
 }
 
-/** Answers a job-starting request: 202 with `Location` and `{id, status}` (API.md §4). */
+/**
+ * Answers a job-starting request: 202 with `Location` and `{id, status}` (API.md §4). Logs the
+ * job's id on the request's line (with its `reqId` and `accountId`), so that a request followed
+ * from a proxy by its X-Request-Id leads to its job, and the job's own log lines.
+ */
 export function sendAccepted(reply: FastifyReply, job: AcceptedJob): FastifyReply {
+  reply.log.info({ jobId: job.id }, 'job accepted');
   return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, status: job.status });
 }
 

@@ -55,6 +55,28 @@ describe('request logs', () => {
     expect(completed(theirs.headers['x-request-id'] as string)).toMatchObject({ accountId: other.id });
   });
 
+  it("name the job a request started, with the request id and the account, on a 'job accepted' line: imports, exports, enrichments and retries", async () => {
+    const { id, key } = await ctx.createAccount();
+    const headers = { 'x-api-key': key };
+    const started = [
+      await app.inject({ method: 'POST', url: '/v1/imports', headers: { ...headers, 'content-type': 'text/csv', 'x-request-id': 'proxy-import-1' }, payload: 'ean,name\n4006381333931,Pen\n' }),
+      await app.inject({ method: 'POST', url: '/v1/exports', headers: { ...headers, 'x-request-id': 'proxy-export-1' }, payload: { format: 'csv' } }),
+      await app.inject({ method: 'POST', url: '/v1/enrichments', headers: { ...headers, 'x-request-id': 'proxy-enrich-1' }, payload: {} }),
+    ];
+    const importId = started[0]!.json<{ id: string }>().id;
+    await ctx.db.query("UPDATE jobs SET status = 'failed', phase = 'done', finished_at = now() WHERE id = $1", [importId]);
+    started.push(await app.inject({ method: 'POST', url: `/v1/jobs/${importId}/retry`, headers: { ...headers, 'x-request-id': 'proxy-retry-1' } }));
+
+    const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const [index, response] of started.entries()) {
+      expect(response.statusCode, response.body).toBe(202);
+      const reqId = response.headers['x-request-id'] as string;
+      expect(reqId).toBe(['proxy-import-1', 'proxy-export-1', 'proxy-enrich-1', 'proxy-retry-1'][index]);
+      const accepted = lines.filter((line) => line.reqId === reqId && line.msg === 'job accepted');
+      expect(accepted, reqId).toEqual([expect.objectContaining({ accountId: id, jobId: response.json<{ id: string }>().id })]);
+    }
+  });
+
   it('never contain keys, passwords, session or verification tokens', async () => {
     const { key } = await ctx.createAccount();
     const email = uniqueEmail('logs');

@@ -175,7 +175,6 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       if (repeat) return sendAccepted(reply, repeat);
       try {
         const reset = await retryJob(deps, job, key);
-        request.log.info({ jobId: job.id, type: job.type }, 'job retried');
         return sendAccepted(reply, reset);
       } catch (error) {
         // A repeat sent before this one's answer took the key first: answered as that repeat.
