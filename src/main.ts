@@ -11,6 +11,7 @@ import {
   createJobQueues,
   createProducerConnection,
   createWorkerConnection,
+  queuePrefix,
   waitUntilReady,
   type JobQueues,
 } from './shared/queues.js';
@@ -122,7 +123,7 @@ async function main(config: Config): Promise<void> {
     // WORKER_PORT opens before the workers take a job: a port the process cannot have stops it with none under way.
     if (config.ROLE === 'worker' && config.WORKER_PORT !== undefined) {
       workerListener = worker.buildWorkerListener({
-        db, redis: workerConnection, workers: { alive: async () => (workers ? workers.alive() : false) }, metrics, metricsToken: config.METRICS_TOKEN, logger,
+        db, redis: workerConnection, redisPrefix: queuePrefix(config), workers: { alive: async () => (workers ? workers.alive() : false) }, metrics, metricsToken: config.METRICS_TOKEN, logger,
       });
       await listening(workerListener, { host: config.HOST, port: config.WORKER_PORT, variable: 'WORKER_PORT' });
     }

@@ -175,7 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     attempts,
   });
 
-  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: deps.workersAlive, shuttingDown: () => shutdown.begun });
+  healthRoutes(app, { db: deps.db, redis: deps.redis, redisPrefix: queuePrefix(deps.config), workersAlive: deps.workersAlive, shuttingDown: () => shutdown.begun });
   adminRoutes(app, { db: deps.db, changes });
   const mailer = deps.mailer ?? createMailer({ db: deps.db, logger: deps.logger, config: deps.config });
   accountRoutes(app, {

@@ -28,6 +28,8 @@ export interface WorkerListenerDeps {
   db: Db;
   /** The workers' own Redis connection. */
   redis: RedisConnection;
+  /** The service's Redis key prefix (queuePrefix), under which readiness writes its key. */
+  redisPrefix: string;
   workers: Pick<RunningWorkers, 'alive'>;
   metrics: ServiceMetrics;
   metricsToken?: string | undefined;
@@ -44,7 +46,7 @@ export function buildWorkerListener(deps: WorkerListenerDeps): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app, 0);
-  healthRoutes(app, { db: deps.db, redis: deps.redis, workersAlive: () => deps.workers.alive() });
+  healthRoutes(app, { db: deps.db, redis: deps.redis, redisPrefix: deps.redisPrefix, workersAlive: () => deps.workers.alive() });
   metricsRoute(app, { metrics: deps.metrics, token: deps.metricsToken });
   return app;
 }

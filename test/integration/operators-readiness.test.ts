@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { createMetrics } from '../../src/shared/metrics.js';
+import { queuePrefix } from '../../src/shared/queues.js';
 import type { RunningWorkers } from '../../src/workers/start-workers.js';
 import { buildWorkerListener } from '../../src/workers/worker-listener.js';
 import { waitFor } from '../support/recovery-support.js';
@@ -28,7 +29,7 @@ beforeAll(async () => {
   workers = ctx.startWorkers();
   // The workers' own connection (BullMQ reports its errors through the workers).
   workerConnection = (await workers.workers[0]!.getBackend().client) as unknown as Redis;
-  listener = buildWorkerListener({ db: ctx.db, redis: workerConnection, workers, metrics, metricsToken: ctx.config.METRICS_TOKEN, logger });
+  listener = buildWorkerListener({ db: ctx.db, redis: workerConnection, redisPrefix: queuePrefix(ctx.config), workers, metrics, metricsToken: ctx.config.METRICS_TOKEN, logger });
   await Promise.all(workers.workers.map((worker) => worker.waitUntilReady()));
 });
 afterAll(async () => {

@@ -29,7 +29,7 @@ beforeAll(async () => {
   });
   await untilQueueReady(ctx);
   const workers = ctx.workers!;
-  listener = buildWorkerListener({ db: ctx.db, redis: ctx.redis, workers, metrics: createMetrics(), logger: createLogger('silent') });
+  listener = buildWorkerListener({ db: ctx.db, redis: ctx.redis, redisPrefix: queuePrefix(ctx.config), workers, metrics: createMetrics(), logger: createLogger('silent') });
   await Promise.all(workers.workers.map((worker) => worker.waitUntilReady()));
 }, 60_000);
 afterAll(async () => {

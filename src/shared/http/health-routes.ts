@@ -11,6 +11,9 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 type CheckState = 'ok' | 'unavailable';
 
+/** How long the key Redis's check writes lives. */
+const WRITE_PROBE_TTL_MS = 60_000;
+
 async function check(probe: () => Promise<unknown>): Promise<CheckState> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -26,9 +29,28 @@ async function check(probe: () => Promise<unknown>): Promise<CheckState> {
   }
 }
 
+/**
+ * Redis answers and takes a write: a Redis that reached `maxmemory` under `noeviction` still
+ * answers PING but refuses every write (`OOM command not allowed…`), and with it every request
+ * that counts a limit or queues a job. `out-of-memory` names that case; `key` is the short-lived
+ * key written, under the service's prefix.
+ */
+async function checkRedis(redis: RedisConnection, key: string): Promise<CheckState | 'out-of-memory'> {
+  let outOfMemory = false;
+  const state = await check(() =>
+    redis.set(key, '1', 'PX', WRITE_PROBE_TTL_MS).catch((error: unknown) => {
+      outOfMemory = error instanceof Error && error.message.startsWith('OOM');
+      throw error;
+    }),
+  );
+  return outOfMemory ? 'out-of-memory' : state;
+}
+
 export interface HealthDeps {
   db: Db;
   redis: RedisConnection;
+  /** The service's Redis key prefix (queuePrefix): readiness writes `<prefix>:readyz` to see that Redis takes writes. */
+  redisPrefix: string;
   /** In a process that runs workers: true while their blocking Redis connections are up and none is stuck (the watchdog's). */
   workersAlive?: (() => Promise<boolean>) | undefined;
   /** In an API process: true from the start of its shutdown (its drain), so that balancers stop sending to it. */
@@ -64,16 +86,20 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
     },
     async (_request, reply) => {
       const workersAlive = deps.workersAlive;
-      const [postgres, redis, workers] = await Promise.all([
+      const [postgres, redisState, workers] = await Promise.all([
         check(() => deps.db.query('SELECT 1')),
-        check(() => deps.redis.ping()),
+        checkRedis(deps.redis, `${deps.redisPrefix}:readyz`),
         workersAlive ? check(workersAlive) : Promise.resolve(undefined),
       ]);
+      const redis: CheckState = redisState === 'ok' ? 'ok' : 'unavailable';
       const checks = { postgres, redis, ...(workers ? { workers } : {}) };
       const down = Object.entries(checks).filter(([, state]) => state !== 'ok').map(([name]) => name);
       const stopping = deps.shuttingDown?.() === true;
       if (down.length === 0 && !stopping) return { status: 'ready' as const, checks };
-      const what = down.map((name) => (name === 'workers' ? 'the workers (their Redis connection down, or one stuck)' : `${name} unreachable`));
+      const what = down.map((name) => {
+        if (name === 'workers') return 'the workers (their Redis connection down, or one stuck)';
+        return name === 'redis' && redisState === 'out-of-memory' ? 'redis out of memory (it refuses every write)' : `${name} unreachable`;
+      });
       if (stopping) what.unshift('the server is shutting down');
       return sendError(
         reply,
