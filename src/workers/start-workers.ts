@@ -19,6 +19,7 @@ import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
 import { endedRunOf, failAfterAttempts } from './failed-job.js';
+import { lostItsData, requeueLostDelivery } from './lost-jobs.js';
 import { JobCancelledError } from './job-cancelled-error.js';
 import { ShutdownHandBack } from './shutdown-hand-back.js';
 import { ShutdownNotice } from './shutdown-notice.js';
@@ -65,6 +66,8 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
     handBackReason: SHUTDOWN_REASON,
     logger,
   });
+  // The producer side: the reconciler's, and the one that queues again a delivery that lost its data.
+  const queues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'job queue error'));
   for (const [type, typeProcessor] of Object.entries(processors) as Array<[JobType, JobProcessor]>) {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
     const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));
@@ -83,6 +86,12 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
       );
       worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
       worker.on('failed', (job, error) => void settleFailedJob(deps, type, job, error));
+      worker.on('completed', (job) => {
+        if (!lostItsData(job)) return;
+        requeueLostDelivery({ db: deps.db, queues, logger }, type, job.id!).catch((error: unknown) =>
+          logger.warn({ err: error, jobId: job.id, type }, 'could not queue again a job that had lost its data in Redis; the reconciler will'),
+        );
+      });
       return worker;
     });
   }
@@ -106,10 +115,12 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
     maxAttempts: config.CALLBACK_MAX_ATTEMPTS,
   });
   const stopCancels = listenForCancels(deps.connection, cancelChannel(config), workers, logger);
-  const reconcilerQueues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'reconciler queue error'));
   const scheduler = new ExportScheduler(deps.connection, config, logger);
   const stopReconciler = scheduleReconciler(
-    { db: deps.db, queues: reconcilerQueues, logger, scheduler, searchCatchUp, metrics: deps.metrics },
+    {
+      db: deps.db, queues, logger, scheduler, searchCatchUp, metrics: deps.metrics,
+      graceMs: config.WORKER_LOCK_DURATION_MS,
+    },
     config.RECONCILE_INTERVAL_MS,
   );
   return {
@@ -135,7 +146,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
         stopCancels(),
         callbacksStopped,
         ...closing.map((worker) => worker.close().finally(() => open.delete(worker))),
-      ]).then(() => Promise.all([reconcilerQueues.close(), scheduler.close(), searchCatchUp.close()]));
+      ]).then(() => Promise.all([queues.close(), scheduler.close(), searchCatchUp.close()]));
       const inTime = await Promise.race([
         closed.then(() => true),
         new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(false), boundMs))),
@@ -168,6 +179,9 @@ async function runDelivery(
   delivery: { job: Job<QueuedJob>; token: string | undefined; signal: AbortSignal | undefined; shutdown: ShutdownNotice },
 ) {
   const { job, token, shutdown } = delivery;
+  // Redis lost the job's hash: there is no job id to run. The delivery ends as it is, and the job
+  // is queued again, whole, once BullMQ has let go of it (the worker's 'completed' handler).
+  if (lostItsData(job)) return;
   const { jobId } = job.data;
   const abort = delivery.signal ?? new AbortController().signal;
   try {
@@ -198,7 +212,8 @@ async function runDelivery(
  * the reconciler fails the row once it can.
  */
 async function settleFailedJob(deps: WorkerDeps, type: JobType, job: Job<QueuedJob> | undefined, error: Error): Promise<void> {
-  if (!job || error instanceof JobCancelledError) return;
+  // A delivery that lost its data stands for no run to fail: its job is queued again instead.
+  if (!job || error instanceof JobCancelledError || lostItsData(job)) return;
   const attempts = job.opts.attempts ?? 1;
   const final = job.attemptsMade >= attempts || error instanceof UnrecoverableError || /stalled/i.test(error.message);
   if (!final) return;

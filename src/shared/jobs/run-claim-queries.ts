@@ -35,3 +35,23 @@ export async function renewJobRun(db: Db, jobId: string, token: string, leaseMs:
 export async function releaseJobRun(db: Db, jobId: string, token: string): Promise<void> {
   await db.query('UPDATE jobs SET run_claimed_until = NULL, run_claim_token = NULL WHERE id = $1 AND run_claim_token = $2', [jobId, token]);
 }
+
+/** The run a `processing` job is in, and whether a run has held its claim within the last `graceMs`. */
+export interface ProcessingRun {
+  run: number;
+  claimedWithinGrace: boolean;
+}
+
+/**
+ * The run of job `jobId` while it is `processing` (null once it has ended, or for an unknown id),
+ * and whether its claim is held, or ran out less than `graceMs` ago (a released claim is cleared,
+ * so a run that ended cleanly counts as not holding it). PostgreSQL's clock, the one claims use.
+ */
+export async function processingRunOf(db: Db, jobId: string, graceMs: number): Promise<ProcessingRun | null> {
+  const { rows } = await db.query<{ run: number; claimed: boolean }>(
+    `SELECT run_number AS run, coalesce(run_claimed_until > now() - $2 * interval '1 millisecond', false) AS claimed
+       FROM jobs WHERE id = $1 AND status = 'processing'`,
+    [jobId, graceMs],
+  );
+  return rows[0] ? { run: rows[0].run, claimedWithinGrace: rows[0].claimed } : null;
+}
