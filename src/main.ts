@@ -105,7 +105,8 @@ async function main(config: Config): Promise<void> {
     producer = createProducerConnection(config);
     // From the start: a ready check that times out (a Redis that hangs) is logged, not an unhandled error event.
     await readyRedis(producer, config, logger);
-    await checkEvictionPolicy(producer, logger);
+    // A process that runs workers checks on every reconciler pass, the first one as they start.
+    if (!worker) await checkEvictionPolicy(producer, logger);
     queues = createJobQueues(producer, config, (error) => logger.warn({ err: error }, 'job queue error'));
     apiDb = createPool(config.DATABASE_URL, 10, apiSessionLimits(config));
     const app = await api.buildApp({
@@ -119,7 +120,6 @@ async function main(config: Config): Promise<void> {
     workerConnection = createWorkerConnection(config);
     // As the API's producer: workers started on a Redis that is not there would log their errors without end.
     const logError = await readyRedis(workerConnection, config, logger);
-    if (config.ROLE === 'worker') void checkEvictionPolicy(workerConnection, logger);
     // WORKER_PORT opens before the workers take a job: a port the process cannot have stops it with none under way.
     if (config.ROLE === 'worker' && config.WORKER_PORT !== undefined) {
       workerListener = worker.buildWorkerListener({

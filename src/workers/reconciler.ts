@@ -1,11 +1,12 @@
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
+import { checkEvictionPolicy } from '../shared/eviction-policy.js';
 import { listProcessingJobs } from '../shared/jobs/job-queries.js';
 import type { JobType } from '../shared/jobs/job-row.js';
 import { processingRunOf } from '../shared/jobs/run-claim-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
-import type { JobQueues, QueuedJob } from '../shared/queues.js';
+import type { JobQueues, QueuedJob, RedisConnection } from '../shared/queues.js';
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
 import { endedRunOf, failAfterAttempts } from './failed-job.js';
 import { lostItsData, replaceQueuedJob } from './lost-jobs.js';
@@ -14,6 +15,8 @@ import type { CatchUpRunner } from './search/catch-up-runner.js';
 export interface ReconcilerDeps {
   db: Db;
   queues: JobQueues;
+  /** Asked for its `maxmemory-policy` on every pass: a policy that evicts loses queued jobs. */
+  redis: RedisConnection;
   logger: Logger;
   /**
    * How long a BullMQ job that ended without ending its `processing` job, and the job's run claim,
@@ -97,9 +100,10 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
 }
 
 /**
- * Runs {@link reconcileOnce} and {@link restoreExportSchedules}, and starts the product search
- * catch-ups left undone (in the background, see CatchUpRunner.catchUpBacklog), now and then every
- * `intervalMs` (one pass at a time); returns a function that stops it.
+ * Runs {@link reconcileOnce} and {@link restoreExportSchedules}, checks Redis's eviction policy
+ * (warned about on every pass: it can be changed while the service runs), and starts the product
+ * search catch-ups left undone (in the background, see CatchUpRunner.catchUpBacklog), now and then
+ * every `intervalMs` (one pass at a time); returns a function that stops it.
  * Each step fails on its own: lost jobs are still re-queued when the schedules cannot be read, and
  * the other way round.
  */
@@ -112,8 +116,11 @@ export function scheduleReconciler(deps: ReconcilerDeps, intervalMs: number): ()
     const schedules = restoreExportSchedules(deps).catch((error: unknown) =>
       deps.logger.warn({ err: error }, 'export schedule restore pass failed'),
     );
+    const policy = checkEvictionPolicy(deps.redis, deps.logger).catch((error: unknown) =>
+      deps.logger.warn({ err: error }, 'eviction policy check failed'),
+    );
     deps.searchCatchUp.catchUpBacklog();
-    void Promise.all([jobs, schedules]).finally(() => {
+    void Promise.all([jobs, schedules, policy]).finally(() => {
       running = false;
     });
   };

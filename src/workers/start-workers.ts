@@ -118,7 +118,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const scheduler = new ExportScheduler(deps.connection, config, logger);
   const stopReconciler = scheduleReconciler(
     {
-      db: deps.db, queues, logger, scheduler, searchCatchUp, metrics: deps.metrics,
+      db: deps.db, queues, redis: deps.connection, logger, scheduler, searchCatchUp, metrics: deps.metrics,
       graceMs: config.WORKER_LOCK_DURATION_MS,
     },
     config.RECONCILE_INTERVAL_MS,

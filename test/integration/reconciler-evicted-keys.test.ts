@@ -13,7 +13,7 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
 /**
  * Redis under `maxmemory` with an evicting policy drops single keys of BullMQ's: a job's hash, or
  * a whole list. Each test deletes exactly the keys such an eviction drops, on a Redis of this file
- * alone, and expects the job to run all the same.
+ * alone (it also changes that Redis's eviction policy), and expects the job to run all the same.
  */
 let server: PrivateRedis;
 let raw: Redis;
@@ -26,7 +26,7 @@ const logLinesSince = (from: number) =>
     .slice(from)
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { level: number; msg: string; jobIds?: string[]; jobId?: string });
+    .map((line) => JSON.parse(line) as { level: number; msg: string; jobIds?: string[]; jobId?: string; policy?: string });
 
 beforeAll(async () => {
   server = await startPrivateRedis();
@@ -154,5 +154,21 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
     const job = await withWorkers(() => ctx.waitForJob(account.key, id, 20_000));
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
     expect((await ctx.queues.queue('import').getJob(id))?.data).toEqual({ jobId: id, run: 2 });
+  });
+});
+
+describe("Redis's eviction policy", () => {
+  it('is checked on every reconciler pass, not only at start', { timeout: 30_000 }, async () => {
+    await withWorkers(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      try {
+        const from = logged.length;
+        await waitFor('the policy warning', async () =>
+          logLinesSince(from).find((line) => line.policy === 'allkeys-lru'), 10_000, 50);
+      } finally {
+        await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      }
+    });
   });
 });
