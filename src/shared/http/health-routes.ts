@@ -78,7 +78,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
       schema: {
         summary: 'Readiness',
         description:
-          'PostgreSQL and Redis answer and, where this process runs workers, their blocking Redis connections are up and ' +
+          'PostgreSQL and Redis answer, Redis takes a write (a Redis out of memory that refuses writes is not ready), and, where this process runs workers, their blocking Redis connections are up and ' +
           'none of them has stopped taking jobs while jobs wait (such a worker is replaced; readiness returns once it takes one). ' +
           'An API process that is shutting down answers 503 from its first moment on (SHUTDOWN_DRAIN_MS), while it still serves requests.',
         response: { 200: readySchema, ...errorResponses(503) },
