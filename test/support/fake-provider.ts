@@ -27,7 +27,9 @@ export type FakeAnswer =
   | { status: 429; retryAfter: string; quota?: { limit: number; tier: string }; delayMs?: number }
   | { status: 500 | 502 | 503; delayMs?: number }
   /** A network failure: the connection is dropped without an answer (recorded as status 0). */
-  | { status: 0; delayMs?: number };
+  | { status: 0; delayMs?: number }
+  /** Any status with this JSON body (sent as `text` when given: a body prepared once) and these headers. */
+  | { status: number; json: unknown; text?: string; headers?: Record<string, string>; delayMs?: number };
 
 /** One call the provider received. */
 export interface FakeCall {
@@ -126,7 +128,9 @@ export class FakeProvider {
       const headers: Record<string, string> = { 'content-type': 'raw' in answer ? answer.contentType : 'application/json' };
       if ('retryAfterSeconds' in answer) headers['retry-after'] = String(answer.retryAfterSeconds);
       if ('retryAfter' in answer) headers['retry-after'] = answer.retryAfter;
-      response.writeHead(answer.status, headers).end('raw' in answer ? answer.raw : JSON.stringify(bodyOf(answer)));
+      if ('headers' in answer) Object.assign(headers, answer.headers);
+      const text = 'json' in answer ? (answer.text ?? JSON.stringify(answer.json)) : 'raw' in answer ? answer.raw : JSON.stringify(bodyOf(answer));
+      response.writeHead(answer.status, headers).end(text);
     };
     const delay = answer.delayMs ?? this.options.delayMs ?? 0;
     if (delay > 0) setTimeout(send, delay);
@@ -161,7 +165,7 @@ export class FakeProvider {
   }
 }
 
-function bodyOf(answer: FakeAnswer): unknown {
+function bodyOf(answer: Exclude<FakeAnswer, { json: unknown }>): unknown {
   switch (answer.status) {
     case 200:
       return 'body' in answer ? answer.body : answer.raw;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mapProviderProduct, type ProviderFields } from './provider-fields.js';
+import { providerWords } from './provider-words.js';
 import type { ProviderRateLimiter } from './provider-rate-limiter.js';
 
 /** What one lookup came to, after the retries the provider's contract allows. */
@@ -98,18 +99,10 @@ async function readBody(response: Response): Promise<AnswerBody> {
   }
 }
 
-/**
- * The provider's words with the key it was sent (ENRICH_PROVIDER_KEY) replaced by `[redacted]`: a
- * provider may quote the key it refuses, and its words go to the job's detail, its error report
- * and the log.
- */
-const unkeyed = (words: string, apiKey: string | undefined) => (apiKey ? words.replaceAll(apiKey, '[redacted]') : words);
-
-/** The provider's own words on an answer (its `error`, or its text), without the key. */
+/** The provider's own words on an answer (its `error`, or its text), quoted as {@link providerWords} says. */
 const errorOf = ({ text, json }: AnswerBody, fallback: string, apiKey: string | undefined): string => {
-  if (isObject(json) && typeof json.error === 'string') return unkeyed(json.error, apiKey);
-  const message = json === undefined ? text : typeof json === 'string' ? json : '';
-  return message.trim() !== '' ? unkeyed(message.trim(), apiKey).slice(0, 200) : fallback;
+  const message = isObject(json) && typeof json.error === 'string' ? json.error : json === undefined ? text : typeof json === 'string' ? json : '';
+  return message.trim() !== '' ? providerWords(message, apiKey) : fallback;
 };
 
 /**
@@ -127,7 +120,7 @@ function quotaOutcome(body: AnswerBody, apiKey: string | undefined): Extract<Loo
     kind: 'quota',
     error: errorOf(body, 'Monthly quota exceeded.', apiKey),
     limit: typeof quota.limit === 'number' ? quota.limit : null,
-    tier: typeof quota.tier === 'string' ? unkeyed(quota.tier, apiKey) : null,
+    tier: typeof quota.tier === 'string' && quota.tier.trim() !== '' ? providerWords(quota.tier, apiKey) : null,
   };
 }
 
