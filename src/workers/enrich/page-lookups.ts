@@ -3,7 +3,7 @@ import { isValidGtin, hasGtinShape } from '../../shared/product/gtin.js';
 import type { TargetEntry } from './enrichment-targets.js';
 import { nothingToFill } from './fill.js';
 import type { LookupOutcome, ProviderClient } from './provider-client.js';
-import type { ProviderFields } from './provider-fields.js';
+import { FILLABLE_FIELDS, type ProviderFields } from './provider-fields.js';
 
 /** What the job knows about one product after the lookup step: fields to fill, or why there are none. */
 export type EntryResult =
@@ -93,14 +93,37 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
 }
 
 /**
+ * The most the results of one page hold, in bytes (two per UTF-16 unit, as V8 may store text): past
+ * it the page starts no lookup, and is settled up to there. A product's fields come from an answer
+ * of up to 1 MiB (MAX_ANSWER_BYTES), so a page of 200 could hold 200 MB, more than the worker's
+ * heap (`npm start`: 128 MB); a page is looked up while the one before is settled, and the lookups
+ * under way finish (ENRICH_LOOKUP_CONCURRENCY answers of up to 1 MiB each), so that is about twice
+ * this plus those answers.
+ */
+export const MAX_PAGE_HELD_BYTES = 8 * 1024 * 1024;
+
+/** About the bytes `result` holds: its text, two bytes per UTF-16 unit. */
+export function heldBytes(result: EntryResult): number {
+  if (result.kind === 'outcome') return 2 * result.message.length;
+  const fields = result.fields;
+  if (!fields) return 0;
+  let units = 0;
+  for (const field of FILLABLE_FIELDS) units += fields[field]?.length ?? 0;
+  for (const [name, value] of Object.entries(fields.attributes ?? {})) units += name.length + (typeof value === 'string' ? value.length : 8);
+  return 2 * units;
+}
+
+/**
  * Looks up the products of one page, `concurrency` at a time and in page order (each call still
  * waits for its slot of the shared rate). Returns each entry's result; an entry left null was not
- * settled: the provider refused the job's calls (`state.refused`), or `stop` aborted before its
- * lookup got an answer to keep. After a quota answer no lookup calls again, and those that got no
- * answer to keep are PROVIDER_QUOTA_EXCEEDED like the products after them. Once `stop` aborts the lookups under way are waited for and no
- * other is started, so the entries that have a result before the first null are the ones settled
- * (see {@link settledCount}). Results are put in `results` as they come (the job's progress reads
- * them while the page is under way). Rejects when `signal` aborts.
+ * settled: the provider refused the job's calls (`state.refused`), `stop` aborted before its
+ * lookup got an answer to keep, or the page's results passed {@link MAX_PAGE_HELD_BYTES} before
+ * it was started (it is the next page's). After a quota answer no lookup calls again, and those
+ * that got no answer to keep are PROVIDER_QUOTA_EXCEEDED like the products after them. Once `stop`
+ * aborts, or the page holds enough, the lookups under way are waited for and no other is started,
+ * so the entries that have a result before the first null are the ones settled (see
+ * {@link settledCount}). Results are put in `results` as they come (the job's progress reads them
+ * while the page is under way). Rejects when `signal` aborts.
  */
 export async function lookUpPage(
   entries: TargetEntry[],
@@ -108,9 +131,10 @@ export async function lookUpPage(
   results = new Array<EntryResult | null>(entries.length).fill(null),
 ): Promise<Array<EntryResult | null>> {
   let next = 0;
+  let held = 0;
   const stop = AbortSignal.any([deps.stop, deps.state.callsEnded.signal]);
   const lane = async () => {
-    while (next < entries.length && !deps.state.refused) {
+    while (next < entries.length && !deps.state.refused && held < MAX_PAGE_HELD_BYTES) {
       const index = next++;
       const entry = entries[index]!;
       const local = localResult(entry, deps);
@@ -127,8 +151,10 @@ export async function lookUpPage(
         deps.log.warn({ ean: entry.ean, attempts: outcome.attempts, reason: outcome.reason }, 'lookup provider failed for a product (PROVIDER_ERROR); further failures are in the job report only');
       }
       // A quota answer seen by another lane meanwhile does not undo a product already found.
-      results[index] = resultOf(outcome, deps.state);
-      if (results[index] === null) return;
+      const result = resultOf(outcome, deps.state);
+      results[index] = result;
+      if (result === null) return;
+      held += heldBytes(result);
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, deps.concurrency) }, lane));

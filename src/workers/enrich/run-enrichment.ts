@@ -92,11 +92,12 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       if (state.refused) return await refuse(deps, jobId, checkpoint, state.refused, log);
       // A cancel from another process ends the job row: stop calling the provider now.
       if ((await jobStatus(deps.db, jobId)) !== 'processing') return null;
-      // Short of the page's end only once `stop` aborted (a refusal returned above).
+      // Short of the page's end once `stop` aborted (a refusal returned above), or once the page's
+      // answers held MAX_PAGE_HELD_BYTES: then the next page starts after its last settled product.
       const settled = settledCount(results);
-      const last = page.entries.at(-1)!;
       // Once the shutdown began no page is started: the attempt settles what it has and hands back.
-      const stopping = stop.aborted || settled < page.entries.length;
+      const stopping = stop.aborted || settled === 0;
+      const last = page.entries[settled - 1]!;
       const next = stopping ? null : await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
       const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
       const settling = { entries: page.entries.slice(0, settled), results: results.slice(0, settled) };
