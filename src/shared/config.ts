@@ -10,6 +10,9 @@ import {
   secondsSetting as seconds,
 } from './number-settings.js';
 
+/** Whether `url` names no user and no password (`http://user:pass@host`). */
+const withoutCredentials = (url: URL) => url.username === '' && url.password === '';
+
 /** Roles a process can take: the HTTP API, the job workers, or both in one process. */
 const ROLES = ['api', 'worker', 'all'] as const;
 
@@ -78,7 +81,15 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Catalog <no-reply@catalog.local>'),
   /** Where links in mails point (the public base URL of the API). */
   PUBLIC_URL: z.string().url().default('http://localhost:3000'),
-  ENRICH_PROVIDER_URL: z.string().url().optional(),
+  /**
+   * Without a user name or password: fetch refuses such a URL, and its error quotes it whole, which
+   * would put the password in every job's report. The provider's key goes in ENRICH_PROVIDER_KEY.
+   */
+  ENRICH_PROVIDER_URL: z
+    .string()
+    .url()
+    .refine((url) => !URL.canParse(url) || withoutCredentials(new URL(url)), 'must not hold a user name or password: give the key in ENRICH_PROVIDER_KEY')
+    .optional(),
   ENRICH_PROVIDER_KEY: z.string().min(1).optional(),
   ENRICH_PROVIDER_RATE_PER_MINUTE: integer(1).optional(),
   /** Longest wait for one lookup answer; a slower one is retried like a 5xx. */

@@ -141,4 +141,14 @@ describe('loadConfig: request and database limits', () => {
     expect(configError({ API_STATEMENT_TIMEOUT_MS: '0' })).toMatch(/\bAPI_STATEMENT_TIMEOUT_MS\b/);
     expect(configError({ HTTP_BODY_MIN_BYTES_PER_SECOND: '0' })).toMatch(/\bHTTP_BODY_MIN_BYTES_PER_SECOND\b/);
   });
+
+  it('refuses an ENRICH_PROVIDER_URL with a user name or password, without quoting it', () => {
+    for (const url of ['http://user:s3cret-pass@provider.example/v1', 'https://only-user@provider.example']) {
+      const message = configError({ ENRICH_PROVIDER_URL: url });
+      expect(message).toContain('ENRICH_PROVIDER_URL: must not hold a user name or password');
+      expect(message).not.toContain('s3cret-pass');
+      expect(message).not.toContain('only-user');
+    }
+    expect(loadConfig({ ENRICH_PROVIDER_URL: 'https://provider.example/v1' }).ENRICH_PROVIDER_URL).toBe('https://provider.example/v1');
+  });
 });

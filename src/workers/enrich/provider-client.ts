@@ -197,7 +197,7 @@ export class ProviderClient {
       } catch (error) {
         signal.throwIfAborted();
         attempts += 1;
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error);
+        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error, this.options.apiKey);
         if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
         if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
         continue;
@@ -255,7 +255,16 @@ async function unlessStopped(
   }
 }
 
-function describeNetworkError(error: unknown): string {
+/** Anything written like a URL (`scheme://…`), which may carry a user name and password. */
+const URL_LIKE = /\b[a-z][a-z\d+.-]*:\/\/\S*/gi;
+
+/**
+ * Why a call got no answer: the network error's code (`ECONNREFUSED`), else its message, without
+ * the URLs in it (a TypeError of fetch quotes the whole URL, user name and password included),
+ * quoted as {@link providerWords} says.
+ */
+function describeNetworkError(error: unknown, apiKey: string | undefined): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+  // Replaced after the cut: the pattern then reads 200 characters at most.
+  return providerWords(cause?.code ?? cause?.message ?? (error as Error).message, apiKey).replace(URL_LIKE, '[URL]');
 }
