@@ -134,6 +134,20 @@ describe('answers of a provider that misbehaves', () => {
     ]);
   });
 
+  it('keeps the answers a page got before a refusal: they are settled and counted before the job fails', async () => {
+    const [answered, refused] = await seed(ctx, account.key, 2);
+    provider.products.set(answered!, { brand: 'Stabilo' });
+    // Two lookups in flight: the first is answered while the second waits for its refusal.
+    provider.script(refused!, { status: 403, error: 'Account suspended.', delayMs: 300 });
+
+    const job = await enrich(ctx, account.key, [answered!, refused!]);
+
+    expect(job).toMatchObject({ status: 'failed', error_code: 'ENRICHMENT_FAILED', progress: { rows_processed: 1, rows_succeeded: 1 } });
+    expect(job.detail).toContain('Enrichment stopped after 1 of 2 products');
+    expect(await stored(answered!)).toMatchObject({ brand: 'Stabilo' });
+    expect(provider.calls.map((call) => call.ean)).toEqual([answered, refused]);
+  });
+
   it('quotes a refusal that names the provider key without the key, in the job and in the log', async () => {
     const [ean] = await seed(ctx, account.key, 1);
     provider.script(ean!, { status: 403, error: `Key ${PROVIDER_KEY} is not allowed on this plan.` });

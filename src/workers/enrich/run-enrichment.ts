@@ -89,20 +89,21 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
     while (page.entries.length > 0) {
       signal.throwIfAborted();
       const results = await page.results;
-      if (state.refused) return await refuse(deps, jobId, checkpoint, state.refused, log);
       // A cancel from another process ends the job row: stop calling the provider now.
       if ((await jobStatus(deps.db, jobId)) !== 'processing') return null;
-      // Short of the page's end once `stop` aborted (a refusal returned above), or once the page's
+      // Short of the page's end once the provider refused or `stop` aborted, or once the page's
       // answers held MAX_PAGE_HELD_BYTES: then the next page starts after its last settled product.
       const settled = settledCount(results);
-      // Once the shutdown began no page is started: the attempt settles what it has and hands back.
-      const stopping = stop.aborted || settled === 0;
+      // After a refusal, or once the shutdown began, no page is started: the attempt settles the
+      // answers it has (they are paid for) and fails the job, or hands it back.
+      const stopping = state.refused !== null || stop.aborted || settled === 0;
       const last = page.entries[settled - 1]!;
       const next = stopping ? null : await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
       const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
       const settling = { entries: page.entries.slice(0, settled), results: results.slice(0, settled) };
       const write = async () => settled === 0 || settlePage(deps.db, context, checkpoint, settling.entries, settling.results, state);
       if (!(await progress.settle(page.live, write))) return null;
+      if (state.refused) return await refuse(deps, jobId, checkpoint, state.refused, log);
       if (!next) {
         log.info({ position: checkpoint.position }, 'enrichment stopped for the shutdown; the rest goes back to the queue');
         throw new ShutdownHandBack();
