@@ -1,3 +1,10 @@
+import {
+  attributeNameProblem,
+  attributeValueProblem,
+  longerThan,
+  storedAttributeName,
+  tooManyAttributes,
+} from '../../shared/product/attribute-rules.js';
 import { changedNumbers } from '../../shared/product/exact-numbers.js';
 import { attributesSchema, imageUrlSchema } from '../../shared/product/schema.js';
 
@@ -73,7 +80,7 @@ function textOf(field: FillableField, value: unknown): string | undefined {
   }
   if (typeof text !== 'string') return undefined;
   const trimmed = text.trim();
-  if (trimmed === '' || trimmed.length > MAX_LENGTH[field] || !storable(trimmed)) return undefined;
+  if (trimmed === '' || longerThan(trimmed, MAX_LENGTH[field]) || !storable(trimmed)) return undefined;
   if (field === 'image_url' && !imageUrlSchema.safeParse(trimmed).success) return undefined;
   return trimmed;
 }
@@ -83,8 +90,8 @@ function textOf(field: FillableField, value: unknown): string | undefined {
  * `text` it is) onto our fields. A field the provider did not return, or returned empty or invalid
  * for our schema (too long, not an http(s) URL, text PostgreSQL cannot store), is left out, so it
  * is never touched. An object without a product in it (`{"products": []}`) fills nothing.
- * `attributes` is taken when it is a flat object of string, number or boolean, without the names
- * or values PostgreSQL cannot store nor the numbers JSON.parse changed, its names in NFC.
+ * Lengths count characters (code points), as the schema does. `attributes` gives the entries of
+ * its object that our schema takes, its names in NFC (see {@link validAttributes}).
  */
 export function mapProviderProduct(body: Record<string, unknown>, text?: string): ProviderFields {
   const found = productObject(body);
@@ -101,16 +108,33 @@ export function mapProviderProduct(body: Record<string, unknown>, text?: string)
     }
   }
   if (isObject(product.attributes)) {
-    // Names and values PostgreSQL cannot store (and the name no JSON body may carry), and numbers
-    // that would be stored changed, are left out one by one, before the object is checked as a
-    // whole: one bad value must not lose the others.
-    const changed = text === undefined ? new Set() : changedAttributeNumbers(text, found.path);
-    const kept = Object.entries(product.attributes).filter(
-      ([name, value]) =>
-        name !== '__proto__' && storable(name) && (typeof value !== 'string' || storable(value)) && !(typeof value === 'number' && changed.has(name)),
-    );
-    const attributes = attributesSchema.safeParse(Object.fromEntries(kept));
-    if (attributes.success && kept.length > 0) fields.attributes = attributes.data;
+    const changed = text === undefined ? new Set<string | number>() : changedAttributeNumbers(text, found.path);
+    const attributes = validAttributes(product.attributes, changed);
+    if (attributes) fields.attributes = attributes;
   }
   return fields;
+}
+
+/**
+ * The provider's attributes that our schema takes, one by one, so that one bad value does not
+ * lose the others: a value that is not a string, number or boolean (an object, a list, null), a
+ * name or value too long or that PostgreSQL cannot store, the name `__proto__`, and a number
+ * JSON.parse changed (`changed`, by name) are left out; of two names that are one in NFC, the
+ * first listed is kept. Null when none is left, or when there are more names than a product
+ * may have (the API takes no such body either).
+ */
+function validAttributes(attributes: Json, changed: ReadonlySet<string | number>): Record<string, string | number | boolean> | null {
+  if (tooManyAttributes(attributes)) return null;
+  const kept = new Map<string, string | number | boolean>();
+  for (const [name, value] of Object.entries(attributes)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
+    if (typeof value === 'number' && changed.has(name)) continue;
+    const stored = storedAttributeName(name);
+    if (kept.has(stored) || attributeNameProblem(stored) !== null || attributeValueProblem(value) !== null) continue;
+    kept.set(stored, value);
+  }
+  if (kept.size === 0) return null;
+  // Every entry passed the rules already: the schema has the last word all the same.
+  const parsed = attributesSchema.safeParse(Object.fromEntries(kept));
+  return parsed.success ? parsed.data : null;
 }
