@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { httpDate } from '../shared/http/http-date.js';
 import type { ResponseHeader } from '../shared/http/response-notes.js';
 import type { ReadRange } from '../shared/storage/file-store.js';
 import { rangeNotSatisfiable } from './errors.js';
@@ -55,32 +56,6 @@ export function askedRange(header: string | undefined, size: number): RangeAsked
 
 /** The entity tags of an If-None-Match or If-Range value, `W/` kept; `*` as itself. */
 const entityTags = (value: string) => (value.trim() === '*' ? ['*'] : (value.match(/(?:W\/)?"[^"]*"/g) ?? []));
-
-const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
-
-/**
- * The three forms of an HTTP-date (RFC 9110 §5.6.7), each naming its day of the month: IMF-fixdate
- * (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`)
- * and asctime's (`Sun Nov  6 08:49:37 1994`, in GMT without saying so).
- */
-const HTTP_DATE_FORMS = [
-  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?<day>\\d{2}) ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT$`),
-  new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (?<day>\\d{2})-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT$`),
-  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MONTH} (?<day>[ \\d]\\d) \\d{2}:\\d{2}:\\d{2} \\d{4}$`),
-];
-
-/**
- * An HTTP-date's time, or null for any other value, which a recipient must ignore (RFC 9110
- * §13.1.3): `Date.parse` alone would take `2027-01-01` or `garbage 3000` as a date.
- */
-function httpDate(value: string | undefined): number | null {
-  const text = value?.trim() ?? '';
-  const day = HTTP_DATE_FORMS.map((form) => form.exec(text)?.groups?.day).find((found) => found !== undefined);
-  if (day === undefined) return null;
-  const time = Date.parse(text.endsWith(' GMT') ? text : `${text} GMT`);
-  // Date.parse rolls a day past its month's end over (30 Feb is 2 Mar): such a value is no date.
-  return Number.isNaN(time) || new Date(time).getUTCDate() !== Number(day) ? null : time;
-}
 
 /** The file's time to the second: what Last-Modified says, and what a client's date is compared with. */
 const lastModifiedTime = (file: DownloadableFile) => Math.floor(file.lastModified.getTime() / 1000) * 1000;

@@ -26,17 +26,26 @@ describe('Retry-After', () => {
 
   it('reads delta-seconds', () => {
     expect(retryAfterMs('7', now)).toBe(7_000);
-    expect(retryAfterMs(' 1.5 ', now)).toBe(1_500);
+    expect(retryAfterMs(' 7 ', now)).toBe(7_000);
   });
 
   it('reads an HTTP date as the time left until it', () => {
     expect(retryAfterMs('Thu, 14 May 2026 10:30:12 GMT', now)).toBe(12_000);
     expect(retryAfterMs('Thu, 14 May 2026 10:29:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('Thursday, 14-May-26 10:30:12 GMT', now)).toBe(12_000);
+    expect(retryAfterMs('Thu May 14 10:30:12 2026', now)).toBe(12_000);
   });
 
-  it('is null when absent or unreadable', () => {
-    expect(retryAfterMs(null, now)).toBeNull();
-    expect(retryAfterMs('', now)).toBeNull();
-    expect(retryAfterMs('soon', now)).toBeNull();
+  it('reads the first of two headers joined by a comma', () => {
+    expect(retryAfterMs('6, 6', now)).toBe(6_000);
+    expect(retryAfterMs('6, 60', now)).toBe(6_000);
+    expect(retryAfterMs('Thu, 14 May 2026 10:30:12 GMT, Thu, 14 May 2026 10:31:00 GMT', now)).toBe(12_000);
+    expect(retryAfterMs('Thu May 14 10:30:12 2026, 60', now)).toBe(12_000);
+  });
+
+  it('is null when absent, or neither delta-seconds nor an HTTP date', () => {
+    for (const value of [null, '', 'soon', '-5', '+5', '1.5', '1e3', 'Later 2030', '2030-01-01', 'Thu, 31 Feb 2026 10:30:12 GMT']) {
+      expect(retryAfterMs(value, now), String(value)).toBeNull();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { httpDate } from '../../shared/http/http-date.js';
 import { mapProviderProduct, type ProviderFields } from './provider-fields.js';
 import { providerWords } from './provider-words.js';
 import type { ProviderRateLimiter } from './provider-rate-limiter.js';
@@ -36,13 +37,19 @@ export interface ProviderClientOptions {
   random?: () => number;
 }
 
-/** Retry-After in ms: delta-seconds or an HTTP date; null when absent or unreadable. */
+/**
+ * Retry-After in ms (RFC 9110 §10.2.3): delta-seconds (digits only) or an HTTP-date, counted from
+ * `now` (a date past is no wait); null when absent or neither, and the caller waits its back-off.
+ * Two headers joined by a comma (`6, 6`; a proxy may add its own) count by the first. `Date.parse`
+ * alone would take `6, 6` for the year 2001, `-5` for a date past and `Later 2030` for 2030.
+ */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
-  if (header === null || header.trim() === '') return null;
-  const value = header.trim();
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
+  if (header === null) return null;
+  const items = header.split(',');
+  if (/^\d+$/.test(items[0]!.trim())) return Number(items[0]!.trim()) * 1000;
+  // An asctime date has no comma, an IMF-fixdate or RFC 850 one has one, after its weekday.
+  const date = httpDate(items[0]) ?? httpDate(items.slice(0, 2).join(','));
+  return date === null ? null : Math.max(0, date - now);
 }
 
 /**
