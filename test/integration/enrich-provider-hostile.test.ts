@@ -148,6 +148,26 @@ describe('answers of a provider that misbehaves', () => {
     expect(provider.calls.map((call) => call.ean)).toEqual([answered, refused]);
   });
 
+  it('does not fill a product from an answer for another EAN: PROVIDER_ERROR, without a retry', async () => {
+    const [asked, padded, numbered, other] = await seed(ctx, account.key, 4);
+    provider.products.set(asked!, { ean: other, brand: 'Other' });
+    // The same EAN as a GTIN-14, or as a JSON number, is the EAN asked for.
+    provider.products.set(padded!, { product: { gtin: `0${padded}`, brand: 'Padded' } });
+    provider.products.set(numbered!, { ean: Number(numbered), gtin: null, brand: 'Numbered' });
+
+    const job = await enrich(ctx, account.key, [asked!, padded!, numbered!]);
+
+    expect(job).toMatchObject({ status: 'completed', progress: { rows_succeeded: 2, rows_failed: 1 } });
+    expect(await stored(asked!)).toMatchObject({ brand: null });
+    expect(await stored(padded!)).toMatchObject({ brand: 'Padded' });
+    expect(await stored(numbered!)).toMatchObject({ brand: 'Numbered' });
+    const errors = (await ctx.get(account.key, `/v1/jobs/${job.id}/errors`)).json<{ data: Array<{ ean: string; code: string; message: string }> }>().data;
+    expect(errors).toEqual([
+      expect.objectContaining({ ean: asked, code: 'PROVIDER_ERROR', message: `The lookup provider answered for another EAN (${other}); not enriched.` }),
+    ]);
+    expect(provider.count()).toBe(3);
+  });
+
   it('quotes a refusal that names the provider key without the key, in the job and in the log', async () => {
     const [ean] = await seed(ctx, account.key, 1);
     provider.script(ean!, { status: 403, error: `Key ${PROVIDER_KEY} is not allowed on this plan.` });

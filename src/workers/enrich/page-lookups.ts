@@ -72,6 +72,8 @@ function resultOf(outcome: LookupOutcome, state: LookupState): EntryResult | nul
       return { kind: 'fill', fields: outcome.fields };
     case 'not_found':
       return { kind: 'outcome', code: 'NOT_FOUND_AT_PROVIDER', message: 'The lookup provider has no product with this EAN.' };
+    case 'other_ean':
+      return { kind: 'outcome', code: 'PROVIDER_ERROR', message: `The lookup provider answered for another EAN (${outcome.ean}); not enriched.` };
     case 'quota':
       state.quotaDetail ??= quotaDetail(outcome);
       state.callsEnded.abort();

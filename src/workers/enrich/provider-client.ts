@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpDate } from '../../shared/http/http-date.js';
-import { mapProviderProduct, type ProviderFields } from './provider-fields.js';
+import { mapProviderProduct, otherEan, type ProviderFields } from './provider-fields.js';
 import { providerWords } from './provider-words.js';
 import type { ProviderRateLimiter } from './provider-rate-limiter.js';
 
@@ -9,6 +9,8 @@ export type LookupOutcome =
   | { kind: 'found'; fields: ProviderFields }
   /** 404: the provider does not know the EAN (not retried). */
   | { kind: 'not_found' }
+  /** A 2xx answer whose product names another EAN (`ean`): not used, and not retried. */
+  | { kind: 'other_ean'; ean: string }
   /** 429 without Retry-After, or with the quota's body: the monthly quota is used up; no more calls for this job. */
   | { kind: 'quota'; error: string; limit: number | null; tier: string | null }
   /** Any other 4xx (invalid or expired key, suspended account): no more calls at all. */
@@ -178,7 +180,8 @@ export class ProviderClient {
    * {@link MAX_RATE_LIMITED_ANSWERS} times; 5xx, network errors, timeouts, answers over
    * {@link MAX_ANSWER_BYTES} and 2xx answers whose body is not a JSON object (not JSON at all, an
    * array…: a proxy's page or a provider fault, whatever the content type says) are retried with
-   * back-off up to `maxAttempts`. A JSON object is read whatever its content type. A redirect is not
+   * back-off up to `maxAttempts`. A JSON object is read whatever its content type; one whose
+   * product names another EAN (`ean`, `gtin`) is not used (`other_ean`). A redirect is not
    * followed (it would take the key elsewhere): it refuses like a 4xx. Rejects only when `signal`
    * aborts. Once `stop` aborts, no call is started and none retried (`stopped`), but a call on
    * the wire still gets its answer (within `timeoutMs`): the provider has counted it.
@@ -213,6 +216,8 @@ export class ProviderClient {
       }
       let reason: string;
       if (status >= 200 && status < 300) {
+        const other = isObject(body.json) ? otherEan(body.json, ean) : null;
+        if (other !== null) return { kind: 'other_ean', ean: providerWords(other, this.options.apiKey) };
         if (isObject(body.json)) return { kind: 'found', fields: mapProviderProduct(body.json, body.text) };
         reason = `HTTP ${status}, but ${notAnObject(body)}`;
       } else if (status === 404) return { kind: 'not_found' };

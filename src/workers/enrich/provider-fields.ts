@@ -55,6 +55,26 @@ function productObject(body: Json): { product: Json; path: Array<string | number
   return { product: body, path: [] };
 }
 
+/** A GTIN written with its leading zeros, or without: `04006381333931` is `4006381333931`. */
+const gtin14 = (digits: string) => digits.padStart(14, '0');
+
+/**
+ * The EAN the answer says it is for (its product's `ean` or `gtin`, a string or a number) when it
+ * is not `asked`, or null: an answer that names no EAN (or an empty one) is taken for the one
+ * asked. The same GTIN with more or fewer leading zeros is the same EAN.
+ */
+export function otherEan(body: Record<string, unknown>, asked: string): string | null {
+  const product = productObject(body)?.product;
+  if (!product) return null;
+  for (const key of ['ean', 'gtin']) {
+    const value = product[key];
+    if (typeof value !== 'string' && typeof value !== 'number') continue;
+    const said = String(value).trim();
+    if (said !== '' && !(/^\d{1,14}$/.test(said) && gtin14(said) === gtin14(asked))) return said;
+  }
+  return null;
+}
+
 /**
  * The attribute names whose number JSON.parse changed in the answer's `text` (see
  * changedNumbers: 12345678901234567890 read as 12345678901234567000), under the product at `path`.
