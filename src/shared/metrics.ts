@@ -26,9 +26,27 @@ export interface ServiceMetrics {
   rowsFailed: Counter;
   /** Polls of one job (GET /v1/jobs/{id}) by where they were answered from: the process's job cache (`hit`) or PostgreSQL (`miss`). */
   jobCacheReads: Counter<'result'>;
+  /** Calls to the EAN lookup provider, by what each answered ({@link PROVIDER_CALL_RESULTS}). */
+  providerCalls: Counter<'result'>;
   /** Makes the queue depth gauge read its counts from these queues on each scrape. */
   watchQueues(read: QueueCountsReader): void;
 }
+
+/** What one call to the EAN lookup provider answered, as `catalog_enrich_provider_calls_total` counts it. */
+export const PROVIDER_CALL_RESULTS = [
+  'found',
+  'not_found',
+  'other_ean',
+  'invalid',
+  'rate_limited',
+  'quota',
+  'redirect',
+  'refused',
+  'server_error',
+  'timeout',
+  'network',
+] as const;
+export type ProviderCallResult = (typeof PROVIDER_CALL_RESULTS)[number];
 
 /** Creates the metrics of one process, with Node's default metrics (event-loop lag, memory, CPU). */
 export function createMetrics(): ServiceMetrics {
@@ -84,6 +102,12 @@ export function createMetrics(): ServiceMetrics {
       labelNames: ['result'],
       registers,
     }),
+    providerCalls: new Counter({
+      name: 'catalog_enrich_provider_calls_total',
+      help: 'Calls to the EAN lookup provider by answer: found, not_found, other_ean, invalid (2xx not a JSON object), rate_limited, quota, redirect, refused (other 4xx), server_error (5xx), timeout, network.',
+      labelNames: ['result'],
+      registers,
+    }),
     watchQueues(read) {
       readCounts = read;
     },
@@ -93,5 +117,6 @@ export function createMetrics(): ServiceMetrics {
     for (const counter of [metrics.jobsStarted, metrics.jobsCompleted, metrics.jobsFailed, metrics.jobsCancelled]) counter.inc({ type }, 0);
   }
   for (const result of ['hit', 'miss']) metrics.jobCacheReads.inc({ result }, 0);
+  for (const result of PROVIDER_CALL_RESULTS) metrics.providerCalls.inc({ result }, 0);
   return metrics;
 }

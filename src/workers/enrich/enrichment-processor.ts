@@ -20,6 +20,7 @@ export function createEnrichmentProcessor(deps: WorkerDeps): JobProcessor {
         limiter: new ProviderRateLimiter(deps.connection, queuePrefix(config), config.ENRICH_PROVIDER_RATE_PER_MINUTE),
         timeoutMs: config.ENRICH_PROVIDER_TIMEOUT_MS,
         backoffBaseMs: config.ENRICH_PROVIDER_BACKOFF_MS,
+        onCall: deps.metrics ? (result) => deps.metrics?.providerCalls.inc({ result }) : undefined,
       })
     : null;
   const enrichDeps = {

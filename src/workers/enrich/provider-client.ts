@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpDate } from '../../shared/http/http-date.js';
+import type { ProviderCallResult } from '../../shared/metrics.js';
 import { mapProviderProduct, otherEan, type ProviderFields } from './provider-fields.js';
 import { providerWords } from './provider-words.js';
 import type { ProviderRateLimiter } from './provider-rate-limiter.js';
@@ -37,6 +38,8 @@ export interface ProviderClientOptions {
   maxAttempts?: number;
   /** Source of the back-off jitter (tests may fix it). */
   random?: () => number;
+  /** Told what each call answered (the provider calls metric). */
+  onCall?: (result: ProviderCallResult) => void;
 }
 
 /**
@@ -160,6 +163,18 @@ function timeoutSignal(ms: number): { signal: AbortSignal; clear: () => void } {
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
+/** What an answer of the provider was, for the provider calls metric (the same reading as {@link ProviderClient.lookup}'s). */
+function callResult(status: number, body: AnswerBody, retryAfter: string | null, ean: string): ProviderCallResult {
+  if (status >= 200 && status < 300) {
+    if (!isObject(body.json)) return 'invalid';
+    return otherEan(body.json, ean) === null ? 'found' : 'other_ean';
+  }
+  if (status === 404) return 'not_found';
+  if (status === 429) return retryAfter === null || isQuotaBody(body) ? 'quota' : 'rate_limited';
+  if (status >= 300 && status < 400) return 'redirect';
+  return status < 500 ? 'refused' : 'server_error';
+}
+
 /** Client of the external EAN lookup provider, following its retry guidance (API.md §4). */
 export class ProviderClient {
   private readonly baseUrl: string;
@@ -207,13 +222,16 @@ export class ProviderClient {
       } catch (error) {
         signal.throwIfAborted();
         attempts += 1;
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error, this.options.apiKey);
+        const timedOut = (error as Error).name === 'TimeoutError';
+        this.options.onCall?.(timedOut ? 'timeout' : 'network');
+        const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : describeNetworkError(error, this.options.apiKey);
         if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
         if (!(await this.backOff(attempts, signal, stop))) return { kind: 'stopped' };
         continue;
       } finally {
         deadline.clear();
       }
+      this.options.onCall?.(callResult(status, body, retryAfter, ean));
       let reason: string;
       if (status >= 200 && status < 300) {
         const other = isObject(body.json) ? otherEan(body.json, ean) : null;
