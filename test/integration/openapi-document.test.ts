@@ -5,6 +5,7 @@ import { resolveHeader, resolveResponse, type DocumentedHeader, type DocumentedR
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 interface Operation {
+  operationId?: string;
   summary?: string;
   security?: Array<Record<string, string[]>>;
   parameters?: Array<{ in: string; name: string; schema: Record<string, unknown> }>;
@@ -65,6 +66,19 @@ describe('GET /openapi.json', () => {
     expect(documented.length).toBeGreaterThan(40);
     const withoutSummary = documented.filter(([, operation]) => !operation.summary?.trim()).map(([name]) => name);
     expect(withoutSummary).toEqual([]);
+  });
+
+  it('gives every operation an operationId, camelCase and unique, that generated clients name their methods by', () => {
+    const documented = operations();
+    const ids = documented.map(([, operation]) => operation.operationId);
+    expect(documented.filter(([, operation]) => !/^[a-z][A-Za-z0-9]*$/.test(operation.operationId ?? '')).map(([name]) => name)).toEqual([]);
+    expect(ids.filter((id, index) => ids.indexOf(id) !== index)).toEqual([]);
+    // Stable: a client's method names change only when the API does.
+    expect(document.paths['/v1/imports']!.post!.operationId).toBe('createImport');
+    expect(document.paths['/v1/jobs/{id}']!.get!.operationId).toBe('getJob');
+    expect(document.paths['/v1/jobs/{id}/errors']!.get!.operationId).toBe('getJobErrors');
+    expect(document.paths['/v1/jobs/{id}/result']!.get!.operationId).toBe('downloadJobResult');
+    expect(document.paths['/v1/admin/accounts/{id}/suspend']!.post!.operationId).toBe('suspendAccount');
   });
 
   it('documents the web pages (Swagger UI, the queue dashboard) as HTML, not their assets', () => {

@@ -43,11 +43,13 @@ const CHALLENGE = {
 
 const PAGE_SCHEMAS: Record<string, Record<string, unknown>> = {
   [DOCS_PREFIX]: {
+    operationId: 'getApiReferencePage',
     summary: 'This reference as a web page (Swagger UI)',
     description: 'Swagger UI over GET /openapi.json; its assets are served under /docs/.',
     response: { 200: html('The Swagger UI page') },
   },
   [DASHBOARD_PATH]: {
+    operationId: 'getQueueDashboard',
     summary: 'Queue dashboard (operators, a web page)',
     description:
       'Bull Board: every job queue, its jobs and their retries, for operators in a browser; its assets and its own API ' +

@@ -193,6 +193,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     '/openapi.json',
     {
       schema: {
+        operationId: 'getOpenApiDocument',
         summary: 'This OpenAPI document',
         response: { 200: z.record(z.string(), z.unknown()).meta({ description: 'OpenAPI 3.1 document' }) },
       },

@@ -114,6 +114,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       schema: {
+        operationId: 'signUp',
         summary: 'Sign up for an account',
         description: 'Creates a FREE account with its email not yet verified and mails a verification link; log in once it is verified.',
         body: z.object({ email: emailField, password: newPasswordField }),
@@ -159,7 +160,10 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
 
   routes.post(
     '/v1/verify-email',
-    { attachValidation: true, schema: { summary: 'Verify an email address with its token', body: tokenBody, response: verifyResponse } },
+    {
+      attachValidation: true,
+      schema: { operationId: 'verifyEmail', summary: 'Verify an email address with its token', body: tokenBody, response: verifyResponse },
+    },
     async (request) => {
       rejectInvalidRequest(request);
       return verify(request.body.token);
@@ -172,7 +176,12 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       // The token is in the URL here: the logger's request serializer redacts it (shared/logger.ts).
-      schema: { summary: 'Verify an email address (the link in the verification mail)', querystring: tokenQuery, response: verifyResponse },
+      schema: {
+        operationId: 'verifyEmailLink',
+        summary: 'Verify an email address (the link in the verification mail)',
+        querystring: tokenQuery,
+        response: verifyResponse,
+      },
     },
     async (request) => {
       rejectInvalidRequest(request);
@@ -185,6 +194,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     {
       attachValidation: true,
       schema: {
+        operationId: 'logIn',
         summary: 'Log in for a session token',
         description:
           'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only. ' +

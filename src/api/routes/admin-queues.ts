@@ -63,6 +63,7 @@ export function adminQueueRoutes(app: FastifyInstance, deps: { queues: JobQueues
     {
       config: { scope: 'admin' },
       schema: {
+        operationId: 'listQueues',
         summary: 'Queue states (operators)',
         description: 'Per queue: jobs waiting, active, delayed, completed, failed, paused and prioritized; worker connections; age of the oldest waiting job.',
         querystring: z.object(pageQueryFields),

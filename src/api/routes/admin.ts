@@ -51,6 +51,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       attachValidation: true,
       preValidation: onboardingFields.note,
       schema: {
+        operationId: 'createAccount',
         summary: 'Create an account (operators)',
         description: 'Onboarding: the account starts with its email verified and a first key of all non-admin scopes, shown once.',
         body: z.object({ email: emailField, tier: tierField.default('FREE') }),
@@ -98,15 +99,15 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
     },
   );
 
-  const accountAction = (path: string, summary: string, changes: Parameters<typeof updateAccount>[2]) =>
+  const accountAction = (path: string, operationId: string, summary: string, changes: Parameters<typeof updateAccount>[2]) =>
     routes.post(
       `/v1/admin/accounts/:id/${path}`,
-      { config, schema: { summary, params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+      { config, schema: { operationId, summary, params: accountParams, response: { 200: accountSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
       async (request) => changeAccount(deps, request.params.id, changes),
     );
-  accountAction('verify', "Mark an account's email verified (operators)", { emailVerified: true });
-  accountAction('suspend', 'Suspend an account (operators)', { suspended: true });
-  accountAction('unsuspend', 'Lift the suspension of an account (operators)', { suspended: false });
+  accountAction('verify', 'verifyAccount', "Mark an account's email verified (operators)", { emailVerified: true });
+  accountAction('suspend', 'suspendAccount', 'Suspend an account (operators)', { suspended: true });
+  accountAction('unsuspend', 'unsuspendAccount', 'Lift the suspension of an account (operators)', { suspended: false });
 
   routes.patch(
     '/v1/admin/accounts/:id',
@@ -114,6 +115,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
       config,
       attachValidation: true,
       schema: {
+        operationId: 'changeAccountTier',
         summary: "Change an account's tier (operators)",
         params: accountParams,
         body: z.object({ tier: tierField }),

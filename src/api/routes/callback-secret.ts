@@ -27,6 +27,7 @@ export function callbackSecretRoutes(app: FastifyInstance, deps: { db: Db; grace
     {
       config: { scope: 'keys:manage', sessionAllowed: true },
       schema: {
+        operationId: 'rotateCallbackSecret',
         summary: 'Create or rotate the callback signing secret',
         description: 'The new secret is in this response only; deliveries are also signed with the one it replaces until `previous_valid_until`.',
         response: { 201: callbackSecretSchema, ...errorResponses(...AUTH_ERRORS) },

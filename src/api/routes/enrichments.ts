@@ -31,6 +31,7 @@ export function enrichmentRoutes(app: FastifyInstance, deps: { db: Db; queues: J
       // the enrichment's own words, as an export's does (not the generic 'Invalid field').
       attachValidation: true,
       schema: {
+        operationId: 'createEnrichment',
         summary: 'Start an enrichment of the catalog',
         description:
           'Enriches the products of `eans`, or those matching `filter`; with neither (or no body), the whole catalog. ' +

@@ -125,6 +125,7 @@ export function exportScheduleRoutes(
       attachValidation: true,
       preValidation: boundMappedColumns('export'),
       schema: {
+        operationId: 'createExportSchedule',
         summary: 'Schedule a recurring export',
         description:
           'At each time the cron names (in `timezone`), an export starts as POST /v1/exports would start it with `export`. ' +
@@ -183,6 +184,7 @@ export function exportScheduleRoutes(
     {
       config,
       schema: {
+        operationId: 'listExportSchedules',
         summary: "List the account's export schedules (cursor-paginated)",
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(scheduleSchema), ...errorResponses(400, ...AUTH_ERRORS) },
@@ -209,7 +211,12 @@ export function exportScheduleRoutes(
     '/v1/export-schedules/:id',
     {
       config,
-      schema: { summary: 'Delete an export schedule', params: scheduleParams, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } },
+      schema: {
+        operationId: 'deleteExportSchedule',
+        summary: 'Delete an export schedule',
+        params: scheduleParams,
+        response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) },
+      },
     },
     async (request, reply) => {
       const accountId = accountIdOf(request);

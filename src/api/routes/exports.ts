@@ -43,6 +43,7 @@ export function exportRoutes(app: FastifyInstance, deps: { db: Db; queues: JobQu
       attachValidation: true,
       preValidation: boundMappedColumns(),
       schema: {
+        operationId: 'createExport',
         summary: 'Start an export of the catalog as CSV or NDJSON',
         description:
           'The file is downloaded from GET /v1/jobs/{id}/result once the job has completed. ' +

@@ -101,6 +101,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     {
       ...write,
       schema: {
+        operationId: 'createImportProfile',
         summary: 'Save an import profile',
         description: 'Import settings that POST /v1/imports?profile= applies, by id or name; names are unique per account.',
         body: importProfileBodySchema,
@@ -119,6 +120,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     {
       config,
       schema: {
+        operationId: 'listImportProfiles',
         summary: "List the account's import profiles (cursor-paginated)",
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(profileSchema), ...errorResponses(400, ...AUTH_ERRORS) },
@@ -134,7 +136,10 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.get(
     '/v1/import-profiles/:id',
-    { config, schema: { summary: 'One import profile by id', params, response: { 200: profileSchema, ...errorResponses(404, ...AUTH_ERRORS) } } },
+    {
+      config,
+      schema: { operationId: 'getImportProfile', summary: 'One import profile by id', params, response: { 200: profileSchema, ...errorResponses(404, ...AUTH_ERRORS) } },
+    },
     async (request) => toProfileResource(await ownProfile(accountIdOf(request), request.params.id)),
   );
 
@@ -143,6 +148,7 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     {
       ...write,
       schema: {
+        operationId: 'replaceImportProfile',
         summary: 'Replace an import profile',
         params,
         body: importProfileBodySchema,
@@ -161,7 +167,10 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
 
   routes.delete(
     '/v1/import-profiles/:id',
-    { config, schema: { summary: 'Delete an import profile', params, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } } },
+    {
+      config,
+      schema: { operationId: 'deleteImportProfile', summary: 'Delete an import profile', params, response: { 204: z.null(), ...errorResponses(404, ...AUTH_ERRORS) } },
+    },
     async (request, reply) => {
       const accountId = accountIdOf(request);
       const { id } = await ownProfile(accountId, request.params.id);

@@ -104,6 +104,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
       config: { scope: 'imports:write' },
       onRequest: [requireImportMediaType, refuseDeclaredOversize(deps.maxUploadBytes, deps.multipart)],
       schema: {
+        operationId: 'createImport',
         summary: 'Start an import of a CSV file or an .xlsx workbook',
         description:
           'Body: the CSV file raw as `text/csv`, the workbook raw as `' + XLSX_MEDIA_TYPE + '`, or either as ' +

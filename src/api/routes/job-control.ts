@@ -133,6 +133,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
     {
       config,
       schema: {
+        operationId: 'cancelJob',
         summary: 'Cancel a job',
         description:
           'A waiting job never starts; a running one stops at its next chunk and writes nothing more; the job ends ' +
@@ -153,6 +154,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
     {
       config,
       schema: {
+        operationId: 'retryJob',
         summary: 'Retry a failed or cancelled job',
         description:
           'The job runs again from its stored input: an import or ' +

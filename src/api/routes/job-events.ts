@@ -52,6 +52,7 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
     url: '/v1/jobs/:id/events',
     config: { scope: 'jobs:read' },
     schema: {
+      operationId: 'streamJobEvents',
       summary: "A job's progress as Server-Sent Events",
       description: EVENTS_DESCRIPTION,
       headers: z.object({ 'last-event-id': z.string().max(32).optional().describe('The id of the last event received') }).loose(),

@@ -94,6 +94,7 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
     url: '/v1/jobs/:id/result',
     config: { scope: 'jobs:read' },
     schema: {
+      operationId: 'downloadJobResult',
       summary: "Download a completed export's file",
       description:
         '409 JOB_NOT_FINISHED while the export runs. 404 NOT_FOUND for an import or enrichment job (`{type}`), an export ' +

@@ -18,6 +18,7 @@ import { streamedRoute } from '../streamed-route.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const rowsCsvSchema = {
+  operationId: 'downloadJobRowsCsv',
   summary: "Every row of an ended import as CSV, with each row's errors",
   description:
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +

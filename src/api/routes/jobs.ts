@@ -33,8 +33,14 @@ const jobErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
 });
-const jobSchema = { summary: 'One job by id', params: jobParams, response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) } };
+const jobSchema = {
+  operationId: 'getJob',
+  summary: 'One job by id',
+  params: jobParams,
+  response: { 200: jobResourceSchema, ...errorResponses(404, ...AUTH_ERRORS) },
+};
 const errorsCsvSchema = {
+  operationId: 'downloadJobErrorsCsv',
   summary: "A job's failed rows as CSV, with their errors",
   response: {
     200: csvDownloadResponse(
@@ -66,6 +72,7 @@ export function jobRoutes(
     {
       config: { ...config, adminAllowed: true },
       schema: {
+        operationId: 'listJobs',
         summary: 'List jobs, newest first (cursor-paginated)',
         querystring: z.object({
           account_id: z.uuid().optional().describe('operator key only: the jobs of this account (default: every account)'),
@@ -119,6 +126,7 @@ export function jobRoutes(
     {
       config: readConfig,
       schema: {
+        operationId: 'getJobErrors',
         summary: "A job's per-row error report (cursor-paginated)",
         params: jobParams,
         querystring: z.object(pageQueryFields),

@@ -82,6 +82,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
       attachValidation: true,
       preValidation: newKeyFields.note,
       schema: {
+        operationId: 'createApiKey',
         summary: 'Create an API key',
         description: 'The key itself is in this response only; the service keeps its hash.',
         body: newKeySchema,
@@ -132,6 +133,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config: ownerConfig,
       schema: {
+        operationId: 'listApiKeys',
         summary: "List the account's API keys (never their secret)",
         querystring: z.object(pageQueryFields),
         response: { 200: pageSchema(keySchema), ...errorResponses(400, ...AUTH_ERRORS) },
@@ -165,6 +167,7 @@ export function keyRoutes(app: FastifyInstance, deps: { db: Db; clock: () => num
     {
       config: ownerConfig,
       schema: {
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         description: 'The key stops working at once, on every API process.',
         params: z.object({ id: z.string() }),

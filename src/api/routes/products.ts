@@ -137,6 +137,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config: read,
       schema: {
+        operationId: 'listProducts',
         summary: 'List the catalog in EAN order (cursor-paginated)',
         querystring: listQuery,
         response: { 200: pageSchema(productResourceSchema), ...errorResponses(400, ...AUTH_ERRORS) },
@@ -162,6 +163,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config: { ...read, prefetch: lookupProduct },
       schema: {
+        operationId: 'getProduct',
         summary: 'One product by EAN',
         params: eanParams,
         response: { 200: productResourceSchema, ...errorResponses(...AUTH_ERRORS), ...PRODUCT_NOT_FOUND },
@@ -176,6 +178,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       ...jsonBody,
       attachValidation: true,
       schema: {
+        operationId: 'createProduct',
         summary: 'Create a product',
         body: productCreateBodySchema,
         response: { 201: createdProductSchema, ...errorResponses(400, 415, 422, ...AUTH_ERRORS), ...errorCodes(409, 'DUPLICATE_EAN') },
@@ -195,6 +198,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       ...jsonBody,
       attachValidation: true,
       schema: {
+        operationId: 'replaceProduct',
         summary: 'Create or replace a product (fields left out are cleared)',
         params: eanParams,
         body: productReplaceBodySchema,
@@ -222,6 +226,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       ...jsonBody,
       attachValidation: true,
       schema: {
+        operationId: 'updateProduct',
         summary: 'Change some fields of a product',
         params: eanParams,
         body: productPatchBodySchema,
@@ -247,6 +252,7 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     {
       config: write,
       schema: {
+        operationId: 'deleteProduct',
         summary: 'Delete a product',
         params: eanParams,
         response: { 204: z.undefined().meta({ description: 'Deleted' }), ...errorResponses(...AUTH_ERRORS), ...PRODUCT_NOT_FOUND },

@@ -27,7 +27,11 @@ export function usageRoutes(
     '/v1/usage',
     {
       config: { authenticated: true, sessionAllowed: true, ownerOverLimits: true },
-      schema: { summary: "The account's tier, this month's usage and its limits", response: { 200: usageSchema, ...errorResponses(...AUTH_ERRORS) } },
+      schema: {
+        operationId: 'getUsage',
+        summary: "The account's tier, this month's usage and its limits",
+        response: { 200: usageSchema, ...errorResponses(...AUTH_ERRORS) },
+      },
     },
     async (request) => {
       const principal = principalOf(request);

@@ -54,6 +54,7 @@ export function metricsRoute(app: FastifyInstance, deps: MetricsRouteDeps): void
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         description:
           'Prometheus text format: HTTP latencies by route and status, jobs started/completed/failed and their ' +
