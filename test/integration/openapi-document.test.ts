@@ -105,12 +105,22 @@ describe('GET /openapi.json', () => {
       dashboardBasicAuth: expect.objectContaining({ type: 'http', scheme: 'basic' }),
     });
     for (const [name, operation] of operations()) {
-      if (publicRoutes.includes(name)) expect(operation.security, name).toBeUndefined();
+      if (publicRoutes.includes(name)) expect(operation.security, name).toEqual([]);
       // The operator routes name their own schemes (the operator key), apart from the account routes'.
       else if (name.includes(' /v1/admin/')) expect(operation.security, name).toEqual([{ adminBearerAuth: [] }, { adminApiKeyAuth: [] }]);
       else if (name.includes(' /v1/')) expect(operation.security, name).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
     }
-    expect(document.paths['/healthz']!.get!.security).toBeUndefined();
+    expect(document.paths['/healthz']!.get!.security).toEqual([]);
+  });
+
+  it('gives every operation a security entry, `[]` on those that take no credential (security-defined)', () => {
+    const withoutSecurity = operations().filter(([, operation]) => !Array.isArray(operation.security)).map(([name]) => name);
+    expect(withoutSecurity).toEqual([]);
+    const open = operations().filter(([, operation]) => operation.security!.length === 0).map(([name]) => name);
+    // /metrics asks for METRICS_TOKEN only when it is set: the document is built without it.
+    expect(open.sort()).toEqual(
+      ['GET /docs', 'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/verify-email', 'POST /v1/login', 'POST /v1/signup', 'POST /v1/verify-email'],
+    );
   });
 
   it('describes the error envelope once, as the Error component', () => {
@@ -134,7 +144,7 @@ describe('GET /openapi.json', () => {
       // Any request: headers or body too slow, headers too large, a failure, a closing server.
       const expected = ['408', '431', '500', '503'];
       // Account credentials (not /metrics, which has its own operator token).
-      if (operation.security && name.includes(' /v1/')) expected.push('401', '403', '429');
+      if (operation.security?.length && name.includes(' /v1/')) expected.push('401', '403', '429');
       const pathParameter = operation.parameters?.some((parameter) => parameter.in === 'path');
       // A path names an existing resource (404 when it does not exist), except for PUT, which creates it.
       if (pathParameter && !name.startsWith('PUT ')) expected.push('404');

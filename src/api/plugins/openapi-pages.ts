@@ -44,6 +44,7 @@ const CHALLENGE = {
 const PAGE_SCHEMAS: Record<string, Record<string, unknown>> = {
   [DOCS_PREFIX]: {
     operationId: 'getApiReferencePage',
+    security: [],
     summary: 'This reference as a web page (Swagger UI)',
     description: 'Swagger UI over GET /openapi.json; its assets are served under /docs/.',
     response: { 200: html('The Swagger UI page') },

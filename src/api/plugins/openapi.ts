@@ -194,6 +194,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     {
       schema: {
         operationId: 'getOpenApiDocument',
+        security: [],
         summary: 'This OpenAPI document',
         response: { 200: z.record(z.string(), z.unknown()).meta({ description: 'OpenAPI 3.1 document' }) },
       },

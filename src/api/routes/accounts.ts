@@ -115,6 +115,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       attachValidation: true,
       schema: {
         operationId: 'signUp',
+        security: [],
         summary: 'Sign up for an account',
         description: 'Creates a FREE account with its email not yet verified and mails a verification link; log in once it is verified.',
         body: z.object({ email: emailField, password: newPasswordField }),
@@ -162,7 +163,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
     '/v1/verify-email',
     {
       attachValidation: true,
-      schema: { operationId: 'verifyEmail', summary: 'Verify an email address with its token', body: tokenBody, response: verifyResponse },
+      schema: { operationId: 'verifyEmail', security: [], summary: 'Verify an email address with its token', body: tokenBody, response: verifyResponse },
     },
     async (request) => {
       rejectInvalidRequest(request);
@@ -178,6 +179,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       // The token is in the URL here: the logger's request serializer redacts it (shared/logger.ts).
       schema: {
         operationId: 'verifyEmailLink',
+        security: [],
         summary: 'Verify an email address (the link in the verification mail)',
         querystring: tokenQuery,
         response: verifyResponse,
@@ -195,6 +197,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
       attachValidation: true,
       schema: {
         operationId: 'logIn',
+        security: [],
         summary: 'Log in for a session token',
         description:
           'The session token lasts 1 hour; it is a Bearer credential for /v1/keys, /v1/callback-secret and /v1/usage only. ' +

@@ -68,7 +68,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.get(
     '/healthz',
-    { schema: { operationId: 'getLiveness', summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    { schema: { operationId: 'getLiveness', security: [], summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -77,6 +77,7 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
     {
       schema: {
         operationId: 'getReadiness',
+        security: [],
         summary: 'Readiness',
         description:
           'PostgreSQL and Redis answer, Redis takes a write (a Redis out of memory that refuses writes is not ready), and, where this process runs workers, their blocking Redis connections are up and ' +
