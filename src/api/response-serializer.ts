@@ -47,7 +47,7 @@ function fastSerializer(schema: z.ZodType): Serialize | null {
 function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> | null {
   try {
     const json = z.toJSONSchema(schema, { io: 'output', target: 'draft-07', unrepresentable: 'throw', cycles: 'throw' });
-    return anyValueRecordsWhole(json) as Record<string, unknown>;
+    return withoutDateTimeFormats(anyValueRecordsWhole(json)) as Record<string, unknown>;
   } catch {
     return null;
   }
@@ -71,6 +71,20 @@ export function anyValueRecordsWhole(node: unknown): unknown {
     return description === undefined ? {} : { description };
   }
   return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, anyValueRecordsWhole(value)]));
+}
+
+/**
+ * The schema without its `format: date-time`s, which only tell the OpenAPI document's readers
+ * that a time is one (see answeredInstant). fast-json-stringify would act on them: it checks the
+ * format of a nullable time (the branch of `anyOf` it picks is validated), so a time it does not
+ * take (a year past 9999) would turn the answer into a 500, and it writes a non-string value
+ * differently. Without them every time is written as the text it is, as before it was documented.
+ */
+export function withoutDateTimeFormats(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutDateTimeFormats);
+  if (node === null || typeof node !== 'object') return node;
+  const entries = Object.entries(node).filter(([key, value]) => !(key === 'format' && value === 'date-time'));
+  return Object.fromEntries(entries.map(([key, value]) => [key, withoutDateTimeFormats(value)]));
 }
 
 const isEmptyObject = (value: unknown) => value !== null && typeof value === 'object' && Object.keys(value).length === 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_CURSOR_LENGTH } from '../shared/input-bounds.js';
+import { answeredInstant } from '../shared/instant.js';
 import { JOB_ERROR_CODES, JOB_STATUSES, JOB_TYPES } from '../shared/jobs/job-row.js';
 import { noted, type ResponseHeader } from '../shared/http/response-notes.js';
 
@@ -59,9 +60,9 @@ export const jobResourceSchema = z
     }),
     options: z.record(z.string(), z.unknown()),
     schedule_id: z.uuid().nullable(),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    finished_at: z.string().nullable(),
+    created_at: answeredInstant(),
+    started_at: answeredInstant().nullable(),
+    finished_at: answeredInstant().nullable(),
     links: z.object({
       self: z.string(),
       errors: z.string(),

@@ -41,3 +41,12 @@ export function instantSchema(message?: string) {
     .max(MAX_INSTANT_LENGTH, message ? { error: message } : undefined)
     .refine(isStorableInstant, { error: message ?? OUT_OF_RANGE });
 }
+
+/**
+ * A time the service answers with, in UTC (`2026-05-14T10:30:00Z`, some with milliseconds):
+ * documented as `format: date-time`, so that a generated client can read it as a date. The
+ * service writes it, so nothing checks it: the serializer ignores the format (response-serializer.ts).
+ */
+export function answeredInstant() {
+  return z.string().meta({ format: 'date-time' });
+}

@@ -190,6 +190,15 @@ describe('the values the document allows are those the service reads and writes'
     expect(JSON.stringify(errorCode)).toContain('"null"');
   });
 
+  it('gives every time the service answers with the format date-time, so that clients read it as a date', () => {
+    const answered = JSON.parse(JSON.stringify(document, (key, value) => (key === 'requestBody' || key === 'parameters' ? undefined : value)));
+    const times = schemaNodes(answered).flatMap((node) =>
+      Object.entries((node.properties ?? {}) as Record<string, Schema>).filter(([name]) => /(_at|_until|^timestamp)$/.test(name)),
+    );
+    expect(times.map(([name]) => name)).toEqual(expect.arrayContaining(['timestamp', 'created_at', 'finished_at', 'resets_at', 'previous_valid_until', 'derived_at']));
+    expect(times.filter(([, schema]) => nonNull(schema).format !== 'date-time').map(([name]) => name)).toEqual([]);
+  });
+
   it('types a written stock as a 32-bit integer from 0, or null', () => {
     for (const name of ['ProductCreateInput', 'ProductReplaceInput', 'ProductPatchInput']) {
       const stock = propertiesOf(name).stock!;

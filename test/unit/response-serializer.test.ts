@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { anyValueRecordsWhole, responseSerializerCompiler } from '../../src/api/response-serializer.js';
 import { jobResourceSchema } from '../../src/api/schemas.js';
+import { answeredInstant } from '../../src/shared/instant.js';
 import { toJobResource, type JobRow } from '../../src/shared/jobs/job-row.js';
 
 const serializerOf = (schema: z.ZodType) => responseSerializerCompiler({ schema } as Parameters<typeof responseSerializerCompiler>[0]);
@@ -69,6 +70,14 @@ describe('the response serializer', () => {
     const resource = toJobResource(job(options));
     expect(serialize(resource)).toBe(JSON.stringify(resource));
     expect(JSON.parse(serialize(toJobResource(job({})))).options).toEqual({});
+  });
+
+  it("writes a time as the text it is: the document's format date-time is not checked", () => {
+    const times = serializerOf(z.object({ at: answeredInstant(), until: answeredInstant().nullable() }));
+    for (const text of ['2026-12-06T00:03:24Z', '2026-12-06T00:03:24.598Z', '+010000-01-01T00:00:00.000Z']) {
+      expect(times({ at: text, until: text }), text).toBe(JSON.stringify({ at: text, until: text }));
+    }
+    expect(times({ at: '2026-12-06T00:03:24Z', until: null })).toBe('{"at":"2026-12-06T00:03:24Z","until":null}');
   });
 
   it('still refuses a resource without a required field', () => {

@@ -25,6 +25,7 @@ import {
 import type { Mailer } from '../../shared/mail/mailer.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import { errorCodes, errorResponses } from '../schemas.js';
+import { answeredInstant } from '../../shared/instant.js';
 
 const SESSION_MS = 60 * 60 * 1000;
 const VERIFICATION_MS = 24 * 60 * 60 * 1000;
@@ -205,7 +206,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRoutesDeps): vo
           'verification link, at most one every 15 minutes.',
         body: loginBody,
         response: {
-          200: z.object({ token: z.string(), expires_at: z.string() }),
+          200: z.object({ token: z.string(), expires_at: answeredInstant() }),
           ...errorResponses(423, ...PUBLIC_ERRORS),
           ...errorCodes(400, 'VALIDATION_ERROR'),
           ...errorCodes(401, 'INVALID_CREDENTIALS'),

@@ -6,12 +6,12 @@ import { generateCallbackSecret } from '../../shared/callbacks/signature.js';
 import type { Db } from '../../shared/db/pool.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { answeredInstant } from '../../shared/instant.js';
 
 const callbackSecretSchema = z
   .object({
     secret: z.string().describe("The account's callback signing secret; shown only in this response"),
-    previous_valid_until: z
-      .string()
+    previous_valid_until: answeredInstant()
       .nullable()
       .describe('Until when deliveries are also signed with the secret this one replaced; null: there was none'),
   })

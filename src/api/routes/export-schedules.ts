@@ -25,6 +25,7 @@ import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, errorSentences, pageQueryFields, pageSchema } from '../schemas.js';
 import { bodyOptionsOnlyQuery } from '../strict-query.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
+import { answeredInstant } from '../../shared/instant.js';
 
 
 /** A 5-field cron fits easily (even with lists); an IANA zone name is at most about 30 characters. */
@@ -42,9 +43,9 @@ const scheduleSchema = z
     id: z.uuid(),
     cron: z.string(),
     timezone: z.string(),
-    next_run_at: z.string(),
+    next_run_at: answeredInstant(),
     export: z.record(z.string(), z.unknown()),
-    created_at: z.string(),
+    created_at: answeredInstant(),
   })
   .meta({ id: 'ExportSchedule' });
 

@@ -21,6 +21,7 @@ import {
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, pageQueryFields, pageSchema } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
+import { answeredInstant } from '../../shared/instant.js';
 
 /** A profile as answered: each setting as the import takes it (a delimiter as its character), null when not set. */
 const profileSchema = z
@@ -34,8 +35,8 @@ const profileSchema = z
     sheet: z.string().nullable(),
     mode: importModeSchema.nullable(),
     on_error: onErrorSchema.nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
+    created_at: answeredInstant(),
+    updated_at: answeredInstant(),
   })
   .meta({ id: 'ImportProfile' });
 

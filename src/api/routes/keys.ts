@@ -7,7 +7,7 @@ import { insertApiKey } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey, type Scope } from '../../shared/accounts/api-keys.js';
 import { listApiKeys, revokeApiKey } from '../../shared/accounts/key-queries.js';
 import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
-import { instantSchema, isBeforeYear10000 } from '../../shared/instant.js';
+import { answeredInstant, instantSchema, isBeforeYear10000 } from '../../shared/instant.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import type { Db } from '../../shared/db/pool.js';
 import { authenticationRequired, notFound, validationError } from '../errors.js';
@@ -61,8 +61,8 @@ const keySchema = z
     prefix: z.string(),
     name: z.string(),
     scopes: z.array(z.string()),
-    expires_at: z.string().nullable(),
-    created_at: z.string(),
+    expires_at: answeredInstant().nullable(),
+    created_at: answeredInstant(),
   })
   .meta({ id: 'ApiKey' });
 

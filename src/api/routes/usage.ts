@@ -6,6 +6,7 @@ import { calendarMonth } from '../../shared/accounts/calendar-month.js';
 import type { TierLimits } from '../../shared/accounts/tier-limits.js';
 import { principalOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses } from '../schemas.js';
+import { answeredInstant } from '../../shared/instant.js';
 
 const usageSchema = z
   .object({
@@ -14,7 +15,7 @@ const usageSchema = z
     used: z.number().int().describe('Requests counted this month, this one included'),
     limit: z.number().int().nullable().describe('Monthly quota; null: unlimited'),
     per_minute_limit: z.number().int(),
-    resets_at: z.string().describe('Start of the next month (UTC)'),
+    resets_at: answeredInstant().describe('Start of the next month (UTC)'),
   })
   .meta({ id: 'Usage' });
 

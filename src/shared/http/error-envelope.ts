@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { tierField } from '../accounts/account-fields.js';
+import { answeredInstant } from '../instant.js';
 import { ERROR_CODES, type AppError, type ErrorCode } from './app-error.js';
 import { readinessChecksSchema } from './readiness-checks.js';
 import { noted } from './response-notes.js';
@@ -21,7 +22,7 @@ export const errorEnvelopeSchema = z
       ),
     detail: z.string().describe('The same sentence as `error`'),
     error_code: z.enum(ERROR_CODES).describe('What went wrong; each response of an operation lists the codes it can carry'),
-    timestamp: z.string(),
+    timestamp: answeredInstant(),
     errors: z
       .array(z.object({ field: z.string(), message: z.string() }))
       .optional()

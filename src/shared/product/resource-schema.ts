@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { answeredInstant } from '../instant.js';
 
 const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -18,15 +19,15 @@ export const productResourceSchema = z
     stock: z.number().int().nullable(),
     image_url: z.string().nullable(),
     attributes: z.record(z.string(), attributeValue).meta({ description: 'Flat object of string, number or boolean values' }),
-    created_at: z.string().meta({ description: 'ISO 8601 UTC' }),
-    updated_at: z.string().meta({ description: 'ISO 8601 UTC; changes with every write' }),
+    created_at: answeredInstant().meta({ description: 'ISO 8601 UTC' }),
+    updated_at: answeredInstant().meta({ description: 'ISO 8601 UTC; changes with every write' }),
     derived: z
       .object({
         gtin14: z.string().nullable().meta({ description: 'The EAN left-padded to 14 digits' }),
         check_digit_valid: z.boolean().nullable(),
         gs1_prefix: z.string().nullable(),
         gs1_prefix_country: z.string().nullable().meta({ description: 'GS1 Member Organisation or use of the prefix' }),
-        derived_at: z.string().meta({ description: 'ISO 8601 UTC: when an enrichment last derived these' }),
+        derived_at: answeredInstant().meta({ description: 'ISO 8601 UTC: when an enrichment last derived these' }),
       })
       .nullable()
       .meta({ description: 'Local derivations written by enrichment jobs; null until the product is enriched' }),
