@@ -199,6 +199,15 @@ describe('the values the document allows are those the service reads and writes'
     expect(times.filter(([, schema]) => nonNull(schema).format !== 'date-time').map(([name]) => name)).toEqual([]);
   });
 
+  it("lists a key's scopes as a key is given them: the same values answered as sent", () => {
+    const answered = propertiesOf('ApiKey').scopes as Schema & { items: Schema };
+    const sent = (document.paths['/v1/keys']!.post!.requestBody as {
+      content: { 'application/json': { schema: { properties: Record<string, Schema & { items: Schema }> } } };
+    }).content['application/json'].schema.properties.scopes!;
+    expect(answered.items.enum).toContain('products:read');
+    expect(answered.items.enum).toEqual(sent.items.enum);
+  });
+
   it('types a written stock as a 32-bit integer from 0, or null', () => {
     for (const name of ['ProductCreateInput', 'ProductReplaceInput', 'ProductPatchInput']) {
       const stock = propertiesOf(name).stock!;

@@ -31,7 +31,7 @@ const MAX_SCOPES_LISTED = 50;
 /** The admin scope's refusal: a 400 of its own, so the scopes field takes it and the route refuses it. */
 const ADMIN_REFUSED = "The 'admin' scope is for operators and cannot be granted to a key.";
 
-/** A key's scope: the document offers those a key may be granted, every one but `admin`. */
+/** A key's scope, sent or answered: the document lists those a key may hold, every one but `admin` (no key is given it). */
 const keyScopeField = scopeField.meta({ enum: DEFAULT_SCOPES });
 
 const newKeySchema = z.object({
@@ -60,7 +60,7 @@ const keySchema = z
     id: z.uuid(),
     prefix: z.string(),
     name: z.string(),
-    scopes: z.array(z.string()),
+    scopes: z.array(keyScopeField),
     expires_at: answeredInstant().nullable(),
     created_at: answeredInstant(),
   })
