@@ -108,7 +108,8 @@ function schemaLines(schemas: Record<string, Schema>): string[] {
   const rows = Object.entries(schemas).map(([name, schema]) => {
     const required = new Set(schema.required ?? []);
     const fields = Object.keys(schema.properties ?? {}).map((field) => (required.has(field) ? `\`${field}\`` : `\`${field}\`?`));
-    return [`\`${name}\``, schema.description ?? '', fields.join(', ')];
+    // Its first paragraph: a list after it (RowErrorCode's codes) has a section of its own above.
+    return [`\`${name}\``, schema.description?.split('\n\n')[0] ?? '', fields.join(', ')];
   });
   return table(['Schema', 'What it is', 'Fields (`?`: optional)'], rows);
 }

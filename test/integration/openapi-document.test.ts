@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUndocumentedPage } from '../../src/api/plugins/openapi.js';
+import { ROW_ERROR_CODES, ROW_ERROR_MEANINGS } from '../../src/shared/jobs/row-error-codes.js';
 import { registeredRoutes, toOpenApiPath } from '../support/registered-routes.js';
 import { resolveHeader, resolveResponse, type DocumentedHeader, type DocumentedResponse } from '../support/response-conformance.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -206,6 +208,21 @@ describe('the values the document allows are those the service reads and writes'
     }).content['application/json'].schema.properties.scopes!;
     expect(answered.items.enum).toContain('products:read');
     expect(answered.items.enum).toEqual(sent.items.enum);
+  });
+
+  it("lists the codes of a job's report, the codes the workers write, each with its meaning (in docs/api.md too)", () => {
+    const rowErrorCode = document.components.schemas.RowErrorCode as Schema & { description: string };
+    expect(rowErrorCode.enum).toEqual(ROW_ERROR_CODES);
+    expect(rowErrorCode.enum).toEqual(expect.arrayContaining(['INVALID_CHECK_DIGIT', 'COLUMN_COUNT', 'RECORD_TOO_LARGE', 'NOT_FOUND_AT_PROVIDER', 'PROVIDER_QUOTA_EXCEEDED']));
+    const page = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    for (const [code, meaning] of Object.entries(ROW_ERROR_MEANINGS)) {
+      expect(rowErrorCode.description, code).toContain(`- \`${code}\`: ${meaning}`);
+      expect(page, code).toContain(`| \`${code}\` | ${meaning} |`);
+    }
+    const report = document.paths['/v1/jobs/{id}/errors']!.get!.responses['200']!.content!['application/json']!.schema as {
+      properties: { data: { items: { properties: { code: unknown } } } };
+    };
+    expect(report.properties.data.items.properties.code).toEqual({ $ref: '#/components/schemas/RowErrorCode' });
   });
 
   it('types a written stock as a 32-bit integer from 0, or null', () => {

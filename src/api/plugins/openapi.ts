@@ -7,6 +7,7 @@ import { XLSX_MEDIA_TYPE } from '../../shared/jobs/upload-formats.js';
 import { errorResponses } from '../schemas.js';
 import { addImplicitBounds } from './openapi-bounds.js';
 import { errorsSection } from './openapi-error-strings.js';
+import { reportCodesSection } from './openapi-report-codes.js';
 import type { RouteAudience } from './openapi-headers.js';
 import { DASHBOARD_SECURITY_SCHEME, DOCS_PREFIX, entryPage, isUndocumentedPage } from './openapi-pages.js';
 import { documentResponses, fixHeaders, implicitErrorStatuses, shareResponses } from './openapi-responses.js';
@@ -154,6 +155,7 @@ const API_DESCRIPTION = [
     'request without Host, 408 REQUEST_TIMEOUT, 431 REQUEST_HEADERS_TOO_LARGE, and 415 UNSUPPORTED_MEDIA_TYPE for a body ' +
     "sent with a Content-Encoding (a GET's too).",
   errorsSection(),
+  reportCodesSection(),
 ].join('\n\n');
 
 /**

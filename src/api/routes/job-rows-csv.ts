@@ -25,8 +25,9 @@ const rowsCsvSchema = {
     '404 for a job that is not an import, and once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   response: {
     200: csvDownloadResponse(
-      'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows); ' +
-        "in the upload's delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8",
+      'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows; ' +
+        "error_code: the row's RowErrorCode values, joined with `; `); in the upload's delimiter, UTF-8 after a " +
+        'byte-order mark when the upload was not read as UTF-8',
     ),
     ...errorResponses(404, ...AUTH_ERRORS),
     ...errorSentences(409, 'JOB_NOT_FINISHED', importNotEnded().message),

@@ -13,6 +13,7 @@ import { reportFormat, type ReportFormat } from '../../shared/jobs/upload-readin
 import { csvReportStream, failedRowCells, reportRowCells } from '../csv-report.js';
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import { accountIdOf } from '../plugins/auth.js';
+import { rowErrorCodeSchema } from '../plugins/openapi-report-codes.js';
 import type { JobCache, JobFind } from '../job-cache.js';
 import { jobOr404 } from '../job-lookup.js';
 import { queuedUploadHeader } from '../queued-upload-header.js';
@@ -30,7 +31,7 @@ const jobErrorSchema = z.object({
   row: z.number().int(),
   ean: z.string().nullable(),
   field: z.string().nullable(),
-  code: z.string(),
+  code: rowErrorCodeSchema,
   message: z.string(),
 });
 const jobSchema = {
@@ -44,8 +45,9 @@ const errorsCsvSchema = {
   summary: "A job's failed rows as CSV, with their errors",
   response: {
     200: csvDownloadResponse(
-      "The failed rows as uploaded, then error_row, error_field, error_code, error_message; an import's in the upload's " +
-        'delimiter, UTF-8 after a byte-order mark when the upload was not read as UTF-8',
+      "The failed rows as uploaded, then error_row, error_field, error_code (the row's RowErrorCode values, joined with " +
+        "`; `), error_message; an import's in the upload's delimiter, UTF-8 after a byte-order mark when the upload was " +
+        'not read as UTF-8',
     ),
     ...errorResponses(404, ...AUTH_ERRORS),
   },

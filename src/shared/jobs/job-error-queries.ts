@@ -1,4 +1,5 @@
 import type { Db } from '../db/pool.js';
+import type { RowErrorCode } from './row-error-codes.js';
 
 /** Columns that errors.csv appends to the uploaded ones. */
 export const ERRORS_CSV_COLUMNS = ['error_row', 'error_field', 'error_code', 'error_message'] as const;
@@ -9,7 +10,8 @@ export interface JobRowError {
   ordinal: number;
   ean: string | null;
   field: string | null;
-  code: string;
+  /** Only the workers write the report, each entry with one of these. */
+  code: RowErrorCode;
   message: string;
 }
 

@@ -9,6 +9,7 @@ import {
 } from './attribute-rules.js';
 import { hasGtinShape, isValidGtin } from './gtin.js';
 import { unstorableText, type UnstorableText } from './storable-text.js';
+import { isRowErrorCode, type RowErrorCode } from '../jobs/row-error-codes.js';
 
 /**
  * The product schema (API.md §3), shared by the HTTP API and the import worker so that a CSV row
@@ -22,7 +23,8 @@ const PRICE_PATTERN = /^\d{1,15}(?:\.\d{1,4})?$/;
 const MAX_PRICE_LENGTH = 20;
 const MAX_IMAGE_URL_LENGTH = 2048;
 /** The report codes a product field problem can carry. */
-export type FieldErrorCode =
+export type FieldErrorCode = Extract<
+  RowErrorCode,
   | 'REQUIRED'
   | 'INVALID_EAN'
   | 'INVALID_CHECK_DIGIT'
@@ -32,7 +34,8 @@ export type FieldErrorCode =
   | 'INVALID_STOCK'
   | 'INVALID_URL'
   | 'INVALID_TEXT'
-  | 'INVALID_ATTRIBUTES';
+  | 'INVALID_ATTRIBUTES'
+>;
 
 const rule = (code: FieldErrorCode, message: string) => ({ error: message, params: { code } });
 
@@ -282,7 +285,7 @@ export type ProductPatch = z.infer<typeof productPatchBodySchema>;
 /** One field problem of a product, with its report code. */
 export interface ProductFieldProblem {
   field: string;
-  code: string;
+  code: RowErrorCode;
   message: string;
 }
 
@@ -295,8 +298,8 @@ export function productProblems(error: z.ZodError): ProductFieldProblem[] {
   }));
 }
 
-function issueCode(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'custom') return String(issue.params?.code ?? 'INVALID_VALUE');
+function issueCode(issue: z.core.$ZodIssue): RowErrorCode {
+  if (issue.code === 'custom') return isRowErrorCode(issue.params?.code) ? issue.params.code : 'INVALID_VALUE';
   if (issue.code === 'invalid_type') return issue.input === undefined ? 'REQUIRED' : 'INVALID_TYPE';
   if (issue.code === 'too_big') return 'TOO_LONG';
   return 'INVALID_VALUE';

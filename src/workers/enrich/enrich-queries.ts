@@ -1,6 +1,7 @@
 import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
 import { lockSearchShared, putSearchRows } from '../../shared/product/product-search.js';
 import type { LocalDerivations } from './derivations.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /** The product values an enrichment reads, fills and derives from. */
 export interface StoredProduct {
@@ -154,7 +155,7 @@ export async function writeProducts(client: DbClient, accountId: string, writes:
 export interface ProductOutcome {
   row: number;
   ean: string;
-  code: string;
+  code: RowErrorCode;
   message: string;
 }
 

@@ -4,11 +4,12 @@ import type { TargetEntry } from './enrichment-targets.js';
 import { nothingToFill } from './fill.js';
 import type { LookupOutcome, ProviderClient } from './provider-client.js';
 import { FILLABLE_FIELDS, type ProviderFields } from './provider-fields.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /** What the job knows about one product after the lookup step: fields to fill, or why there are none. */
 export type EntryResult =
   | { kind: 'fill'; fields: ProviderFields | null }
-  | { kind: 'outcome'; code: string; message: string };
+  | { kind: 'outcome'; code: RowErrorCode; message: string };
 
 /** Lookup state shared by the pages of one attempt. */
 export interface LookupState {

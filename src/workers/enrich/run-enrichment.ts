@@ -167,7 +167,7 @@ async function settlePage(
       const write = product ? enrichProduct(product, result.kind === 'fill' ? result.fields : null, page.overwrite) : null;
       if (write) writes.push(write);
       if (result.kind === 'outcome' || (entry.product && !product)) {
-        const outcome = result.kind === 'outcome' ? result : { code: 'NOT_FOUND', message: 'The product was deleted during the enrichment.' };
+        const outcome = result.kind === 'outcome' ? result : { code: 'NOT_FOUND' as const, message: 'The product was deleted during the enrichment.' };
         outcomes.push({ row: entry.row, ean: entry.ean, code: outcome.code, message: outcome.message });
         next.rows_failed += 1;
       } else if (write?.changed) next.rows_changed += 1;

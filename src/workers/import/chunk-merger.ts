@@ -23,6 +23,7 @@ import type { Chunk, EanRange } from './import-chunk.js';
 import { rejectByMode } from './mode-rule.js';
 import { UnchangedRows } from './unchanged-rows.js';
 import { mergeVanishedRows, type SettledRows } from './vanished-rows.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /** What merging one chunk did: its effect on products (or, for a dry run, the preview) and the rows it rejected. */
 export interface ChunkMerged {
@@ -31,7 +32,7 @@ export interface ChunkMerged {
 }
 
 /** A report entry: row, ordinal, ean, field, code, message, raw cells. */
-export type ReportEntry = [number, number, string, string, string, string, string];
+export type ReportEntry = [number, number, string, string, RowErrorCode, string, string];
 
 /** The set-based rules of the file's columns a merge checks (see ChunkMerger.columnRules). */
 interface ColumnRules {

@@ -1,4 +1,5 @@
 import { storableText } from '../../shared/product/storable-text.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /**
  * A problem with the file as a whole (not one row): it fails the import with IMPORT_FAILED and is
@@ -8,7 +9,7 @@ import { storableText } from '../../shared/product/storable-text.js';
 export class FileProblem extends Error {
   override name = 'FileProblem';
   constructor(
-    readonly code: string,
+    readonly code: RowErrorCode,
     message: string,
     readonly row: number,
   ) {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /** Columns of an attempt's report table, in COPY order. */
 export const REPORT_TABLE_COLUMNS = ['row', 'ordinal', 'ean', 'field', 'code', 'message', 'raw'] as const;
@@ -70,7 +71,7 @@ export async function dropLeftoverReportTables(db: Db, jobId: string): Promise<v
 export async function addFileProblem(
   client: DbClient,
   table: string,
-  problem: { row: number; code: string; message: string },
+  problem: { row: number; code: RowErrorCode; message: string },
 ): Promise<void> {
   await client.query(
     `INSERT INTO ${table} (row, ordinal, code, message)

@@ -16,13 +16,14 @@ import { commaPrice, eanCellOf, explainCommaPrice, explainInvalidEan, isPointNum
 import type { ImportMode } from '../../shared/jobs/import-options.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
 import type { VerbatimLines } from './verbatim-lines.js';
+import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
 
 /** One problem of one data row, as it goes into the job's report. */
 export interface RowProblem {
   row: number;
   ean: string | null;
   field: string | null;
-  code: string;
+  code: RowErrorCode;
   message: string;
 }
 
