@@ -96,6 +96,28 @@ describe('POST /v1/imports', () => {
     expect(await storedUploads(idle.db, idle.config.DATA_DIR)).toEqual(inputs.map((row) => row.input_path).sort());
   });
 
+  it("answers 400 BAD_REQUEST saying so for a 'file' sent as a text field, not a file part, whatever its size, and keeps nothing", async () => {
+    const { id, key } = await idle.createAccount();
+    const overFieldLimit = `ean,name\n${'4006381333931,Pen\n'.repeat(5000)}`;
+    expect(overFieldLimit.length).toBeGreaterThan(idle.config.MULTIPART_MAX_FIELD_BYTES);
+    for (const parts of [
+      [{ name: 'file', content: VALID_CSV }],
+      [{ name: 'file', content: overFieldLimit }],
+      [{ name: 'file', filename: 'products.csv', content: VALID_CSV }, { name: 'file', content: VALID_CSV }],
+    ]) {
+      const response = await postMultipart(idle, key, parts);
+      expect(response.statusCode, response.body).toBe(400);
+      expect(response.json()).toMatchObject({
+        error_code: 'BAD_REQUEST',
+        error: "The multipart field 'file' must be a file part (with a filename), not a text field: send the CSV as a file.",
+      });
+    }
+    const { rows } = await idle.db.query('SELECT 1 FROM jobs WHERE account_id = $1', [id]);
+    expect(rows).toHaveLength(0);
+    const { rows: inputs } = await idle.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE input_path IS NOT NULL');
+    expect(await storedUploads(idle.db, idle.config.DATA_DIR)).toEqual(inputs.map((row) => row.input_path).sort());
+  });
+
   it('answers 400 BAD_REQUEST for an empty file', async () => {
     const { key } = await idle.createAccount();
     const response = await idle.upload(key, '');

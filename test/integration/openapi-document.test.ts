@@ -167,6 +167,10 @@ describe('GET /openapi.json', () => {
       'text/csv',
     ]);
     expect(Object.keys(upload.responses)).toEqual(expect.arrayContaining(['202', '400', '413', '415']));
+    // A file part: a client generated from the document sends it as a file, not as a text field.
+    const form = upload.requestBody!.content['multipart/form-data'] as { schema: { required: string[]; properties: Record<string, unknown> } };
+    expect(form.schema.required).toEqual(['file']);
+    expect(form.schema.properties.file).toMatchObject({ type: 'string', format: 'binary' });
   });
 
   it('documents the product routes with their bodies, parameters and contract errors', () => {

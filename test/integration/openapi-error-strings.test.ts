@@ -70,6 +70,8 @@ describe('the exact error sentences the document gives', () => {
     expect(row(403, 'ACCOUNT_SUSPENDED')).toContain('`Account suspended.`');
     expect(row(404, 'NOT_FOUND')).toContain('`Product not found`');
     expect(row(409, 'DUPLICATE_EAN')).toContain('`A product with this EAN already exists.`');
+    expect(row(400, 'BAD_REQUEST')).toContain("`The multipart field 'file' must be a file part (with a filename), not a text field: send the CSV as a file.`");
+    expect(row(400, 'BAD_REQUEST')).toContain("`The multipart body has no 'file' field: send the CSV as the field named 'file'.`");
     expect(row(423, 'ACCOUNT_LOCKED')).toContain('`Account locked after too many failed logins; try again in {seconds} seconds.`');
     expect(row(429, 'RATE_LIMIT_EXCEEDED')).toContain('`Per-minute rate limit exceeded.`');
     expect(row(429, 'RATE_LIMIT_EXCEEDED')).toContain('`Too many unauthenticated API requests');

@@ -26,6 +26,7 @@ import {
 } from '../errors.js';
 import { dashboardClosed, dashboardSignIn } from '../dashboard.js';
 import { metricsTokenRequired } from '../../shared/http/metrics-route.js';
+import { fileFieldNotAFile, noFileField } from '../multipart-form.js';
 
 /**
  * The `error` sentences of each error code, for the OpenAPI document. Each is built by the
@@ -49,7 +50,14 @@ const code = (sentence: string) => `\`${sentence}\``;
 
 /** Every error code of the API, by status, with its sentences. */
 export const ERROR_SENTENCES: readonly CodeSentences[] = [
-  { status: 400, code: 'BAD_REQUEST', sentences: [], otherwise: 'names the parameter, header or field, and what it takes' },
+  {
+    status: 400,
+    code: 'BAD_REQUEST',
+    sentences: [],
+    otherwise:
+      "names the parameter, header or field, and what it takes, such as, for an import's multipart body, " +
+      `${code(noFileField().message)} and ${code(fileFieldNotAFile().message)}`,
+  },
   { status: 400, code: 'VALIDATION_ERROR', sentences: [], otherwise: "a signup, login or key body's first problem, naming the field; all are in `errors`" },
   {
     status: 401,

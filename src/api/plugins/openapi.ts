@@ -114,7 +114,15 @@ function describeUploadBody(paths: Record<string, Record<string, Record<string, 
           type: 'object',
           required: ['file'],
           properties: {
-            file: { ...csv, description: 'The CSV file, or an .xlsx workbook (file name ending in .xlsx or its content type).' },
+            // A file part (binary), never a text field: a client that takes `file` for a string sends a
+            // text field, which the route refuses (multipart-form.ts).
+            file: {
+              ...csv,
+              format: 'binary',
+              description:
+                'The CSV file, or an .xlsx workbook (file name ending in .xlsx or its content type): a file part, with a ' +
+                'filename; a text field named `file` is a 400.',
+            },
           },
         },
       },

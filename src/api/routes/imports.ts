@@ -6,7 +6,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, idempotencyKeyReused, multipartTooLarge, notFound, payloadTooLarge, unsupportedMediaType } from '../errors.js';
-import type { AppError } from '../../shared/http/app-error.js';
 import { DECIMAL_SEPARATORS, IMPORT_ENCODINGS, importModeSchema, onErrorSchema, type ImportEncoding } from '../../shared/jobs/import-options.js';
 import { resolveImportOptions } from '../../shared/imports/import-profile.js';
 import { DELIMITER_NAMES } from '../../shared/jobs/delimiters.js';
@@ -20,8 +19,9 @@ import { callbackUrlSchema } from '../../shared/callbacks/callback-target.js';
 import { strictQuery } from '../strict-query.js';
 import { checkCallbackUrl, idempotencyKeyHeader, JOB_REPEAT, requestHashOf, requireQueue, sendAccepted, type CallbackSettings, type JobAcceptor } from '../job-acceptance.js';
 import { mediaTypeOf, mediaTypeParameter } from '../media-type.js';
-import { boundaryProblem, noBoundary } from '../multipart-boundary.js';
+import { boundaryProblem } from '../multipart-boundary.js';
 import { MultipartFileContentType } from '../multipart-file-content-type.js';
+import { fileFieldNotAFile, malformedMultipart, MULTIPART_LIMIT_CODES, noFileField } from '../multipart-form.js';
 import type { BusboyLimits } from '../multipart-limits.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { AUTH_ERRORS, errorResponses, errorSentences, jobAcceptedSchema } from '../schemas.js';
@@ -108,7 +108,7 @@ export function importRoutes(app: FastifyInstance, deps: ImportRouteDeps): void 
         summary: 'Start an import of a CSV file or an .xlsx workbook',
         description:
           'Body: the CSV file raw as `text/csv`, the workbook raw as `' + XLSX_MEDIA_TYPE + '`, or either as ' +
-          '`multipart/form-data` with a `file` field (a workbook by its `.xlsx` file name or content type). ' +
+          '`multipart/form-data` in a file part named `file`, with a filename (a workbook by its `.xlsx` file name or content type). ' +
           "A CSV file's encoding is `encoding`, else the profile's, else the `charset` of its Content-Type " +
           '(utf-8, us-ascii, windows-1252, iso-8859-1, utf-16, utf-16le, utf-16be and their usual aliases; ' +
           'another charset is a 415), else UTF-8. A query parameter not listed here is a 400 naming it; no job starts.',
@@ -240,17 +240,6 @@ async function receiveBody(source: Readable, deps: ImportRouteDeps, save: SaveOp
   return { ...(await deps.uploads.save(source, deps.maxUploadBytes, save)), data: null };
 }
 
-/** The 400 of a multipart body that busboy could not parse (its errors carry no code), or null. */
-function malformedMultipart(error: unknown): AppError | null {
-  const message = error instanceof Error ? error.message : '';
-  if (message === 'Multipart: Boundary not found') return noBoundary();
-  if (/unexpected end of multipart data$/i.test(message)) return badRequest('The multipart body ends before its closing boundary.');
-  return null;
-}
-
-/** busboy's codes for a multipart body over its limits (parts, text fields, files). */
-const MULTIPART_LIMIT_CODES = new Set(['FST_PARTS_LIMIT', 'FST_FIELDS_LIMIT', 'FST_FILES_LIMIT']);
-
 /**
  * Stores the `file` part of a multipart upload. Text fields are not used, and are allowed only
  * within the configured limits: a field over its size, or a body over its field or part count,
@@ -272,6 +261,7 @@ async function receiveMultipart(
     // limit error: given one field more, it lets the route see that field and refuse it first.
     for await (const part of request.parts({ limits: { ...limits, fields: limits.fields + 1 } })) {
       if (part.type === 'field') {
+        if (part.fieldname === 'file') throw fileFieldNotAFile();
         fields += 1;
         if (part.valueTruncated || fields > limits.fields) throw overLimits();
       } else if (part.fieldname === 'file') {
@@ -295,5 +285,5 @@ async function receiveMultipart(
     fileContentType.stop();
   }
   if (received) return received;
-  throw badRequest("The multipart body has no 'file' field: send the CSV as the field named 'file'.");
+  throw noFileField();
 }
