@@ -8,7 +8,15 @@ export interface DueCallback {
   attempts: number;
   /** The end of the run this delivery reports (`finished_at` as text): a retry makes a new run. */
   run: string;
+  /** The end of the claim's lease (`callback_next_at` as text): a retry meanwhile holds the new run's callback until then. */
+  leaseUntil: string;
 }
+
+/**
+ * How long a claim holds a delivery: another process takes it over only after this, should the
+ * claiming one die before recording the outcome. Well over a send's 10 s timeout.
+ */
+export const CALLBACK_LEASE_SECONDS = 60;
 
 /** A delivery not yet delivered nor given up, of an ended job (migration 023's index holds these). */
 const PENDING = `callback_url IS NOT NULL AND callback_delivered_at IS NULL AND status <> 'processing'
@@ -101,13 +109,44 @@ async function firstOfEachReceiver(db: Db, perReceiver: number, perAccount: numb
  * the outcome. One another process claimed meanwhile is left out, as is one it has locked.
  */
 export async function claimCallbacks(db: Db, jobIds: readonly string[], leaseSeconds: number): Promise<DueCallback[]> {
-  const { rows } = await db.query<{ id: string; account_id: string; callback_url: string; callback_attempts: number; run: string }>(
+  const { rows } = await db.query<{ id: string; account_id: string; callback_url: string; callback_attempts: number; run: string; lease_until: string }>(
     `UPDATE jobs SET callback_next_at = now() + make_interval(secs => $2)
      WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND ${DUE} FOR UPDATE SKIP LOCKED)
-     RETURNING id, account_id, callback_url, callback_attempts, finished_at::text AS run`,
+     RETURNING id, account_id, callback_url, callback_attempts, finished_at::text AS run, callback_next_at::text AS lease_until`,
     [jobIds, leaseSeconds],
   );
-  return rows.map((row) => ({ jobId: row.id, accountId: row.account_id, url: row.callback_url, attempts: row.callback_attempts, run: row.run }));
+  return rows.map((row) => ({
+    jobId: row.id,
+    accountId: row.account_id,
+    url: row.callback_url,
+    attempts: row.callback_attempts,
+    run: row.run,
+    leaseUntil: row.lease_until,
+  }));
+}
+
+/**
+ * A retried job's `callback_next_at` (resetJobForRetry): the callback of its new run must not
+ * overtake one of an earlier run still on its way, whose claim's lease ends at callback_next_at.
+ * So a pending callback's next attempt, when it is in the future, is kept, and the new run's
+ * callback waits for it, or less: the old delivery's outcome releases it
+ * ({@link releaseRetriedCallback}). The row does not tell a lease from a back-off wait (nothing
+ * on its way), so a wait is cut to one lease: a retry delays its callback by at most that.
+ */
+export const CALLBACK_NEXT_AT_OF_RETRY = `CASE WHEN callback_delivered_at IS NULL AND callback_next_at > now() AND callback_next_at < 'infinity'
+  THEN least(callback_next_at, now() + make_interval(secs => ${CALLBACK_LEASE_SECONDS})) END`;
+
+/**
+ * Once a delivery of a run the job has left (it was retried) is over: lets the new run's callback,
+ * held until the old claim's lease ends, go at once (null: due as soon as the run ends). Only
+ * while it is still held by that very lease: not once the new run's callback has been claimed.
+ */
+export async function releaseRetriedCallback(db: Db, callback: Pick<DueCallback, 'jobId' | 'leaseUntil'>): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET callback_next_at = NULL
+     WHERE id = $1 AND callback_next_at = $2::timestamptz AND callback_attempts = 0 AND callback_delivered_at IS NULL`,
+    [callback.jobId, callback.leaseUntil],
+  );
 }
 
 /**
@@ -116,30 +155,32 @@ export async function claimCallbacks(db: Db, jobIds: readonly string[], leaseSec
  */
 const SAME_RUN = `id = $1 AND finished_at::text = $2 AND status <> 'processing'`;
 
-/** Records a delivered callback. */
-export async function markCallbackDelivered(db: Db, callback: Pick<DueCallback, 'jobId' | 'run'>): Promise<void> {
-  await db.query(
+/** Records a delivered callback; false when the job has left that run (see {@link releaseRetriedCallback}). */
+export async function markCallbackDelivered(db: Db, callback: Pick<DueCallback, 'jobId' | 'run'>): Promise<boolean> {
+  const { rowCount } = await db.query(
     `UPDATE jobs SET callback_delivered_at = now(), callback_attempts = callback_attempts + 1,
        callback_next_at = NULL, callback_last_error = NULL WHERE ${SAME_RUN}`,
     [callback.jobId, callback.run],
   );
+  return rowCount === 1;
 }
 
 /**
  * Records a failed attempt: the next one after `retryInSeconds`, or none (`null`: given up; the
- * delivery stays recorded with its last error).
+ * delivery stays recorded with its last error). False when the job has left that run.
  */
 export async function markCallbackFailed(
   db: Db,
   callback: Pick<DueCallback, 'jobId' | 'run'>,
   error: string,
   retryInSeconds: number | null,
-): Promise<void> {
-  await db.query(
+): Promise<boolean> {
+  const { rowCount } = await db.query(
     `UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_last_error = $3,
        callback_next_at = CASE WHEN $4::float8 IS NULL THEN 'infinity'::timestamptz
                                ELSE now() + make_interval(secs => $4::float8) END
      WHERE ${SAME_RUN}`,
     [callback.jobId, callback.run, error.slice(0, 500), retryInSeconds],
   );
+  return rowCount === 1;
 }

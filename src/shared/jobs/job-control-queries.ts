@@ -1,3 +1,4 @@
+import { CALLBACK_NEXT_AT_OF_RETRY } from '../callbacks/callback-queries.js';
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
 import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
@@ -30,7 +31,7 @@ export type RetriedJobRow = JobRow & { run_number: number };
 /**
  * Puts a failed or cancelled job back to `processing`/`queued` in its next run (`run_number`, see
  * migration 016), so it runs again from its stored input (and calls its callback_url again when it
- * ends). An import or export starts over: its counts are cleared and its old report removed. An
+ * ends, not before a callback of the run it leaves that may be on its way: {@link CALLBACK_NEXT_AT_OF_RETRY}). An import or export starts over: its counts are cleared and its old report removed. An
  * enrichment resumes after its last settled product (README "Resumable"), since each lookup costs
  * the account's provider quota: it keeps its checkpoint, the products it took, and the counts and
  * report entries of the settled products (see {@link keepEnrichmentProgress}). Returns null when
@@ -47,7 +48,7 @@ export async function resetJobForRetry(db: Db, id: string, idempotencyKey?: stri
         `UPDATE jobs SET status = 'processing', phase = 'queued', run_number = run_number + 1, error_code = NULL, detail = NULL,
            rows_total = NULL, rows_processed = 0, rows_succeeded = 0, rows_failed = 0, rows_created = 0,
            rows_updated = 0, rows_unchanged = 0, attempts = 0, started_at = NULL, finished_at = NULL,
-           callback_attempts = 0, callback_next_at = NULL, callback_delivered_at = NULL, callback_last_error = NULL,
+           callback_attempts = 0, callback_next_at = ${CALLBACK_NEXT_AT_OF_RETRY}, callback_delivered_at = NULL, callback_last_error = NULL,
            updated_at = now()
          WHERE id = $1 AND status IN ('failed', 'cancelled') AND (type <> 'import' OR input_path IS NOT NULL)
          RETURNING ${JOB_COLUMNS}, run_number`,

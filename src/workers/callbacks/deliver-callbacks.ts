@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import { callbackTargetProblem } from '../../shared/callbacks/callback-target.js';
-import { markCallbackDelivered, markCallbackFailed, type DueCallback } from '../../shared/callbacks/callback-queries.js';
+import {
+  CALLBACK_LEASE_SECONDS,
+  markCallbackDelivered,
+  markCallbackFailed,
+  releaseRetriedCallback,
+  type DueCallback,
+} from '../../shared/callbacks/callback-queries.js';
 import { RefusedCallbackAddressError } from '../../shared/callbacks/pinned-lookup.js';
 import { signCallback } from '../../shared/callbacks/signature.js';
 import { signingSecretsFor } from '../../shared/callbacks/signing-secrets.js';
@@ -27,7 +33,6 @@ export interface CallbackDeps {
   timeoutMs?: number;
 }
 
-const LEASE_SECONDS = 60;
 const NO_SECRET =
   'not sent: no signing secret (the account has no callback secret, see POST /v1/callback-secret, and CALLBACK_SECRET is not set)';
 
@@ -44,13 +49,16 @@ export function callbackRetryDelay(attempt: number, baseSeconds: number, maxAtte
  * the receiver answered 2xx; `permanent` problems are not retried.
  */
 async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallback): Promise<{ problem: string; permanent: boolean } | null> {
-  const job = await findJob(deps.db, due.accountId, due.jobId);
-  if (!job) return { problem: 'the job no longer exists', permanent: true };
   const secrets = await signingSecretsFor(deps.db, due.accountId, deps.fallbackSecret);
   // Retried: the account may still create its secret (or the operator set CALLBACK_SECRET).
   if (secrets.length === 0) return { problem: NO_SECRET, permanent: false };
   const refused = await callbackTargetProblem(due.url, deps);
   if (refused) return { problem: `callback_url refused: ${refused}`, permanent: true };
+  // Read last, just before the send: a job retried since the claim is not reported as it now is
+  // (processing, or the new run's end, which its own delivery reports).
+  const job = await findJob(deps.db, due.accountId, due.jobId);
+  if (!job) return { problem: 'the job no longer exists', permanent: true };
+  if (job.finished_at !== due.run) return { problem: 'not sent: the job was retried since; its new run calls back when it ends', permanent: true };
   const body = JSON.stringify(toJobResource(job));
   const timestamp = Math.floor(Date.now() / 1000);
   try {
@@ -72,19 +80,27 @@ async function deliver(deps: CallbackDeps, agents: CallbackAgents, due: DueCallb
   }
 }
 
-/** Sends one claimed delivery and records its outcome: delivered, retried later, or given up. */
+/**
+ * Sends one claimed delivery and records its outcome: delivered, retried later, or given up. An
+ * outcome of a run the job has left is not recorded (its callback state is the new run's): it
+ * only lets the new run's callback, held back behind it, go.
+ */
 async function deliverClaimed(deps: CallbackDeps, agents: CallbackAgents, callback: DueCallback): Promise<void> {
   const failure = await deliver(deps, agents, callback);
   const log = deps.logger.child({ jobId: callback.jobId, accountId: callback.accountId });
-  if (!failure) {
-    await markCallbackDelivered(deps.db, callback);
-    log.info('job callback delivered');
-    return;
-  }
   const attempt = callback.attempts + 1;
-  const retryIn = failure.permanent ? null : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
-  await markCallbackFailed(deps.db, callback, failure.problem, retryIn);
-  log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
+  const retryIn = !failure || failure.permanent ? null : callbackRetryDelay(attempt, deps.retryBaseSeconds ?? 5, deps.maxAttempts ?? 10);
+  const recorded = failure
+    ? await markCallbackFailed(deps.db, callback, failure.problem, retryIn)
+    : await markCallbackDelivered(deps.db, callback);
+  if (!recorded) {
+    await releaseRetriedCallback(deps.db, callback);
+    log.info({ problem: failure?.problem ?? null }, "job callback of a run the job has left (retried); the new run's callback may go");
+  } else if (!failure) {
+    log.info('job callback delivered');
+  } else {
+    log.warn({ attempt, retryIn, problem: failure.problem }, retryIn === null ? 'job callback given up' : 'job callback failed; will retry');
+  }
 }
 
 /**
@@ -92,7 +108,7 @@ async function deliverClaimed(deps: CallbackDeps, agents: CallbackAgents, callba
  * (each account and receiver its share); returns how many were attempted.
  */
 export async function deliverDueCallbacks(deps: CallbackDeps): Promise<number> {
-  const due = await new CallbackSlots().claim(deps.db, LEASE_SECONDS);
+  const due = await new CallbackSlots().claim(deps.db, CALLBACK_LEASE_SECONDS);
   const agents = createCallbackAgents(deps);
   await Promise.all(due.map((callback) => deliverClaimed(deps, agents, callback)));
   return due.length;
@@ -133,7 +149,7 @@ export function scheduleCallbackDelivery(deps: CallbackDeps): () => Promise<void
       do {
         claimAgain = false;
         if (stopped) break;
-        const due = await slots.claim(deps.db, LEASE_SECONDS);
+        const due = await slots.claim(deps.db, CALLBACK_LEASE_SECONDS);
         for (const callback of due) start(callback);
       } while (claimAgain);
     } catch (error) {
