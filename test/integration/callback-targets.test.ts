@@ -91,6 +91,22 @@ describe('callbacks toward addresses inside the network (CALLBACK_ALLOW_PRIVATE=
     expect(await callbackStateOf(ctx.db, id)).toEqual({ attempts: 1, last_error: null, delivered: true, given_up: null });
   });
 
+  it('gives up, sending nothing, a callback_url accepted with port 0 before such a URL was refused', async () => {
+    const id = await endedJobCallingBack('receiver.test');
+    await ctx.db.query("UPDATE jobs SET callback_url = 'http://receiver.test:0/hook' WHERE id = $1", [id]);
+    const resolveHost = scriptedResolver([answer('127.0.0.1')]);
+
+    await deliverDueCallbacks({ db: ctx.db, logger, fallbackSecret: SECRET, allowPrivate: true, resolveHost });
+
+    expect(resolveHost.calls).toEqual([]);
+    expect(await callbackStateOf(ctx.db, id)).toEqual({
+      attempts: 1,
+      last_error: "callback_url refused: it names port 0: give the receiver's port (1 to 65535), or none for the scheme's default",
+      delivered: false,
+      given_up: true,
+    });
+  });
+
   it.each([
     ['http://169.254.169.254/latest/meta-data/', '169.254.169.254'],
     ['http://[fd00:ec2::254]/', 'fd00:ec2::254'],

@@ -138,3 +138,36 @@ describe('job callbacks when the server has no signing secret', () => {
     expect(response.json().error).toContain('CALLBACK_SECRET');
   });
 });
+
+describe('a callback_url that names port 0', () => {
+  let ctx: TestContext;
+  let key: string;
+  const PORT_ZERO = 'http://[2001:4860:4860::8888]:0/';
+  const PORT_ZERO_REFUSED = "callback_url must not name port 0: give the receiver's port (1 to 65535), or none for the scheme's default";
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ workers: false, env: { CALLBACK_SECRET: SECRET } });
+    key = (await ctx.createAccount()).key;
+  });
+  afterAll(async () => ctx?.close());
+
+  it('is refused with 400 by POST /v1/imports, which accepts no job (it would be sent to port 80)', async () => {
+    const response = await ctx.upload(key, VALID_CSV, { callback_url: PORT_ZERO });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      error_code: 'BAD_REQUEST',
+      error: "Invalid query parameter 'callback_url': must not name port 0: give the receiver's port (1 to 65535), or none for the scheme's default",
+    });
+    const { rows } = await ctx.db.query('SELECT count(*)::int AS jobs FROM jobs');
+    expect(rows[0].jobs).toBe(0);
+  });
+
+  it.each([
+    ['/v1/enrichments', {}],
+    ['/v1/exports', { format: 'csv' }],
+  ])('is refused with 400 in the body of POST %s', async (url, body) => {
+    const response = await ctx.app.inject({ method: 'POST', url, headers: { 'x-api-key': key }, payload: { ...body, callback_url: PORT_ZERO } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: expect.stringContaining(PORT_ZERO_REFUSED) });
+  });
+});

@@ -6,19 +6,35 @@ import type { HostResolver, ResolvedAddress } from './host-resolver.js';
 export { isPrivateAddress } from './address-ranges.js';
 
 /**
- * `callback_url` as a client sends it: an absolute http(s) URL without credentials. Each message
- * starts with `subject`: a query parameter's is named by its 400, a body's field names itself.
+ * Why a URL naming port 0 is refused: Node's request would send it to the scheme's default port
+ * (`port || 80`), a receiver the client did not name.
+ */
+const PORT_ZERO = "must not name port 0: give the receiver's port (1 to 65535), or none for the scheme's default";
+
+/** Whether `url` names port 0 (`:0`, `:00`…, as the URL parser normalizes them). */
+function namesPortZero(url: URL): boolean {
+  return url.port === '0';
+}
+
+/**
+ * `callback_url` as a client sends it: an absolute http(s) URL without credentials, on a port it
+ * can be sent to. Each message starts with `subject`: a query parameter's is named by its 400, a
+ * body's field names itself.
  */
 export function callbackUrlSchemaOf(subject = '') {
+  // Zod runs the refinements after a failed format check too: a value that is no URL has its problem already.
+  const parsed = (value: string): URL | null => (URL.canParse(value) ? new URL(value) : null);
   return z
     .url({ protocol: /^https?$/, error: `${subject}must be an absolute http or https URL` })
     .max(2048, { error: `${subject}must be at most 2048 characters` })
     .refine((value) => {
-      // Zod runs this check after a failed format check too: a value that is no URL has its problem already.
-      if (!URL.canParse(value)) return true;
-      const url = new URL(value);
-      return url.username === '' && url.password === '';
-    }, `${subject}must not carry a user name or password`);
+      const url = parsed(value);
+      return !url || (url.username === '' && url.password === '');
+    }, `${subject}must not carry a user name or password`)
+    .refine((value) => {
+      const url = parsed(value);
+      return !url || !namesPortZero(url);
+    }, `${subject}${PORT_ZERO}`);
 }
 
 export const callbackUrlSchema = callbackUrlSchemaOf();
@@ -53,6 +69,8 @@ export function privateAddressProblem(addresses: readonly ResolvedAddress[], nam
  * lookup of the delivery agent, which checks the addresses it actually connects to.
  */
 export async function callbackTargetProblem(url: string, policy: CallbackTargetPolicy): Promise<string | null> {
+  // A job accepted before port 0 was refused: never sent to the default port instead.
+  if (namesPortZero(new URL(url))) return `it ${PORT_ZERO.replace(/^must not name/, 'names')}`;
   if (policy.allowPrivate) return null;
   const host = callbackHost(url);
   const family = isIP(host);
