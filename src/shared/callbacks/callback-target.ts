@@ -17,9 +17,30 @@ function namesPortZero(url: URL): boolean {
 }
 
 /**
+ * What the OpenAPI document says of `callback_url`, on every route that takes it (README "Job
+ * callbacks" says it at length): the one place a client reading only the document learns how
+ * callbacks are sent and verified.
+ */
+export const CALLBACK_URL_DESCRIPTION = [
+  'Where the job resource is POSTed as JSON when the job ends (completed, failed or cancelled; a retried job again when its new run ends). ' +
+    'Not shown by the job resource. An export schedule ignores it: its runs do not call back.',
+  'Headers: `X-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is HMAC-SHA256 of `<t>.<raw body>` with the account\'s secret ' +
+    '(POST /v1/callback-secret; during a rotation\'s grace period a second `v1=` with the previous one; accept if any matches, ' +
+    'and refuse a `t` older than 5 minutes), `X-Job-Id: <job id>`, `User-Agent: catalog-jobs-callback/1`, ' +
+    '`Content-Type: application/json; charset=utf-8`.',
+  'At least once: a receiver slower than the 10 s timeout, or a worker stopped mid-send, gets the same run again, freshly signed; ' +
+    'de-duplicate and order on (`X-Job-Id`, the body\'s `finished_at`). Any answer but 2xx (3xx: redirects are not followed; 4xx; 5xx; ' +
+    'a timeout) is retried with a doubling delay from `CALLBACK_RETRY_BASE_SECONDS` (default 5 s, at most an hour apart) until ' +
+    '`CALLBACK_MAX_ATTEMPTS` (default 10, over about 43 minutes) have failed; the job resource does not show delivery state, ' +
+    'so poll `GET /v1/jobs/{id}` if a callback may be missed.',
+  'An absolute http(s) URL without user name or password, not on port 0. Its host must resolve to public addresses only: private, ' +
+    'loopback, link-local and other non-public addresses are refused with 400 unless the operator set `CALLBACK_ALLOW_PRIVATE=true`.',
+].join('\n\n');
+
+/**
  * `callback_url` as a client sends it: an absolute http(s) URL without credentials, on a port it
  * can be sent to. Each message starts with `subject`: a query parameter's is named by its 400, a
- * body's field names itself.
+ * body's field names itself. Described by {@link CALLBACK_URL_DESCRIPTION} wherever it is taken.
  */
 export function callbackUrlSchemaOf(subject = '') {
   // Zod runs the refinements after a failed format check too: a value that is no URL has its problem already.
@@ -34,7 +55,8 @@ export function callbackUrlSchemaOf(subject = '') {
     .refine((value) => {
       const url = parsed(value);
       return !url || !namesPortZero(url);
-    }, `${subject}${PORT_ZERO}`);
+    }, `${subject}${PORT_ZERO}`)
+    .meta({ description: CALLBACK_URL_DESCRIPTION });
 }
 
 export const callbackUrlSchema = callbackUrlSchemaOf();
