@@ -5,7 +5,8 @@ import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf 
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
-import { findJobOfAnyAccount, jobFinder, listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-queries.js';
+import { findJobOfAnyAccount, jobFinder } from '../../shared/jobs/job-queries.js';
+import { listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-list-queries.js';
 import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { findUploadHeader, type UploadHeader } from '../../shared/jobs/upload-header-queries.js';

@@ -127,65 +127,6 @@ export async function findJobByIdempotencyKey(
   return row ? { job: row, requestHash: row.request_hash } : null;
 }
 
-/** Filters and page of a job listing. */
-export interface JobListQuery {
-  type?: JobType;
-  status?: JobStatus;
-  /** The runs of this export schedule alone (jobs keep naming a schedule after it is deleted). */
-  scheduleId?: string;
-  limit: number;
-  /** The position after which to continue: the `created_at` (as PostgreSQL prints it) and id of the last job seen. */
-  after?: { createdAt: string; id: string };
-}
-
-/**
- * A page of jobs, newest first: a listing's filters and position (`$1`–`$4`, `$6`) and page size
- * (`$5`). A schedule's runs are found through jobs_schedule_created_idx (migration 025), not by
- * walking every job of the account back to the schedule's oldest run.
- */
-const PAGE_FILTERS = `($1::text IS NULL OR type = $1)
-       AND ($2::text IS NULL OR status = $2)
-       AND ($6::uuid IS NULL OR schedule_id = $6)
-       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))`;
-const PAGE_ORDER = 'ORDER BY created_at DESC, id DESC LIMIT $5';
-
-function pageValues(query: JobListQuery): unknown[] {
-  const { type, status, scheduleId, after, limit } = query;
-  return [type ?? null, status ?? null, after?.createdAt ?? null, after?.id ?? null, limit + 1, scheduleId ?? null];
-}
-
-/**
- * The account's jobs, newest first, one page plus one row to tell whether there is more. A row's
- * `created_at` is PostgreSQL's full-precision text ({@link jobRowQuery}), the cursor's key as it is.
- */
-export async function listJobs(db: Db, accountId: string, query: JobListQuery): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
-    jobRowQuery(
-      `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE account_id = $7 AND ${PAGE_FILTERS}
-       ${PAGE_ORDER}`,
-      [...pageValues(query), accountId],
-    ),
-  );
-  return rows;
-}
-
-/**
- * Jobs of every account, newest first: the operator's view of GET /v1/jobs, with the same
- * filters and page as an account's own listing ({@link listJobs}).
- */
-export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
-    jobRowQuery(
-      `SELECT ${JOB_COLUMNS} FROM jobs
-       WHERE ${PAGE_FILTERS}
-       ${PAGE_ORDER}`,
-      pageValues(query),
-    ),
-  );
-  return rows;
-}
-
 /** Every job PostgreSQL has as `processing`, with its run, oldest first: what the queues should hold. */
 export async function listProcessingJobs(db: Db): Promise<Array<{ id: string; type: JobType; run: number }>> {
   const { rows } = await db.query<{ id: string; type: JobType; run: number }>(

@@ -1,0 +1,90 @@
+import type pg from 'pg';
+import type { Db } from '../db/pool.js';
+import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
+import { JOB_STATUSES, JOB_TYPES, type JobRow, type JobStatus, type JobType } from './job-row.js';
+
+/** Filters and page of a job listing. */
+export interface JobListQuery {
+  type?: JobType;
+  status?: JobStatus;
+  /** The runs of this export schedule alone (jobs keep naming a schedule after it is deleted). */
+  scheduleId?: string;
+  limit: number;
+  /** The position after which to continue: the `created_at` (as PostgreSQL prints it) and id of the last job seen. */
+  after?: { createdAt: string; id: string };
+}
+
+const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
+
+/**
+ * The statement of a page of jobs, newest first, plus one row to tell whether there is more: the
+ * account's (`accountId`), or every account's (null, the operator's view).
+ *
+ * Each filter is read through an index whose order is the page's, so a page costs its own rows
+ * whatever the history holds: a schedule's runs through jobs_schedule_created_idx (migration
+ * 025); every account's jobs through jobs_type_status_created_idx (029), one range per type and
+ * ended status, merged in order (a UNION ALL of ranges each ordered and limited: PostgreSQL
+ * merges them and reads about a page in all). Jobs still `processing` are not in 029's index, so
+ * that accepting a job writes no entry to it: they come from jobs_processing_idx (001), the jobs
+ * in flight, whatever the history. The type and status values are the constants of
+ * {@link JOB_TYPES} and {@link JOB_STATUSES}, never the client's text.
+ */
+export function jobListStatement(accountId: string | null, query: JobListQuery): pg.QueryConfig {
+  const values: unknown[] = [];
+  const param = (value: unknown, type: string) => `$${values.push(value)}::${type}`;
+  const common: string[] = [];
+  if (accountId !== null) common.push(`account_id = ${param(accountId, 'uuid')}`);
+  if (query.scheduleId) common.push(`schedule_id = ${param(query.scheduleId, 'uuid')}`);
+  if (query.after) {
+    common.push(`(created_at, id) < (${param(query.after.createdAt, 'timestamptz')}, ${param(query.after.id, 'uuid')})`);
+  }
+  const limit = `LIMIT ${param(query.limit + 1, 'int')}`;
+  const ranges = query.scheduleId || accountId !== null ? [filterConditions(query)] : typeStatusRanges(query);
+  const branches = ranges.map((conditions) => {
+    const where = [...common, ...conditions];
+    return `SELECT ${JOB_COLUMNS} FROM jobs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ${NEWEST_FIRST} ${limit}`;
+  });
+  if (branches.length === 1) return jobRowQuery(branches[0]!, values);
+  const merged = branches.map((branch) => `(${branch})`).join(' UNION ALL ');
+  return jobRowQuery(`SELECT * FROM (${merged}) AS page ${NEWEST_FIRST} ${limit}`, values);
+}
+
+/** The listing's type and status filters as conditions on the rows. */
+function filterConditions(query: JobListQuery): string[] {
+  return [
+    ...(query.type ? [`type = '${JOB_TYPES.find((type) => type === query.type)}'`] : []),
+    ...(query.status ? [`status = '${JOB_STATUSES.find((status) => status === query.status)}'`] : []),
+  ];
+}
+
+/**
+ * The listing's filters as ranges of jobs_type_status_created_idx: one per type and ended status
+ * they let through, and the jobs in flight (`processing`) as one more.
+ */
+function typeStatusRanges(query: JobListQuery): string[][] {
+  const types = JOB_TYPES.filter((type) => query.type === undefined || type === query.type);
+  const statuses = JOB_STATUSES.filter((status) => query.status === undefined || status === query.status);
+  const ranges = statuses
+    .filter((status) => status !== 'processing')
+    .flatMap((status) => types.map((type) => [`type = '${type}'`, `status = '${status}'`]));
+  if (statuses.includes('processing')) ranges.push([...(query.type ? [`type = '${types[0]}'`] : []), `status = 'processing'`]);
+  return ranges;
+}
+
+/**
+ * The account's jobs, newest first, one page plus one row to tell whether there is more. A row's
+ * `created_at` is PostgreSQL's full-precision text ({@link jobRowQuery}), the cursor's key as it is.
+ */
+export async function listJobs(db: Db, accountId: string, query: JobListQuery): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(jobListStatement(accountId, query));
+  return rows;
+}
+
+/**
+ * Jobs of every account, newest first: the operator's view of GET /v1/jobs, with the same
+ * filters and page as an account's own listing ({@link listJobs}).
+ */
+export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(jobListStatement(null, query));
+  return rows;
+}
