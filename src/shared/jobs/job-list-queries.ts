@@ -22,11 +22,14 @@ const NEWEST_FIRST = 'ORDER BY created_at DESC, id DESC';
  *
  * Each filter is read through an index whose order is the page's, so a page costs its own rows
  * whatever the history holds: a schedule's runs through jobs_schedule_created_idx (migration
- * 025); every account's jobs through jobs_type_status_created_idx (029), one range per type and
- * ended status, merged in order (a UNION ALL of ranges each ordered and limited: PostgreSQL
- * merges them and reads about a page in all). Jobs still `processing` are not in 029's index, so
- * that accepting a job writes no entry to it: they come from jobs_processing_idx (001), the jobs
- * in flight, whatever the history. The type and status values are the constants of
+ * 025), an account's jobs through jobs_account_created_idx (001); with a type or status, an
+ * account's through jobs_account_type_status_created_idx (030) and every account's through
+ * jobs_type_status_created_idx (029), one range per type and ended status the filters let
+ * through, merged in order (a UNION ALL of ranges each ordered and limited: PostgreSQL merges
+ * them and reads about a page in all), where one walk of the account's jobs would pass over all
+ * of them to find a rare type or status. Jobs still `processing` are in neither index, so that
+ * accepting a job writes no entry to them: they come from jobs_processing_idx (001), the jobs in
+ * flight, whatever the history. The type and status values are the constants of
  * {@link JOB_TYPES} and {@link JOB_STATUSES}, never the client's text.
  */
 export function jobListStatement(accountId: string | null, query: JobListQuery): pg.QueryConfig {
@@ -39,14 +42,18 @@ export function jobListStatement(accountId: string | null, query: JobListQuery):
     common.push(`(created_at, id) < (${param(query.after.createdAt, 'timestamptz')}, ${param(query.after.id, 'uuid')})`);
   }
   const limit = `LIMIT ${param(query.limit + 1, 'int')}`;
-  const ranges = query.scheduleId || accountId !== null ? [filterConditions(query)] : typeStatusRanges(query);
-  const branches = ranges.map((conditions) => {
+  const select = (conditions: string[]) => {
     const where = [...common, ...conditions];
-    return `SELECT ${JOB_COLUMNS} FROM jobs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ${NEWEST_FIRST} ${limit}`;
-  });
-  if (branches.length === 1) return jobRowQuery(branches[0]!, values);
-  const merged = branches.map((branch) => `(${branch})`).join(' UNION ALL ');
-  return jobRowQuery(`SELECT * FROM (${merged}) AS page ${NEWEST_FIRST} ${limit}`, values);
+    return `SELECT ${JOB_COLUMNS} FROM jobs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  };
+  const unfilteredAccount = accountId !== null && !query.type && !query.status;
+  const ranges = query.scheduleId || unfilteredAccount ? [{ conditions: filterConditions(query), inFlight: false }] : typeStatusRanges(query);
+  if (ranges.length === 1) return jobRowQuery(`${select(ranges[0]!.conditions)} ${NEWEST_FIRST} ${limit}`, values);
+  // The jobs in flight are read whole and sorted (there are few): ordered and limited, that
+  // branch could be read by walking the account's jobs for a `processing` one, all of them once
+  // there is none left, where jobs_processing_idx gives them at once.
+  const branches = ranges.map((range) => `(${select(range.conditions)}${range.inFlight ? '' : ` ${NEWEST_FIRST} ${limit}`})`);
+  return jobRowQuery(`SELECT * FROM (${branches.join(' UNION ALL ')}) AS page ${NEWEST_FIRST} ${limit}`, values);
 }
 
 /** The listing's type and status filters as conditions on the rows. */
@@ -58,16 +65,18 @@ function filterConditions(query: JobListQuery): string[] {
 }
 
 /**
- * The listing's filters as ranges of jobs_type_status_created_idx: one per type and ended status
- * they let through, and the jobs in flight (`processing`) as one more.
+ * The listing's filters as ranges of migration 029's and 030's indexes, one per type and ended
+ * status they let through, and the jobs in flight (`processing`) as one more.
  */
-function typeStatusRanges(query: JobListQuery): string[][] {
+function typeStatusRanges(query: JobListQuery): Array<{ conditions: string[]; inFlight: boolean }> {
   const types = JOB_TYPES.filter((type) => query.type === undefined || type === query.type);
   const statuses = JOB_STATUSES.filter((status) => query.status === undefined || status === query.status);
   const ranges = statuses
     .filter((status) => status !== 'processing')
-    .flatMap((status) => types.map((type) => [`type = '${type}'`, `status = '${status}'`]));
-  if (statuses.includes('processing')) ranges.push([...(query.type ? [`type = '${types[0]}'`] : []), `status = 'processing'`]);
+    .flatMap((status) => types.map((type) => ({ conditions: [`type = '${type}'`, `status = '${status}'`], inFlight: false })));
+  if (statuses.includes('processing')) {
+    ranges.push({ conditions: [...(query.type ? [`type = '${types[0]}'`] : []), `status = 'processing'`], inFlight: true });
+  }
   return ranges;
 }
 
