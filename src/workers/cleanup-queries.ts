@@ -16,11 +16,31 @@ export async function processingJobIds(db: Db, ids: string[]): Promise<Set<strin
 const expiredUpload = (days: string) =>
   `input_path IS NOT NULL AND status <> 'processing' AND finished_at < now() - make_interval(days => ${days})`;
 
-/** Jobs that ended more than `retentionDays` ago and still point at their upload. */
-export async function jobsWithExpiredUploads(db: Db, retentionDays: number): Promise<Array<{ id: string; input_path: string }>> {
-  const { rows } = await db.query<{ id: string; input_path: string }>(
-    `SELECT id, input_path FROM jobs WHERE ${expiredUpload('$1')}`,
-    [retentionDays],
+/** A job whose upload the retention removes, with its place in the pass's order. */
+export interface ExpiredUpload {
+  id: string;
+  input_path: string;
+  /** `finished_at` as PostgreSQL prints it: the position's key at full precision (a Date keeps milliseconds). */
+  finished_key: string;
+}
+
+/**
+ * Jobs that ended more than `retentionDays` ago and still point at their upload: at most `limit`
+ * of them, in the order they ended, after the position `after` (the last of the batch before).
+ * They are read through jobs_upload_finished_idx (migration 031), which holds those jobs alone,
+ * so a batch costs its own rows however long the history.
+ */
+export async function jobsWithExpiredUploads(
+  db: Db,
+  retentionDays: number,
+  batch: { limit: number; after?: { finishedKey: string; id: string } },
+): Promise<ExpiredUpload[]> {
+  const after = batch.after ? 'AND (finished_at, id) > ($3::timestamptz, $4::uuid)' : '';
+  const { rows } = await db.query<ExpiredUpload>(
+    `SELECT id, input_path, finished_at::text AS finished_key FROM jobs
+     WHERE ${expiredUpload('$1')} ${after}
+     ORDER BY finished_at, id LIMIT $2`,
+    [retentionDays, batch.limit, ...(batch.after ? [batch.after.finishedKey, batch.after.id] : [])],
   );
   return rows;
 }

@@ -49,6 +49,8 @@ export interface CleanupDeps {
   exportRetentionDays?: number;
   /** The clock of the export retention (tests move it forward). */
   now?: () => Date;
+  /** How many expired uploads a pass reads at a time (default 500). */
+  uploadBatchSize?: number;
 }
 
 /**
@@ -68,16 +70,7 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
   const enrichmentCheckpointsRemoved = await deleteExpiredEnrichmentCheckpoints(deps.db, deps.uploadRetentionDays);
   const retryKeysRemoved = await deleteExpiredRetryKeys(deps.db);
   const failures: unknown[] = [];
-  const expiredUploads = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays);
-  const uploadsRemoved = await removeThenForget(
-    deps.db,
-    withInlineUploads(deps.db, deps.uploads),
-    expiredUploads.map((job) => ({
-      path: job.input_path,
-      forget: (client) => clearInputPath(client, job.id, job.input_path, deps.uploadRetentionDays),
-    })),
-    failures,
-  );
+  const uploadsRemoved = await removeExpiredUploads(deps, failures);
   const now = deps.now?.() ?? new Date();
   // Export files go after EXPORT_RETENTION_DAYS; the job then shows `links.result: null` and its
   // result download answers 404 (a download that read the row just before finds no file: 404 too).
@@ -110,6 +103,32 @@ export async function cleanupOnce(deps: CleanupDeps): Promise<CleanupResult> {
     enrichmentCheckpointsRemoved,
     retryKeysRemoved,
   };
+}
+
+/**
+ * Removes the uploads past their retention, a batch at a time in the order their jobs ended, so a
+ * pass holds one batch in memory however many have expired (after an outage, or a retention
+ * made shorter). Each batch continues after the last job of the one before, so an upload the
+ * store fails to remove, which stays on its job, is not read again in this pass. Returns how
+ * many were removed.
+ */
+async function removeExpiredUploads(deps: CleanupDeps, failures: unknown[]): Promise<number> {
+  const store = withInlineUploads(deps.db, deps.uploads);
+  const limit = deps.uploadBatchSize ?? 500;
+  let removed = 0;
+  let after: { finishedKey: string; id: string } | undefined;
+  for (;;) {
+    const batch = await jobsWithExpiredUploads(deps.db, deps.uploadRetentionDays, { limit, after });
+    removed += await removeThenForget(
+      deps.db,
+      store,
+      batch.map((job) => ({ path: job.input_path, forget: (client) => clearInputPath(client, job.id, job.input_path, deps.uploadRetentionDays) })),
+      failures,
+    );
+    const last = batch.at(-1);
+    if (!last || batch.length < limit) return removed;
+    after = { finishedKey: last.finished_key, id: last.id };
+  }
 }
 
 /** Drops the staging tables of jobs that are no longer processing; returns how many. */

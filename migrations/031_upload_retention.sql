@@ -1,0 +1,11 @@
+-- The hourly upload retention (src/workers/cleanup-queries.ts) looks for jobs that ended longer
+-- ago than UPLOAD_RETENTION_DAYS and still hold their upload. Without an index it read the whole
+-- jobs table every hour (a Parallel Seq Scan of 1M jobs: 0.16 s and every page of the table in
+-- the cache), though only the jobs of the last days still hold an upload. This index holds those
+-- alone, in the order the pass takes them in batches. Its condition is the query's own, so a job
+-- is entered when it ends with an upload (an update that already writes every index of the row)
+-- and leaves when its upload is removed; accepting a job (status `processing`) writes nothing to it.
+-- Plain CREATE INDEX: migrate.ts runs each file in a transaction, where CONCURRENTLY is refused.
+-- It holds a SHARE lock on jobs while it reads the table, so new jobs, progress and endings wait
+-- for it: well under a second per million jobs here, since few rows go in; reads go on.
+CREATE INDEX jobs_upload_finished_idx ON jobs (finished_at, id) WHERE input_path IS NOT NULL AND status <> 'processing';
