@@ -180,15 +180,27 @@ async function removeThenForget(
   return forgotten;
 }
 
-/** Runs {@link cleanupOnce} now and then every `intervalMs`; returns a function that stops it. */
+/**
+ * Runs {@link cleanupOnce} now and then every `intervalMs`, one pass at a time: a pass that
+ * outlasts the interval (many expired files on a slow store) is not joined by a second one in
+ * this process, which would find the same files and wait on the same job rows. Returns a function
+ * that stops it.
+ */
 export function scheduleCleanup(deps: CleanupDeps & { logger: Logger }, intervalMs = 3_600_000): () => void {
-  const run = () =>
-    cleanupOnce(deps)
+  let running = false;
+  const run = () => {
+    if (running) return;
+    running = true;
+    void cleanupOnce(deps)
       .then((result) => {
         if (Object.values(result).some((count) => count > 0)) deps.logger.info(result, 'cleanup');
       })
-      .catch((error: unknown) => deps.logger.warn({ err: error }, 'cleanup failed; will retry'));
-  void run();
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'cleanup failed; will retry'))
+      .finally(() => {
+        running = false;
+      });
+  };
+  run();
   const timer = setInterval(run, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -1,9 +1,11 @@
 import type pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/shared/db/pool.js';
 import type { FileStore } from '../../src/shared/storage/file-store.js';
-import { cleanupOnce } from '../../src/workers/cleanup.js';
+import { cleanupOnce, scheduleCleanup } from '../../src/workers/cleanup.js';
 import { jobsWithExpiredUploads } from '../../src/workers/cleanup-queries.js';
+import { waitFor } from '../support/recovery-support.js';
 import { executedStatementNodes, indexesUsed, tablesScanned } from '../support/search.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
@@ -88,3 +90,35 @@ describe('upload retention on a long history', () => {
   });
 });
 
+describe('scheduleCleanup', () => {
+  it('starts no second pass in the process while one outlasts the interval', async () => {
+    let passesStarted = 0;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // Each pass starts by listing the import staging tables: the first one waits there.
+    const db = new Proxy(ctx.db, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver) as unknown;
+        return async (text: string, values?: unknown[]) => {
+          if (typeof text === 'string' && text.includes('import_staging')) {
+            passesStarted += 1;
+            await released;
+          }
+          return target.query(text, values);
+        };
+      },
+    });
+    const logger = pino({ level: 'silent' });
+    const stop = scheduleCleanup({ db, uploads: ctx.uploads, uploadRetentionDays: 7, logger }, 20);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(passesStarted).toBe(1);
+      release();
+      // Once the pass has ended, the next interval starts the next one.
+      await waitFor('the next pass', async () => (passesStarted > 1 ? true : undefined));
+    } finally {
+      stop();
+      release();
+    }
+  });
+});
