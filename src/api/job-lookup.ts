@@ -1,4 +1,5 @@
-import type { JobRow } from '../shared/jobs/job-row.js';
+import type { FastifyRequest } from 'fastify';
+import { toJobResource, toOperatorJobResource, type JobRow } from '../shared/jobs/job-row.js';
 import { UUID_PATTERN as UUID } from '../shared/uuid.js';
 import { jobNotFound } from './errors.js';
 
@@ -11,3 +12,9 @@ export async function jobOr404(id: string, find: (id: string) => Promise<JobRow 
   if (!job) throw jobNotFound();
   return job;
 }
+
+/**
+ * How the job resource is written for the caller: with the job's `account_id` for the operator key,
+ * as API.md defines it (without) for an account's key or session.
+ */
+export const jobResourceFor = (request: FastifyRequest) => (request.principal?.kind === 'admin' ? toOperatorJobResource : toJobResource);

@@ -44,6 +44,7 @@ const count = z.number().int();
 export const jobResourceSchema = z
   .object({
     id: z.uuid(),
+    account_id: z.uuid().optional().describe('Operator key only: the account the job belongs to. Absent from what an account key reads.'),
     type: z.enum(JOB_TYPES),
     status: z.enum(JOB_STATUSES),
     phase: z.enum(['queued', 'running', 'finalizing', 'done']),

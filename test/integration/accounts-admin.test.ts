@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(async () => ctx?.close());
 
-const admin = (method: 'POST' | 'PATCH', url: string, payload?: unknown, key = ADMIN_KEY) =>
+const admin = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, key = ADMIN_KEY) =>
   ctx.app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, payload: payload as Record<string, unknown> });
 
 describe('operator account routes', () => {
@@ -57,6 +57,26 @@ describe('operator account routes', () => {
     expect(missing.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'tier', message: 'The tier field is required.' }] });
     const { rows } = await ctx.db.query('SELECT tier FROM accounts WHERE id = $1', [id]);
     expect(rows[0].tier).toBe('FREE');
+  });
+
+  it('finds an account by its email as a login matches it (any case, white space around), and answers 404 for no account', async () => {
+    const email = uniqueEmail('Shop.Finder').replace('@example.com', '@Example.COM');
+    const { id } = (await post(ctx, '/v1/signup', { email, password: PASSWORD })).json();
+    for (const asked of [email, email.toLowerCase(), `  ${email.toUpperCase()} `]) {
+      const response = await admin('GET', `/v1/admin/accounts?email=${encodeURIComponent(asked)}`);
+      expect(response.statusCode, asked).toBe(200);
+      expect(response.json()).toEqual({ id, email, tier: 'FREE', email_verified: false, suspended: false });
+    }
+    const unknown = await admin('GET', `/v1/admin/accounts?email=${encodeURIComponent(uniqueEmail('nobody'))}`);
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error_code: 'NOT_FOUND', error: 'No account has this email.' });
+    const missing = await admin('GET', '/v1/admin/accounts');
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json()).toMatchObject({ error_code: 'BAD_REQUEST', error: "Invalid query parameter 'email': The email parameter is required." });
+    const { key } = await ctx.createAccount();
+    const refused = await admin('GET', `/v1/admin/accounts?email=${encodeURIComponent(email)}`, undefined, key);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ error_code: 'PERMISSION_DENIED', error: "This key lacks the 'admin' scope." });
   });
 
   it('answers 404 NOT_FOUND for an unknown or malformed account id', async () => {

@@ -267,6 +267,32 @@ describe('GET /v1/jobs for operators', () => {
     }
   });
 
+  it("names each job's account (account_id) to the operator key, and never to the account's own key", async () => {
+    const account = await idle.createAccount();
+    const id = await startImport(idle, account.key, VALID_CSV);
+    const everyAccount = (await idle.get(ADMIN_KEY, '/v1/jobs?limit=500')).json<{ data: JobResource[] }>().data;
+    expect(everyAccount.find((job) => job.id === id)).toMatchObject({ account_id: account.id });
+    expect((await idle.get(ADMIN_KEY, `/v1/jobs?account_id=${account.id}`)).json<{ data: JobResource[] }>().data).toEqual([
+      expect.objectContaining({ id, account_id: account.id }),
+    ]);
+    expect((await idle.get(ADMIN_KEY, `/v1/jobs/${id}`)).json()).toMatchObject({ id, account_id: account.id });
+    const cancelled = await post(idle, ADMIN_KEY, `/v1/jobs/${id}/cancel`);
+    expect(cancelled.json()).toMatchObject({ id, status: 'cancelled', account_id: account.id });
+
+    // The account's key reads the resource of API.md: its job, its list, a cancel, its events.
+    const own = [
+      (await idle.get(account.key, `/v1/jobs/${id}`)).json<Record<string, unknown>>(),
+      (await idle.get(account.key, '/v1/jobs')).json<{ data: Array<Record<string, unknown>> }>().data[0]!,
+      (await post(idle, account.key, `/v1/jobs/${id}/cancel`)).json<Record<string, unknown>>(),
+    ];
+    const fields = ['id', 'type', 'status', 'phase', 'error_code', 'detail', 'progress', 'options', 'schedule_id', 'created_at', 'started_at', 'finished_at', 'links'];
+    for (const job of own) expect(Object.keys(job)).toEqual(fields);
+    expect(own[0]).toMatchObject({ id, status: 'cancelled' });
+    const events = await idle.app.inject({ method: 'GET', url: `/v1/jobs/${id}/events`, headers: { authorization: `Bearer ${account.key}` } });
+    expect(events.body).toContain('event: end');
+    expect(events.body).not.toContain('account_id');
+  });
+
   it('refuses account_id from an account key', async () => {
     const account = await idle.createAccount();
     const response = await idle.get(account.key, `/v1/jobs?account_id=${account.id}`);

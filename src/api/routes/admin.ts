@@ -2,18 +2,24 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { unknownBodyFields } from '../unknown-body-fields.js';
-import { accountSchema, emailField, tierField } from '../../shared/accounts/account-fields.js';
-import { insertAccount, insertApiKey, updateAccount, type AccountRow } from '../../shared/accounts/account-queries.js';
+import { accountSchema, emailField, loginEmailKey, tierField } from '../../shared/accounts/account-fields.js';
+import { findAccountOfEmail, insertAccount, insertApiKey, updateAccount, type AccountRow } from '../../shared/accounts/account-queries.js';
 import { DEFAULT_SCOPES, generateApiKey } from '../../shared/accounts/api-keys.js';
 import type { CredentialChanges } from '../../shared/accounts/credential-changes.js';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { badRequestBody, emailTaken, notFound, validationError } from '../errors.js';
 import { rejectInvalidRequest } from '../body-validation.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
-import { AUTH_ERRORS, errorCodes, errorResponses } from '../schemas.js';
+import { AUTH_ERRORS, errorCodes, errorResponses, errorSentences } from '../schemas.js';
 import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 const accountParams = z.object({ id: z.string() });
+
+/** The email of an account lookup: given once, bounded like an account's email. */
+const emailQuery = z
+  .string({ error: (issue) => (issue.input === undefined ? 'The email parameter is required.' : 'The email parameter must be given once.') })
+  .max(320, { error: 'The email parameter must be at most 320 characters.' });
+const noAccountOfEmail = () => notFound('No account has this email.');
 
 type AdminDeps = { db: Db; changes: CredentialChanges };
 
@@ -39,7 +45,7 @@ const onboardingProblem = (problems: FieldProblem[]) =>
 /** The names an onboarding body may hold; any other is refused (a misspelt `tier` would open a FREE account). */
 const onboardingFields = unknownBodyFields(['email', 'tier']);
 
-/** Operator account routes of API.md §2: onboarding, verification, suspension, tier. */
+/** Operator account routes of API.md §2: onboarding, lookup by email, verification, suspension, tier. */
 export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const config = { scope: 'admin' as const };
@@ -96,6 +102,27 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
         email_verified: account.email_verified,
         api_key: key.key,
       });
+    },
+  );
+
+  routes.get(
+    '/v1/admin/accounts',
+    {
+      config,
+      schema: {
+        operationId: 'findAccountByEmail',
+        summary: 'Find an account by email (operators)',
+        description:
+          'The account whose email is `email`, matched as a login matches it: without surrounding white space, in any ' +
+          'case. 404 NOT_FOUND when no account has it.',
+        querystring: z.object({ email: emailQuery.describe('the email the account signed up or was onboarded with') }),
+        response: { 200: accountSchema, ...errorResponses(400, ...AUTH_ERRORS), ...errorSentences(404, 'NOT_FOUND', noAccountOfEmail().message) },
+      },
+    },
+    async (request) => {
+      const account = await findAccountOfEmail(deps.db, loginEmailKey(request.query.email));
+      if (!account) throw noAccountOfEmail();
+      return account;
     },
   );
 

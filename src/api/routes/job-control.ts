@@ -5,11 +5,11 @@ import { z } from 'zod';
 import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
 import { permissionDenied } from '../errors.js';
-import { jobOr404 } from '../job-lookup.js';
+import { jobOr404, jobResourceFor } from '../job-lookup.js';
 import { assertRetryable, repeatedRetry, requeueEndedJob, RETRY_REPEAT } from '../job-retry.js';
 import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
 import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
-import { toJobResource, type JobRow, type JobType } from '../../shared/jobs/job-row.js';
+import type { JobRow, JobType } from '../../shared/jobs/job-row.js';
 import type { JobQueues } from '../../shared/queues.js';
 import type { JobCache } from '../job-cache.js';
 import { idempotencyKeyHeader, idempotencyKeyOf, requireQueue, sendAccepted } from '../job-acceptance.js';
@@ -144,8 +144,9 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
     },
     async (request) => {
       const job = await controlledJob(deps.db, request, request.params.id);
-      if (job.status !== 'processing') return toJobResource(job);
-      return toJobResource(await cancelJob(deps, job, request.log));
+      const resource = jobResourceFor(request);
+      if (job.status !== 'processing') return resource(job);
+      return resource(await cancelJob(deps, job, request.log));
     },
   );
 

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
 import { findJobOfAnyAccount, jobFinder } from '../../shared/jobs/job-queries.js';
 import { listJobs, listJobsOfEveryAccount } from '../../shared/jobs/job-list-queries.js';
-import { JOB_STATUSES, JOB_TYPES, toJobResource, type JobRow } from '../../shared/jobs/job-row.js';
+import { JOB_STATUSES, JOB_TYPES, type JobRow } from '../../shared/jobs/job-row.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { findUploadHeader, type UploadHeader } from '../../shared/jobs/upload-header-queries.js';
 import { reportFormat, type ReportFormat } from '../../shared/jobs/upload-reading.js';
@@ -16,7 +16,7 @@ import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.
 import { accountIdOf } from '../plugins/auth.js';
 import { rowErrorCodeSchema } from '../plugins/openapi-report-codes.js';
 import type { JobCache, JobFind } from '../job-cache.js';
-import { jobOr404 } from '../job-lookup.js';
+import { jobOr404, jobResourceFor } from '../job-lookup.js';
 import { queuedUploadHeader } from '../queued-upload-header.js';
 import type { OpenStreams } from '../open-streams.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
@@ -106,7 +106,7 @@ export function jobRoutes(
           : accountFilter
             ? await listJobs(deps.db, accountFilter, query)
             : await listJobsOfEveryAccount(deps.db, query);
-      return pageOf(rows, limit, (row) => [row.created_at, row.id], toJobResource);
+      return pageOf(rows, limit, (row) => [row.created_at, row.id], jobResourceFor(request));
     },
   );
 
@@ -121,7 +121,7 @@ export function jobRoutes(
       : prefetched(request, lookupJob, accountIdOf(request));
   const readConfig = { ...config, adminAllowed: true };
   routes.get('/v1/jobs/:id', { config: { ...readConfig, prefetch: lookupJob }, schema: jobSchema }, async (request) =>
-    toJobResource(await readableJob(request)),
+    jobResourceFor(request)(await readableJob(request)),
   );
 
   routes.get(

@@ -88,6 +88,12 @@ export async function findAccount(db: Db | DbClient, id: string): Promise<Accoun
   return rows[0] ?? null;
 }
 
+/** The account registered under `emailKey` (an email as loginEmailKey gives it), or null. */
+export async function findAccountOfEmail(db: Db | DbClient, emailKey: string): Promise<AccountRow | null> {
+  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = $1`, [emailKey]);
+  return rows[0] ?? null;
+}
+
 /**
  * The account registered under `emailKey` (an email as loginEmailKey gives it), with its password
  * hash, or null (its lock is read under the attempt's row lock).

@@ -108,6 +108,16 @@ export function toJobResource(job: JobRow) {
 
 export type JobResource = ReturnType<typeof toJobResource>;
 
+/**
+ * The job resource as the operator key reads it: with `account_id`, the account the job belongs
+ * to, which an operator needs to act on it (GET /v1/jobs?account_id=, the admin account routes).
+ * Only for the operator: the resource an account's key, its event stream and its callbacks get
+ * is API.md's, without it ({@link toJobResource}).
+ */
+export function toOperatorJobResource(job: JobRow): JobResource & { account_id: string } {
+  return { ...toJobResource(job), account_id: job.account_id };
+}
+
 /** The job-level error code of a failed job of each type (API.md §1). */
 export const JOB_FAILURE_CODES: Record<JobType, JobErrorCode> = {
   import: 'IMPORT_FAILED',
