@@ -226,7 +226,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   enrichmentRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportRoutes(app, { db: deps.db, queues: deps.queues, callbacks, acceptJob });
   exportScheduleRoutes(app, { db: deps.db, redis: deps.redis, config: deps.config, scheduler: scheduleTicks });
-  jobResultRoutes(app, { db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads });
+  jobResultRoutes(app, {
+    db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads, exportRetentionDays: deps.config.EXPORT_RETENTION_DAYS, clock,
+  });
   jobControlRoutes(app, jobControl);
   productRoutes(app, { db: deps.db });
   return app;

@@ -68,6 +68,9 @@ const PRESIGNED_URL_SECONDS = 300;
 const notAnExport = (type: string) => notFound(`This job is an ${type}: only an export job has a result file.`);
 const noResult = (status: string) => notFound(`This export ended ${status} and has no result file.`);
 const fileExpired = () => notFound('The export file is no longer available: export files are kept for a limited time.');
+const fileMissing = () => notFound('The export file is missing from storage; start a new export.');
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** What the result route needs. */
 export interface JobResultDeps {
@@ -77,6 +80,10 @@ export interface JobResultDeps {
   redirect: 'none' | 'presigned';
   /** The downloads open on this process, bounded per account and in all. */
   downloads: OpenStreams;
+  /** EXPORT_RETENTION_DAYS: a file missing sooner than this after its export ended was lost, not removed. */
+  exportRetentionDays: number;
+  /** The current time (ms since the epoch). */
+  clock: () => number;
 }
 
 /** What a result's download needs of its export's stored options. */
@@ -85,7 +92,8 @@ const exportFileOptionsSchema = exportOptionsSchema.pick({ format: true, gzip: t
 /**
  * GET /v1/jobs/{id}/result: streams a completed export's file (HEAD: its headers alone). 409 JOB_NOT_FINISHED while the
  * export runs; 404 for an unknown id, another account's job, a job that is not an export, an
- * export that failed or was cancelled, and one whose file the retention has removed. Streams from
+ * export that failed or was cancelled, one whose file the retention has removed, and one whose
+ * file is missing before its retention (logged at error: lost data or a misconfigured store). Streams from
  * the file store, or with RESULT_REDIRECT=presigned on object storage answers 302 to the storage.
  * Streamed, it answers validators, conditions and one byte range (see {@link rangedDownload}).
  */
@@ -98,7 +106,8 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       summary: "Download a completed export's file",
       description:
         '409 JOB_NOT_FINISHED while the export runs. 404 NOT_FOUND for an import or enrichment job (`{type}`), an export ' +
-        'that ended failed or cancelled (`{status}`), and once the file is no longer kept. ' +
+        'that ended failed or cancelled (`{status}`), once the file is no longer kept (EXPORT_RETENTION_DAYS), and for a ' +
+        'file missing from storage before then (start a new export). ' +
         'A download cut off part-way resumes with `Range: bytes=<bytes received>-` (`curl -C -`), with `If-Range: <ETag>` so that ' +
         'a file that changed comes whole (200). `If-None-Match: <ETag>` answers 304 while the file is the same. ' +
         'HEAD ignores `Range`. With RESULT_REDIRECT=presigned the storage answers these headers itself, after the 302.',
@@ -110,7 +119,15 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
         304: resultNotModifiedSchema,
         416: rangeNotSatisfiableSchema,
         ...errorResponses(...AUTH_ERRORS),
-        ...errorSentences(404, 'NOT_FOUND', jobNotFound().message, notAnExport('{type}').message, noResult('{status}').message, fileExpired().message),
+        ...errorSentences(
+          404,
+          'NOT_FOUND',
+          jobNotFound().message,
+          notAnExport('{type}').message,
+          noResult('{status}').message,
+          fileExpired().message,
+          fileMissing().message,
+        ),
         ...errorCodes(409, 'JOB_NOT_FINISHED'),
       },
     },
@@ -127,7 +144,16 @@ export function jobResultRoutes(app: FastifyInstance, deps: JobResultDeps): void
       const path = job.result_path;
       if (!path) throw fileExpired();
       const size = await deps.files.size(path);
-      if (size === null) throw fileExpired();
+      if (size === null) {
+        // The retention removes the file, then forgets its path: a download between the two finds
+        // no file, past the retention. Sooner, the file was lost (a worker writing to another
+        // DATA_DIR or bucket than this API reads, a storage that lost data): not the client's
+        // doing, and not something to tell it to wait out.
+        const ended = Date.parse(isoTimestamp(job.finished_at!));
+        if (deps.clock() - ended >= deps.exportRetentionDays * DAY_MS) throw fileExpired();
+        request.log.error({ jobId: job.id, accountId: job.account_id, path }, 'export file missing from storage before its retention ended');
+        throw fileMissing();
+      }
       const finishedAt = isoTimestamp(job.finished_at!);
       const fileName = exportFileName(job.id, finishedAt, options);
       const contentType = exportContentType(options);
