@@ -72,6 +72,7 @@ export function withAccountSlot(deps: { db: Db; slots: AccountSlots }, processor
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (!account) return processor(context);
     const { accountId } = account;
+    context.accountId = accountId;
     if (account.suspended) {
       await markJobQueued(deps.db, context.jobId, SUSPENDED_DETAIL);
       return delayDelivery(context, SUSPENDED_RETRY_MS);

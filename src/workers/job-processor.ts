@@ -47,6 +47,11 @@ export interface ProcessorContext {
    * time to stop at a safe point starts stopping from it, then throws a `ShutdownHandBack`.
    */
   shutdown: ShutdownNotice;
+  /**
+   * The job's account, once read (withAccountSlot reads it before the job runs), so that the
+   * delivery's own log lines name it without reading the row again; unset before that.
+   */
+  accountId?: string;
 }
 
 /**

@@ -14,7 +14,7 @@ import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
 import { withRunClaim } from './run-claim.js';
 import { withJobMetrics } from './job-metrics.js';
-import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type WorkerDeps } from './job-processor.js';
+import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type ProcessorContext, type WorkerDeps } from './job-processor.js';
 import { createProcessors } from './processors.js';
 import { scheduleReconciler } from './reconciler.js';
 import { CatchUpRunner } from './search/catch-up-runner.js';
@@ -184,8 +184,9 @@ async function runDelivery(
   if (lostItsData(job)) return;
   const { jobId } = job.data;
   const abort = delivery.signal ?? new AbortController().signal;
+  const context: ProcessorContext = { jobId, job, token, signal: abort, shutdown };
   try {
-    const outcome = await processor({ jobId, job, token, signal: abort, shutdown });
+    const outcome = await processor(context);
     if (outcome?.status === 'failed') throw new UnrecoverableError(outcome.detail ?? `The ${type} failed.`);
   } catch (error) {
     if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
@@ -193,12 +194,12 @@ async function runDelivery(
     if (abort.aborted && abort.reason === CANCEL_REASON) throw new JobCancelledError();
     const interrupted = (abort.aborted && abort.reason === SHUTDOWN_REASON) || error instanceof ShutdownHandBack;
     if (interrupted && token) {
-      deps.logger.warn({ jobId, type }, 'job interrupted by shutdown; handed back to the queue');
+      deps.logger.warn({ jobId, accountId: context.accountId, type }, 'job interrupted by shutdown; handed back to the queue');
       await job.moveToDelayed(Date.now() + 1_000, token);
       await markJobQueued(deps.db, jobId);
       throw new DelayedError();
     }
-    deps.logger.error({ err: error, jobId, type, attempt: job.attemptsMade + 1 }, 'job attempt failed');
+    deps.logger.error({ err: error, jobId, accountId: context.accountId, type, attempt: job.attemptsMade + 1 }, 'job attempt failed');
     throw error;
   }
 }
