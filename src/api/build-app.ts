@@ -158,7 +158,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, { db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY, limits, attempts, credentials, clock });
   await registerOpenApi(app, { maxUploadBytes: deps.config.MAX_UPLOAD_BYTES });
   const metrics = deps.metrics ?? createMetrics();
-  metrics.watchQueues((type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES));
+  metrics.watchQueues({
+    counts: (type) => deps.queues.queue(type).getJobCounts(...QUEUE_STATES),
+    isPaused: (type) => deps.queues.queue(type).isPaused(),
+  });
   registerMetrics(app, { metrics, token: deps.config.METRICS_TOKEN, attempts });
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());

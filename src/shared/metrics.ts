@@ -9,6 +9,13 @@ export type QueueState = (typeof QUEUE_STATES)[number];
 /** Reads the job counts of one queue (BullMQ `getJobCounts`), on each scrape. */
 export type QueueCountsReader = (type: JobType) => Promise<Partial<Record<QueueState, number>>>;
 
+/** What the queue gauges read from Redis on each scrape, per queue. */
+export interface QueueReaders {
+  counts: QueueCountsReader;
+  /** Whether the queue is paused (BullMQ `isPaused`): its workers take none of its jobs. */
+  isPaused: (type: JobType) => Promise<boolean>;
+}
+
 /**
  * The service's Prometheus metrics, on a registry of its own: a process (or a test) that builds
  * several apps gets one registry each instead of clashing in prom-client's global default one.
@@ -28,8 +35,8 @@ export interface ServiceMetrics {
   jobCacheReads: Counter<'result'>;
   /** Calls to the EAN lookup provider, by what each answered ({@link PROVIDER_CALL_RESULTS}). */
   providerCalls: Counter<'result'>;
-  /** Makes the queue depth gauge read its counts from these queues on each scrape. */
-  watchQueues(read: QueueCountsReader): void;
+  /** Makes the queue gauges (depth by state, paused) read these queues on each scrape. */
+  watchQueues(read: QueueReaders): void;
 }
 
 /** What one call to the EAN lookup provider answered, as `catalog_enrich_provider_calls_total` counts it. */
@@ -53,7 +60,8 @@ export function createMetrics(): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'catalog_' });
   const registers = [registry];
-  let readCounts: QueueCountsReader | null = null;
+  let readers: QueueReaders | null = null;
+  const queues = Object.entries(QUEUE_NAMES) as Array<[JobType, string]>;
   new Gauge({
     name: 'catalog_queue_jobs',
     help: 'Jobs in each BullMQ queue by state, read from Redis on each scrape.',
@@ -61,11 +69,26 @@ export function createMetrics(): ServiceMetrics {
     registers,
     async collect() {
       this.reset();
-      if (!readCounts) return;
-      for (const [type, queue] of Object.entries(QUEUE_NAMES) as Array<[JobType, string]>) {
-        const counts = await readCounts(type).catch(() => null);
+      if (!readers) return;
+      for (const [type, queue] of queues) {
+        const counts = await readers.counts(type).catch(() => null);
         if (!counts) continue;
         for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
+      }
+    },
+  });
+  // A paused queue keeps taking jobs (they wait) and runs none: its depth alone looks like a busy queue.
+  new Gauge({
+    name: 'catalog_queue_paused',
+    help: 'Whether each BullMQ queue is paused (1) or not (0): a paused queue runs none of its jobs. Read from Redis on each scrape.',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      this.reset();
+      if (!readers) return;
+      for (const [type, queue] of queues) {
+        const paused = await readers.isPaused(type).catch(() => null);
+        if (paused !== null) this.set({ queue }, paused ? 1 : 0);
       }
     },
   });
@@ -109,7 +132,7 @@ export function createMetrics(): ServiceMetrics {
       registers,
     }),
     watchQueues(read) {
-      readCounts = read;
+      readers = read;
     },
   };
   // Every type's series from the start, at 0: a rate over a series that appears late misses its first jobs.

@@ -228,6 +228,24 @@ describe('GET /metrics', () => {
     expect(sample(text, 'catalog_jobs_cancelled_total', { type: 'export' })).toBe(0);
   }, 90_000);
 
+  it('says which queues are paused (catalog_queue_paused, 1 or 0), read from Redis on each scrape', async () => {
+    // A context of its own: pausing a queue of this file's would hold the other tests' jobs.
+    const own = await createTestContext({ workers: false });
+    const scrapeOwn = async () => (await own.app.inject({ method: 'GET', url: '/metrics' })).body;
+    try {
+      expect(sample(await scrapeOwn(), 'catalog_queue_paused', { queue: 'imports' })).toBe(0);
+      await own.queues.queue('import').pause();
+      const paused = await scrapeOwn();
+      expect(sample(paused, 'catalog_queue_paused', { queue: 'imports' })).toBe(1);
+      expect(sample(paused, 'catalog_queue_paused', { queue: 'exports' })).toBe(0);
+      expect(sample(paused, 'catalog_queue_paused', { queue: 'enrichments' })).toBe(0);
+      await own.queues.queue('import').resume();
+      expect(sample(await scrapeOwn(), 'catalog_queue_paused', { queue: 'imports' })).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('is open without METRICS_TOKEN', async () => {
     const open = await createTestContext({ workers: false });
     try {
