@@ -51,7 +51,7 @@ import { createJobAcceptor } from './job-acceptance.js';
 import { importProfileRoutes } from './routes/import-profiles.js';
 import { jobRowsCsvRoutes } from './routes/job-rows-csv.js';
 import { jobResultRoutes } from './routes/job-results.js';
-import { jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
+import { cancelJobForOperator, jobControlRoutes, retryJobForOperator } from './routes/job-control.js';
 import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/job-events.js';
 import { OpenStreams } from './open-streams.js';
@@ -175,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scheduleTicks: scheduleTicks.queue,
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
+    cancelJob: (id) => cancelJobForOperator(jobControl, id, app.log),
     attempts,
   });
 

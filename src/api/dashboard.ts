@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { ErrorCode, type Job, type Queue } from 'bullmq';
+import { ErrorCode, type Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, invalidApiKey } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
@@ -9,6 +9,8 @@ import type { JobQueues } from '../shared/queues.js';
 import { sendError } from '../shared/http/error-envelope.js';
 import type { CredentialAttempts } from '../shared/http/credential-attempts.js';
 import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
+import { withJobRowActions } from './dashboard-actions.js';
+import { JobRowQueueAdapter, type OperatorJobCancel, type OperatorJobRetry } from './dashboard-queue-adapter.js';
 
 /** Where the queue dashboard is served (API.md §2). */
 export const DASHBOARD_PATH = '/admin/queues';
@@ -18,104 +20,6 @@ export const dashboardClosed = () =>
   new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: the queue dashboard needs ADMIN_API_KEY to be set.');
 export const dashboardSignIn = () =>
   new AppError(401, 'AUTHENTICATION_REQUIRED', 'Missing API key: sign in with any user name and the operator key as password.');
-
-/** Bull Board's route behind a queue's Retry all, and how many jobs it reads at a time. */
-const RETRY_ALL_ROUTE = '/api/queues/:queueName/retry/:queueStatus';
-const RETRY_PAGE_SIZE = 100;
-
-type RetryState = 'completed' | 'failed';
-
-/** Retries job `id` of any account; null when its row still says `processing`. */
-export type OperatorJobRetry = (id: string) => Promise<unknown>;
-
-/**
- * The dashboard's retry of one BullMQ job. BullMQ's own retry would only deliver the job again,
- * and a delivery of a job whose row has ended does nothing (that is what keeps stale and duplicate
- * deliveries harmless). So an ended row is retried like POST /v1/jobs/{id}/retry: reset, and
- * queued again as a fresh BullMQ job. Only while the row still says `processing` (its failure
- * could not be recorded) is BullMQ's retry used, since that delivery runs it. A refusal is the
- * API's AppError.
- */
-async function retryJobRow(retryRow: OperatorJobRetry, job: Job, nativeRetry: Job['retry'], state?: RetryState): Promise<void> {
-  const jobId = (job.data as { jobId?: unknown } | undefined)?.jobId;
-  if (typeof jobId !== 'string') return nativeRetry(state);
-  if (!(await retryRow(jobId))) await nativeRetry(state);
-}
-
-/** What Retry all answers: jobs run again, and jobs refused (they stay as they are). */
-interface RetryAllSummary {
-  retried: number;
-  skipped: number;
-}
-
-/** Bull Board's adapter of one queue whose jobs retry their job rows ({@link retryJobRow}). */
-class JobRowQueueAdapter extends BullMQAdapter {
-  constructor(
-    queue: ConstructorParameters<typeof BullMQAdapter>[0],
-    private readonly retryRow: OperatorJobRetry,
-  ) {
-    super(queue);
-  }
-
-  override async getJob(id: string): Promise<Job | undefined> {
-    const job = await super.getJob(id);
-    return job && this.retryingRow(job);
-  }
-
-  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
-    return (await super.getJobs(...args)).map((job) => this.retryingRow(job));
-  }
-
-  /**
-   * Retry all of the jobs in `state`: a job POST /v1/jobs/{id}/retry would refuse (a completed
-   * job, an import whose upload is gone) is skipped and stays where it is; the others run again
-   * once. Retried jobs leave the set and skipped ones stay, so a page is read again until it holds
-   * only jobs already handled, then the next one. A job that fails again meanwhile comes back
-   * under an id already handled; the count taken first bounds the work.
-   */
-  async retryAll(state: RetryState): Promise<RetryAllSummary> {
-    const total = (await this.getJobCounts())[state] ?? 0;
-    const seen = new Set<string>();
-    const summary: RetryAllSummary = { retried: 0, skipped: 0 };
-    let offset = 0;
-    while (seen.size < total) {
-      const page = await super.getJobs([state], offset, offset + RETRY_PAGE_SIZE - 1);
-      if (page.length === 0) break;
-      const fresh = page.filter((job) => job.id !== undefined && !seen.has(job.id)).slice(0, total - seen.size);
-      if (fresh.length === 0) {
-        offset += page.length;
-        continue;
-      }
-      fresh.forEach((job) => seen.add(job.id!));
-      const outcomes = await Promise.allSettled(fresh.map((job) => retryJobRow(this.retryRow, job, job.retry.bind(job), state)));
-      for (const outcome of outcomes) {
-        if (outcome.status === 'fulfilled') summary.retried += 1;
-        else if (isRefusal(outcome.reason)) summary.skipped += 1;
-        // Anything else (Redis or PostgreSQL gone) fails the request once this page has settled.
-        else throw outcome.reason;
-      }
-    }
-    return summary;
-  }
-
-  // Bull Board's retry of one job calls `retry` on the job it got here, and a refusal (an AppError)
-  // answers its status and code. Listed jobs get it too, so no path of Bull Board's can retry a
-  // job without its row.
-  private retryingRow(job: Job): Job {
-    const nativeRetry = job.retry.bind(job);
-    Object.defineProperty(job, 'retry', {
-      value: (state?: RetryState) => retryJobRow(this.retryRow, job, nativeRetry, state),
-      enumerable: false,
-      configurable: true,
-    });
-    return job;
-  }
-}
-
-/** The API refusing to retry one job (409 still running, 422 completed or upload gone, 404 row gone). */
-function isRefusal(error: unknown): boolean {
-  return error instanceof AppError && error.status < 500;
-}
 
 /**
  * The codes of BullMQ's refusals of an action the job's state does not allow (its
@@ -143,9 +47,8 @@ function jobStateRefusal(error: unknown): AppError | undefined {
 type BullBoardRoutes = Parameters<FastifyAdapter['setApiRoutes']>[0];
 
 /**
- * Bull Board's server adapter, with Retry all of a job-row queue answered by
- * {@link JobRowQueueAdapter.retryAll}. Bull Board's own retries a page with Promise.all, so one
- * refused job would fail the request after the others of its page had run, and stop later pages.
+ * Bull Board's server adapter, with the actions of job-row queues that would touch jobs without
+ * their rows answered through the rows, or refused ({@link withJobRowActions}).
  */
 class JobRowDashboardAdapter extends FastifyAdapter {
   /**
@@ -164,23 +67,8 @@ class JobRowDashboardAdapter extends FastifyAdapter {
   }
 
   override setApiRoutes(routes: BullBoardRoutes): FastifyAdapter {
-    return super.setApiRoutes(
-      routes.map((route) => (route.route === RETRY_ALL_ROUTE ? { ...route, handler: retryAllHandler(route.handler) } : route)),
-    );
+    return super.setApiRoutes(withJobRowActions(routes));
   }
-}
-
-/** The handler of Bull Board's Retry all route: job-row queues retry through their rows, others as before. */
-function retryAllHandler(bullBoardRetryAll: BullBoardRoutes[number]['handler']): BullBoardRoutes[number]['handler'] {
-  return async (request) => {
-    // Typed through @bull-board/fastify's own copy of Bull Board's types, which do not meet ours.
-    const queue: unknown = request?.queues.get(String(request.params.queueName));
-    const state: unknown = request?.params.queueStatus;
-    // Other queues (read-only ones) and states keep Bull Board's answer; job-row queues are never
-    // hidden or read-only, the checks Bull Board would make first.
-    if (!(queue instanceof JobRowQueueAdapter) || (state !== 'failed' && state !== 'completed')) return bullBoardRetryAll(request);
-    return { status: 200, body: await queue.retryAll(state) };
-  };
 }
 
 /** The password of an HTTP Basic `Authorization` header (any user name), or null. */
@@ -231,7 +119,9 @@ async function checkPassword(
  * operator key (ADMIN_API_KEY) as password. A 401 carries `WWW-Authenticate`, so a browser asks
  * for the credentials; without ADMIN_API_KEY the dashboard is closed. Passwords are limited per
  * address like API keys ({@link checkPassword}). Its routes stay out of the OpenAPI document. Its
- * retry runs the job row again through `retryJob`, the path of POST /v1/jobs/{id}/retry.
+ * retry runs the job row again through `retryJob`, the path of POST /v1/jobs/{id}/retry; its
+ * removal of a job whose row is processing cancels it through `cancelJob`, the path of POST
+ * /v1/jobs/{id}/cancel.
  */
 export async function registerDashboard(
   app: FastifyInstance,
@@ -241,6 +131,8 @@ export async function registerDashboard(
     scheduleTicks: Queue;
     adminApiKey?: string | undefined;
     retryJob: OperatorJobRetry;
+    /** Cancels a job whose row is processing, for the dashboard's Remove, Clean and Empty. */
+    cancelJob: OperatorJobCancel;
     attempts: CredentialAttempts;
   },
 ): Promise<void> {
@@ -249,7 +141,7 @@ export async function registerDashboard(
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [
-      ...JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), deps.retryJob)),
+      ...JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), { retryRow: deps.retryJob, cancelRow: deps.cancelJob })),
       new BullMQAdapter(deps.scheduleTicks, { readOnlyMode: true, description: 'Export schedule ticks: the job each started, or why it was skipped' }),
     ],
     // @bull-board/fastify ships its own copy of @bull-board/api's types; the runtime contract is the same.

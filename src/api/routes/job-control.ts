@@ -16,6 +16,7 @@ import { idempotencyKeyHeader, idempotencyKeyOf, requireQueue, sendAccepted } fr
 import { RetryKeyTaken } from '../../shared/jobs/retry-keys.js';
 import { AUTH_ERRORS, errorCodes, errorResponses, jobAcceptedSchema, jobResourceSchema } from '../schemas.js';
 import { noQuery } from '../strict-query.js';
+import { UUID_PATTERN as UUID } from '../../shared/uuid.js';
 
 
 /** The scope that starts (and so controls) a job of each type (API.md §4). */
@@ -71,6 +72,18 @@ export async function retryJobForOperator(deps: JobControlDeps, id: string): Pro
   const job = await jobOr404(id, (jobId) => findJobOfAnyAccount(deps.db, jobId));
   if (job.status === 'processing') return null;
   return retryJob(deps, job);
+}
+
+/**
+ * The queue dashboard's removal of job `id` of any account: while its row is `processing`, the
+ * same path as POST /v1/jobs/{id}/cancel, and true. False, doing nothing, for an id of no row or
+ * a row that has ended (the dashboard then removes the BullMQ job alone).
+ */
+export async function cancelJobForOperator(deps: JobControlDeps, id: string, log: FastifyBaseLogger): Promise<boolean> {
+  const job = UUID.test(id) ? await findJobOfAnyAccount(deps.db, id) : null;
+  if (job?.status !== 'processing') return false;
+  await cancelJob(deps, job, log.child({ via: 'queue dashboard' }));
+  return true;
 }
 
 /**
