@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
-import { serviceNodeFlags } from '../../src/shared/node-flags.js';
 import { FakeProvider } from '../support/fake-provider.js';
-import { freePort } from '../support/private-redis.js';
-import { recoveryEan, spawnService, waitFor, type WorkerChild } from '../support/recovery-support.js';
+import { recoveryEan, spawnReadyWorker, type WorkerChild } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // A page of 200 products whose provider answers are each just under the 1 MiB read: held all
@@ -14,6 +12,7 @@ const PROVIDER_KEY = 'provider-secret';
 let ctx: TestContext;
 let provider: FakeProvider;
 let worker: WorkerChild;
+let stopWorker: (() => Promise<void>) | undefined;
 let next = 90_000;
 
 beforeAll(async () => {
@@ -22,19 +21,10 @@ beforeAll(async () => {
     workers: false,
     env: { ENRICH_PROVIDER_URL: provider.url, ENRICH_PROVIDER_KEY: PROVIDER_KEY, ENRICH_PROVIDER_BACKOFF_MS: '1' },
   });
-  const port = await freePort();
-  worker = spawnService({ ...ctx.env, ROLE: 'worker', WORKER_NICE: '0', WORKER_PORT: String(port), HOST: '127.0.0.1' }, serviceNodeFlags(128));
-  await waitFor('the worker process to be ready', async () => {
-    if (worker.process.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-    return response?.status === 200 ? true : undefined;
-  }, 60_000, 200);
+  ({ worker, stop: stopWorker } = await spawnReadyWorker(ctx.env, 128));
 }, 90_000);
 afterAll(async () => {
-  if (worker && worker.process.exitCode === null && worker.process.signalCode === null) {
-    worker.process.kill('SIGTERM');
-    await worker.exited;
-  }
+  await stopWorker?.();
   await ctx?.close();
   await provider?.close();
 });

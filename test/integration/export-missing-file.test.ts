@@ -1,11 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/shared/logger.js';
 import { ean13 } from '../support/csv.js';
 import { runExportJob, seedProducts } from '../support/exports.js';
+import { capturedLogs } from '../support/captured-logs.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -13,14 +11,10 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
  * to another DATA_DIR than the API reads, a store that lost data) is not blamed on the retention.
  */
 let ctx: TestContext;
-let logged = '';
+const logs = capturedLogs();
 
 beforeAll(async () => {
-  const sink = new PassThrough();
-  sink.on('data', (chunk: Buffer) => {
-    logged += chunk.toString();
-  });
-  ctx = await createTestContext({ env: { EXPORT_RETENTION_DAYS: '7' }, logger: pino(loggerOptions('info'), sink) });
+  ctx = await createTestContext({ env: { EXPORT_RETENTION_DAYS: '7' }, logger: logs.logger });
 });
 afterAll(async () => ctx?.close());
 
@@ -36,7 +30,7 @@ it('answers 404 saying the file is missing from storage, and logs it at error, w
   const missing = await ctx.get(account.key, `/v1/jobs/${job.id}/result`);
   expect(missing.statusCode).toBe(404);
   expect(missing.json()).toMatchObject({ error_code: 'NOT_FOUND', error: 'The export file is missing from storage; start a new export.' });
-  const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = logs.lines();
   expect(lines.filter((line) => line.msg === 'export file missing from storage before its retention ended')).toEqual([
     expect.objectContaining({ level: 50, jobId: job.id, accountId: account.id, path }),
   ]);

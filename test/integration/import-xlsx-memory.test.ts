@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceNodeFlags } from '../../src/shared/node-flags.js';
 import { ean13, reportOf } from '../support/csv.js';
-import { freePort } from '../support/private-redis.js';
-import { spawnService, waitFor, type WorkerChild } from '../support/recovery-support.js';
+import { spawnReadyWorker, type WorkerChild } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 import { handWrittenWorkbook, uploadWorkbook, withFiller, zipOf } from '../support/xlsx.js';
 
@@ -12,23 +10,15 @@ import { handWrittenWorkbook, uploadWorkbook, withFiller, zipOf } from '../suppo
 
 let ctx: TestContext;
 let worker: WorkerChild;
+let stopWorker: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   // The service's default limits: IMPORT_MAX_RECORD_BYTES 1 MiB, 4 GiB inflated per workbook.
   ctx = await createTestContext({ workers: false });
-  const port = await freePort();
-  worker = spawnService({ ...ctx.env, ROLE: 'worker', WORKER_NICE: '0', WORKER_PORT: String(port), HOST: '127.0.0.1' }, serviceNodeFlags(128));
-  await waitFor('the worker process to be ready', async () => {
-    if (worker.process.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-    return response?.status === 200 ? true : undefined;
-  }, 60_000, 200);
+  ({ worker, stop: stopWorker } = await spawnReadyWorker(ctx.env, 128));
 }, 90_000);
 afterAll(async () => {
-  if (worker && worker.process.exitCode === null && worker.process.signalCode === null) {
-    worker.process.kill('SIGTERM');
-    await worker.exited;
-  }
+  await stopWorker?.();
   await ctx?.close();
 });
 

@@ -1,23 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/shared/logger.js';
 import { ean13 } from '../support/csv.js';
 import { runExportJob, seedProducts } from '../support/exports.js';
+import { capturedLogs } from '../support/captured-logs.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /** A worker's log line of a failed attempt names the job's account, as every log line of a job does. */
 let ctx: TestContext;
-let logged = '';
+const logs = capturedLogs();
 
 beforeAll(async () => {
-  const sink = new PassThrough();
-  sink.on('data', (chunk: Buffer) => {
-    logged += chunk.toString();
-  });
-  ctx = await createTestContext({ env: { JOB_ATTEMPTS: '1' }, logger: pino(loggerOptions('info'), sink) });
+  ctx = await createTestContext({ env: { JOB_ATTEMPTS: '1' }, logger: logs.logger });
 });
 afterAll(async () => ctx?.close());
 
@@ -30,7 +24,7 @@ it("logs 'job attempt failed' with the job id, its account id, its type and the 
   const job = await runExportJob(ctx, account.key, { format: 'csv' });
 
   expect(job).toMatchObject({ status: 'failed', error_code: 'EXPORT_FAILED' });
-  const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = logs.lines();
   expect(lines.filter((line) => line.msg === 'job attempt failed')).toEqual([
     expect.objectContaining({ level: 50, jobId: job.id, accountId: account.id, type: 'export', attempt: 1 }),
   ]);

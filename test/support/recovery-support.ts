@@ -3,8 +3,10 @@ import type { Db, DbClient } from '../../src/shared/db/pool.js';
 import { jobRowQuery } from '../../src/shared/jobs/job-columns.js';
 import type { JobRow } from '../../src/shared/jobs/job-row.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { serviceNodeFlags } from '../../src/shared/node-flags.js';
 import { gtinCheckDigit } from '../../src/shared/product/gtin.js';
 import type { ImportDeps } from '../../src/workers/import/run-import.js';
+import { freePort } from './private-redis.js';
 import type { TestContext } from './test-context.js';
 
 /** A valid EAN-13 (correct GS1 check digit) made from `n`, under the 210 in-store prefix. */
@@ -221,4 +223,25 @@ export async function importAcrossHeldWrite(
   const { attempts } = await jobRow(ctx.db, id);
   if (attempts !== 1) throw new Error(`the import ended after ${attempts} attempts, not 1`);
   return job;
+}
+
+/**
+ * Starts a `ROLE=worker` process from source with `env`, `npm start`'s heap of `heapMb` and its own
+ * listener on a free port, once its /readyz answers 200 (it fails if the process exits first).
+ * `stop` sends SIGTERM and waits for it to exit, unless it has exited already.
+ */
+export async function spawnReadyWorker(env: Record<string, string>, heapMb: number): Promise<{ worker: WorkerChild; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const worker = spawnService({ ...env, ROLE: 'worker', WORKER_NICE: '0', WORKER_PORT: String(port), HOST: '127.0.0.1' }, serviceNodeFlags(heapMb));
+  const stop = async () => {
+    if (worker.process.exitCode !== null || worker.process.signalCode !== null) return;
+    worker.process.kill('SIGTERM');
+    await worker.exited;
+  };
+  await waitFor('the worker process to be ready', async () => {
+    if (worker.process.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+    return response?.status === 200 ? true : undefined;
+  }, 60_000, 200);
+  return { worker, stop };
 }
