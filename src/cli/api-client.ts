@@ -26,6 +26,11 @@ export interface ApiRequest {
   /** Aborts the request (and reading its body, and a wait before the next attempt); an aborted request is not retried. */
   signal?: AbortSignal;
   /**
+   * False for a request that is not idempotent: a network error or a 5xx is thrown at once (with
+   * `afterLostAnswer` set) instead of sending it again; the caller finds out whether it took effect.
+   */
+  resend?: boolean;
+  /**
    * Follows a redirect: only a download, which the service may answer with 302 to a presigned
    * storage URL (fetch sends no Authorization to another origin). Any other 3xx is final, and a
    * request with a `body` stream does not see it at all (see `attempt` in createApiClient).
@@ -150,14 +155,21 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
     for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
     const wait = (ms: number) => sleep(ms, undefined, { signal: request.signal });
     let failures = 0;
+    /** Attempts that failed on the network: the service may have done the work, its answer lost. */
+    let lostAnswers = 0;
     let limitWaits = 0;
     const backoff = () => Math.min(MAX_BACKOFF_MS, config.retryBaseMs * 2 ** failures);
-    /** A failure on the network: thrown when no attempt is left, else waited out. */
+    /** A failure on the network: thrown when no attempt is left or the request may not be sent again, else waited out. */
     const lost = async (error: unknown, reason: string): Promise<void> => {
       if (error instanceof CliError || request.signal?.aborted) throw error;
       const delay = backoff();
       failures += 1;
-      if (failures >= config.retries) throw new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+      lostAnswers += 1;
+      if (failures >= config.retries || request.resend === false) {
+        const failure = new CliError(`Could not reach ${config.baseUrl}: ${reason}.`, EXIT.server);
+        failure.afterLostAnswer = true;
+        throw failure;
+      }
       notify(`network error (${reason}); retrying in ${delay / 1000} s`);
       await wait(delay);
     };
@@ -169,7 +181,11 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         const cause = (error as { cause?: unknown }).cause;
         // The request body's own failure (the upload's file could not be read): not the network's.
         if (cause instanceof CliError) throw cause;
-        if (isRefusedRedirect(error)) throw await uploadRedirectFailure(url, path, config.answerTimeoutMs);
+        if (isRefusedRedirect(error)) {
+          const failure = await uploadRedirectFailure(url, path, config.answerTimeoutMs);
+          failure.afterLostAnswer = lostAnswers > 0;
+          throw failure;
+        }
         // fetch's network failures carry their cause; a TypeError without one is fetch refusing the
         // request as built, which no retry changes. Its message can quote a header, the key's too.
         if (error instanceof TypeError && cause === undefined) {
@@ -188,9 +204,16 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
       }
       if (response.status >= 300 && response.status < 400) {
         await response.body?.cancel().catch(() => undefined);
-        throw redirectFailure(response, url, path);
+        const failure = redirectFailure(response, url, path);
+        failure.afterLostAnswer = lostAnswers > 0;
+        throw failure;
       }
       const failure = await errorOf(response);
+      // A 5xx may come from a proxy after the service did the work: as lost as a network error's.
+      if (response.status >= 500 && request.resend === false) {
+        failure.afterLostAnswer = true;
+        throw failure;
+      }
       const retryAfter = retryAfterMs(response.headers.get('retry-after'));
       if (response.status >= 500 && failures + 1 < config.retries) {
         const delay = Math.max(backoff(), Math.min(MAX_BACKOFF_MS, retryAfter ?? 0));
@@ -207,6 +230,7 @@ export function createApiClient(config: CliConfig, notify: (line: string) => voi
         await wait(delay);
         continue;
       }
+      failure.afterLostAnswer = lostAnswers > 0;
       throw failure;
     }
   };

@@ -25,6 +25,12 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** A failure that ends the command with `exitCode`; `errorCode` is the service's error_code when it answered. */
 export class CliError extends Error {
   override name = 'CliError';
+  /**
+   * A send of the request failed on the network (this failure, or one before the service's final
+   * answer): that send may have reached the service and done its work, its answer lost on the way.
+   */
+  afterLostAnswer = false;
+
   constructor(
     message: string,
     readonly exitCode: ExitCode,

@@ -183,7 +183,7 @@ describe('the CLI HTTP client', () => {
     const notices: string[] = [];
     const request = { headers: { 'last-event-id': 'one\ntwo-SECRET' } };
     const failure = await failureOf(clientFor(stand.url, notices).send('GET', '/v1/jobs/x/events', request));
-    expect(failure).toMatchObject({ exitCode: EXIT.usage });
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, afterLostAnswer: false });
     expect(failure.message).toContain('The last-event-id header has a value no HTTP request can carry; nothing was sent');
     expect(failure.message).not.toContain('SECRET');
     expect(notices).toEqual([]);
@@ -196,7 +196,7 @@ describe('the CLI HTTP client on a redirect', () => {
     const stand = await scriptedStandIn((response) => response.writeHead(307, { location: 'https://catalog.example/v1/imports?mode=upsert' }).end());
     const notices: string[] = [];
     const failure = await failureOf(clientFor(stand.url, notices).json('POST', '/v1/imports', { body: csvBody, query: { mode: 'upsert' } }));
-    expect(failure).toMatchObject({ exitCode: EXIT.usage });
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, afterLostAnswer: false });
     expect(failure.message).toBe(
       'The service answered 307 redirecting to https://catalog.example/v1/imports?mode=upsert; set CATALOG_URL or --url to https://catalog.example.',
     );
@@ -211,7 +211,7 @@ describe('the CLI HTTP client on a redirect', () => {
     );
     const notices: string[] = [];
     const failure = await failureOf(clientFor(stand.url, notices).json('POST', '/v1/imports', { body: csvBody }));
-    expect(failure).toMatchObject({ exitCode: EXIT.usage });
+    expect(failure).toMatchObject({ exitCode: EXIT.usage, afterLostAnswer: false });
     expect(failure.message).toBe('The service answered the upload with a redirect; check CATALOG_URL or --url.');
     expect(stand.requests.filter((request) => request.method === 'POST')).toHaveLength(1);
     expect(notices).toEqual([]);
@@ -262,6 +262,14 @@ describe('the CLI HTTP client on an answer cut off mid-body', () => {
     const request = { body: csvBody, headers: { 'idempotency-key': 'k-1' } };
     expect(await clientFor(stand.url).json('POST', '/v1/imports', request)).toEqual({ id: 'job-1', status: 'processing' });
     expect(stand.requests.map((sent) => sent.key)).toEqual(['k-1', 'k-1']);
+  });
+
+  it('does not send again a request that may not be resent, and says its answer was lost (exit 5)', async () => {
+    const stand = await scriptedStandIn((response) => cutOff(response));
+    const failure = await failureOf(clientFor(stand.url).json('POST', '/v1/jobs/j/retry', { resend: false }));
+    expect(failure).toMatchObject({ exitCode: EXIT.server, afterLostAnswer: true });
+    expect(failure.message).toMatch(/^Could not reach http:\/\/127\.0\.0\.1:\d+: the answer was cut off: \S+\.$/);
+    expect(stand.requests).toHaveLength(1);
   });
 });
 

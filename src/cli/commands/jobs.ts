@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
 import { acceptedResult, type JobAccepted, type JobView } from '../job-view.js';
 import { jobSummary, type CommandContext } from '../output.js';
@@ -69,13 +69,37 @@ export async function cancelJobCommand(context: CommandContext, id: string): Pro
   return EXIT.done;
 }
 
+/** Times the retry is sent when each send's answer is lost and the job shows no new run. */
+const RETRY_SENDS = 5;
+
 /**
- * Asks for a retry with one Idempotency-Key for every send: a send whose answer was lost is sent
- * again like any request, and the service answers a repeat with the job as it is instead of
- * running it again (the job may have failed again meanwhile, which a second run would hide).
+ * Asks for a retry. The POST is not idempotent (a second one reruns a job that failed again
+ * meanwhile, or is refused because the first one's run completed), so it is never sent again
+ * blindly: after a lost answer the job is read, and a job running again or ended at another time
+ * than before had the retry accepted. Only a job that did not move gets the POST once more.
  */
-function requestRetry(context: CommandContext, id: string): Promise<JobAccepted> {
-  return context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { headers: { 'idempotency-key': randomUUID() } });
+async function requestRetry(context: CommandContext, id: string): Promise<JobAccepted> {
+  // The retry needs only the job type's write scope: a key that may not read jobs retries as the
+  // client sends any request, again after a network error.
+  const before = await context.client.json<JobView>('GET', jobPath(id)).catch((error: unknown) => {
+    if (error instanceof CliError && error.errorCode === 'PERMISSION_DENIED') return null;
+    throw error;
+  });
+  if (!before) return context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`);
+  for (let sends = 1; ; sends += 1) {
+    try {
+      return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { resend: false });
+    } catch (error) {
+      if (!(error instanceof CliError && error.afterLostAnswer) || sends >= RETRY_SENDS) throw error;
+      context.progress.line(`${error.message.replace(/\.$/, '')}; reading the job to see whether the retry reached the service`);
+      const job = await context.client.json<JobView>('GET', jobPath(id));
+      if (job.status === 'processing' || job.finished_at !== before.finished_at) {
+        context.progress.line('the retry sent before the network error was accepted: the job runs again');
+        return { id: job.id, status: job.status };
+      }
+      await sleep(Math.min(8_000, 500 * 2 ** (sends - 1)));
+    }
+  }
 }
 
 /** `catalog jobs retry ID`: runs a failed or cancelled job again and, unless --no-wait, follows it. */
