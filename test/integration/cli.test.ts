@@ -7,6 +7,7 @@ import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import { compileCli, runProcess, type CompiledCli } from '../support/cli-runner.js';
 import { ean13, toCsv, withBadCheckDigit } from '../support/csv.js';
 import { baseUrlOf } from '../support/event-stream.js';
+import { keyWithScopes } from '../support/operator-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 let ctx: TestContext;
@@ -231,6 +232,28 @@ describe('catalog import', { timeout: 60_000 }, () => {
       proxy.server.close();
     }
     expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+  });
+
+  it('sends the retry of a key that may not read jobs again with its Idempotency-Key when its answer is lost, and the job runs once', async () => {
+    const account = await ctx.createAccount();
+    const id = await failedImportId(account.key, 'retry-write-only.csv');
+    const writeOnly = await keyWithScopes(ctx, account.id, ['imports:write']);
+    const proxy = await answerDroppingProxy(new URL(url).port, `POST /v1/jobs/${id}/retry`);
+    // The retried job waits in the paused queue: a second run would need a second retry accepted.
+    const imports = ctx.queues.queue('import');
+    await imports.pause();
+    try {
+      const run = await runProcess(compiled.command, ['--json', 'jobs', 'retry', id, '--no-wait'], { CATALOG_URL: proxy.url, CATALOG_API_KEY: writeOnly });
+      expect(proxy.dropped()).toBe(1);
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({ job_id: id, id, status: 'processing' });
+      expect(proxy.requests().filter((line) => line.startsWith(`POST /v1/jobs/${id}/retry`))).toHaveLength(2);
+      const { rows } = await ctx.db.query<{ run_number: number }>('SELECT run_number FROM jobs WHERE id = $1', [id]);
+      expect(rows[0]!.run_number).toBe(2);
+    } finally {
+      await imports.resume();
+      proxy.server.close();
+    }
   });
 
   it('takes a retry whose answer was lost as accepted when the job ran again and completed meanwhile, without sending it twice', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { followAcceptedJob } from '../follow-accepted-job.js';
@@ -73,22 +74,25 @@ export async function cancelJobCommand(context: CommandContext, id: string): Pro
 const RETRY_SENDS = 5;
 
 /**
- * Asks for a retry. The POST is not idempotent (a second one reruns a job that failed again
- * meanwhile, or is refused because the first one's run completed), so it is never sent again
- * blindly: after a lost answer the job is read, and a job running again or ended at another time
- * than before had the retry accepted. Only a job that did not move gets the POST once more.
+ * Asks for a retry, with one Idempotency-Key for every send. A service of the release before
+ * ignores the key on a retry (a second send reruns a job that failed again meanwhile, or is
+ * refused because the first one's run completed), so the POST is never sent again blindly: after
+ * a lost answer the job is read, and a job running again or ended at another time than before had
+ * the retry accepted. Only a job that did not move gets the POST once more, with the same key. A
+ * key that may not read jobs sends it again like any request: only the key guards it then.
  */
 async function requestRetry(context: CommandContext, id: string): Promise<JobAccepted> {
+  const headers = { 'idempotency-key': randomUUID() };
   // The retry needs only the job type's write scope: a key that may not read jobs retries as the
   // client sends any request, again after a network error.
   const before = await context.client.json<JobView>('GET', jobPath(id)).catch((error: unknown) => {
     if (error instanceof CliError && error.errorCode === 'PERMISSION_DENIED') return null;
     throw error;
   });
-  if (!before) return context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`);
+  if (!before) return context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { headers });
   for (let sends = 1; ; sends += 1) {
     try {
-      return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { resend: false });
+      return await context.client.json<JobAccepted>('POST', `${jobPath(id)}/retry`, { headers, resend: false });
     } catch (error) {
       if (!(error instanceof CliError && error.afterLostAnswer) || sends >= RETRY_SENDS) throw error;
       context.progress.line(`${error.message.replace(/\.$/, '')}; reading the job to see whether the retry reached the service`);
