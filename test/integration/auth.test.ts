@@ -175,6 +175,10 @@ describe('POST /v1/admin/accounts', () => {
       errors: [{ field: 'teir', message: "Unknown key 'teir': expected one of email, tier." }],
     });
     expect((await ctx.db.query('SELECT 1 FROM accounts WHERE email = $1', [email])).rowCount).toBe(0);
+    // An unknown tier stays the BAD_REQUEST it is alone; the name it does not take is listed after it.
+    const both = await createAccount({ email, tier: 'GOLD', teir: 'PRO' });
+    expect(both.statusCode, both.body).toBe(400);
+    expect(both.json()).toMatchObject({ error_code: 'BAD_REQUEST', errors: [{ field: 'tier' }, { field: 'teir' }] });
   });
 
   it('creates a verified account with a first key that works at once', async () => {

@@ -37,10 +37,11 @@ async function changeAccount(deps: AdminDeps, id: string, changes: Parameters<ty
 /**
  * The 400 of an onboarding body (API.md §1): a bad or missing email is VALIDATION_ERROR, as at
  * signup (listing an unknown tier beside it too); an unknown tier alone is an unknown enum value,
- * BAD_REQUEST, as the change of tier answers it.
+ * BAD_REQUEST, as the change of tier answers it. Names the body does not take (`unknown`) are
+ * listed after the others, without changing which of the two it is.
  */
-const onboardingProblem = (problems: FieldProblem[]) =>
-  problems.every((problem) => problem.field === 'tier') ? badRequestBody(problems) : validationError(problems);
+const onboardingProblem = (problems: FieldProblem[], unknown: FieldProblem[]) =>
+  problems.every((problem) => problem.field === 'tier') ? badRequestBody([...problems, ...unknown]) : validationError([...problems, ...unknown]);
 
 /** The names an onboarding body may hold; any other is refused (a misspelt `tier` would open a FREE account). */
 const onboardingFields = unknownBodyFields(['email', 'tier']);
@@ -77,7 +78,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
     },
     async (request, reply) => {
       const unknown = onboardingFields.problems(request);
-      rejectInvalidRequest(request, (problems) => onboardingProblem([...problems, ...unknown]));
+      rejectInvalidRequest(request, (problems) => onboardingProblem(problems, unknown));
       if (unknown.length > 0) throw validationError(unknown);
       const { email, tier } = request.body;
       const key = generateApiKey();
