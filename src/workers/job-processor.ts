@@ -7,6 +7,7 @@ import type { Db } from '../shared/db/pool.js';
 import type { JobOutcome } from '../shared/jobs/job-queries.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import type { QueuedJob } from '../shared/queues.js';
+import type { HeldRunClaim } from '../shared/jobs/run-claim-queries.js';
 import type { FileStore } from '../shared/storage/file-store.js';
 import type { ShutdownNotice } from './shutdown-notice.js';
 
@@ -52,6 +53,11 @@ export interface ProcessorContext {
    * delivery's own log lines name it without reading the row again; unset before that.
    */
   accountId?: string;
+  /**
+   * The claim on the job's row that this delivery's run holds (see withRunClaim): its final write
+   * is refused once another run has taken the claim over. Absent for a job that had ended.
+   */
+  claim?: HeldRunClaim;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { CatchUpRunner } from './search/catch-up-runner.js';
  */
 export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner): Partial<Record<JobType, JobProcessor>> {
   return {
-    import: ({ jobId, signal }) =>
+    import: ({ jobId, signal, claim }) =>
       runImport(
         {
           db: deps.db,
@@ -23,6 +23,7 @@ export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner)
         },
         jobId,
         signal,
+        claim,
       ),
     enrichment: createEnrichmentProcessor(deps),
     export: ({ jobId, signal }) =>

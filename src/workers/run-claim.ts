@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import { claimJobRun, releaseJobRun, renewJobRun } from '../shared/jobs/run-claim-queries.js';
 import { delayDelivery, renewLease, type JobProcessor } from './job-processor.js';
@@ -13,19 +14,24 @@ const HELD_RETRY_MS = 5_000;
  * up an attempt, until the first run has ended (the delivery then finds the job ended and does
  * nothing) or its worker has died (its claim runs out, and the delivery runs the job). The claim
  * lasts `leaseMs` and is renewed at a third of it while the run goes on; its token makes sure only
- * the run that holds it renews or releases it.
+ * the run that holds it renews or releases it, and the processor's final write checks it (a run
+ * whose claim was taken over commits nothing). A claim taken from a run whose lease ran out without
+ * being released is a takeover: that run's worker died or stopped, and its database session may
+ * still hold the job's locks (an import's processor then ends that session, see takeJobLock).
  */
-export function withRunClaim(deps: { db: Db; leaseMs: number }, processor: JobProcessor): JobProcessor {
+export function withRunClaim(deps: { db: Db; leaseMs: number; logger: Logger }, processor: JobProcessor): JobProcessor {
   return async (context) => {
     const token = randomUUID();
     const claim = await claimJobRun(deps.db, context.jobId, token, deps.leaseMs);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (claim === 'not-processing') return processor(context);
     if (claim === 'held') return delayDelivery(context, HELD_RETRY_MS);
+    const tookOver = claim === 'taken-over';
+    if (tookOver) deps.logger.warn({ jobId: context.jobId }, "took over a job whose previous run's claim ran out (its worker died or stopped)");
     // A run whose claim another delivery took after its lease ran out leaves that claim alone.
     const stopRenewal = renewLease(deps.leaseMs, () => renewJobRun(deps.db, context.jobId, token, deps.leaseMs));
     try {
-      return await processor(context);
+      return await processor({ ...context, claim: { token, tookOver } });
     } finally {
       stopRenewal();
       await releaseJobRun(deps.db, context.jobId, token).catch(() => {});

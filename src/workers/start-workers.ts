@@ -70,7 +70,7 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const queues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'job queue error'));
   for (const [type, typeProcessor] of Object.entries(processors) as Array<[JobType, JobProcessor]>) {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
-    const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS }, withAccountSlot({ db: deps.db, slots }, measured));
+    const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS, logger }, withAccountSlot({ db: deps.db, slots }, measured));
     watchdog.add((track) => {
       const worker = new Worker<QueuedJob>(
         QUEUE_NAMES[type],

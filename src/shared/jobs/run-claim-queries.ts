@@ -1,24 +1,36 @@
-import type { Db } from '../db/pool.js';
+import type { Db, DbClient } from '../db/pool.js';
 
-/** What a delivery found when it tried to claim its job's run. */
-export type RunClaim = 'claimed' | 'held' | 'not-processing';
+/**
+ * What a delivery found when it tried to claim its job's run: `taken-over` is a claim taken from a
+ * run whose lease ran out without being released (its worker died or stopped, and may still hold
+ * its database session).
+ */
+export type RunClaim = 'claimed' | 'taken-over' | 'held' | 'not-processing';
+
+/** The claim a running delivery holds: its token, and whether it took the job over from a run whose lease ran out. */
+export interface HeldRunClaim {
+  token: string;
+  tookOver: boolean;
+}
 
 /**
  * Claims the run of a `processing` job for `leaseMs` under `token` unless a live claim holds it:
  * `held` while another run's lease lasts, `not-processing` for a job that has ended (or is unknown).
  */
 export async function claimJobRun(db: Db, jobId: string, token: string, leaseMs: number): Promise<RunClaim> {
-  const { rows } = await db.query<{ claimed: boolean; processing: boolean }>(
-    `WITH job AS (SELECT id, status = 'processing' AS processing, coalesce(run_claimed_until > now(), false) AS held
+  const { rows } = await db.query<{ claimed: boolean; processing: boolean; unreleased: boolean }>(
+    `WITH job AS (SELECT id, status = 'processing' AS processing, coalesce(run_claimed_until > now(), false) AS held,
+                         run_claim_token IS NOT NULL AS unreleased
                     FROM jobs WHERE id = $1 FOR UPDATE),
           claimed AS (UPDATE jobs SET run_claimed_until = now() + $3 * interval '1 millisecond', run_claim_token = $2
                         FROM job WHERE jobs.id = job.id AND job.processing AND NOT job.held
                         RETURNING jobs.id)
-     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, coalesce((SELECT processing FROM job), false) AS processing`,
+     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, coalesce((SELECT processing FROM job), false) AS processing,
+            coalesce((SELECT unreleased FROM job), false) AS unreleased`,
     [jobId, token, leaseMs],
   );
-  const { claimed, processing } = rows[0]!;
-  if (claimed) return 'claimed';
+  const { claimed, processing, unreleased } = rows[0]!;
+  if (claimed) return unreleased ? 'taken-over' : 'claimed';
   return processing ? 'held' : 'not-processing';
 }
 
@@ -54,4 +66,19 @@ export async function processingRunOf(db: Db, jobId: string, graceMs: number): P
     [jobId, graceMs],
   );
   return rows[0] ? { run: rows[0].run, claimedWithinGrace: rows[0].claimed } : null;
+}
+
+/**
+ * Locks a job row for a run's final transaction and says whether the job is still `processing`
+ * and, given the run's claim token, whether the run still holds the claim: a run whose claim
+ * another delivery took over (its lease ran out while its worker was stopped) writes nothing, since
+ * that delivery runs the job again. Without a token only the status counts.
+ */
+export async function lockClaimedJob(client: DbClient, jobId: string, claimToken: string | undefined): Promise<boolean> {
+  const { rows } = await client.query<{ ours: boolean }>(
+    `SELECT status = 'processing' AND ($2::uuid IS NULL OR run_claim_token IS NOT DISTINCT FROM $2::uuid) AS ours
+       FROM jobs WHERE id = $1 FOR UPDATE`,
+    [jobId, claimToken ?? null],
+  );
+  return rows[0]?.ours === true;
 }

@@ -14,6 +14,8 @@ export interface FinalizeInput {
   reportTable: string;
   writer: ImportWriter;
   read: ReadResult;
+  /** The run's claim token: a run whose claim was taken over records nothing (see lockClaimedJob). */
+  claimToken?: string;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function finalizeImport(input: FinalizeInput): Promise<JobOutcome |
     jobId,
     reportTable,
     outcome,
+    claimToken: input.claimToken,
     addToReport: problem ? (client) => addFileProblem(client, reportTable, problem) : undefined,
   });
   return ended ? outcome : null;

@@ -1,11 +1,18 @@
+import type { Logger } from 'pino';
 import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
-import { finishJob, lockProcessingJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import { finishJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
+import { lockClaimedJob, type HeldRunClaim } from '../../shared/jobs/run-claim-queries.js';
 import { markSearchBacklog } from '../../shared/product/product-search.js';
+import { JOB_LOCK_SQL, takeJobLock } from './job-lock.js';
 import { publishReport } from './report-table.js';
 
-/** The advisory lock key of a job: attempts of one job run their transactions one at a time. */
-const JOB_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))`;
+/** The run an import attempt belongs to (see withRunClaim); none when a test calls the runner itself. */
+export interface ImportRun {
+  /** The run's claim on the job row: the attempt writes its outcome only while the run holds it. */
+  claim?: HeldRunClaim;
+  log?: Logger;
+}
 
 /**
  * The first-load rule. An import is a first load when the account had no products when its
@@ -49,8 +56,8 @@ async function claimFirstLoad(client: DbClient, accountId: string): Promise<bool
 /**
  * The ONE transaction of an import attempt: every chunk is written in it, and the catalog changes,
  * the report and the job's final status become visible together when it commits. Attempts of one
- * job take turns (an advisory lock on the job id), and only an attempt of a job that is still
- * `processing` begins or commits.
+ * job take turns (an advisory lock on the job id, see takeJobLock), only an attempt of a job that
+ * is still `processing` begins or commits, and only while its run holds the job's claim.
  */
 export class ImportTransaction {
   private constructor(
@@ -60,24 +67,26 @@ export class ImportTransaction {
     private readonly accountId: string,
     /** The account had no products when the transaction began (see {@link isFirstLoad}). */
     readonly catalogWasEmpty: boolean,
+    private readonly claimToken: string | undefined,
   ) {}
 
   /**
-   * Opens the attempt's transaction, waiting for any other attempt of the same job to end first.
+   * Opens the attempt's transaction, waiting for any other attempt of the same job to end first
+   * (a run that took the job over ends the session of the run it took it from, see takeJobLock).
    * Returns null (and holds nothing) when the job is no longer `processing`.
    */
-  static async begin(db: Db, jobId: string, accountId: string): Promise<ImportTransaction | null> {
+  static async begin(db: Db, jobId: string, accountId: string, run: ImportRun = {}): Promise<ImportTransaction | null> {
     const client = await db.connect();
     try {
       await client.query('BEGIN');
-      await client.query(JOB_LOCK_SQL, [jobId]);
+      await takeJobLock(db, client, jobId, { tookOver: run.claim?.tookOver ?? false, log: run.log });
       const { rows } = await client.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
       if (rows[0]?.status !== 'processing') {
         await client.query('ROLLBACK');
         client.release();
         return null;
       }
-      return new ImportTransaction(client, jobId, accountId, await claimFirstLoad(client, accountId));
+      return new ImportTransaction(client, jobId, accountId, await claimFirstLoad(client, accountId), run.claim?.token);
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -87,10 +96,11 @@ export class ImportTransaction {
   /**
    * Publishes the report, marks the account's product search as behind when products were
    * written (see migrations/010_name_search.sql), ends the job with `outcome` and commits.
-   * Returns false (and rolls back) when the job had already ended meanwhile (e.g. cancelled).
+   * Returns false (and rolls back) when the job had already ended meanwhile (e.g. cancelled), or
+   * another run has taken the job's claim over (this run's worker was stopped past its lease).
    */
   async commit(outcome: JobOutcome, report: { table: string; productsWritten: boolean }): Promise<boolean> {
-    if (!(await lockProcessingJob(this.client, this.jobId))) {
+    if (!(await lockClaimedJob(this.client, this.jobId, this.claimToken))) {
       await this.rollback();
       return false;
     }
@@ -114,16 +124,16 @@ export class ImportTransaction {
 
 /**
  * Ends a job as failed in a transaction of its own, after the import's transaction was rolled
- * back, under the same job lock and status check: `addToReport` adds to the report (a file-level
- * problem) before it is published. Returns false when the job had already ended.
+ * back, under the same job lock, status and claim check: `addToReport` adds to the report (a
+ * file-level problem) before it is published. Returns false when the job had already ended.
  */
 export async function failImport(
   db: Db,
-  input: { jobId: string; reportTable: string; outcome: JobOutcome; addToReport?: (client: DbClient) => Promise<void> },
+  input: { jobId: string; reportTable: string; outcome: JobOutcome; claimToken?: string; addToReport?: (client: DbClient) => Promise<void> },
 ): Promise<boolean> {
   return withTransaction(db, async (client) => {
     await client.query(JOB_LOCK_SQL, [input.jobId]);
-    if (!(await lockProcessingJob(client, input.jobId))) return false;
+    if (!(await lockClaimedJob(client, input.jobId, input.claimToken))) return false;
     await input.addToReport?.(client);
     await publishReport(client, input.reportTable, input.jobId);
     await finishJob(client, input.jobId, input.outcome);

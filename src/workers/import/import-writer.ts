@@ -10,7 +10,7 @@ import { filterBytesFor } from './ean-filter.js';
 import type { VerbatimLines } from './verbatim-lines.js';
 import { FirstLoadRepeats } from './first-load-repeats.js';
 import type { ColumnLayout, ProductColumn } from './header.js';
-import { ImportTransaction, isFirstLoad } from './import-transaction.js';
+import { ImportTransaction, isFirstLoad, type ImportRun } from './import-transaction.js';
 import { REPORT_TABLE_COLUMNS } from './report-table.js';
 import type { RowProblem, ValidRow } from './row-reader.js';
 
@@ -38,6 +38,8 @@ export interface ImportWriterInput {
   fileBytes: number;
   /** Size in bytes of a first load's EAN filter (see EanFilter), instead of one from the file's size; tests shrink it. */
   eanFilterBytes?: number;
+  /** The run of the attempt: its claim on the job, and its logger. */
+  run?: ImportRun;
 }
 
 /**
@@ -91,7 +93,7 @@ export class ImportWriter {
    * job is no longer `processing`.
    */
   static async begin(input: ImportWriterInput): Promise<ImportWriter | null> {
-    const tx = await ImportTransaction.begin(input.db, input.jobId, input.accountId);
+    const tx = await ImportTransaction.begin(input.db, input.jobId, input.accountId, input.run);
     if (!tx) return null;
     let reportClient: DbClient | undefined;
     // Past this point the transaction holds the job's lock: whatever fails must give it back, or

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../shared/db/pool.js';
 import { startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
+import type { HeldRunClaim } from '../../shared/jobs/run-claim-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { finalizeImport } from './finalize.js';
 import { ImportWriter } from './import-writer.js';
@@ -28,9 +29,11 @@ export interface ImportDeps {
  * Runs one attempt of import job `jobId`: read and merge the file in one transaction, then commit
  * or roll back with the outcome. Returns the outcome, or null when the job had already ended (a
  * duplicate delivery). Throws on I/O failures; the transaction is then rolled back by PostgreSQL,
- * the job stays `processing`, and the next attempt starts again from the stored upload.
+ * the job stays `processing`, and the next attempt starts again from the stored upload. `claim` is
+ * the run's claim on the job (see withRunClaim): the attempt records its outcome only while its
+ * run holds it.
  */
-export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortSignal): Promise<JobOutcome | null> {
+export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortSignal, claim?: HeldRunClaim): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
   if (!job) return null;
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
@@ -49,6 +52,7 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       fileBytes: job.input_bytes ?? 0,
       seenEanSlots: deps.seenEanSlots,
       eanFilterBytes: deps.eanFilterBytes,
+      run: { claim, log },
     });
     if (!writer) return null;
     log.info({ options }, 'import started');
@@ -65,7 +69,7 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
         signal,
       });
       await writer.drain();
-      const outcome = await finalizeImport({ db: deps.db, jobId, options, reportTable, writer, read });
+      const outcome = await finalizeImport({ db: deps.db, jobId, options, reportTable, writer, read, claimToken: claim?.token });
       ended = true;
       writer.release();
       log.info({ outcome, ms: Date.now() - startedAt }, outcome ? 'import finished' : 'import already ended elsewhere');
