@@ -26,7 +26,7 @@ export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner)
         claim,
       ),
     enrichment: createEnrichmentProcessor(deps),
-    export: ({ jobId, signal }) =>
+    export: ({ jobId, signal, claim }) =>
       runExport(
         {
           db: deps.db,
@@ -36,6 +36,7 @@ export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner)
         },
         jobId,
         signal,
+        claim?.token,
       ),
   };
 }

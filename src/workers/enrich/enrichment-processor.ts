@@ -32,10 +32,10 @@ export function createEnrichmentProcessor(deps: WorkerDeps): JobProcessor {
   // A lookup under way may take ENRICH_PROVIDER_TIMEOUT_MS, and its page is settled after it: on a
   // shutdown, lookups stop being started that long (and a page's transaction) before the grace ends.
   const stopLeadMs = config.ENRICH_PROVIDER_TIMEOUT_MS + SETTLE_PAGE_MS;
-  return async ({ jobId, signal, shutdown }) => {
+  return async ({ jobId, signal, shutdown, claim }) => {
     const stop = shutdown.before(stopLeadMs);
     try {
-      return await runEnrichment(enrichDeps, jobId, signal, stop.signal);
+      return await runEnrichment(enrichDeps, jobId, signal, stop.signal, claim?.token);
     } finally {
       stop.clear();
     }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { withTransaction, type Db } from '../../shared/db/pool.js';
 import { enrichmentOptionsSchema } from '../../shared/jobs/enrichment-options.js';
-import { finishJob, lockProcessingJob, startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import { finishJob, startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.js';
+import { lockClaimedJob } from '../../shared/jobs/run-claim-queries.js';
 import {
   clearOutcomesAfter,
   findProductsByEan,
@@ -46,9 +47,17 @@ const DEFAULT_PAGE_SIZE = 200;
  * delivery, or a cancellation seen in the job row). Throws when `signal` aborts (a cancel, or the
  * end of the shutdown's grace): the lookups not yet settled are lost. When `stop` aborts (the
  * shutdown began), no lookup is started any more; the attempt waits for those under way, settles
- * the page up to the first product not looked up, and throws a `ShutdownHandBack`.
+ * the page up to the first product not looked up, and throws a `ShutdownHandBack`. Given the run's
+ * claim token (see withRunClaim), a page is settled only while the run holds the claim: a run
+ * whose claim another run took over (its worker was stopped past its lease) stops at its next page.
  */
-export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: AbortSignal, stop: AbortSignal): Promise<JobOutcome | null> {
+export async function runEnrichment(
+  deps: EnrichDeps,
+  jobId: string,
+  signal: AbortSignal,
+  stop: AbortSignal,
+  claimToken?: string,
+): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId, 'kept');
   if (!job) return null;
   if (Object.hasOwn(job.options, 'callback_url')) await moveCallbackUrlToOutbox(deps.db, jobId);
@@ -99,7 +108,7 @@ export async function runEnrichment(deps: EnrichDeps, jobId: string, signal: Abo
       const stopping = state.refused !== null || stop.aborted || settled === 0;
       const last = page.entries[settled - 1]!;
       const next = stopping ? null : await startPage({ ...checkpoint, position: last.row, last_ean: last.ean });
-      const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal };
+      const context = { jobId, accountId: job.account_id, overwrite: options.overwrite, signal, claimToken };
       const settling = { entries: page.entries.slice(0, settled), results: results.slice(0, settled) };
       const write = async () => settled === 0 || settlePage(deps.db, context, checkpoint, settling.entries, settling.results, state);
       if (!(await progress.settle(page.live, write))) return null;
@@ -136,11 +145,13 @@ interface PageContext {
   accountId: string;
   overwrite: boolean;
   signal: AbortSignal;
+  claimToken: string | undefined;
 }
 
 /**
  * Writes one page in one transaction, after checking under the job row's lock that the job is
- * still running: once a cancel has ended the row, nothing more is written. Advances `checkpoint`,
+ * still running and this run still holds its claim: once a cancel has ended the row, or another
+ * run has taken the job over, nothing more is written. Advances `checkpoint`,
  * noting the place before its first product left by the monthly quota (see {@link markQuota}).
  */
 async function settlePage(
@@ -152,7 +163,7 @@ async function settlePage(
   state: LookupState,
 ): Promise<boolean> {
   return withTransaction(db, async (client) => {
-    if (!(await lockProcessingJob(client, page.jobId))) return false;
+    if (!(await lockClaimedJob(client, page.jobId, page.claimToken))) return false;
     page.signal.throwIfAborted();
     const eans = entries.filter((entry) => entry.product).map((entry) => entry.ean);
     const current = new Map((await findProductsByEan(client, page.accountId, eans, 'lock')).map((p) => [p.ean, p]));

@@ -5,11 +5,11 @@ import { exportResultPath } from '../../shared/jobs/export-file.js';
 import { exportOptionsSchema } from '../../shared/jobs/export-options.js';
 import {
   finishJob,
-  lockProcessingJob,
   saveProgress,
   startJobAttempt,
   type JobOutcome,
 } from '../../shared/jobs/job-queries.js';
+import { lockClaimedJob } from '../../shared/jobs/run-claim-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { noteExportAttemptFile, saveExportResult } from './export-queries.js';
 import { refuseOverLimit, refuseWhenFull, type ExportStorageLimit } from './export-storage.js';
@@ -36,9 +36,10 @@ export interface ExportDeps {
  * noted on the job before it is written: if the process dies before it records or removes the
  * file, the periodic cleanup removes it once the job has ended. With a storage limit,
  * an export of an account whose stored files fill it is not run, and one whose file does not fit
- * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay.
+ * is not kept: the job fails with EXPORT_FAILED and the account's earlier results stay. Given the
+ * run's claim token (see withRunClaim), the file is recorded only while the run holds the claim.
  */
-export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSignal): Promise<JobOutcome | null> {
+export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSignal, claimToken?: string): Promise<JobOutcome | null> {
   const job = await startJobAttempt(deps.db, jobId);
   if (!job) return null;
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
@@ -91,7 +92,7 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
     await progressWrite;
   }
 
-  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, size, rows });
+  const outcome = await recordResult(deps, { jobId, accountId: job.account_id, resultPath, size, rows, claimToken });
   if (outcome === null) {
     // Cancelled (or finished by another delivery) while the file was being written.
     signal.throwIfAborted();
@@ -109,18 +110,19 @@ export async function runExport(deps: ExportDeps, jobId: string, signal: AbortSi
 /**
  * Records a written export file and `completed` in one transaction, or, past the account's storage
  * limit, the failure instead. Returns the outcome recorded, or null when the job had already
- * ended. The file is removed unless it was recorded as the job's result.
+ * ended or another run took its claim over (this run's worker was stopped past its lease, and the
+ * other run writes the file again). The file is removed unless it was recorded as the job's result.
  */
 async function recordResult(
   deps: ExportDeps,
-  result: { jobId: string; accountId: string; resultPath: string; size: number; rows: number },
+  result: { jobId: string; accountId: string; resultPath: string; size: number; rows: number; claimToken: string | undefined },
 ): Promise<JobOutcome | null> {
   const { jobId, rows, size } = result;
   const completed: JobOutcome = { status: 'completed', counts: { rowsTotal: rows, rowsProcessed: rows, rowsSucceeded: rows } };
   let recorded: JobOutcome | null = null;
   try {
     recorded = await withTransaction(deps.db, async (client) => {
-      if (!(await lockProcessingJob(client, jobId))) return null;
+      if (!(await lockClaimedJob(client, jobId, result.claimToken))) return null;
       const overLimit = deps.storageLimit && (await refuseOverLimit(client, result.accountId, size, deps.storageLimit));
       if (overLimit) return (await finishJob(client, jobId, overLimit)) ? overLimit : null;
       if (!(await saveExportResult(client, jobId, result.resultPath, size))) return null;
