@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../shared/db/pool.js';
 import { claimJobRun, releaseJobRun, renewJobRun } from '../shared/jobs/run-claim-queries.js';
+import { endStoppedRunSessions } from '../shared/jobs/run-sessions.js';
 import { delayDelivery, renewLease, type JobProcessor } from './job-processor.js';
 
 /** How long a delivery of a job that another run holds waits before it looks again (jittered). */
@@ -16,12 +17,14 @@ const HELD_RETRY_MS = 5_000;
  * lasts `leaseMs` and is renewed at a third of it while the run goes on; its token makes sure only
  * the run that holds it renews or releases it, and the processor's final write checks it (a run
  * whose claim was taken over commits nothing). A claim taken from a run whose lease ran out without
- * being released is a takeover: that run's worker died or stopped, and its database session may
- * still hold the job's locks (an import's processor then ends that session, see takeJobLock).
+ * being released is a takeover: that run's worker died or stopped, and its database sessions may
+ * still hold the job's locks in open transactions, the job's row among them, which the claim waits
+ * for: they are ended first (see endStoppedRunSessions).
  */
 export function withRunClaim(deps: { db: Db; leaseMs: number; logger: Logger }, processor: JobProcessor): JobProcessor {
   return async (context) => {
     const token = randomUUID();
+    await endStoppedRun(deps, context.jobId);
     const claim = await claimJobRun(deps.db, context.jobId, token, deps.leaseMs);
     // An ended or unknown job: the processor sees it is a duplicate delivery and does nothing.
     if (claim === 'not-processing') return processor(context);
@@ -37,4 +40,22 @@ export function withRunClaim(deps: { db: Db; leaseMs: number; logger: Logger }, 
       await releaseJobRun(deps.db, context.jobId, token).catch(() => {});
     }
   };
+}
+
+/**
+ * Ends the sessions still in a transaction of the job's previous run when its claim ran out
+ * unreleased (see endStoppedRunSessions), logging each; a session that cannot be ended (another
+ * role's) is waited for, as before.
+ */
+async function endStoppedRun(deps: { db: Db; logger: Logger }, jobId: string): Promise<void> {
+  try {
+    for (const { pid, ended } of await endStoppedRunSessions(deps.db, jobId)) {
+      deps.logger.warn(
+        { jobId, holderPid: pid, ended },
+        "ended a database session of the job's previous run (its worker stopped) still in a transaction: it is rolled back, this run does the job again",
+      );
+    }
+  } catch (error) {
+    deps.logger.warn({ err: error, jobId }, "could not end the database sessions of the job's previous run: waiting for them to end");
+  }
 }

@@ -5,7 +5,16 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loggerOptions } from '../../src/shared/logger.js';
 import { runImport } from '../../src/workers/import/run-import.js';
-import { catalogSnapshot, importDeps, jobRow, productsCsv, recoveryEan, spawnWorker, waitFor } from '../support/recovery-support.js';
+import {
+  catalogSnapshot,
+  importDeps,
+  jobRow,
+  productsCsv,
+  recoveryEan,
+  spawnWorker,
+  waitFor,
+  type WorkerChild,
+} from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -13,8 +22,9 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
  * open, idle in its transaction and holding the job's advisory lock, until
  * WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS (10 min). Here a second session of the test plays that
  * stopped run: it holds the job's lock (and a product of the file, uncommitted) in an open
- * transaction, and the job's claim ran out without being released. The last test stops a real
- * worker process.
+ * transaction, and the job's claim ran out without being released. The last tests stop a real
+ * worker process (SIGSTOP) at a known point: half-way through the file, and in the import's final
+ * transaction, which holds the job's row.
  */
 
 const ROWS = 20_000;
@@ -115,33 +125,97 @@ describe('a job taken over from a run whose worker stopped', () => {
   }, 60_000);
 
   it('completes, with exact counts, the import of a worker process stopped with SIGSTOP half-way, which changes nothing once it goes on', async () => {
-    const rows = 200_000;
+    const rows = 40_000;
     const account = await ctx.createAccount();
-    const stopped = spawnWorker({ ...ctx.env, LOG_LEVEL: 'info' });
-    let workers: ReturnType<TestContext['startWorkers']> | null = null;
-    try {
-      const id = await uploadFile(account.key, rows);
-      await waitFor('the stopped worker to have written part of the file', async () => {
-        const { rows: [job] } = await ctx.db.query<{ rows_processed: number }>('SELECT rows_processed FROM jobs WHERE id = $1', [id]);
-        return job!.rows_processed >= 20_000 ? true : undefined;
-      }, 60_000, 5);
-      stopped.process.kill('SIGSTOP');
-      workers = ctx.startWorkers();
-      const job = await ctx.waitForJob(account.key, id, 60_000);
-      expect(job, stopped.output()).toMatchObject({ status: 'completed', error_code: null });
-      expect(job.progress).toMatchObject({ rows_total: rows, rows_succeeded: rows, rows_created: rows, rows_failed: 0 });
-      expect(logLines().find((line) => line.level === 40 && line.jobId === id && typeof line.holderPid === 'number')).toMatchObject({ ended: true });
-      // The stopped worker goes on: its session is gone, and it writes nothing more.
-      stopped.process.kill('SIGCONT');
-      await waitFor('the resumed worker to find its session ended', async () => (/connection error|terminat/i.test(stopped.output()) ? true : undefined), 20_000);
-      expect((await ctx.get(account.key, `/v1/jobs/${id}`)).json()).toMatchObject({ status: 'completed', progress: job.progress });
-      expect(await catalogSnapshot(ctx.db, account.id)).toMatchObject({ count: rows, distinctEans: rows });
-    } finally {
-      stopped.process.kill('SIGCONT');
-      stopped.process.kill('SIGKILL');
-      await stopped.exited;
-      await workers?.close();
-      ctx.workers = null;
-    }
+    // The worker's import reaches the product half-way through the file and waits for it there.
+    const hold = { sql: `INSERT INTO products (account_id, ean, name) VALUES ($1, $2, 'held')`, params: [account.id, recoveryEan(rows / 2)] };
+    await expectTakeoverOfStoppedWorker(account, rows, hold);
+  }, 120_000);
+
+  it("completes the import of a worker process stopped with SIGSTOP in the import's final transaction, which holds the job's row", async () => {
+    const rows = 20_000;
+    const account = await ctx.createAccount();
+    // The import's commit marks the account's product search as behind (product_search_backlog),
+    // after it has locked the job's row: the worker stops there, with every row written.
+    const hold = { sql: `INSERT INTO product_search_backlog (account_id, since) VALUES ($1, now())`, params: [account.id] };
+    await expectTakeoverOfStoppedWorker(account, rows, hold, async (jobId) => {
+      const { rows: unlocked } = await ctx.db.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED', [jobId]);
+      expect(unlocked, "the stopped worker's session holds the job's row").toEqual([]);
+    });
   }, 120_000);
 });
+
+/** A write of the test's, in a transaction left open, that a worker's import reaches and waits for. */
+interface HeldWrite {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Runs the import of `rows` products in a worker process and stops it with SIGSTOP once its import
+ * waits for `hold`; `hold` is then rolled back, so the stopped worker's session ends its statement
+ * and stays idle in its transaction, as a worker stopped at that point leaves it. `whileStopped`
+ * checks that state. Then the in-process workers take the job over: the job completes with exact
+ * counts long before WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS, the stopped worker's session having
+ * been ended; and once the worker goes on it changes nothing.
+ */
+async function expectTakeoverOfStoppedWorker(
+  account: { id: string; key: string },
+  rows: number,
+  hold: HeldWrite,
+  whileStopped?: (jobId: string) => Promise<void>,
+): Promise<void> {
+  const stopped = spawnWorker({ ...ctx.env, LOG_LEVEL: 'info' });
+  let workers: ReturnType<TestContext['startWorkers']> | null = null;
+  try {
+    const { id, sessionPid } = await stopWorkerAtHeldWrite(stopped, account.key, rows, hold);
+    await whileStopped?.(id);
+    workers = ctx.startWorkers();
+    const job = await ctx.waitForJob(account.key, id, 60_000);
+    expect(job, stopped.output()).toMatchObject({ status: 'completed', error_code: null });
+    expect(job.progress).toMatchObject({ rows_total: rows, rows_succeeded: rows, rows_created: rows, rows_failed: 0 });
+    expect(logLines().find((line) => line.level === 40 && line.jobId === id && line.holderPid === sessionPid)).toMatchObject({ ended: true });
+    // The stopped worker goes on: its session is gone, and it writes nothing more.
+    stopped.process.kill('SIGCONT');
+    await waitFor('the resumed worker to find its session ended', async () => (/connection error|terminat/i.test(stopped.output()) ? true : undefined), 20_000);
+    expect((await ctx.get(account.key, `/v1/jobs/${id}`)).json()).toMatchObject({ status: 'completed', progress: job.progress });
+    expect(await catalogSnapshot(ctx.db, account.id)).toMatchObject({ count: rows, distinctEans: rows });
+  } finally {
+    stopped.process.kill('SIGCONT');
+    stopped.process.kill('SIGKILL');
+    await stopped.exited;
+    await workers?.close();
+    ctx.workers = null;
+  }
+}
+
+/**
+ * Uploads the file, waits for the worker process's import to wait for `hold`, stops the worker
+ * (SIGSTOP) and rolls `hold` back; returns once the worker's session, its statement done, is idle
+ * in its transaction.
+ */
+async function stopWorkerAtHeldWrite(worker: WorkerChild, key: string, rows: number, hold: HeldWrite): Promise<{ id: string; sessionPid: number }> {
+  const holder = new pg.Client({ connectionString: ctx.config.DATABASE_URL });
+  await holder.connect();
+  let held: { id: string; sessionPid: number };
+  try {
+    await holder.query('BEGIN');
+    await holder.query(hold.sql, hold.params);
+    const { rows: [holderRow] } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const id = await uploadFile(key, rows);
+    const sessionPid = await waitFor('the worker process to wait for the held write', async () => {
+      const waiting = await ctx.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [holderRow!.pid]);
+      return waiting.rows[0]?.pid;
+    }, 60_000);
+    worker.process.kill('SIGSTOP');
+    held = { id, sessionPid };
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    await holder.end();
+  }
+  await waitFor("the stopped worker's session to be idle in its transaction", async () => {
+    const { rows: [session] } = await ctx.db.query<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [held.sessionPid]);
+    return session?.state === 'idle in transaction' ? true : undefined;
+  }, 20_000);
+  return held;
+}

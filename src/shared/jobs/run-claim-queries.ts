@@ -1,4 +1,5 @@
 import type { Db, DbClient } from '../db/pool.js';
+import { markRunTransaction } from './run-sessions.js';
 
 /**
  * What a delivery found when it tried to claim its job's run: `taken-over` is a claim taken from a
@@ -72,9 +73,12 @@ export async function processingRunOf(db: Db, jobId: string, graceMs: number): P
  * Locks a job row for a run's final transaction and says whether the job is still `processing`
  * and, given the run's claim token, whether the run still holds the claim: a run whose claim
  * another delivery took over (its lease ran out while its worker was stopped) writes nothing, since
- * that delivery runs the job again. Without a token only the status counts.
+ * that delivery runs the job again. Without a token only the status counts. The transaction is
+ * marked as the run's first (see markRunTransaction): a worker stopped while it holds the row is
+ * ended by the delivery taking the job over, whose claim waits for the row.
  */
 export async function lockClaimedJob(client: DbClient, jobId: string, claimToken: string | undefined): Promise<boolean> {
+  await markRunTransaction(client, claimToken);
   const { rows } = await client.query<{ ours: boolean }>(
     `SELECT status = 'processing' AND ($2::uuid IS NULL OR run_claim_token IS NOT DISTINCT FROM $2::uuid) AS ours
        FROM jobs WHERE id = $1 FOR UPDATE`,

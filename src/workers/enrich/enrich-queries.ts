@@ -1,4 +1,5 @@
 import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js';
+import { markRunTransaction } from '../../shared/jobs/run-sessions.js';
 import { lockSearchShared, putSearchRows } from '../../shared/product/product-search.js';
 import type { LocalDerivations } from './derivations.js';
 import type { RowErrorCode } from '../../shared/jobs/row-error-codes.js';
@@ -58,12 +59,15 @@ export type TakeTargets = (client: DbClient, from: Checkpoint, isNew: boolean) =
  * The checkpoint of job `jobId`. The first attempt creates it and takes the job's products
  * (`take`, which returns how many it took after the checkpoint's place), so that `rows_total` is
  * known up front; both commit together, and a concurrent attempt waits for them. A checkpoint
- * whose products were never taken (written before migration 019) has the rest taken now.
+ * whose products were never taken (written before migration 019) has the rest taken now. The
+ * transaction is marked as the run's with claim `claimToken` (see markRunTransaction): a worker
+ * stopped in it is ended by the run taking the job over, which would otherwise wait for it.
  */
-export async function loadCheckpoint(db: Db, jobId: string, take: TakeTargets): Promise<Checkpoint> {
+export async function loadCheckpoint(db: Db, jobId: string, take: TakeTargets, claimToken?: string): Promise<Checkpoint> {
   const existing = await db.query<Checkpoint>('SELECT * FROM enrichment_checkpoints WHERE job_id = $1', [jobId]);
   if (existing.rows[0]?.targets_taken) return existing.rows[0];
   return withTransaction(db, async (client) => {
+    await markRunTransaction(client, claimToken);
     const created = await client.query(
       'INSERT INTO enrichment_checkpoints (job_id, rows_total) VALUES ($1, 0) ON CONFLICT (job_id) DO NOTHING',
       [jobId],

@@ -64,7 +64,7 @@ export async function runEnrichment(
   const options = enrichmentOptionsSchema.parse(job.options);
   const log = deps.logger.child({ jobId, accountId: job.account_id, attempt: job.attempts });
   const targets = enrichmentTargets(deps.db, job.account_id, jobId, options);
-  const checkpoint = await loadCheckpoint(deps.db, jobId, targets.take);
+  const checkpoint = await loadCheckpoint(deps.db, jobId, targets.take, claimToken);
   await clearOutcomesAfter(deps.db, jobId, checkpoint.position);
   await saveCheckpoint(deps.db, jobId, checkpoint);
   log.info({ options: { ...options, eans: options.eans?.length }, resumeAt: checkpoint.position }, 'enrichment started');

@@ -3,6 +3,7 @@ import { withTransaction, type Db, type DbClient } from '../../shared/db/pool.js
 import { finishJob, type JobOutcome } from '../../shared/jobs/job-queries.js';
 import type { ImportOptions } from '../../shared/jobs/import-options.js';
 import { lockClaimedJob, type HeldRunClaim } from '../../shared/jobs/run-claim-queries.js';
+import { markRunTransaction } from '../../shared/jobs/run-sessions.js';
 import { markSearchBacklog } from '../../shared/product/product-search.js';
 import { JOB_LOCK_SQL, takeJobLock } from './job-lock.js';
 import { publishReport } from './report-table.js';
@@ -71,14 +72,17 @@ export class ImportTransaction {
   ) {}
 
   /**
-   * Opens the attempt's transaction, waiting for any other attempt of the same job to end first
-   * (a run that took the job over ends the session of the run it took it from, see takeJobLock).
-   * Returns null (and holds nothing) when the job is no longer `processing`.
+   * Opens the attempt's transaction, marked as its run's (see markRunTransaction: a run that takes
+   * the job over ends it if this run's worker stops), waiting for any other attempt of the same job
+   * to end first (a run that took the job over ends the session of the run it took it from, see
+   * endStoppedRunSessions and takeJobLock). Returns null (and holds nothing) when the job is no
+   * longer `processing`.
    */
   static async begin(db: Db, jobId: string, accountId: string, run: ImportRun = {}): Promise<ImportTransaction | null> {
     const client = await db.connect();
     try {
       await client.query('BEGIN');
+      await markRunTransaction(client, run.claim?.token);
       await takeJobLock(db, client, jobId, { tookOver: run.claim?.tookOver ?? false, log: run.log });
       const { rows } = await client.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]);
       if (rows[0]?.status !== 'processing') {
@@ -132,6 +136,7 @@ export async function failImport(
   input: { jobId: string; reportTable: string; outcome: JobOutcome; claimToken?: string; addToReport?: (client: DbClient) => Promise<void> },
 ): Promise<boolean> {
   return withTransaction(db, async (client) => {
+    await markRunTransaction(client, input.claimToken);
     await client.query(JOB_LOCK_SQL, [input.jobId]);
     if (!(await lockClaimedJob(client, input.jobId, input.claimToken))) return false;
     await input.addToReport?.(client);

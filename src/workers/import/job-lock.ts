@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { endAdvisoryLockHoldersSql } from '../../shared/db/advisory-lock-holders.js';
 import type { Db, DbClient } from '../../shared/db/pool.js';
 
 /** The advisory lock key of a job (a bigint): attempts of one job run their transactions one at a time. */
@@ -7,20 +8,8 @@ const JOB_LOCK_KEY = `hashtextextended('import:' || $1, 0)`;
 /** Takes the job's lock in the transaction at hand, waiting for as long as another session holds it. */
 export const JOB_LOCK_SQL = `SELECT pg_advisory_xact_lock(${JOB_LOCK_KEY})`;
 
-/**
- * The sessions holding the job's lock, each ended with pg_terminate_backend. pg_locks shows a
- * lock on a bigint key with its high 32 bits in `classid`, its low 32 bits in `objid` and
- * `objsubid` 1 (2 is a lock on two int4 keys). The service's role may end its own role's sessions.
- */
-const END_JOB_LOCK_HOLDERS_SQL = `
-  WITH holders AS MATERIALIZED (
-    SELECT pid FROM pg_locks
-     WHERE locktype = 'advisory' AND granted AND objsubid = 1
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND classid = ((${JOB_LOCK_KEY} >> 32) & 4294967295)::oid
-       AND objid = (${JOB_LOCK_KEY} & 4294967295)::oid
-       AND pid <> pg_backend_pid())
-  SELECT pid, pg_terminate_backend(pid) AS ended FROM holders`;
+/** The sessions holding the job's lock, each ended with pg_terminate_backend. */
+const END_JOB_LOCK_HOLDERS_SQL = endAdvisoryLockHoldersSql(JOB_LOCK_KEY);
 
 /** How an import attempt takes its job's lock. */
 export interface JobLockTaking {
@@ -39,7 +28,9 @@ export interface JobLockTaking {
  * transaction may never commit anyway (its run no longer holds the claim, see lockClaimedJob), so
  * its session is ended: PostgreSQL rolls the transaction back whole, nothing of it is kept, and this
  * attempt imports the whole file from the stored upload. Handing the delivery back instead would
- * leave the session, and the job, stuck for those 10 minutes.
+ * leave the session, and the job, stuck for those 10 minutes. The takeover has usually ended that
+ * transaction already, as one of its run's (see endStoppedRunSessions); this ends one that was not
+ * marked as a run's (begun by a worker of an earlier version).
  */
 export async function takeJobLock(db: Db, client: DbClient, jobId: string, taking: JobLockTaking): Promise<void> {
   const { rows } = await client.query<{ taken: boolean }>(`SELECT pg_try_advisory_xact_lock(${JOB_LOCK_KEY}) AS taken`, [jobId]);
