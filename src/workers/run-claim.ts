@@ -34,7 +34,9 @@ export function withRunClaim(deps: { db: Db; leaseMs: number; logger: Logger }, 
     // A run whose claim another delivery took after its lease ran out leaves that claim alone.
     const stopRenewal = renewLease(deps.leaseMs, () => renewJobRun(deps.db, context.jobId, token, deps.leaseMs));
     try {
-      return await processor({ ...context, claim: { token, tookOver } });
+      // On the delivery's own context, which the layers inside fill in too (its account) for its log lines.
+      context.claim = { token, tookOver };
+      return await processor(context);
     } finally {
       stopRenewal();
       await releaseJobRun(deps.db, context.jobId, token).catch(() => {});
