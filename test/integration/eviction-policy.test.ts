@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkEvictionPolicy } from '../../src/shared/eviction-policy.js';
+import { checkEvictionPolicy, POLICY_ANSWER_TIMEOUT_MS } from '../../src/shared/eviction-policy.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 
 /** At start the service warns when Redis may evict queued jobs (issue: operators). */
@@ -32,6 +32,17 @@ describe('Redis eviction policy check', () => {
         message: "Redis maxmemory-policy is 'allkeys-lru': set it to 'noeviction' or queued jobs may be evicted",
       },
     ]);
+  });
+
+  it('gives up on a Redis that hangs after a while, so the reconciler passes that wait for it go on', async () => {
+    server.freeze();
+    try {
+      const started = Date.now();
+      await checkEvictionPolicy(redis, warnings() as never);
+      expect(Date.now() - started).toBeLessThan(POLICY_ANSWER_TIMEOUT_MS + 1_000);
+    } finally {
+      server.thaw();
+    }
   });
 
   it('says nothing with noeviction', async () => {
