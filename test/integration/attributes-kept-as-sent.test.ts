@@ -84,12 +84,12 @@ describe('a number attribute through the API', () => {
     expect(await attributesOf(account.id, ean)).toEqual({ int: 1 });
   });
 
-  it('stores a number a double holds, the same digits written as a string, and such numbers outside attributes as before', async () => {
+  it('stores a number a double holds, the same digits written as a string, and takes such numbers outside attributes as before (in the ignored derived)', async () => {
     const account = await ctx.createAccount();
     const ean = freshEan();
     const names = EXACT.map((_, index) => `n${index}`);
     const written = EXACT.map(([literal], index) => `"${names[index]}":${literal}`).join(',');
-    const body = `{"name":"Pen","unknown":[1e400,9007199254740993],"attributes":{${written},"s":"9007199254740993"}}`;
+    const body = `{"name":"Pen","derived":{"n":[1e400,9007199254740993]},"attributes":{${written},"s":"9007199254740993"}}`;
     const put = await sendRaw(account.key, 'PUT', `/v1/products/${ean}`, body);
     expect(put.statusCode, put.body).toBe(201);
     const expected = { ...Object.fromEntries(EXACT.map(([, value], index) => [names[index], value])), s: '9007199254740993' };
