@@ -10,14 +10,13 @@ import { unknownBodyFields } from '../unknown-body-fields.js';
 import { listProducts } from '../../shared/product/list-products.js';
 import { patchProduct } from '../../shared/product/patch-product.js';
 import { deleteProduct, insertProduct, productFinder, replaceProduct, type ProductResource } from '../../shared/product/product-queries.js';
-import { productResourceSchema } from '../../shared/product/resource-schema.js';
+import { PRODUCT_READ_ONLY_FIELDS, productResourceSchema } from '../../shared/product/resource-schema.js';
 import { ATTRIBUTE_COUNT_MESSAGE, tooManyAttributes } from '../../shared/product/attribute-rules.js';
 import { changedNumberMessage } from '../../shared/product/exact-numbers.js';
 import {
   CURRENCY_REQUIRED_MESSAGE,
   eanSchema,
   PRODUCT_FIELDS,
-  PRODUCT_READ_ONLY_FIELDS,
   productCreateBodySchema,
   productPatchBodySchema,
   productReplaceBodySchema,

@@ -35,3 +35,9 @@ export const productResourceSchema = z
   .meta({ id: 'Product' });
 
 export type ProductResource = z.infer<typeof productResourceSchema>;
+
+/**
+ * Fields of the product resource a client cannot write: a body may carry them (a product read and
+ * written back does), and they are ignored. Any other name the product does not have is refused.
+ */
+export const PRODUCT_READ_ONLY_FIELDS: readonly string[] = ['created_at', 'updated_at', 'derived'];

@@ -201,11 +201,6 @@ const fields = {
 
 /** The fields a product body may hold (each of its routes' bodies has them all). */
 export const PRODUCT_FIELDS: readonly string[] = Object.keys(fields);
-/**
- * Fields of the product resource a client cannot write: a body may carry them (a product read and
- * written back does), and they are ignored. Any other name is refused.
- */
-export const PRODUCT_READ_ONLY_FIELDS: readonly string[] = ['created_at', 'updated_at', 'derived'];
 const UNKNOWN_FIELDS = 'A name the product does not have is a 422 naming it (other names go in `attributes`); `created_at`, `updated_at` and `derived` are ignored, so a product read can be written back.';
 
 /** A product as written by a client; `null` clears an optional field. */
