@@ -199,10 +199,9 @@ const fields = {
   }),
 };
 
-/** The fields a product body may hold (each of its routes' bodies has them all). */
+/** The fields a product body may hold (each of its routes' bodies has them all); other names are refused. */
 export const PRODUCT_FIELDS: readonly string[] = Object.keys(fields);
 const UNKNOWN_FIELDS = 'A name the product does not have is a 422 naming it (other names go in `attributes`); `created_at`, `updated_at` and `derived` are ignored, so a product read can be written back.';
-
 /** A product as written by a client; `null` clears an optional field. */
 export const productInputSchema = z
   .object(fields)
