@@ -229,4 +229,20 @@ describe('the service on a Redis Cluster', () => {
     const job = await ctx.waitForJob(late.key, await startImport(late.key, 1, 500), 60_000);
     expect([job.status, job.progress.rows_created]).toEqual(['completed', 500]);
   }, 180_000);
+
+  it('reaches the promoted replica within seconds when the queue’s master hangs (SIGSTOP) instead of going down', async () => {
+    const account = await ctx.createAccount();
+    const { frozen, promoted, thaw } = await cluster.freeze(queuePrefix(ctx.config));
+    try {
+      expect(await cluster.masterOf(queuePrefix(ctx.config))).toBe(promoted);
+      // The frozen master sends neither MOVED nor a closed connection: only a slot map refresh finds the new one.
+      await expect.poll(async () => (await ctx.get(account.key, '/v1/jobs')).statusCode, { timeout: 15_000, interval: 250 }).toBe(200);
+      const job = await ctx.waitForJob(account.key, await startImport(account.key, 1, 500), 30_000);
+      expect([job.status, job.progress.rows_created, job.progress.rows_failed]).toEqual(['completed', 500, 0]);
+      expect(await productCount(account.id)).toBe(500);
+      expect(frozen).not.toBe(promoted);
+    } finally {
+      thaw();
+    }
+  }, 90_000);
 });

@@ -28,6 +28,12 @@ export interface PrivateRedisCluster {
    * becomes master. Resolves when every node agrees and the cluster is ok; returns the new master.
    */
   failover(key: string): Promise<number>;
+  /**
+   * Freezes (SIGSTOP) the master holding `key`'s slot, as a hung server or a paused VM: its TCP
+   * connections stay open but it answers nothing. Resolves once the other nodes have promoted its
+   * replica (after cluster-node-timeout) and see the cluster ok. Call `thaw` in a `finally`.
+   */
+  freeze(key: string): Promise<FrozenMaster>;
   /** How many keys matching `pattern` the node at `port` holds (asked directly, not through a client of the service). */
   keyCount(port: number, pattern: string): Promise<number>;
   /** CONFIG SET on the node at `port`. */
@@ -36,6 +42,14 @@ export interface PrivateRedisCluster {
   masters(): Promise<number[]>;
   /** Kills every node and removes the folder. */
   stop(): Promise<void>;
+}
+
+/** A master stopped by `freeze`, and the replica that took over its slots. */
+export interface FrozenMaster {
+  frozen: number;
+  promoted: number;
+  /** Resumes the frozen node (SIGCONT); it rejoins as a replica. Safe to call twice. */
+  thaw(): void;
 }
 
 /** Runs one command on the node at `port` with a short-lived client. */
@@ -125,8 +139,21 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     await stop();
     throw error;
   }
-  // The nodes still running (a test may have killed one).
-  const live = () => ports.filter((_, index) => children[index]!.exitCode === null && children[index]!.signalCode === null);
+  // Nodes stopped by `freeze`: asked nothing, as they would never answer.
+  const frozen = new Set<number>();
+  // The nodes still running and answering (a test may have killed or frozen one).
+  const live = () => ports.filter((port, index) => children[index]!.exitCode === null && children[index]!.signalCode === null && !frozen.has(port));
+  const replicaOf = async (master: number) => {
+    const nodes = await clusterNodes(master);
+    const masterId = nodes.find((node) => node.port === master)!.id;
+    const replica = nodes.find((node) => !node.master && node.masterId === masterId);
+    if (!replica) throw new Error(`master ${master} has no replica`);
+    return replica.port;
+  };
+  const untilMasterEverywhere = (port: number) => until(`node ${port} to be master on every node`, async () => {
+    const views = await Promise.all(live().map(async (node) => (await clusterNodes(node)).find((line) => line.port === port)?.master));
+    return views.every(Boolean) && (await Promise.all(live().map(clusterOk))).every(Boolean);
+  });
   const masterOf = async (key: string) => {
     const [port] = live();
     const slot = Number(await onNode(port!, (client) => client.call('CLUSTER', 'KEYSLOT', key)));
@@ -139,17 +166,28 @@ export async function startRedisCluster(): Promise<PrivateRedisCluster> {
     ports,
     masterOf,
     async failover(key) {
-      const oldMaster = await masterOf(key);
-      const nodes = await clusterNodes(oldMaster);
-      const masterId = nodes.find((node) => node.port === oldMaster)!.id;
-      const replica = nodes.find((node) => !node.master && node.masterId === masterId);
-      if (!replica) throw new Error(`master ${oldMaster} has no replica`);
-      await onNode(replica.port, (client) => client.call('CLUSTER', 'FAILOVER'));
-      await until('the replica to take over', async () => {
-        const views = await Promise.all(live().map(async (port) => (await clusterNodes(port)).find((node) => node.port === replica.port)?.master));
-        return views.every(Boolean) && (await Promise.all(live().map(clusterOk))).every(Boolean);
-      });
-      return replica.port;
+      const replica = await replicaOf(await masterOf(key));
+      await onNode(replica, (client) => client.call('CLUSTER', 'FAILOVER'));
+      await untilMasterEverywhere(replica);
+      return replica;
+    },
+    async freeze(key) {
+      const master = await masterOf(key);
+      const replica = await replicaOf(master);
+      const child = children[ports.indexOf(master)]!;
+      frozen.add(master);
+      child.kill('SIGSTOP');
+      const thaw = () => {
+        if (!frozen.delete(master)) return;
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+      };
+      try {
+        await untilMasterEverywhere(replica);
+      } catch (error) {
+        thaw();
+        throw error;
+      }
+      return { frozen: master, promoted: replica, thaw };
     },
     configSet: async (port, name, value) => {
       await onNode(port, (client) => client.config('SET', name, value));
