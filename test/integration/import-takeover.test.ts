@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/shared/logger.js';
 import { runImport } from '../../src/workers/import/run-import.js';
 import {
   catalogSnapshot,
@@ -15,6 +12,7 @@ import {
   waitFor,
   type WorkerChild,
 } from '../support/recovery-support.js';
+import { capturedLogs } from '../support/captured-logs.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -32,14 +30,10 @@ const ROWS = 20_000;
 const LEASES = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '2000' };
 
 let ctx: TestContext;
-let logged = '';
+const logs = capturedLogs();
 
 beforeAll(async () => {
-  const sink = new PassThrough();
-  sink.on('data', (chunk: Buffer) => {
-    logged += chunk.toString();
-  });
-  ctx = await createTestContext({ workers: false, env: LEASES, logger: pino(loggerOptions('info'), sink) });
+  ctx = await createTestContext({ workers: false, env: LEASES, logger: logs.logger });
 });
 afterAll(async () => ctx?.close());
 
@@ -57,7 +51,6 @@ async function stoppedRunSession(jobId: string, accountId: string): Promise<{ se
 }
 
 /** The log lines of the in-process workers so far. */
-const logLines = () => logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 
 /** Uploads the file; no worker runs yet, so the job waits in its queue. */
 async function uploadFile(key: string, rows = ROWS): Promise<string> {
@@ -86,7 +79,7 @@ describe('a job taken over from a run whose worker stopped', () => {
       expect(first.rows).toEqual([{ name: 'Taken 1' }]);
       // The stopped run's transaction can never commit: its session is gone.
       await expect(stopped.session.query('COMMIT')).rejects.toThrow();
-      expect(logLines().find((line) => line.level === 40 && line.holderPid === stopped.pid)).toMatchObject({ jobId: id, ended: true });
+      expect(logs.lines().find((line) => line.level === 40 && line.holderPid === stopped.pid)).toMatchObject({ jobId: id, ended: true });
     } finally {
       await stopped.session.end().catch(() => {});
       await workers.close();
@@ -174,7 +167,7 @@ async function expectTakeoverOfStoppedWorker(
     const job = await ctx.waitForJob(account.key, id, 60_000);
     expect(job, stopped.output()).toMatchObject({ status: 'completed', error_code: null });
     expect(job.progress).toMatchObject({ rows_total: rows, rows_succeeded: rows, rows_created: rows, rows_failed: 0 });
-    expect(logLines().find((line) => line.level === 40 && line.jobId === id && line.holderPid === sessionPid)).toMatchObject({ ended: true });
+    expect(logs.lines().find((line) => line.level === 40 && line.jobId === id && line.holderPid === sessionPid)).toMatchObject({ ended: true });
     // The stopped worker goes on: its session is gone, and it writes nothing more.
     stopped.process.kill('SIGCONT');
     await waitFor('the resumed worker to find its session ended', async () => (/connection error|terminat/i.test(stopped.output()) ? true : undefined), 20_000);
