@@ -163,7 +163,7 @@ function timeoutSignal(ms: number): { signal: AbortSignal; clear: () => void } {
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
-/** What an answer of the provider was, for the provider calls metric (the same reading as {@link ProviderClient.lookup}'s). */
+/** What an answer of the provider was: the provider calls metric counts it, and {@link ProviderClient.lookup} acts on it. */
 function callResult(status: number, body: AnswerBody, retryAfter: string | null, ean: string): ProviderCallResult {
   if (status >= 200 && status < 300) {
     if (!isObject(body.json)) return 'invalid';
@@ -231,25 +231,24 @@ export class ProviderClient {
       } finally {
         deadline.clear();
       }
-      this.options.onCall?.(callResult(status, body, retryAfter, ean));
+      const result = callResult(status, body, retryAfter, ean);
+      this.options.onCall?.(result);
       let reason: string;
-      if (status >= 200 && status < 300) {
-        const other = isObject(body.json) ? otherEan(body.json, ean) : null;
-        if (other !== null) return { kind: 'other_ean', ean: providerWords(other, this.options.apiKey) };
-        if (isObject(body.json)) return { kind: 'found', fields: mapProviderProduct(body.json, body.text) };
-        reason = `HTTP ${status}, but ${notAnObject(body)}`;
-      } else if (status === 404) return { kind: 'not_found' };
-      else if (status === 429) {
-        if (retryAfter === null || isQuotaBody(body)) return quotaOutcome(body, this.options.apiKey);
+      if (result === 'found') return { kind: 'found', fields: mapProviderProduct(body.json as Record<string, unknown>, body.text) };
+      if (result === 'other_ean') return { kind: 'other_ean', ean: providerWords(otherEan(body.json as Record<string, unknown>, ean)!, this.options.apiKey) };
+      if (result === 'not_found') return { kind: 'not_found' };
+      if (result === 'quota') return quotaOutcome(body, this.options.apiKey);
+      if (result === 'redirect') return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
+      if (result === 'refused') return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`, this.options.apiKey) };
+      if (result === 'rate_limited') {
         rateLimited += 1;
         if (rateLimited >= MAX_RATE_LIMITED_ANSWERS) return { kind: 'failed', attempts: rateLimited, reason: `HTTP 429 ${rateLimited} times in a row` };
         // A Retry-After it cannot read still says "later": the back-off stands in for it.
         const waitMs = retryAfterMs(retryAfter) ?? backoffMs(rateLimited, this.options.backoffBaseMs, this.capMs, this.random);
         await this.options.limiter.pause(Math.max(MIN_RATE_LIMIT_PAUSE_MS, waitMs));
         continue;
-      } else if (status >= 300 && status < 400) {
-        return { kind: 'refused', status, error: `HTTP ${status}: a redirect, which is not followed` };
-      } else if (status >= 400 && status < 500) return { kind: 'refused', status, error: errorOf(body, `HTTP ${status}`, this.options.apiKey) };
+      }
+      if (result === 'invalid') reason = `HTTP ${status}, but ${notAnObject(body)}`;
       else reason = `HTTP ${status}: ${errorOf(body, 'server error', this.options.apiKey)}`;
       attempts += 1;
       if (attempts >= this.maxAttempts) return { kind: 'failed', attempts, reason };
