@@ -11,19 +11,12 @@ export class RetryKeyTaken extends Error {
   }
 }
 
-/**
- * The job a retry with this Idempotency-Key ran again in the last 24 hours (migration 028), or
- * null; a key taken longer ago is released first, so it can be used again.
- */
+/** The job a retry with this Idempotency-Key ran again in the last 24 hours (migration 028), or null. */
 export async function jobRetriedWithKey(db: Db, accountId: string, key: string): Promise<string | null> {
-  await db.query(`DELETE FROM job_retry_keys WHERE account_id = $1 AND idempotency_key = $2 AND created_at < now() - interval '24 hours'`, [
-    accountId,
-    key,
-  ]);
-  const { rows } = await db.query<{ job_id: string }>('SELECT job_id FROM job_retry_keys WHERE account_id = $1 AND idempotency_key = $2', [
-    accountId,
-    key,
-  ]);
+  const { rows } = await db.query<{ job_id: string }>(
+    `SELECT job_id FROM job_retry_keys WHERE account_id = $1 AND idempotency_key = $2 AND created_at >= now() - interval '24 hours'`,
+    [accountId, key],
+  );
   return rows[0]?.job_id ?? null;
 }
 
@@ -32,6 +25,12 @@ export async function jobRetriedWithKey(db: Db, accountId: string, key: string):
  * concurrent retry holds is waited for, and once that one commits this throws {@link RetryKeyTaken}.
  */
 export async function takeRetryKey(client: DbClient, jobId: string, key: string): Promise<void> {
+  // A key taken more than 24 hours ago is free again.
+  await client.query(
+    `DELETE FROM job_retry_keys WHERE idempotency_key = $2 AND created_at < now() - interval '24 hours'
+       AND account_id = (SELECT account_id FROM jobs WHERE id = $1)`,
+    [jobId, key],
+  );
   const { rowCount } = await client.query(
     `INSERT INTO job_retry_keys (account_id, idempotency_key, job_id) SELECT account_id, $2, id FROM jobs WHERE id = $1
      ON CONFLICT DO NOTHING`,
