@@ -44,7 +44,7 @@ type ProcessingJob = { id: string; type: JobType; run: number };
  * with no run holding its claim, or having held it within `graceMs` (a run still going ends the
  * row itself). Otherwise left to a later pass. True when it was queued again.
  */
-async function requeueEndedJob(deps: ReconcilerDeps, job: ProcessingJob, ended: Job<QueuedJob> | undefined): Promise<boolean> {
+async function requeueUnendedRow(deps: ReconcilerDeps, job: ProcessingJob, ended: Job<QueuedJob> | undefined): Promise<boolean> {
   if (ended?.finishedOn !== undefined && Date.now() - ended.finishedOn < deps.graceMs) return false;
   const row = await processingRunOf(deps.db, job.id, deps.graceMs);
   if (!row || row.run !== job.run || row.claimedWithinGrace) return false;
@@ -65,7 +65,7 @@ async function requeueEndedJob(deps: ReconcilerDeps, job: ProcessingJob, ended: 
  *   job before it resets the row, and the failure is written only while the row is still in the
  *   run listed, so a retried job is never taken for one;
  * - one whose BullMQ job ended otherwise (completed, or failed without its data or in another
- *   run) is queued again once nothing can still end it (see {@link requeueEndedJob}).
+ *   run) is queued again once nothing can still end it (see {@link requeueUnendedRow}).
  */
 async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
   const requeued: string[] = [];
@@ -91,7 +91,7 @@ async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
       if (await failAfterAttempts(deps.db, job.type, endedRunOf(bullJob, job.id, job.run), deps.metrics)) failed.push(job.id);
       continue;
     }
-    if (await requeueEndedJob(deps, job, bullJob)) endedUnrun.push(job.id);
+    if (await requeueUnendedRow(deps, job, bullJob)) endedUnrun.push(job.id);
   }
   if (requeued.length > 0) deps.logger.warn({ jobIds: requeued }, 'jobs lost by the queue were queued again');
   if (partlyLost.length > 0) deps.logger.warn({ jobIds: partlyLost }, 'jobs whose queue entry Redis had partly lost were queued again');
