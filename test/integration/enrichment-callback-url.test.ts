@@ -103,8 +103,10 @@ describe("an enrichment's callback_url", () => {
     const deliveries = (await receiver.waitFor(before + 2)).slice(before);
     expect(deliveries.map((delivery) => delivery.url).sort()).toEqual(['/old?secret=old-s3cr3t', '/options-only?secret=old-s3cr3t']);
     for (const delivery of deliveries) expect(delivery.body).not.toContain('old-s3cr3t');
-    const { rows } = await ctx.db.query('SELECT callback_url, options, callback_delivered_at IS NOT NULL AS delivered FROM jobs WHERE id = ANY($1) ORDER BY callback_url', [ids]);
-    expect(rows).toEqual([
+    // The worker records a delivery once the receiver's answer is in, a moment after the receiver has it.
+    const recorded = async () =>
+      (await ctx.db.query('SELECT callback_url, options, callback_delivered_at IS NOT NULL AS delivered FROM jobs WHERE id = ANY($1) ORDER BY callback_url', [ids])).rows;
+    await expect.poll(recorded, { timeout: 10_000, interval: 50 }).toEqual([
       { callback_url: asWritten, options: { eans: null, filter: null, overwrite: false }, delivered: true },
       { callback_url: optionsOnly, options: { eans: null, filter: null, overwrite: false }, delivered: true },
     ]);
