@@ -29,10 +29,13 @@ export class OpenStreams {
     private readonly bounds: StreamBounds,
   ) {}
 
-  /** Counts the response of `reply` for the account until it closes; throws past a bound. */
-  open(accountId: string, reply: FastifyReply): void {
-    // The client left while the route was reading: its 'close' has come already, nothing to count.
-    if (reply.raw.destroyed) return;
+  /**
+   * Counts the response of `reply` for the account until it closes; throws past a bound. False when
+   * the client left while the route was reading: its 'close' has come already, so nothing would
+   * ever end what the route opened for it, and it must open nothing.
+   */
+  open(accountId: string, reply: FastifyReply): boolean {
+    if (reply.raw.destroyed) return false;
     const count = this.ofAccount.get(accountId) ?? 0;
     if (count >= this.bounds.perAccount) {
       throw rateLimitExceeded(
@@ -51,6 +54,7 @@ export class OpenStreams {
       if (left === 0) this.ofAccount.delete(accountId);
       else this.ofAccount.set(accountId, left);
     });
+    return true;
   }
 
   /** How many are open now. */

@@ -54,8 +54,9 @@ export function streamedRoute(app: FastifyInstance, route: StreamedRoute): void 
   const schema = { ...route.schema, params: jobParams };
   app.get<{ Params: { id: string } }>(route.url, { exposeHeadRoute: false, config: route.config, schema }, async (request, reply) => {
     const answer = await route.resolve(request, reply);
-    if (!answer.open) return headersOnly(reply, answer);
-    route.streams.open(accountIdOf(request), reply);
+    // A client gone already gets no body opened: a file, a report query or an event stream
+    // nobody would ever close.
+    if (!answer.open || !route.streams.open(accountIdOf(request), reply)) return headersOnly(reply, answer);
     const body = await answer.open(reply);
     return reply
       .code(answer.status ?? 200)

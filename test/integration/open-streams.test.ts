@@ -1,7 +1,10 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import Fastify from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpenStreams } from '../../src/api/open-streams.js';
+import { streamedRoute } from '../../src/api/streamed-route.js';
 import { spawnApi, type ApiChild } from '../support/api-process.js';
 import { baseUrlOf } from '../support/event-stream.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -109,6 +112,48 @@ describe('OpenStreams', () => {
       release();
       await routeDone;
       expect(streams.size).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('streamed routes', () => {
+  // An event stream opened for a client that had left kept its body, request and response in
+  // memory for good (about 14 KB each): some thousands of early disconnects ran the heap out.
+  it('open no body for a client that left while the route was reading', async () => {
+    const app = Fastify();
+    app.setValidatorCompiler(validatorCompiler);
+    app.addHook('onRequest', async (request) => {
+      (request as unknown as { principal: unknown }).principal = { kind: 'account', accountId: 'account' };
+    });
+    let release = () => {};
+    const lookup = new Promise<void>((resolve) => (release = resolve));
+    let answered = () => {};
+    const routeDone = new Promise<void>((resolve) => (answered = resolve));
+    let opened = 0;
+    streamedRoute(app, {
+      url: '/v1/jobs/:id/events',
+      config: {},
+      schema: {},
+      streams: new OpenStreams('event streams', { perAccount: 5, perProcess: 5 }),
+      resolve: async () => {
+        await lookup;
+        setTimeout(answered, 100);
+        return { headers: { 'content-type': 'text/event-stream' }, open: () => ((opened += 1), new PassThrough()) };
+      },
+    });
+    try {
+      const base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const request = httpRequest(`${base}/v1/jobs/some-job/events`, { agent: false });
+      request.on('error', () => {});
+      request.end();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      request.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      await routeDone;
+      expect(opened).toBe(0);
     } finally {
       await app.close();
     }

@@ -80,10 +80,8 @@ export function jobEventRoutes(app: FastifyInstance, deps: JobEventRouteDeps): v
           openStreams.add(body);
           // A stream that ended at once (the job is over) needs no watching.
           if (!body.writableEnded) body.once('close', deps.credentials.watch(key, (refusal) => stream.refuse(refusal)));
-          reply.raw.on('close', () => {
-            openStreams.delete(body);
-            body.destroy();
-          });
+          body.once('close', () => openStreams.delete(body));
+          reply.raw.on('close', () => body.destroy());
           return body;
         },
       };
