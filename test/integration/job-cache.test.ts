@@ -237,6 +237,24 @@ async function cacheReads(result: 'hit' | 'miss'): Promise<number> {
   return Number(line?.split(' ').pop());
 }
 
+describe('the job change listener', () => {
+  // An event stream that ends itself unsubscribes twice (its own end, then its body's close): the
+  // second call came after the job's next stream had subscribed and took that stream's
+  // subscription away, so it heard no more changes.
+  it("keeps a new subscriber's notifications when an earlier subscriber of the job unsubscribes twice", async () => {
+    const { jobId } = await queuedJob();
+    const listener = createJobChangeListener(ctx.config.DATABASE_URL, ctx.app.log);
+    listeners.push(listener);
+    const stopFirst = await listener.subscribe(jobId, () => {});
+    stopFirst();
+    let heard = 0;
+    await listener.subscribe(jobId, () => (heard += 1));
+    stopFirst();
+    await startJobAttempt(ctx.db, jobId);
+    await expect.poll(() => heard, { timeout: 5_000 }).toBeGreaterThan(0);
+  });
+});
+
 describe('GET /v1/jobs/{id} with the cache', () => {
   it('shows a cancel made through the API at once, however often the job was polled before', async () => {
     await Promise.all(listeners.splice(0).map((listener) => listener.close()));

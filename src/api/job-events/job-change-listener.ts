@@ -137,9 +137,11 @@ export function createJobChangeListener(databaseUrl: string, logger: FastifyBase
       callbacks.add(onChange);
       subscribers.set(jobId, callbacks);
       await connect();
+      // Idempotent, and it removes only its own set: a second call after the job's last subscriber
+      // left and a new stream subscribed must not take the new stream's subscription away.
       return () => {
         callbacks.delete(onChange);
-        if (callbacks.size === 0) subscribers.delete(jobId);
+        if (callbacks.size === 0 && subscribers.get(jobId) === callbacks) subscribers.delete(jobId);
       };
     },
     async watch(watcher) {
