@@ -38,6 +38,7 @@ import { limitPipelinedRequests } from './pipelined-requests.js';
 import { ApiShutdown, registerShutdownAnswers } from './api-shutdown.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerDashboard } from './dashboard.js';
+import { clearQueuePauses, recordQueuePauses } from '../shared/jobs/queue-pause-queries.js';
 import { ExportScheduler } from '../shared/schedules/export-scheduler.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { adminQueueRoutes } from './routes/admin-queues.js';
@@ -176,6 +177,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     adminApiKey: deps.config.ADMIN_API_KEY,
     retryJob: (id) => retryJobForOperator(jobControl, id),
     cancelJob: (id) => cancelJobForOperator(jobControl, id, app.log),
+    pauses: { record: (queues) => recordQueuePauses(deps.db, queues), clear: (queues) => clearQueuePauses(deps.db, queues) },
     attempts,
   });
 

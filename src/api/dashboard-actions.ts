@@ -43,8 +43,8 @@ const REFUSALS = {
  * that would retry or remove a job without its row (its row says what the job is: a BullMQ job
  * removed while its row says `processing` is queued again by the reconciler and runs), and those
  * that would make BullMQ jobs the rows do not know of, or hold the queue's jobs back in a way the
- * workers take for a fault. Every other action (promote, pause, a job's delay or priority) is
- * Bull Board's.
+ * workers take for a fault. Every other action (promote, a job's delay or priority) is Bull
+ * Board's; its pause and resume go through the adapter, which records them (JobRowQueueAdapter.pause).
  */
 const JOB_ROW_ACTIONS: Record<string, JobRowAction> = {
   // Bull Board's own retries a page with Promise.all, so one refused job would fail the request
@@ -69,10 +69,37 @@ const JOB_ROW_ACTIONS: Record<string, JobRowAction> = {
   'put /api/queues/:queueName/rate-limit': refused(REFUSALS.rateLimit),
 };
 
-/** Bull Board's API routes with the actions of job-row queues answered by {@link JOB_ROW_ACTIONS}. */
+/**
+ * Pause all and Resume all, done first on each job-row queue's record of the operator's pause (see
+ * JobRowQueueAdapter.pause), then by Bull Board. Bull Board's pauses only the queues Redis says
+ * are running and resumes only those it says are paused: after Redis lost a pause, its Resume all
+ * would leave the record, and the reconciler would pause the queue again.
+ */
+const ALL_QUEUE_ACTIONS: Record<string, (queue: JobRowQueueAdapter) => Promise<void>> = {
+  'put /api/queues/pause': (queue) => queue.recordPause(),
+  'put /api/queues/resume': (queue) => queue.clearPause(),
+};
+
+/** `route` with `action` done on every job-row queue before Bull Board's handler. */
+function onEveryJobRowQueue(route: BullBoardRoutes[number], action: (queue: JobRowQueueAdapter) => Promise<void>): BullBoardRoutes[number] {
+  const handler: BullBoardHandler = async (request) => {
+    const queues: unknown[] = [...(request?.queues.values() ?? [])];
+    for (const queue of queues) if (queue instanceof JobRowQueueAdapter) await action(queue);
+    return route.handler(request);
+  };
+  return { ...route, handler };
+}
+
+/**
+ * Bull Board's API routes with the actions of job-row queues answered by {@link JOB_ROW_ACTIONS},
+ * and {@link ALL_QUEUE_ACTIONS} recorded on them.
+ */
 export function withJobRowActions(routes: BullBoardRoutes): BullBoardRoutes {
   return routes.map((route) => {
-    const action = JOB_ROW_ACTIONS[`${String(route.method)} ${String(route.route)}`];
+    const key = `${String(route.method)} ${String(route.route)}`;
+    const allQueues = ALL_QUEUE_ACTIONS[key];
+    if (allQueues) return onEveryJobRowQueue(route, allQueues);
+    const action = JOB_ROW_ACTIONS[key];
     if (!action) return route;
     const handler: BullBoardHandler = async (request) => {
       // Typed through @bull-board/fastify's own copy of Bull Board's types, which do not meet ours.

@@ -11,10 +11,22 @@ export type OperatorJobRetry = (id: string) => Promise<unknown>;
  */
 export type OperatorJobCancel = (id: string) => Promise<boolean>;
 
-/** The row operations a job-row queue's dashboard actions go through. */
+/**
+ * Where the dashboard's pauses are kept besides Redis (PostgreSQL, see migration 032): BullMQ's
+ * pause lives in Redis alone, and a Redis that loses its data would let the queue run.
+ */
+export interface QueuePauseRecord {
+  /** Records that the operator paused the queues named (BullMQ queue names). */
+  record(queues: readonly string[]): Promise<void>;
+  /** Forgets the pauses of the queues named (a Resume). */
+  clear(queues: readonly string[]): Promise<void>;
+}
+
+/** The row operations a job-row queue's dashboard actions go through, and where its pauses are kept. */
 export interface JobRowControl {
   retryRow: OperatorJobRetry;
   cancelRow: OperatorJobCancel;
+  pauses: QueuePauseRecord;
 }
 
 type RetryState = 'completed' | 'failed';
@@ -82,6 +94,35 @@ export class JobRowQueueAdapter extends BullMQAdapter {
     private readonly control: JobRowControl,
   ) {
     super(queue);
+  }
+
+  /**
+   * The dashboard's Pause (of this queue, or of all): recorded in PostgreSQL before Redis pauses
+   * the queue, so that the reconciler pauses it again if Redis loses the pause (see
+   * restoreQueuePauses). A pause that Redis then fails to take is taken by the next pass.
+   */
+  override async pause(): Promise<void> {
+    await this.recordPause();
+    await super.pause();
+  }
+
+  /**
+   * The dashboard's Resume: the record goes first, so no reconciler pass pauses the queue again
+   * after Redis resumed it (a pass under way finishes first: it holds the record).
+   */
+  override async resume(): Promise<void> {
+    await this.clearPause();
+    await super.resume();
+  }
+
+  /** Records the queue as paused by the operator, without pausing it in Redis. */
+  recordPause(): Promise<void> {
+    return this.control.pauses.record([this.getQueueName()]);
+  }
+
+  /** Forgets the operator's pause of the queue, without resuming it in Redis. */
+  clearPause(): Promise<void> {
+    return this.control.pauses.clear([this.getQueueName()]);
   }
 
   override async getJob(id: string): Promise<Job | undefined> {

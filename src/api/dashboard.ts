@@ -10,7 +10,7 @@ import { sendError } from '../shared/http/error-envelope.js';
 import type { CredentialAttempts } from '../shared/http/credential-attempts.js';
 import { credentialDigest, sameDigest } from '../shared/accounts/api-keys.js';
 import { withJobRowActions } from './dashboard-actions.js';
-import { JobRowQueueAdapter, type OperatorJobCancel, type OperatorJobRetry } from './dashboard-queue-adapter.js';
+import { JobRowQueueAdapter, type OperatorJobCancel, type OperatorJobRetry, type QueuePauseRecord } from './dashboard-queue-adapter.js';
 
 /** Where the queue dashboard is served (API.md §2). */
 export const DASHBOARD_PATH = '/admin/queues';
@@ -121,7 +121,7 @@ async function checkPassword(
  * address like API keys ({@link checkPassword}). Its routes stay out of the OpenAPI document. Its
  * retry runs the job row again through `retryJob`, the path of POST /v1/jobs/{id}/retry; its
  * removal of a job whose row is processing cancels it through `cancelJob`, the path of POST
- * /v1/jobs/{id}/cancel.
+ * /v1/jobs/{id}/cancel; its Pause and Resume are kept in `pauses` too, for the reconciler.
  */
 export async function registerDashboard(
   app: FastifyInstance,
@@ -133,6 +133,8 @@ export async function registerDashboard(
     retryJob: OperatorJobRetry;
     /** Cancels a job whose row is processing, for the dashboard's Remove, Clean and Empty. */
     cancelJob: OperatorJobCancel;
+    /** Keeps the dashboard's pauses where a loss of Redis's data does not take them. */
+    pauses: QueuePauseRecord;
     attempts: CredentialAttempts;
   },
 ): Promise<void> {
@@ -141,7 +143,7 @@ export async function registerDashboard(
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: [
-      ...JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), { retryRow: deps.retryJob, cancelRow: deps.cancelJob })),
+      ...JOB_TYPES.map((type) => new JobRowQueueAdapter(deps.queues.queue(type), { retryRow: deps.retryJob, cancelRow: deps.cancelJob, pauses: deps.pauses })),
       new BullMQAdapter(deps.scheduleTicks, { readOnlyMode: true, description: 'Export schedule ticks: the job each started, or why it was skipped' }),
     ],
     // @bull-board/fastify ships its own copy of @bull-board/api's types; the runtime contract is the same.

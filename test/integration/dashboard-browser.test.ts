@@ -74,7 +74,7 @@ describe('the queue dashboard at /admin/queues', () => {
     const app = Fastify();
     await app.register(swagger, { openapi: { info: { title: 'probe', version: '1' } } });
     const ticks = new ExportScheduler(ctx.redis, ctx.config);
-    await registerDashboard(app, { queues: ctx.queues, scheduleTicks: ticks.queue, adminApiKey: ADMIN_KEY, retryJob: async () => null, cancelJob: async () => false, attempts: { admit: async () => {}, passed: () => {}, failed: async () => {} } });
+    await registerDashboard(app, { queues: ctx.queues, scheduleTicks: ticks.queue, adminApiKey: ADMIN_KEY, retryJob: async () => null, cancelJob: async () => false, pauses: { record: async () => {}, clear: async () => {} }, attempts: { admit: async () => {}, passed: () => {}, failed: async () => {} } });
     app.get('/visible', async () => 'ok');
     await app.ready();
     const paths = Object.keys(app.swagger().paths ?? {});
