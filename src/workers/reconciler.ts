@@ -10,6 +10,7 @@ import type { JobQueues, QueuedJob, RedisConnection } from '../shared/queues.js'
 import { restoreExportSchedules, type RestoreSchedulesDeps } from './export/restore-schedules.js';
 import { endedRunOf, failAfterAttempts } from './failed-job.js';
 import { lostItsData, replaceQueuedJob } from './lost-jobs.js';
+import { restoreQueuePauses } from './queue-pauses.js';
 import type { CatchUpRunner } from './search/catch-up-runner.js';
 
 export interface ReconcilerDeps {
@@ -52,7 +53,9 @@ async function requeueUnendedRow(deps: ReconcilerDeps, job: ProcessingJob, ended
 }
 
 /**
- * One pass over the jobs that PostgreSQL says are `processing`:
+ * One pass over the jobs that PostgreSQL says are `processing`, once the queues paused from the
+ * dashboard are paused again where Redis lost their pause ({@link restoreQueuePauses}; if that
+ * fails, the pass queues nothing, or an operator's held-back jobs would run):
  * - one that its BullMQ queue does not have (Redis flushed, or restarted without persistence; or
  *   accepted by an API process that stopped, or gave up, before queueing it) is queued under its
  *   own id. Safe from several processes at once and against a job being accepted right now:
@@ -68,6 +71,7 @@ async function requeueUnendedRow(deps: ReconcilerDeps, job: ProcessingJob, ended
  *   run) is queued again once nothing can still end it (see {@link requeueUnendedRow}).
  */
 async function reconcileOnce(deps: ReconcilerDeps): Promise<void> {
+  await restoreQueuePauses(deps);
   const requeued: string[] = [];
   const partlyLost: string[] = [];
   const endedUnrun: string[] = [];
