@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_TYPES, type JobType } from '../../src/shared/jobs/job-row.js';
+import { queuePrefix, QUEUE_NAMES } from '../../src/shared/queues.js';
+import { deleteKeys } from '../../src/shared/redis-connection.js';
+import { capturedLogs } from '../support/captured-logs.js';
+import { jobRow, waitFor } from '../support/recovery-support.js';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
+
+/**
+ * A queue paused from the dashboard stays paused when Redis loses its data (FLUSHALL, a restart
+ * without persistence, a failover to an empty replica): PostgreSQL keeps the pause, and the
+ * reconciler pauses the queue again before it queues the lost jobs again. The loss is simulated
+ * by deleting this file's queue keys alone (the Redis is shared).
+ */
+const logs = capturedLogs('info');
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext({ workers: false, env: { RECONCILE_INTERVAL_MS: '1000' }, logger: logs.logger });
+});
+afterAll(async () => ctx?.close());
+
+const operator = `Basic ${Buffer.from(`ops:${ADMIN_KEY}`).toString('base64')}`;
+
+/** Bull Board's own API, as its buttons call it: `/pause`, `/resume`, `/imports/pause`… */
+async function dashboard(path: string): Promise<void> {
+  const response = await ctx.app.inject({ method: 'PUT', url: `/admin/queues/api/queues${path}`, headers: { authorization: operator } });
+  expect(response.statusCode, response.body).toBe(200);
+}
+
+/** Everything Redis holds of this file's queues goes, as in a FLUSHALL. */
+async function loseRedisData(): Promise<void> {
+  expect(await deleteKeys(ctx.redis, `${queuePrefix(ctx.config)}:*`)).toBeGreaterThan(0);
+}
+
+const isPaused = (type: JobType) => ctx.queues.queue(type).isPaused();
+
+/** Uploads a two-product import; resolves with its id once it waits in its queue. */
+async function queuedImport(key: string): Promise<string> {
+  const response = await ctx.upload(key, 'ean,name\n4006381333931,Ballpoint pen\n4006381333948,Pencil\n');
+  expect(response.statusCode, response.body).toBe(202);
+  const { id } = response.json<{ id: string }>();
+  await waitFor(`${id} to wait`, async () => ((await ctx.queues.queue('import').getJobState(id)) === 'waiting' ? true : undefined));
+  return id;
+}
+
+/** The queues named in the reconciler's "paused again" lines so far. */
+const pausedAgain = () => logs.lines().filter((line) => line.msg === 'queue paused again: Redis had lost its pause').map((line) => line.queue);
+
+/** Runs `body` with the service's workers (and their reconciler) started, and stops them after. */
+async function withWorkers<T>(body: () => Promise<T>): Promise<T> {
+  const workers = ctx.startWorkers();
+  try {
+    return await body();
+  } finally {
+    await workers.close();
+    ctx.workers = null;
+  }
+}
+
+/** Long enough for two more reconciler passes (RECONCILE_INTERVAL_MS is 1 s here). */
+const twoPasses = () => new Promise((resolve) => setTimeout(resolve, 2_500));
+
+describe('a queue paused from the dashboard, after Redis lost its data', () => {
+  it('is paused again before its lost jobs are queued again: the import waits instead of running, and runs on Resume', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    await dashboard('/imports/pause');
+    const id = await queuedImport(account.key);
+    await loseRedisData();
+    expect(await isPaused('import')).toBe(false);
+    expect(await ctx.queues.queue('import').getJobState(id)).toBe('unknown');
+    logs.clear();
+
+    await withWorkers(async () => {
+      await waitFor('the import to be queued again', async () => ((await ctx.queues.queue('import').getJobState(id)) === 'waiting' ? true : undefined), 10_000);
+      expect(await isPaused('import')).toBe(true);
+      expect(pausedAgain()).toEqual(['imports']);
+      await twoPasses();
+      expect(await ctx.queues.queue('import').getJobState(id)).toBe('waiting');
+      expect(await jobRow(ctx.db, id)).toMatchObject({ status: 'processing', attempts: 0, started_at: null });
+      expect(pausedAgain()).toEqual(['imports']);
+
+      await dashboard('/imports/resume');
+      expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+    });
+  });
+
+  it('is not paused again once resumed from the dashboard', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    await dashboard('/imports/pause');
+    await dashboard('/imports/resume');
+    const id = await queuedImport(account.key);
+    await loseRedisData();
+    logs.clear();
+
+    await withWorkers(async () => {
+      expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
+      expect(await isPaused('import')).toBe(false);
+      expect(pausedAgain()).toEqual([]);
+    });
+  });
+
+  it('keeps Pause all and Resume all the same way', { timeout: 60_000 }, async () => {
+    await dashboard('/pause');
+    await loseRedisData();
+    logs.clear();
+
+    await withWorkers(async () => {
+      await waitFor('every queue to be paused again', async () => ((await Promise.all(JOB_TYPES.map(isPaused))).every(Boolean) ? true : undefined), 10_000);
+      expect(pausedAgain().sort()).toEqual(Object.values(QUEUE_NAMES).sort());
+
+      // Resume all clears every pause, even of a queue that Redis says is not paused.
+      await ctx.queues.queue('export').resume();
+      await dashboard('/resume');
+      expect(await Promise.all(JOB_TYPES.map(isPaused))).toEqual(JOB_TYPES.map(() => false));
+      await deleteKeys(ctx.redis, `${queuePrefix(ctx.config)}:*`);
+      logs.clear();
+      await twoPasses();
+      expect(await Promise.all(JOB_TYPES.map(isPaused))).toEqual(JOB_TYPES.map(() => false));
+      expect(pausedAgain()).toEqual([]);
+    });
+  });
+});
