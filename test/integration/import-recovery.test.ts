@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { mkdir, rename, rmdir } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResource } from '../../src/shared/jobs/job-row.js';
 import {
@@ -192,17 +192,21 @@ describe('import recovery', () => {
   it('an I/O error is retried after a back-off, and the retry imports every row once', { timeout: 60_000 }, async () => {
     const account = await ctx.createAccount();
     const id = await upload(account.key, productsCsv(0, 3_000, 'Retried'));
-    // Over 64 KiB, so a file in the data folder. The stored upload is unreadable for the first attempt (ENOENT), then back.
+    // Over 64 KiB, so a file in the data folder. The stored upload is unreadable for the first
+    // attempt (a folder in its place: EISDIR), then back. A missing upload (ENOENT) would not be
+    // retried: see import-missing-upload.test.ts.
     const stored = ctx.uploads.absolute((await jobRow(ctx.db, id)).input_path!);
     await rename(stored, `${stored}.away`);
+    await mkdir(stored);
     ctx.startWorkers();
     const first = await waitFor('the first attempt to fail', async () => {
       const bull = (await ctx.queues.queue('import').getJob(id))!;
       return bull.attemptsMade === 1 && (await bull.getState()) === 'delayed' ? bull : undefined;
     });
-    expect(first.failedReason).toMatch(/ENOENT/);
+    expect(first.failedReason).toBe('The file storage is unavailable; try again shortly.');
     expect(await jobRow(ctx.db, id)).toMatchObject({ status: 'processing', attempts: 1 });
     expect(await stagingTablesOf(ctx.db, id)).toEqual([]);
+    await rmdir(stored);
     await rename(`${stored}.away`, stored);
 
     const done = await ctx.waitForJob(account.key, id, 30_000);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -64,8 +64,9 @@ async function importThrough(key: string, csv: string | Buffer, query: Record<st
 }
 
 /**
- * Queues an import whose stored file is gone before a worker reads it, on every attempt, so that
- * its attempts run out; `beforeRun(id)` runs while it is still held in the paused queue.
+ * Queues an import whose stored file cannot be read (a folder in its place: EISDIR, an I/O failure
+ * retried, where a missing file fails at once), on every attempt, so that its attempts run out;
+ * `beforeRun(id)` runs while it is still held in the paused queue.
  */
 async function importWithoutInput(key: string, beforeRun: (id: string) => Promise<void> = async () => {}): Promise<string> {
   const queue = ctx.queues.queue('import');
@@ -76,6 +77,7 @@ async function importWithoutInput(key: string, beforeRun: (id: string) => Promis
   const id = response.json<{ id: string }>().id;
   const { rows } = await ctx.db.query<{ input_path: string }>('SELECT input_path FROM jobs WHERE id = $1', [id]);
   await rm(join(dataDir, rows[0]!.input_path));
+  await mkdir(join(dataDir, rows[0]!.input_path));
   await beforeRun(id);
   await queue.resume();
   return id;

@@ -4,8 +4,10 @@ import { startJobAttempt, type JobOutcome } from '../../shared/jobs/job-queries.
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import type { HeldRunClaim } from '../../shared/jobs/run-claim-queries.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
+import { isMissingFile } from '../../shared/storage/storage-errors.js';
 import { finalizeImport } from './finalize.js';
 import { ImportWriter } from './import-writer.js';
+import { failLostUpload } from './lost-upload.js';
 import { readFile } from './read-file.js';
 import { createReportTable, dropLeftoverReportTables, dropReportTable, reportTableFor } from './report-table.js';
 
@@ -29,7 +31,8 @@ export interface ImportDeps {
  * Runs one attempt of import job `jobId`: read and merge the file in one transaction, then commit
  * or roll back with the outcome. Returns the outcome, or null when the job had already ended (a
  * duplicate delivery). Throws on I/O failures; the transaction is then rolled back by PostgreSQL,
- * the job stays `processing`, and the next attempt starts again from the stored upload. `claim` is
+ * the job stays `processing`, and the next attempt starts again from the stored upload. An upload
+ * missing from storage is no such failure: the job fails at once (see failLostUpload). `claim` is
  * the run's claim on the job (see withRunClaim): the attempt records its outcome only while its
  * run holds it.
  */
@@ -78,7 +81,13 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
       return outcome;
     } catch (error) {
       writer.release(error);
-      throw error;
+      if (!isMissingFile(error)) throw error;
+      // Not an I/O failure to retry: the upload is gone (lost data, or a worker whose DATA_DIR or
+      // bucket is not the API's). An operator must hear of it; the client is told to upload again.
+      log.error({ path: job.input_path, store: deps.uploads.kind }, 'import upload missing from storage');
+      const outcome = await failLostUpload(deps.db, jobId, claim?.token);
+      ended = true;
+      return outcome;
     }
   } finally {
     // Once the job has ended, this attempt's table and those of earlier attempts that crashed
