@@ -167,7 +167,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const jobChanges = createJobChangeListener(deps.config.DATABASE_URL, app.log);
   app.addHook('onClose', () => jobChanges.close());
   const jobCache = createJobCache(jobChanges, deps.config.JOB_CACHE_TTL_MS, metrics.jobCacheReads);
-  const jobControl = { db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache };
+  // Small uploads are kept in PostgreSQL with their job rows (the rows.csv download reads them too).
+  const uploads = withInlineUploads(deps.db, deps.uploads);
+  const uploadRetention = { days: deps.config.UPLOAD_RETENTION_DAYS, clock };
+  const jobControl = {
+    db: deps.db, queues: deps.queues, redis: deps.redis, cancelChannel: cancelChannel(deps.config), jobCache, uploads, uploadRetention,
+  };
   // The export schedules' queue: their routes register ticks on it, the dashboard shows them.
   const scheduleTicks = new ExportScheduler(deps.redis, deps.config, deps.logger);
   app.addHook('onClose', () => scheduleTicks.close());
@@ -175,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     scheduleTicks: scheduleTicks.queue,
     adminApiKey: deps.config.ADMIN_API_KEY,
-    retryJob: (id) => retryJobForOperator(jobControl, id),
+    retryJob: (id) => retryJobForOperator(jobControl, id, app.log),
     cancelJob: (id) => cancelJobForOperator(jobControl, id, app.log),
     pauses: { record: (queues) => recordQueuePauses(deps.db, queues), clear: (queues) => clearQueuePauses(deps.db, queues) },
     attempts,
@@ -207,8 +212,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { acceptJob, drain } = createJobAcceptor({ db: deps.db, queues: deps.queues, logger: app.log });
   // Before the owner closes the queues: the jobs accepted last are queued, or left to the reconciler.
   app.addHook('onClose', drain);
-  // Small uploads are kept in PostgreSQL with their job rows (the rows.csv download reads them too).
-  const uploads = withInlineUploads(deps.db, deps.uploads);
   importRoutes(app, {
     db: deps.db,
     queues: deps.queues,
@@ -222,7 +225,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const recordLimits = { maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES, maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES };
   jobRoutes(app, { db: deps.db, jobCache, downloads, uploads, limits: recordLimits });
   importProfileRoutes(app, { db: deps.db });
-  jobRowsCsvRoutes(app, { db: deps.db, uploads, downloads, ...recordLimits });
+  jobRowsCsvRoutes(app, { db: deps.db, uploads, downloads, uploadRetention, ...recordLimits });
   const heartbeatMs = deps.config.JOB_EVENTS_HEARTBEAT_SECONDS * 1000;
   const timings = { heartbeatMs, countsIntervalMs: 1_000, fallbackPollMs: 1_000 };
   const streams = new OpenStreams('event streams', { perAccount: deps.config.JOB_EVENTS_MAX_STREAMS_PER_ACCOUNT, perProcess: deps.config.JOB_EVENTS_MAX_STREAMS });

@@ -1,11 +1,14 @@
 import type { Queue } from 'bullmq';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import { resetJobForRetry } from '../shared/jobs/job-control-queries.js';
 import { findJobOfAnyAccount } from '../shared/jobs/job-queries.js';
 import type { JobRow } from '../shared/jobs/job-row.js';
 import type { JobQueues, QueuedJob } from '../shared/queues.js';
 import { jobRetriedWithKey } from '../shared/jobs/retry-keys.js';
+import type { FileStore } from '../shared/storage/file-store.js';
 import { AppError, idempotencyKeyReused } from './errors.js';
+import { uploadExpired, uploadIsStored, type UploadRetention } from './lost-upload.js';
 
 /** How long a retry waits for the job's last delivery to let go of its BullMQ job. */
 const DELIVERY_END_WAIT_MS = 3_000;
@@ -27,8 +30,8 @@ async function removeFinishedDelivery(queue: Queue<QueuedJob>, id: string): Prom
 
 /**
  * Refuses a retry of a job that cannot run again (API.md §4, POST /v1/jobs/{id}/retry): 409
- * JOB_NOT_FINISHED while it still runs, 422 VALIDATION_ERROR once it completed or when an import's
- * upload is gone.
+ * JOB_NOT_FINISHED while it still runs, 422 VALIDATION_ERROR once it completed or when the
+ * retention has removed an import's upload (one missing from storage: {@link assertUploadStored}).
  */
 export function assertRetryable(job: JobRow): void {
   if (job.status === 'processing') {
@@ -37,9 +40,24 @@ export function assertRetryable(job: JobRow): void {
   if (job.status === 'completed') {
     throw new AppError(422, 'VALIDATION_ERROR', 'Only a failed or cancelled job can be retried; this job completed.');
   }
-  if (job.type === 'import' && !job.input_path) {
-    throw new AppError(422, 'VALIDATION_ERROR', "The job's upload is no longer stored; upload the file again.");
-  }
+  if (job.type === 'import' && !job.input_path) throw uploadNoLongerStored();
+}
+
+const uploadNoLongerStored = () => new AppError(422, 'VALIDATION_ERROR', "The job's upload is no longer stored; upload the file again.");
+
+/**
+ * Refuses (422, as {@link assertRetryable} does for an upload the retention removed) the retry of
+ * an import whose upload is missing from storage: every attempt of it would fail. Sooner than
+ * UPLOAD_RETENTION_DAYS the upload was lost, which is logged at error (see uploadExpired).
+ */
+export async function assertUploadStored(
+  deps: { uploads: FileStore; uploadRetention: UploadRetention },
+  job: JobRow,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  if (job.type !== 'import' || !job.input_path || (await uploadIsStored(deps.uploads, job.input_path))) return;
+  if (uploadExpired(job, deps.uploadRetention, log)) throw uploadNoLongerStored();
+  throw new AppError(422, 'VALIDATION_ERROR', "The job's upload is missing from storage; upload the file again.");
 }
 
 /**

@@ -130,7 +130,7 @@ describe('rows.csv while the storage cannot be read', () => {
 
     const gone = await ctx.get(account.key, `/v1/jobs/${job.id}/rows.csv`);
     expect(gone.statusCode).toBe(404);
-    expect(gone.json<{ error: string }>().error).toContain('no longer stored');
+    expect(gone.json<{ error: string }>().error).toBe('The upload of this import is missing from storage; errors.csv still has the failed rows.');
   });
 });
 

@@ -68,6 +68,6 @@ describe('rows.csv of an upload the file store cannot read', () => {
     await rm(file);
     const gone = await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`);
     expect(gone.statusCode).toBe(404);
-    expect(gone.json<{ error: string }>().error).toContain('no longer stored');
+    expect(gone.json<{ error: string }>().error).toBe('The upload of this import is missing from storage; errors.csv still has the failed rows.');
   });
 });

@@ -6,11 +6,13 @@ import type { Scope } from '../../shared/accounts/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
 import { permissionDenied } from '../errors.js';
 import { jobOr404, jobResourceFor } from '../job-lookup.js';
-import { assertRetryable, repeatedRetry, requeueEndedJob, RETRY_REPEAT } from '../job-retry.js';
+import { assertRetryable, assertUploadStored, repeatedRetry, requeueEndedJob, RETRY_REPEAT } from '../job-retry.js';
+import type { UploadRetention } from '../lost-upload.js';
 import { cancelJobRow } from '../../shared/jobs/job-control-queries.js';
 import { findJob, findJobOfAnyAccount } from '../../shared/jobs/job-queries.js';
 import type { JobRow, JobType } from '../../shared/jobs/job-row.js';
 import type { JobQueues } from '../../shared/queues.js';
+import type { FileStore } from '../../shared/storage/file-store.js';
 import type { JobCache } from '../job-cache.js';
 import { idempotencyKeyHeader, idempotencyKeyOf, requireQueue, sendAccepted } from '../job-acceptance.js';
 import { RetryKeyTaken } from '../../shared/jobs/retry-keys.js';
@@ -35,6 +37,9 @@ export interface JobControlDeps {
   cancelChannel: string;
   /** This process's polled jobs: a job changed here is dropped from it at once. */
   jobCache: JobCache;
+  /** Where imports' uploads are: a retry of one whose upload is missing is refused. */
+  uploads: FileStore;
+  uploadRetention: UploadRetention;
 }
 
 /**
@@ -54,9 +59,10 @@ async function controlledJob(db: Db, request: FastifyRequest, id: string): Promi
 }
 
 /** Checks and runs a retry: the route's and the dashboard's (refuses early while Redis is down). */
-async function retryJob(deps: JobControlDeps, job: JobRow, idempotencyKey?: string): Promise<JobRow> {
+async function retryJob(deps: JobControlDeps, job: JobRow, log: FastifyBaseLogger, idempotencyKey?: string): Promise<JobRow> {
   assertRetryable(job);
   requireQueue(deps.queues);
+  await assertUploadStored(deps, job, log);
   try {
     return await requeueEndedJob(deps, job, idempotencyKey);
   } finally {
@@ -68,10 +74,10 @@ async function retryJob(deps: JobControlDeps, job: JobRow, idempotencyKey?: stri
  * The queue dashboard's retry of job `id` of any account: the same path as POST
  * /v1/jobs/{id}/retry. Null while the row is still `processing` (BullMQ's own retry runs it then).
  */
-export async function retryJobForOperator(deps: JobControlDeps, id: string): Promise<JobRow | null> {
+export async function retryJobForOperator(deps: JobControlDeps, id: string, log: FastifyBaseLogger): Promise<JobRow | null> {
   const job = await jobOr404(id, (jobId) => findJobOfAnyAccount(deps.db, jobId));
   if (job.status === 'processing') return null;
-  return retryJob(deps, job);
+  return retryJob(deps, job, log.child({ via: 'queue dashboard' }));
 }
 
 /**
@@ -177,7 +183,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
           'entries of the products before kept (none is looked up again). 202 like a new job. ' +
           '409 JOB_NOT_FINISHED while the job is still processing (or ' +
           'its cancelled run is still stopping); 422 VALIDATION_ERROR for a completed job or an import whose upload ' +
-          'is no longer stored. A query parameter is a 400 naming it; the job does not run again.',
+          'is no longer stored (UPLOAD_RETENTION_DAYS) or is missing from storage. A query parameter is a 400 naming it; the job does not run again.',
         params,
         headers: z.object({ 'idempotency-key': idempotencyKeyHeader(RETRY_REPEAT) }).loose(),
         querystring: noQuery,
@@ -190,7 +196,7 @@ export function jobControlRoutes(app: FastifyInstance, deps: JobControlDeps): vo
       const repeat = key === undefined ? null : await repeatedRetry(deps.db, job, key);
       if (repeat) return sendAccepted(reply, repeat);
       try {
-        const reset = await retryJob(deps, job, key);
+        const reset = await retryJob(deps, job, request.log, key);
         return sendAccepted(reply, reset);
       } catch (error) {
         // A repeat sent before this one's answer took the key first: answered as that repeat.

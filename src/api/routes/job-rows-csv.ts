@@ -9,6 +9,7 @@ import { blankRecordTest, isBlankRecord } from '../../workers/import/blank-recor
 import type { FileStore } from '../../shared/storage/file-store.js';
 import { isMissingFile, storageUnavailable } from '../../shared/storage/storage-errors.js';
 import { storedUploadRecords, type RecordLimits } from '../../workers/import/stored-records.js';
+import { uploadExpired, type UploadRetention } from '../lost-upload.js';
 import { csvReportStream, errorCellsOf, failedRowCells, reportRowCells } from '../csv-report.js';
 import { workbookPriceCells, type ReportCells } from '../workbook-report-prices.js';
 import type { OpenStreams } from '../open-streams.js';
@@ -22,7 +23,8 @@ const rowsCsvSchema = {
   summary: "Every row of an ended import as CSV, with each row's errors",
   description:
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
-    '404 for a job that is not an import, and once its upload is no longer stored; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
+    '404 for a job that is not an import, once its upload is no longer stored (UPLOAD_RETENTION_DAYS), and when it is ' +
+    'missing from storage before then; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   response: {
     200: csvDownloadResponse(
       'Every uploaded row as uploaded, then error_row, error_field, error_code, error_message (empty for good rows; ' +
@@ -34,9 +36,15 @@ const rowsCsvSchema = {
   },
 };
 
+const uploadGone = () =>
+  notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
+const uploadMissing = () => notFound('The upload of this import is missing from storage; errors.csv still has the failed rows.');
+
 export interface RowsCsvDeps extends RecordLimits {
   db: Db;
   uploads: FileStore;
+  /** Tells an upload the retention removed from one lost before it. */
+  uploadRetention: UploadRetention;
   /** The downloads open on this process, bounded per account and in all. */
   downloads: OpenStreams;
 }
@@ -62,21 +70,20 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       if (job.status === 'processing') throw importNotEnded();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');
-      const gone = () =>
-        notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
       // Cleared by the retention once it has removed the upload. A HEAD opens nothing, so an
       // upload lost some other way is found by the GET alone.
       const path = job.input_path;
-      if (!path) throw gone();
+      if (!path) throw uploadGone();
       return {
         headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="rows-${job.id}.csv"` },
         open: async () => {
           const options = importOptionsSchema.parse(job.options);
           const upload = await storedUploadRecords(deps.uploads, path, options, deps).catch((error: unknown) => {
-            // Only an upload that is not stored is gone. A storage (or, for a small upload,
-            // PostgreSQL) that fails or stalls is a 503 to try again: a client told 404 would give
-            // up a file it can still have.
-            throw isMissingFile(error) ? gone() : storageUnavailable(error);
+            // Only an upload that is not stored is gone (removed by the retention, or lost before
+            // it: see uploadExpired). A storage (or, for a small upload, PostgreSQL) that fails or
+            // stalls is a 503 to try again: a client told 404 would give up a file it can still have.
+            if (!isMissingFile(error)) throw storageUnavailable(error);
+            throw uploadExpired(job, deps.uploadRetention, request.log) ? uploadGone() : uploadMissing();
           });
           // In the form the job's options read back: the upload's delimiter, and a byte-order mark
           // when it was not read as UTF-8 (see reportFormat). A workbook's rows too, as CSV.
