@@ -163,6 +163,11 @@ const envSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: milliseconds(1).default(10_000),
   /** statement_timeout of the API's connections: no request waits longer on one query (503). */
   API_STATEMENT_TIMEOUT_MS: milliseconds(1).default(30_000),
+  /**
+   * lock_timeout of the API's connections: no request waits longer for a row or lock that another
+   * transaction holds, such as the products a running import has written (503 with Retry-After).
+   */
+  API_LOCK_TIMEOUT_MS: milliseconds(1).default(2_000),
   /** idle_in_transaction_session_timeout of the API's connections. */
   API_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(1).default(60_000),
   /** idle_in_transaction_session_timeout of the workers' connections: an import is one long transaction. */

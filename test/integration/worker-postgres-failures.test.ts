@@ -67,7 +67,7 @@ describe('a worker and a PostgreSQL outage', () => {
     const account = await ctx.createAccount();
     const id = await queuedImport(account.key);
     // One connection, held by the attempt's transaction: the report's connection cannot be had.
-    const db = createPool(ctx.config.DATABASE_URL, 1, { connectTimeoutMs: 300, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 600_000 });
+    const db = createPool(ctx.config.DATABASE_URL, 1, { connectTimeoutMs: 300, statementTimeoutMs: 0, lockTimeoutMs: 0, idleInTransactionTimeoutMs: 600_000 });
     try {
       const options = importOptionsSchema.parse({ mode: 'upsert', on_error: 'abort', delimiter: ',', dry_run: false });
       await expect(

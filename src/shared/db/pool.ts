@@ -9,22 +9,28 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
 
 /**
  * Server-side limits of a pool's sessions, in milliseconds (0: none): how long a connection may
- * take to open, one statement may run, and a transaction may sit idle.
+ * take to open, one statement may run, one statement may wait for a lock, and a transaction may
+ * sit idle.
  */
 export interface SessionLimits {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  lockTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
 }
 
 /**
  * The API's sessions: no request waits on PostgreSQL longer than API_STATEMENT_TIMEOUT_MS for
- * one statement (the query is cancelled and the client gets 503).
+ * one statement (the query is cancelled and the client gets 503), nor longer than
+ * API_LOCK_TIMEOUT_MS for a lock (55P03, 503 too): a running import holds the rows it has written
+ * until it commits, minutes on end, and a write waiting for one would hold one of the API's few
+ * connections all that while, stalling every other account's requests.
  */
 export function apiSessionLimits(config: Config): SessionLimits {
   return {
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.API_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.API_LOCK_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.API_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   };
 }
@@ -38,6 +44,7 @@ export function workerSessionLimits(config: Config): SessionLimits {
   return {
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: 0,
+    lockTimeoutMs: 0,
     idleInTransactionTimeoutMs: config.WORKER_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   };
 }
@@ -55,6 +62,7 @@ export function createPool(connectionString: string, max = 10, limits?: SessionL
     ...(limits && {
       connectionTimeoutMillis: limits.connectTimeoutMs,
       statement_timeout: limits.statementTimeoutMs,
+      lock_timeout: limits.lockTimeoutMs,
       idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
     }),
   });

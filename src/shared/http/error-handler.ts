@@ -52,6 +52,9 @@ export function answerOnSocket(socket: Socket, appError: AppError): void {
 // 57014: a query cancelled by the API's statement_timeout (API_STATEMENT_TIMEOUT_MS): PostgreSQL is too slow.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300', '57014']);
 
+/** The 503 of a request whose lock wait ran past API_LOCK_TIMEOUT_MS. */
+export const HELD_BY_JOB = 'What this request writes is held by a running job; try again shortly.';
+
 /** Whether `error` means a backing service cannot be reached, or hangs ("Command timed out": REDIS_COMMAND_TIMEOUT_MS). */
 function isUnavailable(error: Error & { code?: string }): boolean {
   return (
@@ -96,6 +99,9 @@ function toAppError(error: FastifyError, request: FastifyRequest, maxUploadBytes
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return unsupportedMediaType(request.headers['content-type']);
   }
+  // 55P03: a lock wait past the API's lock_timeout (API_LOCK_TIMEOUT_MS): a running job holds what
+  // the request writes. Product writes say which product (see product-writes.ts).
+  if (error.code === '55P03') return serviceUnavailable(HELD_BY_JOB);
   if (isUnavailable(error)) return serviceUnavailable();
   const status = error.statusCode ?? 500;
   // The docs' static file server refuses a path outside its folder (`/docs/static/../../x`) with

@@ -4,6 +4,17 @@ import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
 import type { JobRow } from './job-row.js';
 import { takeRetryKey } from './retry-keys.js';
 
+/**
+ * A job's row is locked by its run only in short transactions (its final one, which may publish a
+ * large report first, or a page of an enrichment): a cancel or retry waits for it, bounded by the
+ * API's statement timeout as any statement, not by its shorter lock timeout (API_LOCK_TIMEOUT_MS,
+ * meant for the products an import holds for its whole run), which would refuse it with a 503 for
+ * a wait of a few seconds.
+ */
+async function waitForJobRow(client: DbClient): Promise<void> {
+  await client.query('SET LOCAL lock_timeout = 0');
+}
+
 /** The sentence of a cancelled job's `detail`. */
 const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
 
@@ -13,16 +24,19 @@ const CANCELLED_DETAIL = 'The job was cancelled; nothing more was written.';
  * `processing`): whichever comes first wins. Returns the row as it now is.
  */
 export async function cancelJobRow(db: Db, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    jobRowQuery(
-      `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', detail = $2,
-         finished_at = clock_timestamp(), updated_at = clock_timestamp()
-       WHERE id = $1 AND status = 'processing'
-       RETURNING ${JOB_COLUMNS}`,
-      [id, CANCELLED_DETAIL],
-    ),
-  );
-  return rows[0] ?? null;
+  return withTransaction(db, async (client) => {
+    await waitForJobRow(client);
+    const { rows } = await client.query<JobRow>(
+      jobRowQuery(
+        `UPDATE jobs SET status = 'cancelled', phase = 'done', error_code = 'JOB_CANCELLED', detail = $2,
+           finished_at = clock_timestamp(), updated_at = clock_timestamp()
+         WHERE id = $1 AND status = 'processing'
+         RETURNING ${JOB_COLUMNS}`,
+        [id, CANCELLED_DETAIL],
+      ),
+    );
+    return rows[0] ?? null;
+  });
 }
 
 /** A job row that a retry has put back to `processing`, with the number of its new run. */
@@ -42,6 +56,7 @@ export type RetriedJobRow = JobRow & { run_number: number };
  */
 export async function resetJobForRetry(db: Db, id: string, idempotencyKey?: string): Promise<RetriedJobRow | null> {
   return withTransaction(db, async (client) => {
+    await waitForJobRow(client);
     if (idempotencyKey !== undefined) await takeRetryKey(client, id, idempotencyKey);
     const { rows } = await client.query<RetriedJobRow>(
       jobRowQuery(
