@@ -60,6 +60,7 @@ import { createJobChangeListener } from './job-events/job-change-listener.js';
 import { createStreamCredentials } from './job-events/stream-credentials.js';
 import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
+import { ProductWrites } from './product-writes.js';
 import { responseSerializerCompiler } from './response-serializer.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
@@ -239,6 +240,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads, exportRetentionDays: deps.config.EXPORT_RETENTION_DAYS, clock,
   });
   jobControlRoutes(app, jobControl);
-  productRoutes(app, { db: deps.db });
+  productRoutes(app, { db: deps.db, writes: new ProductWrites(deps.config.API_LOCK_TIMEOUT_MS) });
   return app;
 }

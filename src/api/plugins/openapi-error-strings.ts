@@ -27,6 +27,8 @@ import {
 import { dashboardClosed, dashboardSignIn } from '../dashboard.js';
 import { metricsTokenRequired } from '../../shared/http/metrics-route.js';
 import { fileFieldNotAFile, noFileField } from '../multipart-form.js';
+import { HELD_BY_JOB } from '../../shared/http/error-handler.js';
+import { PRODUCT_HELD_MESSAGE } from '../product-writes.js';
 
 /**
  * The `error` sentences of each error code, for the OpenAPI document. Each is built by the
@@ -118,7 +120,9 @@ export const ERROR_SENTENCES: readonly CodeSentences[] = [
     status: 503,
     code: 'SERVICE_UNAVAILABLE',
     sentences: [serviceUnavailable().message],
-    otherwise: 'naming the service that cannot be reached (the job queue, the file storage), or saying this server is closing or too busy',
+    otherwise:
+      'naming the service that cannot be reached (the job queue, the file storage), saying this server is closing or too busy, ' +
+      `or that a running job holds what the request writes: ${code(HELD_BY_JOB)}, for a product ${code(PRODUCT_HELD_MESSAGE)}`,
   },
 ];
 

@@ -28,6 +28,7 @@ import { AUTH_ERRORS, errorCodes, errorResponses, errorSentences, locationHeader
 import { noted } from '../../shared/http/response-notes.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { prefetched, type Lookup } from '../prefetch.js';
+import type { ProductWrites } from '../product-writes.js';
 
 const eanParams = z.object({
   ean: z.string().meta({ description: 'The EAN, matched exactly as sent (no check-digit validation on lookup)' }),
@@ -115,8 +116,11 @@ async function boundAttributes(request: FastifyRequest): Promise<void> {
 }
 
 
-/** Product routes of API.md §3: the account's own catalog, by EAN. */
-export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
+/**
+ * Product routes of API.md §3: the account's own catalog, by EAN. Writes run through `writes`: a
+ * few of an account's at a time, and a product a running job holds is 503, not a long wait.
+ */
+export function productRoutes(app: FastifyInstance, deps: { db: Db; writes: ProductWrites }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const read = { scope: 'products:read' as const };
   const write = { scope: 'products:write' as const };
@@ -185,7 +189,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request, reply) => {
       throwIfAny(productBodyProblems(request));
-      const product = await insertProduct(deps.db, accountIdOf(request), request.body);
+      const accountId = accountIdOf(request);
+      const product = await deps.writes.run(accountId, () => insertProduct(deps.db, accountId, request.body));
       if (!product) throw duplicateEan();
       return reply.code(201).header('location', productLocation(product.ean)).send(product);
     },
@@ -213,7 +218,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       }
       throwIfAny(problems);
       const input: ProductInput = { ...request.body, ean };
-      const { product, created } = await replaceProduct(deps.db, accountIdOf(request), input);
+      const accountId = accountIdOf(request);
+      const { product, created } = await deps.writes.run(accountId, () => replaceProduct(deps.db, accountId, input));
       if (created) reply.header('location', productLocation(product.ean));
       return reply.code(created ? 201 : 200).send(product);
     },
@@ -236,7 +242,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
       const { ean } = request.params;
       throwIfAny([...eanMismatch(request.body, ean), ...productBodyProblems(request)]);
       if (!storable(ean)) throw productNotFound();
-      const outcome = await patchProduct(deps.db, accountIdOf(request), ean, request.body);
+      const accountId = accountIdOf(request);
+      const outcome = await deps.writes.run(accountId, () => patchProduct(deps.db, accountId, ean, request.body));
       if (outcome.kind === 'not_found') throw productNotFound();
       if (outcome.kind === 'price_without_currency') {
         throw validationError([{ field: 'currency', message: CURRENCY_REQUIRED_MESSAGE }], 422);
@@ -259,7 +266,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db }): void {
     },
     async (request, reply) => {
       const { ean } = request.params;
-      if (!storable(ean) || !(await deleteProduct(deps.db, accountIdOf(request), ean))) throw productNotFound();
+      const accountId = accountIdOf(request);
+      if (!storable(ean) || !(await deps.writes.run(accountId, () => deleteProduct(deps.db, accountId, ean)))) throw productNotFound();
       return reply.code(204).send();
     },
   );
