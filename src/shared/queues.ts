@@ -16,7 +16,15 @@ export interface QueuedJob {
    * queued before runs were numbered, which is settled as before.
    */
   run?: number;
+  /**
+   * The write conflicts (deadlocks) the job's current attempt has had, each run again without
+   * using up the attempt (see withConflictRetry); absent: none.
+   */
+  conflicts?: number;
 }
+
+/** What a job is queued with: its id and run (the conflicts of an attempt come later). */
+type QueuedToRun = Required<Pick<QueuedJob, 'jobId' | 'run'>>;
 
 /** The run number of a job that has never been retried. */
 export const FIRST_RUN = 1;
@@ -121,13 +129,13 @@ export function createJobQueues(
    * each new pipeline: for one job it cost the API twice the CPU of an `add` (120 against 57 µs
    * here), Redis the same. For three or more it takes less of Redis, which every API process shares.
    */
-  const types = new Map<JobType, { queue: Queue<QueuedJob>; enqueue: (job: Required<QueuedJob>) => Promise<void> }>();
+  const types = new Map<JobType, { queue: Queue<QueuedJob>; enqueue: (job: QueuedToRun) => Promise<void> }>();
   const ofType = (type: JobType) => {
     let existing = types.get(type);
     if (!existing) {
       const queue = new Queue<QueuedJob>(QUEUE_NAMES[type], { connection, prefix, defaultJobOptions: defaultJobOptions(config) });
       queue.on('error', onError);
-      const batch = turnBatch<Required<QueuedJob>, void>(async (jobs) => {
+      const batch = turnBatch<QueuedToRun, void>(async (jobs) => {
         if (jobs.length === 1) await queue.add(type, jobs[0]!, { jobId: jobs[0]!.jobId });
         else await queue.addBulk(jobs.map((data) => ({ name: type, data, opts: { jobId: data.jobId } })));
         return jobs.map(() => undefined);

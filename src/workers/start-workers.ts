@@ -13,6 +13,7 @@ import { timerDelay } from '../shared/timer-limit.js';
 import { listenForCancels } from './cancel-listener.js';
 import { AccountSlots, withAccountSlot } from './fairness.js';
 import { withRunClaim } from './run-claim.js';
+import { withConflictRetry } from './deadlock-retry.js';
 import { withJobMetrics } from './job-metrics.js';
 import { CANCEL_REASON, SHUTDOWN_REASON, type JobProcessor, type ProcessorContext, type WorkerDeps } from './job-processor.js';
 import { createProcessors } from './processors.js';
@@ -70,7 +71,8 @@ export function startWorkers(given: WorkerDeps): RunningWorkers {
   const queues = createJobQueues(deps.connection, config, (error) => logger.warn({ err: error }, 'job queue error'));
   for (const [type, typeProcessor] of Object.entries(processors) as Array<[JobType, JobProcessor]>) {
     const measured = deps.metrics ? withJobMetrics(deps.metrics, type, typeProcessor) : typeProcessor;
-    const processor = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS, logger }, withAccountSlot({ db: deps.db, slots }, measured));
+    const claimed = withRunClaim({ db: deps.db, leaseMs: config.WORKER_LOCK_DURATION_MS, logger }, withAccountSlot({ db: deps.db, slots }, measured));
+    const processor = withConflictRetry({ db: deps.db, logger, type }, claimed);
     watchdog.add((track) => {
       const worker = new Worker<QueuedJob>(
         QUEUE_NAMES[type],

@@ -178,12 +178,14 @@ export async function startJobAttempt(db: Db, id: string, counts: 'reset' | 'kep
 
 /**
  * Puts a job that goes back to its queue (handed back at shutdown, held while its account is
- * suspended) in phase `queued`, with `detail` saying why it waits (null: no reason to give). A
- * row that already says so is not written again: a held job is looked at every few seconds.
+ * suspended, run again after a deadlock) in phase `queued`, with `detail` saying why it waits
+ * (null: no reason to give). A row that already says so is not written again: a held job is looked
+ * at every few seconds. `resetCounts`: the attempt's counts are gone too (its writes were rolled
+ * back, the next attempt counts from zero).
  */
-export async function markJobQueued(db: Db, id: string, detail: string | null = null): Promise<void> {
+export async function markJobQueued(db: Db, id: string, detail: string | null = null, resetCounts = false): Promise<void> {
   await db.query(
-    `UPDATE jobs SET phase = 'queued', detail = $2, updated_at = now()
+    `UPDATE jobs SET phase = 'queued', ${resetCounts ? RESET_COUNTS : ''} detail = $2, updated_at = now()
      WHERE id = $1 AND status = 'processing' AND (phase <> 'queued' OR detail IS DISTINCT FROM $2)`,
     [id, detail],
   );
