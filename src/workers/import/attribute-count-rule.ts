@@ -1,6 +1,7 @@
 import type { DbClient } from '../../shared/db/pool.js';
 import { ATTRIBUTE_COUNT_MESSAGE, attributeNameCountSql, MAX_ATTRIBUTES } from '../../shared/product/attribute-rules.js';
 import { mergedAttributes, type MergeShape, type RejectedRow } from './chunk-sql.js';
+import { lockStoredProducts } from './stored-row-locks.js';
 
 /**
  * Whether merging the file's rows can give a stored product attribute names it did not have: only
@@ -17,10 +18,14 @@ export const mergeSetsAttributes = (shape: MergeShape): boolean => shape.attribu
  * merge), so an import does not make one. The count is of the merge's own result (see
  * mergedAttributes; $2: the file's attribute columns). Only rows that set an attribute are looked
  * up, one index probe each; a new EAN has no stored product and its own names were checked.
+ * Unless `lock` is false (a dry run) their stored products are locked first, so that no other
+ * writer adds names between the count and the merge (see lockStoredProducts).
  */
-export async function rejectTooManyAttributes(tx: DbClient, accountId: string, shape: MergeShape): Promise<RejectedRow[]> {
+export async function rejectTooManyAttributes(tx: DbClient, accountId: string, shape: MergeShape, lock = true): Promise<RejectedRow[]> {
+  const setsNames = `c.attributes <> '{}'::jsonb`;
+  if (lock) await lockStoredProducts(tx, accountId, setsNames);
   const { rows } = await tx.query<{ row: number }>(
-    `DELETE FROM import_chunk c WHERE c.attributes <> '{}'::jsonb AND (
+    `DELETE FROM import_chunk c WHERE ${setsNames} AND (
        SELECT ${attributeNameCountSql(mergedAttributes('c.attributes'))}
        FROM products p WHERE p.account_id = $1 AND p.ean = c.ean) > ${MAX_ATTRIBUTES}
      RETURNING c.row`,

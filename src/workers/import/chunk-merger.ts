@@ -140,9 +140,11 @@ export class ChunkMerger {
     const rejected = [...repeated, ...(await rejectByMode(tx, accountId, options.mode, catalogWasEmpty))];
     // A file with both price and currency columns (or neither) was checked row by row: no statement here.
     const rules = this.columnRules(shape);
-    if (rules.currency) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, rules.currency)));
+    // What these rules read is locked until the import commits, unless it is a dry run, which writes nothing.
+    const lock = !options.dry_run;
+    if (rules.currency) rejected.push(...(await rejectPriceWithoutCurrency(tx, accountId, rules.currency, lock)));
     // A file without attribute columns (or the JSON column) adds no names: no statement either.
-    if (rules.attributeCount) rejected.push(...(await rejectTooManyAttributes(tx, accountId, shape)));
+    if (rules.attributeCount) rejected.push(...(await rejectTooManyAttributes(tx, accountId, shape, lock)));
     await this.reportRejected(chunk, rejected);
     let counts: MergeCounts = { created: 0, updated: 0, unchanged: 0 };
     if (stillMerging(rejected.length)) {

@@ -2,6 +2,7 @@ import type { DbClient } from '../../shared/db/pool.js';
 import { CURRENCY_REQUIRED_MESSAGE } from '../../shared/product/schema.js';
 import type { RejectedRow } from './chunk-sql.js';
 import type { ProductColumn } from './header.js';
+import { lockStoredProducts } from './stored-row-locks.js';
 
 /**
  * How an import keeps API.md §3's rule that a product with a price has a currency. A file with
@@ -25,14 +26,19 @@ const storedHas = (column: 'price' | 'currency') =>
  * Takes out of the chunk table the rows whose merged product would have a price and no currency,
  * as a `REQUIRED` problem on `currency` (the row's own check gives the same): under rule `price`
  * a row with a price whose EAN has no stored currency (a new product has none), under `currency` a
- * row with an empty currency cell whose stored product has a price. Only those rows are looked up.
+ * row with an empty currency cell whose stored product has a price. Only those rows are looked up,
+ * and unless `lock` is false (a dry run) their stored products are locked first, so that no other
+ * writer changes what the rule read before the merge writes (see lockStoredProducts).
  */
 export async function rejectPriceWithoutCurrency(
   tx: DbClient,
   accountId: string,
   rule: 'price' | 'currency',
+  lock = true,
 ): Promise<RejectedRow[]> {
-  const where = rule === 'price' ? `c.price IS NOT NULL AND NOT ${storedHas('currency')}` : `c.currency IS NULL AND ${storedHas('price')}`;
+  const looked = rule === 'price' ? 'c.price IS NOT NULL' : 'c.currency IS NULL';
+  if (lock) await lockStoredProducts(tx, accountId, looked);
+  const where = rule === 'price' ? `${looked} AND NOT ${storedHas('currency')}` : `${looked} AND ${storedHas('price')}`;
   const { rows } = await tx.query<{ row: number }>(`DELETE FROM import_chunk c WHERE ${where} RETURNING c.row`, [accountId]);
   return rows.map(({ row }) => ({ row, field: 'currency', code: 'REQUIRED', message: CURRENCY_REQUIRED_MESSAGE }));
 }
