@@ -57,7 +57,7 @@ describe('a stored product changed by another writer while an import merges into
     ]);
     // As a PATCH {"price": null, "currency": null} does.
     const held = await holdUpdate(ctx.db, account.id, 'price = NULL, currency = NULL');
-    const csv = toCsv([['ean', 'price'], [RACED, '5.00'], [OTHER, '6.00']]);
+    const csv = Buffer.from(toCsv([['ean', 'price'], [RACED, '5.00'], [OTHER, '6.00']]));
     const job = await importAcrossHeldWrite(ctx, account.key, csv, { mode: 'update', on_error: 'skip' }, held, 'the import to reach the raced product');
 
     expect(job.status, job.detail ?? '').toBe('completed');
@@ -77,7 +77,7 @@ describe('a stored product changed by another writer while an import merges into
     // 999 more names: the product now has 1,000, the most it may have.
     const more = Object.fromEntries(Array.from({ length: 999 }, (_, i) => [`a${i}`, `v${i}`]));
     const held = await holdUpdate(ctx.db, account.id, 'attributes = attributes || $3::jsonb', [JSON.stringify(more)]);
-    const csv = toCsv([['ean', 'extra'], [RACED, 'x'], [OTHER, 'y']]);
+    const csv = Buffer.from(toCsv([['ean', 'extra'], [RACED, 'x'], [OTHER, 'y']]));
     const job = await importAcrossHeldWrite(ctx, account.key, csv, { mode: 'update', on_error: 'skip' }, held, 'the import to reach the raced product');
 
     expect(job.status, job.detail ?? '').toBe('completed');
