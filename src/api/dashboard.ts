@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { ErrorCode, type Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, invalidApiKey } from './errors.js';
+import { AppError, internalError, invalidApiKey, jobNotFound, notFound } from './errors.js';
 import { JOB_TYPES } from '../shared/jobs/job-row.js';
 import type { JobQueues } from '../shared/queues.js';
 import { sendError } from '../shared/http/error-envelope.js';
@@ -47,6 +47,41 @@ function jobStateRefusal(error: unknown): AppError | undefined {
 type BullBoardRoutes = Parameters<FastifyAdapter['setApiRoutes']>[0];
 
 /**
+ * Bull Board's refusals that its handlers answer as values (`{status, body: {error: {key}}}`)
+ * rather than throw, by their key, as the service's errors: a job or queue the URL names that is
+ * not there, an action on a read-only queue (the export schedules' ticks).
+ */
+const BULL_BOARD_REFUSALS: Record<string, () => AppError> = {
+  'ERRORS.JOB_NOT_FOUND': jobNotFound,
+  'ERRORS.QUEUE_NOT_FOUND': () => notFound('Queue not found.'),
+  'ERRORS.QUEUE_READ_ONLY': () => new AppError(422, 'VALIDATION_ERROR', 'This queue is read-only in the dashboard.'),
+};
+
+/** The error of a Bull Board answer of 400 or more: one of {@link BULL_BOARD_REFUSALS}, else its status with its key. */
+function bullBoardRefusal(answer: { status?: number; body?: unknown }): AppError | undefined {
+  const status = answer.status ?? 200;
+  if (status < 400) return undefined;
+  const key = (answer.body as { error?: { key?: unknown } } | undefined)?.error?.key;
+  const known = typeof key === 'string' ? BULL_BOARD_REFUSALS[key] : undefined;
+  if (known) return known();
+  if (status >= 500) return internalError();
+  return new AppError(status, status === 404 ? 'NOT_FOUND' : 'VALIDATION_ERROR', `The dashboard refused the action (${String(key ?? status)}).`);
+}
+
+/** `routes` whose refusals answered as values are thrown as errors instead, for the error handler's envelope. */
+function withEnvelopedRefusals(routes: BullBoardRoutes): BullBoardRoutes {
+  return routes.map((route) => ({
+    ...route,
+    handler: async (request) => {
+      const answer = await route.handler(request);
+      const refusal = bullBoardRefusal(answer);
+      if (refusal) throw refusal;
+      return answer;
+    },
+  }));
+}
+
+/**
  * Bull Board's server adapter, with the actions of job-row queues that would touch jobs without
  * their rows answered through the rows, or refused ({@link withJobRowActions}).
  */
@@ -67,7 +102,7 @@ class JobRowDashboardAdapter extends FastifyAdapter {
   }
 
   override setApiRoutes(routes: BullBoardRoutes): FastifyAdapter {
-    return super.setApiRoutes(withJobRowActions(routes));
+    return super.setApiRoutes(withEnvelopedRefusals(withJobRowActions(routes)));
   }
 }
 

@@ -109,3 +109,24 @@ it("answers BullMQ's refusal of a dashboard action with 422 VALIDATION_ERROR and
   expect(lines.filter((line) => line.level >= 40)).toEqual([]);
   expect(await queue.getJobState(added.id!)).toBe('completed');
 });
+
+it("answers a job or queue the dashboard's API does not have with 404 in the envelope, and a read-only queue's action with 422", async () => {
+  const missing = randomUUID();
+  const answers = await Promise.all(
+    [
+      { method: 'GET', url: `/admin/queues/api/queues/imports/${missing}` },
+      { method: 'PUT', url: `/admin/queues/api/queues/imports/${missing}/promote` },
+      { method: 'GET', url: `/admin/queues/api/queues/nope/${missing}` },
+      { method: 'PUT', url: '/admin/queues/api/queues/nope/pause' },
+      { method: 'PUT', url: '/admin/queues/api/queues/export-schedules/pause' },
+    ].map((call) => ctx.app.inject({ ...call, method: call.method as 'GET' | 'PUT', headers: { authorization: operator } })),
+  );
+  const envelope = (error: string, error_code: string) => ({ error, detail: error, error_code, timestamp: expect.any(String) });
+  expect(answers.map((response) => [response.statusCode, response.json()])).toEqual([
+    [404, envelope('Job not found.', 'NOT_FOUND')],
+    [404, envelope('Job not found.', 'NOT_FOUND')],
+    [404, envelope('Queue not found.', 'NOT_FOUND')],
+    [404, envelope('Queue not found.', 'NOT_FOUND')],
+    [422, envelope('This queue is read-only in the dashboard.', 'VALIDATION_ERROR')],
+  ]);
+});
