@@ -1,4 +1,5 @@
 import { serviceUnavailable } from '../shared/http/app-error.js';
+import { AccountPlaces } from './account-places.js';
 
 /**
  * Product writes of one account that hold a PostgreSQL connection at once on one API process.
@@ -19,67 +20,32 @@ export const PRODUCT_WRITES_WAITING_MESSAGE =
 /** PostgreSQL's lock_not_available: a lock wait ran past the session's lock_timeout. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
-/** The writes of one account: how many run, and the resumptions of those waiting for a place, oldest first. */
-interface AccountWrites {
-  running: number;
-  waiting: Array<() => void>;
-}
-
 /**
  * Runs the API's product writes, at most {@link PRODUCT_WRITES_PER_ACCOUNT} of an account at a
- * time on this process; the others wait here, without a connection, as long as a write may wait
- * for a lock (`waitMs`), then get 503. A write whose lock wait ran out is answered 503
- * SERVICE_UNAVAILABLE (with Retry-After) saying the product is held by a running job.
+ * time on this process ({@link AccountPlaces}); the others wait here, without a connection, as
+ * long as a write may wait for a lock (`waitMs`), then get 503. A write whose lock wait ran out is
+ * answered 503 SERVICE_UNAVAILABLE (with Retry-After) saying the product is held by a running job.
  */
 export class ProductWrites {
-  private readonly ofAccount = new Map<string, AccountWrites>();
+  private readonly places: AccountPlaces;
 
   constructor(
     /** API_LOCK_TIMEOUT_MS: the longest wait for a place, as for a lock. */
-    private readonly waitMs: number,
-    private readonly perAccount = PRODUCT_WRITES_PER_ACCOUNT,
-  ) {}
+    waitMs: number,
+    perAccount = PRODUCT_WRITES_PER_ACCOUNT,
+  ) {
+    this.places = new AccountPlaces({ perAccount, waitMs, full: () => serviceUnavailable(PRODUCT_WRITES_WAITING_MESSAGE) });
+  }
 
   /** Runs `write` of the account's catalog once it has a place. */
   async run<T>(accountId: string, write: () => Promise<T>): Promise<T> {
-    await this.take(accountId);
-    try {
-      return await write();
-    } catch (error) {
-      if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) throw Object.assign(serviceUnavailable(PRODUCT_HELD_MESSAGE), { cause: error });
-      throw error;
-    } finally {
-      this.give(accountId);
-    }
-  }
-
-  private async take(accountId: string): Promise<void> {
-    const writes = this.ofAccount.get(accountId) ?? { running: 0, waiting: [] };
-    this.ofAccount.set(accountId, writes);
-    if (writes.running < this.perAccount) {
-      writes.running += 1;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const resume = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const at = writes.waiting.indexOf(resume);
-        if (at >= 0) writes.waiting.splice(at, 1);
-        reject(serviceUnavailable(PRODUCT_WRITES_WAITING_MESSAGE));
-      }, this.waitMs);
-      writes.waiting.push(resume);
+    return this.places.run(accountId, async () => {
+      try {
+        return await write();
+      } catch (error) {
+        if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) throw Object.assign(serviceUnavailable(PRODUCT_HELD_MESSAGE), { cause: error });
+        throw error;
+      }
     });
-  }
-
-  /** Hands the place of a write that ended to the oldest waiting one, or frees it. */
-  private give(accountId: string): void {
-    const writes = this.ofAccount.get(accountId)!;
-    const next = writes.waiting.shift();
-    if (next) return next();
-    writes.running -= 1;
-    if (writes.running === 0) this.ofAccount.delete(accountId);
   }
 }
