@@ -61,6 +61,7 @@ import { createStreamCredentials } from './job-events/stream-credentials.js';
 import { createJobCache } from './job-cache.js';
 import { productRoutes } from './routes/products.js';
 import { ProductWrites } from './product-writes.js';
+import { productListPlaces } from './product-lists.js';
 import { responseSerializerCompiler } from './response-serializer.js';
 import { withInlineUploads } from '../shared/storage/inline-uploads.js';
 
@@ -240,6 +241,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     db: deps.db, files: uploads, redirect: deps.config.RESULT_REDIRECT, downloads, exportRetentionDays: deps.config.EXPORT_RETENTION_DAYS, clock,
   });
   jobControlRoutes(app, jobControl);
-  productRoutes(app, { db: deps.db, writes: new ProductWrites(deps.config.API_LOCK_TIMEOUT_MS) });
+  productRoutes(app, {
+    db: deps.db,
+    writes: new ProductWrites(deps.config.API_LOCK_TIMEOUT_MS),
+    lists: productListPlaces(deps.config.DB_CONNECT_TIMEOUT_MS),
+  });
   return app;
 }

@@ -29,6 +29,7 @@ import { noted } from '../../shared/http/response-notes.js';
 import { accountIdOf } from '../plugins/auth.js';
 import { prefetched, type Lookup } from '../prefetch.js';
 import type { ProductWrites } from '../product-writes.js';
+import type { AccountPlaces } from '../account-places.js';
 
 const eanParams = z.object({
   ean: z.string().meta({ description: 'The EAN, matched exactly as sent (no check-digit validation on lookup)' }),
@@ -118,9 +119,10 @@ async function boundAttributes(request: FastifyRequest): Promise<void> {
 
 /**
  * Product routes of API.md §3: the account's own catalog, by EAN. Writes run through `writes`: a
- * few of an account's at a time, and a product a running job holds is 503, not a long wait.
+ * few of an account's at a time, and a product a running job holds is 503, not a long wait. Lists
+ * and searches run through `lists`, a few of an account's at a time as well.
  */
-export function productRoutes(app: FastifyInstance, deps: { db: Db; writes: ProductWrites }): void {
+export function productRoutes(app: FastifyInstance, deps: { db: Db; writes: ProductWrites; lists: AccountPlaces }): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const read = { scope: 'products:read' as const };
   const write = { scope: 'products:write' as const };
@@ -149,14 +151,10 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db; writes: Prod
     async (request) => {
       const { brand, category, updated_since, q, limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isEanPosition) : undefined;
-      const rows = await listProducts(deps.db, accountIdOf(request), {
-        brand,
-        category,
-        updatedSince: updated_since,
-        nameContains: q,
-        afterEan: after?.[0],
-        limit,
-      });
+      const accountId = accountIdOf(request);
+      const query = { brand, category, updatedSince: updated_since, nameContains: q, afterEan: after?.[0], limit };
+      // A few of the account's lists at a time; one whose client left is cancelled in PostgreSQL.
+      const rows = await deps.lists.run(accountId, () => listProducts(deps.db, accountId, query, request.signal), request.signal);
       return pageOf(rows, limit, (row) => [row.ean], (row) => row);
     },
   );

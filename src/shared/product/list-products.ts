@@ -1,3 +1,4 @@
+import { queryUntilAborted } from '../db/cancellable-query.js';
 import type { Db } from '../db/pool.js';
 import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
 import { SEARCH_BACKLOG_EXISTS } from './product-search.js';
@@ -97,8 +98,9 @@ export function productListStatement(accountId: string, query: ProductListQuery)
  * seen, so inserts and deletes elsewhere never shift it (no duplicate, no skipped product),
  * unlike OFFSET.
  */
-export async function listProducts(db: Db, accountId: string, query: ProductListQuery): Promise<ProductResource[]> {
+export async function listProducts(db: Db, accountId: string, query: ProductListQuery, signal?: AbortSignal): Promise<ProductResource[]> {
   const { text, values } = productListStatement(accountId, query);
-  const { rows } = await db.query<ProductResource>(text, values);
+  // Cancelled in PostgreSQL when `signal` aborts: a client that gave up on a slow search.
+  const { rows } = await queryUntilAborted<ProductResource>(db, signal, text, values);
   return rows;
 }
