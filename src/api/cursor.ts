@@ -1,5 +1,6 @@
 import { badRequest } from './errors.js';
 import { UUID_PATTERN as UUID } from '../shared/uuid.js';
+import type { BoundedRows } from '../shared/db/byte-bounded-page.js';
 
 /** Encodes a keyset position as an opaque `next_cursor`. */
 function encodeCursor(position: unknown[]): string {
@@ -79,4 +80,18 @@ export function pageOf<Row, Item>(
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return { data: page.map(toItem), next_cursor: rows.length > limit && last ? encodeCursor(position(last)) : null };
+}
+
+/**
+ * One page of a list query bounded in bytes as well as rows (byteBoundedPage): its rows as `data`,
+ * and a `next_cursor` at the last of them when more follow, a page cut short by its byte budget
+ * included (`limit` is a maximum).
+ */
+export function boundedPageOf<Row, Item>(
+  page: BoundedRows<Row>,
+  position: (row: Row) => unknown[],
+  toItem: (row: Row) => Item,
+): { data: Item[]; next_cursor: string | null } {
+  const last = page.rows.at(-1);
+  return { data: page.rows.map(toItem), next_cursor: page.more && last ? encodeCursor(position(last)) : null };
 }

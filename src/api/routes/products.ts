@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, keysetPosition, pageOf, textPart } from '../cursor.js';
+import { boundedPageOf, decodeCursor, keysetPosition, textPart } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequest, duplicateEan, productNotFound, validationError } from '../errors.js';
 import { changedNumbersOf } from '../json-body.js';
@@ -154,8 +154,8 @@ export function productRoutes(app: FastifyInstance, deps: { db: Db; writes: Prod
       const accountId = accountIdOf(request);
       const query = { brand, category, updatedSince: updated_since, nameContains: q, afterEan: after?.[0], limit };
       // A few of the account's lists at a time; one whose client left is cancelled in PostgreSQL.
-      const rows = await deps.lists.run(accountId, () => listProducts(deps.db, accountId, query, request.signal), request.signal);
-      return pageOf(rows, limit, (row) => [row.ean], (row) => row);
+      const page = await deps.lists.run(accountId, () => listProducts(deps.db, accountId, query, request.signal), request.signal);
+      return boundedPageOf(page, (row) => [row.ean], (row) => row);
     },
   );
 

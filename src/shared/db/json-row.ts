@@ -3,6 +3,8 @@ export type JsonRowField<Row> = keyof Row & string | readonly [name: keyof Row &
 
 /** A row read as one JSON array ({@link jsonRow}). */
 export interface JsonRow<Row> {
+  /** The fields' names, in order: the columns of {@link columns}. */
+  readonly names: readonly (keyof Row & string)[];
   /** The fields as a select list of columns, each named for its field (`price::text AS price`). */
   readonly columns: string;
   /** The SQL of the row as one text column: a JSON array of the fields' values, in their order. */
@@ -25,6 +27,7 @@ export function jsonRow<Row>(fields: readonly JsonRowField<Row>[]): JsonRow<Row>
   const names = fields.map((field) => (typeof field === 'string' ? field : field[0]));
   const expressions = fields.map((field) => (typeof field === 'string' ? field : field[1]));
   return {
+    names,
     columns: fields.map((field) => (typeof field === 'string' ? field : `${field[1]} AS ${field[0]}`)).join(', '),
     array: `json_build_array(${expressions.join(', ')})::text`,
     read(text) {

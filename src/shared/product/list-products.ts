@@ -1,6 +1,7 @@
+import { boundedRows, byteBoundedPage, type BoundedRow, type BoundedRows } from '../db/byte-bounded-page.js';
 import { queryUntilAborted } from '../db/cancellable-query.js';
 import type { Db } from '../db/pool.js';
-import { PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
+import { PRODUCT_COLUMN_NAMES, PRODUCT_COLUMNS, type ProductResource } from './product-queries.js';
 import { SEARCH_BACKLOG_EXISTS } from './product-search.js';
 
 /** Filters and keyset position of GET /v1/products. */
@@ -37,7 +38,9 @@ export function escapeLike(text: string): string {
  *   that no longer matches;
  * - backlog (an import committed and product_search has not caught up yet): products itself,
  *   walked in EAN order, which the API's statement timeout bounds.
- * Either way the answer is exactly the products that match.
+ * Either way the answer is exactly the products that match. The page is then cut at
+ * PAGE_BYTE_BUDGET bytes of product JSON ({@link byteBoundedPage}): at most `limit` products, fewer
+ * when they are large.
  */
 export function productListStatement(accountId: string, query: ProductListQuery): { text: string; values: unknown[] } {
   const values: unknown[] = [accountId];
@@ -76,7 +79,8 @@ export function productListStatement(accountId: string, query: ProductListQuery)
   const page = (...extra: string[]) =>
     `SELECT ${PRODUCT_COLUMNS} FROM products WHERE ${[...conditions, ...extra].join(' AND ')} ORDER BY ean LIMIT ${limit}`;
   const searchFilter = query.brand !== undefined || query.category !== undefined || nameContains !== undefined;
-  if (!searchFilter) return { text: page(), values };
+  const bounded = (text: string) => byteBoundedPage(text, PRODUCT_COLUMN_NAMES, 'ean', limit);
+  if (!searchFilter) return { text: bounded(page()), values };
   // Each candidate's product is looked up by primary key (LIMIT 1 keeps the planner from turning
   // the lookup into a join that reads products on its own), so product_search drives the page.
   const candidates = `SELECT found.* FROM product_search s
@@ -84,23 +88,28 @@ export function productListStatement(accountId: string, query: ProductListQuery)
     WHERE NOT ${SEARCH_BACKLOG_EXISTS} AND ${['s.account_id = $1', ...searched].join(' AND ')}
     ORDER BY s.ean LIMIT ${limit}`;
   return {
-    text: `(${page(SEARCH_BACKLOG_EXISTS)})
+    text: bounded(`(${page(SEARCH_BACKLOG_EXISTS)})
       UNION ALL
       (${candidates})
-      ORDER BY ean LIMIT ${limit}`,
+      ORDER BY ean LIMIT ${limit}`),
     values,
   };
 }
 
 /**
- * One page of the account's catalog in EAN order, plus one row to tell whether another page
- * follows. Keyset on the primary key (account_id, ean): a page starts strictly after the last EAN
- * seen, so inserts and deletes elsewhere never shift it (no duplicate, no skipped product),
- * unlike OFFSET.
+ * One page of the account's catalog in EAN order, at most `limit` products and PAGE_BYTE_BUDGET
+ * bytes of them, and whether another page follows. Keyset on the primary key (account_id, ean):
+ * a page starts strictly after the last EAN seen, so inserts and deletes elsewhere never shift it
+ * (no duplicate, no skipped product), unlike OFFSET.
  */
-export async function listProducts(db: Db, accountId: string, query: ProductListQuery, signal?: AbortSignal): Promise<ProductResource[]> {
+export async function listProducts(
+  db: Db,
+  accountId: string,
+  query: ProductListQuery,
+  signal?: AbortSignal,
+): Promise<BoundedRows<ProductResource>> {
   const { text, values } = productListStatement(accountId, query);
   // Cancelled in PostgreSQL when `signal` aborts: a client that gave up on a slow search.
-  const { rows } = await queryUntilAborted<ProductResource>(db, signal, text, values);
-  return rows;
+  const { rows } = await queryUntilAborted<BoundedRow<ProductResource>>(db, signal, text, values);
+  return boundedRows(rows);
 }

@@ -24,6 +24,9 @@ const PRODUCT_RESOURCE = jsonRow<ProductResource>([
 /** The product columns as the API returns them ({@link PRODUCT_RESOURCE}). */
 export const PRODUCT_COLUMNS = PRODUCT_RESOURCE.columns;
 
+/** The names of {@link PRODUCT_COLUMNS}, in order. */
+export const PRODUCT_COLUMN_NAMES = PRODUCT_RESOURCE.names;
+
 /** The columns a client writes, in the order of the insert statements below. */
 const WRITTEN_COLUMNS = `ean, name, brand, category, description, price, currency, stock, image_url, attributes`;
 
