@@ -58,11 +58,11 @@ async function sortedIds(accountId: string | null, query: Pick<JobListQuery, 'ty
 }
 
 /** `pages` pages of `limit` jobs from the position after `after`, each continuing from the last row of the one before. */
-async function readPages(list: (query: JobListQuery) => Promise<JobRow[]>, query: JobListQuery, pages: number): Promise<string[]> {
+async function readPages(list: (query: JobListQuery) => Promise<{ rows: JobRow[] }>, query: JobListQuery, pages: number): Promise<string[]> {
   const ids: string[] = [];
   let after = query.after;
   for (let page = 0; page < pages; page += 1) {
-    const rows = (await list({ ...query, after })).slice(0, query.limit);
+    const { rows } = await list({ ...query, after });
     ids.push(...rows.map((row) => row.id));
     const last = rows.at(-1);
     if (!last || rows.length < query.limit) break;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
+import { boundedPageOf, countPart, decodeCursor, isNewestFirstPosition, keysetPosition, pageOf } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError } from '../errors.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, listJobErrors } from '../../shared/jobs/job-error-queries.js';
@@ -100,13 +100,13 @@ export function jobRoutes(
       if (accountFilter && request.principal?.kind !== 'admin') {
         throw new AppError(403, 'PERMISSION_DENIED', "Only the operator key may list another account's jobs (account_id).");
       }
-      const rows =
+      const page =
         request.principal?.kind !== 'admin'
           ? await listJobs(deps.db, accountIdOf(request), query)
           : accountFilter
             ? await listJobs(deps.db, accountFilter, query)
             : await listJobsOfEveryAccount(deps.db, query);
-      return pageOf(rows, limit, (row) => [row.created_at, row.id], jobResourceFor(request));
+      return boundedPageOf(page, (row) => [row.created_at, row.id], jobResourceFor(request));
     },
   );
 

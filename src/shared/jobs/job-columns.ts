@@ -8,7 +8,7 @@ import type { JobRow } from './job-row.js';
  * can hold a million names, and a page of such jobs would exhaust the API's memory; the report
  * that needs it reads it alone (`findInputColumns`).
  */
-const JOB_FIELDS = [
+export const JOB_FIELDS = [
   'id', 'account_id', 'type', 'status', 'phase', 'error_code', 'detail', 'options', 'rows_total', 'rows_processed',
   'rows_succeeded', 'rows_failed', 'rows_created', 'rows_updated', 'rows_unchanged', 'input_path', 'input_bytes',
   'attempts', 'created_at', 'started_at', 'finished_at', 'result_path', 'result_bytes', 'schedule_id',

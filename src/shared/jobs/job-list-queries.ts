@@ -1,6 +1,7 @@
 import type pg from 'pg';
+import { boundedRows, byteBoundedPage, type BoundedRow, type BoundedRows } from '../db/byte-bounded-page.js';
 import type { Db } from '../db/pool.js';
-import { JOB_COLUMNS, jobRowQuery } from './job-columns.js';
+import { JOB_COLUMNS, JOB_FIELDS, jobRowQuery } from './job-columns.js';
 import { JOB_STATUSES, JOB_TYPES, type JobRow, type JobStatus, type JobType } from './job-row.js';
 
 /** Filters and page of a job listing. */
@@ -41,19 +42,21 @@ export function jobListStatement(accountId: string | null, query: JobListQuery):
   if (query.after) {
     common.push(`(created_at, id) < (${param(query.after.createdAt, 'timestamptz')}, ${param(query.after.id, 'uuid')})`);
   }
-  const limit = `LIMIT ${param(query.limit + 1, 'int')}`;
+  const fetched = param(query.limit + 1, 'int');
+  const limit = `LIMIT ${fetched}`;
+  const bounded = (text: string) => byteBoundedPage(text, JOB_FIELDS, 'created_at DESC, id DESC', fetched);
   const select = (conditions: string[]) => {
     const where = [...common, ...conditions];
     return `SELECT ${JOB_COLUMNS} FROM jobs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
   };
   const unfilteredAccount = accountId !== null && !query.type && !query.status;
   const ranges = query.scheduleId || unfilteredAccount ? [{ conditions: filterConditions(query), inFlight: false }] : typeStatusRanges(query);
-  if (ranges.length === 1) return jobRowQuery(`${select(ranges[0]!.conditions)} ${NEWEST_FIRST} ${limit}`, values);
+  if (ranges.length === 1) return jobRowQuery(bounded(`${select(ranges[0]!.conditions)} ${NEWEST_FIRST} ${limit}`), values);
   // The jobs in flight are read whole and sorted (there are few): ordered and limited, that
   // branch could be read by walking the account's jobs for a `processing` one, all of them once
   // there is none left, where jobs_processing_idx gives them at once.
   const branches = ranges.map((range) => `(${select(range.conditions)}${range.inFlight ? '' : ` ${NEWEST_FIRST} ${limit}`})`);
-  return jobRowQuery(`SELECT * FROM (${branches.join(' UNION ALL ')}) AS page ${NEWEST_FIRST} ${limit}`, values);
+  return jobRowQuery(bounded(`SELECT * FROM (${branches.join(' UNION ALL ')}) AS page ${NEWEST_FIRST} ${limit}`), values);
 }
 
 /** The listing's type and status filters as conditions on the rows. */
@@ -81,19 +84,19 @@ function typeStatusRanges(query: JobListQuery): Array<{ conditions: string[]; in
 }
 
 /**
- * The account's jobs, newest first, one page plus one row to tell whether there is more. A row's
+ * The account's jobs, newest first, one page and whether there is more. A row's
  * `created_at` is PostgreSQL's full-precision text ({@link jobRowQuery}), the cursor's key as it is.
  */
-export async function listJobs(db: Db, accountId: string, query: JobListQuery): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(jobListStatement(accountId, query));
-  return rows;
+export async function listJobs(db: Db, accountId: string, query: JobListQuery): Promise<BoundedRows<JobRow>> {
+  const { rows } = await db.query<BoundedRow<JobRow>>(jobListStatement(accountId, query));
+  return boundedRows(rows);
 }
 
 /**
  * Jobs of every account, newest first: the operator's view of GET /v1/jobs, with the same
  * filters and page as an account's own listing ({@link listJobs}).
  */
-export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(jobListStatement(null, query));
-  return rows;
+export async function listJobsOfEveryAccount(db: Db, query: JobListQuery): Promise<BoundedRows<JobRow>> {
+  const { rows } = await db.query<BoundedRow<JobRow>>(jobListStatement(null, query));
+  return boundedRows(rows);
 }
