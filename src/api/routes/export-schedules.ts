@@ -5,7 +5,7 @@ import type { RedisConnection } from '../../shared/redis-connection.js';
 import { z } from 'zod';
 import type { Config } from '../../shared/config.js';
 import { rejectInvalidQuery } from '../body-validation.js';
-import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
+import { boundedPageOf, decodeCursor, isNewestFirstPosition } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { badRequestBody, idempotencyKeyReused, limitExceeded, notFound, serviceUnavailable } from '../errors.js';
 import type { FieldProblem } from '../../shared/field-problems.js';
@@ -194,14 +194,13 @@ export function exportScheduleRoutes(
     async (request) => {
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
-      const rows = await listExportSchedules(deps.db, accountIdOf(request), {
+      const page = await listExportSchedules(deps.db, accountIdOf(request), {
         limit,
         after: after && { createdAt: after[0], id: after[1] },
       });
       const now = new Date();
-      return pageOf(
-        rows,
-        limit,
+      return boundedPageOf(
+        page,
         (row) => [row.created_at_key, row.id],
         (row) => toScheduleResource(row, now),
       );

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { decodeCursor, isNewestFirstPosition, pageOf } from '../cursor.js';
+import { boundedPageOf, decodeCursor, isNewestFirstPosition } from '../cursor.js';
 import type { Db } from '../../shared/db/pool.js';
 import { AppError, badRequestBody, notFound } from '../errors.js';
 import { boundMappedColumns } from '../mapped-columns-bound.js';
@@ -130,8 +130,8 @@ export function importProfileRoutes(app: FastifyInstance, deps: { db: Db }): voi
     async (request) => {
       const { limit, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, isNewestFirstPosition) : undefined;
-      const rows = await listImportProfiles(deps.db, accountIdOf(request), { limit, after: after && { createdAt: after[0], id: after[1] } });
-      return pageOf(rows, limit, (row) => [row.created_at_key, row.id], toProfileResource);
+      const page = await listImportProfiles(deps.db, accountIdOf(request), { limit, after: after && { createdAt: after[0], id: after[1] } });
+      return boundedPageOf(page, (row) => [row.created_at_key, row.id], toProfileResource);
     },
   );
 

@@ -1,4 +1,5 @@
 import type { Db } from '../db/pool.js';
+import type { BoundedRows } from '../db/byte-bounded-page.js';
 import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ImportProfileSettings } from './import-profile.js';
 
@@ -60,12 +61,12 @@ export async function findImportProfile(
   return rows[0] ?? null;
 }
 
-/** The account's profiles, newest first, one page plus one row to tell whether there is more. */
+/** The account's profiles, newest first: one page, at most `limit` and PAGE_BYTE_BUDGET bytes of them, and whether there is more. */
 export async function listImportProfiles(
   db: Db,
   accountId: string,
   query: { limit: number; after?: NewestFirstAfter },
-): Promise<Array<ImportProfileRow & { created_at_key: string }>> {
+): Promise<BoundedRows<ImportProfileRow & { created_at_key: string }>> {
   return newestFirstPage<ImportProfileRow>(db, 'import_profiles', COLUMNS, accountId, query);
 }
 

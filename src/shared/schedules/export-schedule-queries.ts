@@ -1,5 +1,6 @@
 import { releaseExpiredIdempotencyKey } from '../db/idempotency-keys.js';
 import { withTransaction, type Db, type DbClient } from '../db/pool.js';
+import type { BoundedRows } from '../db/byte-bounded-page.js';
 import { newestFirstPage, type NewestFirstAfter } from '../db/newest-first-page.js';
 import type { ExportOptions } from '../jobs/export-options.js';
 
@@ -93,12 +94,12 @@ export async function findExportSchedule(db: Db, accountId: string, id: string):
   return rows[0] ?? null;
 }
 
-/** The account's schedules, newest first, one page plus one row to tell whether there is more. */
+/** The account's schedules, newest first: one page, at most `limit` and PAGE_BYTE_BUDGET bytes of them, and whether there is more. */
 export async function listExportSchedules(
   db: Db,
   accountId: string,
   query: { limit: number; after?: NewestFirstAfter },
-): Promise<Array<ExportScheduleRow & { created_at_key: string }>> {
+): Promise<BoundedRows<ExportScheduleRow & { created_at_key: string }>> {
   return newestFirstPage<ExportScheduleRow>(db, 'export_schedules', COLUMNS, accountId, query);
 }
 
