@@ -92,7 +92,12 @@ export const pageQueryFields = {
       .min(1, { error: 'Expected a number from 1 to 500' })
       .max(500, { error: 'Expected a number from 1 to 500' })
       .default(50),
-  ),
+  ).meta({
+    description:
+      'The most items of a page (1..500, default 50). A page of products, jobs, import profiles or export schedules also ' +
+      'stops before its items pass 4 MiB of JSON (always one item at least): large items come fewer to a page, with a ' +
+      'next_cursor. Page on until next_cursor is null; a page shorter than limit is no sign of the end.',
+  }),
   cursor: z.string().max(MAX_CURSOR_LENGTH).optional().meta({ description: 'The next_cursor of the previous page' }),
 };
 
