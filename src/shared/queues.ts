@@ -17,10 +17,12 @@ export interface QueuedJob {
    */
   run?: number;
   /**
-   * The write conflicts (deadlocks) the job's current attempt has had, each run again without
-   * using up the attempt (see withConflictRetry); absent: none.
+   * The write conflicts (deadlocks) an attempt of the job has had, each run again without using up
+   * the attempt (see withConflictRetry); absent: none. They count for the attempt
+   * `conflictsAttempt` names (BullMQ's `attemptsMade` then) alone.
    */
   conflicts?: number;
+  conflictsAttempt?: number;
 }
 
 /** What a job is queued with: its id and run (the conflicts of an attempt come later). */

@@ -55,12 +55,16 @@ export function withConflictRetry(deps: { db: Db; logger: Logger; type: JobType 
       // A cancelled or stopping job's error is the runner's to handle, as is a delivery without a lock.
       if (!code || context.signal.aborted || !context.token) throw error;
       const { job } = context;
-      const conflicts = (job.data.conflicts ?? 0) + 1;
+      // The count is of this attempt's conflicts: an attempt that failed otherwise since (and so
+      // raised attemptsMade, which a conflict's delay leaves as it is) starts again from zero.
+      const attempt = job.attemptsMade;
+      const counted = job.data.conflictsAttempt === attempt ? (job.data.conflicts ?? 0) : 0;
+      const conflicts = counted + 1;
       if (conflicts > MAX_FREE_CONFLICT_RUNS) {
-        await job.updateData({ ...job.data, conflicts: 0 });
+        await job.updateData({ ...job.data, conflicts: 0, conflictsAttempt: attempt });
         throw error;
       }
-      await job.updateData({ ...job.data, conflicts });
+      await job.updateData({ ...job.data, conflicts, conflictsAttempt: attempt });
       deps.logger.warn(
         { jobId: context.jobId, accountId: context.accountId, type: deps.type, code, conflicts },
         "deadlock with another job's writes; the job runs again",

@@ -9,10 +9,14 @@ import { ShutdownNotice } from '../../src/workers/shutdown-notice.js';
 
 const deadlock = () => Object.assign(new Error('deadlock detected'), { code: '40P01' });
 
-/** A delivery of a job that has had `conflicts` write conflicts in its attempt, whose processor throws `error`. */
-async function deliver(error: Error, conflicts?: number) {
+/**
+ * A delivery of a job in its attempt `attemptsMade` (BullMQ's count of the attempts used up), that
+ * has had `conflicts` write conflicts in attempt `conflictsAttempt`, whose processor throws `error`.
+ */
+async function deliver(error: Error, conflicts?: number, { attemptsMade = 0, conflictsAttempt = 0 } = {}) {
   const job = {
-    data: { jobId: 'j1', run: 1, ...(conflicts === undefined ? {} : { conflicts }) } as QueuedJob,
+    attemptsMade,
+    data: { jobId: 'j1', run: 1, ...(conflicts === undefined ? {} : { conflicts, conflictsAttempt }) } as QueuedJob,
     updateData: vi.fn(async (data: QueuedJob) => void (job.data = data)),
     moveToDelayed: vi.fn(async () => {}),
   };
@@ -50,6 +54,12 @@ describe('a job whose attempt was a write conflict victim', () => {
     expect(thrown).toBe(error);
     expect(job.moveToDelayed).not.toHaveBeenCalled();
     expect(job.data.conflicts).toBe(0);
+  });
+
+  it("counts the conflicts of its current attempt only, not those of an attempt that failed otherwise since", async () => {
+    const { thrown, job } = await deliver(deadlock(), MAX_FREE_CONFLICT_RUNS, { attemptsMade: 1, conflictsAttempt: 0 });
+    expect(thrown).toBeInstanceOf(DelayedError);
+    expect(job.data).toMatchObject({ conflicts: 1, conflictsAttempt: 1 });
   });
 
   it('leaves any other failure to use up the attempt', async () => {
