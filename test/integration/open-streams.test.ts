@@ -1,6 +1,6 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpenStreams } from '../../src/api/open-streams.js';
@@ -87,6 +87,22 @@ describe('event streams', () => {
   });
 });
 
+/**
+ * Sends GET `path` to `app` and leaves (closes the connection) while the route is still reading,
+ * then lets the route go on (`release`) and waits until it has (`routeDone`).
+ */
+async function leaveWhileTheRouteReads(app: FastifyInstance, path: string, release: () => void, routeDone: Promise<void>): Promise<void> {
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const request = httpRequest(`${base}${path}`, { agent: false });
+  request.on('error', () => {});
+  request.end();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  request.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  release();
+  await routeDone;
+}
+
 describe('OpenStreams', () => {
   it('counts nothing for a client that left before the route opened its response', async () => {
     const streams = new OpenStreams('downloads', { perAccount: 1, perProcess: 1 });
@@ -102,15 +118,7 @@ describe('OpenStreams', () => {
       return 'file';
     });
     try {
-      const base = await app.listen({ port: 0, host: '127.0.0.1' });
-      const request = httpRequest(`${base}/slow`, { agent: false });
-      request.on('error', () => {});
-      request.end();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      request.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      release();
-      await routeDone;
+      await leaveWhileTheRouteReads(app, '/slow', release, routeDone);
       expect(streams.size).toBe(0);
     } finally {
       await app.close();
@@ -144,15 +152,7 @@ describe('streamed routes', () => {
       },
     });
     try {
-      const base = await app.listen({ port: 0, host: '127.0.0.1' });
-      const request = httpRequest(`${base}/v1/jobs/some-job/events`, { agent: false });
-      request.on('error', () => {});
-      request.end();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      request.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      release();
-      await routeDone;
+      await leaveWhileTheRouteReads(app, '/v1/jobs/some-job/events', release, routeDone);
       expect(opened).toBe(0);
     } finally {
       await app.close();

@@ -1,9 +1,7 @@
 import { request as httpRequest } from 'node:http';
-import { PassThrough } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/shared/logger.js';
+import { capturedLogs } from '../support/captured-logs.js';
 import { eanNumber, sendJson } from '../support/products.js';
 import { waitFor } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
@@ -18,18 +16,14 @@ import { createTestContext, type TestContext } from '../support/test-context.js'
 const PLACE_WAIT_MS = 2_500;
 
 let ctx: TestContext;
-let logged = '';
+const logs = capturedLogs();
 
 beforeAll(async () => {
-  const sink = new PassThrough();
-  sink.on('data', (chunk: Buffer) => {
-    logged += chunk.toString();
-  });
   ctx = await createTestContext({
     workers: false,
     // The searches wait for the lock as long as the test holds it, not API_LOCK_TIMEOUT_MS.
     env: { API_LOCK_TIMEOUT_MS: '60000', DB_CONNECT_TIMEOUT_MS: String(PLACE_WAIT_MS) },
-    logger: pino(loggerOptions('info'), sink),
+    logger: logs.logger,
   });
   await ctx.app.listen({ port: 0, host: '127.0.0.1' });
 });
@@ -142,7 +136,7 @@ describe('a product search whose client closed the connection', () => {
     const searcher = await ctx.createAccount();
     const lock = await lockSearch();
     try {
-      logged = '';
+      logs.clear();
       // Three searches that run and two that wait for a place, all given up by their clients.
       const clients = Array.from({ length: 5 }, () => abandonableGet('/v1/products?q=abandoned', searcher.key));
       await waitFor('the searches to wait in PostgreSQL', async () => ((await waitingFor(lock.pid)) >= 3 ? true : undefined), 10_000);
@@ -161,10 +155,7 @@ describe('a product search whose client closed the connection', () => {
     } finally {
       await lock.release();
     }
-    const lines = logged
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    const lines = logs.lines() as Array<{ level: number; msg: string }>;
     expect(lines.filter((line) => line.level >= 40)).toEqual([]);
     expect(lines.filter((line) => line.msg === 'request ended: the client closed the connection')).toHaveLength(5);
   });
