@@ -1,8 +1,9 @@
 import type { Job } from 'bullmq';
 import type { Db } from '../shared/db/pool.js';
 import { finishJob } from '../shared/jobs/job-queries.js';
-import { JOB_FAILURE_CODES, type JobType } from '../shared/jobs/job-row.js';
+import { JOB_FAILURE_CODES, LOST_UPLOAD_DETAIL, type JobType } from '../shared/jobs/job-row.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
+import { wasMissingUpload } from './import/lost-upload.js';
 
 /** The BullMQ run of a job that will not run again, as its queue recorded it. */
 export interface EndedRun {
@@ -14,16 +15,35 @@ export interface EndedRun {
   lastAttemptStartedAt?: number | undefined;
   /** When BullMQ gave the job up (its `finishedOn`, epoch ms); undefined: now. */
   endedAt?: number | undefined;
+  /** Why the last attempt failed (BullMQ's `failedReason`: its error's message), which picks the job's detail. */
+  lastError?: string | undefined;
 }
 
 /** The {@link EndedRun} of BullMQ job `job`, queued for run `run` of job row `jobId`, as its queue recorded it. */
-export const endedRunOf = (job: Pick<Job, 'attemptsMade' | 'processedOn' | 'finishedOn'>, jobId: string, run: number | undefined): EndedRun => ({
+export const endedRunOf = (
+  job: Pick<Job, 'attemptsMade' | 'processedOn' | 'finishedOn' | 'failedReason'>,
+  jobId: string,
+  run: number | undefined,
+): EndedRun => ({
   jobId,
   run,
   attemptsMade: job.attemptsMade,
   lastAttemptStartedAt: job.processedOn,
   endedAt: job.finishedOn,
+  lastError: job.failedReason ?? undefined,
 });
+
+/**
+ * The detail of a job failed once its attempts ran out: an import whose last attempt found its
+ * upload missing from storage says so and asks for the file again; anything else was an internal
+ * error, which a later retry may get past.
+ */
+function finalDetail(type: JobType, run: EndedRun): string {
+  if (type === 'import' && wasMissingUpload(run.lastError)) return LOST_UPLOAD_DETAIL;
+  const { attemptsMade } = run;
+  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
+  return `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`;
+}
 
 /**
  * Fails the row of a job whose BullMQ job will not run again (its attempts used up, or stalled
@@ -39,13 +59,7 @@ export async function failAfterAttempts(
   run: EndedRun,
   metrics?: Pick<ServiceMetrics, 'jobsFailed' | 'jobDuration'>,
 ): Promise<boolean> {
-  const { jobId, attemptsMade } = run;
-  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
-  const failed = await finishJob(db, jobId, {
-    status: 'failed',
-    errorCode: JOB_FAILURE_CODES[type],
-    detail: `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`,
-  }, run.run);
+  const failed = await finishJob(db, run.jobId, { status: 'failed', errorCode: JOB_FAILURE_CODES[type], detail: finalDetail(type, run) }, run.run);
   // The processor's own metrics never see this end (an attempt that throws does not know it was
   // the last): counted here, by whichever caller ended the row. The duration is the last
   // attempt's, as for a job completed, failed or cancelled by its processor, and taken from

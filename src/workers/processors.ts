@@ -20,6 +20,7 @@ export function createProcessors(deps: WorkerDeps, searchCatchUp: CatchUpRunner)
           maxRecordBytes: deps.config.IMPORT_MAX_RECORD_BYTES,
           maxXlsxUncompressedBytes: deps.config.IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES,
           searchCatchUp,
+          storeLocation: deps.config.STORAGE_URL ?? deps.config.DATA_DIR,
         },
         jobId,
         signal,

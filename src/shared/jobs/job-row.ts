@@ -13,6 +13,18 @@ export type JobPhase = 'queued' | 'running' | 'finalizing' | 'done';
 export const JOB_ERROR_CODES = ['IMPORT_FAILED', 'EXPORT_FAILED', 'ENRICHMENT_FAILED', 'JOB_CANCELLED'] as const;
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];
 
+/** The detail of an import failed because its stored upload was missing on every attempt (API.md §4: IMPORT_FAILED). */
+export const LOST_UPLOAD_DETAIL =
+  'The upload of this import is missing from storage, so it could not be read; no rows were imported. Upload the file again.';
+
+/**
+ * Whether import `job` ended without reading its rows, so that it has no rows.csv (every row would
+ * look good): cancelled (the cancel undid its report), or failed because its upload was missing.
+ */
+export function endedUnread(job: Pick<JobRow, 'status' | 'detail'>): boolean {
+  return job.status === 'cancelled' || (job.status === 'failed' && job.detail === LOST_UPLOAD_DETAIL);
+}
+
 /**
  * A row of the `jobs` table: PostgreSQL is the truth for a job's status, counts and report. Its
  * timestamps are the text PostgreSQL prints (`jobRowQuery`); {@link isoTimestamp} gives their
@@ -99,9 +111,9 @@ export function toJobResource(job: JobRow) {
       errors: `${self}/errors`,
       errors_csv: `${self}/errors.csv`,
       result: job.type === 'export' && job.status === 'completed' && job.result_path ? `${self}/result` : null,
-      // The whole upload with each row's problems, the file to fix after an import failed. A
-      // cancelled import kept no report of its rows: its rows.csv would show them all as good.
-      rows_csv: job.type === 'import' && (job.status === 'completed' || job.status === 'failed') && job.input_path ? `${self}/rows.csv` : null,
+      // The whole upload with each row's problems, the file to fix after an import failed. One that
+      // ended without reading its rows (see endedUnread) has no report: every row would look good.
+      rows_csv: job.type === 'import' && job.status !== 'processing' && !endedUnread(job) && job.input_path ? `${self}/rows.csv` : null,
     },
   };
 }

@@ -129,21 +129,18 @@ export class ImportTransaction {
 /**
  * Ends a job as failed in a transaction of its own, after the import's transaction was rolled
  * back, under the same job lock, status and claim check: `addToReport` adds to the report (a
- * file-level problem) before it is published. A `reportTable` of null publishes no report (an
- * upload that could not be read has none). Returns false when the job had already ended.
+ * file-level problem) before it is published. Returns false when the job had already ended.
  */
 export async function failImport(
   db: Db,
-  input: { jobId: string; reportTable: string | null; outcome: JobOutcome; claimToken?: string; addToReport?: (client: DbClient) => Promise<void> },
+  input: { jobId: string; reportTable: string; outcome: JobOutcome; claimToken?: string; addToReport?: (client: DbClient) => Promise<void> },
 ): Promise<boolean> {
   return withTransaction(db, async (client) => {
     await markRunTransaction(client, input.claimToken);
     await client.query(JOB_LOCK_SQL, [input.jobId]);
     if (!(await lockClaimedJob(client, input.jobId, input.claimToken))) return false;
-    if (input.reportTable !== null) {
-      await input.addToReport?.(client);
-      await publishReport(client, input.reportTable, input.jobId);
-    }
+    await input.addToReport?.(client);
+    await publishReport(client, input.reportTable, input.jobId);
     await finishJob(client, input.jobId, input.outcome);
     return true;
   });

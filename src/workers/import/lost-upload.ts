@@ -1,27 +1,21 @@
-import type { Db } from '../../shared/db/pool.js';
-import type { JobOutcome } from '../../shared/jobs/job-queries.js';
-import { failImport } from './import-transaction.js';
-
-/** The detail of an import whose stored upload is gone (API.md §4: IMPORT_FAILED, a detail that names the problem). */
-export const LOST_UPLOAD_DETAIL =
-  'The upload of this import is missing from storage, so it could not be read; no rows were imported. Upload the file again.';
-
-const lostUploadOutcome: JobOutcome = {
-  status: 'failed',
-  errorCode: 'IMPORT_FAILED',
-  detail: LOST_UPLOAD_DETAIL,
-  // Nothing was imported, and no row problem is reported: the rows were never (all) read.
-  counts: { rowsProcessed: 0, rowsSucceeded: 0, rowsFailed: 0, rowsCreated: 0, rowsUpdated: 0, rowsUnchanged: 0 },
-};
+/** How the message of a {@link MissingUploadError} starts (and its log line reads). */
+const MISSING_UPLOAD_REASON = 'import upload missing from storage';
 
 /**
- * Fails import `jobId` whose stored upload is not there (a DATA_DIR restored from an older copy,
- * an object deleted from the bucket): no attempt would ever find it, so it fails now rather than
- * after JOB_ATTEMPTS attempts blamed on an internal error, and tells the client to upload the file
- * again. The import's own transaction must have ended (rolled back) first. Returns the outcome, or
- * null when the job had already ended (or another run holds its claim).
+ * An import attempt that found its stored upload missing. It is retried like an I/O failure: the
+ * store of this worker may not be the API's (another DATA_DIR, a volume not mounted yet, a proxy
+ * answering 404), and another attempt, here or on another worker, may find the file. Its message is
+ * what the queue keeps of the last attempt (BullMQ's failedReason), so that the job failed once
+ * the attempts ran out says the upload is missing ({@link wasMissingUpload}).
  */
-export async function failLostUpload(db: Db, jobId: string, claimToken?: string): Promise<JobOutcome | null> {
-  const ended = await failImport(db, { jobId, reportTable: null, outcome: lostUploadOutcome, claimToken });
-  return ended ? lostUploadOutcome : null;
+export class MissingUploadError extends Error {
+  constructor(path: string, options?: ErrorOptions) {
+    super(`${MISSING_UPLOAD_REASON}: ${path}`, options);
+    this.name = 'MissingUploadError';
+  }
+}
+
+/** Whether an attempt that failed with the message `reason` (BullMQ's failedReason) found its upload missing. */
+export function wasMissingUpload(reason: string | null | undefined): boolean {
+  return reason?.startsWith(`${MISSING_UPLOAD_REASON}: `) === true;
 }

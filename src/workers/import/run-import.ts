@@ -7,7 +7,7 @@ import type { FileStore } from '../../shared/storage/file-store.js';
 import { isMissingFile } from '../../shared/storage/storage-errors.js';
 import { finalizeImport } from './finalize.js';
 import { ImportWriter } from './import-writer.js';
-import { failLostUpload } from './lost-upload.js';
+import { MissingUploadError } from './lost-upload.js';
 import { readFile } from './read-file.js';
 import { createReportTable, dropLeftoverReportTables, dropReportTable, reportTableFor } from './report-table.js';
 
@@ -25,6 +25,8 @@ export interface ImportDeps {
   eanFilterBytes?: number;
   /** Brings the account's product search up to date once an import has written its products. */
   searchCatchUp?: { request(accountId: string): void };
+  /** Where `uploads` keeps its files (STORAGE_URL, or DATA_DIR), named when an upload is not there. */
+  storeLocation?: string;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface ImportDeps {
  * or roll back with the outcome. Returns the outcome, or null when the job had already ended (a
  * duplicate delivery). Throws on I/O failures; the transaction is then rolled back by PostgreSQL,
  * the job stays `processing`, and the next attempt starts again from the stored upload. An upload
- * missing from storage is no such failure: the job fails at once (see failLostUpload). `claim` is
+ * missing from storage is retried the same way (see MissingUploadError), logged at error. `claim` is
  * the run's claim on the job (see withRunClaim): the attempt records its outcome only while its
  * run holds it.
  */
@@ -82,12 +84,11 @@ export async function runImport(deps: ImportDeps, jobId: string, signal?: AbortS
     } catch (error) {
       writer.release(error);
       if (!isMissingFile(error)) throw error;
-      // Not an I/O failure to retry: the upload is gone (lost data, or a worker whose DATA_DIR or
-      // bucket is not the API's). An operator must hear of it; the client is told to upload again.
-      log.error({ path: job.input_path, store: deps.uploads.kind }, 'import upload missing from storage');
-      const outcome = await failLostUpload(deps.db, jobId, claim?.token);
-      ended = true;
-      return outcome;
+      // Lost data, or a worker whose DATA_DIR or bucket is not the API's: an operator must hear of
+      // it on every attempt. Retried all the same, since another attempt (or worker) may find it.
+      const store = { kind: deps.uploads.kind, location: deps.storeLocation };
+      log.error({ path: job.input_path, store }, 'import upload missing from storage');
+      throw new MissingUploadError(job.input_path!, { cause: error });
     }
   } finally {
     // Once the job has ended, this attempt's table and those of earlier attempts that crashed
