@@ -158,4 +158,19 @@ describe('an import whose object is missing from the bucket', () => {
     await expectFailedAfterAttempts(ctx, logs, account.key, account.id, id, path);
   });
 
+  it('takes a NoSuchBucket (404) for a store it cannot reach, not a missing upload: failed as an internal error after its attempts', async () => {
+    const account = await ctx.createAccount();
+    const s3 = ctx.s3!;
+    try {
+      const { id } = await importWithLostUpload(ctx, account.key, storedCsv, (lost) => s3.failRequests('GET', 404, lost));
+      const job = await ctx.waitForJob(account.key, id);
+      expect(job).toMatchObject({ status: 'failed', error_code: 'IMPORT_FAILED' });
+      expect(job.detail).toBe(`The import could not be completed after ${JOB_ATTEMPTS} attempts because of an internal error; no rows were imported. Retry it later.`);
+      expect(missingLines(logs, id)).toEqual([]);
+      await s3.failRequests('GET', null);
+      expect((await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`)).statusCode).toBe(200);
+    } finally {
+      await s3.failRequests('GET', null);
+    }
+  });
 });

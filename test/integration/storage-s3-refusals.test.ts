@@ -8,7 +8,8 @@ import { startS3TestServer, type S3TestServer } from '../support/s3-test-server.
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 // Object storage that answers, but with an error (503 Service Unavailable, 500, 403 Access
-// Denied) to the requests of one method: what the client is told, and what the service keeps.
+// Denied, 404 NoSuchBucket) to the requests of one method: what the client is told, and what the
+// service keeps. Only S3's NoSuchKey says an object is missing.
 
 let s3: S3TestServer;
 let ctx: TestContext;
@@ -105,7 +106,7 @@ describe('retention while the storage refuses to delete', () => {
 });
 
 describe('rows.csv while the storage cannot be read', () => {
-  it.each([500, 403] as const)('answers 503 SERVICE_UNAVAILABLE with Retry-After while reads answer %i, and the file once they work again', async (status) => {
+  it.each([500, 403, 404] as const)('answers 503 SERVICE_UNAVAILABLE with Retry-After while reads answer %i, and the file once they work again', async (status) => {
     const account = await ctx.createAccount();
     const job = await ctx.importCsv(account.key, Buffer.concat([storedCsv('Kept'), Buffer.from('123,Bad EAN,B,1.5,EUR,1\n')]));
     expect(job.status).toBe('failed');
@@ -135,7 +136,7 @@ describe('rows.csv while the storage cannot be read', () => {
 });
 
 describe('an upload the storage takes but cannot read back', () => {
-  it.each([500, 403] as const)('answers 503 with Retry-After when reads answer %i, removes the stored upload and starts no job', async (status) => {
+  it.each([500, 403, 404] as const)('answers 503 with Retry-After when reads answer %i, removes the stored upload and starts no job', async (status) => {
     const account = await ctx.createAccount();
     const before = await objectKeys();
     await s3.failRequests('GET', status);

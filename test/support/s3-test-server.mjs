@@ -29,7 +29,7 @@ server.store.getObject = async (bucketName, key, options) => {
 const failing = new Map();
 
 /** The S3 error code a failing request answers with. */
-const ERROR_CODES = { 403: 'AccessDenied', 500: 'InternalError', 503: 'ServiceUnavailable' };
+const ERROR_CODES = { 403: 'AccessDenied', 404: 'NoSuchBucket', 500: 'InternalError', 503: 'ServiceUnavailable' };
 
 const xmlText = (value) => String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 

@@ -27,9 +27,10 @@ export interface S3TestServer {
   refuseWrites(on: boolean): Promise<void>;
   /**
    * Makes every object request of `method` answer `status` (only for keys containing `keyPart`,
-   * when given), or with null stops doing so. The bucket's listings are not affected.
+   * when given), or with null stops doing so. The bucket's listings are not affected. A 404 says
+   * NoSuchBucket (a bucket this client cannot reach under its name), not that the object is missing.
    */
-  failRequests(method: 'GET' | 'PUT' | 'DELETE', status: 403 | 500 | 503 | null, keyPart?: string): Promise<void>;
+  failRequests(method: 'GET' | 'PUT' | 'DELETE', status: 403 | 404 | 500 | 503 | null, keyPart?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
