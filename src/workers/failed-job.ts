@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Db } from '../shared/db/pool.js';
 import { finishJob } from '../shared/jobs/job-queries.js';
-import { JOB_FAILURE_CODES, LOST_UPLOAD_DETAIL, type JobType } from '../shared/jobs/job-row.js';
+import { attemptsRanOutDetail, JOB_FAILURE_CODES, LOST_UPLOAD_DETAIL, type JobType } from '../shared/jobs/job-row.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import { wasMissingUpload } from './import/lost-upload.js';
 
@@ -40,9 +40,7 @@ export const endedRunOf = (
  */
 function finalDetail(type: JobType, run: EndedRun): string {
   if (type === 'import' && wasMissingUpload(run.lastError)) return LOST_UPLOAD_DETAIL;
-  const { attemptsMade } = run;
-  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
-  return `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`;
+  return attemptsRanOutDetail(type, run.attemptsMade);
 }
 
 /**

@@ -168,7 +168,13 @@ describe('an import whose object is missing from the bucket', () => {
       expect(job.detail).toBe(`The import could not be completed after ${JOB_ATTEMPTS} attempts because of an internal error; no rows were imported. Retry it later.`);
       expect(missingLines(logs, id)).toEqual([]);
       await s3.failRequests('GET', null);
-      expect((await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`)).statusCode).toBe(200);
+      // Its rows were never all checked: every row of a rows.csv would look good.
+      expect(job.links.rows_csv).toBeNull();
+      const rowsCsv = await ctx.get(account.key, `/v1/jobs/${id}/rows.csv`);
+      expect([rowsCsv.statusCode, rowsCsv.json<{ error: string }>().error]).toEqual([
+        404,
+        'This import failed on an internal error before its rows were all checked: it has no rows.csv. Retry it.',
+      ]);
     } finally {
       await s3.failRequests('GET', null);
     }

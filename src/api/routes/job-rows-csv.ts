@@ -4,7 +4,7 @@ import { importNotEnded, jobNotFound, notFound } from '../errors.js';
 import { importOptionsSchema } from '../../shared/jobs/import-options.js';
 import { allFailedRows, ERRORS_CSV_COLUMNS, type FailedRow } from '../../shared/jobs/job-error-queries.js';
 import { findJob } from '../../shared/jobs/job-queries.js';
-import { endedUnread } from '../../shared/jobs/job-row.js';
+import { endedUnread, LOST_UPLOAD_DETAIL } from '../../shared/jobs/job-row.js';
 import { reportFormat } from '../../shared/jobs/upload-reading.js';
 import { blankRecordTest, isBlankRecord } from '../../workers/import/blank-record.js';
 import type { FileStore } from '../../shared/storage/file-store.js';
@@ -24,8 +24,8 @@ const rowsCsvSchema = {
   summary: "Every row of an ended import as CSV, with each row's errors",
   description:
     'The file to fix and upload again after an all-or-nothing import failed. 409 JOB_NOT_FINISHED while the import runs; ' +
-    '404 for a job that is not an import, a cancelled import or one that failed before reading its rows (its upload was ' +
-    'missing from storage), once its upload is no longer stored (UPLOAD_RETENTION_DAYS), and when it is missing from ' +
+    '404 for a job that is not an import, a cancelled import or one that failed before its rows were all checked (its upload was ' +
+    'missing from storage, or its attempts ran out on an internal error), once its upload is no longer stored (UPLOAD_RETENTION_DAYS), and when it is missing from ' +
     'storage before then; 503 SERVICE_UNAVAILABLE while the storage cannot be read.',
   response: {
     200: csvDownloadResponse(
@@ -41,6 +41,7 @@ const rowsCsvSchema = {
 const uploadGone = () =>
   notFound('The upload of this import is no longer stored (uploads are kept UPLOAD_RETENTION_DAYS days); errors.csv still has the failed rows.');
 const UNREAD_UPLOAD = 'This import failed before reading its rows: its upload was missing from storage. Upload the file again.';
+const UNCHECKED_ROWS = 'This import failed on an internal error before its rows were all checked: it has no rows.csv. Retry it.';
 const uploadMissing = () => notFound('The upload of this import is missing from storage; errors.csv still has the failed rows.');
 
 export interface RowsCsvDeps extends RecordLimits {
@@ -73,8 +74,8 @@ export function jobRowsCsvRoutes(app: FastifyInstance, deps: RowsCsvDeps): void 
       if (job.status === 'processing') throw importNotEnded();
       // Its report went with the work the cancel undid: every row would look good.
       if (job.status === 'cancelled') throw notFound('This import was cancelled before its rows were all checked: it has no rows.csv. Retry it, or upload the file again.');
-      // It read no rows, whatever the API's store has now (a worker's store may have lacked it).
-      if (endedUnread(job)) throw notFound(UNREAD_UPLOAD);
+      // It read no rows to the end, whatever the API's store has now (a worker's store may have lacked it).
+      if (endedUnread(job)) throw notFound(job.detail === LOST_UPLOAD_DETAIL ? UNREAD_UPLOAD : UNCHECKED_ROWS);
       // Cleared by the retention once it has removed the upload. A HEAD opens nothing, so an
       // upload lost some other way is found by the GET alone.
       const path = job.input_path;

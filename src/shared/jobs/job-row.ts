@@ -18,11 +18,24 @@ export const LOST_UPLOAD_DETAIL =
   'The upload of this import is missing from storage, so it could not be read; no rows were imported. Upload the file again.';
 
 /**
- * Whether import `job` ended without reading its rows, so that it has no rows.csv (every row would
- * look good): cancelled (the cancel undid its report), or failed because its upload was missing.
+ * The detail of a job failed once its attempts ran out on an internal error, which a later retry
+ * may get past (an import's nothing was imported: it is one transaction).
+ */
+export function attemptsRanOutDetail(type: JobType, attemptsMade: number): string {
+  const nothingWritten = type === 'import' ? '; no rows were imported' : '';
+  return `The ${type} could not be completed after ${attemptsMade} attempt${attemptsMade === 1 ? '' : 's'} because of an internal error${nothingWritten}. Retry it later.`;
+}
+
+const ATTEMPTS_RAN_OUT = /^The import could not be completed after \d+ attempts? because of an internal error/;
+
+/**
+ * Whether import `job` ended without reading its rows to the end, so that it has no rows.csv (every
+ * row would look good): cancelled (the cancel undid its report), failed because its upload was
+ * missing, or failed once its attempts ran out on an internal error (none published a report).
  */
 export function endedUnread(job: Pick<JobRow, 'status' | 'detail'>): boolean {
-  return job.status === 'cancelled' || (job.status === 'failed' && job.detail === LOST_UPLOAD_DETAIL);
+  if (job.status === 'cancelled') return true;
+  return job.status === 'failed' && (job.detail === LOST_UPLOAD_DETAIL || ATTEMPTS_RAN_OUT.test(job.detail ?? ''));
 }
 
 /**
