@@ -70,13 +70,15 @@ const JOB_ROW_ACTIONS: Record<string, JobRowAction> = {
 };
 
 /**
- * Pause all and Resume all, done first on each job-row queue's record of the operator's pause (see
- * JobRowQueueAdapter.pause), then by Bull Board. Bull Board's pauses only the queues Redis says
- * are running and resumes only those it says are paused: after Redis lost a pause, its Resume all
- * would leave the record, and the reconciler would pause the queue again.
+ * Pause all and Resume all, done first on each job-row queue, then by Bull Board. Bull Board's
+ * pauses only the queues Redis says are running, and resumes only those it says are paused. So
+ * Pause all pauses every job-row queue itself (recorded and marked, see JobRowQueueAdapter.pause),
+ * a queue already paused in Redis too (Bull Board then leaves them); and Resume all clears every
+ * record and marker, even of a queue that Redis says is not paused (after Redis lost its pause),
+ * or the reconciler would pause it again.
  */
 const ALL_QUEUE_ACTIONS: Record<string, (queue: JobRowQueueAdapter) => Promise<void>> = {
-  'put /api/queues/pause': (queue) => queue.recordPause(),
+  'put /api/queues/pause': (queue) => queue.pause(),
   'put /api/queues/resume': (queue) => queue.clearPause(),
 };
 

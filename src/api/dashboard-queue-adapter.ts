@@ -1,5 +1,6 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Job } from 'bullmq';
+import { markPauseRecorded, unmarkPauseRecorded } from '../shared/jobs/queue-pause-marker.js';
 import { AppError } from './errors.js';
 
 /** Retries job `id` of any account; null when its row still says `processing`. */
@@ -90,20 +91,23 @@ export interface RemoveAllSummary {
 /** Bull Board's adapter of one queue whose jobs retry and remove through their job rows. */
 export class JobRowQueueAdapter extends BullMQAdapter {
   constructor(
-    queue: ConstructorParameters<typeof BullMQAdapter>[0],
+    private readonly bullQueue: ConstructorParameters<typeof BullMQAdapter>[0],
     private readonly control: JobRowControl,
   ) {
-    super(queue);
+    super(bullQueue);
   }
 
   /**
    * The dashboard's Pause (of this queue, or of all): recorded in PostgreSQL before Redis pauses
    * the queue, so that the reconciler pauses it again if Redis loses the pause (see
-   * restoreQueuePauses). A pause that Redis then fails to take is taken by the next pass.
+   * restoreQueuePauses); then marked in the queue's meta hash (see PAUSE_MARKER_FIELD), which
+   * tells that loss apart from a resume outside the dashboard. A pause that Redis then fails to
+   * take, or to mark, is taken, or marked, by the next pass.
    */
   override async pause(): Promise<void> {
     await this.recordPause();
     await super.pause();
+    await markPauseRecorded(this.bullQueue);
   }
 
   /**
@@ -115,14 +119,20 @@ export class JobRowQueueAdapter extends BullMQAdapter {
     await super.resume();
   }
 
-  /** Records the queue as paused by the operator, without pausing it in Redis. */
-  recordPause(): Promise<void> {
-    return this.control.pauses.record([this.getQueueName()]);
+  /**
+   * Records the queue as paused by the operator, without pausing it in Redis. A marker left by an
+   * earlier pause goes first: until Redis has taken this one, a pass must not take the queue for
+   * one resumed outside the dashboard and clear this record.
+   */
+  async recordPause(): Promise<void> {
+    await unmarkPauseRecorded(this.bullQueue);
+    await this.control.pauses.record([this.getQueueName()]);
   }
 
-  /** Forgets the operator's pause of the queue, without resuming it in Redis. */
-  clearPause(): Promise<void> {
-    return this.control.pauses.clear([this.getQueueName()]);
+  /** Forgets the operator's pause of the queue, and its marker, without resuming it in Redis. */
+  async clearPause(): Promise<void> {
+    await this.control.pauses.clear([this.getQueueName()]);
+    await unmarkPauseRecorded(this.bullQueue);
   }
 
   override async getJob(id: string): Promise<Job | undefined> {

@@ -61,6 +61,16 @@ async function withWorkers<T>(body: () => Promise<T>): Promise<T> {
 /** Long enough for two more reconciler passes (RECONCILE_INTERVAL_MS is 1 s here). */
 const twoPasses = () => new Promise((resolve) => setTimeout(resolve, 2_500));
 
+/** The queues PostgreSQL records as paused from the dashboard. */
+async function recordedPauses(): Promise<string[]> {
+  const { rows } = await ctx.db.query<{ queue: string }>('SELECT queue FROM queue_pauses ORDER BY queue');
+  return rows.map((row) => row.queue);
+}
+
+/** The reconciler's "resumed outside the dashboard" lines so far, by queue. */
+const resumedOutside = () =>
+  logs.lines().filter((line) => line.msg === 'queue resumed outside the dashboard; its recorded pause is cleared').map((line) => line.queue);
+
 describe('a queue paused from the dashboard, after Redis lost its data', () => {
   it('is paused again before its lost jobs are queued again: the import waits instead of running, and runs on Resume', { timeout: 60_000 }, async () => {
     const account = await ctx.createAccount();
@@ -118,6 +128,73 @@ describe('a queue paused from the dashboard, after Redis lost its data', () => {
       await twoPasses();
       expect(await Promise.all(JOB_TYPES.map(isPaused))).toEqual(JOB_TYPES.map(() => false));
       expect(pausedAgain()).toEqual([]);
+    });
+  });
+});
+
+describe('a queue paused from the dashboard, then resumed elsewhere', () => {
+  it('stays resumed (as an API process of the last release, or code, resumed it): the reconciler clears the record instead of pausing it again', { timeout: 60_000 }, async () => {
+    const account = await ctx.createAccount();
+    await dashboard('/imports/pause');
+    expect(await recordedPauses()).toEqual(['imports']);
+    // What an API process of the last release does on Resume: BullMQ's resume, record left alone.
+    await ctx.queues.queue('import').resume();
+    logs.clear();
+
+    await withWorkers(async () => {
+      await twoPasses();
+      expect(await isPaused('import')).toBe(false);
+      expect(await recordedPauses()).toEqual([]);
+      expect(pausedAgain()).toEqual([]);
+      expect(resumedOutside()).toEqual(['imports']);
+      const response = await ctx.upload(account.key, 'ean,name\n4006381333931,Ballpoint pen\n');
+      expect(response.statusCode, response.body).toBe(202);
+      expect(await ctx.waitForJob(account.key, response.json<{ id: string }>().id)).toMatchObject({ status: 'completed', progress: { rows_created: 1 } });
+    });
+
+    // A later loss of Redis's data leaves it running: nothing records it paused any more.
+    await loseRedisData();
+    await withWorkers(async () => {
+      await twoPasses();
+      expect(await isPaused('import')).toBe(false);
+      expect(pausedAgain()).toEqual([]);
+    });
+  });
+
+  it('is paused again from the dashboard, and kept, after such a resume', { timeout: 60_000 }, async () => {
+    await dashboard('/imports/pause');
+    await ctx.queues.queue('import').resume();
+    await withWorkers(async () => {
+      await waitFor('the record to be cleared', async () => ((await recordedPauses()).length === 0 ? true : undefined), 10_000);
+    });
+    await dashboard('/imports/pause');
+    await loseRedisData();
+    logs.clear();
+
+    await withWorkers(async () => {
+      await waitFor('the queue to be paused again', async () => (pausedAgain().length > 0 ? true : undefined), 10_000);
+      expect(pausedAgain()).toEqual(['imports']);
+      expect(await isPaused('import')).toBe(true);
+      expect(await recordedPauses()).toEqual(['imports']);
+      await dashboard('/imports/resume');
+    });
+  });
+
+  it('is told apart the same way when its pause was recorded before markers were kept', { timeout: 60_000 }, async () => {
+    // A pause of the last release with a record: PostgreSQL has it, Redis has BullMQ's pause alone.
+    await ctx.db.query("INSERT INTO queue_pauses (queue) VALUES ('imports') ON CONFLICT DO NOTHING");
+    await ctx.queues.queue('import').pause();
+    logs.clear();
+
+    await withWorkers(async () => {
+      const meta = `${queuePrefix(ctx.config)}:imports:meta`;
+      await waitFor('the pause to be marked', async () => ((await ctx.redis.hexists(meta, 'catalog-pause-recorded')) === 1 ? true : undefined), 10_000);
+      await ctx.queues.queue('import').resume();
+      await waitFor('the record to be cleared', async () => ((await recordedPauses()).length === 0 ? true : undefined), 10_000);
+      await twoPasses();
+      expect(await isPaused('import')).toBe(false);
+      expect(pausedAgain()).toEqual([]);
+      expect(resumedOutside()).toEqual(['imports']);
     });
   });
 });
