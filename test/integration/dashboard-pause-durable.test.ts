@@ -3,7 +3,7 @@ import { JOB_TYPES, type JobType } from '../../src/shared/jobs/job-row.js';
 import { queuePrefix, QUEUE_NAMES } from '../../src/shared/queues.js';
 import { deleteKeys } from '../../src/shared/redis-connection.js';
 import { capturedLogs } from '../support/captured-logs.js';
-import { jobRow, waitFor } from '../support/recovery-support.js';
+import { jobRow, waitFor, withWorkers } from '../support/recovery-support.js';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -47,16 +47,6 @@ async function queuedImport(key: string): Promise<string> {
 /** The queues named in the reconciler's "paused again" lines so far. */
 const pausedAgain = () => logs.lines().filter((line) => line.msg === 'queue paused again: Redis had lost its pause').map((line) => line.queue);
 
-/** Runs `body` with the service's workers (and their reconciler) started, and stops them after. */
-async function withWorkers<T>(body: () => Promise<T>): Promise<T> {
-  const workers = ctx.startWorkers();
-  try {
-    return await body();
-  } finally {
-    await workers.close();
-    ctx.workers = null;
-  }
-}
 
 /** Long enough for two more reconciler passes (RECONCILE_INTERVAL_MS is 1 s here). */
 const twoPasses = () => new Promise((resolve) => setTimeout(resolve, 2_500));
@@ -81,7 +71,7 @@ describe('a queue paused from the dashboard, after Redis lost its data', () => {
     expect(await ctx.queues.queue('import').getJobState(id)).toBe('unknown');
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await waitFor('the import to be queued again', async () => ((await ctx.queues.queue('import').getJobState(id)) === 'waiting' ? true : undefined), 10_000);
       expect(await isPaused('import')).toBe(true);
       expect(pausedAgain()).toEqual(['imports']);
@@ -103,7 +93,7 @@ describe('a queue paused from the dashboard, after Redis lost its data', () => {
     await loseRedisData();
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       expect(await ctx.waitForJob(account.key, id)).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
       expect(await isPaused('import')).toBe(false);
       expect(pausedAgain()).toEqual([]);
@@ -115,7 +105,7 @@ describe('a queue paused from the dashboard, after Redis lost its data', () => {
     await loseRedisData();
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await waitFor('every queue to be paused again', async () => ((await Promise.all(JOB_TYPES.map(isPaused))).every(Boolean) ? true : undefined), 10_000);
       expect(pausedAgain().sort()).toEqual(Object.values(QUEUE_NAMES).sort());
 
@@ -141,7 +131,7 @@ describe('a queue paused from the dashboard, then resumed elsewhere', () => {
     await ctx.queues.queue('import').resume();
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await twoPasses();
       expect(await isPaused('import')).toBe(false);
       expect(await recordedPauses()).toEqual([]);
@@ -154,7 +144,7 @@ describe('a queue paused from the dashboard, then resumed elsewhere', () => {
 
     // A later loss of Redis's data leaves it running: nothing records it paused any more.
     await loseRedisData();
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await twoPasses();
       expect(await isPaused('import')).toBe(false);
       expect(pausedAgain()).toEqual([]);
@@ -164,14 +154,14 @@ describe('a queue paused from the dashboard, then resumed elsewhere', () => {
   it('is paused again from the dashboard, and kept, after such a resume', { timeout: 60_000 }, async () => {
     await dashboard('/imports/pause');
     await ctx.queues.queue('import').resume();
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await waitFor('the record to be cleared', async () => ((await recordedPauses()).length === 0 ? true : undefined), 10_000);
     });
     await dashboard('/imports/pause');
     await loseRedisData();
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await waitFor('the queue to be paused again', async () => (pausedAgain().length > 0 ? true : undefined), 10_000);
       expect(pausedAgain()).toEqual(['imports']);
       expect(await isPaused('import')).toBe(true);
@@ -186,7 +176,7 @@ describe('a queue paused from the dashboard, then resumed elsewhere', () => {
     await ctx.queues.queue('import').pause();
     logs.clear();
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       const meta = `${queuePrefix(ctx.config)}:imports:meta`;
       await waitFor('the pause to be marked', async () => ((await ctx.redis.hexists(meta, 'catalog-pause-recorded')) === 1 ? true : undefined), 10_000);
       await ctx.queues.queue('import').resume();

@@ -7,7 +7,7 @@ import { loggerOptions } from '../../src/shared/logger.js';
 import { createWorkerConnection, queuePrefix, QUEUE_NAMES, type QueuedJob } from '../../src/shared/queues.js';
 import type { JobType } from '../../src/shared/jobs/job-row.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
-import { waitFor } from '../support/recovery-support.js';
+import { waitFor, withWorkers } from '../support/recovery-support.js';
 import { createTestContext, type TestContext } from '../support/test-context.js';
 
 /**
@@ -63,16 +63,6 @@ async function queuedImport(key: string): Promise<string> {
   return id;
 }
 
-/** Runs `body` with the service's workers started, and stops them after. */
-async function withWorkers<T>(body: () => Promise<T>): Promise<T> {
-  const workers = ctx.startWorkers();
-  try {
-    return await body();
-  } finally {
-    await workers.close();
-    ctx.workers = null;
-  }
-}
 
 /** Lets a BullMQ worker other than the service's take the one waiting import, and end it as `end` says, without touching its row. */
 async function deliverElsewhere(end: () => Promise<void>): Promise<void> {
@@ -95,7 +85,7 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
     await raw.del(keyOf('import', id));
     const from = logged.length;
 
-    const job = await withWorkers(() => ctx.waitForJob(account.key, id, 20_000));
+    const job = await withWorkers(ctx, () => ctx.waitForJob(account.key, id, 20_000));
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 2, rows_failed: 0 } });
     expect(logLinesSince(from)).toContainEqual(
       expect.objectContaining({ jobId: id, msg: 'a queued job had lost its data in Redis (evicted?): it was queued again' }),
@@ -112,7 +102,7 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
     expect(await ctx.queues.queue('export').getJobState(id)).toBe('unknown');
     const from = logged.length;
 
-    const job = await withWorkers(() => ctx.waitForJob(account.key, id, 20_000));
+    const job = await withWorkers(ctx, () => ctx.waitForJob(account.key, id, 20_000));
     expect(job).toMatchObject({ status: 'completed', error_code: null });
     const lines = logLinesSince(from);
     expect(lines).toContainEqual(
@@ -130,7 +120,7 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
     // A run of the job holds its claim (its worker lost its BullMQ job, not the job).
     await ctx.db.query(`UPDATE jobs SET run_claimed_until = now() + interval '1 hour' WHERE id = $1`, [id]);
 
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       expect(await ctx.queues.queue('import').getJobState(id)).toBe('completed');
       expect((await ctx.get(account.key, `/v1/jobs/${id}`)).json()).toMatchObject({ status: 'processing' });
@@ -151,7 +141,7 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
     expect(await ctx.queues.queue('import').getJobState(id)).toBe('failed');
     await ctx.db.query('UPDATE jobs SET run_number = 2 WHERE id = $1', [id]);
 
-    const job = await withWorkers(() => ctx.waitForJob(account.key, id, 20_000));
+    const job = await withWorkers(ctx, () => ctx.waitForJob(account.key, id, 20_000));
     expect(job).toMatchObject({ status: 'completed', progress: { rows_created: 2 } });
     expect((await ctx.queues.queue('import').getJob(id))?.data).toEqual({ jobId: id, run: 2 });
   });
@@ -159,7 +149,7 @@ describe('jobs whose BullMQ keys Redis evicted', () => {
 
 describe("Redis's eviction policy", () => {
   it('is checked on every reconciler pass, not only at start', { timeout: 30_000 }, async () => {
-    await withWorkers(async () => {
+    await withWorkers(ctx, async () => {
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
       try {

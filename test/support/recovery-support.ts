@@ -245,3 +245,14 @@ export async function spawnReadyWorker(env: Record<string, string>, heapMb: numb
   }, 60_000, 200);
   return { worker, stop };
 }
+
+/** Runs `body` with the context's workers (and their reconciler) started, and stops them after. */
+export async function withWorkers<T>(ctx: TestContext, body: () => Promise<T>): Promise<T> {
+  const workers = ctx.startWorkers();
+  try {
+    return await body();
+  } finally {
+    await workers.close();
+    ctx.workers = null;
+  }
+}
