@@ -2,7 +2,7 @@ import type { DbClient } from '../../shared/db/pool.js';
 
 /**
  * Locks the stored products of the chunk table's rows that `rowsWhere` (a condition on chunk row
- * `c`) selects, until the import's transaction ends, before a rule of the merge reads them (a
+ * `c` and its stored product `p`) selects, until the import's transaction ends, before a rule of the merge reads them (a
  * price needs a currency, at most 1,000 attribute names). Without it the rule reads the products
  * as of its statement and the merge then writes onto whatever another writer (a PATCH, another
  * import) has committed since: a price onto a product whose currency was just removed. Once
@@ -15,9 +15,12 @@ import type { DbClient } from '../../shared/db/pool.js';
  */
 export async function lockStoredProducts(tx: DbClient, accountId: string, rowsWhere: string): Promise<void> {
   await tx.query(
-    `SELECT count(*) FROM (
-       SELECT 1 FROM import_chunk c JOIN products p ON p.account_id = $1 AND p.ean = c.ean
-       WHERE ${rowsWhere} ORDER BY c.row FOR NO KEY UPDATE OF p
+    // Each chunk row probes its product by the primary key (LATERAL), in row order: as a join, the
+    // planner read the account's whole catalog for every chunk (an unchanged 300k-row re-import
+    // took 18 s instead of 8 while locking nothing).
+    `SELECT count(*) FROM (SELECT * FROM import_chunk ORDER BY row) c
+     CROSS JOIN LATERAL (
+       SELECT 1 FROM products p WHERE p.account_id = $1 AND p.ean = c.ean AND ${rowsWhere} FOR NO KEY UPDATE
      ) locked`,
     [accountId],
   );
