@@ -99,12 +99,13 @@ describe("the workers' watchdog on a Redis Cluster", () => {
     expect(upload.statusCode, upload.body).toBe(202);
     const id = upload.json<{ id: string }>().id;
 
-    // Readiness tells the truth: 503 (workers unavailable) once the Worker is found stuck.
+    // Readiness tells the truth: 503 (workers unavailable) once the Worker is found stuck (checked
+    // every third of STUCK_AFTER_MS; a loaded machine, its Cluster just failed over twice, needed more than 9 s).
     const started = Date.now();
     const down = await waitFor('/readyz to fail', async () => {
       const response = await readyz();
       return response.statusCode === 503 ? response : undefined;
-    }, STUCK_AFTER_MS * 3, 20);
+    }, STUCK_AFTER_MS * 6, 20);
     expect(down.json()).toMatchObject({ checks: { postgres: 'ok', redis: 'ok', workers: 'unavailable' } });
     expect(Date.now() - started).toBeGreaterThan(STUCK_AFTER_MS / 2);
 
